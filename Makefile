@@ -1,0 +1,40 @@
+# iak-stream: the commands the README tells people to type.
+#   make test   install what is missing, fetch the data, build, lint, run every test
+#   make demo   the end-to-end demo on the embedded broker
+#   make bench  the benchmarks, printing figures
+
+SWIFT ?= swift
+BIN := .build/debug/iak-stream
+RELEASE_BIN := .build/release/iak-stream
+
+.PHONY: all build release deps data lint test demo bench clean
+
+all: build
+
+deps:
+	@./scripts/install-deps
+
+data:
+	@./scripts/fetch-data
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release
+
+lint:
+	$(SWIFT) format lint --strict -r Sources Tests Package.swift
+
+test: deps data build lint
+	$(SWIFT) test
+	@./scripts/check-tools $(BIN)
+
+demo: deps data release
+	@./scripts/demo $(RELEASE_BIN)
+
+bench: deps data release
+	@./scripts/bench $(RELEASE_BIN)
+
+clean:
+	rm -rf .build out

@@ -1,0 +1,43 @@
+// swift-tools-version: 6.0
+// iak-stream: a streaming fine-tuning service for CTR recommenders (see README.md).
+import PackageDescription
+
+let package = Package(
+  name: "iak-stream",
+  products: [
+    .executable(name: "iak-stream", targets: ["iak-stream"])
+  ],
+  targets: [
+    // C libraries from Debian, found through pkg-config.
+    .systemLibrary(
+      name: "CRdKafka", pkgConfig: "rdkafka", providers: [.apt(["librdkafka-dev"])]),
+    .systemLibrary(
+      name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+    .systemLibrary(
+      name: "CMicroHTTPD", pkgConfig: "libmicrohttpd", providers: [.apt(["libmicrohttpd-dev"])]),
+
+    // Logging and metrics shapes shared by every library (Foundation only).
+    .target(name: "Observability"),
+    // safetensors, snapshots and the local store (Foundation only).
+    .target(name: "Checkpoint"),
+    // Everything Kafka and event-shaped: the only target that imports CRdKafka.
+    .target(name: "Stream", dependencies: ["CRdKafka", "Observability"]),
+    // Backbone, kernels, optimiser, batching, evaluation: the only target that imports COpenBLAS.
+    .target(name: "Learner", dependencies: ["COpenBLAS", "Checkpoint", "Observability"]),
+    // Configuration, commands and the pipeline that wires the libraries together.
+    .target(
+      name: "Service",
+      dependencies: ["Stream", "Learner", "Checkpoint", "Observability", "CMicroHTTPD"]),
+    // The thin executable.
+    .executableTarget(name: "iak-stream", dependencies: ["Service"]),
+
+    .testTarget(name: "ObservabilityTests", dependencies: ["Observability"]),
+    .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"]),
+    .testTarget(name: "StreamTests", dependencies: ["Stream", "Observability"]),
+    .testTarget(name: "LearnerTests", dependencies: ["Learner", "Checkpoint", "Observability"]),
+    .testTarget(
+      name: "ServiceTests",
+      dependencies: ["Service", "Stream", "Learner", "Checkpoint", "Observability"]),
+  ],
+  swiftLanguageModes: [.v6]
+)

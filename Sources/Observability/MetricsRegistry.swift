@@ -1,0 +1,55 @@
+import Synchronization
+
+/// A registry of metric families, rendered in the Prometheus text exposition format (0.0.4).
+///
+/// Families are created once (usually at start-up) and their series are cheap to update from
+/// any thread. Asking twice for the same family returns the same one; asking for an existing
+/// name with another type or other label names is a programming error and traps.
+public final class MetricsRegistry: Sendable {
+  private let families = Mutex<[String: MetricFamily]>([:])
+
+  /// Creates an empty registry.
+  public init() {}
+
+  /// Returns the counter family `name`, creating it on first use.
+  public func counter(_ name: String, help: String, labels: [String] = []) -> MetricFamily {
+    family(name, help: help, type: .counter, labels: labels, buckets: [])
+  }
+
+  /// Returns the gauge family `name`, creating it on first use.
+  public func gauge(_ name: String, help: String, labels: [String] = []) -> MetricFamily {
+    family(name, help: help, type: .gauge, labels: labels, buckets: [])
+  }
+
+  /// Returns the histogram family `name` with upper bounds `buckets`, creating it on first use.
+  public func histogram(
+    _ name: String, help: String, labels: [String] = [], buckets: [Double]
+  ) -> MetricFamily {
+    family(name, help: help, type: .histogram, labels: labels, buckets: buckets.sorted())
+  }
+
+  /// Renders every family, sorted by name, in the Prometheus text format.
+  public func render() -> String {
+    let snapshot = families.withLock { $0.values.sorted { $0.name < $1.name } }
+    var out = ""
+    for family in snapshot { family.render(into: &out) }
+    return out
+  }
+
+  private func family(
+    _ name: String, help: String, type: MetricFamily.Kind, labels: [String], buckets: [Double]
+  ) -> MetricFamily {
+    families.withLock { families in
+      if let existing = families[name] {
+        precondition(
+          existing.kind == type && existing.labelNames == labels,
+          "metric \(name) registered twice with different type or labels")
+        return existing
+      }
+      let made = MetricFamily(
+        name: name, help: help, kind: type, labelNames: labels, buckets: buckets)
+      families[name] = made
+      return made
+    }
+  }
+}

@@ -1,0 +1,9 @@
+import Testing
+
+@testable import Learner
+
+@Suite struct LearnerModuleTests {
+  @Test func moduleIsNamed() {
+    #expect(LearnerModule.name == "Learner")
+  }
+}

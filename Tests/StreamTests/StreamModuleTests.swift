@@ -1,0 +1,9 @@
+import Testing
+
+@testable import Stream
+
+@Suite struct StreamModuleTests {
+  @Test func moduleIsNamed() {
+    #expect(StreamModule.name == "Stream")
+  }
+}
