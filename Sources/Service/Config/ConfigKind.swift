@@ -1,0 +1,39 @@
+/// The type of a configuration value, which decides how it is parsed and checked.
+public enum ConfigKind: Sendable, Equatable {
+  /// A whole number within a range, e.g. `16`.
+  case integer(ClosedRange<Int>)
+  /// A real number within a range, e.g. `2e-4`.
+  case number(ClosedRange<Double>)
+  /// A duration with a unit: `250ms`, `30s`, `10m`, `2h`, `7d`.
+  case duration
+  /// A size in bytes with an optional unit: `512`, `64KiB`, `10MiB`, `1GB`.
+  case size
+  /// `true` or `false` (also `yes`/`no`, `on`/`off`).
+  case boolean
+  /// Free text (may be empty).
+  case text
+  /// A comma-separated list (may be empty).
+  case list
+  /// `host:port`, e.g. `127.0.0.1:9464`.
+  case hostPort
+  /// One of a fixed set of words.
+  case choice([String])
+  /// Either a duration (`30s`) or an event count (`5000 events`).
+  case interval
+
+  /// What a value of this kind looks like, for error messages.
+  public var expectation: String {
+    switch self {
+    case .integer(let range): "a whole number from \(range.lowerBound) to \(range.upperBound)"
+    case .number(let range): "a number from \(range.lowerBound) to \(range.upperBound)"
+    case .duration: "a duration such as 250ms, 30s, 10m, 2h or 7d"
+    case .size: "a size such as 512, 64KiB, 10MiB or 1GB"
+    case .boolean: "true or false"
+    case .text: "text"
+    case .list: "a comma-separated list"
+    case .hostPort: "host:port, such as 127.0.0.1:9464"
+    case .choice(let words): "one of " + words.joined(separator: ", ")
+    case .interval: "a duration such as 30s, or an event count such as '5000 events'"
+    }
+  }
+}

@@ -1,0 +1,267 @@
+/// Every key `pipeline.conf` accepts, grouped by concern in the order DESIGN.md lists them.
+///
+/// This list is the single source of truth: the parser checks against it, `iak-stream config
+/// --defaults` prints it as a documented file, and a test checks that the root `pipeline.conf`
+/// documents every key with its default. `kafka.*` keys are not listed: they pass through to
+/// librdkafka unchanged.
+public enum ConfigSchema {
+  /// The sections of the documented file, in order: a title and its keys.
+  public static let sections: [(title: String, keys: [ConfigKey])] = [
+    ("Where events come from", input),
+    ("librdkafka settings, passed through unchanged (any kafka.* key is accepted)", kafkaDefaults),
+    ("The shape of an event", event),
+    ("Joining clicks to impressions (event time)", label),
+    ("Routing examples to domains: time window x region", domain),
+    ("The frozen pre-trained backbone (trained only by `iak-stream pretrain`)", backbone),
+    ("The IAK kernel: one information-bottleneck adapter per domain", iak),
+    ("Streaming kernel training", train),
+    ("Collapse, harm and drift detection", drift),
+    ("Snapshots of all state and the Kafka offsets they cover", checkpoint),
+    ("Publishing versioned kernels", publish),
+    ("Prometheus metrics and health", metrics),
+    ("Where alerts go", alert),
+    ("Logging", log),
+    ("Stopping", shutdown),
+  ]
+
+  /// Every known key except the `kafka.*` pass-through ones, in file order.
+  public static let keys: [ConfigKey] = sections.flatMap(\.keys).filter { !isPassThrough($0.name) }
+
+  /// Whether a key is handed to librdkafka unchanged (`kafka.*`).
+  public static func isPassThrough(_ name: String) -> Bool { name.hasPrefix("kafka.") }
+
+  /// Keys that are written in the default file and passed through to librdkafka.
+  public static let kafkaDefaults: [ConfigKey] = [
+    ConfigKey(
+      "kafka.bootstrap.servers", .text, "127.0.0.1:9092",
+      "Brokers to connect to (host:port, comma-separated); `iak-stream broker` prints its own"),
+    ConfigKey(
+      "kafka.partition.assignment.strategy", .text, "cooperative-sticky",
+      "Consumer group assignor; cooperative-sticky moves only the partitions that must move"),
+  ]
+
+  static let input: [ConfigKey] = [
+    ConfigKey("input.source", .choice(["kafka", "file"]), "kafka", "Read from Kafka or a file"),
+    ConfigKey("input.topics", .list, "iak-events", "Topics holding impression and click events"),
+    ConfigKey("input.file", .text, "", "JSON-lines file read when input.source = file"),
+    ConfigKey("input.group_id", .text, "iak-stream", "Kafka consumer group of `serve`"),
+    ConfigKey(
+      "input.start", .choice(["earliest", "latest"]), "earliest",
+      "Where to start a partition that no snapshot covers"),
+    ConfigKey(
+      "input.dead_letter_topic", .text, "iak-dead-letters",
+      "Topic receiving rejected events with their reason (empty = count and log only)"),
+    ConfigKey(
+      "input.queue_capacity", .integer(1...10_000_000), "20000",
+      "Events held between the consumer and the trainer before the consumer pauses"),
+    ConfigKey("input.poll_timeout", .duration, "100ms", "Longest wait for records in one poll"),
+  ]
+
+  static let event: [ConfigKey] = [
+    ConfigKey("event.type_field", .text, "type", "Field naming the event type"),
+    ConfigKey("event.impression_type", .text, "impression", "Type value of an impression"),
+    ConfigKey("event.click_type", .text, "click", "Type value of a click"),
+    ConfigKey("event.id_field", .text, "id", "Impression id (a click carries its impression's id)"),
+    ConfigKey("event.time_field", .text, "ts", "Event time: epoch milliseconds or RFC 3339"),
+    ConfigKey("event.label_field", .text, "click", "Optional pre-joined label on an impression"),
+    ConfigKey("event.features_field", .text, "features", "Object of categorical/numeric features"),
+    ConfigKey(
+      "event.categorical_fields", .list, "user, item",
+      "Top-level fields read as categorical features besides those under event.features_field"),
+    ConfigKey("event.numeric_fields", .list, "", "Feature names that are numeric (not hashed)"),
+    ConfigKey("event.max_bytes", .size, "64KiB", "Larger events are rejected as oversize"),
+    ConfigKey("event.max_depth", .integer(1...64), "8", "Deeper JSON nesting is rejected"),
+  ]
+
+  static let label: [ConfigKey] = [
+    ConfigKey(
+      "label.wait", .duration, "30m",
+      "How long (event time) an impression waits for its click before it becomes a negative"),
+    ConfigKey(
+      "label.max_out_of_orderness", .duration, "5s",
+      "How far event time may go backwards within a partition; the watermark lags by this"),
+    ConfigKey(
+      "label.max_pending", .integer(1...100_000_000), "1000000",
+      "Impressions held waiting for clicks; beyond it the oldest expire first (counted)"),
+  ]
+
+  static let domain: [ConfigKey] = [
+    ConfigKey(
+      "domain.window", .text, "month",
+      "Time window: `month`, `every 7d`, or daily slots `slots 06:00 10:00 tz=Asia/Shanghai`"),
+    ConfigKey("domain.region_field", .text, "region", "Event field holding the region"),
+    ConfigKey(
+      "domain.region_map", .list, "",
+      "Optional mapping of raw region values to areas, `raw:area` pairs (e.g. `0:east, 9:west`)"),
+    ConfigKey(
+      "domain.fallback_region", .text, "other", "Region of events with an unknown or missing one"
+    ),
+    ConfigKey(
+      "domain.min_examples", .integer(0...1_000_000_000), "200",
+      "Examples a kernel must see before it is active for serving"),
+    ConfigKey(
+      "domain.max_domains", .integer(1...100_000), "2000",
+      "Most domains held; bounds memory and metric label cardinality"),
+  ]
+
+  static let backbone: [ConfigKey] = [
+    ConfigKey("backbone.dir", .text, "out/backbone", "model.safetensors + config.json"),
+    ConfigKey(
+      "backbone.fields", .list, "user, item, age, gender, occupation, genre, year",
+      "Categorical fields, each hashed into its own embedding table"),
+    ConfigKey("backbone.buckets", .integer(1...100_000_000), "20000", "Hash buckets per field"),
+    ConfigKey("backbone.embedding_dim", .integer(1...1024), "16", "Embedding width per field"),
+    ConfigKey("backbone.hidden", .list, "128, 64", "Widths of the MLP tower's hidden layers"),
+    ConfigKey("backbone.hash_seed", .integer(0...Int.max), "0", "Seed of the feature hash"),
+    ConfigKey("backbone.epochs", .integer(1...1000), "3", "Pretraining epochs"),
+    ConfigKey(
+      "backbone.learning_rate", .number(1e-7...1), "0.001", "Pretraining Adam learning rate"),
+    ConfigKey("backbone.batch_size", .integer(1...65536), "256", "Pretraining batch size"),
+    ConfigKey(
+      "backbone.validation_fraction", .number(0...0.9), "0.1",
+      "Held-out tail (by time) used for validation"),
+    ConfigKey("backbone.seed", .integer(0...Int.max), "1", "Seed for initialisation and shuffling"),
+    ConfigKey(
+      "backbone.until", .text, "1998-01-01T00:00:00Z",
+      "Pretrain on events strictly before this time (RFC 3339; empty = all)"),
+  ]
+
+  static let iak: [ConfigKey] = [
+    ConfigKey(
+      "iak.insert_at", .text, "hidden1",
+      "Layer the kernel adapts: `embedding` or `hidden1`..`hiddenL`"),
+    ConfigKey("iak.bottleneck", .integer(1...1024), "8", "Width k of z (k << layer width)"),
+    ConfigKey(
+      "iak.encoder_hidden", .integer(0...4096), "0", "Encoder hidden layer width (0 = none)"),
+    ConfigKey("iak.beta", .number(0...100), "0.001", "Weight of the KL term"),
+    ConfigKey(
+      "iak.beta_warmup_steps", .integer(0...100_000_000), "1000",
+      "Optimiser steps over which beta ramps linearly from 0"),
+    ConfigKey(
+      "iak.active_unit_threshold", .number(0...100), "0.01",
+      "Mean KL (nats) above which a bottleneck dimension counts as active"),
+  ]
+
+  static let train: [ConfigKey] = [
+    ConfigKey(
+      "train.batch_max", .integer(1...65536), "16",
+      "A domain's batch closes at this many examples (small batches win; see DESIGN.md)"),
+    ConfigKey(
+      "train.batch_max_wait", .duration, "1h",
+      "...or when its oldest example is this old in event time, so quiet domains still learn"),
+    ConfigKey(
+      "train.learning_rate", .number(0...1), "0.0002",
+      "Adam learning rate at train.batch_max; smaller batches are scaled (train.lr_scaling)"),
+    ConfigKey(
+      "train.lr_scaling", .choice(["sqrt", "linear", "none"]), "sqrt",
+      "How the rate scales with a short batch: lr * (n / batch_max)^(1/2 | 1 | 0)"),
+    ConfigKey(
+      "train.steps_per_batch", .integer(1...1000), "8",
+      "Optimiser steps on each batch, all after the batch was scored"),
+    ConfigKey("train.seed", .integer(0...Int.max), "1", "Seed of every kernel's noise generator"),
+    ConfigKey(
+      "train.gradient_clip", .number(0...1e6), "5", "Clip each step's gradient norm (0 = off)"),
+    ConfigKey(
+      "train.mode", .choice(["iak", "bias", "finetune", "frozen"]), "iak",
+      "What streaming trains: IAK kernels; for experiments only, a per-domain bias, the whole "
+        + "backbone, or nothing"),
+    ConfigKey(
+      "train.blas_threads", .integer(1...64), "1",
+      "OpenBLAS threads (one per training thread: the batches are small)"),
+    ConfigKey(
+      "train.auc_window", .integer(10...10_000_000), "2000",
+      "Examples in the sliding prequential AUC window"),
+  ]
+
+  static let drift: [ConfigKey] = [
+    ConfigKey(
+      "drift.warmup_steps", .integer(0...100_000_000), "200",
+      "Optimiser steps before collapse and harm detectors may fire"),
+    ConfigKey(
+      "drift.collapse_steps", .integer(1...100_000_000), "100",
+      "Steps a collapse signal must hold before it fires"),
+    ConfigKey(
+      "drift.decoder_norm_threshold", .number(0...1), "0.0001",
+      "Decoder output norm relative to h below which the kernel counts as the identity"),
+    ConfigKey(
+      "drift.mu_variance_threshold", .number(0...1), "0.000001",
+      "Batch variance of mu below which every example maps to the same z"),
+    ConfigKey(
+      "drift.harm_window", .integer(10...10_000_000), "2000",
+      "Examples in the window comparing kernel and backbone relevance (H(Y) - CE)"),
+    ConfigKey(
+      "drift.harm_margin", .number(0...10), "0.01",
+      "Bits by which the kernel's relevance may trail the backbone's before it counts as harm"),
+    ConfigKey("drift.kl_runaway", .number(0...1e6), "10", "E[KL] (nats) above which z memorises"),
+    ConfigKey(
+      "drift.ph_delta", .number(0...10), "0.005",
+      "Page-Hinkley tolerance: changes smaller than this are ignored"),
+    ConfigKey(
+      "drift.ph_lambda", .number(0...1e9), "50", "Page-Hinkley threshold on the cumulative drift"
+    ),
+    ConfigKey(
+      "drift.on_collapse", .choice(["alert", "reset", "rollback", "deactivate"]), "alert",
+      "Action when a kernel collapses"),
+    ConfigKey(
+      "drift.on_harm", .choice(["alert", "reset", "rollback", "deactivate"]), "deactivate",
+      "Action when a kernel hurts (serving falls back to the backbone on deactivate)"),
+  ]
+
+  static let checkpoint: [ConfigKey] = [
+    ConfigKey("checkpoint.dir", .text, "out/checkpoints", "Local snapshot store"),
+    ConfigKey(
+      "checkpoint.interval", .interval, "30s",
+      "Snapshot every so long (`30s`) or every so many events (`50000 events`)"),
+    ConfigKey("checkpoint.keep", .integer(1...10000), "10", "Snapshots kept in the local store"),
+    ConfigKey(
+      "checkpoint.state_topic", .text, "iak-state",
+      "Compacted topic holding per-partition state handed over on rebalance"),
+  ]
+
+  static let publish: [ConfigKey] = [
+    ConfigKey("publish.topic", .text, "iak-kernels", "Compacted topic of published kernels"),
+    ConfigKey(
+      "publish.dir", .text, "", "Also write `<domain>.safetensors` files here (empty = off)"),
+    ConfigKey(
+      "publish.create_topics", .boolean, "true",
+      "Create the kernels, state, alerts and dead-letter topics when missing (compacted where "
+        + "keyed by domain or partition)"),
+  ]
+
+  static let metrics: [ConfigKey] = [
+    ConfigKey(
+      "metrics.listen", .hostPort, "127.0.0.1:9464",
+      "Address of /metrics and /healthz (loopback by default)"),
+    ConfigKey("metrics.enabled", .boolean, "true", "Serve metrics and health over HTTP"),
+    ConfigKey(
+      "health.max_lag", .integer(0...Int.max), "10000",
+      "Consumer lag (events) above which /healthz reports not ready"),
+  ]
+
+  static let alert: [ConfigKey] = [
+    ConfigKey("alert.topic", .text, "iak-alerts", "Topic receiving alert events as JSON"),
+    ConfigKey(
+      "alert.webhook", .text, "", "Optional Alertmanager-compatible webhook URL (empty = off)"),
+  ]
+
+  static let log: [ConfigKey] = [
+    ConfigKey(
+      "log.level", .choice(["trace", "debug", "info", "warning", "error"]), "info",
+      "Lowest level written"),
+    ConfigKey(
+      "log.format", .choice(["logfmt", "json"]), "logfmt",
+      "logfmt (key=value) for people, json for machines; lines go to stderr"),
+  ]
+
+  static let shutdown: [ConfigKey] = [
+    ConfigKey(
+      "shutdown.timeout", .duration, "30s",
+      "On SIGTERM: finish the batch, snapshot, publish and commit within this time")
+  ]
+
+  /// Looks up a known key.
+  public static func key(named name: String) -> ConfigKey? { index[name] }
+
+  private static let index: [String: ConfigKey] = Dictionary(
+    uniqueKeysWithValues: keys.map { ($0.name, $0) })
+}

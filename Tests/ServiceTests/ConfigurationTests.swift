@@ -1,0 +1,113 @@
+import Foundation
+import Testing
+
+@testable import Service
+
+@Suite struct ConfigurationTests {
+  @Test func parsesTypedValuesCommentsAndOverrides() throws {
+    var configuration = Configuration()
+    try configuration.apply(
+      text: """
+        # a comment
+        train.batch_max = 32   # trailing comment
+        label.wait = 250ms
+        event.max_bytes = 10MiB
+        domain.window = "slots 06:00 10:00 tz=Asia/Shanghai"
+        backbone.hidden = 256, 128 ,64
+        metrics.listen = [::1]:9000
+        checkpoint.interval = 5000 events
+        publish.create_topics = off
+        kafka.security.protocol = SASL_SSL
+        kafka.sasl.password = hunter2
+        """, source: "test.conf")
+    try configuration.apply(override: "train.learning_rate=3e-4")
+    #expect(configuration.int("train.batch_max") == 32)
+    #expect(configuration.milliseconds("label.wait") == 250)
+    #expect(configuration.bytes("event.max_bytes") == 10 * 1_048_576)
+    #expect(configuration.string("domain.window") == "slots 06:00 10:00 tz=Asia/Shanghai")
+    #expect(configuration.list("backbone.hidden") == ["256", "128", "64"])
+    #expect(configuration.hostPort("metrics.listen").host == "::1")
+    #expect(configuration.hostPort("metrics.listen").port == 9000)
+    #expect(configuration.interval("checkpoint.interval") == .events(5000))
+    #expect(configuration.bool("publish.create_topics") == false)
+    #expect(configuration.double("train.learning_rate") == 3e-4)
+    #expect(configuration.kafkaSetting("security.protocol") == "SASL_SSL")
+    #expect(configuration.kafkaSetting("bootstrap.servers") == "127.0.0.1:9092")
+    #expect(configuration.origins["train.batch_max"] == "test.conf line 2")
+  }
+
+  @Test func unknownKeyNamesFileLineAndClosestKey() {
+    var configuration = Configuration()
+    #expect(
+      throws: ConfigError(
+        location: "p.conf line 3",
+        message: "unknown key 'train.batch_mx' (did you mean 'train.batch_max'?)")
+    ) {
+      try configuration.apply(text: "\n# x\ntrain.batch_mx = 8\n", source: "p.conf")
+    }
+  }
+
+  @Test func badValueSaysWhatWasExpected() {
+    var configuration = Configuration()
+    #expect(
+      throws: ConfigError(
+        location: "--set label.wait",
+        message: "'label.wait' expects a duration such as 250ms, 30s, 10m, 2h or 7d, got '10 min'")
+    ) {
+      try configuration.apply(override: "label.wait=10 min")
+    }
+    #expect(throws: ConfigError.self) { try configuration.apply(override: "train.batch_max=0") }
+    #expect(throws: ConfigError.self) { try configuration.apply(override: "iak.beta=nan") }
+    #expect(throws: ConfigError.self) { try configuration.apply(override: "no-equals-sign") }
+    #expect(throws: ConfigError.self) {
+      try configuration.apply(text: "a line without equals", source: "x")
+    }
+    #expect(throws: ConfigError.self) {
+      try configuration.apply(text: "log.level = info\nlog.level = debug", source: "x")
+    }
+  }
+
+  @Test func secretsAreMaskedInTheEffectiveConfiguration() throws {
+    var configuration = Configuration()
+    try configuration.apply(override: "kafka.sasl.password=hunter2")
+    try configuration.apply(override: "kafka.ssl.key.password=s3cret")
+    try configuration.apply(override: "kafka.sasl.username=alice")
+    let text = configuration.renderEffective()
+    #expect(!text.contains("hunter2"))
+    #expect(!text.contains("s3cret"))
+    #expect(!text.contains("alice"))
+    #expect(text.contains("kafka.sasl.password = ********  # --set kafka.sasl.password"))
+  }
+
+  @Test func durationsSizesAndIntervalsParse() {
+    #expect(ConfigValueParser.milliseconds("30s") == 30_000)
+    #expect(ConfigValueParser.milliseconds("10m") == 600_000)
+    #expect(ConfigValueParser.milliseconds("1.5h") == 5_400_000)
+    #expect(ConfigValueParser.milliseconds("7d") == 604_800_000)
+    #expect(ConfigValueParser.milliseconds("5") == nil)
+    #expect(ConfigValueParser.milliseconds("-1s") == nil)
+    #expect(ConfigValueParser.bytes("64KiB") == 65_536)
+    #expect(ConfigValueParser.bytes("5MB") == 5_000_000)
+    #expect(ConfigValueParser.bytes("12") == 12)
+    #expect(ConfigValueParser.bytes("lots") == nil)
+    #expect(ConfigValueParser.interval("30s") == .milliseconds(30_000))
+    #expect(ConfigValueParser.interval("0 events") == nil)
+    #expect(ConfigValueParser.hostPort("localhost") == nil)
+  }
+
+  @Test func rootPipelineConfDocumentsEveryKeyWithItsDefault() throws {
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+      .deletingLastPathComponent().deletingLastPathComponent()
+    let path = root.appendingPathComponent("pipeline.conf").path
+    let text = try String(contentsOfFile: path, encoding: .utf8)
+    var fromFile = Configuration()
+    try fromFile.apply(text: text, source: path)
+    #expect(fromFile == Configuration())
+    for key in ConfigSchema.keys {
+      #expect(
+        fromFile.origins[key.name]?.hasPrefix(path) == true,
+        "pipeline.conf does not set \(key.name); regenerate it with iak-stream config --defaults")
+    }
+    #expect(text == Configuration.renderDefaults())
+  }
+}
