@@ -34,3 +34,14 @@ import Testing
     #expect(line.hasSuffix(tail))
   }
 }
+
+@Suite struct ProgressReporterTests {
+  @Test func describesCountRateAndETA() {
+    let text = ProgressReporter.describe(
+      label: "replay", unit: "events", done: 2500, total: 10000, elapsed: 5)
+    #expect(text == "replay: 2500/10000 events, 500/s, ETA 0:15")
+    #expect(
+      ProgressReporter.describe(label: "produce", unit: "events", done: 7, total: nil, elapsed: 2)
+        == "produce: 7 events, 4/s")
+  }
+}

@@ -1,0 +1,70 @@
+import Foundation
+import Testing
+
+@testable import Service
+
+@Suite struct CommandLineToolTests {
+  final class Captured: @unchecked Sendable {
+    private let lock = NSLock()
+    private var out = ""
+    private var err = ""
+    var output: String { lock.withLock { out } }
+    var errors: String { lock.withLock { err } }
+    func write(_ text: String) { lock.withLock { out += text } }
+    func writeError(_ text: String) { lock.withLock { err += text + "\n" } }
+  }
+
+  func run(_ words: [String]) -> (Int32, Captured) {
+    let captured = Captured()
+    let status = CommandLineTool.main(
+      arguments: ["iak-stream"] + words, output: { captured.write($0) },
+      errorOutput: { captured.writeError($0) })
+    return (status, captured)
+  }
+
+  @Test func helpListsEverySubcommandOfTheDesign() {
+    let (status, captured) = run(["--help"])
+    #expect(status == 0)
+    for name in [
+      "serve", "replay", "pretrain", "score", "produce", "dataset", "broker", "kernels", "bench",
+    ] {
+      #expect(captured.output.contains("\n  \(name) "), "--help does not list \(name)")
+    }
+  }
+
+  @Test func eachCommandDocumentsItsOptions() {
+    for command in Commands.all {
+      let (status, captured) = run([command.name, "--help"])
+      #expect(status == 0)
+      #expect(captured.output.contains("Usage: iak-stream \(command.name)"))
+      #expect(captured.output.contains("--config PATH"))
+    }
+  }
+
+  @Test func usageAndConfigurationErrorsExitWithTwoAndAHint() {
+    let (unknownCommand, first) = run(["confgi"])
+    #expect(unknownCommand == 2)
+    #expect(first.errors.contains("unknown command 'confgi' (did you mean 'config'?)"))
+    let (unknownOption, second) = run(["config", "--defualts"])
+    #expect(unknownOption == 2)
+    #expect(second.errors.contains("unknown option '--defualts' (did you mean '--defaults'?)"))
+    let (badKey, third) = run(["config", "--config", "/nonexistent/x.conf"])
+    #expect(badKey == 2)
+    #expect(third.errors.contains("/nonexistent/x.conf: cannot read the configuration file"))
+    let (badValue, fourth) = run(["config", "--set", "train.steps_per_batch=many"])
+    #expect(badValue == 2)
+    #expect(fourth.errors.contains("'train.steps_per_batch' expects a whole number"))
+  }
+
+  @Test func configValidatesAFileAndMasksSecrets() throws {
+    let path = FileManager.default.temporaryDirectory
+      .appendingPathComponent("iak-config-\(UUID().uuidString).conf").path
+    try "kafka.sasl.password = topsecret\ntrain.batch_max = 12\n".write(
+      toFile: path, atomically: true, encoding: .utf8)
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    let (status, captured) = run(["config", "--config", path])
+    #expect(status == 0)
+    #expect(captured.output.contains("train.batch_max = 12  # \(path) line 2"))
+    #expect(!captured.output.contains("topsecret"))
+  }
+}
