@@ -68,3 +68,28 @@ final class LockedBox<Value: Sendable>: @unchecked Sendable {
   func set(_ newValue: Value) { lock.withLock { value = newValue } }
   func get() -> Value { lock.withLock { value } }
 }
+
+@Suite struct MetricsServerTests {
+  @Test func healthzIsNotReadyUntilRestoredAndCaughtUp() throws {
+    var configuration = Configuration()
+    try configuration.apply(override: "metrics.listen=127.0.0.1:0")
+    let registry = MetricsRegistry()
+    let health = HealthState(maxLag: 100)
+    let endpoint = try #require(
+      try MetricsServer.start(
+        configuration: configuration, registry: registry, health: health, logger: .disabled))
+    let url = "http://127.0.0.1:\(endpoint.port)/healthz"
+    #expect(try HTTPEndpointTests.get(url).0 == 503)
+    health.markRestored()
+    health.updateLag(500)
+    let lagging = try HTTPEndpointTests.get(url)
+    #expect(lagging.0 == 503)
+    #expect(lagging.1 == "catching up: lag 500 > health.max_lag 100\n")
+    health.updateLag(3)
+    #expect(try HTTPEndpointTests.get(url).0 == 200)
+    try configuration.apply(override: "metrics.enabled=false")
+    #expect(
+      try MetricsServer.start(
+        configuration: configuration, registry: registry, health: health, logger: .disabled) == nil)
+  }
+}
