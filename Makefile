@@ -27,8 +27,8 @@ lint:
 	$(SWIFT) format lint --strict -r Sources Tests Package.swift
 
 test: deps data build lint
-	$(SWIFT) test
 	@./scripts/check-tools $(BIN)
+	$(SWIFT) test
 
 demo: deps data release
 	@./scripts/demo $(RELEASE_BIN)
