@@ -1,0 +1,16 @@
+/// What a successful snapshot write did, for the caller to log.
+public struct SnapshotWriteReport: Sendable, Equatable {
+  /// The manifest of the new snapshot, now durable and named by `LATEST`.
+  public var manifest: SnapshotManifest
+  /// Older versions removed by retention.
+  public var removedVersions: [Int]
+  /// Removals that failed; the snapshot itself is safe, but these folders still take space.
+  public var pruneFailures: [StorageError]
+
+  /// Creates a report.
+  public init(manifest: SnapshotManifest, removedVersions: [Int], pruneFailures: [StorageError]) {
+    self.manifest = manifest
+    self.removedVersions = removedVersions
+    self.pruneFailures = pruneFailures
+  }
+}
