@@ -22,7 +22,7 @@ public final class SnapshotStore: Sendable {
   /// The name of the file naming the newest committed version.
   public static let latestFileName = "LATEST"
   /// The prefix of temporary folders (a write in progress or a removal).
-  static let temporaryPrefix = "." + AtomicFile.temporaryMarker.dropFirst()
+  static let temporaryPrefix = ".tmp-"
 
   /// The store's folder.
   public let directory: String
@@ -40,12 +40,15 @@ public final class SnapshotStore: Sendable {
 
   /// Opens (creating if needed) the store in `directory`, removing leftovers of failed writes.
   ///
-  /// Throws `SnapshotStoreError`: `.invalidRequest` if `keep` < 1 or `directory` is not a
-  /// folder, `.storage` if it cannot be created or listed.
+  /// Throws `SnapshotStoreError`: `.invalidRequest` if `keep` < 1 or `directory` is empty or not
+  /// a folder, `.storage` if it cannot be created or listed.
   public init(
     directory: String, keep: Int, faults: StorageFaults = .none,
     clock: @escaping @Sendable () -> Date = { Date() }
   ) throws(SnapshotStoreError) {
+    guard !directory.isEmpty else {
+      throw SnapshotStoreError(.invalidRequest, "checkpoint directory is empty; set checkpoint.dir")
+    }
     guard keep >= 1 else {
       throw SnapshotStoreError(
         .invalidRequest, "checkpoint.keep is \(keep); keep at least 1 snapshot")

@@ -414,6 +414,11 @@ import Testing
       try SnapshotStore(directory: folder.path, keep: 0)
     }
     #expect(keepError?.kind == .invalidRequest)
+    #expect(keepError?.message.contains("keep at least 1") == true)
+    let emptyError = #expect(throws: SnapshotStoreError.self) {
+      try SnapshotStore(directory: "", keep: 1)
+    }
+    #expect(emptyError?.message.contains("set checkpoint.dir") == true)
     try Data().write(to: URL(fileURLWithPath: folder.path + "/file"))
     let fileError = #expect(throws: SnapshotStoreError.self) {
       try SnapshotStore(directory: folder.path + "/file", keep: 1)
