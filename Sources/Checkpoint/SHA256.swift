@@ -38,18 +38,17 @@ public struct SHA256: Sendable {
       rest = rest.dropFirst(take)
       guard pending.count == 64 else { return }
       let block = pending
-      block.withUnsafeBytes { compress($0) }
+      block.withUnsafeBytes { compressBlocks($0) }
       pending.removeAll(keepingCapacity: true)
     }
     let whole = rest.count / 64 * 64
     if whole > 0 {
-      let blocks = Array(rest.prefix(whole))
-      blocks.withUnsafeBytes { raw in
-        var offset = 0
-        while offset < whole {
-          compress(UnsafeRawBufferPointer(rebasing: raw[offset..<(offset + 64)]))
-          offset += 64
-        }
+      let blocks = rest.prefix(whole)
+      let done: Void? = blocks.withContiguousStorageIfAvailable {
+        compressBlocks(UnsafeRawBufferPointer($0))
+      }
+      if done == nil {
+        Array(blocks).withUnsafeBytes { compressBlocks($0) }
       }
       rest = rest.dropFirst(whole)
     }
@@ -63,13 +62,7 @@ public struct SHA256: Sendable {
     tail.append(0x80)
     while tail.count % 64 != 56 { tail.append(0) }
     withUnsafeBytes(of: bitLength.bigEndian) { tail.append(contentsOf: $0) }
-    tail.withUnsafeBytes { raw in
-      var offset = 0
-      while offset < raw.count {
-        compress(UnsafeRawBufferPointer(rebasing: raw[offset..<(offset + 64)]))
-        offset += 64
-      }
-    }
+    tail.withUnsafeBytes { compressBlocks($0) }
     pending.removeAll()
     var digest: [UInt8] = []
     digest.reserveCapacity(32)
@@ -104,10 +97,19 @@ public struct SHA256: Sendable {
   }
 
   /// Processes one 64-byte block.
-  private mutating func compress(_ block: UnsafeRawBufferPointer) {
-    state = withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { schedule in
-      SHA256.compress(block, into: state, schedule: schedule)
+  /// Processes consecutive 64-byte blocks; `blocks.count` is a multiple of 64.
+  private mutating func compressBlocks(_ blocks: UnsafeRawBufferPointer) {
+    var current = state
+    withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { schedule in
+      var offset = 0
+      while offset + 64 <= blocks.count {
+        current = SHA256.compress(
+          UnsafeRawBufferPointer(rebasing: blocks[offset..<(offset + 64)]), into: current,
+          schedule: schedule)
+        offset += 64
+      }
     }
+    state = current
   }
 
   private typealias State = (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32)
