@@ -15,7 +15,8 @@ import Synchronization
 /// version, fsyncs `directory`, then replaces `LATEST` atomically: that replacement is the commit
 /// point. A write that fails at any stage removes what it made, so the previous versions stay
 /// loadable and the store stays usable. Versions only grow, across restarts too. Retention keeps
-/// the newest `keep` versions. One process should own a directory at a time.
+/// the newest `keep` versions. One store writes a folder at a time: the first to take its
+/// `.lock` (`flock`) is the writer until it is freed; others can read and list meanwhile.
 public final class SnapshotStore: Sendable {
   /// The name of the payload file in a snapshot folder.
   public static let payloadFileName = "kernels.safetensors"
@@ -35,8 +36,18 @@ public final class SnapshotStore: Sendable {
 
   let faults: StorageFaults
   private let clock: @Sendable () -> Date
-  /// The highest version seen on disk or handed out; guards writes, one at a time.
-  private let highestVersion: Mutex<Int>
+  /// The writer's state; its lock also makes writes happen one at a time.
+  private let writer: Mutex<Writer>
+
+  private struct Writer {
+    /// The highest version seen on disk or handed out.
+    var highestVersion: Int
+    /// The open `.lock` file while this store holds the folder's lock.
+    var lockDescriptor: Int32?
+  }
+
+  /// The file whose `flock` marks the process writing to the folder.
+  static let lockFileName = ".lock"
 
   /// Opens (creating if needed) the store in `directory`, removing leftovers of failed writes.
   ///
@@ -58,47 +69,19 @@ public final class SnapshotStore: Sendable {
     self.faults = faults
     self.clock = clock
     try SnapshotStore.createFolder(directory)
+    // The first store to lock the folder is its writer and may clean it; others only read
+    // until the lock is free (see `write`).
+    let descriptor = try? SnapshotStore.lockFolder(directory)
+    let scan = try SnapshotStore.scan(directory, removingLeftovers: descriptor != nil, faults)
+    self.removedLeftovers = scan.removed
+    self.cleanupFailures = scan.failures
+    self.writer = Mutex(Writer(highestVersion: scan.highest, lockDescriptor: descriptor))
+  }
 
-    let names: [String]
-    do {
-      names = try FileBytes.list(directory)
-    } catch {
-      throw SnapshotStoreError(error, version: nil, context: "opening snapshot store")
+  deinit {
+    writer.withLock { state in
+      if let descriptor = state.lockDescriptor { close(descriptor) }
     }
-    let versions = names.compactMap(SnapshotStore.version(named:))
-    let leftovers = names.filter { $0.hasPrefix(".") && $0.contains(AtomicFile.temporaryMarker) }
-    var highest = versions.max() ?? 0
-    for name in leftovers {
-      let rest = name.dropFirst(SnapshotStore.temporaryPrefix.count)
-      if name.hasPrefix(SnapshotStore.temporaryPrefix),
-        let version = Int(rest.prefix { $0 != "-" })
-      {
-        highest = max(highest, version)
-      }
-    }
-    var uncommitted: [String] = []
-    if case .version(let latest) = SnapshotStore.readLatest(in: directory) {
-      highest = max(highest, latest)
-      uncommitted = versions.filter { $0 > latest }.map(String.init)
-    }
-    var removed: [String] = []
-    var failures: [StorageError] = []
-    for name in leftovers + uncommitted {
-      let path = directory + "/" + name
-      do {
-        try faults.check(.prune, path, action: "removing leftover")
-        try FileBytes.removeTree(path)
-        removed.append(path)
-      } catch {
-        failures.append(error)
-      }
-    }
-    if !removed.isEmpty {
-      try? AtomicFile.synchronizeFolder(directory, faults: faults)
-    }
-    self.removedLeftovers = removed
-    self.cleanupFailures = failures
-    self.highestVersion = Mutex(highest)
   }
 
   /// Writes `payload` as the next version and makes it the newest, durably.
@@ -118,9 +101,19 @@ public final class SnapshotStore: Sendable {
         .invalidRequest,
         "a tensor is named \(SafeTensors.metadataKey), which safetensors reserves; rename it")
     }
-    return try highestVersion.withLock { highest throws(SnapshotStoreError) in
-      highest += 1
-      let version = highest
+    return try writer.withLock { state throws(SnapshotStoreError) in
+      var leftovers: [String] = []
+      var leftoverFailures: [StorageError] = []
+      if state.lockDescriptor == nil {
+        state.lockDescriptor = try SnapshotStore.lockFolder(directory)
+        // Another process may have written while this one waited for the lock.
+        let scan = try SnapshotStore.scan(directory, removingLeftovers: true, faults)
+        state.highestVersion = max(state.highestVersion, scan.highest)
+        leftovers = scan.removed
+        leftoverFailures = scan.failures
+      }
+      state.highestVersion += 1
+      let version = state.highestVersion
       let manifest = try writeFolder(payload, version: version) { files in
         SnapshotManifest(
           version: version,
@@ -131,7 +124,8 @@ public final class SnapshotStore: Sendable {
       try commit(version)
       let (removed, failures) = prune(upTo: version)
       return SnapshotWriteReport(
-        manifest: manifest, removedVersions: removed, pruneFailures: failures)
+        manifest: manifest, removedVersions: removed, removedLeftovers: leftovers,
+        pruneFailures: leftoverFailures + failures)
     }
   }
 
@@ -227,6 +221,80 @@ public final class SnapshotStore: Sendable {
       try? AtomicFile.synchronizeFolder(directory, faults: .none)
     }
     return (removed, failures)
+  }
+
+  /// Takes the folder's writer lock (`flock` on `.lock`, released when the store is freed or
+  /// the process ends), so two processes never write one store.
+  ///
+  /// Throws `SnapshotStoreError`: `.locked` if another store or process holds the lock,
+  /// `.storage` if the lock file cannot be created (a read-only folder).
+  private static func lockFolder(_ directory: String) throws(SnapshotStoreError) -> Int32 {
+    let path = directory + "/" + lockFileName
+    let context = "writing snapshot in \(directory)"
+    let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+    guard descriptor >= 0 else {
+      throw SnapshotStoreError(
+        StorageError(stage: .createTemp, path: path, code: errno, action: "creating lock file"),
+        version: nil, context: context)
+    }
+    guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+      let code = errno
+      close(descriptor)
+      if code == EWOULDBLOCK {
+        throw SnapshotStoreError(
+          .locked,
+          "checkpoint directory \(directory) is being written by another process (it holds "
+            + "\(path)); give each iak-stream process its own checkpoint.dir")
+      }
+      throw SnapshotStoreError(
+        StorageError(stage: .createTemp, path: path, code: code, action: "locking"),
+        version: nil, context: context)
+    }
+    return descriptor
+  }
+
+  /// Finds the highest version on disk (committed, uncommitted, or in a leftover's name) and,
+  /// when this store holds the lock, removes leftovers of interrupted writes and versions newer
+  /// than `LATEST` (renamed but never committed).
+  private static func scan(
+    _ directory: String, removingLeftovers: Bool, _ faults: StorageFaults
+  ) throws(SnapshotStoreError) -> (highest: Int, removed: [String], failures: [StorageError]) {
+    let names: [String]
+    do {
+      names = try FileBytes.list(directory)
+    } catch {
+      throw SnapshotStoreError(error, version: nil, context: "opening snapshot store")
+    }
+    let versions = names.compactMap(version(named:))
+    let leftovers = names.filter { $0.hasPrefix(".") && $0.contains(AtomicFile.temporaryMarker) }
+    var highest = versions.max() ?? 0
+    for name in leftovers where name.hasPrefix(temporaryPrefix) {
+      if let version = Int(name.dropFirst(temporaryPrefix.count).prefix { $0 != "-" }) {
+        highest = max(highest, version)
+      }
+    }
+    var uncommitted: [String] = []
+    if case .version(let latest) = readLatest(in: directory) {
+      highest = max(highest, latest)
+      uncommitted = versions.filter { $0 > latest }.map(String.init)
+    }
+    guard removingLeftovers else { return (highest, [], []) }
+    var removed: [String] = []
+    var failures: [StorageError] = []
+    for name in leftovers + uncommitted {
+      let path = directory + "/" + name
+      do throws(StorageError) {
+        try faults.check(.prune, path, action: "removing leftover")
+        try FileBytes.removeTree(path)
+        removed.append(path)
+      } catch {
+        failures.append(error)
+      }
+    }
+    if !removed.isEmpty {
+      try? AtomicFile.synchronizeFolder(directory, faults: faults)
+    }
+    return (highest, removed, failures)
   }
 
   /// The version a folder name denotes: a positive decimal without leading zeros.

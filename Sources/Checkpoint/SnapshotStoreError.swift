@@ -12,6 +12,8 @@ public struct SnapshotStoreError: Error, Sendable, Equatable, CustomStringConver
     case unsupportedFormat
     /// The snapshot was made for another backbone than the one configured.
     case backboneMismatch
+    /// Another store or process holds the folder's writer lock.
+    case locked
     /// The caller asked for something the store cannot do (for example `keep` below 1).
     case invalidRequest
   }

@@ -4,13 +4,19 @@ public struct SnapshotWriteReport: Sendable, Equatable {
   public var manifest: SnapshotManifest
   /// Older versions removed by retention.
   public var removedVersions: [Int]
+  /// Leftovers of interrupted writes removed when this store took the folder's lock.
+  public var removedLeftovers: [String]
   /// Removals that failed; the snapshot itself is safe, but these folders still take space.
   public var pruneFailures: [StorageError]
 
   /// Creates a report.
-  public init(manifest: SnapshotManifest, removedVersions: [Int], pruneFailures: [StorageError]) {
+  public init(
+    manifest: SnapshotManifest, removedVersions: [Int], removedLeftovers: [String] = [],
+    pruneFailures: [StorageError]
+  ) {
     self.manifest = manifest
     self.removedVersions = removedVersions
+    self.removedLeftovers = removedLeftovers
     self.pruneFailures = pruneFailures
   }
 }

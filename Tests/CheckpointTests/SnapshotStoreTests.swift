@@ -47,7 +47,7 @@ import Testing
     let store = try SnapshotStore(directory: folder.path + "/ckpt", keep: 3, clock: Self.fixedClock)
     let report = try Self.write(store, 0.5)
     #expect(report.manifest.version == 1)
-    #expect(try Self.names(in: store.directory) == ["1", "LATEST"])
+    #expect(try Self.names(in: store.directory) == [".lock", "1", "LATEST"])
     #expect(try Self.names(in: store.folder(of: 1)) == ["kernels.safetensors", "manifest.json"])
     #expect(try String(contentsOfFile: store.directory + "/LATEST", encoding: .utf8) == "1\n")
 
@@ -324,7 +324,8 @@ import Testing
     #expect(error?.message.contains("Input/output error (errno 5)") == true)
     #expect(faults.rule.withLock { $0 == nil }, "the fault was never reached")
 
-    #expect(try Self.names(in: folder.path) == ["1", "LATEST"], "leftovers after \(stage)")
+    #expect(
+      try Self.names(in: folder.path) == [".lock", "1", "LATEST"], "leftovers after \(stage)")
     let result = try store.loadNewestValid(expectingBackbone: Self.backbone)
     #expect(result.snapshot?.payload == Self.payload(1))
     #expect(result.skipped.isEmpty)
@@ -354,15 +355,15 @@ import Testing
 
   @Test func cleansLeftoversOnOpenAndNeverReusesTheirVersions() throws {
     let folder = try TemporaryFolder()
-    let store = try SnapshotStore(directory: folder.path, keep: 5)
-    try Self.write(store, 1)
+    try Self.write(try SnapshotStore(directory: folder.path, keep: 5), 1)
+    let store1 = folder.path + "/1"
     let manager = FileManager.default
     // A write that died before its rename, an uncommitted rename, a half-written LATEST.
     try manager.createDirectory(
       atPath: folder.path + "/.tmp-9-123-456", withIntermediateDirectories: false)
     try Data([1, 2, 3]).write(
       to: URL(fileURLWithPath: folder.path + "/.tmp-9-123-456/kernels.safetensors"))
-    try manager.copyItem(atPath: store.folder(of: 1), toPath: folder.path + "/4")
+    try manager.copyItem(atPath: store1, toPath: folder.path + "/4")
     try Data("4".utf8).write(to: URL(fileURLWithPath: folder.path + "/.LATEST.tmp-1-2"))
 
     let reopened = try SnapshotStore(directory: folder.path, keep: 5)
@@ -370,7 +371,7 @@ import Testing
       reopened.removedLeftovers.map { ($0 as NSString).lastPathComponent }.sorted()
         == [".LATEST.tmp-1-2", ".tmp-9-123-456", "4"])
     #expect(reopened.cleanupFailures.isEmpty)
-    #expect(try Self.names(in: folder.path) == ["1", "LATEST"])
+    #expect(try Self.names(in: folder.path) == [".lock", "1", "LATEST"])
     #expect(try Self.write(reopened, 2).manifest.version == 10)
   }
 
@@ -382,13 +383,13 @@ import Testing
       removed.append(try Self.write(store, Float(seed)).removedVersions)
     }
     #expect(removed == [[], [], [], [1], [2]])
-    #expect(try Self.names(in: folder.path) == ["3", "4", "5", "LATEST"])
+    #expect(try Self.names(in: folder.path) == [".lock", "3", "4", "5", "LATEST"])
     #expect(throws: SnapshotStoreError.self) { try store.load(version: 1, expectingBackbone: nil) }
     #expect(try store.load(version: 3, expectingBackbone: nil).payload == Self.payload(3))
 
     store = try SnapshotStore(directory: folder.path, keep: 1)
     #expect(try Self.write(store, 6).manifest.version == 6)
-    #expect(try Self.names(in: folder.path) == ["6", "LATEST"])
+    #expect(try Self.names(in: folder.path) == [".lock", "6", "LATEST"])
     store = try SnapshotStore(directory: folder.path, keep: 1)
     #expect(try Self.write(store, 7).manifest.version == 7)
     #expect(try store.listVersions().map(\.version) == [7])
@@ -457,10 +458,28 @@ import Testing
     let error = #expect(throws: SnapshotStoreError.self) { try Self.write(store, 1) }
     #expect(error?.kind == .storage)
     #expect(error?.stage == .createTemp)
-    #expect(error?.message.contains("writing snapshot 1 in \(path)") == true)
+    #expect(error?.message.contains("writing snapshot in \(path)") == true)
     #expect(error?.message.contains("check that the folder exists and is writable") == true)
     #expect(try store.loadNewestValid(expectingBackbone: nil).snapshot == nil)
-    try? FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: path)
+    if path.hasPrefix(folder.path) {
+      try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: path)
+    }
+  }
+
+  @Test func onlyOneStoreWritesAFolderAtATime() throws {
+    let folder = try TemporaryFolder()
+    var first: SnapshotStore? = try SnapshotStore(directory: folder.path, keep: 5)
+    try Self.write(first!, 1)
+    let second = try SnapshotStore(directory: folder.path, keep: 5)
+    #expect(try second.loadNewestValid(expectingBackbone: Self.backbone).snapshot?.version == 1)
+    let error = #expect(throws: SnapshotStoreError.self) { try Self.write(second, 2) }
+    #expect(error?.kind == .locked)
+    #expect(error?.message.contains("give each iak-stream process its own checkpoint.dir") == true)
+    try Self.write(first!, 3)
+    first = nil
+    // The lock is free: the second store takes it and continues after what the first wrote.
+    #expect(try Self.write(second, 4).manifest.version == 3)
+    #expect(try second.load(version: 3, expectingBackbone: nil).payload == Self.payload(4))
   }
 }
 
