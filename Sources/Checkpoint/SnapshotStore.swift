@@ -113,6 +113,8 @@ public final class SnapshotStore: Sendable {
         leftoverFailures = scan.failures
       }
       state.highestVersion += 1
+      // Never write over a folder that appeared behind this store's back.
+      while FileBytes.exists(folder(of: state.highestVersion)) { state.highestVersion += 1 }
       let version = state.highestVersion
       let manifest = try writeFolder(payload, version: version) { files in
         SnapshotManifest(

@@ -150,6 +150,54 @@ import Testing
     }
   }
 
+  @Test func neverTrapsOnDamagedManifests() {
+    let valid = SnapshotManifest(
+      version: 3, createdAtMilliseconds: 5, backboneSHA256: "b", configurationDigest: "c",
+      offsets: Self.offsets,
+      files: [
+        "kernels.safetensors": .init(sha256: String(repeating: "a", count: 64), byteCount: 9)
+      ],
+      extras: ["k": "v"]
+    ).encoded()
+    var generator = SplitMix(seed: 5)
+    var accepted = 0
+    for _ in 0..<3000 {
+      var bytes = valid
+      for _ in 0..<(1 + Int(generator.next() % 3)) {
+        let index = Int(generator.next() % UInt64(bytes.count))
+        bytes[index] = UInt8(truncatingIfNeeded: generator.next())
+      }
+      if let manifest = try? SnapshotManifest.decode(bytes) {
+        accepted += 1
+        #expect(manifest.formatVersion == 1)
+      }
+    }
+    #expect(accepted < 3000)
+  }
+
+  @Test func ignoresForeignFoldersAndChecksTheManifestVersion() throws {
+    let folder = try TemporaryFolder()
+    let store = try SnapshotStore(directory: folder.path, keep: 2)
+    try Self.write(store, 1)
+    for name in ["007", "abc", "-3", "0"] {
+      try FileManager.default.createDirectory(
+        atPath: folder.path + "/" + name, withIntermediateDirectories: false)
+    }
+    #expect(try store.listVersions().map(\.version) == [1])
+    try FileManager.default.moveItem(atPath: store.folder(of: 1), toPath: folder.path + "/2")
+    try Data("2\n".utf8).write(to: URL(fileURLWithPath: folder.path + "/LATEST"))
+    let result = try store.loadNewestValid(expectingBackbone: nil)
+    #expect(result.snapshot == nil)
+    #expect(
+      result.skipped.first?.error.message.contains("says snapshot_version 1 but lies in folder 2")
+        == true)
+    // Retention counts only version folders and leaves foreign ones alone.
+    try Self.write(store, 3)
+    try Self.write(store, 4)
+    #expect(
+      try Self.names(in: folder.path) == ["-3", ".lock", "0", "007", "3", "4", "LATEST", "abc"])
+  }
+
   /// A way to damage the newest snapshot, and the kind and phrase its refusal must carry.
   struct Damage: Sendable, CustomStringConvertible {
     var description: String
