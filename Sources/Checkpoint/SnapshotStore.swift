@@ -49,12 +49,15 @@ public final class SnapshotStore: Sendable {
   /// The file whose `flock` marks the process writing to the folder.
   static let lockFileName = ".lock"
 
-  /// Opens (creating if needed) the store in `directory`, removing leftovers of failed writes.
+  /// Opens the store in `directory`, removing leftovers of failed writes if no other store
+  /// holds the folder's lock.
   ///
-  /// Throws `SnapshotStoreError`: `.invalidRequest` if `keep` < 1 or `directory` is empty or not
-  /// a folder, `.storage` if it cannot be created or listed.
+  /// With `createIfMissing` (the default, for the service) a missing folder is created; without
+  /// it (for inspection commands) a missing folder is an error. Throws `SnapshotStoreError`:
+  /// `.invalidRequest` if `keep` < 1 or `directory` is empty or not a folder, `.missing` if it
+  /// does not exist and may not be created, `.storage` if it cannot be created or listed.
   public init(
-    directory: String, keep: Int, faults: StorageFaults = .none,
+    directory: String, keep: Int, createIfMissing: Bool = true, faults: StorageFaults = .none,
     clock: @escaping @Sendable () -> Date = { Date() }
   ) throws(SnapshotStoreError) {
     guard !directory.isEmpty else {
@@ -68,6 +71,10 @@ public final class SnapshotStore: Sendable {
     self.keep = keep
     self.faults = faults
     self.clock = clock
+    if !createIfMissing && !FileBytes.exists(directory) {
+      throw SnapshotStoreError(
+        .missing, "checkpoint directory \(directory) does not exist; check --checkpoint-dir")
+    }
     try SnapshotStore.createFolder(directory)
     // The first store to lock the folder is its writer and may clean it; others only read
     // until the lock is free (see `write`).

@@ -473,6 +473,11 @@ import Testing
       try SnapshotStore(directory: folder.path + "/file", keep: 1)
     }
     #expect(fileError?.message.contains("is not a folder") == true)
+    let missingError = #expect(throws: SnapshotStoreError.self) {
+      try SnapshotStore(directory: folder.path + "/a/b/c", keep: 1, createIfMissing: false)
+    }
+    #expect(missingError?.kind == .missing)
+    #expect(!FileManager.default.fileExists(atPath: folder.path + "/a"))
     let store = try SnapshotStore(directory: folder.path + "/a/b/c", keep: 1)
     let reserved = SafeTensors(tensors: ["__metadata__": Tensor(floats: [1], shape: [1])])
     let nameError = #expect(throws: SnapshotStoreError.self) {
