@@ -90,7 +90,7 @@ struct EventParser {
     switch time {
     case .milliseconds(let value): milliseconds = value
     case .text(let text):
-      guard let parsed = RFC3339.milliseconds(from: text) else {
+      guard let parsed = EventTime.milliseconds(rfc3339: text) else {
         throw EventRejection(.badTimestamp, field: schema.timeField, offset: timeOffset)
       }
       milliseconds = parsed
@@ -120,7 +120,7 @@ struct EventParser {
       index += 4
       return
     }
-    guard peek() == UInt8(ascii: "{") else { throw fault(.wrongType, field: schema.featuresField) }
+    guard peek() == UInt8(ascii: "{") else { throw typeFault(field: schema.featuresField) }
     if schema.maxDepth < 2 { throw fault(.tooDeep, field: schema.featuresField) }
     index += 1
     try forEachMember { (parser, key) throws(EventRejection) in
@@ -195,7 +195,7 @@ struct EventParser {
     case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
       let isInteger = try scanNumber(field: field)
       guard isInteger, let value = integer(start..<index), value >= 0,
-        value <= RFC3339.latestMilliseconds
+        value <= EventTime.latestMilliseconds
       else { throw EventRejection(.badTimestamp, field: field, offset: start) }
       return .milliseconds(value)
     default: throw typeFault(field: field)
@@ -256,10 +256,15 @@ struct EventParser {
       return fault(.nonFiniteNumber, field: field)
     }
     switch peek() {
-    case UInt8(ascii: "\""), UInt8(ascii: "{"), UInt8(ascii: "["), UInt8(ascii: "t"),
-      UInt8(ascii: "f"), UInt8(ascii: "n"), UInt8(ascii: "-"),
-      UInt8(ascii: "0")...UInt8(ascii: "9"):
+    case UInt8(ascii: "\""), UInt8(ascii: "{"), UInt8(ascii: "["):
       return fault(.wrongType, field: field)
+    case UInt8(ascii: "t"), UInt8(ascii: "f"), UInt8(ascii: "n"):
+      let isLiteral = peekLiteral("true") || peekLiteral("false") || peekLiteral("null")
+      return fault(isLiteral ? .wrongType : .malformedJSON, field: field)
+    case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+      var probe = self
+      let isNumber = (try? probe.scanNumber(field: field)) != nil
+      return fault(isNumber ? .wrongType : .malformedJSON, field: field)
     default: return fault(.malformedJSON, field: field)
     }
   }

@@ -49,17 +49,17 @@ import Testing
   }
 
   @Test func readsRFC3339Variants() {
-    #expect(RFC3339.milliseconds(from: "1970-01-01T00:00:00Z") == 0)
-    #expect(RFC3339.milliseconds(from: "2023-11-14T22:13:20.1234567z") == 1_700_000_000_123)
-    #expect(RFC3339.milliseconds(from: "2023-11-14 22:13:20.5Z") == 1_700_000_000_500)
-    #expect(RFC3339.milliseconds(from: "2000-02-29T00:00:00Z") == 951_782_400_000)
-    #expect(RFC3339.milliseconds(from: "1998-03-31T23:59:59-05:00") == 891_406_799_000)
-    #expect(RFC3339.milliseconds(from: "2001-02-29T00:00:00Z") == nil)
-    #expect(RFC3339.milliseconds(from: "2023-13-01T00:00:00Z") == nil)
-    #expect(RFC3339.milliseconds(from: "2023-11-14T22:13:20") == nil)
-    #expect(RFC3339.milliseconds(from: "2023-11-14T22:13:20.Z") == nil)
-    #expect(RFC3339.milliseconds(from: "1969-12-31T23:59:59Z") == nil)
-    #expect(RFC3339.milliseconds(from: "2023-11-14T22:13:20Zjunk") == nil)
+    #expect(EventTime.milliseconds(rfc3339: "1970-01-01T00:00:00Z") == 0)
+    #expect(EventTime.milliseconds(rfc3339: "2023-11-14T22:13:20.1234567z") == 1_700_000_000_123)
+    #expect(EventTime.milliseconds(rfc3339: "2023-11-14 22:13:20.5Z") == 1_700_000_000_500)
+    #expect(EventTime.milliseconds(rfc3339: "2000-02-29T00:00:00Z") == 951_782_400_000)
+    #expect(EventTime.milliseconds(rfc3339: "1998-03-31T23:59:59-05:00") == 891_406_799_000)
+    #expect(EventTime.milliseconds(rfc3339: "2001-02-29T00:00:00Z") == nil)
+    #expect(EventTime.milliseconds(rfc3339: "2023-13-01T00:00:00Z") == nil)
+    #expect(EventTime.milliseconds(rfc3339: "2023-11-14T22:13:20") == nil)
+    #expect(EventTime.milliseconds(rfc3339: "2023-11-14T22:13:20.Z") == nil)
+    #expect(EventTime.milliseconds(rfc3339: "1969-12-31T23:59:59Z") == nil)
+    #expect(EventTime.milliseconds(rfc3339: "2023-11-14T22:13:20Zjunk") == nil)
   }
 
   @Test func readsIntegersAsCategoricalTextAndDeclaredNumbers() throws {

@@ -1,20 +1,20 @@
-/// Parsing of RFC 3339 times (`2024-05-01T12:30:00.250+08:00`) into epoch milliseconds.
+/// Event times: parsing of RFC 3339 times (`2024-05-01T12:30:00.250+08:00`) into epoch milliseconds.
 ///
 /// Written by hand so the decoder needs no Foundation formatter on its hot path.
-public enum RFC3339 {
+public enum EventTime {
   /// The last millisecond of year 9999 UTC, the latest time an event may carry.
   public static let latestMilliseconds: Int64 = 253_402_300_799_999
 
   /// Returns the epoch milliseconds of `text`, or `nil` if it is not a full RFC 3339 date-time
   /// between 1970 and 9999. Fractions beyond milliseconds are truncated; a leap second (`:60`)
   /// rolls over into the next minute, as POSIX time does.
-  public static func milliseconds(from text: String) -> Int64? {
+  public static func milliseconds(rfc3339 text: String) -> Int64? {
     var text = text
-    return text.withUTF8 { milliseconds(from: $0) }
+    return text.withUTF8 { milliseconds(rfc3339: $0) }
   }
 
-  /// Returns the epoch milliseconds of the UTF-8 `bytes`, or `nil`; see `milliseconds(from:)`.
-  public static func milliseconds(from bytes: UnsafeBufferPointer<UInt8>) -> Int64? {
+  /// Returns the epoch milliseconds of the UTF-8 `bytes`, or `nil`; see `milliseconds(rfc3339:)`.
+  public static func milliseconds(rfc3339 bytes: UnsafeBufferPointer<UInt8>) -> Int64? {
     var position = 0
     func number(_ digits: Int) -> Int64? {
       guard position + digits <= bytes.count else { return nil }
