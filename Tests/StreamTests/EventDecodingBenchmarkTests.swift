@@ -1,0 +1,25 @@
+import Foundation
+import Testing
+
+@testable import Stream
+
+/// Speed figures for `make bench`; enabled with IAK_BENCH=1 and printed, never asserted.
+@Suite(
+  .enabled(if: ProcessInfo.processInfo.environment["IAK_BENCH"] == "1", "set IAK_BENCH=1"),
+  .enabled(if: MovieLensFixture.isAvailable, "run scripts/fetch-data first"))
+struct EventDecodingBenchmarkTests {
+  @Test func decodesMovieLensEvents() throws {
+    let converter = try MovieLensConverter(directory: MovieLensFixture.directory)
+    for options in [
+      MovieLensConverter.Options(),
+      MovieLensConverter.Options(splitClicks: true, negativesPerRating: 9, seed: 1),
+    ] {
+      let lines = converter.events(options: options).map { Array($0.jsonLine().utf8) }
+      let figures = EventDecodingBenchmark.measure(lines: lines)
+      print(
+        "bench decode movielens split_clicks=\(options.splitClicks) "
+          + "negatives=\(options.negativesPerRating) \(figures)")
+      #expect(figures.rejected == 0)
+    }
+  }
+}
