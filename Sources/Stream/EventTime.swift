@@ -100,3 +100,26 @@ public enum EventTime {
     }
   }
 }
+
+extension EventTime {
+  /// The proleptic Gregorian date `days` after 1970-01-01 (negative before).
+  public static func civilDate(daysSinceEpoch days: Int64) -> (
+    year: Int64, month: Int64, day: Int64
+  ) {
+    let shifted = days + 719_468
+    let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
+    let dayOfEra = shifted - era * 146_097
+    let yearOfEra = (dayOfEra - dayOfEra / 1_460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+    let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+    let shiftedMonth = (5 * dayOfYear + 2) / 153
+    let day = dayOfYear - (153 * shiftedMonth + 2) / 5 + 1
+    let month = shiftedMonth < 10 ? shiftedMonth + 3 : shiftedMonth - 9
+    return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
+  }
+
+  /// `value / divisor` rounded towards negative infinity (`divisor` > 0).
+  static func floorDivide(_ value: Int64, _ divisor: Int64) -> Int64 {
+    let quotient = value / divisor
+    return (value % divisor < 0) ? quotient - 1 : quotient
+  }
+}
