@@ -59,4 +59,40 @@ public enum EventDecodingBenchmark {
       events: lines.count * passes, rejected: rejected,
       bytes: lines.reduce(0) { $0 + $1.count } * passes, seconds: seconds)
   }
+
+  /// Decodes, joins and routes every line once, as the pipeline does before training, and times
+  /// it; labelled examples left waiting at the end are flushed inside the timing.
+  public static func measureDecodeJoinRoute(
+    lines: [[UInt8]], schema: EventSchema = EventSchema(),
+    joiner configuration: LabelJoiner.Configuration, router: DomainRouter
+  ) -> Figures {
+    var joiner = LabelJoiner(configuration: configuration)
+    var router = router
+    var rejected = 0
+    var examples: [LabelJoiner.LabelledExample] = []
+    examples.reserveCapacity(1_024)
+    var routed = 0
+    let elapsed = ContinuousClock().measure {
+      for line in lines {
+        line.withUnsafeBytes { raw in
+          do {
+            let event = try EventDecoder.decode(raw, schema: schema)
+            joiner.process(event, partition: 0, into: &examples)
+          } catch {
+            rejected += 1
+          }
+        }
+        for example in examples where router.route(example.impression).isNew { routed += 1 }
+        examples.removeAll(keepingCapacity: true)
+      }
+      joiner.flush(into: &examples)
+      for example in examples where router.route(example.impression).isNew { routed += 1 }
+    }
+    precondition(routed >= 0)
+    let seconds =
+      Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+    return Figures(
+      events: lines.count, rejected: rejected, bytes: lines.reduce(0) { $0 + $1.count },
+      seconds: seconds)
+  }
 }

@@ -20,6 +20,19 @@ struct EventDecodingBenchmarkTests {
         "bench decode movielens split_clicks=\(options.splitClicks) "
           + "negatives=\(options.negativesPerRating) \(figures)")
       #expect(figures.rejected == 0)
+      let router = try DomainRouter(
+        configuration: .init(
+          window: DomainWindow(parsing: "month"),
+          regionMap: DomainRegionMap(
+            parsing: "0:east,1:east,2:east,3:south,4:central,5:central,"
+              + "6:central,7:south,8:west,9:west,ca:canada")))
+      let pipeline = EventDecodingBenchmark.measureDecodeJoinRoute(
+        lines: lines,
+        joiner: .init(waitMilliseconds: 10_000, maxOutOfOrdernessMilliseconds: 1_000),
+        router: router)
+      print(
+        "bench decode+join+route movielens split_clicks=\(options.splitClicks) "
+          + "negatives=\(options.negativesPerRating) \(pipeline)")
     }
   }
 }
