@@ -21,16 +21,20 @@ public struct DomainRouter: Sendable {
     public var fallbackRegion: String
     /// The most distinct raw regions given their own domain (without a map).
     public var maxRegions: Int
+    /// A categorical feature to read the region from (`domain.region_field`), or `nil` for the
+    /// event's region field.
+    public var regionFeature: String?
 
     /// Creates a configuration.
     public init(
       window: DomainWindow, regionMap: DomainRegionMap? = nil, fallbackRegion: String = "unknown",
-      maxRegions: Int = 1_000
+      maxRegions: Int = 1_000, regionFeature: String? = nil
     ) {
       self.window = window
       self.regionMap = regionMap
       self.fallbackRegion = fallbackRegion
       self.maxRegions = maxRegions
+      self.regionFeature = regionFeature
     }
   }
 
@@ -149,9 +153,11 @@ public struct DomainRouter: Sendable {
       })
   }
 
-  /// Routes an event by its time and region.
+  /// Routes an event by its time and region (or the configured region feature).
   public mutating func route(_ event: Event) -> Route {
-    route(timeMilliseconds: event.timeMilliseconds, region: event.region)
+    var region = event.region
+    if let name = configuration.regionFeature { region = event.feature(name) }
+    return route(timeMilliseconds: event.timeMilliseconds, region: region)
   }
 
   /// Routes an example at `timeMilliseconds` (event time) from raw `region`.

@@ -6,6 +6,8 @@ struct EventParser {
   private let bytes: UnsafeBufferPointer<UInt8>
   private let schema: EventSchema
   private var index = 0
+  /// Names of the categorical features read so far, once there are many of them.
+  private var featureNames: Set<String> = []
 
   /// The deepest nesting ever followed, whatever the schema says, so recursion stays shallow.
   static let depthCeiling = 256
@@ -13,7 +15,7 @@ struct EventParser {
   init(bytes: UnsafeBufferPointer<UInt8>, schema: EventSchema) {
     self.bytes = bytes
     var schema = schema
-    schema.maxDepth = min(schema.maxDepth, Self.depthCeiling)
+    schema.maxDepth = min(max(schema.maxDepth, 1), Self.depthCeiling)
     self.schema = schema
   }
 
@@ -148,10 +150,23 @@ struct EventParser {
       try skipValue(depth: depth)
       return
     }
-    if categorical.contains(where: { $0.name == key }) { throw fault(.duplicateKey, field: key) }
+    if isKnownFeature(key, in: categorical) { throw fault(.duplicateKey, field: key) }
     if let value = try readOptionalText(field: key) {
       categorical.append(Event.Feature(name: key, value: value))
+      if !featureNames.isEmpty || categorical.count == Self.linearSearchLimit {
+        if featureNames.isEmpty { featureNames = Set(categorical.map(\.name)) }
+        featureNames.insert(key)
+      }
     }
+  }
+
+  /// Up to this many features, duplicates are found by a linear search; past it, by a set, so
+  /// an event with thousands of features costs linear time.
+  private static let linearSearchLimit = 16
+
+  private func isKnownFeature(_ name: String, in categorical: [Event.Feature]) -> Bool {
+    if featureNames.isEmpty { return categorical.contains { $0.name == name } }
+    return featureNames.contains(name)
   }
 
   // MARK: - Typed values

@@ -170,6 +170,21 @@ import Testing
     #expect(DomainName.isSafe(second))
   }
 
+  @Test func readsTheRegionFromAFeatureWhenConfigured() throws {
+    var router = try DomainRouter(
+      configuration: .init(window: DomainWindow(parsing: "month"), regionFeature: "city"))
+    let event = Event(
+      kind: .impression, id: "a", timeMilliseconds: 0, region: "north",
+      categorical: [.init(name: "city", value: "sh")])
+    #expect(router.route(event).domain.description == "1970-01/sh")
+    var plain = try self.router("month")
+    #expect(plain.route(event).domain.description == "1970-01/north")
+    #expect(
+      router.route(Event(kind: .impression, id: "b", timeMilliseconds: 0, region: "north")).domain
+        .region
+        == "unknown")
+  }
+
   @Test func boundsTheNumberOfRegions() throws {
     let metrics = MetricsRegistry()
     var router = try router("month", maxRegions: 2, metrics: metrics)

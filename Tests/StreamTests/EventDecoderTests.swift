@@ -172,6 +172,18 @@ import Testing
     #expect(try decode(#"{"type":"impression","id":"a","ts":1,"x":"# + nested + "}").id == "a")
   }
 
+  @Test func manyFeaturesDecodeAndDuplicatesAmongThemAreFound() throws {
+    var schema = EventSchema()
+    schema.maxEventBytes = 1_000_000
+    let members = (0..<5_000).map { #""f\#($0)":\#($0)"# }.joined(separator: ",")
+    let head = #"{"type":"impression","id":"a","ts":1,"features":{"#
+    let event = try decode(head + members + "}}", schema: schema)
+    #expect(event.categorical.count == 5_000)
+    #expect(event.feature("f4999") == "4999")
+    #expect(reason(head + members + #","f17":"again"}}"#, schema: schema) == .duplicateKey)
+    #expect(reason(head + members + #","f3":"again"}}"#, schema: schema) == .duplicateKey)
+  }
+
   @Test func countsDecodedAndRejectedByReason() {
     let metrics = MetricsRegistry()
     let decoder = EventDecoder(metrics: metrics)
