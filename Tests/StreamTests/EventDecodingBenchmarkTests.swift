@@ -8,6 +8,22 @@ import Testing
   .enabled(if: ProcessInfo.processInfo.environment["IAK_BENCH"] == "1", "set IAK_BENCH=1"),
   .enabled(if: MovieLensFixture.isAvailable, "run scripts/fetch-data first"))
 struct EventDecodingBenchmarkTests {
+  @Test func convertsMovieLens() throws {
+    let output = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "iak-bench-\(UInt64.random(in: 0...UInt64.max)).jsonl")
+    defer { try? FileManager.default.removeItem(at: output) }
+    let clock = ContinuousClock()
+    var summary = MovieLensConverter.Summary()
+    let elapsed = try clock.measure {
+      summary = try MovieLensConverter.convert(
+        source: MovieLensFixture.directory, output: output,
+        options: .init(splitClicks: true, negativesPerRating: 9, seed: 1))
+    }
+    print(
+      "bench convert movielens split_clicks=true negatives=9 events=\(summary.events) \(elapsed)")
+    #expect(summary.events == 1_055_375)
+  }
+
   @Test func decodesMovieLensEvents() throws {
     let converter = try MovieLensConverter(directory: MovieLensFixture.directory)
     for options in [
