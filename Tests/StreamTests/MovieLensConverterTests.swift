@@ -103,9 +103,14 @@ struct MovieLensConverterTests {
     #expect(summary.impressions == 300_000)
     #expect(summary.negatives == 200_000)
     #expect(negatives.count == 200_000)
+    let genres = Dictionary(
+      uniqueKeysWithValues: try MovieLensFixture.rows("ml-100k.item").map {
+        ($0[0], String($0[3].split(separator: " ").first ?? "unknown"))
+      })
     for negative in negatives {
       #expect(negative.label == false)
       #expect(!rated[negative.feature("user")!]!.contains(negative.feature("item")!))
+      #expect(negative.feature("genre") == genres[negative.feature("item")!])
     }
     #expect(negatives[0].id == "ml-215-n1")
     #expect(negatives[1].id == "ml-215-n2")
