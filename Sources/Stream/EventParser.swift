@@ -46,6 +46,7 @@ struct EventParser {
     var label: Bool?
     var isSynthetic = false
     var categorical: [Event.Feature] = []
+    categorical.reserveCapacity(8)
     var numeric: [String: Double] = [:]
 
     try forEachMember { (parser, key) throws(EventRejection) in
@@ -136,7 +137,7 @@ struct EventParser {
     _ key: String, depth: Int, categorical: inout [Event.Feature],
     numeric: inout [String: Double], isTopLevel: Bool
   ) throws(EventRejection) {
-    if schema.numericFeatures.contains(key) {
+    if !schema.numericFeatures.isEmpty && schema.numericFeatures.contains(key) {
       if numeric[key] != nil { throw fault(.duplicateKey, field: key) }
       skipWhitespace()
       if peekLiteral("null") {
