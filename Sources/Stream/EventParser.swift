@@ -33,9 +33,7 @@ struct EventParser {
   mutating func parseEvent() throws(EventRejection) -> Event {
     if bytes.count > schema.maxEventBytes { throw EventRejection(.oversize, offset: 0) }
     skipWhitespace()
-    guard peek() == UInt8(ascii: "{") else {
-      throw fault(bytes.isEmpty || index >= bytes.count ? .malformedJSON : .wrongType)
-    }
+    guard peek() == UInt8(ascii: "{") else { throw typeFault(field: nil) }
     index += 1
     var seen: UInt8 = 0
     var type: String?
@@ -267,7 +265,7 @@ struct EventParser {
   }
 
   /// The rejection for a value of the wrong type, or `nonFiniteNumber` for NaN/Infinity literals.
-  private func typeFault(field: String) -> EventRejection {
+  private func typeFault(field: String?) -> EventRejection {
     if peekLiteral("NaN") || peekLiteral("Infinity") || peekLiteral("-Infinity") {
       return fault(.nonFiniteNumber, field: field)
     }
@@ -358,7 +356,7 @@ struct EventParser {
         default: throw fault(.malformedJSON)
         }
       }
-    default: throw typeFault(field: "")
+    default: throw typeFault(field: nil)
     }
   }
 
