@@ -270,11 +270,3 @@ public struct LabelJoiner: Sendable {
     metrics?.droppedClicks[reason]?.increment()
   }
 }
-
-extension Int64 {
-  /// `self + other`, clamped to the representable range instead of trapping.
-  func addingSaturated(_ other: Int64) -> Int64 {
-    let (sum, overflow) = addingReportingOverflow(other)
-    return overflow ? (other > 0 ? .max : .min) : sum
-  }
-}

@@ -82,7 +82,7 @@ public struct MovieLensConverter: Sendable {
   ///
   /// - Throws: `MovieLensError` naming the file and line that is missing or malformed.
   public init(directory: URL) throws(MovieLensError) {
-    let userTable = try Self.table(directory, "ml-100k.user")
+    let userTable = try MovieLensTable.read(directory, "ml-100k.user")
     let userColumns = try userTable.columns(["user_id", "age", "gender", "occupation", "zip_code"])
     var users: [String: User] = [:]
     for (line, row) in userTable.rows {
@@ -95,7 +95,7 @@ public struct MovieLensConverter: Sendable {
         region: Self.region(zipCode: values[4]))
     }
 
-    let itemTable = try Self.table(directory, "ml-100k.item")
+    let itemTable = try MovieLensTable.read(directory, "ml-100k.item")
     let itemColumns = try itemTable.columns(["item_id", "release_year", "class"])
     var items: [String: Item] = [:]
     for (_, row) in itemTable.rows {
@@ -104,7 +104,7 @@ public struct MovieLensConverter: Sendable {
       items[values[0]] = Item(genre: genre, year: Self.yearBucket(values[1]))
     }
 
-    let ratingTable = try Self.table(directory, "ml-100k.inter")
+    let ratingTable = try MovieLensTable.read(directory, "ml-100k.inter")
     let ratingColumns = try ratingTable.columns(["user_id", "item_id", "rating", "timestamp"])
     var ratings: [Rating] = []
     ratings.reserveCapacity(ratingTable.rows.count)

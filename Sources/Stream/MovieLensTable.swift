@@ -27,8 +27,9 @@ struct MovieLensTable {
   }
 }
 
-extension MovieLensConverter {
-  static func table(_ directory: URL, _ name: String) throws(MovieLensError) -> MovieLensTable {
+extension MovieLensTable {
+  /// Reads the atomic file `name` in `directory`.
+  static func read(_ directory: URL, _ name: String) throws(MovieLensError) -> MovieLensTable {
     let url = directory.appendingPathComponent(name)
     let text: String
     do {
