@@ -2,7 +2,7 @@ import Foundation
 import Stream
 
 /// A small seeded generator (SplitMix64) so fuzz runs are reproducible.
-struct SeededGenerator: RandomNumberGenerator {
+struct EventTestRandom: RandomNumberGenerator {
   private var state: UInt64
 
   init(seed: UInt64) { state = seed }
