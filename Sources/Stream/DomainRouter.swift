@@ -174,6 +174,15 @@ public struct DomainRouter: Sendable {
     return Route(domain: key, isNew: true, parent: parent)
   }
 
+  /// Forgets `domain`, e.g. when the learner retires its kernel to stay within
+  /// `domain.max_domains`; a later example for it makes it new again.
+  public mutating func forget(_ domain: DomainKey) {
+    guard known.removeValue(forKey: domain) != nil else { return }
+    periodsByRegion[domain.region]?.removeAll { $0.1 == domain }
+    if periodsByRegion[domain.region]?.isEmpty == true { periodsByRegion[domain.region] = nil }
+    metrics?.domains.set(Double(known.count))
+  }
+
   private mutating func remember(_ key: DomainKey, ordinal: Int64) {
     known[key] = ordinal
     var periods = periodsByRegion[key.region, default: []]

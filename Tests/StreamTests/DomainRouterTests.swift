@@ -105,6 +105,15 @@ import Testing
       ])
     let april = router.route(timeMilliseconds: try time("1998-04-01T00:00:00Z"), region: "west")
     #expect(april.parent?.description == "1998-03/west")
+    // A retired domain is no parent any more, and is new again if examples return.
+    router.forget(march.domain)
+    let may = router.route(timeMilliseconds: try time("1998-05-01T00:00:00Z"), region: "west")
+    #expect(may.parent?.description == "1998-04/west")
+    router.forget(april.domain)
+    router.forget(may.domain)
+    let june = router.route(timeMilliseconds: try time("1998-06-01T00:00:00Z"), region: "west")
+    #expect(june.parent?.description == "1998-02/west")
+    #expect(router.route(timeMilliseconds: try time("1998-03-05T00:00:00Z"), region: "west").isNew)
   }
 
   @Test func mapsRegionsWithAFallback() throws {
