@@ -3,8 +3,10 @@ import Testing
 
 @testable import Stream
 
-/// Speed figures for `make bench`; enabled with IAK_BENCH=1 and printed, never asserted.
+/// Speed figures for `make bench`; enabled with IAK_BENCH=1 and printed, never asserted. Run one
+/// at a time so they do not share the cores.
 @Suite(
+  .serialized,
   .enabled(if: ProcessInfo.processInfo.environment["IAK_BENCH"] == "1", "set IAK_BENCH=1"),
   .enabled(if: MovieLensFixture.isAvailable, "run scripts/fetch-data first"))
 struct EventDecodingBenchmarkTests {
