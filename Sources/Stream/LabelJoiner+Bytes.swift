@@ -1,0 +1,139 @@
+extension LabelJoiner.State {
+  /// The state as bytes (format `IAKJ` version 1, little-endian, strings length-prefixed UTF-8),
+  /// for a snapshot; `init(bytes:)` reads it back to an equal state.
+  public func serialized() -> [UInt8] {
+    var writer = StateByteWriter()
+    for byte in "IAKJ".utf8 { writer.append(byte) }
+    writer.append(UInt8(1))
+    for count in [
+      counts.clicked, counts.expired, counts.evicted, counts.preLabelled,
+      counts.duplicateImpressions, counts.duplicateClicks, counts.lateClicks, counts.orphanClicks,
+      counts.overflowClicks,
+    ] {
+      writer.append(UInt64(count))
+    }
+    writer.appendCount(partitions.count)
+    for partition in partitions {
+      writer.append(partition.partition)
+      writer.append(partition.maxEventTimeMilliseconds)
+      writer.append(partition.nextSequence)
+      writer.appendCount(partition.pending.count)
+      for waiting in partition.pending {
+        writer.append(waiting.impression)
+        writer.append(waiting.deadlineMilliseconds)
+        writer.append(waiting.sequence)
+      }
+      writer.appendCount(partition.earlyClicks.count)
+      for click in partition.earlyClicks {
+        writer.append(click.impressionID)
+        writer.append(click.timeMilliseconds)
+        writer.append(click.sequence)
+      }
+      writer.appendCount(partition.resolved.count)
+      for entry in partition.resolved {
+        writer.append(entry.impressionID)
+        writer.append(entry.wasClicked)
+        writer.append(entry.forgetAtMilliseconds)
+      }
+    }
+    return writer.bytes
+  }
+
+  /// Reads a state written by `serialized()`.
+  ///
+  /// - Throws: `StateBytesError` if the bytes are not such a state (wrong magic or version,
+  ///   truncated, impossible counts, invalid UTF-8, trailing bytes).
+  public init(bytes: [UInt8]) throws(StateBytesError) {
+    var reader = StateByteReader(bytes)
+    try reader.expectMagic("IAKJ", version: 1)
+    var counts = LabelJoiner.Counts()
+    var values: [Int] = []
+    for _ in 0..<9 { values.append(Int(truncatingIfNeeded: try reader.read(UInt64.self))) }
+    counts.clicked = values[0]
+    counts.expired = values[1]
+    counts.evicted = values[2]
+    counts.preLabelled = values[3]
+    counts.duplicateImpressions = values[4]
+    counts.duplicateClicks = values[5]
+    counts.lateClicks = values[6]
+    counts.orphanClicks = values[7]
+    counts.overflowClicks = values[8]
+    var partitions: [LabelJoiner.PartitionState] = []
+    for _ in 0..<(try reader.readCount(minimumSize: 32)) {
+      var partition = LabelJoiner.PartitionState(
+        partition: try reader.read(Int32.self),
+        maxEventTimeMilliseconds: try reader.read(Int64.self),
+        nextSequence: try reader.read(UInt64.self))
+      for _ in 0..<(try reader.readCount(minimumSize: 40)) {
+        partition.pending.append(
+          LabelJoiner.PendingImpression(
+            impression: try reader.readEvent(), deadlineMilliseconds: try reader.read(Int64.self),
+            sequence: try reader.read(UInt64.self)))
+      }
+      for _ in 0..<(try reader.readCount(minimumSize: 20)) {
+        partition.earlyClicks.append(
+          LabelJoiner.EarlyClick(
+            impressionID: try reader.readString(), timeMilliseconds: try reader.read(Int64.self),
+            sequence: try reader.read(UInt64.self)))
+      }
+      for _ in 0..<(try reader.readCount(minimumSize: 13)) {
+        partition.resolved.append(
+          LabelJoiner.ResolvedImpression(
+            impressionID: try reader.readString(), wasClicked: try reader.readBool(),
+            forgetAtMilliseconds: try reader.read(Int64.self)))
+      }
+      partitions.append(partition)
+    }
+    guard reader.isAtEnd else {
+      throw StateBytesError("IAKJ state: unexpected bytes after the end at byte \(reader.offset)")
+    }
+    self.init(partitions: partitions, counts: counts)
+  }
+}
+
+extension StateByteWriter {
+  mutating func append(_ event: Event) {
+    append(UInt8(event.kind == .impression ? 0 : 1))
+    append(event.id)
+    append(event.timeMilliseconds)
+    append(event.region != nil)
+    if let region = event.region { append(region) }
+    appendCount(event.categorical.count)
+    for feature in event.categorical {
+      append(feature.name)
+      append(feature.value)
+    }
+    appendCount(event.numeric.count)
+    for name in event.numeric.keys.sorted() {
+      append(name)
+      append(event.numeric[name]!)
+    }
+    append(UInt8(event.label.map { $0 ? 2 : 1 } ?? 0))
+    append(event.isSynthetic)
+  }
+}
+
+extension StateByteReader {
+  mutating func readEvent() throws(StateBytesError) -> Event {
+    let kindByte = try readByte()
+    guard kindByte <= 1 else { throw StateBytesError("byte \(offset - 1): bad event kind") }
+    let id = try readString()
+    let time = try read(Int64.self)
+    let region = try readBool() ? try readString() : nil
+    var categorical: [Event.Feature] = []
+    for _ in 0..<(try readCount(minimumSize: 8)) {
+      categorical.append(Event.Feature(name: try readString(), value: try readString()))
+    }
+    var numeric: [String: Double] = [:]
+    for _ in 0..<(try readCount(minimumSize: 12)) {
+      let name = try readString()
+      numeric[name] = try readDouble()
+    }
+    let labelByte = try readByte()
+    guard labelByte <= 2 else { throw StateBytesError("byte \(offset - 1): bad label") }
+    return Event(
+      kind: kindByte == 0 ? .impression : .click, id: id, timeMilliseconds: time, region: region,
+      categorical: categorical, numeric: numeric, label: labelByte == 0 ? nil : labelByte == 2,
+      isSynthetic: try readBool())
+  }
+}

@@ -1,0 +1,122 @@
+extension LabelJoiner {
+  /// Everything a joiner holds, as plain arrays, for snapshots; `LabelJoiner(restoring:)` takes it
+  /// back. Arrays are in a canonical order, so equal joiners export equal states.
+  public struct State: Sendable, Equatable {
+    /// One entry per partition the joiner has seen, sorted by partition.
+    public var partitions: [PartitionState]
+    /// Running totals.
+    public var counts: Counts
+
+    /// Creates a state.
+    public init(partitions: [PartitionState] = [], counts: Counts = Counts()) {
+      self.partitions = partitions
+      self.counts = counts
+    }
+  }
+
+  /// The joiner's memory for one partition.
+  public struct PartitionState: Sendable, Equatable {
+    /// The partition.
+    public var partition: Int32
+    /// The largest event time seen (`Int64.min` before the first event).
+    public var maxEventTimeMilliseconds: Int64
+    /// The sequence number the next stored entry gets.
+    public var nextSequence: UInt64
+    /// Impressions waiting for their click, in arrival order.
+    public var pending: [PendingImpression]
+    /// Clicks that arrived before their impression, in arrival order.
+    public var earlyClicks: [EarlyClick]
+    /// Recently labelled impression ids, oldest first, to tell duplicate from late clicks.
+    public var resolved: [ResolvedImpression]
+
+    /// Creates a partition's state.
+    public init(
+      partition: Int32, maxEventTimeMilliseconds: Int64 = .min, nextSequence: UInt64 = 0,
+      pending: [PendingImpression] = [], earlyClicks: [EarlyClick] = [],
+      resolved: [ResolvedImpression] = []
+    ) {
+      self.partition = partition
+      self.maxEventTimeMilliseconds = maxEventTimeMilliseconds
+      self.nextSequence = nextSequence
+      self.pending = pending
+      self.earlyClicks = earlyClicks
+      self.resolved = resolved
+    }
+  }
+
+  /// An impression waiting for its click.
+  public struct PendingImpression: Sendable, Equatable {
+    /// The impression.
+    public var impression: Event
+    /// The event time after which, once the watermark passes it, it becomes a negative.
+    public var deadlineMilliseconds: Int64
+    /// Arrival order within the partition; breaks ties between equal deadlines.
+    public var sequence: UInt64
+
+    /// Creates a pending impression.
+    public init(impression: Event, deadlineMilliseconds: Int64, sequence: UInt64) {
+      self.impression = impression
+      self.deadlineMilliseconds = deadlineMilliseconds
+      self.sequence = sequence
+    }
+  }
+
+  /// A click kept until its impression arrives or the watermark passes it.
+  public struct EarlyClick: Sendable, Equatable {
+    /// The id of the impression it clicks.
+    public var impressionID: String
+    /// The click's event time.
+    public var timeMilliseconds: Int64
+    /// Arrival order within the partition.
+    public var sequence: UInt64
+
+    /// Creates an early click.
+    public init(impressionID: String, timeMilliseconds: Int64, sequence: UInt64) {
+      self.impressionID = impressionID
+      self.timeMilliseconds = timeMilliseconds
+      self.sequence = sequence
+    }
+  }
+
+  /// An impression already labelled, remembered for a while to classify later clicks on it.
+  public struct ResolvedImpression: Sendable, Equatable {
+    /// The impression id.
+    public var impressionID: String
+    /// Whether it was labelled positive (a later click is a duplicate) or not (a late click).
+    public var wasClicked: Bool
+    /// When the watermark passes this time the id is forgotten.
+    public var forgetAtMilliseconds: Int64
+
+    /// Creates a resolved entry.
+    public init(impressionID: String, wasClicked: Bool, forgetAtMilliseconds: Int64) {
+      self.impressionID = impressionID
+      self.wasClicked = wasClicked
+      self.forgetAtMilliseconds = forgetAtMilliseconds
+    }
+  }
+
+  /// Running totals of what the joiner did.
+  public struct Counts: Sendable, Equatable {
+    /// Impressions labelled positive by a click.
+    public var clicked = 0
+    /// Impressions labelled negative because their wait expired.
+    public var expired = 0
+    /// Impressions labelled negative early because `maxPending` was reached.
+    public var evicted = 0
+    /// Impressions that carried their own label and passed straight through.
+    public var preLabelled = 0
+    /// Impressions whose id was already pending; the second copy is dropped.
+    public var duplicateImpressions = 0
+    /// Clicks on an impression already labelled positive (or pre-labelled), or repeated early.
+    public var duplicateClicks = 0
+    /// Clicks after their impression's wait, or older than the watermark with no impression.
+    public var lateClicks = 0
+    /// Clicks kept early whose impression never came before the watermark passed them.
+    public var orphanClicks = 0
+    /// Early clicks dropped because `maxPending` early clicks were already kept.
+    public var overflowClicks = 0
+
+    /// Creates zero counts.
+    public init() {}
+  }
+}

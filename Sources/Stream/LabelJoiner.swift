@@ -1,0 +1,272 @@
+import Observability
+
+/// Labels impressions with their clicks in event time (`label.*` in pipeline.conf).
+///
+/// An impression waits up to `wait` of event time for its click: a click labels it positive and
+/// is consumed; once the partition's watermark passes `time + wait` it becomes a negative. An
+/// impression that carries its own label passes straight through. Each partition has its own
+/// event time: its watermark is the largest event time seen minus `maxOutOfOrderness`, and events
+/// older than the watermark are late. A click that arrives before its impression is kept until the
+/// watermark passes the click's time, so out-of-order pairs within the bound still join.
+///
+/// Clicks that label nothing are counted by reason (duplicate, late, orphan, overflow), never
+/// dropped silently. At most `maxPending` impressions wait per partition (and as many early
+/// clicks); past that the one with the earliest deadline is labelled negative at once and counted
+/// as evicted. The whole state exports to plain arrays (`exportState()`) and restores from them.
+public struct LabelJoiner: Sendable {
+  /// The joiner's settings.
+  public struct Configuration: Sendable, Equatable {
+    /// How long an impression waits for its click, in milliseconds of event time (`label.wait`).
+    public var waitMilliseconds: Int64
+    /// How far behind the newest event an event may arrive and still count as on time
+    /// (`label.max_out_of_orderness`), in milliseconds.
+    public var maxOutOfOrdernessMilliseconds: Int64
+    /// The most impressions (and, separately, early clicks) kept per partition
+    /// (`label.max_pending`).
+    public var maxPending: Int
+
+    /// Creates a configuration; negative durations count as zero and `maxPending` as at least 1.
+    public init(
+      waitMilliseconds: Int64 = 60_000, maxOutOfOrdernessMilliseconds: Int64 = 5_000,
+      maxPending: Int = 1_000_000
+    ) {
+      self.waitMilliseconds = max(0, waitMilliseconds)
+      self.maxOutOfOrdernessMilliseconds = max(0, maxOutOfOrdernessMilliseconds)
+      self.maxPending = max(1, maxPending)
+    }
+  }
+
+  /// Why an impression got its label.
+  public enum Outcome: String, Sendable, CaseIterable {
+    /// A click arrived within the wait: positive.
+    case clicked
+    /// The wait expired without a click: negative.
+    case expired
+    /// Pushed out early by `maxPending`: negative.
+    case evicted
+    /// The impression carried its own label.
+    case preLabelled = "prelabelled"
+  }
+
+  /// An impression with its label, ready for training.
+  public struct LabelledExample: Sendable, Equatable {
+    /// The impression (its `label` field is left as it arrived).
+    public var impression: Event
+    /// Whether it was clicked.
+    public var label: Bool
+    /// Why it got this label.
+    public var outcome: Outcome
+    /// The partition's watermark when it was emitted, in epoch milliseconds of event time.
+    public var emittedAtMilliseconds: Int64
+
+    /// Creates a labelled example.
+    public init(impression: Event, label: Bool, outcome: Outcome, emittedAtMilliseconds: Int64) {
+      self.impression = impression
+      self.label = label
+      self.outcome = outcome
+      self.emittedAtMilliseconds = emittedAtMilliseconds
+    }
+  }
+
+  /// The settings this joiner runs with.
+  public let configuration: Configuration
+  /// What the joiner has done so far.
+  public private(set) var counts = Counts()
+  var partitions: [Int32: JoinerPartition] = [:]
+  private let metrics: JoinerMetrics?
+
+  /// Creates an empty joiner; with `metrics` it also counts into `iak_label_*` metrics.
+  public init(configuration: Configuration = Configuration(), metrics: MetricsRegistry? = nil) {
+    self.configuration = configuration
+    self.metrics = metrics.map(JoinerMetrics.init)
+  }
+
+  /// Creates a joiner holding `state`, as exported by `exportState()`.
+  public init(
+    configuration: Configuration = Configuration(), restoring state: State,
+    metrics: MetricsRegistry? = nil
+  ) {
+    self.init(configuration: configuration, metrics: metrics)
+    counts = state.counts
+    for partition in state.partitions {
+      partitions[partition.partition] = JoinerPartition(restoring: partition)
+    }
+  }
+
+  /// Everything the joiner holds, in canonical order, for a snapshot.
+  public func exportState() -> State {
+    State(
+      partitions: partitions.keys.sorted().map { partitions[$0]!.exportState(partition: $0) },
+      counts: counts)
+  }
+
+  /// Impressions waiting for a click, over all partitions.
+  public var pendingCount: Int { partitions.values.reduce(0) { $0 + $1.pending.count } }
+
+  /// The partition's watermark, or `nil` before its first event.
+  public func watermark(partition: Int32) -> Int64? {
+    guard let state = partitions[partition], state.maxEventTime != .min else { return nil }
+    return state.watermark(configuration)
+  }
+
+  /// Takes one event from `partition` and appends every example it completes to `output`:
+  /// the event's own (pre-labelled, clicked, or already expired) and those whose wait the
+  /// advancing watermark has ended, in deadline order.
+  public mutating func process(
+    _ event: Event, partition: Int32, into output: inout [LabelledExample]
+  ) {
+    let start = output.count
+    var state = partitions.removeValue(forKey: partition) ?? JoinerPartition()
+    switch event.kind {
+    case .impression: handleImpression(event, state: &state, output: &output)
+    case .click: handleClick(event, state: &state, output: &output)
+    }
+    state.maxEventTime = max(state.maxEventTime, event.timeMilliseconds)
+    let watermark = state.watermark(configuration)
+    expire(before: watermark, state: &state, output: &output)
+    for index in start..<output.count { output[index].emittedAtMilliseconds = watermark }
+    partitions[partition] = state
+    metrics?.pending.set(Double(pendingCount))
+  }
+
+  /// Ends the input: every waiting impression becomes a negative (in deadline order, emitted at
+  /// its deadline or the watermark, whichever is later) and every early click an orphan. Used at
+  /// the end of a replay.
+  public mutating func flush(into output: inout [LabelledExample]) {
+    for partition in partitions.keys.sorted() {
+      var state = partitions[partition]!
+      expire(before: .max, state: &state, output: &output)
+      partitions[partition] = state
+    }
+    metrics?.pending.set(0)
+  }
+
+  private mutating func handleImpression(
+    _ impression: Event, state: inout JoinerPartition, output: inout [LabelledExample]
+  ) {
+    let id = impression.id
+    let deadline = impression.timeMilliseconds.addingSaturated(configuration.waitMilliseconds)
+    if state.pending[id] != nil || state.resolved[id] != nil {
+      counts.duplicateImpressions += 1
+      metrics?.duplicateImpressions.increment()
+      return
+    }
+    let early = state.removeEarlyClick(id)
+    if let label = impression.label {
+      if early != nil { countDroppedClick(.duplicate) }
+      emit(impression, label: label, outcome: .preLabelled, output: &output)
+      state.resolve(
+        id, wasClicked: true, forgetAt: remember(deadline), limit: configuration.maxPending)
+      return
+    }
+    if let early {
+      if early.timeMilliseconds <= deadline {
+        emit(impression, label: true, outcome: .clicked, output: &output)
+        state.resolve(
+          id, wasClicked: true, forgetAt: remember(deadline), limit: configuration.maxPending)
+        return
+      }
+      countDroppedClick(.late)
+    }
+    if deadline < state.watermark(configuration) {
+      emit(impression, label: false, outcome: .expired, output: &output)
+      state.resolve(
+        id, wasClicked: false, forgetAt: remember(deadline), limit: configuration.maxPending)
+      return
+    }
+    state.addPending(impression, deadline: deadline)
+    if state.pending.count > configuration.maxPending, let oldest = state.popEarliestPending() {
+      emit(oldest.impression, label: false, outcome: .evicted, output: &output)
+      state.resolve(
+        oldest.impression.id, wasClicked: false, forgetAt: remember(oldest.deadlineMilliseconds),
+        limit: configuration.maxPending)
+    }
+  }
+
+  private mutating func handleClick(
+    _ click: Event, state: inout JoinerPartition, output: inout [LabelledExample]
+  ) {
+    let id = click.id
+    if let waiting = state.pending[id] {
+      guard click.timeMilliseconds <= waiting.deadlineMilliseconds else {
+        countDroppedClick(.late)
+        return
+      }
+      state.pending[id] = nil
+      emit(waiting.impression, label: true, outcome: .clicked, output: &output)
+      state.resolve(
+        id, wasClicked: true, forgetAt: remember(waiting.deadlineMilliseconds),
+        limit: configuration.maxPending)
+    } else if let resolved = state.resolved[id] {
+      countDroppedClick(resolved.wasClicked ? .duplicate : .late)
+    } else if state.earlyClicks[id] != nil {
+      countDroppedClick(.duplicate)
+    } else if click.timeMilliseconds < state.watermark(configuration) {
+      countDroppedClick(.late)
+    } else {
+      state.addEarlyClick(id, time: click.timeMilliseconds)
+      if state.earlyClicks.count > configuration.maxPending {
+        state.popEarliestEarlyClick()
+        countDroppedClick(.overflow)
+      }
+    }
+  }
+
+  /// Labels negative every impression whose deadline is before `watermark`, turns early clicks
+  /// older than it into orphans, and forgets resolved ids it has passed.
+  private mutating func expire(
+    before watermark: Int64, state: inout JoinerPartition, output: inout [LabelledExample]
+  ) {
+    let current = state.watermark(configuration)
+    while let next = state.earliestPendingDeadline(), next < watermark,
+      let waiting = state.popEarliestPending()
+    {
+      emit(waiting.impression, label: false, outcome: .expired, output: &output)
+      if watermark == .max {
+        output[output.count - 1].emittedAtMilliseconds = max(current, next)
+      } else {
+        state.resolve(
+          waiting.impression.id, wasClicked: false,
+          forgetAt: remember(waiting.deadlineMilliseconds),
+          limit: configuration.maxPending)
+      }
+    }
+    while let next = state.earliestEarlyClickTime(), next < watermark {
+      state.popEarliestEarlyClick()
+      countDroppedClick(.orphan)
+    }
+    state.forgetResolved(before: watermark)
+  }
+
+  /// How long a labelled id is remembered: one more wait and the out-of-orderness past its
+  /// deadline, so clicks that come late are told from clicks on unknown impressions.
+  private func remember(_ deadline: Int64) -> Int64 {
+    deadline.addingSaturated(configuration.waitMilliseconds)
+      .addingSaturated(configuration.maxOutOfOrdernessMilliseconds)
+  }
+
+  private mutating func emit(
+    _ impression: Event, label: Bool, outcome: Outcome, output: inout [LabelledExample]
+  ) {
+    output.append(
+      LabelledExample(
+        impression: impression, label: label, outcome: outcome, emittedAtMilliseconds: 0))
+    switch outcome {
+    case .clicked: counts.clicked += 1
+    case .expired: counts.expired += 1
+    case .evicted: counts.evicted += 1
+    case .preLabelled: counts.preLabelled += 1
+    }
+    metrics?.examples[outcome]?.increment()
+  }
+
+  private mutating func countDroppedClick(_ reason: JoinerMetrics.DroppedClick) {
+    switch reason {
+    case .duplicate: counts.duplicateClicks += 1
+    case .late: counts.lateClicks += 1
+    case .orphan: counts.orphanClicks += 1
+    case .overflow: counts.overflowClicks += 1
+    }
+    metrics?.droppedClicks[reason]?.increment()
+  }
+}
