@@ -68,6 +68,9 @@ public enum ConfigSchema {
     ConfigKey(
       "event.categorical_fields", .list, "user, item",
       "Top-level fields read as categorical features besides those under event.features_field"),
+    ConfigKey(
+      "event.synthetic_field", .text, "synthetic",
+      "Optional flag marking generated (load-test) impressions"),
     ConfigKey("event.numeric_fields", .list, "", "Feature names that are numeric (not hashed)"),
     ConfigKey("event.max_bytes", .size, "64KiB", "Larger events are rejected as oversize"),
     ConfigKey("event.max_depth", .integer(1...64), "8", "Deeper JSON nesting is rejected"),
@@ -99,6 +102,9 @@ public enum ConfigSchema {
     ConfigKey(
       "domain.min_examples", .integer(0...1_000_000_000), "200",
       "Examples a kernel must see before it is active for serving"),
+    ConfigKey(
+      "domain.max_regions", .integer(1...100_000), "1000",
+      "Distinct raw regions given their own domain; further ones go to the fallback region"),
     ConfigKey(
       "domain.max_domains", .integer(1...100_000), "2000",
       "Most domains held; bounds memory and metric label cardinality"),
