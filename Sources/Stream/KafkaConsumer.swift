@@ -1,4 +1,5 @@
 internal import CRdKafka
+import Foundation
 import Observability
 import Synchronization
 
@@ -45,7 +46,7 @@ public final class KafkaConsumer: @unchecked Sendable {
       labels: ["topic", "partition"])
   }
 
-  /// Creates a consumer.
+  /// Creates a consumer; without `groupID` it can only `assign` (for replays).
   ///
   /// `configuration` holds `bootstrap.servers` and any pass-through `kafka.*` pairs; it is applied
   /// over our defaults (`partition.assignment.strategy=cooperative-sticky`,
@@ -60,7 +61,8 @@ public final class KafkaConsumer: @unchecked Sendable {
       ("partition.assignment.strategy", "cooperative-sticky"),
       ("auto.offset.reset", "earliest"),
     ])
-    if let groupID { settings.set("group.id", groupID) }
+    // librdkafka needs a group id even for `assign`; an unmanaged consumer gets a private one.
+    settings.set("group.id", groupID ?? "iak-unmanaged-\(UUID().uuidString.lowercased())")
     settings = settings.merging(configuration)
     settings.set("enable.auto.commit", "false")
     settings.set("enable.auto.offset.store", "false")
