@@ -17,31 +17,35 @@ extension KafkaConsumer {
   }
 
   /// The number of partitions of `topic`, from cluster metadata.
+  ///
+  /// Asks for all topics, so that brokers that create topics on demand do not create this one.
   /// - Throws: `KafkaError` if the topic does not exist or metadata does not arrive in time.
   public func partitionCount(of topic: String, timeout: Duration) throws(KafkaError) -> Int {
-    guard let topicHandle = rd_kafka_topic_new(handle, topic, nil) else {
-      throw KafkaError(code: .invalidArgument, message: "invalid topic name '\(topic)'")
-    }
-    defer { rd_kafka_topic_destroy(topicHandle) }
     var metadata: UnsafePointer<rd_kafka_metadata>?
-    let code = rd_kafka_metadata(handle, 0, topicHandle, &metadata, milliseconds(timeout))
+    let code = rd_kafka_metadata(handle, 1, nil, &metadata, milliseconds(timeout))
     guard code == RD_KAFKA_RESP_ERR_NO_ERROR, let metadata else {
       throw KafkaError(code, context: "reading the metadata of topic \(topic)")
     }
     defer { rd_kafka_metadata_destroy(metadata) }
-    guard metadata.pointee.topic_cnt > 0, let topics = metadata.pointee.topics else {
-      throw KafkaError(code: .unknownTopic, message: "topic \(topic) is not in the metadata")
-    }
-    let topicError = topics[0].err
-    guard topicError == RD_KAFKA_RESP_ERR_NO_ERROR else {
+    let topics = UnsafeBufferPointer(
+      start: metadata.pointee.topics, count: Int(metadata.pointee.topic_cnt))
+    guard let entry = topics.first(where: { String(cString: $0.topic) == topic }) else {
       throw KafkaError(
-        topicError, context: "topic \(topic) (create it first, or check the name)")
+        code: .unknownTopic,
+        message: "topic \(topic) does not exist on the cluster; create it or check the name")
     }
-    return Int(topics[0].partition_cnt)
+    guard entry.err == RD_KAFKA_RESP_ERR_NO_ERROR else {
+      throw KafkaError(entry.err, context: "topic \(topic) (check the name and permissions)")
+    }
+    return Int(entry.partition_cnt)
   }
 
   /// For each partition of `topic`, the offset of its first record with a timestamp at or after
   /// `timestampMs`; partitions with no such record give their high watermark (the end).
+  ///
+  /// Asks the brokers (`offsets_for_times`). When a broker answers "none" although the
+  /// partition's last record is at or after the time (brokers without the time index, such as
+  /// librdkafka's mock), the offset is found by a binary search over fetched records instead.
   /// - Throws: `KafkaError` if the lookup fails or times out.
   public func offsets(
     atTimestamp timestampMs: Int64, topic: String, timeout: Duration
@@ -54,14 +58,21 @@ extension KafkaConsumer {
       throw KafkaError(code, context: "looking up offsets at timestamp \(timestampMs) in \(topic)")
     }
     var result: [TopicPartition: Int64] = [:]
+    var probe: TimestampProbe?
     for entry in list.entries {
       guard entry.error == RD_KAFKA_RESP_ERR_NO_ERROR else {
         throw KafkaError(entry.error, context: "offset at timestamp for \(entry.topicPartition)")
       }
-      result[entry.topicPartition] =
-        entry.offset >= 0
-        ? entry.offset : try watermarks(of: entry.topicPartition, timeout: timeout).high
+      let (low, high) = try watermarks(of: entry.topicPartition, timeout: timeout)
+      guard (entry.offset < 0 || entry.offset >= high) && low < high else {
+        result[entry.topicPartition] = entry.offset >= 0 ? entry.offset : high
+        continue
+      }
+      if probe == nil { probe = try TimestampProbe(configuration: configuration, timeout: timeout) }
+      result[entry.topicPartition] = try probe!.firstOffset(
+        atOrAfter: timestampMs, in: entry.topicPartition, low: low, high: high)
     }
+    probe?.consumer.close()
     return result
   }
 
@@ -93,5 +104,48 @@ extension KafkaConsumer {
       result = try offsets(atTimestamp: timestampMs, topic: topic, timeout: timeout)
     }
     return result
+  }
+}
+
+/// Reads single records to find an offset by timestamp when the broker cannot.
+private struct TimestampProbe {
+  let consumer: KafkaConsumer
+  let timeout: Duration
+
+  init(configuration: KafkaConfiguration, timeout: Duration) throws(KafkaError) {
+    var settings = configuration
+    settings.set("group.id", "iak-timestamp-probe")
+    self.consumer = try KafkaConsumer.make(configuration: settings)
+    self.timeout = timeout
+  }
+
+  /// The first offset in `low..<high` whose record is at or after `timestampMs`, or `high`.
+  func firstOffset(
+    atOrAfter timestampMs: Int64, in partition: TopicPartition, low: Int64, high: Int64
+  ) throws(KafkaError) -> Int64 {
+    var lower = low
+    var upper = high
+    while lower < upper {
+      let middle = lower + (upper - lower) / 2
+      let record = try read(partition, at: middle)
+      if (record.timestampMs ?? .min) >= timestampMs {
+        upper = middle
+      } else {
+        lower = record.offset + 1
+      }
+    }
+    return lower
+  }
+
+  private func read(_ partition: TopicPartition, at offset: Int64) throws(KafkaError) -> Record {
+    try consumer.assign([partition: offset])
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+      if let record = try consumer.poll(maxRecords: 1, timeout: .milliseconds(100)).first {
+        return record
+      }
+    }
+    throw KafkaError(
+      code: .timedOut, message: "no record of \(partition) at offset \(offset) within \(timeout)")
   }
 }

@@ -32,13 +32,19 @@ public final class KafkaConsumer: @unchecked Sendable {
 
   let handle: OpaquePointer
   let context: KafkaClientContext
+  /// The caller's configuration, for helper consumers (timestamp probes).
+  let configuration: KafkaConfiguration
   private let logger: Logger
   private let lagGauge: MetricFamily?
   private let isClosed = Atomic<Bool>(false)
   private var topicNames: [OpaquePointer: String] = [:]
 
-  private init(handle: OpaquePointer, context: KafkaClientContext, metrics: MetricsRegistry?) {
+  private init(
+    handle: OpaquePointer, context: KafkaClientContext, configuration: KafkaConfiguration,
+    metrics: MetricsRegistry?
+  ) {
     self.handle = handle
+    self.configuration = configuration
     self.context = context
     self.logger = context.logger
     self.lagGauge = metrics?.gauge(
@@ -83,7 +89,8 @@ public final class KafkaConsumer: @unchecked Sendable {
         message: "could not create the Kafka consumer: \(string(fromBuffer: errorText))")
     }
     rd_kafka_poll_set_consumer(handle)
-    let consumer = KafkaConsumer(handle: handle, context: context, metrics: metrics)
+    let consumer = KafkaConsumer(
+      handle: handle, context: context, configuration: configuration, metrics: metrics)
     context.consumer = consumer
     return consumer
   }
