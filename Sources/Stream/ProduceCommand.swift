@@ -54,6 +54,13 @@ public enum ProduceCommand {
     public var failed: Int
     /// Whether every line sent was delivered.
     public var isComplete: Bool { failed == 0 && delivered == sent }
+
+    /// Makes a count.
+    public init(sent: Int, delivered: Int, failed: Int) {
+      self.sent = sent
+      self.delivered = delivered
+      self.failed = failed
+    }
   }
 
   /// Keys a line: the key's text, or nil for no key.
