@@ -43,6 +43,13 @@ public final class KafkaAdmin: @unchecked Sendable {
     var newTopics: [OpaquePointer?] = []
     defer { for topic in newTopics { rd_kafka_NewTopic_destroy(topic) } }
     for topic in topics {
+      guard topic.partitions >= 1, topic.replicationFactor >= 1 else {
+        throw KafkaError(
+          code: .invalidArgument,
+          message:
+            "topic \(topic.name): partitions (\(topic.partitions)) and replication factor "
+            + "(\(topic.replicationFactor)) must be at least 1")
+      }
       var errorText = [CChar](repeating: 0, count: 512)
       guard
         let newTopic = rd_kafka_NewTopic_new(
@@ -67,6 +74,8 @@ public final class KafkaAdmin: @unchecked Sendable {
     defer { rd_kafka_AdminOptions_destroy(options) }
     var errorText = [CChar](repeating: 0, count: 512)
     _ = rd_kafka_AdminOptions_set_operation_timeout(
+      options, milliseconds(timeout), &errorText, errorText.count)
+    _ = rd_kafka_AdminOptions_set_request_timeout(
       options, milliseconds(timeout), &errorText, errorText.count)
     newTopics.withUnsafeMutableBufferPointer {
       rd_kafka_CreateTopics(handle, $0.baseAddress, $0.count, options, queue)
