@@ -149,6 +149,7 @@ public final class KafkaConsumer: @unchecked Sendable {
         let context = describe(message)
         rd_kafka_message_destroy(message)
         try handleConsumeError(error, context: context)
+        break  // return what we have; the next poll waits again
       }
     }
     if let fatal = context.fatalError { throw fatal }
@@ -312,8 +313,8 @@ public final class KafkaConsumer: @unchecked Sendable {
   ) throws(KafkaError) {
     if code == RD_KAFKA_RESP_ERR__PARTITION_EOF { return }
     context.errorCounter?.with(String(cString: rd_kafka_err2name(code))).increment()
-    if code == RD_KAFKA_RESP_ERR__FATAL {
-      context.handleError(handle: handle, code: code, reason: description)
+    if code == RD_KAFKA_RESP_ERR__FATAL || rd_kafka_fatal_error(handle, nil, 0).rawValue != 0 {
+      context.handleError(handle: handle, code: RD_KAFKA_RESP_ERR__FATAL, reason: description)
       if let fatal = context.fatalError { throw fatal }
     }
     logger.warning(
