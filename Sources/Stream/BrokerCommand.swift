@@ -29,8 +29,10 @@ public enum BrokerCommand {
     }
     logger.info(
       "mock kafka cluster started",
-      ["brokers": String(options.brokers), "bootstrap": cluster.bootstrapServers,
-       "topics": options.topics.map { "\($0.name):\($0.partitions)" }.joined(separator: ",")])
+      [
+        "brokers": String(options.brokers), "bootstrap": cluster.bootstrapServers,
+        "topics": options.topics.map { "\($0.name):\($0.partitions)" }.joined(separator: ","),
+      ])
     return cluster
   }
 

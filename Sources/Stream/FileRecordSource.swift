@@ -37,8 +37,7 @@ public final class FileRecordSource: RecordSource {
 
   /// Reads JSON lines from memory, starting at line `startOffset`.
   /// - Throws: `KafkaError` (`.invalidInput`) if the offset is negative.
-  public init(bytes: [UInt8], topic: String = "file", startOffset: Int64 = 0) throws(KafkaError)
-  {
+  public init(bytes: [UInt8], topic: String = "file", startOffset: Int64 = 0) throws(KafkaError) {
     guard startOffset >= 0 else {
       throw KafkaError(
         code: .invalidInput,

@@ -42,8 +42,9 @@ public enum JSONLineField {
       return nil  // unterminated string
     }
     var end = start
-    while end < line.count, ![UInt8(ascii: ","), UInt8(ascii: "}"), UInt8(ascii: "]")]
-      .contains(line[end])
+    while end < line.count,
+      ![UInt8(ascii: ","), UInt8(ascii: "}"), UInt8(ascii: "]")]
+        .contains(line[end])
     {
       end += 1
     }

@@ -31,8 +31,10 @@ extension KafkaClientContext {
       }
       logger.info(
         "partitions assigned",
-        ["partitions": changed.map(\.description).joined(separator: ","),
-         "protocol": isCooperative ? "cooperative" : "eager"])
+        [
+          "partitions": changed.map(\.description).joined(separator: ","),
+          "protocol": isCooperative ? "cooperative" : "eager",
+        ])
       if let consumer, let onRebalance { onRebalance(.assigned(changed), consumer) }
     case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
       let isLost = rd_kafka_assignment_lost(handle) != 0

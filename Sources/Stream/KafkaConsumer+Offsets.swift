@@ -86,9 +86,13 @@ extension KafkaConsumer {
     var result: [TopicPartition: Int64] = [:]
     switch position {
     case .earliest:
-      for partition in all { result[partition] = try watermarks(of: partition, timeout: timeout).low }
+      for partition in all {
+        result[partition] = try watermarks(of: partition, timeout: timeout).low
+      }
     case .latest:
-      for partition in all { result[partition] = try watermarks(of: partition, timeout: timeout).high }
+      for partition in all {
+        result[partition] = try watermarks(of: partition, timeout: timeout).high
+      }
     case .offsets(let offsets):
       for (partition, offset) in offsets {
         guard partition < partitions else {

@@ -181,7 +181,9 @@ public final class KafkaConsumer: @unchecked Sendable {
       throw KafkaError(code, context: "reading committed offsets")
     }
     var result: [TopicPartition: Int64] = [:]
-    for entry in list.entries where entry.offset >= 0 { result[entry.topicPartition] = entry.offset }
+    for entry in list.entries where entry.offset >= 0 {
+      result[entry.topicPartition] = entry.offset
+    }
     return result
   }
 
@@ -220,7 +222,9 @@ public final class KafkaConsumer: @unchecked Sendable {
     let list = TopicPartitionList(assignment.map { ($0, nil) })
     guard rd_kafka_position(handle, list.pointer) == RD_KAFKA_RESP_ERR_NO_ERROR else { return [:] }
     var result: [TopicPartition: Int64] = [:]
-    for entry in list.entries where entry.offset >= 0 { result[entry.topicPartition] = entry.offset }
+    for entry in list.entries where entry.offset >= 0 {
+      result[entry.topicPartition] = entry.offset
+    }
     return result
   }
 
@@ -269,8 +273,7 @@ public final class KafkaConsumer: @unchecked Sendable {
       timestampMs: timestamp >= 0 ? timestamp : nil, headers: copyHeaders(message))
   }
 
-  private func copyHeaders(_ message: UnsafeMutablePointer<rd_kafka_message_t>) -> [Record.Header]
-  {
+  private func copyHeaders(_ message: UnsafeMutablePointer<rd_kafka_message_t>) -> [Record.Header] {
     var headers: OpaquePointer?
     guard rd_kafka_message_headers(message, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR, let headers
     else { return [] }
@@ -280,8 +283,9 @@ public final class KafkaConsumer: @unchecked Sendable {
       var name: UnsafePointer<CChar>?
       var value: UnsafeRawPointer?
       var size = 0
-      guard rd_kafka_header_get_all(headers, index, &name, &value, &size)
-        == RD_KAFKA_RESP_ERR_NO_ERROR
+      guard
+        rd_kafka_header_get_all(headers, index, &name, &value, &size)
+          == RD_KAFKA_RESP_ERR_NO_ERROR
       else { break }
       let bytes = value.map { Array(UnsafeRawBufferPointer(start: $0, count: size)) } ?? []
       result.append(Record.Header(name: name.map { String(cString: $0) } ?? "", value: bytes))

@@ -14,7 +14,9 @@ public enum KafkaThroughputBenchmark {
     /// Seconds from the first poll to the last record.
     public var consumeSeconds: Double
     /// Records consumed per second.
-    public var recordsPerSecond: Double { consumeSeconds > 0 ? Double(records) / consumeSeconds : 0 }
+    public var recordsPerSecond: Double {
+      consumeSeconds > 0 ? Double(records) / consumeSeconds : 0
+    }
     /// Megabytes (10^6) of values consumed per second.
     public var megabytesPerSecond: Double {
       consumeSeconds > 0 ? Double(bytes) / 1e6 / consumeSeconds : 0

@@ -122,9 +122,11 @@ public enum ProduceCommand {
     do {
       try producer.close(timeout: options.flushTimeout)
     } catch {
-      logger.error("some records were not delivered before the timeout", [
-        "error": error.description
-      ])
+      logger.error(
+        "some records were not delivered before the timeout",
+        [
+          "error": error.description
+        ])
     }
     let final = counts.progress(sent: sent)
     progress(final)
@@ -149,7 +151,8 @@ private final class Counts: Sendable {
     }
     if let failures, failures <= 10, case .failure(let error) = result {
       logger.error(
-        failures == 10 ? "record not delivered (further failures only counted)"
+        failures == 10
+          ? "record not delivered (further failures only counted)"
           : "record not delivered", ["error": error.description])
     }
   }
@@ -183,8 +186,9 @@ private final class Pacer {
     }
     let remaining = due - ContinuousClock.now
     if remaining > .milliseconds(1) {
-      Thread.sleep(forTimeInterval: Double(remaining.components.attoseconds) / 1e18
-        + Double(remaining.components.seconds))
+      Thread.sleep(
+        forTimeInterval: Double(remaining.components.attoseconds) / 1e18
+          + Double(remaining.components.seconds))
     }
   }
 }

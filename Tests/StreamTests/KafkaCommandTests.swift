@@ -97,7 +97,9 @@ import Testing
           configuration: KafkaConfiguration(bootstrapServers: servers))
         let count = try? consumer?.partitionCount(of: "a", timeout: .seconds(5))
         consumer?.close()
-        announced.withLock { $0 = (count == 2) ? line : "partition count \(String(describing: count))" }
+        announced.withLock {
+          $0 = (count == 2) ? line : "partition count \(String(describing: count))"
+        }
       })
     let line = try #require(announced.withLock { $0 })
     #expect(line.hasPrefix("bootstrap.servers="))

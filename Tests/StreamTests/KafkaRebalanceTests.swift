@@ -56,7 +56,8 @@ import Testing
     #expect(!assignmentA.isEmpty && !assignmentB.isEmpty)
     #expect(assignmentA.isDisjoint(with: assignmentB))
     #expect(assignmentA.union(assignmentB).count == 4)
-    #expect(first.events.contains { if case .revoked(_, isLost: false) = $0 { true } else { false } })
+    #expect(
+      first.events.contains { if case .revoked(_, isLost: false) = $0 { true } else { false } })
     #expect(commitErrors.isEmpty)
     let all = first.records + second.records
     let identities = all.map { "\($0.partition):\($0.offset)" }

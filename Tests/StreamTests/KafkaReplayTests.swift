@@ -37,7 +37,9 @@ import Testing
     let partition1 = records.filter { $0.partition == 1 }.map(\.offset)
     #expect(partition0 == [7, 8, 9])
     #expect(partition1 == Array(0...9))
-    let all = [TopicPartition(topic: topic, partition: 0), TopicPartition(topic: topic, partition: 1)]
+    let all = [
+      TopicPartition(topic: topic, partition: 0), TopicPartition(topic: topic, partition: 1),
+    ]
     let seen = events.withLock { $0 }
     #expect(seen.first == .assigned(all))
     #expect(seen.last == .revoked(all, isLost: false))

@@ -64,8 +64,9 @@ import Testing
     let records = try MockClusterFixture.poll(consumer, count: 10)
     #expect(records.map(\.offset) == Array(0..<10))
 
-    // OffsetCommit fails with a non-retriable error once: commit throws, nothing is stored.
-    cluster.pushRequestErrors(.offsetCommit, [KafkaError.Code(rawValue: 29)])  // TOPIC_AUTHORIZATION_FAILED
+    // OffsetCommit fails once with TOPIC_AUTHORIZATION_FAILED (29), which is not retriable:
+    // commit throws and nothing is stored.
+    cluster.pushRequestErrors(.offsetCommit, [KafkaError.Code(rawValue: 29)])
     let error = #expect(throws: KafkaError.self) { try consumer.commit([partition: 10]) }
     #expect(error?.code.rawValue == 29)
     try consumer.commit([partition: 10])
