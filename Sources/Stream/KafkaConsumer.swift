@@ -38,6 +38,7 @@ public final class KafkaConsumer: @unchecked Sendable {
   private let lagGauge: MetricFamily?
   private let isClosed = Atomic<Bool>(false)
   private var topicNames: [OpaquePointer: String] = [:]
+  private var lastLagUpdate = ContinuousClock.now
 
   private init(
     handle: OpaquePointer, context: KafkaClientContext, configuration: KafkaConfiguration,
@@ -128,7 +129,8 @@ public final class KafkaConsumer: @unchecked Sendable {
   }
 
   /// Waits up to `timeout` for a first record, then takes what is already fetched, up to
-  /// `maxRecords`. Rebalance handlers run inside this call.
+  /// `maxRecords`. Rebalance handlers run inside this call, and the lag gauge is refreshed at
+  /// most once a second.
   /// - Throws: a fatal `KafkaError` (the service must stop), or `.state` after `close()`.
   public func poll(maxRecords: Int, timeout: Duration) throws(KafkaError) -> [Record] {
     guard !isClosed.load(ordering: .acquiring) else {
@@ -153,6 +155,10 @@ public final class KafkaConsumer: @unchecked Sendable {
       }
     }
     if let fatal = context.fatalError { throw fatal }
+    if lagGauge != nil && ContinuousClock.now - lastLagUpdate > .seconds(1) {
+      lastLagUpdate = ContinuousClock.now
+      updateLag()
+    }
     return records
   }
 
@@ -317,7 +323,9 @@ public final class KafkaConsumer: @unchecked Sendable {
   ) throws(KafkaError) {
     if code == RD_KAFKA_RESP_ERR__PARTITION_EOF { return }
     context.errorCounter?.with(String(cString: rd_kafka_err2name(code))).increment()
-    if code == RD_KAFKA_RESP_ERR__FATAL || rd_kafka_fatal_error(handle, nil, 0).rawValue != 0 {
+    var ignored = [CChar](repeating: 0, count: 8)
+    let hasFatalError = rd_kafka_fatal_error(handle, &ignored, ignored.count).rawValue != 0
+    if code == RD_KAFKA_RESP_ERR__FATAL || hasFatalError {
       context.handleError(handle: handle, code: RD_KAFKA_RESP_ERR__FATAL, reason: description)
       if let fatal = context.fatalError { throw fatal }
     }
