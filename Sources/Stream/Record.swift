@@ -56,3 +56,6 @@ public struct Record: Sendable, Equatable {
     headers.first { $0.name == name }?.value
   }
 }
+
+/// A record header; the same type as `Record.Header`.
+public typealias Header = Record.Header

@@ -3,9 +3,9 @@ import Testing
 
 @testable import Stream
 
-/// librdkafka can fabricate fatal errors only usefully for the idempotent producer (on a
-/// 2.0.2 consumer the handle then hangs in `rd_kafka_destroy`), so the consumer side of fatal
-/// handling shares `KafkaClientContext` with the producer and is covered through it.
+/// librdkafka fabricates fatal errors usefully only for the idempotent producer (a 2.0.2
+/// consumer handle then hangs in `rd_kafka_destroy`); the consumer side of fatal handling is
+/// covered in `KafkaConsumerErrorTests`.
 @Suite struct KafkaFatalErrorTests {
   @Test func aFatalProducerErrorRefusesFurtherSends() async throws {
     let cluster = try MockKafkaCluster.make(brokers: 1)
