@@ -17,6 +17,14 @@ public struct KafkaConfiguration: Sendable, Equatable {
     self.init([("bootstrap.servers", bootstrapServers)])
   }
 
+  /// Takes the pairs whose key starts with `prefix` (such as `kafka.` in pipeline.conf), with
+  /// the prefix removed: `kafka.security.protocol=SASL_SSL` becomes `security.protocol=SASL_SSL`.
+  public init(stripping prefix: String, from pairs: [(key: String, value: String)]) {
+    self.init(
+      pairs.filter { $0.key.hasPrefix(prefix) && $0.key.count > prefix.count }
+        .map { (String($0.key.dropFirst(prefix.count)), $0.value) })
+  }
+
   /// Sets `key` to `value`, replacing an earlier value.
   public mutating func set(_ key: String, _ value: String) {
     pairs.removeAll { $0.key == key }

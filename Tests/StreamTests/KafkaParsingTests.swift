@@ -51,6 +51,33 @@ import Testing
     }
     #expect(error?.code == .invalidConfiguration)
     #expect(error?.message.contains("'no.such.property'") == true)
+
+    let badValue = #expect(throws: KafkaError.self) {
+      try KafkaConsumer.make(
+        configuration: KafkaConfiguration(bootstrapServers: "127.0.0.1:1")
+          .setting("security.protocol", "carrier-pigeon"))
+    }
+    #expect(badValue?.message.contains("'security.protocol'") == true)
+    #expect(badValue?.message.contains("carrier-pigeon") == true)
+
+    // Security settings pass through unchanged and are accepted.
+    let producer = try? KafkaProducer.make(
+      configuration: KafkaConfiguration(bootstrapServers: "127.0.0.1:1")
+        .setting("security.protocol", "SASL_PLAINTEXT").setting("sasl.mechanism", "PLAIN")
+        .setting("sasl.username", "u").setting("sasl.password", "p"))
+    #expect(producer != nil)
+    try? producer?.close(timeout: .zero)
+  }
+
+  @Test func prefixedConfigurationKeysPassThroughWithoutThePrefix() {
+    let configuration = KafkaConfiguration(
+      stripping: "kafka.",
+      from: [
+        ("kafka.security.protocol", "SASL_SSL"), ("train.batch_size", "64"),
+        ("kafka.sasl.mechanism", "PLAIN"), ("kafka.", "x"),
+      ])
+    #expect(configuration.pairs.map(\.key) == ["security.protocol", "sasl.mechanism"])
+    #expect(configuration.value(for: "sasl.mechanism") == "PLAIN")
   }
 
   @Test func laterConfigurationPairsWin() {
