@@ -23,8 +23,8 @@ import Testing
     let configuration = MockClusterFixture.consumerConfiguration(cluster)
       .setting("partition.assignment.strategy", strategy)
       .setting("max.poll.interval.ms", "10000")
-    let first = ConsumerLedger()
-    let second = ConsumerLedger()
+    let first = MockClusterFixture.ConsumerLedger()
+    let second = MockClusterFixture.ConsumerLedger()
     let consumerA = try KafkaConsumer.make(
       configuration: configuration, groupID: group, onRebalance: first.handler)
     try consumerA.subscribe(topics: [topic])
