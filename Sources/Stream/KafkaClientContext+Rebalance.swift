@@ -10,7 +10,8 @@ extension KafkaClientContext {
     handle: OpaquePointer, code: rd_kafka_resp_err_t,
     partitions: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?
   ) {
-    let isCooperative = String(cString: rd_kafka_rebalance_protocol(handle)) == "COOPERATIVE"
+    let isCooperative =
+      rd_kafka_rebalance_protocol(handle).map { String(cString: $0) } == "COOPERATIVE"
     let changed = TopicPartitionList.entries(of: partitions).map(\.topicPartition)
     switch code {
     case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
