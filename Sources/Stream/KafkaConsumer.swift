@@ -69,8 +69,9 @@ public final class KafkaConsumer: @unchecked Sendable {
       ("auto.offset.reset", "earliest"),
     ])
     // librdkafka needs a group id even for `assign`; an unmanaged consumer gets a private one.
-    settings.set("group.id", groupID ?? "iak-unmanaged-\(UUID().uuidString.lowercased())")
+    settings.set("group.id", "iak-unmanaged-\(UUID().uuidString.lowercased())")
     settings = settings.merging(configuration)
+    if let groupID { settings.set("group.id", groupID) }
     settings.set("enable.auto.commit", "false")
     settings.set("enable.auto.offset.store", "false")
 
@@ -118,7 +119,7 @@ public final class KafkaConsumer: @unchecked Sendable {
 
   /// Reads exactly these partitions from these offsets (replay), without group management.
   ///
-  /// Offsets may be real offsets or `KafkaOffset.beginning`/`.end`.
+  /// Offsets may be real offsets or `KafkaOffset.beginning` / `KafkaOffset.end`.
   /// - Throws: `KafkaError` if librdkafka refuses the assignment.
   public func assign(_ offsets: [TopicPartition: Int64]) throws(KafkaError) {
     let list = TopicPartitionList(offsets.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })

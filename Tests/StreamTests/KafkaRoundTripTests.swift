@@ -41,5 +41,14 @@ import Testing
     #expect(received[1].headers == [])
     #expect(received[2].value == [])
     #expect(received[2].header(named: "empty") == [])
+
+    // Symbolic offsets: from the end nothing old arrives; from the beginning all three do.
+    let tail = try KafkaConsumer.make(
+      configuration: MockClusterFixture.consumerConfiguration(cluster))
+    try tail.assign([TopicPartition(topic: topic, partition: 0): KafkaOffset.end])
+    #expect(try tail.poll(maxRecords: 10, timeout: .milliseconds(300)).isEmpty)
+    try tail.assign([TopicPartition(topic: topic, partition: 0): KafkaOffset.beginning])
+    #expect(try MockClusterFixture.poll(tail, count: 3).map(\.offset) == [0, 1, 2])
+    tail.close()
   }
 }
