@@ -1,0 +1,337 @@
+internal import CRdKafka
+import Foundation
+import Observability
+import Synchronization
+
+/// Owns one librdkafka consumer handle: subscribe or assign, poll records, commit explicit
+/// offsets, pause and resume, and report partition gains and losses to the pipeline.
+///
+/// Offsets are never committed or stored automatically: the pipeline commits the offsets of its
+/// snapshots with `commit(_:)`. `poll` (and so the rebalance handler, which runs inside it) must
+/// be called from one thread at a time; the other methods may be called from any thread.
+///
+/// `@unchecked Sendable`: the C handle is thread-safe for everything but polling, which is
+/// documented as single-threaded; the topic-name cache is touched only by `poll`.
+public final class KafkaConsumer: @unchecked Sendable {
+  /// A change of assignment, reported from inside `poll`.
+  public enum RebalanceEvent: Sendable, Equatable {
+    /// These partitions were added; consumption starts at the offsets the provider gave.
+    case assigned([TopicPartition])
+    /// These partitions are about to be released (commit their offsets now), or were already
+    /// lost (`isLost`: another member may own them; do not commit).
+    case revoked([TopicPartition], isLost: Bool)
+  }
+
+  /// Called on the polling thread for each rebalance; on `revoked` the partitions are still
+  /// owned, so a handler may snapshot and `commit` before returning.
+  public typealias RebalanceHandler = @Sendable (RebalanceEvent, KafkaConsumer) -> Void
+
+  /// Consulted for each gained partition: the next offset to read (a snapshot's), or nil to use
+  /// the committed offset (or `auto.offset.reset` when there is none).
+  public typealias OffsetProvider = @Sendable (TopicPartition) -> Int64?
+
+  let handle: OpaquePointer
+  let context: KafkaClientContext
+  /// The caller's configuration, for helper consumers (timestamp probes).
+  let configuration: KafkaConfiguration
+  private let logger: Logger
+  private let lagGauge: MetricFamily?
+  private let isClosed = Atomic<Bool>(false)
+  private var topicNames: [OpaquePointer: String] = [:]
+  private var lastLagUpdate = ContinuousClock.now
+
+  private init(
+    handle: OpaquePointer, context: KafkaClientContext, configuration: KafkaConfiguration,
+    metrics: MetricsRegistry?
+  ) {
+    self.handle = handle
+    self.configuration = configuration
+    self.context = context
+    self.logger = context.logger
+    self.lagGauge = metrics?.gauge(
+      "iak_consumer_lag", help: "High watermark minus the consumer's position, per partition.",
+      labels: ["topic", "partition"])
+  }
+
+  /// Creates a consumer; without `groupID` it can only `assign` (for replays).
+  ///
+  /// `configuration` holds `bootstrap.servers` and any pass-through `kafka.*` pairs; it is applied
+  /// over our defaults (`partition.assignment.strategy=cooperative-sticky`,
+  /// `auto.offset.reset=earliest`), and auto commit and auto offset store are then forced off.
+  /// - Throws: `KafkaError` naming the refused configuration key, or why the handle failed.
+  public static func make(
+    configuration: KafkaConfiguration, groupID: String? = nil, logger: Logger = .disabled,
+    metrics: MetricsRegistry? = nil, onRebalance: RebalanceHandler? = nil,
+    startOffset: OffsetProvider? = nil
+  ) throws(KafkaError) -> KafkaConsumer {
+    var settings = KafkaConfiguration([
+      ("partition.assignment.strategy", "cooperative-sticky"),
+      ("auto.offset.reset", "earliest"),
+    ])
+    // librdkafka needs a group id even for `assign`; an unmanaged consumer gets a private one.
+    settings.set("group.id", "iak-unmanaged-\(UUID().uuidString.lowercased())")
+    settings = settings.merging(configuration)
+    if let groupID { settings.set("group.id", groupID) }
+    settings.set("enable.auto.commit", "false")
+    settings.set("enable.auto.offset.store", "false")
+
+    let context = KafkaClientContext(
+      logger: logger, metrics: metrics, onRebalance: onRebalance, startOffset: startOffset)
+    let conf = try settings.makeNativeConfiguration()
+    context.install(on: conf)
+    rd_kafka_conf_set_rebalance_cb(conf) { handle, code, partitions, opaque in
+      guard let handle, let context = KafkaClientContext.from(opaque) else { return }
+      context.rebalance(handle: handle, code: code, partitions: partitions)
+    }
+    var errorText = [CChar](repeating: 0, count: 512)
+    guard let handle = rd_kafka_new(RD_KAFKA_CONSUMER, conf, &errorText, errorText.count) else {
+      rd_kafka_conf_destroy(conf)  // rd_kafka_new takes the conf only when it succeeds
+      throw KafkaError(
+        code: .invalidConfiguration,
+        message: "could not create the Kafka consumer: \(string(fromBuffer: errorText))")
+    }
+    rd_kafka_poll_set_consumer(handle)
+    let consumer = KafkaConsumer(
+      handle: handle, context: context, configuration: configuration, metrics: metrics)
+    context.consumer = consumer
+    return consumer
+  }
+
+  deinit {
+    if !isClosed.exchange(true, ordering: .acquiringAndReleasing) {
+      rd_kafka_consumer_close(handle)
+    }
+    rd_kafka_destroy(handle)
+  }
+
+  /// Joins the consumer group (`groupID` given to `make`) on `topics`.
+  /// - Throws: `KafkaError` if the subscription is refused (no group id, bad topic name).
+  public func subscribe(topics: [String]) throws(KafkaError) {
+    let list = TopicPartitionList(capacity: topics.count)
+    for topic in topics {
+      list.add(TopicPartition(topic: topic, partition: Int32(RD_KAFKA_PARTITION_UA)), offset: 0)
+    }
+    let code = rd_kafka_subscribe(handle, list.pointer)
+    guard code == RD_KAFKA_RESP_ERR_NO_ERROR else {
+      throw KafkaError(code, context: "subscribing to \(topics.joined(separator: ","))")
+    }
+  }
+
+  /// Reads exactly these partitions from these offsets (replay), without group management.
+  ///
+  /// Offsets may be real offsets or `KafkaOffset.beginning` / `KafkaOffset.end`.
+  /// - Throws: `KafkaError` if librdkafka refuses the assignment.
+  public func assign(_ offsets: [TopicPartition: Int64]) throws(KafkaError) {
+    let list = TopicPartitionList(offsets.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
+    let code = rd_kafka_assign(handle, list.pointer)
+    guard code == RD_KAFKA_RESP_ERR_NO_ERROR else {
+      throw KafkaError(code, context: "assigning \(offsets.count) partitions")
+    }
+  }
+
+  /// Waits up to `timeout` for a first record, then takes what is already fetched, up to
+  /// `maxRecords`. Rebalance handlers run inside this call, and the lag gauge is refreshed at
+  /// most once a second.
+  /// - Throws: a fatal `KafkaError` (the service must stop), or `.state` after `close()`.
+  public func poll(maxRecords: Int, timeout: Duration) throws(KafkaError) -> [Record] {
+    guard !isClosed.load(ordering: .acquiring) else {
+      throw KafkaError(code: .state, message: "poll called on a closed Kafka consumer")
+    }
+    if let fatal = context.fatalError { throw fatal }
+    var records: [Record] = []
+    records.reserveCapacity(min(maxRecords, 4096))
+    var wait = milliseconds(timeout)
+    while records.count < maxRecords {
+      guard let message = rd_kafka_consumer_poll(handle, wait) else { break }
+      wait = 0
+      let error = message.pointee.err
+      if error == RD_KAFKA_RESP_ERR_NO_ERROR {
+        records.append(copyRecord(message))
+        rd_kafka_message_destroy(message)
+      } else {
+        let context = describe(message)
+        rd_kafka_message_destroy(message)
+        try handleConsumeError(error, context: context)
+        break  // return what we have; the next poll waits again
+      }
+    }
+    if let fatal = context.fatalError { throw fatal }
+    if lagGauge != nil && ContinuousClock.now - lastLagUpdate > .seconds(1) {
+      lastLagUpdate = ContinuousClock.now
+      updateLag()
+    }
+    return records
+  }
+
+  /// Commits `offsets` synchronously: each value is the next offset to read (last processed + 1).
+  /// - Throws: `KafkaError` if the commit or any partition's commit failed.
+  public func commit(_ offsets: [TopicPartition: Int64]) throws(KafkaError) {
+    guard !offsets.isEmpty else { return }
+    let list = TopicPartitionList(offsets.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
+    let code = rd_kafka_commit(handle, list.pointer, 0)
+    guard code == RD_KAFKA_RESP_ERR_NO_ERROR || code == RD_KAFKA_RESP_ERR__NO_OFFSET else {
+      throw KafkaError(code, context: "committing offsets for \(offsets.count) partitions")
+    }
+    for entry in list.entries where entry.error != RD_KAFKA_RESP_ERR_NO_ERROR {
+      throw KafkaError(entry.error, context: "committing offset of \(entry.topicPartition)")
+    }
+  }
+
+  /// The group's committed offsets for `partitions` (absent when nothing was committed).
+  /// - Throws: `KafkaError` if the coordinator cannot be asked within `timeout`.
+  public func committed(
+    _ partitions: [TopicPartition], timeout: Duration
+  ) throws(KafkaError) -> [TopicPartition: Int64] {
+    let list = TopicPartitionList(partitions.map { ($0, nil) })
+    let code = rd_kafka_committed(handle, list.pointer, milliseconds(timeout))
+    guard code == RD_KAFKA_RESP_ERR_NO_ERROR else {
+      throw KafkaError(code, context: "reading committed offsets")
+    }
+    var result: [TopicPartition: Int64] = [:]
+    for entry in list.entries where entry.offset >= 0 {
+      result[entry.topicPartition] = entry.offset
+    }
+    return result
+  }
+
+  /// Stops fetching from `partitions` (backpressure); their positions are kept.
+  /// - Throws: `KafkaError` if librdkafka refuses.
+  public func pause(_ partitions: [TopicPartition]) throws(KafkaError) {
+    let list = TopicPartitionList(partitions.map { ($0, nil) })
+    let code = rd_kafka_pause_partitions(handle, list.pointer)
+    guard code == RD_KAFKA_RESP_ERR_NO_ERROR else {
+      throw KafkaError(code, context: "pausing \(partitions.count) partitions")
+    }
+  }
+
+  /// Resumes fetching from `partitions`.
+  /// - Throws: `KafkaError` if librdkafka refuses.
+  public func resume(_ partitions: [TopicPartition]) throws(KafkaError) {
+    let list = TopicPartitionList(partitions.map { ($0, nil) })
+    let code = rd_kafka_resume_partitions(handle, list.pointer)
+    guard code == RD_KAFKA_RESP_ERR_NO_ERROR else {
+      throw KafkaError(code, context: "resuming \(partitions.count) partitions")
+    }
+  }
+
+  /// The partitions currently assigned to this consumer, sorted.
+  public var assignment: [TopicPartition] {
+    var list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?
+    guard rd_kafka_assignment(handle, &list) == RD_KAFKA_RESP_ERR_NO_ERROR, let list else {
+      return []
+    }
+    defer { rd_kafka_topic_partition_list_destroy(list) }
+    return TopicPartitionList.entries(of: list).map(\.topicPartition).sorted()
+  }
+
+  /// The next offset to be read for each assigned partition whose position is known.
+  public func positions() -> [TopicPartition: Int64] {
+    let list = TopicPartitionList(assignment.map { ($0, nil) })
+    guard rd_kafka_position(handle, list.pointer) == RD_KAFKA_RESP_ERR_NO_ERROR else { return [:] }
+    var result: [TopicPartition: Int64] = [:]
+    for entry in list.entries where entry.offset >= 0 {
+      result[entry.topicPartition] = entry.offset
+    }
+    return result
+  }
+
+  /// Per assigned partition, the last fetched high watermark minus the position (records not yet
+  /// read); partitions without a known position or watermark are left out. Also sets the
+  /// `iak_consumer_lag{topic,partition}` gauge.
+  @discardableResult
+  public func updateLag() -> [TopicPartition: Int64] {
+    var lag: [TopicPartition: Int64] = [:]
+    for (topicPartition, position) in positions() {
+      var low: Int64 = -1
+      var high: Int64 = -1
+      let code = rd_kafka_get_watermark_offsets(
+        handle, topicPartition.topic, topicPartition.partition, &low, &high)
+      guard code == RD_KAFKA_RESP_ERR_NO_ERROR, high >= 0 else { continue }
+      let value = max(high - position, 0)
+      lag[topicPartition] = value
+      lagGauge?.with(topicPartition.topic, String(topicPartition.partition)).set(Double(value))
+    }
+    return lag
+  }
+
+  /// Leaves the group (running the revoke handler) and stops fetching; idempotent.
+  public func close() {
+    guard !isClosed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+    let code = rd_kafka_consumer_close(handle)
+    if code != RD_KAFKA_RESP_ERR_NO_ERROR {
+      logger.warning(
+        "closing the Kafka consumer reported an error",
+        ["error": KafkaError(code, context: "consumer close").description])
+    }
+  }
+
+  private func copyRecord(_ message: UnsafeMutablePointer<rd_kafka_message_t>) -> Record {
+    let fields = message.pointee
+    let topic = topicName(fields.rkt)
+    let value =
+      fields.payload.map {
+        Array(UnsafeRawBufferPointer(start: $0, count: fields.len))
+      } ?? []
+    let key = fields.key.map { Array(UnsafeRawBufferPointer(start: $0, count: fields.key_len)) }
+    var timestampType = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
+    let timestamp = rd_kafka_message_timestamp(message, &timestampType)
+    return Record(
+      topic: topic, partition: fields.partition, offset: fields.offset, key: key, value: value,
+      timestampMs: timestamp >= 0 ? timestamp : nil, headers: copyHeaders(message))
+  }
+
+  private func copyHeaders(_ message: UnsafeMutablePointer<rd_kafka_message_t>) -> [Record.Header] {
+    var headers: OpaquePointer?
+    guard rd_kafka_message_headers(message, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR, let headers
+    else { return [] }
+    var result: [Record.Header] = []
+    var index = 0
+    while true {
+      var name: UnsafePointer<CChar>?
+      var value: UnsafeRawPointer?
+      var size = 0
+      guard
+        rd_kafka_header_get_all(headers, index, &name, &value, &size)
+          == RD_KAFKA_RESP_ERR_NO_ERROR
+      else { break }
+      let bytes = value.map { Array(UnsafeRawBufferPointer(start: $0, count: size)) } ?? []
+      result.append(Record.Header(name: name.map { String(cString: $0) } ?? "", value: bytes))
+      index += 1
+    }
+    return result
+  }
+
+  private func topicName(_ topic: OpaquePointer?) -> String {
+    guard let topic else { return "" }
+    if let name = topicNames[topic] { return name }
+    let name = String(cString: rd_kafka_topic_name(topic))
+    topicNames[topic] = name
+    return name
+  }
+
+  private func describe(_ message: UnsafeMutablePointer<rd_kafka_message_t>) -> String {
+    let fields = message.pointee
+    let payload =
+      fields.payload.map {
+        String(decoding: UnsafeRawBufferPointer(start: $0, count: fields.len), as: UTF8.self)
+      } ?? ""
+    guard let topic = fields.rkt else { return payload }
+    return "\(String(cString: rd_kafka_topic_name(topic)))[\(fields.partition)]: \(payload)"
+  }
+
+  private func handleConsumeError(
+    _ code: rd_kafka_resp_err_t, context description: String
+  ) throws(KafkaError) {
+    if code == RD_KAFKA_RESP_ERR__PARTITION_EOF { return }
+    context.errorCounter?.with(String(cString: rd_kafka_err2name(code))).increment()
+    var ignored = [CChar](repeating: 0, count: 8)
+    let hasFatalError = rd_kafka_fatal_error(handle, &ignored, ignored.count).rawValue != 0
+    if code == RD_KAFKA_RESP_ERR__FATAL || hasFatalError {
+      context.handleError(handle: handle, code: RD_KAFKA_RESP_ERR__FATAL, reason: description)
+      if let fatal = context.fatalError { throw fatal }
+    }
+    logger.warning(
+      "kafka consumer error (continuing)",
+      ["error": KafkaError(code, context: description).description])
+  }
+}

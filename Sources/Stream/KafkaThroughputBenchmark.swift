@@ -1,0 +1,85 @@
+import Foundation
+import Observability
+
+/// Measures records per second from the mock broker through `KafkaConsumer` (poll and copy out).
+public enum KafkaThroughputBenchmark {
+  /// What a run measured.
+  public struct Figures: Sendable, CustomStringConvertible {
+    /// Records consumed.
+    public var records: Int
+    /// Value bytes consumed.
+    public var bytes: Int
+    /// Seconds spent producing the input into the mock cluster.
+    public var produceSeconds: Double
+    /// Seconds from the first poll to the last record.
+    public var consumeSeconds: Double
+    /// Records consumed per second.
+    public var recordsPerSecond: Double {
+      consumeSeconds > 0 ? Double(records) / consumeSeconds : 0
+    }
+    /// Megabytes (10^6) of values consumed per second.
+    public var megabytesPerSecond: Double {
+      consumeSeconds > 0 ? Double(bytes) / 1e6 / consumeSeconds : 0
+    }
+
+    /// One line of figures.
+    public var description: String {
+      String(
+        format: "kafka consume: %d records, %.1f MB in %.3f s = %.0f records/s, %.1f MB/s "
+          + "(produce %.3f s)", records, Double(bytes) / 1e6, consumeSeconds, recordsPerSecond,
+        megabytesPerSecond, produceSeconds)
+    }
+  }
+
+  /// Produces every line of `input` (up to `limit`) into a fresh mock topic of `partitions`
+  /// partitions, then consumes it all with batches of `batchSize` and times that.
+  /// - Throws: `KafkaError` if the input cannot be read or the cluster fails.
+  public static func run(
+    input: URL, partitions: Int = 4, batchSize: Int = 1000, limit: Int = .max,
+    logger: Logger = .disabled
+  ) throws(KafkaError) -> Figures {
+    let source = try FileRecordSource(url: input)
+    let lines = try source.poll(maxRecords: limit, timeout: .zero)
+    let cluster = try MockKafkaCluster.make(brokers: 1, logger: logger)
+    let topic = "bench"
+    try cluster.createTopic(topic, partitions: partitions)
+    let configuration = KafkaConfiguration(bootstrapServers: cluster.bootstrapServers)
+    let clock = ContinuousClock()
+
+    let produceStart = clock.now
+    let producer = try KafkaProducer.make(
+      configuration: configuration.setting("linger.ms", "5").setting(
+        "queue.buffering.max.messages", "1000000"), logger: logger)
+    for (index, line) in lines.enumerated() {
+      try producer.send(
+        OutgoingRecord(topic: topic, partition: Int32(index % partitions), value: line.value))
+    }
+    try producer.close(timeout: .seconds(120))
+    let produceSeconds = seconds(clock.now - produceStart)
+
+    let consumer = try KafkaConsumer.make(configuration: configuration, logger: logger)
+    var assignment: [TopicPartition: Int64] = [:]
+    for partition in 0..<partitions {
+      assignment[TopicPartition(topic: topic, partition: Int32(partition))] = 0
+    }
+    try consumer.assign(assignment)
+    var records = 0
+    var bytes = 0
+    let consumeStart = clock.now
+    let deadline = consumeStart + .seconds(300)
+    while records < lines.count && clock.now < deadline {
+      let batch = try consumer.poll(maxRecords: batchSize, timeout: .milliseconds(100))
+      records += batch.count
+      for record in batch { bytes += record.value.count }
+    }
+    let consumeSeconds = seconds(clock.now - consumeStart)
+    consumer.close()
+    return Figures(
+      records: records, bytes: bytes, produceSeconds: produceSeconds,
+      consumeSeconds: consumeSeconds)
+  }
+
+  private static func seconds(_ duration: Duration) -> Double {
+    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+  }
+}

@@ -1,0 +1,54 @@
+import Observability
+
+/// Reads a topic from its beginning up to the end it had when reading started: for restoring
+/// state from a compacted topic (latest value per key) or listing published kernels.
+public enum KafkaTopicReader {
+  /// Every record of `topic` (all partitions, or only `partitions`) below the high watermarks
+  /// taken at the start, in partition order, then offset order.
+  /// - Throws: `KafkaError` if the topic does not exist or the end is not reached in `timeout`.
+  public static func readAll(
+    _ topic: String, partitions: [Int32]? = nil, configuration: KafkaConfiguration,
+    logger: Logger = .disabled, timeout: Duration = .seconds(30)
+  ) throws(KafkaError) -> [Record] {
+    let consumer = try KafkaConsumer.make(configuration: configuration, logger: logger)
+    defer { consumer.close() }
+    var ends = try consumer.resolve(.latest, topic: topic, timeout: timeout)
+    var starts = try consumer.resolve(.earliest, topic: topic, timeout: timeout)
+    if let partitions {
+      ends = ends.filter { partitions.contains($0.key.partition) }
+      starts = starts.filter { partitions.contains($0.key.partition) }
+    }
+    var remaining = Set(starts.filter { $0.value < ends[$0.key, default: 0] }.keys)
+    guard !remaining.isEmpty else { return [] }
+    try consumer.assign(starts.filter { remaining.contains($0.key) })
+    var records: [TopicPartition: [Record]] = [:]
+    let deadline = ContinuousClock.now + timeout
+    while !remaining.isEmpty {
+      guard ContinuousClock.now < deadline else {
+        throw KafkaError(
+          code: .timedOut,
+          message:
+            "reading \(topic): \(remaining.count) partitions did not reach their end "
+            + "within \(timeout)")
+      }
+      for record in try consumer.poll(maxRecords: 1000, timeout: .milliseconds(100)) {
+        let partition = record.topicPartition
+        guard let end = ends[partition], record.offset < end else { continue }
+        records[partition, default: []].append(record)
+        if record.offset + 1 >= end { remaining.remove(partition) }
+      }
+    }
+    return records.keys.sorted().flatMap { records[$0] ?? [] }
+  }
+
+  /// The last record of each key in `records` (a compacted topic's live view); records without
+  /// a key are left out, and a record with an empty value deletes its key (a tombstone).
+  public static func latestByKey(_ records: [Record]) -> [[UInt8]: Record] {
+    var latest: [[UInt8]: Record] = [:]
+    for record in records {
+      guard let key = record.key else { continue }
+      latest[key] = record.value.isEmpty ? nil : record
+    }
+    return latest
+  }
+}
