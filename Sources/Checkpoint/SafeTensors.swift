@@ -1,0 +1,114 @@
+/// A set of named tensors with string metadata, in the safetensors file format.
+///
+/// Format (public, as written by the Hugging Face `safetensors` library): an 8-byte little-endian
+/// header length N, N bytes of UTF-8 JSON mapping each tensor name to
+/// `{"dtype","shape","data_offsets":[begin,end]}` plus an optional `"__metadata__"` string map,
+/// then the tensors' bytes back to back. Encoding is deterministic: metadata first, then tensors
+/// sorted by the UTF-8 bytes of their names, compact JSON padded with spaces to a multiple of 8
+/// bytes, so equal values give byte-identical files.
+public struct SafeTensors: Sendable, Equatable {
+  /// The header key reserved for metadata; no tensor may use it as a name.
+  public static let metadataKey = "__metadata__"
+
+  /// The tensors by name; callers name them `<domain>/<tensor>`.
+  public var tensors: [String: Tensor]
+  /// Free-form string metadata stored in the header.
+  public var metadata: [String: String]
+
+  /// Creates a set of tensors with metadata.
+  public init(tensors: [String: Tensor] = [:], metadata: [String: String] = [:]) {
+    self.tensors = tensors
+    self.metadata = metadata
+  }
+
+  /// The tensor names in file order: sorted by their UTF-8 bytes.
+  public var sortedNames: [String] {
+    tensors.keys.sorted(by: SafeTensors.precedes)
+  }
+
+  /// The complete file contents.
+  ///
+  /// Traps if a tensor is named `__metadata__`, which the format cannot represent; `write(to:)`
+  /// checks that and throws instead.
+  public func encoded() -> [UInt8] {
+    precondition(
+      tensors[SafeTensors.metadataKey] == nil,
+      "SafeTensors: a tensor may not be named \(SafeTensors.metadataKey)")
+    var header: [(key: String, value: JSONValue)] = []
+    if !metadata.isEmpty {
+      let entries = metadata.keys.sorted(by: SafeTensors.precedes).map {
+        (key: $0, value: JSONValue.string(metadata[$0]!))
+      }
+      header.append((SafeTensors.metadataKey, .object(entries)))
+    }
+    var offset = 0
+    let names = sortedNames
+    for name in names {
+      let tensor = tensors[name]!
+      let entry: [(key: String, value: JSONValue)] = [
+        ("dtype", .string(tensor.dtype.rawValue)),
+        ("shape", .array(tensor.shape.map { .number(String($0)) })),
+        (
+          "data_offsets",
+          .array([.number(String(offset)), .number(String(offset + tensor.bytes.count))])
+        ),
+      ]
+      header.append((name, .object(entry)))
+      offset += tensor.bytes.count
+    }
+    var headerBytes = Array(JSONValue.object(header).text.utf8)
+    let padding = (8 - headerBytes.count % 8) % 8
+    headerBytes.append(contentsOf: repeatElement(UInt8(ascii: " "), count: padding))
+
+    var out = [UInt8]()
+    out.reserveCapacity(8 + headerBytes.count + offset)
+    withUnsafeBytes(of: UInt64(headerBytes.count).littleEndian) { out.append(contentsOf: $0) }
+    out.append(contentsOf: headerBytes)
+    for name in names {
+      out.append(contentsOf: tensors[name]!.bytes)
+    }
+    return out
+  }
+
+  /// Reads and decodes the file at `path`.
+  ///
+  /// Throws `SafeTensorsError` (`.io` if the file cannot be read; otherwise what `decode` throws,
+  /// with the path in the message).
+  public static func read(from path: String) throws -> SafeTensors {
+    let bytes: [UInt8]
+    do {
+      bytes = try FileBytes.readAll(path)
+    } catch {
+      throw SafeTensorsError(.io, "cannot read \(path): \(error.reason)")
+    }
+    do {
+      return try decode(bytes)
+    } catch let error as SafeTensorsError {
+      throw SafeTensorsError(error.kind, "\(path): \(error.message)")
+    }
+  }
+
+  /// Writes the file at `path` atomically (temporary file in the same folder, fsync, rename,
+  /// fsync of the folder), so readers see the old file or the new one, never a mix.
+  ///
+  /// Throws `SafeTensorsError` (`.invalidShape` for a tensor named `__metadata__`, `.io` with the
+  /// failing stage and the system's reason otherwise).
+  public func write(to path: String, faults: StorageFaults = .none) throws {
+    guard tensors[SafeTensors.metadataKey] == nil else {
+      throw SafeTensorsError(
+        .invalidShape,
+        "cannot write \(path): a tensor is named \(SafeTensors.metadataKey), which the format "
+          + "reserves; rename it")
+    }
+    do {
+      try AtomicFile.write(encoded(), to: path, faults: faults)
+    } catch {
+      throw SafeTensorsError(.io, error.description)
+    }
+  }
+
+  /// Orders strings by their UTF-8 bytes, the order used in the file.
+  static func precedes(_ lhs: String, _ rhs: String) -> Bool {
+    lhs.utf8.lexicographicallyPrecedes(rhs.utf8)
+  }
+}
