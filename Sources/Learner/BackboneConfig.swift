@@ -1,5 +1,5 @@
 /// The shape of the backbone (`backbone.*` keys); stored as `config.json` next to the weights.
-public struct BackboneConfig: Sendable, Equatable, Codable {
+public struct BackboneConfig: Sendable, Equatable {
   /// Categorical field names in input order (`backbone.fields`); each gets its own table.
   public var fields: [String]
   /// Numeric field names in input order (`backbone.numeric_fields`); default none.

@@ -1,0 +1,214 @@
+import Checkpoint
+import Foundation
+
+extension Backbone {
+  /// File name of the weights inside a backbone folder.
+  public static let weightsFileName = "model.safetensors"
+  /// File name of the configuration inside a backbone folder.
+  public static let configFileName = "config.json"
+
+  /// The weights as named float32 tensors, the layout of `model.safetensors`:
+  /// - `embedding.<field>`: `[buckets, embedding_dim]`, row = FNV-1a bucket (see
+  ///   `FeatureHasher`);
+  /// - `hidden<l>.weight`: `[input, output]` and `hidden<l>.bias`: `[output]` for l = 1..L, so a
+  ///   layer is `relu(x @ W + b)`;
+  /// - `output.weight`: `[h_L, 1]` and `output.bias`: `[1]`, the logit;
+  /// - `numeric.mean`, `numeric.scale`: `[numeric fields]`, `x = (raw - mean) * scale` (present
+  ///   only with numeric fields).
+  public func tensors() -> [String: Tensor] {
+    var result: [String: Tensor] = [:]
+    for (index, field) in config.fields.enumerated() {
+      result["embedding.\(field)"] = Tensor(
+        floats: embeddings[index], shape: [config.buckets, config.embeddingDim])
+    }
+    for (index, layer) in layers.enumerated() {
+      let name = index < layers.count - 1 ? "hidden\(index + 1)" : "output"
+      result["\(name).weight"] = Tensor(
+        floats: Array(dense[layer.weightOffset..<layer.biasOffset]),
+        shape: [layer.inputWidth, layer.outputWidth])
+      result["\(name).bias"] = Tensor(
+        floats: Array(dense[layer.biasOffset..<(layer.biasOffset + layer.outputWidth)]),
+        shape: [layer.outputWidth])
+    }
+    if !config.numericFields.isEmpty {
+      result["numeric.mean"] = Tensor(floats: numericMean, shape: [numericMean.count])
+      result["numeric.scale"] = Tensor(floats: numericScale, shape: [numericScale.count])
+    }
+    return result
+  }
+
+  /// The bytes of `model.safetensors` (deterministic: the same weights give the same bytes), to
+  /// write or to hash (the backbone's sha256 recorded in every kernel is over these bytes).
+  public func encodedWeights() -> [UInt8] {
+    SafeTensors(
+      tensors: tensors(),
+      metadata: ["format": "iak-stream-backbone", "config": BackboneFile.configText(config)]
+    ).encoded()
+  }
+
+  /// Writes `model.safetensors` and `config.json` into `directory` (created if needed), each
+  /// atomically, and returns the bytes of `model.safetensors` (hash them for the backbone's
+  /// sha256).
+  ///
+  /// - Throws: `LearnerError.io` naming the file that could not be written.
+  @discardableResult
+  public func save(to directory: String) throws(LearnerError) -> [UInt8] {
+    do {
+      try FileManager.default.createDirectory(
+        atPath: directory, withIntermediateDirectories: true)
+    } catch {
+      throw .io("cannot create backbone folder \(directory): \(error.localizedDescription)")
+    }
+    let weights = encodedWeights()
+    do {
+      try AtomicFile.write(weights, to: directory + "/" + Self.weightsFileName)
+      try AtomicFile.write(
+        Array((BackboneFile.configText(config) + "\n").utf8),
+        to: directory + "/" + Self.configFileName)
+    } catch {
+      throw .io("cannot write the backbone into \(directory): \(error.description)")
+    }
+    return weights
+  }
+
+  /// Reads a backbone written by `save(to:)` (or by any tool that follows the same schema).
+  ///
+  /// - Throws: `LearnerError.io` when a file cannot be read, `.invalidModel` when the files do
+  ///   not match each other or the schema (naming the tensor or key).
+  public static func load(from directory: String) throws(LearnerError) -> Backbone {
+    let configPath = directory + "/" + configFileName
+    guard let configData = FileManager.default.contents(atPath: configPath) else {
+      throw .io("cannot read \(configPath); is \(directory) a backbone folder?")
+    }
+    let config = try BackboneFile.parseConfig(configData, path: configPath)
+    let weightsPath = directory + "/" + weightsFileName
+    let file: SafeTensors
+    do {
+      file = try SafeTensors.read(from: weightsPath)
+    } catch {
+      throw .io("cannot load \(weightsPath): \(error)")
+    }
+    return try Backbone(config: config, tensors: file.tensors, source: weightsPath)
+  }
+
+  /// Builds a backbone from `config` and tensors named as in `tensors()`.
+  ///
+  /// - Throws: `LearnerError.invalidModel` naming a missing or misshapen tensor.
+  public init(config: BackboneConfig, tensors: [String: Tensor], source: String = "tensors")
+    throws(LearnerError)
+  {
+    try self.init(config: config, seed: 0)
+    func values(_ name: String, shape: [Int]) throws(LearnerError) -> [Float] {
+      guard let tensor = tensors[name] else {
+        throw .invalidModel("\(source): tensor '\(name)' is missing for config \(config.fields)")
+      }
+      guard tensor.shape == shape, let floats = try? tensor.floats() else {
+        throw .invalidModel(
+          "\(source): tensor '\(name)' is \(tensor.dtype) \(tensor.shape), expected float32 "
+            + "\(shape); the weights do not match config.json")
+      }
+      return floats
+    }
+    for (index, field) in config.fields.enumerated() {
+      embeddings[index] = try values(
+        "embedding.\(field)", shape: [config.buckets, config.embeddingDim])
+    }
+    for (index, layer) in layers.enumerated() {
+      let name = index < layers.count - 1 ? "hidden\(index + 1)" : "output"
+      let weight = try values("\(name).weight", shape: [layer.inputWidth, layer.outputWidth])
+      let bias = try values("\(name).bias", shape: [layer.outputWidth])
+      dense.replaceSubrange(layer.weightOffset..<layer.biasOffset, with: weight)
+      dense.replaceSubrange(
+        layer.biasOffset..<(layer.biasOffset + layer.outputWidth), with: bias)
+    }
+    if !config.numericFields.isEmpty {
+      numericMean = try values("numeric.mean", shape: [config.numericFields.count])
+      numericScale = try values("numeric.scale", shape: [config.numericFields.count])
+    }
+  }
+}
+
+/// The `config.json` schema of a backbone folder.
+///
+/// ```json
+/// {
+///   "format": "iak-stream-backbone", "version": 1,
+///   "fields": ["user", "item"], "numeric_fields": [],
+///   "buckets": 65536, "embedding_dim": 16, "hidden": [256, 128],
+///   "activation": "relu",
+///   "hash": {"name": "fnv1a64", "seed": 0, "input": "<field>=<value>",
+///            "bucket": "hash % buckets"},
+///   "weight_layout": "input x output"
+/// }
+/// ```
+struct BackboneFile: Codable {
+  struct Hash: Codable {
+    var name: String
+    var seed: UInt64
+    var input: String
+    var bucket: String
+  }
+
+  var format: String
+  var version: Int
+  var fields: [String]
+  var numericFields: [String]
+  var buckets: Int
+  var embeddingDim: Int
+  var hidden: [Int]
+  var activation: String
+  var hash: Hash
+  var weightLayout: String
+
+  enum CodingKeys: String, CodingKey {
+    case format, version, fields, buckets, hidden, activation, hash
+    case numericFields = "numeric_fields"
+    case embeddingDim = "embedding_dim"
+    case weightLayout = "weight_layout"
+  }
+
+  static let formatName = "iak-stream-backbone"
+
+  /// The JSON text for `config` (keys sorted, so the same config gives the same bytes).
+  static func configText(_ config: BackboneConfig) -> String {
+    let file = BackboneFile(
+      format: formatName, version: 1, fields: config.fields, numericFields: config.numericFields,
+      buckets: config.buckets, embeddingDim: config.embeddingDim, hidden: config.hiddenSizes,
+      activation: config.activation,
+      hash: Hash(
+        name: "fnv1a64", seed: config.hashSeed, input: "<field>=<value>",
+        bucket: "hash % buckets"),
+      weightLayout: "input x output")
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+    let data = (try? encoder.encode(file)) ?? Data()
+    return String(decoding: data, as: UTF8.self)
+  }
+
+  /// Parses and checks a `config.json`.
+  static func parseConfig(_ data: Data, path: String) throws(LearnerError) -> BackboneConfig {
+    let file: BackboneFile
+    do {
+      file = try JSONDecoder().decode(BackboneFile.self, from: data)
+    } catch {
+      throw .invalidModel("\(path): not a backbone config.json (\(error))")
+    }
+    if file.format != formatName || file.version != 1 {
+      throw .invalidModel(
+        "\(path): format '\(file.format)' version \(file.version); expected '\(formatName)' 1")
+    }
+    if file.hash.name != "fnv1a64" {
+      throw .invalidModel("\(path): hash '\(file.hash.name)' is not supported; use fnv1a64")
+    }
+    let config = BackboneConfig(
+      fields: file.fields, numericFields: file.numericFields, buckets: file.buckets,
+      embeddingDim: file.embeddingDim, hiddenSizes: file.hidden, hashSeed: file.hash.seed,
+      activation: file.activation)
+    do {
+      try config.validate()
+    } catch {
+      throw .invalidModel("\(path): \(error)")
+    }
+    return config
+  }
+}
