@@ -20,7 +20,8 @@ extension Backbone {
       let line = x0 + row * width
       for field in 0..<fieldCount {
         let value = field < example.categorical.count ? example.categorical[field] : ""
-        let bucket = hasher.bucket(field: config.fields[field], value: value, buckets: config.buckets)
+        let bucket = hasher.bucket(
+          field: config.fields[field], value: value, buckets: config.buckets)
         workspace.buckets[row * fieldCount + field] = Int32(bucket)
         embeddings[field].withUnsafeBufferPointer { table in
           (line + field * dim).update(from: table.baseAddress! + bucket * dim, count: dim)

@@ -35,7 +35,8 @@ public struct Backbone: Sendable, Equatable {
     self.embeddings = config.fields.map { _ in
       (0..<tableSize).map { _ in Float(random.nextUniform() * 0.1 - 0.05) }
     }
-    var dense = [Float](repeating: 0, count: layers.last.map { $0.biasOffset + $0.outputWidth } ?? 0)
+    var dense = [Float](
+      repeating: 0, count: layers.last.map { $0.biasOffset + $0.outputWidth } ?? 0)
     for layer in layers {
       let limit = (6.0 / Double(layer.inputWidth)).squareRoot()
       for index in 0..<(layer.inputWidth * layer.outputWidth) {

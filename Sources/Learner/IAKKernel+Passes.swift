@@ -49,7 +49,9 @@ extension IAKKernel {
         m: rows, n: m, k: k, workspace.code, p + layout.decoderWeight, into: workspace.delta)
       BLAS.addRowVector(p + layout.decoderBias, to: workspace.delta, rows: rows, columns: m)
     }
-    for index in 0..<(rows * m) { workspace.modified[index] = input[index] + workspace.delta[index] }
+    for index in 0..<(rows * m) {
+      workspace.modified[index] = input[index] + workspace.delta[index]
+    }
   }
 
   /// Writes into `workspace.gradient` the gradient of `mean BCE + beta * mean KL` given the

@@ -51,7 +51,8 @@ public enum LearnerBenchmark {
           domain: "bench", categorical: fields.map { "\($0)\(random.nextInt(below: 5000))" },
           label: Float(index % 2), eventTimeMs: 0)
       }
-      var kernel = IAKKernel(domain: "bench", backbone: backbone.config, config: kernelConfig, seed: 1)
+      var kernel = IAKKernel(
+        domain: "bench", backbone: backbone.config, config: kernelConfig, seed: 1)
       // Make the decoder non-zero so the step does its full work.
       for index in kernel.layout.decoderWeight..<kernel.layout.parameterCount {
         kernel.parameters[index] = Float(random.nextUniform() - 0.5) * 0.01

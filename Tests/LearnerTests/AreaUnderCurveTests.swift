@@ -13,8 +13,12 @@ import Testing
   }
 
   @Test func perfectAndInvertedRankings() throws {
-    #expect(AreaUnderCurve.exact(scores: [0.1, 0.2, 0.8, 0.9] as [Float], labels: [0, 0, 1, 1] as [Float]) == 1)
-    #expect(AreaUnderCurve.exact(scores: [0.9, 0.8, 0.2, 0.1] as [Float], labels: [0, 0, 1, 1] as [Float]) == 0)
+    #expect(
+      AreaUnderCurve.exact(
+        scores: [0.1, 0.2, 0.8, 0.9] as [Float], labels: [0, 0, 1, 1] as [Float]) == 1)
+    #expect(
+      AreaUnderCurve.exact(
+        scores: [0.9, 0.8, 0.2, 0.1] as [Float], labels: [0, 0, 1, 1] as [Float]) == 0)
   }
 
   @Test func oneClassHasNoAUC() {

@@ -4,7 +4,9 @@ import Testing
 
 @Suite struct BLASRuntimeTests {
   @Test func coreTypeFollowsTheWidestVectorUnit() {
-    #expect(BLASRuntime.preferredCoreType(cpuFlags: "flags\t: fpu sse2 avx2 avx512f avx512bw") == "SkylakeX")
+    #expect(
+      BLASRuntime.preferredCoreType(cpuFlags: "flags\t: fpu sse2 avx2 avx512f avx512bw")
+        == "SkylakeX")
     #expect(BLASRuntime.preferredCoreType(cpuFlags: "flags : fpu sse2 avx avx2 fma") == "Haswell")
     #expect(BLASRuntime.preferredCoreType(cpuFlags: "flags : fpu sse2 avx") == nil)
     #expect(BLASRuntime.preferredCoreType(cpuFlags: "flags : avx512fx") == nil)

@@ -13,8 +13,11 @@ import Testing
     var random = NoiseGenerator(state: seed)
     return (0..<count).map { index in
       Example(
-        domain: "d", categorical: ["u\(random.nextInt(below: 9))", "i\(random.nextInt(below: 7))",
-          "z\(index % 3)"], numeric: [Float(random.nextUniform() * 2)],
+        domain: "d",
+        categorical: [
+          "u\(random.nextInt(below: 9))", "i\(random.nextInt(below: 7))",
+          "z\(index % 3)",
+        ], numeric: [Float(random.nextUniform() * 2)],
         label: random.nextUniform() < 0.4 ? 1 : 0, eventTimeMs: Int64(index))
     }
   }

@@ -50,7 +50,9 @@ enum ReferenceModel {
       if hiddenWidth > 0 {
         encoderInput = (0..<hiddenWidth).map { unit in
           var sum = kernel[layout.hiddenBias + unit]
-          for inp in 0..<m { sum += input[inp] * kernel[layout.hiddenWeight + inp * hiddenWidth + unit] }
+          for inp in 0..<m {
+            sum += input[inp] * kernel[layout.hiddenWeight + inp * hiddenWidth + unit]
+          }
           return max(0, sum)
         }
       }

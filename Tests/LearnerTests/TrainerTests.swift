@@ -155,7 +155,8 @@ import Testing
     let bias = try #require(trainer.outputBias(for: "hot"))
     let evaluation = try #require(trainer.evaluation(for: "hot"))
     #expect(bias.stepCount > 0)
-    #expect(try #require(evaluation.adapted.windowLogLoss) < #require(evaluation.backbone.windowLogLoss))
+    #expect(
+      try #require(evaluation.adapted.windowLogLoss) < #require(evaluation.backbone.windowLogLoss))
   }
 
   @Test func fullFineTuningChangesOnlyTheTunedCopy() throws {
@@ -166,6 +167,7 @@ import Testing
     #expect(tuned != original)
     #expect(trainer.backbone == original)
     let evaluation = try #require(trainer.evaluation(for: "hot"))
-    #expect(try #require(evaluation.adapted.windowLogLoss) < #require(evaluation.backbone.windowLogLoss))
+    #expect(
+      try #require(evaluation.adapted.windowLogLoss) < #require(evaluation.backbone.windowLogLoss))
   }
 }
