@@ -30,18 +30,22 @@ public enum LearnerBenchmark {
     "user", "item", "age", "gender", "occupation", "zip", "year", "genres",
   ]
 
-  /// Runs the benchmark with one BLAS thread and returns one result per batch size.
+  /// Runs the benchmark and returns one result per batch size.
   ///
   /// - Parameters:
+  ///   - threads: BLAS threads for the training passes (the sgemm yardstick always uses one);
+  ///     the Learner's default is 1, see `BLASRuntime`.
   ///   - seconds: minimum measuring time per figure.
   public static func run(
     batchSizes: [Int] = [32, 128, 512], stepsPerBatch: Int = TrainConfig().stepsPerBatch,
-    seconds: Double = 1
+    threads: Int = 1, seconds: Double = 1
   ) throws(LearnerError) -> [Result] {
     BLASRuntime.useSingleThread()
+    defer { BLASRuntime.useSingleThread() }
     let backbone = try Backbone(config: BackboneConfig(fields: fields), seed: 1)
     let kernelConfig = KernelConfig()
     let sgemm = measureSgemm(size: 1024, seconds: seconds)
+    BLASRuntime.setThreadCount(threads)
     var results: [Result] = []
     for size in batchSizes {
       let engine = KernelEngine(backbone: backbone, config: kernelConfig, capacity: size)

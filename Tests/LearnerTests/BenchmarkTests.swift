@@ -9,7 +9,8 @@ import Testing
 @Suite struct BenchmarkTests {
   @Test func benchmarkReportsEveryBatchSize() throws {
     let seconds = Double(ProcessInfo.processInfo.environment["IAK_BENCH_SECONDS"] ?? "") ?? 0.05
-    let results = try LearnerBenchmark.run(seconds: seconds)
+    let threads = Int(ProcessInfo.processInfo.environment["IAK_BENCH_THREADS"] ?? "") ?? 1
+    let results = try LearnerBenchmark.run(threads: threads, seconds: seconds)
     for line in LearnerBenchmark.format(results) { print(line) }
     #expect(results.map(\.batchSize) == [32, 128, 512])
     #expect(results.allSatisfy { $0.stepGigaflops > 0 && $0.sgemmGigaflops > 0 })
