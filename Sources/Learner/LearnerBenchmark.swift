@@ -20,6 +20,8 @@ public enum LearnerBenchmark {
     public var stepsPerBatch: Int
     /// Single-thread sgemm GFLOP/s measured in the same run.
     public var sgemmGigaflops: Double
+    /// BLAS threads used for the training passes.
+    public var threads: Int
 
     /// `stepGigaflops / sgemmGigaflops`.
     public var ratio: Double { sgemmGigaflops > 0 ? stepGigaflops / sgemmGigaflops : 0 }
@@ -78,7 +80,7 @@ public enum LearnerBenchmark {
         Result(
           batchSize: size, stepsPerSecond: steps, stepGigaflops: steps * flops / 1e9,
           examplesPerSecond: batches * Double(size), stepsPerBatch: stepsPerBatch,
-          sgemmGigaflops: sgemm))
+          sgemmGigaflops: sgemm, threads: threads))
     }
     return results
   }
@@ -86,7 +88,8 @@ public enum LearnerBenchmark {
   /// The results as text lines, one per batch size, with the BLAS core used.
   public static func format(_ results: [Result]) -> [String] {
     var lines = [
-      "learner bench: OpenBLAS core \(BLASRuntime.coreName), \(BLASRuntime.threadCount) thread(s)"
+      "learner bench: OpenBLAS core \(BLASRuntime.coreName), "
+        + "\(results.first?.threads ?? 1) BLAS thread(s) for training, 1 for sgemm"
     ]
     for result in results {
       lines.append(
