@@ -136,3 +136,58 @@ import Testing
     try Self.checkKernelLoss(insertAt: .embedding, encoderHidden: 0)
   }
 }
+
+@Suite struct EmbeddingGradientTests {
+  /// Adam's first step moves every parameter by -lr * sign(gradient); the embedding rows a batch
+  /// touches (several examples share rows here) must move against the finite-difference
+  /// gradient of the loss with respect to that table entry, and untouched rows must not move.
+  @Test func firstAdamStepMovesTouchedRowsAgainstTheirGradient() throws {
+    let config = BackboneConfig(
+      fields: ["user", "item"], buckets: 6, embeddingDim: 3, hiddenSizes: [5])
+    let original = try Backbone(config: config, seed: 8)
+    var backbone = original
+    let examples = GradientTests.examples(count: 10, seed: 4).map {
+      Example(
+        domain: "d", categorical: Array($0.categorical.prefix(2)), label: $0.label, eventTimeMs: 0)
+    }
+    let trainer = BackboneTrainer(
+      backbone: backbone, capacity: 10, optimizer: AdamOptimizer(), embeddingL2: 0)
+    let rate: Float = 1e-3
+    trainer.trainStep(&backbone, on: examples, rate: rate)
+    let buckets = (0..<examples.count).map { row in
+      (0..<2).map { Int(trainer.workspace.buckets[row * 2 + $0]) }
+    }
+    let labels = examples.map { Double($0.label) }
+    let dense = original.dense.map(Double.init)
+    for field in 0..<2 {
+      let table = original.embeddings[field].map(Double.init)
+      let loss: ([Double]) -> Double = { values in
+        let x0 = buckets.map { row in
+          (0..<2).flatMap { f in
+            (0..<3).map { column in
+              f == field
+                ? values[row[f] * 3 + column] : Double(original.embeddings[f][row[f] * 3 + column])
+            }
+          }
+        }
+        return ReferenceModel.meanCrossEntropy(
+          ReferenceModel.upperLogits(
+            dense: dense, layers: original.layers, fromLevel: 0, input: x0), labels)
+      }
+      var checked = 0
+      for index in 0..<table.count {
+        let moved = backbone.embeddings[field][index] - original.embeddings[field][index]
+        let touched = buckets.contains { $0[field] == index / 3 }
+        if !touched {
+          #expect(moved == 0)
+          continue
+        }
+        let gradient = GradientTests.centralDifference(table, at: index, loss: loss)
+        if abs(gradient) < 1e-4 { continue }
+        #expect(abs(Double(moved) + Double(rate) * (gradient > 0 ? 1 : -1)) < 1e-5)
+        checked += 1
+      }
+      #expect(checked > 0)
+    }
+  }
+}
