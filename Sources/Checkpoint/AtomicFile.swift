@@ -53,7 +53,7 @@ public enum AtomicFile {
       var written = 0
       while written < bytes.count {
         let count = bytes.withUnsafeBytes { raw in
-          Glibc.write(descriptor, raw.baseAddress! + written, raw.count - written)
+          writeSome(descriptor, raw.baseAddress! + written, raw.count - written)
         }
         if count < 0 {
           if errno == EINTR { continue }
@@ -88,8 +88,33 @@ public enum AtomicFile {
     }
   }
 
+  /// Removes temporary files left in `folder` by writes that were interrupted (a crash between
+  /// creating and renaming); call it when a process starts using a folder it writes into.
+  ///
+  /// Returns the paths removed. Throws `StorageError` if the folder cannot be listed or a
+  /// leftover cannot be removed.
+  @discardableResult
+  public static func removeLeftovers(in folder: String) throws(StorageError) -> [String] {
+    var removed: [String] = []
+    for name in try FileBytes.list(folder)
+    where name.hasPrefix(".") && name.contains(temporaryMarker) {
+      try FileBytes.removeTree(folder + "/" + name)
+      removed.append(folder + "/" + name)
+    }
+    return removed
+  }
+
   /// A suffix unlikely to collide between processes and calls: pid and a random number.
   static func uniqueSuffix() -> String {
     "\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
   }
+}
+
+/// `write(2)`, named apart from `AtomicFile.write` so the call is unambiguous on every platform.
+private func writeSome(_ descriptor: Int32, _ buffer: UnsafeRawPointer, _ count: Int) -> Int {
+  #if canImport(Glibc)
+    Glibc.write(descriptor, buffer, count)
+  #else
+    Darwin.write(descriptor, buffer, count)
+  #endif
 }

@@ -229,6 +229,13 @@ import Testing
     }
     #expect(
       try FileManager.default.contentsOfDirectory(atPath: folder.path) == ["model.safetensors"])
+    try Data([1]).write(to: URL(fileURLWithPath: folder.path + "/.model.safetensors.tmp-1-2"))
+    #expect(
+      try AtomicFile.removeLeftovers(in: folder.path) == [
+        folder.path + "/.model.safetensors.tmp-1-2"
+      ])
+    #expect(
+      try FileManager.default.contentsOfDirectory(atPath: folder.path) == ["model.safetensors"])
     let missing = #expect(throws: SafeTensorsError.self) {
       try SafeTensors.read(from: folder.path + "/missing.safetensors")
     }

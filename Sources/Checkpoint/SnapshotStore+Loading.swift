@@ -1,0 +1,186 @@
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
+/// Loading and listing snapshots, verifying everything before a snapshot is returned.
+extension SnapshotStore {
+  /// Loads the newest snapshot that passes every check, passing over bad newer ones.
+  ///
+  /// Starts from the version `LATEST` names (or every version folder if `LATEST` is missing or
+  /// unreadable) and goes back until one loads; each refused version is in `skipped` with its
+  /// reason. `expectingBackbone` is the configured backbone's sha256; nil skips that check (for
+  /// inspection tools). Throws only if the store's folder cannot be listed.
+  public func loadNewestValid(
+    expectingBackbone backboneSHA256: String?
+  ) throws(SnapshotStoreError) -> SnapshotLoadResult {
+    let versions = try versionsOnDisk()
+    var candidates = versions.sorted(by: >)
+    var skipped: [SkippedSnapshot] = []
+    var latestProblem: String?
+    switch SnapshotStore.readLatest(in: directory) {
+    case .version(let latest):
+      candidates = candidates.filter { $0 <= latest }
+      if !versions.contains(latest) {
+        skipped.append(
+          SkippedSnapshot(
+            version: latest,
+            error: SnapshotStoreError(
+              .missing, version: latest,
+              "LATEST names snapshot \(latest) but \(folder(of: latest)) does not exist")))
+      }
+    case .missing:
+      if !versions.isEmpty {
+        latestProblem =
+          "\(directory)/\(SnapshotStore.latestFileName) is missing; trying every version folder"
+      }
+    case .unreadable(let problem):
+      latestProblem = problem + "; trying every version folder"
+    }
+    for version in candidates {
+      do throws(SnapshotStoreError) {
+        let snapshot = try load(version: version, expectingBackbone: backboneSHA256)
+        return SnapshotLoadResult(
+          snapshot: snapshot, skipped: skipped, latestProblem: latestProblem)
+      } catch {
+        skipped.append(SkippedSnapshot(version: version, error: error))
+      }
+    }
+    return SnapshotLoadResult(snapshot: nil, skipped: skipped, latestProblem: latestProblem)
+  }
+
+  /// Loads version `version`, verifying its manifest, every file's size and sha256, the
+  /// payload's safetensors structure, and (unless nil) the backbone sha256.
+  ///
+  /// Throws `SnapshotStoreError`: `.missing` (no such version), `.corrupt` (manifest missing or
+  /// malformed, file missing, truncated or failing its checksum, payload not valid safetensors),
+  /// `.unsupportedFormat`, `.backboneMismatch`, or `.storage` (a read failed).
+  public func load(
+    version: Int, expectingBackbone backboneSHA256: String?
+  ) throws(SnapshotStoreError) -> Snapshot {
+    let folder = folder(of: version)
+    guard FileBytes.isDirectory(folder) else {
+      throw SnapshotStoreError(.missing, version: version, "snapshot \(folder) does not exist")
+    }
+    let manifest = try readManifest(version: version)
+    if let backboneSHA256, manifest.backboneSHA256 != backboneSHA256 {
+      throw SnapshotStoreError(
+        .backboneMismatch, version: version,
+        "snapshot \(folder) was made for backbone sha256 \(manifest.backboneSHA256) but the "
+          + "configured backbone has sha256 \(backboneSHA256); configure the backbone it was "
+          + "trained with, or start from another checkpoint.dir")
+    }
+    guard manifest.files[SnapshotStore.payloadFileName] != nil else {
+      throw SnapshotStoreError(
+        .corrupt, version: version,
+        "\(folder)/\(SnapshotManifest.fileName) lists no \(SnapshotStore.payloadFileName)")
+    }
+    var payload: SafeTensors?
+    for name in manifest.files.keys.sorted() {
+      let bytes = try readVerified(name, of: manifest, in: folder)
+      if name == SnapshotStore.payloadFileName {
+        do {
+          payload = try SafeTensors.decode(bytes)
+        } catch {
+          throw SnapshotStoreError(
+            .corrupt, version: version,
+            "\(folder)/\(name) matches its checksum but is not valid safetensors: \(error)")
+        }
+      }
+    }
+    return Snapshot(manifest: manifest, payload: payload!)
+  }
+
+  /// Every version folder in ascending order, with its manifest when readable (checksums of the
+  /// files are not verified; `load(version:expectingBackbone:)` does that).
+  ///
+  /// Throws `SnapshotStoreError` (`.storage`) if the folder cannot be listed.
+  public func listVersions() throws(SnapshotStoreError) -> [SnapshotListing] {
+    let latest = SnapshotStore.readLatest(in: directory)
+    return try versionsOnDisk().sorted().map { version in
+      let isLatest = latest == .version(version)
+      do throws(SnapshotStoreError) {
+        return SnapshotListing(
+          version: version, manifest: try readManifest(version: version), problem: nil,
+          isLatest: isLatest)
+      } catch {
+        return SnapshotListing(version: version, manifest: nil, problem: error, isLatest: isLatest)
+      }
+    }
+  }
+
+  /// The version `LATEST` names, or nil if it is missing or unreadable.
+  public var latestVersion: Int? {
+    if case .version(let version) = SnapshotStore.readLatest(in: directory) { return version }
+    return nil
+  }
+
+  private func versionsOnDisk() throws(SnapshotStoreError) -> [Int] {
+    do {
+      return try FileBytes.list(directory).compactMap(SnapshotStore.version(named:))
+    } catch {
+      throw SnapshotStoreError(error, version: nil, context: "listing snapshot store")
+    }
+  }
+
+  private func readManifest(version: Int) throws(SnapshotStoreError) -> SnapshotManifest {
+    let path = folder(of: version) + "/" + SnapshotManifest.fileName
+    let bytes: [UInt8]
+    do {
+      bytes = try FileBytes.readAll(path)
+    } catch {
+      if error.code == ENOENT {
+        throw SnapshotStoreError(
+          .corrupt, version: version,
+          "\(path) is missing; the snapshot is incomplete and cannot be verified")
+      }
+      throw SnapshotStoreError(error, version: version, context: "reading manifest")
+    }
+    let manifest: SnapshotManifest
+    do {
+      manifest = try SnapshotManifest.decode(bytes)
+    } catch {
+      throw SnapshotStoreError(
+        error.isUnknownFormatVersion ? .unsupportedFormat : .corrupt, version: version,
+        "\(path): \(error.message)")
+    }
+    guard manifest.version == version else {
+      throw SnapshotStoreError(
+        .corrupt, version: version,
+        "\(path) says snapshot_version \(manifest.version) but lies in folder \(version)")
+    }
+    return manifest
+  }
+
+  private func readVerified(
+    _ name: String, of manifest: SnapshotManifest, in folder: String
+  ) throws(SnapshotStoreError) -> [UInt8] {
+    let path = folder + "/" + name
+    let expected = manifest.files[name]!
+    let bytes: [UInt8]
+    do {
+      bytes = try FileBytes.readAll(path)
+    } catch {
+      if error.code == ENOENT {
+        throw SnapshotStoreError(
+          .corrupt, version: manifest.version, "\(path) is listed in the manifest but missing")
+      }
+      throw SnapshotStoreError(error, version: manifest.version, context: "reading snapshot")
+    }
+    guard bytes.count == expected.byteCount else {
+      let how = bytes.count < expected.byteCount ? "truncated: " : ""
+      throw SnapshotStoreError(
+        .corrupt, version: manifest.version,
+        "\(path) is \(how)\(bytes.count) bytes but the manifest says \(expected.byteCount)")
+    }
+    let actual = SHA256.hexDigest(of: bytes)
+    guard actual == expected.sha256 else {
+      throw SnapshotStoreError(
+        .corrupt, version: manifest.version,
+        "\(path) fails its checksum: sha256 \(actual), manifest says \(expected.sha256); "
+          + "the file was damaged after it was written")
+    }
+    return bytes
+  }
+}
