@@ -46,13 +46,16 @@ extension Backbone {
     ).encoded()
   }
 
+  /// The lowercase hex SHA-256 of `model.safetensors` as `save(to:)` writes it: the backbone
+  /// identity recorded in every kernel.
+  public var weightsSHA256: String { SHA256.hexDigest(of: encodedWeights()) }
+
   /// Writes `model.safetensors` and `config.json` into `directory` (created if needed), each
-  /// atomically, and returns the bytes of `model.safetensors` (hash them for the backbone's
-  /// sha256).
+  /// atomically, and returns the lowercase hex SHA-256 of `model.safetensors`.
   ///
   /// - Throws: `LearnerError.io` naming the file that could not be written.
   @discardableResult
-  public func save(to directory: String) throws(LearnerError) -> [UInt8] {
+  public func save(to directory: String) throws(LearnerError) -> String {
     do {
       try FileManager.default.createDirectory(
         atPath: directory, withIntermediateDirectories: true)
@@ -68,7 +71,7 @@ extension Backbone {
     } catch {
       throw .io("cannot write the backbone into \(directory): \(error.description)")
     }
-    return weights
+    return SHA256.hexDigest(of: weights)
   }
 
   /// Reads a backbone written by `save(to:)` (or by any tool that follows the same schema).

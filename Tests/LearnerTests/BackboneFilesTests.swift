@@ -29,10 +29,15 @@ import Testing
     backbone.numericScale = [0.25]
     let directory = Self.temporaryDirectory()
     defer { try? FileManager.default.removeItem(atPath: directory) }
-    let bytes = try backbone.save(to: directory)
+    let digest = try backbone.save(to: directory)
     let loaded = try Backbone.load(from: directory)
     #expect(loaded == backbone)
-    #expect(loaded.encodedWeights() == bytes)
+    let fileBytes = try #require(
+      FileManager.default.contents(atPath: directory + "/model.safetensors"))
+    #expect(loaded.encodedWeights() == Array(fileBytes))
+    #expect(digest == SHA256.hexDigest(of: Array(fileBytes)))
+    #expect(loaded.weightsSHA256 == digest)
+    #expect(digest.count == 64)
     #expect(
       loaded.probabilities(for: Self.probe()).map(\.bitPattern)
         == backbone.probabilities(for: Self.probe()).map(\.bitPattern))

@@ -170,4 +170,18 @@ import Testing
     #expect(
       try #require(evaluation.adapted.windowLogLoss) < #require(evaluation.backbone.windowLogLoss))
   }
+
+  @Test func newDomainWarmStartsFromThePreviousPeriod() throws {
+    let trainer = try Self.makeTrainer()
+    for example in Self.stream(count: 200, seed: 14) { _ = trainer.process(example) }
+    let previous = try #require(trainer.kernel(for: "hot"))
+    trainer.startDomain("hot-next", warmFrom: "hot")
+    let started = try #require(trainer.kernel(for: "hot-next"))
+    #expect(started.domain == "hot-next")
+    #expect(started.weightTensors() == previous.weightTensors())
+    #expect(started.stepCount == previous.stepCount)
+    #expect(started.noise != previous.noise)
+    trainer.startDomain("fresh", warmFrom: "no-such-domain")
+    #expect(trainer.kernel(for: "fresh") == nil)
+  }
 }
