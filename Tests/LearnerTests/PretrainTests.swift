@@ -17,7 +17,8 @@ import Testing
       "MovieLens pretrain: \(report.trainingExamples) train, \(report.validationExamples) "
         + "validation, AUC by epoch \(report.validationAUCByEpoch), final AUC "
         + "\(report.validationAUC ?? .nan), logloss \(report.validationLogLoss ?? .nan), "
-        + "\(Date().timeIntervalSince(start)) s, model.safetensors sha256 \(backbone.weightsSHA256)")
+        + "\(Date().timeIntervalSince(start)) s, model.safetensors sha256 \(backbone.weightsSHA256)"
+    )
     #expect(updates > 0)
     #expect((report.validationAUC ?? 0) > 0.745)
   }
