@@ -44,7 +44,7 @@ enum BLAS {
   /// Replaces every negative entry of `values` by 0.
   @inline(__always)
   static func rectify(_ values: UnsafeMutablePointer<Float>, count: Int) {
-    for index in 0..<count where values[index] < 0 { values[index] = 0 }
+    for index in 0..<count { values[index] = max(values[index], 0) }
   }
 
   /// Zeroes `gradient` wherever `activation` (a ReLU output) is not positive.
@@ -52,7 +52,9 @@ enum BLAS {
   static func maskByActivity(
     _ gradient: UnsafeMutablePointer<Float>, activation: UnsafePointer<Float>, count: Int
   ) {
-    for index in 0..<count where activation[index] <= 0 { gradient[index] = 0 }
+    for index in 0..<count {
+      gradient[index] = activation[index] > 0 ? gradient[index] : 0
+    }
   }
 
   /// Writes the column sums of `matrix` (`[rows x columns]`) into `sums` (length `columns`).
