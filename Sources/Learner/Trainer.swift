@@ -26,6 +26,9 @@ public final class Trainer {
   private var states: [String: DomainState] = [:]
   /// The newest event time seen, in milliseconds.
   public private(set) var eventTimeMs: Int64 = .min
+  /// A lower bound of the event time of every open batch's oldest example (`.max` when none is
+  /// open), so that most events need no scan of the domains.
+  private var earliestPendingMs: Int64 = .max
   /// The fine-tuned copy of the backbone in `.fullFineTuning` mode.
   public private(set) var tunedBackbone: Backbone?
   private let backboneTrainer: BackboneTrainer?
@@ -84,6 +87,9 @@ public final class Trainer {
     var reports = advanceEventTime(to: example.eventTimeMs)
     let domain = example.domain
     if states[domain] == nil { states[domain] = makeState(domain) }
+    if states[domain]!.pending.isEmpty {
+      earliestPendingMs = min(earliestPendingMs, example.eventTimeMs)
+    }
     states[domain]!.pending.append(example)
     if states[domain]!.pending.count >= config.batchMax {
       reports.append(closeBatch(of: domain, reason: .full))
@@ -95,11 +101,18 @@ public final class Trainer {
   /// example is now at least `train.batch_max_wait` old, in domain-name order.
   public func advanceEventTime(to timeMs: Int64) -> [BatchReport] {
     eventTimeMs = max(eventTimeMs, timeMs)
+    if earliestPendingMs == .max || eventTimeMs - earliestPendingMs < config.batchMaxWaitMs {
+      return []
+    }
     let due = states.compactMap { domain, state -> String? in
       guard let first = state.pending.first else { return nil }
       return eventTimeMs - first.eventTimeMs >= config.batchMaxWaitMs ? domain : nil
     }
-    return due.sorted().map { closeBatch(of: $0, reason: .waited) }
+    let reports = due.sorted().map { closeBatch(of: $0, reason: .waited) }
+    earliestPendingMs = states.values.reduce(Int64.max) { earliest, state in
+      state.pending.first.map { min(earliest, $0.eventTimeMs) } ?? earliest
+    }
+    return reports
   }
 
   /// Closes every open batch (end of input or shutdown), in domain-name order.
@@ -122,6 +135,9 @@ public final class Trainer {
     var state = states[kernel.domain] ?? makeState(kernel.domain)
     state.kernel = kernel
     state.pending = Array(pending.prefix(config.batchMax))
+    if let first = state.pending.first {
+      earliestPendingMs = min(earliestPendingMs, first.eventTimeMs)
+    }
     states[kernel.domain] = state
   }
 
