@@ -120,3 +120,35 @@ extension IAKKernel {
     self = kernel
   }
 }
+
+extension IAKKernel {
+  /// Builds a serving kernel of `domain` from weight tensors alone (as published: the names of
+  /// `weightTensors(prefix:)`), inferring its shape from them. The kernel is marked active;
+  /// its optimiser state is empty, so it serves but is not meant to continue training.
+  ///
+  /// - Throws: `LearnerError.invalidModel` naming the missing or inconsistent tensor.
+  public init(domain: String, weightTensors tensors: [String: Tensor], prefix: String = "")
+    throws(LearnerError)
+  {
+    guard let decoder = tensors[prefix + "decoder.weight"], decoder.shape.count == 2,
+      let encoder = tensors[prefix + "encoder.weight"], encoder.shape.count == 2
+    else {
+      throw .invalidModel(
+        "kernel '\(domain)': tensors '\(prefix)encoder.weight' and '\(prefix)decoder.weight' "
+          + "(2-D) are required; is this a kernel file?")
+    }
+    let bottleneck = decoder.shape[0]
+    let width = decoder.shape[1]
+    let hidden = tensors[prefix + "encoder_hidden.weight"]?.shape.last ?? 0
+    let layout = KernelLayout(width: width, encoderHidden: hidden, bottleneck: bottleneck)
+    if encoder.shape != [layout.encoderInputWidth, 2 * bottleneck] {
+      throw .invalidModel(
+        "kernel '\(domain)': encoder.weight is \(encoder.shape), expected "
+          + "\([layout.encoderInputWidth, 2 * bottleneck]) for decoder.weight \(decoder.shape)")
+    }
+    var state = IAKKernel(domain: domain, layout: layout, seed: 0).stateTensors(prefix: prefix)
+    for (name, tensor) in tensors where state[name] != nil { state[name] = tensor }
+    state[prefix + StateTensor.active] = Tensor(uint8s: [1], shape: [1])
+    try self.init(domain: domain, stateTensors: state, prefix: prefix)
+  }
+}

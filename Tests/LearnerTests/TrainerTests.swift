@@ -184,4 +184,19 @@ import Testing
     trainer.startDomain("fresh", warmFrom: "no-such-domain")
     #expect(trainer.kernel(for: "fresh") == nil)
   }
+
+  @Test func publishedWeightsAloneRebuildAServingKernel() throws {
+    let trainer = try Self.makeTrainer()
+    for example in Self.stream(count: 200, seed: 15) { _ = trainer.process(example) }
+    let trained = try #require(trainer.kernel(for: "hot"))
+    let bytes = SafeTensors(tensors: trained.weightTensors(prefix: "k/")).encoded()
+    let serving = try IAKKernel(
+      domain: "hot", weightTensors: SafeTensors.decode(bytes).tensors, prefix: "k/")
+    #expect(serving.layout == trained.layout)
+    #expect(serving.weightTensors() == trained.weightTensors())
+    #expect(serving.isActive)
+    #expect(throws: LearnerError.self) {
+      try IAKKernel(domain: "hot", weightTensors: [:])
+    }
+  }
 }
