@@ -100,6 +100,26 @@ extension Backbone {
   public init(config: BackboneConfig, tensors: [String: Tensor], source: String = "tensors")
     throws(LearnerError)
   {
+    try config.validate()
+    // Check every shape before allocating anything for the model.
+    var expected: [(String, [Int])] = config.fields.map {
+      ("embedding.\($0)", [config.buckets, config.embeddingDim])
+    }
+    for (index, layer) in DenseLayer.layout(for: config).enumerated() {
+      let name = index < config.hiddenSizes.count ? "hidden\(index + 1)" : "output"
+      expected.append(("\(name).weight", [layer.inputWidth, layer.outputWidth]))
+      expected.append(("\(name).bias", [layer.outputWidth]))
+    }
+    if !config.numericFields.isEmpty {
+      expected.append(("numeric.mean", [config.numericFields.count]))
+      expected.append(("numeric.scale", [config.numericFields.count]))
+    }
+    for (name, shape) in expected where tensors[name]?.shape != shape {
+      throw .invalidModel(
+        "\(source): tensor '\(name)' is "
+          + (tensors[name].map { "\($0.dtype) \($0.shape)" } ?? "missing")
+          + ", expected float32 \(shape); the weights do not match config.json")
+    }
     try self.init(config: config, seed: 0)
     func values(_ name: String, shape: [Int]) throws(LearnerError) -> [Float] {
       guard let tensor = tensors[name] else {

@@ -51,6 +51,18 @@ public struct BackboneConfig: Sendable, Equatable {
     if hiddenSizes.contains(where: { $0 < 1 }) {
       throw .invalidConfiguration("backbone.hidden = \(hiddenSizes): every width must be >= 1")
     }
+    let (tableSize, tableOverflow) = buckets.multipliedReportingOverflow(by: embeddingDim)
+    let (allTables, allOverflow) = tableSize.multipliedReportingOverflow(by: max(1, fields.count))
+    if tableOverflow || allOverflow || allTables > 1 << 30 {
+      throw .invalidConfiguration(
+        "backbone.buckets x backbone.embedding_dim x fields = \(buckets) x \(embeddingDim) x "
+          + "\(fields.count) exceeds 2^30 embedding values; lower the buckets or the dimension")
+    }
+    if hiddenSizes.contains(where: { $0 > 1 << 16 }) || embeddingDim > 1 << 16 {
+      throw .invalidConfiguration(
+        "backbone.hidden = \(hiddenSizes), backbone.embedding_dim = \(embeddingDim): widths "
+          + "above 65536 are not supported")
+    }
     if activation != "relu" {
       throw .invalidConfiguration("backbone.activation = '\(activation)': only 'relu' exists")
     }

@@ -97,11 +97,13 @@ extension IAKKernel {
       }
     }
     let shape = try read(StateTensor.layout, { try $0.int64s() }, count: 3)
+    if shape.contains(where: { $0 < 0 || $0 > 1 << 16 }) || shape[0] < 1 || shape[2] < 1 {
+      throw .invalidModel(
+        "kernel '\(domain)': layout \(shape) is not a valid kernel shape (width, hidden, "
+          + "bottleneck in 0...65536, width and bottleneck >= 1)")
+    }
     let layout = KernelLayout(
       width: Int(shape[0]), encoderHidden: Int(shape[1]), bottleneck: Int(shape[2]))
-    if shape.contains(where: { $0 < 0 }) || layout.bottleneck < 1 || layout.width < 1 {
-      throw .invalidModel("kernel '\(domain)': layout \(shape) is not a valid kernel shape")
-    }
     var kernel = IAKKernel(domain: domain, layout: layout, seed: 0)
     for block in layout.blocks {
       let count = block.shape.reduce(1, *)
@@ -140,6 +142,12 @@ extension IAKKernel {
     let bottleneck = decoder.shape[0]
     let width = decoder.shape[1]
     let hidden = tensors[prefix + "encoder_hidden.weight"]?.shape.last ?? 0
+    if [bottleneck, width, hidden].contains(where: { $0 < 0 || $0 > 1 << 16 }) || bottleneck < 1
+      || width < 1
+    {
+      throw .invalidModel(
+        "kernel '\(domain)': decoder.weight \(decoder.shape) is not a valid kernel shape")
+    }
     let layout = KernelLayout(width: width, encoderHidden: hidden, bottleneck: bottleneck)
     if encoder.shape != [layout.encoderInputWidth, 2 * bottleneck] {
       throw .invalidModel(

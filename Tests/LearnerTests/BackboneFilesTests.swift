@@ -116,4 +116,13 @@ import Testing
       #expect(abs(python - Double(swift)) < 1e-5)
     }
   }
+
+  @Test func absurdShapesAreRejectedBeforeAllocating() throws {
+    let huge = BackboneConfig(fields: ["a", "b"], buckets: Int.max / 2, embeddingDim: 16)
+    #expect(throws: LearnerError.self) { try Backbone(config: huge, tensors: [:]) }
+    let state: [String: Tensor] = [
+      "layout": Tensor(int64s: [1 << 40, 0, 1 << 40], shape: [3])
+    ]
+    #expect(throws: LearnerError.self) { try IAKKernel(domain: "d", stateTensors: state) }
+  }
 }
