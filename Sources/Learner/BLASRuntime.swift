@@ -1,4 +1,5 @@
 internal import COpenBLAS
+import Foundation
 
 /// The OpenBLAS library as loaded in this process: its kernel family and its threading.
 ///
@@ -45,5 +46,16 @@ public enum BLASRuntime {
     if flags.contains("avx512f") { return "SkylakeX" }
     if flags.contains("avx2") { return "Haswell" }
     return nil
+  }
+
+  /// The `OPENBLAS_CORETYPE` for this machine, from the first `flags` line of `cpuInfoPath`;
+  /// nil when the file cannot be read or no better core applies.
+  public static func preferredCoreType(cpuInfoPath: String = "/proc/cpuinfo") -> String? {
+    guard let data = FileManager.default.contents(atPath: cpuInfoPath) else { return nil }
+    let text = String(decoding: data, as: UTF8.self)
+    guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else {
+      return nil
+    }
+    return preferredCoreType(cpuFlags: String(line))
   }
 }

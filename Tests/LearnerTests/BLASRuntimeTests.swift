@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import Learner
@@ -32,5 +33,14 @@ import Testing
       BLAS.multiply(m: 2, n: 2, k: 2, a, transposeA: true, b, into: out.baseAddress!, beta: 1)
     }
     #expect(c == [45, 52, 81, 94])
+  }
+
+  @Test func coreTypeIsReadFromACpuinfoFile() throws {
+    let path = NSTemporaryDirectory() + "iak-cpuinfo-\(UUID().uuidString)"
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    try "processor\t: 0\nflags\t\t: fpu avx2 avx512f\n\nprocessor\t: 1\n".write(
+      toFile: path, atomically: true, encoding: .utf8)
+    #expect(BLASRuntime.preferredCoreType(cpuInfoPath: path) == "SkylakeX")
+    #expect(BLASRuntime.preferredCoreType(cpuInfoPath: path + ".missing") == nil)
   }
 }
