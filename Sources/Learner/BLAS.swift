@@ -1,0 +1,71 @@
+internal import COpenBLAS
+
+/// Thin wrappers over the few BLAS calls and elementwise loops the Learner needs.
+///
+/// All matrices are row-major `[rows x columns]` in contiguous memory; callers pass raw pointers
+/// into buffers allocated once (see `BackboneWorkspace`), so none of these functions allocate.
+enum BLAS {
+  /// `c = a * b + beta * c` where `a` is `[m x k]` and `b` is `[k x n]` (or their transposes).
+  ///
+  /// - Parameters:
+  ///   - transposeA: use `a` stored as `[k x m]`.
+  ///   - transposeB: use `b` stored as `[n x k]`.
+  ///   - beta: 0 to overwrite `c`, 1 to accumulate into it.
+  @inline(__always)
+  static func multiply(
+    m: Int, n: Int, k: Int,
+    _ a: UnsafePointer<Float>, transposeA: Bool = false,
+    _ b: UnsafePointer<Float>, transposeB: Bool = false,
+    into c: UnsafeMutablePointer<Float>, beta: Float = 0
+  ) {
+    if m == 0 || n == 0 { return }
+    if k == 0 {
+      if beta == 0 { c.update(repeating: 0, count: m * n) }
+      return
+    }
+    let lda = transposeA ? m : k
+    let ldb = transposeB ? k : n
+    cblas_sgemm(
+      CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+      Int32(m), Int32(n), Int32(k), 1, a, Int32(lda), b, Int32(ldb), beta, c, Int32(n))
+  }
+
+  /// Adds `bias` (length `columns`) to every row of `matrix` (`[rows x columns]`).
+  @inline(__always)
+  static func addRowVector(
+    _ bias: UnsafePointer<Float>, to matrix: UnsafeMutablePointer<Float>, rows: Int, columns: Int
+  ) {
+    for row in 0..<rows {
+      let line = matrix + row * columns
+      for column in 0..<columns { line[column] += bias[column] }
+    }
+  }
+
+  /// Replaces every negative entry of `values` by 0.
+  @inline(__always)
+  static func rectify(_ values: UnsafeMutablePointer<Float>, count: Int) {
+    for index in 0..<count { values[index] = max(values[index], 0) }
+  }
+
+  /// Zeroes `gradient` wherever `activation` (a ReLU output) is not positive.
+  @inline(__always)
+  static func maskByActivity(
+    _ gradient: UnsafeMutablePointer<Float>, activation: UnsafePointer<Float>, count: Int
+  ) {
+    for index in 0..<count {
+      gradient[index] = activation[index] > 0 ? gradient[index] : 0
+    }
+  }
+
+  /// Writes the column sums of `matrix` (`[rows x columns]`) into `sums` (length `columns`).
+  @inline(__always)
+  static func sumColumns(
+    _ matrix: UnsafePointer<Float>, rows: Int, columns: Int, into sums: UnsafeMutablePointer<Float>
+  ) {
+    sums.update(repeating: 0, count: columns)
+    for row in 0..<rows {
+      let line = matrix + row * columns
+      for column in 0..<columns { sums[column] += line[column] }
+    }
+  }
+}

@@ -1,0 +1,9 @@
+/// The proxies' raw values on one batch.
+struct BatchMeasurement {
+  var klPerDimension: [Double]
+  var clickRate: Double
+  var kernelCrossEntropy: Double
+  var backboneCrossEntropy: Double
+  var relativeDecoderNorm: Double
+  var muVariance: Double
+}

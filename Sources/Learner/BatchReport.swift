@@ -1,0 +1,23 @@
+/// What happened when one domain's batch closed: its prequential scores and its training.
+public struct BatchReport: Sendable, Equatable {
+  /// The domain.
+  public var domain: String
+  /// Why the batch closed.
+  public var reason: BatchClosing
+  /// Examples in the batch.
+  public var size: Int
+  /// Event time of the batch's newest example, in milliseconds.
+  public var lastEventTimeMs: Int64
+  /// The learning rate used (scaled to `size`).
+  public var learningRate: Float
+  /// Mean training loss over the batch's steps (before each update), in nats.
+  public var trainingLoss: Float
+  /// Per example, the logit with the domain's adaptation, computed before training on it.
+  public var adaptedLogits: [Float]
+  /// Per example, the logit of the frozen backbone alone.
+  public var backboneLogits: [Float]
+  /// Per example, the label.
+  public var labels: [Float]
+  /// Whether the domain's kernel serves after this batch.
+  public var isActive: Bool
+}

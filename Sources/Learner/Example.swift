@@ -1,0 +1,28 @@
+/// One labelled example as the Learner sees it: the pipeline converts decoded events into these.
+public struct Example: Sendable, Equatable {
+  /// The domain the example belongs to (time window x region), e.g. "1998-03/9".
+  public var domain: String
+  /// One value per categorical field of the backbone, in the backbone's field order; "" = missing.
+  ///
+  /// Missing trailing values are treated as "" and extra values are ignored.
+  public var categorical: [String]
+  /// One raw (unnormalised) value per numeric field of the backbone, in field order.
+  ///
+  /// Missing trailing values and non-finite values are treated as the field's mean.
+  public var numeric: [Float]
+  /// The label: 1 for a click (positive), 0 otherwise.
+  public var label: Float
+  /// Event time in milliseconds since the Unix epoch.
+  public var eventTimeMs: Int64
+
+  /// Creates an example.
+  public init(
+    domain: String, categorical: [String], numeric: [Float] = [], label: Float, eventTimeMs: Int64
+  ) {
+    self.domain = domain
+    self.categorical = categorical
+    self.numeric = numeric
+    self.label = label
+    self.eventTimeMs = eventTimeMs
+  }
+}

@@ -1,0 +1,121 @@
+import Foundation
+
+/// The passes of kernel training and scoring over one batch, on buffers allocated once.
+///
+/// A batch is `prepare`d once: the frozen layers up to the insertion point run a single time,
+/// and every later pass (backbone score, kernel score, each training step) continues from the
+/// stored `h`. No pass allocates.
+final class KernelEngine {
+  /// The frozen backbone.
+  let backbone: Backbone
+  /// The kernel shape.
+  let config: KernelConfig
+  /// The kernel layout at the insertion point.
+  let layout: KernelLayout
+  /// Backbone buffers.
+  let workspace: BackboneWorkspace
+  /// Kernel buffers.
+  let kernelWorkspace: KernelWorkspace
+  /// `capacity` logits of the backbone alone for the prepared batch.
+  let backboneLogits: UnsafeMutablePointer<Float>
+  /// `capacity` logits with the kernel (z = mu) for the prepared batch.
+  let kernelLogits: UnsafeMutablePointer<Float>
+  /// Rows of the prepared batch.
+  private(set) var rows = 0
+
+  /// Creates the engine for batches of up to `capacity` rows.
+  init(backbone: Backbone, config: KernelConfig, capacity: Int) {
+    self.backbone = backbone
+    self.config = config
+    self.layout = KernelLayout(
+      width: backbone.config.width(atLevel: config.insertAt.level),
+      encoderHidden: config.encoderHidden, bottleneck: config.bottleneck)
+    self.workspace = BackboneWorkspace(config: backbone.config, capacity: capacity)
+    self.kernelWorkspace = KernelWorkspace(layout: layout, capacity: capacity)
+    self.backboneLogits = .allocate(capacity: max(1, capacity))
+    self.backboneLogits.initialize(repeating: 0, count: max(1, capacity))
+    self.kernelLogits = .allocate(capacity: max(1, capacity))
+    self.kernelLogits.initialize(repeating: 0, count: max(1, capacity))
+  }
+
+  deinit {
+    backboneLogits.deallocate()
+    kernelLogits.deallocate()
+  }
+
+  /// Largest batch.
+  var capacity: Int { workspace.capacity }
+
+  /// The level of the insertion point.
+  var level: Int { config.insertAt.level }
+
+  /// The representation `h` at the insertion point for the prepared batch.
+  var representation: UnsafeMutablePointer<Float> { workspace.activations[level] }
+
+  /// Embeds `examples` (at most `capacity`) and runs the frozen layers up to the insertion
+  /// point, then scores them with the backbone alone into `backboneLogits`.
+  func prepare<Examples: Collection<Example>>(_ examples: Examples) {
+    rows = backbone.embed(examples, into: workspace)
+    backbone.forward(
+      rows: rows, fromLevel: 0, input: workspace.activations[0], workspace: workspace,
+      through: level)
+    backbone.forward(rows: rows, fromLevel: level, input: representation, workspace: workspace)
+    backboneLogits.update(from: workspace.logits, count: rows)
+  }
+
+  /// Scores the prepared batch with `kernel` (z = mu) into `kernelLogits`.
+  func score(with kernel: inout IAKKernel) {
+    kernel.forward(
+      input: representation, rows: rows, workspace: kernelWorkspace, sampling: false)
+    backbone.forward(
+      rows: rows, fromLevel: level, input: kernelWorkspace.modified, workspace: workspace)
+    kernelLogits.update(from: workspace.logits, count: rows)
+  }
+
+  /// Computes the gradient of the kernel loss on the prepared batch into
+  /// `kernelWorkspace.gradient` (sampling z), without updating the kernel.
+  /// Returns the mean cross-entropy and the mean KL (nats).
+  func computeGradient(of kernel: inout IAKKernel, beta: Float) -> (
+    crossEntropy: Float, kl: Float
+  ) {
+    kernel.forward(
+      input: representation, rows: rows, workspace: kernelWorkspace, sampling: true)
+    backbone.forward(
+      rows: rows, fromLevel: level, input: kernelWorkspace.modified, workspace: workspace)
+    let crossEntropy = Logistic.meanLossGradient(
+      logits: workspace.logits, labels: workspace.labels, rows: rows,
+      into: workspace.logitGradients)
+    backbone.backward(
+      rows: rows, toLevel: level, input: kernelWorkspace.modified, workspace: workspace,
+      gradient: nil)
+    let kl = kernel.backward(
+      input: representation, modifiedGradient: workspace.gradients[level], rows: rows,
+      beta: beta, workspace: kernelWorkspace)
+    return (crossEntropy, kl)
+  }
+
+  /// One training step of `kernel` on the prepared batch: sampled forward, backward through
+  /// the frozen upper layers, Adam. Returns the loss `CE + beta * KL` before the update.
+  @discardableResult
+  func trainStep(
+    _ kernel: inout IAKKernel, rate: Float, optimizer: AdamOptimizer, clip: Float
+  ) -> Float {
+    let beta = config.beta(atStep: kernel.stepCount)
+    let (crossEntropy, kl) = computeGradient(of: &kernel, beta: beta)
+    kernel.applyGradient(kernelWorkspace.gradient, rate: rate, optimizer: optimizer, clip: clip)
+    return crossEntropy + beta * kl
+  }
+
+  /// Multiply-adds of one training step per row: kernel forward and backward, and the layers
+  /// above the insertion point forward and backward (input gradients only).
+  var trainingStepMultiplyAdds: Int {
+    let m = layout.width
+    let hidden = layout.encoderHidden
+    let encoder = layout.encoderInputWidth * 2 * layout.bottleneck
+    let decoder = layout.bottleneck * m
+    let kernelForward = m * hidden + encoder + decoder
+    let kernelBackward = 2 * decoder + encoder + (hidden > 0 ? encoder + m * hidden : 0)
+    let upper = backbone.forwardMultiplyAdds(fromLevel: level)
+    return kernelForward + kernelBackward + 2 * upper
+  }
+}

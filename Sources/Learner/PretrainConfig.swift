@@ -1,0 +1,54 @@
+/// How `iak-stream pretrain` trains the backbone (`pretrain.*` settings).
+///
+/// Defaults chosen on MovieLens 100k (ratings before 1998, last 10% held out, 9 fields,
+/// dim 16, hidden [128, 64]): 3 epochs of batches of 64 at lr 2e-3 reach validation AUC 0.756;
+/// batches of 256 at lr 1e-3 reach 0.742, and more epochs overfit.
+public struct PretrainConfig: Sendable, Equatable {
+  /// Passes over the training part (`pretrain.epochs`); default 3.
+  public var epochs: Int
+  /// Adam learning rate (`pretrain.learning_rate`); default 2e-3.
+  public var learningRate: Float
+  /// Examples per Adam step (`pretrain.batch_size`); default 64.
+  public var batchSize: Int
+  /// Seed of the initialisation and of the per-epoch shuffling (`pretrain.seed`); default 1.
+  public var seed: UInt64
+  /// Fraction of the examples, taken from the end (the most recent when the input is in time
+  /// order), held out for validation (`pretrain.validation_fraction`); default 0.1.
+  public var validationFraction: Double
+  /// L2 penalty on the embedding rows a batch touches, per example (`pretrain.embedding_l2`);
+  /// default 1e-5.
+  public var embeddingL2: Float
+
+  /// Creates a configuration; see each property for its default.
+  public init(
+    epochs: Int = 3, learningRate: Float = 2e-3, batchSize: Int = 64, seed: UInt64 = 1,
+    validationFraction: Double = 0.1, embeddingL2: Float = 1e-5
+  ) {
+    self.epochs = epochs
+    self.learningRate = learningRate
+    self.batchSize = batchSize
+    self.seed = seed
+    self.validationFraction = validationFraction
+    self.embeddingL2 = embeddingL2
+  }
+
+  /// Checks that every setting is in range.
+  ///
+  /// - Throws: `LearnerError.invalidConfiguration` naming the offending setting.
+  public func validate() throws(LearnerError) {
+    if epochs < 1 { throw .invalidConfiguration("pretrain.epochs = \(epochs): must be >= 1") }
+    if !(learningRate > 0) {
+      throw .invalidConfiguration("pretrain.learning_rate = \(learningRate): must be > 0")
+    }
+    if batchSize < 1 {
+      throw .invalidConfiguration("pretrain.batch_size = \(batchSize): must be >= 1")
+    }
+    if !(validationFraction >= 0 && validationFraction < 1) {
+      throw .invalidConfiguration(
+        "pretrain.validation_fraction = \(validationFraction): must be in [0, 1)")
+    }
+    if !(embeddingL2 >= 0) {
+      throw .invalidConfiguration("pretrain.embedding_l2 = \(embeddingL2): must be >= 0")
+    }
+  }
+}

@@ -1,0 +1,222 @@
+import Observability
+
+/// Trains one adaptation per domain on a frozen backbone from a stream of examples, with
+/// dynamic batch-aware batching and prequential evaluation.
+///
+/// Each domain collects its own batch, which closes when it holds `train.batch_max` examples or
+/// when its oldest example is `train.batch_max_wait` of event time older than the newest event
+/// seen by the trainer (from any domain), so a quiet domain still learns and a hot one cannot
+/// starve the others. When a batch closes, every example is first scored by the domain's current
+/// kernel and by the backbone alone (prequential evaluation, information proxies), then the kernel
+/// takes `train.steps_per_batch` Adam steps on it at a learning rate scaled to the batch's real
+/// size. Time is event time only; given the same examples in the same order, the kernels are
+/// bit-identical.
+///
+/// Not thread-safe: one pipeline task owns a trainer.
+public final class Trainer {
+  /// The frozen backbone (never modified).
+  public let backbone: Backbone
+  /// Kernel shape and loss.
+  public let kernelConfig: KernelConfig
+  /// Training settings.
+  public let config: TrainConfig
+  private let engine: KernelEngine
+  private let optimizer: AdamOptimizer
+  private let logger: Logger
+  private var states: [String: DomainState] = [:]
+  /// The newest event time seen, in milliseconds.
+  public private(set) var eventTimeMs: Int64 = .min
+  /// A lower bound of the event time of every open batch's oldest example (`.max` when none is
+  /// open), so that most events need no scan of the domains.
+  private var earliestPendingMs: Int64 = .max
+  /// The fine-tuned copy of the backbone in `.fullFineTuning` mode.
+  public private(set) var tunedBackbone: Backbone?
+  private let backboneTrainer: BackboneTrainer?
+
+  /// Creates a trainer with no domain yet.
+  ///
+  /// - Throws: `LearnerError.invalidConfiguration` when a setting is out of range or the kernel
+  ///   does not fit the backbone.
+  public init(
+    backbone: Backbone, kernelConfig: KernelConfig, config: TrainConfig,
+    logger: Logger = .disabled
+  ) throws(LearnerError) {
+    try config.validate()
+    try kernelConfig.validate(for: backbone.config)
+    self.backbone = backbone
+    self.kernelConfig = kernelConfig
+    self.config = config
+    self.engine = KernelEngine(backbone: backbone, config: kernelConfig, capacity: config.batchMax)
+    self.optimizer = AdamOptimizer(config)
+    self.logger = logger
+    if config.mode == .fullFineTuning {
+      tunedBackbone = backbone
+      backboneTrainer = BackboneTrainer(
+        backbone: backbone, capacity: config.batchMax, optimizer: optimizer, embeddingL2: 0)
+    } else {
+      backboneTrainer = nil
+    }
+  }
+
+  /// Domains seen so far, sorted.
+  public var domains: [String] { states.keys.sorted() }
+
+  /// The kernel of `domain`, if the domain exists.
+  public func kernel(for domain: String) -> IAKKernel? { states[domain]?.kernel }
+
+  /// Every domain's kernel.
+  public var kernels: [String: IAKKernel] { states.mapValues(\.kernel) }
+
+  /// The per-domain output bias (`.outputBias` mode).
+  public func outputBias(for domain: String) -> OutputBias? { states[domain]?.bias }
+
+  /// The prequential evaluation of `domain`.
+  public func evaluation(for domain: String) -> DomainEvaluation? { states[domain]?.evaluation }
+
+  /// The information proxies of `domain` (kernel mode).
+  public func proxies(for domain: String) -> InformationProxies? { states[domain]?.proxies }
+
+  /// The examples waiting in `domain`'s open batch (for snapshots).
+  public func pendingExamples(for domain: String) -> [Example] { states[domain]?.pending ?? [] }
+
+  /// Adds one example: closes the batches that have waited long enough at the example's event
+  /// time, adds it to its domain's batch and closes that batch if full.
+  ///
+  /// Returns the batches closed, in closing order.
+  public func process(_ example: Example) -> [BatchReport] {
+    var reports = advanceEventTime(to: example.eventTimeMs)
+    let domain = example.domain
+    if states[domain] == nil { states[domain] = makeState(domain) }
+    if states[domain]!.pending.isEmpty {
+      earliestPendingMs = min(earliestPendingMs, example.eventTimeMs)
+    }
+    states[domain]!.pending.append(example)
+    if states[domain]!.pending.count >= config.batchMax {
+      reports.append(closeBatch(of: domain, reason: .full))
+    }
+    return reports
+  }
+
+  /// Moves the trainer's event time forward (never back) and closes every batch whose oldest
+  /// example is now at least `train.batch_max_wait` old, in domain-name order.
+  public func advanceEventTime(to timeMs: Int64) -> [BatchReport] {
+    eventTimeMs = max(eventTimeMs, timeMs)
+    if earliestPendingMs == .max || eventTimeMs - earliestPendingMs < config.batchMaxWaitMs {
+      return []
+    }
+    let due = states.compactMap { domain, state -> String? in
+      guard let first = state.pending.first else { return nil }
+      return eventTimeMs - first.eventTimeMs >= config.batchMaxWaitMs ? domain : nil
+    }
+    let reports = due.sorted().map { closeBatch(of: $0, reason: .waited) }
+    earliestPendingMs = states.values.reduce(Int64.max) { earliest, state in
+      state.pending.first.map { min(earliest, $0.eventTimeMs) } ?? earliest
+    }
+    return reports
+  }
+
+  /// Closes every open batch (end of input or shutdown), in domain-name order.
+  public func flush() -> [BatchReport] {
+    states.filter { !$0.value.pending.isEmpty }.keys.sorted().map {
+      closeBatch(of: $0, reason: .flushed)
+    }
+  }
+
+  /// Installs `kernel` (e.g. restored from a snapshot) as its domain's kernel, with `pending`
+  /// as the domain's open batch.
+  ///
+  /// - Throws: `LearnerError.invalidModel` when the kernel's shape does not fit this trainer.
+  public func install(_ kernel: IAKKernel, pending: [Example] = []) throws(LearnerError) {
+    if kernel.layout != engine.layout {
+      throw .invalidModel(
+        "kernel of domain '\(kernel.domain)': shape \(kernel.layout) does not match this "
+          + "trainer's \(engine.layout); restore it with the same backbone and iak.* settings")
+    }
+    var state = states[kernel.domain] ?? makeState(kernel.domain)
+    state.kernel = kernel
+    state.pending = Array(pending.prefix(config.batchMax))
+    if let first = state.pending.first {
+      earliestPendingMs = min(earliestPendingMs, first.eventTimeMs)
+    }
+    states[kernel.domain] = state
+  }
+
+  /// Starts `domain` from a copy of `previous`'s kernel (warm start of a new rolling period).
+  /// Does nothing when `domain` already exists or `previous` does not.
+  public func startDomain(_ domain: String, warmFrom previous: String) {
+    guard states[domain] == nil, let source = states[previous]?.kernel else { return }
+    var state = makeState(domain)
+    state.kernel = source.copy(for: domain, seed: config.seed)
+    states[domain] = state
+  }
+
+  private func makeState(_ domain: String) -> DomainState {
+    DomainState(
+      kernel: IAKKernel(
+        domain: domain, layout: engine.layout, seed: config.seed),
+      batchMax: config.batchMax, windowSize: config.evaluationWindow,
+      proxies: InformationProxies(
+        dimensions: kernelConfig.bottleneck, decay: Double(config.proxyDecay),
+        activeUnitThreshold: Double(kernelConfig.activeUnitThreshold)))
+  }
+
+  private func closeBatch(of domain: String, reason: BatchClosing) -> BatchReport {
+    let batch = states[domain]!.pending
+    let rows = batch.count
+    let rate = config.learningRate(forBatchOf: rows)
+    engine.prepare(batch)
+    var loss: Float = 0
+    switch config.mode {
+    case .kernel:
+      engine.score(with: &states[domain]!.kernel)
+      states[domain]!.proxies.update(with: engine.measure())
+      for _ in 0..<config.stepsPerBatch {
+        loss += engine.trainStep(
+          &states[domain]!.kernel, rate: rate, optimizer: optimizer, clip: config.gradientClip)
+      }
+    case .outputBias:
+      let bias = states[domain]!.bias.value
+      for row in 0..<rows { engine.kernelLogits[row] = engine.backboneLogits[row] + bias }
+      for _ in 0..<config.stepsPerBatch {
+        states[domain]!.bias.step(
+          backboneLogits: engine.backboneLogits, labels: engine.workspace.labels, rows: rows,
+          rate: rate, optimizer: optimizer)
+      }
+    case .fullFineTuning:
+      if let trainer = backboneTrainer, var tuned = tunedBackbone {
+        let scored = tuned.embed(batch, into: trainer.workspace)
+        tuned.forward(
+          rows: scored, fromLevel: 0, input: trainer.workspace.activations[0],
+          workspace: trainer.workspace)
+        engine.kernelLogits.update(from: trainer.workspace.logits, count: scored)
+        tunedBackbone = nil  // keep `tuned` uniquely referenced while it trains
+        for _ in 0..<config.stepsPerBatch {
+          loss += trainer.trainStep(&tuned, on: batch, rate: rate, clip: config.gradientClip)
+        }
+        tunedBackbone = tuned
+      }
+    }
+    var report = BatchReport(
+      domain: domain, reason: reason, size: rows,
+      lastEventTimeMs: batch.last?.eventTimeMs ?? eventTimeMs, learningRate: rate,
+      trainingLoss: config.stepsPerBatch > 0 ? loss / Float(config.stepsPerBatch) : 0,
+      adaptedLogits: Array(UnsafeBufferPointer(start: engine.kernelLogits, count: rows)),
+      backboneLogits: Array(UnsafeBufferPointer(start: engine.backboneLogits, count: rows)),
+      labels: Array(UnsafeBufferPointer(start: engine.workspace.labels, count: rows)),
+      isActive: false)
+    states[domain]!.record(report)
+    states[domain]!.kernel.examplesSeen += rows
+    if states[domain]!.kernel.examplesSeen >= config.activationMinExamples {
+      states[domain]!.kernel.isActive = true
+    }
+    states[domain]!.pending.removeAll(keepingCapacity: true)
+    report.isActive = states[domain]!.kernel.isActive
+    logger.debug(
+      "batch closed",
+      [
+        "domain": domain, "reason": reason.rawValue, "size": "\(rows)",
+        "learning_rate": "\(rate)", "loss": "\(report.trainingLoss)",
+      ])
+    return report
+  }
+}

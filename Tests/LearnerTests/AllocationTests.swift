@@ -1,0 +1,63 @@
+import Foundation
+import Testing
+
+@testable import Learner
+
+/// glibc's `mtrace(void)` and `muntrace(void)` (from <mcheck.h>, which Glibc does not export).
+@_silgen_name("mtrace") private func startMallocTrace()
+@_silgen_name("muntrace") private func stopMallocTrace()
+
+/// Shows that a kernel training step allocates nothing.
+///
+/// glibc's `mtrace` logs every malloc between `mtrace()` and `muntrace()` when the process runs
+/// with `LD_PRELOAD=libc_malloc_debug.so.0 MALLOC_TRACE=<file>`. The outer test re-runs this
+/// test binary that way on the inner test, which trains 50 steps between the two calls, and
+/// counts the allocations logged.
+@Suite struct AllocationTests {
+  static let traceVariable = "IAK_ALLOCATION_TRACE"
+
+  @Test(.enabled(if: ProcessInfo.processInfo.environment[traceVariable] != nil))
+  func stepsBetweenTraceMarks() throws {
+    let backbone = try Backbone(config: TrainerTests.backboneConfig, seed: 1)
+    let engine = KernelEngine(
+      backbone: backbone, config: KernelConfig(encoderHidden: 4), capacity: 16)
+    var kernel = IAKKernel(
+      domain: "d", backbone: backbone.config, config: KernelConfig(encoderHidden: 4), seed: 1)
+    let optimizer = AdamOptimizer()
+    engine.prepare(TrainerTests.stream(count: 16, seed: 1))
+    engine.trainStep(&kernel, rate: 1e-3, optimizer: optimizer, clip: 1)
+    startMallocTrace()
+    for _ in 0..<50 { engine.trainStep(&kernel, rate: 1e-3, optimizer: optimizer, clip: 1) }
+    stopMallocTrace()
+  }
+
+  @Test(.enabled(if: FileManager.default.fileExists(atPath: preload)))
+  func trainingStepAllocatesNothing() throws {
+    let trace = NSTemporaryDirectory() + "iak-mtrace-\(UUID().uuidString).txt"
+    defer { try? FileManager.default.removeItem(atPath: trace) }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
+    process.arguments = Self.innerArguments()
+    var environment = ProcessInfo.processInfo.environment
+    environment["LD_PRELOAD"] = Self.preload
+    environment["MALLOC_TRACE"] = trace
+    environment[Self.traceVariable] = "1"
+    process.environment = environment
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    process.waitUntilExit()
+    let text = try String(contentsOfFile: trace, encoding: .utf8)
+    let lines = text.split(separator: "\n")
+    #expect(lines.first?.hasPrefix("= Start") == true, "mtrace did not run: \(lines.prefix(3))")
+    let allocations = lines.filter { $0.contains(" + ") }
+    #expect(allocations.count == 0, "\(allocations.count) allocations: \(allocations.prefix(5))")
+  }
+
+  static let preload = "/usr/lib/x86_64-linux-gnu/libc_malloc_debug.so.0"
+
+  /// Arguments that make the test binary run only `stepsBetweenTraceMarks`.
+  static func innerArguments() -> [String] {
+    ["--testing-library", "swift-testing", "--filter", "stepsBetweenTraceMarks"]
+  }
+}
