@@ -236,7 +236,7 @@ public struct DomainDriftMonitor: Sendable, Equatable {
     DriftEvent(
       detector: detector, domain: domain, transition: transition, value: value,
       threshold: threshold, window: window, kernelVersion: observation.kernelVersion,
-      step: observation.step, eventTimeMs: observation.eventTimeMs)
+      step: observation.step, examplesSeen: examplesSeen, eventTimeMs: observation.eventTimeMs)
   }
 
   /// Whether a proxy value can be compared (finite, not negative); counts it when not.

@@ -24,6 +24,9 @@ public struct DriftEvent: Sendable, Equatable, CustomStringConvertible {
   public var kernelVersion: Int
   /// The kernel's optimiser steps at the observation.
   public var step: Int
+  /// The domain's valid examples seen when the event happened: for the example detectors the
+  /// example that caused it, for the kernel detectors those before the observation's examples.
+  public var examplesSeen: Int
   /// Event time of the observation's newest example, in milliseconds since the Unix epoch.
   public var eventTimeMs: Int64
 
@@ -31,7 +34,7 @@ public struct DriftEvent: Sendable, Equatable, CustomStringConvertible {
   public init(
     detector: DriftDetector, domain: String, transition: DriftTransition, value: Double,
     threshold: Double, window: DriftWindow, cause: DriftDetector? = nil, kernelVersion: Int,
-    step: Int, eventTimeMs: Int64
+    step: Int, examplesSeen: Int, eventTimeMs: Int64
   ) {
     self.detector = detector
     self.domain = domain
@@ -42,16 +45,19 @@ public struct DriftEvent: Sendable, Equatable, CustomStringConvertible {
     self.cause = cause
     self.kernelVersion = kernelVersion
     self.step = step
+    self.examplesSeen = examplesSeen
     self.eventTimeMs = eventTimeMs
   }
 
   /// One line for the log, e.g. "harm fired in 1998-03/5: value -0.0412 vs threshold 0.0123
-  /// over 2000 examples (kernel version 12, step 880, event time 889000000000 ms)".
+  /// over 2000 examples (kernel version 12, step 880, example 28160, event time
+  /// 889000000000 ms)".
   public var description: String {
     var text = "\(detector.rawValue) \(transition.rawValue) in \(domain): value \(value) "
     text += "vs threshold \(threshold) over \(window)"
     if let cause { text += " (cause \(cause.rawValue))" }
-    text += " (kernel version \(kernelVersion), step \(step), event time \(eventTimeMs) ms)"
+    text += " (kernel version \(kernelVersion), step \(step), example \(examplesSeen), "
+    text += "event time \(eventTimeMs) ms)"
     return text
   }
 }
