@@ -101,7 +101,6 @@ extension DomainDriftMonitor {
     ctrTest.restore(count: Int(counters[10]), fields: tests[6..<12])
     let sums = try reader.doubles(StateTensor.relevanceSums, count: 3)
     let savedCount = Int(counters[8])
-    let slots = try reader.doubles(StateTensor.relevanceSlots, count: 3 * savedCount)
     let savedCapacity = Int(counters[6])
     let savedNext = Int(counters[7])
     guard savedCount <= savedCapacity, savedNext < max(1, savedCapacity),
@@ -112,6 +111,7 @@ extension DomainDriftMonitor {
         "describes an impossible relevance window (capacity \(savedCapacity), next slot "
           + "\(savedNext), count \(savedCount))")
     }
+    let slots = try reader.doubles(StateTensor.relevanceSlots, count: 3 * savedCount)
     if savedCapacity == relevance.capacity {
       relevance.slots.replaceSubrange(0..<slots.count, with: slots)
       relevance.next = savedNext

@@ -85,6 +85,7 @@ public struct DriftRelevanceWindow: Sendable, Equatable {
 
   /// Empties the window.
   public mutating func removeAll() {
+    for index in 0..<(3 * count) { slots[index] = 0 }
     next = 0
     count = 0
     kernelLossSum = 0

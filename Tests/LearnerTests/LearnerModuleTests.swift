@@ -1,9 +1,0 @@
-import Testing
-
-@testable import Learner
-
-@Suite struct LearnerModuleTests {
-  @Test func moduleIsNamed() {
-    #expect(LearnerModule.name == "Learner")
-  }
-}
