@@ -177,11 +177,17 @@ public struct DomainDriftMonitor: Sendable, Equatable {
     let collapsed = DriftDetector.allCases.contains {
       settings.collapseSignals.contains($0) && $0 != .collapse && isFiring($0)
     }
-    let transition: DriftTransition = collapsed ? .fired : .cleared
-    guard collapsed != isCollapsed,
-      let cause = collapseCauses.last(where: { $0.transition == transition })
-    else { return }
+    guard collapsed != isCollapsed else { return }
     isCollapsed = collapsed
+    let transition: DriftTransition = collapsed ? .fired : .cleared
+    guard let cause = collapseCauses.last(where: { $0.transition == transition }) else {
+      // Only after a restore with other `collapseSignals`: no signal changed just now.
+      events.append(
+        makeEvent(
+          .collapse, transition, value: 0, threshold: 0,
+          window: DriftWindow(length: 0, unit: .steps), in: observation))
+      return
+    }
     var event = cause
     event.detector = .collapse
     event.cause = cause.detector

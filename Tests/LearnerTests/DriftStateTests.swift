@@ -129,3 +129,26 @@ import Testing
     }
   }
 }
+
+extension DriftStateTests {
+  @Test func collapseFollowsChangedCollapseSignalsAfterARestore() throws {
+    var monitor = DomainDriftMonitor(domain: "d", settings: DriftSettings())
+    for step in 0...400 {
+      _ = monitor.observe(
+        DriftObservation(
+          step: step, eventTimeMs: 0, kernelVersion: 1, activeUnits: 2, relativeDecoderNorm: 0,
+          muVariance: 0.01, meanKL: 1, examples: []))
+    }
+    #expect(monitor.isFiring(.collapse))
+    var restored = try DomainDriftMonitor(
+      domain: "d", settings: DriftSettings(collapseSignals: [.constantZ]),
+      stateTensors: monitor.stateTensors())
+    let events = restored.observe(DriftStreams.healthy(step: 401))
+    // identity still fires (it was healthy for 1 step only) but no longer counts as collapse.
+    #expect(events.map(\.detector) == [.collapse])
+    #expect(events.first?.cause == nil)
+    #expect(restored.isFiring(.identity))
+    #expect(events.last?.transition == .cleared)
+    #expect(!restored.isFiring(.collapse))
+  }
+}
