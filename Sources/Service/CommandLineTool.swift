@@ -53,6 +53,7 @@ public enum CommandLineTool {
         }
         level = chosen
       }
+      FastBLAS.configureThreads(configuration.int("train.blas_threads"))
       let format = Logger.Format(rawValue: configuration.string("log.format")) ?? .logfmt
       let logger = Logger(label: command.name, level: level, format: format)
       let shutdown = ShutdownSignal()

@@ -1,13 +1,66 @@
+import Checkpoint
+import Foundation
+import Learner
+import Stream
+
 extension CommandSpec {
-  /// `iak-stream bench`: run a benchmark and print its figures (bench learner | decode | pipeline | soak).
+  /// `iak-stream bench`: benchmarks that print figures.
   public static let bench = CommandSpec(
     name: "bench",
-    summary: "Run a benchmark and print its figures (bench learner | decode | pipeline | soak)",
-    usage: "iak-stream bench [options]",
-    details: "Not available in this build yet: it is being built under issue 3.",
-    options: [],
+    summary: "Run a benchmark and print its figures (bench learner | decode | kafka | checkpoint)",
+    usage: "iak-stream bench learner|decode|kafka|checkpoint [--input FILE] [--seconds S]",
+    details: """
+      learner     training examples/s, achieved GFLOP/s of the kernel step and single-thread
+                  sgemm GFLOP/s measured in the same run, for batch sizes 32/128/512
+      decode      decoded events/s, and decode + join + route events/s, of the --input events
+      kafka       records/s consumed from the embedded mock broker (4 partitions) for --input
+      checkpoint  encode/decode/sha256 throughput and one durable snapshot write and load
+
+      The process runs OpenBLAS with the kernels it selects for this CPU (OPENBLAS_CORETYPE
+      is set before the library loads; `openblas_get_corename` is printed) and one BLAS thread,
+      as the service does. Figures are printed, never asserted.
+      """,
+    options: [
+      .value("--input", "FILE", "Events for decode and kafka (JSON lines)"),
+      .value("--seconds", "S", "Minimum measuring time per learner figure (default 1)"),
+    ],
     run: { context in
-      context.logger.error("iak-stream bench is not implemented yet (issue 3)")
-      return 1
+      let arguments = context.arguments
+      guard let which = arguments.positionals.first, arguments.positionals.count == 1 else {
+        throw UsageError("bench takes one of: learner, decode, kafka, checkpoint")
+      }
+      switch which {
+      case "learner":
+        let seconds = try arguments.positiveDouble("--seconds", default: 1) ?? 1
+        context.print("openblas core: \(BLASRuntime.coreName)")
+        for line in LearnerBenchmark.format(try LearnerBenchmark.run(seconds: seconds)) {
+          context.print(line)
+        }
+      case "decode":
+        let path = try arguments.required("--input")
+        guard let data = FileManager.default.contents(atPath: path) else {
+          throw UsageError("cannot read --input \(path)")
+        }
+        let lines = data.split(separator: UInt8(ascii: "\n")).map { Array($0) }
+        let schema = context.configuration.eventSchema
+        context.print("decode: \(EventDecodingBenchmark.measure(lines: lines, schema: schema))")
+        let router = try DomainRouter(
+          configuration: try context.configuration.routerConfiguration())
+        let joined = EventDecodingBenchmark.measureDecodeJoinRoute(
+          lines: lines, schema: schema, joiner: context.configuration.joinerConfiguration,
+          router: router)
+        context.print("decode+join+route: \(joined)")
+      case "kafka":
+        let input = URL(fileURLWithPath: try arguments.required("--input"))
+        context.print("kafka consume: \(try KafkaThroughputBenchmark.run(input: input))")
+      case "checkpoint":
+        let directory = FileManager.default.temporaryDirectory
+          .appendingPathComponent("iak-bench-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        context.print("checkpoint: \(try CheckpointBenchmark.run(directory: directory))")
+      default:
+        throw UsageError("unknown benchmark '\(which)': learner, decode, kafka or checkpoint")
+      }
+      return 0
     })
 }

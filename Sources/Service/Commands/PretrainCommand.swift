@@ -1,13 +1,77 @@
+import Foundation
+import Learner
+import Observability
+import Stream
+
 extension CommandSpec {
-  /// `iak-stream pretrain`: train the backbone on historical events and write model.safetensors + config.json.
+  /// `iak-stream pretrain`: trains the backbone on historical events.
   public static let pretrain = CommandSpec(
     name: "pretrain",
     summary: "Train the backbone on historical events and write model.safetensors + config.json",
-    usage: "iak-stream pretrain [options]",
-    details: "Not available in this build yet: it is being built under issue 3.",
-    options: [],
+    usage: "iak-stream pretrain --input events.jsonl [--until TIME] --out DIR",
+    details: """
+      Reads the events (impressions and clicks, joined in event time as the service does),
+      keeps the impressions before --until (default backbone.until; RFC 3339 or epoch
+      milliseconds), and trains every parameter of the backbone described by backbone.*:
+      hashed embeddings, the MLP tower and the logit. Adam over backbone.epochs epochs, the
+      training part shuffled with backbone.seed, the last backbone.validation_fraction of the
+      examples (the most recent) held out for validation. Prints validation AUC and logloss and
+      writes DIR/model.safetensors and DIR/config.json (the pair a PyTorch user would export);
+      the sha256 it prints is what every kernel trained on this backbone records.
+      """,
+    options: [
+      .value("--input", "FILE", "JSON-lines events (required)"),
+      .value("--until", "TIME", "Use impressions before this time (default backbone.until)"),
+      .value("--out", "DIR", "Where to write the backbone (default backbone.dir)"),
+    ],
     run: { context in
-      context.logger.error("iak-stream pretrain is not implemented yet (issue 3)")
-      return 1
+      let configuration = context.configuration
+      let arguments = context.arguments
+      let input = try arguments.required("--input")
+      let untilText = arguments.value("--until") ?? configuration.string("backbone.until")
+      let until = try parseTime(untilText, option: "--until")
+      let out = arguments.value("--out") ?? configuration.string("backbone.dir")
+      let backboneConfig = try configuration.backboneConfig()
+      let assembler = ExampleAssembler(backbone: backboneConfig)
+      let contents = try EventFile.read(
+        input, configuration: configuration, until: until, logger: context.logger)
+      let examples = contents.examples.map {
+        assembler.example(for: $0.impression, label: $0.label, domain: $0.domain)
+      }
+      context.logger.info(
+        "pretraining", ["examples": "\(examples.count)", "rejected": "\(contents.rejected)"])
+      let pretrainConfig = configuration.pretrainConfig
+      let training =
+        examples.count - Int(Double(examples.count) * pretrainConfig.validationFraction)
+      let reporter = ProgressReporter(
+        label: "pretrain", unit: "examples", total: training * pretrainConfig.epochs,
+        logger: context.logger)
+      let (backbone, report) = try Pretrainer.train(
+        examples: examples, backbone: backboneConfig, config: pretrainConfig,
+        logger: context.logger,
+        progress: { progress in
+          reporter.update(done: progress.examplesDone)
+        })
+      reporter.finish()
+      let sha = try backbone.save(to: out)
+      let auc = report.validationAUC.map { String(format: "%.4f", $0) } ?? "n/a"
+      let logloss = report.validationLogLoss.map { String(format: "%.4f", $0) } ?? "n/a"
+      context.print(
+        "pretrained on \(report.trainingExamples) examples, validated on "
+          + "\(report.validationExamples): AUC \(auc), logloss \(logloss)")
+      context.print("wrote \(out)/model.safetensors (sha256 \(sha)) and \(out)/config.json")
+      return 0
     })
+
+  /// Parses RFC 3339 or epoch milliseconds; an empty text means no bound.
+  static func parseTime(_ text: String, option: String) throws(UsageError) -> Int64? {
+    if text.isEmpty { return nil }
+    if let milliseconds = Int64(text) { return milliseconds }
+    guard let milliseconds = EventTime.milliseconds(rfc3339: text) else {
+      throw UsageError(
+        "\(option) expects RFC 3339 time such as 1998-01-01T00:00:00Z or epoch milliseconds, "
+          + "got '\(text)'")
+    }
+    return milliseconds
+  }
 }

@@ -1,0 +1,88 @@
+import Foundation
+import Observability
+import Stream
+
+/// Reads a JSON-lines event file the way the pipeline reads a partition: decode, count and log
+/// rejected lines, join clicks to impressions in event time, and route to domains.
+public struct EventFile {
+  /// One labelled, routed impression.
+  public struct Labelled: Sendable {
+    /// The impression.
+    public var impression: Event
+    /// Whether it was clicked.
+    public var label: Bool
+    /// Its domain key.
+    public var domain: String
+  }
+
+  /// What reading the file produced.
+  public struct Contents: Sendable {
+    /// Labelled impressions in the order the joiner emitted them.
+    public var examples: [Labelled]
+    /// Lines read.
+    public var lines = 0
+    /// Lines rejected, by reason code.
+    public var rejected: [String: Int] = [:]
+  }
+
+  /// Reads `path`, keeping impressions with `from <= time < until` (nil bounds are open).
+  ///
+  /// - Throws: an error naming the file when it cannot be read, or `ConfigError` when the
+  ///   domain settings do not parse.
+  public static func read(
+    _ path: String, configuration: Configuration, from: Int64? = nil, until: Int64? = nil,
+    logger: Logger, metrics: MetricsRegistry? = nil
+  ) throws -> Contents {
+    guard let data = FileManager.default.contents(atPath: path) else {
+      throw UsageError("cannot read events file \(path)")
+    }
+    let schema = configuration.eventSchema
+    var joiner = LabelJoiner(configuration: configuration.joinerConfiguration)
+    var router = try DomainRouter(configuration: try configuration.routerConfiguration())
+    var contents = Contents(examples: [])
+    var labelled: [LabelJoiner.LabelledExample] = []
+    let reporter = ProgressReporter(
+      label: "read \(URL(fileURLWithPath: path).lastPathComponent)", unit: "lines", total: nil,
+      logger: logger)
+    func take(_ batch: inout [LabelJoiner.LabelledExample]) {
+      for example in batch {
+        let time = example.impression.timeMilliseconds
+        if let from, time < from { continue }
+        if let until, time >= until { continue }
+        let route = router.route(example.impression)
+        contents.examples.append(
+          Labelled(
+            impression: example.impression, label: example.label,
+            domain: route.domain.description))
+      }
+      batch.removeAll(keepingCapacity: true)
+    }
+    data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
+      var start = 0
+      while start < raw.count {
+        var end = start
+        while end < raw.count && raw[end] != UInt8(ascii: "\n") { end += 1 }
+        let line = UnsafeRawBufferPointer(rebasing: raw[start..<end])
+        start = end + 1
+        if line.isEmpty { continue }
+        contents.lines += 1
+        do throws(EventRejection) {
+          let event = try EventDecoder.decode(line, schema: schema)
+          joiner.process(event, partition: 0, into: &labelled)
+          take(&labelled)
+        } catch {
+          contents.rejected[error.reason.rawValue, default: 0] += 1
+          if contents.rejected.values.reduce(0, +) <= 5 {
+            logger.warning(
+              "rejected event", ["line": "\(contents.lines)", "reason": error.description])
+          }
+        }
+        if contents.lines % 10_000 == 0 { reporter.update(done: contents.lines) }
+      }
+    }
+    joiner.flush(into: &labelled)
+    take(&labelled)
+    reporter.finish()
+    return contents
+  }
+}
