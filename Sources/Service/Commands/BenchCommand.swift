@@ -13,7 +13,7 @@ extension CommandSpec {
       learner     training examples/s, achieved GFLOP/s of the kernel step and single-thread
                   sgemm GFLOP/s measured in the same run, for batch sizes 32/128/512
       decode      decoded events/s, and decode + join + route events/s, of the --input events
-      kafka       records/s consumed from the embedded mock broker (4 partitions) for --input
+      kafka       records/s consumed from the embedded mock broker for --input
       checkpoint  encode/decode/sha256 throughput and one durable snapshot write and load
 
       The process runs OpenBLAS with the kernels it selects for this CPU (OPENBLAS_CORETYPE
@@ -23,6 +23,9 @@ extension CommandSpec {
     options: [
       .value("--input", "FILE", "Events for decode and kafka (JSON lines)"),
       .value("--seconds", "S", "Minimum measuring time per learner figure (default 1)"),
+      .value(
+        "--partitions", "N",
+        "Partitions of the mock topic for kafka (default 4; the mock keeps ~5 MB per partition)"),
     ],
     run: { context in
       let arguments = context.arguments
@@ -52,7 +55,10 @@ extension CommandSpec {
         context.print("decode+join+route: \(joined)")
       case "kafka":
         let input = URL(fileURLWithPath: try arguments.required("--input"))
-        context.print("kafka consume: \(try KafkaThroughputBenchmark.run(input: input))")
+        let partitions = try arguments.int("--partitions", default: 4, in: 1...1024)
+        context.print(
+          "(\(partitions) partitions) "
+            + "\(try KafkaThroughputBenchmark.run(input: input, partitions: partitions))")
       case "checkpoint":
         let directory = FileManager.default.temporaryDirectory
           .appendingPathComponent("iak-bench-\(getpid())").path
