@@ -63,7 +63,7 @@ extension CommandSpec {
         let directory = FileManager.default.temporaryDirectory
           .appendingPathComponent("iak-bench-\(getpid())").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        context.print("checkpoint: \(try CheckpointBenchmark.run(directory: directory))")
+        context.print("\(try CheckpointBenchmark.run(directory: directory))")
       default:
         throw UsageError("unknown benchmark '\(which)': learner, decode, kafka or checkpoint")
       }
