@@ -1,0 +1,61 @@
+import Foundation
+import Learner
+import Observability
+import Stream
+import Testing
+
+@testable import Service
+
+@Suite struct AlertEmitterTests {
+  static let fired = DriftEvent(
+    detector: .collapse, domain: "1998-03/east", transition: .fired, value: 0, threshold: 1e-4,
+    window: DriftWindow(length: 100, unit: .steps), cause: .identity, kernelVersion: 3,
+    step: 420, examplesSeen: 6720, eventTimeMs: 889_000_000_000)
+
+  @Test func alertsGoToTheTopicTheLogAndTheMetrics() throws {
+    let cluster = try MockKafkaCluster.make()
+    try cluster.createTopic("iak-alerts", partitions: 1)
+    let configuration = KafkaConfiguration(bootstrapServers: cluster.bootstrapServers)
+    let producer = try KafkaProducer.make(configuration: configuration)
+    let registry = MetricsRegistry()
+    let emitter = AlertEmitter(
+      producer: producer, topic: "iak-alerts", logger: .disabled, metrics: registry)
+    try emitter.emit(Self.fired, action: .deactivate)
+    #expect(
+      registry.render().contains(
+        #"iak_drift_active{domain="1998-03/east",detector="collapse"} 1"#))
+    #expect(
+      registry.render().contains(
+        #"iak_alerts_total{domain="1998-03/east",detector="collapse"} 1"#))
+    var cleared = Self.fired
+    cleared.transition = .cleared
+    try emitter.emit(cleared, action: .reactivate)
+    #expect(
+      registry.render().contains(
+        #"iak_drift_active{domain="1998-03/east",detector="collapse"} 0"#))
+    #expect(
+      registry.render().contains(
+        #"iak_drift_actions_total{domain="1998-03/east",action="deactivate"} 1"#))
+    try producer.flush(timeout: .seconds(10))
+
+    let records = try KafkaTopicReader.readAll(
+      "iak-alerts", configuration: configuration, timeout: .seconds(10))
+    #expect(records.count == 2)
+    #expect(records.allSatisfy { $0.key == Array("1998-03/east".utf8) })
+    let first = try #require(
+      try JSONSerialization.jsonObject(with: Data(records[0].value)) as? [String: Any])
+    #expect(first["schema"] as? String == "iak-alert/1")
+    #expect(first["status"] as? String == "firing")
+    #expect(first["detector"] as? String == "collapse")
+    #expect(first["severity"] as? String == "warning")
+    #expect(first["cause"] as? String == "identity")
+    #expect(first["threshold"] as? Double == 1e-4)
+    #expect(first["kernel_version"] as? Int == 3)
+    #expect(first["event_time_ms"] as? Int == 889_000_000_000)
+    #expect(first["action"] as? String == "deactivate")
+    #expect((first["window"] as? [String: Any])?["unit"] as? String == "steps")
+    let second = try #require(
+      try JSONSerialization.jsonObject(with: Data(records[1].value)) as? [String: Any])
+    #expect(second["status"] as? String == "resolved")
+  }
+}
