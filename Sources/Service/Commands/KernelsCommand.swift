@@ -1,13 +1,253 @@
+import Checkpoint
+import Foundation
+import Learner
+import Stream
+
 extension CommandSpec {
-  /// `iak-stream kernels`: list, show, diff, roll back and export versioned kernels.
+  /// `iak-stream kernels`: inspects and manages the versioned kernels of the local store.
   public static let kernels = CommandSpec(
     name: "kernels",
     summary: "List, show, diff, roll back and export versioned kernels",
-    usage: "iak-stream kernels [options]",
-    details: "Not available in this build yet: it is being built under issue 5.",
-    options: [],
-    run: { context in
-      context.logger.error("iak-stream kernels is not implemented yet (issue 5)")
-      return 1
-    })
+    usage: """
+      iak-stream kernels list | show DOMAIN | diff V1 V2 | rollback DOMAIN --to VERSION |
+             export --out DIR   [--checkpoint-dir DIR] [--version V]
+      """,
+    details: """
+      Reads the local snapshot store (--checkpoint-dir, default checkpoint.dir); by default its
+      newest valid snapshot, or --version V.
+        list      one line per domain: kernel version, examples seen, prequential AUC of the
+                  kernel and of the backbone alone, active, when the snapshot was taken
+        show      one domain: metadata, tensor shapes, statistics and information proxies
+        diff      which domains changed between snapshot versions V1 and V2, and by how much
+                  (relative L2 change of the weights, examples added)
+        rollback  makes the kernel of DOMAIN from snapshot VERSION the live state again: writes a
+                  new snapshot with it and republishes it (publish.topic, publish.dir) under a new
+                  kernel version with exactly the old weights
+        export    writes every kernel's serving file (<domain>.safetensors) to DIR
+      """,
+    options: [
+      .value("--checkpoint-dir", "DIR", "Snapshot store (default checkpoint.dir)"),
+      .value("--version", "V", "Snapshot version to read (default: newest valid)"),
+      .value("--to", "VERSION", "rollback: the snapshot version to take the kernel from"),
+      .value("--out", "DIR", "export: where to write the serving files"),
+    ],
+    run: { context in try KernelsTool(context: context).run() })
+}
+
+/// The `kernels` subcommands, over one store.
+struct KernelsTool {
+  let context: CommandContext
+  let store: SnapshotStore
+
+  init(context: CommandContext) throws {
+    self.context = context
+    let directory =
+      context.arguments.value("--checkpoint-dir")
+      ?? context.configuration.string("checkpoint.dir")
+    store = try SnapshotStore(
+      directory: directory, keep: context.configuration.int("checkpoint.keep"),
+      createIfMissing: false)
+  }
+
+  func run() throws -> Int32 {
+    let words = context.arguments.positionals
+    switch words.first {
+    case "list": try list()
+    case "show":
+      guard words.count == 2 else { throw UsageError("kernels show takes one DOMAIN") }
+      try show(words[1])
+    case "diff":
+      guard words.count == 3, let first = Int(words[1]), let second = Int(words[2]) else {
+        throw UsageError("kernels diff takes two snapshot versions: kernels diff 4 7")
+      }
+      try diff(first, second)
+    case "rollback":
+      guard words.count == 2 else { throw UsageError("kernels rollback takes one DOMAIN") }
+      let version = try context.arguments.int("--to", default: -1, in: 1...Int.max)
+      guard version > 0 else { throw UsageError("kernels rollback needs --to VERSION") }
+      try rollback(words[1], to: version)
+    case "export": try export(to: try context.arguments.required("--out"))
+    default:
+      throw UsageError("kernels takes one of: list, show, diff, rollback, export")
+    }
+    return 0
+  }
+
+  func view(version: Int? = nil) throws -> SnapshotView {
+    if let version = version ?? context.arguments.value("--version").flatMap(Int.init) {
+      return SnapshotView(try store.load(version: version, expectingBackbone: nil))
+    }
+    let result = try store.loadNewestValid(expectingBackbone: nil)
+    for skipped in result.skipped {
+      context.logger.warning(
+        "skipped a snapshot that failed its checks",
+        ["version": "\(skipped.version)", "reason": "\(skipped.error)"])
+    }
+    guard let snapshot = result.snapshot else {
+      throw UsageError("no valid snapshot in \(store.directory)")
+    }
+    return SnapshotView(snapshot)
+  }
+
+  func list() throws {
+    let view = try view()
+    let versions = view.kernelVersions
+    let stats = view.domainStats
+    let created = view.snapshot.manifest.createdAt.formatted(.iso8601)
+    context.print(
+      "snapshot \(view.snapshot.manifest.version) taken \(created), backbone "
+        + "\(view.snapshot.manifest.backboneSHA256.prefix(12))")
+    context.print(
+      pad(["domain", "version", "examples", "auc", "backbone_auc", "active", "updated"]))
+    for domain in view.domains {
+      let kernel = try view.kernel(of: domain)
+      let row = stats[domain] ?? [:]
+      context.print(
+        pad([
+          domain, "\(versions[domain] ?? 0)", "\(kernel.examplesSeen)", format(row["auc"]),
+          format(row["backbone_auc"]), kernel.isActive ? "yes" : "no", created,
+        ]))
+    }
+  }
+
+  func show(_ domain: String) throws {
+    let view = try view()
+    guard view.domains.contains(domain) else {
+      throw UsageError(
+        "no kernel for domain '\(domain)' in snapshot \(view.snapshot.manifest.version)")
+    }
+    let kernel = try view.kernel(of: domain)
+    context.print("domain: \(domain)")
+    context.print("snapshot: \(view.snapshot.manifest.version)")
+    context.print("kernel version: \(view.kernelVersions[domain] ?? 0)")
+    context.print("examples seen: \(kernel.examplesSeen)")
+    context.print("optimiser steps: \(kernel.stepCount)")
+    context.print("active: \(kernel.isActive)")
+    context.print("backbone sha256: \(view.snapshot.manifest.backboneSHA256)")
+    context.print("tensors:")
+    for (name, tensor) in kernel.weightTensors().sorted(by: { $0.key < $1.key }) {
+      context.print("  \(name) \(tensor.dtype.rawValue) \(tensor.shape)")
+    }
+    let stats = view.domainStats[domain] ?? [:]
+    if !stats.isEmpty {
+      context.print("statistics and information proxies:")
+      for (name, value) in stats.sorted(by: { $0.key < $1.key }) {
+        context.print("  \(name): \(format(value))")
+      }
+    }
+  }
+
+  func diff(_ first: Int, _ second: Int) throws {
+    let before = try view(version: first)
+    let after = try view(version: second)
+    let domains = Set(before.domains).union(after.domains).sorted()
+    context.print(pad(["domain", "change", "relative_l2", "examples_added"]))
+    for domain in domains {
+      let old = before.domains.contains(domain) ? try before.kernel(of: domain) : nil
+      let new = after.domains.contains(domain) ? try after.kernel(of: domain) : nil
+      switch (old, new) {
+      case (nil, let new?):
+        context.print(pad([domain, "added", "-", "\(new.examplesSeen)"]))
+      case (_?, nil):
+        context.print(pad([domain, "removed", "-", "-"]))
+      case (let old?, let new?):
+        let change = Self.relativeChange(old.weightTensors(), new.weightTensors())
+        let added = new.examplesSeen - old.examplesSeen
+        if change > 0 || added != 0 {
+          context.print(pad([domain, "changed", format(change), "\(added)"]))
+        }
+      default: break
+      }
+    }
+  }
+
+  func rollback(_ domain: String, to version: Int) throws {
+    let source = try view(version: version)
+    guard source.domains.contains(domain) else {
+      throw UsageError("snapshot \(version) has no kernel for domain '\(domain)'")
+    }
+    let latest = try view()
+    var payload = latest.snapshot.payload
+    for name in latest.tensors(of: domain).keys { payload.tensors[name] = nil }
+    for (name, tensor) in source.tensors(of: domain) { payload.tensors[name] = tensor }
+    var versions = latest.kernelVersions
+    let kernelVersion = (versions.values.max() ?? 0) + 1
+    versions[domain] = kernelVersion
+    var extras = latest.snapshot.manifest.extras
+    extras[SnapshotView.kernelVersionsKey] = SnapshotView.encodeMap(versions)
+    let manifest = latest.snapshot.manifest
+    let report = try store.write(
+      payload, offsets: manifest.offsets, backboneSHA256: manifest.backboneSHA256,
+      configurationDigest: manifest.configurationDigest, extras: extras)
+    let kernel = try source.kernel(of: domain)
+    try publish(
+      kernel, version: kernelVersion, snapshot: report.manifest.version,
+      backboneSHA256: manifest.backboneSHA256)
+    context.print(
+      "rolled back \(domain) to its kernel of snapshot \(version): live in snapshot "
+        + "\(report.manifest.version) as kernel version \(kernelVersion), republished")
+  }
+
+  func export(to folder: String) throws {
+    let view = try view()
+    let publisher = KernelPublisher(
+      producer: nil, topic: "", folder: folder,
+      backboneSHA256: view.snapshot.manifest.backboneSHA256,
+      kernelConfig: try context.configuration.kernelConfig(), logger: context.logger, metrics: nil)
+    let versions = view.kernelVersions
+    let items = try view.domains.map { domain in
+      let kernel = try view.kernel(of: domain)
+      return KernelPublisher.Item(
+        kernel: kernel, kernelVersion: versions[domain] ?? 0, isActive: kernel.isActive)
+    }
+    try publisher.publish(
+      items, snapshotVersion: view.snapshot.manifest.version,
+      createdAtMilliseconds: view.snapshot.manifest.createdAtMilliseconds)
+    context.print("exported \(items.count) kernels to \(folder)")
+  }
+
+  private func publish(
+    _ kernel: IAKKernel, version: Int, snapshot: Int, backboneSHA256: String
+  ) throws {
+    let configuration = context.configuration
+    let folder = configuration.string("publish.dir")
+    let producer = try KafkaProducer.make(
+      configuration: configuration.kafkaConfiguration, logger: context.logger)
+    defer { try? producer.close() }
+    let publisher = KernelPublisher(
+      producer: producer, topic: configuration.string("publish.topic"),
+      folder: folder.isEmpty ? nil : folder, backboneSHA256: backboneSHA256,
+      kernelConfig: try configuration.kernelConfig(), logger: context.logger,
+      metrics: context.metrics)
+    try publisher.publish(
+      [KernelPublisher.Item(kernel: kernel, kernelVersion: version, isActive: kernel.isActive)],
+      snapshotVersion: snapshot,
+      createdAtMilliseconds: Int64(Date().timeIntervalSince1970 * 1000))
+  }
+
+  static func relativeChange(_ old: [String: Tensor], _ new: [String: Tensor]) -> Double {
+    var difference = 0.0
+    var norm = 0.0
+    for (name, tensor) in new {
+      let after = (try? tensor.floats()) ?? []
+      let before =
+        (old[name].flatMap { try? $0.floats() }) ?? Array(repeating: 0, count: after.count)
+      for (a, b) in zip(after, before) {
+        difference += Double(a - b) * Double(a - b)
+        norm += Double(b) * Double(b)
+      }
+    }
+    return norm > 0 ? (difference / norm).squareRoot() : difference.squareRoot()
+  }
+
+  private func format(_ value: Double?) -> String {
+    value.map { String(format: "%.4f", $0) } ?? "-"
+  }
+
+  private func pad(_ columns: [String]) -> String {
+    let widths = [18, 8, 9, 7, 13, 7, 0]
+    return zip(columns, widths + Array(repeating: 0, count: max(0, columns.count - widths.count)))
+      .map { $0.padding(toLength: max($1, $0.count), withPad: " ", startingAt: 0) }
+      .joined(separator: " ")
+  }
 }

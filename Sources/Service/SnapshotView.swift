@@ -1,0 +1,67 @@
+import Checkpoint
+import Foundation
+import Learner
+
+/// Reads the service's conventions out of a generic snapshot: kernels stored as `<domain>/...`
+/// state tensors, per-domain kernel versions and statistics in the manifest's extras.
+public struct SnapshotView {
+  /// Manifest extras key holding `{"domain": kernelVersion}` as JSON.
+  public static let kernelVersionsKey = "kernel_versions"
+  /// Manifest extras key holding `{"domain": {"examples":..,"auc":..,...}}` as JSON.
+  public static let domainStatsKey = "domain_stats"
+
+  /// The snapshot read.
+  public let snapshot: Snapshot
+
+  /// Wraps a loaded snapshot.
+  public init(_ snapshot: Snapshot) { self.snapshot = snapshot }
+
+  /// Domains that have a kernel, sorted.
+  public var domains: [String] {
+    let suffix = "/encoder.weight"
+    return snapshot.payload.tensors.keys.filter { $0.hasSuffix(suffix) }
+      .map { String($0.dropLast(suffix.count)) }.sorted()
+  }
+
+  /// The state tensors of `domain`'s kernel (names keep their `<domain>/` prefix).
+  public func tensors(of domain: String) -> [String: Tensor] {
+    let prefix = domain + "/"
+    return snapshot.payload.tensors.filter { name, _ in
+      name.hasPrefix(prefix) && !name.dropFirst(prefix.count).contains("/")
+    }
+  }
+
+  /// The kernel of `domain`.
+  ///
+  /// - Throws: `LearnerError.invalidModel` when its tensors are malformed or missing.
+  public func kernel(of domain: String) throws -> IAKKernel {
+    try IAKKernel(domain: domain, stateTensors: tensors(of: domain), prefix: domain + "/")
+  }
+
+  /// Kernel versions by domain (0 for a domain never published).
+  public var kernelVersions: [String: Int] {
+    Self.decodeMap(snapshot.manifest.extras[Self.kernelVersionsKey]) { $0 as? Int }
+  }
+
+  /// Statistics by domain, as numbers keyed by name (`examples`, `auc`, `backbone_auc`, ...).
+  public var domainStats: [String: [String: Double]] {
+    Self.decodeMap(snapshot.manifest.extras[Self.domainStatsKey]) { value in
+      (value as? [String: Any])?.compactMapValues { ($0 as? NSNumber)?.doubleValue }
+    }
+  }
+
+  /// Encodes `{"key": value}` JSON for the manifest extras, keys sorted.
+  public static func encodeMap(_ map: [String: Any]) -> String {
+    let data = try? JSONSerialization.data(withJSONObject: map, options: [.sortedKeys])
+    return data.map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+  }
+
+  private static func decodeMap<Value>(_ text: String?, _ transform: (Any) -> Value?)
+    -> [String: Value]
+  {
+    guard let text, let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)),
+      let map = object as? [String: Any]
+    else { return [:] }
+    return map.compactMapValues(transform)
+  }
+}

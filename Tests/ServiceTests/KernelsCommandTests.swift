@@ -1,0 +1,124 @@
+import Checkpoint
+import Foundation
+import Learner
+import Stream
+import Testing
+
+@testable import Service
+
+@Suite struct KernelsCommandTests {
+  /// A store with two snapshots: kernels trained on 64 examples, then on 64 more.
+  static func makeStore(at folder: String) throws -> [IAKKernel] {
+    let backbone = try Backbone(
+      config: BackboneConfig(fields: ["user", "item"], buckets: 64, hiddenSizes: [8, 4]), seed: 3)
+    let trainer = try Trainer(
+      backbone: backbone, kernelConfig: KernelConfig(bottleneck: 2),
+      config: TrainConfig(batchMax: 4, learningRate: 1e-2, activationMinExamples: 4))
+    let store = try SnapshotStore(directory: folder, keep: 5)
+    var first: [IAKKernel] = []
+    for round in 0..<2 {
+      for index in 0..<64 {
+        _ = trainer.process(
+          Example(
+            domain: index % 2 == 0 ? "1998-03/east" : "1998-03/west",
+            categorical: ["u\(index % 7 + round)", "i\(index % 5)"], numeric: [],
+            label: index % 3 == 0 ? 1 : 0, eventTimeMs: Int64(round * 64 + index) * 1000))
+      }
+      _ = trainer.flush()
+      var tensors: [String: Tensor] = [:]
+      for (domain, kernel) in trainer.kernels {
+        tensors.merge(kernel.stateTensors(prefix: domain + "/")) { a, _ in a }
+      }
+      if round == 0 { first = trainer.kernels.values.sorted { $0.domain < $1.domain } }
+      let stats = trainer.kernels.keys.reduce(into: [String: Any]()) { stats, domain in
+        stats[domain] = ["auc": 0.61 + Double(round) / 100, "backbone_auc": 0.6]
+      }
+      try store.write(
+        SafeTensors(tensors: tensors),
+        offsets: [
+          Checkpoint.TopicPartition(topic: "iak-events", partition: 0): Int64(64 * (round + 1))
+        ],
+        backboneSHA256: "feed", configurationDigest: "c",
+        extras: [
+          SnapshotView.kernelVersionsKey: SnapshotView.encodeMap(
+            ["1998-03/east": round + 1, "1998-03/west": round + 1]),
+          SnapshotView.domainStatsKey: SnapshotView.encodeMap(stats),
+        ])
+    }
+    return first
+  }
+
+  func run(_ words: [String]) -> (Int32, CommandLineToolTests.Captured) {
+    let captured = CommandLineToolTests.Captured()
+    let status = CommandLineTool.main(
+      arguments: ["iak-stream", "kernels"] + words, output: { captured.write($0) },
+      errorOutput: { captured.writeError($0) })
+    return (status, captured)
+  }
+
+  @Test func listShowDiffAndExportReadTheStore() throws {
+    let folder = FileManager.default.temporaryDirectory
+      .appendingPathComponent("iak-kernels-\(UUID().uuidString)").path
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    _ = try Self.makeStore(at: folder + "/store")
+    let (listStatus, list) = run(["list", "--checkpoint-dir", folder + "/store"])
+    #expect(listStatus == 0, "\(list.errors)")
+    #expect(list.output.contains("snapshot 2 taken"))
+    let east = try #require(
+      list.output.split(separator: "\n").first { $0.hasPrefix("1998-03/east") })
+    #expect(
+      east.split(separator: " ").map(String.init).prefix(5) == [
+        "1998-03/east", "2", "64", "0.6200", "0.6000",
+      ])
+    let (showStatus, show) = run(["show", "1998-03/west", "--checkpoint-dir", folder + "/store"])
+    #expect(showStatus == 0)
+    #expect(show.output.contains("decoder.weight F32 [2, 8]"))
+    #expect(show.output.contains("kernel version: 2"))
+    let (diffStatus, diff) = run(["diff", "1", "2", "--checkpoint-dir", folder + "/store"])
+    #expect(diffStatus == 0)
+    #expect(diff.output.contains("1998-03/east"))
+    #expect(diff.output.contains(" changed "))
+    let (exportStatus, _) = run([
+      "export", "--out", folder + "/serving", "--checkpoint-dir", folder + "/store",
+    ])
+    #expect(exportStatus == 0)
+    let served = try KernelFile.load(folder + "/serving/1998-03/east.safetensors")
+    #expect(served["1998-03/east"] != nil)
+    let (missing, errors) = run(["show", "1998-03/north", "--checkpoint-dir", folder + "/store"])
+    #expect(missing == 2)
+    #expect(errors.errors.contains("no kernel for domain '1998-03/north'"))
+  }
+
+  @Test func rollbackMakesTheOldKernelLiveAndRepublishesItsExactWeights() throws {
+    let folder = FileManager.default.temporaryDirectory
+      .appendingPathComponent("iak-rollback-\(UUID().uuidString)").path
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    let first = try Self.makeStore(at: folder + "/store")
+    let cluster = try MockKafkaCluster.make()
+    try cluster.createTopic("iak-kernels", partitions: 1)
+    let (status, captured) = run([
+      "rollback", "1998-03/east", "--to", "1", "--checkpoint-dir", folder + "/store",
+      "--set", "kafka.bootstrap.servers=\(cluster.bootstrapServers)",
+      "--set", "publish.dir=\(folder)/published",
+    ])
+    #expect(status == 0, "\(captured.errors)")
+    let store = try SnapshotStore(directory: folder + "/store", keep: 5)
+    let live = SnapshotView(
+      try #require(try store.loadNewestValid(expectingBackbone: nil).snapshot))
+    #expect(live.snapshot.manifest.version == 3)
+    let old = SnapshotView(try store.load(version: 1, expectingBackbone: nil))
+    #expect(live.tensors(of: "1998-03/east") == old.tensors(of: "1998-03/east"))
+    #expect(live.kernelVersions["1998-03/east"] == 3)
+    let records = try KafkaTopicReader.readAll(
+      "iak-kernels", configuration: KafkaConfiguration(bootstrapServers: cluster.bootstrapServers),
+      timeout: .seconds(10))
+    #expect(records.count == 1)
+    let published = try SafeTensors.decode(try #require(records.first).value)
+    let east = try #require(first.first { $0.domain == "1998-03/east" })
+    #expect(published.tensors == east.weightTensors())
+    #expect(published.metadata["kernel_version"] == "3")
+    let file = try #require(
+      FileManager.default.contents(atPath: "\(folder)/published/1998-03/east.safetensors"))
+    #expect(Array(file) == records[0].value)
+  }
+}
