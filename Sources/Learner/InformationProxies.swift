@@ -10,7 +10,9 @@ import Foundation
 ///   relative to `h` (~0 = the kernel is the identity), and the batch variance of mu (~0 = every
 ///   example maps to the same z).
 ///
-/// Each value follows `v <- (1 - decay) v + decay * batch value`; the first batch sets it.
+/// Each value follows `v <- (1 - decay) v + decay * batch value`; the first batch sets it. The
+/// variance of mu is only measured on batches of 2 or more rows (a single row has variance 0 by
+/// definition, which would read as collapse), so it has its own count, `muVarianceBatches`.
 public struct InformationProxies: Sendable, Equatable {
   /// Weight of the newest batch.
   public let decay: Double
@@ -30,14 +32,41 @@ public struct InformationProxies: Sendable, Equatable {
   public private(set) var backboneCrossEntropy = 0.0
   /// Mean L2 norm of the decoder output divided by the mean L2 norm of `h`.
   public private(set) var relativeDecoderNorm = 0.0
-  /// Variance of mu across a batch, averaged over dimensions.
+  /// Variance of mu across a batch, averaged over dimensions; meaningful once
+  /// `muVarianceBatches > 0`.
   public private(set) var muVariance = 0.0
+  /// Batches of 2 or more rows, the ones that measured `muVariance`.
+  public private(set) var muVarianceBatches = 0
 
   /// Creates empty proxies for a bottleneck of `dimensions`.
   public init(dimensions: Int, decay: Double, activeUnitThreshold: Double) {
     self.decay = decay
     self.activeUnitThreshold = activeUnitThreshold
     self.klPerDimension = [Double](repeating: 0, count: dimensions)
+  }
+
+  /// Recreates proxies from their saved values (a trainer snapshot); `values` holds the six
+  /// scalars in the order of `savedValues`.
+  init(
+    decay: Double, activeUnitThreshold: Double, batches: Int, muVarianceBatches: Int,
+    klPerDimension: [Double], values: [Double]
+  ) {
+    self.init(dimensions: 0, decay: decay, activeUnitThreshold: activeUnitThreshold)
+    self.batches = batches
+    self.muVarianceBatches = muVarianceBatches
+    self.klPerDimension = klPerDimension
+    meanKL = values[0]
+    clickRate = values[1]
+    kernelCrossEntropy = values[2]
+    backboneCrossEntropy = values[3]
+    relativeDecoderNorm = values[4]
+    muVariance = values[5]
+  }
+
+  /// The scalar proxies in their saved order: mean KL, click rate, kernel cross-entropy,
+  /// backbone cross-entropy, relative decoder norm, mu variance.
+  var savedValues: [Double] {
+    [meanKL, clickRate, kernelCrossEntropy, backboneCrossEntropy, relativeDecoderNorm, muVariance]
   }
 
   /// Dimensions whose mean KL exceeds the threshold.
@@ -67,7 +96,11 @@ public struct InformationProxies: Sendable, Equatable {
     kernelCrossEntropy = blend(kernelCrossEntropy, batch.kernelCrossEntropy)
     backboneCrossEntropy = blend(backboneCrossEntropy, batch.backboneCrossEntropy)
     relativeDecoderNorm = blend(relativeDecoderNorm, batch.relativeDecoderNorm)
-    muVariance = blend(muVariance, batch.muVariance)
+    if batch.rows >= 2 {
+      let varianceWeight = muVarianceBatches == 0 ? 1 : decay
+      muVariance = (1 - varianceWeight) * muVariance + varianceWeight * batch.muVariance
+      muVarianceBatches += 1
+    }
     batches += 1
   }
 }

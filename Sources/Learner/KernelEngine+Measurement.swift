@@ -46,7 +46,8 @@ extension KernelEngine {
       variance += max(0, muSquares[unit] / n - mean * mean)
     }
     return BatchMeasurement(
-      klPerDimension: kl.map { $0 / n }, clickRate: clicks / n, kernelCrossEntropy: kernelCE / n,
+      rows: rows, klPerDimension: kl.map { $0 / n }, clickRate: clicks / n,
+      kernelCrossEntropy: kernelCE / n,
       backboneCrossEntropy: backboneCE / n,
       relativeDecoderNorm: hNorm > 0 ? deltaNorm / hNorm : 0, muVariance: variance / Double(k))
   }

@@ -13,11 +13,24 @@ public struct PrequentialMeter: Sendable, Equatable {
   public private(set) var positives = 0
   /// Sum of the cross-entropy of every example, in nats.
   public private(set) var crossEntropySum = 0.0
-  private var logits: [Float] = []
-  private var labels: [Bool] = []
+  /// Every recorded logit, oldest first.
+  private(set) var logits: [Float] = []
+  /// Every recorded label (true = positive), oldest first.
+  private(set) var labels: [Bool] = []
 
   /// Creates an empty meter with a sliding window of `windowSize` examples.
   public init(windowSize: Int) { self.windowSize = max(1, windowSize) }
+
+  /// Recreates a meter from its saved parts (a trainer snapshot); the counts follow from
+  /// `labels`, which must be as long as `logits`.
+  init(windowSize: Int, crossEntropySum: Double, logits: [Float], labels: [Bool]) {
+    self.init(windowSize: windowSize)
+    self.count = labels.count
+    self.positives = labels.reduce(0) { $0 + ($1 ? 1 : 0) }
+    self.crossEntropySum = crossEntropySum
+    self.logits = logits
+    self.labels = labels
+  }
 
   /// Records one example's logit (before training on it) and label.
   public mutating func record(logit: Float, label: Float) {

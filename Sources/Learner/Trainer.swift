@@ -20,15 +20,15 @@ public final class Trainer {
   public let kernelConfig: KernelConfig
   /// Training settings.
   public let config: TrainConfig
-  private let engine: KernelEngine
+  let engine: KernelEngine
   private let optimizer: AdamOptimizer
   private let logger: Logger
-  private var states: [String: DomainState] = [:]
+  var states: [String: DomainState] = [:]
   /// The newest event time seen, in milliseconds.
-  public private(set) var eventTimeMs: Int64 = .min
+  public internal(set) var eventTimeMs: Int64 = .min
   /// A lower bound of the event time of every open batch's oldest example (`.max` when none is
   /// open), so that most events need no scan of the domains.
-  private var earliestPendingMs: Int64 = .max
+  var earliestPendingMs: Int64 = .max
   /// The fine-tuned copy of the backbone in `.fullFineTuning` mode.
   public private(set) var tunedBackbone: Backbone?
   private let backboneTrainer: BackboneTrainer?
@@ -150,7 +150,7 @@ public final class Trainer {
     states[domain] = state
   }
 
-  private func makeState(_ domain: String) -> DomainState {
+  func makeState(_ domain: String) -> DomainState {
     DomainState(
       kernel: IAKKernel(
         domain: domain, layout: engine.layout, seed: config.seed),

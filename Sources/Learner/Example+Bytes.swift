@@ -1,0 +1,54 @@
+extension Example {
+  /// Encodes `examples` in the trainer snapshot's binary form, all integers little-endian:
+  /// `u32` example count, then per example the domain as a string, a `u32` count of categorical
+  /// values and each as a string, a `u32` count of numeric values and each as the `u32` bit
+  /// pattern of its float32, the label's float32 bit pattern as `u32`, and the event time as
+  /// `i64`. A string is a `u32` byte count followed by its UTF-8 bytes. Floats keep their exact
+  /// bits (NaN payloads included), so decoding gives back equal examples.
+  static func encoded(_ examples: [Example]) -> [UInt8] {
+    var writer = SnapshotBytesWriter()
+    writer.append(UInt32(examples.count))
+    for example in examples {
+      writer.append(example.domain)
+      writer.append(UInt32(example.categorical.count))
+      for value in example.categorical { writer.append(value) }
+      writer.append(UInt32(example.numeric.count))
+      for value in example.numeric { writer.append(value.bitPattern) }
+      writer.append(example.label.bitPattern)
+      writer.append(example.eventTimeMs)
+    }
+    return writer.bytes
+  }
+
+  /// Decodes examples written by `encoded(_:)`; `source` names the bytes in errors.
+  ///
+  /// - Throws: `LearnerError.invalidModel` saying at which byte the bytes are truncated, hold
+  ///   invalid UTF-8 or continue past the last example.
+  static func decoded(from bytes: [UInt8], source: String) throws(LearnerError) -> [Example] {
+    var reader = SnapshotBytesReader(bytes: bytes, source: source)
+    let count = try reader.count(minimumBytesEach: 24)
+    var examples: [Example] = []
+    examples.reserveCapacity(count)
+    for _ in 0..<count {
+      let domain = try reader.string()
+      let categoricalCount = try reader.count(minimumBytesEach: 4)
+      var categorical: [String] = []
+      categorical.reserveCapacity(categoricalCount)
+      for _ in 0..<categoricalCount { categorical.append(try reader.string()) }
+      let numericCount = try reader.count(minimumBytesEach: 4)
+      var numeric: [Float] = []
+      numeric.reserveCapacity(numericCount)
+      for _ in 0..<numericCount {
+        numeric.append(Float(bitPattern: try reader.word(UInt32.self)))
+      }
+      let label = Float(bitPattern: try reader.word(UInt32.self))
+      let eventTimeMs = try reader.word(Int64.self)
+      examples.append(
+        Example(
+          domain: domain, categorical: categorical, numeric: numeric, label: label,
+          eventTimeMs: eventTimeMs))
+    }
+    try reader.expectEnd(after: "the last of \(count) examples")
+    return examples
+  }
+}

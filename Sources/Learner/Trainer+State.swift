@@ -1,0 +1,300 @@
+import Checkpoint
+
+extension Trainer {
+  /// The names and layouts of the tensors of a trainer snapshot.
+  ///
+  /// Trainer-wide tensors live under `.trainer/`, which no domain name can start with (domain
+  /// names never start with "."). Every other tensor is named `<domain>/<name>`, with `<name>` one
+  /// of the kernel's (`IAKKernel.StateTensor`, the weight blocks) or of the constants below; none
+  /// of these names contains "/", so the tensors of domains "a" and "a/b" cannot collide.
+  public enum StateTensor {
+    /// `int64 [3]`: format version (1), the newest event time in milliseconds (`Int64.min` =
+    /// none yet) and the adaptation mode (0 kernel, 1 output bias, 2 full fine-tuning).
+    public static let trainer = ".trainer/state"
+    /// `uint8 [n]`: the domain names, sorted: a little-endian `u32` count, then per name a `u32`
+    /// byte count and its UTF-8 bytes.
+    public static let domains = ".trainer/domains"
+    /// `uint8 [n]`: the examples of the domain's open batch, in arrival order, in the binary form
+    /// of `Example.encoded(_:)` (domain, categorical strings, numeric float32 bits, label, event
+    /// time).
+    public static let pending = "pending"
+    /// `int64 [1]`: batches closed (`DomainEvaluation.batches`).
+    public static let evaluationBatches = "evaluation.batches"
+    /// `float64 [2]`: the summed cross-entropy of the adapted model and of the backbone, in nats.
+    public static let evaluationCrossEntropy = "evaluation.cross_entropy"
+    /// `float32 [n]`: every logit of the adapted model, oldest first.
+    public static let adaptedLogits = "evaluation.adapted.logits"
+    /// `uint8 [n]`: every label (1 = positive) the adapted model was scored on, oldest first.
+    public static let adaptedLabels = "evaluation.adapted.labels"
+    /// `float32 [n]`: every logit of the backbone alone, oldest first.
+    public static let backboneLogits = "evaluation.backbone.logits"
+    /// `uint8 [n]`: every label the backbone was scored on, oldest first.
+    public static let backboneLabels = "evaluation.backbone.labels"
+    /// `int64 [2]`: batches measured by the information proxies, and those of 2+ rows that
+    /// measured the variance of mu.
+    public static let proxyBatches = "proxies.batches"
+    /// `float64 [6]`: mean KL, click rate, kernel cross-entropy, backbone cross-entropy, relative
+    /// decoder norm, variance of mu.
+    public static let proxyValues = "proxies.values"
+    /// `float64 [k]`: mean KL per bottleneck dimension.
+    public static let proxyKLPerDimension = "proxies.kl_per_dimension"
+    /// `float32 [3]` (output bias mode only): the bias, Adam's first and second moment.
+    public static let outputBias = "output_bias"
+    /// `int64 [1]` (output bias mode only): Adam steps taken by the bias.
+    public static let outputBiasStep = "output_bias.step"
+  }
+
+  /// The format version written in `StateTensor.trainer`.
+  static let stateFormatVersion: Int64 = 1
+
+  /// Every tensor needed to continue exactly as if never stopped: per domain (names prefixed
+  /// `"<domain>/"`) the kernel's state, the open batch's pending examples, the prequential
+  /// evaluation, the information proxies and, in output bias mode, the bias; plus the
+  /// trainer-wide state under `.trainer/`. See `StateTensor` for the layouts.
+  ///
+  /// In full fine-tuning mode (an experiment) the tuned backbone is not exported, and
+  /// `restore(stateTensors:)` refuses the result.
+  public func stateTensors() -> [String: Tensor] {
+    var result: [String: Tensor] = [:]
+    result[StateTensor.trainer] = Tensor(
+      int64s: [Self.stateFormatVersion, eventTimeMs, Self.modeCode(config.mode)], shape: [3])
+    let names = Self.encodedNames(domains)
+    result[StateTensor.domains] = Tensor(uint8s: names, shape: [names.count])
+    for (domain, state) in states {
+      let prefix = domain + "/"
+      result.merge(state.kernel.stateTensors(prefix: prefix)) { first, _ in first }
+      let pending = Example.encoded(state.pending)
+      result[prefix + StateTensor.pending] = Tensor(uint8s: pending, shape: [pending.count])
+      let evaluation = state.evaluation
+      result[prefix + StateTensor.evaluationBatches] = Tensor(
+        int64s: [Int64(evaluation.batches)], shape: [1])
+      result[prefix + StateTensor.evaluationCrossEntropy] = Tensor(
+        doubles: [evaluation.adapted.crossEntropySum, evaluation.backbone.crossEntropySum],
+        shape: [2])
+      for (meter, logitsName, labelsName) in [
+        (evaluation.adapted, StateTensor.adaptedLogits, StateTensor.adaptedLabels),
+        (evaluation.backbone, StateTensor.backboneLogits, StateTensor.backboneLabels),
+      ] {
+        result[prefix + logitsName] = Tensor(floats: meter.logits, shape: [meter.count])
+        result[prefix + labelsName] = Tensor(
+          uint8s: meter.labels.map { $0 ? 1 : 0 }, shape: [meter.count])
+      }
+      let proxies = state.proxies
+      result[prefix + StateTensor.proxyBatches] = Tensor(
+        int64s: [Int64(proxies.batches), Int64(proxies.muVarianceBatches)], shape: [2])
+      result[prefix + StateTensor.proxyValues] = Tensor(doubles: proxies.savedValues, shape: [6])
+      result[prefix + StateTensor.proxyKLPerDimension] = Tensor(
+        doubles: proxies.klPerDimension, shape: [proxies.klPerDimension.count])
+      if config.mode == .outputBias {
+        result[prefix + StateTensor.outputBias] = Tensor(
+          floats: [state.bias.value, state.bias.firstMoment, state.bias.secondMoment], shape: [3])
+        result[prefix + StateTensor.outputBiasStep] = Tensor(
+          int64s: [Int64(state.bias.stepCount)], shape: [1])
+      }
+    }
+    return result
+  }
+
+  /// Replaces this trainer's state (every domain, the event time) with the state exported by
+  /// `stateTensors()` of a trainer made with the same backbone, kernel and training settings.
+  /// Nothing changes when it throws.
+  ///
+  /// - Throws: `LearnerError.invalidModel` naming the domain and tensor that is missing or
+  ///   malformed, or when the snapshot was taken in another adaptation mode;
+  ///   `LearnerError.invalidConfiguration` in full fine-tuning mode, whose tuned backbone is not
+  ///   part of the snapshot.
+  public func restore(stateTensors tensors: [String: Tensor]) throws(LearnerError) {
+    if config.mode == .fullFineTuning {
+      throw .invalidConfiguration(
+        "train.mode = full_fine_tuning: trainer snapshots do not hold the tuned backbone, so "
+          + "this experiment-only mode cannot be restored; restart it from the beginning")
+    }
+    let header = try StateReader(tensors: tensors, context: "trainer snapshot")
+      .int64s(StateTensor.trainer, count: 3)
+    if header[0] != Self.stateFormatVersion {
+      throw .invalidModel(
+        "trainer snapshot: tensor '\(StateTensor.trainer)' has format version \(header[0]); "
+          + "this build reads version \(Self.stateFormatVersion)")
+    }
+    if header[2] != Self.modeCode(config.mode) {
+      throw .invalidModel(
+        "trainer snapshot: it was taken in adaptation mode \(header[2]) (0 kernel, 1 output "
+          + "bias, 2 full fine-tuning) but this trainer runs \(config.mode.rawValue); set "
+          + "train.mode as when the snapshot was taken")
+    }
+    let names = try StateReader(tensors: tensors, context: "trainer snapshot")
+      .uint8s(StateTensor.domains)
+    let domainNames = try Self.decodedNames(names)
+    var restored: [String: DomainState] = [:]
+    for domain in domainNames {
+      if restored[domain] != nil {
+        throw .invalidModel(
+          "trainer snapshot: tensor '\(StateTensor.domains)' names domain '\(domain)' twice")
+      }
+      restored[domain] = try restoredState(of: domain, from: tensors)
+    }
+    states = restored
+    eventTimeMs = header[1]
+    earliestPendingMs = restored.values.reduce(Int64.max) { earliest, state in
+      state.pending.first.map { min(earliest, $0.eventTimeMs) } ?? earliest
+    }
+  }
+
+  private func restoredState(of domain: String, from tensors: [String: Tensor])
+    throws(LearnerError) -> DomainState
+  {
+    let prefix = domain + "/"
+    let reader = StateReader(tensors: tensors, context: "domain '\(domain)'", prefix: prefix)
+    let kernel = try IAKKernel(domain: domain, stateTensors: tensors, prefix: prefix)
+    if kernel.layout != engine.layout {
+      throw .invalidModel(
+        "domain '\(domain)': kernel shape \(kernel.layout) does not match this trainer's "
+          + "\(engine.layout); restore it with the same backbone and iak.* settings")
+    }
+    var state = makeState(domain)
+    state.kernel = kernel
+
+    let pending = try Example.decoded(
+      from: reader.uint8s(StateTensor.pending),
+      source: "domain '\(domain)': tensor '\(prefix + StateTensor.pending)'")
+    if pending.count >= config.batchMax {
+      throw reader.error(
+        StateTensor.pending,
+        "holds \(pending.count) pending examples but a batch closes at train.batch_max = "
+          + "\(config.batchMax); restore with the settings the snapshot was taken with")
+    }
+    if let stranger = pending.first(where: { $0.domain != domain }) {
+      throw reader.error(
+        StateTensor.pending, "holds an example of domain '\(stranger.domain)'")
+    }
+    state.pending.append(contentsOf: pending)
+
+    let batches = try reader.int64s(StateTensor.evaluationBatches, count: 1)[0]
+    let sums = try reader.doubles(StateTensor.evaluationCrossEntropy, count: 2)
+    func meter(_ logitsName: String, _ labelsName: String, sum: Double) throws(LearnerError)
+      -> PrequentialMeter
+    {
+      let logits = try reader.floats(logitsName)
+      let labels = try reader.uint8s(labelsName, count: logits.count)
+      guard labels.allSatisfy({ $0 <= 1 }) else {
+        throw reader.error(labelsName, "holds a label other than 0 or 1")
+      }
+      return PrequentialMeter(
+        windowSize: config.evaluationWindow, crossEntropySum: sum, logits: logits,
+        labels: labels.map { $0 == 1 })
+    }
+    state.evaluation.adapted = try meter(
+      StateTensor.adaptedLogits, StateTensor.adaptedLabels, sum: sums[0])
+    state.evaluation.backbone = try meter(
+      StateTensor.backboneLogits, StateTensor.backboneLabels, sum: sums[1])
+    guard batches >= 0, batches <= state.evaluation.adapted.count,
+      state.evaluation.adapted.count == state.evaluation.backbone.count
+    else {
+      throw reader.error(
+        StateTensor.evaluationBatches,
+        "says \(batches) batches for \(state.evaluation.adapted.count) adapted and "
+          + "\(state.evaluation.backbone.count) backbone scores; they do not fit together")
+    }
+    state.evaluation.batches = Int(batches)
+
+    let proxyBatches = try reader.int64s(StateTensor.proxyBatches, count: 2)
+    guard proxyBatches[0] >= 0, proxyBatches[1] >= 0, proxyBatches[1] <= proxyBatches[0] else {
+      throw reader.error(
+        StateTensor.proxyBatches, "holds impossible counts \(proxyBatches)")
+    }
+    state.proxies = InformationProxies(
+      decay: state.proxies.decay, activeUnitThreshold: state.proxies.activeUnitThreshold,
+      batches: Int(proxyBatches[0]), muVarianceBatches: Int(proxyBatches[1]),
+      klPerDimension: try reader.doubles(
+        StateTensor.proxyKLPerDimension, count: state.proxies.klPerDimension.count),
+      values: try reader.doubles(StateTensor.proxyValues, count: 6))
+
+    if config.mode == .outputBias {
+      let bias = try reader.floats(StateTensor.outputBias, count: 3)
+      let step = try reader.int64s(StateTensor.outputBiasStep, count: 1)[0]
+      guard step >= 0 else {
+        throw reader.error(StateTensor.outputBiasStep, "holds a negative step \(step)")
+      }
+      state.bias.value = bias[0]
+      state.bias.firstMoment = bias[1]
+      state.bias.secondMoment = bias[2]
+      state.bias.stepCount = Int(step)
+    }
+    return state
+  }
+
+  private static func modeCode(_ mode: AdaptationMode) -> Int64 {
+    switch mode {
+    case .kernel: 0
+    case .outputBias: 1
+    case .fullFineTuning: 2
+    }
+  }
+
+  /// The domain names in the form of `StateTensor.domains`.
+  private static func encodedNames(_ names: [String]) -> [UInt8] {
+    var writer = SnapshotBytesWriter()
+    writer.append(UInt32(names.count))
+    for name in names { writer.append(name) }
+    return writer.bytes
+  }
+
+  private static func decodedNames(_ bytes: [UInt8]) throws(LearnerError) -> [String] {
+    var reader = SnapshotBytesReader(
+      bytes: bytes, source: "trainer snapshot: tensor '\(StateTensor.domains)'")
+    let count = try reader.count(minimumBytesEach: 4)
+    var names: [String] = []
+    for _ in 0..<count { names.append(try reader.string()) }
+    try reader.expectEnd(after: "the last of \(count) domain names")
+    return names
+  }
+}
+
+/// Reads the typed tensors of a trainer snapshot, throwing errors that name them.
+private struct StateReader {
+  let tensors: [String: Tensor]
+  /// Where the tensors belong, for messages: "domain 'x'" or "trainer snapshot".
+  let context: String
+  var prefix = ""
+
+  func error(_ name: String, _ problem: String) -> LearnerError {
+    .invalidModel(
+      "\(context): tensor '\(prefix + name)' \(problem); restore an earlier snapshot taken "
+        + "with the same settings")
+  }
+
+  private func vector(_ name: String, _ dtype: TensorDType, count: Int?) throws(LearnerError)
+    -> Tensor
+  {
+    guard let found = tensors[prefix + name] else { throw error(name, "is missing") }
+    guard found.dtype == dtype else {
+      throw error(name, "is \(found.dtype.rawValue), expected \(dtype.rawValue)")
+    }
+    guard found.shape.count == 1, count == nil || found.shape[0] == count else {
+      throw error(
+        name, "has shape \(found.shape), expected [\(count.map(String.init) ?? "n")]")
+    }
+    return found
+  }
+
+  // The dtype is checked first, so the typed accessors below cannot fail.
+
+  func int64s(_ name: String, count: Int) throws(LearnerError) -> [Int64] {
+    let found = try vector(name, .i64, count: count)
+    return (try? found.int64s()) ?? []
+  }
+
+  func doubles(_ name: String, count: Int) throws(LearnerError) -> [Double] {
+    let found = try vector(name, .f64, count: count)
+    return (try? found.doubles()) ?? []
+  }
+
+  func floats(_ name: String, count: Int? = nil) throws(LearnerError) -> [Float] {
+    let found = try vector(name, .f32, count: count)
+    return (try? found.floats()) ?? []
+  }
+
+  func uint8s(_ name: String, count: Int? = nil) throws(LearnerError) -> [UInt8] {
+    try vector(name, .u8, count: count).bytes
+  }
+}

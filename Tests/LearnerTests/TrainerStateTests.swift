@@ -1,0 +1,229 @@
+import Checkpoint
+import Testing
+
+@testable import Learner
+
+@Suite struct TrainerStateTests {
+  /// The trainer's exported state as safetensors bytes.
+  static func snapshotBytes(_ trainer: Trainer) -> [UInt8] {
+    SafeTensors(tensors: trainer.stateTensors()).encoded()
+  }
+
+  /// Snapshots `trainer` through safetensors bytes and restores it into a fresh trainer.
+  static func restart(_ trainer: Trainer, mode: AdaptationMode) throws -> Trainer {
+    let decoded = try SafeTensors.decode(snapshotBytes(trainer))
+    let resumed = try TrainerTests.makeTrainer(mode: mode)
+    try resumed.restore(stateTensors: decoded.tensors)
+    return resumed
+  }
+
+  /// Stop points of `stream`: right after a batch closed, and in the middle of open batches.
+  static func stopPoints(_ stream: [Example], mode: AdaptationMode) throws -> (
+    afterClose: Int, midBatch: Int
+  ) {
+    let probe = try TrainerTests.makeTrainer(mode: mode)
+    var afterClose: Int?
+    var midBatch: Int?
+    for (index, example) in stream.enumerated() {
+      let closed = !probe.process(example).isEmpty
+      if index > 100, closed, afterClose == nil { afterClose = index + 1 }
+      if index > 300, !closed, midBatch == nil, probe.pendingExamples(for: "hot").count >= 3 {
+        midBatch = index + 1
+      }
+    }
+    return (try #require(afterClose), try #require(midBatch))
+  }
+
+  /// Every domain's evaluation figures, as bit patterns.
+  static func figures(_ trainer: Trainer) -> [String: [UInt64]] {
+    var result: [String: [UInt64]] = [:]
+    for domain in trainer.domains {
+      guard let evaluation = trainer.evaluation(for: domain) else { continue }
+      var values: [UInt64] = [UInt64(evaluation.batches)]
+      for meter in [evaluation.adapted, evaluation.backbone] {
+        values += [UInt64(meter.count), UInt64(meter.positives)]
+        for figure in [meter.cumulativeAUC, meter.windowAUC, meter.logLoss, meter.windowLogLoss] {
+          values.append(figure?.bitPattern ?? 0xdead)
+        }
+      }
+      result[domain] = values
+    }
+    return result
+  }
+
+  func checkRestartsMatchNeverStopping(mode: AdaptationMode) throws {
+    let stream = TrainerTests.stream(count: 700, seed: 21)
+    let uninterrupted = try TrainerTests.makeTrainer(mode: mode)
+    for example in stream { _ = uninterrupted.process(example) }
+
+    let (afterClose, midBatch) = try Self.stopPoints(stream, mode: mode)
+    #expect(afterClose < midBatch)
+    var trainer = try TrainerTests.makeTrainer(mode: mode)
+    var start = 0
+    for stop in [0, afterClose, midBatch, midBatch + 1] {
+      for example in stream[start..<stop] { _ = trainer.process(example) }
+      start = stop
+      let before = Self.snapshotBytes(trainer)
+      let pending = trainer.domains.map { trainer.pendingExamples(for: $0) }
+      if stop == midBatch { #expect(pending.contains { !$0.isEmpty }) }
+      trainer = try Self.restart(trainer, mode: mode)
+      #expect(Self.snapshotBytes(trainer) == before)
+      #expect(trainer.domains.map { trainer.pendingExamples(for: $0) } == pending)
+    }
+    for example in stream[start...] { _ = trainer.process(example) }
+
+    #expect(Self.snapshotBytes(trainer) == Self.snapshotBytes(uninterrupted))
+    #expect(trainer.domains == ["cold", "hot", "warm"])
+    #expect(trainer.eventTimeMs == uninterrupted.eventTimeMs)
+    #expect(Self.figures(trainer) == Self.figures(uninterrupted))
+    for domain in trainer.domains {
+      #expect(trainer.evaluation(for: domain) == uninterrupted.evaluation(for: domain))
+      #expect(trainer.proxies(for: domain) == uninterrupted.proxies(for: domain))
+      #expect(trainer.kernel(for: domain) == uninterrupted.kernel(for: domain))
+      #expect(trainer.outputBias(for: domain) == uninterrupted.outputBias(for: domain))
+      #expect(trainer.pendingExamples(for: domain) == uninterrupted.pendingExamples(for: domain))
+    }
+    // The flushed ends agree too, so the restored pending batches were the right ones.
+    #expect(trainer.flush() == uninterrupted.flush())
+    #expect(Self.snapshotBytes(trainer) == Self.snapshotBytes(uninterrupted))
+  }
+
+  @Test func kernelModeRestartsGiveTheSameStateAndFiguresAsNeverStopping() throws {
+    try checkRestartsMatchNeverStopping(mode: .kernel)
+    let trainer = try TrainerTests.makeTrainer()
+    for example in TrainerTests.stream(count: 100, seed: 22) { _ = trainer.process(example) }
+    let evaluation = try #require(trainer.evaluation(for: "hot"))
+    #expect(evaluation.adapted.cumulativeAUC != nil && evaluation.adapted.windowAUC != nil)
+    #expect(try #require(trainer.proxies(for: "hot")).batches > 0)
+  }
+
+  @Test func outputBiasRestartsGiveTheSameStateAndFiguresAsNeverStopping() throws {
+    try checkRestartsMatchNeverStopping(mode: .outputBias)
+    let trainer = try TrainerTests.makeTrainer(mode: .outputBias)
+    for example in TrainerTests.stream(count: 100, seed: 23) { _ = trainer.process(example) }
+    #expect(trainer.stateTensors()["hot/output_bias"] != nil)
+    #expect(try #require(trainer.outputBias(for: "hot")).stepCount > 0)
+  }
+
+  @Test func pendingExamplesRoundTripBitForBit() throws {
+    let examples = [
+      Example(
+        domain: "1998-03/9", categorical: ["", "é✓", "u\u{0}1"],
+        numeric: [1.5, -0, .infinity, Float(bitPattern: 0x7fc0_1234)], label: 1,
+        eventTimeMs: .min),
+      Example(domain: "1998-03/9", categorical: [], label: 0, eventTimeMs: 42),
+    ]
+    let bytes = Example.encoded(examples)
+    let decoded = try Example.decoded(from: bytes, source: "test")
+    #expect(decoded.count == 2)
+    #expect(decoded[0].categorical == examples[0].categorical)
+    #expect(decoded[0].numeric.map(\.bitPattern) == examples[0].numeric.map(\.bitPattern))
+    #expect(decoded[1] == examples[1])
+    #expect(decoded[0].eventTimeMs == .min && decoded[0].domain == "1998-03/9")
+    #expect(Example.encoded(decoded) == bytes)
+    for length in [0, 3, 10, bytes.count - 1] {
+      #expect(throws: LearnerError.self) {
+        try Example.decoded(from: Array(bytes[..<length]), source: "test")
+      }
+    }
+    #expect(throws: LearnerError.self) {
+      try Example.decoded(from: bytes + [0], source: "test")
+    }
+    #expect(throws: LearnerError.self) {
+      try Example.decoded(from: [0xff, 0xff, 0xff, 0xff], source: "test")
+    }
+  }
+
+  @Test func malformedSnapshotsThrowAndLeaveTheTrainerUnchanged() throws {
+    let source = try TrainerTests.makeTrainer()
+    for example in TrainerTests.stream(count: 203, seed: 24) { _ = source.process(example) }
+    let good = source.stateTensors()
+    #expect(!source.pendingExamples(for: "hot").isEmpty)
+
+    let target = try TrainerTests.makeTrainer()
+    for example in TrainerTests.stream(count: 50, seed: 25) { _ = target.process(example) }
+    let targetBytes = TrainerStateTests.snapshotBytes(target)
+
+    func expectRefused(_ change: (inout [String: Tensor]) -> Void, naming name: String) {
+      var tensors = good
+      change(&tensors)
+      let error = #expect(throws: LearnerError.self) {
+        try target.restore(stateTensors: tensors)
+      }
+      #expect(error.map { "\($0)".contains(name) } == true, "\(String(describing: error))")
+      #expect(TrainerStateTests.snapshotBytes(target) == targetBytes)
+    }
+    expectRefused({ $0["hot/pending"] = nil }, naming: "hot/pending")
+    expectRefused({ $0[".trainer/state"] = nil }, naming: ".trainer/state")
+    expectRefused({ $0["cold/adam.step"] = nil }, naming: "cold/adam.step")
+    expectRefused(
+      { $0["warm/evaluation.adapted.logits"] = Tensor(int64s: [1, 2], shape: [2]) },
+      naming: "warm/evaluation.adapted.logits")
+    expectRefused(
+      { $0["hot/proxies.values"] = Tensor(doubles: [1, 2, 3, 4, 5, 6], shape: [2, 3]) },
+      naming: "hot/proxies.values")
+    expectRefused(
+      { $0["hot/proxies.kl_per_dimension"] = Tensor(doubles: [1, 2], shape: [2]) },
+      naming: "hot/proxies.kl_per_dimension")
+    expectRefused(
+      { $0["hot/evaluation.backbone.labels"] = Tensor(uint8s: [1], shape: [1]) },
+      naming: "hot/evaluation.backbone.labels")
+    expectRefused(
+      { tensors in
+        let bytes = tensors["hot/pending"]!.bytes.dropLast()
+        tensors["hot/pending"] = Tensor(uint8s: Array(bytes), shape: [bytes.count])
+      }, naming: "hot/pending")
+    expectRefused(
+      { $0[".trainer/domains"] = Tensor(uint8s: [9, 0, 0, 0], shape: [4]) },
+      naming: ".trainer/domains")
+    expectRefused(
+      { $0[".trainer/state"] = Tensor(int64s: [2, 0, 0], shape: [3]) }, naming: "version 2")
+
+    // A kernel-mode snapshot is refused by an output-bias trainer, and full fine-tuning cannot
+    // be restored at all.
+    let biasTrainer = try TrainerTests.makeTrainer(mode: .outputBias)
+    #expect(throws: LearnerError.self) { try biasTrainer.restore(stateTensors: good) }
+    let tuning = try TrainerTests.makeTrainer(mode: .fullFineTuning)
+    #expect(throws: LearnerError.self) {
+      try tuning.restore(stateTensors: tuning.stateTensors())
+    }
+    // The intact snapshot restores.
+    try target.restore(stateTensors: good)
+    #expect(TrainerStateTests.snapshotBytes(target) == TrainerStateTests.snapshotBytes(source))
+  }
+
+  @Test func singleRowBatchesDoNotMoveTheVarianceOfMu() throws {
+    func measurement(rows: Int, muVariance: Double) -> BatchMeasurement {
+      BatchMeasurement(
+        rows: rows, klPerDimension: [0.5, 0.5], clickRate: 0.25, kernelCrossEntropy: 0.6,
+        backboneCrossEntropy: 0.7, relativeDecoderNorm: 0.1, muVariance: muVariance)
+    }
+    var proxies = InformationProxies(dimensions: 2, decay: 0.5, activeUnitThreshold: 0.01)
+    proxies.update(with: measurement(rows: 1, muVariance: 0))
+    #expect(proxies.batches == 1 && proxies.muVarianceBatches == 0)
+    #expect(proxies.clickRate == 0.25)
+    proxies.update(with: measurement(rows: 4, muVariance: 0.75))
+    #expect(proxies.muVariance == 0.75)  // The first measured batch sets it.
+    proxies.update(with: measurement(rows: 1, muVariance: 0))
+    #expect(proxies.muVariance == 0.75)
+    proxies.update(with: measurement(rows: 2, muVariance: 0.25))
+    #expect(proxies.muVariance == 0.5)  // 0.5 * 0.75 + 0.5 * 0.25
+    #expect(proxies.batches == 4 && proxies.muVarianceBatches == 2)
+
+    // Through the trainer: a domain whose batches close by waiting with one example each.
+    let trainer = try TrainerTests.makeTrainer()
+    for index in 0..<5 {
+      _ = trainer.process(
+        Example(
+          domain: "quiet", categorical: ["u\(index)", "i\(index)"], label: Float(index % 2),
+          eventTimeMs: Int64(index) * 60_000))
+    }
+    let quiet = try #require(trainer.proxies(for: "quiet"))
+    #expect(quiet.batches == 4)
+    #expect(quiet.muVarianceBatches == 0)
+    let busy = try TrainerTests.makeTrainer()
+    for example in TrainerTests.stream(count: 16, seed: 26) { _ = busy.process(example) }
+    let hot = try #require(busy.proxies(for: "hot"))
+    #expect(hot.muVarianceBatches == 1 && hot.muVariance > 0)
+  }
+}
