@@ -36,7 +36,7 @@ import Testing
       try store.write(
         SafeTensors(tensors: tensors),
         offsets: [
-          Checkpoint.TopicPartition(topic: "iak-events", partition: 0): Int64(64 * (round + 1))
+          StoredPartition(topic: "iak-events", partition: 0): Int64(64 * (round + 1))
         ],
         backboneSHA256: "feed", configurationDigest: "c",
         extras: [

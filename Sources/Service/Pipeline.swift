@@ -1,0 +1,309 @@
+import Checkpoint
+import Foundation
+import Learner
+import Observability
+import Stream
+
+/// The streaming pipeline of DESIGN.md, top to bottom: records -> decode (bad input to the
+/// dead-letter topic) -> join clicks to impressions -> route to domains -> per-domain batches ->
+/// kernel training with prequential evaluation -> drift monitor and alerts -> snapshot of all
+/// state with the offsets it covers -> publish changed kernels.
+///
+/// Everything runs on the caller's thread in record order, so the same records from the same
+/// snapshot give bit-identical state. The caller owns the loop (`replay`, `serve`): it hands
+/// records to `process`, calls `checkpoint` when its interval is due, and commits the returned
+/// offsets to Kafka only after `checkpoint` returned (the snapshot is durable and its kernels
+/// delivered).
+public final class Pipeline {
+  /// What went through the pipeline.
+  public struct Counts: Sendable, Equatable {
+    /// Records consumed.
+    public var records = 0
+    /// Records rejected by the decoder.
+    public var rejected = 0
+    /// Labelled examples trained on.
+    public var examples = 0
+    /// Of which clicked.
+    public var positives = 0
+  }
+
+  /// The frozen backbone, shared read-only by every kernel.
+  public let backbone: Backbone
+  /// sha256 of the backbone's model.safetensors, recorded in snapshots and published kernels.
+  public let backboneSHA256: String
+  /// The kernels and their batches.
+  public let trainer: Trainer
+  /// Counts so far (restored from the snapshot).
+  public private(set) var counts = Counts()
+  /// The next offset to read of every partition seen.
+  public private(set) var offsets: [KafkaPartition: Int64] = [:]
+  /// Drift events raised so far in this run.
+  public private(set) var alerts: [DriftEvent] = []
+
+  private let configuration: Configuration
+  private let schema: EventSchema
+  private let decoder: EventDecoder
+  private let assembler: ExampleAssembler
+  private let policy: DriftPolicy
+  private var drift: DriftMonitor
+  private var joiner: LabelJoiner
+  private var router: DomainRouter
+  private var kernelVersions: [String: Int] = [:]
+  private var publishedSteps: [String: Int] = [:]
+  private var deactivated: Set<String> = []
+  private var labelled: [LabelJoiner.LabelledExample] = []
+  private let store: SnapshotStore?
+  private let publisher: KernelPublisher?
+  private let alertEmitter: AlertEmitter?
+  private let deadLetters: DeadLetterWriter?
+  private let logger: Logger
+  private let metrics: MetricsRegistry?
+
+  /// Creates a pipeline with empty state.
+  ///
+  /// - Throws: `ConfigError` for settings that do not parse, `LearnerError` when the kernel does
+  ///   not fit the backbone.
+  public init(
+    configuration: Configuration, backbone: Backbone, backboneSHA256: String,
+    store: SnapshotStore?, publisher: KernelPublisher?, alertEmitter: AlertEmitter?,
+    deadLetters: DeadLetterWriter?, logger: Logger, metrics: MetricsRegistry?
+  ) throws {
+    self.configuration = configuration
+    self.backbone = backbone
+    self.backboneSHA256 = backboneSHA256
+    trainer = try Trainer(
+      backbone: backbone, kernelConfig: try configuration.kernelConfig(),
+      config: configuration.trainConfig, logger: logger.child("learner"))
+    schema = configuration.eventSchema
+    decoder = EventDecoder(schema: schema, metrics: metrics ?? MetricsRegistry())
+    assembler = ExampleAssembler(backbone: backbone.config)
+    policy = DriftPolicy(
+      onCollapse: DriftAction(rawValue: configuration.string("drift.on_collapse")) ?? .alert,
+      onHarm: DriftAction(rawValue: configuration.string("drift.on_harm")) ?? .deactivate)
+    drift = DriftMonitor(settings: configuration.driftSettings)
+    joiner = LabelJoiner(configuration: configuration.joinerConfiguration, metrics: metrics)
+    router = try DomainRouter(
+      configuration: try configuration.routerConfiguration(), metrics: metrics)
+    self.store = store
+    self.publisher = publisher
+    self.alertEmitter = alertEmitter
+    self.deadLetters = deadLetters
+    self.logger = logger
+    self.metrics = metrics
+  }
+
+  // MARK: - Processing
+
+  /// Decodes, joins, routes and trains on `records`, in order.
+  ///
+  /// - Throws: `KafkaError` only when a rejected record cannot be handed to the dead-letter
+  ///   producer (the record is not lost: the caller stops before committing past it).
+  public func process(_ records: [Record]) throws {
+    for record in records {
+      counts.records += 1
+      offsets[KafkaPartition(topic: record.topic, partition: record.partition)] =
+        record.offset + 1
+      let event: Event
+      do throws(EventRejection) {
+        event = try decoder.decode(record.value)
+      } catch {
+        counts.rejected += 1
+        try deadLetters?.write(record, reason: error.reason.rawValue)
+        continue
+      }
+      joiner.process(event, partition: record.partition, into: &labelled)
+      train(&labelled)
+    }
+  }
+
+  /// Closes every open batch and expires every waiting impression (end of a bounded replay that
+  /// asked for it): the state then no longer depends on input that never comes.
+  public func flush() {
+    joiner.flush(into: &labelled)
+    train(&labelled)
+    observe(trainer.flush())
+  }
+
+  private func train(_ batch: inout [LabelJoiner.LabelledExample]) {
+    for example in batch {
+      let route = router.route(example.impression)
+      let domain = route.domain.description
+      if route.isNew, let parent = route.parent?.description, trainer.kernel(for: parent) != nil,
+        trainer.kernel(for: domain) == nil
+      {
+        trainer.startDomain(domain, warmFrom: parent)
+      }
+      counts.examples += 1
+      if example.label { counts.positives += 1 }
+      observe(
+        trainer.process(
+          assembler.example(for: example.impression, label: example.label, domain: domain)))
+    }
+    batch.removeAll(keepingCapacity: true)
+  }
+
+  private func observe(_ reports: [BatchReport]) {
+    for report in reports {
+      guard let kernel = trainer.kernel(for: report.domain),
+        let proxies = trainer.proxies(for: report.domain)
+      else { continue }
+      let examples = report.labels.indices.map {
+        DriftExample(
+          kernelLogit: report.adaptedLogits[$0], backboneLogit: report.backboneLogits[$0],
+          label: report.labels[$0])
+      }
+      let observation = DriftObservation(
+        step: kernel.stepCount, eventTimeMs: report.lastEventTimeMs,
+        kernelVersion: kernelVersions[report.domain] ?? 0, activeUnits: proxies.activeUnits,
+        relativeDecoderNorm: proxies.relativeDecoderNorm,
+        // A domain that never had a batch of 2+ rows has no mu variance yet.
+        muVariance: proxies.muVarianceBatches == 0 ? .infinity : proxies.muVariance,
+        meanKL: proxies.meanKL, examples: examples)
+      let events = drift.observe(observation, of: report.domain)
+      guard !events.isEmpty else { continue }
+      let firing = drift.firingDetectors(of: report.domain)
+      for event in events {
+        let action = policy.action(for: event, firing: firing)
+        alerts.append(event)
+        apply(action, to: report.domain)
+        do {
+          try alertEmitter?.emit(event, action: action)
+        } catch {
+          logger.error("could not send an alert", ["error": "\(error)"])
+        }
+      }
+    }
+  }
+
+  private func apply(_ action: DriftAction, to domain: String) {
+    switch action {
+    case .alert: break
+    case .deactivate: deactivated.insert(domain)
+    case .reactivate: deactivated.remove(domain)
+    case .reset, .rollback:
+      // Rollback to an earlier healthy version needs the store's history; until that lands the
+      // kernel is taken out of serving, which is what both actions guarantee first.
+      logger.warning(
+        "drift action \(action.rawValue) acts as deactivate in this version", ["domain": domain])
+      deactivated.insert(domain)
+    }
+  }
+
+  // MARK: - Snapshots
+
+  /// Every piece of state as named tensors: the trainer's (kernels, batches, meters), the drift
+  /// monitor's, the joiner's and the router's.
+  public func stateTensors() -> [String: Tensor] {
+    var tensors = trainer.stateTensors()
+    tensors.merge(drift.stateTensors()) { first, _ in first }
+    let joinerBytes = joiner.exportState().serialized()
+    let routerBytes = router.exportState().serialized()
+    tensors[".ingest/joiner"] = Tensor(uint8s: joinerBytes, shape: [joinerBytes.count])
+    tensors[".ingest/router"] = Tensor(uint8s: routerBytes, shape: [routerBytes.count])
+    tensors[".pipeline/counts"] = Tensor(
+      int64s: [counts.records, counts.rejected, counts.examples, counts.positives].map(Int64.init),
+      shape: [4])
+    return tensors
+  }
+
+  /// Restores the state of `snapshot` (written by `checkpoint`).
+  ///
+  /// - Throws: an error naming what is missing or malformed; nothing is half-restored in the
+  ///   trainer.
+  public func restore(_ snapshot: Snapshot) throws {
+    let tensors = snapshot.payload.tensors
+    try trainer.restore(stateTensors: tensors)
+    drift = try DriftMonitor(settings: configuration.driftSettings, stateTensors: tensors)
+    guard let joinerTensor = tensors[".ingest/joiner"], let routerTensor = tensors[".ingest/router"],
+      let countsTensor = tensors[".pipeline/counts"]
+    else { throw UsageError("snapshot \(snapshot.manifest.version) has no ingest state") }
+    joiner = LabelJoiner(
+      configuration: configuration.joinerConfiguration,
+      restoring: try LabelJoiner.State(bytes: try joinerTensor.uint8s()), metrics: metrics)
+    router = try DomainRouter(
+      configuration: try configuration.routerConfiguration(),
+      restoring: try DomainRouter.State(bytes: try routerTensor.uint8s()), metrics: metrics)
+    let values = try countsTensor.int64s().map(Int.init)
+    counts = Counts(
+      records: values[0], rejected: values[1], examples: values[2], positives: values[3])
+    offsets = Dictionary(
+      uniqueKeysWithValues: snapshot.manifest.offsets.map {
+        (KafkaPartition(topic: $0.key.topic, partition: $0.key.partition), $0.value)
+      })
+    let view = SnapshotView(snapshot)
+    kernelVersions = view.kernelVersions
+    for domain in view.domains { publishedSteps[domain] = try view.kernel(of: domain).stepCount }
+    deactivated = Set(
+      (snapshot.manifest.extras["deactivated"] ?? "").split(separator: ",").map(String.init))
+  }
+
+  /// Writes a snapshot of all state with the offsets it covers, then publishes every kernel that
+  /// changed since it was last published. Returns the manifest; the caller commits its offsets.
+  ///
+  /// - Throws: `SnapshotStoreError` when the snapshot could not be written (the previous one
+  ///   stays), `KernelPublisher.Failure` when a kernel was not delivered.
+  @discardableResult
+  public func checkpoint(createdAtMilliseconds: Int64) throws -> SnapshotManifest? {
+    guard let store else { return nil }
+    var changed: [KernelPublisher.Item] = []
+    var versions = kernelVersions
+    for (domain, kernel) in trainer.kernels.sorted(by: { $0.key < $1.key })
+    where publishedSteps[domain] != kernel.stepCount {
+      versions[domain, default: 0] += 1
+      changed.append(
+        KernelPublisher.Item(
+          kernel: kernel, kernelVersion: versions[domain]!,
+          isActive: kernel.isActive && !deactivated.contains(domain)))
+    }
+    let report = try store.write(
+      SafeTensors(tensors: stateTensors()),
+      offsets: Dictionary(
+        uniqueKeysWithValues: offsets.map {
+          (StoredPartition(topic: $0.key.topic, partition: $0.key.partition), $0.value)
+        }),
+      backboneSHA256: backboneSHA256, configurationDigest: configurationDigest,
+      extras: [
+        SnapshotView.kernelVersionsKey: SnapshotView.encodeMap(versions),
+        SnapshotView.domainStatsKey: SnapshotView.encodeMap(domainStatistics()),
+        "deactivated": deactivated.sorted().joined(separator: ","),
+      ])
+    try publisher?.publish(
+      changed, snapshotVersion: report.manifest.version,
+      createdAtMilliseconds: createdAtMilliseconds)
+    kernelVersions = versions
+    for item in changed { publishedSteps[item.kernel.domain] = item.kernel.stepCount }
+    return report.manifest
+  }
+
+  /// Per-domain figures: examples, positives, prequential AUC and logloss of the kernel and of
+  /// the backbone alone, and the information proxies.
+  public func domainStatistics() -> [String: Any] {
+    var result: [String: Any] = [:]
+    for domain in trainer.domains {
+      guard let evaluation = trainer.evaluation(for: domain) else { continue }
+      var row: [String: Any] = [
+        "examples": evaluation.adapted.count, "positives": evaluation.adapted.positives,
+      ]
+      row["auc"] = evaluation.adapted.cumulativeAUC
+      row["backbone_auc"] = evaluation.backbone.cumulativeAUC
+      row["logloss"] = evaluation.adapted.logLoss
+      row["backbone_logloss"] = evaluation.backbone.logLoss
+      if let proxies = trainer.proxies(for: domain) {
+        row["active_units"] = proxies.activeUnits
+        row["mean_kl_nats"] = proxies.meanKL
+        row["relevance_bits"] = proxies.kernelRelevanceBits
+        row["backbone_relevance_bits"] = proxies.backboneRelevanceBits
+        row["relative_decoder_norm"] = proxies.relativeDecoderNorm
+      }
+      row["kernel_version"] = kernelVersions[domain] ?? 0
+      result[domain] = row
+    }
+    return result
+  }
+
+  private var configurationDigest: String {
+    let text = ConfigSchema.keys.map { "\($0.name)=\(configuration.string($0.name))" }
+      .joined(separator: "\n")
+    return SHA256.hexDigest(of: Array(text.utf8))
+  }
+}

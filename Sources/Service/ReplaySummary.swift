@@ -1,0 +1,48 @@
+import Foundation
+import Learner
+
+/// The JSON document `replay --summary` writes.
+enum ReplaySummary {
+  static func document(of pipeline: Pipeline, snapshotVersion: Int?) -> String {
+    let domains = pipeline.domainStatistics()
+    var alertsByDomain: [String: [[String: Any]]] = [:]
+    for event in pipeline.alerts {
+      alertsByDomain[event.domain, default: []].append([
+        "detector": event.detector.rawValue, "status": event.transition.rawValue,
+        "value": event.value.isFinite ? event.value : 0, "threshold": event.threshold,
+        "event_time_ms": event.eventTimeMs, "kernel_version": event.kernelVersion,
+      ])
+    }
+    var perDomain: [String: Any] = [:]
+    var weighted: [String: Double] = [:]
+    var total = 0.0
+    for (domain, value) in domains {
+      guard var row = value as? [String: Any] else { continue }
+      row["alerts"] = alertsByDomain[domain] ?? []
+      perDomain[domain] = row
+      let examples = Double(row["examples"] as? Int ?? 0)
+      total += examples
+      for key in ["auc", "backbone_auc", "logloss", "backbone_logloss"] {
+        if let number = row[key] as? Double { weighted[key, default: 0] += number * examples }
+      }
+    }
+    let counts = pipeline.counts
+    var overall: [String: Any] = [
+      "records": counts.records, "rejected": counts.rejected, "examples": counts.examples,
+      "positives": counts.positives, "domains": domains.count, "alerts": pipeline.alerts.count,
+    ]
+    for (key, sum) in weighted where total > 0 {
+      // Example-weighted means of the per-domain figures (the pooled AUC across domains would
+      // mix domains with different base rates).
+      overall[key + "_mean_by_examples"] = sum / total
+    }
+    let document: [String: Any] = [
+      "schema": "iak-replay-summary/1", "snapshot_version": snapshotVersion ?? 0,
+      "overall": overall, "domains": perDomain,
+    ]
+    let data =
+      (try? JSONSerialization.data(
+        withJSONObject: document, options: [.sortedKeys, .prettyPrinted])) ?? Data()
+    return String(decoding: data, as: UTF8.self) + "\n"
+  }
+}
