@@ -214,7 +214,8 @@ public final class Pipeline {
     let tensors = snapshot.payload.tensors
     try trainer.restore(stateTensors: tensors)
     drift = try DriftMonitor(settings: configuration.driftSettings, stateTensors: tensors)
-    guard let joinerTensor = tensors[".ingest/joiner"], let routerTensor = tensors[".ingest/router"],
+    guard let joinerTensor = tensors[".ingest/joiner"],
+      let routerTensor = tensors[".ingest/router"],
       let countsTensor = tensors[".pipeline/counts"]
     else { throw UsageError("snapshot \(snapshot.manifest.version) has no ingest state") }
     joiner = LabelJoiner(

@@ -70,7 +70,8 @@ struct ReplayTool {
     }
     let pipeline = try Pipeline(
       configuration: configuration, backbone: backbone, backboneSHA256: sha, store: store,
-      publisher: publisher, alertEmitter: AlertEmitter(
+      publisher: publisher,
+      alertEmitter: AlertEmitter(
         producer: nil, topic: "", logger: context.logger, metrics: context.metrics),
       deadLetters: nil, logger: context.logger, metrics: context.metrics)
     var start: Int64 = 0
@@ -106,7 +107,8 @@ struct ReplayTool {
       let due: Bool
       switch interval {
       case .events(let count): due = sinceCheckpoint >= count
-      case .milliseconds(let ms): due = Date().timeIntervalSince(lastCheckpoint) * 1000 >= Double(ms)
+      case .milliseconds(let ms):
+        due = Date().timeIntervalSince(lastCheckpoint) * 1000 >= Double(ms)
       }
       if due {
         try pipeline.checkpoint(createdAtMilliseconds: Self.now())
