@@ -164,9 +164,37 @@ public final class KafkaConsumer: @unchecked Sendable {
   }
 
   /// Commits `offsets` synchronously: each value is the next offset to read (last processed + 1).
-  /// - Throws: `KafkaError` if the commit or any partition's commit failed.
+  ///
+  /// A commit refused for a passing reason (a rebalance in progress, the coordinator moving or
+  /// loading, a timeout) is retried with a short growing backoff, at most `commitAttempts` times
+  /// in all (about 3 s); librdkafka keeps the group session alive meanwhile, so this is safe
+  /// inside a rebalance handler. Fenced commits (the generation or member is gone) are not
+  /// retried: the partitions belong to someone else.
+  /// - Throws: `KafkaError` if the commit or any partition's commit failed, or still failed
+  ///   retriably after the last attempt (`isRetriable`: commit again at the next opportunity).
   public func commit(_ offsets: [TopicPartition: Int64]) throws(KafkaError) {
     guard !offsets.isEmpty else { return }
+    var backoff = Duration.milliseconds(20)
+    var attempt = 1
+    while true {
+      do throws(KafkaError) {
+        try commitOnce(offsets)
+        return
+      } catch where error.isRetriable && attempt < Self.commitAttempts {
+        logger.info(
+          "commit refused for now; retrying",
+          ["attempt": String(attempt), "backoff": "\(backoff)", "error": error.description])
+        Thread.sleep(forTimeInterval: Double(milliseconds(backoff)) / 1000)
+        backoff = min(backoff * 2, .milliseconds(500))
+        attempt += 1
+      }
+    }
+  }
+
+  /// How many times `commit` tries before giving up on a retriable error.
+  static let commitAttempts = 10
+
+  private func commitOnce(_ offsets: [TopicPartition: Int64]) throws(KafkaError) {
     let list = TopicPartitionList(offsets.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
     let code = rd_kafka_commit(handle, list.pointer, 0)
     guard code == RD_KAFKA_RESP_ERR_NO_ERROR || code == RD_KAFKA_RESP_ERR__NO_OFFSET else {
