@@ -181,7 +181,8 @@ public final class KafkaConsumer: @unchecked Sendable {
       do throws(KafkaError) {
         try commitOnce(offsets)
         return
-      } catch where error.isRetriable && attempt < Self.commitAttempts
+      } catch
+        where error.isRetriable && attempt < Self.commitAttempts
         && ContinuousClock.now + backoff < retryDeadline
       {
         logger.info(
