@@ -164,17 +164,80 @@ public final class KafkaConsumer: @unchecked Sendable {
   }
 
   /// Commits `offsets` synchronously: each value is the next offset to read (last processed + 1).
-  /// - Throws: `KafkaError` if the commit or any partition's commit failed.
+  ///
+  /// A commit refused for a passing reason (a rebalance in progress, the coordinator moving or
+  /// loading, a timeout) is retried with a short growing backoff, at most `commitAttempts` times
+  /// within `commitRetryWindow`; librdkafka keeps the group session alive meanwhile, so this is
+  /// safe inside a rebalance handler. Fenced commits (the generation or member is gone) are not
+  /// retried: the partitions belong to someone else.
+  /// - Throws: `KafkaError` if the commit or any partition's commit failed, or still failed
+  ///   retriably after the last attempt (`isRetriable`: commit again at the next opportunity).
   public func commit(_ offsets: [TopicPartition: Int64]) throws(KafkaError) {
     guard !offsets.isEmpty else { return }
+    var backoff = Duration.milliseconds(20)
+    var attempt = 1
+    let retryDeadline = ContinuousClock.now + Self.commitRetryWindow
+    while true {
+      do throws(KafkaError) {
+        try commitOnce(offsets)
+        return
+      } catch
+        where error.isRetriable && attempt < Self.commitAttempts
+        && ContinuousClock.now + backoff < retryDeadline
+      {
+        logger.info(
+          "commit refused for now; retrying",
+          ["attempt": String(attempt), "backoff": "\(backoff)", "error": error.description])
+        Thread.sleep(forTimeInterval: Double(milliseconds(backoff)) / 1000)
+        backoff = min(backoff * 2, .milliseconds(500))
+        attempt += 1
+      }
+    }
+  }
+
+  /// How many times `commit` tries before giving up on a retriable error.
+  static let commitAttempts = 10
+  /// No new attempt starts after this long.
+  static let commitRetryWindow = Duration.seconds(5)
+
+  /// How long one commit attempt waits for the coordinator's answer.
+  static let commitAttemptTimeout = Duration.seconds(10)
+
+  /// One commit, answered on a queue of its own and waited for at most
+  /// `commitAttemptTimeout` (librdkafka's synchronous commit waits without limit, which hangs
+  /// the polling thread when the answer never comes, for example while the group terminates).
+  private func commitOnce(_ offsets: [TopicPartition: Int64]) throws(KafkaError) {
     let list = TopicPartitionList(offsets.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
-    let code = rd_kafka_commit(handle, list.pointer, 0)
-    guard code == RD_KAFKA_RESP_ERR_NO_ERROR || code == RD_KAFKA_RESP_ERR__NO_OFFSET else {
+    guard let queue = rd_kafka_queue_new(handle) else {
+      throw KafkaError(code: .state, message: "could not create a queue for a commit's result")
+    }
+    defer { rd_kafka_queue_destroy(queue) }
+    let code = rd_kafka_commit_queue(handle, list.pointer, queue, nil, nil)
+    guard code == RD_KAFKA_RESP_ERR_NO_ERROR else {
       throw KafkaError(code, context: "committing offsets for \(offsets.count) partitions")
     }
-    for entry in list.entries where entry.error != RD_KAFKA_RESP_ERR_NO_ERROR {
-      throw KafkaError(entry.error, context: "committing offset of \(entry.topicPartition)")
+    let deadline = ContinuousClock.now + Self.commitAttemptTimeout
+    while ContinuousClock.now < deadline {
+      guard let event = rd_kafka_queue_poll(queue, 100) else { continue }
+      defer { rd_kafka_event_destroy(event) }
+      guard rd_kafka_event_type(event) == RD_KAFKA_EVENT_OFFSET_COMMIT else { continue }
+      let error = rd_kafka_event_error(event)
+      guard error == RD_KAFKA_RESP_ERR_NO_ERROR || error == RD_KAFKA_RESP_ERR__NO_OFFSET else {
+        throw KafkaError(error, context: "committing offsets for \(offsets.count) partitions")
+      }
+      let results = rd_kafka_event_topic_partition_list(event)
+      for entry in TopicPartitionList.entries(of: results)
+      where entry.error != RD_KAFKA_RESP_ERR_NO_ERROR {
+        throw KafkaError(entry.error, context: "committing offset of \(entry.topicPartition)")
+      }
+      return
     }
+    throw KafkaError(
+      code: .timedOut,
+      message:
+        "committing offsets for \(offsets.count) partitions: no answer from the group "
+        + "coordinator within \(Self.commitAttemptTimeout); commit again later",
+      isRetriable: true)
   }
 
   /// The group's committed offsets for `partitions` (absent when nothing was committed).

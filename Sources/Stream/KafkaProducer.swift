@@ -78,7 +78,27 @@ public final class KafkaProducer: @unchecked Sendable {
   }
 
   deinit {
+    guard !poller.isCurrentThread else {
+      // The last reference went away inside a delivery handler, so the polling thread is inside
+      // `rd_kafka_poll` on this handle: it must neither wait for itself nor destroy the handle
+      // under its own feet. It drains and destroys once that call has returned.
+      isClosed.store(true, ordering: .releasing)
+      let reference = HandleReference(pointer: handle)
+      poller.stopFromPollingThread { [context] in
+        _ = Self.drain(reference.pointer, timeout: .seconds(5), logger: context.logger)
+        rd_kafka_destroy(reference.pointer)
+        withExtendedLifetime(context) {}  // callbacks during the drain use it as `opaque`
+      }
+      return
+    }
     closeHandle(timeout: .seconds(5))
+    guard poller.hasStopped else {
+      // A delivery handler is stuck; destroying the handle under it would crash the process.
+      context.logger.error(
+        "the producer's polling thread did not stop; leaking its handle",
+        ["timeout": "\(Poller.stopTimeout)"])
+      return
+    }
     rd_kafka_destroy(handle)
   }
 
@@ -156,15 +176,22 @@ public final class KafkaProducer: @unchecked Sendable {
   @discardableResult
   private func closeHandle(timeout: Duration) -> Int? {
     guard !isClosed.exchange(true, ordering: .acquiringAndReleasing) else { return nil }
+    let left = Self.drain(handle, timeout: timeout, logger: context.logger)
+    poller.stop()
+    return left
+  }
+
+  /// Flushes for up to `timeout`, then purges what is left so that its handlers hear a result;
+  /// returns how many records were left.
+  private static func drain(_ handle: OpaquePointer, timeout: Duration, logger: Logger) -> Int {
     _ = rd_kafka_flush(handle, milliseconds(timeout))
-    let left = pendingCount
+    let left = Int(rd_kafka_outq_len(handle))
     if left > 0 {
-      context.logger.error("purging undelivered records at close", ["count": String(left)])
+      logger.error("purging undelivered records at close", ["count": String(left)])
       _ = rd_kafka_purge(
         handle, Int32(RD_KAFKA_PURGE_F_QUEUE) | Int32(RD_KAFKA_PURGE_F_INFLIGHT))
       _ = rd_kafka_flush(handle, 1000)
     }
-    poller.stop()
     return left
   }
 
@@ -252,26 +279,60 @@ struct HandleReference: @unchecked Sendable {
 }
 
 /// Serves a producer's callbacks on a background thread until stopped.
+///
+/// Every wait is bounded: `stop` gives up after `stopTimeout` (a delivery handler that never
+/// returns), and `stop` from the polling thread itself (a handler closing the producer) does not
+/// wait at all.
 private final class Poller: Sendable {
+  /// How long `stop` waits for the polling thread to leave its loop.
+  static let stopTimeout = Duration.seconds(30)
+
   private let handle: HandleReference
   private let isStopping = Atomic<Bool>(false)
+  private let stopped = Atomic<Bool>(false)
   private let finished = DispatchSemaphore(value: 0)
+  /// The polling thread's identity, set as it starts; compared with `pthread_self()`.
+  private let threadID = Mutex<pthread_t?>(nil)
+  /// Work handed to the polling thread for after its loop (destroying the handle).
+  private let finalWork = Mutex<(@Sendable () -> Void)?>(nil)
 
   init(handle: HandleReference) { self.handle = handle }
 
   func start() {
     let thread = Thread { [handle, self] in
+      self.threadID.withLock { $0 = pthread_self() }
       while !self.isStopping.load(ordering: .acquiring) {
         _ = rd_kafka_poll(handle.pointer, 50)
       }
+      self.finalWork.withLock { $0 }?()
+      self.stopped.store(true, ordering: .releasing)
       self.finished.signal()
     }
     thread.name = "iak-kafka-producer-poll"
     thread.start()
   }
 
+  /// Whether the caller runs on the polling thread (inside a delivery handler).
+  var isCurrentThread: Bool {
+    threadID.withLock { id in id.map { pthread_equal($0, pthread_self()) != 0 } ?? false }
+  }
+
+  /// Whether the polling thread has left its loop.
+  var hasStopped: Bool { stopped.load(ordering: .acquiring) }
+
+  /// Asks the polling thread to stop and waits (bounded) until it has, unless called from that
+  /// very thread, which cannot wait for itself.
   func stop() {
-    guard !isStopping.exchange(true, ordering: .acquiringAndReleasing) else { return }
-    finished.wait()
+    isStopping.store(true, ordering: .releasing)
+    guard !isCurrentThread, !hasStopped else { return }
+    let seconds = Double(Self.stopTimeout.components.seconds)
+    if finished.wait(timeout: .now() + seconds) == .success { finished.signal() }
+  }
+
+  /// Called on the polling thread: stops the loop and runs `work` once the current
+  /// `rd_kafka_poll` has returned.
+  func stopFromPollingThread(then work: @escaping @Sendable () -> Void) {
+    finalWork.withLock { $0 = work }
+    isStopping.store(true, ordering: .releasing)
   }
 }

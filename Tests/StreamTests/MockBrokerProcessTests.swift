@@ -22,6 +22,7 @@ import Testing
     process.standardOutput = output
     process.standardError = FileHandle.nullDevice
     try process.run()
+    process.killIfRunning(after: .seconds(60))
     defer { if process.isRunning { process.terminate() } }
 
     guard let line = Self.firstLine(of: output.fileHandleForReading, within: .seconds(10)),
@@ -47,6 +48,7 @@ import Testing
     #expect(Set(MockClusterFixture.values(records)) == Set((0..<10).map { "v\($0)" }))
 
     process.terminate()  // SIGTERM
+    process.killIfRunning(after: .seconds(10))  // a lost SIGTERM fails the test, never hangs it
     process.waitUntilExit()
     #expect(process.terminationReason == .exit)
     #expect(process.terminationStatus == 0)
