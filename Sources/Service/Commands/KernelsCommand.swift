@@ -77,16 +77,8 @@ struct KernelsTool {
     if let version = version ?? context.arguments.value("--version").flatMap(Int.init) {
       return SnapshotView(try store.load(version: version, expectingBackbone: nil))
     }
-    let result = try store.loadNewestValid(expectingBackbone: nil)
-    for skipped in result.skipped {
-      context.logger.warning(
-        "skipped a snapshot that failed its checks",
-        ["version": "\(skipped.version)", "reason": "\(skipped.error)"])
-    }
-    guard let snapshot = result.snapshot else {
-      throw UsageError("no valid snapshot in \(store.directory)")
-    }
-    return SnapshotView(snapshot)
+    return SnapshotView(
+      try store.newestValidSnapshot(expectingBackbone: nil, logger: context.logger))
   }
 
   func list() throws {

@@ -139,16 +139,8 @@ struct ReplayTool {
     }
     let other = try SnapshotStore(
       directory: text, keep: context.configuration.int("checkpoint.keep"), createIfMissing: false)
-    let result = try other.loadNewestValid(expectingBackbone: backboneSHA256)
-    for skipped in result.skipped {
-      context.logger.warning(
-        "skipped a snapshot that failed its checks",
-        ["version": "\(skipped.version)", "reason": "\(skipped.error)"])
-    }
-    guard let snapshot = result.snapshot else {
-      throw UsageError("no valid snapshot in \(text) for this backbone")
-    }
-    return snapshot
+    return try other.newestValidSnapshot(
+      expectingBackbone: backboneSHA256, logger: context.logger)
   }
 
   static func now() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
