@@ -36,52 +36,42 @@ public struct EventFile {
     guard let data = FileManager.default.contents(atPath: path) else {
       throw UsageError("cannot read events file \(path)")
     }
-    let schema = configuration.eventSchema
-    var joiner = LabelJoiner(configuration: configuration.joinerConfiguration)
-    var router = try DomainRouter(configuration: try configuration.routerConfiguration())
+    var ingest = try EventIngest(
+      schema: configuration.eventSchema, joiner: configuration.joinerConfiguration,
+      router: try configuration.routerConfiguration(), metrics: metrics)
     var contents = Contents(examples: [])
-    var labelled: [LabelJoiner.LabelledExample] = []
+    var routed: [EventIngest.Routed] = []
     let reporter = ProgressReporter(
       label: "read \(URL(fileURLWithPath: path).lastPathComponent)", unit: "lines", total: nil,
       logger: logger)
-    func take(_ batch: inout [LabelJoiner.LabelledExample]) {
+    func take(_ batch: inout [EventIngest.Routed]) {
       for example in batch {
         let time = example.impression.timeMilliseconds
         if let from, time < from { continue }
         if let until, time >= until { continue }
-        let route = router.route(example.impression)
         contents.examples.append(
           Labelled(
             impression: example.impression, label: example.label,
-            domain: route.domain.description))
+            domain: example.route.domain.description))
       }
       batch.removeAll(keepingCapacity: true)
     }
-    data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
-      var start = 0
-      while start < raw.count {
-        var end = start
-        while end < raw.count && raw[end] != UInt8(ascii: "\n") { end += 1 }
-        let line = UnsafeRawBufferPointer(rebasing: raw[start..<end])
-        start = end + 1
-        if line.isEmpty { continue }
-        contents.lines += 1
-        do throws(EventRejection) {
-          let event = try EventDecoder.decode(line, schema: schema)
-          joiner.process(event, partition: 0, into: &labelled)
-          take(&labelled)
-        } catch {
-          contents.rejected[error.reason.rawValue, default: 0] += 1
-          if contents.rejected.values.reduce(0, +) <= 5 {
-            logger.warning(
-              "rejected event", ["line": "\(contents.lines)", "reason": error.description])
-          }
+    for slice in data.split(separator: UInt8(ascii: "\n")) where !slice.isEmpty {
+      contents.lines += 1
+      do throws(EventRejection) {
+        try ingest.ingest(Array(slice), partition: 0, into: &routed)
+        take(&routed)
+      } catch {
+        contents.rejected[error.reason.rawValue, default: 0] += 1
+        if contents.rejected.values.reduce(0, +) <= 5 {
+          logger.warning(
+            "rejected event", ["line": "\(contents.lines)", "reason": error.description])
         }
-        if contents.lines % 10_000 == 0 { reporter.update(done: contents.lines) }
       }
+      if contents.lines % 10_000 == 0 { reporter.update(done: contents.lines) }
     }
-    joiner.flush(into: &labelled)
-    take(&labelled)
+    ingest.flush(into: &routed)
+    take(&routed)
     reporter.finish()
     return contents
   }

@@ -41,17 +41,14 @@ public final class Pipeline {
   public private(set) var alerts: [DriftEvent] = []
 
   private let configuration: Configuration
-  private let schema: EventSchema
-  private let decoder: EventDecoder
   private let assembler: ExampleAssembler
   private let policy: DriftPolicy
   private var drift: DriftMonitor
-  private var joiner: LabelJoiner
-  private var router: DomainRouter
+  private var ingest: EventIngest
   private var kernelVersions: [String: Int] = [:]
   private var publishedSteps: [String: Int] = [:]
   private var deactivated: Set<String> = []
-  private var labelled: [LabelJoiner.LabelledExample] = []
+  private var routed: [EventIngest.Routed] = []
   private let store: SnapshotStore?
   private let publisher: KernelPublisher?
   private let alertEmitter: AlertEmitter?
@@ -74,16 +71,14 @@ public final class Pipeline {
     trainer = try Trainer(
       backbone: backbone, kernelConfig: try configuration.kernelConfig(),
       config: configuration.trainConfig, logger: logger.child("learner"))
-    schema = configuration.eventSchema
-    decoder = EventDecoder(schema: schema, metrics: metrics ?? MetricsRegistry())
     assembler = ExampleAssembler(backbone: backbone.config)
     policy = DriftPolicy(
       onCollapse: DriftAction(rawValue: configuration.string("drift.on_collapse")) ?? .alert,
       onHarm: DriftAction(rawValue: configuration.string("drift.on_harm")) ?? .deactivate)
     drift = DriftMonitor(settings: configuration.driftSettings)
-    joiner = LabelJoiner(configuration: configuration.joinerConfiguration, metrics: metrics)
-    router = try DomainRouter(
-      configuration: try configuration.routerConfiguration(), metrics: metrics)
+    ingest = try EventIngest(
+      schema: configuration.eventSchema, joiner: configuration.joinerConfiguration,
+      router: try configuration.routerConfiguration(), metrics: metrics)
     self.store = store
     self.publisher = publisher
     self.alertEmitter = alertEmitter
@@ -103,30 +98,28 @@ public final class Pipeline {
       counts.records += 1
       offsets[KafkaPartition(topic: record.topic, partition: record.partition)] =
         record.offset + 1
-      let event: Event
       do throws(EventRejection) {
-        event = try decoder.decode(record.value)
+        try ingest.ingest(record.value, partition: record.partition, into: &routed)
       } catch {
         counts.rejected += 1
         try deadLetters?.write(record, reason: error.reason.rawValue)
         continue
       }
-      joiner.process(event, partition: record.partition, into: &labelled)
-      train(&labelled)
+      train(&routed)
     }
   }
 
   /// Closes every open batch and expires every waiting impression (end of a bounded replay that
   /// asked for it): the state then no longer depends on input that never comes.
   public func flush() {
-    joiner.flush(into: &labelled)
-    train(&labelled)
+    ingest.flush(into: &routed)
+    train(&routed)
     observe(trainer.flush())
   }
 
-  private func train(_ batch: inout [LabelJoiner.LabelledExample]) {
+  private func train(_ batch: inout [EventIngest.Routed]) {
     for example in batch {
-      let route = router.route(example.impression)
+      let route = example.route
       let domain = route.domain.description
       if route.isNew, let parent = route.parent?.description, trainer.kernel(for: parent) != nil,
         trainer.kernel(for: domain) == nil
@@ -196,8 +189,7 @@ public final class Pipeline {
   public func stateTensors() -> [String: Tensor] {
     var tensors = trainer.stateTensors()
     tensors.merge(drift.stateTensors()) { first, _ in first }
-    let joinerBytes = joiner.exportState().serialized()
-    let routerBytes = router.exportState().serialized()
+    let (joinerBytes, routerBytes) = ingest.exportState()
     tensors[".ingest/joiner"] = Tensor(uint8s: joinerBytes, shape: [joinerBytes.count])
     tensors[".ingest/router"] = Tensor(uint8s: routerBytes, shape: [routerBytes.count])
     tensors[".pipeline/counts"] = Tensor(
@@ -218,12 +210,7 @@ public final class Pipeline {
       let routerTensor = tensors[".ingest/router"],
       let countsTensor = tensors[".pipeline/counts"]
     else { throw UsageError("snapshot \(snapshot.manifest.version) has no ingest state") }
-    joiner = LabelJoiner(
-      configuration: configuration.joinerConfiguration,
-      restoring: try LabelJoiner.State(bytes: try joinerTensor.uint8s()), metrics: metrics)
-    router = try DomainRouter(
-      configuration: try configuration.routerConfiguration(),
-      restoring: try DomainRouter.State(bytes: try routerTensor.uint8s()), metrics: metrics)
+    try ingest.restore(joiner: try joinerTensor.uint8s(), router: try routerTensor.uint8s())
     let values = try countsTensor.int64s().map(Int.init)
     counts = Counts(
       records: values[0], rejected: values[1], examples: values[2], positives: values[3])

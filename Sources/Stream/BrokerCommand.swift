@@ -46,7 +46,11 @@ public enum BrokerCommand {
   /// - Throws: `KafkaError` if the cluster or a topic cannot be created.
   public static func run(
     _ options: Options, logger: Logger, announce: (String) -> Void,
-    waitForStop: () -> Void = { TerminationSignal.wait() }
+    waitForStop: () -> Void = {
+      let signal = ShutdownSignal()
+      signal.installProcessHandlers()
+      signal.waitUntilRequested()
+    }
   ) throws(KafkaError) {
     let cluster = try start(options, logger: logger)
     announce(announcement(for: cluster))

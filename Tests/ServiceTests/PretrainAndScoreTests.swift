@@ -54,6 +54,10 @@ import Testing
       try configuration.apply(override: settings[index])
     }
     let backbone = try Backbone.load(from: folder + "/bb")
+    // The hash snapshots and published kernels record is the file's sha256.
+    let file = try #require(FileManager.default.contents(atPath: folder + "/bb/model.safetensors"))
+    #expect(backbone.weightsSHA256 == SHA256.hexDigest(of: Array(file)))
+    #expect(out.output.contains("sha256 \(backbone.weightsSHA256)"))
     let trainer = try Trainer(
       backbone: backbone, kernelConfig: try configuration.kernelConfig(),
       config: TrainConfig(batchMax: 8, learningRate: 3e-3, activationMinExamples: 50))

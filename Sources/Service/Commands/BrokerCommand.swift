@@ -34,9 +34,7 @@ extension CommandSpec {
       try BrokerCommand.run(
         BrokerCommand.Options(brokers: brokers, topics: topics), logger: context.logger,
         announce: { line in context.output(line + "\n") },  // unbuffered: seen at once
-        waitForStop: {
-          while !context.shutdown.wait(seconds: 3600) {}
-        })
+        waitForStop: context.shutdown.waitUntilRequested)
       return 0
     })
 }

@@ -163,7 +163,7 @@ struct KernelsTool {
     for name in latest.tensors(of: domain).keys { payload.tensors[name] = nil }
     for (name, tensor) in source.tensors(of: domain) { payload.tensors[name] = tensor }
     var versions = latest.kernelVersions
-    let kernelVersion = (versions.values.max() ?? 0) + 1
+    let kernelVersion = (versions[domain] ?? 0) + 1
     versions[domain] = kernelVersion
     var extras = latest.snapshot.manifest.extras
     extras[SnapshotView.kernelVersionsKey] = SnapshotView.encodeMap(versions)

@@ -55,9 +55,7 @@ struct ReplayTool {
     let configuration = context.configuration
     let backboneDirectory = arguments.value("--backbone") ?? configuration.string("backbone.dir")
     let backbone = try Backbone.load(from: backboneDirectory)
-    let sha = try SHA256.hexDigest(
-      of: Array(
-        FileManager.default.contents(atPath: backboneDirectory + "/model.safetensors") ?? Data()))
+    let sha = backbone.weightsSHA256
     let store = try SnapshotStore(
       directory: try arguments.required("--checkpoint-dir"),
       keep: configuration.int("checkpoint.keep"))

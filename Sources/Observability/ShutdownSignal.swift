@@ -32,7 +32,6 @@ public final class ShutdownSignal: Sendable {
   /// Routes SIGTERM and SIGINT to this signal; a second signal calls `_exit(130)`.
   public func installProcessHandlers() {
     for number in [SIGTERM, SIGINT] {
-      signal(number, SIG_IGN)
       let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
       source.setEventHandler { [self] in
         if isRequested { _exit(130) }
@@ -40,7 +39,15 @@ public final class ShutdownSignal: Sendable {
       }
       source.resume()
       sources.withLock { $0.list.append(source) }
+      // Only now stop the default action: a signal arriving before the source is live still
+      // ends the process instead of being lost.
+      signal(number, SIG_IGN)
     }
+  }
+
+  /// Blocks until a stop is asked for.
+  public func waitUntilRequested() {
+    while !wait(seconds: 3600) {}
   }
 
   /// Sleeps until a stop is asked for or `seconds` pass; returns whether a stop was asked for.

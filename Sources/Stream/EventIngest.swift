@@ -1,0 +1,85 @@
+import Observability
+
+/// The front half of the pipeline for one consumer: decode each record, join clicks to
+/// impressions per partition in event time, and route every labelled impression to its domain.
+///
+/// A record that does not decode is returned to the caller as an `EventRejection` (for the
+/// dead-letter topic) and never reaches the joiner. Its state (joiner and router) exports as
+/// bytes for snapshots.
+public struct EventIngest {
+  /// A labelled impression with its domain.
+  public struct Routed: Sendable, Equatable {
+    /// The impression.
+    public var impression: Event
+    /// Whether it was clicked.
+    public var label: Bool
+    /// Its domain.
+    public var route: DomainRouter.Route
+  }
+
+  private let decoder: EventDecoder
+  private let joinerConfiguration: LabelJoiner.Configuration
+  private let metrics: MetricsRegistry?
+  private var joiner: LabelJoiner
+  private var router: DomainRouter
+  private var labelled: [LabelJoiner.LabelledExample] = []
+
+  /// Creates an ingest stage with empty state.
+  ///
+  /// - Throws: `DomainSpecError` when the router's settings are unusable.
+  public init(
+    schema: EventSchema, joiner: LabelJoiner.Configuration, router: DomainRouter.Configuration,
+    metrics: MetricsRegistry?
+  ) throws(DomainSpecError) {
+    decoder = EventDecoder(schema: schema, metrics: metrics ?? MetricsRegistry())
+    joinerConfiguration = joiner
+    self.metrics = metrics
+    self.joiner = LabelJoiner(configuration: joiner, metrics: metrics)
+    self.router = try DomainRouter(configuration: router, metrics: metrics)
+  }
+
+  /// Takes one record and appends every impression it completes, routed, to `output`.
+  ///
+  /// - Throws: `EventRejection` when the record's value is not a valid event.
+  public mutating func ingest(
+    _ value: [UInt8], partition: Int32, into output: inout [Routed]
+  ) throws(EventRejection) {
+    let event = try decoder.decode(value)
+    joiner.process(event, partition: partition, into: &labelled)
+    route(into: &output)
+  }
+
+  /// Expires every waiting impression (end of a bounded input) and routes them.
+  public mutating func flush(into output: inout [Routed]) {
+    joiner.flush(into: &labelled)
+    route(into: &output)
+  }
+
+  private mutating func route(into output: inout [Routed]) {
+    for example in labelled {
+      output.append(
+        Routed(
+          impression: example.impression, label: example.label,
+          route: router.route(example.impression)))
+    }
+    labelled.removeAll(keepingCapacity: true)
+  }
+
+  /// The joiner's and the router's state, as bytes (`LabelJoiner.State`, `DomainRouter.State`).
+  public func exportState() -> (joiner: [UInt8], router: [UInt8]) {
+    (joiner.exportState().serialized(), router.exportState().serialized())
+  }
+
+  /// Replaces the joiner's and the router's state with exported bytes.
+  ///
+  /// - Throws: `StateBytesError` when the bytes are not such states, `DomainSpecError` when
+  ///   the router's settings are unusable.
+  public mutating func restore(joiner joinerBytes: [UInt8], router routerBytes: [UInt8]) throws {
+    let joinerState = try LabelJoiner.State(bytes: joinerBytes)
+    let routerState = try DomainRouter.State(bytes: routerBytes)
+    joiner = LabelJoiner(
+      configuration: joinerConfiguration, restoring: joinerState, metrics: metrics)
+    router = try DomainRouter(
+      configuration: router.configuration, restoring: routerState, metrics: metrics)
+  }
+}
