@@ -2,8 +2,8 @@ extension Example {
   /// Encodes `examples` in the trainer snapshot's binary form, all integers little-endian:
   /// `u32` example count, then per example the domain as a string, a `u32` count of categorical
   /// values and each as a string, a `u32` count of numeric values and each as the `u32` bit
-  /// pattern of its float32, the label's float32 bit pattern as `u32`, and the event time as
-  /// `i64`. A string is a `u32` byte count followed by its UTF-8 bytes. Floats keep their exact
+  /// pattern of its float32, the label's float32 bit pattern as `u32`, the event time as
+  /// `i64` and the lane as `i32`. A string is a `u32` byte count followed by its UTF-8 bytes. Floats keep their exact
   /// bits (NaN payloads included), so decoding gives back equal examples.
   static func encoded(_ examples: [Example]) -> [UInt8] {
     var writer = SnapshotBytesWriter()
@@ -16,6 +16,7 @@ extension Example {
       for value in example.numeric { writer.append(value.bitPattern) }
       writer.append(example.label.bitPattern)
       writer.append(example.eventTimeMs)
+      writer.append(example.lane)
     }
     return writer.bytes
   }
@@ -26,7 +27,7 @@ extension Example {
   ///   invalid UTF-8 or continue past the last example.
   static func decoded(from bytes: [UInt8], source: String) throws(LearnerError) -> [Example] {
     var reader = SnapshotBytesReader(bytes: bytes, source: source)
-    let count = try reader.count(minimumBytesEach: 24)
+    let count = try reader.count(minimumBytesEach: 28)
     var examples: [Example] = []
     examples.reserveCapacity(count)
     for _ in 0..<count {
@@ -43,10 +44,11 @@ extension Example {
       }
       let label = Float(bitPattern: try reader.word(UInt32.self))
       let eventTimeMs = try reader.word(Int64.self)
+      let lane = try reader.word(Int32.self)
       examples.append(
         Example(
           domain: domain, categorical: categorical, numeric: numeric, label: label,
-          eventTimeMs: eventTimeMs))
+          eventTimeMs: eventTimeMs, lane: lane))
     }
     try reader.expectEnd(after: "the last of \(count) examples")
     return examples

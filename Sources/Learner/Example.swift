@@ -14,15 +14,21 @@ public struct Example: Sendable, Equatable {
   public var label: Float
   /// Event time in milliseconds since the Unix epoch.
   public var eventTimeMs: Int64
+  /// The event-time clock the example's batch follows: the input partition it came from. Batches
+  /// wait `train.batch_max_wait` on their own lane's clock, so how partitions interleave never
+  /// changes a kernel.
+  public var lane: Int32
 
   /// Creates an example.
   public init(
-    domain: String, categorical: [String], numeric: [Float] = [], label: Float, eventTimeMs: Int64
+    domain: String, categorical: [String], numeric: [Float] = [], label: Float, eventTimeMs: Int64,
+    lane: Int32 = 0
   ) {
     self.domain = domain
     self.categorical = categorical
     self.numeric = numeric
     self.label = label
     self.eventTimeMs = eventTimeMs
+    self.lane = lane
   }
 }

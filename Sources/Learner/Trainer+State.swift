@@ -8,15 +8,18 @@ extension Trainer {
   /// of the kernel's (`IAKKernel.StateTensor`, the weight blocks) or of the constants below; none
   /// of these names contains "/", so the tensors of domains "a" and "a/b" cannot collide.
   public enum StateTensor {
-    /// `int64 [3]`: format version (1), the newest event time in milliseconds (`Int64.min` =
+    /// `int64 [3]`: format version (2), the newest event time in milliseconds (`Int64.min` =
     /// none yet) and the adaptation mode (0 kernel, 1 output bias, 2 full fine-tuning).
     public static let trainer = ".trainer/state"
+    /// `int64 [2n]`: per lane, sorted by lane, the lane number and its newest event time in
+    /// milliseconds.
+    public static let lanes = ".trainer/lanes"
     /// `uint8 [n]`: the domain names, sorted: a little-endian `u32` count, then per name a `u32`
     /// byte count and its UTF-8 bytes.
     public static let domains = ".trainer/domains"
     /// `uint8 [n]`: the examples of the domain's open batch, in arrival order, in the binary form
     /// of `Example.encoded(_:)` (domain, categorical strings, numeric float32 bits, label, event
-    /// time).
+    /// time, lane).
     public static let pending = "pending"
     /// `int64 [1]`: batches closed (`DomainEvaluation.batches`).
     public static let evaluationBatches = "evaluation.batches"
@@ -45,7 +48,7 @@ extension Trainer {
   }
 
   /// The format version written in `StateTensor.trainer`.
-  static let stateFormatVersion: Int64 = 1
+  static let stateFormatVersion: Int64 = 2
 
   /// Every tensor needed to continue exactly as if never stopped: per domain (names prefixed
   /// `"<domain>/"`) the kernel's state, the open batch's pending examples, the prequential
@@ -58,6 +61,8 @@ extension Trainer {
     var result: [String: Tensor] = [:]
     result[StateTensor.trainer] = Tensor(
       int64s: [Self.stateFormatVersion, eventTimeMs, Self.modeCode(config.mode)], shape: [3])
+    let lanes = laneTimeMs.sorted { $0.key < $1.key }.flatMap { [Int64($0.key), $0.value] }
+    result[StateTensor.lanes] = Tensor(int64s: lanes, shape: [lanes.count])
     let names = Self.encodedNames(domains)
     result[StateTensor.domains] = Tensor(uint8s: names, shape: [names.count])
     for (domain, state) in states {
@@ -122,6 +127,15 @@ extension Trainer {
           + "bias, 2 full fine-tuning) but this trainer runs \(config.mode.rawValue); set "
           + "train.mode as when the snapshot was taken")
     }
+    let lanes = try StateReader(tensors: tensors, context: "trainer snapshot")
+      .int64s(StateTensor.lanes)
+    guard lanes.count % 2 == 0,
+      lanes.indices.filter({ $0 % 2 == 0 }).allSatisfy({ Int32(exactly: lanes[$0]) != nil })
+    else {
+      throw .invalidModel(
+        "trainer snapshot: tensor '\(StateTensor.lanes)' must hold (lane, time) pairs with "
+          + "32-bit lanes; it has \(lanes.count) values")
+    }
     let names = try StateReader(tensors: tensors, context: "trainer snapshot")
       .uint8s(StateTensor.domains)
     let domainNames = try Self.decodedNames(names)
@@ -135,9 +149,11 @@ extension Trainer {
     }
     states = restored
     eventTimeMs = header[1]
-    earliestPendingMs = restored.values.reduce(Int64.max) { earliest, state in
-      state.pending.first.map { min(earliest, $0.eventTimeMs) } ?? earliest
+    laneTimeMs = [:]
+    for index in stride(from: 0, to: lanes.count, by: 2) {
+      laneTimeMs[Int32(lanes[index])] = lanes[index + 1]
     }
+    recomputeEarliestPending()
   }
 
   private func restoredState(of domain: String, from tensors: [String: Tensor])
@@ -279,7 +295,7 @@ private struct StateReader {
 
   // The dtype is checked first, so the typed accessors below cannot fail.
 
-  func int64s(_ name: String, count: Int) throws(LearnerError) -> [Int64] {
+  func int64s(_ name: String, count: Int? = nil) throws(LearnerError) -> [Int64] {
     let found = try vector(name, .i64, count: count)
     return (try? found.int64s()) ?? []
   }

@@ -5,8 +5,9 @@ import Observability
 ///
 /// Each domain collects its own batch, which closes when it holds `train.batch_max` examples or
 /// when its oldest example is `train.batch_max_wait` of event time older than the newest event
-/// seen by the trainer (from any domain), so a quiet domain still learns and a hot one cannot
-/// starve the others. When a batch closes, every example is first scored by the domain's current
+/// seen on its lane (the input partition it came from; from any domain of that lane), so a quiet
+/// domain still learns and a hot one cannot starve the others. Lanes keep their own clocks so
+/// that the way a consumer interleaves partitions never changes a kernel. When a batch closes, every example is first scored by the domain's current
 /// kernel and by the backbone alone (prequential evaluation, information proxies), then the kernel
 /// takes `train.steps_per_batch` Adam steps on it at a learning rate scaled to the batch's real
 /// size. Time is event time only; given the same examples in the same order, the kernels are
@@ -24,11 +25,13 @@ public final class Trainer {
   private let optimizer: AdamOptimizer
   private let logger: Logger
   var states: [String: DomainState] = [:]
-  /// The newest event time seen, in milliseconds.
+  /// The newest event time seen on any lane, in milliseconds.
   public internal(set) var eventTimeMs: Int64 = .min
-  /// A lower bound of the event time of every open batch's oldest example (`.max` when none is
-  /// open), so that most events need no scan of the domains.
-  var earliestPendingMs: Int64 = .max
+  /// The newest event time seen per lane, in milliseconds.
+  public internal(set) var laneTimeMs: [Int32: Int64] = [:]
+  /// Per lane, a lower bound of the event time of every open batch's oldest example (absent
+  /// when none is open), so that most events need no scan of the domains.
+  var earliestPendingMs: [Int32: Int64] = [:]
   /// The fine-tuned copy of the backbone in `.fullFineTuning` mode.
   public private(set) var tunedBackbone: Backbone?
   private let backboneTrainer: BackboneTrainer?
@@ -84,11 +87,12 @@ public final class Trainer {
   ///
   /// Returns the batches closed, in closing order.
   public func process(_ example: Example) -> [BatchReport] {
-    var reports = advanceEventTime(to: example.eventTimeMs)
+    var reports = advanceEventTime(to: example.eventTimeMs, lane: example.lane)
     let domain = example.domain
     if states[domain] == nil { states[domain] = makeState(domain) }
     if states[domain]!.pending.isEmpty {
-      earliestPendingMs = min(earliestPendingMs, example.eventTimeMs)
+      let lane = example.lane
+      earliestPendingMs[lane] = min(earliestPendingMs[lane] ?? .max, example.eventTimeMs)
     }
     states[domain]!.pending.append(example)
     if states[domain]!.pending.count >= config.batchMax {
@@ -97,22 +101,32 @@ public final class Trainer {
     return reports
   }
 
-  /// Moves the trainer's event time forward (never back) and closes every batch whose oldest
-  /// example is now at least `train.batch_max_wait` old, in domain-name order.
-  public func advanceEventTime(to timeMs: Int64) -> [BatchReport] {
+  /// Moves `lane`'s event time forward (never back) and closes every batch of that lane (the
+  /// lane of its oldest example) whose oldest example is now at least `train.batch_max_wait`
+  /// old, in domain-name order.
+  public func advanceEventTime(to timeMs: Int64, lane: Int32 = 0) -> [BatchReport] {
     eventTimeMs = max(eventTimeMs, timeMs)
-    if earliestPendingMs == .max || eventTimeMs - earliestPendingMs < config.batchMaxWaitMs {
+    let now = max(laneTimeMs[lane] ?? .min, timeMs)
+    laneTimeMs[lane] = now
+    guard let earliest = earliestPendingMs[lane], now - earliest >= config.batchMaxWaitMs else {
       return []
     }
     let due = states.compactMap { domain, state -> String? in
-      guard let first = state.pending.first else { return nil }
-      return eventTimeMs - first.eventTimeMs >= config.batchMaxWaitMs ? domain : nil
+      guard let first = state.pending.first, first.lane == lane else { return nil }
+      return now - first.eventTimeMs >= config.batchMaxWaitMs ? domain : nil
     }
     let reports = due.sorted().map { closeBatch(of: $0, reason: .waited) }
-    earliestPendingMs = states.values.reduce(Int64.max) { earliest, state in
-      state.pending.first.map { min(earliest, $0.eventTimeMs) } ?? earliest
-    }
+    recomputeEarliestPending()
     return reports
+  }
+
+  /// Recomputes `earliestPendingMs` from the open batches.
+  func recomputeEarliestPending() {
+    earliestPendingMs = [:]
+    for state in states.values {
+      guard let first = state.pending.first else { continue }
+      earliestPendingMs[first.lane] = min(earliestPendingMs[first.lane] ?? .max, first.eventTimeMs)
+    }
   }
 
   /// Closes every open batch (end of input or shutdown), in domain-name order.
@@ -135,10 +149,8 @@ public final class Trainer {
     var state = states[kernel.domain] ?? makeState(kernel.domain)
     state.kernel = kernel
     state.pending = Array(pending.prefix(config.batchMax))
-    if let first = state.pending.first {
-      earliestPendingMs = min(earliestPendingMs, first.eventTimeMs)
-    }
     states[kernel.domain] = state
+    recomputeEarliestPending()
   }
 
   /// Starts `domain` from a copy of `previous`'s kernel (warm start of a new rolling period).

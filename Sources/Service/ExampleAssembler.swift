@@ -15,12 +15,15 @@ public struct ExampleAssembler: Sendable {
     numericFields = backbone.numericFields
   }
 
-  /// The example for `impression` in `domain`; a feature the event lacks is "" (or 0 when
+  /// The example for `impression` in `domain`, on the event-time clock `lane` (its input
+  /// partition); a feature the event lacks is "" (or 0 when
   /// numeric), which the backbone hashes like any other value.
-  public func example(for impression: Event, label: Bool, domain: String) -> Example {
+  public func example(for impression: Event, label: Bool, domain: String, lane: Int32 = 0)
+    -> Example
+  {
     Example(
       domain: domain, categorical: fields.map { impression.feature($0) ?? "" },
       numeric: numericFields.map { Float(impression.numeric[$0] ?? 0) },
-      label: label ? 1 : 0, eventTimeMs: impression.timeMilliseconds)
+      label: label ? 1 : 0, eventTimeMs: impression.timeMilliseconds, lane: lane)
   }
 }

@@ -95,16 +95,19 @@ public final class Pipeline {
   ///   producer (the record is not lost: the caller stops before committing past it).
   public func process(_ records: [Record]) throws {
     for record in records {
-      counts.records += 1
-      offsets[KafkaPartition(topic: record.topic, partition: record.partition)] =
-        record.offset + 1
+      let next = record.offset + 1
       do throws(EventRejection) {
         try ingest.ingest(record.value, partition: record.partition, into: &routed)
       } catch {
-        counts.rejected += 1
+        // Only a dead letter that was handed over moves the offset past its record.
         try deadLetters?.write(record, reason: error.reason.rawValue)
+        counts.records += 1
+        counts.rejected += 1
+        offsets[record.topicPartition] = next
         continue
       }
+      counts.records += 1
+      offsets[record.topicPartition] = next
       train(&routed)
     }
   }
@@ -130,7 +133,9 @@ public final class Pipeline {
       if example.label { counts.positives += 1 }
       observe(
         trainer.process(
-          assembler.example(for: example.impression, label: example.label, domain: domain)))
+          assembler.example(
+            for: example.impression, label: example.label, domain: domain,
+            lane: example.partition)))
     }
     batch.removeAll(keepingCapacity: true)
   }

@@ -15,6 +15,8 @@ public struct EventIngest {
     public var label: Bool
     /// Its domain.
     public var route: DomainRouter.Route
+    /// The partition it came from: the event-time clock its domain's batches follow.
+    public var partition: Int32
   }
 
   private let decoder: EventDecoder
@@ -60,7 +62,7 @@ public struct EventIngest {
       output.append(
         Routed(
           impression: example.impression, label: example.label,
-          route: router.route(example.impression)))
+          route: router.route(example.impression), partition: example.partition))
     }
     labelled.removeAll(keepingCapacity: true)
   }

@@ -58,13 +58,19 @@ public struct LabelJoiner: Sendable {
     public var outcome: Outcome
     /// The partition's watermark when it was emitted, in epoch milliseconds of event time.
     public var emittedAtMilliseconds: Int64
+    /// The partition whose joiner emitted it (its event-time clock).
+    public var partition: Int32
 
     /// Creates a labelled example.
-    public init(impression: Event, label: Bool, outcome: Outcome, emittedAtMilliseconds: Int64) {
+    public init(
+      impression: Event, label: Bool, outcome: Outcome, emittedAtMilliseconds: Int64,
+      partition: Int32 = 0
+    ) {
       self.impression = impression
       self.label = label
       self.outcome = outcome
       self.emittedAtMilliseconds = emittedAtMilliseconds
+      self.partition = partition
     }
   }
 
@@ -124,7 +130,10 @@ public struct LabelJoiner: Sendable {
     state.maxEventTime = max(state.maxEventTime, event.timeMilliseconds)
     let watermark = state.watermark(configuration)
     expire(before: watermark, state: &state, output: &output)
-    for index in start..<output.count { output[index].emittedAtMilliseconds = watermark }
+    for index in start..<output.count {
+      output[index].emittedAtMilliseconds = watermark
+      output[index].partition = partition
+    }
     partitions[partition] = state
     metrics?.pending.set(Double(pendingCount))
   }
@@ -135,7 +144,9 @@ public struct LabelJoiner: Sendable {
   public mutating func flush(into output: inout [LabelledExample]) {
     for partition in partitions.keys.sorted() {
       var state = partitions[partition]!
+      let start = output.count
       expire(before: .max, state: &state, output: &output)
+      for index in start..<output.count { output[index].partition = partition }
       partitions[partition] = state
     }
     metrics?.pending.set(0)

@@ -111,7 +111,7 @@ import Testing
         domain: "1998-03/9", categorical: ["", "é✓", "u\u{0}1"],
         numeric: [1.5, -0, .infinity, Float(bitPattern: 0x7fc0_1234)], label: 1,
         eventTimeMs: .min),
-      Example(domain: "1998-03/9", categorical: [], label: 0, eventTimeMs: 42),
+      Example(domain: "1998-03/9", categorical: [], label: 0, eventTimeMs: 42, lane: -7),
     ]
     let bytes = Example.encoded(examples)
     let decoded = try Example.decoded(from: bytes, source: "test")
@@ -177,7 +177,13 @@ import Testing
       { $0[".trainer/domains"] = Tensor(uint8s: [9, 0, 0, 0], shape: [4]) },
       naming: ".trainer/domains")
     expectRefused(
-      { $0[".trainer/state"] = Tensor(int64s: [2, 0, 0], shape: [3]) }, naming: "version 2")
+      { $0[".trainer/state"] = Tensor(int64s: [3, 0, 0], shape: [3]) }, naming: "version 3")
+    expectRefused({ $0[".trainer/lanes"] = nil }, naming: ".trainer/lanes")
+    expectRefused(
+      { $0[".trainer/lanes"] = Tensor(int64s: [0, 1, 2], shape: [3]) }, naming: ".trainer/lanes")
+    expectRefused(
+      { $0[".trainer/lanes"] = Tensor(int64s: [1 << 40, 1], shape: [2]) },
+      naming: ".trainer/lanes")
 
     // A kernel-mode snapshot is refused by an output-bias trainer, and full fine-tuning cannot
     // be restored at all.

@@ -117,6 +117,29 @@ import Testing
     #expect(!Self.stateBytes(first).isEmpty)
   }
 
+  @Test func howLanesInterleaveNeverChangesAKernel() throws {
+    // Lane 1's clock runs far ahead of lane 0's: on one shared clock its events would close
+    // lane 0's batches early whenever they came first.
+    let first = Self.stream(count: 120, seed: 5).filter { $0.domain != "warm" }
+    let second = Self.stream(count: 120, seed: 6).filter { $0.domain == "warm" }.map {
+      var example = $0
+      example.eventTimeMs += 50_000_000
+      example.lane = 1
+      return example
+    }
+    let sequential = try Self.makeTrainer()
+    for example in first + second { _ = sequential.process(example) }
+    let interleaved = try Self.makeTrainer()
+    var (left, right) = (first[...], second[...])
+    while !left.isEmpty || !right.isEmpty {
+      if let example = right.popFirst() { _ = interleaved.process(example) }
+      for _ in 0..<2 { if let example = left.popFirst() { _ = interleaved.process(example) } }
+    }
+    #expect(sequential.laneTimeMs == interleaved.laneTimeMs)
+    #expect(Self.stateBytes(sequential) == Self.stateBytes(interleaved))
+    #expect(sequential.kernel(for: "hot")!.stepCount > 0)
+  }
+
   @Test func restoredKernelStateContinuesExactlyLikeNeverStopping() throws {
     let stream = Self.stream(count: 600, seed: 6)
     let uninterrupted = try Self.makeTrainer()
