@@ -35,6 +35,7 @@ struct ConsumerLoop {
     var lastRecord = ContinuousClock.now
     var lastLagCheck = ContinuousClock.now - .seconds(60)
     var lagIsZero = false
+    var assignment: [TopicPartition] = []
     while true {
       if shutdown.isRequested {
         return Ending(reason: "shutdown requested", trainsQueuedRecords: false)
@@ -63,6 +64,16 @@ struct ConsumerLoop {
         lastRecord = now
       }
       applyBackpressure()
+      if idleExit != nil {
+        // Quiet time counts from the latest change of assignment: a partition just gained has
+        // not been fetched yet.
+        let current = source.assignment
+        if current != assignment {
+          assignment = current
+          lastRecord = now
+          lagIsZero = false
+        }
+      }
       if now - lastLagCheck >= .seconds(1) {
         lastLagCheck = now
         if let consumer {
@@ -74,7 +85,7 @@ struct ConsumerLoop {
         }
       }
       if let idleExit, now - lastRecord >= idleExit, queue.count == 0, lagIsZero,
-        !source.assignment.isEmpty
+        !assignment.isEmpty
       {
         return Ending(reason: "input idle for \(idleExit)", trainsQueuedRecords: true)
       }

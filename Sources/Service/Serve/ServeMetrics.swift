@@ -3,6 +3,7 @@ import Observability
 /// The service's own metrics (the pipeline's stages register theirs).
 struct ServeMetrics: Sendable {
   let consumed: Metric
+  let processed: Metric
   let queued: Metric
   let paused: Metric
   let assigned: Metric
@@ -17,6 +18,10 @@ struct ServeMetrics: Sendable {
   init(_ registry: MetricsRegistry) {
     consumed = registry.counter(
       "iak_events_consumed_total", help: "Records read from the input (good and bad)."
+    ).with()
+    processed = registry.counter(
+      "iak_events_processed_total",
+      help: "Records through the pipeline (trained on, waiting in a batch, or dead-lettered)."
     ).with()
     queued = registry.gauge(
       "iak_queue_records", help: "Records read and waiting for the training thread."

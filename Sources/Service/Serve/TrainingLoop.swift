@@ -93,6 +93,7 @@ final class TrainingLoop: @unchecked Sendable {
   }
 
   private func remember(_ count: Int, arrivedAt: ContinuousClock.Instant) {
+    metrics.processed.increment(by: Double(count))
     sinceCheckpoint += count
     arrivals.append((arrivedAt, count))
     let offsets = pipeline.offsets

@@ -1,0 +1,197 @@
+import Checkpoint
+import Foundation
+import Stream
+import Testing
+
+@testable import Service
+
+/// A mock Kafka cluster in this process with region-keyed events on a 3-partition topic, a
+/// small pretrained backbone, and `iak-stream serve` run as a separate process against them.
+final class ServeFixture {
+  let folder: String
+  let cluster: MockKafkaCluster
+  let topic = "events"
+  /// Every record produced, in order (bad ones included).
+  let lines: [String]
+  /// Records the decoder must reject.
+  let badLines: Int
+  let settings: [String]
+
+  static var executable: String {
+    URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+      .deletingLastPathComponent().appendingPathComponent(".build/debug/iak-stream").path
+  }
+
+  /// Impressions over five regions, a click 2 s after some of them, and two bad records.
+  static func events(impressions: Int) -> [String] {
+    var state: UInt64 = 7
+    func next() -> UInt64 {
+      state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+      return state >> 33
+    }
+    var lines: [String] = []
+    for index in 0..<impressions {
+      let region = "r\(next() % 5)"
+      let user = next() % 40
+      let item = next() % 25
+      let time = 883_000_000_000 + Int64(index) * 30_000
+      lines.append(
+        "{\"type\":\"impression\",\"id\":\"i\(index)\",\"ts\":\(time),\"region\":\"\(region)\","
+          + "\"user\":\"u\(user)\",\"item\":\"m\(item)\"}")
+      if (item % 4 == 0) != (next() % 8 == 0) {
+        lines.append(
+          "{\"type\":\"click\",\"id\":\"i\(index)\",\"ts\":\(time + 2000),\"region\":\"\(region)\"}")
+      }
+      if index == impressions / 3 { lines.append("{\"type\":\"impression\",\"id\":") }
+      if index == impressions / 2 { lines.append("not json at all") }
+    }
+    return lines
+  }
+
+  init(impressions: Int = 3000) async throws {
+    folder =
+      FileManager.default.temporaryDirectory
+      .appendingPathComponent("iak-serve-\(UUID().uuidString.prefix(8))").path
+    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    lines = Self.events(impressions: impressions)
+    badLines = 2
+    settings = [
+      "--set", "backbone.fields=user,item", "--set", "backbone.buckets=512",
+      "--set", "backbone.hidden=16,8", "--set", "backbone.until=",
+      "--set", "domain.window=every 1d", "--set", "train.batch_max=8",
+      "--set", "label.wait=1m", "--set", "metrics.listen=127.0.0.1:0",
+    ]
+    let events = folder + "/events.jsonl"
+    try (lines.joined(separator: "\n") + "\n").write(
+      toFile: events, atomically: true, encoding: .utf8)
+    let out = CommandLineToolTests.Captured()
+    let status = CommandLineTool.main(
+      arguments: ["iak-stream", "pretrain", "--input", events, "--out", folder + "/bb"]
+        + settings, output: { out.write($0) }, errorOutput: { out.writeError($0) })
+    #expect(status == 0, "\(out.errors)")
+
+    cluster = try MockKafkaCluster.make()
+    try cluster.createTopic(topic, partitions: 3)
+    for name in ["kernels", "alerts", "dead-letters"] {
+      try cluster.createTopic(name, partitions: 1)
+    }
+    let producer = try KafkaProducer.make(
+      configuration: KafkaConfiguration(bootstrapServers: cluster.bootstrapServers))
+    for line in lines {
+      let region = line.split(separator: "\"region\":\"").dropFirst().first?
+        .split(separator: "\"").first.map(String.init)
+      try producer.send(
+        OutgoingRecord(
+          topic: topic, key: region.map { Array($0.utf8) }, value: Array(line.utf8))
+      ) { result in
+        if case .failure(let error) = result { Issue.record("not delivered: \(error)") }
+      }
+    }
+    try producer.flush(timeout: .seconds(30))
+    try producer.close()
+  }
+
+  deinit { try? FileManager.default.removeItem(atPath: folder) }
+
+  /// The settings a serve process of consumer group `group` storing in `store` runs with.
+  func serveArguments(group: String, store: String, extra: [String] = []) -> [String] {
+    [
+      "serve", "--bootstrap-servers", cluster.bootstrapServers, "--backbone", folder + "/bb",
+      "--set", "input.topics=\(topic)", "--set", "input.group_id=\(group)",
+      "--set", "checkpoint.dir=\(folder)/\(store)", "--set", "publish.topic=kernels",
+      "--set", "alert.topic=alerts", "--set", "input.dead_letter_topic=dead-letters",
+      "--set", "kafka.session.timeout.ms=6000", "--set", "kafka.heartbeat.interval.ms=200",
+      "--set", "kafka.fetch.wait.max.ms=50", "--set", "shutdown.timeout=20s",
+    ] + settings + extra
+  }
+
+  /// Starts serve; its standard error goes to `<folder>/<store>.log`.
+  func startServe(group: String, store: String, extra: [String] = []) throws -> Process {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: Self.executable)
+    process.arguments = serveArguments(group: group, store: store, extra: extra)
+    let log = folder + "/\(store).log"
+    FileManager.default.createFile(atPath: log, contents: nil)
+    let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+    try handle.seekToEnd()
+    process.standardError = handle
+    process.standardOutput = handle
+    try process.run()
+    return process
+  }
+
+  /// Runs serve until its input has been idle for 3 s; returns its exit status.
+  func serveUntilIdle(group: String, store: String) throws -> Int32 {
+    let process = try startServe(group: group, store: store, extra: ["--exit-when-idle", "3s"])
+    process.killIfRunning(after: .seconds(180))
+    process.waitUntilExit()
+    return process.terminationStatus
+  }
+
+  func log(_ store: String) -> String {
+    (try? String(contentsOfFile: folder + "/\(store).log", encoding: .utf8)) ?? ""
+  }
+
+  /// The newest valid snapshot of `store`.
+  func newestSnapshot(_ store: String) throws -> Snapshot {
+    try #require(snapshotIfAny(store), "no snapshot in \(store)")
+  }
+
+  /// The newest valid snapshot of `store`, or nil while there is none (for polling).
+  func snapshotIfAny(_ store: String) -> Snapshot? {
+    guard FileManager.default.fileExists(atPath: folder + "/" + store + "/LATEST") else {
+      return nil
+    }
+    return try? SnapshotStore(directory: folder + "/" + store, keep: 10, createIfMissing: false)
+      .loadNewestValid(expectingBackbone: nil).snapshot
+  }
+
+  /// The kernel tensors (every `<domain>/...` tensor but the evaluation's) and the counts.
+  static func kernelState(_ snapshot: Snapshot) -> [String: [UInt8]] {
+    snapshot.payload.tensors.filter { !$0.key.hasPrefix(".ingest/") }
+      .mapValues(\.bytes)
+  }
+
+  /// The counts tensor: records, rejected, examples, positives.
+  static func counts(_ snapshot: Snapshot) throws -> [Int64] {
+    try #require(snapshot.payload.tensors[".pipeline/counts"]).int64s()
+  }
+
+  /// The end offset of every partition of the input topic.
+  func endOffsets() throws -> [KafkaPartition: Int64] {
+    let consumer = try KafkaConsumer.make(
+      configuration: KafkaConfiguration(bootstrapServers: cluster.bootstrapServers))
+    defer { consumer.close() }
+    return try consumer.resolve(.latest, topic: topic, timeout: .seconds(10))
+  }
+
+  /// The offsets group `group` committed.
+  func committed(group: String) throws -> [KafkaPartition: Int64] {
+    let consumer = try KafkaConsumer.make(
+      configuration: KafkaConfiguration(bootstrapServers: cluster.bootstrapServers),
+      groupID: group)
+    defer { consumer.close() }
+    return try consumer.committed(
+      (0..<3).map { KafkaPartition(topic: topic, partition: $0) }, timeout: .seconds(10))
+  }
+
+  /// A snapshot's offsets in Stream's terms.
+  static func offsets(_ snapshot: Snapshot) -> [KafkaPartition: Int64] {
+    Dictionary(
+      uniqueKeysWithValues: snapshot.manifest.offsets.map {
+        (KafkaPartition(topic: $0.key.topic, partition: $0.key.partition), $0.value)
+      })
+  }
+}
+
+extension Process {
+  /// Kills the process with SIGKILL if it still runs after `timeout`, so a test never hangs.
+  func killIfRunning(after timeout: Duration) {
+    let pid = processIdentifier
+    DispatchQueue.global().asyncAfter(deadline: .now() + Double(timeout.components.seconds)) {
+      [weak self] in
+      guard let self, self.isRunning, self.processIdentifier == pid else { return }
+      kill(pid, SIGKILL)
+    }
+  }
+}

@@ -1,0 +1,112 @@
+import Checkpoint
+import Foundation
+import Stream
+import Testing
+
+@testable import Service
+
+/// `iak-stream serve` as operators run it: a separate process against a (mock) Kafka cluster,
+/// stopped by SIGTERM or killed with SIGKILL.
+@Suite struct ServeTests {
+  @Test func serveTrainsEveryRecordOnceAndCommitsWhatItsSnapshotCovers() async throws {
+    let fixture = try await ServeFixture()
+    let process = try fixture.startServe(
+      group: "g1", store: "s1", extra: ["--set", "checkpoint.interval=1s"])
+    process.killIfRunning(after: .seconds(120))
+    defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+
+    // Metrics and health on the port the log names.
+    var port: String?
+    let deadline = ContinuousClock.now + .seconds(30)
+    while port == nil && ContinuousClock.now < deadline {
+      port = fixture.log("s1").split(separator: "\n").first { $0.contains("serving metrics") }?
+        .split(separator: "address=127.0.0.1:").last.map { String($0.prefix { $0.isNumber }) }
+      try await Task.sleep(for: .milliseconds(100))
+    }
+    let base = "http://127.0.0.1:\(try #require(port, "no metrics address in the log"))"
+    var processed = 0.0
+    while processed < Double(fixture.lines.count) && ContinuousClock.now < deadline + .seconds(60)
+    {
+      try await Task.sleep(for: .milliseconds(200))
+      let (_, body, _) = try HTTPEndpointTests.get(base + "/metrics")
+      processed =
+        body.split(separator: "\n").first { $0.hasPrefix("iak_events_processed_total ") }
+        .flatMap { Double($0.split(separator: " ")[1]) } ?? 0
+    }
+    #expect(processed == Double(fixture.lines.count))
+    let (status, health, _) = try HTTPEndpointTests.get(base + "/healthz")
+    #expect(status == 200, "\(health)")
+
+    process.terminate()  // SIGTERM
+    process.waitUntilExit()
+    #expect(process.terminationReason == .exit)
+    #expect(process.terminationStatus == 0, "\(fixture.log("s1").suffix(2000))")
+
+    let snapshot = try fixture.newestSnapshot("s1")
+    let counts = try ServeFixture.counts(snapshot)
+    #expect(counts[0] == Int64(fixture.lines.count))
+    #expect(counts[1] == Int64(fixture.badLines))
+    // A partition that never had a record has no offset to keep.
+    let ends = try fixture.endOffsets().filter { $0.value > 0 }
+    #expect(ends.count >= 2)
+    #expect(ServeFixture.offsets(snapshot) == ends)
+    #expect(try fixture.committed(group: "g1") == ends)
+
+    // Every domain's kernel is on the kernels topic, a self-contained safetensors file.
+    let configuration = KafkaConfiguration(bootstrapServers: fixture.cluster.bootstrapServers)
+    let published = KafkaTopicReader.latestByKey(
+      try KafkaTopicReader.readAll("kernels", configuration: configuration))
+    let domains = Set(
+      snapshot.payload.tensors.keys.filter { $0.hasSuffix("/encoder.weight") }
+        .map { String($0.dropLast("/encoder.weight".count)) })
+    #expect(!domains.isEmpty)
+    #expect(Set(published.keys.map { String(decoding: $0, as: UTF8.self) }) == domains)
+    for (key, record) in published {
+      let file = try SafeTensors.decode(record.value)
+      #expect(file.metadata["domain"] == String(decoding: key, as: UTF8.self))
+      #expect(record.header(named: "iak-version") != nil)
+    }
+    // The two bad records are on the dead-letter topic with their reasons.
+    let dead = try KafkaTopicReader.readAll("dead-letters", configuration: configuration)
+    #expect(dead.count == fixture.badLines)
+    #expect(dead.allSatisfy { $0.header(named: "iak-reason") != nil })
+  }
+
+  @Test func aServeKilledMidRunResumesToTheKernelsOfAnUninterruptedRun() async throws {
+    let fixture = try await ServeFixture(impressions: 6000)
+    #expect(try fixture.serveUntilIdle(group: "whole", store: "whole") == 0)
+    let whole = try fixture.newestSnapshot("whole")
+
+    // Killed twice with SIGKILL once a snapshot exists, then run to the end.
+    let extra = ["--set", "checkpoint.interval=500 events"]
+    for round in 0..<2 {
+      let process = try fixture.startServe(group: "killed", store: "killed", extra: extra)
+      process.killIfRunning(after: .seconds(120))
+      let before = fixture.snapshotIfAny("killed")?.manifest.version ?? 0
+      let deadline = ContinuousClock.now + .seconds(60)
+      while ContinuousClock.now < deadline,
+        (fixture.snapshotIfAny("killed")?.manifest.version ?? 0) <= before
+      {
+        try await Task.sleep(for: .milliseconds(20))
+      }
+      kill(process.processIdentifier, SIGKILL)
+      process.waitUntilExit()
+      #expect(process.terminationReason == .uncaughtSignal)
+      let snapshot = fixture.snapshotIfAny("killed")
+      let records = try ServeFixture.counts(
+        try #require(snapshot, "\(fixture.log("killed").suffix(3000))"))[0]
+      #expect(records < Int64(fixture.lines.count), "round \(round) ended before the kill")
+    }
+    #expect(try fixture.serveUntilIdle(group: "killed", store: "killed") == 0)
+    let resumed = try fixture.newestSnapshot("killed")
+
+    #expect(try ServeFixture.counts(resumed) == ServeFixture.counts(whole))
+    #expect(try ServeFixture.counts(resumed)[0] == Int64(fixture.lines.count))
+    #expect(ServeFixture.offsets(resumed) == ServeFixture.offsets(whole))
+    let a = ServeFixture.kernelState(whole)
+    let b = ServeFixture.kernelState(resumed)
+    #expect(a.keys.sorted() == b.keys.sorted())
+    let differing = a.keys.filter { a[$0] != b[$0] }.sorted()
+    #expect(differing.isEmpty, "tensors differ: \(differing.prefix(10))")
+  }
+}
