@@ -40,7 +40,8 @@ final class ServeFixture {
           + "\"user\":\"u\(user)\",\"item\":\"m\(item)\"}")
       if (item % 4 == 0) != (next() % 8 == 0) {
         lines.append(
-          "{\"type\":\"click\",\"id\":\"i\(index)\",\"ts\":\(time + 2000),\"region\":\"\(region)\"}")
+          "{\"type\":\"click\",\"id\":\"i\(index)\",\"ts\":\(time + 2000),\"region\":\"\(region)\"}"
+        )
       }
       if index == impressions / 3 { lines.append("{\"type\":\"impression\",\"id\":") }
       if index == impressions / 2 { lines.append("not json at all") }

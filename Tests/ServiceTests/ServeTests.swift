@@ -25,8 +25,7 @@ import Testing
     }
     let base = "http://127.0.0.1:\(try #require(port, "no metrics address in the log"))"
     var processed = 0.0
-    while processed < Double(fixture.lines.count) && ContinuousClock.now < deadline + .seconds(60)
-    {
+    while processed < Double(fixture.lines.count) && ContinuousClock.now < deadline + .seconds(60) {
       try await Task.sleep(for: .milliseconds(200))
       let (_, body, _) = try HTTPEndpointTests.get(base + "/metrics")
       processed =
