@@ -20,36 +20,35 @@ extension HostileEvents {
 
   /// Spreads events `0..<count` evenly through `good` (lines without their line feeds).
   ///
-  /// Each hostile event carries the latest event time of the good lines before it (before the
-  /// first one: the first good time), so mixing never moves event time forward and the good
-  /// lines' results cannot depend on the hostile ones.
+  /// Every hostile event carries the earliest event time of the good lines that decode. The
+  /// accepted ones are valid events: a later time would legitimately move their partition's
+  /// event-time clock (closing other domains' batches sooner), so they are stamped with a time
+  /// the stream has already passed, and the good lines' results cannot depend on them.
   public func mixed(into good: [[UInt8]], count: Int) -> Mix {
-    let times = good.map { line in
-      line.withUnsafeBytes { raw in
-        try? EventDecoder.decode(raw, schema: schema).timeMilliseconds
-      }
-    }
-    var latest = times.lazy.compactMap { $0 }.first ?? 0
-    var mix = Mix(lines: [], hostile: [:])
-    mix.lines.reserveCapacity(good.count + count)
-    var next = 0
+    let earliest =
+      good.compactMap { line in
+        line.withUnsafeBytes { raw in
+          try? EventDecoder.decode(raw, schema: schema).timeMilliseconds
+        }
+      }.min() ?? 0
     let total = max(count, 0)
-    for (position, line) in good.enumerated() {
-      // Hostile events due before this good line: an even share of the corpus per good line.
-      let due = good.isEmpty ? total : total * position / good.count
+    var mix = Mix(lines: [], hostile: [:])
+    mix.lines.reserveCapacity(good.count + total)
+    var next = 0
+    func addHostile(until due: Int) {
       while next < due {
-        mix.hostile[mix.lines.count] = event(next, timeMilliseconds: latest)
-        mix.lines.append(mix.hostile[mix.lines.count]!.bytes)
+        let hostile = event(next, timeMilliseconds: earliest)
+        mix.hostile[mix.lines.count] = hostile
+        mix.lines.append(hostile.bytes)
         next += 1
       }
+    }
+    for (position, line) in good.enumerated() {
+      // Before each good line, an even share of the corpus.
+      addHostile(until: total * position / good.count)
       mix.lines.append(line)
-      if let time = times[position] { latest = max(latest, time) }
     }
-    while next < total {
-      mix.hostile[mix.lines.count] = event(next, timeMilliseconds: latest)
-      mix.lines.append(mix.hostile[mix.lines.count]!.bytes)
-      next += 1
-    }
+    addHostile(until: total)
     return mix
   }
 }

@@ -262,7 +262,7 @@ private struct Maker {
   private mutating func deepNesting() -> HostileEvent {
     // Room for the deepest nesting that still fits the event size limit.
     let room = max(schema.maxEventBytes - 300, 0)
-    let isDeepest = random.index(below: 4) == 0
+    let isDeepest = random.index(below: 10) == 0
     func depth(bytesPerLevel: Int) -> Int {
       let deepest = max(min(room / bytesPerLevel, 30_000), schema.maxDepth)
       return isDeepest ? deepest : min(schema.maxDepth + random.index(below: 50), deepest)

@@ -82,26 +82,26 @@ import Testing
     #expect(names.count > 20)
   }
 
-  @Test func mixingSpreadsTheCorpusWithoutMovingEventTimeForward() throws {
+  @Test func mixingSpreadsTheCorpusAtTheStreamsEarliestTime() throws {
     let good: [[UInt8]] = (0..<40).map {
       Array(
-        (#"{"type":"impression","id":"g\#($0)","ts":\#(1_000_000 + $0 * 1000),"#
+        (#"{"type":"impression","id":"g\#($0)","ts":\#(1_000_000 + ($0 % 7) * 1000),"#
           + #""region":"east","user":"u1","item":"i1","click":0}"#).utf8)
     }
     let mix = HostileEvents(seed: 3).mixed(into: good, count: 100)
     #expect(mix.lines.count == 140)
     #expect(mix.hostile.count == 100)
     #expect(mix.lines.enumerated().filter { mix.hostile[$0.offset] == nil }.map(\.element) == good)
+    #expect(mix.hostile.keys.min() == 1 && mix.hostile.keys.max() == 139)
     let decoder = EventDecoder(metrics: MetricsRegistry())
-    var latest: Int64 = 1_000_000
-    for (number, line) in mix.lines.enumerated() {
-      guard let event = try? decoder.decode(line) else { continue }
-      if mix.hostile[number] == nil {
-        latest = max(latest, event.timeMilliseconds)
-      } else {
-        #expect(event.timeMilliseconds == latest, "line \(number)")
-      }
+    var decoded = 0
+    for (number, hostile) in mix.hostile {
+      #expect(mix.lines[number] == hostile.bytes)
+      guard let event = try? decoder.decode(hostile.bytes) else { continue }
+      decoded += 1
+      #expect(event.timeMilliseconds == 1_000_000, "line \(number)")
     }
+    #expect(decoded == mix.hostile.values.filter { $0.expectedRejection == nil }.count)
     #expect(mix.jsonLines.split(separator: 0x0A, omittingEmptySubsequences: false).count == 141)
   }
 
