@@ -24,9 +24,7 @@ public final class KafkaAdmin: @unchecked Sendable {
     var errorText = [CChar](repeating: 0, count: 512)
     guard let handle = rd_kafka_new(RD_KAFKA_PRODUCER, conf, &errorText, errorText.count) else {
       rd_kafka_conf_destroy(conf)
-      throw KafkaError(
-        code: .invalidConfiguration,
-        message: "could not create the Kafka admin client: \(string(fromBuffer: errorText))")
+      throw configuration.creationError("admin client", reason: string(fromBuffer: errorText))
     }
     return KafkaAdmin(handle: handle, context: context)
   }
