@@ -1,13 +1,40 @@
 extension CommandSpec {
-  /// `iak-stream serve`: run the long-lived service: consume, join, route, train, monitor, snapshot, publish.
+  /// `iak-stream serve`: the long-lived service.
   public static let serve = CommandSpec(
     name: "serve",
     summary: "Run the long-lived service: consume, join, route, train, monitor, snapshot, publish",
-    usage: "iak-stream serve [options]",
-    details: "Not available in this build yet: it is being built under issue 6.",
-    options: [],
-    run: { context in
-      context.logger.error("iak-stream serve is not implemented yet (issue 6)")
-      return 1
-    })
+    usage:
+      "iak-stream serve [--bootstrap-servers HOST:PORT] [--backbone DIR] "
+      + "[--exit-when-idle DURATION]",
+    details: """
+      Consumes input.topics in consumer group input.group_id and runs the pipeline: decode (bad
+      records go to input.dead_letter_topic with their reason), join clicks to impressions,
+      route to domains, train each domain's kernel on the frozen backbone (backbone.dir, loaded
+      once), check drift and raise alerts. Every checkpoint.interval it writes a snapshot of all
+      state with the offsets it covers to checkpoint.dir, publishes the kernels that changed to
+      publish.topic (and publish.dir), and only then commits the offsets to the group.
+
+      Start-up restores the newest valid snapshot (a damaged one is skipped, loudly) and each
+      assigned partition starts at the snapshot's offset, else the group's committed offset,
+      else input.start. Before partitions are taken away in a rebalance, everything read is
+      trained and checkpointed. Reading and training run on two threads with a queue of
+      input.queue_capacity records between them; a full queue pauses the input, nothing is
+      dropped.
+
+      SIGTERM or SIGINT: the chunk in flight is finished, a final snapshot is written,
+      published and committed, and the process exits 0 within shutdown.timeout (a second signal
+      exits at once with 130). Records read but not yet trained are not committed, so they are
+      read again at the next start. /metrics and /healthz are served on metrics.listen;
+      /healthz answers 200 once state is restored and the lag is within health.max_lag.
+
+      With input.source = file, it reads input.file and stops at its end. --exit-when-idle stops
+      the same clean way once no record has arrived for DURATION and the lag is zero (demos,
+      tests, catch-up jobs).
+      """,
+    options: [
+      .value("--bootstrap-servers", "HOST:PORT", "Shortcut for --set kafka.bootstrap.servers=..."),
+      .value("--backbone", "DIR", "Backbone folder (default backbone.dir)"),
+      .value("--exit-when-idle", "DURATION", "Stop cleanly after DURATION without records"),
+    ],
+    run: { context in try ServeTool(context: context).run() })
 }

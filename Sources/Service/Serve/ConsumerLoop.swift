@@ -1,0 +1,102 @@
+import Foundation
+import Observability
+import Stream
+
+/// The consumer thread of `serve`: polls the source, hands records to the training thread,
+/// pauses the input while the queue is full, and keeps lag and health current.
+struct ConsumerLoop {
+  /// Why the loop ended.
+  struct Ending {
+    /// In words, for the log.
+    var reason: String
+    /// Whether the records already queued should be trained before the final snapshot
+    /// (end of input, idle) rather than left for the next start (signal, failure).
+    var trainsQueuedRecords: Bool
+    /// The failure that ended it, if any.
+    var failure: String?
+  }
+
+  let source: any RecordSource
+  let queue: RecordQueue
+  let training: TrainingLoop
+  let responder: RebalanceResponder
+  let metrics: ServeMetrics
+  let health: HealthState
+  let shutdown: ShutdownSignal
+  let logger: Logger
+  let pollTimeout: Duration
+  let idleExit: Duration?
+
+  /// Records asked of the source per poll.
+  static let chunkSize = 1000
+
+  func run() -> Ending {
+    let consumer = (source as? KafkaRecordSource)?.consumer
+    var lastRecord = ContinuousClock.now
+    var lastLagCheck = ContinuousClock.now - .seconds(60)
+    var lagIsZero = false
+    while true {
+      if shutdown.isRequested {
+        return Ending(reason: "shutdown requested", trainsQueuedRecords: false)
+      }
+      if !training.isRunning {
+        return Ending(
+          reason: "the training thread stopped", trainsQueuedRecords: false,
+          failure: training.failure ?? "the training thread stopped")
+      }
+      if source.isEndOfInput && queue.count == 0 {
+        return Ending(reason: "end of input", trainsQueuedRecords: true)
+      }
+      let records: [Record]
+      do {
+        records = try source.poll(maxRecords: Self.chunkSize, timeout: pollTimeout)
+      } catch {
+        health.markFailed(error.description)
+        logger.error("stopping: the input failed for good", ["error": error.description])
+        return Ending(
+          reason: "input failed", trainsQueuedRecords: false, failure: error.description)
+      }
+      let now = ContinuousClock.now
+      if !records.isEmpty {
+        metrics.consumed.increment(by: Double(records.count))
+        metrics.queued.set(Double(queue.append(records, arrivedAt: now)))
+        lastRecord = now
+      }
+      applyBackpressure()
+      if now - lastLagCheck >= .seconds(1) {
+        lastLagCheck = now
+        if let consumer {
+          let lag = consumer.updateLag()
+          health.updateLag(Int(lag.values.reduce(0, +)))
+          lagIsZero = lag.values.allSatisfy { $0 == 0 }
+        } else {
+          lagIsZero = source.isEndOfInput
+        }
+      }
+      if let idleExit, now - lastRecord >= idleExit, queue.count == 0, lagIsZero,
+        !source.assignment.isEmpty
+      {
+        return Ending(reason: "input idle for \(idleExit)", trainsQueuedRecords: true)
+      }
+    }
+  }
+
+  private func applyBackpressure() {
+    let waiting = queue.count
+    do {
+      if !responder.isPaused && waiting >= queue.capacity {
+        try source.pause(source.assignment)
+        responder.isPaused = true
+        metrics.paused.set(1)
+        logger.debug("input paused: the training queue is full", ["records": "\(waiting)"])
+      } else if responder.isPaused && waiting <= queue.capacity / 2 {
+        try source.resume(source.assignment)
+        responder.isPaused = false
+        metrics.paused.set(0)
+        logger.debug("input resumed", ["records": "\(waiting)"])
+      }
+    } catch {
+      logger.warning("could not pause or resume the input", ["error": error.description])
+    }
+  }
+}

@@ -1,0 +1,206 @@
+import Checkpoint
+import Dispatch
+import Foundation
+import Learner
+import Observability
+import Stream
+
+/// The run of `iak-stream serve`: restore, then a consumer thread (this one) feeding a training
+/// thread through a bounded queue, until SIGTERM, a fatal error, the end of a file input, or
+/// (with `--exit-when-idle`) a quiet input.
+struct ServeTool {
+  let context: CommandContext
+
+  func run() throws -> Int32 {
+    let arguments = context.arguments
+    let configuration = try context.configuration.overridingBootstrapServers(
+      arguments.value("--bootstrap-servers"))
+    let logger = context.logger
+    let idleExit = try Self.idleExit(arguments.value("--exit-when-idle"))
+    let metrics = ServeMetrics(context.metrics)
+    let health = HealthState(maxLag: configuration.int("health.max_lag"))
+    let endpoint = try MetricsServer.start(
+      configuration: configuration, registry: context.metrics, health: health, logger: logger)
+    defer { withExtendedLifetime(endpoint) {} }
+
+    let backbone = try Self.loadBackbone(
+      arguments.value("--backbone") ?? configuration.string("backbone.dir"))
+    let sha = backbone.weightsSHA256
+    let store = try SnapshotStore(
+      directory: configuration.string("checkpoint.dir"),
+      keep: configuration.int("checkpoint.keep"))
+    let isKafka = configuration.string("input.source") == "kafka"
+    let producer =
+      isKafka
+      ? try KafkaProducer.make(
+        configuration: configuration.kafkaConfiguration, logger: logger.child("producer"),
+        metrics: context.metrics)
+      : nil
+    let deadLetterTopic = configuration.string("input.dead_letter_topic")
+    let pipeline = try Pipeline(
+      configuration: configuration, backbone: backbone, backboneSHA256: sha, store: store,
+      publisher: KernelPublisher(
+        producer: producer, topic: configuration.string("publish.topic"),
+        folder: Self.nonEmpty(configuration.string("publish.dir")), backboneSHA256: sha,
+        kernelConfig: try configuration.kernelConfig(), logger: logger.child("publish"),
+        metrics: context.metrics),
+      alertEmitter: AlertEmitter(
+        producer: producer, topic: configuration.string("alert.topic"),
+        logger: logger.child("drift"), metrics: context.metrics),
+      deadLetters: producer.flatMap { producer in
+        deadLetterTopic.isEmpty
+          ? nil
+          : DeadLetterWriter(
+            producer: producer, topic: deadLetterTopic, logger: logger.child("dead-letters"),
+            metrics: context.metrics)
+      },
+      logger: logger, metrics: context.metrics)
+    try restore(pipeline, from: store, backboneSHA256: sha, metrics: metrics)
+
+    let timeout = Double(configuration.milliseconds("shutdown.timeout")) / 1000
+    let queue = RecordQueue(capacity: configuration.int("input.queue_capacity"))
+    let responder = RebalanceResponder(
+      queue: queue, metrics: metrics, logger: logger.child("rebalance"), timeoutSeconds: timeout)
+    let source = try makeSource(configuration, pipeline: pipeline, responder: responder)
+    let loop = TrainingLoop(
+      pipeline: pipeline, source: source, queue: queue, metrics: metrics,
+      interval: configuration.interval("checkpoint.interval"), logger: logger.child("train"))
+    responder.attach(loop)
+    let thread = Thread { loop.run() }
+    thread.name = "iak-training"
+    thread.stackSize = 16 << 20
+    thread.start()
+    health.markRestored()
+    logger.info(
+      "serving",
+      [
+        "source": isKafka ? configuration.list("input.topics").joined(separator: ",") : "file",
+        "group": configuration.string("input.group_id"),
+        "checkpoint_dir": store.directory,
+      ])
+
+    let consumer = ConsumerLoop(
+      source: source, queue: queue, training: loop, responder: responder, metrics: metrics,
+      health: health, shutdown: context.shutdown, logger: logger,
+      pollTimeout: .milliseconds(configuration.milliseconds("input.poll_timeout")),
+      idleExit: idleExit)
+    let ending = consumer.run()
+
+    // Shutdown: finish what is in flight, snapshot, publish, commit, leave the group.
+    let watchdog = DispatchWorkItem {
+      logger.error(
+        "shutdown did not finish within shutdown.timeout; exiting without a clean stop",
+        ["timeout_seconds": "\(timeout)"])
+      exit(1)
+    }
+    DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: watchdog)
+    logger.info("stopping", ["reason": ending.reason])
+    if loop.isRunning {
+      if !ending.trainsQueuedRecords {
+        let dropped = queue.discardRecords()
+        if dropped > 0 {
+          logger.info(
+            "records read but not trained are left for the next start (not committed)",
+            ["records": "\(dropped)"])
+        }
+      }
+      let stop = ServeRequest(.stop)
+      queue.submit(stop)
+      _ = stop.wait(seconds: timeout)
+    }
+    while loop.isRunning { Thread.sleep(forTimeInterval: 0.01) }
+    source.close()
+    if let producer {
+      do {
+        try producer.flush(timeout: .seconds(max(1, Int(timeout / 2))))
+      } catch {
+        logger.error("records were still in flight at exit", ["error": error.description])
+      }
+    }
+    watchdog.cancel()
+    let counts = pipeline.counts
+    context.print(
+      "served \(counts.records) records (\(counts.rejected) rejected) into \(counts.examples) "
+        + "examples over \(pipeline.trainer.domains.count) domains; snapshots in "
+        + store.directory)
+    if let failure = loop.failure ?? ending.failure {
+      logger.error("stopped after a failure", ["error": failure])
+      return 1
+    }
+    return 0
+  }
+
+  private func restore(
+    _ pipeline: Pipeline, from store: SnapshotStore, backboneSHA256: String,
+    metrics: ServeMetrics
+  ) throws {
+    let result = try store.loadNewestValid(expectingBackbone: backboneSHA256)
+    for skipped in result.skipped {
+      metrics.skippedSnapshots.increment()
+      context.logger.warning(
+        "skipped a snapshot that failed its checks",
+        ["version": "\(skipped.version)", "reason": "\(skipped.error)"])
+    }
+    guard let snapshot = result.snapshot else {
+      if let newest = result.skipped.first {
+        throw UsageError(
+          "no valid snapshot in \(store.directory): the newest, version \(newest.version), "
+            + "\(newest.error); fix the cause (backbone.dir, the files) or move the folder "
+            + "away to start empty")
+      }
+      context.logger.info("no snapshot yet: starting empty", ["dir": store.directory])
+      return
+    }
+    try pipeline.restore(snapshot)
+    context.logger.info(
+      "restored",
+      [
+        "snapshot": "\(snapshot.manifest.version)", "domains": "\(pipeline.trainer.domains.count)",
+        "records": "\(pipeline.counts.records)", "partitions": "\(pipeline.offsets.count)",
+      ])
+  }
+
+  private func makeSource(
+    _ configuration: Configuration, pipeline: Pipeline, responder: RebalanceResponder
+  ) throws -> any RecordSource {
+    guard configuration.string("input.source") == "kafka" else {
+      let path = configuration.string("input.file")
+      guard !path.isEmpty else {
+        throw UsageError("input.source = file needs input.file (a JSON-lines event file)")
+      }
+      let partition = KafkaPartition(topic: "file", partition: 0)
+      return try FileRecordSource(
+        url: URL(fileURLWithPath: path), topic: "file",
+        startOffset: pipeline.offsets[partition] ?? 0)
+    }
+    let topics = configuration.list("input.topics")
+    guard !topics.isEmpty else { throw UsageError("input.topics is empty: nothing to consume") }
+    let kafka = configuration.kafkaConfiguration.setting(
+      "auto.offset.reset", configuration.string("input.start"))
+    return try KafkaRecordSource.subscribing(
+      to: topics, groupID: configuration.string("input.group_id"), configuration: kafka,
+      logger: context.logger.child("consumer"), metrics: context.metrics,
+      onRebalance: { event, consumer in responder.handle(event, consumer: consumer) },
+      startOffset: { responder.startOffset(of: $0) })
+  }
+
+  private static func loadBackbone(_ directory: String) throws -> Backbone {
+    do {
+      return try Backbone.load(from: directory)
+    } catch {
+      throw UsageError(
+        "cannot load the backbone from \(directory): \(error); pretrain one with "
+          + "`iak-stream pretrain --input EVENTS --out \(directory)` or set backbone.dir")
+    }
+  }
+
+  private static func idleExit(_ text: String?) throws -> Duration? {
+    guard let text else { return nil }
+    guard let milliseconds = ConfigValueParser.milliseconds(text), milliseconds > 0 else {
+      throw UsageError("--exit-when-idle \(text): expected a duration such as 5s or 500ms")
+    }
+    return .milliseconds(milliseconds)
+  }
+
+  private static func nonEmpty(_ text: String) -> String? { text.isEmpty ? nil : text }
+}

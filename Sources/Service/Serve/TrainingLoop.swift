@@ -1,0 +1,185 @@
+import Checkpoint
+import Foundation
+import Observability
+import Stream
+import Synchronization
+
+/// The training thread of `serve`: takes chunks of records from the queue, runs them through
+/// the pipeline, and checkpoints (snapshot, publish, then commit) every `checkpoint.interval`
+/// and whenever the consumer thread asks (rebalance, shutdown).
+///
+/// `@unchecked Sendable`: `pipeline` and the private variables are used only by the thread
+/// running `run()`; other threads reach the loop through `queue` and the locked `processed`
+/// and `status`.
+final class TrainingLoop: @unchecked Sendable {
+  /// The pipeline, owned by the training thread once `run()` starts.
+  let pipeline: Pipeline
+  /// Exact freshness figures (for `bench`).
+  let freshness = FreshnessLog()
+  private let source: any RecordSource
+  private let queue: RecordQueue
+  private let metrics: ServeMetrics
+  private let logger: Logger
+  private let interval: CheckpointInterval
+  private let processed: Mutex<[KafkaPartition: Int64]>
+  private let status = Mutex<(isRunning: Bool, failure: String?)>((true, nil))
+  private var sinceCheckpoint = 0
+  private var lastCheckpoint = ContinuousClock.now
+  private var retryAt: ContinuousClock.Instant?
+  private var retryDelay = Duration.seconds(1)
+  private var arrivals: [(instant: ContinuousClock.Instant, records: Int)] = []
+
+  /// A quiet service refreshes `iak_snapshot_last_success_timestamp_seconds` this often.
+  static let idleRefresh = Duration.seconds(10)
+
+  /// Creates the loop around a restored pipeline.
+  init(
+    pipeline: Pipeline, source: any RecordSource, queue: RecordQueue, metrics: ServeMetrics,
+    interval: CheckpointInterval, logger: Logger
+  ) {
+    self.pipeline = pipeline
+    self.source = source
+    self.queue = queue
+    self.metrics = metrics
+    self.interval = interval
+    self.logger = logger
+    processed = Mutex(pipeline.offsets)
+  }
+
+  /// Whether `run()` is still going.
+  var isRunning: Bool { status.withLock { $0.isRunning } }
+
+  /// Why the loop stopped on its own, if it did.
+  var failure: String? { status.withLock { $0.failure } }
+
+  /// The next offset to read of `partition` in the trained state, if it has been read before.
+  func nextOffset(of partition: KafkaPartition) -> Int64? {
+    processed.withLock { $0[partition] }
+  }
+
+  /// Runs until a `.stop` request or a failure.
+  func run() {
+    defer { status.withLock { $0.isRunning = false } }
+    while true {
+      switch queue.next(timeout: .milliseconds(100)) {
+      case .records(let records, let arrivedAt)?:
+        metrics.queued.set(Double(queue.count))
+        do {
+          try pipeline.process(records)
+        } catch {
+          let reason = "a rejected record could not be handed to the dead-letter topic: \(error)"
+          logger.error("stopping: \(reason)")
+          status.withLock { $0.failure = reason }
+          remember(records.count, arrivedAt: arrivedAt)
+          checkpoint(reason: "failure")
+          return
+        }
+        remember(records.count, arrivedAt: arrivedAt)
+      case .request(let request)?:
+        switch request.kind {
+        case .checkpoint(let reason):
+          checkpoint(reason: reason)
+          request.complete()
+        case .stop:
+          checkpoint(reason: "shutdown")
+          request.complete()
+          return
+        }
+      case nil:
+        break
+      }
+      if isDue { checkpoint(reason: "interval") }
+    }
+  }
+
+  private func remember(_ count: Int, arrivedAt: ContinuousClock.Instant) {
+    sinceCheckpoint += count
+    arrivals.append((arrivedAt, count))
+    let offsets = pipeline.offsets
+    processed.withLock { $0 = offsets }
+  }
+
+  private var isDue: Bool {
+    let now = ContinuousClock.now
+    if let retryAt { return now >= retryAt }
+    switch interval {
+    case .events(let count):
+      return sinceCheckpoint >= count
+        || (sinceCheckpoint == 0 && now - lastCheckpoint >= Self.idleRefresh)
+    case .milliseconds(let milliseconds):
+      return now - lastCheckpoint >= .milliseconds(milliseconds)
+    }
+  }
+
+  /// Snapshot, publish, then commit the snapshot's offsets of the partitions still owned.
+  /// A failure keeps all state, is logged and counted, and is retried with a growing delay.
+  private func checkpoint(reason: String) {
+    let started = ContinuousClock.now
+    if sinceCheckpoint == 0 && retryAt == nil {
+      // Everything trained is already in the newest snapshot.
+      lastCheckpoint = started
+      metrics.lastSnapshot.set(Date().timeIntervalSince1970)
+      return
+    }
+    do {
+      let milliseconds = Int64(Date().timeIntervalSince1970 * 1000)
+      guard let manifest = try pipeline.checkpoint(createdAtMilliseconds: milliseconds) else {
+        return
+      }
+      let published = ContinuousClock.now
+      for arrival in arrivals {
+        let seconds = Self.seconds(published - arrival.instant)
+        freshness.record(seconds: seconds, records: arrival.records)
+        for _ in 0..<min(arrival.records, 64) { metrics.freshness.observe(seconds) }
+      }
+      arrivals.removeAll(keepingCapacity: true)
+      metrics.snapshots.increment()
+      metrics.lastSnapshot.set(Date().timeIntervalSince1970)
+      metrics.snapshotSeconds.set(Self.seconds(published - started))
+      logger.info(
+        "snapshot written and published",
+        [
+          "version": "\(manifest.version)", "reason": reason,
+          "records": "\(sinceCheckpoint)", "seconds": Self.format(published - started),
+        ])
+      sinceCheckpoint = 0
+      retryAt = nil
+      retryDelay = .seconds(1)
+      lastCheckpoint = published
+      commit(manifest.offsets)
+    } catch {
+      metrics.snapshotFailures.increment()
+      retryAt = ContinuousClock.now + retryDelay
+      logger.error(
+        "checkpoint failed; all state is kept, offsets are not committed, and it is retried",
+        ["reason": reason, "error": "\(error)", "retry_in": "\(retryDelay)"])
+      retryDelay = min(retryDelay * 2, .seconds(60))
+    }
+  }
+
+  private func commit(_ offsets: [Checkpoint.TopicPartition: Int64]) {
+    let owned = Set(source.assignment)
+    var committing: [KafkaPartition: Int64] = [:]
+    for (stored, offset) in offsets {
+      let partition = KafkaPartition(topic: stored.topic, partition: stored.partition)
+      if owned.contains(partition) { committing[partition] = offset }
+    }
+    do {
+      try source.commit(committing)
+    } catch {
+      metrics.commitFailures.increment()
+      logger.warning(
+        "offset commit failed; the snapshot holds the offsets, the next checkpoint commits again",
+        ["error": error.description])
+    }
+  }
+
+  static func seconds(_ duration: Duration) -> Double {
+    let (seconds, attoseconds) = duration.components
+    return Double(seconds) + Double(attoseconds) / 1e18
+  }
+
+  static func format(_ duration: Duration) -> String {
+    String(format: "%.3f", seconds(duration))
+  }
+}
