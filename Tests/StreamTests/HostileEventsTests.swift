@@ -73,7 +73,8 @@ import Testing
       let region = route.domain.region
       #expect(DomainName.isSafe(region), "\(region)")
       #expect(region.utf8.count <= DomainName.maxLength)
-      #expect(!region.hasPrefix(".") && !region.contains("..") && !region.contains("/"))
+      #expect(!region.hasPrefix(".") && !region.hasPrefix("-"))
+      #expect(!region.contains("..") && !region.contains("/"))
       #expect(route.domain.description.split(separator: "/").count == 2)
       let raw = event.region ?? ""
       if let earlier = names[region] { #expect(earlier == raw, "\(raw) and \(earlier) collide") }
