@@ -52,14 +52,22 @@ public enum AtomicFile {
       try faults.check(.write, path, action: "writing")
       var written = 0
       while written < bytes.count {
-        let count = bytes.withUnsafeBytes { raw in
-          writeSome(descriptor, raw.baseAddress! + written, raw.count - written)
+        let wanted = bytes.count - written
+        let fits = faults.writableBytes(wanted)
+        var count = 0
+        if fits > 0 {
+          count = bytes.withUnsafeBytes { raw in
+            writeSome(descriptor, raw.baseAddress! + written, fits)
+          }
         }
         if count < 0 {
           if errno == EINTR { continue }
           throw StorageError(stage: .write, path: path, code: errno, action: "writing")
         }
         written += count
+        if fits < wanted && written < bytes.count {
+          throw StorageError(stage: .write, path: path, code: ENOSPC, action: "writing")
+        }
       }
       try faults.check(.fsync, path, action: "flushing")
       guard fsync(descriptor) == 0 else {

@@ -138,6 +138,32 @@ public final class SnapshotStore: Sendable {
     }
   }
 
+  /// Makes this store the folder's writer now and checks that a file can be created in it, so
+  /// a service refuses at start-up rather than at its first snapshot. Idempotent.
+  ///
+  /// Throws `SnapshotStoreError`: `.locked` if another store or process writes the folder,
+  /// `.storage` if the folder is read-only or otherwise refuses a new file (the message names
+  /// the folder, the system's reason and what to check).
+  public func claimWriting() throws(SnapshotStoreError) {
+    try writer.withLock { state throws(SnapshotStoreError) in
+      if state.lockDescriptor == nil {
+        state.lockDescriptor = try SnapshotStore.lockFolder(directory)
+        let scan = try SnapshotStore.scan(directory, removingLeftovers: true, faults)
+        state.highestVersion = max(state.highestVersion, scan.highest)
+      }
+      // The lock file may predate a read-only remount: probe with a new file.
+      let probe =
+        directory + "/" + SnapshotStore.temporaryPrefix + "probe-" + AtomicFile.uniqueSuffix()
+      do throws(StorageError) {
+        try AtomicFile.writeNewFile([0x0A], to: probe, faults: faults)
+        unlink(probe)
+      } catch {
+        throw SnapshotStoreError(
+          error, version: nil, context: "checking that \(directory) can take snapshots")
+      }
+    }
+  }
+
   /// The path of version `version`'s folder.
   public func folder(of version: Int) -> String {
     directory + "/" + String(version)

@@ -4,10 +4,28 @@
 /// if the system had reported it. Production code uses `.none`.
 public struct StorageFaults: Sendable {
   private let inject: @Sendable (StorageStage, String) -> Int32?
+  private let disk: SimulatedDisk?
 
   /// Creates a hook that returns the `errno` with which `stage` on `path` should fail, or nil.
   public init(_ inject: @escaping @Sendable (_ stage: StorageStage, _ path: String) -> Int32?) {
     self.inject = inject
+    self.disk = nil
+  }
+
+  private init(disk: SimulatedDisk) {
+    self.inject = { _, _ in nil }
+    self.disk = disk
+  }
+
+  /// Writes take their bytes from `disk`: once it is full, a write stores what fits and fails
+  /// with `ENOSPC` (a disk that fills mid-write).
+  public static func writing(to disk: SimulatedDisk) -> StorageFaults {
+    StorageFaults(disk: disk)
+  }
+
+  /// How many of the `count` bytes about to be written fit (all of them without a disk).
+  func writableBytes(_ count: Int) -> Int {
+    disk?.take(count) ?? count
   }
 
   /// No faults: every stage runs for real.

@@ -111,6 +111,15 @@ public final class KernelPublisher {
       ).encoded()
       let domain = item.kernel.domain
       if let folder {
+        // Domain names come from event data: only a sanitised `window/region` becomes a path.
+        guard DomainKey(parsing: domain) != nil else {
+          failed.withLock {
+            $0[domain] =
+              "domain \(domain.debugDescription) is not a safe window/region name; "
+              + "no file was written for it"
+          }
+          continue
+        }
         do {
           try FileManager.default.createDirectory(
             atPath: Self.parent(of: "\(folder)/\(domain).safetensors"),

@@ -233,10 +233,13 @@ public final class Pipeline {
   /// Writes a snapshot of all state with the offsets it covers, then publishes every kernel that
   /// changed since it was last published. Returns the manifest; the caller commits its offsets.
   ///
-  /// - Throws: `SnapshotStoreError` when the snapshot could not be written (the previous one
-  ///   stays), `KernelPublisher.Failure` when a kernel was not delivered.
+  /// - Throws: `KafkaError` when a dead letter of the covered records is still undelivered
+  ///   (nothing is written), `SnapshotStoreError` when the snapshot could not be written (the
+  ///   previous one stays), `KernelPublisher.Failure` when a kernel was not delivered.
   @discardableResult
   public func checkpoint(createdAtMilliseconds: Int64) throws -> SnapshotManifest? {
+    // The snapshot's offsets cover every rejected record: their dead letters must be on the topic.
+    try deadLetters?.settle(timeout: .seconds(30))
     guard let store else { return nil }
     var changed: [KernelPublisher.Item] = []
     var versions = kernelVersions

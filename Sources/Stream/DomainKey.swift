@@ -14,6 +14,16 @@ public struct DomainKey: Sendable, Hashable, Comparable, CustomStringConvertible
     self.region = region
   }
 
+  /// Parses `window/region`; nil unless there are exactly two parts and both are safe names
+  /// (so the text can be used as a relative path without leaving its folder).
+  public init?(parsing text: String) {
+    let parts = text.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+    guard parts.count == 2, DomainName.isSafe(parts[0]), DomainName.isSafe(parts[1]) else {
+      return nil
+    }
+    self.init(window: parts[0], region: parts[1])
+  }
+
   /// `window/region`.
   public var description: String { window + "/" + region }
 

@@ -1,8 +1,9 @@
 /// Turns text from event data into a safe part of a domain key.
 ///
 /// A domain key becomes a tensor name, a Kafka key and part of file names, so each part keeps
-/// only `A-Z a-z 0-9 . _ -`, never starts with `.` nor holds `..`, and is at most `maxLength`
-/// bytes. Any change (a replaced character, truncation) appends `-` and a hash of the original,
+/// only `A-Z a-z 0-9 . _ -`, never starts with `.` (a hidden file, `..`) or `-` (read as an
+/// option by shell tools, as in a file `-rf.safetensors`) nor holds `..`, and is at most
+/// `maxLength` bytes. Any change (a replaced character, truncation) appends `-` and a hash of the original,
 /// so two different raw values do not end up with the same name by accident.
 public enum DomainName {
   /// The longest sanitised part, in bytes.
@@ -25,6 +26,10 @@ public enum DomainName {
         changed = true
       }
       if byte == UInt8(ascii: "."), bytes.isEmpty || bytes.last == UInt8(ascii: ".") {
+        byte = UInt8(ascii: "_")
+        changed = true
+      }
+      if byte == UInt8(ascii: "-"), bytes.isEmpty {
         byte = UInt8(ascii: "_")
         changed = true
       }

@@ -5,8 +5,8 @@ import Observability
 ///
 /// `@unchecked Sendable`: admin calls on a librdkafka handle are thread-safe.
 public final class KafkaAdmin: @unchecked Sendable {
-  private let handle: OpaquePointer
-  private let context: KafkaClientContext
+  let handle: OpaquePointer
+  let context: KafkaClientContext
 
   private init(handle: OpaquePointer, context: KafkaClientContext) {
     self.handle = handle
@@ -24,9 +24,7 @@ public final class KafkaAdmin: @unchecked Sendable {
     var errorText = [CChar](repeating: 0, count: 512)
     guard let handle = rd_kafka_new(RD_KAFKA_PRODUCER, conf, &errorText, errorText.count) else {
       rd_kafka_conf_destroy(conf)
-      throw KafkaError(
-        code: .invalidConfiguration,
-        message: "could not create the Kafka admin client: \(string(fromBuffer: errorText))")
+      throw configuration.creationError("admin client", reason: string(fromBuffer: errorText))
     }
     return KafkaAdmin(handle: handle, context: context)
   }
@@ -43,12 +41,13 @@ public final class KafkaAdmin: @unchecked Sendable {
     var newTopics: [OpaquePointer?] = []
     defer { for topic in newTopics { rd_kafka_NewTopic_destroy(topic) } }
     for topic in topics {
-      guard topic.partitions >= 1, topic.replicationFactor >= 1 else {
+      let isValid = { (count: Int) in count >= 1 || count == TopicSpecification.brokerDefault }
+      guard isValid(topic.partitions), isValid(topic.replicationFactor) else {
         throw KafkaError(
           code: .invalidArgument,
           message:
             "topic \(topic.name): partitions (\(topic.partitions)) and replication factor "
-            + "(\(topic.replicationFactor)) must be at least 1")
+            + "(\(topic.replicationFactor)) must be at least 1, or -1 for the broker's default")
       }
       var errorText = [CChar](repeating: 0, count: 512)
       guard

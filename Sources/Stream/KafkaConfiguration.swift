@@ -69,7 +69,8 @@ public struct KafkaConfiguration: Sendable, Equatable {
         throw KafkaError(
           code: .invalidConfiguration,
           message:
-            "kafka configuration key '\(key)' (value '\(value)') was refused: \(reason); "
+            "kafka configuration key '\(key)' (value '\(Self.displayed(key, value))') was "
+            + "refused: \(reason); "
             + "check the key against librdkafka's CONFIGURATION.md")
       }
     }

@@ -86,15 +86,20 @@ public final class KafkaConsumer: @unchecked Sendable {
     var errorText = [CChar](repeating: 0, count: 512)
     guard let handle = rd_kafka_new(RD_KAFKA_CONSUMER, conf, &errorText, errorText.count) else {
       rd_kafka_conf_destroy(conf)  // rd_kafka_new takes the conf only when it succeeds
-      throw KafkaError(
-        code: .invalidConfiguration,
-        message: "could not create the Kafka consumer: \(string(fromBuffer: errorText))")
+      throw settings.creationError("consumer", reason: string(fromBuffer: errorText))
     }
     rd_kafka_poll_set_consumer(handle)
     let consumer = KafkaConsumer(
       handle: handle, context: context, configuration: configuration, metrics: metrics)
     context.consumer = consumer
     return consumer
+  }
+
+  /// The value librdkafka runs this client with for property `key` (normalised, e.g. `sasl_ssl`),
+  /// masked as `********` when the key is secret; nil for an unknown or unset property. Shows that
+  /// pass-through settings such as `kafka.security.protocol` reached the client.
+  public func effectiveSetting(_ key: String) -> String? {
+    KafkaConfiguration.value(of: key, on: handle).map { KafkaConfiguration.displayed(key, $0) }
   }
 
   deinit {

@@ -69,12 +69,17 @@ public final class KafkaProducer: @unchecked Sendable {
     var errorText = [CChar](repeating: 0, count: 512)
     guard let handle = rd_kafka_new(RD_KAFKA_PRODUCER, conf, &errorText, errorText.count) else {
       rd_kafka_conf_destroy(conf)  // rd_kafka_new takes the conf only when it succeeds
-      throw KafkaError(
-        code: .invalidConfiguration,
-        message: "could not create the Kafka producer: \(string(fromBuffer: errorText))")
+      throw settings.creationError("producer", reason: string(fromBuffer: errorText))
     }
     return KafkaProducer(
       handle: handle, context: context, metrics: metrics, enqueueTimeout: enqueueTimeout)
+  }
+
+  /// The value librdkafka runs this client with for property `key` (normalised, e.g. `sasl_ssl`),
+  /// masked as `********` when the key is secret; nil for an unknown or unset property. Shows that
+  /// pass-through settings such as `kafka.security.protocol` reached the client.
+  public func effectiveSetting(_ key: String) -> String? {
+    KafkaConfiguration.value(of: key, on: handle).map { KafkaConfiguration.displayed(key, $0) }
   }
 
   deinit {

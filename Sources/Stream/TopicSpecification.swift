@@ -2,10 +2,14 @@
 public struct TopicSpecification: Sendable, Equatable {
   /// The topic's name.
   public var name: String
-  /// The number of partitions.
+  /// The number of partitions, or `brokerDefault`.
   public var partitions: Int
-  /// The replication factor.
+  /// The replication factor, or `brokerDefault`.
   public var replicationFactor: Int
+
+  /// A partition count or replication factor of -1: the broker's default (`num.partitions`,
+  /// `default.replication.factor`; brokers 2.4 and later).
+  public static let brokerDefault = -1
   /// Topic configuration pairs such as `cleanup.policy=compact`.
   public var configuration: [String: String]
 
@@ -27,6 +31,11 @@ public struct TopicSpecification: Sendable, Equatable {
     TopicSpecification(
       name: name, partitions: partitions, replicationFactor: replicationFactor,
       configuration: ["cleanup.policy": "compact"])
+  }
+
+  /// Whether only the latest record per key is kept (`cleanup.policy` includes `compact`).
+  public var isCompacted: Bool {
+    configuration["cleanup.policy"]?.split(separator: ",").contains { $0 == "compact" } ?? false
   }
 
   /// Parses `NAME:PARTITIONS` (as in `--topic events:4`); a bare name gets one partition.

@@ -537,3 +537,39 @@ import Testing
 }
 
 extension SnapshotStoreTests.FaultSwitch.Rule: Equatable {}
+
+extension SnapshotStoreTests {
+  @Test func aDiskThatFillsMidFileFailsTheWriteAndLeavesTheOldFile() throws {
+    let folder = try TemporaryFolder()
+    let path = folder.path + "/LATEST"
+    try AtomicFile.write(Array("old\n".utf8), to: path)
+    let disk = SimulatedDisk(freeBytes: 400)
+    let error = #expect(throws: StorageError.self) {
+      try AtomicFile.write([UInt8](repeating: 7, count: 1000), to: path, faults: .writing(to: disk))
+    }
+    #expect(error?.stage == .write)
+    #expect(error?.code == ENOSPC)
+    #expect(disk.writtenBytes == 400 && disk.freeBytes == 0)  // it failed mid-file
+    #expect(try Self.names(in: folder.path) == ["LATEST"])  // the partial file is gone
+    #expect(try String(contentsOfFile: path, encoding: .utf8) == "old\n")
+    disk.freeBytes = 1000
+    try AtomicFile.write([UInt8](repeating: 7, count: 1000), to: path, faults: .writing(to: disk))
+    #expect(disk.writtenBytes == 1400)
+  }
+
+  @Test func claimingWritingTakesTheLockOrRefusesClearly() throws {
+    let folder = try TemporaryFolder()
+    let first = try SnapshotStore(directory: folder.path, keep: 2)
+    try first.claimWriting()
+    try first.claimWriting()  // idempotent
+    #expect(try Self.names(in: folder.path) == [".lock"])  // the probe file is gone
+    let second = try SnapshotStore(directory: folder.path, keep: 2)
+    let error = #expect(throws: SnapshotStoreError.self) { try second.claimWriting() }
+    #expect(error?.kind == .locked)
+    let full = try SnapshotStore(
+      directory: folder.path + "/full", keep: 2,
+      faults: .writing(to: SimulatedDisk(freeBytes: 0)))
+    let refusal = #expect(throws: SnapshotStoreError.self) { try full.claimWriting() }
+    #expect(refusal?.message.contains("No space left on device") == true)
+  }
+}

@@ -118,3 +118,36 @@ import Testing
     #expect(process.terminationStatus == 0, "python could not load the kernel: \(said)")
   }
 }
+
+extension KernelPublisherTests {
+  @Test(arguments: [
+    "../../escape", "1998-03/../../etc", "/abs/path", "1998-03/..", "a/b/c", "..", "1998-03/-rf",
+  ])
+  func aDomainThatIsNotASafeNameNeverBecomesAPath(_ domain: String) throws {
+    let (_, kernelConfig, kernels) = try Self.trainedKernels()
+    let root = FileManager.default.temporaryDirectory
+      .appendingPathComponent("iak-publish-\(UUID().uuidString)").path
+    defer { try? FileManager.default.removeItem(atPath: root) }
+    let folder = root + "/a/b/publish"
+    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    let hostile = try IAKKernel(domain: domain, stateTensors: kernels[0].stateTensors())
+    let publisher = KernelPublisher(
+      producer: nil, topic: "", folder: folder, backboneSHA256: "ab12",
+      kernelConfig: kernelConfig, logger: .disabled, metrics: nil)
+    #expect {
+      try publisher.publish(
+        [
+          KernelPublisher.Item(kernel: kernels[1], kernelVersion: 1, isActive: true),
+          KernelPublisher.Item(kernel: hostile, kernelVersion: 1, isActive: true),
+        ], snapshotVersion: 1, createdAtMilliseconds: 0)
+    } throws: { error in
+      let failure = error as? KernelPublisher.Failure
+      return failure?.domains == [domain] && failure?.reason.contains("not a safe") == true
+    }
+    // Only the safe domain's file exists, inside the folder; nothing was written above it.
+    let written = try #require(FileManager.default.subpaths(atPath: root)).sorted()
+    #expect(
+      written == ["a", "a/b", "a/b/publish", "a/b/publish/1998-03"]
+        + ["a/b/publish/\(kernels[1].domain).safetensors"])
+  }
+}

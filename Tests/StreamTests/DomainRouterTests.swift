@@ -140,7 +140,7 @@ import Testing
     var router = try router("month")
     let hostile = [
       "../../etc", "/etc/passwd", String(repeating: "x", count: 5_000), "a\u{0}b\n\tc\u{7F}",
-      "上海", "café", "..", ".hidden", "a/b", "a b", "a_b", "west", "we\u{301}st",
+      "上海", "café", "..", ".hidden", "a/b", "a b", "a_b", "west", "we\u{301}st", "-rf",
       String(repeating: "é", count: 3_000),
     ]
     var keys: Set<String> = []
@@ -154,7 +154,7 @@ import Testing
             || $0 == 0x2E || $0 == 0x5F || $0 == 0x2D
         })
       #expect(!text.contains(".."))
-      #expect(!key.region.hasPrefix("."))
+      #expect(!key.region.hasPrefix(".") && !key.region.hasPrefix("-"))
       #expect(!text.hasPrefix("/"))
       keys.insert(text)
     }
@@ -162,6 +162,8 @@ import Testing
     #expect(DomainName.sanitise("west") == "west")
     #expect(DomainName.sanitise("../../etc")?.hasPrefix("_._.__etc-") == true)
     #expect(DomainName.sanitise("") == nil)
+    #expect(DomainName.sanitise("-rf")?.hasPrefix("_rf-") == true)
+    #expect(!DomainName.isSafe("-rf") && DomainName.isSafe("r-f"))
     // The same raw value always gets the same name, in any router.
     var other = try self.router("month")
     #expect(

@@ -1,3 +1,5 @@
+import Stream
+
 /// One documented configuration key: its name, type, default and meaning.
 public struct ConfigKey: Sendable, Equatable {
   /// The dotted name, e.g. `train.batch_max`.
@@ -20,11 +22,10 @@ public struct ConfigKey: Sendable, Equatable {
   /// The concern the key belongs to: the part before the first dot (`train`).
   public var group: String { String(name.prefix { $0 != "." }) }
 
-  /// Whether the value is a secret that must never be printed or logged.
+  /// Whether the value is a secret that must never be printed or logged: librdkafka secrets
+  /// (`KafkaConfiguration.isSecret`: passwords, secrets, tokens, `sasl.*`, `ssl.key*`) and
+  /// the webhook URL, which may carry credentials.
   public static func isSecret(_ name: String) -> Bool {
-    let lower = name.lowercased()
-    return lower.contains("password") || lower.contains("secret") || lower.contains(".sasl.")
-      || lower.hasPrefix("sasl.") || lower.contains("ssl.key.") || lower.hasSuffix(".token")
-      || lower.contains("webhook")
+    KafkaConfiguration.isSecret(name) || name.lowercased().contains("webhook")
   }
 }

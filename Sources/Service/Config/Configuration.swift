@@ -96,7 +96,9 @@ public struct Configuration: Sendable, Equatable {
     guard ConfigValueParser.isValid(value, as: known.kind) else {
       throw ConfigError(
         location: location,
-        message: "'\(key)' expects \(known.kind.expectation), got '\(value.prefix(80))'")
+        message:
+          "'\(key)' expects \(known.kind.expectation), got "
+          + "'\(Self.displayed(key, String(value.prefix(80))))'")
     }
     values[key] = value
     origins[key] = location
