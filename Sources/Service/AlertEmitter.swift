@@ -4,7 +4,8 @@ import Observability
 import Stream
 
 /// Turns drift events into alerts: a JSON document on the alerts topic, a log line, and the
-/// metrics the shipped Prometheus rules read (`iak_drift_active`, `iak_alerts_total`).
+/// metrics the shipped Prometheus rules read (`iak_drift_active`, `iak_alerts_total`), and with
+/// an `AlertWebhook` a notification to an Alertmanager-compatible receiver.
 ///
 /// The JSON schema (`iak-alert/1`), one object per transition:
 /// `{"schema":"iak-alert/1","status":"firing"|"resolved","detector":"collapse",
@@ -21,10 +22,16 @@ public final class AlertEmitter {
   private let active: MetricFamily?
   private let total: MetricFamily?
   private let actions: MetricFamily?
+  private let webhook: AlertWebhook?
 
-  /// Creates an emitter that produces to `topic` through `producer` (nil: log and metrics only).
-  public init(producer: KafkaProducer?, topic: String, logger: Logger, metrics: MetricsRegistry?) {
+  /// Creates an emitter that produces to `topic` through `producer` (nil: log and metrics only)
+  /// and posts to `webhook` (nil: none; see `AlertWebhook.make`).
+  public init(
+    producer: KafkaProducer?, topic: String, logger: Logger, metrics: MetricsRegistry?,
+    webhook: AlertWebhook? = nil
+  ) {
     self.producer = producer
+    self.webhook = webhook
     self.topic = topic
     self.logger = logger
     active = metrics?.gauge(
@@ -91,6 +98,7 @@ public final class AlertEmitter {
         "drift detector cleared", ["domain": event.domain, "detector": event.detector.rawValue])
     }
     if countsAction { actions?.with(event.domain, action.rawValue).increment() }
+    webhook?.post(event, action: action, detail: detail)
     try producer?.send(
       OutgoingRecord(topic: topic, key: Array(event.domain.utf8), value: Array(document.utf8)))
   }
