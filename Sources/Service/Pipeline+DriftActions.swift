@@ -60,7 +60,8 @@ extension Pipeline {
   }
 
   /// What a snapshot records about drift: the detectors firing per domain (which makes each
-  /// kernel version's health known to a later rollback) and the alerts since the last snapshot.
+  /// kernel version's health known to a later rollback), the alerts since the last snapshot,
+  /// and the newest event time (where the snapshot sits on the stream, for the report).
   func driftExtras() -> [String: String] {
     var firing: [String: Any] = [:]
     for domain in trainer.domains {
@@ -74,6 +75,7 @@ extension Pipeline {
     }
     var extras = [
       SnapshotView.driftFiringKey: SnapshotView.encodeMap(firing),
+      SnapshotView.eventTimeKey: String(trainer.eventTimeMs),
       SnapshotView.alertsKey: SnapshotView.encodeList(Array(recent.suffix(Self.alertsPerSnapshot))),
     ]
     if recent.count > Self.alertsPerSnapshot {

@@ -9,6 +9,31 @@ extension SnapshotView {
   /// Manifest extras key holding a JSON list of `RecordedAlert` objects: the drift transitions
   /// since the previous snapshot of the same run.
   public static let alertsKey = "alerts"
+  /// Manifest extras key holding the pipeline's newest event time when the snapshot was taken,
+  /// in milliseconds since the Unix epoch (where the snapshot sits on the stream's time line).
+  public static let eventTimeKey = "event_time_ms"
+  /// Manifest extras key holding the comma-separated domains drift deactivated.
+  public static let deactivatedKey = "deactivated"
+
+  /// The newest event time when `manifest`'s snapshot was taken, if recorded.
+  public static func eventTime(in manifest: SnapshotManifest) -> Int64? {
+    manifest.extras[eventTimeKey].flatMap { Int64($0) }.flatMap { $0 == .min ? nil : $0 }
+  }
+
+  /// The domains drift had deactivated when `manifest`'s snapshot was taken.
+  public static func deactivatedDomains(in manifest: SnapshotManifest) -> Set<String> {
+    Set((manifest.extras[deactivatedKey] ?? "").split(separator: ",").map(String.init))
+  }
+
+  /// Statistics by domain read from `manifest` alone (see `domainStats`).
+  public static func domainStats(in manifest: SnapshotManifest) -> [String: [String: Double]] {
+    guard let map = jsonObject(manifest.extras[domainStatsKey]) as? [String: Any] else {
+      return [:]
+    }
+    return map.compactMapValues { value in
+      (value as? [String: Any])?.compactMapValues { ($0 as? NSNumber)?.doubleValue }
+    }
+  }
 
   /// The detectors firing per domain when `manifest`'s snapshot was taken; a domain missing
   /// from the map was not recorded (a snapshot older than this record).

@@ -238,9 +238,9 @@ import Testing
   }
 
   @Test func timesAreRFC3339InUTC() {
-    #expect(AlertWebhook.rfc3339(0) == "1970-01-01T00:00:00Z")
-    #expect(AlertWebhook.rfc3339(889_000_000_000) == "1998-03-04T08:26:40Z")
-    #expect(AlertWebhook.rfc3339(951_782_400_123) == "2000-02-29T00:00:00.123Z")
-    #expect(AlertWebhook.rfc3339(-1) == "1969-12-31T23:59:59.999Z")
+    #expect(RFC3339.string(milliseconds: 0) == "1970-01-01T00:00:00Z")
+    #expect(RFC3339.string(milliseconds: 889_000_000_000) == "1998-03-04T08:26:40Z")
+    #expect(RFC3339.string(milliseconds: 951_782_400_123) == "2000-02-29T00:00:00.123Z")
+    #expect(RFC3339.string(milliseconds: -1) == "1969-12-31T23:59:59.999Z")
   }
 }
