@@ -1,5 +1,9 @@
 import Foundation
 
+// The socket type constants (SOCK_STREAM, SOCK_CLOEXEC) come through the shim's
+// <sys/socket.h>: in whole-module builds Glibc alone does not make them visible.
+internal import CMicroHTTPD
+
 #if canImport(Glibc)
   import Glibc
 #endif
@@ -147,7 +151,7 @@ public struct HTTPPost: Sendable, Equatable {
         close(socket)
         continue
       }
-      do {
+      do throws(Failure) {
         try wait(socket, for: Int16(POLLOUT), before: deadline, doing: "connecting")
       } catch {
         close(socket)
