@@ -416,7 +416,7 @@ public enum ReportPage {
     th{background:var(--soft);font-weight:600;font-size:12px;color:var(--muted)}
     td.num{text-align:right;font-variant-numeric:tabular-nums}
     tr.cleared td{color:var(--muted)}
-    td.time{white-space:nowrap}
+    td.time,table.domains td:first-child{white-space:nowrap}
     .gain{color:#1b7f3b;font-weight:600}
     .loss{color:#b3261e;font-weight:600}
     .even{color:var(--muted)}
