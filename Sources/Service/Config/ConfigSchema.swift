@@ -218,10 +218,12 @@ public enum ConfigSchema {
         + "200k stable examples at click rates 0.01-0.55)"),
     ConfigKey(
       "drift.on_collapse", .choice(["alert", "reset", "rollback", "deactivate"]), "alert",
-      "Action when a kernel collapses"),
+      "Action when a kernel collapses (see drift.on_harm)"),
     ConfigKey(
       "drift.on_harm", .choice(["alert", "reset", "rollback", "deactivate"]), "deactivate",
-      "Action when a kernel hurts (serving falls back to the backbone on deactivate)"),
+      "Action when a kernel hurts: deactivate (serving falls back to the backbone), reset (start "
+        + "from zero), rollback (the newest retained version recorded healthy; reset if none); "
+        + "published at the next checkpoint"),
   ]
 
   static let checkpoint: [ConfigKey] = [
