@@ -1,8 +1,7 @@
-import Foundation
-
 // The socket type constants (SOCK_STREAM, SOCK_CLOEXEC) come through the shim's
 // <sys/socket.h>: in whole-module builds Glibc alone does not make them visible.
 internal import CMicroHTTPD
+import Foundation
 
 #if canImport(Glibc)
   import Glibc

@@ -47,8 +47,8 @@ extension Pipeline {
     case .rollback:
       outcome = rollBackKernel(of: domain)
     }
-    logger.warning(
-      "drift action",
+    logger.log(
+      action == .reactivate ? .info : .warning, "drift action",
       [
         "domain": domain, "requested": outcome.requested.rawValue,
         "action": outcome.taken.rawValue,
