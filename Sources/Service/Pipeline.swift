@@ -55,7 +55,7 @@ public final class Pipeline {
   private var routed: [EventIngest.Routed] = []
   let store: SnapshotStore?
   private let publisher: KernelPublisher?
-  let alertEmitter: AlertEmitter?
+  private let alertEmitter: AlertEmitter?
   private let deadLetters: DeadLetterWriter?
   let logger: Logger
   private let metrics: MetricsRegistry?
