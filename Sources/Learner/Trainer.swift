@@ -23,7 +23,7 @@ public final class Trainer {
   public let config: TrainConfig
   let engine: KernelEngine
   private let optimizer: AdamOptimizer
-  private let logger: Logger
+  let logger: Logger
   var states: [String: DomainState] = [:]
   /// The newest event time seen on any lane, in milliseconds.
   public internal(set) var eventTimeMs: Int64 = .min

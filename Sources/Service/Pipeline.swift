@@ -39,21 +39,25 @@ public final class Pipeline {
   public private(set) var offsets: [KafkaPartition: Int64] = [:]
   /// Drift events raised so far in this run.
   public private(set) var alerts: [DriftEvent] = []
+  /// What was done about each of `alerts` (same order and count).
+  public internal(set) var alertOutcomes: [DriftActionOutcome] = []
+  /// How many of `alerts` a snapshot already records (see `driftExtras()`).
+  var alertsInSnapshots = 0
 
   private let configuration: Configuration
   private let assembler: ExampleAssembler
   private let policy: DriftPolicy
-  private var drift: DriftMonitor
+  var drift: DriftMonitor
   private var ingest: EventIngest
-  private var kernelVersions: [String: Int] = [:]
-  private var publishedSteps: [String: Int] = [:]
-  private var deactivated: Set<String> = []
+  var kernelVersions: [String: Int] = [:]
+  var publishedSteps: [String: Int] = [:]
+  var deactivated: Set<String> = []
   private var routed: [EventIngest.Routed] = []
-  private let store: SnapshotStore?
+  let store: SnapshotStore?
   private let publisher: KernelPublisher?
   private let alertEmitter: AlertEmitter?
   private let deadLetters: DeadLetterWriter?
-  private let logger: Logger
+  let logger: Logger
   private let metrics: MetricsRegistry?
 
   /// Creates a pipeline with empty state.
@@ -160,30 +164,25 @@ public final class Pipeline {
       let events = drift.observe(observation, of: report.domain)
       guard !events.isEmpty else { continue }
       let firing = drift.firingDetectors(of: report.domain)
+      // One action per observation, the strongest asked for (DriftPolicy): two events asking
+      // for a rollback must not roll back twice.
+      guard let strongest = policy.action(for: events, firing: firing) else { continue }
+      let outcome = apply(strongest, to: report.domain, after: events)
+      var counted = false
       for event in events {
-        let action = policy.action(for: event, firing: firing)
+        let requested = policy.action(for: event, firing: firing)
+        let result = requested == .alert ? DriftActionOutcome(requested: .alert) : outcome
         alerts.append(event)
-        apply(action, to: report.domain)
+        alertOutcomes.append(result)
         do {
-          try alertEmitter?.emit(event, action: action)
+          try alertEmitter?.emit(
+            event, action: result.taken, detail: result.detail,
+            countsAction: requested == .alert || !counted)
         } catch {
           logger.error("could not send an alert", ["error": "\(error)"])
         }
+        if requested != .alert { counted = true }
       }
-    }
-  }
-
-  private func apply(_ action: DriftAction, to domain: String) {
-    switch action {
-    case .alert: break
-    case .deactivate: deactivated.insert(domain)
-    case .reactivate: deactivated.remove(domain)
-    case .reset, .rollback:
-      // Rollback to an earlier healthy version needs the store's history; until that lands the
-      // kernel is taken out of serving, which is what both actions guarantee first.
-      logger.warning(
-        "drift action \(action.rawValue) acts as deactivate in this version", ["domain": domain])
-      deactivated.insert(domain)
     }
   }
 
@@ -262,7 +261,8 @@ public final class Pipeline {
         SnapshotView.kernelVersionsKey: SnapshotView.encodeMap(versions),
         SnapshotView.domainStatsKey: SnapshotView.encodeMap(domainStatistics()),
         "deactivated": deactivated.sorted().joined(separator: ","),
-      ])
+      ].merging(driftExtras()) { first, _ in first })
+    alertsInSnapshots = alerts.count
     try publisher?.publish(
       changed, snapshotVersion: report.manifest.version,
       createdAtMilliseconds: createdAtMilliseconds)

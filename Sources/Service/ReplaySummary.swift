@@ -6,12 +6,10 @@ enum ReplaySummary {
   static func document(of pipeline: Pipeline, snapshotVersion: Int?) -> String {
     let domains = pipeline.domainStatistics()
     var alertsByDomain: [String: [[String: Any]]] = [:]
-    for event in pipeline.alerts {
-      alertsByDomain[event.domain, default: []].append([
-        "detector": event.detector.rawValue, "status": event.transition.rawValue,
-        "value": event.value.isFinite ? event.value : 0, "threshold": event.threshold,
-        "event_time_ms": event.eventTimeMs, "kernel_version": event.kernelVersion,
-      ])
+    for (index, event) in pipeline.alerts.enumerated() {
+      let outcome = index < pipeline.alertOutcomes.count ? pipeline.alertOutcomes[index] : nil
+      alertsByDomain[event.domain, default: []].append(
+        RecordedAlert(event, outcome: outcome).jsonObject)
     }
     var perDomain: [String: Any] = [:]
     var weighted: [String: Double] = [:]

@@ -58,4 +58,30 @@ import Testing
       try JSONSerialization.jsonObject(with: Data(records[1].value)) as? [String: Any])
     #expect(second["status"] as? String == "resolved")
   }
+
+  @Test func anActionCarriesItsDetailAndIsCountedOnce() throws {
+    let document = AlertEmitter.document(
+      for: Self.fired, action: .rollback, detail: "kernel version 2 restored \"as is\"")
+    let object = try #require(
+      try JSONSerialization.jsonObject(with: Data(document.utf8)) as? [String: Any])
+    #expect(object["action"] as? String == "rollback")
+    #expect(object["action_detail"] as? String == "kernel version 2 restored \"as is\"")
+    let plain = try #require(
+      try JSONSerialization.jsonObject(
+        with: Data(AlertEmitter.document(for: Self.fired, action: .alert).utf8))
+        as? [String: Any])
+    #expect(plain["action_detail"] is NSNull)
+
+    let registry = MetricsRegistry()
+    let emitter = AlertEmitter(producer: nil, topic: "", logger: .disabled, metrics: registry)
+    try emitter.emit(Self.fired, action: .rollback, detail: "restored")
+    var harm = Self.fired
+    harm.detector = .harm
+    try emitter.emit(harm, action: .rollback, detail: "restored", countsAction: false)
+    #expect(
+      registry.render().contains(
+        #"iak_drift_actions_total{domain="1998-03/east",action="rollback"} 1"#))
+    #expect(
+      registry.render().contains(#"iak_alerts_total{domain="1998-03/east",detector="harm"} 1"#))
+  }
 }

@@ -218,10 +218,12 @@ public enum ConfigSchema {
         + "200k stable examples at click rates 0.01-0.55)"),
     ConfigKey(
       "drift.on_collapse", .choice(["alert", "reset", "rollback", "deactivate"]), "alert",
-      "Action when a kernel collapses"),
+      "Action when a kernel collapses (see drift.on_harm)"),
     ConfigKey(
       "drift.on_harm", .choice(["alert", "reset", "rollback", "deactivate"]), "deactivate",
-      "Action when a kernel hurts (serving falls back to the backbone on deactivate)"),
+      "Action when a kernel hurts: deactivate (serving falls back to the backbone), reset (start "
+        + "from zero), rollback (the newest retained version recorded healthy; reset if none); "
+        + "published at the next checkpoint"),
   ]
 
   static let checkpoint: [ConfigKey] = [
@@ -258,7 +260,19 @@ public enum ConfigSchema {
   static let alert: [ConfigKey] = [
     ConfigKey("alert.topic", .text, "iak-alerts", "Topic receiving alert events as JSON"),
     ConfigKey(
-      "alert.webhook", .text, "", "Optional Alertmanager-compatible webhook URL (empty = off)"),
+      "alert.webhook", .text, "",
+      "Optional Alertmanager-compatible webhook, an http:// URL (empty = off); posts never block "
+        + "training"),
+    ConfigKey(
+      "alert.webhook_timeout", .duration, "5s",
+      "Longest wait for one webhook attempt (connect, send, answer)"),
+    ConfigKey(
+      "alert.webhook_retries", .integer(0...10), "2",
+      "Retries of a webhook post that timed out, could not connect or got 408, 429 or 5xx"),
+    ConfigKey(
+      "alert.webhook_min_severity", .choice(["info", "warning", "critical"]), "warning",
+      "Least severe alerts posted: collapse and kl_runaway are warning, harm critical, data "
+        + "drift and the collapse signals info"),
   ]
 
   static let log: [ConfigKey] = [

@@ -1,0 +1,69 @@
+import Checkpoint
+
+extension Trainer {
+  /// Starts `domain`'s adaptation over from zero, the answer to `drift.* = reset`: a fresh
+  /// kernel (the encoder initialised as for a new domain, a zero decoder, so scores equal the
+  /// backbone's), fresh Adam moments and step count, a fresh noise generator, no examples seen
+  /// (so it is inactive until `activationMinExamples` again), and fresh information proxies,
+  /// which describe the kernel. In output bias mode the bias goes back to zero. The open batch
+  /// and the prequential evaluation (the domain's history) are kept.
+  ///
+  /// Returns false, changing nothing, when the domain does not exist.
+  @discardableResult
+  public func resetKernel(of domain: String) -> Bool {
+    guard let state = states[domain] else { return false }
+    var fresh = makeState(domain)
+    fresh.pending = state.pending
+    fresh.evaluation = state.evaluation
+    states[domain] = fresh
+    logger.info("kernel reset", ["domain": domain])
+    return true
+  }
+
+  /// Makes `domain`'s kernel the one stored in `tensors` under `"<domain>/"` (a trainer
+  /// snapshot, as `stateTensors()` writes it), the answer to `drift.* = rollback`: its weights,
+  /// Adam moments and step, noise generator, examples seen and activation flag, and in output
+  /// bias mode its bias. The information proxies start fresh (they describe the kernel); the
+  /// open batch and the prequential evaluation are kept. Nothing changes when it throws.
+  ///
+  /// - Throws: `LearnerError.invalidModel` when the domain does not exist, or the stored kernel
+  ///   is missing, malformed or of another shape than this trainer's.
+  public func rollBackKernel(of domain: String, toStateIn tensors: [String: Tensor])
+    throws(LearnerError)
+  {
+    guard let state = states[domain] else {
+      throw .invalidModel(
+        "cannot roll back domain '\(domain)': the trainer has no such domain")
+    }
+    let prefix = domain + "/"
+    let kernel = try IAKKernel(domain: domain, stateTensors: tensors, prefix: prefix)
+    if kernel.layout != engine.layout {
+      throw .invalidModel(
+        "cannot roll back domain '\(domain)': the stored kernel's shape \(kernel.layout) does "
+          + "not match this trainer's \(engine.layout)")
+    }
+    var restored = makeState(domain)
+    restored.kernel = kernel
+    restored.pending = state.pending
+    restored.evaluation = state.evaluation
+    if config.mode == .outputBias {
+      guard let bias = try? tensors[prefix + StateTensor.outputBias]?.floats(), bias.count == 3,
+        let step = try? tensors[prefix + StateTensor.outputBiasStep]?.int64s(), step.count == 1,
+        step[0] >= 0
+      else {
+        throw .invalidModel(
+          "cannot roll back domain '\(domain)': tensors '\(prefix)\(StateTensor.outputBias)' "
+            + "(float32 [3]) and '\(prefix)\(StateTensor.outputBiasStep)' (int64 [1]) are "
+            + "required in output bias mode")
+      }
+      restored.bias.value = bias[0]
+      restored.bias.firstMoment = bias[1]
+      restored.bias.secondMoment = bias[2]
+      restored.bias.stepCount = Int(step[0])
+    }
+    states[domain] = restored
+    logger.info(
+      "kernel rolled back",
+      ["domain": domain, "step": "\(kernel.stepCount)", "examples": "\(kernel.examplesSeen)"])
+  }
+}

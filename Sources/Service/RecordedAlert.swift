@@ -1,0 +1,84 @@
+import Foundation
+import Learner
+
+/// One drift transition as the service records it for people: in snapshot manifests (extras
+/// `alerts`, the transitions since the previous snapshot) and in `replay --summary`. The report
+/// reads it back from either.
+///
+/// JSON keys: `domain`, `detector`, `status` (`fired` | `cleared`), `value`, `threshold`,
+/// `event_time_ms`, `kernel_version`, and optionally `action` and `action_detail`.
+public struct RecordedAlert: Sendable, Equatable, Hashable {
+  /// The domain.
+  public var domain: String
+  /// The detector's name (`DriftDetector.rawValue`).
+  public var detector: String
+  /// `fired` or `cleared` (`DriftTransition.rawValue`).
+  public var status: String
+  /// The monitored value (0 when it was not finite).
+  public var value: Double
+  /// The threshold it was compared with.
+  public var threshold: Double
+  /// Event time of the observation, in milliseconds since the Unix epoch.
+  public var eventTimeMs: Int64
+  /// The kernel version observed.
+  public var kernelVersion: Int
+  /// The action carried out (`DriftAction.rawValue`), if recorded.
+  public var action: String?
+  /// What the action did, if recorded.
+  public var actionDetail: String?
+
+  /// Creates a record; see the properties.
+  public init(
+    domain: String, detector: String, status: String, value: Double, threshold: Double,
+    eventTimeMs: Int64, kernelVersion: Int, action: String? = nil, actionDetail: String? = nil
+  ) {
+    self.domain = domain
+    self.detector = detector
+    self.status = status
+    self.value = value
+    self.threshold = threshold
+    self.eventTimeMs = eventTimeMs
+    self.kernelVersion = kernelVersion
+    self.action = action
+    self.actionDetail = actionDetail
+  }
+
+  /// Records `event` and what was done about it.
+  public init(_ event: DriftEvent, outcome: DriftActionOutcome?) {
+    self.init(
+      domain: event.domain, detector: event.detector.rawValue,
+      status: event.transition.rawValue, value: event.value.isFinite ? event.value : 0,
+      threshold: event.threshold.isFinite ? event.threshold : 0, eventTimeMs: event.eventTimeMs,
+      kernelVersion: event.kernelVersion, action: outcome?.taken.rawValue,
+      actionDetail: outcome?.detail)
+  }
+
+  /// Whether the detector started firing (rather than cleared).
+  public var isFiring: Bool { status == DriftTransition.fired.rawValue }
+
+  /// The record as a JSON object (for `JSONSerialization`).
+  public var jsonObject: [String: Any] {
+    var object: [String: Any] = [
+      "domain": domain, "detector": detector, "status": status, "value": value,
+      "threshold": threshold, "event_time_ms": eventTimeMs, "kernel_version": kernelVersion,
+    ]
+    if let action { object["action"] = action }
+    if let actionDetail { object["action_detail"] = actionDetail }
+    return object
+  }
+
+  /// Reads a record from a JSON object; `domain` fills in a missing `domain` key (the summary
+  /// groups alerts by domain). Nil when a required key is missing or of the wrong type.
+  public init?(jsonObject object: [String: Any], domain: String? = nil) {
+    guard let domain = object["domain"] as? String ?? domain,
+      let detector = object["detector"] as? String, let status = object["status"] as? String,
+      let time = (object["event_time_ms"] as? NSNumber)?.int64Value
+    else { return nil }
+    self.init(
+      domain: domain, detector: detector, status: status,
+      value: (object["value"] as? NSNumber)?.doubleValue ?? 0,
+      threshold: (object["threshold"] as? NSNumber)?.doubleValue ?? 0, eventTimeMs: time,
+      kernelVersion: (object["kernel_version"] as? NSNumber)?.intValue ?? 0,
+      action: object["action"] as? String, actionDetail: object["action_detail"] as? String)
+  }
+}

@@ -1,0 +1,77 @@
+import Checkpoint
+import Foundation
+
+extension SnapshotView {
+  /// Manifest extras key holding `{"domain": ["harm", ...]}`: the drift detectors firing for
+  /// each domain when the snapshot was taken (an empty list: none). A domain's kernel in that
+  /// snapshot counted as healthy when neither `collapse` nor `harm` is listed.
+  public static let driftFiringKey = "drift_firing"
+  /// Manifest extras key holding a JSON list of `RecordedAlert` objects: the drift transitions
+  /// since the previous snapshot of the same run.
+  public static let alertsKey = "alerts"
+  /// Manifest extras key holding the pipeline's newest event time when the snapshot was taken,
+  /// in milliseconds since the Unix epoch (where the snapshot sits on the stream's time line).
+  public static let eventTimeKey = "event_time_ms"
+  /// Manifest extras key holding the comma-separated domains drift deactivated.
+  public static let deactivatedKey = "deactivated"
+
+  /// The newest event time when `manifest`'s snapshot was taken, if recorded.
+  public static func eventTime(in manifest: SnapshotManifest) -> Int64? {
+    manifest.extras[eventTimeKey].flatMap { Int64($0) }.flatMap { $0 == .min ? nil : $0 }
+  }
+
+  /// The domains drift had deactivated when `manifest`'s snapshot was taken.
+  public static func deactivatedDomains(in manifest: SnapshotManifest) -> Set<String> {
+    Set((manifest.extras[deactivatedKey] ?? "").split(separator: ",").map(String.init))
+  }
+
+  /// Statistics by domain read from `manifest` alone (see `domainStats`).
+  public static func domainStats(in manifest: SnapshotManifest) -> [String: [String: Double]] {
+    guard let map = jsonObject(manifest.extras[domainStatsKey]) as? [String: Any] else {
+      return [:]
+    }
+    return map.compactMapValues { value in
+      (value as? [String: Any])?.compactMapValues { ($0 as? NSNumber)?.doubleValue }
+    }
+  }
+
+  /// The detectors firing per domain when `manifest`'s snapshot was taken; a domain missing
+  /// from the map was not recorded (a snapshot older than this record).
+  public static func firingDetectors(in manifest: SnapshotManifest) -> [String: Set<String>] {
+    guard let map = jsonObject(manifest.extras[driftFiringKey]) as? [String: Any] else {
+      return [:]
+    }
+    return map.compactMapValues { ($0 as? [String]).map(Set.init) }
+  }
+
+  /// Whether `domain`'s kernel was recorded healthy (neither `collapse` nor `harm` firing) in
+  /// `manifest`; nil when the snapshot did not record it.
+  public static func isHealthy(_ domain: String, in manifest: SnapshotManifest) -> Bool? {
+    firingDetectors(in: manifest)[domain].map { $0.isDisjoint(with: ["collapse", "harm"]) }
+  }
+
+  /// Kernel versions by domain, read from `manifest` alone (no payload needed).
+  public static func kernelVersions(in manifest: SnapshotManifest) -> [String: Int] {
+    guard let map = jsonObject(manifest.extras[kernelVersionsKey]) as? [String: Any] else {
+      return [:]
+    }
+    return map.compactMapValues { ($0 as? NSNumber)?.intValue }
+  }
+
+  /// The drift transitions `manifest` records (those since the previous snapshot).
+  public static func alerts(in manifest: SnapshotManifest) -> [RecordedAlert] {
+    guard let list = jsonObject(manifest.extras[alertsKey]) as? [Any] else { return [] }
+    return list.compactMap { ($0 as? [String: Any]).flatMap { RecordedAlert(jsonObject: $0) } }
+  }
+
+  /// Encodes a JSON list for the manifest extras.
+  public static func encodeList(_ list: [Any]) -> String {
+    let data = try? JSONSerialization.data(withJSONObject: list, options: [.sortedKeys])
+    return data.map { String(decoding: $0, as: UTF8.self) } ?? "[]"
+  }
+
+  private static func jsonObject(_ text: String?) -> Any? {
+    guard let text else { return nil }
+    return try? JSONSerialization.jsonObject(with: Data(text.utf8))
+  }
+}

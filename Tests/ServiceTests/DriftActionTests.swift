@@ -1,0 +1,286 @@
+import Checkpoint
+import Foundation
+import Learner
+import Observability
+import Stream
+import Testing
+
+@testable import Service
+
+/// The drift actions `reset` and `rollback`, provoked for real: a kernel trained on a stretch of
+/// inverted labels hurts once the labels are right again, `harm` fires, and the action is
+/// verified through the kernels the pipeline publishes to a folder and the alerts topic.
+@Suite struct DriftActionTests {
+  static let domain = "1998-01/east"
+
+  /// A backbone pretrained on the right labels, and a pipeline over one domain whose labels
+  /// are inverted for the first `invertedCount` events.
+  final class Fixture {
+    let folder: String
+    let backbone: Backbone
+    var configuration = Configuration()
+
+    init() throws {
+      folder =
+        FileManager.default.temporaryDirectory
+        .appendingPathComponent("iak-drift-actions-\(UUID().uuidString)").path
+      try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+      let events = folder + "/pretrain.jsonl"
+      try Fixture.lines(count: 3000, invertedCount: 0, seed: 7).joined(separator: "\n")
+        .write(toFile: events, atomically: true, encoding: .utf8)
+      let settings = [
+        "backbone.fields=user,item", "backbone.buckets=512", "backbone.hidden=16,8",
+        "backbone.until=", "backbone.epochs=4", "domain.window=month", "domain.min_examples=50",
+        "train.batch_max=8", "train.learning_rate=0.01", "drift.warmup_steps=40",
+        "drift.harm_window=200", "checkpoint.keep=100",
+      ]
+      for setting in settings { try configuration.apply(override: setting) }
+      let out = CommandLineToolTests.Captured()
+      let status = CommandLineTool.main(
+        arguments: ["iak-stream", "pretrain", "--input", events, "--out", folder + "/bb"]
+          + settings.flatMap { ["--set", $0] },
+        output: { out.write($0) }, errorOutput: { out.writeError($0) })
+      #expect(status == 0, "pretrain failed: \(out.errors)")
+      backbone = try Backbone.load(from: folder + "/bb")
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: folder) }
+
+    /// Impressions with pre-joined labels: a click when the item is a multiple of 3, flipped
+    /// for one example in ten, and inverted for the first `invertedCount`.
+    static func lines(count: Int, invertedCount: Int, seed: UInt64) -> [String] {
+      var state = seed
+      func next() -> UInt64 {
+        state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+        return state >> 33
+      }
+      return (0..<count).map { index in
+        let user = next() % 50
+        let item = next() % 20
+        let clicked = ((item % 3 == 0) != (next() % 10 == 0)) != (index < invertedCount)
+        let time = 883_612_800_000 + Int64(index) * 60_000
+        return
+          "{\"type\":\"impression\",\"id\":\"i\(index)\",\"ts\":\(time),\"region\":\"east\","
+          + "\"user\":\"u\(user)\",\"item\":\"m\(item)\",\"click\":\(clicked ? 1 : 0)}"
+      }
+    }
+
+    func makePipeline(alertEmitter: AlertEmitter?) throws -> Pipeline {
+      try Pipeline(
+        configuration: configuration, backbone: backbone,
+        backboneSHA256: backbone.weightsSHA256,
+        store: try SnapshotStore(directory: folder + "/store", keep: 100),
+        publisher: KernelPublisher(
+          producer: nil, topic: "", folder: folder + "/published",
+          backboneSHA256: backbone.weightsSHA256, kernelConfig: try configuration.kernelConfig(),
+          logger: .disabled, metrics: nil),
+        alertEmitter: alertEmitter, deadLetters: nil, logger: .disabled, metrics: nil)
+    }
+
+    /// The serving file the publisher last wrote for the domain.
+    func published() throws -> SafeTensors {
+      try SafeTensors.read(from: folder + "/published/" + DriftActionTests.domain + ".safetensors")
+    }
+  }
+
+  /// What a run until the first harm firing saw.
+  struct Run {
+    /// Weights published per kernel version before harm fired.
+    var weightsByVersion: [Int: [String: Tensor]] = [:]
+    /// The harm firing.
+    var harm: DriftEvent?
+    /// What was done about it.
+    var outcome: DriftActionOutcome?
+  }
+
+  /// Feeds `records` one at a time, checkpointing every 100 records, until `harm` fires; then
+  /// checkpoints at once, so the next published kernel is the one the action left.
+  static func runUntilHarm(_ pipeline: Pipeline, fixture: Fixture, records: [Record]) throws
+    -> Run
+  {
+    var run = Run()
+    for record in records {
+      try pipeline.process([record])
+      if let index = pipeline.alerts.firstIndex(where: {
+        $0.detector == .harm && $0.transition == .fired
+      }) {
+        run.harm = pipeline.alerts[index]
+        run.outcome = pipeline.alertOutcomes[index]
+        try pipeline.checkpoint(createdAtMilliseconds: 1)
+        return run
+      }
+      if (record.offset + 1) % 100 == 0 {
+        try pipeline.checkpoint(createdAtMilliseconds: 1)
+        let file = try fixture.published()
+        let version = try #require(Int(file.metadata["kernel_version"] ?? ""))
+        run.weightsByVersion[version] = file.tensors
+      }
+    }
+    return run
+  }
+
+  static func records(invertedCount: Int) -> [Record] {
+    Fixture.lines(count: 3000, invertedCount: invertedCount, seed: 11).enumerated().map {
+      Record(topic: "events", partition: 0, offset: Int64($0.offset), value: Array($0.element.utf8))
+    }
+  }
+
+  @Test func rollbackRepublishesTheNewestHealthyVersionsExactWeights() throws {
+    let fixture = try Fixture()
+    try fixture.configuration.apply(override: "drift.on_harm=rollback")
+    let cluster = try MockKafkaCluster.make()
+    try cluster.createTopic("iak-alerts", partitions: 1)
+    let kafka = KafkaConfiguration(bootstrapServers: cluster.bootstrapServers)
+    let producer = try KafkaProducer.make(configuration: kafka)
+    let registry = MetricsRegistry()
+    let pipeline = try fixture.makePipeline(
+      alertEmitter: AlertEmitter(
+        producer: producer, topic: "iak-alerts", logger: .disabled, metrics: registry))
+    let run = try Self.runUntilHarm(
+      pipeline, fixture: fixture, records: Self.records(invertedCount: 1500))
+
+    let harm = try #require(run.harm, "harm never fired")
+    #expect(
+      harm.eventTimeMs >= 883_612_800_000 + 1500 * 60_000,
+      "harm fired before the labels turned right")
+    // Harm never fired before, so every version published so far was healthy: the newest is
+    // the one to restore.
+    let newest = try #require(run.weightsByVersion.keys.max())
+    let outcome = try #require(run.outcome)
+    #expect(outcome.taken == .rollback)
+    #expect(outcome.restoredKernelVersion == newest)
+    let republished = try fixture.published()
+    #expect(republished.metadata["kernel_version"] == String(newest + 1))
+    #expect(republished.tensors == run.weightsByVersion[newest])
+    #expect(republished.tensors != run.weightsByVersion[newest - 1])
+    #expect(
+      pipeline.trainer.kernel(for: Self.domain)?.weightTensors() == run.weightsByVersion[newest])
+
+    // Logged, counted and on the alerts topic.
+    #expect(
+      registry.render().contains(
+        #"iak_drift_actions_total{domain="1998-01/east",action="rollback"} 1"#))
+    try producer.flush(timeout: .seconds(10))
+    let documents = try KafkaTopicReader.readAll(
+      "iak-alerts", configuration: kafka, timeout: .seconds(10)
+    ).compactMap { try JSONSerialization.jsonObject(with: Data($0.value)) as? [String: Any] }
+    let alert = try #require(documents.first { $0["detector"] as? String == "harm" })
+    #expect(alert["action"] as? String == "rollback")
+    #expect(
+      (alert["action_detail"] as? String)?.hasPrefix("kernel version \(newest) restored") == true)
+
+    // The snapshot records the health the next rollback reads.
+    let store = try SnapshotStore(directory: fixture.folder + "/store", keep: 100)
+    let latest = try #require(try store.loadNewestValid(expectingBackbone: nil).snapshot)
+    #expect(SnapshotView.isHealthy(Self.domain, in: latest.manifest) == false)
+    #expect(SnapshotView.alerts(in: latest.manifest).contains { $0.action == "rollback" })
+  }
+
+  @Test func resetPublishesAFreshZeroKernelAsANewVersion() throws {
+    let fixture = try Fixture()
+    try fixture.configuration.apply(override: "drift.on_harm=reset")
+    let registry = MetricsRegistry()
+    let pipeline = try fixture.makePipeline(
+      alertEmitter: AlertEmitter(producer: nil, topic: "", logger: .disabled, metrics: registry))
+    let run = try Self.runUntilHarm(
+      pipeline, fixture: fixture, records: Self.records(invertedCount: 1500))
+
+    _ = try #require(run.harm, "harm never fired")
+    #expect(run.outcome?.taken == .reset)
+    let newest = try #require(run.weightsByVersion.keys.max())
+    let published = try fixture.published()
+    #expect(published.metadata["kernel_version"] == String(newest + 1))
+    #expect(published.metadata["active"] == "false")
+    #expect(published.metadata["examples_seen"] == "0")
+    let fresh = IAKKernel(
+      domain: Self.domain, backbone: fixture.backbone.config,
+      config: try fixture.configuration.kernelConfig(),
+      seed: UInt64(fixture.configuration.int("train.seed")))
+    #expect(published.tensors == fresh.weightTensors())
+    for name in ["decoder.weight", "decoder.bias"] {
+      let values = try #require(try published.tensors[name]?.floats())
+      #expect(!values.isEmpty && values.allSatisfy { $0 == 0 }, "\(name) is not zero")
+    }
+    #expect(
+      registry.render().contains(
+        #"iak_drift_actions_total{domain="1998-01/east",action="reset"} 1"#))
+  }
+
+  @Test func rollbackWithNoHealthyVersionRetainedResets() throws {
+    let fixture = try Fixture()
+    try fixture.configuration.apply(override: "drift.on_harm=rollback")
+    // No store: nothing to roll back to.
+    let pipeline = try Pipeline(
+      configuration: fixture.configuration, backbone: fixture.backbone,
+      backboneSHA256: fixture.backbone.weightsSHA256, store: nil, publisher: nil,
+      alertEmitter: nil, deadLetters: nil, logger: .disabled, metrics: nil)
+    let records = Self.records(invertedCount: 1500)
+    try pipeline.process(records)
+    let index = try #require(
+      pipeline.alerts.firstIndex { $0.detector == .harm && $0.transition == .fired })
+    let outcome = pipeline.alertOutcomes[index]
+    #expect(outcome.requested == .rollback)
+    #expect(outcome.taken == .reset)
+    #expect(outcome.detail?.contains("no healthy earlier kernel version") == true)
+  }
+
+  /// Rewrites what snapshot `version`'s manifest says was firing for the domain.
+  static func markFiring(_ detectors: [String], snapshot version: Int, in folder: String) throws {
+    let path = "\(folder)/store/\(version)/manifest.json"
+    var manifest = try #require(
+      try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path)))
+        as? [String: Any])
+    var extras = try #require(manifest["extras"] as? [String: String])
+    extras[SnapshotView.driftFiringKey] = SnapshotView.encodeMap([domain: detectors])
+    manifest["extras"] = extras
+    try JSONSerialization.data(withJSONObject: manifest).write(to: URL(fileURLWithPath: path))
+  }
+
+  @Test func rollbackPassesOverUnhealthyAndUnreadableVersions() throws {
+    let fixture = try Fixture()
+    // Actions are called by hand here; the health of each version is written by hand below.
+    try fixture.configuration.apply(override: "drift.on_harm=alert")
+    let pipeline = try fixture.makePipeline(alertEmitter: nil)
+    let records = Self.records(invertedCount: 0)
+    var weights: [Int: [String: Tensor]] = [:]
+    for chunk in 0..<3 {
+      try pipeline.process(Array(records[(chunk * 100)..<((chunk + 1) * 100)]))
+      try pipeline.checkpoint(createdAtMilliseconds: 1)
+      weights[chunk + 1] = try fixture.published().tensors
+    }
+    try pipeline.process(Array(records[300..<340]))
+    // Snapshot 3 says harm was firing: version 3 is not a candidate; version 2 is.
+    try Self.markFiring([], snapshot: 1, in: fixture.folder)
+    try Self.markFiring(["ctr_drift"], snapshot: 2, in: fixture.folder)
+    try Self.markFiring(["harm", "logloss_drift"], snapshot: 3, in: fixture.folder)
+    var outcome = pipeline.apply(.rollback, to: Self.domain, after: [])
+    #expect(outcome.taken == .rollback)
+    #expect(outcome.restoredKernelVersion == 2)
+    #expect(pipeline.trainer.kernel(for: Self.domain)?.weightTensors() == weights[2])
+
+    // Version 2's snapshot fails its checksum: version 1 is next.
+    try pipeline.process(Array(records[340..<380]))
+    let payload = fixture.folder + "/store/2/" + SnapshotStore.payloadFileName
+    var bytes = try Data(contentsOf: URL(fileURLWithPath: payload))
+    bytes[bytes.count - 1] ^= 0xff
+    try bytes.write(to: URL(fileURLWithPath: payload))
+    outcome = pipeline.apply(.rollback, to: Self.domain, after: [])
+    #expect(outcome.restoredKernelVersion == 1)
+    #expect(outcome.restoredFromSnapshot == 1)
+    #expect(pipeline.trainer.kernel(for: Self.domain)?.weightTensors() == weights[1])
+
+    // A snapshot without the record (older than it) does not count as healthy.
+    try pipeline.process(Array(records[380..<420]))
+    let path = "\(fixture.folder)/store/1/manifest.json"
+    var manifest = try #require(
+      try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path)))
+        as? [String: Any])
+    var extras = try #require(manifest["extras"] as? [String: String])
+    extras[SnapshotView.driftFiringKey] = nil
+    manifest["extras"] = extras
+    try JSONSerialization.data(withJSONObject: manifest).write(to: URL(fileURLWithPath: path))
+    outcome = pipeline.apply(.rollback, to: Self.domain, after: [])
+    #expect(outcome.taken == .reset)
+    #expect(pipeline.trainer.kernel(for: Self.domain)?.hasZeroDecoder == true)
+  }
+}
