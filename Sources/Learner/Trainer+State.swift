@@ -18,6 +18,10 @@ extension Trainer {
     /// of `Example.encoded(_:)` (domain, categorical strings, numeric float32 bits, label, event
     /// time).
     public static let pending = "pending"
+    /// `int64 [1]`: the trainer's event time when the open batch received its first example
+    /// (`Int64.min` when no batch is open). Optional when reading: snapshots written before it
+    /// existed restore the first pending example's event time.
+    public static let pendingOpened = "pending.opened_ms"
     /// `int64 [1]`: batches closed (`DomainEvaluation.batches`).
     public static let evaluationBatches = "evaluation.batches"
     /// `float64 [2]`: the summed cross-entropy of the adapted model and of the backbone, in nats.
@@ -48,9 +52,9 @@ extension Trainer {
   static let stateFormatVersion: Int64 = 1
 
   /// Every tensor needed to continue exactly as if never stopped: per domain (names prefixed
-  /// `"<domain>/"`) the kernel's state, the open batch's pending examples, the prequential
-  /// evaluation, the information proxies and, in output bias mode, the bias; plus the
-  /// trainer-wide state under `.trainer/`. See `StateTensor` for the layouts.
+  /// `"<domain>/"`) the kernel's state, the open batch's pending examples and opening time, the
+  /// prequential evaluation, the information proxies and, in output bias mode, the bias; plus
+  /// the trainer-wide state under `.trainer/`. See `StateTensor` for the layouts.
   ///
   /// In full fine-tuning mode (an experiment) the tuned backbone is not exported, and
   /// `restore(stateTensors:)` refuses the result.
@@ -65,6 +69,8 @@ extension Trainer {
       result.merge(state.kernel.stateTensors(prefix: prefix)) { first, _ in first }
       let pending = Example.encoded(state.pending)
       result[prefix + StateTensor.pending] = Tensor(uint8s: pending, shape: [pending.count])
+      result[prefix + StateTensor.pendingOpened] = Tensor(
+        int64s: [state.pending.isEmpty ? .min : state.batchOpenedMs], shape: [1])
       let evaluation = state.evaluation
       result[prefix + StateTensor.evaluationBatches] = Tensor(
         int64s: [Int64(evaluation.batches)], shape: [1])
@@ -135,9 +141,7 @@ extension Trainer {
     }
     states = restored
     eventTimeMs = header[1]
-    earliestPendingMs = restored.values.reduce(Int64.max) { earliest, state in
-      state.pending.first.map { min(earliest, $0.eventTimeMs) } ?? earliest
-    }
+    earliestBatchOpenedMs = Self.earliestBatchOpened(in: restored)
   }
 
   private func restoredState(of domain: String, from tensors: [String: Tensor])
@@ -168,6 +172,11 @@ extension Trainer {
         StateTensor.pending, "holds an example of domain '\(stranger.domain)'")
     }
     state.pending.append(contentsOf: pending)
+    if let first = pending.first {
+      state.batchOpenedMs =
+        tensors[prefix + StateTensor.pendingOpened] == nil
+        ? first.eventTimeMs : try reader.int64s(StateTensor.pendingOpened, count: 1)[0]
+    }
 
     let batches = try reader.int64s(StateTensor.evaluationBatches, count: 1)[0]
     let sums = try reader.doubles(StateTensor.evaluationCrossEntropy, count: 2)

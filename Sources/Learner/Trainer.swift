@@ -4,9 +4,11 @@ import Observability
 /// dynamic batch-aware batching and prequential evaluation.
 ///
 /// Each domain collects its own batch, which closes when it holds `train.batch_max` examples or
-/// when its oldest example is `train.batch_max_wait` of event time older than the newest event
-/// seen by the trainer (from any domain), so a quiet domain still learns and a hot one cannot
-/// starve the others. When a batch closes, every example is first scored by the domain's current
+/// when it has been open for `train.batch_max_wait` of event time, so a quiet domain still learns
+/// and a hot one cannot starve the others. The trainer's clock is the newest event time seen (from
+/// any domain), and a batch's wait starts on that clock when its first example arrives, not at
+/// the example's own event time: an example labelled late (a negative becomes known only
+/// `label.wait` after its impression) must not find its batch already overdue. When a batch closes, every example is first scored by the domain's current
 /// kernel and by the backbone alone (prequential evaluation, information proxies), then the kernel
 /// takes `train.steps_per_batch` Adam steps on it at a learning rate scaled to the batch's real
 /// size. Time is event time only; given the same examples in the same order, the kernels are
@@ -26,9 +28,9 @@ public final class Trainer {
   var states: [String: DomainState] = [:]
   /// The newest event time seen, in milliseconds.
   public internal(set) var eventTimeMs: Int64 = .min
-  /// A lower bound of the event time of every open batch's oldest example (`.max` when none is
-  /// open), so that most events need no scan of the domains.
-  var earliestPendingMs: Int64 = .max
+  /// A lower bound of the time every open batch opened (`.max` when none is open), so that most
+  /// events need no scan of the domains.
+  var earliestBatchOpenedMs: Int64 = .max
   /// The fine-tuned copy of the backbone in `.fullFineTuning` mode.
   public private(set) var tunedBackbone: Backbone?
   private let backboneTrainer: BackboneTrainer?
@@ -88,7 +90,8 @@ public final class Trainer {
     let domain = example.domain
     if states[domain] == nil { states[domain] = makeState(domain) }
     if states[domain]!.pending.isEmpty {
-      earliestPendingMs = min(earliestPendingMs, example.eventTimeMs)
+      states[domain]!.batchOpenedMs = eventTimeMs
+      earliestBatchOpenedMs = min(earliestBatchOpenedMs, eventTimeMs)
     }
     states[domain]!.pending.append(example)
     if states[domain]!.pending.count >= config.batchMax {
@@ -97,22 +100,32 @@ public final class Trainer {
     return reports
   }
 
-  /// Moves the trainer's event time forward (never back) and closes every batch whose oldest
-  /// example is now at least `train.batch_max_wait` old, in domain-name order.
+  /// Moves the trainer's event time forward (never back) and closes every batch that has now
+  /// been open for at least `train.batch_max_wait`, in domain-name order.
   public func advanceEventTime(to timeMs: Int64) -> [BatchReport] {
     eventTimeMs = max(eventTimeMs, timeMs)
-    if earliestPendingMs == .max || eventTimeMs - earliestPendingMs < config.batchMaxWaitMs {
-      return []
-    }
+    if earliestBatchOpenedMs == .max || !hasWaited(since: earliestBatchOpenedMs) { return [] }
     let due = states.compactMap { domain, state -> String? in
-      guard let first = state.pending.first else { return nil }
-      return eventTimeMs - first.eventTimeMs >= config.batchMaxWaitMs ? domain : nil
+      guard !state.pending.isEmpty else { return nil }
+      return hasWaited(since: state.batchOpenedMs) ? domain : nil
     }
     let reports = due.sorted().map { closeBatch(of: $0, reason: .waited) }
-    earliestPendingMs = states.values.reduce(Int64.max) { earliest, state in
-      state.pending.first.map { min(earliest, $0.eventTimeMs) } ?? earliest
-    }
+    earliestBatchOpenedMs = Self.earliestBatchOpened(in: states)
     return reports
+  }
+
+  /// Whether `train.batch_max_wait` of event time has passed since `openedMs` (without
+  /// overflowing at the ends of the Int64 range).
+  private func hasWaited(since openedMs: Int64) -> Bool {
+    let (elapsed, overflow) = eventTimeMs.subtractingReportingOverflow(openedMs)
+    return overflow ? eventTimeMs > openedMs : elapsed >= config.batchMaxWaitMs
+  }
+
+  /// The earliest opening time of the open batches in `states`, `.max` when none is open.
+  static func earliestBatchOpened(in states: [String: DomainState]) -> Int64 {
+    states.values.reduce(Int64.max) { earliest, state in
+      state.pending.isEmpty ? earliest : min(earliest, state.batchOpenedMs)
+    }
   }
 
   /// Closes every open batch (end of input or shutdown), in domain-name order.
@@ -123,10 +136,13 @@ public final class Trainer {
   }
 
   /// Installs `kernel` (e.g. restored from a snapshot) as its domain's kernel, with `pending`
-  /// as the domain's open batch.
+  /// as the domain's open batch, opened at `batchOpenedMs` of event time (default: the first
+  /// pending example's event time).
   ///
   /// - Throws: `LearnerError.invalidModel` when the kernel's shape does not fit this trainer.
-  public func install(_ kernel: IAKKernel, pending: [Example] = []) throws(LearnerError) {
+  public func install(_ kernel: IAKKernel, pending: [Example] = [], batchOpenedMs: Int64? = nil)
+    throws(LearnerError)
+  {
     if kernel.layout != engine.layout {
       throw .invalidModel(
         "kernel of domain '\(kernel.domain)': shape \(kernel.layout) does not match this "
@@ -136,7 +152,8 @@ public final class Trainer {
     state.kernel = kernel
     state.pending = Array(pending.prefix(config.batchMax))
     if let first = state.pending.first {
-      earliestPendingMs = min(earliestPendingMs, first.eventTimeMs)
+      state.batchOpenedMs = batchOpenedMs ?? first.eventTimeMs
+      earliestBatchOpenedMs = min(earliestBatchOpenedMs, state.batchOpenedMs)
     }
     states[kernel.domain] = state
   }
@@ -210,6 +227,7 @@ public final class Trainer {
       states[domain]!.kernel.isActive = true
     }
     states[domain]!.pending.removeAll(keepingCapacity: true)
+    states[domain]!.batchOpenedMs = .min
     report.isActive = states[domain]!.kernel.isActive
     logger.debug(
       "batch closed",
