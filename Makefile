@@ -2,12 +2,13 @@
 #   make test   install what is missing, fetch the data, build, lint, run every test
 #   make demo   the end-to-end demo on the embedded broker
 #   make bench  the benchmarks, printing figures
+#   make experiment  the MovieLens adaptation experiment, writing docs/experiments.md (not in CI)
 
 SWIFT ?= swift
 BIN := .build/debug/iak-stream
 RELEASE_BIN := .build/release/iak-stream
 
-.PHONY: all build release deps data lint test demo bench clean
+.PHONY: all build release deps data lint test demo bench experiment clean
 
 all: build
 
@@ -37,6 +38,9 @@ demo: deps data release
 
 bench: deps data release
 	@./scripts/bench $(RELEASE_BIN)
+
+experiment: deps data release
+	@./scripts/experiment $(RELEASE_BIN)
 
 clean:
 	rm -rf .build out

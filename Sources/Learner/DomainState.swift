@@ -3,6 +3,9 @@ struct DomainState {
   var kernel: IAKKernel
   var bias = OutputBias()
   var pending: [Example]
+  /// The trainer's event time when the open batch received its first example (`.min` while no
+  /// batch is open); the batch closes by waiting `train.batch_max_wait` from here.
+  var batchOpenedMs: Int64 = .min
   var evaluation: DomainEvaluation
   var proxies: InformationProxies
 

@@ -21,6 +21,10 @@ extension Trainer {
     /// of `Example.encoded(_:)` (domain, categorical strings, numeric float32 bits, label, event
     /// time, lane).
     public static let pending = "pending"
+    /// `int64 [1]`: the lane's event time when the open batch received its first example
+    /// (`Int64.min` when no batch is open). Optional when reading: without it a batch counts as
+    /// opened at its first example's event time.
+    public static let pendingOpened = "pending.opened_ms"
     /// `int64 [1]`: batches closed (`DomainEvaluation.batches`).
     public static let evaluationBatches = "evaluation.batches"
     /// `float64 [2]`: the summed cross-entropy of the adapted model and of the backbone, in nats.
@@ -51,9 +55,9 @@ extension Trainer {
   static let stateFormatVersion: Int64 = 2
 
   /// Every tensor needed to continue exactly as if never stopped: per domain (names prefixed
-  /// `"<domain>/"`) the kernel's state, the open batch's pending examples, the prequential
-  /// evaluation, the information proxies and, in output bias mode, the bias; plus the
-  /// trainer-wide state under `.trainer/`. See `StateTensor` for the layouts.
+  /// `"<domain>/"`) the kernel's state, the open batch's pending examples and opening time, the
+  /// prequential evaluation, the information proxies and, in output bias mode, the bias; plus
+  /// the trainer-wide state under `.trainer/`. See `StateTensor` for the layouts.
   ///
   /// In full fine-tuning mode (an experiment) the tuned backbone is not exported, and
   /// `restore(stateTensors:)` refuses the result.
@@ -70,6 +74,8 @@ extension Trainer {
       result.merge(state.kernel.stateTensors(prefix: prefix)) { first, _ in first }
       let pending = Example.encoded(state.pending)
       result[prefix + StateTensor.pending] = Tensor(uint8s: pending, shape: [pending.count])
+      result[prefix + StateTensor.pendingOpened] = Tensor(
+        int64s: [state.pending.isEmpty ? .min : state.batchOpenedMs], shape: [1])
       let evaluation = state.evaluation
       result[prefix + StateTensor.evaluationBatches] = Tensor(
         int64s: [Int64(evaluation.batches)], shape: [1])
@@ -153,7 +159,7 @@ extension Trainer {
     for index in stride(from: 0, to: lanes.count, by: 2) {
       laneTimeMs[Int32(lanes[index])] = lanes[index + 1]
     }
-    recomputeEarliestPending()
+    recomputeEarliestBatchOpened()
   }
 
   private func restoredState(of domain: String, from tensors: [String: Tensor])
@@ -184,6 +190,11 @@ extension Trainer {
         StateTensor.pending, "holds an example of domain '\(stranger.domain)'")
     }
     state.pending.append(contentsOf: pending)
+    if let first = pending.first {
+      state.batchOpenedMs =
+        tensors[prefix + StateTensor.pendingOpened] == nil
+        ? first.eventTimeMs : try reader.int64s(StateTensor.pendingOpened, count: 1)[0]
+    }
 
     let batches = try reader.int64s(StateTensor.evaluationBatches, count: 1)[0]
     let sums = try reader.doubles(StateTensor.evaluationCrossEntropy, count: 2)

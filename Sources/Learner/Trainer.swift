@@ -4,10 +4,14 @@ import Observability
 /// dynamic batch-aware batching and prequential evaluation.
 ///
 /// Each domain collects its own batch, which closes when it holds `train.batch_max` examples or
-/// when its oldest example is `train.batch_max_wait` of event time older than the newest event
-/// seen on its lane (the input partition it came from; from any domain of that lane), so a quiet
-/// domain still learns and a hot one cannot starve the others. Lanes keep their own clocks so
-/// that the way a consumer interleaves partitions never changes a kernel. When a batch closes, every example is first scored by the domain's current
+/// when it has been open for `train.batch_max_wait` of event time, so a quiet domain still learns
+/// and a hot one cannot starve the others. Time is kept per lane (the input partition an example
+/// came from): a lane's clock is the newest event time seen on it, from any of its domains, and a
+/// batch's wait starts on its lane's clock when its first example arrives, not at the example's
+/// own event time (an example labelled late, such as a negative known only `label.wait` after its
+/// impression, must not find its batch already overdue). Lanes keep their own clocks so that the
+/// way a consumer interleaves partitions never changes a kernel. When a batch closes, every
+/// example is first scored by the domain's current
 /// kernel and by the backbone alone (prequential evaluation, information proxies), then the kernel
 /// takes `train.steps_per_batch` Adam steps on it at a learning rate scaled to the batch's real
 /// size. Time is event time only; given the same examples in the same order, the kernels are
@@ -29,9 +33,9 @@ public final class Trainer {
   public internal(set) var eventTimeMs: Int64 = .min
   /// The newest event time seen per lane, in milliseconds.
   public internal(set) var laneTimeMs: [Int32: Int64] = [:]
-  /// Per lane, a lower bound of the event time of every open batch's oldest example (absent
-  /// when none is open), so that most events need no scan of the domains.
-  var earliestPendingMs: [Int32: Int64] = [:]
+  /// Per lane, a lower bound of the time every open batch of that lane opened (absent when none
+  /// is open), so that most events need no scan of the domains.
+  var earliestBatchOpenedMs: [Int32: Int64] = [:]
   /// The fine-tuned copy of the backbone in `.fullFineTuning` mode.
   public private(set) var tunedBackbone: Backbone?
   private let backboneTrainer: BackboneTrainer?
@@ -87,12 +91,14 @@ public final class Trainer {
   ///
   /// Returns the batches closed, in closing order.
   public func process(_ example: Example) -> [BatchReport] {
-    var reports = advanceEventTime(to: example.eventTimeMs, lane: example.lane)
+    let lane = example.lane
+    var reports = advanceEventTime(to: example.eventTimeMs, lane: lane)
     let domain = example.domain
     if states[domain] == nil { states[domain] = makeState(domain) }
     if states[domain]!.pending.isEmpty {
-      let lane = example.lane
-      earliestPendingMs[lane] = min(earliestPendingMs[lane] ?? .max, example.eventTimeMs)
+      let opened = laneTimeMs[lane] ?? example.eventTimeMs
+      states[domain]!.batchOpenedMs = opened
+      earliestBatchOpenedMs[lane] = min(earliestBatchOpenedMs[lane] ?? .max, opened)
     }
     states[domain]!.pending.append(example)
     if states[domain]!.pending.count >= config.batchMax {
@@ -102,30 +108,37 @@ public final class Trainer {
   }
 
   /// Moves `lane`'s event time forward (never back) and closes every batch of that lane (the
-  /// lane of its oldest example) whose oldest example is now at least `train.batch_max_wait`
-  /// old, in domain-name order.
+  /// lane of its first example) that has now been open for at least `train.batch_max_wait`, in
+  /// domain-name order.
   public func advanceEventTime(to timeMs: Int64, lane: Int32 = 0) -> [BatchReport] {
     eventTimeMs = max(eventTimeMs, timeMs)
     let now = max(laneTimeMs[lane] ?? .min, timeMs)
     laneTimeMs[lane] = now
-    guard let earliest = earliestPendingMs[lane], now - earliest >= config.batchMaxWaitMs else {
+    guard let earliest = earliestBatchOpenedMs[lane], hasWaited(now, since: earliest) else {
       return []
     }
     let due = states.compactMap { domain, state -> String? in
       guard let first = state.pending.first, first.lane == lane else { return nil }
-      return now - first.eventTimeMs >= config.batchMaxWaitMs ? domain : nil
+      return hasWaited(now, since: state.batchOpenedMs) ? domain : nil
     }
     let reports = due.sorted().map { closeBatch(of: $0, reason: .waited) }
-    recomputeEarliestPending()
+    recomputeEarliestBatchOpened()
     return reports
   }
 
-  /// Recomputes `earliestPendingMs` from the open batches.
-  func recomputeEarliestPending() {
-    earliestPendingMs = [:]
+  /// Whether `train.batch_max_wait` of event time has passed between `openedMs` and `now`
+  /// (without overflowing at the ends of the Int64 range).
+  private func hasWaited(_ now: Int64, since openedMs: Int64) -> Bool {
+    let (elapsed, overflow) = now.subtractingReportingOverflow(openedMs)
+    return overflow ? now > openedMs : elapsed >= config.batchMaxWaitMs
+  }
+
+  /// Recomputes `earliestBatchOpenedMs` from the open batches.
+  func recomputeEarliestBatchOpened() {
+    earliestBatchOpenedMs = [:]
     for state in states.values {
-      guard let first = state.pending.first else { continue }
-      earliestPendingMs[first.lane] = min(earliestPendingMs[first.lane] ?? .max, first.eventTimeMs)
+      guard let lane = state.pending.first?.lane else { continue }
+      earliestBatchOpenedMs[lane] = min(earliestBatchOpenedMs[lane] ?? .max, state.batchOpenedMs)
     }
   }
 
@@ -137,10 +150,13 @@ public final class Trainer {
   }
 
   /// Installs `kernel` (e.g. restored from a snapshot) as its domain's kernel, with `pending`
-  /// as the domain's open batch.
+  /// as the domain's open batch, opened at `batchOpenedMs` of event time (default: the first
+  /// pending example's event time).
   ///
   /// - Throws: `LearnerError.invalidModel` when the kernel's shape does not fit this trainer.
-  public func install(_ kernel: IAKKernel, pending: [Example] = []) throws(LearnerError) {
+  public func install(_ kernel: IAKKernel, pending: [Example] = [], batchOpenedMs: Int64? = nil)
+    throws(LearnerError)
+  {
     if kernel.layout != engine.layout {
       throw .invalidModel(
         "kernel of domain '\(kernel.domain)': shape \(kernel.layout) does not match this "
@@ -149,8 +165,11 @@ public final class Trainer {
     var state = states[kernel.domain] ?? makeState(kernel.domain)
     state.kernel = kernel
     state.pending = Array(pending.prefix(config.batchMax))
+    if let first = state.pending.first {
+      state.batchOpenedMs = batchOpenedMs ?? first.eventTimeMs
+    }
     states[kernel.domain] = state
-    recomputeEarliestPending()
+    recomputeEarliestBatchOpened()
   }
 
   /// Starts `domain` from a copy of `previous`'s kernel (warm start of a new rolling period).
@@ -222,6 +241,7 @@ public final class Trainer {
       states[domain]!.kernel.isActive = true
     }
     states[domain]!.pending.removeAll(keepingCapacity: true)
+    states[domain]!.batchOpenedMs = .min
     report.isActive = states[domain]!.kernel.isActive
     logger.debug(
       "batch closed",

@@ -45,6 +45,23 @@ public struct KafkaConfiguration: Sendable, Equatable {
     return copy
   }
 
+  /// The configuration without the consumer-only properties that pipeline.conf's `kafka.*`
+  /// keys may hold (a producer would warn about each and ignore it).
+  public var withoutConsumerSettings: KafkaConfiguration {
+    KafkaConfiguration(pairs.filter { !Self.consumerOnlyKeys.contains($0.key) })
+  }
+
+  /// librdkafka properties that only consumers read (CONFIGURATION.md marks them `C`).
+  static let consumerOnlyKeys: Set<String> = [
+    "partition.assignment.strategy", "session.timeout.ms", "heartbeat.interval.ms",
+    "group.id", "group.instance.id", "group.protocol.type", "coordinator.query.interval.ms",
+    "max.poll.interval.ms", "enable.auto.commit", "auto.commit.interval.ms",
+    "enable.auto.offset.store", "queued.min.messages", "queued.max.messages.kbytes",
+    "fetch.wait.max.ms", "fetch.message.max.bytes", "max.partition.fetch.bytes",
+    "fetch.max.bytes", "fetch.min.bytes", "fetch.error.backoff.ms", "isolation.level",
+    "enable.partition.eof", "check.crcs", "auto.offset.reset", "consume.callback.max.messages",
+  ]
+
   /// The value set for `key`, if any.
   public func value(for key: String) -> String? {
     pairs.last { $0.key == key }?.value

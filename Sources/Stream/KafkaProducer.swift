@@ -49,7 +49,9 @@ public final class KafkaProducer: @unchecked Sendable {
     configuration: KafkaConfiguration, logger: Logger = .disabled,
     metrics: MetricsRegistry? = nil, enqueueTimeout: Duration = .seconds(30)
   ) throws(KafkaError) -> KafkaProducer {
-    let settings = KafkaConfiguration([("enable.idempotence", "true")]).merging(configuration)
+    // Consumer-only keys from a shared `kafka.*` section would each draw a warning.
+    let settings = KafkaConfiguration([("enable.idempotence", "true")])
+      .merging(configuration.withoutConsumerSettings)
     let context = KafkaClientContext(logger: logger, metrics: metrics)
     let conf = try settings.makeNativeConfiguration()
     context.install(on: conf)

@@ -33,6 +33,19 @@ import Testing
 
   @Test(.enabled(if: FileManager.default.fileExists(atPath: preload)))
   func trainingStepAllocatesNothing() throws {
+    // mtrace sees the whole process: an allocation by another thread of the test runner can
+    // land between the marks now and then. An allocation in the step itself shows in every
+    // run, so the fewest seen over three runs is the step's own count.
+    var fewest: [Substring]?
+    for _ in 0..<3 where fewest.map({ !$0.isEmpty }) ?? true {
+      let allocations = try tracedAllocations()
+      if fewest == nil || allocations.count < fewest!.count { fewest = allocations }
+    }
+    let allocations = try #require(fewest)
+    #expect(allocations.count == 0, "\(allocations.count) allocations: \(allocations.prefix(5))")
+  }
+
+  private func tracedAllocations() throws -> [Substring] {
     let trace = NSTemporaryDirectory() + "iak-mtrace-\(UUID().uuidString).txt"
     defer { try? FileManager.default.removeItem(atPath: trace) }
     let process = Process()
@@ -50,8 +63,7 @@ import Testing
     let text = try String(contentsOfFile: trace, encoding: .utf8)
     let lines = text.split(separator: "\n")
     #expect(lines.first?.hasPrefix("= Start") == true, "mtrace did not run: \(lines.prefix(3))")
-    let allocations = lines.filter { $0.contains(" + ") }
-    #expect(allocations.count == 0, "\(allocations.count) allocations: \(allocations.prefix(5))")
+    return lines.filter { $0.contains(" + ") }
   }
 
   static let preload = "/usr/lib/x86_64-linux-gnu/libc_malloc_debug.so.0"

@@ -105,6 +105,31 @@ import Testing
     #expect(try #require(trainer.outputBias(for: "hot")).stepCount > 0)
   }
 
+  @Test func aRestoredBatchWaitsFromWhenItOpened() throws {
+    let trainer = try TrainerTests.makeTrainer()
+    _ = trainer.process(TrainerTests.example("hot", atSecond: 120))
+    // Opened at the clock's 120 s although its example is from 60 s (a late label).
+    _ = trainer.process(TrainerTests.example("late", atSecond: 60))
+    let tensors = try SafeTensors.decode(Self.snapshotBytes(trainer)).tensors
+    #expect(try tensors["late/pending.opened_ms"]?.int64s() == [120_000])
+
+    let restored = try TrainerTests.makeTrainer()
+    try restored.restore(stateTensors: tensors)
+    #expect(restored.process(TrainerTests.example("hot", atSecond: 149)).isEmpty)
+    let reports = restored.process(TrainerTests.example("hot", atSecond: 150))
+    #expect(reports.map(\.domain) == ["hot", "late"])
+    #expect(reports.map(\.reason) == [.waited, .waited])
+
+    // A snapshot written before the opening time was kept: the batch counts from its first
+    // example's event time, as it did then, so it is overdue at once.
+    var older = tensors
+    older["late/pending.opened_ms"] = nil
+    older["hot/pending.opened_ms"] = nil
+    let fromOlder = try TrainerTests.makeTrainer()
+    try fromOlder.restore(stateTensors: older)
+    #expect(fromOlder.process(TrainerTests.example("hot", atSecond: 121)).map(\.domain) == ["late"])
+  }
+
   @Test func pendingExamplesRoundTripBitForBit() throws {
     let examples = [
       Example(
@@ -173,6 +198,9 @@ import Testing
         let bytes = tensors["hot/pending"]!.bytes.dropLast()
         tensors["hot/pending"] = Tensor(uint8s: Array(bytes), shape: [bytes.count])
       }, naming: "hot/pending")
+    expectRefused(
+      { $0["hot/pending.opened_ms"] = Tensor(doubles: [1], shape: [1]) },
+      naming: "hot/pending.opened_ms")
     expectRefused(
       { $0[".trainer/domains"] = Tensor(uint8s: [9, 0, 0, 0], shape: [4]) },
       naming: ".trainer/domains")

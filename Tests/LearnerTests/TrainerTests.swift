@@ -106,6 +106,37 @@ import Testing
     #expect(trainer.flush().map(\.reason) == [.flushed])
   }
 
+  /// An example of `domain` at `seconds` of event time.
+  static func example(_ domain: String, atSecond seconds: Int64, label: Float = 0) -> Example {
+    Example(domain: domain, categorical: ["u", "i"], label: label, eventTimeMs: seconds * 1000)
+  }
+
+  @Test func lateLabelledExamplesWaitFromWhenTheirBatchOpened() throws {
+    // Negatives are known only label.wait after their impression, so they reach the trainer with
+    // event times far behind its clock. Their batch must still fill up or wait 30 s from when it
+    // opened, not close at once because its first example's own time is old.
+    let trainer = try Self.makeTrainer()
+    var reports: [BatchReport] = []
+    for second in Int64(113)...120 {
+      reports += trainer.process(Self.example("hot", atSecond: second))
+    }
+    #expect(reports.map(\.reason) == [.full])
+    reports = []
+    for second in Int64(60)..<68 {
+      reports += trainer.process(Self.example("late", atSecond: second))
+    }
+    #expect(reports.map(\.domain) == ["late"])
+    #expect(reports.map(\.reason) == [.full])
+    #expect(reports.first?.size == 8)
+    // A late example opens a batch at the clock's 120 s: still open at 149 s, closed at 150 s.
+    #expect(trainer.process(Self.example("late", atSecond: 68)).isEmpty)
+    #expect(trainer.process(Self.example("hot", atSecond: 149)).isEmpty)
+    reports = trainer.process(Self.example("hot", atSecond: 150))
+    #expect(reports.map(\.domain) == ["late"])
+    #expect(reports.map(\.reason) == [.waited])
+    #expect(reports.first?.size == 1)
+  }
+
   @Test func sameInputAndSeedGiveIdenticalKernelBytes() throws {
     let first = try Self.makeTrainer()
     let second = try Self.makeTrainer()

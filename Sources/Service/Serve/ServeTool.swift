@@ -29,13 +29,20 @@ struct ServeTool {
     let store = try SnapshotStore(
       directory: configuration.string("checkpoint.dir"),
       keep: configuration.int("checkpoint.keep"))
+    // A read-only or already locked folder is refused now, not at the first snapshot.
+    try store.claimWriting()
     let isKafka = configuration.string("input.source") == "kafka"
+    if isKafka {
+      _ = try ServiceTopics.ensure(configuration: configuration, logger: logger.child("topics"))
+    }
     let producer =
       isKafka
       ? try KafkaProducer.make(
-        configuration: configuration.kafkaConfiguration, logger: logger.child("producer"),
-        metrics: context.metrics)
+        configuration: configuration.kafkaConfiguration,
+        logger: logger.child("producer"), metrics: context.metrics)
       : nil
+    let webhook = try AlertWebhook.make(
+      configuration: configuration, logger: logger.child("webhook"), metrics: context.metrics)
     let deadLetterTopic = configuration.string("input.dead_letter_topic")
     let pipeline = try Pipeline(
       configuration: configuration, backbone: backbone, backboneSHA256: sha, store: store,
@@ -46,7 +53,7 @@ struct ServeTool {
         metrics: context.metrics),
       alertEmitter: AlertEmitter(
         producer: producer, topic: configuration.string("alert.topic"),
-        logger: logger.child("drift"), metrics: context.metrics),
+        logger: logger.child("drift"), metrics: context.metrics, webhook: webhook),
       deadLetters: producer.flatMap { producer in
         deadLetterTopic.isEmpty
           ? nil
@@ -116,6 +123,9 @@ struct ServeTool {
       } catch {
         logger.error("records were still in flight at exit", ["error": error.description])
       }
+    }
+    if let webhook, !webhook.flush(timeout: .seconds(max(1, Int(timeout / 4)))) {
+      logger.warning("alert webhook posts were still pending at exit")
     }
     watchdog.cancel()
     let counts = pipeline.counts
