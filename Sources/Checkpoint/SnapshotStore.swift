@@ -76,9 +76,10 @@ public final class SnapshotStore: Sendable {
         .missing, "checkpoint directory \(directory) does not exist; check --checkpoint-dir")
     }
     try SnapshotStore.createFolder(directory)
-    // The first store to lock the folder is its writer and may clean it; others only read
-    // until the lock is free (see `write`).
-    let descriptor = try? SnapshotStore.lockFolder(directory)
+    // The first service store to lock the folder is its writer and may clean it; others only
+    // read until the lock is free (see `write`). Inspection stores (`createIfMissing: false`)
+    // never take the lock at opening, so looking at a store never keeps a service from starting.
+    let descriptor = createIfMissing ? try? SnapshotStore.lockFolder(directory) : nil
     let scan = try SnapshotStore.scan(directory, removingLeftovers: descriptor != nil, faults)
     self.removedLeftovers = scan.removed
     self.cleanupFailures = scan.failures

@@ -78,12 +78,21 @@ final class ServeFixture {
     }
     let producer = try KafkaProducer.make(
       configuration: KafkaConfiguration(bootstrapServers: cluster.bootstrapServers))
+    var timestamp: Int64 = 883_000_000_000
     for line in lines {
+      // The record's timestamp is the event's time, as `produce` sets it (a bad record keeps
+      // the previous one's).
+      if let text = line.split(separator: "\"ts\":").dropFirst().first?.prefix(while: \.isNumber),
+        let time = Int64(text)
+      {
+        timestamp = time
+      }
       let region = line.split(separator: "\"region\":\"").dropFirst().first?
         .split(separator: "\"").first.map(String.init)
       try producer.send(
         OutgoingRecord(
-          topic: topic, key: region.map { Array($0.utf8) }, value: Array(line.utf8))
+          topic: topic, key: region.map { Array($0.utf8) }, value: Array(line.utf8),
+          timestampMs: timestamp)
       ) { result in
         if case .failure(let error) = result { Issue.record("not delivered: \(error)") }
       }
@@ -119,6 +128,15 @@ final class ServeFixture {
     process.standardOutput = handle
     try process.run()
     return process
+  }
+
+  /// Runs `iak-stream` in this process with the fixture's settings; returns status and output.
+  func run(_ words: [String]) -> (Int32, String) {
+    let out = CommandLineToolTests.Captured()
+    let status = CommandLineTool.main(
+      arguments: ["iak-stream"] + words + settings, output: { out.write($0) },
+      errorOutput: { out.writeError($0) })
+    return (status, out.output + out.errors)
   }
 
   /// Runs serve until its input has been idle for 3 s; returns its exit status.

@@ -10,8 +10,10 @@ extension CommandSpec {
     name: "replay",
     summary: "Rebuild or audit kernels over a bounded range of history; never commits offsets",
     usage: """
-      iak-stream replay --input events.jsonl [--from-offset O] [--until-offset O] \
-      [--from-snapshot VERSION|DIR] --checkpoint-dir DIR [--summary FILE] [--flush]
+      iak-stream replay (--input events.jsonl | --topic T) [--from earliest|latest|P:O,... | \
+      --from-offset O|P:O,... | --from-timestamp TIME] [--until end | --until-offset O|P:O,... | \
+      --until-timestamp TIME] [--from-snapshot VERSION|DIR] --checkpoint-dir DIR \
+      [--summary FILE] [--publish-dir DIR] [--flush]
       """,
     details: """
       Runs the whole pipeline (decode, join, route, train, drift checks) over a bounded range of
@@ -20,22 +22,37 @@ extension CommandSpec {
       audits what a kernel learned: the same input from the same snapshot gives bit-identical
       kernels.
 
-      The input is a JSON-lines file (records are partition 0, offset = line number from 0).
-      It starts empty, or from a snapshot (--from-snapshot: a version of --checkpoint-dir, or
-      another store's folder, whose newest valid snapshot is used) at the offset that snapshot
-      covers; --from-offset overrides the start. It stops at --until-offset (exclusive) or the
-      end of the input, takes a snapshot every checkpoint.interval and at the end, and with
-      --summary writes a JSON document with, per domain and overall, examples, positives,
-      prequential AUC and logloss of the kernel and of the backbone alone, the information
-      proxies, kernel versions and the alerts raised. --flush closes open batches and expires
-      waiting impressions at the end (for a final result; without it the last snapshot can be
-      resumed exactly). Kafka ranges (--from-timestamp, partition:offset lists) come with the
-      serve issue.
+      Input: a Kafka topic (--topic, default the first of input.topics, on
+      kafka.bootstrap.servers or --bootstrap-servers) or a JSON-lines file (--input; its records
+      are partition 0, offset = line number from 0).
+
+      Start: empty, or from a snapshot (--from-snapshot: a version of --checkpoint-dir, or
+      another store's folder, whose newest valid snapshot is used) at the offsets that snapshot
+      covers (Kafka partitions it never saw start at their earliest record). --from-offset
+      (a line for files; PARTITION:OFFSET pairs for Kafka), --from-timestamp (RFC 3339 or epoch
+      ms: the first record at or after it; for files, by the events' time field) or --from
+      (earliest, latest or PARTITION:OFFSET pairs) override the start.
+
+      End (exclusive): --until-offset, --until-timestamp, or --until end (the default: the end
+      each partition had when the replay started). Kafka partitions not named in --until-offset
+      read to their end.
+
+      It takes a snapshot every checkpoint.interval and at the end, and with --summary writes a
+      JSON document with, per domain and overall, examples, positives, prequential AUC and
+      logloss of the kernel and of the backbone alone, the information proxies, kernel versions
+      and the alerts raised. --flush closes open batches and expires waiting impressions at the
+      end (for a final result; without it the last snapshot can be resumed exactly).
       """,
     options: [
-      .value("--input", "FILE", "JSON-lines events (required)"),
-      .value("--from-offset", "O", "First line to read (default: the snapshot's, else 0)"),
-      .value("--until-offset", "O", "Stop before this line (default: end of input)"),
+      .value("--input", "FILE", "JSON-lines events (instead of a Kafka topic)"),
+      .value("--topic", "T", "Kafka topic to replay (default: first of input.topics)"),
+      .value("--bootstrap-servers", "HOST:PORT", "Shortcut for --set kafka.bootstrap.servers=..."),
+      .value("--from", "POSITION", "earliest, latest or PARTITION:OFFSET[,...]"),
+      .value("--from-offset", "O|P:O,...", "First line (file) or offsets (Kafka) to read"),
+      .value("--from-timestamp", "TIME", "Start at the first record at or after TIME"),
+      .value("--until", "end", "Stop at the end each partition had at the start (default)"),
+      .value("--until-offset", "O|P:O,...", "Stop before this line (file) or these offsets"),
+      .value("--until-timestamp", "TIME", "Stop before the first record at or after TIME"),
       .value("--from-snapshot", "VERSION|DIR", "Start from this snapshot (default: empty)"),
       .value("--checkpoint-dir", "DIR", "Where the replay writes its snapshots (required)"),
       .value("--backbone", "DIR", "Backbone folder (default backbone.dir)"),
@@ -52,7 +69,8 @@ struct ReplayTool {
 
   func run() throws -> Int32 {
     let arguments = context.arguments
-    let configuration = context.configuration
+    let configuration = try context.configuration.overridingBootstrapServers(
+      arguments.value("--bootstrap-servers"))
     let backboneDirectory = arguments.value("--backbone") ?? configuration.string("backbone.dir")
     let backbone = try Backbone.load(from: backboneDirectory)
     let sha = backbone.weightsSHA256
@@ -72,32 +90,39 @@ struct ReplayTool {
       alertEmitter: AlertEmitter(
         producer: nil, topic: "", logger: context.logger, metrics: context.metrics),
       deadLetters: nil, logger: context.logger, metrics: context.metrics)
-    var start: Int64 = 0
     if let from = arguments.value("--from-snapshot") {
       let snapshot = try loadSnapshot(from, store: store, backboneSHA256: sha)
       try pipeline.restore(snapshot)
-      start = pipeline.offsets.values.max() ?? 0
       context.logger.info(
-        "restored", ["snapshot": "\(snapshot.manifest.version)", "next_offset": "\(start)"])
+        "restored",
+        [
+          "snapshot": "\(snapshot.manifest.version)",
+          "offsets": pipeline.offsets.map { "\($0.key)=\($0.value)" }.sorted()
+            .joined(separator: ","),
+        ])
     }
-    if arguments.value("--from-offset") != nil {
-      start = Int64(try arguments.int("--from-offset", default: 0))
-    }
-    let until = arguments.value("--until-offset").map { _ in
-      Int64((try? arguments.int("--until-offset", default: Int.max)) ?? Int.max)
-    }
-    let input = URL(fileURLWithPath: try arguments.required("--input"))
-    let source = try FileRecordSource(url: input, topic: "file", startOffset: start)
+    let range = try makeRange(configuration, snapshotOffsets: pipeline.offsets)
+    defer { range.source.close() }
     let interval = configuration.interval("checkpoint.interval")
     let reporter = ProgressReporter(
-      label: "replay", unit: "records", total: nil, logger: context.logger)
+      label: "replay", unit: "records", total: range.total, logger: context.logger)
     var sinceCheckpoint = 0
     var lastCheckpoint = Date()
+    var lastProgress = ContinuousClock.now
     var done = 0
-    while !context.shutdown.isRequested {
-      var records = try source.poll(maxRecords: 1000, timeout: .zero)
-      if let until { records.removeAll { $0.offset >= until } }
-      if records.isEmpty { break }
+    while !context.shutdown.isRequested && !range.isFinished {
+      let records = range.admit(
+        try range.source.poll(maxRecords: 1000, timeout: .milliseconds(100)))
+      if records.isEmpty {
+        if range.source.isEndOfInput { break }
+        if ContinuousClock.now - lastProgress > Self.stallLimit {
+          throw UsageError(
+            "replay stalled: no record for \(Self.stallLimit) with \(range.total - done) still "
+              + "expected; the range may no longer be retained, or the cluster is unreachable")
+        }
+        continue
+      }
+      lastProgress = ContinuousClock.now
       try pipeline.process(records)
       done += records.count
       sinceCheckpoint += records.count
@@ -127,6 +152,62 @@ struct ReplayTool {
         + "over \(pipeline.trainer.domains.count) domains; snapshot \(manifest?.version ?? 0) in "
         + "\(store.directory)")
     return 0
+  }
+
+  /// A replay gives up after this long without a record while records are still expected.
+  static let stallLimit = Duration.seconds(30)
+
+  private func makeRange(_ configuration: Configuration, snapshotOffsets: [KafkaPartition: Int64])
+    throws -> ReplayRange
+  {
+    let arguments = context.arguments
+    let fromTime = try arguments.value("--from-timestamp").flatMap {
+      try CommandSpec.parseTime($0, option: "--from-timestamp")
+    }
+    let untilTime = try arguments.value("--until-timestamp").flatMap {
+      try CommandSpec.parseTime($0, option: "--until-timestamp")
+    }
+    if let until = arguments.value("--until"), until != "end" {
+      throw UsageError("--until accepts only 'end'; use --until-offset or --until-timestamp")
+    }
+    let starts = [
+      arguments.value("--from"), arguments.value("--from-offset"), fromTime.map { "\($0)" },
+    ]
+    guard starts.compactMap({ $0 }).count <= 1 else {
+      throw UsageError("give one of --from, --from-offset and --from-timestamp")
+    }
+    if arguments.value("--until-offset") != nil && untilTime != nil {
+      throw UsageError("give --until-offset or --until-timestamp, not both")
+    }
+    if let input = arguments.value("--input") {
+      if arguments.value("--from") != nil {
+        throw UsageError("--from is for Kafka topics; use --from-offset LINE with --input")
+      }
+      let file = KafkaPartition(topic: "file", partition: 0)
+      return try ReplayRange.file(
+        input,
+        from: try arguments.value("--from-offset").map { _ in
+          Int64(try arguments.int("--from-offset", default: 0))
+        } ?? (fromTime == nil ? snapshotOffsets[file] : nil),
+        fromTime: fromTime,
+        until: try arguments.value("--until-offset").map { _ in
+          Int64(try arguments.int("--until-offset", default: 0))
+        }, untilTime: untilTime, schema: configuration.eventSchema)
+    }
+    guard let topic = arguments.value("--topic") ?? configuration.list("input.topics").first else {
+      throw UsageError("no input: give --input FILE or --topic T (or set input.topics)")
+    }
+    let start: StartPosition? =
+      try arguments.value("--from").map { try StartPosition(parsing: $0) }
+      ?? arguments.value("--from-offset").map { try StartPosition(parsing: $0) }
+      ?? fromTime.map { StartPosition.timestamp($0) }
+    let until: StartPosition? =
+      try arguments.value("--until-offset").map { try StartPosition(parsing: $0) }
+      ?? untilTime.map { StartPosition.timestamp($0) }
+    return try ReplayRange.kafka(
+      topic: topic, configuration: configuration.kafkaConfiguration, start: start,
+      snapshotOffsets: snapshotOffsets, until: until, logger: context.logger,
+      metrics: context.metrics)
   }
 
   private func loadSnapshot(_ text: String, store: SnapshotStore, backboneSHA256: String) throws
