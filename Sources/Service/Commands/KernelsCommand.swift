@@ -90,14 +90,16 @@ struct KernelsTool {
       "snapshot \(view.snapshot.manifest.version) taken \(created), backbone "
         + "\(view.snapshot.manifest.backboneSHA256.prefix(12))")
     context.print(
-      pad(["domain", "version", "examples", "auc", "backbone_auc", "active", "updated"]))
+      pad(["domain", "version", "examples", "auc", "backbone_auc", "units", "active", "updated"]))
     for domain in view.domains {
       let kernel = try view.kernel(of: domain)
       let row = stats[domain] ?? [:]
       context.print(
         pad([
           domain, "\(versions[domain] ?? 0)", "\(kernel.examplesSeen)", format(row["auc"]),
-          format(row["backbone_auc"]), kernel.isActive ? "yes" : "no", created,
+          format(row["backbone_auc"]),
+          row["active_units"].map { "\(Int($0))/\(kernel.layout.bottleneck)" } ?? "-",
+          kernel.isActive ? "yes" : "no", created,
         ]))
     }
   }
@@ -237,7 +239,7 @@ struct KernelsTool {
   }
 
   private func pad(_ columns: [String]) -> String {
-    let widths = [18, 8, 9, 7, 13, 7, 0]
+    let widths = [18, 8, 9, 7, 13, 7, 7, 0]
     return zip(columns, widths + Array(repeating: 0, count: max(0, columns.count - widths.count)))
       .map { $0.padding(toLength: max($1, $0.count), withPad: " ", startingAt: 0) }
       .joined(separator: " ")
