@@ -118,7 +118,8 @@ import Testing
 
     // The alerts topic says the identity signal is what collapsed that domain.
     let configuration = KafkaConfiguration(bootstrapServers: fixture.cluster.bootstrapServers)
-    let documents = try KafkaTopicReader.readAll("alerts", configuration: configuration).compactMap {
+    let records = try KafkaTopicReader.readAll("alerts", configuration: configuration)
+    let documents = try records.compactMap {
       try JSONSerialization.jsonObject(with: Data($0.value)) as? [String: Any]
     }
     let collapse = documents.first {
@@ -289,6 +290,7 @@ import Testing
     return (process.terminationStatus, String(decoding: data, as: UTF8.self))
   }
 
+  /// The last 2000 characters of the file at `path` (empty when it cannot be read).
   static func text(_ path: String) -> String {
     String((try? String(contentsOfFile: path, encoding: .utf8))?.suffix(2000) ?? "")
   }
