@@ -73,7 +73,9 @@ final class ServeFixture {
 
     cluster = try MockKafkaCluster.make()
     try cluster.createTopic(topic, partitions: 3)
-    for name in ["kernels", "alerts", "dead-letters"] {
+    // Every topic serve ensures (`ServiceTopics`), state topic included: the mock broker cannot
+    // create topics, so a missing one costs serve a 30 s CreateTopics timeout at start-up.
+    for name in ["kernels", "alerts", "dead-letters", "iak-state"] {
       try cluster.createTopic(name, partitions: 1)
     }
     let producer = try KafkaProducer.make(
@@ -121,7 +123,7 @@ final class ServeFixture {
     process.executableURL = URL(fileURLWithPath: Self.executable)
     process.arguments = serveArguments(group: group, store: store, extra: extra)
     let log = folder + "/\(store).log"
-    FileManager.default.createFile(atPath: log, contents: nil)
+    _ = FileManager.default.createFile(atPath: log, contents: nil)
     let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
     try handle.seekToEnd()
     process.standardError = handle
