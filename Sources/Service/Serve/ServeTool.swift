@@ -33,7 +33,9 @@ struct ServeTool {
     try store.claimWriting()
     let isKafka = configuration.string("input.source") == "kafka"
     if isKafka {
-      _ = try ServiceTopics.ensure(configuration: configuration, logger: logger.child("topics"))
+      // A cluster that never answers CreateTopics (the mock broker) costs at most this wait.
+      _ = try ServiceTopics.ensure(
+        configuration: configuration, logger: logger.child("topics"), timeout: .seconds(10))
     }
     let producer =
       isKafka
@@ -62,7 +64,10 @@ struct ServeTool {
             metrics: context.metrics)
       },
       logger: logger, metrics: context.metrics)
-    try restore(pipeline, from: store, backboneSHA256: sha, metrics: metrics)
+    let restored = try restore(pipeline, from: store, backboneSHA256: sha, metrics: metrics)
+    // Until the first snapshot of this run, the newest durable state is the restored one (or
+    // nothing yet to cover): never 0, which would read as "stale since 1970".
+    metrics.lastSnapshot.set(restored?.timeIntervalSince1970 ?? Date().timeIntervalSince1970)
 
     let timeout = Double(configuration.milliseconds("shutdown.timeout")) / 1000
     let queue = RecordQueue(capacity: configuration.int("input.queue_capacity"))
@@ -140,10 +145,11 @@ struct ServeTool {
     return 0
   }
 
+  /// Restores the newest valid snapshot; returns when it was taken (nil: starting empty).
   private func restore(
     _ pipeline: Pipeline, from store: SnapshotStore, backboneSHA256: String,
     metrics: ServeMetrics
-  ) throws {
+  ) throws -> Date? {
     let result = try store.loadNewestValid(expectingBackbone: backboneSHA256)
     for skipped in result.skipped {
       metrics.skippedSnapshots.increment()
@@ -159,7 +165,7 @@ struct ServeTool {
             + "away to start empty")
       }
       context.logger.info("no snapshot yet: starting empty", ["dir": store.directory])
-      return
+      return nil
     }
     try pipeline.restore(snapshot)
     context.logger.info(
@@ -168,6 +174,7 @@ struct ServeTool {
         "snapshot": "\(snapshot.manifest.version)", "domains": "\(pipeline.trainer.domains.count)",
         "records": "\(pipeline.counts.records)", "partitions": "\(pipeline.offsets.count)",
       ])
+    return snapshot.manifest.createdAt
   }
 
   private func makeSource(
