@@ -36,12 +36,8 @@ extension Trainer {
         "cannot roll back domain '\(domain)': the trainer has no such domain")
     }
     let prefix = domain + "/"
-    let kernel = try IAKKernel(domain: domain, stateTensors: tensors, prefix: prefix)
-    if kernel.layout != engine.layout {
-      throw .invalidModel(
-        "cannot roll back domain '\(domain)': the stored kernel's shape \(kernel.layout) does "
-          + "not match this trainer's \(engine.layout)")
-    }
+    let kernel = try storedKernel(
+      of: domain, in: tensors, context: "cannot roll back domain '\(domain)'")
     var restored = makeState(domain)
     restored.kernel = kernel
     restored.pending = state.pending

@@ -162,17 +162,26 @@ extension Trainer {
     recomputeEarliestBatchOpened()
   }
 
+  /// The kernel of `domain` stored in `tensors` (under `<domain>/`), checked against this
+  /// trainer's shape; `context` starts the error message.
+  func storedKernel(of domain: String, in tensors: [String: Tensor], context: String)
+    throws(LearnerError) -> IAKKernel
+  {
+    let kernel = try IAKKernel(domain: domain, stateTensors: tensors, prefix: domain + "/")
+    if kernel.layout != engine.layout {
+      throw .invalidModel(
+        "\(context): the stored kernel's shape \(kernel.layout) does not match this trainer's "
+          + "\(engine.layout); use the same backbone and iak.* settings")
+    }
+    return kernel
+  }
+
   private func restoredState(of domain: String, from tensors: [String: Tensor])
     throws(LearnerError) -> DomainState
   {
     let prefix = domain + "/"
     let reader = StateReader(tensors: tensors, context: "domain '\(domain)'", prefix: prefix)
-    let kernel = try IAKKernel(domain: domain, stateTensors: tensors, prefix: prefix)
-    if kernel.layout != engine.layout {
-      throw .invalidModel(
-        "domain '\(domain)': kernel shape \(kernel.layout) does not match this trainer's "
-          + "\(engine.layout); restore it with the same backbone and iak.* settings")
-    }
+    let kernel = try storedKernel(of: domain, in: tensors, context: "domain '\(domain)'")
     var state = makeState(domain)
     state.kernel = kernel
 

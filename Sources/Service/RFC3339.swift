@@ -1,3 +1,5 @@
+import Stream
+
 /// Formats event times (milliseconds since the Unix epoch) as RFC 3339 timestamps in UTC,
 /// without Foundation's formatters (which are neither cheap nor `Sendable`).
 public enum RFC3339 {
@@ -8,16 +10,7 @@ public enum RFC3339 {
     let fraction = milliseconds - seconds * 1000
     let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
     let second = seconds - days * 86_400
-    // Civil date from days since 1970-01-01 (proleptic Gregorian calendar).
-    let shifted = days + 719_468
-    let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
-    let dayOfEra = shifted - era * 146_097
-    let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-    let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-    let monthIndex = (5 * dayOfYear + 2) / 153
-    let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
-    let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
-    let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+    let (year, month, day) = EventTime.civilDate(daysSinceEpoch: days)
     func pad(_ value: Int64, _ width: Int) -> String {
       let text = String(value)
       return String(repeating: "0", count: max(0, width - text.count)) + text
