@@ -1,7 +1,8 @@
 import Foundation
 import Observability
 
-/// Measures records per second from the mock broker through `KafkaConsumer` (poll and copy out).
+/// Measures records per second from the mock broker through `KafkaConsumer` (poll and copy out),
+/// optionally with the decode, join and route stages run on every polled batch.
 public enum KafkaThroughputBenchmark {
   /// What a run measured.
   public struct Figures: Sendable, CustomStringConvertible {
@@ -22,21 +23,27 @@ public enum KafkaThroughputBenchmark {
       consumeSeconds > 0 ? Double(bytes) / 1e6 / consumeSeconds : 0
     }
 
+    /// What ran on the records besides consuming them.
+    public var stages = "consume"
+
     /// One line of figures.
     public var description: String {
       String(
-        format: "kafka consume: %d records, %.1f MB in %.3f s = %.0f records/s, %.1f MB/s "
+        format: "kafka \(stages): %d records, %.1f MB in %.3f s = %.0f records/s, %.1f MB/s "
           + "(produce %.3f s)", records, Double(bytes) / 1e6, consumeSeconds, recordsPerSecond,
         megabytesPerSecond, produceSeconds)
     }
   }
 
   /// Produces every line of `input` (up to `limit`) into a fresh mock topic of `partitions`
-  /// partitions, then consumes it all with batches of `batchSize` and times that.
+  /// partitions (by `key`, as `produce` does, or round robin without one), then consumes it all
+  /// with batches of `batchSize`, handing each batch to `stage` (named `stages` in the figures),
+  /// and times that.
   /// - Throws: `KafkaError` if the input cannot be read or the cluster fails.
   public static func run(
     input: URL, partitions: Int = 4, batchSize: Int = 1000, limit: Int = .max,
-    logger: Logger = .disabled
+    key: ProduceCommand.KeyExtractor? = nil, stages: String = "consume",
+    stage: ([Record]) -> Void = { _ in }, logger: Logger = .disabled
   ) throws(KafkaError) -> Figures {
     let source = try FileRecordSource(url: input)
     let lines = try source.poll(maxRecords: limit, timeout: .zero)
@@ -51,8 +58,14 @@ public enum KafkaThroughputBenchmark {
       configuration: configuration.setting("linger.ms", "5").setting(
         "queue.buffering.max.messages", "1000000"), logger: logger)
     for (index, line) in lines.enumerated() {
-      try producer.send(
-        OutgoingRecord(topic: topic, partition: Int32(index % partitions), value: line.value))
+      if let key {
+        try producer.send(
+          OutgoingRecord(
+            topic: topic, key: key(line.value).map { Array($0.utf8) }, value: line.value))
+      } else {
+        try producer.send(
+          OutgoingRecord(topic: topic, partition: Int32(index % partitions), value: line.value))
+      }
     }
     try producer.close(timeout: .seconds(120))
     let produceSeconds = seconds(clock.now - produceStart)
@@ -71,12 +84,15 @@ public enum KafkaThroughputBenchmark {
       let batch = try consumer.poll(maxRecords: batchSize, timeout: .milliseconds(100))
       records += batch.count
       for record in batch { bytes += record.value.count }
+      stage(batch)
     }
     let consumeSeconds = seconds(clock.now - consumeStart)
     consumer.close()
-    return Figures(
+    var figures = Figures(
       records: records, bytes: bytes, produceSeconds: produceSeconds,
       consumeSeconds: consumeSeconds)
+    figures.stages = stages
+    return figures
   }
 
   private static func seconds(_ duration: Duration) -> Double {

@@ -13,7 +13,8 @@ extension CommandSpec {
       learner     training examples/s, achieved GFLOP/s of the kernel step and single-thread
                   sgemm GFLOP/s measured in the same run, for batch sizes 32/128/512
       decode      decoded events/s, and decode + join + route events/s, of the --input events
-      kafka       records/s consumed from the embedded mock broker for --input
+      kafka       records/s consumed from the embedded mock broker for --input, then the
+                  same keyed by region through decode, join and routing
       checkpoint  encode/decode/sha256 throughput and one durable snapshot write and load
 
       The process runs OpenBLAS with the kernels it selects for this CPU (OPENBLAS_CORETYPE
@@ -59,6 +60,35 @@ extension CommandSpec {
         context.print(
           "(\(partitions) partitions) "
             + "\(try KafkaThroughputBenchmark.run(input: input, partitions: partitions))")
+        // The same records keyed by region as `produce` sends them, through the pipeline's
+        // front half: decode, join clicks to impressions, route to domains.
+        let configuration = context.configuration
+        var ingest = try EventIngest(
+          schema: configuration.eventSchema, joiner: configuration.joinerConfiguration,
+          router: try configuration.routerConfiguration(), metrics: nil)
+        var routed: [EventIngest.Routed] = []
+        var rejected = 0
+        var examples = 0
+        let figures = try KafkaThroughputBenchmark.run(
+          // Regions are few, so keyed partitions fill unevenly: the first 100,000 events stay
+          // within the mock broker's ~5 MB per partition.
+          input: input, partitions: partitions, limit: 100_000,
+          key: ProduceCommand.key(byField: configuration.eventSchema.regionField),
+          stages: "consume+decode+join+route",
+          stage: { batch in
+            for record in batch {
+              do throws(EventRejection) {
+                try ingest.ingest(record.value, partition: record.partition, into: &routed)
+              } catch {
+                rejected += 1
+              }
+              examples += routed.count
+              routed.removeAll(keepingCapacity: true)
+            }
+          })
+        context.print(
+          "(\(partitions) partitions, keyed by region) \(figures); \(examples) examples, "
+            + "\(rejected) rejected")
       case "checkpoint":
         let directory = FileManager.default.temporaryDirectory
           .appendingPathComponent("iak-bench-\(getpid())").path
