@@ -10,6 +10,8 @@ import Stream
 /// (with `--exit-when-idle`) a quiet input.
 struct ServeTool {
   let context: CommandContext
+  /// Where the training thread keeps its exact freshness figures (a benchmark passes its own).
+  var freshness = FreshnessLog()
 
   func run() throws -> Int32 {
     let arguments = context.arguments
@@ -71,7 +73,8 @@ struct ServeTool {
     let source = try makeSource(configuration, pipeline: pipeline, responder: responder)
     let loop = TrainingLoop(
       pipeline: pipeline, source: source, queue: queue, metrics: metrics,
-      interval: configuration.interval("checkpoint.interval"), logger: logger.child("train"))
+      interval: configuration.interval("checkpoint.interval"), logger: logger.child("train"),
+      freshness: freshness)
     responder.attach(loop)
     let thread = Thread { loop.run() }
     thread.name = "iak-training"
