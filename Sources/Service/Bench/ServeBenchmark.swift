@@ -119,7 +119,8 @@ struct ServeBenchmark {
       context: context, cluster: cluster, topic: topic, backbone: settings.backbone,
       overrides: [])
     run.start()
-    try run.waitUntilProcessed(events.count, timeout: .seconds(600))
+    let samples = try run.waitUntilProcessed(events.count, timeout: .seconds(600))
+    context.print("end to end: \(samples.summary)")
     let outcome = try run.stop()
     let span = run.freshness.span
     guard let first = span.firstArrival, let last = span.lastProcessed else {
@@ -146,7 +147,8 @@ struct ServeBenchmark {
       logger: context.logger.child("producer"))
     let produceSeconds = try events.produce(
       to: topic, with: producer, count: count, eventsPerSecond: rate)
-    try run.waitUntilProcessed(count, timeout: .seconds(600))
+    let samples = try run.waitUntilProcessed(count, timeout: .seconds(600))
+    context.print("freshness run: \(samples.summary)")
     // Stop only once an interval snapshot covers everything, so the stop request's own delay
     // is not counted as waiting.
     try run.waitUntilPublishedAfterLastRecord(timeout: .seconds(60))

@@ -18,6 +18,25 @@ final class ServeRun: Sendable {
     var snapshots: Int
   }
 
+  /// How often the queue was seen empty (the training thread waiting for input) and the
+  /// consumer paused (the queue full), sampled every millisecond while records are processed.
+  struct QueueSamples {
+    /// Samples taken.
+    var count = 0
+    /// Of which the queue was empty.
+    var empty = 0
+    /// Of which the consumer was paused.
+    var paused = 0
+
+    /// In words.
+    var summary: String {
+      String(
+        format: "queue empty in %.0f%% and input paused in %.0f%% of %d samples",
+        100 * Double(empty) / Double(max(count, 1)), 100 * Double(paused) / Double(max(count, 1)),
+        count)
+    }
+  }
+
   /// The training thread's exact freshness figures and span.
   let freshness = FreshnessLog(measuresProduceTime: true)
   private let tool: ServeTool
@@ -85,10 +104,18 @@ final class ServeRun: Sendable {
   /// Waits until `count` records went through the pipeline.
   ///
   /// - Throws: `UsageError` when serve stopped or `timeout` passed first.
-  func waitUntilProcessed(_ count: Int, timeout: Duration) throws {
+  func waitUntilProcessed(_ count: Int, timeout: Duration) throws -> QueueSamples {
+    var samples = QueueSamples()
     try wait(for: "\(count) records to be processed", timeout: timeout) {
-      metrics.processed.value >= Double(count)
+      guard metrics.processed.value < Double(count) else { return true }
+      if metrics.consumed.value > 0 {
+        samples.count += 1
+        if metrics.queued.value == 0 { samples.empty += 1 }
+        if metrics.paused.value > 0 { samples.paused += 1 }
+      }
+      return false
     }
+    return samples
   }
 
   /// Waits until a snapshot was published after the last record went through the pipeline.
