@@ -43,6 +43,18 @@ struct ServeTool {
         configuration: configuration.kafkaConfiguration,
         logger: logger.child("producer"), metrics: context.metrics)
       : nil
+    if let producer {
+      // The first checkpoint's publish then goes out at once, not after a metadata round.
+      let topics = ["publish.topic", "alert.topic", "input.dead_letter_topic"]
+        .map { configuration.string($0) }.filter { !$0.isEmpty }
+      do {
+        try producer.prepare(topics: topics)
+      } catch {
+        logger.warning(
+          "could not look up the output topics; the first sends wait for metadata",
+          ["error": error.description])
+      }
+    }
     let webhook = try AlertWebhook.make(
       configuration: configuration, logger: logger.child("webhook"), metrics: context.metrics)
     let deadLetterTopic = configuration.string("input.dead_letter_topic")
