@@ -58,6 +58,7 @@ struct BenchEvents {
     var partitionOfRegion: [String: Int32] = [:]
     var bytes = [Int](repeating: 0, count: partitions)
     var events: [Event] = []
+    var full: Set<Int32> = []
     for line in lines where events.count < limit {
       let value = Array(line)
       let region = JSONLineField.value(named: regionField, in: value)
@@ -69,7 +70,12 @@ struct BenchEvents {
           partitionOfRegion[key] = next
           return next
         }()
-      guard bytes[Int(partition)] + value.count <= cap else { continue }
+      // A full partition takes nothing more, so that it holds a prefix of its stream.
+      guard !full.contains(partition) else { continue }
+      guard bytes[Int(partition)] + value.count <= cap else {
+        full.insert(partition)
+        continue
+      }
       bytes[Int(partition)] += value.count
       events.append(
         Event(key: region.map { Array($0.utf8) }, partition: partition, value: value))

@@ -26,7 +26,9 @@ struct LearnerOnlyRun {
   ///
   /// - Throws: `UsageError` when the backbone cannot be loaded, `ConfigError` or
   ///   `DomainSpecError` for unusable settings.
-  init(configuration: Configuration, backbone directory: String, events: BenchEvents, logger: Logger)
+  init(
+    configuration: Configuration, backbone directory: String, events: BenchEvents, logger: Logger
+  )
     throws
   {
     do {

@@ -63,8 +63,9 @@ final class FreshnessLog: Sendable {
   }
 
   /// Notes that a chunk that arrived at `arrival` went through the pipeline at `instant`.
-  func noteProcessed(arrivedAt arrival: ContinuousClock.Instant, at instant: ContinuousClock.Instant)
-  {
+  func noteProcessed(
+    arrivedAt arrival: ContinuousClock.Instant, at instant: ContinuousClock.Instant
+  ) {
     state.withLock {
       if $0.span.firstArrival == nil { $0.span.firstArrival = arrival }
       $0.span.lastProcessed = instant

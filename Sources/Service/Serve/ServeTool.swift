@@ -132,6 +132,7 @@ struct ServeTool {
     }
     while loop.isRunning { Thread.sleep(forTimeInterval: 0.01) }
     source.close()
+    responder.detach()
     if let producer {
       do {
         try producer.flush(timeout: .seconds(max(1, Int(timeout / 2))))
