@@ -7,8 +7,11 @@ extension CommandSpec {
   /// `iak-stream bench`: benchmarks that print figures.
   public static let bench = CommandSpec(
     name: "bench",
-    summary: "Run a benchmark and print its figures (bench learner | decode | kafka | checkpoint)",
-    usage: "iak-stream bench learner|decode|kafka|checkpoint [--input FILE] [--seconds S]",
+    summary:
+      "Run a benchmark and print its figures (bench learner | decode | kafka | checkpoint | serve)",
+    usage:
+      "iak-stream bench learner|decode|kafka|checkpoint|serve [--input FILE] [--seconds S] "
+      + "[--backbone DIR]",
     details: """
       learner     training examples/s, achieved GFLOP/s of the kernel step and single-thread
                   sgemm GFLOP/s measured in the same run, for batch sizes 32/128/512
@@ -16,6 +19,18 @@ extension CommandSpec {
       kafka       records/s consumed from the embedded mock broker for --input, then the
                   same keyed by region through decode, join and routing
       checkpoint  encode/decode/sha256 throughput and one durable snapshot write and load
+      serve       the real serve path in this process against an in-process mock cluster:
+                  end to end, --input events produced region-keyed to a topic of
+                  --partitions partitions (each partition capped at --partition-mb MB of
+                  values, the mock keeps ~5 MB), then served (consumer thread, queue,
+                  training thread, snapshots every checkpoint.interval, kernels published,
+                  offsets committed) until all are processed: events/s and examples/s, next to
+                  the same examples through a bare Trainer (learner only) and the ratio. Then
+                  freshness: serve with checkpoint.interval = 1s while events are produced at
+                  --rate events/s (default half the end-to-end rate) for --seconds S (default
+                  10): p50/p99 from production (record timestamp) and from arrival (poll) to
+                  the publication of the snapshot covering the record. Needs --backbone
+                  (default backbone.dir)
 
       The process runs OpenBLAS with the kernels it selects for this CPU (OPENBLAS_CORETYPE
       is set before the library loads; `openblas_get_corename` is printed) and one BLAS thread,
@@ -23,15 +38,22 @@ extension CommandSpec {
       """,
     options: [
       .value("--input", "FILE", "Events for decode and kafka (JSON lines)"),
-      .value("--seconds", "S", "Minimum measuring time per learner figure (default 1)"),
+      .value(
+        "--seconds", "S",
+        "Minimum measuring time per learner figure (default 1); serve: freshness run (default 10)"
+      ),
       .value(
         "--partitions", "N",
-        "Partitions of the mock topic for kafka (default 4; the mock keeps ~5 MB per partition)"),
+        "Partitions of the mock topic (kafka: default 4, serve: 12; the mock keeps ~5 MB each)"),
+      .value("--backbone", "DIR", "serve: the backbone folder (default backbone.dir)"),
+      .value("--partition-mb", "MB", "serve: value megabytes kept per partition (default 4)"),
+      .value("--limit", "N", "serve: events used at most (default all that fit)"),
+      .value("--rate", "R", "serve: events/s in the freshness run (default half end to end)"),
     ],
     run: { context in
       let arguments = context.arguments
       guard let which = arguments.positionals.first, arguments.positionals.count == 1 else {
-        throw UsageError("bench takes one of: learner, decode, kafka, checkpoint")
+        throw UsageError("bench takes one of: learner, decode, kafka, checkpoint, serve")
       }
       switch which {
       case "learner":
@@ -94,8 +116,22 @@ extension CommandSpec {
           .appendingPathComponent("iak-bench-\(getpid())").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
         context.print("\(try CheckpointBenchmark.run(directory: directory))")
+      case "serve":
+        var settings = ServeBenchmark.Settings(
+          input: URL(fileURLWithPath: try arguments.required("--input")),
+          backbone: arguments.value("--backbone")
+            ?? context.configuration.string("backbone.dir"))
+        settings.partitions = try arguments.int("--partitions", default: 12, in: 1...1024)
+        settings.partitionBytes = Int(
+          (try arguments.positiveDouble("--partition-mb", default: 4) ?? 4) * 1e6)
+        settings.limit = try arguments.int("--limit", default: .max, in: 1...Int.max)
+        settings.rate = try arguments.positiveDouble("--rate", default: nil)
+        settings.seconds = try arguments.positiveDouble("--seconds", default: 10) ?? 10
+        context.print("openblas core: \(BLASRuntime.coreName)")
+        try ServeBenchmark(context: context, settings: settings).run()
       default:
-        throw UsageError("unknown benchmark '\(which)': learner, decode, kafka or checkpoint")
+        throw UsageError(
+          "unknown benchmark '\(which)': learner, decode, kafka, checkpoint or serve")
       }
       return 0
     })

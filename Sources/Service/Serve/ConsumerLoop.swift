@@ -3,7 +3,7 @@ import Observability
 import Stream
 
 /// The consumer thread of `serve`: polls the source, hands records to the training thread,
-/// pauses the input while the queue is full, and keeps lag and health current.
+/// stops polling while the queue is full, and keeps lag and health current.
 struct ConsumerLoop {
   /// Why the loop ended.
   struct Ending {
@@ -48,6 +48,17 @@ struct ConsumerLoop {
       if source.isEndOfInput && queue.count == 0 {
         return Ending(reason: "end of input", trainsQueuedRecords: true)
       }
+      if queue.count >= queue.capacity {
+        // Backpressure: no poll until the training thread makes room. librdkafka stops fetching
+        // once its own prefetch queue is full, and keeps what it fetched. (Pausing the
+        // partitions instead drops librdkafka's prefetched records and fetches them again after
+        // resume, up to fetch.wait.max.ms later: `bench serve` found the training thread
+        // starved half of the time that way.)
+        markPaused(true, waiting: queue.count)
+        _ = queue.waitForRoom(timeout: pollTimeout)
+        continue
+      }
+      markPaused(false, waiting: queue.count)
       let records: [Record]
       do {
         records = try source.poll(maxRecords: Self.chunkSize, timeout: pollTimeout)
@@ -63,7 +74,6 @@ struct ConsumerLoop {
         metrics.queued.set(Double(queue.append(records, arrivedAt: now)))
         lastRecord = now
       }
-      applyBackpressure()
       if idleExit != nil {
         // Quiet time counts from the latest change of assignment: a partition just gained has
         // not been fetched yet.
@@ -92,22 +102,13 @@ struct ConsumerLoop {
     }
   }
 
-  private func applyBackpressure() {
-    let waiting = queue.count
-    do {
-      if !responder.isPaused && waiting >= queue.capacity {
-        try source.pause(source.assignment)
-        responder.isPaused = true
-        metrics.paused.set(1)
-        logger.debug("input paused: the training queue is full", ["records": "\(waiting)"])
-      } else if responder.isPaused && waiting <= queue.capacity / 2 {
-        try source.resume(source.assignment)
-        responder.isPaused = false
-        metrics.paused.set(0)
-        logger.debug("input resumed", ["records": "\(waiting)"])
-      }
-    } catch {
-      logger.warning("could not pause or resume the input", ["error": error.description])
+  private func markPaused(_ paused: Bool, waiting: Int) {
+    guard paused != (metrics.paused.value > 0) else { return }
+    metrics.paused.set(paused ? 1 : 0)
+    if paused {
+      logger.debug("input held: the training queue is full", ["records": "\(waiting)"])
+    } else {
+      logger.debug("input polled again", ["records": "\(waiting)"])
     }
   }
 }

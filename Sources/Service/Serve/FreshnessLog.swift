@@ -1,26 +1,92 @@
 import Synchronization
 
 /// Exact freshness figures for benchmarks: how long records waited from their arrival to the
-/// publication of the snapshot that covers them, kept as (seconds, records) pairs.
+/// publication of the snapshot that covers them, kept as (seconds, records) pairs, and the span
+/// of the run (first arrival, last record processed, last publication).
+///
+/// A wait is measured from the poll that brought the record (`Origin.poll`), and, when the log
+/// is made with `measuresProduceTime`, also from the record's Kafka timestamp
+/// (`Origin.produce`: the producer's send time for topics with CreateTime timestamps).
 final class FreshnessLog: Sendable {
-  private let samples = Mutex<[(seconds: Double, records: Int)]>([])
-  /// Pairs kept at most (the oldest are dropped beyond it).
+  /// What a wait is measured from.
+  enum Origin: Sendable {
+    /// The poll that handed the record to `serve`.
+    case poll
+    /// The record's timestamp (wall clock, milliseconds).
+    case produce
+  }
+
+  /// When the run's records arrived, were processed and were last published.
+  struct Span: Sendable {
+    /// The arrival (poll) of the first record processed.
+    var firstArrival: ContinuousClock.Instant?
+    /// When the last chunk of records was through the pipeline.
+    var lastProcessed: ContinuousClock.Instant?
+    /// When the last snapshot was published.
+    var lastPublication: ContinuousClock.Instant?
+    /// Duration of the checkpoint (snapshot and publish) that published last, in seconds.
+    var lastCheckpointSeconds = 0.0
+  }
+
+  private struct State {
+    var polled: [(seconds: Double, records: Int)] = []
+    var produced: [(seconds: Double, records: Int)] = []
+    var span = Span()
+  }
+
+  private let state = Mutex(State())
+  /// Pairs kept at most per origin (the oldest are dropped beyond it).
   let limit: Int
+  /// Whether `serve` also measures waits from the records' timestamps (costs a pair per
+  /// distinct timestamp, so only benchmarks ask for it).
+  let measuresProduceTime: Bool
 
-  /// Creates an empty log keeping at most `limit` pairs.
-  init(limit: Int = 1_000_000) { self.limit = limit }
+  /// Creates an empty log keeping at most `limit` pairs per origin.
+  init(limit: Int = 1_000_000, measuresProduceTime: Bool = false) {
+    self.limit = limit
+    self.measuresProduceTime = measuresProduceTime
+  }
 
-  /// Records that `records` records waited `seconds`.
-  func record(seconds: Double, records: Int) {
-    samples.withLock {
-      if $0.count >= limit { $0.removeFirst($0.count / 2) }
-      $0.append((seconds, records))
+  /// Records that `records` records waited `seconds` from `origin`.
+  func record(seconds: Double, records: Int, from origin: Origin = .poll) {
+    let limit = limit
+    state.withLock { state in
+      func append(_ samples: inout [(seconds: Double, records: Int)]) {
+        if samples.count >= limit { samples.removeFirst(samples.count / 2) }
+        samples.append((seconds, records))
+      }
+      switch origin {
+      case .poll: append(&state.polled)
+      case .produce: append(&state.produced)
+      }
     }
   }
 
-  /// The record-weighted quantile `q` (0...1) of the waits, or nil when nothing was recorded.
-  func quantile(_ q: Double) -> Double? {
-    let sorted = samples.withLock { $0 }.sorted { $0.seconds < $1.seconds }
+  /// Notes that a chunk that arrived at `arrival` went through the pipeline at `instant`.
+  func noteProcessed(
+    arrivedAt arrival: ContinuousClock.Instant, at instant: ContinuousClock.Instant
+  ) {
+    state.withLock {
+      if $0.span.firstArrival == nil { $0.span.firstArrival = arrival }
+      $0.span.lastProcessed = instant
+    }
+  }
+
+  /// Notes a publication at `instant` by a checkpoint that took `seconds`.
+  func notePublication(at instant: ContinuousClock.Instant, checkpointSeconds seconds: Double) {
+    state.withLock {
+      $0.span.lastPublication = instant
+      $0.span.lastCheckpointSeconds = seconds
+    }
+  }
+
+  /// The span of the run so far.
+  var span: Span { state.withLock { $0.span } }
+
+  /// The record-weighted quantile `q` (0...1) of the waits from `origin`, or nil when nothing
+  /// was recorded.
+  func quantile(_ q: Double, from origin: Origin = .poll) -> Double? {
+    let sorted = samples(origin).sorted { $0.seconds < $1.seconds }
     let total = sorted.reduce(0) { $0 + $1.records }
     guard total > 0 else { return nil }
     let rank = max(1, Int((q * Double(total)).rounded(.up)))
@@ -32,6 +98,12 @@ final class FreshnessLog: Sendable {
     return sorted.last?.seconds
   }
 
-  /// Records measured.
-  var recordCount: Int { samples.withLock { $0.reduce(0) { $0 + $1.records } } }
+  /// Records measured from `origin`.
+  func recordCount(from origin: Origin = .poll) -> Int {
+    samples(origin).reduce(0) { $0 + $1.records }
+  }
+
+  private func samples(_ origin: Origin) -> [(seconds: Double, records: Int)] {
+    state.withLock { origin == .poll ? $0.polled : $0.produced }
+  }
 }

@@ -25,6 +25,11 @@ final class RebalanceResponder: Sendable {
   /// Connects the training loop (before the first poll).
   func attach(_ trainingLoop: TrainingLoop) { loop.withLock { $0 = trainingLoop } }
 
+  /// Lets go of the training loop once the consumer is closed (the consumer's rebalance
+  /// handler holds this responder, so the loop, its pipeline and producer would otherwise never
+  /// be freed when serve runs inside a longer process, as in `bench serve`).
+  func detach() { loop.withLock { $0 = nil } }
+
   /// Whether the consumer is paused for backpressure.
   var isPaused: Bool {
     get { paused.load(ordering: .acquiring) }

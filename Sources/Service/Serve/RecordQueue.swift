@@ -6,7 +6,8 @@ import Stream
 /// them is trained.
 ///
 /// It never drops a record: `append` always takes the chunk and tells the consumer how many
-/// records wait, so the consumer pauses its partitions at capacity and resumes them below half.
+/// records wait, so the consumer stops polling at capacity (`waitForRoom`) until the training
+/// thread has taken records out.
 ///
 /// `@unchecked Sendable`: every stored property is read and written only while `condition` is
 /// locked.
@@ -44,7 +45,7 @@ final class RecordQueue: @unchecked Sendable {
     defer { condition.unlock() }
     items.append(.records(records, arrivedAt: arrivedAt))
     waitingRecords += records.count
-    condition.signal()
+    condition.broadcast()
     return waitingRecords
   }
 
@@ -53,7 +54,7 @@ final class RecordQueue: @unchecked Sendable {
     condition.lock()
     defer { condition.unlock() }
     items.append(.request(request))
-    condition.signal()
+    condition.broadcast()
   }
 
   /// Drops every queued chunk (their records were not trained, so no snapshot covers them and
@@ -68,6 +69,7 @@ final class RecordQueue: @unchecked Sendable {
     }
     head = 0
     waitingRecords = 0
+    condition.broadcast()
     return dropped
   }
 
@@ -81,12 +83,27 @@ final class RecordQueue: @unchecked Sendable {
     }
     let item = items[head]
     head += 1
-    if case .records(let records, _) = item { waitingRecords -= records.count }
+    if case .records(let records, _) = item {
+      waitingRecords -= records.count
+      // The consumer may be waiting for room.
+      condition.broadcast()
+    }
     if head > 1024 && head * 2 > items.count {
       items.removeFirst(head)
       head = 0
     }
     return item
+  }
+
+  /// Waits up to `timeout` until fewer than `capacity` records wait; returns whether they do.
+  func waitForRoom(timeout: Duration) -> Bool {
+    let deadline = Date().addingTimeInterval(Self.seconds(timeout))
+    condition.lock()
+    defer { condition.unlock() }
+    while waitingRecords >= capacity {
+      if !condition.wait(until: deadline) { return waitingRecords < capacity }
+    }
+    return true
   }
 
   private static func seconds(_ duration: Duration) -> Double {

@@ -15,7 +15,7 @@ final class TrainingLoop: @unchecked Sendable {
   /// The pipeline, owned by the training thread once `run()` starts.
   let pipeline: Pipeline
   /// Exact freshness figures (for `bench`).
-  let freshness = FreshnessLog()
+  let freshness: FreshnessLog
   private let source: any RecordSource
   private let queue: RecordQueue
   private let metrics: ServeMetrics
@@ -28,6 +28,7 @@ final class TrainingLoop: @unchecked Sendable {
   private var retryAt: ContinuousClock.Instant?
   private var retryDelay = Duration.seconds(1)
   private var arrivals: [(instant: ContinuousClock.Instant, records: Int)] = []
+  private var produced: [(timestampMs: Int64, records: Int)] = []
 
   /// A quiet service refreshes `iak_snapshot_last_success_timestamp_seconds` this often.
   static let idleRefresh = Duration.seconds(10)
@@ -35,9 +36,10 @@ final class TrainingLoop: @unchecked Sendable {
   /// Creates the loop around a restored pipeline.
   init(
     pipeline: Pipeline, source: any RecordSource, queue: RecordQueue, metrics: ServeMetrics,
-    interval: CheckpointInterval, logger: Logger
+    interval: CheckpointInterval, logger: Logger, freshness: FreshnessLog = FreshnessLog()
   ) {
     self.pipeline = pipeline
+    self.freshness = freshness
     self.source = source
     self.queue = queue
     self.metrics = metrics
@@ -70,11 +72,11 @@ final class TrainingLoop: @unchecked Sendable {
           let reason = "a rejected record could not be handed to the dead-letter topic: \(error)"
           logger.error("stopping: \(reason)")
           status.withLock { $0.failure = reason }
-          remember(records.count, arrivedAt: arrivedAt)
+          remember(records, arrivedAt: arrivedAt)
           checkpoint(reason: "failure")
           return
         }
-        remember(records.count, arrivedAt: arrivedAt)
+        remember(records, arrivedAt: arrivedAt)
       case .request(let request)?:
         switch request.kind {
         case .checkpoint(let reason):
@@ -92,10 +94,22 @@ final class TrainingLoop: @unchecked Sendable {
     }
   }
 
-  private func remember(_ count: Int, arrivedAt: ContinuousClock.Instant) {
+  private func remember(_ records: [Record], arrivedAt: ContinuousClock.Instant) {
+    let count = records.count
     metrics.processed.increment(by: Double(count))
     sinceCheckpoint += count
     arrivals.append((arrivedAt, count))
+    freshness.noteProcessed(arrivedAt: arrivedAt, at: .now)
+    if freshness.measuresProduceTime {
+      for record in records {
+        guard let timestamp = record.timestampMs else { continue }
+        if produced.last?.timestampMs == timestamp {
+          produced[produced.count - 1].records += 1
+        } else {
+          produced.append((timestamp, 1))
+        }
+      }
+    }
     let offsets = pipeline.offsets
     processed.withLock { $0 = offsets }
   }
@@ -134,6 +148,14 @@ final class TrainingLoop: @unchecked Sendable {
         for _ in 0..<min(arrival.records, 64) { metrics.freshness.observe(seconds) }
       }
       arrivals.removeAll(keepingCapacity: true)
+      let publishedMs = Int64(Date().timeIntervalSince1970 * 1000)
+      for batch in produced {
+        freshness.record(
+          seconds: Double(publishedMs - batch.timestampMs) / 1000, records: batch.records,
+          from: .produce)
+      }
+      produced.removeAll(keepingCapacity: true)
+      freshness.notePublication(at: published, checkpointSeconds: Self.seconds(published - started))
       metrics.snapshots.increment()
       metrics.lastSnapshot.set(Date().timeIntervalSince1970)
       metrics.snapshotSeconds.set(Self.seconds(published - started))

@@ -1,0 +1,185 @@
+import Foundation
+import Learner
+import Observability
+import Stream
+import Synchronization
+
+/// `iak-stream bench serve`: the real `serve` path run in this process against an in-process
+/// mock cluster, in two runs.
+///
+/// 1. End to end: region-keyed events are produced to a topic first; then `serve` (consumer
+///    thread, queue, training thread, snapshots every `checkpoint.interval`, kernels published,
+///    offsets committed) runs until every record is processed and covered by a published
+///    snapshot. Next to it, the learner-only figure: the same examples through a bare `Trainer`
+///    (no Kafka, no decoding, no snapshots), and the ratio of the two.
+/// 2. Freshness: `serve` with `checkpoint.interval = 1s` while events are produced at a steady
+///    rate; the waits from a record's production (its Kafka timestamp) and from its poll to the
+///    publication of the snapshot covering it.
+struct ServeBenchmark {
+  /// What the benchmark is given.
+  struct Settings {
+    /// JSON-lines events.
+    var input: URL
+    /// The backbone folder `serve` loads.
+    var backbone: String
+    /// Partitions of the input topics.
+    var partitions = 12
+    /// Value bytes kept per partition at most (the mock keeps about 5 MB per partition).
+    var partitionBytes = 4_000_000
+    /// Events used at most.
+    var limit = Int.max
+    /// Events per second produced in the freshness run (nil: half the end-to-end rate).
+    var rate: Double?
+    /// How long the freshness run produces, in seconds.
+    var seconds = 10.0
+  }
+
+  /// What the end-to-end run measured.
+  struct Throughput {
+    /// Records produced and processed.
+    var events: Int
+    /// Labelled examples the pipeline made of them.
+    var examples: Int
+    /// From the first record's arrival to the last one through the pipeline.
+    var pipelineSeconds: Double
+    /// The checkpoint that covered the last record (snapshot and publish).
+    var finalCheckpointSeconds: Double
+    /// Snapshots written during the run.
+    var snapshots: Int
+
+    /// Pipeline and final checkpoint.
+    var seconds: Double { pipelineSeconds + finalCheckpointSeconds }
+  }
+
+  let context: CommandContext
+  let settings: Settings
+
+  /// Runs both parts and prints their figure lines as it goes.
+  ///
+  /// - Throws: `UsageError` for unusable input or settings, `KafkaError` when the mock cluster
+  ///   fails, or the error that stopped `serve`.
+  func run() throws {
+    let configuration = context.configuration
+    let events = try BenchEvents.load(
+      settings.input, regionField: configuration.string("domain.region_field"),
+      partitions: settings.partitions, partitionBytes: settings.partitionBytes,
+      limit: settings.limit)
+    context.print(events.summary)
+    let cluster = try MockKafkaCluster.make(brokers: 1, logger: context.logger.child("mock"))
+    for topic in Self.serviceTopics(configuration) {
+      try cluster.createTopic(topic, partitions: 1)
+    }
+
+    let learner = try LearnerOnlyRun(
+      configuration: configuration, backbone: settings.backbone, events: events,
+      logger: context.logger.child("learner"))
+    let learnerSeconds = try learner.train()
+    let throughput = try endToEnd(events, cluster: cluster)
+    context.print(
+      String(
+        format: "end to end: %d events, %d examples in %.3f s (pipeline %.3f s + final "
+          + "snapshot and publish %.3f s; %d snapshots at checkpoint.interval = %@) = %.0f "
+          + "events/s, %.0f examples/s", throughput.events, throughput.examples,
+        throughput.seconds, throughput.pipelineSeconds, throughput.finalCheckpointSeconds,
+        throughput.snapshots, configuration.string("checkpoint.interval"),
+        Double(throughput.events) / throughput.seconds,
+        Double(throughput.examples) / throughput.seconds))
+    context.print(
+      String(
+        format: "learner only: %d examples in %.3f s = %.0f examples/s (bare Trainer: no "
+          + "Kafka, no decoding, no drift monitor, no snapshots)", learner.items.count,
+        learnerSeconds, Double(learner.items.count) / learnerSeconds))
+    if learner.items.count != throughput.examples {
+      context.logger.warning(
+        "serve and the learner-only run made different numbers of examples",
+        ["serve": "\(throughput.examples)", "learner": "\(learner.items.count)"])
+    }
+    context.print(
+      String(
+        format: "ratio end to end / learner only: %.1f%% (examples/s; target >= 80%%)",
+        100 * (Double(throughput.examples) / throughput.seconds)
+          / (Double(learner.items.count) / learnerSeconds)))
+
+    let rate = settings.rate ?? 0.5 * Double(throughput.events) / throughput.seconds
+    try freshness(events, rate: rate, cluster: cluster)
+  }
+
+  /// Produces every event, then serves them with the configured checkpoint interval.
+  private func endToEnd(_ events: BenchEvents, cluster: MockKafkaCluster) throws -> Throughput {
+    let topic = "bench-serve"
+    try cluster.createTopic(topic, partitions: settings.partitions)
+    let producer = try KafkaProducer.make(
+      configuration: KafkaConfiguration(bootstrapServers: cluster.bootstrapServers)
+        .setting("linger.ms", "5").setting("queue.buffering.max.messages", "1000000"),
+      logger: context.logger.child("producer"))
+    try events.produce(to: topic, with: producer)
+    try producer.close(timeout: .seconds(120))
+
+    let run = try ServeRun(
+      context: context, cluster: cluster, topic: topic, backbone: settings.backbone,
+      overrides: [])
+    run.start()
+    let samples = try run.waitUntilProcessed(events.count, timeout: .seconds(600))
+    context.print("end to end: \(samples.summary)")
+    let outcome = try run.stop()
+    let span = run.freshness.span
+    guard let first = span.firstArrival, let last = span.lastProcessed else {
+      throw UsageError("bench serve: serve processed no records from the mock topic")
+    }
+    return Throughput(
+      events: events.count, examples: outcome.examples,
+      pipelineSeconds: TrainingLoop.seconds(last - first),
+      finalCheckpointSeconds: span.lastCheckpointSeconds, snapshots: outcome.snapshots)
+  }
+
+  /// Serves with `checkpoint.interval = 1s` while producing at `rate` events per second.
+  private func freshness(_ events: BenchEvents, rate: Double, cluster: MockKafkaCluster) throws {
+    let topic = "bench-freshness"
+    try cluster.createTopic(topic, partitions: settings.partitions)
+    let count = min(events.count, max(1, Int(rate * settings.seconds)))
+    let run = try ServeRun(
+      context: context, cluster: cluster, topic: topic, backbone: settings.backbone,
+      overrides: ["checkpoint.interval=1s"])
+    run.start()
+    try run.waitUntilAssigned(timeout: .seconds(60))
+    let producer = try KafkaProducer.make(
+      configuration: KafkaConfiguration(bootstrapServers: cluster.bootstrapServers),
+      logger: context.logger.child("producer"))
+    let produceSeconds = try events.produce(
+      to: topic, with: producer, count: count, eventsPerSecond: rate)
+    _ = try run.waitUntilProcessed(count, timeout: .seconds(600))
+    // Stop only once an interval snapshot covers everything, so the stop request's own delay
+    // is not counted as waiting.
+    try run.waitUntilPublishedAfterLastRecord(timeout: .seconds(60))
+    _ = try run.stop()
+    try producer.close(timeout: .seconds(10))
+
+    let log = run.freshness
+    func quantiles(_ origin: FreshnessLog.Origin) -> String {
+      guard let p50 = log.quantile(0.5, from: origin), let p99 = log.quantile(0.99, from: origin)
+      else { return "no records measured" }
+      return String(
+        format: "p50 %.3f s, p99 %.3f s, max %.3f s over %d records", p50, p99,
+        log.quantile(1, from: origin) ?? p99, log.recordCount(from: origin))
+    }
+    context.print(
+      String(
+        format: "freshness run: %d events produced at %.0f events/s over %.1f s, "
+          + "checkpoint.interval = 1s", count, Double(count) / max(produceSeconds, 1e-9),
+        produceSeconds))
+    context.print(
+      "freshness from production (record timestamp set by the producer at send) to the "
+        + "publication of the snapshot covering the record: \(quantiles(.produce)) "
+        + "(target p99 < 2 s)")
+    context.print(
+      "freshness from arrival (the serve consumer's poll) to that publication: "
+        + quantiles(.poll))
+  }
+
+  /// The topics `serve` writes to, made in the mock cluster (it cannot create topics itself).
+  static func serviceTopics(_ configuration: Configuration) -> [String] {
+    [
+      "publish.topic", "alert.topic", "input.dead_letter_topic", "checkpoint.state_topic",
+    ].map { configuration.string($0) }.filter { !$0.isEmpty }
+  }
+}

@@ -1,0 +1,168 @@
+import Checkpoint
+import Foundation
+import Observability
+import Stream
+import Synchronization
+
+/// One `serve` run inside this process for `bench serve`: `ServeTool` on its own thread against
+/// the mock cluster, with its own metrics registry, shutdown signal, snapshot folder and a
+/// `FreshnessLog` that also measures from the records' timestamps.
+final class ServeRun: Sendable {
+  /// What a finished run left in its newest snapshot.
+  struct Outcome {
+    /// Records the snapshot covers.
+    var records: Int
+    /// Labelled examples trained on (or waiting in a batch).
+    var examples: Int
+    /// Snapshots written, published and committed.
+    var snapshots: Int
+  }
+
+  /// How often the queue was seen empty (the training thread waiting for input) and the
+  /// consumer paused (the queue full), sampled every millisecond while records are processed.
+  struct QueueSamples {
+    /// Samples taken.
+    var count = 0
+    /// Of which the queue was empty.
+    var empty = 0
+    /// Of which the consumer was paused.
+    var paused = 0
+
+    /// In words.
+    var summary: String {
+      String(
+        format: "queue empty in %.0f%% and input paused in %.0f%% of %d samples",
+        100 * Double(empty) / Double(max(count, 1)), 100 * Double(paused) / Double(max(count, 1)),
+        count)
+    }
+  }
+
+  /// The training thread's exact freshness figures and span.
+  let freshness = FreshnessLog(measuresProduceTime: true)
+  private let tool: ServeTool
+  private let metrics: ServeMetrics
+  private let shutdown = ShutdownSignal()
+  private let directory: String
+  private let ending = Mutex<(finished: Bool, status: Int32?, error: String?)>((false, nil, nil))
+
+  /// Prepares a run consuming `topic` of `cluster` in its own consumer group.
+  ///
+  /// - Throws: `ConfigError` when an override does not apply.
+  init(
+    context: CommandContext, cluster: MockKafkaCluster, topic: String, backbone: String,
+    overrides: [String]
+  ) throws {
+    directory =
+      FileManager.default.temporaryDirectory
+      .appendingPathComponent("iak-bench-serve-\(getpid())-\(topic)").path
+    try? FileManager.default.removeItem(atPath: directory)
+    var configuration = context.configuration
+    let settings =
+      [
+        "input.source=kafka", "input.topics=\(topic)", "input.group_id=bench-\(topic)",
+        "input.start=earliest", "kafka.bootstrap.servers=\(cluster.bootstrapServers)",
+        "checkpoint.dir=\(directory)", "metrics.listen=127.0.0.1:0",
+      ] + overrides
+    for setting in settings { try configuration.apply(override: setting) }
+    let registry = MetricsRegistry()
+    metrics = ServeMetrics(registry)
+    let serveContext = CommandContext(
+      arguments: try ParsedArguments.parse(
+        ["--backbone", backbone], options: CommandSpec.serve.allOptions),
+      configuration: configuration, logger: context.logger.child("serve"), metrics: registry,
+      // serve's closing summary line is not a figure; the snapshot's counts are read instead.
+      shutdown: shutdown, output: { _ in })
+    tool = ServeTool(context: serveContext, freshness: freshness)
+  }
+
+  deinit { try? FileManager.default.removeItem(atPath: directory) }
+
+  /// Starts `serve` on its own thread.
+  func start() {
+    let thread = Thread { [self] in
+      var status: Int32?
+      var failure: String?
+      do {
+        status = try tool.run()
+      } catch {
+        failure = "\(error)"
+      }
+      ending.withLock { $0 = (true, status, failure) }
+    }
+    thread.name = "iak-bench-serve"
+    thread.stackSize = 16 << 20
+    thread.start()
+  }
+
+  /// Waits until the consumer owns partitions.
+  ///
+  /// - Throws: `UsageError` when serve stopped or `timeout` passed first.
+  func waitUntilAssigned(timeout: Duration) throws {
+    try wait(for: "partitions to be assigned", timeout: timeout) { metrics.assigned.value > 0 }
+  }
+
+  /// Waits until `count` records went through the pipeline.
+  ///
+  /// - Throws: `UsageError` when serve stopped or `timeout` passed first.
+  func waitUntilProcessed(_ count: Int, timeout: Duration) throws -> QueueSamples {
+    var samples = QueueSamples()
+    try wait(for: "\(count) records to be processed", timeout: timeout) {
+      guard metrics.processed.value < Double(count) else { return true }
+      if metrics.consumed.value > 0 {
+        samples.count += 1
+        if metrics.queued.value == 0 { samples.empty += 1 }
+        if metrics.paused.value > 0 { samples.paused += 1 }
+      }
+      return false
+    }
+    return samples
+  }
+
+  /// Waits until a snapshot was published after the last record went through the pipeline.
+  ///
+  /// - Throws: `UsageError` when serve stopped or `timeout` passed first.
+  func waitUntilPublishedAfterLastRecord(timeout: Duration) throws {
+    try wait(for: "a snapshot covering the last record", timeout: timeout) {
+      let span = freshness.span
+      guard let processed = span.lastProcessed, let published = span.lastPublication else {
+        return false
+      }
+      return published > processed
+    }
+  }
+
+  /// Asks serve to stop, waits for its clean exit and reads its newest snapshot.
+  ///
+  /// - Throws: `UsageError` when serve failed or left no readable snapshot.
+  func stop() throws -> Outcome {
+    shutdown.request()
+    while !ending.withLock({ $0.finished }) { Thread.sleep(forTimeInterval: 0.005) }
+    let (_, status, failure) = ending.withLock { $0 }
+    if let failure { throw UsageError("bench serve: serve failed: \(failure)") }
+    guard status == 0 else {
+      throw UsageError("bench serve: serve exited with status \(status ?? -1); see its log")
+    }
+    let store = try SnapshotStore(directory: directory, keep: 1_000, createIfMissing: false)
+    guard let snapshot = try store.loadNewestValid(expectingBackbone: nil).snapshot,
+      let counts = try snapshot.payload.tensors[".pipeline/counts"]?.int64s(), counts.count >= 3
+    else { throw UsageError("bench serve: serve left no snapshot with counts in \(directory)") }
+    return Outcome(
+      records: Int(counts[0]), examples: Int(counts[2]), snapshots: Int(metrics.snapshots.value))
+  }
+
+  private func wait(
+    for what: String, timeout: Duration, until isDone: () -> Bool
+  ) throws {
+    let deadline = ContinuousClock.now + timeout
+    while !isDone() {
+      if ending.withLock({ $0.finished }) {
+        throw UsageError("bench serve: serve stopped while waiting for \(what)")
+      }
+      if ContinuousClock.now >= deadline {
+        shutdown.request()
+        throw UsageError("bench serve: gave up waiting for \(what) after \(timeout)")
+      }
+      Thread.sleep(forTimeInterval: 0.001)
+    }
+  }
+}

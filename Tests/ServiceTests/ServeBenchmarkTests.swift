@@ -1,0 +1,105 @@
+import Foundation
+import Stream
+import Testing
+
+@testable import Service
+
+/// `iak-stream bench serve` on a tiny input: it runs the real serve path in process and prints
+/// its figure lines (no timing is asserted), and its input keeps under the mock's retention.
+@Suite(.serialized) struct ServeBenchmarkTests {
+  static let settings = [
+    "--set", "backbone.fields=user,item", "--set", "backbone.buckets=512",
+    "--set", "backbone.hidden=16,8", "--set", "backbone.until=",
+    "--set", "domain.window=every 1d", "--set", "train.batch_max=8",
+    "--set", "label.wait=1m",
+  ]
+
+  static func folder() throws -> String {
+    let folder =
+      FileManager.default.temporaryDirectory
+      .appendingPathComponent("iak-bench-test-\(UUID().uuidString.prefix(8))").path
+    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    return folder
+  }
+
+  @Test func benchServePrintsEndToEndLearnerOnlyAndFreshnessFigures() throws {
+    let folder = try Self.folder()
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    let lines = ServeFixture.events(impressions: 400)
+    let events = folder + "/events.jsonl"
+    try (lines.joined(separator: "\n") + "\n").write(
+      toFile: events, atomically: true, encoding: .utf8)
+    let pretrain = CommandLineToolTests().run(
+      ["pretrain", "--input", events, "--out", folder + "/bb"] + Self.settings)
+    #expect(pretrain.0 == 0, "\(pretrain.1.errors)")
+
+    let (status, captured) = CommandLineToolTests().run(
+      [
+        "bench", "serve", "--input", events, "--backbone", folder + "/bb", "--partitions", "3",
+        "--seconds", "1", "--rate", "1000", "--log-level", "error",
+      ] + Self.settings)
+    #expect(status == 0, "\(captured.errors)")
+    let output = captured.output
+    func line(_ prefix: String) -> String? {
+      output.split(separator: "\n").first { $0.hasPrefix(prefix) }.map(String.init)
+    }
+    func number(after marker: String, in text: String?) -> Int? {
+      guard let text, let range = text.range(of: marker) else { return nil }
+      return Int(text[range.upperBound...].prefix { $0.isNumber })
+    }
+    // Everything fits: every record is produced, served and counted.
+    #expect(
+      line("serve bench input:")?.hasPrefix(
+        "serve bench input: \(lines.count) of \(lines.count) events") == true, "\(output)")
+    let endToEnd = line("end to end: \(lines.count) events, ")
+    let served = try #require(number(after: "events, ", in: endToEnd), "\(output)")
+    // Two bad records make no example; the rest are impressions and clicks.
+    #expect(served > 0 && served < lines.count)
+    // The bare trainer gets exactly the examples serve made.
+    #expect(number(after: "learner only: ", in: line("learner only:")) == served, "\(output)")
+    #expect(line("ratio end to end / learner only: ") != nil, "\(output)")
+    #expect(line("freshness run: ")?.contains("checkpoint.interval = 1s") == true, "\(output)")
+    for origin in ["freshness from production", "freshness from arrival"] {
+      let figures = try #require(line(origin), "\(output)")
+      #expect(figures.contains("p50 ") && figures.contains("p99 "))
+      let counted = number(after: "over ", in: figures)
+      #expect(counted != nil && counted! > 0 && counted! <= lines.count, "\(figures)")
+    }
+  }
+
+  @Test func inputKeepsEachRegionOnOnePartitionAndEachPartitionUnderItsCap() throws {
+    let folder = try Self.folder()
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    let lines = ServeFixture.events(impressions: 600)
+    let path = folder + "/events.jsonl"
+    try (lines.joined(separator: "\n") + "\n").write(
+      toFile: path, atomically: true, encoding: .utf8)
+    let cap = 20_000
+    let events = try BenchEvents.load(
+      URL(fileURLWithPath: path), regionField: "region", partitions: 2, partitionBytes: cap,
+      limit: .max)
+    #expect(events.inputLines == lines.count)
+    #expect(events.regions == 6)  // r0...r4 and "" for the two bad records
+    #expect(events.count < lines.count)
+    var partitionOfKey: [String: Int32] = [:]
+    var bytes: [Int32: Int] = [:]
+    for event in events.events {
+      let key = event.key.map { String(decoding: $0, as: UTF8.self) } ?? ""
+      #expect(partitionOfKey[key, default: event.partition] == event.partition)
+      partitionOfKey[key] = event.partition
+      bytes[event.partition, default: 0] += event.value.count
+    }
+    #expect(bytes.values.allSatisfy { $0 <= cap })
+    #expect(bytes.values.reduce(0, +) == events.partitionBytes.reduce(0, +))
+    // Each partition holds a prefix of its own part of the input, in input order.
+    for partition in Int32(0)..<2 {
+      let kept = events.events.filter { $0.partition == partition }.map(\.value)
+      let all = lines.map { Array($0.utf8) }.filter {
+        let region = JSONLineField.value(named: "region", in: $0) ?? ""
+        return partitionOfKey[region] == partition
+      }
+      #expect(!kept.isEmpty && kept.count < all.count)
+      #expect(Array(all.prefix(kept.count)) == kept)
+    }
+  }
+}
