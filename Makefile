@@ -31,7 +31,7 @@ test: deps data build lint
 	@./scripts/check-tools $(BIN)
 	# One test at a time: the Kafka tests block threads while a mock cluster answers, and on a
 	# 2-core machine parallel tests can starve Swift's cooperative pool (seen as a hang).
-	$(SWIFT) test --no-parallel
+	SWIFT=$(SWIFT) ./scripts/run-tests
 
 demo: deps data release
 	@./scripts/demo $(RELEASE_BIN)

@@ -1,3 +1,5 @@
+import Observability
+
 /// The Learner's throughput benchmark (`iak-stream bench learner`).
 ///
 /// For the default model (8 categorical fields, `BackboneConfig` and `KernelConfig` defaults) and
@@ -116,9 +118,7 @@ public enum LearnerBenchmark {
     repeat {
       body()
       calls += 1
-      let duration = clock.now - start
-      elapsed =
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
+      elapsed = (clock.now - start).inSeconds
     } while elapsed < seconds
     return Double(calls) / elapsed
   }

@@ -135,7 +135,7 @@ public final class Trainer {
 
   /// Recomputes `earliestBatchOpenedMs` from the open batches.
   func recomputeEarliestBatchOpened() {
-    earliestBatchOpenedMs = [:]
+    earliestBatchOpenedMs.removeAll(keepingCapacity: true)
     for state in states.values {
       guard let lane = state.pending.first?.lane else { continue }
       earliestBatchOpenedMs[lane] = min(earliestBatchOpenedMs[lane] ?? .max, state.batchOpenedMs)

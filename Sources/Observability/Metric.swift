@@ -29,12 +29,16 @@ public final class Metric: Sendable {
     storage.withLock { $0.value = value }
   }
 
-  /// Records one observation into the histogram buckets, the sum and the count.
-  public func observe(_ value: Double) {
+  /// Records `count` observations of `value` (1 by default) into the histogram buckets, the
+  /// sum and the count.
+  public func observe(_ value: Double, count: Int = 1) {
+    guard count > 0 else { return }
     storage.withLock { state in
-      state.value += value
-      state.count += 1
-      if let index = bounds.firstIndex(where: { value <= $0 }) { state.bucketCounts[index] += 1 }
+      state.value += value * Double(count)
+      state.count += UInt64(count)
+      if let index = bounds.firstIndex(where: { value <= $0 }) {
+        state.bucketCounts[index] += UInt64(count)
+      }
     }
   }
 

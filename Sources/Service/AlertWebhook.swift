@@ -147,10 +147,7 @@ public final class AlertWebhook: Sendable {
   /// returns false if some were still waiting (at shutdown: they are lost, and were logged).
   @discardableResult
   public func flush(timeout: Duration) -> Bool {
-    let seconds =
-      Double(timeout.components.seconds)
-      + Double(timeout.components.attoseconds) / 1e18
-    return group.wait(timeout: .now() + seconds) == .success
+    return group.wait(timeout: .now() + timeout.inSeconds) == .success
   }
 
   /// Notifications queued and not yet delivered or given up.
@@ -160,9 +157,7 @@ public final class AlertWebhook: Sendable {
     var pause = settings.backoff
     for attempt in 0...max(0, settings.retries) {
       if attempt > 0 {
-        Thread.sleep(
-          forTimeInterval: Double(pause.components.seconds)
-            + Double(pause.components.attoseconds) / 1e18)
+        Thread.sleep(forTimeInterval: pause.inSeconds)
         pause *= 2
       }
       let problem: String

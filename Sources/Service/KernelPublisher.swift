@@ -151,8 +151,7 @@ public final class KernelPublisher {
         group.leave()
       }
     }
-    let seconds = Double(timeout.components.seconds)
-    if group.wait(timeout: .now() + seconds) == .timedOut {
+    if group.wait(timeout: .now() + timeout.inSeconds) == .timedOut {
       let done = delivered.withLock { $0 }
       for item in items where !done.contains(item.kernel.domain) {
         failed.withLock { $0[item.kernel.domain] = $0[item.kernel.domain] ?? "delivery timed out" }

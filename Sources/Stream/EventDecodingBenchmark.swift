@@ -1,3 +1,5 @@
+import Observability
+
 /// Measures how fast `EventDecoder` turns JSON lines into events (`make bench`).
 public enum EventDecodingBenchmark {
   /// What one measurement found.
@@ -53,8 +55,7 @@ public enum EventDecodingBenchmark {
       }
     }
     precondition(checksum != 1, "keeps the decoding from being optimised away")
-    let seconds =
-      Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+    let seconds = elapsed.inSeconds
     return Figures(
       events: lines.count * passes, rejected: rejected,
       bytes: lines.reduce(0) { $0 + $1.count } * passes, seconds: seconds)
@@ -89,8 +90,7 @@ public enum EventDecodingBenchmark {
       for example in examples where router.route(example.impression).isNew { routed += 1 }
     }
     precondition(routed >= 0)
-    let seconds =
-      Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+    let seconds = elapsed.inSeconds
     return Figures(
       events: lines.count, rejected: rejected, bytes: lines.reduce(0) { $0 + $1.count },
       seconds: seconds)

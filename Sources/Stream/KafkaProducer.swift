@@ -332,8 +332,7 @@ private final class Poller: Sendable {
   func stop() {
     isStopping.store(true, ordering: .releasing)
     guard !isCurrentThread, !hasStopped else { return }
-    let seconds = Double(Self.stopTimeout.components.seconds)
-    if finished.wait(timeout: .now() + seconds) == .success { finished.signal() }
+    if finished.wait(timeout: .now() + Self.stopTimeout.inSeconds) == .success { finished.signal() }
   }
 
   /// Called on the polling thread: stops the loop and runs `work` once the current

@@ -68,7 +68,7 @@ public enum KafkaThroughputBenchmark {
       }
     }
     try producer.close(timeout: .seconds(120))
-    let produceSeconds = seconds(clock.now - produceStart)
+    let produceSeconds = (clock.now - produceStart).inSeconds
 
     let consumer = try KafkaConsumer.make(configuration: configuration, logger: logger)
     var assignment: [TopicPartition: Int64] = [:]
@@ -86,16 +86,12 @@ public enum KafkaThroughputBenchmark {
       for record in batch { bytes += record.value.count }
       stage(batch)
     }
-    let consumeSeconds = seconds(clock.now - consumeStart)
+    let consumeSeconds = (clock.now - consumeStart).inSeconds
     consumer.close()
     var figures = Figures(
       records: records, bytes: bytes, produceSeconds: produceSeconds,
       consumeSeconds: consumeSeconds)
     figures.stages = stages
     return figures
-  }
-
-  private static func seconds(_ duration: Duration) -> Double {
-    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
   }
 }

@@ -186,9 +186,7 @@ private final class Pacer {
     }
     let remaining = due - ContinuousClock.now
     if remaining > .milliseconds(1) {
-      Thread.sleep(
-        forTimeInterval: Double(remaining.components.attoseconds) / 1e18
-          + Double(remaining.components.seconds))
+      Thread.sleep(forTimeInterval: remaining.inSeconds)
     }
   }
 }

@@ -43,7 +43,7 @@ import Testing
     #expect(receiver.waitForRequest() && receiver.waitForRequest())
 
     let requests = receiver.requests
-    #expect(requests.count == 2)
+    try #require(requests.count == 2)
     let request = try #require(requests.first)
     #expect(request.method == "POST")
     #expect(request.path == "/hook")
@@ -204,7 +204,7 @@ import Testing
     collapse.cause = .identity
     webhook.post(collapse, action: .alert)
     #expect(webhook.flush(timeout: .seconds(30)))
-    #expect(receiver.requests.count == 1)
+    try #require(receiver.requests.count == 1)
     let alert = try #require(
       (try Self.json(receiver.requests[0])["alerts"] as? [[String: Any]])?.first)
     #expect((alert["labels"] as? [String: String])?["alertname"] == "IAKKernelCollapsed")

@@ -29,6 +29,7 @@ final class WebhookReceiver: Sendable {
     ([], [], false))
   private let received = DispatchSemaphore(value: 0)
   private let released = DispatchSemaphore(value: 0)
+  private let finished = DispatchSemaphore(value: 0)
 
   init(script: [Answer] = []) throws {
     let listener = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -68,19 +69,28 @@ final class WebhookReceiver: Sendable {
   /// Lets a held connection answer 200.
   func release() { released.signal() }
 
+  /// Stops accepting and waits (at most 5 s) for the accepting thread to close the listener.
+  /// Only that thread closes it: closed here, its descriptor number could be reused by the next
+  /// test's listener while the old thread still calls `accept` on it, stealing that test's
+  /// requests.
   func stop() {
     state.withLock { $0.stopped = true }
     shutdown(socket, Int32(SHUT_RDWR))
-    close(socket)
+    _ = finished.wait(timeout: .now() + 5)
   }
 
   private func serve() {
+    defer {
+      close(socket)
+      finished.signal()
+    }
     while true {
       let connection = accept(socket, nil, nil)
-      if connection < 0 {
-        if state.withLock({ $0.stopped }) { return }
-        continue
+      if state.withLock({ $0.stopped }) {
+        if connection >= 0 { close(connection) }
+        return
       }
+      if connection < 0 { continue }
       handle(connection)
       close(connection)
     }

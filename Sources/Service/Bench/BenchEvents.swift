@@ -1,4 +1,5 @@
 import Foundation
+import Observability
 import Stream
 import Synchronization
 
@@ -103,7 +104,7 @@ struct BenchEvents {
     while sent < total {
       var due = total
       if let eventsPerSecond {
-        let elapsed = TrainingLoop.seconds(clock.now - start)
+        let elapsed = (clock.now - start).inSeconds
         due = min(total, Int(elapsed * eventsPerSecond) + 1)
         if due <= sent {
           Thread.sleep(forTimeInterval: 0.001)
@@ -121,7 +122,7 @@ struct BenchEvents {
         sent += 1
       }
     }
-    let seconds = TrainingLoop.seconds(clock.now - start)
+    let seconds = (clock.now - start).inSeconds
     try producer.flush(timeout: .seconds(120))
     let undelivered = failures.count.load(ordering: .acquiring)
     if undelivered > 0 {

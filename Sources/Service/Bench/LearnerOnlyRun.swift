@@ -85,6 +85,6 @@ struct LearnerOnlyRun {
       }
       _ = trainer.process(item.example)
     }
-    return TrainingLoop.seconds(clock.now - start)
+    return (clock.now - start).inSeconds
   }
 }

@@ -128,7 +128,7 @@ struct ServeBenchmark {
     }
     return Throughput(
       events: events.count, examples: outcome.examples,
-      pipelineSeconds: TrainingLoop.seconds(last - first),
+      pipelineSeconds: (last - first).inSeconds,
       finalCheckpointSeconds: span.lastCheckpointSeconds, snapshots: outcome.snapshots)
   }
 

@@ -4,11 +4,9 @@ import Synchronization
 
 /// What `serve` does when Kafka moves partitions: before revoked partitions are released, the
 /// training thread trains everything already read and checkpoints (snapshot, publish, commit);
-/// gained partitions start at the trained state's offsets; while the consumer is paused for
-/// backpressure, gained partitions are paused too.
+/// gained partitions start at the trained state's offsets.
 final class RebalanceResponder: Sendable {
   private let loop = Mutex<TrainingLoop?>(nil)
-  private let paused = Atomic<Bool>(false)
   private let queue: RecordQueue
   private let metrics: ServeMetrics
   private let logger: Logger
@@ -30,24 +28,10 @@ final class RebalanceResponder: Sendable {
   /// be freed when serve runs inside a longer process, as in `bench serve`).
   func detach() { loop.withLock { $0 = nil } }
 
-  /// Whether the consumer is paused for backpressure.
-  var isPaused: Bool {
-    get { paused.load(ordering: .acquiring) }
-    set { paused.store(newValue, ordering: .releasing) }
-  }
-
   /// The consumer's rebalance handler (runs inside `poll` on the consumer thread).
   func handle(_ event: KafkaConsumer.RebalanceEvent, consumer: KafkaConsumer) {
     switch event {
-    case .assigned(let partitions):
-      if isPaused {
-        do {
-          try consumer.pause(partitions)
-        } catch {
-          logger.warning(
-            "could not pause newly assigned partitions", ["error": error.description])
-        }
-      }
+    case .assigned:
       metrics.assigned.set(Double(consumer.assignment.count))
     case .revoked(let partitions, let isLost):
       defer { metrics.assigned.set(Double(consumer.assignment.count - partitions.count)) }

@@ -1,4 +1,5 @@
 import Foundation
+import Observability
 import Stream
 
 /// The hand-off between the consumer thread and the training thread: chunks of records in
@@ -75,7 +76,7 @@ final class RecordQueue: @unchecked Sendable {
 
   /// The next item, waiting up to `timeout` for one.
   func next(timeout: Duration) -> Item? {
-    let deadline = Date().addingTimeInterval(Self.seconds(timeout))
+    let deadline = Date().addingTimeInterval(timeout.inSeconds)
     condition.lock()
     defer { condition.unlock() }
     while head == items.count {
@@ -97,17 +98,12 @@ final class RecordQueue: @unchecked Sendable {
 
   /// Waits up to `timeout` until fewer than `capacity` records wait; returns whether they do.
   func waitForRoom(timeout: Duration) -> Bool {
-    let deadline = Date().addingTimeInterval(Self.seconds(timeout))
+    let deadline = Date().addingTimeInterval(timeout.inSeconds)
     condition.lock()
     defer { condition.unlock() }
     while waitingRecords >= capacity {
       if !condition.wait(until: deadline) { return waitingRecords < capacity }
     }
     return true
-  }
-
-  private static func seconds(_ duration: Duration) -> Double {
-    let (seconds, attoseconds) = duration.components
-    return Double(seconds) + Double(attoseconds) / 1e18
   }
 }

@@ -28,7 +28,7 @@ struct ServeMetrics: Sendable {
     ).with()
     paused = registry.gauge(
       "iak_consumer_paused",
-      help: "1 while the consumer is paused because the training queue is full."
+      help: "1 while the consumer stops polling because the training queue is full."
     ).with()
     assigned = registry.gauge(
       "iak_assigned_partitions", help: "Input partitions this process owns."

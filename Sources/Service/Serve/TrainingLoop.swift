@@ -143,9 +143,9 @@ final class TrainingLoop: @unchecked Sendable {
       }
       let published = ContinuousClock.now
       for arrival in arrivals {
-        let seconds = Self.seconds(published - arrival.instant)
+        let seconds = (published - arrival.instant).inSeconds
         freshness.record(seconds: seconds, records: arrival.records)
-        for _ in 0..<min(arrival.records, 64) { metrics.freshness.observe(seconds) }
+        metrics.freshness.observe(seconds, count: arrival.records)
       }
       arrivals.removeAll(keepingCapacity: true)
       let publishedMs = Int64(Date().timeIntervalSince1970 * 1000)
@@ -155,10 +155,10 @@ final class TrainingLoop: @unchecked Sendable {
           from: .produce)
       }
       produced.removeAll(keepingCapacity: true)
-      freshness.notePublication(at: published, checkpointSeconds: Self.seconds(published - started))
+      freshness.notePublication(at: published, checkpointSeconds: (published - started).inSeconds)
       metrics.snapshots.increment()
       metrics.lastSnapshot.set(Date().timeIntervalSince1970)
-      metrics.snapshotSeconds.set(Self.seconds(published - started))
+      metrics.snapshotSeconds.set((published - started).inSeconds)
       logger.info(
         "snapshot written and published",
         [
@@ -197,12 +197,7 @@ final class TrainingLoop: @unchecked Sendable {
     }
   }
 
-  static func seconds(_ duration: Duration) -> Double {
-    let (seconds, attoseconds) = duration.components
-    return Double(seconds) + Double(attoseconds) / 1e18
-  }
-
   static func format(_ duration: Duration) -> String {
-    String(format: "%.3f", seconds(duration))
+    String(format: "%.3f", duration.inSeconds)
   }
 }
