@@ -8,6 +8,10 @@ struct DomainState {
   var batchOpenedMs: Int64 = .min
   var evaluation: DomainEvaluation
   var proxies: InformationProxies
+  /// The lane (input partition) of the domain's first example: the partition that owns the
+  /// domain when state is handed over between processes (nil for state restored from a
+  /// snapshot written before lanes were recorded).
+  var lane: Int32?
 
   init(kernel: IAKKernel, batchMax: Int, windowSize: Int, proxies: InformationProxies) {
     self.kernel = kernel

@@ -26,3 +26,25 @@ extension DriftMonitor {
     }
   }
 }
+
+extension DriftMonitor {
+  /// The drift state of `domains` only, in the layout of `stateTensors()`.
+  public func stateTensors(ofDomains domains: some Sequence<String>) -> [String: Tensor] {
+    var result: [String: Tensor] = [:]
+    for domain in domains {
+      guard let monitor = monitors[domain] else { continue }
+      result.merge(monitor.stateTensors(prefix: domain + "/")) { _, new in new }
+    }
+    return result
+  }
+
+  /// Adds the detectors of every domain found in `tensors` (from `stateTensors(ofDomains:)`),
+  /// replacing those of the same domains; other domains are kept. Nothing changes when it
+  /// throws.
+  ///
+  /// - Throws: `DriftStateError` naming the domain and tensor that could not be read.
+  public mutating func adopt(stateTensors tensors: [String: Tensor]) throws(DriftStateError) {
+    let adopted = try DriftMonitor(settings: settings, stateTensors: tensors)
+    monitors.merge(adopted.monitors) { _, new in new }
+  }
+}

@@ -25,6 +25,10 @@ extension Trainer {
     /// (`Int64.min` when no batch is open). Optional when reading: without it a batch counts as
     /// opened at its first example's event time.
     public static let pendingOpened = "pending.opened_ms"
+    /// `int64 [1]`: the lane (input partition) of the domain's first example, which owns the
+    /// domain when partitions move between processes (`Int64.min` = unknown). Optional when
+    /// reading (snapshots written before it have no owner lane).
+    public static let lane = "lane"
     /// `int64 [1]`: batches closed (`DomainEvaluation.batches`).
     public static let evaluationBatches = "evaluation.batches"
     /// `float64 [2]`: the summed cross-entropy of the adapted model and of the backbone, in nats.
@@ -62,16 +66,25 @@ extension Trainer {
   /// In full fine-tuning mode (an experiment) the tuned backbone is not exported, and
   /// `restore(stateTensors:)` refuses the result.
   public func stateTensors() -> [String: Tensor] {
+    exportTensors(of: states, laneTimes: laneTimeMs)
+  }
+
+  /// The tensors of `stateTensors()` restricted to `states` and the lane clocks `laneTimes`.
+  func exportTensors(of states: [String: DomainState], laneTimes: [Int32: Int64]) -> [String:
+    Tensor]
+  {
     var result: [String: Tensor] = [:]
     result[StateTensor.trainer] = Tensor(
       int64s: [Self.stateFormatVersion, eventTimeMs, Self.modeCode(config.mode)], shape: [3])
-    let lanes = laneTimeMs.sorted { $0.key < $1.key }.flatMap { [Int64($0.key), $0.value] }
+    let lanes = laneTimes.sorted { $0.key < $1.key }.flatMap { [Int64($0.key), $0.value] }
     result[StateTensor.lanes] = Tensor(int64s: lanes, shape: [lanes.count])
-    let names = Self.encodedNames(domains)
+    let names = Self.encodedNames(states.keys.sorted())
     result[StateTensor.domains] = Tensor(uint8s: names, shape: [names.count])
     for (domain, state) in states {
       let prefix = domain + "/"
       result.merge(state.kernel.stateTensors(prefix: prefix)) { first, _ in first }
+      result[prefix + StateTensor.lane] = Tensor(
+        int64s: [state.lane.map(Int64.init) ?? .min], shape: [1])
       let pending = Example.encoded(state.pending)
       result[prefix + StateTensor.pending] = Tensor(uint8s: pending, shape: [pending.count])
       result[prefix + StateTensor.pendingOpened] = Tensor(
@@ -115,6 +128,17 @@ extension Trainer {
   ///   `LearnerError.invalidConfiguration` in full fine-tuning mode, whose tuned backbone is not
   ///   part of the snapshot.
   public func restore(stateTensors tensors: [String: Tensor]) throws(LearnerError) {
+    let parsed = try parsedState(tensors)
+    states = parsed.states
+    eventTimeMs = parsed.eventTimeMs
+    laneTimeMs = parsed.laneTimes
+    recomputeEarliestBatchOpened()
+  }
+
+  /// The domains, event time and lane clocks held by a trainer snapshot, checked.
+  func parsedState(_ tensors: [String: Tensor]) throws(LearnerError) -> (
+    states: [String: DomainState], eventTimeMs: Int64, laneTimes: [Int32: Int64]
+  ) {
     if config.mode == .fullFineTuning {
       throw .invalidConfiguration(
         "train.mode = full_fine_tuning: trainer snapshots do not hold the tuned backbone, so "
@@ -153,13 +177,11 @@ extension Trainer {
       }
       restored[domain] = try restoredState(of: domain, from: tensors)
     }
-    states = restored
-    eventTimeMs = header[1]
-    laneTimeMs = [:]
+    var laneTimes: [Int32: Int64] = [:]
     for index in stride(from: 0, to: lanes.count, by: 2) {
-      laneTimeMs[Int32(lanes[index])] = lanes[index + 1]
+      laneTimes[Int32(lanes[index])] = lanes[index + 1]
     }
-    recomputeEarliestBatchOpened()
+    return (restored, header[1], laneTimes)
   }
 
   /// The kernel of `domain` stored in `tensors` (under `<domain>/`), checked against this
@@ -184,6 +206,13 @@ extension Trainer {
     let kernel = try storedKernel(of: domain, in: tensors, context: "domain '\(domain)'")
     var state = makeState(domain)
     state.kernel = kernel
+    if tensors[prefix + StateTensor.lane] != nil {
+      let lane = try reader.int64s(StateTensor.lane, count: 1)[0]
+      guard lane == .min || Int32(exactly: lane) != nil else {
+        throw reader.error(StateTensor.lane, "holds \(lane), not a 32-bit lane")
+      }
+      state.lane = lane == .min ? nil : Int32(lane)
+    }
 
     let pending = try Example.decoded(
       from: reader.uint8s(StateTensor.pending),

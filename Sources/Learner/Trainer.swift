@@ -95,6 +95,7 @@ public final class Trainer {
     var reports = advanceEventTime(to: example.eventTimeMs, lane: lane)
     let domain = example.domain
     if states[domain] == nil { states[domain] = makeState(domain) }
+    if states[domain]!.lane == nil { states[domain]!.lane = lane }
     if states[domain]!.pending.isEmpty {
       let opened = laneTimeMs[lane] ?? example.eventTimeMs
       states[domain]!.batchOpenedMs = opened

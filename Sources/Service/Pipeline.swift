@@ -34,9 +34,13 @@ public final class Pipeline {
   /// The kernels and their batches.
   public let trainer: Trainer
   /// Counts so far (restored from the snapshot).
-  public private(set) var counts = Counts()
+  public internal(set) var counts = Counts()
   /// The next offset to read of every partition seen.
-  public private(set) var offsets: [KafkaPartition: Int64] = [:]
+  public internal(set) var offsets: [KafkaPartition: Int64] = [:]
+  /// Counts per partition (what a partition's state carries when it moves to another process).
+  var partitionCounts: [KafkaPartition: Counts] = [:]
+  /// The next offset of each partition when its state last went to the state topic.
+  var handedOverOffsets: [KafkaPartition: Int64] = [:]
   /// Drift events raised so far in this run.
   public private(set) var alerts: [DriftEvent] = []
   /// What was done about each of `alerts` (same order and count).
@@ -44,11 +48,11 @@ public final class Pipeline {
   /// How many of `alerts` a snapshot already records (see `driftExtras()`).
   var alertsInSnapshots = 0
 
-  private let configuration: Configuration
+  let configuration: Configuration
   private let assembler: ExampleAssembler
   private let policy: DriftPolicy
   var drift: DriftMonitor
-  private var ingest: EventIngest
+  var ingest: EventIngest
   var kernelVersions: [String: Int] = [:]
   var publishedSteps: [String: Int] = [:]
   var deactivated: Set<String> = []
@@ -105,26 +109,35 @@ public final class Pipeline {
       } catch {
         // Only a dead letter that was handed over moves the offset past its record.
         try deadLetters?.write(record, reason: error.reason.rawValue)
-        counts.records += 1
-        counts.rejected += 1
+        count(record.topicPartition) {
+          $0.records += 1
+          $0.rejected += 1
+        }
         offsets[record.topicPartition] = next
         continue
       }
-      counts.records += 1
+      count(record.topicPartition) { $0.records += 1 }
       offsets[record.topicPartition] = next
-      train(&routed)
+      train(&routed, from: record.topicPartition)
     }
+  }
+
+  /// Applies `change` to the overall counts and to `partition`'s.
+  private func count(_ partition: KafkaPartition?, _ change: (inout Counts) -> Void) {
+    change(&counts)
+    if let partition { change(&partitionCounts[partition, default: Counts()]) }
   }
 
   /// Closes every open batch and expires every waiting impression (end of a bounded replay that
   /// asked for it): the state then no longer depends on input that never comes.
   public func flush() {
     ingest.flush(into: &routed)
-    train(&routed)
+    train(&routed, from: nil)
     observe(trainer.flush())
   }
 
-  private func train(_ batch: inout [EventIngest.Routed]) {
+  /// Trains on `batch`, counted for `partition` (nil: each example's own partition by number).
+  private func train(_ batch: inout [EventIngest.Routed], from partition: KafkaPartition?) {
     for example in batch {
       let route = example.route
       let domain = route.domain.description
@@ -133,8 +146,11 @@ public final class Pipeline {
       {
         trainer.startDomain(domain, warmFrom: parent)
       }
-      counts.examples += 1
-      if example.label { counts.positives += 1 }
+      let owner = partition ?? offsets.keys.first { $0.partition == example.partition }
+      count(owner) {
+        $0.examples += 1
+        if example.label { $0.positives += 1 }
+      }
       observe(
         trainer.process(
           assembler.example(
@@ -199,6 +215,7 @@ public final class Pipeline {
     tensors[".pipeline/counts"] = Tensor(
       int64s: [counts.records, counts.rejected, counts.examples, counts.positives].map(Int64.init),
       shape: [4])
+    tensors[Self.partitionCountsTensor] = partitionCountsTensorValue()
     return tensors
   }
 
@@ -218,6 +235,7 @@ public final class Pipeline {
     let values = try countsTensor.int64s().map(Int.init)
     counts = Counts(
       records: values[0], rejected: values[1], examples: values[2], positives: values[3])
+    partitionCounts = try Self.partitionCounts(in: tensors)
     offsets = Dictionary(
       uniqueKeysWithValues: snapshot.manifest.offsets.map {
         (KafkaPartition(topic: $0.key.topic, partition: $0.key.partition), $0.value)
@@ -297,7 +315,7 @@ public final class Pipeline {
     return result
   }
 
-  private var configurationDigest: String {
+  var configurationDigest: String {
     let text = ConfigSchema.keys.map { "\($0.name)=\(configuration.string($0.name))" }
       .joined(separator: "\n")
     return SHA256.hexDigest(of: Array(text.utf8))

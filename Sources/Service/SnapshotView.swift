@@ -56,7 +56,7 @@ public struct SnapshotView {
     return data.map { String(decoding: $0, as: UTF8.self) } ?? "{}"
   }
 
-  private static func decodeMap<Value>(_ text: String?, _ transform: (Any) -> Value?)
+  static func decodeMap<Value>(_ text: String?, _ transform: (Any) -> Value?)
     -> [String: Value]
   {
     guard let text, let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)),

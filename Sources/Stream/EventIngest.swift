@@ -20,10 +20,10 @@ public struct EventIngest {
   }
 
   private let decoder: EventDecoder
-  private let joinerConfiguration: LabelJoiner.Configuration
-  private let metrics: MetricsRegistry?
-  private var joiner: LabelJoiner
-  private var router: DomainRouter
+  let joinerConfiguration: LabelJoiner.Configuration
+  let metrics: MetricsRegistry?
+  var joiner: LabelJoiner
+  var router: DomainRouter
   private var labelled: [LabelJoiner.LabelledExample] = []
 
   /// Creates an ingest stage with empty state.

@@ -325,11 +325,35 @@ public final class KafkaConsumer: @unchecked Sendable {
   /// Leaves the group (running the revoke handler) and stops fetching; idempotent.
   public func close() {
     guard !isClosed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+    leaveGroupBeforeClosing()
     let code = rd_kafka_consumer_close(handle)
     if code != RD_KAFKA_RESP_ERR_NO_ERROR {
       logger.warning(
         "closing the Kafka consumer reported an error",
         ["error": KafkaError(code, context: "consumer close").description])
+    }
+  }
+
+  /// Leaves the group and serves the resulting revocation before `rd_kafka_consumer_close`:
+  /// librdkafka 2.0.2 can abort the process (`rd_kafka_cgrp_terminated: assert:
+  /// !rd_kafka_assignment_in_progress`) when a cooperative consumer closes while an
+  /// incremental assignment is still being applied. Unsubscribing, then polling until the
+  /// assignment is empty (at most 10 s; records polled meanwhile are dropped, uncommitted) lets
+  /// the assignment settle first.
+  private func leaveGroupBeforeClosing() {
+    var subscription: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?
+    guard rd_kafka_subscription(handle, &subscription) == RD_KAFKA_RESP_ERR_NO_ERROR,
+      let subscription
+    else { return }
+    let isSubscribed = subscription.pointee.cnt > 0
+    rd_kafka_topic_partition_list_destroy(subscription)
+    guard isSubscribed else { return }
+    _ = rd_kafka_unsubscribe(handle)
+    let deadline = ContinuousClock.now + .seconds(10)
+    var quietPolls = 0
+    while ContinuousClock.now < deadline && quietPolls < 2 {
+      if let message = rd_kafka_consumer_poll(handle, 50) { rd_kafka_message_destroy(message) }
+      quietPolls = assignment.isEmpty ? quietPolls + 1 : 0
     }
   }
 

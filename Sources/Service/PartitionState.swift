@@ -1,0 +1,115 @@
+import Checkpoint
+import Foundation
+
+/// One input partition's share of a pipeline's state, as it moves between `serve` processes
+/// through the compacted state topic (`checkpoint.state_topic`): the domains the partition owns
+/// (kernels with optimiser and noise state, open batches, evaluation, drift detectors), its
+/// joiner memory and event-time clock, its counts, and the next offset to read.
+///
+/// On the wire it is one safetensors document: the tensors under the names a snapshot uses,
+/// and the rest in its `__metadata__` (see `encoded()`).
+public struct PartitionState: Sendable {
+  /// The partition.
+  public var partition: KafkaPartition
+  /// The next offset to read: everything before it is in this state.
+  public var nextOffset: Int64
+  /// The state tensors (the layout of `Pipeline.stateTensors()`, restricted to the partition).
+  public var tensors: [String: Tensor]
+  /// Published kernel version per owned domain.
+  public var kernelVersions: [String: Int]
+  /// Adam steps of each owned domain's kernel when it was last published.
+  public var publishedSteps: [String: Int]
+  /// Owned domains deactivated by a drift action.
+  public var deactivated: Set<String>
+  /// sha256 of the backbone the kernels were trained on.
+  public var backboneSHA256: String
+  /// Digest of the configuration (`Pipeline.configurationDigest`).
+  public var configurationDigest: String
+  /// When it was written, in milliseconds since the epoch.
+  public var createdAtMilliseconds: Int64
+
+  /// The format name written in the metadata.
+  public static let format = "iak-partition-state/1"
+
+  /// Creates a partition state.
+  public init(
+    partition: KafkaPartition, nextOffset: Int64, tensors: [String: Tensor],
+    kernelVersions: [String: Int], publishedSteps: [String: Int], deactivated: Set<String>,
+    backboneSHA256: String, configurationDigest: String, createdAtMilliseconds: Int64
+  ) {
+    self.partition = partition
+    self.nextOffset = nextOffset
+    self.tensors = tensors
+    self.kernelVersions = kernelVersions
+    self.publishedSteps = publishedSteps
+    self.deactivated = deactivated
+    self.backboneSHA256 = backboneSHA256
+    self.configurationDigest = configurationDigest
+    self.createdAtMilliseconds = createdAtMilliseconds
+  }
+
+  /// The key of the partition's record on the state topic: `<topic>/<partition>`.
+  public var key: String { "\(partition.topic)/\(partition.partition)" }
+
+  /// The state as a safetensors document; `init(bytes:)` reads it back.
+  public func encoded() -> [UInt8] {
+    SafeTensors(
+      tensors: tensors,
+      metadata: [
+        "format": Self.format,
+        "topic": partition.topic,
+        "partition": String(partition.partition),
+        "next_offset": String(nextOffset),
+        "kernel_versions": SnapshotView.encodeMap(kernelVersions),
+        "published_steps": SnapshotView.encodeMap(publishedSteps),
+        "deactivated": deactivated.sorted().joined(separator: ","),
+        "backbone_sha256": backboneSHA256,
+        "configuration_digest": configurationDigest,
+        "created_at_ms": String(createdAtMilliseconds),
+      ]
+    ).encoded()
+  }
+
+  /// Reads a state written by `encoded()`.
+  ///
+  /// - Throws: `UsageError` naming what is wrong when the bytes are not such a state.
+  public init(bytes: [UInt8]) throws {
+    let document: SafeTensors
+    do {
+      document = try SafeTensors.decode(bytes)
+    } catch {
+      throw UsageError("partition state: not a safetensors document (\(error))")
+    }
+    let metadata = document.metadata
+    guard metadata["format"] == Self.format else {
+      throw UsageError(
+        "partition state: format '\(metadata["format"] ?? "none")', expected '\(Self.format)'")
+    }
+    func field(_ name: String) throws -> String {
+      guard let value = metadata[name] else {
+        throw UsageError("partition state: metadata '\(name)' is missing")
+      }
+      return value
+    }
+    func number(_ name: String) throws -> Int64 {
+      guard let value = Int64(try field(name)) else {
+        throw UsageError("partition state: metadata '\(name)' is not an integer")
+      }
+      return value
+    }
+    let partitionNumber = try number("partition")
+    guard let partition = Int32(exactly: partitionNumber), partition >= 0 else {
+      throw UsageError("partition state: partition \(partitionNumber) is out of range")
+    }
+    self.init(
+      partition: KafkaPartition(topic: try field("topic"), partition: partition),
+      nextOffset: try number("next_offset"), tensors: document.tensors,
+      kernelVersions: SnapshotView.decodeMap(metadata["kernel_versions"]) { $0 as? Int },
+      publishedSteps: SnapshotView.decodeMap(metadata["published_steps"]) { $0 as? Int },
+      deactivated: Set(
+        (metadata["deactivated"] ?? "").split(separator: ",").map(String.init)),
+      backboneSHA256: try field("backbone_sha256"),
+      configurationDigest: try field("configuration_digest"),
+      createdAtMilliseconds: try number("created_at_ms"))
+  }
+}

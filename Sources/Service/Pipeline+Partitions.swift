@@ -1,0 +1,170 @@
+import Checkpoint
+import Foundation
+import Learner
+import Stream
+
+/// Moving one input partition's state in and out of a pipeline, for scale-out: a `serve`
+/// process hands a partition over to the next owner through the state topic.
+///
+/// A partition owns the domains whose first example came from it (`Trainer.lane(of:)`); with the
+/// input keyed by region, each domain's examples all come from one partition, so a partition's
+/// state is independent of every other's and moving it changes no kernel.
+extension Pipeline {
+  /// The tensor holding the counts per partition (`uint8`, JSON `[[topic, partition, records,
+  /// rejected, examples, positives], ...]`). Optional when restoring.
+  static let partitionCountsTensor = ".pipeline/partition_counts"
+
+  /// The partitions whose state this pipeline holds (every partition it has read, unless
+  /// released), sorted.
+  public var heldPartitions: [KafkaPartition] { offsets.keys.sorted() }
+
+  /// The state of `partition`, or nil when this pipeline holds none.
+  public func partitionState(of partition: KafkaPartition, createdAtMilliseconds: Int64)
+    -> PartitionState?
+  {
+    guard let nextOffset = offsets[partition] else { return nil }
+    let lane = partition.partition
+    let domains = trainer.domains(ofLane: lane)
+    var tensors = trainer.stateTensors(ofLane: lane)
+    tensors.merge(drift.stateTensors(ofDomains: domains)) { first, _ in first }
+    let (joiner, router) = ingest.exportState(partition: lane, domains: Set(domains))
+    tensors[".ingest/joiner"] = Tensor(uint8s: joiner, shape: [joiner.count])
+    tensors[".ingest/router"] = Tensor(uint8s: router, shape: [router.count])
+    let counts = partitionCounts[partition] ?? Counts()
+    tensors[".pipeline/counts"] = Tensor(
+      int64s: [counts.records, counts.rejected, counts.examples, counts.positives].map(Int64.init),
+      shape: [4])
+    let owned = Set(domains)
+    return PartitionState(
+      partition: partition, nextOffset: nextOffset, tensors: tensors,
+      kernelVersions: kernelVersions.filter { owned.contains($0.key) },
+      publishedSteps: publishedSteps.filter { owned.contains($0.key) },
+      deactivated: deactivated.intersection(owned), backboneSHA256: backboneSHA256,
+      configurationDigest: configurationDigest, createdAtMilliseconds: createdAtMilliseconds)
+  }
+
+  /// The states of the held partitions that changed since they last went to the state topic
+  /// (`markHandedOver(_:)`), sorted by partition.
+  public func changedPartitionStates(createdAtMilliseconds: Int64) -> [PartitionState] {
+    heldPartitions.filter { handedOverOffsets[$0] != offsets[$0] }.compactMap {
+      partitionState(of: $0, createdAtMilliseconds: createdAtMilliseconds)
+    }
+  }
+
+  /// Notes that `states` are on the state topic.
+  public func markHandedOver(_ states: [PartitionState]) {
+    for state in states { handedOverOffsets[state.partition] = state.nextOffset }
+  }
+
+  /// Takes over a partition's state written by another process (or an earlier run), replacing
+  /// what this pipeline held of that partition. Nothing changes when it throws.
+  ///
+  /// - Throws: `UsageError` when the state was trained on another backbone or configuration,
+  ///   or is malformed.
+  public func adopt(_ state: PartitionState) throws {
+    guard state.backboneSHA256 == backboneSHA256 else {
+      throw UsageError(
+        "the state of \(state.partition) was trained on backbone \(state.backboneSHA256), "
+          + "this process runs \(backboneSHA256): every instance must load the same backbone")
+    }
+    guard state.configurationDigest == configurationDigest else {
+      throw UsageError(
+        "the state of \(state.partition) was written with another configuration: every "
+          + "instance of a consumer group must run the same pipeline.conf")
+    }
+    let tensors = state.tensors
+    guard let joiner = tensors[".ingest/joiner"], let router = tensors[".ingest/router"],
+      let countsTensor = tensors[".pipeline/counts"]
+    else { throw UsageError("the state of \(state.partition) has no ingest state or counts") }
+    let values = try countsTensor.int64s().map(Int.init)
+    guard values.count == 4 else {
+      throw UsageError("the state of \(state.partition) has \(values.count) counts, not 4")
+    }
+    // Everything that can fail is checked on copies before anything here changes.
+    let joinerBytes = try joiner.uint8s()
+    let routerBytes = try router.uint8s()
+    var checkedDrift = DriftMonitor(settings: drift.settings)
+    try checkedDrift.adopt(stateTensors: tensors)
+    var checkedIngest = ingest
+    try checkedIngest.adopt(joiner: joinerBytes, router: routerBytes)
+    let checkedTrainer = try Trainer(
+      backbone: backbone, kernelConfig: trainer.kernelConfig, config: trainer.config)
+    try checkedTrainer.adoptLane(stateTensors: tensors)
+
+    release(state.partition)
+    let replaced = try trainer.adoptLane(stateTensors: tensors)
+    if !replaced.isEmpty {
+      logger.warning(
+        "adopted domains that were also trained here from another partition; the input is not "
+          + "keyed by region, so kernels depend on which process reads what",
+        ["partition": state.partition.description, "domains": replaced.joined(separator: ",")])
+    }
+    try drift.adopt(stateTensors: tensors)
+    try ingest.adopt(joiner: joinerBytes, router: routerBytes)
+    let adoptedCounts = Counts(
+      records: values[0], rejected: values[1], examples: values[2], positives: values[3])
+    partitionCounts[state.partition] = adoptedCounts
+    counts.records += adoptedCounts.records
+    counts.rejected += adoptedCounts.rejected
+    counts.examples += adoptedCounts.examples
+    counts.positives += adoptedCounts.positives
+    kernelVersions.merge(state.kernelVersions) { _, new in new }
+    publishedSteps.merge(state.publishedSteps) { _, new in new }
+    deactivated.formUnion(state.deactivated)
+    offsets[state.partition] = state.nextOffset
+    handedOverOffsets[state.partition] = state.nextOffset
+  }
+
+  /// Forgets everything held of `partition` (it moved to another process): its domains, joiner
+  /// memory, clock, counts and offset. Kernels already published stay published.
+  public func release(_ partition: KafkaPartition) {
+    let lane = partition.partition
+    let domains = trainer.removeLane(lane)
+    for domain in domains {
+      drift.removeDomain(domain)
+      kernelVersions[domain] = nil
+      publishedSteps[domain] = nil
+      deactivated.remove(domain)
+    }
+    ingest.release(partition: lane, domains: Set(domains))
+    if let released = partitionCounts.removeValue(forKey: partition) {
+      counts.records -= released.records
+      counts.rejected -= released.rejected
+      counts.examples -= released.examples
+      counts.positives -= released.positives
+    }
+    offsets[partition] = nil
+    handedOverOffsets[partition] = nil
+  }
+
+  /// The counts per partition as a tensor (see `partitionCountsTensor`).
+  func partitionCountsTensorValue() -> Tensor {
+    let rows: [[Any]] = partitionCounts.keys.sorted().map { partition in
+      let counts = partitionCounts[partition]!
+      return [
+        partition.topic, Int(partition.partition), counts.records, counts.rejected,
+        counts.examples, counts.positives,
+      ]
+    }
+    let data = (try? JSONSerialization.data(withJSONObject: rows)) ?? Data("[]".utf8)
+    return Tensor(uint8s: Array(data), shape: [data.count])
+  }
+
+  /// Reads the counts per partition from a snapshot's tensors (empty when absent).
+  ///
+  /// - Throws: `UsageError` when the tensor is malformed.
+  static func partitionCounts(in tensors: [String: Tensor]) throws -> [KafkaPartition: Counts] {
+    guard let tensor = tensors[partitionCountsTensor] else { return [:] }
+    guard let rows = try JSONSerialization.jsonObject(with: Data(try tensor.uint8s())) as? [[Any]]
+    else { throw UsageError("snapshot: tensor \(partitionCountsTensor) is not a JSON list") }
+    var result: [KafkaPartition: Counts] = [:]
+    for row in rows {
+      guard row.count == 6, let topic = row[0] as? String,
+        let numbers = Array(row[1...]) as? [Int], let partition = Int32(exactly: numbers[0])
+      else { throw UsageError("snapshot: tensor \(partitionCountsTensor) has a malformed row") }
+      result[KafkaPartition(topic: topic, partition: partition)] = Counts(
+        records: numbers[1], rejected: numbers[2], examples: numbers[3], positives: numbers[4])
+    }
+    return result
+  }
+}

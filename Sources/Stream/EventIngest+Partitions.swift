@@ -1,0 +1,56 @@
+extension EventIngest {
+  /// The state of one partition, as bytes in the formats of `exportState()`: the joiner's memory
+  /// of `partition` (with zero running totals, which stay with the process that counted them)
+  /// and the router's knowledge of `domains` (the domains the partition owns) with the names of
+  /// their regions. `adopt(joiner:router:)` adds it to another ingest stage.
+  public func exportState(partition: Int32, domains: Set<String>) -> (
+    joiner: [UInt8], router: [UInt8]
+  ) {
+    var joinerState = joiner.exportState()
+    joinerState.partitions = joinerState.partitions.filter { $0.partition == partition }
+    joinerState.counts = LabelJoiner.Counts()
+    var routerState = router.exportState()
+    routerState.domains = routerState.domains.filter { domains.contains($0.key.description) }
+    let regions = Set(routerState.domains.map(\.key.region))
+    routerState.regionNames = routerState.regionNames.filter { regions.contains($0.name) }
+    return (joinerState.serialized(), routerState.serialized())
+  }
+
+  /// Adds a partition's state exported by `exportState(partition:domains:)`: the joiner's
+  /// partitions in it replace any of the same number, the router learns its domains and region
+  /// names (a raw region already named here keeps its name). Nothing changes when it throws.
+  ///
+  /// - Throws: `StateBytesError` when the bytes are not such states, `DomainSpecError` when
+  ///   the router's settings are unusable.
+  public mutating func adopt(joiner joinerBytes: [UInt8], router routerBytes: [UInt8]) throws {
+    let adoptedJoiner = try LabelJoiner.State(bytes: joinerBytes)
+    let adoptedRouter = try DomainRouter.State(bytes: routerBytes)
+    var joinerState = joiner.exportState()
+    let numbers = Set(adoptedJoiner.partitions.map(\.partition))
+    joinerState.partitions =
+      (joinerState.partitions.filter { !numbers.contains($0.partition) }
+      + adoptedJoiner.partitions).sorted { $0.partition < $1.partition }
+    var routerState = router.exportState()
+    let known = Set(routerState.domains.map(\.key))
+    routerState.domains = (routerState.domains
+      + adoptedRouter.domains.filter { !known.contains($0.key) }).sorted { $0.key < $1.key }
+    let named = Set(routerState.regionNames.map(\.raw))
+    routerState.regionNames = (routerState.regionNames
+      + adoptedRouter.regionNames.filter { !named.contains($0.raw) }).sorted { $0.raw < $1.raw }
+    let newRouter = try DomainRouter(
+      configuration: router.configuration, restoring: routerState, metrics: metrics)
+    joiner = LabelJoiner(
+      configuration: joinerConfiguration, restoring: joinerState, metrics: metrics)
+    router = newRouter
+  }
+
+  /// Forgets `partition`'s joiner memory and the router's `domains` (the partition moved to
+  /// another process). Region names are kept: they only name, and stay stable.
+  public mutating func release(partition: Int32, domains: Set<String>) {
+    var joinerState = joiner.exportState()
+    joinerState.partitions.removeAll { $0.partition == partition }
+    joiner = LabelJoiner(
+      configuration: joinerConfiguration, restoring: joinerState, metrics: metrics)
+    for key in router.domains where domains.contains(key.description) { router.forget(key) }
+  }
+}
