@@ -37,8 +37,7 @@ extension Trainer {
   ///
   /// - Throws: `LearnerError.invalidModel` naming what is missing or malformed.
   @discardableResult
-  public func adoptLane(stateTensors tensors: [String: Tensor]) throws(LearnerError) -> [String]
-  {
+  public func adoptLane(stateTensors tensors: [String: Tensor]) throws(LearnerError) -> [String] {
     let parsed = try parsedState(tensors)
     let replaced = parsed.states.keys.filter { states[$0] != nil }.sorted()
     for (domain, state) in parsed.states { states[domain] = state }

@@ -32,10 +32,12 @@ extension EventIngest {
       + adoptedJoiner.partitions).sorted { $0.partition < $1.partition }
     var routerState = router.exportState()
     let known = Set(routerState.domains.map(\.key))
-    routerState.domains = (routerState.domains
+    routerState.domains =
+      (routerState.domains
       + adoptedRouter.domains.filter { !known.contains($0.key) }).sorted { $0.key < $1.key }
     let named = Set(routerState.regionNames.map(\.raw))
-    routerState.regionNames = (routerState.regionNames
+    routerState.regionNames =
+      (routerState.regionNames
       + adoptedRouter.regionNames.filter { !named.contains($0.raw) }).sorted { $0.raw < $1.raw }
     let newRouter = try DomainRouter(
       configuration: router.configuration, restoring: routerState, metrics: metrics)
