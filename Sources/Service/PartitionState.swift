@@ -23,8 +23,9 @@ public struct PartitionState: Sendable {
   public var deactivated: Set<String>
   /// sha256 of the backbone the kernels were trained on.
   public var backboneSHA256: String
-  /// Digest of the configuration (`Pipeline.configurationDigest`).
-  public var configurationDigest: String
+  /// Digest of the settings that shape training (`Pipeline.trainingDigest`): every instance of
+  /// a group must agree on them, while paths and ports may differ.
+  public var trainingDigest: String
   /// When it was written, in milliseconds since the epoch.
   public var createdAtMilliseconds: Int64
 
@@ -35,7 +36,7 @@ public struct PartitionState: Sendable {
   public init(
     partition: KafkaPartition, nextOffset: Int64, tensors: [String: Tensor],
     kernelVersions: [String: Int], publishedSteps: [String: Int], deactivated: Set<String>,
-    backboneSHA256: String, configurationDigest: String, createdAtMilliseconds: Int64
+    backboneSHA256: String, trainingDigest: String, createdAtMilliseconds: Int64
   ) {
     self.partition = partition
     self.nextOffset = nextOffset
@@ -44,12 +45,9 @@ public struct PartitionState: Sendable {
     self.publishedSteps = publishedSteps
     self.deactivated = deactivated
     self.backboneSHA256 = backboneSHA256
-    self.configurationDigest = configurationDigest
+    self.trainingDigest = trainingDigest
     self.createdAtMilliseconds = createdAtMilliseconds
   }
-
-  /// The key of the partition's record on the state topic: `<topic>/<partition>`.
-  public var key: String { "\(partition.topic)/\(partition.partition)" }
 
   /// The state as a safetensors document; `init(bytes:)` reads it back.
   public func encoded() -> [UInt8] {
@@ -64,7 +62,7 @@ public struct PartitionState: Sendable {
         "published_steps": SnapshotView.encodeMap(publishedSteps),
         "deactivated": deactivated.sorted().joined(separator: ","),
         "backbone_sha256": backboneSHA256,
-        "configuration_digest": configurationDigest,
+        "training_digest": trainingDigest,
         "created_at_ms": String(createdAtMilliseconds),
       ]
     ).encoded()
@@ -109,7 +107,7 @@ public struct PartitionState: Sendable {
       deactivated: Set(
         (metadata["deactivated"] ?? "").split(separator: ",").map(String.init)),
       backboneSHA256: try field("backbone_sha256"),
-      configurationDigest: try field("configuration_digest"),
+      trainingDigest: try field("training_digest"),
       createdAtMilliseconds: try number("created_at_ms"))
   }
 }

@@ -14,6 +14,17 @@ extension Pipeline {
   /// rejected, examples, positives], ...]`). Optional when restoring.
   static let partitionCountsTensor = ".pipeline/partition_counts"
 
+  /// sha256 of the settings that shape training (the `event`, `label`, `domain`, `backbone`
+  /// but `backbone.dir`, `iak`, `train` and `drift` sections): instances of one group may keep
+  /// their snapshots and metrics in different places, but must train alike.
+  var trainingDigest: String {
+    let sections = ["event.", "label.", "domain.", "backbone.", "iak.", "train.", "drift."]
+    let text = ConfigSchema.keys.filter { key in
+      key.name != "backbone.dir" && sections.contains { key.name.hasPrefix($0) }
+    }.map { "\($0.name)=\(configuration.string($0.name))" }.joined(separator: "\n")
+    return SHA256.hexDigest(of: Array(text.utf8))
+  }
+
   /// The partitions whose state this pipeline holds (every partition it has read, unless
   /// released), sorted.
   public var heldPartitions: [KafkaPartition] { offsets.keys.sorted() }
@@ -40,7 +51,7 @@ extension Pipeline {
       kernelVersions: kernelVersions.filter { owned.contains($0.key) },
       publishedSteps: publishedSteps.filter { owned.contains($0.key) },
       deactivated: deactivated.intersection(owned), backboneSHA256: backboneSHA256,
-      configurationDigest: configurationDigest, createdAtMilliseconds: createdAtMilliseconds)
+      trainingDigest: trainingDigest, createdAtMilliseconds: createdAtMilliseconds)
   }
 
   /// The states of the held partitions that changed since they last went to the state topic
@@ -67,10 +78,11 @@ extension Pipeline {
         "the state of \(state.partition) was trained on backbone \(state.backboneSHA256), "
           + "this process runs \(backboneSHA256): every instance must load the same backbone")
     }
-    guard state.configurationDigest == configurationDigest else {
+    guard state.trainingDigest == trainingDigest else {
       throw UsageError(
-        "the state of \(state.partition) was written with another configuration: every "
-          + "instance of a consumer group must run the same pipeline.conf")
+        "the state of \(state.partition) was written with other event.*, label.*, domain.*, "
+          + "backbone.*, iak.*, train.* or drift.* settings: every instance of a consumer group "
+          + "must train with the same ones")
     }
     let tensors = state.tensors
     guard let joiner = tensors[".ingest/joiner"], let router = tensors[".ingest/router"],

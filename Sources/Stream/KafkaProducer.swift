@@ -41,7 +41,8 @@ public final class KafkaProducer: @unchecked Sendable {
   }
 
   /// Creates a producer; `configuration` (with `bootstrap.servers` and pass-through pairs) is
-  /// applied over our defaults (`enable.idempotence=true`).
+  /// applied over our defaults (`enable.idempotence=true`; `message.max.bytes=16000000`, as a
+  /// partition's state on the state topic can exceed librdkafka's 1 MB default).
   ///
   /// `enqueueTimeout` bounds how long `send` waits while the local queue is full.
   /// - Throws: `KafkaError` naming a refused configuration key, or why the handle failed.
@@ -50,8 +51,10 @@ public final class KafkaProducer: @unchecked Sendable {
     metrics: MetricsRegistry? = nil, enqueueTimeout: Duration = .seconds(30)
   ) throws(KafkaError) -> KafkaProducer {
     // Consumer-only keys from a shared `kafka.*` section would each draw a warning.
-    let settings = KafkaConfiguration([("enable.idempotence", "true")])
-      .merging(configuration.withoutConsumerSettings)
+    let settings = KafkaConfiguration([
+      ("enable.idempotence", "true"), ("message.max.bytes", "16000000"),
+    ])
+    .merging(configuration.withoutConsumerSettings)
     let context = KafkaClientContext(logger: logger, metrics: metrics)
     let conf = try settings.makeNativeConfiguration()
     context.install(on: conf)

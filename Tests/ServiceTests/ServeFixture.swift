@@ -16,6 +16,10 @@ final class ServeFixture {
   /// Records the decoder must reject.
   let badLines: Int
   let settings: [String]
+  /// Partitions of the input topic.
+  let partitions: Int32
+  /// Lines produced so far.
+  private(set) var producedCount = 0
 
   static var executable: String {
     URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -49,7 +53,9 @@ final class ServeFixture {
     return lines
   }
 
-  init(impressions: Int = 3000) async throws {
+  /// Pretrains the backbone on every event, creates the topics (`partitions` input partitions)
+  /// and produces the events, or only the first `produced` of them (`produce(upTo:)` sends more).
+  init(impressions: Int = 3000, partitions: Int32 = 3, produced: Int? = nil) async throws {
     folder =
       FileManager.default.temporaryDirectory
       .appendingPathComponent("iak-serve-\(UUID().uuidString.prefix(8))").path
@@ -72,16 +78,24 @@ final class ServeFixture {
     #expect(status == 0, "\(out.errors)")
 
     cluster = try MockKafkaCluster.make()
-    try cluster.createTopic(topic, partitions: 3)
+    self.partitions = partitions
+    try cluster.createTopic(topic, partitions: Int(partitions))
     // Every topic serve ensures (`ServiceTopics`), state topic included: the mock broker cannot
     // create topics, so a missing one costs serve a 30 s CreateTopics timeout at start-up.
     for name in ["kernels", "alerts", "dead-letters", "iak-state"] {
       try cluster.createTopic(name, partitions: 1)
     }
+    try produce(upTo: produced ?? lines.count)
+  }
+
+  /// Produces the events up to line `end` (exclusive) that were not produced yet, and waits
+  /// for their delivery.
+  func produce(upTo end: Int) throws {
     let producer = try KafkaProducer.make(
       configuration: KafkaConfiguration(bootstrapServers: cluster.bootstrapServers))
-    var timestamp: Int64 = 883_000_000_000
-    for line in lines {
+    let start = producedCount
+    producedCount = max(start, min(end, lines.count))
+    for line in lines[start..<producedCount] {
       // The record's timestamp is the event's time, as `produce` sets it (a bad record keeps
       // the previous one's).
       if let text = line.split(separator: "\"ts\":").dropFirst().first?.prefix(while: \.isNumber),
@@ -91,10 +105,13 @@ final class ServeFixture {
       }
       let region = line.split(separator: "\"region\":\"").dropFirst().first?
         .split(separator: "\"").first.map(String.init)
+      // Keyed by region and placed by it (region `r<n>` on partition n mod the partition
+      // count; the bad records on 0), so that every partition carries events.
+      let placed = region.flatMap { Int32($0.dropFirst()) }.map { $0 % partitions } ?? 0
       try producer.send(
         OutgoingRecord(
-          topic: topic, key: region.map { Array($0.utf8) }, value: Array(line.utf8),
-          timestampMs: timestamp)
+          topic: topic, partition: placed, key: region.map { Array($0.utf8) },
+          value: Array(line.utf8), timestampMs: timestamp)
       ) { result in
         if case .failure(let error) = result { Issue.record("not delivered: \(error)") }
       }
@@ -102,6 +119,9 @@ final class ServeFixture {
     try producer.flush(timeout: .seconds(30))
     try producer.close()
   }
+
+  /// The newest event time produced so far (a bad record keeps the previous one's).
+  private var timestamp: Int64 = 883_000_000_000
 
   deinit { try? FileManager.default.removeItem(atPath: folder) }
 
@@ -114,6 +134,8 @@ final class ServeFixture {
       "--set", "alert.topic=alerts", "--set", "input.dead_letter_topic=dead-letters",
       "--set", "kafka.session.timeout.ms=6000", "--set", "kafka.heartbeat.interval.ms=200",
       "--set", "kafka.fetch.wait.max.ms=50", "--set", "shutdown.timeout=20s",
+      // The mock coordinator waits this long for members to rejoin a rebalance.
+      "--set", "kafka.max.poll.interval.ms=10000",
     ] + settings + extra
   }
 
@@ -193,7 +215,7 @@ final class ServeFixture {
       groupID: group)
     defer { consumer.close() }
     return try consumer.committed(
-      (0..<3).map { KafkaPartition(topic: topic, partition: $0) }, timeout: .seconds(10))
+      (0..<partitions).map { KafkaPartition(topic: topic, partition: $0) }, timeout: .seconds(10))
   }
 
   /// A snapshot's offsets in Stream's terms.

@@ -45,6 +45,9 @@ struct ConsumerLoop {
           reason: "the training thread stopped", trainsQueuedRecords: false,
           failure: training.failure ?? "the training thread stopped")
       }
+      if let failure = responder.failure {
+        return Ending(reason: "a rebalance failed", trainsQueuedRecords: false, failure: failure)
+      }
       if source.isEndOfInput && queue.count == 0 {
         return Ending(reason: "end of input", trainsQueuedRecords: true)
       }

@@ -1,3 +1,4 @@
+import Foundation
 import Observability
 import Stream
 import Synchronization
@@ -5,19 +6,36 @@ import Synchronization
 /// What `serve` does when Kafka moves partitions: before revoked partitions are released, the
 /// training thread trains everything already read and checkpoints (snapshot, publish, commit);
 /// gained partitions start at the trained state's offsets.
+///
+/// With a state topic (`checkpoint.state_topic`, scale-out), state moves with the partitions:
+/// the revoke checkpoint also writes each partition's state to the topic, and the revoked
+/// partitions' state is then forgotten here; a gained partition's newest state is read from the
+/// topic and taken over when it is ahead of what this process holds (its restored local
+/// snapshot), and reading starts at that state's offset. State held at start-up for partitions
+/// Kafka does not assign is forgotten at the first assignment (the state topic has it).
 final class RebalanceResponder: Sendable {
   private let loop = Mutex<TrainingLoop?>(nil)
   private let queue: RecordQueue
   private let metrics: ServeMetrics
   private let logger: Logger
   private let timeoutSeconds: Double
+  private let stateTopic: PartitionStateTopic?
+  private let state = Mutex<(hasBeenAssigned: Bool, failure: String?)>((false, nil))
+
+  /// How often reading a gained partition's state is tried before the service stops (starting
+  /// it without its state would silently restart its kernels).
+  static let stateReadAttempts = 4
 
   /// Creates a responder; `timeoutSeconds` bounds the wait for a rebalance checkpoint.
-  init(queue: RecordQueue, metrics: ServeMetrics, logger: Logger, timeoutSeconds: Double) {
+  init(
+    queue: RecordQueue, metrics: ServeMetrics, logger: Logger, timeoutSeconds: Double,
+    stateTopic: PartitionStateTopic? = nil
+  ) {
     self.queue = queue
     self.metrics = metrics
     self.logger = logger
     self.timeoutSeconds = timeoutSeconds
+    self.stateTopic = stateTopic
   }
 
   /// Connects the training loop (before the first poll).
@@ -28,11 +46,27 @@ final class RebalanceResponder: Sendable {
   /// be freed when serve runs inside a longer process, as in `bench serve`).
   func detach() { loop.withLock { $0 = nil } }
 
+  /// Why the service must stop, when a rebalance step could not be done safely.
+  var failure: String? { state.withLock { $0.failure } }
+
   /// The consumer's rebalance handler (runs inside `poll` on the consumer thread).
   func handle(_ event: KafkaConsumer.RebalanceEvent, consumer: KafkaConsumer) {
     switch event {
     case .assigned:
       metrics.assigned.set(Double(consumer.assignment.count))
+      let isFirst = state.withLock { state in
+        defer { state.hasBeenAssigned = true }
+        return !state.hasBeenAssigned
+      }
+      guard isFirst, stateTopic != nil, let trainingLoop = loop.withLock({ $0 }) else { return }
+      let owned = Set(consumer.assignment)
+      let elsewhere = trainingLoop.heldPartitions.filter { !owned.contains($0) }
+      if !elsewhere.isEmpty {
+        logger.info(
+          "forgetting restored state of partitions assigned to other members (the state topic "
+            + "holds it)", ["partitions": elsewhere.map(\.description).joined(separator: ",")])
+        run(.release(elsewhere), doing: "forgetting partitions owned elsewhere")
+      }
     case .revoked(let partitions, let isLost):
       defer { metrics.assigned.set(Double(consumer.assignment.count - partitions.count)) }
       guard let trainingLoop = loop.withLock({ $0 }), trainingLoop.isRunning else { return }
@@ -40,31 +74,106 @@ final class RebalanceResponder: Sendable {
         logger.warning(
           "partitions were lost without a chance to checkpoint; another member owns them now",
           ["partitions": partitions.map(\.description).joined(separator: ",")])
-        return
+      } else {
+        run(.checkpoint(reason: "rebalance"), doing: "the rebalance checkpoint")
       }
-      let request = ServeRequest(.checkpoint(reason: "rebalance"))
-      queue.submit(request)
-      if !request.wait(seconds: timeoutSeconds) {
-        logger.error(
-          "the rebalance checkpoint did not finish in time; releasing the partitions anyway",
-          ["timeout_seconds": "\(timeoutSeconds)"])
+      if stateTopic != nil {
+        run(.release(partitions), doing: "forgetting the revoked partitions")
       }
     }
   }
 
-  /// The start offset of a gained partition: where the trained state stopped reading it, or
-  /// nil (the group's committed offset, else `input.start`) for a partition never read.
+  /// Submits `kind` to the training thread and waits for it (at most the shutdown timeout).
+  @discardableResult
+  private func run(_ kind: ServeRequest.Kind, doing what: String) -> Bool {
+    let request = ServeRequest(kind)
+    queue.submit(request)
+    guard request.wait(seconds: timeoutSeconds) else {
+      logger.error(
+        "\(what) did not finish in time; going on", ["timeout_seconds": "\(timeoutSeconds)"])
+      return false
+    }
+    if let failure = request.failure {
+      logger.error("\(what) failed", ["error": failure])
+      return false
+    }
+    return true
+  }
+
+  /// The start offset of a gained partition: where the trained state stopped reading it (after
+  /// taking over a newer state from the state topic), or nil (the group's committed offset,
+  /// else `input.start`) for a partition no state covers.
   func startOffset(of partition: KafkaPartition) -> Int64? {
-    let offset = loop.withLock { $0 }?.nextOffset(of: partition)
+    guard let trainingLoop = loop.withLock({ $0 }) else { return nil }
+    var offset = trainingLoop.nextOffset(of: partition)
+    if let stateTopic, trainingLoop.isRunning {
+      if let newer = newestState(of: partition, on: stateTopic, holding: offset) {
+        if run(.adopt(newer), doing: "taking over the state of \(partition)") {
+          stateTopic.noteAdopted()
+          logger.info(
+            "partition state taken over from the state topic",
+            [
+              "partition": partition.description, "offset": "\(newer.nextOffset)",
+              "held_offset": offset.map(String.init) ?? "none",
+              "domains":
+                "\(trainingLoop.pipeline.trainer.domains(ofLane: partition.partition).count)",
+            ])
+          offset = newer.nextOffset
+        } else {
+          stop("the state of \(partition) from \(stateTopic.topic) could not be taken over")
+        }
+      }
+    }
     if let offset {
       logger.info(
-        "partition starts at its snapshot offset",
+        "partition starts at its state's offset",
         ["partition": partition.description, "offset": "\(offset)"])
     } else {
       logger.info(
-        "partition has no snapshot offset; starting at the group's committed offset or "
-          + "input.start", ["partition": partition.description])
+        "partition has no state; starting at the group's committed offset or input.start",
+        ["partition": partition.description])
     }
     return offset
+  }
+
+  /// The newest state of `partition` on the state topic when it is ahead of `held`; nil when
+  /// there is none or it is not ahead. A topic that cannot be read after a few tries stops the
+  /// service.
+  private func newestState(
+    of partition: KafkaPartition, on stateTopic: PartitionStateTopic, holding held: Int64?
+  ) -> PartitionState? {
+    var pause = 0.25
+    for attempt in 1...Self.stateReadAttempts {
+      do {
+        guard let found = try stateTopic.newestState(of: partition) else { return nil }
+        guard found.nextOffset > (held ?? -1) else {
+          logger.info(
+            "the local state of the partition is as new as the state topic's; keeping it",
+            [
+              "partition": partition.description, "offset": "\(held ?? -1)",
+              "topic_offset": "\(found.nextOffset)",
+            ])
+          return nil
+        }
+        return found
+      } catch {
+        logger.warning(
+          "could not read the partition's state",
+          [
+            "partition": partition.description, "attempt": "\(attempt)",
+            "error": "\(error)",
+          ])
+        Thread.sleep(forTimeInterval: pause)
+        pause *= 2
+      }
+    }
+    stop("the state of \(partition) could not be read from \(stateTopic.topic)")
+    return nil
+  }
+
+  /// Asks the service to stop: a partition without its state would restart its kernels.
+  private func stop(_ reason: String) {
+    logger.error("stopping: \(reason); a restart tries again")
+    state.withLock { $0.failure = reason }
   }
 }

@@ -47,8 +47,10 @@ struct ServeTool {
       : nil
     if let producer {
       // The first checkpoint's publish then goes out at once, not after a metadata round.
-      let topics = ["publish.topic", "alert.topic", "input.dead_letter_topic"]
-        .map { configuration.string($0) }.filter { !$0.isEmpty }
+      let topics = [
+        "publish.topic", "alert.topic", "input.dead_letter_topic", "checkpoint.state_topic",
+      ]
+      .map { configuration.string($0) }.filter { !$0.isEmpty }
       do {
         try producer.prepare(topics: topics)
       } catch {
@@ -85,13 +87,23 @@ struct ServeTool {
 
     let timeout = Double(configuration.milliseconds("shutdown.timeout")) / 1000
     let queue = RecordQueue(capacity: configuration.int("input.queue_capacity"))
+    let stateTopicName = configuration.string("checkpoint.state_topic")
+    let stateTopic = try producer.flatMap { producer in
+      stateTopicName.isEmpty
+        ? nil
+        : try PartitionStateTopic(
+          topic: stateTopicName, group: configuration.string("input.group_id"),
+          producer: producer, configuration: configuration.kafkaConfiguration,
+          logger: logger.child("state-topic"), metrics: context.metrics)
+    }
     let responder = RebalanceResponder(
-      queue: queue, metrics: metrics, logger: logger.child("rebalance"), timeoutSeconds: timeout)
+      queue: queue, metrics: metrics, logger: logger.child("rebalance"), timeoutSeconds: timeout,
+      stateTopic: stateTopic)
     let source = try makeSource(configuration, pipeline: pipeline, responder: responder)
     let loop = TrainingLoop(
       pipeline: pipeline, source: source, queue: queue, metrics: metrics,
       interval: configuration.interval("checkpoint.interval"), logger: logger.child("train"),
-      freshness: freshness)
+      freshness: freshness, stateTopic: stateTopic)
     responder.attach(loop)
     let thread = Thread { loop.run() }
     thread.name = "iak-training"
@@ -104,6 +116,7 @@ struct ServeTool {
         "source": isKafka ? configuration.list("input.topics").joined(separator: ",") : "file",
         "group": configuration.string("input.group_id"),
         "checkpoint_dir": store.directory,
+        "state_topic": stateTopic?.topic ?? "none (a single instance)",
       ])
 
     let consumer = ConsumerLoop(

@@ -21,9 +21,16 @@ final class TrainingLoop: @unchecked Sendable {
   private let metrics: ServeMetrics
   private let logger: Logger
   private let interval: CheckpointInterval
+  private let stateTopic: PartitionStateTopic?
   private let processed: Mutex<[KafkaPartition: Int64]>
   private let status = Mutex<(isRunning: Bool, failure: String?)>((true, nil))
   private var sinceCheckpoint = 0
+  /// Whether state changed without records (a partition taken over or released) since the
+  /// newest snapshot.
+  private var isStateChanged = false
+  /// The newest snapshot's offsets while committing them failed (retried at every interval,
+  /// also when no record arrives).
+  private var uncommitted: [Checkpoint.TopicPartition: Int64]?
   private var lastCheckpoint = ContinuousClock.now
   private var retryAt: ContinuousClock.Instant?
   private var retryDelay = Duration.seconds(1)
@@ -36,8 +43,10 @@ final class TrainingLoop: @unchecked Sendable {
   /// Creates the loop around a restored pipeline.
   init(
     pipeline: Pipeline, source: any RecordSource, queue: RecordQueue, metrics: ServeMetrics,
-    interval: CheckpointInterval, logger: Logger, freshness: FreshnessLog = FreshnessLog()
+    interval: CheckpointInterval, logger: Logger, freshness: FreshnessLog = FreshnessLog(),
+    stateTopic: PartitionStateTopic? = nil
   ) {
+    self.stateTopic = stateTopic
     self.pipeline = pipeline
     self.freshness = freshness
     self.source = source
@@ -47,6 +56,9 @@ final class TrainingLoop: @unchecked Sendable {
     self.logger = logger
     processed = Mutex(pipeline.offsets)
   }
+
+  /// The partitions whose state the trained pipeline holds (mirrored after each chunk).
+  var heldPartitions: [KafkaPartition] { processed.withLock { $0.keys.sorted() } }
 
   /// Whether `run()` is still going.
   var isRunning: Bool { status.withLock { $0.isRunning } }
@@ -86,6 +98,20 @@ final class TrainingLoop: @unchecked Sendable {
           checkpoint(reason: "shutdown")
           request.complete()
           return
+        case .adopt(let state):
+          do {
+            try pipeline.adopt(state)
+            noteOffsets()
+            isStateChanged = true
+            request.complete()
+          } catch {
+            request.fail("\(error)")
+          }
+        case .release(let partitions):
+          for partition in partitions { pipeline.release(partition) }
+          noteOffsets()
+          isStateChanged = true
+          request.complete()
         }
       case nil:
         break
@@ -110,6 +136,11 @@ final class TrainingLoop: @unchecked Sendable {
         }
       }
     }
+    noteOffsets()
+  }
+
+  /// Mirrors the pipeline's offsets for the consumer thread (`nextOffset(of:)`).
+  private func noteOffsets() {
     let offsets = pipeline.offsets
     processed.withLock { $0 = offsets }
   }
@@ -130,17 +161,27 @@ final class TrainingLoop: @unchecked Sendable {
   /// A failure keeps all state, is logged and counted, and is retried with a growing delay.
   private func checkpoint(reason: String) {
     let started = ContinuousClock.now
-    if sinceCheckpoint == 0 && retryAt == nil {
+    if sinceCheckpoint == 0 && retryAt == nil && !isStateChanged {
       // Everything trained is already in the newest snapshot.
+      if let uncommitted { commit(uncommitted) }
       lastCheckpoint = started
       metrics.lastSnapshot.set(Date().timeIntervalSince1970)
       return
     }
     do {
       let milliseconds = Int64(Date().timeIntervalSince1970 * 1000)
-      guard let manifest = try pipeline.checkpoint(createdAtMilliseconds: milliseconds) else {
-        return
+      // Only owned partitions go to the state topic: a lost one may already be another
+      // member's, whose newer state must not be overwritten.
+      let handOver = stateTopic.map { topic in
+        { (states: [PartitionState]) in
+          let owned = Set(self.source.assignment)
+          try topic.write(states.filter { owned.contains($0.partition) })
+        }
       }
+      guard
+        let manifest = try pipeline.checkpoint(
+          createdAtMilliseconds: milliseconds, handOver: handOver)
+      else { return }
       let published = ContinuousClock.now
       for arrival in arrivals {
         let seconds = (published - arrival.instant).inSeconds
@@ -166,6 +207,7 @@ final class TrainingLoop: @unchecked Sendable {
           "records": "\(sinceCheckpoint)", "seconds": Self.format(published - started),
         ])
       sinceCheckpoint = 0
+      isStateChanged = false
       retryAt = nil
       retryDelay = .seconds(1)
       lastCheckpoint = published
@@ -189,10 +231,12 @@ final class TrainingLoop: @unchecked Sendable {
     }
     do {
       try source.commit(committing)
+      uncommitted = nil
     } catch {
+      uncommitted = offsets
       metrics.commitFailures.increment()
       logger.warning(
-        "offset commit failed; the snapshot holds the offsets, the next checkpoint commits again",
+        "offset commit failed; the snapshot holds the offsets, and the commit is tried again at the next interval",
         ["error": error.description])
     }
   }
