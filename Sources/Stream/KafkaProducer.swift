@@ -41,7 +41,7 @@ public final class KafkaProducer: @unchecked Sendable {
   }
 
   /// Creates a producer; `configuration` (with `bootstrap.servers` and pass-through pairs) is
-  /// applied over our defaults (`enable.idempotence=true`; `message.max.bytes=16000000`, as a
+  /// applied over our defaults (`enable.idempotence=true`; `message.max.bytes=8388608` (8 MiB), as a
   /// partition's state on the state topic can exceed librdkafka's 1 MB default).
   ///
   /// `enqueueTimeout` bounds how long `send` waits while the local queue is full.
@@ -52,7 +52,7 @@ public final class KafkaProducer: @unchecked Sendable {
   ) throws(KafkaError) -> KafkaProducer {
     // Consumer-only keys from a shared `kafka.*` section would each draw a warning.
     let settings = KafkaConfiguration([
-      ("enable.idempotence", "true"), ("message.max.bytes", "16000000"),
+      ("enable.idempotence", "true"), ("message.max.bytes", "8388608"),
     ])
     .merging(configuration.withoutConsumerSettings)
     let context = KafkaClientContext(logger: logger, metrics: metrics)
