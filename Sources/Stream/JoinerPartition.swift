@@ -84,8 +84,7 @@ struct JoinerPartition: Sendable {
     // watermark means nothing is due, with no lookup.
     while let key = deadlines.minimum, key.time < watermark {
       deadlines.removeMinimum()
-      if let index = pending.index(forKey: key.id), pending.values[index].sequence == key.sequence
-      {
+      if let index = pending.index(forKey: key.id), pending.values[index].sequence == key.sequence {
         return pending.remove(at: index).value
       }
     }
