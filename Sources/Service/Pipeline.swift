@@ -103,23 +103,55 @@ public final class Pipeline {
   ///   producer (the record is not lost: the caller stops before committing past it).
   public func process(_ records: [Record]) throws {
     for record in records {
-      let next = record.offset + 1
       do throws(EventRejection) {
         try ingest.ingest(record.value, partition: record.partition, into: &routed)
       } catch {
-        // Only a dead letter that was handed over moves the offset past its record.
-        try deadLetters?.write(record, reason: error.reason.rawValue)
-        count(record.topicPartition) {
-          $0.records += 1
-          $0.rejected += 1
-        }
-        offsets[record.topicPartition] = next
+        try reject(record, because: error)
         continue
       }
-      count(record.topicPartition) { $0.records += 1 }
-      offsets[record.topicPartition] = next
-      train(&routed, from: record.topicPartition)
+      accept(record.topicPartition, offset: record.offset)
     }
+  }
+
+  /// The decoder `process(_: [Record])` uses, for a thread that decodes records ahead
+  /// (`EventDecoder.decodeAhead(_:)`) for `process(_: [DecodedRecord])`.
+  public var decoder: EventDecoder { ingest.decoder }
+
+  /// Joins, routes and trains on records decoded ahead by `decoder`, in order: the same state,
+  /// counts, offsets and dead letters as `process(_: [Record])` on the records themselves.
+  ///
+  /// - Throws: `KafkaError` only when a rejected record cannot be handed to the dead-letter
+  ///   producer (the record is not lost: the caller stops before committing past it).
+  public func process(_ records: [DecodedRecord]) throws {
+    let decoder = ingest.decoder
+    for record in records {
+      decoder.count(record.outcome)
+      switch record.outcome {
+      case .event(let event):
+        ingest.ingest(event, partition: record.partition, into: &routed)
+        accept(record.topicPartition, offset: record.offset)
+      case .rejected(let rejection, let original):
+        try reject(original, because: rejection)
+      }
+    }
+  }
+
+  /// Sends a refused record to the dead-letter topic and moves past it.
+  private func reject(_ record: Record, because rejection: EventRejection) throws {
+    // Only a dead letter that was handed over moves the offset past its record.
+    try deadLetters?.write(record, reason: rejection.reason.rawValue)
+    count(record.topicPartition) {
+      $0.records += 1
+      $0.rejected += 1
+    }
+    offsets[record.topicPartition] = record.offset + 1
+  }
+
+  /// Moves past a decoded record and trains what its event completed.
+  private func accept(_ partition: KafkaPartition, offset: Int64) {
+    count(partition) { $0.records += 1 }
+    offsets[partition] = offset + 1
+    train(&routed, from: partition)
   }
 
   /// Applies `change` to the overall counts and to `partition`'s.

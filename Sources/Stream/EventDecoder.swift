@@ -47,6 +47,30 @@ public struct EventDecoder: Sendable {
     return try result.get()
   }
 
+  /// Decodes `record` without counting it, for a thread that decodes ahead of the one that
+  /// takes the records (the decoder is immutable, so any thread may call this); the taker counts
+  /// each record with `count(_:)`, so a record decoded but never taken is not counted.
+  public func decodeAhead(_ record: Record) -> DecodedRecord {
+    let outcome = record.value.withUnsafeBytes { raw -> DecodedRecord.Outcome in
+      do throws(EventRejection) {
+        return .event(try Self.decode(raw, schema: schema))
+      } catch {
+        return .rejected(error, record)
+      }
+    }
+    return DecodedRecord(
+      topic: record.topic, partition: record.partition, offset: record.offset,
+      timestampMs: record.timestampMs, outcome: outcome)
+  }
+
+  /// Counts a record decoded by `decodeAhead(_:)` as `decode(_:)` would have counted it.
+  public func count(_ outcome: DecodedRecord.Outcome) {
+    switch outcome {
+    case .event: decoded.increment()
+    case .rejected(let rejection, _): rejected[rejection.reason]?.increment()
+    }
+  }
+
   /// Decodes one event without counting it; for callers that count themselves.
   ///
   /// - Throws: `EventRejection` naming the reason, field and byte offset.

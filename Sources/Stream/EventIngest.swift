@@ -19,7 +19,10 @@ public struct EventIngest {
     public var partition: Int32
   }
 
-  private let decoder: EventDecoder
+  /// The decoder `ingest(_:partition:into:)` reads values with. It is `Sendable`: another
+  /// thread may decode records ahead with it (`EventDecoder.decodeAhead(_:)`) for
+  /// `ingest(_:partition:into:)` taking the event.
+  public let decoder: EventDecoder
   let joinerConfiguration: LabelJoiner.Configuration
   let metrics: MetricsRegistry?
   var joiner: LabelJoiner
@@ -46,7 +49,12 @@ public struct EventIngest {
   public mutating func ingest(
     _ value: [UInt8], partition: Int32, into output: inout [Routed]
   ) throws(EventRejection) {
-    let event = try decoder.decode(value)
+    ingest(try decoder.decode(value), partition: partition, into: &output)
+  }
+
+  /// Takes one event decoded beforehand (see `decoder`) and appends every impression it
+  /// completes, routed, to `output`; exactly what `ingest(_:partition:into:)` does after decoding.
+  public mutating func ingest(_ event: Event, partition: Int32, into output: inout [Routed]) {
     joiner.process(event, partition: partition, into: &labelled)
     route(into: &output)
   }

@@ -71,15 +71,24 @@ struct JoinerPartition: Sendable {
     if deadlines.count > 2 * pending.count + 1_024 { rebuildDeadlines() }
   }
 
-  mutating func earliestPendingDeadline() -> Int64? {
-    dropStaleDeadlines()
-    return deadlines.minimum?.time
-  }
-
   mutating func popEarliestPending() -> LabelJoiner.PendingImpression? {
     dropStaleDeadlines()
     guard let key = deadlines.removeMinimum() else { return nil }
     return pending.removeValue(forKey: key.id)
+  }
+
+  /// Removes and returns the waiting impression with the earliest deadline (arrival order
+  /// breaking ties) if that deadline is before `watermark`, with one lookup of its id.
+  mutating func popPending(dueBefore watermark: Int64) -> LabelJoiner.PendingImpression? {
+    // Every entry, current or stale, is at or after the heap's minimum: a minimum at or past the
+    // watermark means nothing is due, with no lookup.
+    while let key = deadlines.minimum, key.time < watermark {
+      deadlines.removeMinimum()
+      if let index = pending.index(forKey: key.id), pending.values[index].sequence == key.sequence {
+        return pending.remove(at: index).value
+      }
+    }
+    return nil
   }
 
   mutating func addEarlyClick(_ id: String, time: Int64) {
@@ -90,17 +99,27 @@ struct JoinerPartition: Sendable {
   }
 
   mutating func removeEarlyClick(_ id: String) -> LabelJoiner.EarlyClick? {
-    earlyClicks.removeValue(forKey: id)
-  }
-
-  mutating func earliestEarlyClickTime() -> Int64? {
-    dropStaleEarlyClicks()
-    return earlyClickTimes.minimum?.time
+    earlyClicks.isEmpty ? nil : earlyClicks.removeValue(forKey: id)
   }
 
   mutating func popEarliestEarlyClick() {
     dropStaleEarlyClicks()
     if let key = earlyClickTimes.removeMinimum() { earlyClicks[key.id] = nil }
+  }
+
+  /// Removes the early click with the earliest time (arrival order breaking ties) if that time is
+  /// before `watermark`, with one lookup of its id; returns whether there was one.
+  mutating func popEarlyClick(dueBefore watermark: Int64) -> Bool {
+    while let key = earlyClickTimes.minimum, key.time < watermark {
+      earlyClickTimes.removeMinimum()
+      if let index = earlyClicks.index(forKey: key.id),
+        earlyClicks.values[index].sequence == key.sequence
+      {
+        earlyClicks.remove(at: index)
+        return true
+      }
+    }
+    return false
   }
 
   mutating func resolve(_ id: String, wasClicked: Bool, forgetAt: Int64, limit: Int) {
@@ -115,9 +134,10 @@ struct JoinerPartition: Sendable {
 
   /// Forgets resolved ids whose time the watermark has passed (oldest first, in resolution order).
   mutating func forgetResolved(before watermark: Int64) {
+    // An id is resolved again only after it was forgotten, so the entries from the head on are
+    // the current ones (`forgetOldestResolved` checks anyway): no lookup until one is due.
     while resolvedHead < resolvedOrder.count,
       resolvedOrder[resolvedHead].forgetAtMilliseconds < watermark
-        || resolved[resolvedOrder[resolvedHead].impressionID] != resolvedOrder[resolvedHead]
     {
       forgetOldestResolved()
     }

@@ -229,12 +229,11 @@ public struct LabelJoiner: Sendable {
     before watermark: Int64, state: inout JoinerPartition, output: inout [LabelledExample]
   ) {
     let current = state.watermark(configuration)
-    while let next = state.earliestPendingDeadline(), next < watermark,
-      let waiting = state.popEarliestPending()
-    {
+    while let waiting = state.popPending(dueBefore: watermark) {
       emit(waiting.impression, label: false, outcome: .expired, output: &output)
       if watermark == .max {
-        output[output.count - 1].emittedAtMilliseconds = max(current, next)
+        output[output.count - 1].emittedAtMilliseconds = max(
+          current, waiting.deadlineMilliseconds)
       } else {
         state.resolve(
           waiting.impression.id, wasClicked: false,
@@ -242,10 +241,7 @@ public struct LabelJoiner: Sendable {
           limit: configuration.maxPending)
       }
     }
-    while let next = state.earliestEarlyClickTime(), next < watermark {
-      state.popEarliestEarlyClick()
-      countDroppedClick(.orphan)
-    }
+    while state.popEarlyClick(dueBefore: watermark) { countDroppedClick(.orphan) }
     state.forgetResolved(before: watermark)
   }
 

@@ -2,8 +2,9 @@ import Foundation
 import Observability
 import Stream
 
-/// The consumer thread of `serve`: polls the source, hands records to the training thread,
-/// stops polling while the queue is full, and keeps lag and health current.
+/// The consumer thread of `serve`: polls the source, decodes the records (so the training
+/// thread only joins, routes and trains), hands them to the training thread, stops polling while
+/// the queue is full, and keeps lag and health current.
 struct ConsumerLoop {
   /// Why the loop ended.
   struct Ending {
@@ -74,7 +75,9 @@ struct ConsumerLoop {
       let now = ContinuousClock.now
       if !records.isEmpty {
         metrics.consumed.increment(by: Double(records.count))
-        metrics.queued.set(Double(queue.append(records, arrivedAt: now)))
+        let decoder = training.decoder
+        let decoded = records.map { decoder.decodeAhead($0) }
+        metrics.queued.set(Double(queue.append(decoded, arrivedAt: now)))
         lastRecord = now
       }
       if idleExit != nil {

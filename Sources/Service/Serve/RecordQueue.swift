@@ -2,8 +2,8 @@ import Foundation
 import Observability
 import Stream
 
-/// The hand-off between the consumer thread and the training thread: chunks of records in
-/// arrival order, and requests that the training thread runs once everything queued before
+/// The hand-off between the consumer thread and the training thread: chunks of records, decoded
+/// on the consumer thread, in arrival order, and requests that the training thread runs once everything queued before
 /// them is trained.
 ///
 /// It never drops a record: `append` always takes the chunk and tells the consumer how many
@@ -15,8 +15,8 @@ import Stream
 final class RecordQueue: @unchecked Sendable {
   /// One queued item.
   enum Item {
-    /// Records polled together, and when they arrived.
-    case records([Record], arrivedAt: ContinuousClock.Instant)
+    /// Records polled together (decoded), and when they arrived.
+    case records([DecodedRecord], arrivedAt: ContinuousClock.Instant)
     /// Work for the training thread at this point of the stream.
     case request(ServeRequest)
   }
@@ -40,7 +40,7 @@ final class RecordQueue: @unchecked Sendable {
 
   /// Appends a chunk; returns the records now waiting.
   @discardableResult
-  func append(_ records: [Record], arrivedAt: ContinuousClock.Instant) -> Int {
+  func append(_ records: [DecodedRecord], arrivedAt: ContinuousClock.Instant) -> Int {
     guard !records.isEmpty else { return count }
     condition.lock()
     defer { condition.unlock() }

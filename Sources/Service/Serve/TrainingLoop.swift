@@ -14,6 +14,9 @@ import Synchronization
 final class TrainingLoop: @unchecked Sendable {
   /// The pipeline, owned by the training thread once `run()` starts.
   let pipeline: Pipeline
+  /// The pipeline's decoder, which the consumer thread decodes records with before queueing
+  /// them (`EventDecoder` is immutable and `Sendable`).
+  let decoder: EventDecoder
   /// Exact freshness figures (for `bench`).
   let freshness: FreshnessLog
   private let source: any RecordSource
@@ -48,6 +51,7 @@ final class TrainingLoop: @unchecked Sendable {
   ) {
     self.stateTopic = stateTopic
     self.pipeline = pipeline
+    decoder = pipeline.decoder
     self.freshness = freshness
     self.source = source
     self.queue = queue
@@ -120,7 +124,7 @@ final class TrainingLoop: @unchecked Sendable {
     }
   }
 
-  private func remember(_ records: [Record], arrivedAt: ContinuousClock.Instant) {
+  private func remember(_ records: [DecodedRecord], arrivedAt: ContinuousClock.Instant) {
     let count = records.count
     metrics.processed.increment(by: Double(count))
     sinceCheckpoint += count

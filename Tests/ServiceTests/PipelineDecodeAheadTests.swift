@@ -1,0 +1,150 @@
+import Checkpoint
+import Foundation
+import Learner
+import Observability
+import Stream
+import Synchronization
+import Testing
+
+@testable import Service
+
+/// `serve` decodes on its consumer thread and hands `DecodedRecord`s to
+/// `Pipeline.process(_: [DecodedRecord])`. On a mix of good and hostile records over three
+/// partitions that gives byte for byte the state of `process(_: [Record])`, the same counts,
+/// offsets and metrics, and the same dead letters, in record order, with their reasons.
+@Suite struct PipelineDecodeAheadTests {
+  /// Good events with split clicks and hostile ones mixed in, spread over three partitions in
+  /// input order.
+  static func records() -> [Record] {
+    let good = HostileInputTests.goodLines(count: 500)
+    let mix = HostileEvents(seed: 23, largestValueBytes: 100_000, largestValueEvery: 40)
+      .mixed(into: good, count: 250)
+    var next: [Int64] = [0, 0, 0]
+    return mix.lines.enumerated().map { index, line in
+      let partition = index % 3
+      defer { next[partition] += 1 }
+      return Record(
+        topic: "events", partition: Int32(partition), offset: next[partition],
+        key: Array("east".utf8), value: line,
+        headers: [Record.Header(name: "line", text: String(index))])
+    }
+  }
+
+  struct Run {
+    let pipeline: Pipeline
+    let metrics: MetricsRegistry
+  }
+
+  static func pipeline(
+    deadLetterTopic: String, producer: KafkaProducer, backbone: Backbone
+  ) throws -> Run {
+    let metrics = MetricsRegistry()
+    let pipeline = try Pipeline(
+      configuration: try HostileInputTests.configuration(), backbone: backbone,
+      backboneSHA256: "bb", store: nil, publisher: nil, alertEmitter: nil,
+      deadLetters: DeadLetterWriter(
+        producer: producer, topic: deadLetterTopic, logger: .disabled, metrics: metrics),
+      logger: .disabled, metrics: metrics)
+    return Run(pipeline: pipeline, metrics: metrics)
+  }
+
+  /// Decodes `records` on a thread of its own, as serve's consumer thread does.
+  static func decodedOnAnotherThread(
+    _ records: [Record], with decoder: EventDecoder
+  ) -> [DecodedRecord] {
+    let result = Mutex<[DecodedRecord]>([])
+    let done = DispatchSemaphore(value: 0)
+    let thread = Thread {
+      let decoded = records.map { decoder.decodeAhead($0) }
+      result.withLock { $0 = decoded }
+      done.signal()
+    }
+    thread.start()
+    done.wait()
+    return result.withLock { $0 }
+  }
+
+  /// (source partition, source offset, reason, value) of each dead letter, in topic order.
+  static func deadLetters(
+    _ topic: String, configuration: KafkaConfiguration
+  ) throws -> [(partition: String, offset: String, reason: String, value: [UInt8])] {
+    try KafkaTopicReader.readAll(topic, configuration: configuration, timeout: .seconds(30)).map {
+      letter in
+      func header(_ name: String) -> String {
+        String(decoding: letter.header(named: name) ?? [], as: UTF8.self)
+      }
+      return (
+        header("iak-source-partition"), header("iak-source-offset"), header("iak-reason"),
+        letter.value
+      )
+    }
+  }
+
+  @Test func decodingOnAnotherThreadThenProcessingMatchesProcessingTheRecords() throws {
+    let records = Self.records()
+    let schema = try HostileInputTests.configuration().eventSchema
+    // What the decoder refuses, in record order: what the dead-letter topic must hold.
+    let refused = records.compactMap { record -> (String, String, String, [UInt8])? in
+      let result = record.value.withUnsafeBytes { raw in
+        Result { () throws(EventRejection) in try EventDecoder.decode(raw, schema: schema) }
+      }
+      guard case .failure(let rejection) = result else { return nil }
+      return (
+        String(record.partition), String(record.offset), rejection.reason.rawValue, record.value
+      )
+    }
+    #expect(refused.count > 150)
+    #expect(Set(refused.map(\.2)).count >= 8, "the mix covers many rejection reasons")
+
+    let cluster = try MockKafkaCluster.make()
+    try cluster.createTopic("dead-records", partitions: 1)
+    try cluster.createTopic("dead-decoded", partitions: 1)
+    let kafka = KafkaConfiguration(bootstrapServers: cluster.bootstrapServers)
+    let producer = try KafkaProducer.make(configuration: kafka)
+    let backbone = try Backbone(
+      config: BackboneConfig(fields: ["user", "item"], buckets: 512, hiddenSizes: [16, 8]),
+      seed: 3)
+
+    let inPlace = try Self.pipeline(
+      deadLetterTopic: "dead-records", producer: producer, backbone: backbone)
+    for start in stride(from: 0, to: records.count, by: 100) {
+      try inPlace.pipeline.process(Array(records[start..<min(start + 100, records.count)]))
+    }
+    let ahead = try Self.pipeline(
+      deadLetterTopic: "dead-decoded", producer: producer, backbone: backbone)
+    // Other chunk boundaries than the run above: chunks must not matter either.
+    for start in stride(from: 0, to: records.count, by: 37) {
+      let chunk = Array(records[start..<min(start + 37, records.count)])
+      try ahead.pipeline.process(
+        Self.decodedOnAnotherThread(chunk, with: ahead.pipeline.decoder))
+    }
+    try producer.close()
+
+    let counts = ahead.pipeline.counts
+    #expect(counts == inPlace.pipeline.counts)
+    #expect(counts.records == records.count)
+    #expect(counts.rejected == refused.count)
+    #expect(counts.examples > 400)
+    #expect(ahead.pipeline.offsets == inPlace.pipeline.offsets)
+    var ends: [KafkaPartition: Int64] = [:]
+    for record in records { ends[record.topicPartition] = record.offset + 1 }
+    #expect(ahead.pipeline.offsets == ends)
+    #expect(ahead.pipeline.trainer.domains == inPlace.pipeline.trainer.domains)
+    let state = SafeTensors(tensors: ahead.pipeline.stateTensors()).encoded()
+    #expect(state == SafeTensors(tensors: inPlace.pipeline.stateTensors()).encoded())
+    #expect(ahead.metrics.render() == inPlace.metrics.render())
+    let decoded = records.count - refused.count
+    #expect(ahead.metrics.render().contains("iak_events_decoded_total \(decoded)"))
+
+    let letters = try Self.deadLetters("dead-decoded", configuration: kafka)
+    try #require(letters.count == refused.count)
+    for (letter, expected) in zip(letters, refused) {
+      #expect(letter.partition == expected.0 && letter.offset == expected.1)
+      #expect(letter.reason == expected.2, "offset \(expected.0):\(expected.1)")
+      #expect(letter.value == expected.3)
+    }
+    let inPlaceLetters = try Self.deadLetters("dead-records", configuration: kafka)
+    #expect(inPlaceLetters.map(\.offset) == letters.map(\.offset))
+    #expect(inPlaceLetters.map(\.reason) == letters.map(\.reason))
+  }
+}
