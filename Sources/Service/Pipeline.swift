@@ -44,11 +44,11 @@ public final class Pipeline {
   /// How many of `alerts` a snapshot already records (see `driftExtras()`).
   var alertsInSnapshots = 0
 
-  private let configuration: Configuration
+  let configuration: Configuration
   private let assembler: ExampleAssembler
   private let policy: DriftPolicy
   var drift: DriftMonitor
-  private var ingest: EventIngest
+  var ingest: EventIngest
   var kernelVersions: [String: Int] = [:]
   var publishedSteps: [String: Int] = [:]
   var deactivated: Set<String> = []
@@ -58,7 +58,7 @@ public final class Pipeline {
   private let alertEmitter: AlertEmitter?
   private let deadLetters: DeadLetterWriter?
   let logger: Logger
-  private let metrics: MetricsRegistry?
+  let metrics: MetricsRegistry?
 
   /// Creates a pipeline with empty state.
   ///
@@ -114,6 +114,7 @@ public final class Pipeline {
       offsets[record.topicPartition] = next
       train(&routed)
     }
+    retireDomainsBeyondLimit()
   }
 
   /// Closes every open batch and expires every waiting impression (end of a bounded replay that
