@@ -6,7 +6,8 @@ import Foundation
 /// impressions and clicks are new ones and still pair up).
 ///
 /// The events are scanned once for where their time and id sit in the line; a loop's value is
-/// then spliced together from the original bytes, without decoding the JSON.
+/// then spliced together from the original bytes, without decoding the JSON. A line without an
+/// integer time (a bad record) is replayed unchanged, for the decoder to reject again.
 struct SoakStream {
   /// One event and where its time and id are in its line.
   struct Event {
@@ -16,9 +17,9 @@ struct SoakStream {
     var partition: Int32
     /// The JSON line of loop 0.
     var value: [UInt8]
-    /// The bytes of the time's digits in `value`.
-    var timeRange: Range<Int>
-    /// The event time, epoch milliseconds.
+    /// The bytes of the time's digits in `value`, nil without an integer time.
+    var timeRange: Range<Int>?
+    /// The event time, epoch milliseconds (0 without one).
     var timeMs: Int64
     /// Where the id's closing quote is in `value` (the suffix goes before it), nil without id.
     var idEnd: Int?
@@ -32,24 +33,23 @@ struct SoakStream {
 
   /// Scans `events` for their integer times in `timeField` and string ids in `idField`.
   ///
-  /// - Throws: `UsageError` naming the first event whose time is not an integer number of
-  ///   milliseconds (the soak cannot move RFC 3339 times), or when there are no events.
+  /// - Throws: `UsageError` when no event has an integer time in milliseconds (the soak cannot
+  ///   move RFC 3339 times).
   init(_ events: BenchEvents, timeField: String, idField: String) throws {
     var scanned: [Event] = []
     scanned.reserveCapacity(events.count)
-    for (index, event) in events.events.enumerated() {
-      guard let (range, time) = Self.integerValue(of: timeField, in: event.value) else {
-        throw UsageError(
-          "bench soak: event \(index + 1) has no integer '\(timeField)' (epoch milliseconds); "
-            + "the soak moves event times forward and needs them as numbers")
-      }
+    for event in events.events {
+      let time = Self.integerValue(of: timeField, in: event.value)
       scanned.append(
         Event(
-          key: event.key, partition: event.partition, value: event.value, timeRange: range,
-          timeMs: time, idEnd: Self.stringEnd(of: idField, in: event.value)))
+          key: event.key, partition: event.partition, value: event.value, timeRange: time?.0,
+          timeMs: time?.1 ?? 0, idEnd: Self.stringEnd(of: idField, in: event.value)))
     }
-    guard let first = scanned.map(\.timeMs).min(), let last = scanned.map(\.timeMs).max() else {
-      throw UsageError("bench soak: the input has no events")
+    let times = scanned.filter { $0.timeRange != nil }.map(\.timeMs)
+    guard let first = times.min(), let last = times.max() else {
+      throw UsageError(
+        "bench soak: no input event has an integer '\(timeField)' (epoch milliseconds); the "
+          + "soak moves event times forward and needs them as numbers")
     }
     self.events = scanned
     spanMs = last - first + 1
@@ -61,7 +61,7 @@ struct SoakStream {
   /// The line of event `index` in loop `loop`.
   func value(of index: Int, loop: Int) -> [UInt8] {
     let event = events[index]
-    guard loop > 0 else { return event.value }
+    guard loop > 0, let timeRange = event.timeRange else { return event.value }
     let time = Array(String(event.timeMs + Int64(loop) * spanMs).utf8)
     let suffix = Array("-L\(loop)".utf8)
     let value = event.value
@@ -69,7 +69,7 @@ struct SoakStream {
     result.reserveCapacity(value.count + time.count + suffix.count)
     // The two edits in the order they appear in the line.
     var edits: [(at: Int, end: Int, bytes: [UInt8])] = [
-      (event.timeRange.lowerBound, event.timeRange.upperBound, time)
+      (timeRange.lowerBound, timeRange.upperBound, time)
     ]
     if let idEnd = event.idEnd { edits.append((idEnd, idEnd, suffix)) }
     edits.sort { $0.at < $1.at }
