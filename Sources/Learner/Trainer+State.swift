@@ -35,15 +35,16 @@ extension Trainer {
     public static let adaptedWindowLogits = "evaluation.adapted.window_logits"
     /// `uint8 [w]`: the labels (1 = positive) of `adaptedWindowLogits`.
     public static let adaptedWindowLabels = "evaluation.adapted.window_labels"
-    /// `int64 [3b]`: the adapted model's `LogitHistogram`, per occupied bin in ascending order
-    /// the bin (of `LogitHistogram.binCount` over `lowerLogit...upperLogit`), its positives and
-    /// its negatives. Its sums are the domain's example and positive counts.
+    /// `uint8 [n]`: the adapted model's `LogitHistogram` in the bytes of
+    /// `LogitHistogram.encoded` (per occupied bin: the bin of `LogitHistogram.binCount` over
+    /// `lowerLogit...upperLogit`, its positives, its negatives). Its sums are the domain's
+    /// example and positive counts.
     public static let adaptedHistogram = "evaluation.adapted.histogram"
     /// `float32 [w]`: the logits of the backbone alone in the sliding window, oldest first.
     public static let backboneWindowLogits = "evaluation.backbone.window_logits"
     /// `uint8 [w]`: the labels of `backboneWindowLogits`.
     public static let backboneWindowLabels = "evaluation.backbone.window_labels"
-    /// `int64 [3b]`: the backbone's `LogitHistogram`, as `adaptedHistogram`.
+    /// `uint8 [n]`: the backbone's `LogitHistogram`, as `adaptedHistogram`.
     public static let backboneHistogram = "evaluation.backbone.histogram"
     /// `int64 [1]`: the newest event time of the domain's examples, in milliseconds (which
     /// domains `retireDomains(keepingAtMost:where:)` takes first). Optional when reading: without
@@ -120,16 +121,8 @@ extension Trainer {
         result[prefix + logitsName] = Tensor(floats: window.logits, shape: [window.logits.count])
         result[prefix + labelsName] = Tensor(
           uint8s: window.labels.map { $0 ? 1 : 0 }, shape: [window.labels.count])
-        let histogram = meter.histogram
-        var triples: [Int64] = []
-        triples.reserveCapacity(3 * histogram.bins.count)
-        for index in histogram.bins.indices {
-          triples += [
-            Int64(histogram.bins[index]), histogram.positiveCounts[index],
-            histogram.negativeCounts[index],
-          ]
-        }
-        result[prefix + histogramName] = Tensor(int64s: triples, shape: [triples.count])
+        let histogram = meter.histogram.encoded
+        result[prefix + histogramName] = Tensor(uint8s: histogram, shape: [histogram.count])
       }
       result[prefix + StateTensor.lastSeen] = Tensor(int64s: [state.lastSeenMs], shape: [1])
       let proxies = state.proxies
@@ -401,21 +394,11 @@ private struct StateReader {
   ) throws(LearnerError) -> PrequentialMeter {
     let logits = try floats(logitsName)
     let labels = try labels(labelsName, count: logits.count)
-    let triples = try int64s(histogramName)
-    guard triples.count % 3 == 0 else {
-      throw error(histogramName, "must hold (bin, positives, negatives) triples")
-    }
-    let bins = stride(from: 0, to: triples.count, by: 3).map { triples[$0] }
-    guard bins.allSatisfy({ $0 >= 0 && $0 < LogitHistogram.binCount }),
-      let histogram = LogitHistogram(
-        bins: bins.map { UInt16($0) },
-        positiveCounts: stride(from: 1, to: triples.count, by: 3).map { triples[$0] },
-        negativeCounts: stride(from: 2, to: triples.count, by: 3).map { triples[$0] })
-    else {
+    guard let histogram = LogitHistogram(encoded: try uint8s(histogramName)) else {
       throw error(
         histogramName,
-        "must hold ascending bins below \(LogitHistogram.binCount), each with a positive total "
-          + "count and no negative one")
+        "is no histogram: it must hold, per bin, a u16 bin below \(LogitHistogram.binCount) "
+          + "(ascending) and two varint counts, not both 0")
     }
     let windowPositives = Int64(labels.reduce(0) { $0 + ($1 ? 1 : 0) })
     guard Int64(logits.count) <= histogram.count, windowPositives <= histogram.positives,

@@ -84,6 +84,37 @@ import Testing
     }
   }
 
+  @Test func bytesRoundTripAndMalformedBytesAreRefused() throws {
+    var histogram = LogitHistogram()
+    for (logit, positive) in [(0.001, true), (1.0, true), (0.002, false), (-1.0, false)]
+      as [(Float, Bool)]
+    {
+      histogram.record(logit: logit, isPositive: positive)
+    }
+    for _ in 0..<300 { histogram.record(logit: 1.0, isPositive: false) }
+    // Bins 1920 = 0x780, 2048 = 0x800, 2176 = 0x880 as u16; counts as varints, 300 = 0xac 0x02.
+    let bytes: [UInt8] = [0x80, 0x07, 0, 1, 0x00, 0x08, 1, 1, 0x80, 0x08, 1, 0xac, 0x02]
+    #expect(histogram.encoded == bytes)
+    #expect(LogitHistogram(encoded: bytes) == histogram)
+    #expect(LogitHistogram(encoded: []) == LogitHistogram())
+    let largest = try #require(
+      LogitHistogram(bins: [4095], positiveCounts: [.max], negativeCounts: [0]))
+    #expect(largest.encoded.count == 2 + 9 + 1)
+    #expect(LogitHistogram(encoded: largest.encoded) == largest)
+
+    for malformed: [UInt8] in [
+      Array(bytes.dropLast()),  // truncated varint
+      Array(bytes.dropLast(2)),  // a count missing
+      [0x80],  // half a bin
+      [1, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0],  // 2^64 - 1
+      [1, 0] + [UInt8](repeating: 0x80, count: 10) + [0, 0],  // an 11-byte varint
+      [1, 0, 0, 0],  // a bin without examples
+      [2, 0, 1, 0, 1, 0, 1, 0],  // bins out of order
+    ] {
+      #expect(LogitHistogram(encoded: malformed) == nil, "\(malformed)")
+    }
+  }
+
   @Test func rebuildingRefusesMalformedBins() {
     #expect(LogitHistogram(bins: [1, 5], positiveCounts: [1, 0], negativeCounts: [0, 2]) != nil)
     #expect(LogitHistogram(bins: [5, 1], positiveCounts: [1, 0], negativeCounts: [0, 2]) == nil)

@@ -178,10 +178,7 @@ import Testing
       #expect(error.map { "\($0)".contains(name) } == true, "\(String(describing: error))")
       #expect(TrainerStateTests.snapshotBytes(target) == targetBytes)
     }
-    // Bins out of order; a window longer than the histogram's count.
-    var swapped = try #require(good["warm/evaluation.backbone.histogram"]).int64s()
-    #expect(swapped.count >= 6)
-    swapped.swapAt(0, 3)
+    // A window longer than the histogram's count.
     let windowLogits = try #require(good["hot/evaluation.adapted.window_logits"]).floats()
     let windowLabels = try #require(good["hot/evaluation.adapted.window_labels"]).bytes
     expectRefused({ $0["hot/pending"] = nil }, naming: "hot/pending")
@@ -193,17 +190,15 @@ import Testing
     expectRefused(
       { $0["warm/evaluation.adapted.histogram"] = Tensor(int64s: [1, 2], shape: [2]) },
       naming: "warm/evaluation.adapted.histogram")
-    expectRefused(
-      {
-        $0["warm/evaluation.backbone.histogram"] = Tensor(int64s: swapped, shape: [swapped.count])
-      },
-      naming: "warm/evaluation.backbone.histogram")
-    expectRefused(
-      { $0["warm/evaluation.backbone.histogram"] = Tensor(int64s: [5000, 1, 0], shape: [3]) },
-      naming: "warm/evaluation.backbone.histogram")
-    expectRefused(
-      { $0["warm/evaluation.backbone.histogram"] = Tensor(int64s: [7, 1, -1], shape: [3]) },
-      naming: "warm/evaluation.backbone.histogram")
+    // Bins out of order (5, then 1); bin 5000 (past the last); a bin without examples; a
+    // truncated varint.
+    for bytes: [UInt8] in [
+      [5, 0, 1, 0, 1, 0, 1, 0], [0x88, 0x13, 1, 0], [7, 0, 0, 0], [7, 0, 0x81],
+    ] {
+      expectRefused(
+        { $0["warm/evaluation.backbone.histogram"] = Tensor(uint8s: bytes, shape: [bytes.count]) },
+        naming: "warm/evaluation.backbone.histogram")
+    }
     expectRefused(
       { $0["warm/last_seen_ms"] = Tensor(int64s: [1, 2], shape: [2]) },
       naming: "warm/last_seen_ms")
@@ -398,12 +393,9 @@ import Testing
       try tensors["hot/evaluation.adapted.window_logits"]?.floats()
         == evaluation.adapted.window.logits)
     #expect(evaluation.adapted.window.logits.count == 40)
-    let triples = try #require(tensors["hot/evaluation.backbone.histogram"]).int64s()
-    let histogram = evaluation.backbone.histogram
-    #expect(triples.count == 3 * histogram.bins.count)
-    #expect(stride(from: 0, to: triples.count, by: 3).map { UInt16(triples[$0]) } == histogram.bins)
-    #expect(
-      stride(from: 1, to: triples.count, by: 3).map { triples[$0] } == histogram.positiveCounts)
+    let histogram = try #require(tensors["hot/evaluation.backbone.histogram"]).bytes
+    #expect(histogram == evaluation.backbone.histogram.encoded)
+    #expect(LogitHistogram(encoded: histogram) == evaluation.backbone.histogram)
     // "hot" takes examples 0, 1, 4, 5, ... (one second apart): its last is example 297.
     #expect(try tensors["hot/last_seen_ms"]?.int64s() == [297_000])
     #expect(trainer.lastSeenMs(of: "hot") == 297_000)
@@ -414,6 +406,6 @@ import Testing
     #expect(try longerTensors["hot/evaluation.adapted.window_logits"]?.floats().count == 40)
     #expect(
       try #require(longerTensors["hot/evaluation.adapted.histogram"]).bytes.count
-        <= 3 * 8 * LogitHistogram.binCount)
+        <= 22 * LogitHistogram.binCount)
   }
 }
