@@ -6,6 +6,8 @@ struct DomainState {
   /// The trainer's event time when the open batch received its first example (`.min` while no
   /// batch is open); the batch closes by waiting `train.batch_max_wait` from here.
   var batchOpenedMs: Int64 = .min
+  /// The newest event time of the domain's examples (`.min` before the first).
+  var lastSeenMs: Int64 = .min
   var evaluation: DomainEvaluation
   var proxies: InformationProxies
   /// The lane (input partition) of the domain's first example: the partition that owns the

@@ -8,8 +8,9 @@ extension Trainer {
   /// of the kernel's (`IAKKernel.StateTensor`, the weight blocks) or of the constants below; none
   /// of these names contains "/", so the tensors of domains "a" and "a/b" cannot collide.
   public enum StateTensor {
-    /// `int64 [3]`: format version (2), the newest event time in milliseconds (`Int64.min` =
-    /// none yet) and the adaptation mode (0 kernel, 1 output bias, 2 full fine-tuning).
+    /// `int64 [3]`: format version (3; version 2 is still read), the newest event time in
+    /// milliseconds (`Int64.min` = none yet) and the adaptation mode (0 kernel, 1 output bias,
+    /// 2 full fine-tuning).
     public static let trainer = ".trainer/state"
     /// `int64 [2n]`: per lane, sorted by lane, the lane number and its newest event time in
     /// milliseconds.
@@ -33,13 +34,34 @@ extension Trainer {
     public static let evaluationBatches = "evaluation.batches"
     /// `float64 [2]`: the summed cross-entropy of the adapted model and of the backbone, in nats.
     public static let evaluationCrossEntropy = "evaluation.cross_entropy"
-    /// `float32 [n]`: every logit of the adapted model, oldest first.
+    /// `float32 [w]`: the logits of the adapted model in the sliding window (the last
+    /// `min(examples, train.auc_window)`), oldest first.
+    public static let adaptedWindowLogits = "evaluation.adapted.window_logits"
+    /// `uint8 [w]`: the labels (1 = positive) of `adaptedWindowLogits`.
+    public static let adaptedWindowLabels = "evaluation.adapted.window_labels"
+    /// `uint8 [n]`: the adapted model's `LogitHistogram` in the bytes of
+    /// `LogitHistogram.encoded` (per occupied bin: the bin of `LogitHistogram.binCount` over
+    /// `lowerLogit...upperLogit`, its positives, its negatives). Its sums are the domain's
+    /// example and positive counts.
+    public static let adaptedHistogram = "evaluation.adapted.histogram"
+    /// `float32 [w]`: the logits of the backbone alone in the sliding window, oldest first.
+    public static let backboneWindowLogits = "evaluation.backbone.window_logits"
+    /// `uint8 [w]`: the labels of `backboneWindowLogits`.
+    public static let backboneWindowLabels = "evaluation.backbone.window_labels"
+    /// `uint8 [n]`: the backbone's `LogitHistogram`, as `adaptedHistogram`.
+    public static let backboneHistogram = "evaluation.backbone.histogram"
+    /// `int64 [1]`: the newest event time of the domain's examples, in milliseconds (which
+    /// domains `retireDomains(keepingAtMost:where:)` takes first). Optional when reading: without
+    /// it the domain counts as seen at the trainer's newest event time.
+    public static let lastSeen = "last_seen_ms"
+    /// Format 2 only (read, no longer written): `float32 [n]`, every logit of the adapted model,
+    /// oldest first.
     public static let adaptedLogits = "evaluation.adapted.logits"
-    /// `uint8 [n]`: every label (1 = positive) the adapted model was scored on, oldest first.
+    /// Format 2 only: `uint8 [n]`, every label (1 = positive) the adapted model was scored on.
     public static let adaptedLabels = "evaluation.adapted.labels"
-    /// `float32 [n]`: every logit of the backbone alone, oldest first.
+    /// Format 2 only: `float32 [n]`, every logit of the backbone alone, oldest first.
     public static let backboneLogits = "evaluation.backbone.logits"
-    /// `uint8 [n]`: every label the backbone was scored on, oldest first.
+    /// Format 2 only: `uint8 [n]`, every label the backbone was scored on.
     public static let backboneLabels = "evaluation.backbone.labels"
     /// `int64 [2]`: batches measured by the information proxies, and those of 2+ rows that
     /// measured the variance of mu.
@@ -56,7 +78,10 @@ extension Trainer {
   }
 
   /// The format version written in `StateTensor.trainer`.
-  static let stateFormatVersion: Int64 = 2
+  static let stateFormatVersion: Int64 = 3
+  /// The format versions `restore(stateTensors:)` reads: 2 kept every scored (logit, label) of
+  /// the evaluation, 3 keeps the sliding window and a `LogitHistogram` per model.
+  static let readableStateFormatVersions: ClosedRange<Int64> = 2...3
 
   /// Every tensor needed to continue exactly as if never stopped: per domain (names prefixed
   /// `"<domain>/"`) the kernel's state, the open batch's pending examples and opening time, the
@@ -95,14 +120,24 @@ extension Trainer {
       result[prefix + StateTensor.evaluationCrossEntropy] = Tensor(
         doubles: [evaluation.adapted.crossEntropySum, evaluation.backbone.crossEntropySum],
         shape: [2])
-      for (meter, logitsName, labelsName) in [
-        (evaluation.adapted, StateTensor.adaptedLogits, StateTensor.adaptedLabels),
-        (evaluation.backbone, StateTensor.backboneLogits, StateTensor.backboneLabels),
+      for (meter, logitsName, labelsName, histogramName) in [
+        (
+          evaluation.adapted, StateTensor.adaptedWindowLogits, StateTensor.adaptedWindowLabels,
+          StateTensor.adaptedHistogram
+        ),
+        (
+          evaluation.backbone, StateTensor.backboneWindowLogits,
+          StateTensor.backboneWindowLabels, StateTensor.backboneHistogram
+        ),
       ] {
-        result[prefix + logitsName] = Tensor(floats: meter.logits, shape: [meter.count])
+        let window = meter.window
+        result[prefix + logitsName] = Tensor(floats: window.logits, shape: [window.logits.count])
         result[prefix + labelsName] = Tensor(
-          uint8s: meter.labels.map { $0 ? 1 : 0 }, shape: [meter.count])
+          uint8s: window.labels.map { $0 ? 1 : 0 }, shape: [window.labels.count])
+        let histogram = meter.histogram.encoded
+        result[prefix + histogramName] = Tensor(uint8s: histogram, shape: [histogram.count])
       }
+      result[prefix + StateTensor.lastSeen] = Tensor(int64s: [state.lastSeenMs], shape: [1])
       let proxies = state.proxies
       result[prefix + StateTensor.proxyBatches] = Tensor(
         int64s: [Int64(proxies.batches), Int64(proxies.muVarianceBatches)], shape: [2])
@@ -146,10 +181,12 @@ extension Trainer {
     }
     let header = try StateReader(tensors: tensors, context: "trainer snapshot")
       .int64s(StateTensor.trainer, count: 3)
-    if header[0] != Self.stateFormatVersion {
+    if !Self.readableStateFormatVersions.contains(header[0]) {
       throw .invalidModel(
         "trainer snapshot: tensor '\(StateTensor.trainer)' has format version \(header[0]); "
-          + "this build reads version \(Self.stateFormatVersion)")
+          + "this build reads versions \(Self.readableStateFormatVersions.lowerBound) to "
+          + "\(Self.readableStateFormatVersions.upperBound); restore it with the build that "
+          + "wrote it")
     }
     if header[2] != Self.modeCode(config.mode) {
       throw .invalidModel(
@@ -175,7 +212,8 @@ extension Trainer {
         throw .invalidModel(
           "trainer snapshot: tensor '\(StateTensor.domains)' names domain '\(domain)' twice")
       }
-      restored[domain] = try restoredState(of: domain, from: tensors)
+      restored[domain] = try restoredState(
+        of: domain, from: tensors, formatVersion: header[0], eventTimeMs: header[1])
     }
     var laneTimes: [Int32: Int64] = [:]
     for index in stride(from: 0, to: lanes.count, by: 2) {
@@ -198,9 +236,9 @@ extension Trainer {
     return kernel
   }
 
-  private func restoredState(of domain: String, from tensors: [String: Tensor])
-    throws(LearnerError) -> DomainState
-  {
+  private func restoredState(
+    of domain: String, from tensors: [String: Tensor], formatVersion: Int64, eventTimeMs: Int64
+  ) throws(LearnerError) -> DomainState {
     let prefix = domain + "/"
     let reader = StateReader(tensors: tensors, context: "domain '\(domain)'", prefix: prefix)
     let kernel = try storedKernel(of: domain, in: tensors, context: "domain '\(domain)'")
@@ -236,22 +274,27 @@ extension Trainer {
 
     let batches = try reader.int64s(StateTensor.evaluationBatches, count: 1)[0]
     let sums = try reader.doubles(StateTensor.evaluationCrossEntropy, count: 2)
-    func meter(_ logitsName: String, _ labelsName: String, sum: Double) throws(LearnerError)
-      -> PrequentialMeter
-    {
-      let logits = try reader.floats(logitsName)
-      let labels = try reader.uint8s(labelsName, count: logits.count)
-      guard labels.allSatisfy({ $0 <= 1 }) else {
-        throw reader.error(labelsName, "holds a label other than 0 or 1")
-      }
-      return PrequentialMeter(
-        windowSize: config.evaluationWindow, crossEntropySum: sum, logits: logits,
-        labels: labels.map { $0 == 1 })
+    if formatVersion == 2 {
+      state.evaluation.adapted = try reader.meterOfFormat2(
+        logits: StateTensor.adaptedLogits, labels: StateTensor.adaptedLabels, sum: sums[0],
+        windowSize: config.evaluationWindow)
+      state.evaluation.backbone = try reader.meterOfFormat2(
+        logits: StateTensor.backboneLogits, labels: StateTensor.backboneLabels, sum: sums[1],
+        windowSize: config.evaluationWindow)
+    } else {
+      state.evaluation.adapted = try reader.meter(
+        windowLogits: StateTensor.adaptedWindowLogits,
+        windowLabels: StateTensor.adaptedWindowLabels, histogram: StateTensor.adaptedHistogram,
+        sum: sums[0], windowSize: config.evaluationWindow)
+      state.evaluation.backbone = try reader.meter(
+        windowLogits: StateTensor.backboneWindowLogits,
+        windowLabels: StateTensor.backboneWindowLabels,
+        histogram: StateTensor.backboneHistogram, sum: sums[1],
+        windowSize: config.evaluationWindow)
     }
-    state.evaluation.adapted = try meter(
-      StateTensor.adaptedLogits, StateTensor.adaptedLabels, sum: sums[0])
-    state.evaluation.backbone = try meter(
-      StateTensor.backboneLogits, StateTensor.backboneLabels, sum: sums[1])
+    state.lastSeenMs =
+      tensors[prefix + StateTensor.lastSeen] == nil
+      ? eventTimeMs : try reader.int64s(StateTensor.lastSeen, count: 1)[0]
     guard batches >= 0, batches <= state.evaluation.adapted.count,
       state.evaluation.adapted.count == state.evaluation.backbone.count
     else {
@@ -361,5 +404,54 @@ private struct StateReader {
 
   func uint8s(_ name: String, count: Int? = nil) throws(LearnerError) -> [UInt8] {
     try vector(name, .u8, count: count).bytes
+  }
+
+  /// Labels stored as bytes, each 0 or 1.
+  func labels(_ name: String, count: Int? = nil) throws(LearnerError) -> [Bool] {
+    let bytes = try uint8s(name, count: count)
+    guard bytes.allSatisfy({ $0 <= 1 }) else {
+      throw error(name, "holds a label other than 0 or 1")
+    }
+    return bytes.map { $0 == 1 }
+  }
+
+  /// A format 3 meter: its window and histogram, with the summed cross-entropy `sum`.
+  func meter(
+    windowLogits logitsName: String, windowLabels labelsName: String,
+    histogram histogramName: String,
+    sum: Double, windowSize: Int
+  ) throws(LearnerError) -> PrequentialMeter {
+    let logits = try floats(logitsName)
+    let labels = try labels(labelsName, count: logits.count)
+    guard let histogram = LogitHistogram(encoded: try uint8s(histogramName)) else {
+      throw error(
+        histogramName,
+        "is no histogram: it must hold, per bin, a u16 bin below \(LogitHistogram.binCount) "
+          + "(ascending) and two varint counts, not both 0")
+    }
+    let windowPositives = Int64(labels.reduce(0) { $0 + ($1 ? 1 : 0) })
+    guard Int64(logits.count) <= histogram.count, windowPositives <= histogram.positives,
+      Int64(logits.count) - windowPositives <= histogram.negatives
+    else {
+      throw error(
+        logitsName,
+        "holds \(logits.count) window examples (\(windowPositives) positive) but the histogram "
+          + "counts only \(histogram.count) (\(histogram.positives) positive)")
+    }
+    return PrequentialMeter(
+      windowSize: windowSize, crossEntropySum: sum, histogram: histogram, windowLogits: logits,
+      windowLabels: labels)
+  }
+
+  /// A format 2 meter, which kept every logit and label: converted to a window and histogram.
+  func meterOfFormat2(
+    logits logitsName: String, labels labelsName: String, sum: Double, windowSize: Int
+  )
+    throws(LearnerError) -> PrequentialMeter
+  {
+    let logits = try floats(logitsName)
+    return PrequentialMeter(
+      windowSize: windowSize, crossEntropySum: sum, logits: logits,
+      labels: try labels(labelsName, count: logits.count))
   }
 }

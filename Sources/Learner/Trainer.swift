@@ -102,6 +102,7 @@ public final class Trainer {
       earliestBatchOpenedMs[lane] = min(earliestBatchOpenedMs[lane] ?? .max, opened)
     }
     states[domain]!.pending.append(example)
+    states[domain]!.lastSeenMs = max(states[domain]!.lastSeenMs, example.eventTimeMs)
     if states[domain]!.pending.count >= config.batchMax {
       reports.append(closeBatch(of: domain, reason: .full))
     }

@@ -53,6 +53,11 @@ public final class MetricFamily: Sendable {
     _ = series.withLock { $0.removeValue(forKey: labelValues) }
   }
 
+  /// Removes every series whose label values satisfy `isRemoved`.
+  func removeSeries(where isRemoved: ([String]) -> Bool) {
+    series.withLock { series in series = series.filter { !isRemoved($0.key) } }
+  }
+
   func render(into out: inout String) {
     let rows = series.withLock { $0.map { ($0.key, $0.value) } }.sorted {
       $0.0.lexicographicallyPrecedes($1.0)

@@ -28,6 +28,17 @@ public final class MetricsRegistry: Sendable {
     family(name, help: help, type: .histogram, labels: labels, buckets: buckets.sorted())
   }
 
+  /// Removes, from every family with a label called `label`, the series whose `label` is
+  /// `value` (e.g. every series of a domain that was dropped), so that label values that come
+  /// and go do not accumulate.
+  public func removeSeries(where label: String, is value: String) {
+    let snapshot = families.withLock { Array($0.values) }
+    for family in snapshot {
+      guard let index = family.labelNames.firstIndex(of: label) else { continue }
+      family.removeSeries { $0[index] == value }
+    }
+  }
+
   /// Renders every family, sorted by name, in the Prometheus text format.
   public func render() -> String {
     let snapshot = families.withLock { $0.values.sorted { $0.name < $1.name } }

@@ -62,7 +62,7 @@ public final class Pipeline {
   private let alertEmitter: AlertEmitter?
   private let deadLetters: DeadLetterWriter?
   let logger: Logger
-  private let metrics: MetricsRegistry?
+  let metrics: MetricsRegistry?
 
   /// Creates a pipeline with empty state.
   ///
@@ -111,6 +111,7 @@ public final class Pipeline {
       }
       accept(record.topicPartition, offset: record.offset)
     }
+    retireDomainsBeyondLimit()
   }
 
   /// The decoder `process(_: [Record])` uses, for a thread that decodes records ahead

@@ -75,6 +75,12 @@ public struct EventIngest {
     labelled.removeAll(keepingCapacity: true)
   }
 
+  /// Makes the router forget `domain` (retired to stay within `domain.max_domains`): a later
+  /// example for it starts it anew, warm from the latest earlier period the router still knows.
+  public mutating func forget(_ domain: DomainKey) {
+    router.forget(domain)
+  }
+
   /// The joiner's and the router's state, as bytes (`LabelJoiner.State`, `DomainRouter.State`).
   public func exportState() -> (joiner: [UInt8], router: [UInt8]) {
     (joiner.exportState().serialized(), router.exportState().serialized())

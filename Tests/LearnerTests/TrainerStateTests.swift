@@ -178,12 +178,30 @@ import Testing
       #expect(error.map { "\($0)".contains(name) } == true, "\(String(describing: error))")
       #expect(TrainerStateTests.snapshotBytes(target) == targetBytes)
     }
+    // A window longer than the histogram's count.
+    let windowLogits = try #require(good["hot/evaluation.adapted.window_logits"]).floats()
+    let windowLabels = try #require(good["hot/evaluation.adapted.window_labels"]).bytes
     expectRefused({ $0["hot/pending"] = nil }, naming: "hot/pending")
     expectRefused({ $0[".trainer/state"] = nil }, naming: ".trainer/state")
     expectRefused({ $0["cold/adam.step"] = nil }, naming: "cold/adam.step")
     expectRefused(
-      { $0["warm/evaluation.adapted.logits"] = Tensor(int64s: [1, 2], shape: [2]) },
-      naming: "warm/evaluation.adapted.logits")
+      { $0["warm/evaluation.adapted.window_logits"] = Tensor(int64s: [1, 2], shape: [2]) },
+      naming: "warm/evaluation.adapted.window_logits")
+    expectRefused(
+      { $0["warm/evaluation.adapted.histogram"] = Tensor(int64s: [1, 2], shape: [2]) },
+      naming: "warm/evaluation.adapted.histogram")
+    // Bins out of order (5, then 1); bin 5000 (past the last); a bin without examples; a
+    // truncated varint.
+    for bytes: [UInt8] in [
+      [5, 0, 1, 0, 1, 0, 1, 0], [0x88, 0x13, 1, 0], [7, 0, 0, 0], [7, 0, 0x81],
+    ] {
+      expectRefused(
+        { $0["warm/evaluation.backbone.histogram"] = Tensor(uint8s: bytes, shape: [bytes.count]) },
+        naming: "warm/evaluation.backbone.histogram")
+    }
+    expectRefused(
+      { $0["warm/last_seen_ms"] = Tensor(int64s: [1, 2], shape: [2]) },
+      naming: "warm/last_seen_ms")
     expectRefused(
       { $0["hot/proxies.values"] = Tensor(doubles: [1, 2, 3, 4, 5, 6], shape: [2, 3]) },
       naming: "hot/proxies.values")
@@ -191,8 +209,16 @@ import Testing
       { $0["hot/proxies.kl_per_dimension"] = Tensor(doubles: [1, 2], shape: [2]) },
       naming: "hot/proxies.kl_per_dimension")
     expectRefused(
-      { $0["hot/evaluation.backbone.labels"] = Tensor(uint8s: [1], shape: [1]) },
-      naming: "hot/evaluation.backbone.labels")
+      { $0["hot/evaluation.backbone.window_labels"] = Tensor(uint8s: [1], shape: [1]) },
+      naming: "hot/evaluation.backbone.window_labels")
+    expectRefused(
+      { tensors in
+        // More window examples than the histogram counts.
+        tensors["hot/evaluation.adapted.window_logits"] = Tensor(
+          floats: windowLogits + windowLogits, shape: [2 * windowLogits.count])
+        tensors["hot/evaluation.adapted.window_labels"] = Tensor(
+          uint8s: windowLabels + windowLabels, shape: [2 * windowLabels.count])
+      }, naming: "hot/evaluation.adapted.window_logits")
     expectRefused(
       { tensors in
         let bytes = tensors["hot/pending"]!.bytes.dropLast()
@@ -205,7 +231,9 @@ import Testing
       { $0[".trainer/domains"] = Tensor(uint8s: [9, 0, 0, 0], shape: [4]) },
       naming: ".trainer/domains")
     expectRefused(
-      { $0[".trainer/state"] = Tensor(int64s: [3, 0, 0], shape: [3]) }, naming: "version 3")
+      { $0[".trainer/state"] = Tensor(int64s: [4, 0, 0], shape: [3]) }, naming: "version 4")
+    expectRefused(
+      { $0[".trainer/state"] = Tensor(int64s: [1, 0, 0], shape: [3]) }, naming: "version 1")
     expectRefused({ $0[".trainer/lanes"] = nil }, naming: ".trainer/lanes")
     expectRefused(
       { $0[".trainer/lanes"] = Tensor(int64s: [0, 1, 2], shape: [3]) }, naming: ".trainer/lanes")
@@ -259,5 +287,125 @@ import Testing
     for example in TrainerTests.stream(count: 16, seed: 26) { _ = busy.process(example) }
     let hot = try #require(busy.proxies(for: "hot"))
     #expect(hot.muVarianceBatches == 1 && hot.muVariance > 0)
+  }
+
+  /// A trainer whose evaluation window (40) is shorter than the test streams.
+  static func makeShortWindowTrainer() throws -> Trainer {
+    try Trainer(
+      backbone: try Backbone(config: TrainerTests.backboneConfig, seed: 4),
+      kernelConfig: KernelConfig(insertAt: .hidden(1), bottleneck: 3, encoderHidden: 5),
+      config: TrainConfig(
+        batchMax: 8, batchMaxWaitMs: 30_000, learningRate: 3e-3, stepsPerBatch: 4,
+        activationMinExamples: 16, evaluationWindow: 40))
+  }
+
+  /// `tensors` (format 3) rewritten in format 2: every scored logit and label of each domain
+  /// (from `scored`) instead of the window, histogram and last-seen time.
+  static func format2(
+    _ tensors: [String: Tensor],
+    scored: [String: (adapted: [Float], backbone: [Float], labels: [Float])]
+  ) throws -> [String: Tensor] {
+    var result = tensors.filter { name, _ in
+      !["window_logits", "window_labels", "histogram", "last_seen_ms"].contains {
+        name.hasSuffix($0)
+      }
+    }
+    var header = try #require(tensors[".trainer/state"]).int64s()
+    #expect(header[0] == 3)
+    header[0] = 2
+    result[".trainer/state"] = Tensor(int64s: header, shape: [3])
+    for (domain, scores) in scored {
+      let labels = scores.labels.map { UInt8($0) }
+      result[domain + "/evaluation.adapted.logits"] = Tensor(
+        floats: scores.adapted, shape: [scores.adapted.count])
+      result[domain + "/evaluation.backbone.logits"] = Tensor(
+        floats: scores.backbone, shape: [scores.backbone.count])
+      for model in ["adapted", "backbone"] {
+        result[domain + "/evaluation.\(model).labels"] = Tensor(
+          uint8s: labels, shape: [labels.count])
+      }
+    }
+    return result
+  }
+
+  @Test func format2SnapshotsAreReadWithTheirLogitsTurnedIntoWindowAndHistogram() throws {
+    let stream = TrainerTests.stream(count: 500, seed: 31)
+    let live = try Self.makeShortWindowTrainer()
+    var scored: [String: (adapted: [Float], backbone: [Float], labels: [Float])] = [:]
+    for example in stream[..<401] {
+      for report in live.process(example) {
+        scored[report.domain, default: ([], [], [])].adapted += report.adaptedLogits
+        scored[report.domain, default: ([], [], [])].backbone += report.backboneLogits
+        scored[report.domain, default: ([], [], [])].labels += report.labels
+      }
+    }
+    // Every domain has scored more than the window holds.
+    #expect(scored.values.allSatisfy { $0.labels.count > 40 })
+    let old = try Self.format2(live.stateTensors(), scored: scored)
+    let bytes = SafeTensors(tensors: old).encoded()
+    let restored = try Self.makeShortWindowTrainer()
+    try restored.restore(stateTensors: try SafeTensors.decode(bytes).tensors)
+
+    #expect(restored.domains == live.domains)
+    for domain in live.domains {
+      let evaluation = try #require(restored.evaluation(for: domain))
+      #expect(evaluation == live.evaluation(for: domain))
+      let scores = try #require(scored[domain])
+      #expect(evaluation.adapted.count == scores.labels.count)
+      #expect(evaluation.adapted.window.logits == Array(scores.adapted.suffix(40)))
+      #expect(evaluation.backbone.window.logits == Array(scores.backbone.suffix(40)))
+      // The cumulative AUC now comes from the histogram, within its bound of the exact one.
+      let exact = try #require(AreaUnderCurve.exact(scores: scores.adapted, labels: scores.labels))
+      let binned = try #require(evaluation.adapted.cumulativeAUC)
+      #expect(
+        abs(binned - exact) <= (try #require(evaluation.adapted.cumulativeAUCErrorBound)) + 1e-12)
+      // Format 2 kept no last-seen time: the domain counts as seen at the newest event time.
+      #expect(restored.lastSeenMs(of: domain) == live.eventTimeMs)
+      #expect(restored.kernel(for: domain) == live.kernel(for: domain))
+    }
+    // It then goes on exactly as the trainer that never stopped, and writes format 3.
+    for example in stream[401...] {
+      #expect(restored.process(example) == live.process(example))
+    }
+    for domain in live.domains {
+      #expect(restored.evaluation(for: domain) == live.evaluation(for: domain))
+      #expect(restored.kernel(for: domain) == live.kernel(for: domain))
+    }
+    #expect(try restored.stateTensors()[".trainer/state"]?.int64s().first == 3)
+
+    // Malformed format 2 evaluation tensors are refused by name.
+    var badLabels = old
+    badLabels["hot/evaluation.backbone.labels"] = Tensor(uint8s: [2], shape: [1])
+    #expect(throws: LearnerError.self) { try restored.restore(stateTensors: badLabels) }
+    var missing = old
+    missing["cold/evaluation.adapted.logits"] = nil
+    let error = #expect(throws: LearnerError.self) { try restored.restore(stateTensors: missing) }
+    #expect(error.map { "\($0)".contains("cold/evaluation.adapted.logits") } == true)
+  }
+
+  @Test func format3KeepsTheWindowHistogramAndLastSeenTime() throws {
+    let trainer = try Self.makeShortWindowTrainer()
+    for example in TrainerTests.stream(count: 300, seed: 32) { _ = trainer.process(example) }
+    let tensors = trainer.stateTensors()
+    let evaluation = try #require(trainer.evaluation(for: "hot"))
+    #expect(try tensors[".trainer/state"]?.int64s().first == 3)
+    #expect(
+      try tensors["hot/evaluation.adapted.window_logits"]?.floats()
+        == evaluation.adapted.window.logits)
+    #expect(evaluation.adapted.window.logits.count == 40)
+    let histogram = try #require(tensors["hot/evaluation.backbone.histogram"]).bytes
+    #expect(histogram == evaluation.backbone.histogram.encoded)
+    #expect(LogitHistogram(encoded: histogram) == evaluation.backbone.histogram)
+    // "hot" takes examples 0, 1, 4, 5, ... (one second apart): its last is example 297.
+    #expect(try tensors["hot/last_seen_ms"]?.int64s() == [297_000])
+    #expect(trainer.lastSeenMs(of: "hot") == 297_000)
+    // The evaluation tensors do not grow with the examples: 10 times more, same sizes at most.
+    let longer = try Self.makeShortWindowTrainer()
+    for example in TrainerTests.stream(count: 3_000, seed: 32) { _ = longer.process(example) }
+    let longerTensors = longer.stateTensors()
+    #expect(try longerTensors["hot/evaluation.adapted.window_logits"]?.floats().count == 40)
+    #expect(
+      try #require(longerTensors["hot/evaluation.adapted.histogram"]).bytes.count
+        <= 22 * LogitHistogram.binCount)
   }
 }

@@ -38,20 +38,26 @@ final class ServeRun: Sendable {
   }
 
   /// The training thread's exact freshness figures and span.
-  let freshness = FreshnessLog(measuresProduceTime: true)
+  let freshness: FreshnessLog
+  /// The run's metrics, as its metrics endpoint would show them.
+  let registry: MetricsRegistry
+  /// Its own series among them.
+  let metrics: ServeMetrics
+  /// Its snapshot folder (`checkpoint.dir`), removed when the run is released.
+  let directory: String
   private let tool: ServeTool
-  private let metrics: ServeMetrics
   private let shutdown = ShutdownSignal()
-  private let directory: String
   private let ending = Mutex<(finished: Bool, status: Int32?, error: String?)>((false, nil, nil))
 
-  /// Prepares a run consuming `topic` of `cluster` in its own consumer group.
+  /// Prepares a run consuming `topic` of `cluster` in its own consumer group, keeping its
+  /// freshness figures in `freshness` (by default also measured from the records' timestamps).
   ///
   /// - Throws: `ConfigError` when an override does not apply.
   init(
     context: CommandContext, cluster: MockKafkaCluster, topic: String, backbone: String,
-    overrides: [String]
+    overrides: [String], freshness: FreshnessLog = FreshnessLog(measuresProduceTime: true)
   ) throws {
+    self.freshness = freshness
     directory =
       FileManager.default.temporaryDirectory
       .appendingPathComponent("iak-bench-serve-\(getpid())-\(topic)").path
@@ -64,7 +70,7 @@ final class ServeRun: Sendable {
         "checkpoint.dir=\(directory)", "metrics.listen=127.0.0.1:0",
       ] + overrides
     for setting in settings { try configuration.apply(override: setting) }
-    let registry = MetricsRegistry()
+    registry = MetricsRegistry()
     metrics = ServeMetrics(registry)
     let serveContext = CommandContext(
       arguments: try ParsedArguments.parse(
@@ -93,6 +99,9 @@ final class ServeRun: Sendable {
     thread.stackSize = 16 << 20
     thread.start()
   }
+
+  /// Whether serve's thread has ended (asked to stop, or failed).
+  var hasFinished: Bool { ending.withLock { $0.finished } }
 
   /// Waits until the consumer owns partitions.
   ///

@@ -8,10 +8,11 @@ extension CommandSpec {
   public static let bench = CommandSpec(
     name: "bench",
     summary:
-      "Run a benchmark and print its figures (bench learner | decode | kafka | checkpoint | serve)",
+      "Run a benchmark and print its figures (bench learner | decode | kafka | checkpoint | serve "
+      + "| soak)",
     usage:
-      "iak-stream bench learner|decode|kafka|checkpoint|serve [--input FILE] [--seconds S] "
-      + "[--backbone DIR]",
+      "iak-stream bench learner|decode|kafka|checkpoint|serve|soak [--input FILE] [--seconds S] "
+      + "[--backbone DIR] [--minutes M]",
     details: """
       learner     training examples/s, achieved GFLOP/s of the kernel step and single-thread
                   sgemm GFLOP/s measured in the same run, for batch sizes 32/128/512
@@ -31,6 +32,15 @@ extension CommandSpec {
                   10): p50/p99 from production (record timestamp) and from arrival (poll) to
                   the publication of the snapshot covering the record. Needs --backbone
                   (default backbone.dir)
+      soak        the same serve path fed the --input events in a loop for --minutes M
+                  (default 10), each loop moving event times forward by the stream's span so
+                  that rolling windows keep making new domains; events are produced while serve
+                  consumes (at most 20,000 records ahead, within the mock's ~5 MB per
+                  partition). Prints a line per minute: resident memory (VmRSS), events/s and
+                  examples/s in that minute, domains alive, newest snapshot size; then RSS of
+                  the first and last minute and its slope in MB/min. Input: the demo's events
+                  after 1998-01-01 (integer `ts` times), e.g. out/demo/later.jsonl; --partitions
+                  default 4. Needs --backbone (default backbone.dir)
 
       The process runs OpenBLAS with the kernels it selects for this CPU (OPENBLAS_CORETYPE
       is set before the library loads; `openblas_get_corename` is printed) and one BLAS thread,
@@ -44,16 +54,18 @@ extension CommandSpec {
       ),
       .value(
         "--partitions", "N",
-        "Partitions of the mock topic (kafka: default 4, serve: 12; the mock keeps ~5 MB each)"),
-      .value("--backbone", "DIR", "serve: the backbone folder (default backbone.dir)"),
+        "Partitions of the mock topic (kafka, soak: default 4, serve: 12; the mock keeps ~5 MB "
+          + "each)"),
+      .value("--backbone", "DIR", "serve, soak: the backbone folder (default backbone.dir)"),
       .value("--partition-mb", "MB", "serve: value megabytes kept per partition (default 4)"),
       .value("--limit", "N", "serve: events used at most (default all that fit)"),
       .value("--rate", "R", "serve: events/s in the freshness run (default half end to end)"),
+      .value("--minutes", "M", "soak: minutes to run, one line each (default 10)"),
     ],
     run: { context in
       let arguments = context.arguments
       guard let which = arguments.positionals.first, arguments.positionals.count == 1 else {
-        throw UsageError("bench takes one of: learner, decode, kafka, checkpoint, serve")
+        throw UsageError("bench takes one of: learner, decode, kafka, checkpoint, serve, soak")
       }
       switch which {
       case "learner":
@@ -129,9 +141,18 @@ extension CommandSpec {
         settings.seconds = try arguments.positiveDouble("--seconds", default: 10) ?? 10
         context.print("openblas core: \(BLASRuntime.coreName)")
         try ServeBenchmark(context: context, settings: settings).run()
+      case "soak":
+        var settings = SoakBenchmark.Settings(
+          input: URL(fileURLWithPath: try arguments.required("--input")),
+          backbone: arguments.value("--backbone")
+            ?? context.configuration.string("backbone.dir"))
+        settings.minutes = try arguments.int("--minutes", default: 10, in: 1...100_000)
+        settings.partitions = try arguments.int("--partitions", default: 4, in: 1...1024)
+        context.print("openblas core: \(BLASRuntime.coreName)")
+        try SoakBenchmark(context: context, settings: settings).run()
       default:
         throw UsageError(
-          "unknown benchmark '\(which)': learner, decode, kafka, checkpoint or serve")
+          "unknown benchmark '\(which)': learner, decode, kafka, checkpoint, serve or soak")
       }
       return 0
     })

@@ -1,0 +1,221 @@
+import Checkpoint
+import Foundation
+import Observability
+import Stream
+import Synchronization
+
+/// `iak-stream bench soak`: the real `serve` path in this process (in-process mock cluster,
+/// consumer thread, decode, join, route, train, snapshots, publish) fed the input stream in a
+/// loop for a number of minutes, with a line of figures per minute: resident memory, events/s
+/// and examples/s in that minute, domains alive, snapshot size. Memory must stay flat.
+///
+/// Each loop moves the event times forward by the stream's span (`SoakStream`), so rolling
+/// windows keep making new domains as time passes. Events are produced while serve consumes,
+/// at most `Settings.maxLag` records ahead of it, because the mock broker keeps only about 5 MB
+/// per partition.
+struct SoakBenchmark {
+  /// What the soak is given.
+  struct Settings {
+    /// JSON-lines events with integer millisecond times (the demo's events after 1998).
+    var input: URL
+    /// The backbone folder `serve` loads.
+    var backbone: String
+    /// Lines to print, one per `interval`.
+    var minutes = 10
+    /// Partitions of the input topic (regions round robin, as `bench serve` places them).
+    var partitions = 4
+    /// Records produced and not yet through the pipeline, at most.
+    var maxLag = 20_000
+    /// The time between lines (a minute; tests use less).
+    var interval = Duration.seconds(60)
+  }
+
+  /// The figures of one line.
+  struct Minute {
+    /// 1 for the first interval.
+    var index: Int
+    /// Resident set size at its end, in MB (10^6 bytes).
+    var residentMB: Double
+    /// Records through the pipeline per second in it.
+    var eventsPerSecond: Double
+    /// Labelled examples per second in it.
+    var examplesPerSecond: Double
+    /// Domains the router holds at its end.
+    var domains: Int
+    /// Bytes of the newest snapshot's files at its end, in MB.
+    var snapshotMB: Double
+    /// Loops of the input started so far (1 = first pass).
+    var loop: Int
+    /// Domains retired so far (`iak_domains_retired_total`).
+    var retired: Int
+
+    /// The printed line.
+    var line: String {
+      String(
+        format: "minute %d: RSS %.1f MB, %.0f events/s, %.0f examples/s, %d domains alive, "
+          + "snapshot %.2f MB (loop %d, %d domains retired so far)", index, residentMB,
+        eventsPerSecond, examplesPerSecond, domains, snapshotMB, loop, retired)
+    }
+  }
+
+  let context: CommandContext
+  let settings: Settings
+
+  /// Runs the soak, printing its header, a line per minute and a summary; returns the lines'
+  /// figures.
+  ///
+  /// - Throws: `UsageError` for unusable input or when serve stops, `KafkaError` when the mock
+  ///   cluster fails.
+  @discardableResult
+  func run() throws -> [Minute] {
+    let configuration = context.configuration
+    let loaded = try BenchEvents.load(
+      settings.input, regionField: configuration.string("domain.region_field"),
+      partitions: settings.partitions, partitionBytes: .max, limit: .max)
+    let schema = configuration.eventSchema
+    let stream = try SoakStream(loaded, timeField: schema.timeField, idField: schema.idField)
+    context.print(
+      String(
+        format: "soak input: %d events per loop spanning %.1f days (%d regions on %d "
+          + "partitions); each loop moves event times %.1f days on; at most %d records ahead "
+          + "of serve; checkpoint.interval = %@, domain.window = %@, domain.max_domains = %@",
+        stream.count, Double(stream.spanMs) / 86_400_000, loaded.regions, settings.partitions,
+        Double(stream.spanMs) / 86_400_000, settings.maxLag,
+        configuration.string("checkpoint.interval"), configuration.string("domain.window"),
+        configuration.string("domain.max_domains")))
+
+    let cluster = try MockKafkaCluster.make(brokers: 1, logger: context.logger.child("mock"))
+    for topic in ServeBenchmark.serviceTopics(configuration) {
+      try cluster.createTopic(topic, partitions: 1)
+    }
+    let topic = "bench-soak"
+    try cluster.createTopic(topic, partitions: settings.partitions)
+    // Freshness kept as `serve` keeps it, so the soak measures what the service holds.
+    let run = try ServeRun(
+      context: context, cluster: cluster, topic: topic, backbone: settings.backbone,
+      overrides: [], freshness: FreshnessLog())
+    run.start()
+    try run.waitUntilAssigned(timeout: .seconds(60))
+    let producer = try KafkaProducer.make(
+      configuration: KafkaConfiguration(bootstrapServers: cluster.bootstrapServers)
+        .setting("linger.ms", "5"),
+      logger: context.logger.child("producer"))
+    let failures = DeliveryFailures()
+
+    let clock = ContinuousClock()
+    let start = clock.now
+    var minutes: [Minute] = []
+    var last = (instant: start, processed: 0.0, examples: 0.0)
+    var sent = 0
+    var next = 0
+    var loop = 0
+    while minutes.count < settings.minutes {
+      let now = clock.now
+      if now >= start + settings.interval * (minutes.count + 1) {
+        let text = run.registry.render()
+        let processed = run.metrics.processed.value
+        let examples = Self.total("iak_label_examples_total", in: text)
+        let seconds = max((now - last.instant).inSeconds, 1e-9)
+        let minute = Minute(
+          index: minutes.count + 1,
+          residentMB: Double(ProcessMemory.residentBytes ?? 0) / 1e6,
+          eventsPerSecond: (processed - last.processed) / seconds,
+          examplesPerSecond: (examples - last.examples) / seconds,
+          domains: Int(Self.total("iak_router_domains", in: text)),
+          snapshotMB: Double(Self.newestSnapshotBytes(in: run.directory)) / 1e6, loop: loop + 1,
+          retired: Int(Self.total("iak_domains_retired_total", in: text)))
+        context.print(minute.line)
+        minutes.append(minute)
+        last = (now, processed, examples)
+        continue
+      }
+      if run.hasFinished { throw UsageError("bench soak: serve stopped; see its log") }
+      let room = settings.maxLag - (sent - Int(run.metrics.processed.value))
+      guard room > 0 else {
+        Thread.sleep(forTimeInterval: 0.002)
+        continue
+      }
+      for _ in 0..<min(room, 1_000) {
+        let event = stream.events[next]
+        try producer.send(
+          OutgoingRecord(
+            topic: topic, partition: event.partition, key: event.key,
+            value: stream.value(of: next, loop: loop))
+        ) { result in
+          if case .failure = result { failures.count.add(1, ordering: .relaxed) }
+        }
+        sent += 1
+        next += 1
+        if next == stream.count { (next, loop) = (0, loop + 1) }
+      }
+    }
+    let outcome = try run.stop()
+    try producer.close(timeout: .seconds(30))
+    let undelivered = failures.count.load(ordering: .acquiring)
+    if undelivered > 0 {
+      context.logger.warning(
+        "bench soak: records were not delivered to the mock cluster", ["count": "\(undelivered)"])
+    }
+    context.print(Self.summary(minutes, outcome: outcome, loops: loop + 1))
+    return minutes
+  }
+
+  /// The closing line: RSS of the first and last minute, and its slope.
+  static func summary(_ minutes: [Minute], outcome: ServeRun.Outcome, loops: Int) -> String {
+    guard let first = minutes.first, let last = minutes.last else { return "soak: no minutes" }
+    let half = Array(minutes.suffix(max(2, minutes.count / 2)))
+    return String(
+      format: "soak summary: %d minutes, %d events (%d loops started), %d examples, %d "
+        + "snapshots; RSS first minute %.1f MB, last minute %.1f MB (%+.1f MB); slope %.2f "
+        + "MB/min over all minutes, %.2f MB/min over the last %d; %d domains alive, %d retired",
+      minutes.count, outcome.records, loops, outcome.examples, outcome.snapshots,
+      first.residentMB, last.residentMB, last.residentMB - first.residentMB,
+      slope(minutes), slope(half), half.count, last.domains, last.retired)
+  }
+
+  /// The least-squares slope of RSS over the minutes, in MB per minute (0 for fewer than two).
+  static func slope(_ minutes: [Minute]) -> Double {
+    guard minutes.count >= 2 else { return 0 }
+    let count = Double(minutes.count)
+    let meanX = minutes.reduce(0) { $0 + Double($1.index) } / count
+    let meanY = minutes.reduce(0) { $0 + $1.residentMB } / count
+    var covariance = 0.0
+    var variance = 0.0
+    for minute in minutes {
+      covariance += (Double(minute.index) - meanX) * (minute.residentMB - meanY)
+      variance += (Double(minute.index) - meanX) * (Double(minute.index) - meanX)
+    }
+    return covariance / variance
+  }
+
+  /// The sum of every series of metric `name` in the Prometheus text `text`.
+  static func total(_ name: String, in text: String) -> Double {
+    var sum = 0.0
+    for line in text.split(separator: "\n") where line.hasPrefix(name) {
+      let rest = line.dropFirst(name.count)
+      guard rest.first == " " || rest.first == "{",
+        let value = rest.split(separator: " ").last.flatMap({ Double($0) })
+      else { continue }
+      sum += value
+    }
+    return sum
+  }
+
+  /// The bytes of the files of the newest snapshot in `directory` (0 before the first).
+  static func newestSnapshotBytes(in directory: String) -> Int {
+    guard let store = try? SnapshotStore(directory: directory, keep: 1, createIfMissing: false),
+      let version = store.latestVersion
+    else { return 0 }
+    let folder = store.folder(of: version)
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+    return names.reduce(0) { total, name in
+      let attributes = try? FileManager.default.attributesOfItem(atPath: folder + "/" + name)
+      return total + ((attributes?[.size] as? NSNumber)?.intValue ?? 0)
+    }
+  }
+}
+
+/// Delivery failures counted from the producer's delivery-report thread.
+private final class DeliveryFailures: Sendable {
+  let count = Atomic<Int>(0)
+}

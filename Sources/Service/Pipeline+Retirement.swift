@@ -1,0 +1,44 @@
+import Learner
+import Stream
+
+/// Keeps the number of domains within `domain.max_domains`: rolling windows (`every 30d`,
+/// `month`) make a new domain per region every period, so without a limit memory, snapshots and
+/// metric label values would grow for ever.
+extension Pipeline {
+  /// Retires the least recently seen domains beyond `domain.max_domains`, once their kernel is
+  /// published as it is (its last state stays on the kernels topic and in the files) and no
+  /// batch of theirs is open; until then the limit is exceeded by the domains waiting.
+  ///
+  /// A retired domain is dropped from the trainer (kernel, evaluation, proxies), the drift
+  /// monitor, the router, the kernel versions and the deactivated set, and every metric series
+  /// labelled with it is removed (`iak_drift_active` among them); `iak_domains_retired_total`
+  /// counts them. An example for it later starts it anew, warm from the latest earlier period
+  /// still held, with kernel versions counting from 1 again.
+  func retireDomainsBeyondLimit() {
+    let limit = configuration.int("domain.max_domains")
+    guard trainer.domainCount > limit else { return }
+    let retired = trainer.retireDomains(keepingAtMost: limit) { domain in
+      guard let published = publishedSteps[domain] else { return false }
+      return trainer.kernel(for: domain)?.stepCount == published
+    }
+    guard !retired.isEmpty else { return }
+    for domain in retired {
+      if let key = DomainKey(parsing: domain) { ingest.forget(key) }
+      drift.removeDomain(domain)
+      publishedSteps[domain] = nil
+      kernelVersions[domain] = nil
+      deactivated.remove(domain)
+      metrics?.removeSeries(where: "domain", is: domain)
+    }
+    metrics?.counter(
+      "iak_domains_retired_total",
+      help: "Least recently seen domains dropped to stay within domain.max_domains."
+    ).with().increment(by: Double(retired.count))
+    logger.info(
+      "retired the least recently seen domains beyond domain.max_domains",
+      [
+        "retired": "\(retired.count)", "limit": "\(limit)", "held": "\(trainer.domainCount)",
+        "first": retired[0], "last": retired[retired.count - 1],
+      ])
+  }
+}

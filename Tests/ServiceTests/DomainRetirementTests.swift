@@ -1,0 +1,105 @@
+import Checkpoint
+import Foundation
+import Learner
+import Observability
+import Stream
+import Testing
+
+@testable import Service
+
+/// `domain.max_domains` through the pipeline: daily domains over six days with a limit of
+/// three; the least recently seen domains are retired once their kernels are published, and
+/// leave the trainer, the drift monitor, the router, the snapshot and the metrics, while their
+/// published kernels stay.
+@Suite struct DomainRetirementTests {
+  static let settings = [
+    "backbone.fields=user,item", "backbone.buckets=512", "backbone.hidden=16,8",
+    "domain.window=every 1d", "domain.max_domains=3", "train.batch_max=4",
+  ]
+
+  /// Day `day`'s impressions with pre-joined labels: 24, alternating east and west (west last),
+  /// a minute apart.
+  static func records(day: Int, firstOffset: Int64) -> [Record] {
+    (0..<24).map { index in
+      let time = 883_612_800_000 + Int64(day) * 86_400_000 + Int64(index) * 60_000
+      let region = index % 2 == 0 ? "east" : "west"
+      let line =
+        "{\"type\":\"impression\",\"id\":\"d\(day)-\(index)\",\"ts\":\(time),"
+        + "\"region\":\"\(region)\",\"user\":\"u\(index % 5)\",\"item\":\"m\(index % 7)\","
+        + "\"click\":\(index % 3 == 0 ? 1 : 0)}"
+      return Record(
+        topic: "events", partition: 0, offset: firstOffset + Int64(index), value: Array(line.utf8))
+    }
+  }
+
+  @Test func leastRecentlySeenDomainsAreRetiredOncePublished() throws {
+    let folder =
+      FileManager.default.temporaryDirectory
+      .appendingPathComponent("iak-retirement-\(UUID().uuidString)").path
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    var configuration = Configuration()
+    for setting in Self.settings { try configuration.apply(override: setting) }
+    let backbone = try Backbone(
+      config: BackboneConfig(
+        fields: ["user", "item"], buckets: 512, embeddingDim: 16, hiddenSizes: [16, 8]),
+      seed: 3)
+    let metrics = MetricsRegistry()
+    let store = try SnapshotStore(directory: folder + "/store", keep: 3)
+    let pipeline = try Pipeline(
+      configuration: configuration, backbone: backbone, backboneSHA256: "bb", store: store,
+      publisher: KernelPublisher(
+        producer: nil, topic: "", folder: folder + "/published", backboneSHA256: "bb",
+        kernelConfig: try configuration.kernelConfig(), logger: .disabled, metrics: metrics),
+      alertEmitter: nil, deadLetters: nil, logger: .disabled, metrics: metrics)
+    let driftActive = metrics.gauge(
+      "iak_drift_active", help: "1 while a drift detector is firing for a domain.",
+      labels: ["domain", "detector"])
+
+    var days: [(east: String, west: String)] = []
+    for day in 0..<6 {
+      let before = Set(pipeline.trainer.domains)
+      try pipeline.process(Self.records(day: day, firstOffset: Int64(day) * 24))
+      let new = Set(pipeline.trainer.domains).subtracting(before).sorted()
+      try #require(new.count == 2, "day \(day): \(new)")
+      days.append((new[0], new[1]))
+      #expect(new[0].hasSuffix("/east") && new[1].hasSuffix("/west"))
+      // The new domains are not published yet, so they stay; older ones go down to the limit.
+      #expect(pipeline.trainer.domainCount == min(3, 2 * (day + 1)), "day \(day)")
+      if day == 0 { driftActive.with(days[0].east, "harm").set(1) }
+      try pipeline.checkpoint(createdAtMilliseconds: Int64(day))
+    }
+    driftActive.with(days[5].east, "harm").set(1)
+    // Retired: day 0 east at day 1, then two a day, least recently seen (east before west).
+    let kept = [days[4].west, days[5].east, days[5].west]
+    #expect(pipeline.trainer.domains == kept)
+    #expect(Set(pipeline.drift.domains).isSubset(of: kept))
+    #expect(Set(pipeline.kernelVersions.keys).isSubset(of: kept))
+    let rendered = metrics.render()
+    #expect(rendered.contains("iak_domains_retired_total 9\n"), "\(rendered)")
+    #expect(rendered.contains("iak_router_domains 3\n"), "\(rendered)")
+    // The retired domain's drift gauge is gone; a held domain's stays.
+    #expect(!rendered.contains("domain=\"\(days[0].east)\""), "\(rendered)")
+    #expect(rendered.contains("iak_drift_active{domain=\"\(days[5].east)\",detector=\"harm\"} 1"))
+
+    // The newest snapshot holds the kept domains only; every kernel stays published.
+    let view = SnapshotView(
+      try #require(try store.loadNewestValid(expectingBackbone: nil).snapshot))
+    #expect(view.domains == kept)
+    #expect(view.domainStats.keys.sorted() == kept)
+    for day in days {
+      for domain in [day.east, day.west] {
+        #expect(FileManager.default.fileExists(atPath: "\(folder)/published/\(domain).safetensors"))
+      }
+    }
+
+    // A late example for a retired domain starts it anew; with its batch open and unpublished
+    // it cannot go, so the least recently seen published domain makes room.
+    let late = Self.records(day: 0, firstOffset: 1000)[0]
+    try pipeline.process([late])
+    #expect(pipeline.trainer.domains == [days[0].east, days[5].east, days[5].west])
+    #expect(pipeline.trainer.pendingExamples(for: days[0].east).count == 1)
+    #expect(pipeline.trainer.evaluation(for: days[0].east)?.adapted.count == 0)
+    let after = metrics.render()
+    #expect(after.contains("iak_router_domains 3\n") && after.contains("retired_total 10\n"))
+  }
+}
