@@ -33,6 +33,14 @@ struct ServeTool {
       keep: configuration.int("checkpoint.keep"))
     // A read-only or already locked folder is refused now, not at the first snapshot.
     try store.claimWriting()
+    // What a killed predecessor's snapshot write left is gone now: say so (a crash happened).
+    for path in store.removedLeftovers {
+      logger.warning("removed what an interrupted snapshot write left", ["path": path])
+    }
+    for failure in store.cleanupFailures {
+      logger.warning(
+        "could not remove what an interrupted snapshot write left", ["error": "\(failure)"])
+    }
     let isKafka = configuration.string("input.source") == "kafka"
     if isKafka {
       // A cluster that never answers CreateTopics (the mock broker) costs at most this wait.

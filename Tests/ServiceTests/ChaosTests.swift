@@ -1,0 +1,193 @@
+import Checkpoint
+import Foundation
+import Stream
+import Testing
+
+@testable import Service
+
+/// Issue 8's reliability suite against `iak-stream serve` run as a separate process: SIGKILLs at
+/// random moments and inside snapshot writes, and broker faults through the mock cluster's API.
+/// Each scenario prints one line (what was done, what was checked, the figures, pass or fail)
+/// and ends by checking that nothing was lost: the counts, the per-domain examples (worked out
+/// from the input alone), the committed offsets and every state tensor equal an uninterrupted
+/// run, and the kernels topic holds every domain's final kernel.
+///
+/// The short form runs inside `make test`; `IAK_CHAOS=full` runs the full one (10 kills, a 20 s
+/// outage, a longer stream), as `scripts/chaos` does. `IAK_CHAOS_SEED=N` repeats a crash run.
+@Suite(.serialized) struct ChaosTests {
+  static let isFull = ProcessInfo.processInfo.environment["IAK_CHAOS"] == "full"
+  static let form = isFull ? "full" : "short"
+  /// Settings every serve process of the suite runs with: a snapshot every 100 records, and a
+  /// 3 s session so that a killed member leaves its group soon (a restart waits for that).
+  static let serveSettings = [
+    "--set", "checkpoint.interval=100 events", "--set", "kafka.session.timeout.ms=3000",
+  ]
+
+  // MARK: - Crash
+
+  /// Where a kill lands.
+  enum KillMoment: CustomStringConvertible {
+    /// After this long from the process's start.
+    case after(Duration)
+    /// The moment the `occurrence`-th snapshot write of the process reaches `step`.
+    case snapshotWrite(SnapshotWriteTrap.Step, occurrence: Int)
+
+    var description: String {
+      switch self {
+      case .after(let delay): "at +\(String(format: "%.2f", delay.inSeconds)) s"
+      case .snapshotWrite(let step, let occurrence): "write #\(occurrence), \(step)"
+      }
+    }
+  }
+
+  @Test func aServeKilledAtRandomMomentsEndsWithTheStateOfAnUninterruptedRun() async throws {
+    let seed =
+      ProcessInfo.processInfo.environment["IAK_CHAOS_SEED"].flatMap { UInt64($0) }
+      ?? UInt64.random(in: 1...999_999)
+    var random = SeededGenerator(seed: seed)
+    let kills = Self.isFull ? 10 : 3
+    let fixture = try ChaosFixture(impressions: Self.isFull ? 9000 : 3000)
+    let report = ScenarioReport("crash (\(Self.form))")
+    try fixture.createInputTopic("events")
+    let producer = LiveProducer(
+      lines: fixture.lines, topic: "events", bootstrapServers: fixture.cluster.bootstrapServers,
+      linesPerSecond: 400)
+
+    // Half the kills at a random time after the start (start-up, restore, group join or
+    // training), half inside a snapshot write, each step of a write taken in turn.
+    let steps = SnapshotWriteTrap.Step.allCases.shuffled(using: &random)
+    var plan: [KillMoment] = (0..<kills).map { index in
+      index < kills / 2
+        ? .after(.milliseconds(Int.random(in: 500...7000, using: &random)))
+        : .snapshotWrite(
+          steps[index % steps.count], occurrence: Int.random(in: 1...3, using: &random))
+    }
+    plan.shuffle(using: &random)
+
+    let store = fixture.storePath("crash")
+    var moments: [String] = []
+    var landedInWrite = 0
+    var trapsFired = 0
+    var startUpKills = 0
+    var leftoverToClean = false
+    var cleanedAtRestart = 0
+    for (index, moment) in plan.enumerated() {
+      // The stream grows as the run goes: each process has new records to train and snapshot.
+      producer.release(upTo: fixture.lines.count * (index + 1) / (kills + 1))
+      let trap = try SnapshotWriteTrap(folder: store)
+      let serve = try fixture.startServe(
+        topic: "events", group: "crash", store: "crash", extra: Self.serveSettings)
+      switch moment {
+      case .after(let delay):
+        try await Task.sleep(for: delay)
+        serve.killNow()
+      case .snapshotWrite(let step, let occurrence):
+        if trap.kill(serve.pid, at: step, occurrence: occurrence, timeout: .seconds(60)) {
+          trapsFired += 1
+        } else {
+          report.check(false, "kill \(index + 1): no snapshot write \(occurrence) came in 60 s")
+        }
+        serve.killNow()
+      }
+      report.check(
+        serve.process.terminationReason == .uncaughtSignal,
+        "kill \(index + 1) found the process already gone: \(serve.log.suffix(1500))")
+      let log = serve.log
+      if !log.contains("partitions assigned") { startUpKills += 1 }
+      if leftoverToClean && log.contains("msg=serving") {
+        report.check(
+          log.contains("removed what an interrupted snapshot write left"),
+          "restart \(index + 1) did not report removing the interrupted write's leftovers")
+        cleanedAtRestart += 1
+        leftoverToClean = false
+      }
+      let left = SnapshotWriteTrap.interruptedWrite(in: store)
+      if left != nil {
+        landedInWrite += 1
+        leftoverToClean = true
+      }
+      let covered = fixture.newestSnapshotIfAny("crash").map { try? ServeFixture.counts($0)[0] }
+      moments.append(
+        "\(moment)\(left.map { " [left \($0)]" } ?? "") -> \(covered.flatMap { $0 } ?? 0)")
+    }
+    try producer.finish()
+    let final = try fixture.startServe(
+      topic: "events", group: "crash", store: "crash",
+      extra: Self.serveSettings + ["--exit-when-idle", "3s"])
+    final.process.killIfRunning(after: .seconds(300))
+    final.process.waitUntilExit()
+    report.check(
+      final.process.terminationStatus == 0,
+      "the last run exited with \(final.process.terminationStatus): \(final.log.suffix(2000))")
+    if leftoverToClean {
+      report.check(
+        final.log.contains("removed what an interrupted snapshot write left"),
+        "the last run did not report removing the interrupted write's leftovers")
+      cleanedAtRestart += 1
+    }
+    report.check(trapsFired > 0, "no kill was made inside a snapshot write")
+    report.check(landedInWrite > 0, "no kill left an interrupted snapshot write behind")
+
+    let resumed = try fixture.newestSnapshot("crash")
+    let whole = try fixture.replay("events", store: "whole")
+    let figures = try checkNothingWasLost(
+      report, fixture: fixture, served: resumed, uninterrupted: whole, topic: "events",
+      group: "crash")
+    print("crash kills (seed \(seed)): " + moments.joined(separator: "; "))
+    report.finish(
+      did:
+        "SIGKILLed serve \(kills) times over a live stream of \(fixture.lines.count) records "
+        + "(seed \(seed)): \(kills - kills / 2) inside snapshot writes, \(kills / 2) at random "
+        + "times (\(startUpKills) of all kills before the group assignment), restarting after each",
+      checked:
+        "each kill killed, interrupted writes' leftovers reported and removed at restart, "
+        + "final state vs an uninterrupted replay",
+      figures:
+        "\(landedInWrite) of \(kills) kills landed mid-write (a leftover found; \(cleanedAtRestart) "
+        + "removed at restart); \(figures)")
+  }
+
+  // MARK: - Nothing lost
+
+  /// Checks `served` (serve's final snapshot over `topic`, consumer group `group`) against
+  /// `uninterrupted` and the input; returns the figures.
+  func checkNothingWasLost(
+    _ report: ScenarioReport, fixture: ChaosFixture, served: Snapshot, uninterrupted: Snapshot,
+    topic: String, group: String
+  ) throws -> String {
+    let counts = try ServeFixture.counts(served)
+    let reference = try ServeFixture.counts(uninterrupted)
+    report.check(
+      counts == reference, "counts \(counts) differ from the uninterrupted run's \(reference)")
+    report.check(
+      counts[0] == Int64(fixture.lines.count) && counts[1] == Int64(fixture.badLines),
+      "counts \(counts): \(fixture.lines.count) records with \(fixture.badLines) bad were produced")
+    let expected = try fixture.expectedExamplesPerDomain(topic: topic)
+    let examples = try fixture.examplesPerDomain(served)
+    let wrong = Set(expected.keys).union(examples.keys).filter { expected[$0] != examples[$0] }
+    report.check(
+      wrong.isEmpty,
+      "examples per domain differ from the input's: "
+        + wrong.sorted().prefix(4).map { "\($0) \(examples[$0] ?? 0) vs \(expected[$0] ?? 0)" }
+        .joined(separator: ", "))
+    let ends = try fixture.endOffsets(topic).filter { $0.value > 0 }
+    report.check(
+      ServeFixture.offsets(served) == ends,
+      "snapshot offsets \(ServeFixture.offsets(served)) are not the ends \(ends)")
+    let committed = try fixture.committed(group: group, topic: topic)
+    report.check(committed == ends, "committed offsets \(committed) are not the ends \(ends)")
+    let a = served.payload.tensors
+    let b = uninterrupted.payload.tensors
+    let differing = Set(a.keys).union(b.keys).filter { a[$0]?.bytes != b[$0]?.bytes }.sorted()
+    report.check(
+      differing.isEmpty, "\(differing.count) state tensors differ: \(differing.prefix(5))")
+    let stale = try fixture.domainsPublishedStale(comparedWith: served)
+    report.check(
+      stale.isEmpty,
+      "the kernels topic lacks the final kernel of \(stale.count) domains: \(stale.prefix(4))")
+    return
+      "\(counts[0]) records, \(counts[2]) examples in \(examples.count) domains as the input "
+      + "says, offsets committed = ends, \(b.count - differing.count)/\(b.count) state tensors "
+      + "equal, \(examples.count - stale.count)/\(examples.count) kernels published"
+  }
+}
