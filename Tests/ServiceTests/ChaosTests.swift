@@ -147,6 +147,51 @@ import Testing
         + "removed at restart); \(figures)")
   }
 
+  @Test func aServeKilledBetweenASnapshotAndItsPublishStillPublishesEveryFinalKernel()
+    async throws
+  {
+    let fixture = try ChaosFixture(impressions: 1500)
+    let report = ScenarioReport("crash between snapshot and publish")
+    try fixture.createInputTopic("events")
+    try fixture.produceAll(to: "events")
+    // One snapshot only, when the input has been idle: the kill lands the moment it commits,
+    // before its kernels reach the kernels topic; no record comes after it.
+    let store = fixture.storePath("gap")
+    let trap = try SnapshotWriteTrap(folder: store)
+    let first = try fixture.startServe(
+      topic: "events", group: "gap", store: "gap",
+      extra: Self.serveSettings + [
+        "--set", "checkpoint.interval=1000000 events", "--exit-when-idle", "2s",
+      ])
+    let fired = trap.kill(first.pid, at: .committed, occurrence: 1, timeout: .seconds(120))
+    first.killNow()
+    report.check(fired, "the snapshot was never committed: \(first.log.suffix(1500))")
+    let killed = try fixture.newestSnapshot("gap")
+    report.check(
+      try ServeFixture.counts(killed)[0] == Int64(fixture.lines.count),
+      "the committed snapshot does not cover the whole input")
+    let publishedBefore = try fixture.publishedKernels().count
+
+    let second = try fixture.startServe(
+      topic: "events", group: "gap", store: "gap",
+      extra: Self.serveSettings + ["--exit-when-idle", "2s"])
+    second.process.killIfRunning(after: .seconds(120))
+    second.process.waitUntilExit()
+    report.check(
+      second.process.terminationStatus == 0, "the restart failed: \(second.log.suffix(1500))")
+    let final = try fixture.newestSnapshot("gap")
+    let whole = try fixture.replay("events", store: "whole")
+    let figures = try checkNothingWasLost(
+      report, fixture: fixture, served: final, uninterrupted: whole, topic: "events",
+      group: "gap")
+    report.finish(
+      did:
+        "SIGKILLed serve the moment its only snapshot (all \(fixture.lines.count) records) "
+        + "committed, then restarted it with no new input",
+      checked: "the restart publishes the kernels the killed process never delivered",
+      figures: "\(publishedBefore) kernels on the topic at the kill; \(figures)")
+  }
+
   // MARK: - Nothing lost
 
   /// Checks `served` (serve's final snapshot over `topic`, consumer group `group`) against
@@ -185,9 +230,11 @@ import Testing
     report.check(
       stale.isEmpty,
       "the kernels topic lacks the final kernel of \(stale.count) domains: \(stale.prefix(4))")
+    let domains = Set(expected.keys).union(examples.keys).count
     return
-      "\(counts[0]) records, \(counts[2]) examples in \(examples.count) domains as the input "
-      + "says, offsets committed = ends, \(b.count - differing.count)/\(b.count) state tensors "
-      + "equal, \(examples.count - stale.count)/\(examples.count) kernels published"
+      "\(counts[0]) records, \(counts[2]) examples, \(domains - wrong.count)/\(domains) domains' "
+      + "examples as the input says, committed \(committed.values.reduce(0, +)) of "
+      + "\(ends.values.reduce(0, +)) offsets, \(b.count - differing.count)/\(b.count) state "
+      + "tensors equal, \(examples.count - stale.count)/\(examples.count) final kernels published"
   }
 }

@@ -87,6 +87,11 @@ struct ServeTool {
       },
       logger: logger, metrics: context.metrics)
     let restored = try restore(pipeline, from: store, backboneSHA256: sha, metrics: metrics)
+    if restored != nil {
+      // A process killed between a snapshot's commit and its publish never delivered that
+      // snapshot's kernels or committed its offsets: the first checkpoint does (see below).
+      pipeline.publishedSteps.removeAll()
+    }
     // Until the first snapshot of this run, the newest durable state is the restored one (or
     // nothing yet to cover): never 0, which would read as "stale since 1970".
     metrics.lastSnapshot.set(restored?.timeIntervalSince1970 ?? Date().timeIntervalSince1970)
@@ -99,7 +104,7 @@ struct ServeTool {
     let loop = TrainingLoop(
       pipeline: pipeline, source: source, queue: queue, metrics: metrics,
       interval: configuration.interval("checkpoint.interval"), logger: logger.child("train"),
-      freshness: freshness)
+      freshness: freshness, owesDelivery: restored != nil)
     responder.attach(loop)
     let thread = Thread { loop.run() }
     thread.name = "iak-training"

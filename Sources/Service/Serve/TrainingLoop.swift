@@ -27,17 +27,23 @@ final class TrainingLoop: @unchecked Sendable {
   private var lastCheckpoint = ContinuousClock.now
   private var retryAt: ContinuousClock.Instant?
   private var retryDelay = Duration.seconds(1)
+  /// Whether the restored snapshot's publish and commit may not have happened, so the next
+  /// checkpoint runs even with nothing new trained.
+  private var owesDelivery: Bool
   private var arrivals: [(instant: ContinuousClock.Instant, records: Int)] = []
   private var produced: [(timestampMs: Int64, records: Int)] = []
 
   /// A quiet service refreshes `iak_snapshot_last_success_timestamp_seconds` this often.
   static let idleRefresh = Duration.seconds(10)
 
-  /// Creates the loop around a restored pipeline.
+  /// Creates the loop around a restored pipeline; with `owesDelivery` (state restored from a
+  /// snapshot) the first checkpoint publishes and commits even if nothing new was trained.
   init(
     pipeline: Pipeline, source: any RecordSource, queue: RecordQueue, metrics: ServeMetrics,
-    interval: CheckpointInterval, logger: Logger, freshness: FreshnessLog = FreshnessLog()
+    interval: CheckpointInterval, logger: Logger, freshness: FreshnessLog = FreshnessLog(),
+    owesDelivery: Bool = false
   ) {
+    self.owesDelivery = owesDelivery
     self.pipeline = pipeline
     self.freshness = freshness
     self.source = source
@@ -130,7 +136,7 @@ final class TrainingLoop: @unchecked Sendable {
   /// A failure keeps all state, is logged and counted, and is retried with a growing delay.
   private func checkpoint(reason: String) {
     let started = ContinuousClock.now
-    if sinceCheckpoint == 0 && retryAt == nil {
+    if sinceCheckpoint == 0 && retryAt == nil && !owesDelivery {
       // Everything trained is already in the newest snapshot.
       lastCheckpoint = started
       metrics.lastSnapshot.set(Date().timeIntervalSince1970)
@@ -166,6 +172,7 @@ final class TrainingLoop: @unchecked Sendable {
           "records": "\(sinceCheckpoint)", "seconds": Self.format(published - started),
         ])
       sinceCheckpoint = 0
+      owesDelivery = false
       retryAt = nil
       retryDelay = .seconds(1)
       lastCheckpoint = published
