@@ -192,6 +192,157 @@ import Testing
       figures: "\(publishedBefore) kernels on the topic at the kill; \(figures)")
   }
 
+  // MARK: - Broker faults
+
+  /// What a fault did and what serve reported about it.
+  struct FaultOutcome {
+    var did: String
+    var reported: String
+  }
+
+  /// Runs serve over a live stream (300 records/s), applies `fault` once a quarter of the
+  /// stream is trained, lets serve train the rest, stops it with SIGTERM, checks that it stayed
+  /// up, resumed and lost nothing, and prints the scenario's line.
+  func serveThroughAFault(
+    _ name: String, checked: String,
+    fault: (ChaosFixture, ServeProcess, ScenarioReport) async throws -> FaultOutcome
+  ) async throws {
+    let fixture = try ChaosFixture(impressions: Self.isFull ? 4000 : 1500)
+    let report = ScenarioReport("\(name) (\(Self.form))")
+    try fixture.createInputTopic("events")
+    let producer = LiveProducer(
+      lines: fixture.lines, topic: "events", bootstrapServers: fixture.cluster.bootstrapServers,
+      linesPerSecond: 300)
+    producer.release(upTo: fixture.lines.count)
+    let serve = try fixture.startServe(
+      topic: "events", group: "faults", store: "faults", extra: Self.serveSettings)
+    let started = try await serve.waitForProcessed(
+      fixture.lines.count / 4, timeout: .seconds(120))
+    report.check(started, "serve did not get going: \(serve.log.suffix(2000))")
+    let processedBefore = serve.metric("iak_events_processed_total")
+    let outcome = try await fault(fixture, serve, report)
+    let faultEnded = ContinuousClock.now
+    report.check(serve.isRunning, "serve exited during the fault: \(serve.log.suffix(2000))")
+    try producer.finish()
+    let caughtUp = try await serve.waitForProcessed(fixture.lines.count, timeout: .seconds(240))
+    let resumeSeconds = (ContinuousClock.now - faultEnded).inSeconds
+    report.check(
+      caughtUp,
+      "serve trained \(serve.metric("iak_events_processed_total")) of \(fixture.lines.count) "
+        + "records after the fault: \(serve.log.suffix(2000))")
+    let status = serve.stop()
+    report.check(status == 0, "serve exited with \(status) at SIGTERM: \(serve.log.suffix(2000))")
+    let final = try fixture.newestSnapshot("faults")
+    let whole = try fixture.replay("events", store: "whole")
+    let figures = try checkNothingWasLost(
+      report, fixture: fixture, served: final, uninterrupted: whole, topic: "events",
+      group: "faults")
+    report.finish(
+      did: outcome.did + " while serve trained a live stream of \(fixture.lines.count) records",
+      checked: checked + ", process up throughout, SIGTERM exit 0, nothing lost",
+      figures:
+        "fault began at \(Int(processedBefore)) records trained; reported: \(outcome.reported); "
+        + "trained the rest \(String(format: "%.1f", resumeSeconds)) s after the fault; \(figures)"
+    )
+  }
+
+  @Test func allBrokersDownServeStaysUpReportsAndResumes() async throws {
+    let seconds = Self.isFull ? 20 : 4
+    try await serveThroughAFault(
+      "all brokers down", checked: "outage in the log and iak_kafka_errors_total"
+    ) { fixture, serve, report in
+      for broker: Int32 in 1...3 { try fixture.cluster.setBrokerDown(broker) }
+      var health: [Int] = []
+      for _ in 0..<seconds {
+        try await Task.sleep(for: .seconds(1))
+        health.append(serve.get("/healthz")?.0 ?? 0)
+      }
+      let during = serve.metricsText() ?? ""
+      report.check(serve.isRunning, "serve exited during the outage: \(serve.log.suffix(2000))")
+      for broker: Int32 in 1...3 { try fixture.cluster.setBrokerUp(broker) }
+      let counted = ServeProcess.value(
+        of: "iak_kafka_errors_total", labels: "_ALL_BROKERS_DOWN", in: during)
+      let lines = serve.logLines(containing: "_ALL_BROKERS_DOWN").count
+      report.check(
+        counted > 0 && lines > 0,
+        "the outage was not reported (iak_kafka_errors_total \(counted), \(lines) log lines)")
+      let lost = serve.logLines(containing: "partitions were lost").count
+      return FaultOutcome(
+        did: "took all 3 brokers down for \(seconds) s",
+        reported:
+          "\(Int(counted)) _ALL_BROKERS_DOWN in iak_kafka_errors_total, \(lines) log lines, "
+          + "\(lost) partition-loss warnings, /healthz \(Set(health).sorted()) during")
+    }
+  }
+
+  @Test func partitionLeadersAndTheCoordinatorMoveServeFollows() async throws {
+    let moves = Self.isFull ? 6 : 2
+    try await serveThroughAFault(
+      "leader changes", checked: "serve follows every move"
+    ) { fixture, serve, report in
+      var moved = 0
+      for round in 0..<moves {
+        for partition: Int32 in 0..<3 {
+          let broker = Int32((Int(partition) + round + 1) % 3 + 1)
+          try fixture.cluster.setLeader(topic: "events", partition: partition, broker: broker)
+          moved += 1
+        }
+        try fixture.cluster.setGroupCoordinator(group: "faults", broker: Int32(round % 3 + 1))
+        try await Task.sleep(for: .seconds(1))
+      }
+      let during = serve.metricsText() ?? ""
+      print(serve.log.split(separator: "\n").filter { !$0.contains("CONFWARN") }.suffix(40).joined(separator: "\n"))
+      return FaultOutcome(
+        did: "moved \(moved) partition leaders and the group coordinator \(moves) times",
+        reported: "errors \(ServeProcess.value(of: "iak_kafka_errors_total", in: during))")
+    }
+  }
+
+  @Test func injectedRequestErrorsAreRetriedReportedAndLoseNothing() async throws {
+    let repeats = Self.isFull ? 3 : 1
+    try await serveThroughAFault(
+      "request errors", checked: "each error kind reported"
+    ) { fixture, serve, report in
+      for _ in 0..<repeats {
+        fixture.cluster.pushRequestErrors(
+          .fetch, [.notLeaderForPartition, .leaderNotAvailable, .requestTimedOut,
+            .unknownTopicOrPartition])
+        try fixture.cluster.pushRequestErrors(
+          .produce, [.notEnoughReplicas, .requestTimedOut, KafkaError.Code(rawValue: 10)],
+          broker: ChaosFixture.outputBroker)
+        fixture.cluster.pushRequestErrors(
+          .offsetCommit, Array(repeating: .coordinatorNotAvailable, count: 12))
+        try await Task.sleep(for: .seconds(3))
+      }
+      let during = serve.metricsText() ?? ""
+      print(serve.log.split(separator: "\n").filter { !$0.contains("CONFWARN") }.suffix(60).joined(separator: "\n"))
+      print(during.split(separator: "\n").filter { $0.contains("fail") || $0.contains("error") }.joined(separator: "\n"))
+      return FaultOutcome(
+        did: "pushed errors", reported: "see")
+    }
+  }
+
+  @Test func addedLatencySlowsServeButLosesNothing() async throws {
+    let seconds = Self.isFull ? 20 : 4
+    try await serveThroughAFault(
+      "added latency", checked: "latency visible in the checkpoint duration"
+    ) { fixture, serve, report in
+      for broker: Int32 in 1...3 {
+        try fixture.cluster.setRoundTripTime(.milliseconds(500), broker: broker)
+      }
+      var longest = 0.0
+      for _ in 0..<seconds {
+        try await Task.sleep(for: .seconds(1))
+        longest = max(longest, serve.metric("iak_snapshot_duration_seconds"))
+      }
+      for broker: Int32 in 1...3 { try fixture.cluster.setRoundTripTime(.zero, broker: broker) }
+      report.check(longest >= 0.5, "no checkpoint took the added 500 ms: longest \(longest) s")
+      return FaultOutcome(
+        did: "added 500 ms to every broker response for \(seconds) s",
+        reported: "iak_snapshot_duration_seconds up to \(String(format: "%.2f", longest)) s")
+    }
+  }
+
   // MARK: - Nothing lost
 
   /// Checks `served` (serve's final snapshot over `topic`, consumer group `group`) against

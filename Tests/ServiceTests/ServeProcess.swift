@@ -66,6 +66,13 @@ final class ServeProcess {
 
   /// The `/metrics` text, or nil while the endpoint is not up yet (or the process is gone).
   func metricsText() -> String? {
+    guard let (status, body) = get("/metrics"), status == 200 else { return nil }
+    return body
+  }
+
+  /// The status and body of `path` on the metrics endpoint, or nil while it is not up yet (or
+  /// the process is gone).
+  func get(_ path: String) -> (Int, String)? {
     if metricsBase == nil {
       guard
         let port = logLines(containing: "serving metrics").first?
@@ -74,9 +81,9 @@ final class ServeProcess {
       metricsBase = "http://127.0.0.1:\(port)"
     }
     guard let base = metricsBase, process.isRunning,
-      let (status, body, _) = try? HTTPEndpointTests.get(base + "/metrics"), status == 200
+      let (status, body, _) = try? HTTPEndpointTests.get(base + path)
     else { return nil }
-    return body
+    return (status, body)
   }
 
   /// The sum of metric `name` over its label sets whose labels contain `labels` (0 if absent).

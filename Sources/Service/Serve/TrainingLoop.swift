@@ -70,8 +70,9 @@ final class TrainingLoop: @unchecked Sendable {
     defer { status.withLock { $0.isRunning = false } }
     while true {
       switch queue.next(timeout: .milliseconds(100)) {
-      case .records(let records, let arrivedAt)?:
+      case .records(let queued, let arrivedAt)?:
         metrics.queued.set(Double(queue.count))
+        let records = untrained(queued)
         do {
           try pipeline.process(records)
         } catch {
@@ -98,6 +99,21 @@ final class TrainingLoop: @unchecked Sendable {
       }
       if isDue { checkpoint(reason: "interval") }
     }
+  }
+
+  /// `records` without those the trained state already covers. Partitions lost and regained
+  /// (a session that timed out) restart at the trained state's offsets while records read
+  /// before the loss may still wait in the queue: those offsets arrive twice and are trained
+  /// once.
+  private func untrained(_ records: [Record]) -> [Record] {
+    let offsets = pipeline.offsets
+    let fresh = records.filter { $0.offset >= offsets[$0.topicPartition] ?? .min }
+    if fresh.count < records.count {
+      logger.info(
+        "skipped records the trained state already covers (read again after a rebalance)",
+        ["records": "\(records.count - fresh.count)"])
+    }
+    return fresh
   }
 
   private func remember(_ records: [Record], arrivedAt: ContinuousClock.Instant) {
