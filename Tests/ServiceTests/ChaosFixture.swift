@@ -54,7 +54,11 @@ final class ChaosFixture {
     }
   }
 
-  deinit { if ProcessInfo.processInfo.environment["IAK_CHAOS_KEEP"] == nil { try? FileManager.default.removeItem(atPath: folder) } }
+  deinit {
+    if ProcessInfo.processInfo.environment["IAK_CHAOS_KEEP"] == nil {
+      try? FileManager.default.removeItem(atPath: folder)
+    }
+  }
 
   /// Creates input topic `name`: 3 partitions, 3 replicas, leaders on brokers 1, 2, 1.
   func createInputTopic(_ name: String) throws {

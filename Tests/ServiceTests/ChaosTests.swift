@@ -291,34 +291,74 @@ import Testing
         try await Task.sleep(for: .seconds(1))
       }
       let during = serve.metricsText() ?? ""
-      print(serve.log.split(separator: "\n").filter { !$0.contains("CONFWARN") }.suffix(40).joined(separator: "\n"))
+      let errors = ServeProcess.value(of: "iak_kafka_errors_total", in: during)
+      let warnings = serve.logLines(containing: "level=warning")
+        .filter { !$0.contains("CONFWARN") }.count
       return FaultOutcome(
-        did: "moved \(moved) partition leaders and the group coordinator \(moves) times",
-        reported: "errors \(ServeProcess.value(of: "iak_kafka_errors_total", in: during))")
+        did:
+          "moved the leader of each of the 3 input partitions \(moves) times and the group "
+          + "coordinator \(moves) times, 1 s apart",
+        reported:
+          "nothing (librdkafka follows moves silently: \(Int(errors)) errors counted, "
+          + "\(warnings) warnings logged)")
     }
   }
 
   @Test func injectedRequestErrorsAreRetriedReportedAndLoseNothing() async throws {
-    let repeats = Self.isFull ? 3 : 1
+    let rounds = Self.isFull ? 3 : 1
     try await serveThroughAFault(
-      "request errors", checked: "each error kind reported"
+      "request errors",
+      checked: "each kind reported (Fetch, Produce, OffsetCommit, Heartbeat), then retried"
     ) { fixture, serve, report in
-      for _ in 0..<repeats {
-        fixture.cluster.pushRequestErrors(
-          .fetch, [.notLeaderForPartition, .leaderNotAvailable, .requestTimedOut,
-            .unknownTopicOrPartition])
+      for _ in 0..<rounds {
+        // Serve's kernel publish: a produce answered after 8 s with a retriable error, then
+        // one refused for good (the checkpoint fails and is retried).
         try fixture.cluster.pushRequestErrors(
-          .produce, [.notEnoughReplicas, .requestTimedOut, KafkaError.Code(rawValue: 10)],
-          broker: ChaosFixture.outputBroker)
+          .produce, [.requestTimedOut], broker: ChaosFixture.outputBroker, delay: .seconds(8))
+        try fixture.cluster.pushRequestErrors(
+          .produce, [KafkaError.Code(rawValue: 10)], broker: ChaosFixture.outputBroker)
+        try await Task.sleep(for: .seconds(1))
+        // While that publish waits: the member is fenced (its partitions are lost and come
+        // back while read records still wait to be trained).
+        fixture.cluster.pushRequestErrors(.heartbeat, [KafkaError.Code(rawValue: 25)])
         fixture.cluster.pushRequestErrors(
-          .offsetCommit, Array(repeating: .coordinatorNotAvailable, count: 12))
-        try await Task.sleep(for: .seconds(3))
+          .fetch, [.notLeaderForPartition, .requestTimedOut, .leaderNotAvailable, .requestTimedOut])
+        // Commits refused for a while, then for good (OFFSET_METADATA_TOO_LARGE).
+        fixture.cluster.pushRequestErrors(
+          .offsetCommit,
+          Array(repeating: .coordinatorNotAvailable, count: 3) + [KafkaError.Code(rawValue: 12)])
+        _ = try await serve.waitForMetrics(timeout: .seconds(30)) {
+          ServeProcess.value(of: "iak_commit_failures_total", in: $0) >= 1
+            && ServeProcess.value(of: "iak_publish_failures_total", in: $0) >= 1
+        }
       }
-      let during = serve.metricsText() ?? ""
-      print(serve.log.split(separator: "\n").filter { !$0.contains("CONFWARN") }.suffix(60).joined(separator: "\n"))
-      print(during.split(separator: "\n").filter { $0.contains("fail") || $0.contains("error") }.joined(separator: "\n"))
+      let text = serve.metricsText() ?? ""
+      let fetchErrors = ServeProcess.value(
+        of: "iak_kafka_errors_total", labels: "REQUEST_TIMED_OUT", in: text)
+      let publishFailures = ServeProcess.value(of: "iak_publish_failures_total", in: text)
+      let commitFailures = ServeProcess.value(of: "iak_commit_failures_total", in: text)
+      let commitRetries = serve.logLines(containing: "commit refused for now; retrying").count
+      let losses = serve.logLines(containing: "partitions lost").count
+      let skipped = serve.logLines(containing: "skipped records the trained state already covers")
+        .compactMap { $0.split(separator: "records=").last.flatMap { Int($0) } }.reduce(0, +)
+      report.check(fetchErrors > 0, "no Fetch error in iak_kafka_errors_total")
+      report.check(
+        publishFailures > 0 && !serve.logLines(containing: "checkpoint failed").isEmpty,
+        "the refused publish was not reported")
+      report.check(
+        commitFailures > 0 && !serve.logLines(containing: "offset commit failed").isEmpty,
+        "the refused commit was not reported")
+      report.check(losses > 0, "the fenced member did not report its lost partitions")
       return FaultOutcome(
-        did: "pushed errors", reported: "see")
+        did:
+          "pushed \(rounds)x: Produce errors on the output broker (REQUEST_TIMED_OUT after 8 s, "
+          + "then MSG_SIZE_TOO_LARGE), Heartbeat UNKNOWN_MEMBER_ID, 4 Fetch errors, OffsetCommit "
+          + "3x COORDINATOR_NOT_AVAILABLE then OFFSET_METADATA_TOO_LARGE",
+        reported:
+          "\(Int(fetchErrors)) Fetch timeouts in iak_kafka_errors_total, \(Int(publishFailures)) "
+          + "publish failures (checkpoint retried), \(Int(commitFailures)) commit failures "
+          + "(\(commitRetries) retried by serve, the rest inside librdkafka), \(losses) partition "
+          + "losses, \(skipped) records read twice and trained once")
     }
   }
 

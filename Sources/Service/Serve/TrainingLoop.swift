@@ -27,9 +27,12 @@ final class TrainingLoop: @unchecked Sendable {
   private var lastCheckpoint = ContinuousClock.now
   private var retryAt: ContinuousClock.Instant?
   private var retryDelay = Duration.seconds(1)
-  /// Whether the restored snapshot's publish and commit may not have happened, so the next
-  /// checkpoint runs even with nothing new trained.
+  /// Whether the newest snapshot's publish or commit may not have happened (state restored
+  /// at start-up, or a commit that failed), so the next checkpoint runs even with nothing new
+  /// trained.
   private var owesDelivery: Bool
+  /// Records skipped as already trained and not yet logged.
+  private var skippedRecords = 0
   private var arrivals: [(instant: ContinuousClock.Instant, records: Int)] = []
   private var produced: [(timestampMs: Int64, records: Int)] = []
 
@@ -108,10 +111,16 @@ final class TrainingLoop: @unchecked Sendable {
   private func untrained(_ records: [Record]) -> [Record] {
     let offsets = pipeline.offsets
     let fresh = records.filter { $0.offset >= offsets[$0.topicPartition] ?? .min }
-    if fresh.count < records.count {
+    // A line when a run of skipped records starts, and one with their count when it ends.
+    if fresh.count < records.count && skippedRecords == 0 {
       logger.info(
-        "skipped records the trained state already covers (read again after a rebalance)",
-        ["records": "\(records.count - fresh.count)"])
+        "skipping records the trained state already covers (read again after a rebalance)")
+    }
+    skippedRecords += records.count - fresh.count
+    if skippedRecords > 0 && !fresh.isEmpty {
+      logger.info(
+        "skipped records the trained state already covers", ["records": "\(skippedRecords)"])
+      skippedRecords = 0
     }
     return fresh
   }
@@ -213,6 +222,7 @@ final class TrainingLoop: @unchecked Sendable {
     do {
       try source.commit(committing)
     } catch {
+      owesDelivery = true
       metrics.commitFailures.increment()
       logger.warning(
         "offset commit failed; the snapshot holds the offsets, the next checkpoint commits again",
