@@ -170,8 +170,8 @@ import Testing
         + "last restart delivers the killed snapshot, final state vs an uninterrupted replay",
       figures:
         "\(landedInWrite) of \(kills) kills landed mid-write (a leftover found; "
-        + "\(cleanedAtRestart) removed at restart); the last kill left \(undelivered) domains' kernels unpublished; "
-        + figures)
+        + "\(cleanedAtRestart) removed at restart); the last kill left \(undelivered) domains' "
+        + "kernels unpublished; " + figures)
   }
 
   // MARK: - Broker faults
@@ -342,8 +342,8 @@ import Testing
           + "OffsetCommit \(3 * repeats)x COORDINATOR_NOT_AVAILABLE then OFFSET_METADATA_TOO_LARGE",
         reported:
           "\(Int(fetchErrors)) Fetch partition timeouts in iak_kafka_errors_total, "
-          + "\(Int(publishFailures)) publish failures (checkpoint retried), \(Int(commitFailures)) commit failures "
-          + "(\(commitRetries) retried by serve, the rest inside librdkafka), \(losses) partition "
+          + "\(Int(publishFailures)) publish failures (checkpoint retried), "
+          + "\(Int(commitFailures)) commit failures (\(commitRetries) retried by serve, the rest inside librdkafka), \(losses) partition "
           + "losses, \(skipped) records read twice and trained once")
     }
   }
