@@ -343,8 +343,9 @@ import Testing
         reported:
           "\(Int(fetchErrors)) Fetch partition timeouts in iak_kafka_errors_total, "
           + "\(Int(publishFailures)) publish failures (checkpoint retried), "
-          + "\(Int(commitFailures)) commit failures (\(commitRetries) retried by serve, the rest inside librdkafka), \(losses) partition "
-          + "losses, \(skipped) records read twice and trained once")
+          + "\(Int(commitFailures)) commit failures (\(commitRetries) retried by serve, the rest "
+          + "inside librdkafka), \(losses) partition losses, \(skipped) records read twice and "
+          + "trained once")
     }
   }
 
