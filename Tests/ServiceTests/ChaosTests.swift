@@ -13,7 +13,9 @@ import Testing
 /// run, and the kernels topic holds every domain's final kernel.
 ///
 /// The short form runs inside `make test`; `IAK_CHAOS=full` runs the full one (10 kills, a 20 s
-/// outage, a longer stream), as `scripts/chaos` does. `IAK_CHAOS_SEED=N` repeats a crash run.
+/// outage, a longer stream), as `scripts/chaos` does. `IAK_CHAOS_SEED=N` repeats a crash run;
+/// `IAK_CHAOS_KEEP=1` keeps each scenario's folder (serve's logs, the stores) in the temporary
+/// directory.
 @Suite(.serialized) struct ChaosTests {
   static let isFull = ProcessInfo.processInfo.environment["IAK_CHAOS"] == "full"
   static let form = isFull ? "full" : "short"
