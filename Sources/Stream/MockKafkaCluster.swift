@@ -143,6 +143,31 @@ public final class MockKafkaCluster: @unchecked Sendable {
     }
   }
 
+  /// Makes the next `errors.count` requests of `kind` that reach broker `broker` fail with
+  /// these codes, in order, each answered after `delay` (these come before errors pushed for
+  /// the whole cluster). Lets a test fail one client's requests: the one whose topics that
+  /// broker leads.
+  /// - Throws: `KafkaError` if there is no such broker.
+  public func pushRequestErrors(
+    _ kind: RequestKind, _ errors: [KafkaError.Code], broker: Int32, delay: Duration = .zero
+  ) throws(KafkaError) {
+    for error in errors {
+      try check(
+        iak_mock_broker_push_request_error(
+          cluster, broker, kind.rawValue, rd_kafka_resp_err_t(rawValue: error.rawValue),
+          Int32(milliseconds(delay))),
+        "pushing \(error) for requests \(kind.rawValue) on mock broker \(broker)")
+    }
+  }
+
+  /// Moves the coordinator of consumer group `group` to broker `broker`.
+  /// - Throws: `KafkaError` if the mock cluster refuses.
+  public func setGroupCoordinator(group: String, broker: Int32) throws(KafkaError) {
+    try check(
+      rd_kafka_mock_coordinator_set(cluster, "group", group, broker),
+      "moving the coordinator of group \(group) to broker \(broker)")
+  }
+
   /// Forgets errors pushed for `kind` that were not used yet.
   public func clearRequestErrors(_ kind: RequestKind) {
     rd_kafka_mock_clear_request_errors(cluster, kind.rawValue)

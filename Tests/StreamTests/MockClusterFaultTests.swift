@@ -96,6 +96,48 @@ import Testing
     #expect(throws: KafkaError.self) { try cluster.setBrokerDown(9) }
   }
 
+  /// Errors pushed on one broker fail only the requests that reach it, in order, and the
+  /// group coordinator can move: commits follow it.
+  @Test func errorsPushedOnOneBrokerFailOnlyItsRequests() async throws {
+    let cluster = try MockKafkaCluster.make(brokers: 3)
+    let healthy = MockClusterFixture.uniqueName("healthy")
+    let failing = MockClusterFixture.uniqueName("failing")
+    for (topic, leader) in [(healthy, Int32(1)), (failing, Int32(3))] {
+      try cluster.createTopic(topic, partitions: 1, replicationFactor: 3)
+      try cluster.setLeader(topic: topic, partition: 0, broker: leader)
+    }
+    // MSG_SIZE_TOO_LARGE (10) is not retried: the record on broker 3 fails with it.
+    try cluster.pushRequestErrors(
+      .produce, [KafkaError.Code(rawValue: 10)], broker: 3, delay: .milliseconds(200))
+    #expect(throws: KafkaError.self) {
+      try cluster.pushRequestErrors(.produce, [.requestTimedOut], broker: 9)
+    }
+    let producer = try KafkaProducer.make(configuration: MockClusterFixture.configuration(cluster))
+    let delivered = try await producer.send(OutgoingRecord(topic: healthy, value: [1]))
+    #expect(delivered.offset == 0)
+    let error = await #expect(throws: KafkaError.self) {
+      try await producer.send(OutgoingRecord(topic: failing, value: [2]))
+    }
+    #expect(error?.code.rawValue == 10)
+    // The error was used up: the next record on broker 3 goes through.
+    #expect(try await producer.send(OutgoingRecord(topic: failing, value: [3])).offset == 0)
+    try producer.close()
+
+    let group = MockClusterFixture.uniqueName("moving-group")
+    let partition = TopicPartition(topic: healthy, partition: 0)
+    let consumer = try KafkaConsumer.make(
+      configuration: MockClusterFixture.consumerConfiguration(cluster), groupID: group)
+    try consumer.assign([partition: 0])
+    try consumer.commit([partition: 1])
+    for broker: Int32 in [2, 3] {
+      try cluster.setGroupCoordinator(group: group, broker: broker)
+      try consumer.commit([partition: Int64(broker)])
+      #expect(
+        try consumer.committed([partition], timeout: .seconds(10)) == [partition: Int64(broker)])
+    }
+    consumer.close()
+  }
+
   /// A record for a topic that does not exist cannot be delivered: the caller gets the error
   /// from `send`, and the failure is counted.
   @Test func undeliverableRecordsAreErrorsTheCallerSees() async throws {

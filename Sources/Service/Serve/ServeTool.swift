@@ -33,6 +33,14 @@ struct ServeTool {
       keep: configuration.int("checkpoint.keep"))
     // A read-only or already locked folder is refused now, not at the first snapshot.
     try store.claimWriting()
+    // What a killed predecessor's snapshot write left is gone now: say so (a crash happened).
+    for path in store.removedLeftovers {
+      logger.warning("removed what an interrupted snapshot write left", ["path": path])
+    }
+    for failure in store.cleanupFailures {
+      logger.warning(
+        "could not remove what an interrupted snapshot write left", ["error": "\(failure)"])
+    }
     let isKafka = configuration.string("input.source") == "kafka"
     if isKafka {
       // A cluster that never answers CreateTopics (the mock broker) costs at most this wait.
@@ -81,6 +89,11 @@ struct ServeTool {
       },
       logger: logger, metrics: context.metrics)
     let restored = try restore(pipeline, from: store, backboneSHA256: sha, metrics: metrics)
+    if restored != nil {
+      // A process killed between a snapshot's commit and its publish never delivered that
+      // snapshot's kernels or committed its offsets: the first checkpoint does (see below).
+      pipeline.publishedSteps.removeAll()
+    }
     // Until the first snapshot of this run, the newest durable state is the restored one (or
     // nothing yet to cover): never 0, which would read as "stale since 1970".
     metrics.lastSnapshot.set(restored?.timeIntervalSince1970 ?? Date().timeIntervalSince1970)
@@ -103,7 +116,7 @@ struct ServeTool {
     let loop = TrainingLoop(
       pipeline: pipeline, source: source, queue: queue, metrics: metrics,
       interval: configuration.interval("checkpoint.interval"), logger: logger.child("train"),
-      freshness: freshness, stateTopic: stateTopic)
+      freshness: freshness, stateTopic: stateTopic, owesDelivery: restored != nil)
     responder.attach(loop)
     let thread = Thread { loop.run() }
     thread.name = "iak-training"

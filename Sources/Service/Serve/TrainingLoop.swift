@@ -37,19 +37,27 @@ final class TrainingLoop: @unchecked Sendable {
   private var lastCheckpoint = ContinuousClock.now
   private var retryAt: ContinuousClock.Instant?
   private var retryDelay = Duration.seconds(1)
+  /// Whether the newest snapshot's publish or commit may not have happened (state restored
+  /// at start-up, or a commit that failed), so the next checkpoint runs even with nothing new
+  /// trained.
+  private var owesDelivery: Bool
+  /// Records skipped as already trained and not yet logged.
+  private var skippedRecords = 0
   private var arrivals: [(instant: ContinuousClock.Instant, records: Int)] = []
   private var produced: [(timestampMs: Int64, records: Int)] = []
 
   /// A quiet service refreshes `iak_snapshot_last_success_timestamp_seconds` this often.
   static let idleRefresh = Duration.seconds(10)
 
-  /// Creates the loop around a restored pipeline.
+  /// Creates the loop around a restored pipeline; with `owesDelivery` (state restored from a
+  /// snapshot) the first checkpoint publishes and commits even if nothing new was trained.
   init(
     pipeline: Pipeline, source: any RecordSource, queue: RecordQueue, metrics: ServeMetrics,
     interval: CheckpointInterval, logger: Logger, freshness: FreshnessLog = FreshnessLog(),
-    stateTopic: PartitionStateTopic? = nil
+    stateTopic: PartitionStateTopic? = nil, owesDelivery: Bool = false
   ) {
     self.stateTopic = stateTopic
+    self.owesDelivery = owesDelivery
     self.pipeline = pipeline
     decoder = pipeline.decoder
     self.freshness = freshness
@@ -80,8 +88,9 @@ final class TrainingLoop: @unchecked Sendable {
     defer { status.withLock { $0.isRunning = false } }
     while true {
       switch queue.next(timeout: .milliseconds(100)) {
-      case .records(let records, let arrivedAt)?:
+      case .records(let queued, let arrivedAt)?:
         metrics.queued.set(Double(queue.count))
+        let records = untrained(queued)
         do {
           try pipeline.process(records)
         } catch {
@@ -122,6 +131,27 @@ final class TrainingLoop: @unchecked Sendable {
       }
       if isDue { checkpoint(reason: "interval") }
     }
+  }
+
+  /// `records` without those the trained state already covers. Partitions lost and regained
+  /// (a session that timed out) restart at the trained state's offsets while records read
+  /// before the loss may still wait in the queue: those offsets arrive twice and are trained
+  /// once.
+  private func untrained(_ records: [DecodedRecord]) -> [DecodedRecord] {
+    let offsets = pipeline.offsets
+    let fresh = records.filter { $0.offset >= offsets[$0.topicPartition] ?? .min }
+    // A line when a run of skipped records starts, and one with their count when it ends.
+    if fresh.count < records.count && skippedRecords == 0 {
+      logger.info(
+        "skipping records the trained state already covers (read again after a rebalance)")
+    }
+    skippedRecords += records.count - fresh.count
+    if skippedRecords > 0 && !fresh.isEmpty {
+      logger.info(
+        "skipped records the trained state already covers", ["records": "\(skippedRecords)"])
+      skippedRecords = 0
+    }
+    return fresh
   }
 
   private func remember(_ records: [DecodedRecord], arrivedAt: ContinuousClock.Instant) {
@@ -165,7 +195,7 @@ final class TrainingLoop: @unchecked Sendable {
   /// A failure keeps all state, is logged and counted, and is retried with a growing delay.
   private func checkpoint(reason: String) {
     let started = ContinuousClock.now
-    if sinceCheckpoint == 0 && retryAt == nil && !isStateChanged {
+    if sinceCheckpoint == 0 && retryAt == nil && !isStateChanged && !owesDelivery {
       // Everything trained is already in the newest snapshot.
       if let uncommitted { commit(uncommitted) }
       lastCheckpoint = started
@@ -212,6 +242,7 @@ final class TrainingLoop: @unchecked Sendable {
         ])
       sinceCheckpoint = 0
       isStateChanged = false
+      owesDelivery = false
       retryAt = nil
       retryDelay = .seconds(1)
       lastCheckpoint = published
