@@ -90,25 +90,30 @@ import Testing
     #expect(try fixture.serveUntilIdle(group: "alone", store: "alone") == 0)
     let alone = try fixture.newestSnapshot("alone")
     let last = try fixture.newestSnapshot("c")
-    #expect(ServeFixture.offsets(last) == ServeFixture.offsets(alone))
-    #expect(ServeFixture.offsets(last) == (try fixture.endOffsets()))
-    #expect(try ServeFixture.counts(last) == ServeFixture.counts(alone))
-    #expect(try ServeFixture.counts(alone)[0] == Int64(total))
+    let report = ScenarioReport("scale-out")
+    report.check(
+      ServeFixture.offsets(last) == ServeFixture.offsets(alone), "offsets differ from alone")
+    report.check(ServeFixture.offsets(last) == (try fixture.endOffsets()), "offsets not at ends")
+    report.check(
+      try ServeFixture.counts(last) == ServeFixture.counts(alone), "counts differ from alone")
+    report.check(try ServeFixture.counts(alone)[0] == Int64(total), "records not all read")
     let expected = ServeFixture.kernelState(alone).mapValues { SHA256.hexDigest(of: $0) }
     let actual = ServeFixture.kernelState(last).mapValues { SHA256.hexDigest(of: $0) }
-    #expect(Set(actual.keys) == Set(expected.keys))
+    report.check(Set(actual.keys) == Set(expected.keys), "state tensor names differ")
     let differing = expected.keys.filter { actual[$0] != expected[$0] }.sorted()
-    #expect(differing.isEmpty, "state tensors that differ: \(differing.prefix(20))")
+    report.check(differing.isEmpty, "state tensors that differ: \(differing.prefix(20))")
     let domains = SnapshotView(alone).domains
     #expect(domains.count >= 5)
-    #expect(SnapshotView(last).domains == domains)
+    report.check(SnapshotView(last).domains == domains, "domains differ")
     let lost = ["a", "b", "c"].map {
       fixture.log($0).components(separatedBy: "partitions lost").count - 1
     }
-    print(
-      "scale-out: 3 processes (join, SIGTERM, SIGKILL), \(total) records, "
-        + "\(domains.count) domains; takeovers a/b/c \(["a", "b", "c"].map { Self.adoptions(fixture, $0) }), "
-        + "assignments lost a/b/c \(lost); final state = one process alone: "
-        + (differing.isEmpty ? "pass" : "FAIL"))
+    let takeovers = ["a", "b", "c"].map { Self.adoptions(fixture, $0) }
+    report.finish(
+      did: "3 serve processes in one group: 2 start, a 3rd joins, one SIGTERMed, one SIGKILLed, "
+        + "\(total) records arriving in 5 steps",
+      checked: "final state tensors, offsets and counts equal one process alone",
+      figures: "\(domains.count) domains, takeovers from the state topic a/b/c \(takeovers), "
+        + "assignments lost a/b/c \(lost), tensors differing \(differing.count)")
   }
 }
