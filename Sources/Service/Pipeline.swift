@@ -284,25 +284,24 @@ public final class Pipeline {
   /// changed since it was last published. Returns the manifest; the caller commits its offsets.
   ///
   /// With `handOver` (scale-out through the state topic), the state of every partition that
-  /// moved on since it was last handed over goes to `handOver` first, so that the state topic is
-  /// never older than the local store; its kernel versions are those before this checkpoint's
-  /// publication (a process taking a partition over publishes again what may not have gone out).
+  /// moved on since it was last handed over goes to `handOver` (which returns those it wrote)
+  /// after the local snapshot and
+  /// before publishing and committing: the local store is never older than what this process
+  /// wrote to the topic (a restart keeps its own state, and takes a partition's state from the
+  /// topic only when another member moved it on); its kernel versions are those before this
+  /// checkpoint's publication (a process taking a partition over publishes again what may not
+  /// have gone out).
   ///
   /// - Throws: `KafkaError` when a dead letter of the covered records is still undelivered
   ///   (nothing is written), `SnapshotStoreError` when the snapshot could not be written (the
   ///   previous one stays), `KernelPublisher.Failure` when a kernel was not delivered.
   @discardableResult
   public func checkpoint(
-    createdAtMilliseconds: Int64, handOver: (([PartitionState]) throws -> Void)? = nil
+    createdAtMilliseconds: Int64, handOver: (([PartitionState]) throws -> [PartitionState])? = nil
   ) throws -> SnapshotManifest? {
     // The snapshot's offsets cover every rejected record: their dead letters must be on the topic.
     try deadLetters?.settle(timeout: .seconds(30))
     guard let store else { return nil }
-    if let handOver {
-      let states = changedPartitionStates(createdAtMilliseconds: createdAtMilliseconds)
-      try handOver(states)
-      markHandedOver(states)
-    }
     var changed: [KernelPublisher.Item] = []
     var versions = kernelVersions
     for (domain, kernel) in trainer.kernels.sorted(by: { $0.key < $1.key })
@@ -326,6 +325,10 @@ public final class Pipeline {
         "deactivated": deactivated.sorted().joined(separator: ","),
       ].merging(driftExtras()) { first, _ in first })
     alertsInSnapshots = alerts.count
+    if let handOver {
+      let states = changedPartitionStates(createdAtMilliseconds: createdAtMilliseconds)
+      markHandedOver(try handOver(states))
+    }
     try publisher?.publish(
       changed, snapshotVersion: report.manifest.version,
       createdAtMilliseconds: createdAtMilliseconds)

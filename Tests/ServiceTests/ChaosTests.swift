@@ -316,14 +316,19 @@ import Testing
         Array(repeating: .coordinatorNotAvailable, count: 3 * repeats)
           + [KafkaError.Code(rawValue: 12)])
       let seen = try await serve.waitForMetrics(timeout: .seconds(60)) {
+        // The refused Produce hits whichever output is written first: the partition states
+        // (state topic) or the kernels.
         ServeProcess.value(of: "iak_commit_failures_total", in: $0) >= 1
-          && ServeProcess.value(of: "iak_publish_failures_total", in: $0) >= 1
+          && ServeProcess.value(of: "iak_publish_failures_total", in: $0)
+            + ServeProcess.value(of: "iak_partition_state_failures_total", in: $0) >= 1
       }
       report.check(seen, "the refused publish and commit never happened")
       let text = serve.metricsText() ?? ""
       let fetchErrors = ServeProcess.value(
         of: "iak_kafka_errors_total", labels: "REQUEST_TIMED_OUT", in: text)
-      let publishFailures = ServeProcess.value(of: "iak_publish_failures_total", in: text)
+      let publishFailures =
+        ServeProcess.value(of: "iak_publish_failures_total", in: text)
+        + ServeProcess.value(of: "iak_partition_state_failures_total", in: text)
       let commitFailures = ServeProcess.value(of: "iak_commit_failures_total", in: text)
       let commitRetries = serve.logLines(containing: "commit refused for now; retrying").count
       let losses = serve.logLines(containing: "partitions lost").count

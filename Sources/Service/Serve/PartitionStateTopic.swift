@@ -6,8 +6,8 @@ import Synchronization
 /// The compacted state topic (`checkpoint.state_topic`) through which `serve` processes of one
 /// consumer group hand partitions to each other: every checkpoint writes the state of each
 /// owned partition that moved on, keyed `<group>/<topic>/<partition>` (several pipelines may
-/// share one state topic), before the local snapshot and
-/// before offsets are committed; a process that gains a partition reads its newest state back.
+/// share one state topic), after the local snapshot and before kernels are published and offsets
+/// committed; a process that gains a partition reads its newest state back.
 ///
 /// Input partition `p` goes to state-topic partition `p mod n` (n: the state topic's partition
 /// count), so reading one partition's state scans one partition of the state topic.
@@ -23,6 +23,7 @@ final class PartitionStateTopic: Sendable {
   private let written: Metric?
   private let writtenBytes: Metric?
   private let adopted: Metric?
+  private let failures: Metric?
 
   /// Looks up the topic's partition count.
   ///
@@ -55,6 +56,10 @@ final class PartitionStateTopic: Sendable {
     writtenBytes = metrics?.counter(
       "iak_partition_state_bytes_total",
       help: "Bytes of partition state written to the state topic."
+    ).with()
+    failures = metrics?.counter(
+      "iak_partition_state_failures_total",
+      help: "Checkpoints whose partition states could not be written to the state topic."
     ).with()
     adopted = metrics?.counter(
       "iak_partition_states_adopted_total",
@@ -108,6 +113,7 @@ final class PartitionStateTopic: Sendable {
     }
     let failures = failed.withLock { $0 }
     guard failures.isEmpty else {
+      self.failures?.increment()
       throw WriteFailure(
         description: "partition state not written to \(topic): "
           + failures.joined(separator: "; ")

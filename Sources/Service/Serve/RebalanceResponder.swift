@@ -11,7 +11,7 @@ import Synchronization
 /// the revoke checkpoint also writes each partition's state to the topic, and the revoked
 /// partitions' state is then forgotten here; a gained partition's newest state is read from the
 /// topic and taken over when it is ahead of what this process holds (its restored local
-/// snapshot), and reading starts at that state's offset. State held at start-up for partitions
+/// snapshot, or partitions it lost without a revoke), and reading starts at that state's offset. State held at start-up for partitions
 /// Kafka does not assign is forgotten at the first assignment (the state topic has it).
 final class RebalanceResponder: Sendable {
   private let loop = Mutex<TrainingLoop?>(nil)
@@ -71,12 +71,15 @@ final class RebalanceResponder: Sendable {
       defer { metrics.assigned.set(Double(consumer.assignment.count - partitions.count)) }
       guard let trainingLoop = loop.withLock({ $0 }), trainingLoop.isRunning else { return }
       if isLost {
+        // Kept: if they come back (a broker outage, a session that timed out) the state topic
+        // tells whether another member moved them on meanwhile; if not, reading resumes here.
         logger.warning(
-          "partitions were lost without a chance to checkpoint; another member owns them now",
+          "partitions were lost without a chance to checkpoint; their state is kept until they "
+            + "come back or are known to be elsewhere",
           ["partitions": partitions.map(\.description).joined(separator: ",")])
-      } else {
-        run(.checkpoint(reason: "rebalance"), doing: "the rebalance checkpoint")
+        return
       }
+      run(.checkpoint(reason: "rebalance"), doing: "the rebalance checkpoint")
       if stateTopic != nil {
         run(.release(partitions), doing: "forgetting the revoked partitions")
       }

@@ -209,7 +209,9 @@ final class TrainingLoop: @unchecked Sendable {
       let handOver = stateTopic.map { topic in
         { (states: [PartitionState]) in
           let owned = Set(self.source.assignment)
-          try topic.write(states.filter { owned.contains($0.partition) })
+          let written = states.filter { owned.contains($0.partition) }
+          try topic.write(written)
+          return written
         }
       }
       guard
