@@ -19,9 +19,9 @@ public struct EventIngest {
     public var partition: Int32
   }
 
-  /// The decoder `ingest(_:partition:into:)` reads values with. It is `Sendable`: another
-  /// thread may decode records ahead with it (`EventDecoder.decodeAhead(_:)`) for
-  /// `ingest(_:partition:into:)` taking the event.
+  /// The decoder the bytes-taking `ingest(_:partition:into:)` reads values with. It is
+  /// `Sendable`: another thread may decode records ahead with it (`EventDecoder.decodeAhead(_:)`)
+  /// for the event-taking `ingest(_:partition:into:)`.
   public let decoder: EventDecoder
   let joinerConfiguration: LabelJoiner.Configuration
   let metrics: MetricsRegistry?

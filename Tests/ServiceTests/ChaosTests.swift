@@ -56,13 +56,16 @@ import Testing
       linesPerSecond: 400)
 
     // Half the kills at a random time after the start (start-up, restore, group join or
-    // training), half inside a snapshot write, each step of a write taken in turn.
-    let steps = SnapshotWriteTrap.Step.allCases.shuffled(using: &random)
+    // training), half inside a snapshot write, each step of a write taken in turn (building
+    // the folder, the surest to land inside the write, first).
+    let later: [SnapshotWriteTrap.Step] = [.committing, .committed]
+    let steps = [.buildingFolder] + later.shuffled(using: &random)
     var plan: [KillMoment] = (0..<kills).map { index in
       index < kills / 2
-        ? .after(.milliseconds(Int.random(in: 500...7000, using: &random)))
+        ? .after(.milliseconds(Int.random(in: 500...8000, using: &random)))
         : .snapshotWrite(
-          steps[index % steps.count], occurrence: Int.random(in: 1...2, using: &random))
+          steps[(index - kills / 2) % steps.count],
+          occurrence: Int.random(in: 1...4, using: &random))
     }
     plan.shuffle(using: &random)
 
@@ -73,9 +76,13 @@ import Testing
     var startUpKills = 0
     var leftoverToClean = false
     var cleanedAtRestart = 0
-    for (index, moment) in plan.enumerated() {
-      // The stream grows as the run goes: each process has new records to train and snapshot.
-      producer.release(upTo: fixture.lines.count * (index + 1) / (kills + 1))
+    var index = 0
+    while index < plan.count {
+      let moment = plan[index]
+      // The stream grows as the run goes: each process has new records to train and snapshot
+      // (an extra kill takes 100 records of the last part).
+      producer.release(
+        upTo: fixture.lines.count * min(index + 1, kills) / (kills + 1) + 100 * (index + 1 - kills))
       let trap = try SnapshotWriteTrap(folder: store)
       let serve = try fixture.startServe(
         topic: "events", group: "crash", store: "crash", extra: Self.serveSettings)
@@ -111,6 +118,11 @@ import Testing
       let covered = fixture.newestSnapshotIfAny("crash").map { try? ServeFixture.counts($0)[0] }
       moments.append(
         "\(moment)\(left.map { " [left \($0)]" } ?? "") -> \(covered.flatMap { $0 } ?? 0)")
+      index += 1
+      // A busy machine may let a write finish before the signal lands: a few more tries.
+      if index == plan.count && landedInWrite == 0 && plan.count < kills + 3 {
+        plan.append(.snapshotWrite(.buildingFolder, occurrence: 1))
+      }
     }
     try producer.finish()
     // One more kill, the moment the snapshot taken when the input went quiet commits: no record
@@ -163,15 +175,15 @@ import Testing
     print("crash kills (seed \(seed)): " + moments.joined(separator: "; "))
     report.finish(
       did:
-        "SIGKILLed serve \(kills) times over a live stream of \(fixture.lines.count) records "
-        + "(seed \(seed)): \(kills - kills / 2) inside snapshot writes, \(kills / 2) at random "
-        + "times (\(startUpKills) before the group assignment); then once more the moment the "
-        + "snapshot taken at the end of the input committed; restarted after each",
+        "SIGKILLed serve \(plan.count) times over a live stream of \(fixture.lines.count) records "
+        + "(seed \(seed)): \(plan.count - kills / 2) inside snapshot writes, \(kills / 2) at "
+        + "random times (\(startUpKills) before the group assignment); then once more the "
+        + "moment the snapshot taken at the end of the input committed; restarted after each",
       checked:
         "each kill killed, interrupted writes' leftovers reported and removed at restart, the "
         + "last restart delivers the killed snapshot, final state vs an uninterrupted replay",
       figures:
-        "\(landedInWrite) of \(kills) kills landed mid-write (a leftover found; "
+        "\(landedInWrite) of \(plan.count) kills landed mid-write (a leftover found; "
         + "\(cleanedAtRestart) removed at restart); the last kill left \(undelivered) domains' "
         + "kernels unpublished; " + figures)
   }

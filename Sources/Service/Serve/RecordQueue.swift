@@ -3,8 +3,8 @@ import Observability
 import Stream
 
 /// The hand-off between the consumer thread and the training thread: chunks of records, decoded
-/// on the consumer thread, in arrival order, and requests that the training thread runs once everything queued before
-/// them is trained.
+/// on the consumer thread, in arrival order, and requests that the training thread runs once
+/// everything queued before them is trained.
 ///
 /// It never drops a record: `append` always takes the chunk and tells the consumer how many
 /// records wait, so the consumer stops polling at capacity (`waitForRoom`) until the training
