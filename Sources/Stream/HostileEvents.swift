@@ -36,7 +36,7 @@ public struct HostileEvents: Sendable {
 
   /// Event number `index`, stamped with event time `timeMilliseconds` where it has one.
   public func event(_ index: Int, timeMilliseconds: Int64) -> HostileEvent {
-    var random = MovieLensRandom(seed: seed ^ (UInt64(truncatingIfNeeded: index) &* 0xD6E8_FEB8))
+    var random = SeededRandom(seed: seed ^ (UInt64(truncatingIfNeeded: index) &* 0xD6E8_FEB8))
     _ = random.next()
     var maker = Maker(
       schema: schema, index: index, seed: seed, time: timeMilliseconds, random: random)
@@ -84,9 +84,9 @@ private struct Maker {
   let index: Int
   let seed: UInt64
   let time: Int64
-  var random: MovieLensRandom
+  var random: SeededRandom
 
-  init(schema: EventSchema, index: Int, seed: UInt64, time: Int64, random: MovieLensRandom) {
+  init(schema: EventSchema, index: Int, seed: UInt64, time: Int64, random: SeededRandom) {
     self.schema = schema
     self.index = index
     self.seed = seed

@@ -149,7 +149,7 @@ public struct MovieLensConverter: Sendable {
     options: Options = Options(), _ body: (Event) throws(Failure) -> Void
   ) throws(Failure) -> Summary {
     var summary = Summary()
-    var random = MovieLensRandom(seed: options.seed)
+    var random = SeededRandom(seed: options.seed)
     var pendingClicks: [Event] = []
     var nextClick = 0
     func emitClicks(through time: Int64) throws(Failure) {
@@ -226,7 +226,7 @@ public struct MovieLensConverter: Sendable {
 
   /// Up to `count` distinct items `user` never rated, drawn uniformly.
   private func sampleNegatives(
-    for user: String, count: Int, random: inout MovieLensRandom
+    for user: String, count: Int, random: inout SeededRandom
   ) -> [String] {
     guard count > 0 else { return [] }
     let rated = ratedItems[user] ?? []

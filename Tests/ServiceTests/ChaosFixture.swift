@@ -28,17 +28,9 @@ final class ChaosFixture {
 
   /// Pretrains a backbone on `impressions` impressions' lines and starts the cluster.
   init(impressions: Int) throws {
-    folder =
-      FileManager.default.temporaryDirectory
-      .appendingPathComponent("iak-chaos-\(UUID().uuidString.prefix(8))").path
-    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    folder = try TemporaryFolder.make("iak-chaos")
     lines = ServeFixture.events(impressions: impressions)
-    settings = [
-      "--set", "backbone.fields=user,item", "--set", "backbone.buckets=512",
-      "--set", "backbone.hidden=16,8", "--set", "backbone.until=",
-      "--set", "domain.window=every 1d", "--set", "train.batch_max=8",
-      "--set", "label.wait=1m", "--set", "metrics.listen=127.0.0.1:0",
-    ]
+    settings = ServeFixture.standardSettings
     let events = folder + "/events.jsonl"
     try (lines.joined(separator: "\n") + "\n").write(
       toFile: events, atomically: true, encoding: .utf8)

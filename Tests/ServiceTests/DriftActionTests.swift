@@ -21,10 +21,7 @@ import Testing
     var configuration = Configuration()
 
     init() throws {
-      folder =
-        FileManager.default.temporaryDirectory
-        .appendingPathComponent("iak-drift-actions-\(UUID().uuidString)").path
-      try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+      folder = try TemporaryFolder.make("iak-drift-actions")
       let events = folder + "/pretrain.jsonl"
       try Fixture.lines(count: 3000, invertedCount: 0, seed: 7).joined(separator: "\n")
         .write(toFile: events, atomically: true, encoding: .utf8)

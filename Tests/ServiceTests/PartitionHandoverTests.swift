@@ -21,10 +21,7 @@ import Testing
     let records: [Record]
 
     init() throws {
-      folder =
-        FileManager.default.temporaryDirectory
-        .appendingPathComponent("iak-handover-\(UUID().uuidString.prefix(8))").path
-      try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+      folder = try TemporaryFolder.make("iak-handover")
       let lines = ServeFixture.events(impressions: 1200)
       let events = folder + "/events.jsonl"
       try (lines.joined(separator: "\n") + "\n").write(

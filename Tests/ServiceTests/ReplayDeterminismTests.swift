@@ -15,10 +15,7 @@ import Testing
     let settings: [String]
 
     init() throws {
-      folder =
-        FileManager.default.temporaryDirectory
-        .appendingPathComponent("iak-replay-\(UUID().uuidString)").path
-      try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+      folder = try TemporaryFolder.make("iak-replay")
       events = folder + "/events.jsonl"
       // Split clicks: a click event follows some impressions, so the joiner holds state too.
       var lines: [String] = []

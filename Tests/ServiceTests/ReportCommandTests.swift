@@ -18,10 +18,7 @@ import Testing
     let settings: [String]
 
     init() throws {
-      folder =
-        FileManager.default.temporaryDirectory
-        .appendingPathComponent("iak-report-\(UUID().uuidString)").path
-      try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+      folder = try TemporaryFolder.make("iak-report")
       var state: UInt64 = 3
       func next() -> UInt64 {
         state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407

@@ -26,6 +26,14 @@ final class ServeFixture {
       .deletingLastPathComponent().appendingPathComponent(".build/debug/iak-stream").path
   }
 
+  /// The settings every serve test runs with: a small backbone, daily domains, small batches.
+  static let standardSettings = [
+    "--set", "backbone.fields=user,item", "--set", "backbone.buckets=512",
+    "--set", "backbone.hidden=16,8", "--set", "backbone.until=",
+    "--set", "domain.window=every 1d", "--set", "train.batch_max=8",
+    "--set", "label.wait=1m", "--set", "metrics.listen=127.0.0.1:0",
+  ]
+
   /// Impressions over five regions, a click 2 s after some of them, and two bad records.
   static func events(impressions: Int) -> [String] {
     var state: UInt64 = 7
@@ -56,18 +64,10 @@ final class ServeFixture {
   /// Pretrains the backbone on every event, creates the topics (`partitions` input partitions)
   /// and produces the events, or only the first `produced` of them (`produce(upTo:)` sends more).
   init(impressions: Int = 3000, partitions: Int32 = 3, produced: Int? = nil) async throws {
-    folder =
-      FileManager.default.temporaryDirectory
-      .appendingPathComponent("iak-serve-\(UUID().uuidString.prefix(8))").path
-    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    folder = try TemporaryFolder.make("iak-serve")
     lines = Self.events(impressions: impressions)
     badLines = 2
-    settings = [
-      "--set", "backbone.fields=user,item", "--set", "backbone.buckets=512",
-      "--set", "backbone.hidden=16,8", "--set", "backbone.until=",
-      "--set", "domain.window=every 1d", "--set", "train.batch_max=8",
-      "--set", "label.wait=1m", "--set", "metrics.listen=127.0.0.1:0",
-    ]
+    settings = Self.standardSettings
     let events = folder + "/events.jsonl"
     try (lines.joined(separator: "\n") + "\n").write(
       toFile: events, atomically: true, encoding: .utf8)

@@ -26,10 +26,7 @@ import Testing
     let input: [UInt8]
 
     init() throws {
-      folder =
-        FileManager.default.temporaryDirectory
-        .appendingPathComponent("iak-storage-\(UUID().uuidString)").path
-      try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+      folder = try TemporaryFolder.make("iak-storage")
       backbone = try Backbone(
         config: BackboneConfig(fields: ["user", "item"], buckets: 512, hiddenSizes: [16, 8]),
         seed: 3)

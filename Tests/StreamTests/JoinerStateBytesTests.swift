@@ -10,7 +10,7 @@ import Testing
       configuration: .init(
         waitMilliseconds: 1_000, maxOutOfOrdernessMilliseconds: 100, maxPending: 50))
     var output: [LabelJoiner.LabelledExample] = []
-    var generator = EventTestRandom(seed: 5)
+    var generator = SeededRandom(seed: 5)
     for index in 0..<400 {
       let time = Int64(index * 10)
       let impression = Event(
@@ -50,7 +50,7 @@ import Testing
       }
     }
     #expect(throws: StateBytesError.self) { try LabelJoiner.State(bytes: bytes + [0]) }
-    var generator = EventTestRandom(seed: 11)
+    var generator = SeededRandom(seed: 11)
     for _ in 0..<2_000 {
       var damaged = bytes
       for _ in 0..<3 {
