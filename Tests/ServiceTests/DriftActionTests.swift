@@ -22,9 +22,6 @@ import Testing
 
     init() throws {
       folder = try TemporaryFolder.make("iak-drift-actions")
-      let events = folder + "/pretrain.jsonl"
-      try Fixture.lines(count: 3000, invertedCount: 0, seed: 7).joined(separator: "\n")
-        .write(toFile: events, atomically: true, encoding: .utf8)
       let settings = [
         "backbone.fields=user,item", "backbone.buckets=512", "backbone.hidden=16,8",
         "backbone.until=", "backbone.epochs=4", "domain.window=month", "domain.min_examples=50",
@@ -32,13 +29,9 @@ import Testing
         "drift.harm_window=200", "checkpoint.keep=100",
       ]
       for setting in settings { try configuration.apply(override: setting) }
-      let out = CommandLineToolTests.Captured()
-      let status = CommandLineTool.main(
-        arguments: ["iak-stream", "pretrain", "--input", events, "--out", folder + "/bb"]
-          + settings.flatMap { ["--set", $0] },
-        output: { out.write($0) }, errorOutput: { out.writeError($0) })
-      #expect(status == 0, "pretrain failed: \(out.errors)")
-      backbone = try Backbone.load(from: folder + "/bb")
+      backbone = try TestBackbone.pretrain(
+        lines: Fixture.lines(count: 3000, invertedCount: 0, seed: 7), settings: settings,
+        in: folder)
     }
 
     deinit { try? FileManager.default.removeItem(atPath: folder) }

@@ -23,21 +23,12 @@ import Testing
     init() throws {
       folder = try TemporaryFolder.make("iak-handover")
       let lines = ServeFixture.events(impressions: 1200)
-      let events = folder + "/events.jsonl"
-      try (lines.joined(separator: "\n") + "\n").write(
-        toFile: events, atomically: true, encoding: .utf8)
       let settings = [
         "backbone.fields=user,item", "backbone.buckets=512", "backbone.hidden=16,8",
         "backbone.until=", "domain.window=every 1d", "train.batch_max=8", "label.wait=1m",
       ]
       for setting in settings { try configuration.apply(override: setting) }
-      let out = CommandLineToolTests.Captured()
-      let status = CommandLineTool.main(
-        arguments: ["iak-stream", "pretrain", "--input", events, "--out", folder + "/bb"]
-          + settings.flatMap { ["--set", $0] },
-        output: { out.write($0) }, errorOutput: { out.writeError($0) })
-      #expect(status == 0, "pretrain failed: \(out.errors)")
-      backbone = try Backbone.load(from: folder + "/bb")
+      backbone = try TestBackbone.pretrain(lines: lines, settings: settings, in: folder)
       var nextOffset: [Int32: Int64] = [:]
       records = lines.map { line in
         // r0 and r1 on partition 0, r2 and r3 on 1, r4 on 2; the bad lines on 0.
