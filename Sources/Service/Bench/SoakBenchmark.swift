@@ -94,8 +94,13 @@ struct SoakBenchmark {
     let run = try ServeRun(
       context: context, cluster: cluster, topic: topic, backbone: settings.backbone,
       overrides: [], freshness: FreshnessLog())
+    let loadedMB = Double(ProcessMemory.residentBytes ?? 0) / 1e6
     run.start()
     try run.waitUntilAssigned(timeout: .seconds(60))
+    context.print(
+      String(
+        format: "soak start: RSS %.1f MB with the input loaded, %.1f MB once serve owns its "
+          + "partitions", loadedMB, Double(ProcessMemory.residentBytes ?? 0) / 1e6))
     let producer = try KafkaProducer.make(
       configuration: KafkaConfiguration(bootstrapServers: cluster.bootstrapServers)
         .setting("linger.ms", "5"),
@@ -156,6 +161,8 @@ struct SoakBenchmark {
       context.logger.warning(
         "bench soak: records were not delivered to the mock cluster", ["count": "\(undelivered)"])
     }
+    // The cluster must outlive serve and the producer.
+    withExtendedLifetime(cluster) {}
     context.print(Self.summary(minutes, outcome: outcome, loops: loop + 1))
     return minutes
   }
