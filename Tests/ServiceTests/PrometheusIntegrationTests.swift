@@ -118,7 +118,7 @@ import Testing
     #expect(serve.terminationStatus == 0, "\(fixture.log("prom").suffix(2000))")
 
     // The alerts topic says the identity signal is what collapsed that domain.
-    let configuration = KafkaConfiguration(bootstrapServers: fixture.cluster.bootstrapServers)
+    let configuration = KafkaConfiguration(bootstrapServers: fixture.bootstrapServers)
     let records = try KafkaTopicReader.readAll("alerts", configuration: configuration)
     let documents = try records.compactMap {
       try JSONSerialization.jsonObject(with: Data($0.value)) as? [String: Any]

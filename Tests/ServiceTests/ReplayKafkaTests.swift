@@ -11,7 +11,7 @@ import Testing
   @Test func aReplaySplitAtATimestampAndResumedEqualsTheWholeReplay() async throws {
     let fixture = try await ServeFixture()
     let common = [
-      "replay", "--topic", fixture.topic, "--bootstrap-servers", fixture.cluster.bootstrapServers,
+      "replay", "--topic", fixture.topic, "--bootstrap-servers", fixture.bootstrapServers,
       "--backbone", fixture.folder + "/bb", "--set", "checkpoint.interval=700 events",
     ]
     let (status, output) = fixture.run(common + ["--checkpoint-dir", fixture.folder + "/whole"])
@@ -56,7 +56,7 @@ import Testing
     let ends = try fixture.endOffsets()
     let busiest = try #require(ends.max { $0.value < $1.value })
     let (status, output) = fixture.run([
-      "replay", "--topic", fixture.topic, "--bootstrap-servers", fixture.cluster.bootstrapServers,
+      "replay", "--topic", fixture.topic, "--bootstrap-servers", fixture.bootstrapServers,
       "--backbone", fixture.folder + "/bb", "--checkpoint-dir", fixture.folder + "/r",
       "--from", "\(busiest.key.partition):10",
       "--until-offset", "\(busiest.key.partition):110",
@@ -69,7 +69,7 @@ import Testing
     #expect(try fixture.committed(group: "iak-stream").isEmpty)
 
     let (bad, badOutput) = fixture.run([
-      "replay", "--topic", fixture.topic, "--bootstrap-servers", fixture.cluster.bootstrapServers,
+      "replay", "--topic", fixture.topic, "--bootstrap-servers", fixture.bootstrapServers,
       "--backbone", fixture.folder + "/bb", "--checkpoint-dir", fixture.folder + "/r2",
       "--from", "7:0",
     ])

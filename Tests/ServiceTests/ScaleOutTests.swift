@@ -5,7 +5,8 @@ import Testing
 
 @testable import Service
 
-/// Three `serve` processes in one consumer group against one broker, with members joining,
+/// Three `serve` processes in one consumer group against one `iak-stream broker` process, with
+/// members joining,
 /// leaving cleanly and dying, while events keep arriving: the state of every partition moves
 /// through the state topic, and the end state is the one a single process reaches alone.
 @Suite(.serialized) struct ScaleOutTests {
@@ -32,7 +33,8 @@ import Testing
   }
 
   @Test func threeProcessesJoiningLeavingAndDyingEndAsOneProcessAlone() async throws {
-    let fixture = try await ServeFixture(impressions: 3000, partitions: 3, produced: 0)
+    let fixture = try await ServeFixture(
+      impressions: 3000, partitions: 3, produced: 0, brokerProcess: true)
     let total = fixture.lines.count
     let quick = ["--set", "checkpoint.interval=1s"]
     let group = "scale"

@@ -9,7 +9,12 @@ import Testing
 /// small pretrained backbone, and `iak-stream serve` run as a separate process against them.
 final class ServeFixture {
   let folder: String
-  let cluster: MockKafkaCluster
+  /// The in-process mock cluster, or nil when the fixture runs an `iak-stream broker` process.
+  let cluster: MockKafkaCluster?
+  /// The `iak-stream broker` process, when the fixture runs one.
+  private let brokerProcess: Process?
+  /// Where the broker listens.
+  let bootstrapServers: String
   let topic = "events"
   /// Every record produced, in order (bad ones included).
   let lines: [String]
@@ -63,7 +68,12 @@ final class ServeFixture {
 
   /// Pretrains the backbone on every event, creates the topics (`partitions` input partitions)
   /// and produces the events, or only the first `produced` of them (`produce(upTo:)` sends more).
-  init(impressions: Int = 3000, partitions: Int32 = 3, produced: Int? = nil) async throws {
+  /// With `brokerProcess`, the topics live in a separate `iak-stream broker` process (the same
+  /// librdkafka mock cluster) instead of this one.
+  init(
+    impressions: Int = 3000, partitions: Int32 = 3, produced: Int? = nil,
+    brokerProcess runsBroker: Bool = false
+  ) async throws {
     folder = try TemporaryFolder.make("iak-serve")
     lines = Self.events(impressions: impressions)
     badLines = 2
@@ -77,13 +87,40 @@ final class ServeFixture {
         + settings, output: { out.write($0) }, errorOutput: { out.writeError($0) })
     #expect(status == 0, "\(out.errors)")
 
-    cluster = try MockKafkaCluster.make()
     self.partitions = partitions
-    try cluster.createTopic(topic, partitions: Int(partitions))
     // Every topic serve ensures (`ServiceTopics`), state topic included: the mock broker cannot
     // create topics, so a missing one costs serve a 30 s CreateTopics timeout at start-up.
-    for name in ["kernels", "alerts", "dead-letters", "iak-state"] {
-      try cluster.createTopic(name, partitions: 1)
+    let outputs = ["kernels", "alerts", "dead-letters", "iak-state"]
+    if runsBroker {
+      let process = Process()
+      process.executableURL = URL(fileURLWithPath: Self.executable)
+      process.arguments =
+        ["broker", "--topic", "\(topic):\(partitions)"]
+        + outputs.flatMap { ["--topic", "\($0):1"] }
+      let out = folder + "/broker.out"
+      _ = FileManager.default.createFile(atPath: out, contents: nil)
+      process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
+      process.standardError = FileHandle.nullDevice
+      try process.run()
+      process.killIfRunning(after: .seconds(900))
+      var servers: String?
+      let deadline = Date().addingTimeInterval(10)
+      while servers == nil && Date() < deadline {
+        let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
+        servers = text.split(separator: "\n").first { $0.hasPrefix("bootstrap.servers=") }
+          .map { String($0.dropFirst("bootstrap.servers=".count)) }
+        if servers == nil { try await Task.sleep(for: .milliseconds(50)) }
+      }
+      cluster = nil
+      self.brokerProcess = process
+      bootstrapServers = try #require(servers, "iak-stream broker did not start")
+    } else {
+      let cluster = try MockKafkaCluster.make()
+      try cluster.createTopic(topic, partitions: Int(partitions))
+      for name in outputs { try cluster.createTopic(name, partitions: 1) }
+      self.cluster = cluster
+      self.brokerProcess = nil
+      bootstrapServers = cluster.bootstrapServers
     }
     try produce(upTo: produced ?? lines.count)
   }
@@ -92,7 +129,7 @@ final class ServeFixture {
   /// for their delivery.
   func produce(upTo end: Int) throws {
     let producer = try KafkaProducer.make(
-      configuration: KafkaConfiguration(bootstrapServers: cluster.bootstrapServers))
+      configuration: KafkaConfiguration(bootstrapServers: bootstrapServers))
     let start = producedCount
     producedCount = max(start, min(end, lines.count))
     for line in lines[start..<producedCount] {
@@ -123,12 +160,18 @@ final class ServeFixture {
   /// The newest event time produced so far (a bad record keeps the previous one's).
   private var timestamp: Int64 = 883_000_000_000
 
-  deinit { try? FileManager.default.removeItem(atPath: folder) }
+  deinit {
+    if let brokerProcess, brokerProcess.isRunning {
+      brokerProcess.terminate()
+      brokerProcess.waitUntilExit()
+    }
+    try? FileManager.default.removeItem(atPath: folder)
+  }
 
   /// The settings a serve process of consumer group `group` storing in `store` runs with.
   func serveArguments(group: String, store: String, extra: [String] = []) -> [String] {
     [
-      "serve", "--bootstrap-servers", cluster.bootstrapServers, "--backbone", folder + "/bb",
+      "serve", "--bootstrap-servers", bootstrapServers, "--backbone", folder + "/bb",
       "--set", "input.topics=\(topic)", "--set", "input.group_id=\(group)",
       "--set", "checkpoint.dir=\(folder)/\(store)", "--set", "publish.topic=kernels",
       "--set", "alert.topic=alerts", "--set", "input.dead_letter_topic=dead-letters",
@@ -203,7 +246,7 @@ final class ServeFixture {
   /// The end offset of every partition of the input topic.
   func endOffsets() throws -> [KafkaPartition: Int64] {
     let consumer = try KafkaConsumer.make(
-      configuration: KafkaConfiguration(bootstrapServers: cluster.bootstrapServers))
+      configuration: KafkaConfiguration(bootstrapServers: bootstrapServers))
     defer { consumer.close() }
     return try consumer.resolve(.latest, topic: topic, timeout: .seconds(10))
   }
@@ -211,7 +254,7 @@ final class ServeFixture {
   /// The offsets group `group` committed.
   func committed(group: String) throws -> [KafkaPartition: Int64] {
     let consumer = try KafkaConsumer.make(
-      configuration: KafkaConfiguration(bootstrapServers: cluster.bootstrapServers),
+      configuration: KafkaConfiguration(bootstrapServers: bootstrapServers),
       groupID: group)
     defer { consumer.close() }
     return try consumer.committed(

@@ -52,7 +52,7 @@ import Testing
     #expect(try fixture.committed(group: "g1") == ends)
 
     // Every domain's kernel is on the kernels topic, a self-contained safetensors file.
-    let configuration = KafkaConfiguration(bootstrapServers: fixture.cluster.bootstrapServers)
+    let configuration = KafkaConfiguration(bootstrapServers: fixture.bootstrapServers)
     let published = KafkaTopicReader.latestByKey(
       try KafkaTopicReader.readAll("kernels", configuration: configuration))
     let domains = Set(
