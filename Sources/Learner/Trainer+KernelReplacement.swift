@@ -15,6 +15,7 @@ extension Trainer {
     var fresh = makeState(domain)
     fresh.pending = state.pending
     fresh.evaluation = state.evaluation
+    fresh.lastSeenMs = state.lastSeenMs
     states[domain] = fresh
     logger.info("kernel reset", ["domain": domain])
     return true
@@ -42,6 +43,7 @@ extension Trainer {
     restored.kernel = kernel
     restored.pending = state.pending
     restored.evaluation = state.evaluation
+    restored.lastSeenMs = state.lastSeenMs
     if config.mode == .outputBias {
       guard let bias = try? tensors[prefix + StateTensor.outputBias]?.floats(), bias.count == 3,
         let step = try? tensors[prefix + StateTensor.outputBiasStep]?.int64s(), step.count == 1,

@@ -73,6 +73,16 @@ import Testing
     #expect(trainer.domainCount == 4)
   }
 
+  @Test func aResetOrRolledBackKernelKeepsItsDomainsLastSeenTime() throws {
+    let trainer = try Self.trainerWithSixDomains()
+    let snapshot = trainer.stateTensors()
+    #expect(trainer.resetKernel(of: "d0"))
+    try trainer.rollBackKernel(of: "d1", toStateIn: snapshot)
+    #expect(trainer.lastSeenMs(of: "d0") == 7_000)
+    #expect(trainer.lastSeenMs(of: "d1") == 67_000)
+    #expect(trainer.retireDomains(keepingAtMost: 4) == ["d0", "d1"])
+  }
+
   @Test func theLastSeenTimeSurvivesASnapshotSoRetirementOrderDoesToo() throws {
     let trainer = try Self.trainerWithSixDomains()
     let restored = try TrainerTests.makeTrainer()

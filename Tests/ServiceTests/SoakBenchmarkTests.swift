@@ -66,22 +66,29 @@ import Testing
 
     func minute(_ index: Int, _ megabytes: Double) -> SoakBenchmark.Minute {
       SoakBenchmark.Minute(
-        index: index, residentMB: megabytes, eventsPerSecond: 1, examplesPerSecond: 1,
-        domains: 3, snapshotMB: 0.5, loop: index, retired: 0)
+        index: index, residentMB: megabytes, lowestMB: 90, highestMB: megabytes + Double(index),
+        eventsPerSecond: 1, examplesPerSecond: 1, domains: 3, snapshotMB: 0.5, loop: index,
+        retired: 0)
     }
     // 100, 104, 102, 106: slope (sum of dx * dy) / (sum of dx^2) = (-1.5 * -3 + -0.5 * 1
     // + 0.5 * -1 + 1.5 * 3) / 5 = 8 / 5.
     let minutes = [minute(1, 100), minute(2, 104), minute(3, 102), minute(4, 106)]
-    #expect(abs(SoakBenchmark.slope(minutes) - 1.6) < 1e-12)
-    #expect(SoakBenchmark.slope([minute(1, 100)]) == 0)
+    #expect(abs(SoakBenchmark.slope(minutes, of: \.residentMB) - 1.6) < 1e-12)
+    // Highest: 101, 106, 105, 110 -> (-1.5 * -4.5 + -0.5 * 0.5 + 0.5 * -0.5 + 1.5 * 4.5) / 5.
+    #expect(abs(SoakBenchmark.slope(minutes, of: \.highestMB) - 2.6) < 1e-12)
+    #expect(SoakBenchmark.slope(minutes, of: \.lowestMB) == 0)
+    #expect(SoakBenchmark.slope([minute(1, 100)], of: \.residentMB) == 0)
     let summary = SoakBenchmark.summary(
       minutes, outcome: ServeRun.Outcome(records: 10, examples: 8, snapshots: 2), loops: 3)
     #expect(summary.contains("RSS first minute 100.0 MB, last minute 106.0 MB (+6.0 MB)"))
-    #expect(summary.contains("slope 1.60 MB/min over all minutes, 4.00 MB/min over the last 2"))
+    #expect(
+      summary.contains(
+        "slope 1.60 MB/min over all minutes (lowest per minute: 0.00), 4.00 MB/min over the "
+          + "last 2 (lowest: 0.00)"), "\(summary)")
     #expect(
       minute(2, 104).line
-        == "minute 2: RSS 104.0 MB, 1 events/s, 1 examples/s, 3 domains alive, snapshot 0.50 MB "
-        + "(loop 2, 0 domains retired so far)")
+        == "minute 2: RSS 104.0 MB (lowest 90.0, highest 106.0 in the minute), 1 events/s, 1 "
+        + "examples/s, 3 domains alive, snapshot 0.50 MB (loop 2, 0 domains retired so far)")
   }
 
   @Test func aShortSoakPrintsALinePerIntervalAndASummary() throws {
@@ -111,7 +118,11 @@ import Testing
     settings.partitions = 2
     let minutes = try SoakBenchmark(context: context, settings: settings).run()
     #expect(minutes.map(\.index) == [1, 2, 3])
-    #expect(minutes.allSatisfy { $0.residentMB > 0 && $0.loop >= 1 })
+    #expect(
+      minutes.allSatisfy {
+        $0.lowestMB > 0 && $0.lowestMB <= $0.residentMB && $0.residentMB <= $0.highestMB
+          && $0.loop >= 1
+      })
     let output = captured.output.split(separator: "\n").map(String.init)
     #expect(
       output.first?.hasPrefix("soak input: \(lines.count) events per loop") == true, "\(output)")

@@ -36,6 +36,11 @@ struct SoakBenchmark {
     var index: Int
     /// Resident set size at its end, in MB (10^6 bytes).
     var residentMB: Double
+    /// The lowest resident set size sampled in it (every 60th of the interval), in MB: what is
+    /// held between snapshots, which take up to twice the state while they are written.
+    var lowestMB: Double
+    /// The highest resident set size sampled in it, in MB.
+    var highestMB: Double
     /// Records through the pipeline per second in it.
     var eventsPerSecond: Double
     /// Labelled examples per second in it.
@@ -52,9 +57,10 @@ struct SoakBenchmark {
     /// The printed line.
     var line: String {
       String(
-        format: "minute %d: RSS %.1f MB, %.0f events/s, %.0f examples/s, %d domains alive, "
-          + "snapshot %.2f MB (loop %d, %d domains retired so far)", index, residentMB,
-        eventsPerSecond, examplesPerSecond, domains, snapshotMB, loop, retired)
+        format: "minute %d: RSS %.1f MB (lowest %.1f, highest %.1f in the minute), %.0f "
+          + "events/s, %.0f examples/s, %d domains alive, snapshot %.2f MB (loop %d, %d domains "
+          + "retired so far)", index, residentMB, lowestMB, highestMB, eventsPerSecond,
+        examplesPerSecond, domains, snapshotMB, loop, retired)
     }
   }
 
@@ -114,16 +120,25 @@ struct SoakBenchmark {
     var sent = 0
     var next = 0
     var loop = 0
+    var sampled = (next: start, lowest: Double.infinity, highest: 0.0)
     while minutes.count < settings.minutes {
       let now = clock.now
+      if now >= sampled.next {
+        let resident = Double(ProcessMemory.residentBytes ?? 0) / 1e6
+        sampled = (
+          now + settings.interval / 60, min(sampled.lowest, resident),
+          max(sampled.highest, resident)
+        )
+      }
       if now >= start + settings.interval * (minutes.count + 1) {
         let text = run.registry.render()
         let processed = run.metrics.processed.value
         let examples = Self.total("iak_label_examples_total", in: text)
         let seconds = max((now - last.instant).inSeconds, 1e-9)
+        let resident = Double(ProcessMemory.residentBytes ?? 0) / 1e6
         let minute = Minute(
-          index: minutes.count + 1,
-          residentMB: Double(ProcessMemory.residentBytes ?? 0) / 1e6,
+          index: minutes.count + 1, residentMB: resident,
+          lowestMB: min(sampled.lowest, resident), highestMB: max(sampled.highest, resident),
           eventsPerSecond: (processed - last.processed) / seconds,
           examplesPerSecond: (examples - last.examples) / seconds,
           domains: Int(Self.total("iak_router_domains", in: text)),
@@ -132,6 +147,7 @@ struct SoakBenchmark {
         context.print(minute.line)
         minutes.append(minute)
         last = (now, processed, examples)
+        sampled = (now + settings.interval / 60, .infinity, 0)
         continue
       }
       if run.hasFinished { throw UsageError("bench soak: serve stopped; see its log") }
@@ -167,29 +183,34 @@ struct SoakBenchmark {
     return minutes
   }
 
-  /// The closing line: RSS of the first and last minute, and its slope.
+  /// The closing line: RSS of the first and last minute, and its slope, at the minutes' ends
+  /// and of their lowest samples.
   static func summary(_ minutes: [Minute], outcome: ServeRun.Outcome, loops: Int) -> String {
     guard let first = minutes.first, let last = minutes.last else { return "soak: no minutes" }
     let half = Array(minutes.suffix(max(2, minutes.count / 2)))
     return String(
       format: "soak summary: %d minutes, %d events (%d loops started), %d examples, %d "
         + "snapshots; RSS first minute %.1f MB, last minute %.1f MB (%+.1f MB); slope %.2f "
-        + "MB/min over all minutes, %.2f MB/min over the last %d; %d domains alive, %d retired",
+        + "MB/min over all minutes (lowest per minute: %.2f), %.2f MB/min over the last %d "
+        + "(lowest: %.2f); %d domains alive, %d retired",
       minutes.count, outcome.records, loops, outcome.examples, outcome.snapshots,
       first.residentMB, last.residentMB, last.residentMB - first.residentMB,
-      slope(minutes), slope(half), half.count, last.domains, last.retired)
+      slope(minutes, of: \.residentMB), slope(minutes, of: \.lowestMB),
+      slope(half, of: \.residentMB), half.count, slope(half, of: \.lowestMB), last.domains,
+      last.retired)
   }
 
-  /// The least-squares slope of RSS over the minutes, in MB per minute (0 for fewer than two).
-  static func slope(_ minutes: [Minute]) -> Double {
+  /// The least-squares slope of a figure (in MB) over the minutes, in MB per minute (0 for
+  /// fewer than two).
+  static func slope(_ minutes: [Minute], of figure: KeyPath<Minute, Double>) -> Double {
     guard minutes.count >= 2 else { return 0 }
     let count = Double(minutes.count)
     let meanX = minutes.reduce(0) { $0 + Double($1.index) } / count
-    let meanY = minutes.reduce(0) { $0 + $1.residentMB } / count
+    let meanY = minutes.reduce(0) { $0 + $1[keyPath: figure] } / count
     var covariance = 0.0
     var variance = 0.0
     for minute in minutes {
-      covariance += (Double(minute.index) - meanX) * (minute.residentMB - meanY)
+      covariance += (Double(minute.index) - meanX) * (minute[keyPath: figure] - meanY)
       variance += (Double(minute.index) - meanX) * (Double(minute.index) - meanX)
     }
     return covariance / variance
