@@ -83,6 +83,11 @@ final class RecordQueue: @unchecked Sendable {
       if !condition.wait(until: deadline) && head == items.count { return nil }
     }
     let item = items[head]
+    if case .records(_, let arrivedAt) = item {
+      // Let go of the chunk's records now: taken slots are only compacted once more than 1024
+      // pile up, and keeping their records alive held up to a million of them (`bench soak`).
+      items[head] = .records([], arrivedAt: arrivedAt)
+    }
     head += 1
     if case .records(let records, _) = item {
       waitingRecords -= records.count

@@ -10,8 +10,9 @@ import Stream
 /// (with `--exit-when-idle`) a quiet input.
 struct ServeTool {
   let context: CommandContext
-  /// Where the training thread keeps its exact freshness figures (a benchmark passes its own).
-  var freshness = FreshnessLog()
+  /// Where the training thread keeps its exact freshness figures (a benchmark passes its own,
+  /// larger one; a service keeps the newest 10,000 pairs, not a million).
+  var freshness = FreshnessLog(limit: 10_000)
 
   func run() throws -> Int32 {
     let arguments = context.arguments
