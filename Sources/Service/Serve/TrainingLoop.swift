@@ -206,12 +206,24 @@ final class TrainingLoop: @unchecked Sendable {
       let milliseconds = Int64(Date().timeIntervalSince1970 * 1000)
       // Only owned partitions go to the state topic: a lost one may already be another
       // member's, whose newer state must not be overwritten.
+      // A state that cannot go to the state topic (too large for kafka.message.max.bytes, the
+      // topic unavailable) does not stop the checkpoint: the snapshot, publication and commit
+      // go on, the failure is logged and counted, and the state is written again next time. A
+      // member taking the partition over meanwhile starts from the older state on the topic and
+      // reads again from its offset.
       let handOver = stateTopic.map { topic in
-        { (states: [PartitionState]) in
+        { (states: [PartitionState]) -> [PartitionState] in
           let owned = Set(self.source.assignment)
           let written = states.filter { owned.contains($0.partition) }
-          try topic.write(written)
-          return written
+          do {
+            try topic.write(written)
+            return written
+          } catch {
+            self.logger.error(
+              "partition state not handed over; the checkpoint goes on and it is written again "
+                + "at the next one", ["error": "\(error)"])
+            return []
+          }
         }
       }
       guard
