@@ -41,12 +41,17 @@ public final class Pipeline {
   var partitionCounts: [KafkaPartition: Counts] = [:]
   /// The next offset of each partition when its state last went to the state topic.
   var handedOverOffsets: [KafkaPartition: Int64] = [:]
-  /// Drift events raised so far in this run.
+  /// Drift events raised so far in this run (only those since the last snapshot when
+  /// `keepsAlertHistory` is false).
   public private(set) var alerts: [DriftEvent] = []
   /// What was done about each of `alerts` (same order and count).
   public internal(set) var alertOutcomes: [DriftActionOutcome] = []
   /// How many of `alerts` a snapshot already records (see `driftExtras()`).
   var alertsInSnapshots = 0
+  /// Whether `alerts` keeps every alert of the run (a replay's summary lists them all) or drops
+  /// those a snapshot has recorded (serve: months of alerts would otherwise stay in memory; the
+  /// snapshots, the alerts topic and the log hold them).
+  public var keepsAlertHistory = true
 
   let configuration: Configuration
   private let assembler: ExampleAssembler
@@ -135,6 +140,7 @@ public final class Pipeline {
         try reject(original, because: rejection)
       }
     }
+    retireDomainsBeyondLimit()
   }
 
   /// Sends a refused record to the dead-letter topic and moves past it.
@@ -325,6 +331,11 @@ public final class Pipeline {
         "deactivated": deactivated.sorted().joined(separator: ","),
       ].merging(driftExtras()) { first, _ in first })
     alertsInSnapshots = alerts.count
+    if !keepsAlertHistory {
+      alerts.removeAll(keepingCapacity: true)
+      alertOutcomes.removeAll(keepingCapacity: true)
+      alertsInSnapshots = 0
+    }
     if let handOver {
       let states = changedPartitionStates(createdAtMilliseconds: createdAtMilliseconds)
       markHandedOver(try handOver(states))

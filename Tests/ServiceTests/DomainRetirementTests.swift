@@ -32,7 +32,18 @@ import Testing
     }
   }
 
-  @Test func leastRecentlySeenDomainsAreRetiredOncePublished() throws {
+  /// Hands `records` to the pipeline as serve does (decoded on the consumer thread) or as
+  /// replay does (raw).
+  static func feed(_ records: [Record], to pipeline: Pipeline, decodedAhead: Bool) throws {
+    if decodedAhead {
+      try pipeline.process(records.map(pipeline.decoder.decodeAhead))
+    } else {
+      try pipeline.process(records)
+    }
+  }
+
+  @Test(arguments: [false, true])
+  func leastRecentlySeenDomainsAreRetiredOncePublished(decodedAhead: Bool) throws {
     let folder =
       FileManager.default.temporaryDirectory
       .appendingPathComponent("iak-retirement-\(UUID().uuidString)").path
@@ -58,7 +69,9 @@ import Testing
     var days: [(east: String, west: String)] = []
     for day in 0..<6 {
       let before = Set(pipeline.trainer.domains)
-      try pipeline.process(Self.records(day: day, firstOffset: Int64(day) * 24))
+      try Self.feed(
+        Self.records(day: day, firstOffset: Int64(day) * 24), to: pipeline,
+        decodedAhead: decodedAhead)
       let new = Set(pipeline.trainer.domains).subtracting(before).sorted()
       try #require(new.count == 2, "day \(day): \(new)")
       days.append((new[0], new[1]))
@@ -95,7 +108,7 @@ import Testing
     // A late example for a retired domain starts it anew; with its batch open and unpublished
     // it cannot go, so the least recently seen published domain makes room.
     let late = Self.records(day: 0, firstOffset: 1000)[0]
-    try pipeline.process([late])
+    try Self.feed([late], to: pipeline, decodedAhead: decodedAhead)
     #expect(pipeline.trainer.domains == [days[0].east, days[5].east, days[5].west])
     #expect(pipeline.trainer.pendingExamples(for: days[0].east).count == 1)
     #expect(pipeline.trainer.evaluation(for: days[0].east)?.adapted.count == 0)
