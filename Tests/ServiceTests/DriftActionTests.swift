@@ -166,6 +166,33 @@ import Testing
     #expect(SnapshotView.alerts(in: latest.manifest).contains { $0.action == "rollback" })
   }
 
+  @Test func serveKeepsOnlyTheAlertsNoSnapshotHasRecorded() throws {
+    for keepsHistory in [true, false] {
+      let fixture = try Fixture()
+      try fixture.configuration.apply(override: "drift.on_harm=rollback")
+      let pipeline = try fixture.makePipeline(
+        alertEmitter: AlertEmitter(producer: nil, topic: "", logger: .disabled, metrics: nil))
+      pipeline.keepsAlertHistory = keepsHistory
+      var raised = 0
+      var recorded: [RecordedAlert] = []
+      let store = try SnapshotStore(directory: fixture.folder + "/store", keep: 1000)
+      for (index, record) in Self.records(invertedCount: 1500).enumerated() {
+        try pipeline.process([record])
+        guard (index + 1) % 100 == 0 else { continue }
+        raised += keepsHistory ? 0 : pipeline.alerts.count
+        try pipeline.checkpoint(createdAtMilliseconds: 1)
+        let latest = try #require(try store.loadNewestValid(expectingBackbone: nil).snapshot)
+        recorded += SnapshotView.alerts(in: latest.manifest)
+        if !keepsHistory { #expect(pipeline.alerts.isEmpty && pipeline.alertOutcomes.isEmpty) }
+      }
+      if keepsHistory { raised = pipeline.alerts.count }
+      // Each alert is in exactly one snapshot's manifest, whether or not memory keeps it.
+      #expect(raised > 0 && recorded.count == raised)
+      #expect(recorded.contains { $0.detector == "harm" && $0.action == "rollback" })
+      #expect(pipeline.alertOutcomes.count == pipeline.alerts.count)
+    }
+  }
+
   @Test func resetPublishesAFreshZeroKernelAsANewVersion() throws {
     let fixture = try Fixture()
     try fixture.configuration.apply(override: "drift.on_harm=reset")

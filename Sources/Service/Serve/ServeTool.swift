@@ -89,6 +89,7 @@ struct ServeTool {
             metrics: context.metrics)
       },
       logger: logger, metrics: context.metrics)
+    pipeline.keepsAlertHistory = false
     let restored = try restore(pipeline, from: store, backboneSHA256: sha, metrics: metrics)
     if restored != nil {
       // A process killed between a snapshot's commit and its publish never delivered that
