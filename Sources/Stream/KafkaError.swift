@@ -27,6 +27,8 @@ public struct KafkaError: Error, Sendable, Equatable, CustomStringConvertible {
     public static let brokerNotAvailable = Code(rawValue: 8)
     /// Not enough in-sync replicas (retriable).
     public static let notEnoughReplicas = Code(rawValue: 19)
+    /// `MSG_SIZE_TOO_LARGE`: a record over `message.max.bytes` (the client's or the broker's).
+    public static let messageSizeTooLarge = Code(rawValue: 10)
     /// The group coordinator is still loading (retriable).
     public static let coordinatorLoadInProgress = Code(rawValue: 14)
     /// The group coordinator is not available (retriable).

@@ -229,7 +229,9 @@ public final class KafkaProducer: @unchecked Sendable {
           }
           field = rd_kafka_vu_t()
           field.vtype = RD_KAFKA_VTYPE_VALUE
-          field.u.mem.ptr = UnsafeMutableRawPointer(mutating: value.baseAddress)
+          // An empty value goes as null: a tombstone, which compaction deletes its key by.
+          field.u.mem.ptr =
+            value.isEmpty ? nil : UnsafeMutableRawPointer(mutating: value.baseAddress)
           field.u.mem.size = value.count
           fields.append(field)
           if let key {

@@ -6,7 +6,8 @@ public struct OutgoingRecord: Sendable, Equatable {
   public var partition: Int32?
   /// The key (records with equal keys go to the same partition), if any.
   public var key: [UInt8]?
-  /// The value.
+  /// The value; an empty one is sent as null, a tombstone that deletes its key from a compacted
+  /// topic.
   public var value: [UInt8]
   /// Headers, in order.
   public var headers: [Record.Header]

@@ -24,6 +24,12 @@ final class PartitionStateTopic: Sendable {
   private let writtenBytes: Metric?
   private let adopted: Metric?
   private let failures: Metric?
+  /// Largest value one record carries: `kafka.message.max.bytes` less room for the key,
+  /// headers and framing. A larger state goes in chunks.
+  let chunkBytes: Int
+  /// Per partition, the chunk keys on the topic this process knows of (from its last write, or
+  /// found when it read the partition): the next write of the partition deletes them.
+  private let chunkKeys = Mutex<[KafkaPartition: [[UInt8]]]>([:])
 
   /// Looks up the topic's partition count.
   ///
@@ -31,7 +37,7 @@ final class PartitionStateTopic: Sendable {
   init(
     topic: String, group: String, producer: KafkaProducer, configuration: KafkaConfiguration,
     logger: Logger,
-    metrics: MetricsRegistry?, timeout: Duration = .seconds(10)
+    metrics: MetricsRegistry?, timeout: Duration = .seconds(10), chunkBytes: Int? = nil
   ) throws {
     let consumer = try KafkaConsumer.make(configuration: configuration, logger: logger)
     defer { consumer.close() }
@@ -49,6 +55,8 @@ final class PartitionStateTopic: Sendable {
     self.producer = producer
     self.configuration = configuration
     self.logger = logger
+    let limit = producer.effectiveSetting("message.max.bytes").flatMap { Int($0) } ?? 1_000_000
+    self.chunkBytes = max(1, chunkBytes ?? (limit - 65_536))
     written = metrics?.counter(
       "iak_partition_states_written_total",
       help: "Partition states written to the state topic (checkpoint.state_topic)."
@@ -77,67 +85,167 @@ final class PartitionStateTopic: Sendable {
     Int32(Int(partition.partition) % max(1, partitionCount))
   }
 
-  /// Writes `states` and waits for every delivery.
+  /// Writes `states` and waits for every delivery. A state larger than `chunkBytes` goes in
+  /// chunks (`PartitionStateChunks`): its chunks first, then its head once they are delivered,
+  /// then tombstones for the chunks of the partition's previous write.
   ///
-  /// - Throws: `WriteFailure` naming the partitions whose state was not delivered (the
-  ///   caller's checkpoint then fails and is retried; nothing is committed).
+  /// - Throws: `WriteFailure` naming the partitions whose state was not delivered (the caller
+  ///   writes them again at its next checkpoint).
   func write(_ states: [PartitionState], timeout: Duration = .seconds(30)) throws {
     guard !states.isEmpty else { return }
-    let failed = Mutex<[String]>([])
-    let group = DispatchGroup()
+    let deadline = ContinuousClock.now + timeout
+    var heads: [Outgoing] = []
+    var chunks: [Outgoing] = []
+    var newChunkKeys: [KafkaPartition: [[UInt8]]] = [:]
     var bytes = 0
     for state in states {
       let value = state.encoded()
       bytes += value.count
-      group.enter()
-      do {
-        try producer.send(
-          OutgoingRecord(
-            topic: topic, partition: statePartition(of: state.partition),
-            key: key(of: state.partition), value: value,
-            headers: [Record.Header(name: "iak-next-offset", text: String(state.nextOffset))],
-            timestampMs: state.createdAtMilliseconds)
-        ) { result in
-          if case .failure(let error) = result {
-            failed.withLock { $0.append("\(state.partition): \(error)") }
-          }
-          group.leave()
+      let base = key(of: state.partition)
+      var head = OutgoingRecord(
+        topic: topic, partition: statePartition(of: state.partition), key: base, value: value,
+        headers: [Record.Header(name: "iak-next-offset", text: String(state.nextOffset))],
+        timestampMs: state.createdAtMilliseconds)
+      newChunkKeys[state.partition] = []
+      if value.count > chunkBytes {
+        let cut = PartitionStateChunks(
+          of: value, chunkBytes: chunkBytes,
+          generation: "\(state.createdAtMilliseconds)-\(UInt32.random(in: .min ... .max))")
+        for index in 0..<cut.count {
+          var chunk = head
+          chunk.key = cut.key(ofChunk: index, base: base)
+          chunk.value = cut.chunk(index, of: value)
+          chunk.headers = [Record.Header(name: "iak-chunk", text: "\(index + 1)/\(cut.count)")]
+          chunks.append(Outgoing(partition: state.partition, record: chunk))
+          newChunkKeys[state.partition]!.append(chunk.key!)
         }
-      } catch {
-        failed.withLock { $0.append("\(state.partition): \(error) (\(value.count) bytes)") }
-        group.leave()
+        head.value = cut.head
       }
+      heads.append(Outgoing(partition: state.partition, record: head))
     }
-    if group.wait(timeout: .now() + timeout.inSeconds) == .timedOut {
-      failed.withLock { $0.append("delivery timed out after \(timeout)") }
-    }
-    let failures = failed.withLock { $0 }
-    guard failures.isEmpty else {
+    // A head goes only once all its chunks are on the topic.
+    var failed = deliver(chunks, until: deadline)
+    failed.merge(deliver(heads.filter { failed[$0.partition] == nil }, until: deadline)) { $1 }
+    deleteObsoleteChunks(
+      of: states.map(\.partition).filter { failed[$0] == nil }, keeping: newChunkKeys,
+      until: deadline)
+    guard failed.isEmpty else {
       self.failures?.increment()
       throw WriteFailure(
         description: "partition state not written to \(topic): "
-          + failures.joined(separator: "; ")
-          + " (a state larger than kafka.message.max.bytes needs that setting raised)")
+          + failed.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }
+          .joined(separator: "; "))
     }
     written?.increment(by: Double(states.count))
     writtenBytes?.increment(by: Double(bytes))
     logger.debug(
       "partition states written",
-      ["count": "\(states.count)", "bytes": "\(bytes)", "topic": topic])
+      [
+        "count": "\(states.count)", "bytes": "\(bytes)", "chunks": "\(chunks.count)",
+        "topic": topic,
+      ])
   }
 
-  /// The newest state of `partition` on the topic, or nil when it has none.
+  /// A record to send for a partition.
+  private struct Outgoing {
+    var partition: KafkaPartition
+    var record: OutgoingRecord
+  }
+
+  /// Sends `records` and waits for their deliveries until `deadline`; returns the first failure
+  /// of each partition that had one.
+  private func deliver(_ records: [Outgoing], until deadline: ContinuousClock.Instant)
+    -> [KafkaPartition: String]
+  {
+    let failed = Mutex<[KafkaPartition: String]>([:])
+    let group = DispatchGroup()
+    for outgoing in records {
+      group.enter()
+      do {
+        try producer.send(outgoing.record) { result in
+          if case .failure(let error) = result {
+            failed.withLock { $0[outgoing.partition] = $0[outgoing.partition] ?? "\(error)" }
+          }
+          group.leave()
+        }
+      } catch {
+        let size = outgoing.record.value.count
+        let hint =
+          error.code == .messageSizeTooLarge
+          ? " (\(size) bytes; kafka.message.max.bytes sets the chunk size and must fit the "
+            + "broker's limit)" : ""
+        failed.withLock { $0[outgoing.partition] = $0[outgoing.partition] ?? "\(error)\(hint)" }
+        group.leave()
+      }
+    }
+    let left = max(0, (deadline - ContinuousClock.now).inSeconds)
+    if group.wait(timeout: .now() + left) == .timedOut {
+      failed.withLock { failures in
+        for outgoing in records where failures[outgoing.partition] == nil {
+          failures[outgoing.partition] = "delivery not confirmed in time"
+        }
+      }
+    }
+    return failed.withLock { $0 }
+  }
+
+  /// Tombstones the chunks this process knows of for `partitions` that are not in `keeping`
+  /// (their new write's), and remembers the new ones. A tombstone that is not delivered is kept
+  /// to be tried again at the next write: chunks left behind cost space, never correctness.
+  private func deleteObsoleteChunks(
+    of partitions: [KafkaPartition], keeping: [KafkaPartition: [[UInt8]]],
+    until deadline: ContinuousClock.Instant
+  ) {
+    var tombstones: [Outgoing] = []
+    for partition in partitions {
+      let kept = Set(keeping[partition] ?? [])
+      let obsolete = chunkKeys.withLock { known in
+        let old = (known[partition] ?? []).filter { !kept.contains($0) }
+        known[partition] = keeping[partition] ?? []
+        return old
+      }
+      tombstones += obsolete.map {
+        Outgoing(
+          partition: partition,
+          record: OutgoingRecord(
+            topic: topic, partition: statePartition(of: partition), key: $0, value: []))
+      }
+    }
+    let failed = deliver(tombstones, until: deadline)
+    guard !failed.isEmpty else { return }
+    chunkKeys.withLock { known in
+      for tombstone in tombstones where failed[tombstone.partition] != nil {
+        known[tombstone.partition, default: []].append(tombstone.record.key!)
+      }
+    }
+    logger.warning(
+      "chunks of earlier partition states not deleted from the state topic; tried again at the "
+        + "next write",
+      ["partitions": failed.keys.map(\.description).sorted().joined(separator: ",")])
+  }
+
+  /// The newest state of `partition` on the topic, or nil when it has none. Remembers the
+  /// partition's chunk keys on the topic, for the next write to delete.
   ///
   /// - Throws: `KafkaError` when the topic cannot be read, `UsageError` when the newest record
-  ///   is not a partition state.
+  ///   is not a partition state or names chunks that are missing or do not match.
   func newestState(of partition: KafkaPartition) throws -> PartitionState? {
     let records = try KafkaTopicReader.readAll(
       topic, partitions: [statePartition(of: partition)], configuration: configuration,
       logger: logger)
-    guard let record = KafkaTopicReader.latestByKey(records)[key(of: partition)] else {
-      return nil
+    let latest = KafkaTopicReader.latestByKey(records)
+    let base = key(of: partition)
+    let prefix = PartitionStateChunks.chunkPrefix(of: base)
+    let onTopic = latest.keys.filter { $0.starts(with: prefix) }
+    chunkKeys.withLock { known in
+      known[partition] = Array(Set(known[partition] ?? []).union(onTopic))
     }
-    let state = try PartitionState(bytes: record.value)
+    guard let record = latest[base] else { return nil }
+    var bytes = record.value
+    if let chunks = try PartitionStateChunks(head: record.value) {
+      bytes = try chunks.assemble(base: base, from: latest)
+    }
+    let state = try PartitionState(bytes: bytes)
     guard state.partition == partition else {
       throw UsageError(
         "the state topic \(topic) holds, under the key of \(partition), the state of "

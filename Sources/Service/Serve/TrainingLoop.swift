@@ -206,7 +206,7 @@ final class TrainingLoop: @unchecked Sendable {
       let milliseconds = Int64(Date().timeIntervalSince1970 * 1000)
       // Only owned partitions go to the state topic: a lost one may already be another
       // member's, whose newer state must not be overwritten.
-      // A state that cannot go to the state topic (too large for kafka.message.max.bytes, the
+      // A state that cannot go to the state topic (a chunk refused by the broker, the
       // topic unavailable) does not stop the checkpoint: the snapshot, publication and commit
       // go on, the failure is logged and counted, and the state is written again next time. A
       // member taking the partition over meanwhile starts from the older state on the topic and

@@ -1,0 +1,137 @@
+import Checkpoint
+import Foundation
+import Stream
+import Testing
+
+@testable import Service
+
+/// The state topic through a mock cluster: states larger than a record go in chunks and read
+/// back byte for byte, a new write deletes the chunks of the one before it (also those another
+/// process wrote), and a head whose chunks are gone is refused with the reason.
+@Suite struct PartitionStateTopicTests {
+  /// A cluster with a 2-partition state topic and a producer on it.
+  final class Fixture {
+    let cluster: MockKafkaCluster
+    let kafka: KafkaConfiguration
+    let producer: KafkaProducer
+
+    init() throws {
+      cluster = try MockKafkaCluster.make()
+      try cluster.createTopic("iak-state", partitions: 2)
+      kafka = KafkaConfiguration(bootstrapServers: cluster.bootstrapServers)
+      producer = try KafkaProducer.make(configuration: kafka)
+    }
+
+    /// A state topic as one process sees it, with chunks of at most 4096 bytes.
+    func stateTopic() throws -> PartitionStateTopic {
+      try PartitionStateTopic(
+        topic: "iak-state", group: "g", producer: producer, configuration: kafka,
+        logger: .disabled, metrics: nil, chunkBytes: 4096)
+    }
+
+    /// Every record on the state topic, in order.
+    func records() throws -> [Record] {
+      try KafkaTopicReader.readAll("iak-state", configuration: kafka, timeout: .seconds(10))
+    }
+  }
+
+  /// A state of partition `number` of `events` whose one tensor has `values` seeded floats.
+  static func state(partition number: Int32, offset: Int64, values: Int, seed: UInt64)
+    -> PartitionState
+  {
+    var random = SeededRandom(seed: seed)
+    let floats = (0..<values).map { _ in Float(random.next() % 1_000_000) / 1e6 }
+    return PartitionState(
+      partition: KafkaPartition(topic: "events", partition: number), nextOffset: offset,
+      tensors: ["d/lane": Tensor(floats: floats, shape: [values])],
+      kernelVersions: ["d": 3], publishedSteps: ["d": 40], deactivated: [],
+      backboneSHA256: "bb", trainingDigest: "digest", createdAtMilliseconds: offset)
+  }
+
+  /// The chunk keys of `partition` whose newest record is not a tombstone.
+  static func liveChunkKeys(of partition: Int32, in records: [Record]) -> Set<String> {
+    Set(
+      KafkaTopicReader.latestByKey(records).keys.map { String(decoding: $0, as: UTF8.self) }
+        .filter { $0.hasPrefix("g/events/\(partition)#") })
+  }
+
+  @Test func aLargeStateGoesInChunksAndReadsBackByteForByte() throws {
+    let fixture = try Fixture()
+    let topic = try fixture.stateTopic()
+    let large = Self.state(partition: 0, offset: 10, values: 10_000, seed: 1)
+    let small = Self.state(partition: 1, offset: 5, values: 100, seed: 2)
+    try topic.write([large, small])
+
+    let largeBack = try #require(try topic.newestState(of: large.partition))
+    let smallBack = try #require(try topic.newestState(of: small.partition))
+    #expect(largeBack.encoded() == large.encoded())
+    #expect(smallBack.encoded() == small.encoded())
+    #expect(largeBack.nextOffset == 10 && largeBack.kernelVersions == ["d": 3])
+
+    // 40,000 bytes of floats and a header: ten chunks of at most 4096 bytes, then the head.
+    let records = try fixture.records()
+    let chunks = records.filter { $0.header(named: "iak-chunk") != nil }
+    let encodedBytes = large.encoded().count
+    #expect(chunks.count == (encodedBytes + 4095) / 4096)
+    #expect(chunks.allSatisfy { $0.value.count <= 4096 && $0.partition == 0 })
+    #expect(chunks.map(\.value).reduce([], +) == large.encoded())
+    let head = try #require(records.last { $0.key == Array("g/events/0".utf8) })
+    #expect(head.offset > chunks.map(\.offset).max()!)
+    #expect(String(decoding: head.value, as: UTF8.self).hasPrefix(PartitionStateChunks.magic))
+    // The small state is one record, as it always was.
+    let smallRecords = records.filter { $0.partition == 1 }
+    #expect(smallRecords.count == 1 && smallRecords[0].value == small.encoded())
+  }
+
+  @Test func aNewWriteDeletesTheChunksOfTheOneBefore() throws {
+    let fixture = try Fixture()
+    let first = try fixture.stateTopic()
+    try first.write([Self.state(partition: 0, offset: 10, values: 5_000, seed: 1)])
+    let firstKeys = Self.liveChunkKeys(of: 0, in: try fixture.records())
+    #expect(firstKeys.count == 5)
+
+    let newer = Self.state(partition: 0, offset: 20, values: 6_000, seed: 3)
+    try first.write([newer])
+    var records = try fixture.records()
+    let secondKeys = Self.liveChunkKeys(of: 0, in: records)
+    #expect(secondKeys.count == 6 && secondKeys.isDisjoint(with: firstKeys))
+    let tombstones = records.filter { $0.value.isEmpty }.compactMap(\.key)
+    #expect(Set(tombstones.map { String(decoding: $0, as: UTF8.self) }) == firstKeys)
+
+    // Another process learns the chunks when it reads the partition, and deletes them when it
+    // writes the partition next; a smaller state then goes whole.
+    let second = try fixture.stateTopic()
+    #expect(try second.newestState(of: newer.partition)?.encoded() == newer.encoded())
+    let whole = Self.state(partition: 0, offset: 30, values: 50, seed: 4)
+    try second.write([whole])
+    records = try fixture.records()
+    #expect(Self.liveChunkKeys(of: 0, in: records).isEmpty)
+    #expect(try second.newestState(of: whole.partition)?.encoded() == whole.encoded())
+  }
+
+  @Test func aHeadWhoseChunkIsGoneIsRefusedWithTheReason() throws {
+    let fixture = try Fixture()
+    let topic = try fixture.stateTopic()
+    try topic.write([Self.state(partition: 0, offset: 10, values: 3_000, seed: 1)])
+    let victim = try #require(Self.liveChunkKeys(of: 0, in: try fixture.records()).sorted().last)
+    try fixture.producer.send(
+      OutgoingRecord(topic: "iak-state", partition: 0, key: Array(victim.utf8), value: []))
+    try fixture.producer.flush(timeout: .seconds(10))
+    let error = #expect(throws: UsageError.self) {
+      try topic.newestState(of: KafkaPartition(topic: "events", partition: 0))
+    }
+    #expect(error?.description.contains("is missing from the state topic") == true)
+  }
+
+  @Test func aChunkedHeadIsParsedBackAndAGarbledOneRefused() throws {
+    let bytes = Array((0..<10_000).map { UInt8($0 % 251) })
+    let chunks = PartitionStateChunks(of: bytes, chunkBytes: 3000, generation: "7-1")
+    #expect(chunks.count == 4 && chunks.bytes == 10_000)
+    #expect((0..<4).map { chunks.chunk($0, of: bytes) }.reduce([], +) == bytes)
+    #expect(try PartitionStateChunks(head: chunks.head) == chunks)
+    #expect(try PartitionStateChunks(head: Array("not a head".utf8)) == nil)
+    #expect(throws: UsageError.self) {
+      try PartitionStateChunks(head: Array((PartitionStateChunks.magic + "\nchunks=x\n").utf8))
+    }
+  }
+}
