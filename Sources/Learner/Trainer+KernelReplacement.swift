@@ -1,22 +1,33 @@
 import Checkpoint
 
 extension Trainer {
+  /// A new state of `domain` (fresh kernel, optimiser and proxies) that keeps what belongs to
+  /// the domain rather than its kernel: the open batch and when it opened, the prequential
+  /// evaluation, the last-seen time, and the lane (the partition owning the domain, which its
+  /// hand-over goes by).
+  private func freshState(keepingTheDomainOf state: DomainState, domain: String) -> DomainState {
+    var fresh = makeState(domain)
+    fresh.pending = state.pending
+    fresh.batchOpenedMs = state.batchOpenedMs
+    fresh.evaluation = state.evaluation
+    fresh.lastSeenMs = state.lastSeenMs
+    fresh.lane = state.lane
+    return fresh
+  }
+
   /// Starts `domain`'s adaptation over from zero, the answer to `drift.* = reset`: a fresh
   /// kernel (the encoder initialised as for a new domain, a zero decoder, so scores equal the
   /// backbone's), fresh Adam moments and step count, a fresh noise generator, no examples seen
   /// (so it is inactive until `activationMinExamples` again), and fresh information proxies,
   /// which describe the kernel. In output bias mode the bias goes back to zero. The open batch
-  /// and the prequential evaluation (the domain's history) are kept.
+  /// (with its opening time), the prequential evaluation, the last-seen time and the lane are
+  /// kept.
   ///
   /// Returns false, changing nothing, when the domain does not exist.
   @discardableResult
   public func resetKernel(of domain: String) -> Bool {
     guard let state = states[domain] else { return false }
-    var fresh = makeState(domain)
-    fresh.pending = state.pending
-    fresh.evaluation = state.evaluation
-    fresh.lastSeenMs = state.lastSeenMs
-    states[domain] = fresh
+    states[domain] = freshState(keepingTheDomainOf: state, domain: domain)
     logger.info("kernel reset", ["domain": domain])
     return true
   }
@@ -39,11 +50,8 @@ extension Trainer {
     let prefix = domain + "/"
     let kernel = try storedKernel(
       of: domain, in: tensors, context: "cannot roll back domain '\(domain)'")
-    var restored = makeState(domain)
+    var restored = freshState(keepingTheDomainOf: state, domain: domain)
     restored.kernel = kernel
-    restored.pending = state.pending
-    restored.evaluation = state.evaluation
-    restored.lastSeenMs = state.lastSeenMs
     if config.mode == .outputBias {
       guard let bias = try? tensors[prefix + StateTensor.outputBias]?.floats(), bias.count == 3,
         let step = try? tensors[prefix + StateTensor.outputBiasStep]?.int64s(), step.count == 1,

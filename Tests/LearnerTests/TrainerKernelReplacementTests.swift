@@ -29,6 +29,31 @@ import Testing
     #expect(!trainer.resetKernel(of: "nowhere"))
   }
 
+  @Test func aReplacedKernelKeepsItsLaneAndWhenItsOpenBatchOpened() throws {
+    let trainer = try TrainerTests.makeTrainer()
+    for (domain, lane) in [("reset", Int32(2)), ("rolled", Int32(3))] {
+      for second in Int64(100)...102 {
+        _ = trainer.process(
+          Example(
+            domain: domain, categorical: ["u", "i"], label: 0, eventTimeMs: second * 1000,
+            lane: lane))
+      }
+    }
+    let snapshot = trainer.stateTensors()
+    #expect(trainer.resetKernel(of: "reset"))
+    try trainer.rollBackKernel(of: "rolled", toStateIn: snapshot)
+    // The partition owning each domain still does: its hand-over carries the domain.
+    #expect(trainer.lane(of: "reset") == 2 && trainer.lane(of: "rolled") == 3)
+    #expect(trainer.domains(ofLane: 2) == ["reset"] && trainer.domains(ofLane: 3) == ["rolled"])
+    // Each open batch still closes batch_max_wait (30 s) after it opened, not at once.
+    for (domain, lane) in [("reset", Int32(2)), ("rolled", Int32(3))] {
+      #expect(trainer.advanceEventTime(to: 129_999, lane: lane).isEmpty, "\(domain)")
+      let closed = trainer.advanceEventTime(to: 130_000, lane: lane)
+      #expect(closed.map(\.domain) == [domain] && closed.map(\.size) == [3])
+      #expect(closed.first?.reason == .waited)
+    }
+  }
+
   @Test func rollbackRestoresTheStoredKernelBitForBit() throws {
     let trainer = try Self.trained(400)
     let stored = try SafeTensors.decode(SafeTensors(tensors: trainer.stateTensors()).encoded())
