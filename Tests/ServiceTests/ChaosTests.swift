@@ -91,7 +91,15 @@ import Testing
         try await Task.sleep(for: delay)
         serve.killNow()
       case .snapshotWrite(let step, let occurrence):
-        if trap.kill(serve.pid, at: step, occurrence: occurrence, timeout: .seconds(60)) {
+        // Records that wait when serve starts come in 1000-record chunks, one write each: 100
+        // more every 3 s, short of the next process's share (and of the last 300 records, for
+        // the end), until the write comes.
+        let nextShare = min(
+          fixture.lines.count * (index + 2) / (kills + 1), fixture.lines.count - 300)
+        let fired = trap.kill(serve.pid, at: step, occurrence: occurrence, timeout: .seconds(60)) {
+          producer.release(upTo: min(producer.released + 100, nextShare))
+        }
+        if fired {
           trapsFired += 1
         } else {
           report.check(false, "kill \(index + 1): no snapshot write \(occurrence) came in 60 s")

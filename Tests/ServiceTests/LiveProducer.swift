@@ -49,6 +49,9 @@ final class LiveProducer: @unchecked Sendable {
     state.withLock { $0.released = max($0.released, min(count, lines.count)) }
   }
 
+  /// Lines released so far.
+  var released: Int { state.withLock { $0.released } }
+
   /// Lines handed to the producer so far.
   var produced: Int { state.withLock { $0.produced } }
 

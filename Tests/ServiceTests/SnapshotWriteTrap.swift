@@ -59,12 +59,22 @@ final class SnapshotWriteTrap {
 
   /// Blocks until the `occurrence`-th snapshot write seen reaches `step`, then SIGKILLs `pid`
   /// at once; returns whether it fired before `timeout` (false: no such write came, nothing
-  /// was killed).
-  func kill(_ pid: pid_t, at step: Step, occurrence: Int, timeout: Duration) -> Bool {
+  /// was killed). `nudge` is called every `nudgeEvery` until then (a test gives the process more
+  /// records to snapshot: records already waiting when it starts come in few large chunks, so in
+  /// few writes).
+  func kill(
+    _ pid: pid_t, at step: Step, occurrence: Int, timeout: Duration,
+    nudgeEvery: Duration = .seconds(3), nudge: () -> Void = {}
+  ) -> Bool {
     let deadline = ContinuousClock.now + timeout
+    var nextNudge = ContinuousClock.now + nudgeEvery
     var seen = 0
     var buffer = [UInt8](repeating: 0, count: 64 * 1024)
     while ContinuousClock.now < deadline {
+      if ContinuousClock.now >= nextNudge {
+        nudge()
+        nextNudge = ContinuousClock.now + nudgeEvery
+      }
       var watched = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
       guard poll(&watched, 1, 50) > 0 else { continue }
       let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
