@@ -134,4 +134,25 @@ import Testing
       try PartitionStateChunks(head: Array((PartitionStateChunks.magic + "\nchunks=x\n").utf8))
     }
   }
+
+  @Test func serveGoesOnFromItsOwnStateWhenTheTopicsStateIsUnreadable() async throws {
+    let fixture = try await ServeFixture(impressions: 600)
+    try fixture.produce(upTo: fixture.lines.count)
+    // Partition 0's state on the topic: a head naming chunks that were never written.
+    let producer = try KafkaProducer.make(
+      configuration: KafkaConfiguration(bootstrapServers: fixture.bootstrapServers))
+    let bytes = [UInt8](repeating: 7, count: 100)
+    let head = PartitionStateChunks(of: bytes, chunkBytes: 40, generation: "1-1").head
+    _ = try await producer.send(
+      OutgoingRecord(
+        topic: "iak-state", partition: 0, key: Array("g/\(fixture.topic)/0".utf8), value: head))
+
+    #expect(try fixture.serveUntilIdle(group: "g", store: "s") == 0)
+    let log = fixture.log("s")
+    #expect(log.contains("the partition's state on the state topic is unreadable"), "\(log)")
+    #expect(log.contains("is missing from the state topic"))
+    #expect(!log.contains("stopping:"))
+    let snapshot = try fixture.newestSnapshot("s")
+    #expect(try ServeFixture.counts(snapshot)[0] == Int64(fixture.lines.count))
+  }
 }

@@ -24,6 +24,7 @@ final class PartitionStateTopic: Sendable {
   private let writtenBytes: Metric?
   private let adopted: Metric?
   private let failures: Metric?
+  private let unreadable: Metric?
   /// Largest value one record carries: `kafka.message.max.bytes` less room for the key,
   /// headers and framing. A larger state goes in chunks.
   let chunkBytes: Int
@@ -68,6 +69,11 @@ final class PartitionStateTopic: Sendable {
     failures = metrics?.counter(
       "iak_partition_state_failures_total",
       help: "Checkpoints whose partition states could not be written to the state topic."
+    ).with()
+    unreadable = metrics?.counter(
+      "iak_partition_states_unreadable_total",
+      help: "Partition states on the state topic that were read but could not be used (a chunk "
+        + "missing, a garbled record); the partition went on from the local state."
     ).with()
     adopted = metrics?.counter(
       "iak_partition_states_adopted_total",
@@ -228,7 +234,8 @@ final class PartitionStateTopic: Sendable {
   /// partition's chunk keys on the topic, for the next write to delete.
   ///
   /// - Throws: `KafkaError` when the topic cannot be read, `UsageError` when the newest record
-  ///   is not a partition state or names chunks that are missing or do not match.
+  ///   is not a partition state (of this partition) or names chunks that are missing or do not
+  ///   match.
   func newestState(of partition: KafkaPartition) throws -> PartitionState? {
     let records = try KafkaTopicReader.readAll(
       topic, partitions: [statePartition(of: partition)], configuration: configuration,
@@ -241,11 +248,18 @@ final class PartitionStateTopic: Sendable {
       known[partition] = Array(Set(known[partition] ?? []).union(onTopic))
     }
     guard let record = latest[base] else { return nil }
-    var bytes = record.value
-    if let chunks = try PartitionStateChunks(head: record.value) {
-      bytes = try chunks.assemble(base: base, from: latest)
+    let state: PartitionState
+    do {
+      var bytes = record.value
+      if let chunks = try PartitionStateChunks(head: record.value) {
+        bytes = try chunks.assemble(base: base, from: latest)
+      }
+      state = try PartitionState(bytes: bytes)
+    } catch let error as UsageError {
+      throw error
+    } catch {
+      throw UsageError("the state of \(partition) on \(topic) is not a partition state: \(error)")
     }
-    let state = try PartitionState(bytes: bytes)
     guard state.partition == partition else {
       throw UsageError(
         "the state topic \(topic) holds, under the key of \(partition), the state of "
@@ -262,4 +276,7 @@ final class PartitionStateTopic: Sendable {
 
   /// Counts a partition taken over from the topic.
   func noteAdopted() { adopted?.increment() }
+
+  /// Counts a partition whose state on the topic could be read but not used.
+  func noteUnreadable() { unreadable?.increment() }
 }

@@ -140,8 +140,8 @@ final class RebalanceResponder: Sendable {
   }
 
   /// The newest state of `partition` on the state topic when it is ahead of `held`; nil when
-  /// there is none or it is not ahead. A topic that cannot be read after a few tries stops the
-  /// service.
+  /// there is none, it is not ahead, or it is unreadable (logged and counted). A topic that
+  /// cannot be read after a few tries stops the service.
   private func newestState(
     of partition: KafkaPartition, on stateTopic: PartitionStateTopic, holding held: Int64?
   ) -> PartitionState? {
@@ -159,6 +159,21 @@ final class RebalanceResponder: Sendable {
           return nil
         }
         return found
+      } catch let error as UsageError {
+        // Read, but not a usable state (a chunk gone, a garbled head): reading again gives the
+        // same, and stopping would stop every member that gains the partition, for good. The
+        // partition goes on from what this process holds (its snapshot, else the committed
+        // offset), consistent in itself; only what the unreadable state had trained since is
+        // trained again, from the older state.
+        logger.error(
+          "the partition's state on the state topic is unreadable; going on from the local "
+            + "state (or the committed offset), and the next checkpoint writes a new one",
+          [
+            "partition": partition.description, "held_offset": held.map(String.init) ?? "none",
+            "error": error.message,
+          ])
+        stateTopic.noteUnreadable()
+        return nil
       } catch {
         logger.warning(
           "could not read the partition's state",
