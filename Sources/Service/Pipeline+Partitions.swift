@@ -41,10 +41,7 @@ extension Pipeline {
     let (joiner, router) = ingest.exportState(partition: lane, domains: Set(domains))
     tensors[".ingest/joiner"] = Tensor(uint8s: joiner, shape: [joiner.count])
     tensors[".ingest/router"] = Tensor(uint8s: router, shape: [router.count])
-    let counts = partitionCounts[partition] ?? Counts()
-    tensors[".pipeline/counts"] = Tensor(
-      int64s: [counts.records, counts.rejected, counts.examples, counts.positives].map(Int64.init),
-      shape: [4])
+    tensors[".pipeline/counts"] = (partitionCounts[partition] ?? Counts()).tensor
     let owned = Set(domains)
     return PartitionState(
       partition: partition, nextOffset: nextOffset, tensors: tensors,
@@ -54,12 +51,33 @@ extension Pipeline {
       trainingDigest: trainingDigest, createdAtMilliseconds: createdAtMilliseconds)
   }
 
-  /// The states of the held partitions that changed since they last went to the state topic
-  /// (`markHandedOver(_:)`), sorted by partition.
-  public func changedPartitionStates(createdAtMilliseconds: Int64) -> [PartitionState] {
-    heldPartitions.filter { handedOverOffsets[$0] != offsets[$0] }.compactMap {
-      partitionState(of: $0, createdAtMilliseconds: createdAtMilliseconds)
+  /// Where a checkpoint hands partition states over
+  /// (`checkpoint(createdAtMilliseconds:handOver:)`).
+  public struct HandOver {
+    /// The partitions whose states may go (those this process owns: a lost one may already be
+    /// another member's, whose newer state must not be overwritten).
+    public var partitions: Set<KafkaPartition>
+    /// Writes states; returns those written.
+    public var write: ([PartitionState]) throws -> [PartitionState]
+
+    /// Hands the states of `partitions` to `write`.
+    public init(
+      partitions: Set<KafkaPartition>,
+      write: @escaping ([PartitionState]) throws -> [PartitionState]
+    ) {
+      self.partitions = partitions
+      self.write = write
     }
+  }
+
+  /// The states of the held partitions among `partitions` (all when nil) that changed since
+  /// they last went to the state topic (`markHandedOver(_:)`), sorted by partition.
+  public func changedPartitionStates(
+    of partitions: Set<KafkaPartition>? = nil, createdAtMilliseconds: Int64
+  ) -> [PartitionState] {
+    heldPartitions.filter {
+      handedOverOffsets[$0] != offsets[$0] && partitions?.contains($0) != false
+    }.compactMap { partitionState(of: $0, createdAtMilliseconds: createdAtMilliseconds) }
   }
 
   /// Notes that `states` are on the state topic.
@@ -88,10 +106,8 @@ extension Pipeline {
     guard let joiner = tensors[".ingest/joiner"], let router = tensors[".ingest/router"],
       let countsTensor = tensors[".pipeline/counts"]
     else { throw UsageError("the state of \(state.partition) has no ingest state or counts") }
-    let values = try countsTensor.int64s().map(Int.init)
-    guard values.count == 4 else {
-      throw UsageError("the state of \(state.partition) has \(values.count) counts, not 4")
-    }
+    let adoptedCounts = try Counts(
+      tensor: countsTensor, source: "the state of \(state.partition)")
     // Everything that can fail is checked on copies before anything here changes.
     let joinerBytes = try joiner.uint8s()
     let routerBytes = try router.uint8s()
@@ -113,13 +129,8 @@ extension Pipeline {
     }
     try drift.adopt(stateTensors: tensors)
     try ingest.adopt(joiner: joinerBytes, router: routerBytes)
-    let adoptedCounts = Counts(
-      records: values[0], rejected: values[1], examples: values[2], positives: values[3])
     partitionCounts[state.partition] = adoptedCounts
-    counts.records += adoptedCounts.records
-    counts.rejected += adoptedCounts.rejected
-    counts.examples += adoptedCounts.examples
-    counts.positives += adoptedCounts.positives
+    counts.add(adoptedCounts)
     kernelVersions.merge(state.kernelVersions) { _, new in new }
     publishedSteps.merge(state.publishedSteps) { _, new in new }
     deactivated.formUnion(state.deactivated)
@@ -140,10 +151,7 @@ extension Pipeline {
     }
     ingest.release(partition: lane, domains: Set(domains))
     if let released = partitionCounts.removeValue(forKey: partition) {
-      counts.records -= released.records
-      counts.rejected -= released.rejected
-      counts.examples -= released.examples
-      counts.positives -= released.positives
+      counts.add(released, sign: -1)
     }
     offsets[partition] = nil
     handedOverOffsets[partition] = nil

@@ -25,6 +25,39 @@ public final class Pipeline {
     public var examples = 0
     /// Of which clicked.
     public var positives = 0
+
+    /// The counts as a snapshot holds them (`.pipeline/counts`: int64 [records, rejected,
+    /// examples, positives]).
+    var tensor: Tensor {
+      Tensor(int64s: [records, rejected, examples, positives].map(Int64.init), shape: [4])
+    }
+
+    /// Reads counts back from `tensor`; `source` names it in the error.
+    ///
+    /// - Throws: `UsageError` unless it holds four int64 values.
+    init(tensor: Tensor, source: String) throws {
+      let values = try tensor.int64s().map(Int.init)
+      guard values.count == 4 else {
+        throw UsageError("\(source) has \(values.count) counts, not 4")
+      }
+      self.init(records: values[0], rejected: values[1], examples: values[2], positives: values[3])
+    }
+
+    /// Creates counts.
+    init(records: Int = 0, rejected: Int = 0, examples: Int = 0, positives: Int = 0) {
+      self.records = records
+      self.rejected = rejected
+      self.examples = examples
+      self.positives = positives
+    }
+
+    /// Adds `other` (`sign` 1) or takes it away (`sign` -1), field by field.
+    mutating func add(_ other: Counts, sign: Int = 1) {
+      records += sign * other.records
+      rejected += sign * other.rejected
+      examples += sign * other.examples
+      positives += sign * other.positives
+    }
   }
 
   /// The frozen backbone, shared read-only by every kernel.
@@ -251,9 +284,7 @@ public final class Pipeline {
     let (joinerBytes, routerBytes) = ingest.exportState()
     tensors[".ingest/joiner"] = Tensor(uint8s: joinerBytes, shape: [joinerBytes.count])
     tensors[".ingest/router"] = Tensor(uint8s: routerBytes, shape: [routerBytes.count])
-    tensors[".pipeline/counts"] = Tensor(
-      int64s: [counts.records, counts.rejected, counts.examples, counts.positives].map(Int64.init),
-      shape: [4])
+    tensors[".pipeline/counts"] = counts.tensor
     tensors[Self.partitionCountsTensor] = partitionCountsTensorValue()
     return tensors
   }
@@ -271,9 +302,8 @@ public final class Pipeline {
       let countsTensor = tensors[".pipeline/counts"]
     else { throw UsageError("snapshot \(snapshot.manifest.version) has no ingest state") }
     try ingest.restore(joiner: try joinerTensor.uint8s(), router: try routerTensor.uint8s())
-    let values = try countsTensor.int64s().map(Int.init)
-    counts = Counts(
-      records: values[0], rejected: values[1], examples: values[2], positives: values[3])
+    counts = try Counts(
+      tensor: countsTensor, source: "snapshot \(snapshot.manifest.version)'s .pipeline/counts")
     partitionCounts = try Self.partitionCounts(in: tensors)
     offsets = Dictionary(
       uniqueKeysWithValues: snapshot.manifest.offsets.map {
@@ -289,10 +319,10 @@ public final class Pipeline {
   /// Writes a snapshot of all state with the offsets it covers, then publishes every kernel that
   /// changed since it was last published. Returns the manifest; the caller commits its offsets.
   ///
-  /// With `handOver` (scale-out through the state topic), the state of every partition that
-  /// moved on since it was last handed over goes to `handOver` (which returns those it wrote)
-  /// after the local snapshot and
-  /// before publishing and committing: the local store is never older than what this process
+  /// With `handOver` (scale-out through the state topic), the state of every partition of
+  /// `handOver.partitions` that moved on since it was last handed over goes to
+  /// `handOver.write` (which returns those it wrote) after the local snapshot and before
+  /// publishing and committing: the local store is never older than what this process
   /// wrote to the topic (a restart keeps its own state, and takes a partition's state from the
   /// topic only when another member moved it on); its kernel versions are those before this
   /// checkpoint's publication (a process taking a partition over publishes again what may not
@@ -303,7 +333,7 @@ public final class Pipeline {
   ///   previous one stays), `KernelPublisher.Failure` when a kernel was not delivered.
   @discardableResult
   public func checkpoint(
-    createdAtMilliseconds: Int64, handOver: (([PartitionState]) throws -> [PartitionState])? = nil
+    createdAtMilliseconds: Int64, handOver: HandOver? = nil
   ) throws -> SnapshotManifest? {
     // The snapshot's offsets cover every rejected record: their dead letters must be on the topic.
     try deadLetters?.settle(timeout: .seconds(30))
@@ -337,8 +367,9 @@ public final class Pipeline {
       alertsInSnapshots = 0
     }
     if let handOver {
-      let states = changedPartitionStates(createdAtMilliseconds: createdAtMilliseconds)
-      markHandedOver(try handOver(states))
+      let states = changedPartitionStates(
+        of: handOver.partitions, createdAtMilliseconds: createdAtMilliseconds)
+      markHandedOver(try handOver.write(states))
     }
     try publisher?.publish(
       changed, snapshotVersion: report.manifest.version,

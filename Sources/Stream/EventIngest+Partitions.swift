@@ -6,9 +6,7 @@ extension EventIngest {
   public func exportState(partition: Int32, domains: Set<String>) -> (
     joiner: [UInt8], router: [UInt8]
   ) {
-    var joinerState = joiner.exportState()
-    joinerState.partitions = joinerState.partitions.filter { $0.partition == partition }
-    joinerState.counts = LabelJoiner.Counts()
+    let joinerState = joiner.exportState(partition: partition)
     var routerState = router.exportState()
     routerState.domains = routerState.domains.filter { domains.contains($0.key.description) }
     let regions = Set(routerState.domains.map(\.key.region))
@@ -49,10 +47,7 @@ extension EventIngest {
   /// Forgets `partition`'s joiner memory and the router's `domains` (the partition moved to
   /// another process). Region names are kept: they only name, and stay stable.
   public mutating func release(partition: Int32, domains: Set<String>) {
-    var joinerState = joiner.exportState()
-    joinerState.partitions.removeAll { $0.partition == partition }
-    joiner = LabelJoiner(
-      configuration: joinerConfiguration, restoring: joinerState, metrics: metrics)
+    joiner.removePartition(partition)
     for key in router.domains where domains.contains(key.description) { router.forget(key) }
   }
 }

@@ -106,6 +106,18 @@ public struct LabelJoiner: Sendable {
       counts: counts)
   }
 
+  /// The state of `partition` alone, with zero running totals (they stay with the joiner that
+  /// counted them): what moves with the partition to another process.
+  public func exportState(partition: Int32) -> State {
+    State(partitions: partitions[partition].map { [$0.exportState(partition: partition)] } ?? [])
+  }
+
+  /// Forgets `partition`'s waiting impressions and clock (it moved to another process).
+  public mutating func removePartition(_ partition: Int32) {
+    partitions[partition] = nil
+    metrics?.pending.set(Double(pendingCount))
+  }
+
   /// Impressions waiting for a click, over all partitions.
   public var pendingCount: Int { partitions.values.reduce(0) { $0 + $1.pending.count } }
 

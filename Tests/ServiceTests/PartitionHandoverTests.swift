@@ -120,6 +120,11 @@ import Testing
     let states = pipeline.changedPartitionStates(createdAtMilliseconds: 5)
     #expect(states.map(\.partition) == pipeline.heldPartitions)
     #expect(states.count == 3)
+    // Only the partitions asked for (those owned) are built.
+    let owned: Set = [Self.partition(0), Self.partition(2)]
+    #expect(
+      pipeline.changedPartitionStates(of: owned, createdAtMilliseconds: 5).map(\.partition)
+        == [Self.partition(0), Self.partition(2)])
     pipeline.markHandedOver(states)
     #expect(pipeline.changedPartitionStates(createdAtMilliseconds: 6).isEmpty)
     try pipeline.process(fixture.records.dropFirst(600).filter { $0.partition == 2 })

@@ -165,22 +165,23 @@ final class PartitionStateTopic: Sendable {
   {
     let failed = Mutex<[KafkaPartition: String]>([:])
     let group = DispatchGroup()
+    // The first failure of each partition, refused when enqueued or by the broker.
+    @Sendable func note(_ error: KafkaError, of outgoing: Outgoing) {
+      let hint =
+        error.code == .messageSizeTooLarge
+        ? " (\(outgoing.record.value.count) bytes; kafka.message.max.bytes sets the chunk size "
+          + "and must fit the broker's and the topic's limit)" : ""
+      failed.withLock { $0[outgoing.partition] = $0[outgoing.partition] ?? "\(error)\(hint)" }
+    }
     for outgoing in records {
       group.enter()
       do {
         try producer.send(outgoing.record) { result in
-          if case .failure(let error) = result {
-            failed.withLock { $0[outgoing.partition] = $0[outgoing.partition] ?? "\(error)" }
-          }
+          if case .failure(let error) = result { note(error, of: outgoing) }
           group.leave()
         }
       } catch {
-        let size = outgoing.record.value.count
-        let hint =
-          error.code == .messageSizeTooLarge
-          ? " (\(size) bytes; kafka.message.max.bytes sets the chunk size and must fit the "
-            + "broker's limit)" : ""
-        failed.withLock { $0[outgoing.partition] = $0[outgoing.partition] ?? "\(error)\(hint)" }
+        note(error, of: outgoing)
         group.leave()
       }
     }

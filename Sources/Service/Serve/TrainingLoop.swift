@@ -212,12 +212,10 @@ final class TrainingLoop: @unchecked Sendable {
       // member taking the partition over meanwhile starts from the older state on the topic and
       // reads again from its offset.
       let handOver = stateTopic.map { topic in
-        { (states: [PartitionState]) -> [PartitionState] in
-          let owned = Set(self.source.assignment)
-          let written = states.filter { owned.contains($0.partition) }
+        Pipeline.HandOver(partitions: Set(source.assignment)) { states in
           do {
-            try topic.write(written)
-            return written
+            try topic.write(states)
+            return states
           } catch {
             self.logger.error(
               "partition state not handed over; the checkpoint goes on and it is written again "
