@@ -111,12 +111,14 @@ final class SnapshotWriteTrap {
 
   /// What an interrupted snapshot write left in store `folder`, or nil when there is nothing:
   /// a temporary snapshot folder, a version folder newer than `LATEST` (renamed, never
-  /// committed), or a temporary `LATEST`.
+  /// committed), or a temporary `LATEST`. Without `LATEST` no version folder counts: the store
+  /// then falls back to the newest valid folder (a lost or damaged `LATEST` must not cost the
+  /// snapshots), as it does for a first write killed before its commit.
   static func interruptedWrite(in folder: String) -> String? {
     let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
     let latest =
       (try? String(contentsOfFile: folder + "/LATEST", encoding: .utf8))
-      .flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? 0
+      .flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? .max
     var left: [String] = []
     for name in names.sorted() {
       if name.hasPrefix(".tmp-") && !name.contains("-removing-") && !name.contains("probe") {
