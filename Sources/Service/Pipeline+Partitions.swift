@@ -6,9 +6,10 @@ import Stream
 /// Moving one input partition's state in and out of a pipeline, for scale-out: a `serve`
 /// process hands a partition over to the next owner through the state topic.
 ///
-/// A partition owns the domains whose first example came from it (`Trainer.lane(of:)`); with the
-/// input keyed by region, each domain's examples all come from one partition, so a partition's
-/// state is independent of every other's and moving it changes no kernel.
+/// A partition owns the domains whose first example came from it (`Trainer.lane(of:)`, the
+/// partition's lane in `InputLanes`); with the input keyed by region, each domain's examples all
+/// come from one partition, so a partition's state is independent of every other's and moving it
+/// changes no kernel.
 extension Pipeline {
   /// The tensor holding the counts per partition (`uint8`, JSON `[[topic, partition, records,
   /// rejected, examples, positives], ...]`). Optional when restoring.
@@ -34,7 +35,7 @@ extension Pipeline {
     -> PartitionState?
   {
     guard let nextOffset = offsets[partition] else { return nil }
-    let lane = partition.partition
+    let lane = lanes.lane(of: partition)
     let domains = trainer.domains(ofLane: lane)
     var tensors = trainer.stateTensors(ofLane: lane)
     tensors.merge(drift.stateTensors(ofDomains: domains)) { first, _ in first }
@@ -141,7 +142,7 @@ extension Pipeline {
   /// Forgets everything held of `partition` (it moved to another process): its domains, joiner
   /// memory, clock, counts and offset. Kernels already published stay published.
   public func release(_ partition: KafkaPartition) {
-    let lane = partition.partition
+    let lane = lanes.lane(of: partition)
     let domains = trainer.removeLane(lane)
     for domain in domains {
       drift.removeDomain(domain)

@@ -91,6 +91,8 @@ public final class Pipeline {
   private let policy: DriftPolicy
   var drift: DriftMonitor
   var ingest: EventIngest
+  /// The lane (event-time clock, domain owner) of each input partition.
+  let lanes: InputLanes
   var kernelVersions: [String: Int] = [:]
   var publishedSteps: [String: Int] = [:]
   var deactivated: Set<String> = []
@@ -122,6 +124,7 @@ public final class Pipeline {
       onCollapse: DriftAction(rawValue: configuration.string("drift.on_collapse")) ?? .alert,
       onHarm: DriftAction(rawValue: configuration.string("drift.on_harm")) ?? .deactivate)
     drift = DriftMonitor(settings: configuration.driftSettings)
+    lanes = try InputLanes(topics: configuration.list("input.topics"))
     ingest = try EventIngest(
       schema: configuration.eventSchema, joiner: configuration.joinerConfiguration,
       router: try configuration.routerConfiguration(), metrics: metrics)
@@ -142,7 +145,8 @@ public final class Pipeline {
   public func process(_ records: [Record]) throws {
     for record in records {
       do throws(EventRejection) {
-        try ingest.ingest(record.value, partition: record.partition, into: &routed)
+        try ingest.ingest(
+          record.value, partition: lanes.lane(of: record.topicPartition), into: &routed)
       } catch {
         try reject(record, because: error)
         continue
@@ -167,7 +171,7 @@ public final class Pipeline {
       decoder.count(record.outcome)
       switch record.outcome {
       case .event(let event):
-        ingest.ingest(event, partition: record.partition, into: &routed)
+        ingest.ingest(event, partition: lanes.lane(of: record.topicPartition), into: &routed)
         accept(record.topicPartition, offset: record.offset)
       case .rejected(let rejection, let original):
         try reject(original, because: rejection)
@@ -208,7 +212,7 @@ public final class Pipeline {
     observe(trainer.flush())
   }
 
-  /// Trains on `batch`, counted for `partition` (nil: each example's own partition by number).
+  /// Trains on `batch`, counted for `partition` (nil: each example's own partition by lane).
   private func train(_ batch: inout [EventIngest.Routed], from partition: KafkaPartition?) {
     for example in batch {
       let route = example.route
@@ -218,7 +222,7 @@ public final class Pipeline {
       {
         trainer.startDomain(domain, warmFrom: parent)
       }
-      let owner = partition ?? offsets.keys.first { $0.partition == example.partition }
+      let owner = partition ?? offsets.keys.first { lanes.lane(of: $0) == example.partition }
       count(owner) {
         $0.examples += 1
         if example.label { $0.positives += 1 }

@@ -15,7 +15,8 @@ public struct EventIngest {
     public var label: Bool
     /// Its domain.
     public var route: DomainRouter.Route
-    /// The partition it came from: the event-time clock its domain's batches follow.
+    /// The partition it came from (the caller's number for it, unique across topics): the
+    /// event-time clock its domain's batches follow.
     public var partition: Int32
   }
 

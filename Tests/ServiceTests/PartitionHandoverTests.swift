@@ -113,6 +113,46 @@ import Testing
     #expect(second.offsets[Self.partition(1)] == Int64(moving.count))
   }
 
+  @Test func partitionsOfOneNumberInTwoTopicsMoveApart() throws {
+    let fixture = try Fixture()
+    try fixture.configuration.apply(override: "input.topics=events,clicks")
+    // Partition 1's records go to partition 0 of a second topic: two partitions numbered 0.
+    let clicks = KafkaPartition(topic: "clicks", partition: 0)
+    let records = fixture.records.map { record in
+      record.partition != 1
+        ? record
+        : Record(topic: clicks.topic, partition: 0, offset: record.offset, value: record.value)
+    }
+    let lanes = try InputLanes(topics: ["events", "clicks"])
+    let events = Self.partition(0)
+    #expect(lanes.lane(of: clicks) != lanes.lane(of: events))
+    let whole = try fixture.makePipeline()
+    try whole.process(records)
+
+    let first = try fixture.makePipeline()
+    let second = try fixture.makePipeline()
+    let moving = records.filter { $0.topicPartition == clicks }
+    let half = moving.count / 2
+    try first.process(records.filter { $0.topicPartition == events } + moving[..<half])
+    try second.process(records.filter { $0.partition == 2 })
+    let state = try #require(first.partitionState(of: clicks, createdAtMilliseconds: 1))
+    try second.adopt(try PartitionState(bytes: state.encoded()))
+    first.release(clicks)
+    try second.process(Array(moving[half...]))
+
+    #expect(first.heldPartitions == [events])
+    #expect(second.heldPartitions == [clicks, Self.partition(2)])
+    for partition in [events, clicks, Self.partition(2)] {
+      let lane = lanes.lane(of: partition)
+      let owner = partition == events ? first : second
+      #expect(!whole.trainer.domains(ofLane: lane).isEmpty)
+      #expect(owner.trainer.domains(ofLane: lane) == whole.trainer.domains(ofLane: lane))
+      #expect(Self.laneState(owner, lane: lane) == Self.laneState(whole, lane: lane))
+    }
+    #expect(first.counts.examples + second.counts.examples == whole.counts.examples)
+    #expect(second.offsets[clicks] == Int64(moving.count))
+  }
+
   @Test func onlyPartitionsThatMovedOnAreHandedOverAgain() throws {
     let fixture = try Fixture()
     let pipeline = try fixture.makePipeline()
