@@ -109,6 +109,30 @@ import Testing
     #expect(try second.newestState(of: whole.partition)?.encoded() == whole.encoded())
   }
 
+  @Test func aWriteThatTimesOutFailsOnlyThePartitionsNotConfirmed() throws {
+    let cluster = try MockKafkaCluster.make(brokers: 2)
+    try cluster.createTopic("iak-state", partitions: 2)
+    try cluster.setLeader(topic: "iak-state", partition: 0, broker: 1)
+    try cluster.setLeader(topic: "iak-state", partition: 1, broker: 2)
+    let kafka = KafkaConfiguration(bootstrapServers: cluster.bootstrapServers)
+    let producer = try KafkaProducer.make(configuration: kafka)
+    let topic = try PartitionStateTopic(
+      topic: "iak-state", group: "g", producer: producer, configuration: kafka,
+      logger: .disabled, metrics: nil, chunkBytes: 4096)
+    // Broker 2 answers its first Produce after 4 s (a retriable error: delivered on retry).
+    try cluster.pushRequestErrors(.produce, [.requestTimedOut], broker: 2, delay: .seconds(4))
+    let prompt = Self.state(partition: 0, offset: 10, values: 100, seed: 1)
+    let slow = Self.state(partition: 1, offset: 20, values: 100, seed: 2)
+    let failure = #expect(throws: PartitionStateTopic.WriteFailure.self) {
+      try topic.write([prompt, slow], timeout: .seconds(2))
+    }
+    #expect(failure?.failed.keys.sorted() == [slow.partition])
+    #expect(failure?.failed[slow.partition] == "delivery not confirmed in time")
+    #expect(try topic.newestState(of: prompt.partition)?.encoded() == prompt.encoded())
+    try producer.flush(timeout: .seconds(10))
+    #expect(try topic.newestState(of: slow.partition)?.encoded() == slow.encoded())
+  }
+
   @Test func aHeadWhoseChunkIsGoneIsRefusedWithTheReason() throws {
     let fixture = try Fixture()
     let topic = try fixture.stateTopic()

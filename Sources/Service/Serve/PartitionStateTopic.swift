@@ -97,7 +97,7 @@ final class PartitionStateTopic: Sendable {
   ///
   /// - Throws: `WriteFailure` naming the partitions whose state was not delivered (the caller
   ///   writes them again at its next checkpoint).
-  func write(_ states: [PartitionState], timeout: Duration = .seconds(30)) throws {
+  func write(_ states: [PartitionState], timeout: Duration = .seconds(30)) throws(WriteFailure) {
     guard !states.isEmpty else { return }
     let deadline = ContinuousClock.now + timeout
     var heads: [Outgoing] = []
@@ -137,10 +137,7 @@ final class PartitionStateTopic: Sendable {
       until: deadline)
     guard failed.isEmpty else {
       self.failures?.increment()
-      throw WriteFailure(
-        description: "partition state not written to \(topic): "
-          + failed.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }
-          .joined(separator: "; "))
+      throw WriteFailure(topic: topic, failed: failed)
     }
     written?.increment(by: Double(states.count))
     writtenBytes?.increment(by: Double(bytes))
@@ -159,41 +156,55 @@ final class PartitionStateTopic: Sendable {
   }
 
   /// Sends `records` and waits for their deliveries until `deadline`; returns the first failure
-  /// of each partition that had one.
+  /// of each partition that had one. At the deadline, a partition with a record not yet
+  /// confirmed fails; one whose records were all confirmed does not.
   private func deliver(_ records: [Outgoing], until deadline: ContinuousClock.Instant)
     -> [KafkaPartition: String]
   {
-    let failed = Mutex<[KafkaPartition: String]>([:])
+    // The first failure of each partition, and its records not yet answered.
+    let progress = Mutex<(failed: [KafkaPartition: String], waiting: [KafkaPartition: Int])>(
+      ([:], [:]))
     let group = DispatchGroup()
-    // The first failure of each partition, refused when enqueued or by the broker.
-    @Sendable func note(_ error: KafkaError, of outgoing: Outgoing) {
+    // Refused when enqueued (error) or answered by the broker (error nil on success).
+    @Sendable func answered(_ outgoing: Outgoing, _ error: KafkaError?) {
       let hint =
-        error.code == .messageSizeTooLarge
+        error?.code == .messageSizeTooLarge
         ? " (\(outgoing.record.value.count) bytes; kafka.message.max.bytes sets the chunk size "
           + "and must fit the broker's and the topic's limit)" : ""
-      failed.withLock { $0[outgoing.partition] = $0[outgoing.partition] ?? "\(error)\(hint)" }
+      progress.withLock {
+        $0.waiting[outgoing.partition, default: 0] -= 1
+        if let error, $0.failed[outgoing.partition] == nil {
+          $0.failed[outgoing.partition] = "\(error)\(hint)"
+        }
+      }
+      group.leave()
     }
     for outgoing in records {
       group.enter()
+      progress.withLock { $0.waiting[outgoing.partition, default: 0] += 1 }
       do {
         try producer.send(outgoing.record) { result in
-          if case .failure(let error) = result { note(error, of: outgoing) }
-          group.leave()
+          if case .failure(let error) = result {
+            answered(outgoing, error)
+          } else {
+            answered(outgoing, nil)
+          }
         }
       } catch {
-        note(error, of: outgoing)
-        group.leave()
+        answered(outgoing, error)
       }
     }
     let left = max(0, (deadline - ContinuousClock.now).inSeconds)
-    if group.wait(timeout: .now() + left) == .timedOut {
-      failed.withLock { failures in
-        for outgoing in records where failures[outgoing.partition] == nil {
-          failures[outgoing.partition] = "delivery not confirmed in time"
+    let timedOut = group.wait(timeout: .now() + left) == .timedOut
+    return progress.withLock { progress in
+      var failed = progress.failed
+      if timedOut {
+        for (partition, waiting) in progress.waiting where waiting > 0 && failed[partition] == nil {
+          failed[partition] = "delivery not confirmed in time"
         }
       }
+      return failed
     }
-    return failed.withLock { $0 }
   }
 
   /// Tombstones the chunks this process knows of for `partitions` that are not in `keeping`
@@ -271,8 +282,17 @@ final class PartitionStateTopic: Sendable {
 
   /// Why partition states were not written.
   struct WriteFailure: Error, CustomStringConvertible {
-    /// The partitions and reasons.
-    let description: String
+    /// The state topic.
+    let topic: String
+    /// The partitions whose state was not written, with the first reason of each (the others
+    /// of the write are on the topic).
+    let failed: [KafkaPartition: String]
+
+    var description: String {
+      "partition state not written to \(topic): "
+        + failed.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }
+        .joined(separator: "; ")
+    }
   }
 
   /// Counts a partition taken over from the topic.

@@ -213,14 +213,14 @@ final class TrainingLoop: @unchecked Sendable {
       // reads again from its offset.
       let handOver = stateTopic.map { topic in
         Pipeline.HandOver(partitions: Set(source.assignment)) { states in
-          do {
+          do throws(PartitionStateTopic.WriteFailure) {
             try topic.write(states)
             return states
           } catch {
             self.logger.error(
               "partition state not handed over; the checkpoint goes on and it is written again "
                 + "at the next one", ["error": "\(error)"])
-            return []
+            return states.filter { error.failed[$0.partition] == nil }
           }
         }
       }
