@@ -193,6 +193,30 @@ import Testing
     }
   }
 
+  @Test func alertsRaisedAgainAfterARestartRepeatTheFirstOnesExactly() throws {
+    // serve restarted from its newest snapshot trains again what came after it, and raises
+    // again the alerts of those records: the same events, with the same outcomes (the README
+    // says a consumer can drop repeats by domain, detector, status and step).
+    let fixture = try Fixture()
+    try fixture.configuration.apply(override: "drift.on_harm=rollback")
+    let records = Self.records(invertedCount: 1500)
+    let first = try fixture.makePipeline(alertEmitter: nil)
+    try first.process(Array(records[..<1000]))
+    try first.checkpoint(createdAtMilliseconds: 1)
+    let beforeCrash = first.alerts.count
+    for record in records[1000...] { try first.process([record]) }
+
+    let restarted = try fixture.makePipeline(alertEmitter: nil)
+    let store = try SnapshotStore(directory: fixture.folder + "/store", keep: 100)
+    try restarted.restore(try #require(try store.loadNewestValid(expectingBackbone: nil).snapshot))
+    for record in records[1000...] { try restarted.process([record]) }
+
+    let again = Array(first.alerts[beforeCrash...])
+    #expect(again.contains { $0.detector == .harm && $0.transition == .fired })
+    #expect(restarted.alerts == again)
+    #expect(restarted.alertOutcomes == Array(first.alertOutcomes[beforeCrash...]))
+  }
+
   @Test func resetPublishesAFreshZeroKernelAsANewVersion() throws {
     let fixture = try Fixture()
     try fixture.configuration.apply(override: "drift.on_harm=reset")
