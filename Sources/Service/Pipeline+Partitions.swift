@@ -58,7 +58,9 @@ extension Pipeline {
     /// The partitions whose states may go (those this process owns: a lost one may already be
     /// another member's, whose newer state must not be overwritten).
     public var partitions: Set<KafkaPartition>
-    /// Writes states; returns those written.
+    /// Writes states; returns those written. A checkpoint hands it one partition's state at a
+    /// time, so only one is built and encoded at once (~40 MB each at 2,000 domains on 4
+    /// partitions).
     public var write: ([PartitionState]) throws -> [PartitionState]
 
     /// Hands the states of `partitions` to `write`.
@@ -71,14 +73,21 @@ extension Pipeline {
     }
   }
 
-  /// The states of the held partitions among `partitions` (all when nil) that changed since
-  /// they last went to the state topic (`markHandedOver(_:)`), sorted by partition.
+  /// The held partitions among `partitions` (all when nil) that moved on since they last went
+  /// to the state topic (`markHandedOver(_:)`), sorted.
+  public func changedPartitions(of partitions: Set<KafkaPartition>? = nil) -> [KafkaPartition] {
+    heldPartitions.filter {
+      handedOverOffsets[$0] != offsets[$0] && partitions?.contains($0) != false
+    }
+  }
+
+  /// The states of `changedPartitions(of:)`, sorted by partition.
   public func changedPartitionStates(
     of partitions: Set<KafkaPartition>? = nil, createdAtMilliseconds: Int64
   ) -> [PartitionState] {
-    heldPartitions.filter {
-      handedOverOffsets[$0] != offsets[$0] && partitions?.contains($0) != false
-    }.compactMap { partitionState(of: $0, createdAtMilliseconds: createdAtMilliseconds) }
+    changedPartitions(of: partitions).compactMap {
+      partitionState(of: $0, createdAtMilliseconds: createdAtMilliseconds)
+    }
   }
 
   /// Notes that `states` are on the state topic.

@@ -371,9 +371,12 @@ public final class Pipeline {
       alertsInSnapshots = 0
     }
     if let handOver {
-      let states = changedPartitionStates(
-        of: handOver.partitions, createdAtMilliseconds: createdAtMilliseconds)
-      markHandedOver(try handOver.write(states))
+      for partition in changedPartitions(of: handOver.partitions) {
+        guard
+          let state = partitionState(of: partition, createdAtMilliseconds: createdAtMilliseconds)
+        else { continue }
+        markHandedOver(try handOver.write([state]))
+      }
     }
     try publisher?.publish(
       changed, snapshotVersion: report.manifest.version,
