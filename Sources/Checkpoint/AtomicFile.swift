@@ -41,6 +41,14 @@ public enum AtomicFile {
   static func writeNewFile(
     _ bytes: [UInt8], to path: String, faults: StorageFaults
   ) throws(StorageError) {
+    try writeNewFile(segments: [bytes], to: path, faults: faults)
+  }
+
+  /// Creates `path` (which must not exist), writes `segments` back to back and fsyncs it;
+  /// removes it on failure.
+  static func writeNewFile(
+    segments: [[UInt8]], to path: String, faults: StorageFaults
+  ) throws(StorageError) {
     try faults.check(.createTemp, path, action: "creating")
     let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
     guard descriptor >= 0 else {
@@ -50,23 +58,25 @@ public enum AtomicFile {
     defer { if !closed { close(descriptor) } }
     do throws(StorageError) {
       try faults.check(.write, path, action: "writing")
-      var written = 0
-      while written < bytes.count {
-        let wanted = bytes.count - written
-        let fits = faults.writableBytes(wanted)
-        var count = 0
-        if fits > 0 {
-          count = bytes.withUnsafeBytes { raw in
-            writeSome(descriptor, raw.baseAddress! + written, fits)
+      for bytes in segments {
+        var written = 0
+        while written < bytes.count {
+          let wanted = bytes.count - written
+          let fits = faults.writableBytes(wanted)
+          var count = 0
+          if fits > 0 {
+            count = bytes.withUnsafeBytes { raw in
+              writeSome(descriptor, raw.baseAddress! + written, fits)
+            }
           }
-        }
-        if count < 0 {
-          if errno == EINTR { continue }
-          throw StorageError(stage: .write, path: path, code: errno, action: "writing")
-        }
-        written += count
-        if fits < wanted && written < bytes.count {
-          throw StorageError(stage: .write, path: path, code: ENOSPC, action: "writing")
+          if count < 0 {
+            if errno == EINTR { continue }
+            throw StorageError(stage: .write, path: path, code: errno, action: "writing")
+          }
+          written += count
+          if fits < wanted && written < bytes.count {
+            throw StorageError(stage: .write, path: path, code: ENOSPC, action: "writing")
+          }
         }
       }
       try faults.check(.fsync, path, action: "flushing")

@@ -31,6 +31,19 @@ public struct SafeTensors: Sendable, Equatable {
   /// Traps if a tensor is named `__metadata__`, which the format cannot represent; `write(to:)`
   /// checks that and throws instead.
   public func encoded() -> [UInt8] {
+    let segments = encodedSegments()
+    var out = [UInt8]()
+    out.reserveCapacity(segments.reduce(0) { $0 + $1.count })
+    for segment in segments { out.append(contentsOf: segment) }
+    return out
+  }
+
+  /// The file contents in pieces, without copying a tensor: the length and header, then each
+  /// tensor's bytes in file order. Joined they are `encoded()`; a large file can be written
+  /// piece by piece without a second copy of its tensors in memory.
+  ///
+  /// Traps if a tensor is named `__metadata__` (see `encoded()`).
+  public func encodedSegments() -> [[UInt8]] {
     precondition(
       tensors[SafeTensors.metadataKey] == nil,
       "SafeTensors: a tensor may not be named \(SafeTensors.metadataKey)")
@@ -56,18 +69,16 @@ public struct SafeTensors: Sendable, Equatable {
       header.append((name, .object(entry)))
       offset += tensor.bytes.count
     }
-    var headerBytes = Array(JSONValue.object(header).text.utf8)
+    let headerBytes = Array(JSONValue.object(header).text.utf8)
     let padding = (8 - headerBytes.count % 8) % 8
-    headerBytes.append(contentsOf: repeatElement(UInt8(ascii: " "), count: padding))
-
-    var out = [UInt8]()
-    out.reserveCapacity(8 + headerBytes.count + offset)
-    withUnsafeBytes(of: UInt64(headerBytes.count).littleEndian) { out.append(contentsOf: $0) }
-    out.append(contentsOf: headerBytes)
-    for name in names {
-      out.append(contentsOf: tensors[name]!.bytes)
+    var first = [UInt8]()
+    first.reserveCapacity(8 + headerBytes.count + padding)
+    withUnsafeBytes(of: UInt64(headerBytes.count + padding).littleEndian) {
+      first.append(contentsOf: $0)
     }
-    return out
+    first.append(contentsOf: headerBytes)
+    first.append(contentsOf: repeatElement(UInt8(ascii: " "), count: padding))
+    return [first] + names.map { tensors[$0]!.bytes }
   }
 
   /// Reads and decodes the file at `path`.

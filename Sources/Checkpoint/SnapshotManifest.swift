@@ -23,7 +23,15 @@ public struct SnapshotManifest: Sendable, Equatable {
 
     /// Describes `bytes`.
     public init(describing bytes: [UInt8]) {
-      self.init(sha256: SHA256.hexDigest(of: bytes), byteCount: bytes.count)
+      self.init(describing: [bytes])
+    }
+
+    /// Describes the file made of `segments` back to back.
+    public init(describing segments: [[UInt8]]) {
+      var hasher = SHA256()
+      for segment in segments { hasher.update(segment) }
+      self.init(
+        sha256: SHA256.hex(hasher.finalize()), byteCount: segments.reduce(0) { $0 + $1.count })
     }
   }
 

@@ -188,11 +188,12 @@ public final class SnapshotStore: Sendable {
       throw SnapshotStoreError(error, version: version, context: context)
     }
     do throws(StorageError) {
-      let payloadBytes = payload.encoded()
+      // Written piece by piece: no second copy of the tensors in memory.
+      let segments = payload.encodedSegments()
       try AtomicFile.writeNewFile(
-        payloadBytes, to: temporary + "/" + SnapshotStore.payloadFileName, faults: faults)
+        segments: segments, to: temporary + "/" + SnapshotStore.payloadFileName, faults: faults)
       let manifest = makeManifest([
-        SnapshotStore.payloadFileName: SnapshotManifest.File(describing: payloadBytes)
+        SnapshotStore.payloadFileName: SnapshotManifest.File(describing: segments)
       ])
       try AtomicFile.writeNewFile(
         manifest.encoded(), to: temporary + "/" + SnapshotManifest.fileName, faults: faults)

@@ -557,6 +557,36 @@ extension SnapshotStoreTests {
     #expect(disk.writtenBytes == 1400)
   }
 
+  @Test func aDiskThatFillsWithinTheTensorsFailsTheSnapshotAndKeepsTheOldOne() throws {
+    let folder = try TemporaryFolder()
+    let disk = SimulatedDisk(freeBytes: 1 << 30)
+    let store = try SnapshotStore(directory: folder.path, keep: 5, faults: .writing(to: disk))
+    try Self.write(store, 1)
+    // The payload goes piece by piece (header, then each tensor): the disk fills after the
+    // header and part of the tensors.
+    let segments = Self.payload(2).encodedSegments()
+    #expect(segments.count > 2)
+    #expect(segments.joined().elementsEqual(Self.payload(2).encoded()))
+    let room = segments[0].count + segments[1].count + 3
+    disk.freeBytes = room
+    let before = disk.writtenBytes
+    let error = #expect(throws: SnapshotStoreError.self) { try Self.write(store, 2) }
+    #expect(error?.stage == .write && error?.message.contains("(errno \(ENOSPC))") == true)
+    #expect(disk.writtenBytes == before + room)
+    #expect(try Self.names(in: folder.path) == [".lock", "1", "LATEST"])
+    #expect(
+      try store.loadNewestValid(expectingBackbone: Self.backbone).snapshot?.payload
+        == Self.payload(1))
+    disk.freeBytes = 1 << 30
+    let report = try Self.write(store, 2)
+    let onDisk = try [UInt8](
+      Data(
+        contentsOf: URL(
+          fileURLWithPath: store.folder(of: report.manifest.version) + "/kernels.safetensors")))
+    #expect(onDisk == Self.payload(2).encoded())
+    #expect(report.manifest.files["kernels.safetensors"]?.sha256 == SHA256.hexDigest(of: onDisk))
+  }
+
   @Test func claimingWritingTakesTheLockOrRefusesClearly() throws {
     let folder = try TemporaryFolder()
     let first = try SnapshotStore(directory: folder.path, keep: 2)
