@@ -46,7 +46,8 @@ extension LabelJoiner {
 
   /// An impression waiting for its click.
   public struct PendingImpression: Sendable, Equatable {
-    /// The impression.
+    /// The impression; its `label` is true once its click came while it is held for release in
+    /// impression order.
     public var impression: Event
     /// The event time after which, once the watermark passes it, it becomes a negative.
     public var deadlineMilliseconds: Int64

@@ -3,7 +3,9 @@ import Observability
 /// Labels impressions with their clicks in event time (`label.*` in pipeline.conf).
 ///
 /// An impression waits up to `wait` of event time for its click: a click labels it positive and
-/// is consumed; once the partition's watermark passes `time + wait` it becomes a negative. An
+/// is consumed; once the partition's watermark passes `time + wait` it becomes a negative. A
+/// clicked impression leaves at its click, or with `releasesInImpressionOrder` at its deadline
+/// like the others (examples then leave in impression order). An
 /// impression that carries its own label passes straight through. Each partition has its own
 /// event time: its watermark is the largest event time seen minus `maxOutOfOrderness`, and events
 /// older than the watermark are late. A click that arrives before its impression is kept until the
@@ -24,15 +26,21 @@ public struct LabelJoiner: Sendable {
     /// The most impressions (and, separately, early clicks) kept per partition
     /// (`label.max_pending`).
     public var maxPending: Int
+    /// Whether a clicked impression waits out its wait like an unclicked one, so that examples
+    /// leave in impression order whatever their label (`label.release = in_order`); false
+    /// releases it at its click (`on_click`): fresher positives, but the trainer then sees
+    /// clicks a whole wait before the negatives of the same moment (delayed feedback).
+    public var releasesInImpressionOrder: Bool
 
     /// Creates a configuration; negative durations count as zero and `maxPending` as at least 1.
     public init(
       waitMilliseconds: Int64 = 60_000, maxOutOfOrdernessMilliseconds: Int64 = 5_000,
-      maxPending: Int = 1_000_000
+      maxPending: Int = 1_000_000, releasesInImpressionOrder: Bool = false
     ) {
       self.waitMilliseconds = max(0, waitMilliseconds)
       self.maxOutOfOrdernessMilliseconds = max(0, maxOutOfOrdernessMilliseconds)
       self.maxPending = max(1, maxPending)
+      self.releasesInImpressionOrder = releasesInImpressionOrder
     }
   }
 
@@ -182,37 +190,65 @@ public struct LabelJoiner: Sendable {
         id, wasClicked: true, forgetAt: remember(deadline), limit: configuration.maxPending)
       return
     }
+    var clicked = false
     if let early {
       if early.timeMilliseconds <= deadline {
-        emit(impression, label: true, outcome: .clicked, output: &output)
-        state.resolve(
-          id, wasClicked: true, forgetAt: remember(deadline), limit: configuration.maxPending)
-        return
+        clicked = true
+        if !configuration.releasesInImpressionOrder {
+          emit(impression, label: true, outcome: .clicked, output: &output)
+          state.resolve(
+            id, wasClicked: true, forgetAt: remember(deadline), limit: configuration.maxPending)
+          return
+        }
+      } else {
+        countDroppedClick(.late)
       }
-      countDroppedClick(.late)
     }
     if deadline < state.watermark(configuration) {
-      emit(impression, label: false, outcome: .expired, output: &output)
+      emit(impression, label: clicked, outcome: clicked ? .clicked : .expired, output: &output)
       state.resolve(
-        id, wasClicked: false, forgetAt: remember(deadline), limit: configuration.maxPending)
+        id, wasClicked: clicked, forgetAt: remember(deadline), limit: configuration.maxPending)
       return
     }
-    state.addPending(impression, deadline: deadline)
+    var waiting = impression
+    if clicked { waiting.label = true }
+    state.addPending(waiting, deadline: deadline)
     if state.pending.count > configuration.maxPending, let oldest = state.popEarliestPending() {
-      emit(oldest.impression, label: false, outcome: .evicted, output: &output)
+      release(oldest, unclicked: .evicted, output: &output)
       state.resolve(
-        oldest.impression.id, wasClicked: false, forgetAt: remember(oldest.deadlineMilliseconds),
-        limit: configuration.maxPending)
+        oldest.impression.id, wasClicked: oldest.impression.label == true,
+        forgetAt: remember(oldest.deadlineMilliseconds), limit: configuration.maxPending)
     }
+  }
+
+  /// Emits a waiting impression: positive when its click came while it was held
+  /// (`releasesInImpressionOrder` marks it with `label`, cleared here), else with `unclicked`.
+  private mutating func release(
+    _ waiting: PendingImpression, unclicked: Outcome, output: inout [LabelledExample]
+  ) {
+    var impression = waiting.impression
+    let clicked = impression.label == true
+    impression.label = nil
+    emit(impression, label: clicked, outcome: clicked ? .clicked : unclicked, output: &output)
   }
 
   private mutating func handleClick(
     _ click: Event, state: inout JoinerPartition, output: inout [LabelledExample]
   ) {
     let id = click.id
-    if let waiting = state.pending[id] {
+    if var waiting = state.pending[id] {
       guard click.timeMilliseconds <= waiting.deadlineMilliseconds else {
         countDroppedClick(.late)
+        return
+      }
+      if configuration.releasesInImpressionOrder {
+        // Held until its deadline like every impression; a second click is a duplicate.
+        guard waiting.impression.label == nil else {
+          countDroppedClick(.duplicate)
+          return
+        }
+        waiting.impression.label = true
+        state.pending[id] = waiting
         return
       }
       state.pending[id] = nil
@@ -235,20 +271,21 @@ public struct LabelJoiner: Sendable {
     }
   }
 
-  /// Labels negative every impression whose deadline is before `watermark`, turns early clicks
-  /// older than it into orphans, and forgets resolved ids it has passed.
+  /// Releases every impression whose deadline is before `watermark` (negative unless its click
+  /// came while it was held), turns early clicks older than it into orphans, and forgets
+  /// resolved ids it has passed.
   private mutating func expire(
     before watermark: Int64, state: inout JoinerPartition, output: inout [LabelledExample]
   ) {
     let current = state.watermark(configuration)
     while let waiting = state.popPending(dueBefore: watermark) {
-      emit(waiting.impression, label: false, outcome: .expired, output: &output)
+      release(waiting, unclicked: .expired, output: &output)
       if watermark == .max {
         output[output.count - 1].emittedAtMilliseconds = max(
           current, waiting.deadlineMilliseconds)
       } else {
         state.resolve(
-          waiting.impression.id, wasClicked: false,
+          waiting.impression.id, wasClicked: waiting.impression.label == true,
           forgetAt: remember(waiting.deadlineMilliseconds),
           limit: configuration.maxPending)
       }

@@ -19,7 +19,8 @@ extension Configuration {
     LabelJoiner.Configuration(
       waitMilliseconds: milliseconds("label.wait"),
       maxOutOfOrdernessMilliseconds: milliseconds("label.max_out_of_orderness"),
-      maxPending: int("label.max_pending"))
+      maxPending: int("label.max_pending"),
+      releasesInImpressionOrder: string("label.release") == "in_order")
   }
 
   /// The domain router's settings from `domain.*`.
