@@ -8,17 +8,17 @@ import Testing
 
 extension ChaosFixture {
   /// The examples each domain must have received once all of `topic` is read, worked out from
-  /// the input alone with the joiner's rule: an impression becomes an example when its click
-  /// arrives, or, unclicked, once its partition's watermark (the newest event time minus
-  /// `label.max_out_of_orderness`, 5 s) passes its time plus `label.wait` (1 min). Its domain
-  /// is the UTC day of its time (`domain.window = every 1d`) and its region.
+  /// the input alone with the joiner's rule (`label.release = in_order`, the default): an
+  /// impression, clicked or not, becomes an example once its partition's watermark (the newest
+  /// event time minus `label.max_out_of_orderness`, 5 s) passes its time plus `label.wait`
+  /// (1 min). Its domain is the UTC day of its time (`domain.window = every 1d`) and its
+  /// region.
   func expectedExamplesPerDomain(topic: String) throws -> [String: Int] {
     let records = try KafkaTopicReader.readAll(
       topic, configuration: KafkaConfiguration(bootstrapServers: cluster.bootstrapServers))
     struct Impression {
       var time: Int64
       var region: String
-      var isClicked = false
     }
     var impressions: [Int32: [String: Impression]] = [:]
     var newest: [Int32: Int64] = [:]
@@ -33,8 +33,6 @@ extension ChaosFixture {
       newest[partition] = max(newest[partition] ?? .min, time)
       if type == "impression", let region = object["region"] as? String {
         impressions[partition, default: [:]][id] = Impression(time: time, region: region)
-      } else if type == "click" {
-        impressions[partition]?[id]?.isClicked = true
       }
     }
     let day = DateFormatter()
@@ -44,7 +42,7 @@ extension ChaosFixture {
     for (partition, byID) in impressions {
       let watermark = (newest[partition] ?? 0) - 5_000
       for impression in byID.values
-      where impression.isClicked || impression.time + 60_000 < watermark {
+      where impression.time + 60_000 < watermark {
         let date = day.string(from: Date(timeIntervalSince1970: Double(impression.time) / 1000))
         result["\(date)/\(impression.region)", default: 0] += 1
       }

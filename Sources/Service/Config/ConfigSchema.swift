@@ -89,7 +89,7 @@ public enum ConfigSchema {
       "label.max_pending", .integer(1...100_000_000), "1000000",
       "Impressions held waiting for clicks; beyond it the oldest expire first (counted)"),
     ConfigKey(
-      "label.release", .choice(["on_click", "in_order"]), "on_click",
+      "label.release", .choice(["on_click", "in_order"]), "in_order",
       "When a clicked impression goes to training: at its click, or at the end of its wait like "
         + "the unclicked (impression order, no delayed-feedback bias, positives label.wait later)"),
   ]
