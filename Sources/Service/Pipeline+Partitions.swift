@@ -20,15 +20,20 @@ extension Pipeline {
   /// their snapshots and metrics in different places, but must train alike.
   var trainingDigest: String {
     let sections = ["event.", "label.", "domain.", "backbone.", "iak.", "train.", "drift."]
-    let text = ConfigSchema.keys.filter { key in
-      key.name != "backbone.dir" && sections.contains { key.name.hasPrefix($0) }
-    }.map { "\($0.name)=\(configuration.string($0.name))" }.joined(separator: "\n")
-    return SHA256.hexDigest(of: Array(text.utf8))
+    return digest(
+      of: ConfigSchema.keys.filter { key in
+        key.name != "backbone.dir" && sections.contains { key.name.hasPrefix($0) }
+      })
   }
 
   /// The partitions whose state this pipeline holds (every partition it has read, unless
   /// released), sorted.
   public var heldPartitions: [KafkaPartition] { offsets.keys.sorted() }
+
+  /// The domains `partition` owns here, sorted.
+  public func domains(of partition: KafkaPartition) -> [String] {
+    trainer.domains(ofLane: lanes.lane(of: partition))
+  }
 
   /// The state of `partition`, or nil when this pipeline holds none.
   public func partitionState(of partition: KafkaPartition, createdAtMilliseconds: Int64)

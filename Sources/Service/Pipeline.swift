@@ -412,8 +412,12 @@ public final class Pipeline {
     return result
   }
 
-  var configurationDigest: String {
-    let text = ConfigSchema.keys.map { "\($0.name)=\(configuration.string($0.name))" }
+  /// sha256 of every setting, recorded in snapshots.
+  var configurationDigest: String { digest(of: ConfigSchema.keys) }
+
+  /// sha256 of `keys`' values, one `name=value` line each.
+  func digest(of keys: [ConfigKey]) -> String {
+    let text = keys.map { "\($0.name)=\(configuration.string($0.name))" }
       .joined(separator: "\n")
     return SHA256.hexDigest(of: Array(text.utf8))
   }

@@ -23,11 +23,6 @@ extension EventIngest {
   public mutating func adopt(joiner joinerBytes: [UInt8], router routerBytes: [UInt8]) throws {
     let adoptedJoiner = try LabelJoiner.State(bytes: joinerBytes)
     let adoptedRouter = try DomainRouter.State(bytes: routerBytes)
-    var joinerState = joiner.exportState()
-    let numbers = Set(adoptedJoiner.partitions.map(\.partition))
-    joinerState.partitions =
-      (joinerState.partitions.filter { !numbers.contains($0.partition) }
-      + adoptedJoiner.partitions).sorted { $0.partition < $1.partition }
     var routerState = router.exportState()
     let known = Set(routerState.domains.map(\.key))
     routerState.domains =
@@ -37,11 +32,9 @@ extension EventIngest {
     routerState.regionNames =
       (routerState.regionNames
       + adoptedRouter.regionNames.filter { !named.contains($0.raw) }).sorted { $0.raw < $1.raw }
-    let newRouter = try DomainRouter(
+    router = try DomainRouter(
       configuration: router.configuration, restoring: routerState, metrics: metrics)
-    joiner = LabelJoiner(
-      configuration: joinerConfiguration, restoring: joinerState, metrics: metrics)
-    router = newRouter
+    joiner.adoptPartitions(of: adoptedJoiner)
   }
 
   /// Forgets `partition`'s joiner memory and the router's `domains` (the partition moved to

@@ -41,8 +41,8 @@ public final class KafkaProducer: @unchecked Sendable {
   }
 
   /// Creates a producer; `configuration` (with `bootstrap.servers` and pass-through pairs) is
-  /// applied over our defaults (`enable.idempotence=true`; `message.max.bytes=8388608` (8 MiB), as a
-  /// partition's state on the state topic can exceed librdkafka's 1 MB default).
+  /// applied over our defaults: `enable.idempotence=true`, and `message.max.bytes=8388608`
+  /// (8 MiB, as a partition state's chunk on the state topic can exceed librdkafka's 1 MB).
   ///
   /// `enqueueTimeout` bounds how long `send` waits while the local queue is full.
   /// - Throws: `KafkaError` naming a refused configuration key, or why the handle failed.

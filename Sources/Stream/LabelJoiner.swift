@@ -120,6 +120,15 @@ public struct LabelJoiner: Sendable {
     State(partitions: partitions[partition].map { [$0.exportState(partition: partition)] } ?? [])
   }
 
+  /// Takes over the partitions of `state` (from `exportState(partition:)` of another joiner),
+  /// replacing any of the same number; this joiner's running totals stay as they are.
+  public mutating func adoptPartitions(of state: State) {
+    for partition in state.partitions {
+      partitions[partition.partition] = JoinerPartition(restoring: partition)
+    }
+    metrics?.pending.set(Double(pendingCount))
+  }
+
   /// Forgets `partition`'s waiting impressions and clock (it moved to another process).
   public mutating func removePartition(_ partition: Int32) {
     partitions[partition] = nil
@@ -190,21 +199,12 @@ public struct LabelJoiner: Sendable {
         id, wasClicked: true, forgetAt: remember(deadline), limit: configuration.maxPending)
       return
     }
-    var clicked = false
-    if let early {
-      if early.timeMilliseconds <= deadline {
-        clicked = true
-        if !configuration.releasesInImpressionOrder {
-          emit(impression, label: true, outcome: .clicked, output: &output)
-          state.resolve(
-            id, wasClicked: true, forgetAt: remember(deadline), limit: configuration.maxPending)
-          return
-        }
-      } else {
-        countDroppedClick(.late)
-      }
-    }
-    if deadline < state.watermark(configuration) {
+    let clicked = early.map { $0.timeMilliseconds <= deadline } ?? false
+    if early != nil && !clicked { countDroppedClick(.late) }
+    // Leaves now: clicked (unless held for impression order), or already past its deadline.
+    if (clicked && !configuration.releasesInImpressionOrder)
+      || deadline < state.watermark(configuration)
+    {
       emit(impression, label: clicked, outcome: clicked ? .clicked : .expired, output: &output)
       state.resolve(
         id, wasClicked: clicked, forgetAt: remember(deadline), limit: configuration.maxPending)

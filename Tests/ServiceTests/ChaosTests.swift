@@ -289,12 +289,10 @@ import Testing
     try await serveThroughAFault(
       "leader changes", checked: "serve follows every move"
     ) { fixture, serve, report in
-      var moved = 0
       for round in 0..<moves {
         for partition: Int32 in 0..<3 {
           let broker = Int32((Int(partition) + round + 1) % 3 + 1)
           try fixture.cluster.setLeader(topic: "events", partition: partition, broker: broker)
-          moved += 1
         }
         try fixture.cluster.setGroupCoordinator(group: "faults", broker: Int32(round % 3 + 1))
         try await Task.sleep(for: .seconds(1))

@@ -81,11 +81,7 @@ final class ServeFixture {
     let events = folder + "/events.jsonl"
     try (lines.joined(separator: "\n") + "\n").write(
       toFile: events, atomically: true, encoding: .utf8)
-    let out = CommandLineToolTests.Captured()
-    let status = CommandLineTool.main(
-      arguments: ["iak-stream", "pretrain", "--input", events, "--out", folder + "/bb"]
-        + settings, output: { out.write($0) }, errorOutput: { out.writeError($0) })
-    #expect(status == 0, "\(out.errors)")
+    try TestBackbone.pretrain(events: events, out: folder + "/bb", arguments: settings)
 
     self.partitions = partitions
     // Every topic serve ensures (`ServiceTopics`), state topic included: the mock broker cannot

@@ -12,12 +12,17 @@ enum TestBackbone {
     let events = folder + "/pretrain.jsonl"
     try (lines.joined(separator: "\n") + "\n").write(
       toFile: events, atomically: true, encoding: .utf8)
-    let out = CommandLineToolTests.Captured()
-    let status = CommandLineTool.main(
-      arguments: ["iak-stream", "pretrain", "--input", events, "--out", folder + "/bb"]
-        + settings.flatMap { ["--set", $0] },
-      output: { out.write($0) }, errorOutput: { out.writeError($0) })
-    try #require(status == 0, "pretrain failed: \(out.errors)")
+    try pretrain(
+      events: events, out: folder + "/bb", arguments: settings.flatMap { ["--set", $0] })
     return try Backbone.load(from: folder + "/bb")
+  }
+
+  /// Runs `iak-stream pretrain --input events --out out` with `arguments` after them.
+  static func pretrain(events: String, out: String, arguments: [String]) throws {
+    let captured = CommandLineToolTests.Captured()
+    let status = CommandLineTool.main(
+      arguments: ["iak-stream", "pretrain", "--input", events, "--out", out] + arguments,
+      output: { captured.write($0) }, errorOutput: { captured.writeError($0) })
+    try #require(status == 0, "pretrain failed: \(captured.errors)")
   }
 }

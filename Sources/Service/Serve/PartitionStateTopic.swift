@@ -68,7 +68,8 @@ final class PartitionStateTopic: Sendable {
     ).with()
     failures = metrics?.counter(
       "iak_partition_state_failures_total",
-      help: "Checkpoints whose partition states could not be written to the state topic."
+      help: "Partition state writes to the state topic that failed (a checkpoint writes each "
+        + "changed partition's state on its own)."
     ).with()
     unreadable = metrics?.counter(
       "iak_partition_states_unreadable_total",
@@ -184,11 +185,8 @@ final class PartitionStateTopic: Sendable {
       progress.withLock { $0.waiting[outgoing.partition, default: 0] += 1 }
       do {
         try producer.send(outgoing.record) { result in
-          if case .failure(let error) = result {
-            answered(outgoing, error)
-          } else {
-            answered(outgoing, nil)
-          }
+          guard case .failure(let error) = result else { return answered(outgoing, nil) }
+          answered(outgoing, error)
         }
       } catch {
         answered(outgoing, error)

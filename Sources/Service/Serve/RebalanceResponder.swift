@@ -11,8 +11,9 @@ import Synchronization
 /// the revoke checkpoint also writes each partition's state to the topic, and the revoked
 /// partitions' state is then forgotten here; a gained partition's newest state is read from the
 /// topic and taken over when it is ahead of what this process holds (its restored local
-/// snapshot, or partitions it lost without a revoke), and reading starts at that state's offset. State held at start-up for partitions
-/// Kafka does not assign is forgotten at the first assignment (the state topic has it).
+/// snapshot, or partitions it lost without a revoke), and reading starts at that state's
+/// offset. State held at start-up for partitions Kafka does not assign is forgotten at the first
+/// assignment (the state topic has it).
 final class RebalanceResponder: Sendable {
   private let loop = Mutex<TrainingLoop?>(nil)
   private let queue: RecordQueue
@@ -111,16 +112,9 @@ final class RebalanceResponder: Sendable {
     var offset = trainingLoop.nextOffset(of: partition)
     if let stateTopic, trainingLoop.isRunning {
       if let newer = newestState(of: partition, on: stateTopic, holding: offset) {
+        // The training thread logs the takeover (the pipeline is its own).
         if run(.adopt(newer), doing: "taking over the state of \(partition)") {
           stateTopic.noteAdopted()
-          logger.info(
-            "partition state taken over from the state topic",
-            [
-              "partition": partition.description, "offset": "\(newer.nextOffset)",
-              "held_offset": offset.map(String.init) ?? "none",
-              "domains":
-                "\(trainingLoop.pipeline.trainer.domains(ofLane: partition.partition).count)",
-            ])
           offset = newer.nextOffset
         } else {
           stop("the state of \(partition) from \(stateTopic.topic) could not be taken over")

@@ -113,7 +113,15 @@ final class TrainingLoop: @unchecked Sendable {
           return
         case .adopt(let state):
           do {
+            let held = pipeline.offsets[state.partition]
             try pipeline.adopt(state)
+            logger.info(
+              "partition state taken over from the state topic",
+              [
+                "partition": state.partition.description, "offset": "\(state.nextOffset)",
+                "held_offset": held.map(String.init) ?? "none",
+                "domains": "\(pipeline.domains(of: state.partition).count)",
+              ])
             noteOffsets()
             isStateChanged = true
             request.complete()
