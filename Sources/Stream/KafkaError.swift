@@ -35,6 +35,8 @@ public struct KafkaError: Error, Sendable, Equatable, CustomStringConvertible {
     public static let coordinatorNotAvailable = Code(rawValue: 15)
     /// The broker is not the group's coordinator (retriable).
     public static let notCoordinator = Code(rawValue: 16)
+    /// The group is rebalancing; a commit refused with it can be tried again (retriable).
+    public static let rebalanceInProgress = Code(rawValue: 27)
     /// The topic already exists (from CreateTopics).
     public static let topicAlreadyExists = Code(rawValue: 36)
     /// A message was not delivered within `message.timeout.ms`.

@@ -192,7 +192,7 @@ import Testing
       configuration: .init(
         waitMilliseconds: 10_000, maxOutOfOrdernessMilliseconds: 1_000, maxPending: 100_000))
     var output: [LabelJoiner.LabelledExample] = []
-    try converter.forEachEvent(options: .init(splitClicks: true)) { event in
+    converter.forEachEvent(options: .init(splitClicks: true)) { event in
       joiner.process(event, partition: 0, into: &output)
     }
     joiner.flush(into: &output)
