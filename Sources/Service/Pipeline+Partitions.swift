@@ -63,16 +63,13 @@ extension Pipeline {
     /// The partitions whose states may go (those this process owns: a lost one may already be
     /// another member's, whose newer state must not be overwritten).
     public var partitions: Set<KafkaPartition>
-    /// Writes states; returns those written. A checkpoint hands it one partition's state at a
-    /// time, so only one is built and encoded at once (~40 MB each at 2,000 domains on 4
-    /// partitions).
-    public var write: ([PartitionState]) throws -> [PartitionState]
+    /// Writes one partition's state; returns whether it is on the topic. A checkpoint hands
+    /// the states over one at a time, so only one is built and encoded at once (~40 MB each at
+    /// 2,000 domains on 4 partitions).
+    public var write: (PartitionState) -> Bool
 
     /// Hands the states of `partitions` to `write`.
-    public init(
-      partitions: Set<KafkaPartition>,
-      write: @escaping ([PartitionState]) throws -> [PartitionState]
-    ) {
+    public init(partitions: Set<KafkaPartition>, write: @escaping (PartitionState) -> Bool) {
       self.partitions = partitions
       self.write = write
     }
@@ -86,18 +83,9 @@ extension Pipeline {
     }
   }
 
-  /// The states of `changedPartitions(of:)`, sorted by partition.
-  public func changedPartitionStates(
-    of partitions: Set<KafkaPartition>? = nil, createdAtMilliseconds: Int64
-  ) -> [PartitionState] {
-    changedPartitions(of: partitions).compactMap {
-      partitionState(of: $0, createdAtMilliseconds: createdAtMilliseconds)
-    }
-  }
-
-  /// Notes that `states` are on the state topic.
-  public func markHandedOver(_ states: [PartitionState]) {
-    for state in states { handedOverOffsets[state.partition] = state.nextOffset }
+  /// Notes that `state` is on the state topic.
+  public func markHandedOver(_ state: PartitionState) {
+    handedOverOffsets[state.partition] = state.nextOffset
   }
 
   /// Takes over a partition's state written by another process (or an earlier run), replacing

@@ -325,7 +325,7 @@ public final class Pipeline {
   ///
   /// With `handOver` (scale-out through the state topic), the state of every partition of
   /// `handOver.partitions` that moved on since it was last handed over goes to
-  /// `handOver.write` (which returns those it wrote) after the local snapshot and before
+  /// `handOver.write`, one at a time, after the local snapshot and before
   /// publishing and committing: the local store is never older than what this process
   /// wrote to the topic (a restart keeps its own state, and takes a partition's state from the
   /// topic only when another member moved it on); its kernel versions are those before this
@@ -372,10 +372,11 @@ public final class Pipeline {
     }
     if let handOver {
       for partition in changedPartitions(of: handOver.partitions) {
-        guard
-          let state = partitionState(of: partition, createdAtMilliseconds: createdAtMilliseconds)
-        else { continue }
-        markHandedOver(try handOver.write([state]))
+        if let state = partitionState(of: partition, createdAtMilliseconds: createdAtMilliseconds),
+          handOver.write(state)
+        {
+          markHandedOver(state)
+        }
       }
     }
     try publisher?.publish(

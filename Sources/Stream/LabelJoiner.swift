@@ -214,22 +214,25 @@ public struct LabelJoiner: Sendable {
     if clicked { waiting.label = true }
     state.addPending(waiting, deadline: deadline)
     if state.pending.count > configuration.maxPending, let oldest = state.popEarliestPending() {
-      release(oldest, unclicked: .evicted, output: &output)
+      let clicked = release(oldest, unclicked: .evicted, output: &output)
       state.resolve(
-        oldest.impression.id, wasClicked: oldest.impression.label == true,
+        oldest.impression.id, wasClicked: clicked,
         forgetAt: remember(oldest.deadlineMilliseconds), limit: configuration.maxPending)
     }
   }
 
   /// Emits a waiting impression: positive when its click came while it was held
   /// (`releasesInImpressionOrder` marks it with `label`, cleared here), else with `unclicked`.
+  /// Returns whether it was clicked.
+  @discardableResult
   private mutating func release(
     _ waiting: PendingImpression, unclicked: Outcome, output: inout [LabelledExample]
-  ) {
+  ) -> Bool {
     var impression = waiting.impression
     let clicked = impression.label == true
     impression.label = nil
     emit(impression, label: clicked, outcome: clicked ? .clicked : unclicked, output: &output)
+    return clicked
   }
 
   private mutating func handleClick(
@@ -279,13 +282,13 @@ public struct LabelJoiner: Sendable {
   ) {
     let current = state.watermark(configuration)
     while let waiting = state.popPending(dueBefore: watermark) {
-      release(waiting, unclicked: .expired, output: &output)
+      let clicked = release(waiting, unclicked: .expired, output: &output)
       if watermark == .max {
         output[output.count - 1].emittedAtMilliseconds = max(
           current, waiting.deadlineMilliseconds)
       } else {
         state.resolve(
-          waiting.impression.id, wasClicked: waiting.impression.label == true,
+          waiting.impression.id, wasClicked: clicked,
           forgetAt: remember(waiting.deadlineMilliseconds),
           limit: configuration.maxPending)
       }

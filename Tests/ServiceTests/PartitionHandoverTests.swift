@@ -157,20 +157,19 @@ import Testing
     let fixture = try Fixture()
     let pipeline = try fixture.makePipeline()
     try pipeline.process(Array(fixture.records.prefix(600)))
-    let states = pipeline.changedPartitionStates(createdAtMilliseconds: 5)
-    #expect(states.map(\.partition) == pipeline.heldPartitions)
-    #expect(states.count == 3)
-    // Only the partitions asked for (those owned) are built.
+    let changed = pipeline.changedPartitions()
+    #expect(changed == pipeline.heldPartitions)
+    #expect(changed.count == 3)
+    // Only the partitions asked for (those owned) are named.
     let owned: Set = [Self.partition(0), Self.partition(2)]
-    #expect(
-      pipeline.changedPartitionStates(of: owned, createdAtMilliseconds: 5).map(\.partition)
-        == [Self.partition(0), Self.partition(2)])
-    pipeline.markHandedOver(states)
-    #expect(pipeline.changedPartitionStates(createdAtMilliseconds: 6).isEmpty)
+    #expect(pipeline.changedPartitions(of: owned) == [Self.partition(0), Self.partition(2)])
+    for partition in changed {
+      pipeline.markHandedOver(
+        try #require(pipeline.partitionState(of: partition, createdAtMilliseconds: 5)))
+    }
+    #expect(pipeline.changedPartitions().isEmpty)
     try pipeline.process(fixture.records.dropFirst(600).filter { $0.partition == 2 })
-    #expect(
-      pipeline.changedPartitionStates(createdAtMilliseconds: 7).map(\.partition)
-        == [Self.partition(2)])
+    #expect(pipeline.changedPartitions() == [Self.partition(2)])
   }
 
   @Test func stateFromAnotherBackboneOrConfigurationIsRefusedAndChangesNothing() throws {

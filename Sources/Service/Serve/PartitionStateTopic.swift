@@ -166,17 +166,18 @@ final class PartitionStateTopic: Sendable {
     let progress = Mutex<(failed: [KafkaPartition: String], waiting: [KafkaPartition: Int])>(
       ([:], [:]))
     let group = DispatchGroup()
-    // Refused when enqueued (error) or answered by the broker (error nil on success).
-    @Sendable func answered(_ outgoing: Outgoing, _ error: KafkaError?) {
-      let hint =
-        error?.code == .messageSizeTooLarge
-        ? " (\(outgoing.record.value.count) bytes; kafka.message.max.bytes sets the chunk size "
-          + "and must fit the broker's and the topic's limit)" : ""
+    // Refused when enqueued, or answered by the broker.
+    @Sendable func answered(_ outgoing: Outgoing, _ result: Result<Delivery, KafkaError>) {
       progress.withLock {
         $0.waiting[outgoing.partition, default: 0] -= 1
-        if let error, $0.failed[outgoing.partition] == nil {
-          $0.failed[outgoing.partition] = "\(error)\(hint)"
+        guard case .failure(let error) = result, $0.failed[outgoing.partition] == nil else {
+          return
         }
+        let hint =
+          error.code == .messageSizeTooLarge
+          ? " (\(outgoing.record.value.count) bytes; kafka.message.max.bytes sets the chunk size "
+            + "and must fit the broker's and the topic's limit)" : ""
+        $0.failed[outgoing.partition] = "\(error)\(hint)"
       }
       group.leave()
     }
@@ -184,12 +185,9 @@ final class PartitionStateTopic: Sendable {
       group.enter()
       progress.withLock { $0.waiting[outgoing.partition, default: 0] += 1 }
       do {
-        try producer.send(outgoing.record) { result in
-          guard case .failure(let error) = result else { return answered(outgoing, nil) }
-          answered(outgoing, error)
-        }
+        try producer.send(outgoing.record) { answered(outgoing, $0) }
       } catch {
-        answered(outgoing, error)
+        answered(outgoing, .failure(error))
       }
     }
     let left = max(0, (deadline - ContinuousClock.now).inSeconds)

@@ -220,15 +220,15 @@ final class TrainingLoop: @unchecked Sendable {
       // member taking the partition over meanwhile starts from the older state on the topic and
       // reads again from its offset.
       let handOver = stateTopic.map { topic in
-        Pipeline.HandOver(partitions: Set(source.assignment)) { states in
+        Pipeline.HandOver(partitions: Set(source.assignment)) { state in
           do throws(PartitionStateTopic.WriteFailure) {
-            try topic.write(states)
-            return states
+            try topic.write([state])
+            return true
           } catch {
             self.logger.error(
               "partition state not handed over; the checkpoint goes on and it is written again "
                 + "at the next one", ["error": "\(error)"])
-            return states.filter { error.failed[$0.partition] == nil }
+            return false
           }
         }
       }
