@@ -18,6 +18,8 @@ public struct BatchReport: Sendable, Equatable {
   public var backboneLogits: [Float]
   /// Per example, the label.
   public var labels: [Float]
+  /// Per example, what it was scored with when its impression arrived (nil: not scored then).
+  public var servingScores: [ServingScore?] = []
   /// Whether the domain's kernel serves after this batch.
   public var isActive: Bool
 }

@@ -19,6 +19,16 @@ extension DomainDriftMonitor {
     /// `float64 [n, 3]`: the relevance window's filled slots in ring order (kernel loss,
     /// backbone loss, label).
     public static let relevanceSlots = "drift.relevance.slots"
+    /// `float32 [n, 3]`: the serving guard's examples, oldest first (kernel logit, backbone
+    /// logit, label). Optional when reading (older snapshots: the guard starts empty, in shadow).
+    public static let guardSlots = "drift.guard.slots"
+    /// `int64 [3]`: the guard's examples since its last comparison, whether it serves (0/1), its
+    /// last verdict (0 undecided, 1 no harm, 2 harm).
+    public static let guardCounters = "drift.guard.counters"
+    /// `float64 [9]`: the guard's last comparison (count, positives, kernel AUC, backbone AUC,
+    /// AUC standard error, kernel log loss, backbone log loss, log-loss standard error, label
+    /// entropy), or `[]` before the first.
+    public static let guardComparison = "drift.guard.comparison"
   }
 
   /// The detectors kept with a hysteresis state, in the order they are saved.
@@ -57,6 +67,32 @@ extension DomainDriftMonitor {
       shape: [3])
     result[prefix + StateTensor.relevanceSlots] = Tensor(
       doubles: Array(relevance.slots[0..<(3 * relevance.count)]), shape: [relevance.count, 3])
+    let held = servingGuard.examples
+    var guardSlots: [Float] = []
+    guardSlots.reserveCapacity(3 * held.labels.count)
+    for index in held.labels.indices {
+      guardSlots += [held.kernel[index], held.backbone[index], held.labels[index] ? 1 : 0]
+    }
+    result[prefix + StateTensor.guardSlots] = Tensor(
+      floats: guardSlots, shape: [held.labels.count, 3])
+    let verdictCode: Int64 =
+      switch servingGuard.lastVerdict {
+      case .undecided: 0
+      case .noHarm: 1
+      case .harm: 2
+      }
+    result[prefix + StateTensor.guardCounters] = Tensor(
+      int64s: [Int64(servingGuard.sinceCheck), servingGuard.isServing ? 1 : 0, verdictCode],
+      shape: [3])
+    let comparison = servingGuard.lastComparison.map {
+      [
+        Double($0.count), Double($0.positives), $0.kernelAUC, $0.backboneAUC,
+        $0.aucStandardError, $0.kernelLogLoss, $0.backboneLogLoss, $0.logLossStandardError,
+        $0.labelEntropy,
+      ]
+    }
+    result[prefix + StateTensor.guardComparison] = Tensor(
+      doubles: comparison ?? [], shape: [comparison?.count ?? 0])
     return result
   }
 
@@ -129,6 +165,40 @@ extension DomainDriftMonitor {
             kernelLoss: slots[slot], backboneLoss: slots[slot + 1], label: slots[slot + 2]))
       }
       relevance.recomputeSums()
+    }
+    if tensors[prefix + StateTensor.guardSlots] != nil {
+      try restoreGuard(reader)
+    }
+  }
+
+  private mutating func restoreGuard(_ reader: StateReader) throws(DriftStateError) {
+    let found = try reader.tensor(StateTensor.guardSlots)
+    guard let slots = try? found.floats(), slots.count % 3 == 0 else {
+      throw reader.error(StateTensor.guardSlots, "is not float32 triples")
+    }
+    let counters = try reader.int64s(StateTensor.guardCounters, count: 3)
+    guard counters[0] >= 0, counters[1] == 0 || counters[1] == 1, (0...2).contains(counters[2])
+    else {
+      throw reader.error(StateTensor.guardCounters, "holds impossible values \(counters)")
+    }
+    let kept = min(slots.count / 3, servingGuard.settings.window)
+    for index in (slots.count / 3 - kept)..<(slots.count / 3) {
+      _ = servingGuard.append(
+        kernelLogit: slots[3 * index], backboneLogit: slots[3 * index + 1],
+        isPositive: slots[3 * index + 2] >= 0.5)
+    }
+    servingGuard.sinceCheck = Int(counters[0])
+    servingGuard.isServing = counters[1] == 1
+    servingGuard.lastVerdict = [.undecided, .noHarm, .harm][Int(counters[2])]
+    let comparisonTensor = try reader.tensor(StateTensor.guardComparison)
+    let values = (try? comparisonTensor.doubles()) ?? []
+    if values.count == 9 {
+      servingGuard.lastComparison = PairedComparison(
+        count: Int(values[0]), positives: Int(values[1]), kernelAUC: values[2],
+        backboneAUC: values[3], aucStandardError: values[4], kernelLogLoss: values[5],
+        backboneLogLoss: values[6], logLossStandardError: values[7], labelEntropy: values[8])
+    } else {
+      servingGuard.lastComparison = nil
     }
   }
 

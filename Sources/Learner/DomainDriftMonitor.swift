@@ -9,9 +9,12 @@
 /// - `collapse` fires while any of `collapseSignals` fires (its `cause` names which one).
 ///
 /// Example detectors (their positions are the domain's examples) are evaluated per example:
-/// - `harm` compares the kernel's and the backbone's `H(Y) - CE` over the last `harmWindow`
-///   examples; it fires as soon as the window is full, the kernel is warm and the kernel trails
-///   by more than `harmMargin` bits, and clears after `harmClearExamples` examples without that;
+/// - the serving guard (`ServingGuard`) compares the kernel and the backbone on the last
+///   `harmWindow` examples' serving-time scores (paired: DeLong's AUC test and the log-loss
+///   difference) and decides whether the kernel serves; `harm` fires when a comparison finds the
+///   warm kernel significantly worse (its value is the smaller of the two z statistics, its
+///   threshold minus the guard's `offZ`) and clears after `harmClearExamples` examples without
+///   that;
 /// - `logloss_drift` (Page-Hinkley, increases of the kernel's logloss) and `ctr_drift`
 ///   (Page-Hinkley, both directions of the click indicator) fire on a detection and clear after
 ///   `dataDriftClearExamples` examples without another one.
@@ -36,6 +39,7 @@ public struct DomainDriftMonitor: Sendable, Equatable {
   var loglossTest: PageHinkley
   var ctrTest: PageHinkley
   var relevance: DriftRelevanceWindow
+  var servingGuard: ServingGuard
   /// Whether `collapse` fires.
   var isCollapsed = false
 
@@ -60,6 +64,7 @@ public struct DomainDriftMonitor: Sendable, Equatable {
     constantZ = inactiveBottleneck
     klRunaway = inactiveBottleneck
     relevance = DriftRelevanceWindow(capacity: settings.harmWindow)
+    servingGuard = ServingGuard(settings: settings.guardSettings)
     harm = DriftHysteresis(
       fireAfter: 0, clearAfter: settings.harmClearExamples ?? relevance.capacity)
     loglossDrift = DriftHysteresis(fireAfter: 0, clearAfter: settings.dataDriftClearExamples)
@@ -95,8 +100,15 @@ public struct DomainDriftMonitor: Sendable, Equatable {
   /// published while healthy is a candidate for `rollback`.
   public var isHealthy: Bool { !isCollapsed && !harm.isFiring }
 
-  /// The sliding window the harm detector compares kernel and backbone on.
+  /// The sliding window of the relevance proxies (`H(Y) - CE`) of kernel and backbone.
   public var relevanceWindow: DriftRelevanceWindow { relevance }
+
+  /// The serving guard: whether the kernel serves, and its last comparison.
+  public var guardState: ServingGuard { servingGuard }
+
+  /// Whether the kernel has shown, at serving time, that it is not worse than the backbone (and
+  /// has not been found worse since): it may serve.
+  public var isServing: Bool { servingGuard.isServing }
 
   /// The Page-Hinkley test on the kernel's per-example logloss.
   public var loglossChangeTest: PageHinkley { loglossTest }
@@ -129,6 +141,7 @@ public struct DomainDriftMonitor: Sendable, Equatable {
     klRunaway.restartRuns()
     harm.restartRuns()
     relevance.removeAll()
+    servingGuard.restart()
     loglossTest.restart()
     loglossDrift.restartRuns()
     lastStep = nil
@@ -203,15 +216,19 @@ public struct DomainDriftMonitor: Sendable, Equatable {
     }
     examplesSeen += 1
     relevance.append(example)
-    if relevance.isFull, observation.step >= settings.warmupSteps {
-      let threshold = relevance.backboneRelevanceBits - settings.harmMargin
-      let value = relevance.kernelRelevanceBits
-      if let change = harm.update(holds: value < threshold, at: examplesSeen) {
-        events.append(
-          makeEvent(
-            .harm, change.transition, value: value, threshold: threshold,
-            window: DriftWindow(length: relevance.count, unit: .examples), in: observation))
-      }
+    if let logits = example.logits,
+      let verdict = servingGuard.append(
+        kernelLogit: logits.kernel, backboneLogit: logits.backbone, isPositive: example.label >= 0.5
+      ),
+      observation.step >= settings.warmupSteps,
+      let change = harm.update(holds: verdict == .harm, at: examplesSeen)
+    {
+      let comparison = servingGuard.lastComparison
+      let value = comparison.map(Self.worstZ) ?? 0
+      events.append(
+        makeEvent(
+          .harm, change.transition, value: value, threshold: -settings.guardSettings.offZ,
+          window: DriftWindow(length: servingGuard.count, unit: .examples), in: observation))
     }
     let loglossDetection = loglossTest.add(example.kernelLoss)
     if let change = loglossDrift.update(holds: loglossDetection != nil, at: examplesSeen) {
@@ -222,6 +239,17 @@ public struct DomainDriftMonitor: Sendable, Equatable {
     if let change = ctrDrift.update(holds: ctrDetection != nil, at: examplesSeen) {
       events.append(dataDriftEvent(.ctrDrift, change, ctrDetection, ctrTest, in: observation))
     }
+  }
+
+  /// The smaller z statistic of the kernel's AUC difference and log-loss gain (negative: worse).
+  static func worstZ(_ comparison: PairedComparison) -> Double {
+    func z(_ value: Double, _ error: Double) -> Double {
+      error > 0 ? value / error : (value < 0 ? -.infinity : (value > 0 ? .infinity : 0))
+    }
+    let worst = min(
+      z(comparison.aucDifference, comparison.aucStandardError),
+      z(comparison.logLossGain, comparison.logLossStandardError))
+    return worst.isFinite ? worst : (worst < 0 ? -1e9 : 1e9)
   }
 
   private func dataDriftEvent(

@@ -27,6 +27,7 @@ struct DomainState {
     for row in 0..<report.size {
       evaluation.adapted.record(logit: report.adaptedLogits[row], label: report.labels[row])
       evaluation.backbone.record(logit: report.backboneLogits[row], label: report.labels[row])
+      evaluation.recordServing(report.servingScores[row], label: report.labels[row])
     }
     evaluation.batches += 1
   }

@@ -20,8 +20,10 @@ public enum DriftDetector: String, Sendable, CaseIterable {
   /// The batch variance of mu fell below `drift.mu_variance_threshold`: every example maps to the
   /// same z. Informational.
   case constantZ = "constant_z"
-  /// The kernel's `H(Y) - CE` trails the backbone's by more than `drift.harm_margin` bits over
-  /// the last `drift.harm_window` examples: the kernel hurts. Triggers `drift.on_harm`.
+  /// At serving time, over the last `drift.harm_window` examples, the kernel ranks (DeLong's
+  /// paired AUC test) or predicts (paired log-loss difference) significantly worse than the
+  /// backbone at `drift.guard_off_z`: the kernel hurts, and stops serving. Triggers
+  /// `drift.on_harm`.
   case harm
   /// `E[KL]` exceeds `drift.kl_runaway` nats: the bottleneck memorises. A warning only; if it
   /// makes predictions worse, `harm` fires and decides.

@@ -9,12 +9,22 @@ public struct DriftExample: Sendable, Equatable {
   public var backboneLoss: Double
   /// The label: 1 for a click, 0 for none (values in between are read as a click probability).
   public var label: Double
+  /// The two logits, when the example was made from them: what the serving guard compares
+  /// (ranking needs scores, not losses).
+  public var logits: (kernel: Float, backbone: Float)?
 
   /// Creates an example from its two losses (nats) and its label.
   public init(kernelLoss: Double, backboneLoss: Double, label: Double) {
     self.kernelLoss = kernelLoss
     self.backboneLoss = backboneLoss
     self.label = label
+  }
+
+  /// Examples are equal when their losses and labels are (what the relevance window keeps; a
+  /// restored window has no logits).
+  public static func == (lhs: DriftExample, rhs: DriftExample) -> Bool {
+    lhs.kernelLoss == rhs.kernelLoss && lhs.backboneLoss == rhs.backboneLoss
+      && lhs.label == rhs.label
   }
 
   /// Creates an example from the two logits (before the sigmoid) and the label, computing each
@@ -24,6 +34,7 @@ public struct DriftExample: Sendable, Equatable {
       kernelLoss: DriftExample.crossEntropy(logit: Double(kernelLogit), label: Double(label)),
       backboneLoss: DriftExample.crossEntropy(logit: Double(backboneLogit), label: Double(label)),
       label: Double(label))
+    logits = (kernelLogit, backboneLogit)
   }
 
   /// Whether the losses are finite and non-negative and the label is in [0, 1]; the detectors

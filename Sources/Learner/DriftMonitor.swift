@@ -24,6 +24,9 @@ public struct DriftMonitor: Sendable, Equatable {
   /// The detectors of `domain`, or nil if it was never observed.
   public func monitor(of domain: String) -> DomainDriftMonitor? { monitors[domain] }
 
+  /// Whether `domain`'s serving guard lets its kernel serve (false for an unknown domain).
+  public func isServing(_ domain: String) -> Bool { monitors[domain]?.isServing ?? false }
+
   /// The detectors firing in `domain` (empty for an unknown domain).
   public func firingDetectors(of domain: String) -> Set<DriftDetector> {
     monitors[domain]?.firingDetectors ?? []

@@ -16,10 +16,12 @@ public struct DriftSettings: Sendable, Equatable {
   /// `drift.mu_variance_threshold`: batch variance of mu below which every example maps to the
   /// same z.
   public var muVarianceThreshold: Double
-  /// `drift.harm_window`: examples in the sliding window comparing kernel and backbone.
+  /// `drift.harm_window`: examples in the sliding windows comparing kernel and backbone (the
+  /// serving guard's and the relevance proxies').
   public var harmWindow: Int
-  /// `drift.harm_margin`: bits by which the kernel's `H(Y) - CE` may trail the backbone's.
-  public var harmMargin: Double
+  /// The serving guard's window, thresholds and test levels (`drift.guard_*`); its window is
+  /// `harmWindow`.
+  public var guardSettings: ServingGuard.Settings
   /// Examples the harm condition must be false before a fired harm clears; `nil` means
   /// `harmWindow` (a whole window of evidence that the kernel no longer hurts).
   public var harmClearExamples: Int?
@@ -51,7 +53,7 @@ public struct DriftSettings: Sendable, Equatable {
     decoderNormThreshold: Double = 1e-4,
     muVarianceThreshold: Double = 1e-6,
     harmWindow: Int = 2000,
-    harmMargin: Double = 0.01,
+    guardSettings: ServingGuard.Settings = ServingGuard.Settings(),
     harmClearExamples: Int? = nil,
     klRunaway: Double = 10,
     pageHinkleyDelta: Double = 0.1,
@@ -66,7 +68,9 @@ public struct DriftSettings: Sendable, Equatable {
     self.decoderNormThreshold = decoderNormThreshold
     self.muVarianceThreshold = muVarianceThreshold
     self.harmWindow = harmWindow
-    self.harmMargin = harmMargin
+    var guardSettings = guardSettings
+    guardSettings.window = max(1, harmWindow)
+    self.guardSettings = guardSettings
     self.harmClearExamples = harmClearExamples
     self.klRunaway = klRunaway
     self.pageHinkleyDelta = pageHinkleyDelta

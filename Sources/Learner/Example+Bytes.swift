@@ -3,9 +3,12 @@ extension Example {
   /// `u32` example count, then per example the domain as a string, a `u32` count of categorical
   /// values and each as a string, a `u32` count of numeric values and each as the `u32` bit
   /// pattern of its float32, the label's float32 bit pattern as `u32`, the event time as
-  /// `i64` and the lane as `i32`. A string is a `u32` byte count followed by its UTF-8 bytes. Floats keep their exact
+  /// `i64` and the lane as `i32`, then (since trainer state format 4) a `u8` 1 and the serving
+  /// score (backbone and kernel logit as `u32` float32 bit patterns, a `u8` serving flag) or a
+  /// `u8` 0. A string is a `u32` byte count followed by its UTF-8 bytes. Floats keep their exact
   /// bits (NaN payloads included), so decoding gives back equal examples.
-  static func encoded(_ examples: [Example]) -> [UInt8] {
+  /// `withScores` false writes the layout before serving scores (to test reading it).
+  static func encoded(_ examples: [Example], withScores: Bool = true) -> [UInt8] {
     var writer = SnapshotBytesWriter()
     writer.append(UInt32(examples.count))
     for example in examples {
@@ -17,17 +20,29 @@ extension Example {
       writer.append(example.label.bitPattern)
       writer.append(example.eventTimeMs)
       writer.append(example.lane)
+      if !withScores { continue }
+      if let score = example.servingScore {
+        writer.append(UInt8(1))
+        writer.append(score.backboneLogit.bitPattern)
+        writer.append(score.kernelLogit.bitPattern)
+        writer.append(UInt8(score.servesKernel ? 1 : 0))
+      } else {
+        writer.append(UInt8(0))
+      }
     }
     return writer.bytes
   }
 
-  /// Decodes examples written by `encoded(_:)`; `source` names the bytes in errors.
+  /// Decodes examples written by `encoded(_:)`; `source` names the bytes in errors;
+  /// `hasScores` false reads the form before serving scores (trainer state format 3 and older).
   ///
   /// - Throws: `LearnerError.invalidModel` saying at which byte the bytes are truncated, hold
-  ///   invalid UTF-8 or continue past the last example.
-  static func decoded(from bytes: [UInt8], source: String) throws(LearnerError) -> [Example] {
+  ///   invalid UTF-8, a flag other than 0 or 1, or continue past the last example.
+  static func decoded(from bytes: [UInt8], source: String, hasScores: Bool = true)
+    throws(LearnerError) -> [Example]
+  {
     var reader = SnapshotBytesReader(bytes: bytes, source: source)
-    let count = try reader.count(minimumBytesEach: 28)
+    let count = try reader.count(minimumBytesEach: hasScores ? 29 : 28)
     var examples: [Example] = []
     examples.reserveCapacity(count)
     for _ in 0..<count {
@@ -45,10 +60,17 @@ extension Example {
       let label = Float(bitPattern: try reader.word(UInt32.self))
       let eventTimeMs = try reader.word(Int64.self)
       let lane = try reader.word(Int32.self)
+      var score: ServingScore?
+      if hasScores, try reader.flag() {
+        score = ServingScore(
+          backboneLogit: Float(bitPattern: try reader.word(UInt32.self)),
+          kernelLogit: Float(bitPattern: try reader.word(UInt32.self)),
+          servesKernel: try reader.flag())
+      }
       examples.append(
         Example(
           domain: domain, categorical: categorical, numeric: numeric, label: label,
-          eventTimeMs: eventTimeMs, lane: lane))
+          eventTimeMs: eventTimeMs, lane: lane, servingScore: score))
     }
     try reader.expectEnd(after: "the last of \(count) examples")
     return examples

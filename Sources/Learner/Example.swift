@@ -18,11 +18,14 @@ public struct Example: Sendable, Equatable {
   /// wait `train.batch_max_wait` on their own lane's clock, so how partitions interleave never
   /// changes a kernel.
   public var lane: Int32
+  /// What it was scored with when its impression arrived (serving-time evaluation), or nil when
+  /// it was not scored then (the example then counts only in the training-time diagnostic).
+  public var servingScore: ServingScore?
 
   /// Creates an example.
   public init(
     domain: String, categorical: [String], numeric: [Float] = [], label: Float, eventTimeMs: Int64,
-    lane: Int32 = 0
+    lane: Int32 = 0, servingScore: ServingScore? = nil
   ) {
     self.domain = domain
     self.categorical = categorical
@@ -30,5 +33,6 @@ public struct Example: Sendable, Equatable {
     self.label = label
     self.eventTimeMs = eventTimeMs
     self.lane = lane
+    self.servingScore = servingScore
   }
 }

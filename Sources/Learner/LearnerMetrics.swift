@@ -3,7 +3,11 @@ import Observability
 /// The Learner's Prometheus metrics, registered once and filled by `Trainer.publish(to:)`.
 ///
 /// Every series has a `domain` label (bounded by the number of domains); quality series also
-/// have `model` = "adapted" (the domain's kernel or other adaptation) or "backbone".
+/// have `model`: at serving time (each impression scored when it arrived, the headline figures)
+/// "kernel" (the domain's kernel or other adaptation, whether or not it served), "backbone" and
+/// "served" (what a serving system showed); the training-time diagnostic (scored when the batch
+/// closed, after the label wait: it leaks labels a live kernel would not have had)
+/// "training_kernel" and "training_backbone".
 public final class LearnerMetrics: Sendable {
   /// `iak_learner_examples_total{domain}`: examples trained on.
   public let examples: MetricFamily
@@ -15,7 +19,7 @@ public final class LearnerMetrics: Sendable {
   public let cumulativeAUC: MetricFamily
   /// `iak_learner_window_logloss{domain,model}`: prequential log loss over the window, nats.
   public let windowLogLoss: MetricFamily
-  /// `iak_kernel_active{domain}`: 1 when the domain's kernel serves.
+  /// `iak_kernel_active{domain}`: 1 when the domain's kernel serves (see `publish(to:isServing:)`).
   public let active: MetricFamily
   /// `iak_kernel_kl_nats{domain}`: E[KL], the upper bound of I(X;Z).
   public let kl: MetricFamily
@@ -64,12 +68,16 @@ public final class LearnerMetrics: Sendable {
 }
 
 extension Trainer {
-  /// Writes every domain's evaluation and proxies into `metrics`.
+  /// Writes the evaluation and proxies of `domains` (default: every domain) into `metrics`;
+  /// `isServing` says whether a domain's kernel serves (the pipeline's decision; by default,
+  /// whether it is active).
   ///
   /// AUCs are computed here (a sort of the window per domain), so call it at the metrics
   /// interval, not per batch.
-  public func publish(to metrics: LearnerMetrics) {
-    for domain in domains {
+  public func publish(
+    to metrics: LearnerMetrics, isServing: ((String) -> Bool)? = nil, domains: [String]? = nil
+  ) {
+    for domain in domains ?? self.domains {
       guard let evaluation = evaluation(for: domain), let kernel = kernel(for: domain) else {
         continue
       }
@@ -77,12 +85,17 @@ extension Trainer {
       examples.increment(by: Double(evaluation.adapted.count) - examples.value)
       let batches = metrics.batches.with(domain)
       batches.increment(by: Double(evaluation.batches) - batches.value)
-      for (model, meter) in [("adapted", evaluation.adapted), ("backbone", evaluation.backbone)] {
+      let meters = [
+        ("kernel", evaluation.servingKernel), ("backbone", evaluation.servingBackbone),
+        ("served", evaluation.served), ("training_kernel", evaluation.adapted),
+        ("training_backbone", evaluation.backbone),
+      ]
+      for (model, meter) in meters where meter.count > 0 {
         if let auc = meter.windowAUC { metrics.windowAUC.with(domain, model).set(auc) }
         if let auc = meter.cumulativeAUC { metrics.cumulativeAUC.with(domain, model).set(auc) }
         if let loss = meter.windowLogLoss { metrics.windowLogLoss.with(domain, model).set(loss) }
       }
-      metrics.active.with(domain).set(kernel.isActive ? 1 : 0)
+      metrics.active.with(domain).set((isServing?(domain) ?? kernel.isActive) ? 1 : 0)
       guard config.mode == .kernel, let proxies = proxies(for: domain), proxies.batches > 0 else {
         continue
       }

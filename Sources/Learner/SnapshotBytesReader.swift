@@ -32,6 +32,16 @@ struct SnapshotBytesReader {
     return value
   }
 
+  /// A `u8` flag, 0 or 1.
+  mutating func flag() throws(LearnerError) -> Bool {
+    let start = offset
+    switch try word(UInt8.self) {
+    case 0: return false
+    case 1: return true
+    case let other: throw error("the flag at byte \(start) is \(other), not 0 or 1")
+    }
+  }
+
   /// A `u32` count of items taking at least `minimumBytesEach` bytes each.
   mutating func count(minimumBytesEach: Int) throws(LearnerError) -> Int {
     let start = offset

@@ -50,6 +50,17 @@ extension Trainer {
     public static let backboneWindowLabels = "evaluation.backbone.window_labels"
     /// `uint8 [n]`: the backbone's `LogitHistogram`, as `adaptedHistogram`.
     public static let backboneHistogram = "evaluation.backbone.histogram"
+    /// Format 4: `float64 [3]`, the summed serving-time cross-entropy of the backbone, the
+    /// kernel and what was served, in nats.
+    public static let servingCrossEntropy = "evaluation.serving.cross_entropy"
+    /// Format 4: `int64 [2]`, examples served by the kernel, and examples without a serving
+    /// score.
+    public static let servingCounts = "evaluation.serving.counts"
+    /// Format 4: the prefixes of the three serving-time meters (backbone, kernel, served), each
+    /// followed by `.window_logits`, `.window_labels` and `.histogram` as the adapted meter's.
+    public static let servingMeters = [
+      "evaluation.serving.backbone", "evaluation.serving.kernel", "evaluation.serving.served",
+    ]
     /// `int64 [1]`: the newest event time of the domain's examples, in milliseconds (which
     /// domains `retireDomains(keepingAtMost:where:)` takes first). Optional when reading: without
     /// it the domain counts as seen at the trainer's newest event time.
@@ -78,10 +89,11 @@ extension Trainer {
   }
 
   /// The format version written in `StateTensor.trainer`.
-  static let stateFormatVersion: Int64 = 3
+  static let stateFormatVersion: Int64 = 4
   /// The format versions `restore(stateTensors:)` reads: 2 kept every scored (logit, label) of
-  /// the evaluation, 3 keeps the sliding window and a `LogitHistogram` per model.
-  static let readableStateFormatVersions: ClosedRange<Int64> = 2...3
+  /// the evaluation, 3 keeps the sliding window and a `LogitHistogram` per model, 4 adds the
+  /// serving-time meters and each pending example's serving score.
+  static let readableStateFormatVersions: ClosedRange<Int64> = 2...4
 
   /// Every tensor needed to continue exactly as if never stopped: per domain (names prefixed
   /// `"<domain>/"`) the kernel's state, the open batch's pending examples and opening time, the
@@ -136,6 +148,20 @@ extension Trainer {
           uint8s: window.labels.map { $0 ? 1 : 0 }, shape: [window.labels.count])
         let histogram = meter.histogram.encoded
         result[prefix + histogramName] = Tensor(uint8s: histogram, shape: [histogram.count])
+      }
+      let servingMeters = [evaluation.servingBackbone, evaluation.servingKernel, evaluation.served]
+      result[prefix + StateTensor.servingCrossEntropy] = Tensor(
+        doubles: servingMeters.map(\.crossEntropySum), shape: [3])
+      result[prefix + StateTensor.servingCounts] = Tensor(
+        int64s: [Int64(evaluation.servedByKernel), Int64(evaluation.unscored)], shape: [2])
+      for (meter, name) in zip(servingMeters, StateTensor.servingMeters) {
+        let window = meter.window
+        result[prefix + name + ".window_logits"] = Tensor(
+          floats: window.logits, shape: [window.logits.count])
+        result[prefix + name + ".window_labels"] = Tensor(
+          uint8s: window.labels.map { $0 ? 1 : 0 }, shape: [window.labels.count])
+        let histogram = meter.histogram.encoded
+        result[prefix + name + ".histogram"] = Tensor(uint8s: histogram, shape: [histogram.count])
       }
       result[prefix + StateTensor.lastSeen] = Tensor(int64s: [state.lastSeenMs], shape: [1])
       let proxies = state.proxies
@@ -254,7 +280,8 @@ extension Trainer {
 
     let pending = try Example.decoded(
       from: reader.uint8s(StateTensor.pending),
-      source: "domain '\(domain)': tensor '\(prefix + StateTensor.pending)'")
+      source: "domain '\(domain)': tensor '\(prefix + StateTensor.pending)'",
+      hasScores: formatVersion >= 4)
     if pending.count >= config.batchMax {
       throw reader.error(
         StateTensor.pending,
@@ -304,6 +331,33 @@ extension Trainer {
           + "\(state.evaluation.backbone.count) backbone scores; they do not fit together")
     }
     state.evaluation.batches = Int(batches)
+    if formatVersion >= 4 {
+      let servingSums = try reader.doubles(StateTensor.servingCrossEntropy, count: 3)
+      var meters: [PrequentialMeter] = []
+      for (name, sum) in zip(StateTensor.servingMeters, servingSums) {
+        meters.append(
+          try reader.meter(
+            windowLogits: name + ".window_logits", windowLabels: name + ".window_labels",
+            histogram: name + ".histogram", sum: sum, windowSize: config.evaluationWindow))
+      }
+      let counts = try reader.int64s(StateTensor.servingCounts, count: 2)
+      guard meters[1].count == meters[0].count, meters[2].count == meters[0].count,
+        counts[0] >= 0, counts[0] <= meters[0].count, counts[1] >= 0
+      else {
+        throw reader.error(
+          StateTensor.servingCounts,
+          "holds \(counts) for serving-time meters of \(meters.map(\.count)) examples; they do "
+            + "not fit together")
+      }
+      state.evaluation.servingBackbone = meters[0]
+      state.evaluation.servingKernel = meters[1]
+      state.evaluation.served = meters[2]
+      state.evaluation.servedByKernel = Int(counts[0])
+      state.evaluation.unscored = Int(counts[1])
+    } else {
+      // Before format 4 nothing was scored at serving time.
+      state.evaluation.unscored = state.evaluation.adapted.count
+    }
 
     let proxyBatches = try reader.int64s(StateTensor.proxyBatches, count: 2)
     guard proxyBatches[0] >= 0, proxyBatches[1] >= 0, proxyBatches[1] <= proxyBatches[0] else {

@@ -26,6 +26,9 @@ public final class Trainer {
   /// Training settings.
   public let config: TrainConfig
   let engine: KernelEngine
+  /// A one-row engine for scoring arriving impressions (`servingScore(for:)`), apart from the
+  /// training engine's prepared batch.
+  private let servingEngine: KernelEngine
   private let optimizer: AdamOptimizer
   let logger: Logger
   var states: [String: DomainState] = [:]
@@ -54,6 +57,7 @@ public final class Trainer {
     self.kernelConfig = kernelConfig
     self.config = config
     self.engine = KernelEngine(backbone: backbone, config: kernelConfig, capacity: config.batchMax)
+    self.servingEngine = KernelEngine(backbone: backbone, config: kernelConfig, capacity: 1)
     self.optimizer = AdamOptimizer(config)
     self.logger = logger
     if config.mode == .fullFineTuning {
@@ -85,6 +89,35 @@ public final class Trainer {
 
   /// The examples waiting in `domain`'s open batch (for snapshots).
   public func pendingExamples(for domain: String) -> [Example] { states[domain]?.pending ?? [] }
+
+  /// Scores `example` as a serving system would at this moment: the backbone's logit and the
+  /// logit with its domain's kernel (bias, tuned backbone) as it now stands, z = mu; the
+  /// backbone's for both when the domain has no kernel yet. `servesKernel` is left false: whether
+  /// the kernel serves is the caller's decision (activation, drift, the serving guard).
+  ///
+  /// Nothing changes: scoring between two training steps does not alter a kernel.
+  public func servingScore(for example: Example) -> ServingScore {
+    servingEngine.prepare(CollectionOfOne(example))
+    let backboneLogit = servingEngine.backboneLogits[0]
+    var kernelLogit = backboneLogit
+    switch config.mode {
+    case .kernel:
+      if states[example.domain] != nil {
+        servingEngine.score(with: &states[example.domain]!.kernel)
+        kernelLogit = servingEngine.kernelLogits[0]
+      }
+    case .outputBias:
+      if let bias = states[example.domain]?.bias.value { kernelLogit = backboneLogit + bias }
+    case .fullFineTuning:
+      if let tuned = tunedBackbone {
+        let workspace = servingEngine.workspace
+        tuned.embed(CollectionOfOne(example), into: workspace)
+        tuned.forward(rows: 1, fromLevel: 0, input: workspace.activations[0], workspace: workspace)
+        kernelLogit = workspace.logits[0]
+      }
+    }
+    return ServingScore(backboneLogit: backboneLogit, kernelLogit: kernelLogit, servesKernel: false)
+  }
 
   /// Adds one example: closes the batches that have waited long enough at the example's event
   /// time, adds it to its domain's batch and closes that batch if full.
@@ -236,7 +269,7 @@ public final class Trainer {
       adaptedLogits: Array(UnsafeBufferPointer(start: engine.kernelLogits, count: rows)),
       backboneLogits: Array(UnsafeBufferPointer(start: engine.backboneLogits, count: rows)),
       labels: Array(UnsafeBufferPointer(start: engine.workspace.labels, count: rows)),
-      isActive: false)
+      servingScores: batch.map(\.servingScore), isActive: false)
     states[domain]!.record(report)
     states[domain]!.kernel.examplesSeen += rows
     if states[domain]!.kernel.examplesSeen >= config.activationMinExamples {

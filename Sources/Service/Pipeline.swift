@@ -85,6 +85,9 @@ public final class Pipeline {
   /// those a snapshot has recorded (serve: months of alerts would otherwise stay in memory; the
   /// snapshots, the alerts topic and the log hold them).
   public var keepsAlertHistory = true
+  /// Called with every labelled example's domain, label and serving-time score (when it has
+  /// one), in training order: `replay --serving-scores`.
+  public var servingScoreSink: ((String, Bool, ImpressionScore) -> Void)?
 
   let configuration: Configuration
   private let assembler: ExampleAssembler
@@ -103,6 +106,9 @@ public final class Pipeline {
   private let deadLetters: DeadLetterWriter?
   let logger: Logger
   let metrics: MetricsRegistry?
+  /// Per-domain quality and proxies on /metrics, refreshed at each checkpoint for the domains
+  /// whose kernel changed.
+  private let quality: LearnerMetrics?
 
   /// Creates a pipeline with empty state.
   ///
@@ -134,6 +140,7 @@ public final class Pipeline {
     self.deadLetters = deadLetters
     self.logger = logger
     self.metrics = metrics
+    quality = metrics.map(LearnerMetrics.init)
   }
 
   // MARK: - Processing
@@ -144,13 +151,14 @@ public final class Pipeline {
   ///   producer (the record is not lost: the caller stops before committing past it).
   public func process(_ records: [Record]) throws {
     for record in records {
+      let event: Event
       do throws(EventRejection) {
-        try ingest.ingest(
-          record.value, partition: lanes.lane(of: record.topicPartition), into: &routed)
+        event = try ingest.decoder.decode(record.value)
       } catch {
         try reject(record, because: error)
         continue
       }
+      ingest(event, lane: lanes.lane(of: record.topicPartition))
       accept(record.topicPartition, offset: record.offset)
     }
     retireDomainsBeyondLimit()
@@ -171,13 +179,40 @@ public final class Pipeline {
       decoder.count(record.outcome)
       switch record.outcome {
       case .event(let event):
-        ingest.ingest(event, partition: lanes.lane(of: record.topicPartition), into: &routed)
+        ingest(event, lane: lanes.lane(of: record.topicPartition))
         accept(record.topicPartition, offset: record.offset)
       case .rejected(let rejection, let original):
         try reject(original, because: rejection)
       }
     }
     retireDomainsBeyondLimit()
+  }
+
+  /// Joins and routes one decoded event of `lane`; an impression is first scored as a serving
+  /// system would score it now (`servingScore(of:lane:)`), and the score waits with it for its
+  /// label.
+  private func ingest(_ event: Event, lane: Int32) {
+    let score = event.kind == .impression ? servingScore(of: event, lane: lane) : nil
+    ingest.ingest(event, partition: lane, score: score, into: &routed)
+  }
+
+  /// What a serving system would score `impression` with at this moment: the backbone, and its
+  /// known domain's kernel as it now stands (the backbone's score for a domain not known yet),
+  /// served when `isServing(_:)` says so.
+  func servingScore(of impression: Event, lane: Int32) -> ImpressionScore {
+    let domain = ingest.knownDomain(of: impression)?.description
+    let score = trainer.servingScore(
+      for: assembler.example(for: impression, label: false, domain: domain ?? "", lane: lane))
+    return ImpressionScore(
+      backboneLogit: score.backboneLogit, kernelLogit: score.kernelLogit,
+      servesKernel: domain.map(isServing) ?? false)
+  }
+
+  /// Whether `domain`'s kernel serves now: it exists and is active (`domain.min_examples`), no
+  /// drift action deactivated it, and its serving guard has seen it do no harm at serving time.
+  public func isServing(_ domain: String) -> Bool {
+    guard let kernel = trainer.kernel(for: domain), kernel.isActive else { return false }
+    return !deactivated.contains(domain) && drift.isServing(domain)
   }
 
   /// Sends a refused record to the dead-letter topic and moves past it.
@@ -227,11 +262,15 @@ public final class Pipeline {
         $0.examples += 1
         if example.label { $0.positives += 1 }
       }
-      observe(
-        trainer.process(
-          assembler.example(
-            for: example.impression, label: example.label, domain: domain,
-            lane: example.partition)))
+      if let score = example.score { servingScoreSink?(domain, example.label, score) }
+      var learnerExample = assembler.example(
+        for: example.impression, label: example.label, domain: domain, lane: example.partition)
+      learnerExample.servingScore = example.score.map {
+        ServingScore(
+          backboneLogit: $0.backboneLogit, kernelLogit: $0.kernelLogit,
+          servesKernel: $0.servesKernel)
+      }
+      observe(trainer.process(learnerExample))
     }
     batch.removeAll(keepingCapacity: true)
   }
@@ -241,10 +280,13 @@ public final class Pipeline {
       guard let kernel = trainer.kernel(for: report.domain),
         let proxies = trainer.proxies(for: report.domain)
       else { continue }
-      let examples = report.labels.indices.map {
-        DriftExample(
-          kernelLogit: report.adaptedLogits[$0], backboneLogit: report.backboneLogits[$0],
-          label: report.labels[$0])
+      // The example detectors (serving guard, harm, logloss and click-rate drift) see what a
+      // serving system saw: the scores made when each impression arrived.
+      let examples = report.labels.indices.compactMap { row -> DriftExample? in
+        guard let score = report.servingScores[row] else { return nil }
+        return DriftExample(
+          kernelLogit: score.kernelLogit, backboneLogit: score.backboneLogit,
+          label: report.labels[row])
       }
       let observation = DriftObservation(
         step: kernel.stepCount, eventTimeMs: report.lastEventTimeMs,
@@ -350,7 +392,7 @@ public final class Pipeline {
       changed.append(
         KernelPublisher.Item(
           kernel: kernel, kernelVersion: versions[domain]!,
-          isActive: kernel.isActive && !deactivated.contains(domain)))
+          isActive: isServing(domain)))
     }
     let report = try store.write(
       SafeTensors(tensors: stateTensors()),
@@ -364,6 +406,9 @@ public final class Pipeline {
         SnapshotView.domainStatsKey: SnapshotView.encodeMap(domainStatistics()),
         "deactivated": deactivated.sorted().joined(separator: ","),
       ].merging(driftExtras()) { first, _ in first })
+    if let quality {
+      trainer.publish(to: quality, isServing: isServing, domains: changed.map(\.kernel.domain))
+    }
     alertsInSnapshots = alerts.count
     if !keepsAlertHistory {
       alerts.removeAll(keepingCapacity: true)
@@ -387,19 +432,37 @@ public final class Pipeline {
     return report.manifest
   }
 
-  /// Per-domain figures: examples, positives, prequential AUC and logloss of the kernel and of
-  /// the backbone alone, and the information proxies.
+  /// Per-domain figures: examples, positives, the serving-time AUC and log loss of the kernel
+  /// (shadow), the backbone and what was served (`auc`, `backbone_auc`, `served_auc`, ...), the
+  /// training-time diagnostic (`training_*`), the serving guard's last comparison and the
+  /// information proxies.
   public func domainStatistics() -> [String: Any] {
     var result: [String: Any] = [:]
     for domain in trainer.domains {
       guard let evaluation = trainer.evaluation(for: domain) else { continue }
       var row: [String: Any] = [
         "examples": evaluation.adapted.count, "positives": evaluation.adapted.positives,
+        "serving_examples": evaluation.servingKernel.count,
+        "served_by_kernel": evaluation.servedByKernel, "serving": isServing(domain) ? 1 : 0,
       ]
-      row["auc"] = evaluation.adapted.cumulativeAUC
-      row["backbone_auc"] = evaluation.backbone.cumulativeAUC
-      row["logloss"] = evaluation.adapted.logLoss
-      row["backbone_logloss"] = evaluation.backbone.logLoss
+      // Headline figures: at serving time (scored when the impression arrived).
+      row["auc"] = evaluation.servingKernel.cumulativeAUC
+      row["backbone_auc"] = evaluation.servingBackbone.cumulativeAUC
+      row["served_auc"] = evaluation.served.cumulativeAUC
+      row["logloss"] = evaluation.servingKernel.logLoss
+      row["backbone_logloss"] = evaluation.servingBackbone.logLoss
+      row["served_logloss"] = evaluation.served.logLoss
+      // Diagnostic: scored when the batch closed, after label.wait (leaks session labels).
+      row["training_auc"] = evaluation.adapted.cumulativeAUC
+      row["training_backbone_auc"] = evaluation.backbone.cumulativeAUC
+      row["training_logloss"] = evaluation.adapted.logLoss
+      row["training_backbone_logloss"] = evaluation.backbone.logLoss
+      if let comparison = drift.monitor(of: domain)?.guardState.lastComparison {
+        row["guard_auc_difference"] = comparison.aucDifference
+        row["guard_auc_standard_error"] = comparison.aucStandardError
+        row["guard_logloss_gain"] = comparison.logLossGain
+        row["guard_logloss_standard_error"] = comparison.logLossStandardError
+      }
       if let proxies = trainer.proxies(for: domain) {
         row["active_units"] = proxies.activeUnits
         row["mean_kl_nats"] = proxies.meanKL

@@ -160,6 +160,30 @@ public struct DomainRouter: Sendable {
     return route(timeMilliseconds: event.timeMilliseconds, region: region)
   }
 
+  /// The domain `event` would be routed to if it were routed now, when that domain is known,
+  /// without remembering anything (the window cache aside) or counting fallbacks: what the
+  /// pipeline scores an arriving impression against. Nil when the route would create a domain.
+  public mutating func knownDomain(of event: Event) -> DomainKey? {
+    var raw = event.region
+    if let name = configuration.regionFeature { raw = event.feature(name) }
+    let region: String
+    if let raw, !raw.isEmpty {
+      if let map = configuration.regionMap {
+        region = map.area(for: raw) ?? configuration.fallbackRegion
+      } else if let name = regionNames[raw] {
+        region = name
+      } else if regionNames.count >= configuration.maxRegions {
+        region = configuration.fallbackRegion
+      } else {
+        return nil
+      }
+    } else {
+      region = configuration.fallbackRegion
+    }
+    let key = DomainKey(window: clock.window(at: event.timeMilliseconds).name, region: region)
+    return known[key] != nil ? key : nil
+  }
+
   /// Routes an example at `timeMilliseconds` (event time) from raw `region`.
   public mutating func route(timeMilliseconds: Int64, region: String?) -> Route {
     let window = clock.window(at: timeMilliseconds)

@@ -18,6 +18,8 @@ public struct EventIngest {
     /// The partition it came from (the caller's number for it, unique across topics): the
     /// event-time clock its domain's batches follow.
     public var partition: Int32
+    /// What it was scored with when it arrived (nil when the caller scored nothing).
+    public var score: ImpressionScore? = nil
   }
 
   /// The decoder the bytes-taking `ingest(_:partition:into:)` reads values with. It is
@@ -55,9 +57,18 @@ public struct EventIngest {
 
   /// Takes one event decoded beforehand (see `decoder`) and appends every impression it
   /// completes, routed, to `output`; exactly what `ingest(_:partition:into:)` does after decoding.
-  public mutating func ingest(_ event: Event, partition: Int32, into output: inout [Routed]) {
-    joiner.process(event, partition: partition, into: &labelled)
+  /// An impression keeps `score` (what it was scored with on arrival) until it leaves labelled.
+  public mutating func ingest(
+    _ event: Event, partition: Int32, score: ImpressionScore? = nil, into output: inout [Routed]
+  ) {
+    joiner.process(event, partition: partition, score: score, into: &labelled)
     route(into: &output)
+  }
+
+  /// The known domain an arriving impression belongs to, if any (`DomainRouter.knownDomain`),
+  /// so the caller can score it with that domain's kernel as it now stands.
+  public mutating func knownDomain(of event: Event) -> DomainKey? {
+    router.knownDomain(of: event)
   }
 
   /// Expires every waiting impression (end of a bounded input) and routes them.
@@ -71,7 +82,8 @@ public struct EventIngest {
       output.append(
         Routed(
           impression: example.impression, label: example.label,
-          route: router.route(example.impression), partition: example.partition))
+          route: router.route(example.impression), partition: example.partition,
+          score: example.score))
     }
     labelled.removeAll(keepingCapacity: true)
   }

@@ -63,10 +63,10 @@ struct JoinerPartition: Sendable {
       ? .min : maxEventTime.addingSaturated(-configuration.maxOutOfOrdernessMilliseconds)
   }
 
-  mutating func addPending(_ impression: Event, deadline: Int64) {
+  mutating func addPending(_ impression: Event, deadline: Int64, score: ImpressionScore?) {
     let sequence = takeSequence()
     pending[impression.id] = LabelJoiner.PendingImpression(
-      impression: impression, deadlineMilliseconds: deadline, sequence: sequence)
+      impression: impression, deadlineMilliseconds: deadline, sequence: sequence, score: score)
     deadlines.insert(Key(time: deadline, sequence: sequence, id: impression.id))
     if deadlines.count > 2 * pending.count + 1_024 { rebuildDeadlines() }
   }

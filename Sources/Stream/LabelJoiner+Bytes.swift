@@ -1,10 +1,12 @@
 extension LabelJoiner.State {
-  /// The state as bytes (format `IAKJ` version 1, little-endian, strings length-prefixed UTF-8),
-  /// for a snapshot; `init(bytes:)` reads it back to an equal state.
+  /// The state as bytes (format `IAKJ` version 2, little-endian, strings length-prefixed UTF-8),
+  /// for a snapshot; `init(bytes:)` reads it back to an equal state. Version 2 adds to each
+  /// waiting impression its `ImpressionScore` (a presence byte, then the two logits as float32
+  /// bit patterns and the serving flag); version 1 (no scores) is still read.
   public func serialized() -> [UInt8] {
     var writer = StateByteWriter()
     for byte in "IAKJ".utf8 { writer.append(byte) }
-    writer.append(UInt8(1))
+    writer.append(UInt8(2))
     for count in [
       counts.clicked, counts.expired, counts.evicted, counts.preLabelled,
       counts.duplicateImpressions, counts.duplicateClicks, counts.lateClicks, counts.orphanClicks,
@@ -22,6 +24,12 @@ extension LabelJoiner.State {
         writer.append(waiting.impression)
         writer.append(waiting.deadlineMilliseconds)
         writer.append(waiting.sequence)
+        writer.append(waiting.score != nil)
+        if let score = waiting.score {
+          writer.append(score.backboneLogit.bitPattern)
+          writer.append(score.kernelLogit.bitPattern)
+          writer.append(score.servesKernel)
+        }
       }
       writer.appendCount(partition.earlyClicks.count)
       for click in partition.earlyClicks {
@@ -45,7 +53,7 @@ extension LabelJoiner.State {
   ///   truncated, impossible counts, invalid UTF-8, trailing bytes).
   public init(bytes: [UInt8]) throws(StateBytesError) {
     var reader = StateByteReader(bytes)
-    try reader.expectMagic("IAKJ", version: 1)
+    let version = try reader.expectMagic("IAKJ", versions: 1...2)
     var counts = LabelJoiner.Counts()
     var values: [Int] = []
     for _ in 0..<9 { values.append(Int(truncatingIfNeeded: try reader.read(UInt64.self))) }
@@ -65,10 +73,16 @@ extension LabelJoiner.State {
         maxEventTimeMilliseconds: try reader.read(Int64.self),
         nextSequence: try reader.read(UInt64.self))
       for _ in 0..<(try reader.readCount(minimumSize: 40)) {
-        partition.pending.append(
-          LabelJoiner.PendingImpression(
-            impression: try reader.readEvent(), deadlineMilliseconds: try reader.read(Int64.self),
-            sequence: try reader.read(UInt64.self)))
+        var waiting = LabelJoiner.PendingImpression(
+          impression: try reader.readEvent(), deadlineMilliseconds: try reader.read(Int64.self),
+          sequence: try reader.read(UInt64.self))
+        if version >= 2, try reader.readBool() {
+          waiting.score = ImpressionScore(
+            backboneLogit: Float(bitPattern: try reader.read(UInt32.self)),
+            kernelLogit: Float(bitPattern: try reader.read(UInt32.self)),
+            servesKernel: try reader.readBool())
+        }
+        partition.pending.append(waiting)
       }
       for _ in 0..<(try reader.readCount(minimumSize: 20)) {
         partition.earlyClicks.append(

@@ -53,12 +53,18 @@ extension LabelJoiner {
     public var deadlineMilliseconds: Int64
     /// Arrival order within the partition; breaks ties between equal deadlines.
     public var sequence: UInt64
+    /// What it was scored with when it arrived (nil when the caller scored nothing).
+    public var score: ImpressionScore?
 
     /// Creates a pending impression.
-    public init(impression: Event, deadlineMilliseconds: Int64, sequence: UInt64) {
+    public init(
+      impression: Event, deadlineMilliseconds: Int64, sequence: UInt64,
+      score: ImpressionScore? = nil
+    ) {
       self.impression = impression
       self.deadlineMilliseconds = deadlineMilliseconds
       self.sequence = sequence
+      self.score = score
     }
   }
 

@@ -68,17 +68,20 @@ public struct LabelJoiner: Sendable {
     public var emittedAtMilliseconds: Int64
     /// The partition whose joiner emitted it (its event-time clock).
     public var partition: Int32
+    /// What it was scored with when it arrived (nil when the caller scored nothing).
+    public var score: ImpressionScore?
 
     /// Creates a labelled example.
     public init(
       impression: Event, label: Bool, outcome: Outcome, emittedAtMilliseconds: Int64,
-      partition: Int32 = 0
+      partition: Int32 = 0, score: ImpressionScore? = nil
     ) {
       self.impression = impression
       self.label = label
       self.outcome = outcome
       self.emittedAtMilliseconds = emittedAtMilliseconds
       self.partition = partition
+      self.score = score
     }
   }
 
@@ -146,14 +149,16 @@ public struct LabelJoiner: Sendable {
 
   /// Takes one event from `partition` and appends every example it completes to `output`:
   /// the event's own (pre-labelled, clicked, or already expired) and those whose wait the
-  /// advancing watermark has ended, in deadline order.
+  /// advancing watermark has ended, in deadline order. An impression keeps `score` (what it
+  /// was scored with on arrival) until it leaves with its label; a click ignores it.
   public mutating func process(
-    _ event: Event, partition: Int32, into output: inout [LabelledExample]
+    _ event: Event, partition: Int32, score: ImpressionScore? = nil,
+    into output: inout [LabelledExample]
   ) {
     let start = output.count
     var state = partitions.removeValue(forKey: partition) ?? JoinerPartition()
     switch event.kind {
-    case .impression: handleImpression(event, state: &state, output: &output)
+    case .impression: handleImpression(event, score: score, state: &state, output: &output)
     case .click: handleClick(event, state: &state, output: &output)
     }
     state.maxEventTime = max(state.maxEventTime, event.timeMilliseconds)
@@ -182,7 +187,8 @@ public struct LabelJoiner: Sendable {
   }
 
   private mutating func handleImpression(
-    _ impression: Event, state: inout JoinerPartition, output: inout [LabelledExample]
+    _ impression: Event, score: ImpressionScore?, state: inout JoinerPartition,
+    output: inout [LabelledExample]
   ) {
     let id = impression.id
     let deadline = impression.timeMilliseconds.addingSaturated(configuration.waitMilliseconds)
@@ -194,7 +200,7 @@ public struct LabelJoiner: Sendable {
     let early = state.removeEarlyClick(id)
     if let label = impression.label {
       if early != nil { countDroppedClick(.duplicate) }
-      emit(impression, label: label, outcome: .preLabelled, output: &output)
+      emit(impression, label: label, outcome: .preLabelled, score: score, output: &output)
       state.resolve(
         id, wasClicked: true, forgetAt: remember(deadline), limit: configuration.maxPending)
       return
@@ -205,14 +211,16 @@ public struct LabelJoiner: Sendable {
     if (clicked && !configuration.releasesInImpressionOrder)
       || deadline < state.watermark(configuration)
     {
-      emit(impression, label: clicked, outcome: clicked ? .clicked : .expired, output: &output)
+      emit(
+        impression, label: clicked, outcome: clicked ? .clicked : .expired, score: score,
+        output: &output)
       state.resolve(
         id, wasClicked: clicked, forgetAt: remember(deadline), limit: configuration.maxPending)
       return
     }
     var waiting = impression
     if clicked { waiting.label = true }
-    state.addPending(waiting, deadline: deadline)
+    state.addPending(waiting, deadline: deadline, score: score)
     if state.pending.count > configuration.maxPending, let oldest = state.popEarliestPending() {
       let clicked = release(oldest, unclicked: .evicted, output: &output)
       state.resolve(
@@ -231,7 +239,9 @@ public struct LabelJoiner: Sendable {
     var impression = waiting.impression
     let clicked = impression.label == true
     impression.label = nil
-    emit(impression, label: clicked, outcome: clicked ? .clicked : unclicked, output: &output)
+    emit(
+      impression, label: clicked, outcome: clicked ? .clicked : unclicked, score: waiting.score,
+      output: &output)
     return clicked
   }
 
@@ -255,7 +265,9 @@ public struct LabelJoiner: Sendable {
         return
       }
       state.pending[id] = nil
-      emit(waiting.impression, label: true, outcome: .clicked, output: &output)
+      emit(
+        waiting.impression, label: true, outcome: .clicked, score: waiting.score,
+        output: &output)
       state.resolve(
         id, wasClicked: true, forgetAt: remember(waiting.deadlineMilliseconds),
         limit: configuration.maxPending)
@@ -305,11 +317,13 @@ public struct LabelJoiner: Sendable {
   }
 
   private mutating func emit(
-    _ impression: Event, label: Bool, outcome: Outcome, output: inout [LabelledExample]
+    _ impression: Event, label: Bool, outcome: Outcome, score: ImpressionScore?,
+    output: inout [LabelledExample]
   ) {
     output.append(
       LabelledExample(
-        impression: impression, label: label, outcome: outcome, emittedAtMilliseconds: 0))
+        impression: impression, label: label, outcome: outcome, emittedAtMilliseconds: 0,
+        score: score))
     switch outcome {
     case .clicked: counts.clicked += 1
     case .expired: counts.expired += 1

@@ -8,16 +8,27 @@ struct StateByteReader {
   var isAtEnd: Bool { offset == bytes.count }
 
   mutating func expectMagic(_ magic: String, version: UInt8) throws(StateBytesError) {
+    _ = try expectMagic(magic, versions: version...version)
+  }
+
+  /// Reads `magic` and a version byte within `versions`; returns the version.
+  mutating func expectMagic(_ magic: String, versions: ClosedRange<UInt8>) throws(StateBytesError)
+    -> UInt8
+  {
     for byte in magic.utf8 {
       guard try readByte() == byte else {
         throw StateBytesError("not a \(magic) state: wrong magic bytes at byte \(offset - 1)")
       }
     }
     let found = try readByte()
-    guard found == version else {
+    guard versions.contains(found) else {
+      let expected =
+        versions.count == 1
+        ? "\(versions.lowerBound)" : "\(versions.lowerBound) to \(versions.upperBound)"
       throw StateBytesError(
-        "\(magic) state version \(found) is not supported (expected \(version))")
+        "\(magic) state version \(found) is not supported (expected \(expected))")
     }
+    return found
   }
 
   mutating func readByte() throws(StateBytesError) -> UInt8 {

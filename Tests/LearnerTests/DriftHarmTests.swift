@@ -14,8 +14,9 @@ import Testing
     #expect(harm.map(\.transition) == [.fired])
     let fired = try! #require(harm.first)
     #expect(fired.examplesSeen > 10_000)
-    #expect(fired.examplesSeen <= 10_100, "a window of 2000 turns within a few dozen examples")
+    #expect(fired.examplesSeen <= 10_300, "a few hundred inverted examples are significant")
     #expect(fired.value < fired.threshold)
+    #expect(fired.threshold == -2.326)
     #expect(fired.window == DriftWindow(length: 2000, unit: .examples))
     #expect(fired.domain == "1998-03/5")
     let logloss = events.filter { $0.detector == .loglossDrift && $0.transition == .fired }
@@ -24,26 +25,48 @@ import Testing
     #expect((logloss.first?.examplesSeen ?? .max) <= 10_200)
     #expect(!events.contains { $0.examplesSeen <= 10_000 })
     #expect(!monitor.isHealthy)
+    #expect(!monitor.isServing)
   }
 
-  @Test func harmWaitsForAFullWindow() {
+  @Test func aGoodKernelServesAfterItsShadowPeriodAndAnInvertedOneStopsServing() {
+    var generator = SeededGenerator(seed: 16)
+    var monitor = DomainDriftMonitor(domain: "d", settings: DriftSettings())
+    var servingAt: [Int: Bool] = [:]
+    for chunk in 0..<40 {
+      let examples = DriftStreams.examples(
+        250, rate: 0.1, using: &generator, invertKernel: chunk >= 20)
+      _ = DriftStreams.feed(&monitor, examples: examples, firstStep: 1000 + 8 * chunk)
+      servingAt[(chunk + 1) * 250] = monitor.isServing
+    }
+    // Shadow until the guard has 200 examples and enough clicks; then the calibrated kernel,
+    // better than the noisy backbone, serves; 1,000 inverted examples later it no longer does.
+    #expect(servingAt[250] == true)
+    #expect(servingAt[5000] == true)
+    #expect(servingAt[6000] == false)
+    #expect(servingAt[10_000] == false)
+  }
+
+  @Test func harmWaitsForTheGuardsMinimumExamples() {
     var generator = SeededGenerator(seed: 12)
     var monitor = DomainDriftMonitor(domain: "d", settings: DriftSettings())
     let inverted = DriftStreams.examples(3000, rate: 0.1, using: &generator, invertKernel: true)
     let harm = DriftStreams.feed(&monitor, examples: inverted).filter { $0.detector == .harm }
-    #expect(harm.map(\.examplesSeen) == [2000])
+    #expect(harm.map(\.examplesSeen) == [200])
+    #expect(!monitor.isServing)
   }
 
   @Test func harmWaitsForTheKernelsWarmUp() {
     var generator = SeededGenerator(seed: 13)
     var monitor = DomainDriftMonitor(domain: "d", settings: DriftSettings())
     let inverted = DriftStreams.examples(8000, rate: 0.1, using: &generator, invertKernel: true)
-    // Batches of 32 at steps 0, 1, ...: step 200 starts at example 6401.
+    // Batches of 32 at steps 0, 1, ...: step 200 starts at example 6401, and the guard
+    // compares every 50 examples: the first comparison of a warm kernel is at 6450 (step 201).
     let harm = DriftStreams.feed(&monitor, examples: inverted, firstStep: 0).filter {
       $0.detector == .harm
     }
-    #expect(harm.map(\.examplesSeen) == [6401])
-    #expect(harm.first?.step == 200)
+    #expect(harm.map(\.examplesSeen) == [6450])
+    #expect(harm.first?.step == 201)
+    #expect(!monitor.isServing, "the guard never let the inverted kernel serve")
   }
 
   @Test func harmClearsAfterAWindowWithoutHarm() {
@@ -55,11 +78,12 @@ import Testing
       $0.detector == .harm
     }
     #expect(harm.map(\.transition) == [.fired, .cleared])
-    // The window stops showing harm once most of it is good again; then 2000 more examples.
+    // The window stops showing harm once enough of it is good again; then 2000 more examples.
     let cleared = harm.last?.examplesSeen ?? 0
     #expect(cleared > 3000 + 2000)
-    #expect(cleared < 3000 + 2 * 2000)
+    #expect(cleared <= 3000 + 2 * 2000)
     #expect(monitor.isHealthy)
+    #expect(monitor.isServing)
   }
 
   @Test func flippedLabelsAreDataDriftNotHarm() {

@@ -52,7 +52,8 @@ enum DriftStreams {
     let backbone = sigmoid(trueLogit + backboneNoise * generator.gaussian())
     let kernel = invertKernel ? 1 - p : p
     return DriftExample(
-      kernelLoss: loss(kernel, label), backboneLoss: loss(backbone, label), label: label)
+      kernelLogit: Float(logit(kernel)), backboneLogit: Float(logit(backbone)),
+      label: Float(label))
   }
 
   /// An observation of a healthy kernel (proxies far from every threshold) at `step`.

@@ -231,7 +231,13 @@ import Testing
       { $0[".trainer/domains"] = Tensor(uint8s: [9, 0, 0, 0], shape: [4]) },
       naming: ".trainer/domains")
     expectRefused(
-      { $0[".trainer/state"] = Tensor(int64s: [4, 0, 0], shape: [3]) }, naming: "version 4")
+      { $0[".trainer/state"] = Tensor(int64s: [5, 0, 0], shape: [3]) }, naming: "version 5")
+    expectRefused(
+      { $0["hot/evaluation.serving.counts"] = Tensor(int64s: [-1, 0], shape: [2]) },
+      naming: "hot/evaluation.serving.counts")
+    expectRefused(
+      { $0["hot/evaluation.serving.kernel.histogram"] = nil },
+      naming: "hot/evaluation.serving.kernel.histogram")
     expectRefused(
       { $0[".trainer/state"] = Tensor(int64s: [1, 0, 0], shape: [3]) }, naming: "version 1")
     expectRefused({ $0[".trainer/lanes"] = nil }, naming: ".trainer/lanes")
@@ -311,9 +317,15 @@ import Testing
       }
     }
     var header = try #require(tensors[".trainer/state"]).int64s()
-    #expect(header[0] == 3)
+    #expect(header[0] == 4)
     header[0] = 2
     result[".trainer/state"] = Tensor(int64s: header, shape: [3])
+    // Before format 4, pending examples carried no serving score.
+    for (name, tensor) in tensors where name.hasSuffix("/pending") {
+      let bytes = Example.encoded(
+        try Example.decoded(from: tensor.bytes, source: name), withScores: false)
+      result[name] = Tensor(uint8s: bytes, shape: [bytes.count])
+    }
     for (domain, scores) in scored {
       let labels = scores.labels.map { UInt8($0) }
       result[domain + "/evaluation.adapted.logits"] = Tensor(
@@ -363,7 +375,7 @@ import Testing
       #expect(restored.lastSeenMs(of: domain) == live.eventTimeMs)
       #expect(restored.kernel(for: domain) == live.kernel(for: domain))
     }
-    // It then goes on exactly as the trainer that never stopped, and writes format 3.
+    // It then goes on exactly as the trainer that never stopped, and writes format 4.
     for example in stream[401...] {
       #expect(restored.process(example) == live.process(example))
     }
@@ -371,7 +383,7 @@ import Testing
       #expect(restored.evaluation(for: domain) == live.evaluation(for: domain))
       #expect(restored.kernel(for: domain) == live.kernel(for: domain))
     }
-    #expect(try restored.stateTensors()[".trainer/state"]?.int64s().first == 3)
+    #expect(try restored.stateTensors()[".trainer/state"]?.int64s().first == 4)
 
     // Malformed format 2 evaluation tensors are refused by name.
     var badLabels = old
@@ -383,12 +395,12 @@ import Testing
     #expect(error.map { "\($0)".contains("cold/evaluation.adapted.logits") } == true)
   }
 
-  @Test func format3KeepsTheWindowHistogramAndLastSeenTime() throws {
+  @Test func format4KeepsTheWindowHistogramAndLastSeenTime() throws {
     let trainer = try Self.makeShortWindowTrainer()
     for example in TrainerTests.stream(count: 300, seed: 32) { _ = trainer.process(example) }
     let tensors = trainer.stateTensors()
     let evaluation = try #require(trainer.evaluation(for: "hot"))
-    #expect(try tensors[".trainer/state"]?.int64s().first == 3)
+    #expect(try tensors[".trainer/state"]?.int64s().first == 4)
     #expect(
       try tensors["hot/evaluation.adapted.window_logits"]?.floats()
         == evaluation.adapted.window.logits)

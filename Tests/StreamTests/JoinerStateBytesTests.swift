@@ -18,7 +18,14 @@ import Testing
         region: index % 3 == 0 ? nil : "r\(index % 4)",
         categorical: [.init(name: "user", value: "u\(index % 7)")],
         numeric: index % 2 == 0 ? ["price": Double(index) / 3, "age": -0.0] : [:])
-      joiner.process(impression, partition: Int32(index % 2), into: &output)
+      // Half the impressions carry what they were scored with on arrival.
+      let score =
+        index % 2 == 0
+        ? nil
+        : ImpressionScore(
+          backboneLogit: Float(index) / 7, kernelLogit: -Float(index) / 9,
+          servesKernel: index % 3 == 0)
+      joiner.process(impression, partition: Int32(index % 2), score: score, into: &output)
       if Bool.random(using: &generator) {
         let click = Event(
           kind: .click, id: "imp-\(index + Int.random(in: 0...2, using: &generator))-é",
@@ -38,8 +45,55 @@ import Testing
     let decoded = try LabelJoiner.State(bytes: bytes)
     #expect(decoded == state)
     #expect(decoded.serialized() == bytes)
+    #expect(state.partitions.contains { $0.pending.contains { $0.score != nil } })
     #expect(
-      LabelJoiner.State().serialized() == Array("IAKJ".utf8) + [1] + Array(repeating: 0, count: 76))
+      LabelJoiner.State().serialized() == Array("IAKJ".utf8) + [2] + Array(repeating: 0, count: 76))
+  }
+
+  @Test func scoresWaitWithTheirImpressionAndLeaveWithItsLabel() {
+    var joiner = LabelJoiner(
+      configuration: .init(
+        waitMilliseconds: 1_000, maxOutOfOrdernessMilliseconds: 0,
+        releasesInImpressionOrder: true))
+    var output: [LabelJoiner.LabelledExample] = []
+    let score = ImpressionScore(backboneLogit: 0.25, kernelLogit: -1.5, servesKernel: true)
+    joiner.process(
+      Event(kind: .impression, id: "a", timeMilliseconds: 0), partition: 0, score: score,
+      into: &output)
+    joiner.process(Event(kind: .click, id: "a", timeMilliseconds: 300), partition: 0, into: &output)
+    #expect(output.isEmpty)
+    // Through a snapshot while it waits.
+    var restored = LabelJoiner(
+      configuration: joiner.configuration,
+      restoring: try! LabelJoiner.State(bytes: joiner.exportState().serialized()))
+    restored.process(
+      Event(kind: .impression, id: "b", timeMilliseconds: 2_000), partition: 0, into: &output)
+    #expect(output.map(\.impression.id) == ["a"])
+    #expect(output.first?.label == true)
+    #expect(output.first?.score == score)
+  }
+
+  @Test func version1StatesWithoutScoresAreStillRead() throws {
+    // One partition with one pending impression, written as version 1 would have.
+    var state = LabelJoiner.State(partitions: [
+      LabelJoiner.PartitionState(
+        partition: 3, maxEventTimeMilliseconds: 10, nextSequence: 1,
+        pending: [
+          LabelJoiner.PendingImpression(
+            impression: Event(kind: .impression, id: "x", timeMilliseconds: 10),
+            deadlineMilliseconds: 1_010, sequence: 0)
+        ])
+    ])
+    var bytes = state.serialized()
+    #expect(bytes[4] == 2)
+    // Version 2 adds one presence byte (0 here) after each pending impression's sequence.
+    bytes[4] = 1
+    // Two empty lists (early clicks, resolved: a u32 count each) follow the presence byte.
+    let presence = bytes.count - 2 * 4 - 1
+    #expect(bytes[presence] == 0)
+    bytes.remove(at: presence)
+    state.partitions[0].pending[0].score = nil
+    #expect(try LabelJoiner.State(bytes: bytes) == state)
   }
 
   @Test func damagedJoinerBytesAreRefusedNotTrapped() {
@@ -60,10 +114,10 @@ import Testing
       _ = try? LabelJoiner.State(bytes: damaged)
     }
     var wrongVersion = bytes
-    wrongVersion[4] = 2
+    wrongVersion[4] = 3
     #expect {
       try LabelJoiner.State(bytes: wrongVersion)
-    } throws: { "\($0)".contains("version 2 is not supported") }
+    } throws: { "\($0)".contains("version 3 is not supported (expected 1 to 2)") }
   }
 
   @Test func routerStateRoundTripsBitForBit() throws {

@@ -90,16 +90,25 @@ struct KernelsTool {
       "snapshot \(view.snapshot.manifest.version) taken \(created), backbone "
         + "\(view.snapshot.manifest.backboneSHA256.prefix(12))")
     context.print(
-      pad(["domain", "version", "examples", "auc", "backbone_auc", "units", "active", "updated"]))
+      "auc, backbone_auc, served_auc: at serving time (each impression scored when it arrived); "
+        + "serving: whether the kernel serves now (active and shown no worse than the backbone)")
+    context.print(
+      pad([
+        "domain", "version", "examples", "auc", "backbone_auc", "served_auc", "logloss",
+        "backbone_logloss", "units", "serving", "updated",
+      ]))
     for domain in view.domains {
       let kernel = try view.kernel(of: domain)
       let row = stats[domain] ?? [:]
+      let serving =
+        row["serving"].map { $0 == 1 ? "yes" : "no" } ?? (kernel.isActive ? "yes" : "no")
       context.print(
         pad([
           domain, "\(versions[domain] ?? 0)", "\(kernel.examplesSeen)", format(row["auc"]),
-          format(row["backbone_auc"]),
+          format(row["backbone_auc"]), format(row["served_auc"]), format(row["logloss"]),
+          format(row["backbone_logloss"]),
           row["active_units"].map { "\(Int($0))/\(kernel.layout.bottleneck)" } ?? "-",
-          kernel.isActive ? "yes" : "no", created,
+          serving, created,
         ]))
     }
   }
@@ -116,7 +125,10 @@ struct KernelsTool {
     context.print("kernel version: \(view.kernelVersions[domain] ?? 0)")
     context.print("examples seen: \(kernel.examplesSeen)")
     context.print("optimiser steps: \(kernel.stepCount)")
-    context.print("active: \(kernel.isActive)")
+    context.print("active (domain.min_examples reached): \(kernel.isActive)")
+    if let serving = view.domainStats[domain]?["serving"] {
+      context.print("serving (active, not deactivated, guard passed): \(serving == 1)")
+    }
     context.print("backbone sha256: \(view.snapshot.manifest.backboneSHA256)")
     context.print("tensors:")
     for (name, tensor) in kernel.weightTensors().sorted(by: { $0.key < $1.key }) {
@@ -239,7 +251,7 @@ struct KernelsTool {
   }
 
   private func pad(_ columns: [String]) -> String {
-    let widths = [18, 8, 9, 7, 13, 7, 7, 0]
+    let widths = [18, 8, 9, 7, 13, 11, 8, 17, 6, 8, 0]
     return zip(columns, widths + Array(repeating: 0, count: max(0, columns.count - widths.count)))
       .map { $0.padding(toLength: max($1, $0.count), withPad: " ", startingAt: 0) }
       .joined(separator: " ")

@@ -13,7 +13,7 @@ extension CommandSpec {
       iak-stream replay (--input events.jsonl | --topic T) [--from earliest|latest|P:O,... | \
       --from-offset O|P:O,... | --from-timestamp TIME] [--until end | --until-offset O|P:O,... | \
       --until-timestamp TIME] [--from-snapshot VERSION|DIR] --checkpoint-dir DIR \
-      [--summary FILE] [--publish-dir DIR] [--flush]
+      [--summary FILE] [--serving-scores FILE] [--publish-dir DIR] [--flush]
       """,
     details: """
       Runs the whole pipeline (decode, join, route, train, drift checks) over a bounded range of
@@ -38,9 +38,13 @@ extension CommandSpec {
       read to their end.
 
       It takes a snapshot every checkpoint.interval and at the end, and with --summary writes a
-      JSON document with, per domain and overall, examples, positives, prequential AUC and
-      logloss of the kernel and of the backbone alone, the information proxies, kernel versions
-      and the alerts raised. --flush closes open batches and expires waiting impressions at the
+      JSON document with, per domain and overall, examples, positives, AUC and log loss at
+      serving time (each impression scored when it arrived: the kernel as it then stood, the
+      backbone alone, and what was served), the same scored when the batch closed (training_*:
+      a diagnostic that leaks labels of the same session), the information proxies, kernel
+      versions and the alerts raised. --serving-scores writes, per example in training order, a
+      tab-separated line: domain, label (0/1), backbone logit, kernel logit, served logit (for
+      paired bootstraps and other analyses). --flush closes open batches and expires waiting impressions at the
       end (for a final result; without it the last snapshot can be resumed exactly).
       """,
     options: [
@@ -57,6 +61,8 @@ extension CommandSpec {
       .value("--checkpoint-dir", "DIR", "Where the replay writes its snapshots (required)"),
       .value("--backbone", "DIR", "Backbone folder (default backbone.dir)"),
       .value("--summary", "FILE", "Write the JSON summary here"),
+      .value(
+        "--serving-scores", "FILE", "Write each example's serving-time logits here (TSV)"),
       .value("--publish-dir", "DIR", "Also write every changed kernel's serving file here"),
       .flag("--flush", "Close open batches and expire waiting impressions at the end"),
     ],
@@ -101,6 +107,13 @@ struct ReplayTool {
             .joined(separator: ","),
         ])
     }
+    let scores = try arguments.value("--serving-scores").map(ServingScoreFile.init(path:))
+    defer { scores?.close() }
+    if let scores {
+      pipeline.servingScoreSink = { domain, label, score in
+        scores.write(domain: domain, label: label, score: score)
+      }
+    }
     let range = try makeRange(configuration, snapshotOffsets: pipeline.offsets)
     defer { range.source.close() }
     let interval = configuration.interval("checkpoint.interval")
@@ -142,6 +155,7 @@ struct ReplayTool {
     reporter.finish()
     if arguments.has("--flush") { pipeline.flush() }
     let manifest = try pipeline.checkpoint(createdAtMilliseconds: Self.now())
+    try scores?.finish()
     if let path = arguments.value("--summary") {
       let summary = ReplaySummary.document(of: pipeline, snapshotVersion: manifest?.version)
       try Data(summary.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)

@@ -208,10 +208,34 @@ public enum ConfigSchema {
       "Batch variance of mu below which every example maps to the same z"),
     ConfigKey(
       "drift.harm_window", .integer(10...10_000_000), "2000",
-      "Examples in the window comparing kernel and backbone relevance (H(Y) - CE)"),
+      "Newest examples on which the serving guard compares kernel and backbone at serving time "
+        + "(paired: DeLong's AUC test and the log-loss difference); also the relevance proxies' "
+        + "window"),
     ConfigKey(
-      "drift.harm_margin", .number(0...10), "0.01",
-      "Bits by which the kernel's relevance may trail the backbone's before it counts as harm"),
+      "drift.guard_min_examples", .integer(4...10_000_000), "200",
+      "Serving-time examples a domain needs before the guard decides anything (until then "
+        + "its kernel is shadowed: scored, not served)"),
+    ConfigKey(
+      "drift.guard_min_per_class", .integer(2...1_000_000), "10",
+      "Clicks and non-clicks each the guard's window needs before it decides anything"),
+    ConfigKey(
+      "drift.guard_check_every", .integer(1...1_000_000), "50",
+      "Examples of a domain between two guard comparisons"),
+    ConfigKey(
+      "drift.guard_auc_margin", .number(0...1), "0.005",
+      "AUC by which the kernel's one-sided lower bound may trail the backbone's and still show "
+        + "no harm (its point estimate must not trail at all)"),
+    ConfigKey(
+      "drift.guard_logloss_margin", .number(0...10), "0.01",
+      "The same for the log loss, as a share of the window's label entropy (so one value holds "
+        + "from 0.1% to 60% click rate)"),
+    ConfigKey(
+      "drift.guard_on_z", .number(0...10), "1.645",
+      "One-sided z of the bounds a shadowed kernel must pass to serve (1.645: 95%)"),
+    ConfigKey(
+      "drift.guard_off_z", .number(0...10), "2.326",
+      "One-sided z at which a serving kernel significantly worse on AUC or log loss goes back "
+        + "to shadow and harm fires (2.326: 99%)"),
     ConfigKey("drift.kl_runaway", .number(0...1e6), "10", "E[KL] (nats) above which z memorises"),
     ConfigKey(
       "drift.ph_delta", .number(0...10), "0.1",

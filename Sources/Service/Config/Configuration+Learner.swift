@@ -65,7 +65,13 @@ extension Configuration {
       warmupSteps: int("drift.warmup_steps"), collapseSteps: int("drift.collapse_steps"),
       decoderNormThreshold: double("drift.decoder_norm_threshold"),
       muVarianceThreshold: double("drift.mu_variance_threshold"),
-      harmWindow: int("drift.harm_window"), harmMargin: double("drift.harm_margin"),
+      harmWindow: int("drift.harm_window"),
+      guardSettings: ServingGuard.Settings(
+        minExamples: int("drift.guard_min_examples"),
+        minPerClass: int("drift.guard_min_per_class"),
+        checkEvery: int("drift.guard_check_every"), aucMargin: double("drift.guard_auc_margin"),
+        logLossMargin: double("drift.guard_logloss_margin"), onZ: double("drift.guard_on_z"),
+        offZ: double("drift.guard_off_z")),
       klRunaway: double("drift.kl_runaway"), pageHinkleyDelta: double("drift.ph_delta"),
       pageHinkleyLambda: double("drift.ph_lambda"))
   }
