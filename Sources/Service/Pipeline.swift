@@ -85,9 +85,9 @@ public final class Pipeline {
   /// those a snapshot has recorded (serve: months of alerts would otherwise stay in memory; the
   /// snapshots, the alerts topic and the log hold them).
   public var keepsAlertHistory = true
-  /// Called with every labelled example's domain, label and serving-time score (when it has
-  /// one), in training order: `replay --serving-scores`.
-  public var servingScoreSink: ((String, Bool, ImpressionScore) -> Void)?
+  /// Called with every labelled example's impression id, domain, label and serving-time score
+  /// (when it has one), in training order: `replay --serving-scores`.
+  public var servingScoreSink: ((String, String, Bool, ImpressionScore) -> Void)?
 
   let configuration: Configuration
   private let assembler: ExampleAssembler
@@ -262,7 +262,9 @@ public final class Pipeline {
         $0.examples += 1
         if example.label { $0.positives += 1 }
       }
-      if let score = example.score { servingScoreSink?(domain, example.label, score) }
+      if let score = example.score {
+        servingScoreSink?(example.impression.id, domain, example.label, score)
+      }
       var learnerExample = assembler.example(
         for: example.impression, label: example.label, domain: domain, lane: example.partition)
       learnerExample.servingScore = example.score.map {

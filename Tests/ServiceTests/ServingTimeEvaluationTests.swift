@@ -79,6 +79,7 @@ import Testing
       arguments: [
         "iak-stream", "replay", "--input", events, "--backbone", folder + "/bb",
         "--checkpoint-dir", folder + "/store", "--summary", folder + "/summary.json", "--flush",
+        "--serving-scores", folder + "/scores.tsv",
       ] + settings.flatMap { ["--set", $0] },
       output: { out.write($0) }, errorOutput: { out.writeError($0) })
     try #require(status == 0, "replay failed: \(out.errors)")
@@ -106,5 +107,24 @@ import Testing
     #expect(overall["examples"] as? Int == 240 * 20)
     // The frozen backbone scores the same at arrival as when the batch closes.
     #expect(abs(try figure("training_backbone_auc") - figure("backbone_auc")) < 1e-6)
+
+    // --serving-scores: one line per example, whose logits give the summary's log losses.
+    let lines = try String(contentsOfFile: folder + "/scores.tsv", encoding: .utf8)
+      .split(separator: "\n")
+    #expect(lines.first == "id\tdomain\tlabel\tbackbone_logit\tkernel_logit\tserved_logit")
+    #expect(lines.count == 1 + 240 * 20)
+    var sums = [0.0, 0.0, 0.0]
+    for line in lines.dropFirst() {
+      let fields = line.split(separator: "\t")
+      let label = Double(fields[2])!
+      for column in 0..<3 {
+        let p = 1 / (1 + exp(-Double(fields[3 + column])!))
+        sums[column] -= label * log(p) + (1 - label) * log(1 - p)
+      }
+    }
+    let count = Double(lines.count - 1)
+    #expect(abs(sums[0] / count - (try figure("backbone_logloss"))) < 1e-4)
+    #expect(abs(sums[1] / count - (try figure("logloss"))) < 1e-4)
+    #expect(abs(sums[2] / count - (try figure("served_logloss"))) < 1e-4)
   }
 }

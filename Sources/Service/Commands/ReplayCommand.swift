@@ -43,8 +43,8 @@ extension CommandSpec {
       backbone alone, and what was served), the same scored when the batch closed (training_*:
       a diagnostic that leaks labels of the same session), the information proxies, kernel
       versions and the alerts raised. --serving-scores writes, per example in training order, a
-      tab-separated line: domain, label (0/1), backbone logit, kernel logit, served logit (for
-      paired bootstraps and other analyses). --flush closes open batches and expires waiting impressions at the
+      tab-separated line: impression id, domain, label (0/1), backbone logit, kernel logit,
+      served logit (for paired bootstraps and other analyses). --flush closes open batches and expires waiting impressions at the
       end (for a final result; without it the last snapshot can be resumed exactly).
       """,
     options: [
@@ -110,8 +110,8 @@ struct ReplayTool {
     let scores = try arguments.value("--serving-scores").map(ServingScoreFile.init(path:))
     defer { scores?.close() }
     if let scores {
-      pipeline.servingScoreSink = { domain, label, score in
-        scores.write(domain: domain, label: label, score: score)
+      pipeline.servingScoreSink = { id, domain, label, score in
+        scores.write(id: id, domain: domain, label: label, score: score)
       }
     }
     let range = try makeRange(configuration, snapshotOffsets: pipeline.offsets)

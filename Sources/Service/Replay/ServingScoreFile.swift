@@ -2,7 +2,8 @@ import Foundation
 import Stream
 
 /// The file `replay --serving-scores` writes: one tab-separated line per example, in training
-/// order: domain, label (0/1), backbone logit, kernel logit, served logit (logits as `%.6g`).
+/// order: impression id, domain, label (0/1), backbone logit, kernel logit, served logit
+/// (logits as `%.6g`).
 final class ServingScoreFile {
   private let handle: FileHandle
   private let path: String
@@ -17,13 +18,13 @@ final class ServingScoreFile {
     else { throw UsageError("--serving-scores: cannot create \(path)") }
     self.handle = handle
     self.path = path
-    buffer = "domain\tlabel\tbackbone_logit\tkernel_logit\tserved_logit\n"
+    buffer = "id\tdomain\tlabel\tbackbone_logit\tkernel_logit\tserved_logit\n"
   }
 
   /// Adds one example's line.
-  func write(domain: String, label: Bool, score: ImpressionScore) {
+  func write(id: String, domain: String, label: Bool, score: ImpressionScore) {
     let served = score.servesKernel ? score.kernelLogit : score.backboneLogit
-    buffer += domain + (label ? "\t1\t" : "\t0\t")
+    buffer += Self.field(id) + "\t" + domain + (label ? "\t1\t" : "\t0\t")
     buffer += Self.format(score.backboneLogit) + "\t" + Self.format(score.kernelLogit) + "\t"
     buffer += Self.format(served) + "\n"
     if buffer.utf8.count > 1 << 20 { flush() }
@@ -43,6 +44,11 @@ final class ServingScoreFile {
   private func flush() {
     handle.write(Data(buffer.utf8))
     buffer.removeAll(keepingCapacity: true)
+  }
+
+  /// `text` with tabs and line breaks replaced by spaces (ids come from event data).
+  private static func field(_ text: String) -> String {
+    String(text.map { $0 == "\t" || $0 == "\n" || $0 == "\r" ? " " : $0 })
   }
 
   private static func format(_ value: Float) -> String { String(format: "%.6g", Double(value)) }
