@@ -25,15 +25,17 @@ public struct ServingGuard: Sendable, Equatable {
     public var aucMargin: Double
     /// The same for the log loss, as a share of the label entropy.
     public var logLossMargin: Double
-    /// One-sided z of the no-harm bounds (1.645: 95%).
+    /// One-sided z of the no-harm bounds (2.326: 99%; a shadowed kernel is compared every
+    /// `checkEvery` examples, so a looser bound lets a worse kernel through by chance).
     public var onZ: Double
     /// One-sided z of the harm test (2.326: 99%).
     public var offZ: Double
 
-    /// Creates settings; the defaults are the shipped ones (docs/experiments.md calibrates them).
+    /// Creates settings; the defaults are the shipped ones, calibrated by `iak-stream bench
+    /// guard` (`GuardCalibration`; figures in docs/experiments.md).
     public init(
-      window: Int = 2000, minExamples: Int = 200, minPerClass: Int = 10, checkEvery: Int = 50,
-      aucMargin: Double = 0.005, logLossMargin: Double = 0.01, onZ: Double = 1.645,
+      window: Int = 2000, minExamples: Int = 200, minPerClass: Int = 20, checkEvery: Int = 50,
+      aucMargin: Double = 0.005, logLossMargin: Double = 0.01, onZ: Double = 2.326,
       offZ: Double = 2.326
     ) {
       self.window = max(1, window)

@@ -150,3 +150,57 @@ import Testing
     #expect(TrainerTests.stateBytes(restored) == TrainerTests.stateBytes(open))
   }
 }
+
+/// The serving guard at 0.5% click rate (a few clicks per window, the sparse log where kernels
+/// learned the click level while ranking worse), with the shipped settings.
+@Suite struct SparseGuardTests {
+  @Test func aKernelThatRanksWorseNeverServesAndOneThatHelpsDoes() {
+    let rows = GuardCalibration.run(streams: 2, rates: [0.005])
+    let helps = rows.first { $0.scenario == "helps" }!
+    let worse = rows.first { $0.scenario == "ranks worse" }!
+    let turns = rows.first { $0.scenario == "turns harmful" }!
+    #expect(helps.streamsServed == 2)
+    #expect(helps.servedShare > 0.5)
+    #expect(worse.streamsServed == 0, "a kernel that ranks worse must never serve")
+    #expect(worse.servedShare == 0)
+    // Serving, then harmful from the middle of the stream: switched off in every stream.
+    #expect(turns.streamsServed == 2)
+    #expect(turns.undetected == 0)
+    #expect(turns.medianDetectionDelay != nil)
+  }
+
+  @Test func harmFiresWhenASparseKernelStartsRankingWorse() {
+    // Through the drift monitor: the harm alert and the serving state it drives.
+    var random = NoiseGenerator(state: 21)
+    func gaussian() -> Double {
+      let u = max(random.nextUniform(), 1e-300)
+      return (-2 * log(u)).squareRoot() * cos(2 * Double.pi * random.nextUniform())
+    }
+    var monitor = DomainDriftMonitor(domain: "d", settings: DriftSettings())
+    let base = log(0.005 / 0.995)
+    var servedBeforeSwitch = false
+    var events: [DriftEvent] = []
+    var step = 1000
+    for batch in 0..<4000 {
+      let harmful = batch >= 2000
+      var examples: [DriftExample] = []
+      for _ in 0..<32 {
+        let truth = base + gaussian()
+        let label: Float = random.nextUniform() < 1 / (1 + exp(-truth)) ? 1 : 0
+        let kernel =
+          harmful ? base + 0.3 * (truth - base) + 1.2 * gaussian() : truth + 0.5 * gaussian()
+        let backbone = harmful ? truth + 0.5 * gaussian() + 0.5 : truth + gaussian()
+        examples.append(
+          DriftExample(kernelLogit: Float(kernel), backboneLogit: Float(backbone), label: label))
+      }
+      events += monitor.observe(DriftStreams.healthy(step: step, examples: examples))
+      step += 1
+      if batch == 1999 { servedBeforeSwitch = monitor.isServing }
+    }
+    #expect(servedBeforeSwitch)
+    #expect(!monitor.isServing)
+    let harm = events.filter { $0.detector == .harm && $0.transition == .fired }
+    #expect(harm.count >= 1)
+    #expect(harm.allSatisfy { $0.examplesSeen > 2000 * 32 })
+  }
+}

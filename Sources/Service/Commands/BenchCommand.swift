@@ -9,10 +9,10 @@ extension CommandSpec {
     name: "bench",
     summary:
       "Run a benchmark and print its figures (bench learner | decode | kafka | checkpoint | serve "
-      + "| soak)",
+      + "| soak | guard)",
     usage:
-      "iak-stream bench learner|decode|kafka|checkpoint|serve|soak [--input FILE] [--seconds S] "
-      + "[--backbone DIR] [--minutes M]",
+      "iak-stream bench learner|decode|kafka|checkpoint|serve|soak|guard [--input FILE] "
+      + "[--seconds S] [--backbone DIR] [--minutes M] [--streams N]",
     details: """
       learner     training examples/s, achieved GFLOP/s of the kernel step and single-thread
                   sgemm GFLOP/s measured in the same run, for batch sizes 32/128/512
@@ -41,6 +41,12 @@ extension CommandSpec {
                   the first and last minute and its slope in MB/min. Input: the demo's events
                   after 1998-01-01 (integer `ts` times), e.g. out/demo/later.jsonl; --partitions
                   default 4. Needs --backbone (default backbone.dir)
+      guard       the serving guard (drift.guard_* and drift.harm_window of the configuration)
+                  on synthetic streams whose truth is known, at click rates 0.1% to 60%, --streams
+                  seeds each (default 10): how soon a kernel that truly helps serves and how
+                  often it is switched off by mistake, whether a kernel that ranks worse but
+                  predicts the click level better ever serves, and how long a kernel that turns
+                  harmful halfway keeps serving (a Markdown table)
 
       The process runs OpenBLAS with the kernels it selects for this CPU (OPENBLAS_CORETYPE
       is set before the library loads; `openblas_get_corename` is printed) and one BLAS thread,
@@ -61,11 +67,13 @@ extension CommandSpec {
       .value("--limit", "N", "serve: events used at most (default all that fit)"),
       .value("--rate", "R", "serve: events/s in the freshness run (default half end to end)"),
       .value("--minutes", "M", "soak: minutes to run, one line each (default 10)"),
+      .value("--streams", "N", "guard: seeded streams per click rate and scenario (default 10)"),
     ],
     run: { context in
       let arguments = context.arguments
       guard let which = arguments.positionals.first, arguments.positionals.count == 1 else {
-        throw UsageError("bench takes one of: learner, decode, kafka, checkpoint, serve, soak")
+        throw UsageError(
+          "bench takes one of: learner, decode, kafka, checkpoint, serve, soak, guard")
       }
       switch which {
       case "learner":
@@ -150,9 +158,14 @@ extension CommandSpec {
         settings.partitions = try arguments.int("--partitions", default: 4, in: 1...1024)
         context.print("openblas core: \(BLASRuntime.coreName)")
         try SoakBenchmark(context: context, settings: settings).run()
+      case "guard":
+        let settings = context.configuration.driftSettings.guardSettings
+        let streams = try arguments.int("--streams", default: 10, in: 1...10_000)
+        let rows = GuardCalibration.run(settings: settings, streams: streams)
+        for line in GuardCalibration.markdown(rows, settings: settings) { context.print(line) }
       default:
         throw UsageError(
-          "unknown benchmark '\(which)': learner, decode, kafka, checkpoint, serve or soak")
+          "unknown benchmark '\(which)': learner, decode, kafka, checkpoint, serve, soak or guard")
       }
       return 0
     })

@@ -216,8 +216,10 @@ public enum ConfigSchema {
       "Serving-time examples a domain needs before the guard decides anything (until then "
         + "its kernel is shadowed: scored, not served)"),
     ConfigKey(
-      "drift.guard_min_per_class", .integer(2...1_000_000), "10",
-      "Clicks and non-clicks each the guard's window needs before it decides anything"),
+      "drift.guard_min_per_class", .integer(2...1_000_000), "20",
+      "Clicks and non-clicks each the guard's window needs before it decides anything (below "
+        + "about 1% click rate raise drift.harm_window so that it holds this many clicks, or the "
+        + "kernel stays in shadow: `iak-stream bench guard` shows the trade)"),
     ConfigKey(
       "drift.guard_check_every", .integer(1...1_000_000), "50",
       "Examples of a domain between two guard comparisons"),
@@ -230,8 +232,10 @@ public enum ConfigSchema {
       "The same for the log loss, as a share of the window's label entropy (so one value holds "
         + "from 0.1% to 60% click rate)"),
     ConfigKey(
-      "drift.guard_on_z", .number(0...10), "1.645",
-      "One-sided z of the bounds a shadowed kernel must pass to serve (1.645: 95%)"),
+      "drift.guard_on_z", .number(0...10), "2.326",
+      "One-sided z of the bounds a shadowed kernel must pass to serve (2.326: 99%; compared "
+        + "every drift.guard_check_every examples, 1.645 let a worse-ranking kernel serve now "
+        + "and then at 0.5% click rate)"),
     ConfigKey(
       "drift.guard_off_z", .number(0...10), "2.326",
       "One-sided z at which a serving kernel significantly worse on AUC or log loss goes back "
