@@ -4,7 +4,8 @@
 /// dim 16, hidden [128, 64]): 3 epochs of batches of 64 at lr 2e-3 reach validation AUC 0.756;
 /// batches of 256 at lr 1e-3 reach 0.742, and more epochs overfit.
 public struct PretrainConfig: Sendable, Equatable {
-  /// Passes over the training part (`pretrain.epochs`); default 3.
+  /// The most passes over the training part (`backbone.epochs`); the held-out tail chooses
+  /// how many of them the returned backbone gets; default 3.
   public var epochs: Int
   /// Adam learning rate (`pretrain.learning_rate`); default 2e-3.
   public var learningRate: Float
@@ -18,11 +19,14 @@ public struct PretrainConfig: Sendable, Equatable {
   /// L2 penalty on the embedding rows a batch touches, per example (`pretrain.embedding_l2`);
   /// default 1e-5.
   public var embeddingL2: Float
+  /// Whether, once the held-out tail has chosen the number of epochs (at most `epochs`), the
+  /// backbone is trained again on every example (`backbone.refit`); default true.
+  public var refit: Bool
 
   /// Creates a configuration; see each property for its default.
   public init(
     epochs: Int = 3, learningRate: Float = 2e-3, batchSize: Int = 64, seed: UInt64 = 1,
-    validationFraction: Double = 0.1, embeddingL2: Float = 1e-5
+    validationFraction: Double = 0.1, embeddingL2: Float = 1e-5, refit: Bool = true
   ) {
     self.epochs = epochs
     self.learningRate = learningRate
@@ -30,6 +34,7 @@ public struct PretrainConfig: Sendable, Equatable {
     self.seed = seed
     self.validationFraction = validationFraction
     self.embeddingL2 = embeddingL2
+    self.refit = refit
   }
 
   /// Checks that every setting is in range.

@@ -13,11 +13,14 @@ extension CommandSpec {
       Reads the events (impressions and clicks, joined in event time as the service does),
       keeps the impressions before --until (default backbone.until; RFC 3339 or epoch
       milliseconds), and trains every parameter of the backbone described by backbone.*:
-      hashed embeddings, the MLP tower and the logit. Adam over backbone.epochs epochs, the
-      training part shuffled with backbone.seed, the last backbone.validation_fraction of the
-      examples (the most recent) held out for validation. Prints validation AUC and logloss and
-      writes DIR/model.safetensors and DIR/config.json (the pair a PyTorch user would export);
-      the sha256 it prints is what every kernel trained on this backbone records.
+      hashed embeddings, the MLP tower and the logit. Adam, the training part shuffled with
+      backbone.seed. The last backbone.validation_fraction of the examples (the most recent) is
+      held out while up to backbone.epochs epochs train on the rest; the epoch count with the
+      best validation AUC is kept, and with backbone.refit (the default) a fresh backbone is
+      trained on every example, the tail included, for that many epochs. Prints the validation
+      AUC and logloss per epoch and of the chosen one (measured without the tail, so honest),
+      and writes DIR/model.safetensors and DIR/config.json (the pair a PyTorch user would
+      export); the sha256 it prints is what every kernel trained on this backbone records.
       """,
     options: [
       .value("--input", "FILE", "JSON-lines events (required)"),
@@ -41,24 +44,37 @@ extension CommandSpec {
       context.logger.info(
         "pretraining", ["examples": "\(examples.count)", "rejected": "\(contents.rejected)"])
       let pretrainConfig = configuration.pretrainConfig
-      let training =
-        examples.count - Int(Double(examples.count) * pretrainConfig.validationFraction)
-      let reporter = ProgressReporter(
-        label: "pretrain", unit: "examples", total: training * pretrainConfig.epochs,
-        logger: context.logger)
+      var reporter: ProgressReporter?
+      var reporterIsRefit = false
       let (backbone, report) = try Pretrainer.train(
         examples: examples, backbone: backboneConfig, config: pretrainConfig,
         logger: context.logger,
         progress: { progress in
-          reporter.update(done: progress.examplesDone)
+          if reporter == nil || reporterIsRefit != progress.isRefit {
+            reporter?.finish()
+            reporterIsRefit = progress.isRefit
+            reporter = ProgressReporter(
+              label: progress.isRefit ? "pretrain refit" : "pretrain", unit: "examples",
+              total: progress.examplesTotal, logger: context.logger)
+          }
+          reporter?.update(done: progress.examplesDone)
         })
-      reporter.finish()
+      reporter?.finish()
       let sha = try backbone.save(to: out)
       let auc = report.validationAUC.map { String(format: "%.4f", $0) } ?? "n/a"
       let logloss = report.validationLogLoss.map { String(format: "%.4f", $0) } ?? "n/a"
+      let byEpoch = report.validationAUCByEpoch.map {
+        $0.map { String(format: "%.4f", $0) } ?? "n/a"
+      }
       context.print(
-        "pretrained on \(report.trainingExamples) examples, validated on "
-          + "\(report.validationExamples): AUC \(auc), logloss \(logloss)")
+        "validation on the held-out \(report.validationExamples) examples, AUC by epoch "
+          + "[\(byEpoch.joined(separator: ", "))]: chose \(report.chosenEpochs) epochs, AUC \(auc), "
+          + "logloss \(logloss)")
+      context.print(
+        report.isRefitted
+          ? "pretrained on \(report.trainingExamples) examples (every one, the held-out tail "
+            + "included) for \(report.chosenEpochs) epochs"
+          : "pretrained on \(report.trainingExamples) examples for \(report.chosenEpochs) epochs")
       context.print("wrote \(out)/model.safetensors (sha256 \(sha)) and \(out)/config.json")
       return 0
     })

@@ -125,7 +125,9 @@ public enum ConfigSchema {
     ConfigKey("backbone.embedding_dim", .integer(1...1024), "16", "Embedding width per field"),
     ConfigKey("backbone.hidden", .list, "128, 64", "Widths of the MLP tower's hidden layers"),
     ConfigKey("backbone.hash_seed", .integer(0...Int.max), "0", "Seed of the feature hash"),
-    ConfigKey("backbone.epochs", .integer(1...1000), "3", "Pretraining epochs"),
+    ConfigKey(
+      "backbone.epochs", .integer(1...1000), "3",
+      "Most pretraining epochs; the held-out tail chooses how many the backbone gets"),
     ConfigKey(
       "backbone.learning_rate", .number(1e-7...1), "0.002", "Pretraining Adam learning rate"),
     ConfigKey("backbone.batch_size", .integer(1...65536), "64", "Pretraining batch size"),
@@ -134,7 +136,11 @@ public enum ConfigSchema {
       "L2 penalty on the embedding rows a pretraining batch touches"),
     ConfigKey(
       "backbone.validation_fraction", .number(0...0.9), "0.1",
-      "Held-out tail (by time) used for validation"),
+      "Held-out tail (by time) used for validation and to choose the number of epochs"),
+    ConfigKey(
+      "backbone.refit", .boolean, "true",
+      "Train the backbone again on every example, tail included, for the chosen epochs (its "
+        + "validation figures are those of the run without the tail)"),
     ConfigKey("backbone.seed", .integer(0...Int.max), "1", "Seed for initialisation and shuffling"),
     ConfigKey(
       "backbone.until", .text, "1998-01-01T00:00:00Z",

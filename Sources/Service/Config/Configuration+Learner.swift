@@ -26,7 +26,7 @@ extension Configuration {
       epochs: int("backbone.epochs"), learningRate: Float(double("backbone.learning_rate")),
       batchSize: int("backbone.batch_size"), seed: UInt64(int("backbone.seed")),
       validationFraction: double("backbone.validation_fraction"),
-      embeddingL2: Float(double("backbone.embedding_l2")))
+      embeddingL2: Float(double("backbone.embedding_l2")), refit: bool("backbone.refit"))
   }
 
   /// The kernel's shape and loss from `iak.*`.
