@@ -123,7 +123,11 @@ public struct ReportModel {
         name: name, points: builder.points, latest: builder.latest,
         kernelVersion: builder.points.last?.kernelVersion
           ?? Int(builder.latest["kernel_version"] ?? 0),
-        isActive: active[name].map { $0 && !deactivated.contains(name) },
+        // Serving: active, not deactivated, and passed by the serving guard (`serving` in the
+        // statistics; snapshots from before it say nothing).
+        isActive: active[name].map {
+          $0 && !deactivated.contains(name) && (builder.latest["serving"] ?? 1) == 1
+        },
         isDeactivated: deactivated.contains(name), firing: builder.firing,
         alerts: builder.alerts.values.sorted {
           ($0.eventTimeMs, $0.detector, $0.status) < ($1.eventTimeMs, $1.detector, $1.status)

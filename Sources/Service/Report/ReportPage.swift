@@ -82,8 +82,11 @@ public enum ReportPage {
     if let kernel = model.overall["auc_mean_by_examples"],
       let backbone = model.overall["backbone_auc_mean_by_examples"]
     {
-      figures.append(("kernel AUC (example-weighted)", fixed(kernel)))
+      figures.append(("kernel AUC at serving time (example-weighted)", fixed(kernel)))
       figures.append(("backbone AUC (example-weighted)", fixed(backbone)))
+    }
+    if let served = model.overall["served_auc_mean_by_examples"] {
+      figures.append(("served AUC (example-weighted)", fixed(served)))
     }
     figures.append(("alerts fired", "\(fired.count)"))
     let serving = model.domains.filter { $0.isActive == true }.count
@@ -97,8 +100,8 @@ public enum ReportPage {
     html += """
       <table class="domains">
       <thead><tr><th>Domain</th><th>Examples</th><th>Click rate</th><th>Kernel AUC</th>\
-      <th>Backbone AUC</th><th>Δ AUC (points)</th><th>Active</th><th>Kernel version</th>\
-      <th>Alerts fired</th><th>Firing now</th></tr></thead>
+      <th>Backbone AUC</th><th>Δ AUC (points)</th><th>Served AUC</th><th>Δ served (points)</th>\
+      <th>Active</th><th>Kernel version</th><th>Alerts fired</th><th>Firing now</th></tr></thead>
       <tbody>
 
       """
@@ -111,6 +114,8 @@ public enum ReportPage {
       html += "<td class=\"num\">\(fixed(stats["auc"]))</td>"
       html += "<td class=\"num\">\(fixed(stats["backbone_auc"]))</td>"
       html += "<td class=\"num\">\(delta(stats["auc"], stats["backbone_auc"]))</td>"
+      html += "<td class=\"num\">\(fixed(stats["served_auc"]))</td>"
+      html += "<td class=\"num\">\(delta(stats["served_auc"], stats["backbone_auc"]))</td>"
       html += "<td>\(activity(domain))</td>"
       html += "<td class=\"num\">\(domain.kernelVersion)</td>"
       html += "<td class=\"num\">\(firedCount)</td>"
@@ -164,11 +169,15 @@ public enum ReportPage {
     html += " \(firingBadges(domain.firing))</h2>\n"
     html += "<p class=\"facts\">\(integer(stats["examples"])) examples, "
     html += "\(integer(stats["positives"])) clicks (\(percent(clickRate(stats)))); "
-    html += "prequential AUC kernel \(fixed(stats["auc"])) vs backbone "
+    html += "at serving time (scored when each impression arrived), AUC kernel "
+    html += "\(fixed(stats["auc"])), served \(fixed(stats["served_auc"])) vs backbone "
     html +=
       "\(fixed(stats["backbone_auc"])) (\(delta(stats["auc"], stats["backbone_auc"])) points); "
     html +=
       "logloss kernel \(fixed(stats["logloss"])) vs backbone \(fixed(stats["backbone_logloss"]))"
+    html +=
+      "; training-time diagnostic (scored after the label wait, leaks the session's labels): "
+      + "kernel AUC \(fixed(stats["training_auc"]))"
     html += "; \(domain.points.count) snapshot point(s)</p>\n"
     html += "<div class=\"charts\">\n"
     for chart in charts(domain) { html += chart.svg() + "\n" }
