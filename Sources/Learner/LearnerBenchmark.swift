@@ -87,6 +87,28 @@ public enum LearnerBenchmark {
     return results
   }
 
+  /// Impressions per second scored at serving time (`Trainer.servingScore(for:)`: the backbone
+  /// and a trained kernel on one row, what the pipeline does for every arriving impression), on
+  /// the same model, with one BLAS thread.
+  public static func servingScoresPerSecond(seconds: Double = 1) throws(LearnerError) -> Double {
+    BLASRuntime.useSingleThread()
+    let backbone = try Backbone(config: BackboneConfig(fields: fields), seed: 1)
+    let trainer = try Trainer(
+      backbone: backbone, kernelConfig: KernelConfig(), config: TrainConfig())
+    var random = NoiseGenerator(state: 7)
+    let examples = (0..<256).map { index in
+      Example(
+        domain: "bench", categorical: fields.map { "\($0)\(random.nextInt(below: 5000))" },
+        label: Float(index % 2), eventTimeMs: Int64(index))
+    }
+    for example in examples { _ = trainer.process(example) }
+    var next = 0
+    return measure(seconds: seconds) {
+      _ = trainer.servingScore(for: examples[next])
+      next = (next + 1) % examples.count
+    }
+  }
+
   /// The results as text lines, one per batch size, with the BLAS core used.
   public static func format(_ results: [Result]) -> [String] {
     var lines = [

@@ -15,7 +15,8 @@ extension CommandSpec {
       + "[--seconds S] [--backbone DIR] [--minutes M] [--streams N]",
     details: """
       learner     training examples/s, achieved GFLOP/s of the kernel step and single-thread
-                  sgemm GFLOP/s measured in the same run, for batch sizes 32/128/512
+                  sgemm GFLOP/s measured in the same run, for batch sizes 16/32/128/512; then
+                  the cost of scoring one arriving impression at serving time
       decode      decoded events/s, and decode + join + route events/s, of the --input events
       kafka       records/s consumed from the embedded mock broker for --input, then the
                   same keyed by region through decode, join and routing
@@ -79,9 +80,14 @@ extension CommandSpec {
       case "learner":
         let seconds = try arguments.positiveDouble("--seconds", default: 1) ?? 1
         context.print("openblas core: \(BLASRuntime.coreName)")
-        for line in LearnerBenchmark.format(try LearnerBenchmark.run(seconds: seconds)) {
-          context.print(line)
-        }
+        let results = try LearnerBenchmark.run(batchSizes: [16, 32, 128, 512], seconds: seconds)
+        for line in LearnerBenchmark.format(results) { context.print(line) }
+        let scores = try LearnerBenchmark.servingScoresPerSecond(seconds: seconds)
+        let share = results.first.map { 100 * $0.examplesPerSecond / scores } ?? 0
+        context.print(
+          "serving-time scoring (backbone + kernel on one arriving impression): "
+            + "\(Int(scores)) impressions/s, \(String(format: "%.1f", 1e6 / scores)) µs each, "
+            + "\(String(format: "%.0f", share))% on top of batch-16 training's time per example")
       case "decode":
         let path = try arguments.required("--input")
         guard let data = FileManager.default.contents(atPath: path) else {
