@@ -13,8 +13,9 @@
 ///   `harmWindow` examples' serving-time scores (paired: DeLong's AUC test and the log-loss
 ///   difference) and decides whether the kernel serves; `harm` fires when a comparison finds the
 ///   warm kernel significantly worse (its value is the smaller of the two z statistics, its
-///   threshold minus the guard's `offZ`) and clears after `harmClearExamples` examples without
-///   that;
+///   threshold minus the guard's `offZ`) and clears once the guard shows no harm again (and
+///   `harmClearExamples` more examples without a harm verdict, default 0), which is when the
+///   kernel may serve again;
 /// - `logloss_drift` (Page-Hinkley, increases of the kernel's logloss) and `ctr_drift`
 ///   (Page-Hinkley, both directions of the click indicator) fire on a detection and clear after
 ///   `dataDriftClearExamples` examples without another one.
@@ -65,8 +66,7 @@ public struct DomainDriftMonitor: Sendable, Equatable {
     klRunaway = inactiveBottleneck
     relevance = DriftRelevanceWindow(capacity: settings.harmWindow)
     servingGuard = ServingGuard(settings: settings.guardSettings)
-    harm = DriftHysteresis(
-      fireAfter: 0, clearAfter: settings.harmClearExamples ?? relevance.capacity)
+    harm = DriftHysteresis(fireAfter: 0, clearAfter: settings.harmClearExamples ?? 0)
     loglossDrift = DriftHysteresis(fireAfter: 0, clearAfter: settings.dataDriftClearExamples)
     ctrDrift = loglossDrift
     loglossTest = PageHinkley(
@@ -220,15 +220,19 @@ public struct DomainDriftMonitor: Sendable, Equatable {
       let verdict = servingGuard.append(
         kernelLogit: logits.kernel, backboneLogit: logits.backbone, isPositive: example.label >= 0.5
       ),
-      observation.step >= settings.warmupSteps,
-      let change = harm.update(holds: verdict == .harm, at: examplesSeen)
+      observation.step >= settings.warmupSteps
     {
-      let comparison = servingGuard.lastComparison
-      let value = comparison.map(Self.worstZ) ?? 0
-      events.append(
-        makeEvent(
-          .harm, change.transition, value: value, threshold: -settings.guardSettings.offZ,
-          window: DriftWindow(length: servingGuard.count, unit: .examples), in: observation))
+      // Harm holds from a harm verdict until the guard shows no harm again (an undecided
+      // comparison keeps it as it is), then clears after `harmClearExamples` more (default 0).
+      let holds = verdict == .harm || (harm.isFiring && verdict == .undecided)
+      if let change = harm.update(holds: holds, at: examplesSeen) {
+        let comparison = servingGuard.lastComparison
+        let value = comparison.map(Self.worstZ) ?? 0
+        events.append(
+          makeEvent(
+            .harm, change.transition, value: value, threshold: -settings.guardSettings.offZ,
+            window: DriftWindow(length: servingGuard.count, unit: .examples), in: observation))
+      }
     }
     let loglossDetection = loglossTest.add(example.kernelLoss)
     if let change = loglossDrift.update(holds: loglossDetection != nil, at: examplesSeen) {

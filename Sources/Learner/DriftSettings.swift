@@ -22,8 +22,9 @@ public struct DriftSettings: Sendable, Equatable {
   /// The serving guard's window, thresholds and test levels (`drift.guard_*`); its window is
   /// `harmWindow`.
   public var guardSettings: ServingGuard.Settings
-  /// Examples the harm condition must be false before a fired harm clears; `nil` means
-  /// `harmWindow` (a whole window of evidence that the kernel no longer hurts).
+  /// Examples without a harm verdict, after the serving guard has shown no harm again, before a
+  /// fired harm clears; `nil` means 0: harm clears when the guard lets the kernel serve again
+  /// (its no-harm bound at `drift.guard_on_z` is the evidence that the kernel no longer hurts).
   public var harmClearExamples: Int?
   /// `drift.kl_runaway`: `E[KL]` in nats above which the bottleneck is memorising.
   public var klRunaway: Double

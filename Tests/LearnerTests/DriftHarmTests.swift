@@ -69,7 +69,7 @@ import Testing
     #expect(!monitor.isServing, "the guard never let the inverted kernel serve")
   }
 
-  @Test func harmClearsAfterAWindowWithoutHarm() {
+  @Test func harmClearsWhenTheGuardShowsNoHarmAgain() {
     var generator = SeededGenerator(seed: 14)
     var monitor = DomainDriftMonitor(domain: "d", settings: DriftSettings())
     let inverted = DriftStreams.examples(3000, rate: 0.1, using: &generator, invertKernel: true)
@@ -78,10 +78,12 @@ import Testing
       $0.detector == .harm
     }
     #expect(harm.map(\.transition) == [.fired, .cleared])
-    // The window stops showing harm once enough of it is good again; then 2000 more examples.
+    // Harm clears when the guard shows no harm again: once most of the window is good (the
+    // calibrated kernel beats the noisy backbone), within one window of the switch.
     let cleared = harm.last?.examplesSeen ?? 0
-    #expect(cleared > 3000 + 2000)
-    #expect(cleared <= 3000 + 2 * 2000)
+    print("harm cleared at example \(cleared)")
+    #expect(cleared > 3000 + 1000)
+    #expect(cleared <= 3000 + 2000)
     #expect(monitor.isHealthy)
     #expect(monitor.isServing)
   }
