@@ -3,13 +3,16 @@
 #   make demo   the end-to-end demo on the embedded broker
 #   make bench  the benchmarks, printing figures
 #   make experiment  the MovieLens adaptation experiment, writing docs/experiments.md (not in CI)
+#   make controlled-experiment  a known effect planted in MovieLens: how much of it kernels
+#               recover, writing docs/controlled-experiment.md (not in CI)
 #   make chaos  the reliability suite in full (crashes, broker and storage faults, hostile input)
 
 SWIFT ?= swift
 BIN := .build/debug/iak-stream
 RELEASE_BIN := .build/release/iak-stream
 
-.PHONY: all build release deps data lint test demo bench experiment chaos clean
+.PHONY: all build release deps data lint test demo bench experiment controlled-experiment chaos \
+	clean
 
 all: build
 
@@ -42,6 +45,9 @@ bench: deps data release
 
 experiment: deps data release
 	@./scripts/experiment $(RELEASE_BIN)
+
+controlled-experiment: deps data release
+	@./scripts/controlled-experiment $(RELEASE_BIN)
 
 chaos: deps data build
 	@./scripts/chaos

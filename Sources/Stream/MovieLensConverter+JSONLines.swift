@@ -26,12 +26,14 @@ extension MovieLensConverter {
     return summary
   }
 
-  /// Writes every event as one JSON line to `output`, through a temporary file renamed at the end.
+  /// Writes every event as one JSON line to `output`, through a temporary file renamed at the end;
+  /// with `effects`, the impressions in its cells carry their new labels.
   ///
   /// - Throws: `MovieLensError` if the file cannot be created or written.
   @discardableResult
   public func writeJSONLines(
-    to output: URL, options: Options = Options(), schema: EventSchema = EventSchema()
+    to output: URL, options: Options = Options(), effects: MovieLensEffects? = nil,
+    schema: EventSchema = EventSchema()
   ) throws(MovieLensError) -> Summary {
     let partial = output.appendingPathExtension("partial")
     let manager = FileManager.default
@@ -44,7 +46,8 @@ extension MovieLensConverter {
     var buffer: [UInt8] = []
     buffer.reserveCapacity(1 << 20)
     do throws(MovieLensError) {
-      let summary = try forEachEvent(options: options) { (event) throws(MovieLensError) in
+      let summary = try forEachEvent(options: options, effects: effects) {
+        (event) throws(MovieLensError) in
         buffer.append(contentsOf: event.jsonLine(schema: schema).utf8)
         buffer.append(0x0A)
         if buffer.count >= 1 << 20 {

@@ -13,6 +13,10 @@ import Observability
 /// sorted ratings (ties between ratings keep their order in `ml-100k.inter`), then the
 /// impression, its sampled negatives, and last a split click. Event ids are `ml-R` for the rating
 /// in data row R of `ml-100k.inter` (1-based, header excluded), `ml-R-nJ` for its J-th negative.
+///
+/// For controlled experiments, `effects(_:)` chooses (region, month, genre) cells and moves their
+/// click probability by a known number of logits (`MovieLensEffects` gives the exact rule);
+/// events outside the cells stay byte for byte those of the plain conversion.
 public struct MovieLensConverter: Sendable {
   /// How the ratings are turned into events.
   public struct Options: Sendable, Equatable {
@@ -49,6 +53,10 @@ public struct MovieLensConverter: Sendable {
     public var negatives = 0
     /// Every event emitted (impressions plus split clicks).
     public var events = 0
+    /// Impressions in the cells of injected effects (0 without effects).
+    public var affectedImpressions = 0
+    /// Impressions whose label the injected effects changed.
+    public var changedLabels = 0
   }
 
   struct User: Sendable {
@@ -143,10 +151,14 @@ public struct MovieLensConverter: Sendable {
 
   /// Calls `body` with every event in order; see the type's documentation for the order.
   ///
+  /// With `effects` (from `effects(_:)` on this converter), the impressions in its cells carry
+  /// their new labels, and their clicks follow those labels; every other event is unchanged.
+  ///
   /// - Throws: whatever `body` throws; conversion stops there.
   @discardableResult
   public func forEachEvent<Failure: Error>(
-    options: Options = Options(), _ body: (Event) throws(Failure) -> Void
+    options: Options = Options(), effects: MovieLensEffects? = nil,
+    _ body: (Event) throws(Failure) -> Void
   ) throws(Failure) -> Summary {
     var summary = Summary()
     var random = SeededRandom(seed: options.seed)
@@ -170,10 +182,16 @@ public struct MovieLensConverter: Sendable {
       summary.ratings += 1
       let id = "ml-\(rating.row)"
       let user = users[rating.user]!
+      var isPositive = rating.isPositive
+      if let effects, effects.affectedRows.contains(rating.row) {
+        isPositive = effects.label(row: rating.row, original: rating.isPositive)
+        summary.affectedImpressions += 1
+        if isPositive != rating.isPositive { summary.changedLabels += 1 }
+      }
       try body(
         impression(
           id: id, rating: rating, item: rating.item, user: user,
-          label: options.splitClicks ? nil : rating.isPositive, isSynthetic: false))
+          label: options.splitClicks ? nil : isPositive, isSynthetic: false))
       summary.impressions += 1
       summary.events += 1
       for (number, item) in sampleNegatives(
@@ -187,7 +205,7 @@ public struct MovieLensConverter: Sendable {
         summary.negatives += 1
         summary.events += 1
       }
-      if rating.isPositive {
+      if isPositive {
         summary.clicks += 1
         if options.splitClicks {
           pendingClicks.append(
@@ -203,9 +221,9 @@ public struct MovieLensConverter: Sendable {
   }
 
   /// Every event in order, in memory; `forEachEvent` streams them instead.
-  public func events(options: Options = Options()) -> [Event] {
+  public func events(options: Options = Options(), effects: MovieLensEffects? = nil) -> [Event] {
     var events: [Event] = []
-    forEachEvent(options: options) { events.append($0) }
+    forEachEvent(options: options, effects: effects) { events.append($0) }
     return events
   }
 

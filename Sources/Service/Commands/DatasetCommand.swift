@@ -9,7 +9,8 @@ extension CommandSpec {
     summary: "Make event files: MovieLens events, or a hostile corpus (dataset movielens|hostile)",
     usage: """
       iak-stream dataset movielens --source DIR --out FILE [--split-clicks] \
-      [--negatives K --seed S]
+      [--negatives K --seed S] [--inject-effects N --effect-size DELTA [--effect-seed S] \
+      [--effect-since TIME] [--effect-min-impressions M] [--effects-out FILE]]
         iak-stream dataset hostile --out FILE [--count N] [--seed S] [--mix-into events.jsonl]
       """,
     details: """
@@ -24,6 +25,24 @@ extension CommandSpec {
       sampled items the user never rated per rating, as extra non-click impressions marked
       synthetic (for load tests); --seed makes that sampling repeatable. The output is written
       to FILE.partial and renamed when complete.
+
+      --inject-effects N --effect-size DELTA plants a known domain effect, for controlled
+      experiments (scripts/controlled-experiment): N cells (region, UTC month, genre) among the
+      impressions at or after --effect-since (default 1998-01-01T00:00:00Z, where the stream
+      after pre-training starts) with at least --effect-min-impressions (default 200) and both
+      clicks and non-clicks are chosen by --effect-seed (default 1); the choice does not depend
+      on DELTA, and the cells of a smaller N are among those of a larger one. In a cell with
+      click rate r the target is t = sigmoid(logit(r) + DELTA): for DELTA > 0 each non-click
+      becomes a click with probability (t - r)/(1 - r), for DELTA < 0 each click becomes a
+      non-click with probability (r - t)/r, so the rate moves to t in expectation, exactly DELTA
+      logits, while the users' own preferences still count (an impression with click
+      probability p gets p + (1 - p)q, or p(1 - q)). DELTA is in logits, from -5 to 5 (1.0 and
+      -1.0 are strong but realistic). Each impression's draw is seeded by --effect-seed and its
+      row, so the same arguments give the same bytes; with DELTA 0 the output equals the plain
+      conversion. Split clicks follow the new labels; sampled negatives are never changed, nor
+      is any event outside the cells. The truth (the rule, each cell's base, target and new
+      rate, its impression ids and the ids whose label changed) goes to --effects-out (default:
+      FILE with its extension replaced by .effects.json).
 
       `dataset hostile` writes N (default 10000) deliberately bad events for reliability tests:
       malformed and truncated JSON, wrong types, NaN/Infinity/1e999, values up to 10 MB, deep
@@ -41,6 +60,12 @@ extension CommandSpec {
       .flag("--split-clicks", "Write clicks as separate events after their impression"),
       .value("--negatives", "K", "Sampled non-click impressions per rating (default 0)"),
       .value("--seed", "S", "Seed of the negative sampling or the hostile corpus (default 1)"),
+      .value("--inject-effects", "N", "Cells (region, month, genre) whose click rate to move"),
+      .value("--effect-size", "DELTA", "Their shift in logits, -5 to 5 (e.g. 1.0 or -1.0)"),
+      .value("--effect-seed", "S", "Seed of the cell choice and label draws (default 1)"),
+      .value("--effect-since", "TIME", "Cells start here (default 1998-01-01T00:00:00Z)"),
+      .value("--effect-min-impressions", "M", "Fewest impressions of a cell (default 200)"),
+      .value("--effects-out", "FILE", "Where to write the truth (default FILE.effects.json)"),
       .value("--count", "N", "Hostile events to write (default 10000)"),
       .value("--mix-into", "FILE", "Spread the hostile events through this JSON-lines file"),
     ],
@@ -57,15 +82,100 @@ extension CommandSpec {
         splitClicks: arguments.has("--split-clicks"),
         negativesPerRating: try arguments.int("--negatives", default: 0, in: 0...1000),
         seed: UInt64(try arguments.int("--seed", default: 1)))
-      let summary = try MovieLensConverter.convert(
-        source: source, output: output, options: options,
-        schema: context.configuration.eventSchema, logger: context.logger)
-      context.print(
-        "wrote \(summary.events) events (\(summary.impressions) impressions, "
-          + "\(summary.clicks) clicks, \(summary.negatives) synthetic negatives) to \(output.path)")
-      return 0
+      guard let plan = try effectPlan(arguments) else {
+        let summary = try MovieLensConverter.convert(
+          source: source, output: output, options: options,
+          schema: context.configuration.eventSchema, logger: context.logger)
+        context.print(
+          "wrote \(summary.events) events (\(summary.impressions) impressions, "
+            + "\(summary.clicks) clicks, \(summary.negatives) synthetic negatives) to "
+            + output.path)
+        return 0
+      }
+      let truth =
+        arguments.value("--effects-out").map { URL(fileURLWithPath: $0) }
+        ?? output.deletingPathExtension().appendingPathExtension("effects.json")
+      return try writeEventsWithEffects(
+        context, source: source, output: output, options: options, plan: plan, truth: truth)
     })
 }
+
+/// The effect plan of `dataset movielens`, or nil without --inject-effects.
+private func effectPlan(_ arguments: ParsedArguments) throws -> MovieLensEffectPlan? {
+  let dependent = [
+    "--effect-size", "--effect-seed", "--effect-since", "--effect-min-impressions",
+    "--effects-out",
+  ]
+  guard arguments.value("--inject-effects") != nil else {
+    if let given = dependent.first(where: { arguments.value($0) != nil }) {
+      throw UsageError("\(given) needs --inject-effects N (the number of cells to change)")
+    }
+    return nil
+  }
+  let count = try arguments.int("--inject-effects", default: 0, in: 0...100_000)
+  guard let sizeText = arguments.value("--effect-size") else {
+    throw UsageError(
+      "--inject-effects needs --effect-size DELTA, the shift in logits (such as 1.0 or -1.0)")
+  }
+  guard let size = Double(sizeText), size.isFinite else {
+    throw UsageError(
+      "option --effect-size expects a number of logits such as 1.0 or -1.0, got '\(sizeText)'")
+  }
+  let since = try CommandSpec.parseTime(
+    arguments.value("--effect-since") ?? "1998-01-01T00:00:00Z", option: "--effect-since")
+  guard let since else {
+    throw UsageError("option --effect-since expects a time such as 1998-01-01T00:00:00Z")
+  }
+  let plan = MovieLensEffectPlan(
+    cellCount: count, logitShift: size,
+    seed: UInt64(try arguments.int("--effect-seed", default: 1)), sinceMilliseconds: since,
+    minimumImpressions: try arguments.int("--effect-min-impressions", default: 200, in: 1...Int.max)
+  )
+  do {
+    try plan.validate()
+  } catch {
+    throw UsageError(error.description)
+  }
+  return plan
+}
+
+/// `dataset movielens --inject-effects`: chooses the cells, writes the events, then the truth.
+private func writeEventsWithEffects(
+  _ context: CommandContext, source: URL, output: URL, options: MovieLensConverter.Options,
+  plan: MovieLensEffectPlan, truth: URL
+) throws -> Int32 {
+  let converter = try MovieLensConverter(directory: source)
+  let effects: MovieLensEffects
+  do {
+    effects = try converter.effects(plan)
+  } catch {
+    throw UsageError(error.description)
+  }
+  let summary = try converter.writeJSONLines(
+    to: output, options: options, effects: effects, schema: context.configuration.eventSchema)
+  do {
+    try effects.writeJSON(to: truth)
+  } catch {
+    try? FileManager.default.removeItem(at: output)
+    throw error
+  }
+  context.print(
+    "wrote \(summary.events) events (\(summary.impressions) impressions, "
+      + "\(summary.clicks) clicks, \(summary.negatives) synthetic negatives) to \(output.path)")
+  context.print(
+    "moved the click rate by \(plan.logitShift) logits in \(effects.cells.count) of "
+      + "\(effects.eligibleCells) eligible cells: \(summary.affectedImpressions) impressions, "
+      + "\(summary.changedLabels) labels changed; truth in \(truth.path)")
+  for cell in effects.cells {
+    context.print(
+      "  \(cell.month) region \(cell.region) \(cell.genre): \(cell.impressions) impressions, "
+        + "click rate \(rounded(cell.baseRate)) -> \(rounded(cell.rate)) "
+        + "(target \(rounded(cell.targetRate)))")
+  }
+  return 0
+}
+
+private func rounded(_ value: Double) -> String { String(format: "%.3f", value) }
 
 /// `dataset hostile`: writes the corpus (or the mix) and prints the verdicts the decoder owes.
 private func writeHostileEvents(_ context: CommandContext) throws -> Int32 {
