@@ -22,8 +22,9 @@ extension DomainDriftMonitor {
     /// `float32 [n, 3]`: the serving guard's examples, oldest first (kernel logit, backbone
     /// logit, label). Optional when reading (older snapshots: the guard starts empty, in shadow).
     public static let guardSlots = "drift.guard.slots"
-    /// `int64 [3]`: the guard's examples since its last comparison, whether it serves (0/1), its
-    /// last verdict (0 undecided, 1 no harm, 2 harm).
+    /// `int64 [4]`: the guard's examples since its last comparison, whether it serves (0/1), its
+    /// last verdict (0 undecided, 1 no harm, 2 harm), examples since its last harm verdict
+    /// while fewer than its window (`Int64.min` otherwise).
     public static let guardCounters = "drift.guard.counters"
     /// `float64 [9]`: the guard's last comparison (count, positives, kernel AUC, backbone AUC,
     /// AUC standard error, kernel log loss, backbone log loss, log-loss standard error, label
@@ -82,8 +83,10 @@ extension DomainDriftMonitor {
       case .harm: 2
       }
     result[prefix + StateTensor.guardCounters] = Tensor(
-      int64s: [Int64(servingGuard.sinceCheck), servingGuard.isServing ? 1 : 0, verdictCode],
-      shape: [3])
+      int64s: [
+        Int64(servingGuard.sinceCheck), servingGuard.isServing ? 1 : 0, verdictCode,
+        servingGuard.examplesSinceHarm.map(Int64.init) ?? .min,
+      ], shape: [4])
     let comparison = servingGuard.lastComparison.map {
       [
         Double($0.count), Double($0.positives), $0.kernelAUC, $0.backboneAUC,
@@ -176,8 +179,9 @@ extension DomainDriftMonitor {
     guard let slots = try? found.floats(), slots.count % 3 == 0 else {
       throw reader.error(StateTensor.guardSlots, "is not float32 triples")
     }
-    let counters = try reader.int64s(StateTensor.guardCounters, count: 3)
-    guard counters[0] >= 0, counters[1] == 0 || counters[1] == 1, (0...2).contains(counters[2])
+    let counters = try reader.int64s(StateTensor.guardCounters, count: 4)
+    guard counters[0] >= 0, counters[1] == 0 || counters[1] == 1, (0...2).contains(counters[2]),
+      counters[3] == .min || counters[3] >= 0
     else {
       throw reader.error(StateTensor.guardCounters, "holds impossible values \(counters)")
     }
@@ -190,6 +194,8 @@ extension DomainDriftMonitor {
     servingGuard.sinceCheck = Int(counters[0])
     servingGuard.isServing = counters[1] == 1
     servingGuard.lastVerdict = [.undecided, .noHarm, .harm][Int(counters[2])]
+    servingGuard.examplesSinceHarm =
+      counters[3] == .min ? nil : min(Int(counters[3]), servingGuard.settings.window - 1)
     let comparisonTensor = try reader.tensor(StateTensor.guardComparison)
     let values = (try? comparisonTensor.doubles()) ?? []
     if values.count == 9 {

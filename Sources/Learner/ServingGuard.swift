@@ -6,7 +6,10 @@
 /// AUC test and the paired log-loss difference). A kernel starts in shadow (scored, not served)
 /// and serves once it shows no harm (`PairedComparison.showsNoHarm` at `onZ`); a serving kernel
 /// goes back to shadow as soon as it is significantly worse on AUC or on log loss at `offZ`
-/// (`PairedComparison.showsHarm`), and must then show no harm again. Margins are relative: the
+/// (`PairedComparison.showsHarm`), and must then show no harm again on a window of examples
+/// all scored after that harm verdict (`window` examples later at the earliest): a verdict on a
+/// window that still holds the harmful examples would let a kernel hovering near the
+/// thresholds flap in and out. Margins are relative: the
 /// log-loss margin is a share of the window's label entropy, so one setting holds from 0.1% to
 /// 60% click rate; the AUC margin is in AUC units.
 public struct ServingGuard: Sendable, Equatable {
@@ -75,6 +78,9 @@ public struct ServingGuard: Sendable, Equatable {
   public internal(set) var lastComparison: PairedComparison?
   /// The last verdict.
   public internal(set) var lastVerdict = Verdict.undecided
+  /// Examples since the last harm verdict, while fewer than `settings.window` (nil otherwise):
+  /// until then a no-harm verdict does not let the kernel serve.
+  public internal(set) var examplesSinceHarm: Int?
 
   /// Creates an empty guard, in shadow.
   public init(settings: Settings = Settings()) {
@@ -93,9 +99,16 @@ public struct ServingGuard: Sendable, Equatable {
     next = (next + 1) % settings.window
     count = min(count + 1, settings.window)
     sinceCheck += 1
+    if let since = examplesSinceHarm {
+      examplesSinceHarm = since + 1 < settings.window ? since + 1 : nil
+    }
     guard sinceCheck >= settings.checkEvery, count >= settings.minExamples else { return nil }
     sinceCheck = 0
-    let verdict = compare()
+    var verdict = compare()
+    if verdict == .harm { examplesSinceHarm = 0 }
+    // No harm shown on a window that still holds examples from before the last harm verdict
+    // is no evidence yet.
+    if verdict == .noHarm, examplesSinceHarm != nil { verdict = .undecided }
     lastVerdict = verdict
     switch verdict {
     case .noHarm: isServing = true
@@ -114,6 +127,7 @@ public struct ServingGuard: Sendable, Equatable {
     isServing = false
     lastComparison = nil
     lastVerdict = .undecided
+    examplesSinceHarm = nil
   }
 
   /// The held examples, oldest first: kernel logits, backbone logits, labels.
@@ -141,6 +155,7 @@ public struct ServingGuard: Sendable, Equatable {
     let right = rhs.examples
     return lhs.settings == rhs.settings && lhs.count == rhs.count
       && lhs.sinceCheck == rhs.sinceCheck && lhs.isServing == rhs.isServing
+      && lhs.examplesSinceHarm == rhs.examplesSinceHarm
       && lhs.lastComparison == rhs.lastComparison && lhs.lastVerdict == rhs.lastVerdict
       && left.kernel == right.kernel && left.backbone == right.backbone
       && left.labels == right.labels
