@@ -171,7 +171,7 @@ public enum ConfigSchema {
       "train.batch_max_wait", .duration, "10m",
       "...or when its oldest example is this old in event time, so quiet domains still learn"),
     ConfigKey(
-      "train.learning_rate", .number(0...1), "0.001",
+      "train.learning_rate", .number(0...1), "0.0003",
       "Adam learning rate at train.batch_max; smaller batches are scaled (train.lr_scaling). "
         + "On the MovieLens 1998 stream 16/0.001/8 steps gained +2.5 AUC points, 16/0.0002/8 "
         + "+1.2, 256/0.001/1 +0.0"),
@@ -179,7 +179,7 @@ public enum ConfigSchema {
       "train.lr_scaling", .choice(LearningRateScaling.allCases.map(\.rawValue)), "sqrt",
       "How the rate scales with a short batch: lr * (n / batch_max)^(1/2 | 1 | 0)"),
     ConfigKey(
-      "train.steps_per_batch", .integer(1...1000), "8",
+      "train.steps_per_batch", .integer(1...1000), "1",
       "Optimiser steps on each batch, all after the batch was scored"),
     ConfigKey("train.seed", .integer(0...Int.max), "1", "Seed of every kernel's noise generator"),
     ConfigKey(
