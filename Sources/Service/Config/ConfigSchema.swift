@@ -166,15 +166,16 @@ public enum ConfigSchema {
   static let train: [ConfigKey] = [
     ConfigKey(
       "train.batch_max", .integer(1...65536), "16",
-      "A domain's batch closes at this many examples (small batches win; see DESIGN.md)"),
+      "A domain's batch closes at this many examples (docs/experiments.md: the serving-time "
+        + "sweep)"),
     ConfigKey(
       "train.batch_max_wait", .duration, "10m",
       "...or when its oldest example is this old in event time, so quiet domains still learn"),
     ConfigKey(
       "train.learning_rate", .number(0...1), "0.0003",
       "Adam learning rate at train.batch_max; smaller batches are scaled (train.lr_scaling). "
-        + "On the MovieLens 1998 stream 16/0.001/8 steps gained +2.5 AUC points, 16/0.0002/8 "
-        + "+1.2, 256/0.001/1 +0.0"),
+        + "Chosen with train.steps_per_batch by the serving-time sweep of docs/experiments.md: "
+        + "no setting beat the backbone on the MovieLens 1998 stream, these harm it least"),
     ConfigKey(
       "train.lr_scaling", .choice(LearningRateScaling.allCases.map(\.rawValue)), "sqrt",
       "How the rate scales with a short batch: lr * (n / batch_max)^(1/2 | 1 | 0)"),
