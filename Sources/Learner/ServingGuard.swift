@@ -24,7 +24,7 @@ public struct ServingGuard: Sendable, Equatable {
     /// Examples between two comparisons.
     public var checkEvery: Int
     /// How far below the backbone's AUC the kernel's lower bound may be and still count as no
-    /// harm.
+    /// harm (0: the kernel must show, at `onZ`, that it ranks at least as well).
     public var aucMargin: Double
     /// The same for the log loss, as a share of the label entropy.
     public var logLossMargin: Double
@@ -38,7 +38,7 @@ public struct ServingGuard: Sendable, Equatable {
     /// guard` (`GuardCalibration`; figures in docs/experiments.md).
     public init(
       window: Int = 2000, minExamples: Int = 200, minPerClass: Int = 20, checkEvery: Int = 50,
-      aucMargin: Double = 0.005, logLossMargin: Double = 0.01, onZ: Double = 2.326,
+      aucMargin: Double = 0, logLossMargin: Double = 0.01, onZ: Double = 2.326,
       offZ: Double = 2.326
     ) {
       self.window = max(1, window)

@@ -231,9 +231,11 @@ public enum ConfigSchema {
       "drift.guard_check_every", .integer(1...1_000_000), "50",
       "Examples of a domain between two guard comparisons"),
     ConfigKey(
-      "drift.guard_auc_margin", .number(0...1), "0.005",
+      "drift.guard_auc_margin", .number(0...1), "0",
       "AUC by which the kernel's one-sided lower bound may trail the backbone's and still show "
-        + "no harm (its point estimate must not trail at all)"),
+        + "no harm (its point estimate must not trail at all); 0: it must show that it ranks at "
+        + "least as well (with 0.005 the served MovieLens stream was 0.13 AUC points below the "
+        + "backbone, with 0 0.03)"),
     ConfigKey(
       "drift.guard_logloss_margin", .number(0...10), "0.01",
       "The same for the log loss, as a share of the window's label entropy (so one value holds "
