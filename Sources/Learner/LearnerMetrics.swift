@@ -25,7 +25,8 @@ public final class LearnerMetrics: Sendable {
   public let kl: MetricFamily
   /// `iak_kernel_active_units{domain}`: bottleneck dimensions above the KL threshold.
   public let activeUnits: MetricFamily
-  /// `iak_kernel_relevance_bits{domain,model}`: H(Y) - CE.
+  /// `iak_kernel_relevance_bits{domain,model}`: H(Y) - CE of the batches as the trainer scored
+  /// them (model "training_kernel" or "training_backbone": a diagnostic, after the label wait).
   public let relevance: MetricFamily
   /// `iak_kernel_decoder_norm_ratio{domain}`: mean |delta| / mean |h|.
   public let decoderNormRatio: MetricFamily
@@ -101,8 +102,8 @@ extension Trainer {
       }
       metrics.kl.with(domain).set(proxies.meanKL)
       metrics.activeUnits.with(domain).set(Double(proxies.activeUnits))
-      metrics.relevance.with(domain, "adapted").set(proxies.kernelRelevanceBits)
-      metrics.relevance.with(domain, "backbone").set(proxies.backboneRelevanceBits)
+      metrics.relevance.with(domain, "training_kernel").set(proxies.kernelRelevanceBits)
+      metrics.relevance.with(domain, "training_backbone").set(proxies.backboneRelevanceBits)
       metrics.decoderNormRatio.with(domain).set(proxies.relativeDecoderNorm)
       metrics.muVariance.with(domain).set(proxies.muVariance)
     }

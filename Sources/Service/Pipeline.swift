@@ -459,6 +459,11 @@ public final class Pipeline {
       row["training_backbone_auc"] = evaluation.backbone.cumulativeAUC
       row["training_logloss"] = evaluation.adapted.logLoss
       row["training_backbone_logloss"] = evaluation.backbone.logLoss
+      // H(Y) - CE at serving time, over the drift monitor's newest drift.harm_window examples.
+      if let window = drift.monitor(of: domain)?.relevanceWindow, window.count > 0 {
+        row["relevance_bits"] = window.kernelRelevanceBits
+        row["backbone_relevance_bits"] = window.backboneRelevanceBits
+      }
       if let comparison = drift.monitor(of: domain)?.guardState.lastComparison {
         row["guard_auc_difference"] = comparison.aucDifference
         row["guard_auc_standard_error"] = comparison.aucStandardError
@@ -468,8 +473,9 @@ public final class Pipeline {
       if let proxies = trainer.proxies(for: domain) {
         row["active_units"] = proxies.activeUnits
         row["mean_kl_nats"] = proxies.meanKL
-        row["relevance_bits"] = proxies.kernelRelevanceBits
-        row["backbone_relevance_bits"] = proxies.backboneRelevanceBits
+        // Diagnostic: H(Y) - CE of the batches as the trainer scored them (after the wait).
+        row["training_relevance_bits"] = proxies.kernelRelevanceBits
+        row["training_backbone_relevance_bits"] = proxies.backboneRelevanceBits
         row["relative_decoder_norm"] = proxies.relativeDecoderNorm
       }
       row["kernel_version"] = kernelVersions[domain] ?? 0
