@@ -185,12 +185,7 @@ extension DomainDriftMonitor {
     else {
       throw reader.error(StateTensor.guardCounters, "holds impossible values \(counters)")
     }
-    let kept = min(slots.count / 3, servingGuard.settings.window)
-    for index in (slots.count / 3 - kept)..<(slots.count / 3) {
-      _ = servingGuard.append(
-        kernelLogit: slots[3 * index], backboneLogit: slots[3 * index + 1],
-        isPositive: slots[3 * index + 2] >= 0.5)
-    }
+    servingGuard.restore(slots: slots)
     servingGuard.sinceCheck = Int(counters[0])
     servingGuard.isServing = counters[1] == 1
     servingGuard.lastVerdict = [.undecided, .noHarm, .harm][Int(counters[2])]

@@ -118,6 +118,15 @@ public struct ServingGuard: Sendable, Equatable {
     return verdict
   }
 
+  /// Holds the newest `settings.window` of `slots` (kernel logit, backbone logit, label triples,
+  /// oldest first) without comparing anything (a restore sets the decisions itself).
+  mutating func restore(slots saved: [Float]) {
+    let kept = min(saved.count / 3, settings.window)
+    slots.replaceSubrange(0..<(3 * kept), with: saved.suffix(3 * kept))
+    count = kept
+    next = kept % settings.window
+  }
+
   /// Forgets every example and goes back to shadow (the kernel was replaced).
   public mutating func restart() {
     for index in slots.indices { slots[index] = 0 }
