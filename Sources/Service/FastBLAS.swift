@@ -8,17 +8,15 @@ import Learner
 /// picks the core type from /proc/cpuinfo and, when the variable is not set yet, re-executes
 /// itself with it set. An operator's own `OPENBLAS_CORETYPE` is always respected.
 public enum FastBLAS {
-  /// Re-executes the process with `OPENBLAS_CORETYPE` set, when it is unset and this CPU has a
-  /// known fast core type; returns only when no re-execution is needed or it failed.
-  public static func reexecuteIfNeeded(arguments: [String]) {
+  /// Sets `OPENBLAS_CORETYPE` when it is unset and this CPU has a known fast core type;
+  /// returns whether it did, in which case the process must re-execute itself for OpenBLAS to
+  /// read it (`ProcessStart.prepare(arguments:)` does).
+  static func prepareCoreType() -> Bool {
     guard ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] == nil,
       let coreType = BLASRuntime.preferredCoreType()
-    else { return }
+    else { return false }
     setenv("OPENBLAS_CORETYPE", coreType, 1)
-    var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) }
-    argv.append(nil)
-    execv("/proc/self/exe", &argv)
-    // execv returned: keep running with the kernels OpenBLAS chose itself.
+    return true
   }
 
   /// Uses one BLAS thread per training thread (the batches are small; see `BLASRuntime`).

@@ -1,6 +1,7 @@
 import Foundation
 import Service
 
-// The executable is thin: every command lives in the Service library.
-FastBLAS.reexecuteIfNeeded(arguments: CommandLine.arguments)
+// The executable is thin: every command lives in the Service library. First of all, before any
+// thread of ours starts: block the stop signals and re-execute when needed (ProcessStart).
+ProcessStart.prepare(arguments: CommandLine.arguments)
 exit(CommandLineTool.main(arguments: CommandLine.arguments))

@@ -26,8 +26,11 @@ final class ServeFixture {
   /// Lines produced so far.
   private(set) var producedCount = 0
 
+  /// The `iak-stream` under test: `.build/debug/iak-stream`, or `IAK_STREAM_EXECUTABLE` (to run
+  /// a test against another build, such as the one before a fix).
   static var executable: String {
-    URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    if let path = ProcessInfo.processInfo.environment["IAK_STREAM_EXECUTABLE"] { return path }
+    return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
       .deletingLastPathComponent().appendingPathComponent(".build/debug/iak-stream").path
   }
 

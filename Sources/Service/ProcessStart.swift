@@ -1,0 +1,29 @@
+import Foundation
+import Observability
+
+/// What the executable does first in `main`, before any thread of its own starts.
+public enum ProcessStart {
+  /// Set across the one re-execution for signals, so it never repeats.
+  static let reexecutedMarker = "IAK_STREAM_SIGNALS_REEXECUTED"
+
+  /// Blocks SIGTERM and SIGINT in this thread (every later thread inherits it; the signal thread
+  /// takes them, see `ShutdownSignal`), then re-executes the process once when needed: for the
+  /// fast OpenBLAS kernels (`FastBLAS`), or because a library started a thread before `main`
+  /// that does not block the signals (OpenBLAS starts its pool when it is loaded; after the
+  /// re-execution its threads inherit the block). Returns only when no re-execution is needed
+  /// or it failed.
+  public static func prepare(arguments: [String]) {
+    ShutdownSignal.blockProcessSignals()
+    let wasReexecuted = getenv(reexecutedMarker) != nil
+    unsetenv(reexecutedMarker)
+    let needsBLAS = FastBLAS.prepareCoreType()
+    let needsSignals = !wasReexecuted && ShutdownSignal.isUnblockedInAnotherThread
+    guard needsBLAS || needsSignals else { return }
+    if needsSignals { setenv(reexecutedMarker, "1", 1) }
+    var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) }
+    argv.append(nil)
+    execv("/proc/self/exe", &argv)
+    // execv returned: keep running as we are.
+    unsetenv(reexecutedMarker)
+  }
+}
