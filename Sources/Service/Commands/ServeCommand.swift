@@ -24,7 +24,9 @@ extension CommandSpec {
       SIGTERM or SIGINT: the chunk in flight is finished, a final snapshot is written,
       published and committed, and the process exits 0 within shutdown.timeout (a second signal
       exits at once with 130). Records read but not yet trained are not committed, so they are
-      read again at the next start. /metrics and /healthz are served on metrics.listen;
+      read again at the next start. If the final snapshot fails (a full disk), the exit status is
+      1 and the message names the newest snapshot on disk and the offsets it covers: the
+      records after them are read again at the next start. /metrics and /healthz are served on metrics.listen;
       /healthz answers 200 once state is restored and the lag is within health.max_lag.
 
       With input.source = file, it reads input.file and stops at its end. --exit-when-idle stops

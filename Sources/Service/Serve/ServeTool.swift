@@ -13,6 +13,8 @@ struct ServeTool {
   /// Where the training thread keeps its exact freshness figures (a benchmark passes its own,
   /// larger one; a service keeps the newest 10,000 pairs, not a million).
   var freshness = FreshnessLog(limit: 10_000)
+  /// Failures to inject into the snapshot store (tests of a disk that fills); none in service.
+  var storageFaults = StorageFaults.none
 
   func run() throws -> Int32 {
     let arguments = context.arguments
@@ -31,7 +33,7 @@ struct ServeTool {
     let sha = backbone.weightsSHA256
     let store = try SnapshotStore(
       directory: configuration.string("checkpoint.dir"),
-      keep: configuration.int("checkpoint.keep"))
+      keep: configuration.int("checkpoint.keep"), faults: storageFaults)
     // A read-only or already locked folder is refused now, not at the first snapshot.
     try store.claimWriting()
     // What a killed predecessor's snapshot write left is gone now: say so (a crash happened).
@@ -98,7 +100,8 @@ struct ServeTool {
     }
     // Until the first snapshot of this run, the newest durable state is the restored one (or
     // nothing yet to cover): never 0, which would read as "stale since 1970".
-    metrics.lastSnapshot.set(restored?.timeIntervalSince1970 ?? Date().timeIntervalSince1970)
+    metrics.lastSnapshot.set(
+      restored?.createdAt.timeIntervalSince1970 ?? Date().timeIntervalSince1970)
 
     let timeout = Double(configuration.milliseconds("shutdown.timeout")) / 1000
     let queue = RecordQueue(capacity: configuration.int("input.queue_capacity"))
@@ -118,7 +121,8 @@ struct ServeTool {
     let loop = TrainingLoop(
       pipeline: pipeline, source: source, queue: queue, metrics: metrics,
       interval: configuration.interval("checkpoint.interval"), logger: logger.child("train"),
-      freshness: freshness, stateTopic: stateTopic, owesDelivery: restored != nil)
+      freshness: freshness, stateTopic: stateTopic, owesDelivery: restored != nil,
+      restored: restored)
     responder.attach(loop)
     let thread = Thread { loop.run() }
     thread.name = "iak-training"
@@ -178,10 +182,19 @@ struct ServeTool {
     }
     watchdog.cancel()
     let counts = pipeline.counts
-    context.print(
-      "served \(counts.records) records (\(counts.rejected) rejected) into \(counts.examples) "
-        + "examples over \(pipeline.trainer.domains.count) domains; snapshots in "
-        + store.directory)
+    if (loop.coveredState?.records ?? 0) == counts.records {
+      context.print(
+        "served \(counts.records) records (\(counts.rejected) rejected) into \(counts.examples) "
+          + "examples over \(pipeline.trainer.domains.count) domains; snapshots in "
+          + store.directory)
+    } else {
+      // Only what a snapshot holds counts as served: the rest is read again at the next start.
+      let covered = loop.coveredState
+      context.print(
+        "read \(counts.records) records, of which \(covered?.records ?? 0) are covered by a "
+          + "snapshot (\(covered.map { "version \($0.version), offsets \($0.offsetsDescription)" } ?? "none")); "
+          + "the rest are read again at the next start; snapshots in \(store.directory)")
+    }
     if let failure = loop.failure ?? ending.failure {
       logger.error("stopped after a failure", ["error": failure])
       return 1
@@ -189,11 +202,11 @@ struct ServeTool {
     return 0
   }
 
-  /// Restores the newest valid snapshot; returns when it was taken (nil: starting empty).
+  /// Restores the newest valid snapshot; returns its manifest (nil: starting empty).
   private func restore(
     _ pipeline: Pipeline, from store: SnapshotStore, backboneSHA256: String,
     metrics: ServeMetrics
-  ) throws -> Date? {
+  ) throws -> SnapshotManifest? {
     let result = try store.loadNewestValid(expectingBackbone: backboneSHA256)
     for skipped in result.skipped {
       metrics.skippedSnapshots.increment()
@@ -218,7 +231,7 @@ struct ServeTool {
         "snapshot": "\(snapshot.manifest.version)", "domains": "\(pipeline.trainer.domains.count)",
         "records": "\(pipeline.counts.records)", "partitions": "\(pipeline.offsets.count)",
       ])
-    return snapshot.manifest.createdAt
+    return snapshot.manifest
   }
 
   private func makeSource(

@@ -41,6 +41,10 @@ final class TrainingLoop: @unchecked Sendable {
   /// at start-up, or a commit that failed), so the next checkpoint runs even with nothing new
   /// trained.
   private var owesDelivery: Bool
+  /// What the newest snapshot on disk covers (restored or written by this run), if any.
+  private let covered: Mutex<CoveredState?>
+  /// Why the latest checkpoint failed, while it has not succeeded since.
+  private var checkpointError: String?
   /// Records skipped as already trained and not yet logged.
   private var skippedRecords = 0
   private var arrivals: [(instant: ContinuousClock.Instant, records: Int)] = []
@@ -51,13 +55,19 @@ final class TrainingLoop: @unchecked Sendable {
 
   /// Creates the loop around a restored pipeline; with `owesDelivery` (state restored from a
   /// snapshot) the first checkpoint publishes and commits even if nothing new was trained.
+  /// `restored` is the snapshot the pipeline was restored from (nil: it starts empty).
   init(
     pipeline: Pipeline, source: any RecordSource, queue: RecordQueue, metrics: ServeMetrics,
     interval: CheckpointInterval, logger: Logger, freshness: FreshnessLog = FreshnessLog(),
-    stateTopic: PartitionStateTopic? = nil, owesDelivery: Bool = false
+    stateTopic: PartitionStateTopic? = nil, owesDelivery: Bool = false,
+    restored: SnapshotManifest? = nil
   ) {
     self.stateTopic = stateTopic
     self.owesDelivery = owesDelivery
+    covered = Mutex(
+      restored.map {
+        CoveredState(version: $0.version, offsets: $0.offsets, records: pipeline.counts.records)
+      })
     self.pipeline = pipeline
     decoder = pipeline.decoder
     self.freshness = freshness
@@ -75,8 +85,11 @@ final class TrainingLoop: @unchecked Sendable {
   /// Whether `run()` is still going.
   var isRunning: Bool { status.withLock { $0.isRunning } }
 
-  /// Why the loop stopped on its own, if it did.
+  /// Why the loop stopped on its own, or why its final snapshot failed, if either happened.
   var failure: String? { status.withLock { $0.failure } }
+
+  /// What the newest snapshot on disk covers: restored at start-up or written since.
+  var coveredState: CoveredState? { covered.withLock { $0 } }
 
   /// The next offset to read of `partition` in the trained state, if it has been read before.
   func nextOffset(of partition: KafkaPartition) -> Int64? {
@@ -108,7 +121,11 @@ final class TrainingLoop: @unchecked Sendable {
           checkpoint(reason: reason)
           request.complete()
         case .stop:
-          checkpoint(reason: "shutdown")
+          if !checkpoint(reason: "shutdown") {
+            let reason = finalCheckpointFailure()
+            logger.error(reason)
+            status.withLock { $0.failure = $0.failure ?? reason }
+          }
           request.complete()
           return
         case .adopt(let state):
@@ -199,16 +216,34 @@ final class TrainingLoop: @unchecked Sendable {
     }
   }
 
+  /// The message of a final checkpoint that failed: why, and what the newest snapshot on disk
+  /// covers (what the next start resumes from).
+  private func finalCheckpointFailure() -> String {
+    let trained = pipeline.counts.records
+    let why = checkpointError ?? "unknown error"
+    guard let covered = coveredState else {
+      return "the final snapshot failed (\(why)): no snapshot covers the \(trained) records "
+        + "read; the next start reads them again from the beginning; free space or fix "
+        + "checkpoint.dir"
+    }
+    return "the final snapshot failed (\(why)): the newest snapshot on disk, version "
+      + "\(covered.version), covers \(covered.records) of the \(trained) records read, up to "
+      + "offsets \(covered.offsetsDescription); the next start reads the rest again; free "
+      + "space or fix checkpoint.dir"
+  }
+
   /// Snapshot, publish, then commit the snapshot's offsets of the partitions still owned.
   /// A failure keeps all state, is logged and counted, and is retried with a growing delay.
-  private func checkpoint(reason: String) {
+  /// Returns whether every state trained is now in a snapshot on disk.
+  @discardableResult
+  private func checkpoint(reason: String) -> Bool {
     let started = ContinuousClock.now
     if sinceCheckpoint == 0 && retryAt == nil && !isStateChanged && !owesDelivery {
       // Everything trained is already in the newest snapshot.
       if let uncommitted { commit(uncommitted) }
       lastCheckpoint = started
       metrics.lastSnapshot.set(Date().timeIntervalSince1970)
-      return
+      return true
     }
     do {
       let milliseconds = Int64(Date().timeIntervalSince1970 * 1000)
@@ -235,7 +270,12 @@ final class TrainingLoop: @unchecked Sendable {
       guard
         let manifest = try pipeline.checkpoint(
           createdAtMilliseconds: milliseconds, handOver: handOver)
-      else { return }
+      else { return true }
+      covered.withLock {
+        $0 = CoveredState(
+          version: manifest.version, offsets: manifest.offsets, records: pipeline.counts.records)
+      }
+      checkpointError = nil
       let published = ContinuousClock.now
       for arrival in arrivals {
         let seconds = (published - arrival.instant).inSeconds
@@ -267,13 +307,16 @@ final class TrainingLoop: @unchecked Sendable {
       retryDelay = .seconds(1)
       lastCheckpoint = published
       commit(manifest.offsets)
+      return true
     } catch {
+      checkpointError = "\(error)"
       metrics.snapshotFailures.increment()
       retryAt = ContinuousClock.now + retryDelay
       logger.error(
         "checkpoint failed; all state is kept, offsets are not committed, and it is retried",
         ["reason": reason, "error": "\(error)", "retry_in": "\(retryDelay)"])
       retryDelay = min(retryDelay * 2, .seconds(60))
+      return false
     }
   }
 
@@ -293,6 +336,24 @@ final class TrainingLoop: @unchecked Sendable {
       logger.warning(
         "offset commit failed; the snapshot holds the offsets, and the commit is tried again at the next interval",
         ["error": error.description])
+    }
+  }
+
+  /// What one snapshot covers: its version, offsets, and the records read up to them.
+  struct CoveredState: Sendable {
+    /// The snapshot's version.
+    var version: Int
+    /// The next offset to read of each partition.
+    var offsets: [Checkpoint.TopicPartition: Int64]
+    /// Records read up to those offsets (all partitions).
+    var records: Int
+
+    /// `topic/partition=offset` pairs, in partition order.
+    var offsetsDescription: String {
+      offsets.isEmpty
+        ? "(none)"
+        : offsets.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+          .joined(separator: ",")
     }
   }
 
