@@ -8,21 +8,28 @@
 extension SnapshotStore {
   /// Loads the newest snapshot that passes every check, passing over bad newer ones.
   ///
-  /// Starts from the version `LATEST` names (or every version folder if `LATEST` is missing or
-  /// unreadable) and goes back until one loads; each refused version is in `skipped` with its
-  /// reason. `expectingBackbone` is the configured backbone's sha256; nil skips that check (for
+  /// Starts from the newest version folder and goes back until one loads; each refused version
+  /// is in `skipped` with its reason. `LATEST` is the commit point of writes, but a version
+  /// newer than the one it names is complete (its files were fsynced before its folder was
+  /// renamed into place) and is used when it verifies: a commit interrupted by a crash, or a
+  /// stale `LATEST`, never costs a verified snapshot. Every problem with `LATEST` (missing,
+  /// empty or garbage, naming a version that does not exist or an older one than the snapshot
+  /// used) is in `latestProblem`. `expectingBackbone` is the configured backbone's sha256; nil skips that check (for
   /// inspection tools). Throws only if the store's folder cannot be listed.
   public func loadNewestValid(
     expectingBackbone backboneSHA256: String?
   ) throws(SnapshotStoreError) -> SnapshotLoadResult {
     let versions = try versionsOnDisk()
-    var candidates = versions.sorted(by: >)
+    let candidates = versions.sorted(by: >)
     var skipped: [SkippedSnapshot] = []
     var latestProblem: String?
-    switch SnapshotStore.readLatest(in: directory) {
+    let latestFile = SnapshotStore.readLatest(in: directory)
+    switch latestFile {
     case .version(let latest):
-      candidates = candidates.filter { $0 <= latest }
       if !versions.contains(latest) {
+        latestProblem =
+          "\(directory)/\(SnapshotStore.latestFileName) names snapshot \(latest), which does not "
+          + "exist; using the newest valid version instead"
         skipped.append(
           SkippedSnapshot(
             version: latest,
@@ -41,6 +48,12 @@ extension SnapshotStore {
     for version in candidates {
       do throws(SnapshotStoreError) {
         let snapshot = try load(version: version, expectingBackbone: backboneSHA256)
+        if case .version(let latest) = latestFile, version > latest {
+          latestProblem =
+            "\(directory)/\(SnapshotStore.latestFileName) names snapshot \(latest) but snapshot "
+            + "\(version) is newer than LATEST, complete and verified (a commit interrupted by "
+            + "a crash, or a stale LATEST): using \(version); the next snapshot rewrites LATEST"
+        }
         return SnapshotLoadResult(
           snapshot: snapshot, skipped: skipped, latestProblem: latestProblem)
       } catch {

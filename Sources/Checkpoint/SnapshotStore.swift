@@ -310,12 +310,18 @@ public final class SnapshotStore: Sendable {
         highest = max(highest, version)
       }
     }
+    // A version newer than LATEST was renamed into place but its commit was interrupted (or
+    // LATEST is stale): its files were complete and fsynced before the rename, so it is kept
+    // when it verifies, and loading takes it as the newest; one that does not verify is what
+    // an interrupted write left. LATEST naming a version that does not exist does not move
+    // the numbering: it goes on from the versions on disk.
+    guard removingLeftovers else { return (highest, [], []) }
     var uncommitted: [String] = []
     if case .version(let latest) = readLatest(in: directory) {
-      highest = max(highest, latest)
-      uncommitted = versions.filter { $0 > latest }.map(String.init)
+      uncommitted = versions.filter { version in
+        version > latest && !isComplete(version: version, in: directory)
+      }.map(String.init)
     }
-    guard removingLeftovers else { return (highest, [], []) }
     var removed: [String] = []
     var failures: [StorageError] = []
     for name in leftovers + uncommitted {
@@ -332,6 +338,15 @@ public final class SnapshotStore: Sendable {
       try? AtomicFile.synchronizeFolder(directory, faults: faults)
     }
     return (highest, removed, failures)
+  }
+
+  /// Whether version `version` of the store in `directory` passes every check of loading.
+  private static func isComplete(version: Int, in directory: String) -> Bool {
+    guard
+      let store = try? SnapshotStore(
+        directory: directory, keep: 1, createIfMissing: false)
+    else { return false }
+    return (try? store.load(version: version, expectingBackbone: nil)) != nil
   }
 
   /// The version a folder name denotes: a positive decimal without leading zeros.

@@ -342,6 +342,7 @@ public final class Pipeline {
   /// - Throws: an error naming what is missing or malformed; nothing is half-restored in the
   ///   trainer.
   public func restore(_ snapshot: Snapshot) throws {
+    try checkSettings(of: snapshot.manifest)
     let tensors = snapshot.payload.tensors
     try trainer.restore(stateTensors: tensors)
     drift = try DriftMonitor(settings: configuration.driftSettings, stateTensors: tensors)
@@ -407,6 +408,7 @@ public final class Pipeline {
         SnapshotView.kernelVersionsKey: SnapshotView.encodeMap(versions),
         SnapshotView.domainStatsKey: SnapshotView.encodeMap(domainStatistics()),
         "deactivated": deactivated.sorted().joined(separator: ","),
+        TrainingSettings.extrasKey: TrainingSettings(configuration).recorded,
       ].merging(driftExtras()) { first, _ in first })
     if let quality {
       trainer.publish(to: quality, isServing: isServing, domains: changed.map(\.kernel.domain))
@@ -482,6 +484,44 @@ public final class Pipeline {
       result[domain] = row
     }
     return result
+  }
+
+  /// Compares the training settings `manifest` recorded with the configured ones: a change
+  /// that alters what the stored state means is refused, any other is logged.
+  ///
+  /// - Throws: `UsageError` naming each setting that changes the state's meaning, its recorded
+  ///   and configured values, and the fix.
+  func checkSettings(of manifest: SnapshotManifest) throws {
+    let configured = TrainingSettings(configuration)
+    guard let recorded = TrainingSettings(recorded: manifest.extras[TrainingSettings.extrasKey])
+    else {
+      if manifest.configurationDigest != configurationDigest {
+        logger.info(
+          "the configuration differs from the one the snapshot was written under (its digest); "
+            + "the snapshot predates recorded training settings, so what changed cannot be named",
+          ["snapshot": "\(manifest.version)"])
+      }
+      return
+    }
+    let changes = recorded.changes(to: configured)
+    let refused = changes.filter(\.changesMeaning)
+    guard refused.isEmpty else {
+      throw UsageError(
+        "snapshot \(manifest.version) was written under settings that give its state another "
+          + "meaning than the configured ones: "
+          + refused.map(\.description).joined(separator: ", ")
+          + "; set them back to the recorded values to continue from it, or start with an "
+          + "empty checkpoint.dir (move the folder away) to train anew")
+    }
+    if !changes.isEmpty {
+      logger.warning(
+        "restoring a snapshot written under other training settings; training goes on with "
+          + "the configured ones",
+        [
+          "snapshot": "\(manifest.version)",
+          "changed": changes.map(\.description).joined(separator: ", "),
+        ])
+    }
   }
 
   /// sha256 of every setting, recorded in snapshots.

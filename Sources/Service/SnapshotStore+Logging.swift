@@ -11,6 +11,9 @@ extension SnapshotStore {
     -> Snapshot
   {
     let result = try loadNewestValid(expectingBackbone: backboneSHA256)
+    if let problem = result.latestProblem {
+      logger.warning("LATEST is not what it should be", ["problem": problem])
+    }
     for skipped in result.skipped {
       logger.warning(
         "skipped a snapshot that failed its checks",

@@ -70,6 +70,17 @@ struct ServeTool {
           ["error": error.description])
       }
     }
+    let publishFolder = configuration.string("publish.dir")
+    if !publishFolder.isEmpty {
+      let (removed, failures) = KernelPublisher.removeLeftovers(in: publishFolder)
+      for path in removed {
+        logger.warning("removed what an interrupted kernel file write left", ["path": path])
+      }
+      for failure in failures {
+        logger.warning(
+          "could not remove what an interrupted kernel file write left", ["error": failure])
+      }
+    }
     let webhook = try AlertWebhook.make(
       configuration: configuration, logger: logger.child("webhook"), metrics: context.metrics)
     let deadLetterTopic = configuration.string("input.dead_letter_topic")
@@ -208,6 +219,9 @@ struct ServeTool {
     metrics: ServeMetrics
   ) throws -> SnapshotManifest? {
     let result = try store.loadNewestValid(expectingBackbone: backboneSHA256)
+    if let problem = result.latestProblem {
+      context.logger.warning("LATEST is not what it should be", ["problem": problem])
+    }
     for skipped in result.skipped {
       metrics.skippedSnapshots.increment()
       context.logger.warning(
