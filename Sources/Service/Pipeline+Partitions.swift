@@ -160,6 +160,13 @@ extension Pipeline {
     handedOverOffsets[partition] = nil
   }
 
+  /// Makes `offset` the next offset to read of `partition`, keeping all state: its offsets went
+  /// backwards (the topic was created again) and the records from `offset` on are new.
+  func rewind(_ partition: KafkaPartition, to offset: Int64) {
+    offsets[partition] = offset
+    handedOverOffsets[partition] = nil
+  }
+
   /// The counts per partition as a tensor (see `partitionCountsTensor`).
   func partitionCountsTensorValue() -> Tensor {
     let rows: [[Any]] = partitionCounts.keys.sorted().map { partition in

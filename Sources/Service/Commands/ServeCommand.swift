@@ -29,6 +29,13 @@ extension CommandSpec {
       records after them are read again at the next start. /metrics and /healthz are served on metrics.listen;
       /healthz answers 200 once state is restored and the lag is within health.max_lag.
 
+      A gained partition whose end lies below the offset the restored state has read (the
+      topic was deleted and created again, or truncated: its offsets went backwards) stops the
+      service with an error by default (--on-offset-reset fail): its records are new, and
+      none is skipped as "already trained". --on-offset-reset resume-from-snapshot keeps the
+      trained state and reads the partition from its log start; start-over forgets the
+      partition's state and trains it anew from there.
+
       With input.source = file, it reads input.file and stops at its end. --exit-when-idle stops
       the same clean way once no record has arrived for DURATION and the lag is zero (demos,
       tests, catch-up jobs).
@@ -37,6 +44,10 @@ extension CommandSpec {
       .value("--bootstrap-servers", "HOST:PORT", "Shortcut for --set kafka.bootstrap.servers=..."),
       .value("--backbone", "DIR", "Backbone folder (default backbone.dir)"),
       .value("--exit-when-idle", "DURATION", "Stop cleanly after DURATION without records"),
+      .value(
+        "--on-offset-reset", "POLICY",
+        "fail (default), resume-from-snapshot or start-over: when a partition's offsets went "
+          + "backwards below the snapshot's"),
     ],
     run: { context in try ServeTool(context: context).run() })
 }

@@ -22,6 +22,9 @@ final class RebalanceResponder: Sendable {
   private let timeoutSeconds: Double
   private let stateTopic: PartitionStateTopic?
   private let state = Mutex<(hasBeenAssigned: Bool, failure: String?)>((false, nil))
+  private let offsetResetPolicy: OffsetResetPolicy
+  /// The log start and end offsets of a partition, asked of its leader (nil: unknown).
+  private let watermarks = Mutex<(@Sendable (KafkaPartition) -> (low: Int64, high: Int64)?)?>(nil)
 
   /// How often reading a gained partition's state is tried before the service stops (starting
   /// it without its state would silently restart its kernels).
@@ -30,8 +33,9 @@ final class RebalanceResponder: Sendable {
   /// Creates a responder; `timeoutSeconds` bounds the wait for a rebalance checkpoint.
   init(
     queue: RecordQueue, metrics: ServeMetrics, logger: Logger, timeoutSeconds: Double,
-    stateTopic: PartitionStateTopic? = nil
+    stateTopic: PartitionStateTopic? = nil, offsetResetPolicy: OffsetResetPolicy = .fail
   ) {
+    self.offsetResetPolicy = offsetResetPolicy
     self.queue = queue
     self.metrics = metrics
     self.logger = logger
@@ -41,6 +45,13 @@ final class RebalanceResponder: Sendable {
 
   /// Connects the training loop (before the first poll).
   func attach(_ trainingLoop: TrainingLoop) { loop.withLock { $0 = trainingLoop } }
+
+  /// Connects the lookup of a partition's log start and end offsets (before the first poll),
+  /// with which a gained partition's offsets are checked against its trained state.
+  func attach(watermarks lookup: @escaping @Sendable (KafkaPartition) -> (low: Int64, high: Int64)?)
+  {
+    watermarks.withLock { $0 = lookup }
+  }
 
   /// Lets go of the training loop once the consumer is closed (the consumer's rebalance
   /// handler holds this responder, so the loop, its pipeline and producer would otherwise never
@@ -121,6 +132,9 @@ final class RebalanceResponder: Sendable {
         }
       }
     }
+    if let held = offset, let reset = checkForReset(of: partition, holding: held) {
+      offset = reset
+    }
     if let offset {
       logger.info(
         "partition starts at its state's offset",
@@ -131,6 +145,52 @@ final class RebalanceResponder: Sendable {
         ["partition": partition.description])
     }
     return offset
+  }
+
+  /// Compares the trained state's next offset of `partition`, `held`, with the partition's
+  /// end: an end below it means the offsets went backwards (the topic was deleted and created
+  /// again, or truncated), and every record now on the partition is new, not "already trained".
+  /// Applies `--on-offset-reset`: stops the service (`fail`), or returns the offset to start
+  /// reading at (the log start) after keeping the state (`resume-from-snapshot`) or forgetting
+  /// the partition's (`start-over`). Nil when the offsets did not go backwards (or cannot be
+  /// asked: the fetch then behaves as before).
+  private func checkForReset(of partition: KafkaPartition, holding held: Int64) -> Int64? {
+    guard let lookup = watermarks.withLock({ $0 }), let (low, high) = lookup(partition),
+      high < held
+    else { return nil }
+    let details: Logger.Metadata = [
+      "partition": partition.description, "state_offset": "\(held)", "log_start": "\(low)",
+      "log_end": "\(high)", "on_offset_reset": offsetResetPolicy.rawValue,
+    ]
+    switch offsetResetPolicy {
+    case .fail:
+      stop(
+        "the offsets of input partition \(partition) went backwards: it ends at offset \(high) "
+          + "(log start \(low)) but the trained state has read it up to offset \(held), so "
+          + "the topic was deleted and created again, or truncated; its records are new and "
+          + "none was trained or skipped. Start again with --on-offset-reset "
+          + "resume-from-snapshot to keep the trained state and read the partition from offset "
+          + "\(low), or --on-offset-reset start-over to forget the partition's state and train "
+          + "it anew from offset \(low)")
+      return nil
+    case .resumeFromSnapshot:
+      logger.warning(
+        "the partition's offsets went backwards (topic created again?); keeping the trained "
+          + "state and reading it from its log start", details)
+      guard run(.rewind(partition, to: low), doing: "rewinding \(partition)") else {
+        stop("\(partition) could not be read again from its log start")
+        return nil
+      }
+    case .startOver:
+      logger.warning(
+        "the partition's offsets went backwards (topic created again?); forgetting its "
+          + "trained state and training it anew from its log start", details)
+      guard run(.release([partition]), doing: "forgetting the state of \(partition)") else {
+        stop("the state of \(partition) could not be forgotten")
+        return nil
+      }
+    }
+    return low
   }
 
   /// The newest state of `partition` on the state topic when it is ahead of `held`; nil when

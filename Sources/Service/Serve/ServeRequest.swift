@@ -11,6 +11,9 @@ final class ServeRequest: Sendable {
     case adopt(PartitionState)
     /// Forget the state of partitions that moved to another process.
     case release([KafkaPartition])
+    /// Read a partition again from `offset`, below its trained state's, keeping that state
+    /// (its offsets went backwards: `--on-offset-reset resume-from-snapshot`).
+    case rewind(KafkaPartition, to: Int64)
     /// Take the final snapshot, publish, commit and end the training thread.
     case stop
   }

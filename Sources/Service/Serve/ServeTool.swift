@@ -22,6 +22,7 @@ struct ServeTool {
       arguments.value("--bootstrap-servers"))
     let logger = context.logger
     let idleExit = try Self.idleExit(arguments.value("--exit-when-idle"))
+    let offsetResetPolicy = try OffsetResetPolicy.parse(arguments.value("--on-offset-reset"))
     let metrics = ServeMetrics(context.metrics)
     let health = HealthState(maxLag: configuration.int("health.max_lag"))
     let endpoint = try MetricsServer.start(
@@ -127,8 +128,21 @@ struct ServeTool {
     }
     let responder = RebalanceResponder(
       queue: queue, metrics: metrics, logger: logger.child("rebalance"), timeoutSeconds: timeout,
-      stateTopic: stateTopic)
+      stateTopic: stateTopic, offsetResetPolicy: offsetResetPolicy)
     let source = try makeSource(configuration, pipeline: pipeline, responder: responder)
+    if let consumer = (source as? KafkaRecordSource)?.consumer {
+      let lookupLogger = logger.child("rebalance")
+      responder.attach { partition in
+        do {
+          return try consumer.watermarks(of: partition, timeout: .seconds(10))
+        } catch {
+          lookupLogger.warning(
+            "could not ask a gained partition's offsets; its offsets are not checked",
+            ["partition": partition.description, "error": "\(error)"])
+          return nil
+        }
+      }
+    }
     let loop = TrainingLoop(
       pipeline: pipeline, source: source, queue: queue, metrics: metrics,
       interval: configuration.interval("checkpoint.interval"), logger: logger.child("train"),

@@ -145,6 +145,11 @@ final class TrainingLoop: @unchecked Sendable {
           } catch {
             request.fail("\(error)")
           }
+        case .rewind(let partition, let offset):
+          pipeline.rewind(partition, to: offset)
+          noteOffsets()
+          isStateChanged = true
+          request.complete()
         case .release(let partitions):
           for partition in partitions { pipeline.release(partition) }
           noteOffsets()
