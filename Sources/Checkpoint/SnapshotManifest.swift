@@ -7,6 +7,28 @@ public struct SnapshotManifest: Sendable, Equatable {
   public static let currentFormatVersion = 1
   /// The name of the manifest file in a snapshot folder.
   public static let fileName = "manifest.json"
+  /// The name of the file holding the manifest's own sha256, one `sha256sum` line
+  /// (`<hex>  manifest.json`), so that `sha256sum -c manifest.sha256` checks it too. Snapshots
+  /// written before it existed have none and still load.
+  public static let checksumFileName = "manifest.sha256"
+
+  /// The checksum file's content for manifest bytes `bytes`.
+  public static func checksumLine(of bytes: [UInt8]) -> [UInt8] {
+    Array("\(SHA256.hexDigest(of: bytes))  \(fileName)\n".utf8)
+  }
+
+  /// The sha256 a checksum file names for `manifest.json`, or nil when it is not one line in
+  /// that form.
+  public static func checksum(inLine bytes: [UInt8]) -> String? {
+    let text = String(decoding: bytes, as: UTF8.self)
+    let line = text.hasSuffix("\n") ? String(text.dropLast()) : text
+    let parts = line.split(separator: " ", omittingEmptySubsequences: true)
+    guard parts.count == 2, parts[1] == fileName || parts[1] == "*" + fileName,
+      parts[0].utf8.count == 64,
+      parts[0].utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) })
+    else { return nil }
+    return String(parts[0])
+  }
 
   /// The size and sha256 of one file of the snapshot.
   public struct File: Sendable, Equatable {

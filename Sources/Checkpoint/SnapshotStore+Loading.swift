@@ -16,8 +16,12 @@ extension SnapshotStore {
   /// empty or garbage, naming a version that does not exist or an older one than the snapshot
   /// used) is in `latestProblem`. `expectingBackbone` is the configured backbone's sha256; nil skips that check (for
   /// inspection tools). Throws only if the store's folder cannot be listed.
+  ///
+  /// `accepting` checks what only the caller can (the payload against the manifest); a
+  /// problem it names makes the version skipped as corrupt, like a failed checksum.
   public func loadNewestValid(
-    expectingBackbone backboneSHA256: String?
+    expectingBackbone backboneSHA256: String?,
+    accepting check: ((Snapshot) -> String?)? = nil
   ) throws(SnapshotStoreError) -> SnapshotLoadResult {
     let versions = try versionsOnDisk()
     let candidates = versions.sorted(by: >)
@@ -48,6 +52,9 @@ extension SnapshotStore {
     for version in candidates {
       do throws(SnapshotStoreError) {
         let snapshot = try load(version: version, expectingBackbone: backboneSHA256)
+        if let problem = check?(snapshot) {
+          throw SnapshotStoreError(.corrupt, version: version, "\(folder(of: version)): \(problem)")
+        }
         if case .version(let latest) = latestFile, version > latest {
           latestProblem =
             "\(directory)/\(SnapshotStore.latestFileName) names snapshot \(latest) but snapshot "
@@ -149,6 +156,30 @@ extension SnapshotStore {
           "\(path) is missing; the snapshot is incomplete and cannot be verified")
       }
       throw SnapshotStoreError(error, version: version, context: "reading manifest")
+    }
+    // The manifest's own checksum (absent in snapshots written before it was recorded): a
+    // damaged manifest would otherwise be trusted, its offsets above all.
+    let checksumPath = folder(of: version) + "/" + SnapshotManifest.checksumFileName
+    if FileBytes.exists(checksumPath) {
+      let line: [UInt8]
+      do {
+        line = try FileBytes.readAll(checksumPath)
+      } catch {
+        throw SnapshotStoreError(error, version: version, context: "reading manifest checksum")
+      }
+      guard let expected = SnapshotManifest.checksum(inLine: line) else {
+        throw SnapshotStoreError(
+          .corrupt, version: version,
+          "\(checksumPath) is not one line '<sha256>  \(SnapshotManifest.fileName)'; the file was "
+            + "damaged after it was written")
+      }
+      let actual = SHA256.hexDigest(of: bytes)
+      guard actual == expected else {
+        throw SnapshotStoreError(
+          .corrupt, version: version,
+          "\(path) fails its checksum: sha256 \(actual), \(SnapshotManifest.checksumFileName) "
+            + "says \(expected); the manifest was damaged after it was written")
+      }
     }
     let manifest: SnapshotManifest
     do {

@@ -9,7 +9,8 @@ import Synchronization
 
 /// A versioned, crash-safe store of snapshots in one folder, generic over what they hold.
 ///
-/// Layout: `<directory>/<version>/kernels.safetensors` and `manifest.json`, and
+/// Layout: `<directory>/<version>/kernels.safetensors`, `manifest.json` and `manifest.sha256`
+/// (the manifest's own checksum, in `sha256sum` form), and
 /// `<directory>/LATEST` holding the newest committed version. A write builds the snapshot in a
 /// temporary folder inside `directory`, fsyncs its files and the folder, renames it to its
 /// version, fsyncs `directory`, then replaces `LATEST` atomically: that replacement is the commit
@@ -195,8 +196,12 @@ public final class SnapshotStore: Sendable {
       let manifest = makeManifest([
         SnapshotStore.payloadFileName: SnapshotManifest.File(describing: segments)
       ])
+      let manifestBytes = manifest.encoded()
       try AtomicFile.writeNewFile(
-        manifest.encoded(), to: temporary + "/" + SnapshotManifest.fileName, faults: faults)
+        manifestBytes, to: temporary + "/" + SnapshotManifest.fileName, faults: faults)
+      try AtomicFile.writeNewFile(
+        SnapshotManifest.checksumLine(of: manifestBytes),
+        to: temporary + "/" + SnapshotManifest.checksumFileName, faults: faults)
       try AtomicFile.synchronizeFolder(temporary, faults: faults)
       let destination = folder(of: version)
       try faults.check(.rename, destination, action: "renaming snapshot folder to")

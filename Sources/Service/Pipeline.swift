@@ -397,8 +397,12 @@ public final class Pipeline {
           kernel: kernel, kernelVersion: versions[domain]!,
           isActive: isServing(domain)))
     }
+    var tensors = stateTensors()
+    // A second copy of the offsets, inside the checksummed payload: loading cross-checks the
+    // manifest's against it (`payloadProblem(of:)`).
+    tensors[Self.offsetsTensor] = offsetsTensorValue()
     let report = try store.write(
-      SafeTensors(tensors: stateTensors()),
+      SafeTensors(tensors: tensors),
       offsets: Dictionary(
         uniqueKeysWithValues: offsets.map {
           (StoredPartition(topic: $0.key.topic, partition: $0.key.partition), $0.value)

@@ -10,7 +10,8 @@ extension SnapshotStore {
   func newestValidSnapshot(expectingBackbone backboneSHA256: String?, logger: Logger) throws
     -> Snapshot
   {
-    let result = try loadNewestValid(expectingBackbone: backboneSHA256)
+    let result = try loadNewestValid(
+      expectingBackbone: backboneSHA256, accepting: Pipeline.payloadProblem)
     if let problem = result.latestProblem {
       logger.warning("LATEST is not what it should be", ["problem": problem])
     }

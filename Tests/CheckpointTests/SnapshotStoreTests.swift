@@ -48,7 +48,9 @@ import Testing
     let report = try Self.write(store, 0.5)
     #expect(report.manifest.version == 1)
     #expect(try Self.names(in: store.directory) == [".lock", "1", "LATEST"])
-    #expect(try Self.names(in: store.folder(of: 1)) == ["kernels.safetensors", "manifest.json"])
+    #expect(
+      try Self.names(in: store.folder(of: 1))
+        == ["kernels.safetensors", "manifest.json", "manifest.sha256"])
     #expect(try String(contentsOfFile: store.directory + "/LATEST", encoding: .utf8) == "1\n")
 
     let result = try store.loadNewestValid(expectingBackbone: Self.backbone)
@@ -212,6 +214,14 @@ import Testing
     try Data(bytes).write(to: URL(fileURLWithPath: path))
   }
 
+  /// Writes `manifest.sha256` again for the manifest in `folder` as it now is: a damage meant
+  /// to reach the manifest's parsing (a newer format, say) and not its checksum.
+  static func rechecksum(_ folder: String) throws {
+    let manifest = try [UInt8](Data(contentsOf: URL(fileURLWithPath: folder + "/manifest.json")))
+    try Data(SnapshotManifest.checksumLine(of: manifest)).write(
+      to: URL(fileURLWithPath: folder + "/manifest.sha256"))
+  }
+
   static let damages: [Damage] = [
     Damage(description: "bit flip", kind: .corrupt, phrase: "fails its checksum") {
       try edit($0 + "/kernels.safetensors") { $0[$0.count - 3] ^= 0x10 }
@@ -234,9 +244,11 @@ import Testing
           text.replacingOccurrences(of: "\"format_version\": 1", with: "\"format_version\": 9").utf8
         )
       }
+      try rechecksum($0)
     },
     Damage(description: "garbage manifest", kind: .corrupt, phrase: "not valid JSON") {
       try edit($0 + "/manifest.json") { $0 = Array("\u{0}\u{1}garbage".utf8) }
+      try rechecksum($0)
     },
     Damage(
       description: "valid checksum, broken safetensors", kind: .corrupt,
@@ -251,6 +263,7 @@ import Testing
         manifest.files["kernels.safetensors"] = .init(describing: payload)
         bytes = manifest.encoded()
       }
+      try rechecksum(folder)
     },
     Damage(description: "folder gone", kind: .missing, phrase: "LATEST names snapshot 2") {
       try FileManager.default.removeItem(atPath: $0)
@@ -390,8 +403,10 @@ import Testing
     let faults = FaultSwitch()
     let store = try SnapshotStore(directory: folder.path, keep: 5, faults: faults.faults)
     try Self.write(store, 1)
-    // The folder fsync after LATEST's rename: the commit happened but is not known durable.
-    faults.rule.withLock { $0 = .init(stage: .fsync, pathSuffix: "", skip: 5) }
+    // The folder fsync after LATEST's rename: the commit happened but is not known durable
+    // (after the payload's, the manifest's, its checksum's, the snapshot folder's, the store's
+    // and LATEST's own).
+    faults.rule.withLock { $0 = .init(stage: .fsync, pathSuffix: "", skip: 6) }
     let error = #expect(throws: SnapshotStoreError.self) { try Self.write(store, 2) }
     #expect(error?.stage == .fsync)
     #expect(faults.rule.withLock { $0 == nil })

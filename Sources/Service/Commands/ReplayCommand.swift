@@ -228,7 +228,13 @@ struct ReplayTool {
     -> Snapshot
   {
     if let version = Int(text) {
-      return try store.load(version: version, expectingBackbone: backboneSHA256)
+      let snapshot = try store.load(version: version, expectingBackbone: backboneSHA256)
+      if let problem = Pipeline.payloadProblem(of: snapshot) {
+        throw UsageError(
+          "snapshot \(version) in \(store.directory) cannot be used: \(problem); pick another "
+            + "version (iak-stream kernels list)")
+      }
+      return snapshot
     }
     let other = try SnapshotStore(
       directory: text, keep: context.configuration.int("checkpoint.keep"), createIfMissing: false)

@@ -232,7 +232,8 @@ struct ServeTool {
     _ pipeline: Pipeline, from store: SnapshotStore, backboneSHA256: String,
     metrics: ServeMetrics
   ) throws -> SnapshotManifest? {
-    let result = try store.loadNewestValid(expectingBackbone: backboneSHA256)
+    let result = try store.loadNewestValid(
+      expectingBackbone: backboneSHA256, accepting: Pipeline.payloadProblem)
     if let problem = result.latestProblem {
       context.logger.warning("LATEST is not what it should be", ["problem": problem])
     }
