@@ -274,7 +274,16 @@ import Testing
     var extras = try #require(manifest["extras"] as? [String: String])
     extras[SnapshotView.driftFiringKey] = SnapshotView.encodeMap([domain: detectors])
     manifest["extras"] = extras
-    try JSONSerialization.data(withJSONObject: manifest).write(to: URL(fileURLWithPath: path))
+    try rewrite(manifest, at: path)
+  }
+
+  /// Writes a manifest edited by hand, and its checksum to match (as a tool would).
+  static func rewrite(_ manifest: [String: Any], at path: String) throws {
+    let bytes = try JSONSerialization.data(withJSONObject: manifest)
+    try bytes.write(to: URL(fileURLWithPath: path))
+    let checksum = (path as NSString).deletingLastPathComponent + "/manifest.sha256"
+    try Data(SnapshotManifest.checksumLine(of: [UInt8](bytes))).write(
+      to: URL(fileURLWithPath: checksum))
   }
 
   @Test func rollbackPassesOverUnhealthyAndUnreadableVersions() throws {
@@ -319,7 +328,7 @@ import Testing
     var extras = try #require(manifest["extras"] as? [String: String])
     extras[SnapshotView.driftFiringKey] = nil
     manifest["extras"] = extras
-    try JSONSerialization.data(withJSONObject: manifest).write(to: URL(fileURLWithPath: path))
+    try Self.rewrite(manifest, at: path)
     outcome = pipeline.apply(.rollback, to: Self.domain, after: [])
     #expect(outcome.taken == .reset)
     #expect(pipeline.trainer.kernel(for: Self.domain)?.hasZeroDecoder == true)

@@ -195,8 +195,11 @@ import Testing
     let manifest = try #require(try pipeline.checkpoint(createdAtMilliseconds: 3))
     let stored = try #require(try store.loadNewestValid(expectingBackbone: "bb").snapshot)
     report.check(stored.version == manifest.version, "newest is \(stored.version)")
+    // The state, and the payload's copy of the offsets.
+    var state = pipeline.stateTensors()
+    state[Pipeline.offsetsTensor] = pipeline.offsetsTensorValue()
     report.check(
-      stored.payload.encoded() == SafeTensors(tensors: pipeline.stateTensors()).encoded(),
+      stored.payload.encoded() == SafeTensors(tensors: state).encoded(),
       "the later snapshot does not hold the current state")
     report.check(try fixture.fingerprints(of: [1]) == untouched, "version 1 changed at the end")
     report.finish(
