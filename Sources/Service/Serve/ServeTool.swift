@@ -130,24 +130,28 @@ struct ServeTool {
       queue: queue, metrics: metrics, logger: logger.child("rebalance"), timeoutSeconds: timeout,
       stateTopic: stateTopic, offsetResetPolicy: offsetResetPolicy)
     let source = try makeSource(configuration, pipeline: pipeline, responder: responder)
-    if let consumer = (source as? KafkaRecordSource)?.consumer {
-      let lookupLogger = logger.child("rebalance")
-      responder.attach { partition in
+    // A partition's log start and end, asked of its leader: offsets that went backwards below
+    // the trained state's (a topic created again) are told from records read again.
+    let watermarks = (source as? KafkaRecordSource).map { kafka in
+      let consumer = kafka.consumer
+      let lookupLogger = logger.child("offsets")
+      return { @Sendable (partition: KafkaPartition) -> (low: Int64, high: Int64)? in
         do {
           return try consumer.watermarks(of: partition, timeout: .seconds(10))
         } catch {
           lookupLogger.warning(
-            "could not ask a gained partition's offsets; its offsets are not checked",
+            "could not ask a partition's log start and end; its offsets are not checked",
             ["partition": partition.description, "error": "\(error)"])
           return nil
         }
       }
     }
+    if let watermarks { responder.attach(watermarks: watermarks) }
     let loop = TrainingLoop(
       pipeline: pipeline, source: source, queue: queue, metrics: metrics,
       interval: configuration.interval("checkpoint.interval"), logger: logger.child("train"),
       freshness: freshness, stateTopic: stateTopic, owesDelivery: restored != nil,
-      restored: restored)
+      restored: restored, offsetResetPolicy: offsetResetPolicy, watermarks: watermarks)
     responder.attach(loop)
     let thread = Thread { loop.run() }
     thread.name = "iak-training"

@@ -45,6 +45,11 @@ final class TrainingLoop: @unchecked Sendable {
   private let covered: Mutex<CoveredState?>
   /// Why the latest checkpoint failed, while it has not succeeded since.
   private var checkpointError: String?
+  /// What to do when a partition's offsets went backwards below the trained state's.
+  private let offsetResetPolicy: OffsetResetPolicy
+  /// The log start and end offsets of a partition (nil: unknown), to tell records read again
+  /// (after a partition was lost and regained) from a topic created again.
+  private let watermarks: (@Sendable (KafkaPartition) -> (low: Int64, high: Int64)?)?
   /// Records skipped as already trained and not yet logged.
   private var skippedRecords = 0
   private var arrivals: [(instant: ContinuousClock.Instant, records: Int)] = []
@@ -60,8 +65,11 @@ final class TrainingLoop: @unchecked Sendable {
     pipeline: Pipeline, source: any RecordSource, queue: RecordQueue, metrics: ServeMetrics,
     interval: CheckpointInterval, logger: Logger, freshness: FreshnessLog = FreshnessLog(),
     stateTopic: PartitionStateTopic? = nil, owesDelivery: Bool = false,
-    restored: SnapshotManifest? = nil
+    restored: SnapshotManifest? = nil, offsetResetPolicy: OffsetResetPolicy = .fail,
+    watermarks: (@Sendable (KafkaPartition) -> (low: Int64, high: Int64)?)? = nil
   ) {
+    self.offsetResetPolicy = offsetResetPolicy
+    self.watermarks = watermarks
     self.stateTopic = stateTopic
     self.owesDelivery = owesDelivery
     covered = Mutex(
@@ -103,7 +111,10 @@ final class TrainingLoop: @unchecked Sendable {
       switch queue.next(timeout: .milliseconds(100)) {
       case .records(let queued, let arrivedAt)?:
         metrics.queued.set(Double(queue.count))
-        let records = untrained(queued)
+        guard let records = untrained(queued) else {
+          checkpoint(reason: "failure")
+          return
+        }
         do {
           try pipeline.process(records)
         } catch {
@@ -167,8 +178,51 @@ final class TrainingLoop: @unchecked Sendable {
   /// (a session that timed out) restart at the trained state's offsets while records read
   /// before the loss may still wait in the queue: those offsets arrive twice and are trained
   /// once.
-  private func untrained(_ records: [DecodedRecord]) -> [DecodedRecord] {
-    let offsets = pipeline.offsets
+  ///
+  /// Records below the trained state's offset of a partition whose end now lies below it are
+  /// not read again: the topic was deleted and created again (librdkafka reset to its start),
+  /// and `--on-offset-reset` decides (see `RebalanceResponder`). Returns nil when that stops
+  /// the service (`fail`), with the failure set.
+  private func untrained(_ records: [DecodedRecord]) -> [DecodedRecord]? {
+    var offsets = pipeline.offsets
+    let behind = Set(
+      records.filter { $0.offset < offsets[$0.topicPartition] ?? .min }.map(\.topicPartition))
+    for partition in behind.sorted() {
+      guard let held = offsets[partition], let lookup = watermarks,
+        let (low, high) = lookup(partition), high < held
+      else { continue }
+      let details: Logger.Metadata = [
+        "partition": partition.description, "state_offset": "\(held)", "log_start": "\(low)",
+        "log_end": "\(high)", "on_offset_reset": offsetResetPolicy.rawValue,
+      ]
+      switch offsetResetPolicy {
+      case .fail:
+        let reason =
+          "the offsets of input partition \(partition) went backwards while serving: it ends at "
+          + "offset \(high) (log start \(low)) but the trained state has read it up to offset "
+          + "\(held), so the topic was deleted and created again, or truncated; its records "
+          + "are new and none was trained or skipped. Start again with --on-offset-reset "
+          + "resume-from-snapshot to keep the trained state and read the partition from offset "
+          + "\(low), or --on-offset-reset start-over to forget the partition's state and train "
+          + "it anew from offset \(low)"
+        logger.error("stopping: \(reason)")
+        status.withLock { $0.failure = $0.failure ?? reason }
+        return nil
+      case .resumeFromSnapshot:
+        logger.warning(
+          "the partition's offsets went backwards (topic created again?); keeping the trained "
+            + "state and reading it from its log start", details)
+        pipeline.rewind(partition, to: low)
+      case .startOver:
+        logger.warning(
+          "the partition's offsets went backwards (topic created again?); forgetting its "
+            + "trained state and training it anew from its log start", details)
+        pipeline.release(partition)
+        pipeline.rewind(partition, to: low)
+      }
+      isStateChanged = true
+      offsets = pipeline.offsets
+    }
     let fresh = records.filter { $0.offset >= offsets[$0.topicPartition] ?? .min }
     // A line when a run of skipped records starts, and one with their count when it ends.
     if fresh.count < records.count && skippedRecords == 0 {
