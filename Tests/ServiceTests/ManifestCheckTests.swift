@@ -33,32 +33,45 @@ import Testing
 
   @Test func aDamagedManifestIsRefusedAndEveryRecordIsCountedOnce() throws {
     let serve = try InProcessServe()
+    let report = ScenarioReport("manifest corruption")
     let all = serve.lines.count
     try serve.write(upTo: all / 2)
-    #expect(try serve.run().status == 0)
+    report.check(try serve.run().status == 0, "the first run failed")
     try serve.write(upTo: all)
-    #expect(try serve.run().status == 0)  // version 2 covers every line
+    report.check(try serve.run().status == 0, "the second run failed")  // version 2: every line
 
     // A flipped bit: the manifest's own checksum fails; version 1 is used instead.
     let flip = try Self.damageOffset(of: 2, in: serve.store, rechecksum: false)
     let afterFlip = try serve.run()
-    #expect(afterFlip.status == 0)
+    report.check(afterFlip.status == 0, "the run after the flip failed")
     let skipped = afterFlip.lines(containing: "skipped a snapshot that failed its checks").first
-    #expect(skipped?.contains("version=2") == true, "\(flip): \(afterFlip.log)")
-    #expect(skipped?.contains("manifest.json fails its checksum") == true, "\(skipped ?? "")")
-    #expect(afterFlip.lines(containing: "msg=restored").first?.contains("snapshot=1") == true)
-    #expect(afterFlip.output.contains("served \(all) records"), "\(flip): \(afterFlip.output)")
+    report.check(skipped?.contains("version=2") == true, "\(flip): \(afterFlip.log)")
+    report.check(skipped?.contains("manifest.json fails its checksum") == true, "\(skipped ?? "")")
+    report.check(
+      afterFlip.lines(containing: "msg=restored").first?.contains("snapshot=1") == true,
+      "the run after the flip did not restore version 1")
+    report.check(afterFlip.output.contains("served \(all) records"), "\(flip): \(afterFlip.output)")
 
     // The manifest and its checksum damaged together (version 3, written by the run above):
     // the payload's copy of the offsets disagrees.
     let edit = try Self.damageOffset(of: 3, in: serve.store, rechecksum: true)
     let afterEdit = try serve.run()
-    #expect(afterEdit.status == 0)
+    report.check(afterEdit.status == 0, "the run after the edit failed")
     let refused = afterEdit.lines(containing: "skipped a snapshot that failed its checks")
-    #expect(
+    report.check(
       refused.first?.contains("differ from those its payload recorded") == true, "\(refused)")
-    #expect(refused.first?.contains("version=3") == true, "\(refused)")
-    #expect(afterEdit.lines(containing: "msg=restored").first?.contains("snapshot=1") == true)
-    #expect(afterEdit.output.contains("served \(all) records"), "\(edit): \(afterEdit.output)")
+    report.check(refused.first?.contains("version=3") == true, "\(refused)")
+    report.check(
+      afterEdit.lines(containing: "msg=restored").first?.contains("snapshot=1") == true,
+      "the run after the edit did not restore version 1")
+    report.check(afterEdit.output.contains("served \(all) records"), "\(edit): \(afterEdit.output)")
+    report.finish(
+      did:
+        "flipped a bit of the newest manifest's offset (\(flip)), restarted; then damaged the "
+        + "next one with its checksum rewritten (\(edit)), restarted",
+      checked:
+        "each refused loudly (manifest checksum, then the payload's offsets), the version "
+        + "before used, every record counted once",
+      figures: "\(all) records served after each restart")
   }
 }

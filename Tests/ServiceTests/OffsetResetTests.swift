@@ -57,10 +57,13 @@ import Testing
 
   @Test func aTopicCreatedAgainStopsServeByDefaultAndEachChoiceDoesWhatItSays() async throws {
     let fixture = try await ServeFixture(impressions: 1500, partitions: 2)
-    #expect(try fixture.serveUntilIdle(group: "before", store: "store") == 0)
+    let report = ScenarioReport("offset reset")
+    report.check(
+      try fixture.serveUntilIdle(group: "before", store: "store") == 0,
+      "the first run did not exit 0")
     let before = try fixture.newestSnapshot("store")
     let covered = try ServeFixture.counts(before)[0]
-    #expect(covered == Int64(fixture.lines.count))
+    report.check(covered == Int64(fixture.lines.count), "the first run covers \(covered) records")
     for copy in ["resume", "over"] {
       try FileManager.default.copyItem(
         atPath: fixture.folder + "/store", toPath: fixture.folder + "/" + copy)
@@ -78,37 +81,63 @@ import Testing
 
     // By default: an error naming the partition and the choices; nothing trained or skipped.
     let (status, log) = try Self.serve(fixture, servers: recreated.bootstrapServers, store: "store")
-    #expect(status == 1, "serve exited \(status) over a topic created again: \(log.suffix(1500))")
-    #expect(log.contains("went backwards"), "\(log.suffix(1500))")
-    #expect(log.contains("--on-offset-reset resume-from-snapshot"), "\(log.suffix(1500))")
-    #expect(!log.contains("skipped records the trained state already covers"))
+    report.check(
+      status == 1, "serve exited \(status) over a topic created again: \(log.suffix(1500))")
+    report.check(log.contains("went backwards"), "\(log.suffix(1500))")
+    report.check(log.contains("--on-offset-reset resume-from-snapshot"), "\(log.suffix(1500))")
+    report.check(
+      !log.contains("skipped records the trained state already covers"),
+      "records were skipped as already trained")
     let after = try fixture.newestSnapshot("store")
-    #expect(try ServeFixture.counts(after)[0] == covered)
-    #expect(ServeFixture.offsets(after) == ServeFixture.offsets(before))
+    report.check(try ServeFixture.counts(after)[0] == covered, "the stopped run changed the counts")
+    report.check(
+      ServeFixture.offsets(after) == ServeFixture.offsets(before),
+      "the stopped run changed the offsets")
 
     // resume-from-snapshot: the state is kept and the new records are trained.
     let (resumed, resumeLog) = try Self.serve(
       fixture, servers: recreated.bootstrapServers, store: "resume",
       extra: ["--on-offset-reset", "resume-from-snapshot"])
-    #expect(resumed == 0, "\(resumeLog.suffix(1500))")
+    report.check(resumed == 0, "\(resumeLog.suffix(1500))")
     let kept = try fixture.newestSnapshot("resume")
-    #expect(try ServeFixture.counts(kept)[0] == covered + Int64(fresh))
-    #expect(ServeFixture.offsets(kept).values.reduce(0, +) == Int64(fresh))
+    report.check(
+      try ServeFixture.counts(kept)[0] == covered + Int64(fresh),
+      "resume: the counts do not add the new records")
+    report.check(
+      ServeFixture.offsets(kept).values.reduce(0, +) == Int64(fresh),
+      "resume: the offsets are not the new ends")
 
     // start-over: the partitions' state is forgotten and trained anew from the new records.
     let (restarted, overLog) = try Self.serve(
       fixture, servers: recreated.bootstrapServers, store: "over",
       extra: ["--on-offset-reset", "start-over"])
-    #expect(restarted == 0, "\(overLog.suffix(1500))")
+    report.check(restarted == 0, "\(overLog.suffix(1500))")
     let anew = try fixture.newestSnapshot("over")
-    #expect(try ServeFixture.counts(anew)[0] == Int64(fresh))
-    #expect(ServeFixture.offsets(anew).values.reduce(0, +) == Int64(fresh))
+    report.check(
+      try ServeFixture.counts(anew)[0] == Int64(fresh),
+      "start-over: the counts are not the new records alone")
+    report.check(
+      ServeFixture.offsets(anew).values.reduce(0, +) == Int64(fresh),
+      "start-over: the offsets are not the new ends")
 
     // A value that is not a choice is a usage error naming them.
     let (wrong, wrongLog) = try Self.serve(
       fixture, servers: recreated.bootstrapServers, store: "wrong",
       extra: ["--on-offset-reset", "skip"])
-    #expect(wrong == 2)
-    #expect(wrongLog.contains("expected one of fail, resume-from-snapshot, start-over"))
+    report.check(wrong == 2, "an unknown --on-offset-reset exited \(wrong)")
+    report.check(
+      wrongLog.contains("expected one of fail, resume-from-snapshot, start-over"),
+      "no list of choices: \(wrongLog.suffix(300))")
+    report.finish(
+      did:
+        "served \(covered) records, then restarted serve over the topic created again with "
+        + "\(fresh) records (every partition ending below the snapshot's offsets), by default, "
+        + "with resume-from-snapshot and with start-over",
+      checked:
+        "default exit 1 naming the choices with nothing trained or skipped; resume keeps the "
+        + "state and trains the new records; start-over trains them anew",
+      figures:
+        "default exit \(status); resume exit \(resumed), covers \(covered + Int64(fresh)); "
+        + "start-over exit \(restarted), covers \(fresh)")
   }
 }
