@@ -17,13 +17,16 @@ public final class ProgressReporter: Sendable {
   private let isTerminal: Bool
   private let logInterval: Double
   private let logger: Logger
+  private let terminal: StandardErrorTerminal
   private let state = Mutex(State())
 
   /// Creates a reporter for `total` items (nil when unknown) called `unit` (e.g. `events`).
   public init(
     label: String, unit: String, total: Int?, logger: Logger,
-    isTerminal: Bool = isatty(STDERR_FILENO) == 1, logInterval: Double = 10
+    isTerminal: Bool = isatty(STDERR_FILENO) == 1, logInterval: Double = 10,
+    terminal: StandardErrorTerminal = .shared
   ) {
+    self.terminal = terminal
     self.label = label
     self.unit = unit
     self.total = total
@@ -47,7 +50,7 @@ public final class ProgressReporter: Sendable {
     }
     guard let line else { return }
     if isTerminal {
-      FileHandle.standardError.write(Data(("\r\u{1B}[K" + line).utf8))
+      terminal.showStatus(line)
     } else {
       logger.info(line)
     }
@@ -56,7 +59,7 @@ public final class ProgressReporter: Sendable {
   /// Ends the line on a terminal and logs the final count and rate.
   public func finish() {
     let (done, drew) = state.withLock { ($0.done, $0.drewOnTerminal) }
-    if drew { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+    if drew { terminal.clearStatus() }
     let elapsed = ProgressReporter.now() - start
     logger.info(
       ProgressReporter.describe(
