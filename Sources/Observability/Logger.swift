@@ -160,6 +160,17 @@ public struct Logger: Sendable {
     return needsQuotes ? JSONText.quote(value) : value
   }
 
+  /// A real number for a log value: six significant digits (`0.693147`, `0.0003`, `1.5e-07`),
+  /// not the 16 or 17 that `description` writes.
+  public static func figure(_ value: Double) -> String {
+    String(format: "%.6g", value)
+  }
+
+  /// A duration for a log value, in seconds with millisecond precision (`1.500`).
+  public static func seconds(_ duration: Duration) -> String {
+    String(format: "%.3f", duration.inSeconds)
+  }
+
   /// `date` in UTC as RFC 3339 with milliseconds and the zone: `2001-09-09T01:46:40.123Z`.
   public static func timestamp(_ date: Date) -> String {
     date.formatted(

@@ -56,9 +56,13 @@ public final class ProgressReporter: Sendable {
     }
   }
 
-  /// Ends the line on a terminal and logs the final count and rate.
-  public func finish() {
-    let (done, drew) = state.withLock { ($0.done, $0.drewOnTerminal) }
+  /// Ends the line on a terminal and logs the final count (`done`, or the last one given to
+  /// `update`) and rate.
+  public func finish(done finalCount: Int? = nil) {
+    let (done, drew) = state.withLock { state in
+      if let finalCount { state.done = finalCount }
+      return (state.done, state.drewOnTerminal)
+    }
     if drew { terminal.clearStatus() }
     let elapsed = ProgressReporter.now() - start
     logger.info(

@@ -29,9 +29,11 @@ extension CommandSpec {
       Start: empty, or from a snapshot (--from-snapshot: a version of --checkpoint-dir, or
       another store's folder, whose newest valid snapshot is used) at the offsets that snapshot
       covers (Kafka partitions it never saw start at their earliest record). --from-offset
-      (a line for files; PARTITION:OFFSET pairs for Kafka), --from-timestamp (RFC 3339 or epoch
-      ms: the first record at or after it; for files, by the events' time field) or --from
-      (earliest, latest or PARTITION:OFFSET pairs) override the start.
+      (a line for files; PARTITION:OFFSET pairs for Kafka), --from-timestamp (RFC 3339, a date
+      such as 1998-03-01 meaning midnight UTC, or epoch ms: the first record at or after it) or
+      --from (earliest, latest or PARTITION:OFFSET pairs) override the start. For files a time
+      is the events' time field; for Kafka it is the records' Kafka timestamp, which `produce`
+      sets to the send time unless given --timestamp event.
 
       End (exclusive): --until-offset, --until-timestamp, or --until end (the default: the end
       each partition had when the replay started). Kafka partitions not named in --until-offset

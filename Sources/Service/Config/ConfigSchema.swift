@@ -143,8 +143,8 @@ public enum ConfigSchema {
         + "validation figures are those of the run without the tail)"),
     ConfigKey("backbone.seed", .integer(0...Int.max), "1", "Seed for initialisation and shuffling"),
     ConfigKey(
-      "backbone.until", .text, "1998-01-01T00:00:00Z",
-      "Pretrain on events strictly before this time (RFC 3339; empty = all)"),
+      "backbone.until", .time, "1998-01-01T00:00:00Z",
+      "Pretrain on events strictly before this time (empty = all)"),
   ]
 
   static let iak: [ConfigKey] = [

@@ -1,0 +1,159 @@
+import Foundation
+import Observability
+import Synchronization
+import Testing
+
+@testable import Service
+
+/// What a new user meets first, through the real binary: times, configuration errors, secrets.
+@Suite struct FirstContactTests {
+  /// Runs the built `iak-stream` with `arguments` (no pipeline.conf: a temporary working
+  /// folder); returns its exit status, standard output and standard error.
+  static func run(_ arguments: [String], in folder: String) throws -> (
+    status: Int32, output: String, errors: String
+  ) {
+    let process = Process()
+    process.executableURL = SecurityTests.executable
+    process.arguments = arguments
+    process.currentDirectoryURL = URL(fileURLWithPath: folder)
+    let output = Pipe()
+    let errors = Pipe()
+    process.standardOutput = output
+    process.standardError = errors
+    try process.run()
+    process.killIfRunning(after: .seconds(120))
+    let errorData = Mutex(Data())
+    let reader = Thread {
+      errorData.withLock { $0 = errors.fileHandleForReading.readDataToEndOfFile() }
+    }
+    reader.start()
+    let outputData = output.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    while !reader.isFinished { Thread.sleep(forTimeInterval: 0.01) }
+    return (
+      process.terminationStatus, String(decoding: outputData, as: UTF8.self),
+      String(decoding: errorData.withLock { $0 }, as: UTF8.self)
+    )
+  }
+
+  @Test func aDateIsMidnightUTCWhereverATimeIsTaken() throws {
+    #expect(TimeValue.milliseconds("1998-01-01") == 883_612_800_000)
+    #expect(TimeValue.milliseconds("1998-01-01T00:00:00Z") == 883_612_800_000)
+    #expect(TimeValue.milliseconds("1998-01-01T01:00:00+01:00") == 883_612_800_000)
+    #expect(TimeValue.milliseconds("883612800000") == 883_612_800_000)
+    for bad in ["1998-1-1", "1998-01-01T00:00:00", "yesterday", "1998-13-01", ""] {
+      #expect(TimeValue.milliseconds(bad) == nil, "\(bad)")
+    }
+    var configuration = Configuration()
+    try configuration.apply(override: "backbone.until=1998-02-01")
+    #expect(configuration.string("backbone.until") == "1998-02-01")
+    try configuration.apply(override: "backbone.until=")
+    #expect(throws: ConfigError.self) { try configuration.apply(override: "backbone.until=soon") }
+  }
+
+  @Test func pretrainTakesADateAndSaysWhenNoEventIsBeforeIt() throws {
+    let folder = try TemporaryFolder.make("iak-first-contact")
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    // 1,200 impressions every 30 s from 1997-12-24T21:46:40Z: 267 of them before midnight.
+    let events = folder + "/events.jsonl"
+    try (ServeFixture.events(impressions: 1200).joined(separator: "\n") + "\n").write(
+      toFile: events, atomically: true, encoding: .utf8)
+    let settings = [
+      "--set", "backbone.fields=user,item", "--set", "backbone.buckets=64", "--set",
+      "backbone.hidden=8", "--set", "backbone.epochs=1",
+    ]
+    let dated = try Self.run(
+      ["pretrain", "--input", events, "--until", "1997-12-25", "--out", folder + "/bb"]
+        + settings, in: folder)
+    #expect(dated.status == 0, "\(dated.errors)")
+    #expect(dated.output.contains("pretrained on 267 examples"), "\(dated.output)")
+
+    // The default backbone.until (1998-01-01) is after every event here; 1997-12-01 is before.
+    let none = try Self.run(
+      [
+        "pretrain", "--input", events, "--out", folder + "/bb2", "--set",
+        "backbone.until=1997-12-01",
+      ]
+        + settings, in: folder)
+    #expect(none.status == 2)
+    #expect(
+      none.errors.contains(
+        "no labelled impression in \(events) is before backbone.until (1997-12-01T00:00:00Z): its "
+          + "1200 are from 1997-12-24T21:46:40Z to 1997-12-25T07:46:10Z"), "\(none.errors)")
+    #expect(!none.errors.contains("validation_fraction"))
+  }
+
+  @Test func configChecksEveryTypedKeyAndReportsEveryProblemOfAFile() throws {
+    let folder = try TemporaryFolder.make("iak-first-contact")
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    let garbage = try Self.run(["config", "--set", "backbone.until=garbage"], in: folder)
+    #expect(garbage.status == 2)
+    #expect(
+      garbage.errors.contains(
+        "--set backbone.until: 'backbone.until' expects a time: RFC 3339 (1998-01-01T00:00:00Z), "
+          + "a date meaning midnight UTC (1998-01-01) or epoch milliseconds, or empty for none, "
+          + "got 'garbage'"), "\(garbage.errors)")
+
+    let file = folder + "/bad.conf"
+    try """
+    train.batch_max = many
+    # a comment
+    train.batch_mx = 16
+    backbone.until = 1998-02-30
+    kafka.sasl.password: hunter2
+    """.write(toFile: file, atomically: true, encoding: .utf8)
+    let all = try Self.run(["config", "--config", file], in: folder)
+    #expect(all.status == 2)
+    let lines = all.errors.split(separator: "\n").map(String.init)
+    #expect(lines.count == 4, "\(all.errors)")
+    #expect(lines.first?.hasPrefix("iak-stream config: \(file) line 1: 'train.batch_max'") == true)
+    #expect(all.errors.contains("\(file) line 3: unknown key 'train.batch_mx'"))
+    #expect(all.errors.contains("\(file) line 4: 'backbone.until' expects a time"))
+    #expect(all.errors.contains("\(file) line 5: expected 'key = value'"))
+    #expect(!all.errors.contains("hunter2"), "a malformed secret line is echoed")
+  }
+
+  @Test func configAndReplayRefuseTheSameUnusableSettingWithTheSameWords() throws {
+    let folder = try TemporaryFolder.make("iak-first-contact")
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    let expected = "--set train.learning_rate: train.learning_rate = 0.0: must be > 0"
+    let config = try Self.run(["config", "--set", "train.learning_rate=0"], in: folder)
+    #expect(config.status == 2)
+    #expect(config.errors.contains(expected), "\(config.errors)")
+    let replay = try Self.run(
+      [
+        "replay", "--input", folder + "/none.jsonl", "--checkpoint-dir", folder + "/c", "--set",
+        "train.learning_rate=0",
+      ], in: folder)
+    #expect(replay.status == 2)
+    #expect(replay.errors.contains(expected), "\(replay.errors)")
+    let insert = try Self.run(
+      ["config", "--set", "iak.insert_at=hidden3", "--set", "backbone.hidden=8,4"], in: folder)
+    #expect(insert.status == 2)
+    #expect(insert.errors.contains("iak.insert_at = hidden3: the backbone has 2 hidden layers"))
+  }
+
+  @Test func urlsLoseTheirCredentialsWhereverTheyArePrinted() throws {
+    #expect(
+      Redaction.url("http://ops:pw@alerts.example:9093/hook?token=abc")
+        == "http://********@alerts.example:9093/hook?********")
+    #expect(Redaction.url("http://alerts.example/hook") == "http://alerts.example/hook")
+    #expect(Redaction.url("/hook?key=1#x") == "/hook?********")
+    let folder = try TemporaryFolder.make("iak-first-contact")
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    let shown = try Self.run(
+      ["config", "--set", "alert.webhook=http://ops:s3cret@127.0.0.1:1/hook?token=t0ken"],
+      in: folder)
+    #expect(shown.status == 0)
+    #expect(shown.output.contains("alert.webhook = http://********@127.0.0.1:1/hook?********"))
+    #expect(!shown.output.contains("s3cret") && !shown.output.contains("t0ken"))
+    // A URL serve cannot use is named in the error without its credentials.
+    #expect(throws: UsageError.self) { try HTTPPost(url: "http://ops:s3cret@host:x/hook?token=t") }
+    do {
+      _ = try HTTPPost(url: "http://ops:s3cret@host:x/hook?token=t")
+    } catch {
+      #expect(!error.message.contains("s3cret") && !error.message.contains("token=t"))
+      #expect(error.message.contains("http://********@host:x/hook?********"), "\(error.message)")
+    }
+  }
+}
