@@ -25,7 +25,8 @@ public enum BrokerCommand {
     let cluster = try MockKafkaCluster.make(brokers: options.brokers, logger: logger)
     for topic in options.topics {
       try cluster.createTopic(
-        topic.name, partitions: topic.partitions, replicationFactor: topic.replicationFactor)
+        topic.name, partitions: max(topic.partitions, 1),
+        replicationFactor: max(topic.replicationFactor, 1))
     }
     logger.info(
       "mock kafka cluster started",
@@ -36,9 +37,31 @@ public enum BrokerCommand {
     return cluster
   }
 
-  /// The line announced on standard output: `bootstrap.servers=HOST:PORT,...`.
-  public static func announcement(for cluster: MockKafkaCluster) -> String {
-    "bootstrap.servers=\(cluster.bootstrapServers)"
+  /// About how many bytes of records librdkafka's mock broker keeps per partition before it
+  /// drops the oldest (measured: 8 MB into one partition lost the first ~3 MB).
+  public static let retainedBytesPerPartition = 5 * 1024 * 1024
+
+  /// The lines announced on standard output: `bootstrap.servers=HOST:PORT,...`, then, as `#`
+  /// comments, the retention limit and what each topic holds before it drops records.
+  public static func announcement(for cluster: MockKafkaCluster, topics: [TopicSpecification])
+    -> [String]
+  {
+    var lines = [
+      "bootstrap.servers=\(cluster.bootstrapServers)",
+      "# development broker: in memory; it keeps about 5 MiB of records per partition and "
+        + "silently drops the oldest beyond that",
+    ]
+    for topic in topics {
+      let partitions = max(topic.partitions, 1)
+      let bytes = partitions * retainedBytesPerPartition
+      // A MovieLens event line is about 150 bytes, plus ~25 bytes of record overhead.
+      let events = bytes / 175
+      lines.append(
+        "# \(topic.name): \(partitions) partition(s), about \(bytes / (1024 * 1024)) MiB, "
+          + "some \(events / 1000)k events of 150 bytes; produce more only while a consumer "
+          + "keeps up, or give it more partitions")
+    }
+    return lines
   }
 
   /// Starts the cluster, hands `announce` the `bootstrap.servers=...` line (the CLI prints and
@@ -53,7 +76,7 @@ public enum BrokerCommand {
     }
   ) throws(KafkaError) {
     let cluster = try start(options, logger: logger)
-    announce(announcement(for: cluster))
+    for line in announcement(for: cluster, topics: options.topics) { announce(line) }
     waitForStop()
     logger.info("mock kafka cluster stopping")
     withExtendedLifetime(cluster) {}

@@ -127,6 +127,7 @@ public enum ProduceCommand {
     let counts = Counts(total: lines.count)
     let pacer = Pacer(pace: options.pace)
     var sent = 0
+    progress(counts.progress(sent: 0))  // the total is known: a progress display starts now
     for slice in lines {
       let line = Array(slice)
       let time = eventTimeMs?(line)

@@ -157,3 +157,77 @@ import Testing
     }
   }
 }
+
+/// The development broker as a new user starts it by hand: it says what it holds, and serve
+/// finds its topics without waiting on CreateTopics.
+@Suite struct DevelopmentBrokerTests {
+  final class Text: Sendable {
+    let value = Mutex("")
+  }
+
+  @Test func theBrokerCreatesServesTopicsAndStatesItsCapacity() throws {
+    let folder = try TemporaryFolder.make("iak-first-broker")
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    let process = Process()
+    process.executableURL = SecurityTests.executable
+    process.arguments = ["broker", "--topic", "iak-events:3"]
+    process.currentDirectoryURL = URL(fileURLWithPath: folder)  // no pipeline.conf: defaults
+    let output = Pipe()
+    let errors = Pipe()
+    process.standardOutput = output
+    process.standardError = errors
+    let outputText = Text()
+    let errorText = Text()
+    output.fileHandleForReading.readabilityHandler = { handle in
+      let data = handle.availableData
+      outputText.value.withLock { $0 += String(decoding: data, as: UTF8.self) }
+    }
+    errors.fileHandleForReading.readabilityHandler = { handle in
+      let data = handle.availableData
+      errorText.value.withLock { $0 += String(decoding: data, as: UTF8.self) }
+    }
+    try process.run()
+    process.killIfRunning(after: .seconds(60))
+    defer {
+      if process.isRunning { process.terminate() }
+      output.fileHandleForReading.readabilityHandler = nil
+      errors.fileHandleForReading.readabilityHandler = nil
+    }
+    let deadline = ContinuousClock.now + .seconds(20)
+    while ContinuousClock.now < deadline
+      && !outputText.value.withLock({ $0.contains("# iak-dead-letters") })
+    {
+      Thread.sleep(forTimeInterval: 0.05)
+    }
+    let announced = outputText.value.withLock { $0 }
+    let lines = announced.split(separator: "\n").map(String.init)
+    let servers = try #require(lines.first?.split(separator: "=").last.map(String.init))
+    #expect(lines.first == "bootstrap.servers=\(servers)")
+    #expect(announced.contains("keeps about 5 MiB of records per partition"))
+    #expect(announced.contains("# iak-events: 3 partition(s), about 15 MiB"), "\(announced)")
+    for topic in ["iak-kernels", "iak-state", "iak-alerts", "iak-dead-letters"] {
+      #expect(announced.contains("# \(topic): 1 partition(s), about 5 MiB"), "\(topic)")
+    }
+
+    // serve's start-up step finds every topic, warns of nothing and creates nothing.
+    var configuration = Configuration()
+    try configuration.apply(override: "kafka.bootstrap.servers=\(servers)")
+    let logged = Text()
+    let logger = Logger(label: "topics", level: .debug) { line in
+      logged.value.withLock { $0 += line + "\n" }
+    }
+    let statuses = try ServiceTopics.ensure(
+      configuration: configuration, logger: logger, timeout: .seconds(10))
+    #expect(statuses.count == 4)
+    #expect(statuses.values.allSatisfy { $0 == .existed }, "\(statuses)")
+    let log = logged.value.withLock { $0 }
+    #expect(!log.contains("level=warning") && !log.contains("level=error"), "\(log)")
+    #expect(!log.contains("consumer property"), "\(log)")
+
+    process.terminate()
+    process.waitUntilExit()
+    #expect(process.terminationStatus == 0)
+    let brokerLog = errorText.value.withLock { $0 }
+    #expect(!brokerLog.contains("bootstrap.servers"), "\(brokerLog)")
+  }
+}
