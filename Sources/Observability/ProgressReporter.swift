@@ -75,10 +75,12 @@ public final class ProgressReporter: Sendable {
   public static func describe(
     label: String, unit: String, done: Int, total: Int?, elapsed: Double
   ) -> String {
-    let rate = elapsed > 0 ? Double(done) / elapsed : 0
+    // Under half a second the rate is noise (a first report can come after microseconds).
+    let rate = elapsed >= 0.5 ? Double(done) / elapsed : 0
     var text = "\(label): \(done)"
     if let total { text += "/\(total)" }
-    text += " \(unit), \(Int(rate.rounded()))/s"
+    text += " \(unit)"
+    if rate > 0 { text += ", \(Int(rate.rounded()))/s" }
     if let total, rate > 0, done < total {
       let remaining = Int((Double(total - done) / rate).rounded())
       text += String(format: ", ETA %d:%02d", remaining / 60, remaining % 60)

@@ -80,10 +80,16 @@ public struct EventFile {
       }
       batch.removeAll(keepingCapacity: true)
     }
+    let backbone = try configuration.backboneConfig()
+    var fieldUsage = FieldUsage(configured: backbone.fields + backbone.numericFields)
     for slice in lines {
       contents.lines += 1
       do throws(EventRejection) {
-        try ingest.ingest(Array(slice), partition: 0, into: &routed)
+        let event = try ingest.decoder.decode(Array(slice))
+        if !fieldUsage.isReported, let warnings = fieldUsage.observe(event) {
+          for warning in warnings { logger.warning(warning) }
+        }
+        ingest.ingest(event, partition: 0, into: &routed)
         take(&routed)
       } catch {
         contents.rejected[error.reason.rawValue, default: 0] += 1
@@ -96,6 +102,7 @@ public struct EventFile {
     }
     ingest.flush(into: &routed)
     take(&routed)
+    for warning in fieldUsage.report() ?? [] { logger.warning(warning) }
     reporter.finish(done: contents.lines)
     return contents
   }

@@ -100,6 +100,8 @@ public final class Pipeline {
   var publishedSteps: [String: Int] = [:]
   var deactivated: Set<String> = []
   private var routed: [EventIngest.Routed] = []
+  /// Configured fields never present, and present fields never used, in the first impressions.
+  private var fieldUsage: FieldUsage
   let store: SnapshotStore?
   private let publisher: KernelPublisher?
   private let alertEmitter: AlertEmitter?
@@ -126,6 +128,7 @@ public final class Pipeline {
       backbone: backbone, kernelConfig: try configuration.kernelConfig(),
       config: configuration.trainConfig, logger: logger.child("learner"))
     assembler = ExampleAssembler(backbone: backbone.config)
+    fieldUsage = FieldUsage(configured: backbone.config.fields + backbone.config.numericFields)
     policy = DriftPolicy(
       onCollapse: DriftAction(rawValue: configuration.string("drift.on_collapse")) ?? .alert,
       onHarm: DriftAction(rawValue: configuration.string("drift.on_harm")) ?? .deactivate)
@@ -192,6 +195,9 @@ public final class Pipeline {
   /// system would score it now (`servingScore(of:lane:)`), and the score waits with it for its
   /// label.
   private func ingest(_ event: Event, lane: Int32) {
+    if !fieldUsage.isReported, let warnings = fieldUsage.observe(event) {
+      for warning in warnings { logger.warning(warning) }
+    }
     let score = event.kind == .impression ? servingScore(of: event, lane: lane) : nil
     ingest.ingest(event, partition: lane, score: score, into: &routed)
   }

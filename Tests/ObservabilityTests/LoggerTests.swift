@@ -96,5 +96,10 @@ import Testing
     #expect(
       ProgressReporter.describe(label: "produce", unit: "events", done: 7, total: nil, elapsed: 2)
         == "produce: 7 events, 4/s")
+    // A first report microseconds after the start shows no rate and no ETA, not 10^9/s.
+    #expect(
+      ProgressReporter.describe(
+        label: "pretrain", unit: "examples", done: 1280, total: 2880, elapsed: 0.000_5)
+        == "pretrain: 1280/2880 examples")
   }
 }

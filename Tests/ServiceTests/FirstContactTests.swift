@@ -67,6 +67,23 @@ import Testing
         + settings, in: folder)
     #expect(dated.status == 0, "\(dated.errors)")
     #expect(dated.output.contains("pretrained on 267 examples"), "\(dated.output)")
+    #expect(!dated.errors.contains("level=warning msg=\"configured field"), "\(dated.errors)")
+
+    // A field configured but never there, and one there but never used, are named.
+    let fields = try Self.run(
+      ["pretrain", "--input", events, "--until", "1997-12-25", "--out", folder + "/bb3"]
+        + settings + [
+          "--set", "backbone.fields=user,device", "--set", "event.categorical_fields=user",
+        ],
+      in: folder)
+    #expect(fields.status == 0, "\(fields.errors)")
+    #expect(
+      fields.errors.contains(
+        "configured field 'device' is in none of the first 1000 impressions"), "\(fields.errors)")
+    #expect(
+      fields.errors.contains(
+        "field 'item' is in 1000 of the first 1000 impressions but no setting uses it: add it to "
+          + "event.categorical_fields and backbone.fields"), "\(fields.errors)")
 
     // The default backbone.until (1998-01-01) is after every event here; 1997-12-01 is before.
     let none = try Self.run(
