@@ -248,3 +248,57 @@ import Testing
     #expect(!brokerLog.contains("bootstrap.servers"), "\(brokerLog)")
   }
 }
+
+/// Every log line of a pretrain, replay, export and score run, as an operator reads them.
+@Suite struct LogLineTests {
+  @Test func logLinesCarryTheirZoneShortFiguresAndTrueCounts() throws {
+    let folder = try TemporaryFolder.make("iak-first-logs")
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    let events = folder + "/events.jsonl"
+    let lines = ServeFixture.events(impressions: 1200)
+    try (lines.joined(separator: "\n") + "\n").write(
+      toFile: events, atomically: true, encoding: .utf8)
+    let settings = [
+      "--set", "backbone.fields=user,item", "--set", "backbone.buckets=64", "--set",
+      "backbone.hidden=8", "--set", "backbone.epochs=2", "--set", "backbone.until=",
+      "--set", "domain.window=every 1d", "--set", "train.batch_max=8", "--set", "label.wait=1m",
+      "--set", "log.level=debug",
+    ]
+    var logs: [String] = []
+    func run(_ words: [String]) throws {
+      let result = try FirstContactTests.run(words + settings, in: folder)
+      #expect(result.status == 0, "\(words): \(result.errors)")
+      logs += result.errors.split(separator: "\n").map(String.init)
+    }
+    try run(["pretrain", "--input", events, "--out", folder + "/bb"])
+    try run([
+      "replay", "--input", events, "--backbone", folder + "/bb", "--checkpoint-dir",
+      folder + "/c", "--flush",
+    ])
+    try run(["kernels", "export", "--checkpoint-dir", folder + "/c", "--out", folder + "/k"])
+    try run([
+      "score", "--backbone", folder + "/bb", "--input", events, "--out", folder + "/scores",
+    ])
+    #expect(logs.count > 10)
+    let zoned = try Regex(#"^ts=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z level="#)
+    let decimal = try Regex(#"\d+\.\d+"#)
+    /// Whether `line` has a decimal with more than 7 significant digits (`80.55339638208125`).
+    func hasLongFigure(_ line: String) -> Bool {
+      line.matches(of: decimal).contains { match in
+        line[match.range].filter { $0 != "." }.drop { $0 == "0" }.count > 7
+      }
+    }
+    for line in logs {
+      #expect(line.contains(zoned), "no zone: \(line)")
+      #expect(!line.contains("[:]") && !line.contains("[\""), "a Swift literal: \(line)")
+      #expect(!hasLongFigure(line), "a long figure: \(line)")
+      #expect(!line.contains("=\"\""), "an empty value: \(line)")
+    }
+    // Each read of the events file counts all its non-empty lines.
+    let reads = logs.filter { $0.contains("msg=\"read events.jsonl:") }
+    #expect(reads.count == 2, "\(reads)")
+    for read in reads { #expect(read.contains("read events.jsonl: \(lines.count) lines")) }
+    #expect(
+      logs.contains { $0.contains("msg=\"published kernels\"") && $0.contains("to=\"folder ") })
+  }
+}
