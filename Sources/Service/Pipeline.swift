@@ -452,6 +452,8 @@ public final class Pipeline {
         "examples": evaluation.adapted.count, "positives": evaluation.adapted.positives,
         "serving_examples": evaluation.servingKernel.count,
         "served_by_kernel": evaluation.servedByKernel, "serving": isServing(domain) ? 1 : 0,
+        // Every example the kernel trained on, those of domains it was warm-started from too.
+        "kernel_examples": trainer.kernel(for: domain)?.examplesSeen ?? 0,
       ]
       // Headline figures: at serving time (scored when the impression arrived).
       row["auc"] = evaluation.servingKernel.cumulativeAUC

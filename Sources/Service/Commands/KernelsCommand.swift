@@ -15,15 +15,19 @@ extension CommandSpec {
     details: """
       Reads the local snapshot store (--checkpoint-dir, default checkpoint.dir); by default its
       newest valid snapshot, or --version V.
-        list      one line per domain: kernel version, examples seen, prequential AUC of the
-                  kernel and of the backbone alone, active, when the snapshot was taken
+        list      one line per domain: kernel version, domain_examples (this domain's labelled
+                  examples, the ones its figures are measured on), kernel_examples (every
+                  example the kernel has trained on, those of the domains it was warm-started
+                  from included), serving-time AUC and log loss of the kernel, the backbone and
+                  what was served, whether it serves, when the snapshot was taken
         show      one domain: metadata, tensor shapes, statistics and information proxies
         diff      which domains changed between snapshot versions V1 and V2, and by how much
                   (relative L2 change of the weights, examples added)
         rollback  makes the kernel of DOMAIN from snapshot VERSION the live state again: writes a
                   new snapshot with it and republishes it (publish.topic, publish.dir) under a new
                   kernel version with exactly the old weights
-        export    writes every kernel's serving file (<domain>.safetensors) to DIR
+        export    writes every kernel's serving file to DIR, one folder per window:
+                  domain 1998-04/9 is DIR/1998-04/9.safetensors
       """,
     options: [
       .value("--checkpoint-dir", "DIR", "Snapshot store (default checkpoint.dir)"),
@@ -94,8 +98,8 @@ struct KernelsTool {
         + "serving: whether the kernel serves now (active and shown no worse than the backbone)")
     context.print(
       pad([
-        "domain", "version", "examples", "auc", "backbone_auc", "served_auc", "logloss",
-        "backbone_logloss", "units", "serving", "updated",
+        "domain", "version", "domain_examples", "kernel_examples", "auc", "backbone_auc",
+        "served_auc", "logloss", "backbone_logloss", "units", "serving", "updated",
       ]))
     for domain in view.domains {
       let kernel = try view.kernel(of: domain)
@@ -104,7 +108,8 @@ struct KernelsTool {
         row["serving"].map { $0 == 1 ? "yes" : "no" } ?? (kernel.isActive ? "yes" : "no")
       context.print(
         pad([
-          domain, "\(versions[domain] ?? 0)", "\(kernel.examplesSeen)", format(row["auc"]),
+          domain, "\(versions[domain] ?? 0)", row["examples"].map { "\(Int($0))" } ?? "-",
+          "\(kernel.examplesSeen)", format(row["auc"]),
           format(row["backbone_auc"]), format(row["served_auc"]), format(row["logloss"]),
           format(row["backbone_logloss"]),
           row["active_units"].map { "\(Int($0))/\(kernel.layout.bottleneck)" } ?? "-",
@@ -123,7 +128,11 @@ struct KernelsTool {
     context.print("domain: \(domain)")
     context.print("snapshot: \(view.snapshot.manifest.version)")
     context.print("kernel version: \(view.kernelVersions[domain] ?? 0)")
-    context.print("examples seen: \(kernel.examplesSeen)")
+    if let examples = view.domainStats[domain]?["examples"] {
+      context.print("domain examples (labelled examples of this domain): \(Int(examples))")
+    }
+    context.print(
+      "kernel examples (all it trained on, warm starts included): \(kernel.examplesSeen)")
     context.print("optimiser steps: \(kernel.stepCount)")
     context.print("active (domain.min_examples reached): \(kernel.isActive)")
     if let serving = view.domainStats[domain]?["serving"] {
@@ -251,7 +260,7 @@ struct KernelsTool {
   }
 
   private func pad(_ columns: [String]) -> String {
-    let widths = [18, 8, 9, 7, 13, 11, 8, 17, 6, 8, 0]
+    let widths = [18, 8, 15, 15, 7, 13, 11, 8, 17, 6, 8, 0]
     return zip(columns, widths + Array(repeating: 0, count: max(0, columns.count - widths.count)))
       .map { $0.padding(toLength: max($1, $0.count), withPad: " ", startingAt: 0) }
       .joined(separator: " ")

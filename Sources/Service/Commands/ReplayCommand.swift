@@ -40,14 +40,16 @@ extension CommandSpec {
       read to their end.
 
       It takes a snapshot every checkpoint.interval and at the end, and with --summary writes a
-      JSON document with, per domain and overall, examples, positives, AUC and log loss at
-      serving time (each impression scored when it arrived: the kernel as it then stood, the
+      JSON document with, per domain and overall, examples (the domain's labelled examples:
+      what its figures are measured on), kernel_examples (per domain: all the kernel trained
+      on, warm starts included), positives, AUC and log loss at serving time (each impression scored when it arrived: the kernel as it then stood, the
       backbone alone, and what was served), the same scored when the batch closed (training_*:
       a diagnostic that leaks labels of the same session), the information proxies, kernel
       versions and the alerts raised. --serving-scores writes, per example in training order, a
       tab-separated line: impression id, domain, label (0/1), backbone logit, kernel logit,
-      served logit (for paired bootstraps and other analyses). --flush closes open batches and expires waiting impressions at the
-      end (for a final result; without it the last snapshot can be resumed exactly).
+      served logit (for paired bootstraps and other analyses). --flush closes open batches and
+      expires waiting impressions at the end (for a final result; without it the last snapshot
+      can be resumed exactly).
       """,
     options: [
       .value("--input", "FILE", "JSON-lines events (instead of a Kafka topic)"),

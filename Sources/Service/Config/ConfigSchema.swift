@@ -281,7 +281,9 @@ public enum ConfigSchema {
   static let publish: [ConfigKey] = [
     ConfigKey("publish.topic", .text, "iak-kernels", "Compacted topic of published kernels"),
     ConfigKey(
-      "publish.dir", .text, "", "Also write `<domain>.safetensors` files here (empty = off)"),
+      "publish.dir", .text, "",
+      "Also write a file per kernel here, `<window>/<region>.safetensors` as the domain `1998-04/9` is `1998-04/9.safetensors` (empty = off)"
+    ),
     ConfigKey(
       "publish.create_topics", .boolean, "true",
       "Create the kernels, state, alerts and dead-letter topics when missing (compacted where "
