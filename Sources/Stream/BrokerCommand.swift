@@ -32,7 +32,8 @@ public enum BrokerCommand {
       "mock kafka cluster started",
       [
         "brokers": String(options.brokers), "bootstrap": cluster.bootstrapServers,
-        "topics": options.topics.map { "\($0.name):\($0.partitions)" }.joined(separator: ","),
+        "topics": options.topics.map { "\($0.name):\(max($0.partitions, 1))" }
+          .joined(separator: ","),
       ])
     return cluster
   }
@@ -46,20 +47,18 @@ public enum BrokerCommand {
   public static func announcement(for cluster: MockKafkaCluster, topics: [TopicSpecification])
     -> [String]
   {
+    // A MovieLens event line is about 150 bytes, plus ~25 bytes of record overhead.
+    let eventsPerPartition = retainedBytesPerPartition / 175
     var lines = [
       "bootstrap.servers=\(cluster.bootstrapServers)",
-      "# development broker: in memory; it keeps about 5 MiB of records per partition and "
-        + "silently drops the oldest beyond that",
+      "# development broker: in memory; it keeps about 5 MiB of records per partition (some "
+        + "\(eventsPerPartition / 1000),000 events of 150 bytes) and silently drops the oldest "
+        + "beyond that: produce more only while a consumer keeps up, or use more partitions",
     ]
     for topic in topics {
       let partitions = max(topic.partitions, 1)
-      let bytes = partitions * retainedBytesPerPartition
-      // A MovieLens event line is about 150 bytes, plus ~25 bytes of record overhead.
-      let events = bytes / 175
-      lines.append(
-        "# \(topic.name): \(partitions) partition(s), about \(bytes / (1024 * 1024)) MiB, "
-          + "some \(events / 1000)k events of 150 bytes; produce more only while a consumer "
-          + "keeps up, or give it more partitions")
+      let mebibytes = partitions * retainedBytesPerPartition / (1024 * 1024)
+      lines.append("# \(topic.name): \(partitions) partition(s), about \(mebibytes) MiB")
     }
     return lines
   }

@@ -241,6 +241,28 @@ import Testing
     #expect(!log.contains("level=warning") && !log.contains("level=error"), "\(log)")
     #expect(!log.contains("consumer property"), "\(log)")
 
+    // produce, through the binary, says when the broker dropped what it wrote, and how to avoid
+    // it: 8 MB into one partition of a broker that keeps about 5 MiB of it.
+    let big = folder + "/big.jsonl"
+    let padding = String(repeating: "x", count: 1_000)
+    try (0..<8_000).map { #"{"ts":\#($0),"region":"west","pad":"\#(padding)"}"# }
+      .joined(separator: "\n").write(toFile: big, atomically: true, encoding: .utf8)
+    let produced = try FirstContactTests.run(
+      ["produce", "--input", big, "--topic", "iak-kernels", "--bootstrap-servers", servers],
+      in: folder)
+    #expect(produced.status == 0, "\(produced.errors)")
+    #expect(produced.output.contains("sent 8000, delivered 8000, failed 0"))
+    let dropped = try #require(
+      produced.output.split(separator: "\n").first { $0.hasPrefix("warning: ") },
+      "\(produced.output)")
+    #expect(dropped.contains("of the 8000 records delivered are no longer on the broker"))
+    #expect(
+      dropped.contains("give the topic more partitions (iak-stream broker --topic iak-kernels:N)"))
+    let badStamp = try FirstContactTests.run(
+      ["produce", "--input", big, "--timestamp", "now", "--bootstrap-servers", servers], in: folder)
+    #expect(badStamp.status == 2)
+    #expect(badStamp.errors.contains("--timestamp expects send or event, got 'now'"))
+
     process.terminate()
     process.waitUntilExit()
     #expect(process.terminationStatus == 0)
@@ -273,12 +295,16 @@ import Testing
     try run(["pretrain", "--input", events, "--out", folder + "/bb"])
     try run([
       "replay", "--input", events, "--backbone", folder + "/bb", "--checkpoint-dir",
-      folder + "/c", "--flush",
+      folder + "/c", "--flush", "--summary", folder + "/runs/1/summary.json",
     ])
     try run(["kernels", "export", "--checkpoint-dir", folder + "/c", "--out", folder + "/k"])
     try run([
-      "score", "--backbone", folder + "/bb", "--input", events, "--out", folder + "/scores",
+      "score", "--backbone", folder + "/bb", "--input", events, "--out",
+      folder + "/new/scores.tsv",
     ])
+    // Output files go into folders the commands make, as pretrain --out does.
+    #expect(FileManager.default.fileExists(atPath: folder + "/runs/1/summary.json"))
+    #expect(FileManager.default.fileExists(atPath: folder + "/new/scores.tsv"))
     #expect(logs.count > 10)
     let zoned = try Regex(#"^ts=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z level="#)
     let decimal = try Regex(#"\d+\.\d+"#)

@@ -209,6 +209,7 @@ private func writeHostileEvents(_ context: CommandContext) throws -> Int32 {
     bytes.append(UInt8(ascii: "\n"))
   }
   let partial = output + ".partial"
+  OutputFolder.make(for: output)
   guard FileManager.default.createFile(atPath: partial, contents: Data(bytes)) else {
     throw UsageError("cannot write \(partial); check that its folder exists and is writable")
   }

@@ -162,6 +162,7 @@ struct ReplayTool {
     try scores?.finish()
     if let path = arguments.value("--summary") {
       let summary = ReplaySummary.document(of: pipeline, snapshotVersion: manifest?.version)
+      OutputFolder.make(for: path)
       try Data(summary.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
     }
     let counts = pipeline.counts
