@@ -34,12 +34,19 @@ extension Pipeline {
     return undeliveredDomains.count
   }
 
+  /// Records in `store` that every kernel of snapshot `version` is delivered.
+  ///
+  /// - Throws: `StorageError` when the marker cannot be written.
+  public static func writeDeliveredVersion(_ version: Int, in store: SnapshotStore) throws {
+    try AtomicFile.write(
+      Array("\(version)\n".utf8), to: store.directory + "/" + deliveredFileName)
+  }
+
   /// Records that every kernel of snapshot `version` is delivered (best effort: a marker that
   /// cannot be written only costs a repeated publish after a restart).
   func recordDelivery(of version: Int, in store: SnapshotStore) {
     do {
-      try AtomicFile.write(
-        Array("\(version)\n".utf8), to: store.directory + "/" + Self.deliveredFileName)
+      try Self.writeDeliveredVersion(version, in: store)
     } catch {
       logger.warning(
         "could not record the delivered snapshot; a restart publishes its kernels again",
