@@ -27,9 +27,18 @@ public struct ServingKernels {
     self.backboneSHA256 = backboneSHA256
   }
 
-  /// The kernels that serve, keyed by domain (what a scorer applies).
-  public var servingKernels: [String: IAKKernel] {
-    kernels.filter { servingDomains.contains($0.key) }
+  /// Every kernel, active exactly when it serves, keyed by domain: a `Scorer` applies the
+  /// serving ones and scores the others in shadow.
+  ///
+  /// - Throws: `LearnerError.invalidModel` when a kernel's tensors are malformed.
+  public func scoringKernels() throws -> [String: IAKKernel] {
+    try kernels.mapValues { kernel in
+      if kernel.isActive == servingDomains.contains(kernel.domain) { return kernel }
+      var state = kernel.stateTensors()
+      state[IAKKernel.StateTensor.active] = Tensor(
+        uint8s: [servingDomains.contains(kernel.domain) ? 1 : 0], shape: [1])
+      return try IAKKernel(domain: kernel.domain, stateTensors: state)
+    }
   }
 
   /// The domains whose kernel was trained on another backbone than `sha256`, sorted.

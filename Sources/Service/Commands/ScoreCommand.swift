@@ -16,7 +16,9 @@ extension CommandSpec {
       with domain activation: each domain whose kernel serves through that kernel, the others
       (no kernel, not active, deactivated by drift, kept in shadow by the serving guard) through
       the backbone alone. Writes one JSON line per impression:
-      {"id":...,"domain":...,"score":...,"backbone_score":...,"kernel":true|false}.
+      {"id":...,"domain":...,"score":...,"backbone_score":...,"kernel_score":...|null,
+       "kernel":true|false}: score is what is served, kernel_score the domain's kernel's score
+      whether or not it serves (null without a kernel), kernel whether score is kernel_score.
       --kernels takes a folder written by `kernels export` (kernels.json and one file per
       domain: the active flags it holds), one published kernel file (its active metadata), or
       a snapshot's kernels.safetensors in its version folder (or that folder: the kernels that
@@ -55,7 +57,7 @@ extension CommandSpec {
         context.logger.warning(
           "applying kernels of another backbone (--allow-other-backbone)", ["detail": what])
       }
-      let kernels = loaded?.servingKernels ?? [:]
+      let kernels = try loaded?.scoringKernels() ?? [:]
       let scorer = try Scorer(
         backbone: backbone, kernelConfig: try configuration.kernelConfig(), kernels: kernels)
       let contents = try EventFile.read(
@@ -64,6 +66,7 @@ extension CommandSpec {
       let outPath = try arguments.required("--out")
       var text = ""
       var usedKernel = 0
+      let serving = kernels.values.filter(\.isActive).count
       let chunk = 4096
       for start in stride(from: 0, to: contents.examples.count, by: chunk) {
         let slice = contents.examples[start..<min(start + chunk, contents.examples.count)]
@@ -74,13 +77,14 @@ extension CommandSpec {
           text += "{\"id\":\(JSONText.quote(labelled.impression.id)),"
           text += "\"domain\":\(JSONText.quote(labelled.domain)),"
           text += "\"score\":\(score.probability),\"backbone_score\":\(score.backboneProbability),"
+          text += "\"kernel_score\":\(score.kernelProbability.map { "\($0)" } ?? "null"),"
           text += "\"kernel\":\(score.usedKernel)}\n"
         }
       }
       try Data(text.utf8).write(to: URL(fileURLWithPath: outPath), options: .atomic)
       context.print(
         "scored \(contents.examples.count) impressions (\(usedKernel) through a kernel, "
-          + "\(loaded?.kernels.count ?? 0) kernels loaded, \(kernels.count) serving) into "
+          + "\(loaded?.kernels.count ?? 0) kernels loaded, \(serving) serving) into "
           + outPath
           + (foreign.isEmpty
             ? ""
