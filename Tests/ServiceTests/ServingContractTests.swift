@@ -46,6 +46,26 @@ import Testing
     return captured.output
   }
 
+  /// Installs `python/` with pip as a serving team would (from a copy: a build leaves build/
+  /// and *.egg-info beside the sources) and runs python/tests/serving_contract.py on `work`;
+  /// returns the figures it measured.
+  static func checkWithPython(_ work: String) throws -> [String: Any] {
+    try FileManager.default.copyItem(atPath: repository + "/python", toPath: work + "/python")
+    let (pip, _, pipErrors) = try run([
+      "python3", "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+      "--target", work + "/site", work + "/python",
+    ])
+    try #require(pip == 0, "pip install ./python failed: \(pipErrors)")
+    let (status, output, errors) = try run(
+      ["python3", repository + "/python/tests/serving_contract.py", work],
+      environment: ["PYTHONPATH": work + "/site"])
+    #expect(status == 0, "\(output)\(errors)")
+    print("serving contract (\(work)): \(output)")
+    return try #require(
+      try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any],
+      "\(output)\(errors)")
+  }
+
   @Test func thePythonScorerMatchesScoreFromTheDocumentedFilesAlone() throws {
     let data = Self.repository + "/data/ml-100k"
     try #require(
@@ -134,22 +154,7 @@ import Testing
     try FileManager.default.copyItem(
       atPath: Self.repository + "/docs/iak-alert.schema.json", toPath: work + "/schema.json")
 
-    // The package as a serving team installs it: pip from the repository (a copy: a build
-    // leaves build/ and *.egg-info beside the sources).
-    try FileManager.default.copyItem(atPath: Self.repository + "/python", toPath: work + "/python")
-    let (pip, _, pipErrors) = try Self.run([
-      "python3", "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-      "--target", work + "/site", work + "/python",
-    ])
-    try #require(pip == 0, "pip install ./python failed: \(pipErrors)")
-    let (status, output, errors) = try Self.run(
-      ["python3", Self.repository + "/python/tests/serving_contract.py", work],
-      environment: ["PYTHONPATH": work + "/site"])
-    #expect(status == 0, "\(output)\(errors)")
-    let report = try #require(
-      try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any],
-      "\(output)\(errors)")
-    print("serving contract: \(output)")
+    let report = try Self.checkWithPython(work)
     #expect(report["impressions"] as? Int == later.count)
     for source in ["export", "topic"] {
       let figures = try #require(report[source] as? [String: Any])
@@ -172,5 +177,63 @@ import Testing
     #expect(serving > 0 && serving < view.domains.count)
     #expect(report["topic_records"] as? Int == view.domains.count)
     #expect((report["alerts_validated"] as? Int ?? 0) > 0)
+  }
+
+  /// The parts the MovieLens stream leaves out: a numeric field (present, missing and null),
+  /// integer categorical values, kernels with an encoder hidden layer inserted at hidden2.
+  @Test func thePythonScorerMatchesScoreWithNumericsAndAnotherKernelShape() throws {
+    let work = try TemporaryFolder.make("iak-serving-contract-shapes")
+    defer { try? FileManager.default.removeItem(atPath: work) }
+    var state: UInt64 = 3
+    func next(_ bound: UInt64) -> UInt64 {
+      state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+      return (state >> 33) % bound
+    }
+    var lines: [String] = []
+    for index in 0..<4000 {
+      let price = Double(next(100_000)) / 1000
+      let features: String
+      switch index % 10 {
+      case 0: features = "{\"cat\":\"c\(next(5))\"}"
+      case 1: features = "{\"cat\":\"c\(next(5))\",\"price\":null}"
+      default: features = "{\"cat\":\"c\(next(5))\",\"price\":\(price)}"
+      }
+      let clicked = (price > 50) != (next(5) == 0)
+      lines.append(
+        "{\"type\":\"impression\",\"id\":\"i\(index)\",\"ts\":\(883_000_000_000 + index * 600_000),"
+          + "\"region\":\"\(next(2) == 0 ? "east" : "west")\",\"user\":\(next(60)),"
+          + "\"item\":\"m\(next(30))\",\"features\":\(features),\"click\":\(clicked ? 1 : 0)}")
+    }
+    try (lines.joined(separator: "\n") + "\n").write(
+      toFile: work + "/events.jsonl", atomically: true, encoding: .utf8)
+    let settings = [
+      "backbone.fields=user,item,cat", "event.numeric_fields=price", "backbone.buckets=512",
+      "backbone.hidden=16,8", "backbone.until=", "backbone.epochs=3",
+      "backbone.dir=\(work)/backbone", "iak.insert_at=hidden2", "iak.encoder_hidden=4",
+      "domain.window=month", "domain.min_examples=50", "train.learning_rate=0.01",
+    ].flatMap { ["--set", $0] }
+    _ = try Self.cli(
+      ["pretrain", "--input", work + "/events.jsonl", "--out", work + "/backbone"] + settings)
+    _ = try Self.cli(
+      ["replay", "--input", work + "/events.jsonl", "--checkpoint-dir", work + "/store", "--flush"]
+        + settings)
+    _ = try Self.cli(
+      ["kernels", "export", "--out", work + "/export", "--checkpoint-dir", work + "/store"]
+        + settings)
+    _ = try Self.cli(
+      [
+        "score", "--backbone", work + "/backbone", "--kernels", work + "/export", "--input",
+        work + "/events.jsonl", "--out", work + "/swift-scores.jsonl",
+      ] + settings)
+    let config = try String(contentsOfFile: work + "/backbone/config.json", encoding: .utf8)
+    #expect(config.contains("\"price\""))
+    let report = try Self.checkWithPython(work)
+    #expect(report["impressions"] as? Int == lines.count)
+    let figures = try #require(report["export"] as? [String: Any])
+    for name in ["max_abs_dp_score", "max_abs_dp_backbone", "max_abs_dp_kernel"] {
+      let value = try #require(figures[name] as? Double)
+      #expect(value <= 1e-5, "\(name) = \(value)")
+    }
+    #expect(figures["with_kernel"] as? Int == lines.count)
   }
 }
