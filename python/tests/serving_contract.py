@@ -80,6 +80,15 @@ def check_topic(work, backbone, exported, impressions, domains, rows):
                      "hidden_weight", "hidden_bias"):
             if not np.array_equal(getattr(kernel, name), getattr(other, name)):
                 fail(f"{domain}: {name} differs between the topic and the export")
+    # A tombstone removes its domain; a header that disagrees with the file is refused.
+    first_key, first_value, _ = records[0]
+    if first_key.decode() in iak.KernelSet.from_records(records + [(first_key, None, [])]):
+        fail("a tombstone did not remove its domain")
+    try:
+        iak.KernelSet.from_records([(first_key, first_value, [("iak-version", b"999999")])])
+        fail("a record whose iak-version differs from its kernel_version was accepted")
+    except iak.FormatError:
+        pass
     result = iak.Scorer(backbone, topic).score(impressions, domains)
     return {"topic_records": len(records), "topic": compare(result, rows, "topic")}
 

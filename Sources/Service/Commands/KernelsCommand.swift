@@ -94,7 +94,8 @@ struct KernelsTool {
         + "\(view.snapshot.manifest.backboneSHA256.prefix(12))")
     context.print(
       "auc, backbone_auc, served_auc: at serving time (each impression scored when it arrived); "
-        + "serving: whether the kernel serves now (active and shown no worse than the backbone)")
+        + "serving: whether the kernel serves (published active=true: min examples reached, not "
+        + "deactivated by a drift action, shown no worse than the backbone)")
     context.print(
       pad([
         "domain", "version", "examples", "auc", "backbone_auc", "served_auc", "logloss",

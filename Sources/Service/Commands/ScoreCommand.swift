@@ -44,7 +44,8 @@ extension CommandSpec {
       let backboneSHA256 = backbone.weightsSHA256
       let foreign = loaded?.domains(notTrainedOn: backboneSHA256) ?? []
       if !foreign.isEmpty {
-        let recorded = Set(foreign.map { loaded?.backboneSHA256[$0] ?? "none" }).sorted()
+        let recorded = Set(foreign.map { loaded?.backboneSHA256[$0] ?? "(not recorded)" })
+          .sorted()
         let what =
           "\(foreign.count) kernel(s) (\(foreign.prefix(3).joined(separator: ", "))"
           + "\(foreign.count > 3 ? ", ..." : "")) were trained on backbone "
