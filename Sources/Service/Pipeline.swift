@@ -108,6 +108,8 @@ public final class Pipeline {
   public internal(set) var undeliveredDomains: Set<String> = []
   var deactivated: Set<String> = []
   private var routed: [EventIngest.Routed] = []
+  /// Configured fields never present, and present fields never used, in the first impressions.
+  private var fieldUsage: FieldUsage
   let store: SnapshotStore?
   private let publisher: KernelPublisher?
   private let alertEmitter: AlertEmitter?
@@ -134,6 +136,7 @@ public final class Pipeline {
       backbone: backbone, kernelConfig: try configuration.kernelConfig(),
       config: configuration.trainConfig, logger: logger.child("learner"))
     assembler = ExampleAssembler(backbone: backbone.config)
+    fieldUsage = FieldUsage(configured: backbone.config.fields + backbone.config.numericFields)
     policy = DriftPolicy(
       onCollapse: DriftAction(rawValue: configuration.string("drift.on_collapse")) ?? .alert,
       onHarm: DriftAction(rawValue: configuration.string("drift.on_harm")) ?? .deactivate)
@@ -200,6 +203,9 @@ public final class Pipeline {
   /// system would score it now (`servingScore(of:lane:)`), and the score waits with it for its
   /// label.
   private func ingest(_ event: Event, lane: Int32) {
+    if !fieldUsage.isReported, let warnings = fieldUsage.observe(event) {
+      for warning in warnings { logger.warning(warning) }
+    }
     let score = event.kind == .impression ? servingScore(of: event, lane: lane) : nil
     ingest.ingest(event, partition: lane, score: score, into: &routed)
   }
@@ -476,6 +482,8 @@ public final class Pipeline {
         "examples": evaluation.adapted.count, "positives": evaluation.adapted.positives,
         "serving_examples": evaluation.servingKernel.count,
         "served_by_kernel": evaluation.servedByKernel, "serving": isServing(domain) ? 1 : 0,
+        // Every example the kernel trained on, those of domains it was warm-started from too.
+        "kernel_examples": trainer.kernel(for: domain)?.examplesSeen ?? 0,
       ]
       // Headline figures: at serving time (scored when the impression arrived).
       row["auc"] = evaluation.servingKernel.cumulativeAUC

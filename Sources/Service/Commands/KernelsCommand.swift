@@ -15,18 +15,22 @@ extension CommandSpec {
     details: """
       Reads the local snapshot store (--checkpoint-dir, default checkpoint.dir); by default its
       newest valid snapshot, or --version V.
-        list      one line per domain: kernel version, examples seen, serving-time AUC of the
-                  kernel and of the backbone alone, whether it serves, when the snapshot was taken
+        list      one line per domain: kernel version, domain_examples (this domain's labelled
+                  examples, the ones its figures are measured on), kernel_examples (every
+                  example the kernel has trained on, those of the domains it was warm-started
+                  from included), serving-time AUC and log loss of the kernel, the backbone and
+                  what was served, whether it serves, when the snapshot was taken
         show      one domain: metadata, tensor shapes, statistics and information proxies
         diff      which domains changed between snapshot versions V1 and V2, and by how much
                   (relative L2 change of the weights, examples added)
         rollback  makes the kernel of DOMAIN from snapshot VERSION the live state again: writes a
                   new snapshot with it and republishes it (publish.topic, publish.dir) under a new
                   kernel version with exactly the old weights
-        export    writes every kernel's serving file (<domain>.safetensors) to DIR with the
-                  active flag the service holds (false while drift has deactivated it or its
-                  serving guard keeps it in shadow), and DIR/kernels.json indexing them: domain,
-                  file, kernel version, active, backbone sha256, examples seen (docs/FORMAT.md)
+        export    writes every kernel's serving file to DIR, one folder per window (domain
+                  1998-04/9 is DIR/1998-04/9.safetensors), with the active flag the service
+                  holds (false while drift has deactivated it or its serving guard keeps it in
+                  shadow), and DIR/kernels.json indexing them: domain, file, kernel version,
+                  active, backbone sha256, examples seen (docs/FORMAT.md)
       """,
     options: [
       .value("--checkpoint-dir", "DIR", "Snapshot store (default checkpoint.dir)"),
@@ -98,8 +102,8 @@ struct KernelsTool {
         + "deactivated by a drift action, shown no worse than the backbone)")
     context.print(
       pad([
-        "domain", "version", "examples", "auc", "backbone_auc", "served_auc", "logloss",
-        "backbone_logloss", "units", "serving", "updated",
+        "domain", "version", "domain_examples", "kernel_examples", "auc", "backbone_auc",
+        "served_auc", "logloss", "backbone_logloss", "units", "serving", "updated",
       ]))
     for domain in view.domains {
       let kernel = try view.kernel(of: domain)
@@ -107,7 +111,8 @@ struct KernelsTool {
       let serving = try view.isServing(domain) ? "yes" : "no"
       context.print(
         pad([
-          domain, "\(versions[domain] ?? 0)", "\(kernel.examplesSeen)", format(row["auc"]),
+          domain, "\(versions[domain] ?? 0)", row["examples"].map { "\(Int($0))" } ?? "-",
+          "\(kernel.examplesSeen)", format(row["auc"]),
           format(row["backbone_auc"]), format(row["served_auc"]), format(row["logloss"]),
           format(row["backbone_logloss"]),
           row["active_units"].map { "\(Int($0))/\(kernel.layout.bottleneck)" } ?? "-",
@@ -126,7 +131,11 @@ struct KernelsTool {
     context.print("domain: \(domain)")
     context.print("snapshot: \(view.snapshot.manifest.version)")
     context.print("kernel version: \(view.kernelVersions[domain] ?? 0)")
-    context.print("examples seen: \(kernel.examplesSeen)")
+    if let examples = view.domainStats[domain]?["examples"] {
+      context.print("domain examples (labelled examples of this domain): \(Int(examples))")
+    }
+    context.print(
+      "kernel examples (all it trained on, warm starts included): \(kernel.examplesSeen)")
     context.print("optimiser steps: \(kernel.stepCount)")
     context.print("min examples reached (domain.min_examples): \(kernel.isActive)")
     context.print(
@@ -281,7 +290,7 @@ struct KernelsTool {
   }
 
   private func pad(_ columns: [String]) -> String {
-    let widths = [18, 8, 9, 7, 13, 11, 8, 17, 6, 8, 0]
+    let widths = [18, 8, 15, 15, 7, 13, 11, 8, 17, 6, 8, 0]
     return zip(columns, widths + Array(repeating: 0, count: max(0, columns.count - widths.count)))
       .map { $0.padding(toLength: max($1, $0.count), withPad: " ", startingAt: 0) }
       .joined(separator: " ")

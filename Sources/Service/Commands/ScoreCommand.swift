@@ -82,6 +82,7 @@ extension CommandSpec {
           text += "\"kernel\":\(score.usedKernel)}\n"
         }
       }
+      OutputFolder.make(for: outPath)
       try Data(text.utf8).write(to: URL(fileURLWithPath: outPath), options: .atomic)
       context.print(
         "scored \(contents.examples.count) impressions (\(usedKernel) through a kernel, "

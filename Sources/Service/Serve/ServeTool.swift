@@ -152,7 +152,7 @@ struct ServeTool {
     let watchdog = DispatchWorkItem {
       logger.error(
         "shutdown did not finish within shutdown.timeout; exiting without a clean stop",
-        ["timeout_seconds": "\(timeout)"])
+        ["timeout_seconds": Logger.figure(timeout)])
       exit(1)
     }
     DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: watchdog)

@@ -272,7 +272,7 @@ final class TrainingLoop: @unchecked Sendable {
       retryAt = ContinuousClock.now + retryDelay
       logger.error(
         "checkpoint failed; all state is kept, offsets are not committed, and it is retried",
-        ["reason": reason, "error": "\(error)", "retry_in": "\(retryDelay)"])
+        ["reason": reason, "error": "\(error)", "retry_in_seconds": Logger.seconds(retryDelay)])
       retryDelay = min(retryDelay * 2, .seconds(60))
     }
   }
