@@ -179,8 +179,9 @@ import Testing
     #expect((report["alerts_validated"] as? Int ?? 0) > 0)
   }
 
-  /// The parts the MovieLens stream leaves out: a numeric field (present, missing and null),
-  /// integer categorical values, kernels with an encoder hidden layer inserted at hidden2.
+  /// The parts the MovieLens stream leaves out: a numeric field (a number, a decimal string,
+  /// missing and null), integer categorical values, kernels with an encoder hidden layer
+  /// inserted at hidden2.
   @Test func thePythonScorerMatchesScoreWithNumericsAndAnotherKernelShape() throws {
     let work = try TemporaryFolder.make("iak-serving-contract-shapes")
     defer { try? FileManager.default.removeItem(atPath: work) }
@@ -196,6 +197,7 @@ import Testing
       switch index % 10 {
       case 0: features = "{\"cat\":\"c\(next(5))\"}"
       case 1: features = "{\"cat\":\"c\(next(5))\",\"price\":null}"
+      case 2: features = "{\"cat\":\"c\(next(5))\",\"price\":\" \(price) \"}"
       default: features = "{\"cat\":\"c\(next(5))\",\"price\":\(price)}"
       }
       let clicked = (price > 50) != (next(5) == 0)

@@ -143,16 +143,24 @@ class Backbone:
             if name in event and name not in found:
                 found[name] = event[name]
         categorical = [self._text(found.get(field), field) for field in self.fields]
-        numeric = []
-        for field in self.numeric_fields:
-            value = found.get(field)
-            if value is None:
-                numeric.append(0.0)
-            elif isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise ValueError(f"numeric field '{field}' holds {value!r}, not a number")
-            else:
-                numeric.append(float(value))
+        numeric = [self._number(found.get(field), field) for field in self.numeric_fields]
         return categorical, numeric
+
+    @staticmethod
+    def _number(value: object, field: str) -> float:
+        if value is None:
+            return 0.0
+        if isinstance(value, str):
+            # A number written as a string: decimal text only, spaces and tabs around it.
+            text = value.strip(" \t")
+            if not text or any(c not in "0123456789.-+eE" for c in text):
+                raise ValueError(f"numeric field '{field}' holds {value!r}, not a decimal number")
+            value = float(text)
+        elif isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"numeric field '{field}' holds {value!r}, not a number")
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError(f"numeric field '{field}' is not finite (non_finite_number)")
+        return float(value)
 
     @staticmethod
     def _text(value: object, field: str) -> str:
