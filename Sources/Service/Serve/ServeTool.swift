@@ -91,14 +91,21 @@ struct ServeTool {
       logger: logger, metrics: context.metrics)
     pipeline.keepsAlertHistory = false
     let restored = try restore(pipeline, from: store, backboneSHA256: sha, metrics: metrics)
-    if restored != nil {
-      // A process killed between a snapshot's commit and its publish never delivered that
-      // snapshot's kernels or committed its offsets: the first checkpoint does (see below).
-      pipeline.publishedSteps.removeAll()
+    if let restored {
+      // A process killed between a snapshot's commit and the end of its publish never
+      // delivered that snapshot's kernels: the first checkpoint publishes them again, under the
+      // versions the snapshot records. One whose publish completed owes nothing.
+      let owed = pipeline.owePublishingUnlessDelivered(snapshotVersion: restored.version)
+      if owed > 0 {
+        logger.info(
+          "the restored snapshot's publish is not known to have completed; its kernels go out "
+            + "again under the same versions", ["kernels": "\(owed)"])
+      }
     }
     // Until the first snapshot of this run, the newest durable state is the restored one (or
     // nothing yet to cover): never 0, which would read as "stale since 1970".
-    metrics.lastSnapshot.set(restored?.timeIntervalSince1970 ?? Date().timeIntervalSince1970)
+    metrics.lastSnapshot.set(
+      restored?.createdAt.timeIntervalSince1970 ?? Date().timeIntervalSince1970)
 
     let timeout = Double(configuration.milliseconds("shutdown.timeout")) / 1000
     let queue = RecordQueue(capacity: configuration.int("input.queue_capacity"))
@@ -189,11 +196,12 @@ struct ServeTool {
     return 0
   }
 
-  /// Restores the newest valid snapshot; returns when it was taken (nil: starting empty).
+  /// Restores the newest valid snapshot; returns its version and when it was taken (nil:
+  /// starting empty).
   private func restore(
     _ pipeline: Pipeline, from store: SnapshotStore, backboneSHA256: String,
     metrics: ServeMetrics
-  ) throws -> Date? {
+  ) throws -> (version: Int, createdAt: Date)? {
     let result = try store.loadNewestValid(expectingBackbone: backboneSHA256)
     for skipped in result.skipped {
       metrics.skippedSnapshots.increment()
@@ -218,7 +226,7 @@ struct ServeTool {
         "snapshot": "\(snapshot.manifest.version)", "domains": "\(pipeline.trainer.domains.count)",
         "records": "\(pipeline.counts.records)", "partitions": "\(pipeline.offsets.count)",
       ])
-    return snapshot.manifest.createdAt
+    return (snapshot.manifest.version, snapshot.manifest.createdAt)
   }
 
   private func makeSource(
