@@ -21,7 +21,9 @@ struct ServeTool {
     let logger = context.logger
     let idleExit = try Self.idleExit(arguments.value("--exit-when-idle"))
     let metrics = ServeMetrics(context.metrics)
-    let health = HealthState(maxLag: configuration.int("health.max_lag"))
+    let health = HealthState(
+      maxLag: configuration.int("health.max_lag"),
+      maxCheckpointAge: .milliseconds(configuration.milliseconds("health.max_checkpoint_age")))
     let endpoint = try MetricsServer.start(
       configuration: configuration, registry: context.metrics, health: health, logger: logger)
     defer { withExtendedLifetime(endpoint) {} }
@@ -125,7 +127,8 @@ struct ServeTool {
     let loop = TrainingLoop(
       pipeline: pipeline, source: source, queue: queue, metrics: metrics,
       interval: configuration.interval("checkpoint.interval"), logger: logger.child("train"),
-      freshness: freshness, stateTopic: stateTopic, owesDelivery: restored != nil)
+      freshness: freshness, stateTopic: stateTopic, owesDelivery: restored != nil,
+      health: health)
     responder.attach(loop)
     let thread = Thread { loop.run() }
     thread.name = "iak-training"
