@@ -1,3 +1,5 @@
+import Observability
+
 /// A drift detector of one domain started or stopped firing.
 ///
 /// `value` is what crossed `threshold`: the relative decoder norm, the batch variance of mu or the
@@ -53,8 +55,8 @@ public struct DriftEvent: Sendable, Equatable, CustomStringConvertible {
   /// over 2000 examples (kernel version 12, step 880, example 28160, event time
   /// 889000000000 ms)".
   public var description: String {
-    var text = "\(detector.rawValue) \(transition.rawValue) in \(domain): value \(value) "
-    text += "vs threshold \(threshold) over \(window)"
+    var text = "\(detector.rawValue) \(transition.rawValue) in \(domain): value "
+    text += "\(Logger.figure(value)) vs threshold \(Logger.figure(threshold)) over \(window)"
     if let cause { text += " (cause \(cause.rawValue))" }
     text += " (kernel version \(kernelVersion), step \(step), example \(examplesSeen), "
     text += "event time \(eventTimeMs) ms)"

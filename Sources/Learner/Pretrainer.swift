@@ -176,9 +176,9 @@ public enum Pretrainer {
       logger.info(
         isRefit ? "pretrain refit epoch finished" : "pretrain epoch finished",
         [
-          "epoch": "\(epoch)", "training_loss": "\(lossByEpoch.last!)",
-          "validation_auc": auc.map { "\($0)" } ?? "n/a",
-          "validation_logloss": logLoss.map { "\($0)" } ?? "n/a",
+          "epoch": "\(epoch)", "training_loss": Logger.figure(lossByEpoch.last!),
+          "validation_auc": auc.map(Logger.figure) ?? "n/a",
+          "validation_logloss": logLoss.map(Logger.figure) ?? "n/a",
         ])
     }
     return (backbone, byEpoch, lossByEpoch)

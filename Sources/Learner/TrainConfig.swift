@@ -86,7 +86,7 @@ public struct TrainConfig: Sendable, Equatable {
       throw .invalidConfiguration("train.gradient_clip = \(gradientClip): must be >= 0")
     }
     if evaluationWindow < 1 {
-      throw .invalidConfiguration("train.eval_window = \(evaluationWindow): must be >= 1")
+      throw .invalidConfiguration("train.auc_window = \(evaluationWindow): must be >= 1")
     }
     if !(proxyDecay > 0 && proxyDecay <= 1) {
       throw .invalidConfiguration("train.proxy_decay = \(proxyDecay): must be in (0, 1]")

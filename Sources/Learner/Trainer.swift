@@ -282,7 +282,8 @@ public final class Trainer {
       "batch closed",
       [
         "domain": domain, "reason": reason.rawValue, "size": "\(rows)",
-        "learning_rate": "\(rate)", "loss": "\(report.trainingLoss)",
+        "learning_rate": Logger.figure(Double(rate)),
+        "loss": Logger.figure(Double(report.trainingLoss)),
       ])
     return report
   }

@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 /// A structured logger: levels, `key=value` metadata, logfmt or JSON lines on a sink.
 ///
@@ -84,11 +83,10 @@ public struct Logger: Sendable {
   /// A logger that discards everything; for tests and library defaults.
   public static let disabled = Logger(label: "disabled", level: .error, sink: { _ in })
 
-  /// Writes a line to standard error, whole, under a lock so threads do not interleave.
+  /// Writes a line to standard error, whole, under a lock so threads do not interleave (and
+  /// never glued to a progress line: see `StandardErrorTerminal`).
   public static let standardError: Sink = { line in
-    standardErrorLock.withLock { _ in
-      FileHandle.standardError.write(Data((line + "\n").utf8))
-    }
+    StandardErrorTerminal.shared.writeLine(line)
   }
 
   /// Returns a copy labelled for a sub-component, keeping level, format, sink and context.
@@ -162,9 +160,21 @@ public struct Logger: Sendable {
     return needsQuotes ? JSONText.quote(value) : value
   }
 
-  private static func timestamp(_ date: Date) -> String {
-    date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true))
+  /// A real number for a log value: six significant digits (`0.693147`, `0.0003`, `1.5e-07`),
+  /// not the 16 or 17 that `description` writes.
+  public static func figure(_ value: Double) -> String {
+    String(format: "%.6g", value)
+  }
+
+  /// A duration for a log value, in seconds with millisecond precision (`1.500`).
+  public static func seconds(_ duration: Duration) -> String {
+    String(format: "%.3f", duration.inSeconds)
+  }
+
+  /// `date` in UTC as RFC 3339 with milliseconds and the zone: `2001-09-09T01:46:40.123Z`.
+  public static func timestamp(_ date: Date) -> String {
+    date.formatted(
+      .iso8601.year().month().day().time(includingFractionalSeconds: true)
+        .timeZone(separator: .omitted))
   }
 }
-
-private let standardErrorLock = Mutex(())

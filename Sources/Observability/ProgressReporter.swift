@@ -17,13 +17,16 @@ public final class ProgressReporter: Sendable {
   private let isTerminal: Bool
   private let logInterval: Double
   private let logger: Logger
+  private let terminal: StandardErrorTerminal
   private let state = Mutex(State())
 
   /// Creates a reporter for `total` items (nil when unknown) called `unit` (e.g. `events`).
   public init(
     label: String, unit: String, total: Int?, logger: Logger,
-    isTerminal: Bool = isatty(STDERR_FILENO) == 1, logInterval: Double = 10
+    isTerminal: Bool = isatty(STDERR_FILENO) == 1, logInterval: Double = 10,
+    terminal: StandardErrorTerminal = .shared
   ) {
+    self.terminal = terminal
     self.label = label
     self.unit = unit
     self.total = total
@@ -47,16 +50,20 @@ public final class ProgressReporter: Sendable {
     }
     guard let line else { return }
     if isTerminal {
-      FileHandle.standardError.write(Data(("\r\u{1B}[K" + line).utf8))
+      terminal.showStatus(line)
     } else {
       logger.info(line)
     }
   }
 
-  /// Ends the line on a terminal and logs the final count and rate.
-  public func finish() {
-    let (done, drew) = state.withLock { ($0.done, $0.drewOnTerminal) }
-    if drew { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+  /// Ends the line on a terminal and logs the final count (`done`, or the last one given to
+  /// `update`) and rate.
+  public func finish(done finalCount: Int? = nil) {
+    let (done, drew) = state.withLock { state in
+      if let finalCount { state.done = finalCount }
+      return (state.done, state.drewOnTerminal)
+    }
+    if drew { terminal.clearStatus() }
     let elapsed = ProgressReporter.now() - start
     logger.info(
       ProgressReporter.describe(
@@ -68,10 +75,12 @@ public final class ProgressReporter: Sendable {
   public static func describe(
     label: String, unit: String, done: Int, total: Int?, elapsed: Double
   ) -> String {
-    let rate = elapsed > 0 ? Double(done) / elapsed : 0
+    // Under half a second the rate is noise (a first report can come after microseconds).
+    let rate = elapsed >= 0.5 ? Double(done) / elapsed : 0
     var text = "\(label): \(done)"
     if let total { text += "/\(total)" }
-    text += " \(unit), \(Int(rate.rounded()))/s"
+    text += " \(unit)"
+    if rate > 0 { text += ", \(Int(rate.rounded()))/s" }
     if let total, rate > 0, done < total {
       let remaining = Int((Double(total - done) / rate).rounded())
       text += String(format: ", ETA %d:%02d", remaining / 60, remaining % 60)

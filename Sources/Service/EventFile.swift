@@ -23,6 +23,19 @@ public struct EventFile {
     public var lines = 0
     /// Lines rejected, by reason code.
     public var rejected: [String: Int] = [:]
+    /// Labelled impressions left out because their time is outside `from..<until`.
+    public var outsideRange = 0
+    /// The earliest and latest time of every labelled impression read, in or out of range.
+    public var timeRange: ClosedRange<Int64>?
+
+    /// The rejected lines for a log line: `0`, or their total and counts by reason
+    /// (`3 (bad_json 2, missing_field 1)`).
+    public var rejectedDescription: String {
+      let total = rejected.values.reduce(0, +)
+      guard total > 0 else { return "0" }
+      let reasons = rejected.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
+      return "\(total) (" + reasons.joined(separator: ", ") + ")"
+    }
   }
 
   /// Reads `path`, keeping impressions with `from <= time < until` (nil bounds are open).
@@ -41,14 +54,25 @@ public struct EventFile {
       router: try configuration.routerConfiguration(), metrics: metrics)
     var contents = Contents(examples: [])
     var routed: [EventIngest.Routed] = []
+    let lines = data.split(separator: UInt8(ascii: "\n")).filter { !$0.isEmpty }
     let reporter = ProgressReporter(
-      label: "read \(URL(fileURLWithPath: path).lastPathComponent)", unit: "lines", total: nil,
-      logger: logger)
+      label: "read \(URL(fileURLWithPath: path).lastPathComponent)", unit: "lines",
+      total: lines.count, logger: logger)
     func take(_ batch: inout [EventIngest.Routed]) {
       for example in batch {
         let time = example.impression.timeMilliseconds
-        if let from, time < from { continue }
-        if let until, time >= until { continue }
+        contents.timeRange =
+          contents.timeRange.map {
+            min($0.lowerBound, time)...max($0.upperBound, time)
+          } ?? time...time
+        if let from, time < from {
+          contents.outsideRange += 1
+          continue
+        }
+        if let until, time >= until {
+          contents.outsideRange += 1
+          continue
+        }
         contents.examples.append(
           Labelled(
             impression: example.impression, label: example.label,
@@ -56,10 +80,16 @@ public struct EventFile {
       }
       batch.removeAll(keepingCapacity: true)
     }
-    for slice in data.split(separator: UInt8(ascii: "\n")) where !slice.isEmpty {
+    let backbone = try configuration.backboneConfig()
+    var fieldUsage = FieldUsage(configured: backbone.fields + backbone.numericFields)
+    for slice in lines {
       contents.lines += 1
       do throws(EventRejection) {
-        try ingest.ingest(Array(slice), partition: 0, into: &routed)
+        let event = try ingest.decoder.decode(Array(slice))
+        if !fieldUsage.isReported, let warnings = fieldUsage.observe(event) {
+          for warning in warnings { logger.warning(warning) }
+        }
+        ingest.ingest(event, partition: 0, into: &routed)
         take(&routed)
       } catch {
         contents.rejected[error.reason.rawValue, default: 0] += 1
@@ -72,7 +102,8 @@ public struct EventFile {
     }
     ingest.flush(into: &routed)
     take(&routed)
-    reporter.finish()
+    for warning in fieldUsage.report() ?? [] { logger.warning(warning) }
+    reporter.finish(done: contents.lines)
     return contents
   }
 }

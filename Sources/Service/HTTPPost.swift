@@ -2,6 +2,7 @@
 // <sys/socket.h>: in whole-module builds Glibc alone does not make them visible.
 internal import CMicroHTTPD
 import Foundation
+import Observability
 
 #if canImport(Glibc)
   import Glibc
@@ -32,36 +33,43 @@ public struct HTTPPost: Sendable, Equatable {
     let text = url.trimmingCharacters(in: .whitespaces)
     guard text.lowercased().hasPrefix("http://") else {
       throw UsageError(
-        "\(key) = '\(url)': only http:// URLs are supported (no TLS); put a TLS-terminating "
+        "\(key) = '\(Redaction.url(url))': only http:// URLs are supported (no TLS); put a TLS-terminating "
           + "proxy in front of an https receiver")
     }
     let rest = text.dropFirst("http://".count)
     let authority = rest.prefix { $0 != "/" && $0 != "?" }
     let path = String(rest.dropFirst(authority.count))
+    guard !authority.contains("@") else {
+      throw UsageError(
+        "\(key) = '\(Redaction.url(url))': user information (user:password@) is not supported; let "
+          + "a proxy in front of the receiver add them")
+    }
     var host = Substring(authority)
     var port: UInt16 = 80
     if host.hasPrefix("[") {
       guard let close = host.firstIndex(of: "]") else {
-        throw UsageError("\(key) = '\(url)': an IPv6 host needs a closing ']'")
+        throw UsageError("\(key) = '\(Redaction.url(url))': an IPv6 host needs a closing ']'")
       }
       let after = host[host.index(after: close)...]
       host = host[host.index(after: host.startIndex)..<close]
       if !after.isEmpty {
         guard after.hasPrefix(":"), let number = UInt16(after.dropFirst()), number > 0 else {
-          throw UsageError("\(key) = '\(url)': '\(after)' is not a port (1-65535)")
+          throw UsageError("\(key) = '\(Redaction.url(url))': '\(after)' is not a port (1-65535)")
         }
         port = number
       }
     } else if let colon = host.lastIndex(of: ":") {
       guard let number = UInt16(host[host.index(after: colon)...]), number > 0 else {
         throw UsageError(
-          "\(key) = '\(url)': '\(host[host.index(after: colon)...])' is not a port (1-65535)")
+          "\(key) = '\(Redaction.url(url))': '\(host[host.index(after: colon)...])' is not a port (1-65535)"
+        )
       }
       port = number
       host = host[..<colon]
     }
     guard !host.isEmpty, !host.contains("@"), !host.contains(where: \.isWhitespace) else {
-      throw UsageError("\(key) = '\(url)': no host (expected http://host[:port]/path)")
+      throw UsageError(
+        "\(key) = '\(Redaction.url(url))': no host (expected http://host[:port]/path)")
     }
     self.host = String(host)
     self.port = port
@@ -96,7 +104,7 @@ public struct HTTPPost: Sendable, Equatable {
   private var address: String { "\(host):\(port)" }
 
   private func failure(_ what: String) -> Failure {
-    Failure(description: "POST http://\(address)\(path): \(what)")
+    Failure(description: "POST \(Redaction.url("http://\(address)\(path)")): \(what)")
   }
 
   /// Milliseconds left until `deadline` (0 when it has passed), for `poll`.

@@ -164,9 +164,12 @@ public final class KernelPublisher {
       throw Failure(domains: domains, reason: failures[domains[0]] ?? "unknown")
     }
     published?.increment(by: Double(items.count))
+    let destination =
+      [producer == nil ? nil : "topic \(topic)", folder.map { "folder \($0)" }]
+      .compactMap { $0 }.joined(separator: " and ")
     logger.info(
       "published kernels",
-      ["count": "\(items.count)", "snapshot": "\(snapshotVersion)", "topic": topic])
+      ["count": "\(items.count)", "snapshot": "\(snapshotVersion)", "to": destination])
   }
 
   private static func parent(of path: String) -> String {

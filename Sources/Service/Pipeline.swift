@@ -96,10 +96,20 @@ public final class Pipeline {
   var ingest: EventIngest
   /// The lane (event-time clock, domain owner) of each input partition.
   let lanes: InputLanes
+  /// The newest kernel version of each domain: it names the weights the domain's kernel had
+  /// at `publishedSteps[domain]` (recorded by the snapshot that allocated it).
   var kernelVersions: [String: Int] = [:]
+  /// Adam steps of each domain's kernel when its newest version was allocated: a kernel whose
+  /// step count is unchanged has the weights its version names and gets no new number.
   var publishedSteps: [String: Int] = [:]
+  /// Domains whose newest kernel version may not have been delivered (a publish that failed
+  /// for them, or a restart from a snapshot whose publish is not known to have completed):
+  /// the next checkpoint publishes them again under the same version number.
+  public internal(set) var undeliveredDomains: Set<String> = []
   var deactivated: Set<String> = []
   private var routed: [EventIngest.Routed] = []
+  /// Configured fields never present, and present fields never used, in the first impressions.
+  private var fieldUsage: FieldUsage
   let store: SnapshotStore?
   private let publisher: KernelPublisher?
   private let alertEmitter: AlertEmitter?
@@ -126,6 +136,7 @@ public final class Pipeline {
       backbone: backbone, kernelConfig: try configuration.kernelConfig(),
       config: configuration.trainConfig, logger: logger.child("learner"))
     assembler = ExampleAssembler(backbone: backbone.config)
+    fieldUsage = FieldUsage(configured: backbone.config.fields + backbone.config.numericFields)
     policy = DriftPolicy(
       onCollapse: DriftAction(rawValue: configuration.string("drift.on_collapse")) ?? .alert,
       onHarm: DriftAction(rawValue: configuration.string("drift.on_harm")) ?? .deactivate)
@@ -192,6 +203,9 @@ public final class Pipeline {
   /// system would score it now (`servingScore(of:lane:)`), and the score waits with it for its
   /// label.
   private func ingest(_ event: Event, lane: Int32) {
+    if !fieldUsage.isReported, let warnings = fieldUsage.observe(event) {
+      for warning in warnings { logger.warning(warning) }
+    }
     let score = event.kind == .impression ? servingScore(of: event, lane: lane) : nil
     ingest.ingest(event, partition: lane, score: score, into: &routed)
   }
@@ -387,11 +401,15 @@ public final class Pipeline {
     // The snapshot's offsets cover every rejected record: their dead letters must be on the topic.
     try deadLetters?.settle(timeout: .seconds(30))
     guard let store else { return nil }
+    // A version number names one set of weights: a kernel gets a new number only when it
+    // changed since its newest version; one not known to be delivered goes out again under
+    // the number it has.
     var changed: [KernelPublisher.Item] = []
     var versions = kernelVersions
-    for (domain, kernel) in trainer.kernels.sorted(by: { $0.key < $1.key })
-    where publishedSteps[domain] != kernel.stepCount {
-      versions[domain, default: 0] += 1
+    for (domain, kernel) in trainer.kernels.sorted(by: { $0.key < $1.key }) {
+      let isChanged = publishedSteps[domain] != kernel.stepCount
+      guard isChanged || undeliveredDomains.contains(domain) else { continue }
+      if isChanged { versions[domain, default: 0] += 1 }
       changed.append(
         KernelPublisher.Item(
           kernel: kernel, kernelVersion: versions[domain]!,
@@ -432,11 +450,29 @@ public final class Pipeline {
         }
       }
     }
-    try publisher?.publish(
-      changed, snapshotVersion: report.manifest.version,
-      createdAtMilliseconds: createdAtMilliseconds)
+    // The snapshot on disk records these versions with these weights: they are allocated
+    // whether or not the publish below delivers them.
     kernelVersions = versions
-    for item in changed { publishedSteps[item.kernel.domain] = item.kernel.stepCount }
+    for item in changed {
+      publishedSteps[item.kernel.domain] = item.kernel.stepCount
+      undeliveredDomains.insert(item.kernel.domain)
+    }
+    do throws(KernelPublisher.Failure) {
+      try publisher?.publish(
+        changed, snapshotVersion: report.manifest.version,
+        createdAtMilliseconds: createdAtMilliseconds)
+    } catch {
+      // Those delivered are not owed again; the others go out under the same numbers.
+      let failed = Set(error.domains)
+      for item in changed where !failed.contains(item.kernel.domain) {
+        undeliveredDomains.remove(item.kernel.domain)
+      }
+      throw error
+    }
+    for item in changed { undeliveredDomains.remove(item.kernel.domain) }
+    if publisher != nil, undeliveredDomains.isEmpty {
+      recordDelivery(of: report.manifest.version, in: store)
+    }
     return report.manifest
   }
 
@@ -452,6 +488,8 @@ public final class Pipeline {
         "examples": evaluation.adapted.count, "positives": evaluation.adapted.positives,
         "serving_examples": evaluation.servingKernel.count,
         "served_by_kernel": evaluation.servedByKernel, "serving": isServing(domain) ? 1 : 0,
+        // Every example the kernel trained on, those of domains it was warm-started from too.
+        "kernel_examples": trainer.kernel(for: domain)?.examplesSeen ?? 0,
       ]
       // Headline figures: at serving time (scored when the impression arrived).
       row["auc"] = evaluation.servingKernel.cumulativeAUC

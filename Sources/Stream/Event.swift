@@ -40,6 +40,9 @@ public struct Event: Sendable, Equatable {
   public var label: Bool?
   /// Whether the event was made up (for example a sampled negative for load tests).
   public var isSynthetic: Bool
+  /// Top-level fields the decoder skipped because no setting names them (not part of the
+  /// event's value: not compared, stored or written; for warnings about unused fields).
+  public var unreadFields: [String] = []
 
   /// Creates an event.
   public init(
@@ -55,6 +58,14 @@ public struct Event: Sendable, Equatable {
     self.numeric = numeric
     self.label = label
     self.isSynthetic = isSynthetic
+  }
+
+  /// Events are equal when everything but `unreadFields` is.
+  public static func == (lhs: Event, rhs: Event) -> Bool {
+    lhs.kind == rhs.kind && lhs.id == rhs.id && lhs.timeMilliseconds == rhs.timeMilliseconds
+      && lhs.region == rhs.region && lhs.categorical == rhs.categorical
+      && lhs.numeric == rhs.numeric && lhs.label == rhs.label
+      && lhs.isSynthetic == rhs.isSynthetic
   }
 
   /// Returns the value of the categorical feature `name`, if present.

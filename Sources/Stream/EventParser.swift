@@ -46,6 +46,7 @@ struct EventParser {
     var categorical: [Event.Feature] = []
     categorical.reserveCapacity(8)
     var numeric: [String: Double] = [:]
+    var unread: [String] = []
 
     try forEachMember { (parser, key) throws(EventRejection) in
       let known = parser.knownField(key)
@@ -66,8 +67,11 @@ struct EventParser {
       case .features:
         try parser.readFeatures(into: &categorical, numeric: &numeric)
       case nil:
-        try parser.readFeatureOrSkip(
+        if try !parser.readFeatureOrSkip(
           key, depth: 1, categorical: &categorical, numeric: &numeric, isTopLevel: true)
+        {
+          unread.append(key)
+        }
       }
     }
     skipWhitespace()
@@ -96,10 +100,12 @@ struct EventParser {
       }
       milliseconds = parsed
     }
-    return Event(
+    var event = Event(
       kind: kind, id: id, timeMilliseconds: milliseconds, region: region,
       categorical: categorical, numeric: numeric, label: kind == .impression ? label : nil,
       isSynthetic: isSynthetic)
+    event.unreadFields = unread
+    return event
   }
 
   private func knownField(_ key: String) -> Known? {
@@ -130,24 +136,26 @@ struct EventParser {
     }
   }
 
-  /// Reads a numeric or categorical feature named `key`, or skips the value of an unknown field.
+  /// Reads a numeric or categorical feature named `key`, or skips the value of an unknown
+  /// top-level field; returns false when it skipped.
+  @discardableResult
   private mutating func readFeatureOrSkip(
     _ key: String, depth: Int, categorical: inout [Event.Feature],
     numeric: inout [String: Double], isTopLevel: Bool
-  ) throws(EventRejection) {
+  ) throws(EventRejection) -> Bool {
     if !schema.numericFeatures.isEmpty && schema.numericFeatures.contains(key) {
       if numeric[key] != nil { throw fault(.duplicateKey, field: key) }
       skipWhitespace()
       if peekLiteral("null") {
         index += 4
-        return
+        return true
       }
       numeric[key] = try readNumber(field: key)
-      return
+      return true
     }
     guard !isTopLevel || schema.categoricalFields.contains(key) else {
       try skipValue(depth: depth)
-      return
+      return false
     }
     if isKnownFeature(key, in: categorical) { throw fault(.duplicateKey, field: key) }
     if let value = try readOptionalText(field: key) {
@@ -157,6 +165,7 @@ struct EventParser {
         featureNames.insert(key)
       }
     }
+    return true
   }
 
   /// Up to this many features, duplicates are found by a linear search; past it, by a set, so
@@ -257,6 +266,23 @@ struct EventParser {
       let text = String(
         decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
       guard let value = Double(text), value.isFinite else {
+        throw EventRejection(.nonFiniteNumber, field: field, offset: start)
+      }
+      return value
+    case UInt8(ascii: "\""):
+      // A number written as a string ("3", " -1.5e2 "), as many producers do: decimal only.
+      let text = try readStringLiteral(field: field).trimmingCharacters(in: .whitespaces)
+      let isDecimal =
+        !text.isEmpty
+        && text.utf8.allSatisfy { byte in
+          (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: ".")
+            || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "+") || byte == UInt8(ascii: "e")
+            || byte == UInt8(ascii: "E")
+        }
+      guard isDecimal, let value = Double(text) else {
+        throw EventRejection(.wrongType, field: field, offset: start)
+      }
+      guard value.isFinite else {
         throw EventRejection(.nonFiniteNumber, field: field, offset: start)
       }
       return value

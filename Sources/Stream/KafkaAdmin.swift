@@ -19,7 +19,8 @@ public final class KafkaAdmin: @unchecked Sendable {
     configuration: KafkaConfiguration, logger: Logger = .disabled
   ) throws(KafkaError) -> KafkaAdmin {
     let context = KafkaClientContext(logger: logger, metrics: nil)
-    let conf = try configuration.makeNativeConfiguration()
+    // An admin client is a producer handle: consumer-only properties would each be warned of.
+    let conf = try configuration.withoutConsumerSettings.makeNativeConfiguration()
     context.install(on: conf)
     var errorText = [CChar](repeating: 0, count: 512)
     guard let handle = rd_kafka_new(RD_KAFKA_PRODUCER, conf, &errorText, errorText.count) else {

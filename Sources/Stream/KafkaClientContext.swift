@@ -11,6 +11,9 @@ final class KafkaClientContext: @unchecked Sendable {
   let errorCounter: MetricFamily?
   let onRebalance: KafkaConsumer.RebalanceHandler?
   let startOffset: KafkaConsumer.OffsetProvider?
+  /// librdkafka log lines that contain one of these are not passed on (lines that are true
+  /// but meaningless for this handle, such as the mock cluster's lack of bootstrap servers).
+  let ignoredLogText: [String]
   /// The consumer this context belongs to, for rebalance handlers; weak to avoid a cycle.
   weak var consumer: KafkaConsumer?
   private let fatalErrorStorage = Mutex<KafkaError?>(nil)
@@ -18,9 +21,10 @@ final class KafkaClientContext: @unchecked Sendable {
   init(
     logger: Logger, metrics: MetricsRegistry?,
     onRebalance: KafkaConsumer.RebalanceHandler? = nil,
-    startOffset: KafkaConsumer.OffsetProvider? = nil
+    startOffset: KafkaConsumer.OffsetProvider? = nil, ignoringLogsContaining: [String] = []
   ) {
     self.logger = logger
+    self.ignoredLogText = ignoringLogsContaining
     self.errorCounter = metrics?.counter(
       "iak_kafka_errors_total", help: "Errors reported by librdkafka, by code.", labels: ["code"])
     self.onRebalance = onRebalance
@@ -55,6 +59,7 @@ final class KafkaClientContext: @unchecked Sendable {
         return
       }
       let line = text.map { String(cString: $0) } ?? ""
+      if context.ignoredLogText.contains(where: line.contains) { return }
       let facilityName = facility.map { String(cString: $0) } ?? ""
       let mapped: Logger.Level =
         switch level {

@@ -6,14 +6,7 @@ extension KafkaConsumer {
   public func watermarks(
     of topicPartition: TopicPartition, timeout: Duration
   ) throws(KafkaError) -> (low: Int64, high: Int64) {
-    var low: Int64 = -1
-    var high: Int64 = -1
-    let code = rd_kafka_query_watermark_offsets(
-      handle, topicPartition.topic, topicPartition.partition, &low, &high, milliseconds(timeout))
-    guard code == RD_KAFKA_RESP_ERR_NO_ERROR else {
-      throw KafkaError(code, context: "querying the watermarks of \(topicPartition)")
-    }
-    return (low, high)
+    try queryWatermarks(handle, of: topicPartition, timeout: timeout)
   }
 
   /// The number of partitions of `topic`, from cluster metadata.
@@ -152,4 +145,18 @@ private struct TimestampProbe {
     throw KafkaError(
       code: .timedOut, message: "no record of \(partition) at offset \(offset) within \(timeout)")
   }
+}
+
+/// The low and high watermarks of a partition, asked of its leader through any client `handle`.
+func queryWatermarks(
+  _ handle: OpaquePointer, of topicPartition: TopicPartition, timeout: Duration
+) throws(KafkaError) -> (low: Int64, high: Int64) {
+  var low: Int64 = -1
+  var high: Int64 = -1
+  let code = rd_kafka_query_watermark_offsets(
+    handle, topicPartition.topic, topicPartition.partition, &low, &high, milliseconds(timeout))
+  guard code == RD_KAFKA_RESP_ERR_NO_ERROR else {
+    throw KafkaError(code, context: "querying the watermarks of \(topicPartition)")
+  }
+  return (low, high)
 }

@@ -192,7 +192,10 @@ public final class KafkaConsumer: @unchecked Sendable {
       {
         logger.info(
           "commit refused for now; retrying",
-          ["attempt": String(attempt), "backoff": "\(backoff)", "error": error.description])
+          [
+            "attempt": String(attempt), "backoff_seconds": Logger.seconds(backoff),
+            "error": error.description,
+          ])
         Thread.sleep(forTimeInterval: Double(milliseconds(backoff)) / 1000)
         backoff = min(backoff * 2, .milliseconds(500))
         attempt += 1

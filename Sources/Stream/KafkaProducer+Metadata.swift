@@ -21,4 +21,13 @@ extension KafkaProducer {
       rd_kafka_metadata_destroy(metadata)
     }
   }
+
+  /// The low and high watermarks of a partition, asked of its leader (for example to check
+  /// that what was written is still retained).
+  /// - Throws: `KafkaError` if the partition is unknown or the broker does not answer in time.
+  public func watermarks(
+    of topicPartition: TopicPartition, timeout: Duration
+  ) throws(KafkaError) -> (low: Int64, high: Int64) {
+    try queryWatermarks(handle, of: topicPartition, timeout: timeout)
+  }
 }

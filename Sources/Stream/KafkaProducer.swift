@@ -106,7 +106,7 @@ public final class KafkaProducer: @unchecked Sendable {
       // A delivery handler is stuck; destroying the handle under it would crash the process.
       context.logger.error(
         "the producer's polling thread did not stop; leaking its handle",
-        ["timeout": "\(Poller.stopTimeout)"])
+        ["timeout_seconds": Logger.seconds(Poller.stopTimeout)])
       return
     }
     rd_kafka_destroy(handle)

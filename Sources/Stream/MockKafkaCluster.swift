@@ -67,8 +67,10 @@ public final class MockKafkaCluster: @unchecked Sendable {
       throw KafkaError(
         code: .invalidArgument, message: "a mock cluster needs at least 1 broker, got \(brokers)")
     }
-    let context = KafkaClientContext(logger: logger, metrics: nil)
-    // The cluster lives on a handle of its own; a producer handle needs no group or topic.
+    // The cluster lives on a handle of its own; a producer handle needs no group or topic, and
+    // it connects to no cluster (librdkafka says so at creation: not worth a line).
+    let context = KafkaClientContext(
+      logger: logger, metrics: nil, ignoringLogsContaining: ["No `bootstrap.servers` configured"])
     let conf = try KafkaConfiguration([("client.id", "iak-mock-cluster")])
       .makeNativeConfiguration()
     context.install(on: conf)

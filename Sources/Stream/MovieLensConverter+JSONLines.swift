@@ -37,6 +37,9 @@ extension MovieLensConverter {
   ) throws(MovieLensError) -> Summary {
     let partial = output.appendingPathExtension("partial")
     let manager = FileManager.default
+    // The folder is made as `pretrain --out` makes its own: a new user's `out/x/events.jsonl`.
+    try? manager.createDirectory(
+      at: output.deletingLastPathComponent(), withIntermediateDirectories: true)
     guard manager.createFile(atPath: partial.path, contents: nil),
       let handle = FileHandle(forWritingAtPath: partial.path)
     else {

@@ -15,6 +15,16 @@ public enum ProduceCommand {
     case speedup(Double)
   }
 
+  /// Which time each record's Kafka timestamp carries.
+  public enum Timestamp: String, Sendable, Equatable, CaseIterable {
+    /// The time it is sent (the producer's clock): time-based retention counts from now, so
+    /// replaying old events into a real cluster does not delete them at once.
+    case send
+    /// The event's own time (the payload's `ts`); a broker with time-based retention deletes
+    /// records whose event time is older than the retention at once.
+    case event
+  }
+
   /// What to send and how.
   public struct Options: Sendable {
     /// The JSON-lines input.
@@ -23,6 +33,8 @@ public enum ProduceCommand {
     public var topic: String
     /// How fast to send.
     public var pace: Pace
+    /// The time each record's Kafka timestamp carries (the payload keeps the event time).
+    public var timestamp: Timestamp
     /// Producer configuration (bootstrap servers and pass-through pairs).
     public var configuration: KafkaConfiguration
     /// Report progress every this many lines.
@@ -32,12 +44,14 @@ public enum ProduceCommand {
 
     /// Describes a produce run.
     public init(
-      input: URL, topic: String, pace: Pace = .unlimited, configuration: KafkaConfiguration,
-      progressEvery: Int = 10_000, flushTimeout: Duration = .seconds(30)
+      input: URL, topic: String, pace: Pace = .unlimited, timestamp: Timestamp = .send,
+      configuration: KafkaConfiguration, progressEvery: Int = 10_000,
+      flushTimeout: Duration = .seconds(30)
     ) {
       self.input = input
       self.topic = topic
       self.pace = pace
+      self.timestamp = timestamp
       self.configuration = configuration
       self.progressEvery = progressEvery
       self.flushTimeout = flushTimeout
@@ -46,20 +60,30 @@ public enum ProduceCommand {
 
   /// Counts so far (or at the end).
   public struct Progress: Sendable, Equatable {
+    /// Non-empty lines in the input (what will have been sent at the end).
+    public var total: Int
     /// Non-empty lines read and handed to the producer.
     public var sent: Int
     /// Records whose delivery succeeded.
     public var delivered: Int
     /// Records that could not be enqueued or delivered.
     public var failed: Int
+    /// Delivered records that the broker no longer held when the run ended: the partition's
+    /// log start offset had moved past them (retention by size, as on the development broker
+    /// that keeps about 5 MB per partition). Counted at the end only.
+    public var notRetained: [TopicPartition: Int]
     /// Whether every line sent was delivered.
     public var isComplete: Bool { failed == 0 && delivered == sent }
 
     /// Makes a count.
-    public init(sent: Int, delivered: Int, failed: Int) {
+    public init(
+      total: Int, sent: Int, delivered: Int, failed: Int, notRetained: [TopicPartition: Int] = [:]
+    ) {
+      self.total = total
       self.sent = sent
       self.delivered = delivered
       self.failed = failed
+      self.notRetained = notRetained
     }
   }
 
@@ -97,18 +121,21 @@ public enum ProduceCommand {
     }
     let producer = try KafkaProducer.make(
       configuration: options.configuration, logger: logger, metrics: metrics)
-    let counts = Counts()
+    let lines = data.split(separator: UInt8(ascii: "\n")).filter {
+      !$0.allSatisfy { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\r") }
+    }
+    let counts = Counts(total: lines.count)
     let pacer = Pacer(pace: options.pace)
     var sent = 0
-    for slice in data.split(separator: UInt8(ascii: "\n")) {
+    progress(counts.progress(sent: 0))  // the total is known: a progress display starts now
+    for slice in lines {
       let line = Array(slice)
-      if line.allSatisfy({ $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\r") }) { continue }
       let time = eventTimeMs?(line)
       pacer.wait(index: sent, eventTimeMs: time)
       sent += 1
       let record = OutgoingRecord(
         topic: options.topic, key: key(line).map { Array($0.utf8) }, value: line,
-        timestampMs: time)
+        timestampMs: options.timestamp == .event ? time : nil)
       do {
         try producer.send(record) { result in counts.record(result, logger: logger) }
       } catch {
@@ -120,15 +147,17 @@ public enum ProduceCommand {
       }
     }
     do {
-      try producer.close(timeout: options.flushTimeout)
+      try producer.flush(timeout: options.flushTimeout)
     } catch {
       logger.error(
-        "some records were not delivered before the timeout",
-        [
-          "error": error.description
-        ])
+        "some records were not delivered before the timeout", ["error": error.description])
     }
-    let final = counts.progress(sent: sent)
+    let notRetained = counts.notRetained { partition in
+      try? producer.watermarks(of: partition, timeout: .seconds(5)).low
+    }
+    try? producer.close(timeout: .seconds(1))
+    var final = counts.progress(sent: sent)
+    final.notRetained = notRetained
     progress(final)
     return final
   }
@@ -136,13 +165,24 @@ public enum ProduceCommand {
 
 /// Delivery counts updated from the producer's thread.
 private final class Counts: Sendable {
-  private let state = Mutex((delivered: 0, failed: 0))
+  private struct State {
+    var delivered = 0
+    var failed = 0
+    /// The offsets written, by partition: to tell at the end which are still retained.
+    var offsets: [TopicPartition: [Int64]] = [:]
+  }
+
+  private let total: Int
+  private let state = Mutex(State())
+
+  init(total: Int) { self.total = total }
 
   func record(_ result: Result<Delivery, KafkaError>, logger: Logger) {
     let failures: Int? = state.withLock { state in
       switch result {
-      case .success:
+      case .success(let delivery):
         state.delivered += 1
+        state.offsets[delivery.topicPartition, default: []].append(delivery.offset)
         return nil
       case .failure:
         state.failed += 1
@@ -158,7 +198,22 @@ private final class Counts: Sendable {
   }
 
   func progress(sent: Int) -> ProduceCommand.Progress {
-    state.withLock { .init(sent: sent, delivered: $0.delivered, failed: $0.failed) }
+    state.withLock {
+      .init(total: total, sent: sent, delivered: $0.delivered, failed: $0.failed)
+    }
+  }
+
+  /// How many written records of each partition lie below its log start offset now
+  /// (`logStart` answers nil when it cannot be asked; such a partition is not counted).
+  func notRetained(logStart: (TopicPartition) -> Int64?) -> [TopicPartition: Int] {
+    let offsets = state.withLock { $0.offsets }
+    var result: [TopicPartition: Int] = [:]
+    for (partition, written) in offsets {
+      guard let start = logStart(partition) else { continue }
+      let lost = written.count { $0 < start }
+      if lost > 0 { result[partition] = lost }
+    }
+    return result
   }
 }
 

@@ -1,3 +1,4 @@
+import Foundation
 import Synchronization
 import Testing
 
@@ -35,6 +36,58 @@ import Testing
   }
 }
 
+@Suite struct LogTimestampTests {
+  @Test func timestampsAreUTCWithTheZone() throws {
+    let date = Date(timeIntervalSince1970: 1_000_000_000.123)
+    #expect(Logger.timestamp(date) == "2001-09-09T01:46:40.123Z")
+    let captured = LoggerTests.Lines()
+    Logger(label: "x") { line in captured.lines.withLock { $0.append(line) } }.info("hi")
+    Logger(label: "x", format: .json) { line in captured.lines.withLock { $0.append(line) } }
+      .info("hi")
+    let zoned = try Regex(#"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"#)
+    #expect(captured.all.count == 2)
+    for line in captured.all { #expect(line.contains(zoned), "\(line)") }
+  }
+}
+
+@Suite struct StandardErrorTerminalTests {
+  final class Output: Sendable {
+    let text = Mutex("")
+  }
+
+  @Test func logLinesAreNeverGluedToTheProgressLine() {
+    let output = Output()
+    let terminal = StandardErrorTerminal { text in output.text.withLock { $0 += text } }
+    terminal.writeLine("first")
+    terminal.showStatus("replay: 10 events")
+    terminal.showStatus("replay: 20 events")
+    terminal.writeLine("level=warning msg=late")
+    terminal.clearStatus()
+    terminal.clearStatus()
+    terminal.writeLine("done")
+    let clear = "\r\u{1B}[K"
+    let expected =
+      "first\n" + clear + "replay: 10 events" + clear + "replay: 20 events"
+      + clear + "level=warning msg=late\n" + "replay: 20 events" + clear + "done\n"
+    #expect(output.text.withLock { $0 } == expected)
+  }
+
+  @Test func aTerminalProgressReporterDrawsOnTheSharedLineAndClearsItAtTheEnd() {
+    let output = Output()
+    let terminal = StandardErrorTerminal { text in output.text.withLock { $0 += text } }
+    let reporter = ProgressReporter(
+      label: "produce", unit: "events", total: 100, logger: .disabled, isTerminal: true,
+      terminal: terminal)
+    reporter.update(done: 10)
+    terminal.writeLine("a log line")
+    reporter.finish()
+    let text = output.text.withLock { $0 }
+    #expect(text.hasPrefix("\r\u{1B}[Kproduce: 10/100 events"))
+    #expect(text.contains("\r\u{1B}[Ka log line\nproduce: 10/100 events"))
+    #expect(text.hasSuffix("\r\u{1B}[K"))
+  }
+}
+
 @Suite struct ProgressReporterTests {
   @Test func describesCountRateAndETA() {
     let text = ProgressReporter.describe(
@@ -43,5 +96,10 @@ import Testing
     #expect(
       ProgressReporter.describe(label: "produce", unit: "events", done: 7, total: nil, elapsed: 2)
         == "produce: 7 events, 4/s")
+    // A first report microseconds after the start shows no rate and no ETA, not 10^9/s.
+    #expect(
+      ProgressReporter.describe(
+        label: "pretrain", unit: "examples", done: 1280, total: 2880, elapsed: 0.000_5)
+        == "pretrain: 1280/2880 examples")
   }
 }

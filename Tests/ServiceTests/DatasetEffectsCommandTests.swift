@@ -96,7 +96,7 @@ import Testing
       (["--inject-effects", "-2", "--effect-size", "1"], "option --inject-effects expects"),
       (
         ["--inject-effects", "2", "--effect-size", "1", "--effect-since", "yesterday"],
-        "--effect-since expects RFC 3339 time"
+        "--effect-since expects a time: RFC 3339 (1998-01-01T00:00:00Z), a date meaning midnight UTC"
       ),
       (
         ["--inject-effects", "5", "--effect-size", "1", "--effect-min-impressions", "20"],

@@ -31,7 +31,9 @@ import Testing
       }
       if round == 0 { first = trainer.kernels.values.sorted { $0.domain < $1.domain } }
       let stats = trainer.kernels.keys.reduce(into: [String: Any]()) { stats, domain in
-        stats[domain] = ["auc": 0.61 + Double(round) / 100, "backbone_auc": 0.6]
+        stats[domain] = [
+          "examples": 40 + 40 * round, "auc": 0.61 + Double(round) / 100, "backbone_auc": 0.6,
+        ]
       }
       try store.write(
         SafeTensors(tensors: tensors),
@@ -67,13 +69,16 @@ import Testing
     let east = try #require(
       list.output.split(separator: "\n").first { $0.hasPrefix("1998-03/east") })
     #expect(
-      east.split(separator: " ").map(String.init).prefix(5) == [
-        "1998-03/east", "2", "64", "0.6200", "0.6000",
+      east.split(separator: " ").map(String.init).prefix(6) == [
+        "1998-03/east", "2", "80", "64", "0.6200", "0.6000",
       ])
+    #expect(list.output.contains("domain_examples kernel_examples"))
     let (showStatus, show) = run(["show", "1998-03/west", "--checkpoint-dir", folder + "/store"])
     #expect(showStatus == 0)
     #expect(show.output.contains("decoder.weight F32 [2, 8]"))
     #expect(show.output.contains("kernel version: 2"))
+    #expect(show.output.contains("domain examples (labelled examples of this domain): 80"))
+    #expect(show.output.contains("kernel examples (all it trained on, warm starts included): 64"))
     let (diffStatus, diff) = run(["diff", "1", "2", "--checkpoint-dir", folder + "/store"])
     #expect(diffStatus == 0)
     #expect(diff.output.contains("1998-03/east"))

@@ -123,9 +123,17 @@ import Testing
     #expect(status == 0, "\(out.errors)")
     for (key, value) in Self.secrets {
       #expect(!out.output.contains(value), "\(key)'s value is shown")
+      if key == "alert.webhook" { continue }
       #expect(out.output.contains("\(key) = ********  # --set \(key)"), "\(key) is not listed")
     }
+    // A URL is shown without its credentials (and query), so an operator can still check it.
+    #expect(
+      out.output.contains("alert.webhook = https://********@alerts.example/hook  # --set"))
     #expect(out.output.contains("kafka.sasl.mechanisms = SCRAM-SHA-512"))
+    // Settings that merely sit near a secret are not secrets.
+    #expect(out.output.contains("alert.webhook_timeout = 5s  #"))
+    #expect(out.output.contains("alert.webhook_retries = 2  #"))
+    #expect(out.output.contains("alert.webhook_min_severity = warning  #"))
     for key in ["my.api.token", "kafka.oauth.credentials", "x.private.key", "kafka.sasl.x"] {
       #expect(ConfigKey.isSecret(key), "\(key)")
     }

@@ -78,6 +78,30 @@ import Testing
     #expect(event.label == nil)
   }
 
+  @Test func acceptsDeclaredNumbersWrittenAsDecimalStrings() throws {
+    var schema = EventSchema()
+    schema.numericFeatures = ["position", "price", "age"]
+    let event = try decode(
+      #"{"type":"impression","id":"a","ts":5,"position":"3","age":" -1.5e1 ","#
+        + #""features":{"price":"0.25"}}"#,
+      schema: schema)
+    #expect(event.numeric == ["position": 3, "age": -15, "price": 0.25])
+    for (text, reason) in [
+      (#""three""#, EventRejection.Reason.wrongType), (#""""#, .wrongType),
+      (#""0x10""#, .wrongType), (#""NaN""#, .wrongType), (#""1e999""#, .nonFiniteNumber),
+    ] {
+      #expect(throws: EventRejection.self) {
+        try decode(#"{"type":"impression","id":"a","ts":5,"position":\#(text)}"#, schema: schema)
+      }
+      do {
+        _ = try decode(
+          #"{"type":"impression","id":"a","ts":5,"position":\#(text)}"#, schema: schema)
+      } catch let error as EventRejection {
+        #expect(error.reason == reason, "\(text)")
+      }
+    }
+  }
+
   @Test func honoursRenamedFields() throws {
     let schema = EventSchema(
       typeField: "kind", idField: "impression_id", timeField: "time", regionField: "city",
@@ -218,5 +242,38 @@ import Testing
     #expect(try decode(line, schema: schema) == event)
     let click = Event(kind: .click, id: "x", timeMilliseconds: 9)
     #expect(click.jsonLine() == #"{"type":"click","id":"x","ts":9}"#)
+  }
+}
+
+@Suite struct FieldUsageTests {
+  @Test func namesConfiguredFieldsNeverThereAndPresentFieldsNeverUsed() throws {
+    var schema = EventSchema()
+    schema.categoricalFields = ["user"]
+    schema.numericFeatures = ["price"]
+    let decoder = EventDecoder(schema: schema, metrics: MetricsRegistry())
+    var usage = FieldUsage(configured: ["user", "device", "price"], sampleSize: 3)
+    let lines = [
+      #"{"type":"impression","id":"a","ts":1,"user":"u","position":2,"features":{"genre":"x"}}"#,
+      #"{"type":"click","id":"a","ts":2,"position":9,"button":"b"}"#,
+      #"{"type":"impression","id":"b","ts":3,"user":"v","price":"1.5"}"#,
+    ]
+    for line in lines { #expect(usage.observe(try decoder.decode(Array(line.utf8))) == nil) }
+    #expect(!usage.isReported)
+    let last = #"{"type":"impression","id":"c","ts":4,"user":"w","position":1}"#
+    let warnings = try #require(usage.observe(try decoder.decode(Array(last.utf8))))
+    #expect(
+      warnings == [
+        "configured field 'device' is in none of the first 3 impressions: every event hashes it "
+          + "as missing; check its name in backbone.fields or event.numeric_fields (and "
+          + "event.categorical_fields for a top-level field)",
+        "field 'genre' is in 1 of the first 3 impressions but no setting uses it: add it to "
+          + "backbone.fields, or to event.numeric_fields to learn from it",
+        "field 'position' is in 2 of the first 3 impressions but no setting uses it: add it to "
+          + "event.categorical_fields and backbone.fields, or to event.numeric_fields to learn "
+          + "from it",
+      ])
+    #expect(usage.isReported)
+    #expect(usage.observe(try decoder.decode(Array(last.utf8))) == nil)
+    #expect(usage.report() == nil)
   }
 }

@@ -32,15 +32,18 @@ import Testing
     let input = try Self.writeEvents()
     defer { try? FileManager.default.removeItem(at: input) }
     let reports = Mutex<[ProduceCommand.Progress]>([])
+    let before = Int64(Date().timeIntervalSince1970 * 1000)
     let summary = try ProduceCommand.run(
       .init(
         input: input, topic: "events", pace: .rate(1000),
         configuration: MockClusterFixture.configuration(cluster), progressEvery: 2),
       key: ProduceCommand.key(byField: "region"), eventTimeMs: Self.eventTime,
       progress: { progress in reports.withLock { $0.append(progress) } })
-    #expect(summary == .init(sent: 6, delivered: 6, failed: 0))
+    let after = Int64(Date().timeIntervalSince1970 * 1000)
+    #expect(summary == .init(total: 6, sent: 6, delivered: 6, failed: 0))
     #expect(summary.isComplete)
-    #expect(reports.withLock { $0.map(\.sent) } == [2, 4, 6, 6])
+    #expect(reports.withLock { $0.map(\.sent) } == [0, 2, 4, 6, 6])
+    #expect(reports.withLock { $0.map(\.total) } == [6, 6, 6, 6, 6])
 
     let consumer = try KafkaConsumer.make(
       configuration: MockClusterFixture.consumerConfiguration(cluster))
@@ -55,7 +58,54 @@ import Testing
     let west = records.filter { $0.key == Array("west".utf8) }
     #expect(Set(west.map(\.partition)).count == 1)
     #expect(west.map { Self.eventTime($0.value) } == [1000, 1200])
-    #expect(Set(records.compactMap(\.timestampMs)) == [1000, 1100, 1200, 1300, 1400, 1500])
+    // By default a record is stamped with its send time: time-based retention counts from now.
+    let stamps = records.compactMap(\.timestampMs)
+    #expect(stamps.count == 6)
+    #expect(stamps.allSatisfy { (before - 1_000)...(after + 1_000) ~= $0 }, "\(stamps)")
+  }
+
+  @Test func produceStampsRecordsWithTheirEventTimeWhenAsked() throws {
+    let cluster = try BrokerCommand.start(
+      .init(topics: [try TopicSpecification(parsing: "events:1")]), logger: .disabled)
+    let input = try Self.writeEvents()
+    defer { try? FileManager.default.removeItem(at: input) }
+    let summary = try ProduceCommand.run(
+      .init(
+        input: input, topic: "events", timestamp: .event,
+        configuration: MockClusterFixture.configuration(cluster)),
+      key: ProduceCommand.key(byField: "region"), eventTimeMs: Self.eventTime)
+    #expect(summary.isComplete && summary.notRetained.isEmpty)
+    let consumer = try KafkaConsumer.make(
+      configuration: MockClusterFixture.consumerConfiguration(cluster))
+    try consumer.assign(try consumer.resolve(.earliest, topic: "events", timeout: .seconds(5)))
+    let records = try MockClusterFixture.poll(consumer, count: 6)
+    consumer.close()
+    #expect(records.compactMap(\.timestampMs) == [1000, 1100, 1200, 1300, 1400, 1500])
+  }
+
+  @Test func produceCountsTheRecordsTheDevelopmentBrokerDroppedBeyondItsRetention() throws {
+    // The mock broker keeps about 5 MB per partition: 8 MB into one partition loses the oldest.
+    let cluster = try BrokerCommand.start(
+      .init(topics: [try TopicSpecification(parsing: "events:1")]), logger: .disabled)
+    let input = FileManager.default.temporaryDirectory
+      .appendingPathComponent("iak-produce-big-\(UUID().uuidString).jsonl")
+    defer { try? FileManager.default.removeItem(at: input) }
+    let padding = String(repeating: "x", count: 1_000)
+    let lines = (0..<8_000).map { #"{"ts":\#($0),"region":"west","pad":"\#(padding)"}"# }
+    try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: input)
+    let summary = try ProduceCommand.run(
+      .init(
+        input: input, topic: "events", configuration: MockClusterFixture.configuration(cluster)),
+      key: ProduceCommand.key(byField: "region"))
+    #expect(summary.isComplete)
+    let partition = TopicPartition(topic: "events", partition: 0)
+    let consumer = try KafkaConsumer.make(
+      configuration: MockClusterFixture.consumerConfiguration(cluster))
+    defer { consumer.close() }
+    let (low, high) = try consumer.watermarks(of: partition, timeout: .seconds(5))
+    #expect(high == 8_000)
+    #expect(low > 0, "the mock kept all 8 MB: the test no longer shows its retention")
+    #expect(summary.notRetained == [partition: Int(low)])
   }
 
   @Test func produceReportsUndeliveredEvents() throws {
@@ -70,7 +120,7 @@ import Testing
         configuration: MockClusterFixture.configuration(cluster)
           .setting("message.timeout.ms", "300"), flushTimeout: .seconds(2)),
       key: ProduceCommand.key(byField: "region"))
-    #expect(summary == .init(sent: 6, delivered: 0, failed: 6))
+    #expect(summary == .init(total: 6, sent: 6, delivered: 0, failed: 6))
     #expect(!summary.isComplete)
     let missing = input.appendingPathExtension("missing")
     #expect(throws: KafkaError.self) {
@@ -88,7 +138,10 @@ import Testing
     let announced = Mutex<String?>(nil)
     try BrokerCommand.run(
       .init(brokers: 3, topics: [.init(name: "a", partitions: 2)]), logger: .disabled,
-      announce: { line in announced.withLock { $0 = line } },
+      announce: { line in
+        // The first line is bootstrap.servers; `#` lines after it state capacities.
+        if !line.hasPrefix("#") { announced.withLock { $0 = line } }
+      },
       waitForStop: {
         // While serving, a real client can use the cluster through the announced line.
         let line = announced.withLock { $0 } ?? ""

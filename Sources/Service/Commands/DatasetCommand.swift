@@ -63,7 +63,8 @@ extension CommandSpec {
       .value("--inject-effects", "N", "Cells (region, month, genre) whose click rate to move"),
       .value("--effect-size", "DELTA", "Their shift in logits, -5 to 5 (e.g. 1.0 or -1.0)"),
       .value("--effect-seed", "S", "Seed of the cell choice and label draws (default 1)"),
-      .value("--effect-since", "TIME", "Cells start here (default 1998-01-01T00:00:00Z)"),
+      .value(
+        "--effect-since", "TIME", "Cells start here (default 1998-01-01; a date is midnight UTC)"),
       .value("--effect-min-impressions", "M", "Fewest impressions of a cell (default 200)"),
       .value("--effects-out", "FILE", "Where to write the truth (default FILE.effects.json)"),
       .value("--count", "N", "Hostile events to write (default 10000)"),
@@ -208,6 +209,7 @@ private func writeHostileEvents(_ context: CommandContext) throws -> Int32 {
     bytes.append(UInt8(ascii: "\n"))
   }
   let partial = output + ".partial"
+  OutputFolder.make(for: output)
   guard FileManager.default.createFile(atPath: partial, contents: Data(bytes)) else {
     throw UsageError("cannot write \(partial); check that its folder exists and is writable")
   }

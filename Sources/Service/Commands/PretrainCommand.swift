@@ -11,7 +11,8 @@ extension CommandSpec {
     usage: "iak-stream pretrain --input events.jsonl [--until TIME] --out DIR",
     details: """
       Reads the events (impressions and clicks, joined in event time as the service does),
-      keeps the impressions before --until (default backbone.until; RFC 3339 or epoch
+      keeps the impressions before --until (default backbone.until; RFC 3339 such as
+      1998-01-01T00:00:00Z, a date such as 1998-01-01 meaning midnight UTC, or epoch
       milliseconds), and trains every parameter of the backbone described by backbone.*:
       hashed embeddings, the MLP tower and the logit. Adam, the training part shuffled with
       backbone.seed. The last backbone.validation_fraction of the examples (the most recent) is
@@ -32,17 +33,26 @@ extension CommandSpec {
       let arguments = context.arguments
       let input = try arguments.required("--input")
       let untilText = arguments.value("--until") ?? configuration.string("backbone.until")
-      let until = try parseTime(untilText, option: "--until")
+      let untilName = arguments.value("--until") == nil ? "backbone.until" : "--until"
+      let until = try parseTime(untilText, option: untilName)
       let out = arguments.value("--out") ?? configuration.string("backbone.dir")
       let backboneConfig = try configuration.backboneConfig()
       let assembler = ExampleAssembler(backbone: backboneConfig)
       let contents = try EventFile.read(
         input, configuration: configuration, until: until, logger: context.logger)
+      if contents.examples.isEmpty, let until, let range = contents.timeRange {
+        throw UsageError(
+          "no labelled impression in \(input) is before \(untilName) "
+            + "(\(RFC3339.string(milliseconds: until))): its \(contents.outsideRange) are from "
+            + "\(RFC3339.string(milliseconds: range.lowerBound)) to "
+            + "\(RFC3339.string(milliseconds: range.upperBound)); give --until a later time, or "
+            + "set backbone.until (empty = every event)")
+      }
       let examples = contents.examples.map {
         assembler.example(for: $0.impression, label: $0.label, domain: $0.domain)
       }
       context.logger.info(
-        "pretraining", ["examples": "\(examples.count)", "rejected": "\(contents.rejected)"])
+        "pretraining", ["examples": "\(examples.count)", "rejected": contents.rejectedDescription])
       let pretrainConfig = configuration.pretrainConfig
       var reporter: ProgressReporter?
       var reporterIsRefit = false
@@ -79,14 +89,12 @@ extension CommandSpec {
       return 0
     })
 
-  /// Parses RFC 3339 or epoch milliseconds; an empty text means no bound.
+  /// Parses a time (`TimeValue`: RFC 3339, a date meaning midnight UTC, or epoch
+  /// milliseconds); an empty text means no bound.
   static func parseTime(_ text: String, option: String) throws(UsageError) -> Int64? {
     if text.isEmpty { return nil }
-    if let milliseconds = Int64(text) { return milliseconds }
-    guard let milliseconds = EventTime.milliseconds(rfc3339: text) else {
-      throw UsageError(
-        "\(option) expects RFC 3339 time such as 1998-01-01T00:00:00Z or epoch milliseconds, "
-          + "got '\(text)'")
+    guard let milliseconds = TimeValue.milliseconds(text) else {
+      throw UsageError("\(option) expects a time: \(TimeValue.forms); got '\(text)'")
     }
     return milliseconds
   }

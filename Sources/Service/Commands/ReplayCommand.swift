@@ -29,23 +29,27 @@ extension CommandSpec {
       Start: empty, or from a snapshot (--from-snapshot: a version of --checkpoint-dir, or
       another store's folder, whose newest valid snapshot is used) at the offsets that snapshot
       covers (Kafka partitions it never saw start at their earliest record). --from-offset
-      (a line for files; PARTITION:OFFSET pairs for Kafka), --from-timestamp (RFC 3339 or epoch
-      ms: the first record at or after it; for files, by the events' time field) or --from
-      (earliest, latest or PARTITION:OFFSET pairs) override the start.
+      (a line for files; PARTITION:OFFSET pairs for Kafka), --from-timestamp (RFC 3339, a date
+      such as 1998-03-01 meaning midnight UTC, or epoch ms: the first record at or after it) or
+      --from (earliest, latest or PARTITION:OFFSET pairs) override the start. For files a time
+      is the events' time field; for Kafka it is the records' Kafka timestamp, which `produce`
+      sets to the send time unless given --timestamp event.
 
       End (exclusive): --until-offset, --until-timestamp, or --until end (the default: the end
       each partition had when the replay started). Kafka partitions not named in --until-offset
       read to their end.
 
       It takes a snapshot every checkpoint.interval and at the end, and with --summary writes a
-      JSON document with, per domain and overall, examples, positives, AUC and log loss at
-      serving time (each impression scored when it arrived: the kernel as it then stood, the
+      JSON document with, per domain and overall, examples (the domain's labelled examples:
+      what its figures are measured on), kernel_examples (per domain: all the kernel trained
+      on, warm starts included), positives, AUC and log loss at serving time (each impression scored when it arrived: the kernel as it then stood, the
       backbone alone, and what was served), the same scored when the batch closed (training_*:
       a diagnostic that leaks labels of the same session), the information proxies, kernel
       versions and the alerts raised. --serving-scores writes, per example in training order, a
       tab-separated line: impression id, domain, label (0/1), backbone logit, kernel logit,
-      served logit (for paired bootstraps and other analyses). --flush closes open batches and expires waiting impressions at the
-      end (for a final result; without it the last snapshot can be resumed exactly).
+      served logit (for paired bootstraps and other analyses). --flush closes open batches and
+      expires waiting impressions at the end (for a final result; without it the last snapshot
+      can be resumed exactly).
       """,
     options: [
       .value("--input", "FILE", "JSON-lines events (instead of a Kafka topic)"),
@@ -158,6 +162,7 @@ struct ReplayTool {
     try scores?.finish()
     if let path = arguments.value("--summary") {
       let summary = ReplaySummary.document(of: pipeline, snapshotVersion: manifest?.version)
+      OutputFolder.make(for: path)
       try Data(summary.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
     }
     let counts = pipeline.counts

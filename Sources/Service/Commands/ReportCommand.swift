@@ -33,6 +33,7 @@ extension CommandSpec {
       }
       let page = ReportPage.render(model, generatedAt: Date())
       do {
+        OutputFolder.make(for: out)
         try Data(page.utf8).write(to: URL(fileURLWithPath: out), options: .atomic)
       } catch {
         throw UsageError("--out \(out): cannot write the report: \(error.localizedDescription)")

@@ -26,8 +26,10 @@ extension CommandSpec {
       exits at once with 130). Records read but not yet trained are not committed, so they are
       read again at the next start. If the final snapshot fails (a full disk), the exit status is
       1 and the message names the newest snapshot on disk and the offsets it covers: the
-      records after them are read again at the next start. /metrics and /healthz are served on metrics.listen;
-      /healthz answers 200 once state is restored and the lag is within health.max_lag.
+      records after them are read again at the next start. /metrics and /healthz are served on
+      metrics.listen; /healthz answers 200 once state is restored, the lag is within
+      health.max_lag and checkpoints have not been failing for longer than
+      health.max_checkpoint_age (503 with the reason otherwise).
 
       A gained partition whose end lies below the offset the restored state has read (the
       topic was deleted and created again, or truncated: its offsets went backwards) stops the

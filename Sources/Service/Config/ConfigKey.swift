@@ -23,9 +23,15 @@ public struct ConfigKey: Sendable, Equatable {
   public var group: String { String(name.prefix { $0 != "." }) }
 
   /// Whether the value is a secret that must never be printed or logged: librdkafka secrets
-  /// (`KafkaConfiguration.isSecret`: passwords, secrets, tokens, `sasl.*`, `ssl.key*`) and
-  /// the webhook URL, which may carry credentials.
+  /// (`KafkaConfiguration.isSecret`: passwords, secrets, tokens, `sasl.*`, `ssl.key*`).
+  /// URL keys (`isURL`) are not secrets: they are shown without their credentials.
   public static func isSecret(_ name: String) -> Bool {
-    KafkaConfiguration.isSecret(name) || name.lowercased().contains("webhook")
+    KafkaConfiguration.isSecret(name)
+  }
+
+  /// Whether the value is a URL that may carry credentials (`user:password@`, `?token=`):
+  /// it is printed and logged only through `Redaction.url`.
+  public static func isURL(_ name: String) -> Bool {
+    name == "alert.webhook"
   }
 }

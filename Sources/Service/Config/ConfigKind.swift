@@ -20,6 +20,9 @@ public enum ConfigKind: Sendable, Equatable {
   case choice([String])
   /// Either a duration (`30s`) or an event count (`5000 events`).
   case interval
+  /// A point in time (`TimeValue`): RFC 3339, a date (midnight UTC) or epoch milliseconds;
+  /// empty means no bound.
+  case time
 
   /// What a value of this kind looks like, for error messages.
   public var expectation: String {
@@ -34,6 +37,7 @@ public enum ConfigKind: Sendable, Equatable {
     case .hostPort: "host:port, such as 127.0.0.1:9464"
     case .choice(let words): "one of " + words.joined(separator: ", ")
     case .interval: "a duration such as 30s, or an event count such as '5000 events'"
+    case .time: "a time: " + TimeValue.forms + ", or empty for none"
     }
   }
 }

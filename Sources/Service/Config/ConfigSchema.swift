@@ -143,8 +143,8 @@ public enum ConfigSchema {
         + "validation figures are those of the run without the tail)"),
     ConfigKey("backbone.seed", .integer(0...Int.max), "1", "Seed for initialisation and shuffling"),
     ConfigKey(
-      "backbone.until", .text, "1998-01-01T00:00:00Z",
-      "Pretrain on events strictly before this time (RFC 3339; empty = all)"),
+      "backbone.until", .time, "1998-01-01T00:00:00Z",
+      "Pretrain on events strictly before this time (empty = all)"),
   ]
 
   static let iak: [ConfigKey] = [
@@ -281,7 +281,9 @@ public enum ConfigSchema {
   static let publish: [ConfigKey] = [
     ConfigKey("publish.topic", .text, "iak-kernels", "Compacted topic of published kernels"),
     ConfigKey(
-      "publish.dir", .text, "", "Also write `<domain>.safetensors` files here (empty = off)"),
+      "publish.dir", .text, "",
+      "Also write a file per kernel here, `<window>/<region>.safetensors` as the domain `1998-04/9` is `1998-04/9.safetensors` (empty = off)"
+    ),
     ConfigKey(
       "publish.create_topics", .boolean, "true",
       "Create the kernels, state, alerts and dead-letter topics when missing (compacted where "
@@ -296,6 +298,10 @@ public enum ConfigSchema {
     ConfigKey(
       "health.max_lag", .integer(0...Int.max), "10000",
       "Consumer lag (events) above which /healthz reports not ready"),
+    ConfigKey(
+      "health.max_checkpoint_age", .duration, "5m",
+      "How long checkpoints may fail in a row (a broker outage, a full disk) before /healthz "
+        + "reports not ready"),
   ]
 
   static let alert: [ConfigKey] = [

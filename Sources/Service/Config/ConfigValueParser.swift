@@ -91,6 +91,7 @@ public enum ConfigValueParser {
     case .hostPort: return hostPort(trimmed) != nil
     case .choice(let words): return words.contains(trimmed)
     case .interval: return interval(trimmed) != nil
+    case .time: return trimmed.isEmpty || TimeValue.milliseconds(trimmed) != nil
     }
   }
 }

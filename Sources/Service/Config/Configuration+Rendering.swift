@@ -1,7 +1,13 @@
+import Observability
+
 extension Configuration {
-  /// The value shown for `key`: secrets are masked, whatever their content.
+  /// The value shown for `key`: secrets are masked, whatever their content, and URLs lose
+  /// their credentials and query string.
   public static func displayed(_ key: String, _ value: String) -> String {
-    ConfigKey.isSecret(key) && !value.isEmpty ? "********" : value
+    if value.isEmpty { return value }
+    if ConfigKey.isSecret(key) { return Redaction.mask }
+    if ConfigKey.isURL(key) { return Redaction.url(value) }
+    return value
   }
 
   /// The effective configuration as a `pipeline.conf` file, secrets masked, each line

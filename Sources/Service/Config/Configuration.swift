@@ -20,28 +20,45 @@ public struct Configuration: Sendable, Equatable {
     kafka = ConfigSchema.kafkaDefaults.map { (String($0.name.dropFirst(6)), $0.defaultValue) }
   }
 
-  /// Reads `path` (or `./pipeline.conf` when nil; a missing default file means defaults) and
-  /// applies `overrides` (`key=value`).
+  /// Reads `path` (or `./pipeline.conf` when nil; a missing default file means defaults),
+  /// applies `overrides` (`key=value`) and checks the result as a whole (`problems()`): the
+  /// same checks for every command, `config` included.
   ///
-  /// - Throws: `ConfigError` naming the file, line and key of the first problem.
+  /// - Throws: `ConfigError` naming the file, line and key of every problem found.
   public static func load(path: String?, overrides: [String]) throws(ConfigError) -> Configuration {
     var configuration = Configuration()
+    var problems: [ConfigError] = []
     let file = path ?? "pipeline.conf"
     if let text = try? String(contentsOfFile: file, encoding: .utf8) {
-      try configuration.apply(text: text, source: file)
+      do throws(ConfigError) {
+        try configuration.apply(text: text, source: file)
+      } catch {
+        problems.append(error)
+      }
     } else if path != nil {
       throw ConfigError(
         location: file, message: "cannot read the configuration file (does it exist?)")
     }
-    for override in overrides { try configuration.apply(override: override) }
+    for override in overrides {
+      do throws(ConfigError) {
+        try configuration.apply(override: override)
+      } catch {
+        problems.append(error)
+      }
+    }
+    // Settings that depend on each other are checked once every value parsed.
+    if problems.isEmpty { problems = configuration.problems() }
+    if !problems.isEmpty { throw ConfigError(all: problems) }
     return configuration
   }
 
-  /// Applies the `key = value` lines of `text`; `source` names it in errors.
+  /// Applies the `key = value` lines of `text`; `source` names it in errors. Every line is
+  /// checked: the error thrown carries all the problems of the text, not only the first.
   ///
-  /// - Throws: `ConfigError` for a malformed line, an unknown key or a bad value.
+  /// - Throws: `ConfigError` for malformed lines, unknown keys or bad values.
   public mutating func apply(text: String, source: String) throws(ConfigError) {
     var seen: [String: Int] = [:]
+    var problems: [ConfigError] = []
     for (offset, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false)
       .enumerated()
     {
@@ -49,19 +66,39 @@ public struct Configuration: Sendable, Equatable {
       let line = Self.stripComment(String(rawLine)).trimmingCharacters(in: .whitespaces)
       if line.isEmpty { continue }
       guard let equals = line.firstIndex(of: "=") else {
-        throw ConfigError(
-          location: location, message: "expected 'key = value', found '\(line.prefix(60))'")
+        problems.append(
+          ConfigError(
+            location: location,
+            message: "expected 'key = value', found '\(Self.redactedLine(line))'"))
+        continue
       }
       let key = line[..<equals].trimmingCharacters(in: .whitespaces)
       let value = line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces)
       if let first = seen[key] {
-        throw ConfigError(
-          location: location,
-          message: "key '\(key)' is already set on line \(first); keep one of them")
+        problems.append(
+          ConfigError(
+            location: location,
+            message: "key '\(key)' is already set on line \(first); keep one of them"))
+        continue
       }
       seen[key] = offset + 1
-      try set(key, Self.unquote(value), location: location)
+      do throws(ConfigError) {
+        try set(key, Self.unquote(value), location: location)
+      } catch {
+        problems.append(error)
+      }
     }
+    if !problems.isEmpty { throw ConfigError(all: problems) }
+  }
+
+  /// A malformed line as an error shows it: its first 60 characters, or only `key ...` when
+  /// it names a secret (a `kafka.sasl.password: value` typo must not print the password).
+  static func redactedLine(_ line: String) -> String {
+    let name = line.prefix { !$0.isWhitespace && $0 != ":" }
+    if ConfigKey.isSecret(String(name)) || ConfigKey.isSecret(line) {
+      return "\(name) ... (the rest is not shown: it may hold a secret)"
+    }
+    return String(line.prefix(60))
   }
 
   /// Applies one `key=value` override, as given to `--set`.

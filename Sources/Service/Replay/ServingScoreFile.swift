@@ -13,6 +13,7 @@ final class ServingScoreFile {
   ///
   /// - Throws: `UsageError` when it cannot be created.
   init(path: String) throws {
+    OutputFolder.make(for: path)
     guard FileManager.default.createFile(atPath: path, contents: nil),
       let handle = FileHandle(forWritingAtPath: path)
     else { throw UsageError("--serving-scores: cannot create \(path)") }

@@ -105,7 +105,8 @@ final class RebalanceResponder: Sendable {
     queue.submit(request)
     guard request.wait(seconds: timeoutSeconds) else {
       logger.error(
-        "\(what) did not finish in time; going on", ["timeout_seconds": "\(timeoutSeconds)"])
+        "\(what) did not finish in time; going on",
+        ["timeout_seconds": Logger.figure(timeoutSeconds)])
       return false
     }
     if let failure = request.failure {

@@ -24,7 +24,9 @@ struct ServeTool {
     let idleExit = try Self.idleExit(arguments.value("--exit-when-idle"))
     let offsetResetPolicy = try OffsetResetPolicy.parse(arguments.value("--on-offset-reset"))
     let metrics = ServeMetrics(context.metrics)
-    let health = HealthState(maxLag: configuration.int("health.max_lag"))
+    let health = HealthState(
+      maxLag: configuration.int("health.max_lag"),
+      maxCheckpointAge: .milliseconds(configuration.milliseconds("health.max_checkpoint_age")))
     let endpoint = try MetricsServer.start(
       configuration: configuration, registry: context.metrics, health: health, logger: logger)
     defer { withExtendedLifetime(endpoint) {} }
@@ -105,10 +107,16 @@ struct ServeTool {
       logger: logger, metrics: context.metrics)
     pipeline.keepsAlertHistory = false
     let restored = try restore(pipeline, from: store, backboneSHA256: sha, metrics: metrics)
-    if restored != nil {
-      // A process killed between a snapshot's commit and its publish never delivered that
-      // snapshot's kernels or committed its offsets: the first checkpoint does (see below).
-      pipeline.publishedSteps.removeAll()
+    if let restored {
+      // A process killed between a snapshot's commit and the end of its publish never
+      // delivered that snapshot's kernels: the first checkpoint publishes them again, under the
+      // versions the snapshot records. One whose publish completed owes nothing.
+      let owed = pipeline.owePublishingUnlessDelivered(snapshotVersion: restored.version)
+      if owed > 0 {
+        logger.info(
+          "the restored snapshot's publish is not known to have completed; its kernels go out "
+            + "again under the same versions", ["kernels": "\(owed)"])
+      }
     }
     // Until the first snapshot of this run, the newest durable state is the restored one (or
     // nothing yet to cover): never 0, which would read as "stale since 1970".
@@ -151,7 +159,8 @@ struct ServeTool {
       pipeline: pipeline, source: source, queue: queue, metrics: metrics,
       interval: configuration.interval("checkpoint.interval"), logger: logger.child("train"),
       freshness: freshness, stateTopic: stateTopic, owesDelivery: restored != nil,
-      restored: restored, offsetResetPolicy: offsetResetPolicy, watermarks: watermarks)
+      health: health, restored: restored, offsetResetPolicy: offsetResetPolicy,
+      watermarks: watermarks)
     responder.attach(loop)
     let thread = Thread { loop.run() }
     thread.name = "iak-training"
@@ -178,7 +187,7 @@ struct ServeTool {
     let watchdog = DispatchWorkItem {
       logger.error(
         "shutdown did not finish within shutdown.timeout; exiting without a clean stop",
-        ["timeout_seconds": "\(timeout)"])
+        ["timeout_seconds": Logger.figure(timeout)])
       exit(1)
     }
     DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: watchdog)

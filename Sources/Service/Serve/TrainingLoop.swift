@@ -25,6 +25,7 @@ final class TrainingLoop: @unchecked Sendable {
   private let logger: Logger
   private let interval: CheckpointInterval
   private let stateTopic: PartitionStateTopic?
+  private let health: HealthState?
   private let processed: Mutex<[KafkaPartition: Int64]>
   private let status = Mutex<(isRunning: Bool, failure: String?)>((true, nil))
   private var sinceCheckpoint = 0
@@ -65,12 +66,14 @@ final class TrainingLoop: @unchecked Sendable {
     pipeline: Pipeline, source: any RecordSource, queue: RecordQueue, metrics: ServeMetrics,
     interval: CheckpointInterval, logger: Logger, freshness: FreshnessLog = FreshnessLog(),
     stateTopic: PartitionStateTopic? = nil, owesDelivery: Bool = false,
-    restored: SnapshotManifest? = nil, offsetResetPolicy: OffsetResetPolicy = .fail,
+    health: HealthState? = nil, restored: SnapshotManifest? = nil,
+    offsetResetPolicy: OffsetResetPolicy = .fail,
     watermarks: (@Sendable (KafkaPartition) -> (low: Int64, high: Int64)?)? = nil
   ) {
     self.offsetResetPolicy = offsetResetPolicy
     self.watermarks = watermarks
     self.stateTopic = stateTopic
+    self.health = health
     self.owesDelivery = owesDelivery
     covered = Mutex(
       restored.map {
@@ -302,6 +305,7 @@ final class TrainingLoop: @unchecked Sendable {
       if let uncommitted { commit(uncommitted) }
       lastCheckpoint = started
       metrics.lastSnapshot.set(Date().timeIntervalSince1970)
+      health?.markCheckpointed()
       return true
     }
     do {
@@ -365,15 +369,17 @@ final class TrainingLoop: @unchecked Sendable {
       retryAt = nil
       retryDelay = .seconds(1)
       lastCheckpoint = published
+      health?.markCheckpointed()
       commit(manifest.offsets)
       return true
     } catch {
       checkpointError = "\(error)"
+      health?.markCheckpointFailed("\(error)")
       metrics.snapshotFailures.increment()
       retryAt = ContinuousClock.now + retryDelay
       logger.error(
         "checkpoint failed; all state is kept, offsets are not committed, and it is retried",
-        ["reason": reason, "error": "\(error)", "retry_in": "\(retryDelay)"])
+        ["reason": reason, "error": "\(error)", "retry_in_seconds": Logger.seconds(retryDelay)])
       retryDelay = min(retryDelay * 2, .seconds(60))
       return false
     }
