@@ -28,8 +28,9 @@ extension CommandSpec {
       1 and the message names the newest snapshot on disk and the offsets it covers: the
       records after them are read again at the next start. /metrics and /healthz are served on
       metrics.listen; /healthz answers 200 once state is restored, the lag is within
-      health.max_lag and checkpoints have not been failing for longer than
-      health.max_checkpoint_age (503 with the reason otherwise).
+      health.max_lag, checkpoints have not been failing for longer than
+      health.max_checkpoint_age and the cluster (asked every 5 s by a client of its own) has not
+      been silent for longer than health.max_broker_silence; 503 with the reason otherwise.
 
       A gained partition whose end lies below the offset the restored state has read (the
       topic was deleted and created again, or truncated: its offsets went backwards) stops the
