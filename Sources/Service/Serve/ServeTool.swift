@@ -90,6 +90,10 @@ struct ServeTool {
       },
       logger: logger, metrics: context.metrics)
     pipeline.keepsAlertHistory = false
+    if isKafka {
+      // Live input: nothing can have happened more than event.max_future after now.
+      pipeline.wallClock = { Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)) }
+    }
     let restored = try restore(pipeline, from: store, backboneSHA256: sha, metrics: metrics)
     if restored != nil {
       // A process killed between a snapshot's commit and its publish never delivered that

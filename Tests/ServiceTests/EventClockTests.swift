@@ -1,0 +1,206 @@
+import Checkpoint
+import Foundation
+import Learner
+import Observability
+import Stream
+import Testing
+
+@testable import Service
+
+/// Issue 14, item 2: one far-future event must not poison a partition's event-time clock, and a
+/// burst of valid events inventing windows and regions must not retire live domains. Both run
+/// the synthetic stream of `HostileInputTests` (clicks split from their impressions, daily
+/// domains) through the Pipeline with a dead-letter topic on the mock cluster, against the same
+/// stream without the bad events.
+@Suite struct EventClockTests {
+  /// The last millisecond of year 9999, the latest time the decoder accepts.
+  static let year9999 = EventTime.latestMilliseconds
+
+  struct Run {
+    let pipeline: Pipeline
+    let metrics: MetricsRegistry
+    let letters: [Record]
+  }
+
+  /// Runs `lines` through a pipeline (decoded ahead as serve does, or raw as replay does), with
+  /// a checkpoint every 500 records (kernels are published, so they may be retired) and at the
+  /// end; returns it with the dead letters it wrote.
+  static func run(
+    _ lines: [[UInt8]], settings: [String] = [], decodedAhead: Bool = false,
+    backbone: Backbone
+  ) throws -> Run {
+    let folder = FileManager.default.temporaryDirectory
+      .appendingPathComponent("iak-clock-\(UUID().uuidString)").path
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    var configuration = try HostileInputTests.configuration()
+    for setting in settings { try configuration.apply(override: setting) }
+    let cluster = try MockKafkaCluster.make()
+    try cluster.createTopic("dead", partitions: 1)
+    let kafka = KafkaConfiguration(bootstrapServers: cluster.bootstrapServers)
+    let producer = try KafkaProducer.make(configuration: kafka)
+    let metrics = MetricsRegistry()
+    let pipeline = try Pipeline(
+      configuration: configuration, backbone: backbone, backboneSHA256: "bb",
+      store: try SnapshotStore(directory: folder + "/store", keep: 2),
+      publisher: KernelPublisher(
+        producer: nil, topic: "", folder: folder + "/publish", backboneSHA256: "bb",
+        kernelConfig: try configuration.kernelConfig(), logger: .disabled, metrics: metrics),
+      alertEmitter: nil,
+      deadLetters: DeadLetterWriter(producer: producer, topic: "dead", metrics: metrics),
+      logger: .disabled, metrics: metrics)
+    let source = try FileRecordSource(bytes: lines.flatMap { $0 + [0x0A] }, topic: "events")
+    var checkpoints: Int64 = 0
+    while !source.isEndOfInput {
+      let records = try source.poll(maxRecords: 500, timeout: .zero)
+      if decodedAhead {
+        try pipeline.process(records.map(pipeline.decoder.decodeAhead))
+      } else {
+        try pipeline.process(records)
+      }
+      checkpoints += 1
+      try pipeline.checkpoint(createdAtMilliseconds: checkpoints)
+    }
+    pipeline.flush()
+    try pipeline.checkpoint(createdAtMilliseconds: checkpoints + 1)
+    try producer.close()
+    let letters = try KafkaTopicReader.readAll("dead", configuration: kafka, timeout: .seconds(30))
+    return Run(pipeline: pipeline, metrics: metrics, letters: letters)
+  }
+
+  static func backbone() throws -> Backbone {
+    try Backbone(
+      config: BackboneConfig(fields: ["user", "item"], buckets: 512, hiddenSizes: [16, 8]),
+      seed: 3)
+  }
+
+  static func encoded(_ kernel: IAKKernel?) -> [UInt8]? {
+    kernel.map { SafeTensors(tensors: $0.stateTensors()).encoded() }
+  }
+
+  static func reason(_ letter: Record) -> String {
+    String(decoding: letter.header(named: "iak-reason") ?? [], as: UTF8.self)
+  }
+
+  static func rejected(_ run: Run) -> [String: Int] {
+    HostileInputTests.counter(run.metrics.render(), "iak_events_rejected_total")
+      .filter { $0.value > 0 }
+  }
+
+  @Test(arguments: [false, true])
+  func oneEventInYear9999ChangesNoLabelAndGoesToTheDeadLetterTopic(decodedAhead: Bool) throws {
+    let backbone = try Self.backbone()
+    let good = HostileInputTests.goodLines(count: 2400)
+    let clean = try Self.run(good, decodedAhead: decodedAhead, backbone: backbone)
+    // A click and an impression stamped in year 9999, a third of the way in.
+    let outliers = [
+      #"{"type":"click","id":"i800","ts":\#(Self.year9999)}"#,
+      #"{"type":"impression","id":"far","ts":\#(Self.year9999),"region":"east","#
+        + #""user":"u1","item":"m1"}"#,
+    ].map { Array($0.utf8) }
+    let at = good.count / 3
+    let poisoned = try Self.run(
+      Array(good[..<at]) + outliers + Array(good[at...]), decodedAhead: decodedAhead,
+      backbone: backbone)
+
+    let report = ScenarioReport("far-future event (\(decodedAhead ? "serve" : "replay") path)")
+    let counts = poisoned.pipeline.counts
+    let reference = clean.pipeline.counts
+    report.check(reference.positives > 500, "the clean stream has \(reference.positives) clicks")
+    report.check(
+      counts.positives == reference.positives,
+      "positives \(counts.positives), \(reference.positives) without the outliers")
+    report.check(
+      counts.examples == reference.examples,
+      "examples \(counts.examples), \(reference.examples) without the outliers")
+    report.check(counts.rejected == 2, "rejected \(counts.rejected)")
+    report.check(counts.records == reference.records + 2, "records \(counts.records)")
+    for (domain, kernel) in clean.pipeline.trainer.kernels {
+      report.check(
+        Self.encoded(poisoned.pipeline.trainer.kernel(for: domain)) == Self.encoded(kernel),
+        "kernel \(domain) differs")
+    }
+    report.check(
+      poisoned.pipeline.trainer.domains == clean.pipeline.trainer.domains,
+      "domains \(poisoned.pipeline.trainer.domains)")
+    report.check(
+      Self.rejected(poisoned) == ["too_far_future": 2], "rejected \(Self.rejected(poisoned))")
+    report.check(poisoned.letters.count == 2, "\(poisoned.letters.count) dead letters")
+    for (letter, outlier) in zip(poisoned.letters, outliers) {
+      report.check(Self.reason(letter) == "too_far_future", "reason \(Self.reason(letter))")
+      let offset = String(decoding: letter.header(named: "iak-source-offset") ?? [], as: UTF8.self)
+      report.check(Int(offset).map { $0 >= at && $0 < at + 2 } == true, "offset \(offset)")
+      let decoder = EventDecoder(metrics: MetricsRegistry())
+      report.check(
+        try decoder.decode(letter.value) == decoder.decode(outlier),
+        "the dead letter does not hold the event")
+    }
+    report.finish(
+      did:
+        "inserted a click and an impression stamped 9999-12-31 into \(good.count) good lines "
+        + "(clicks \(reference.positives))",
+      checked: "labels, kernels and domains as without them, both dead-lettered too_far_future",
+      figures:
+        "positives \(counts.positives) (clean \(reference.positives)), examples "
+        + "\(counts.examples), \(poisoned.letters.count) dead letters")
+  }
+
+  @Test func aFloodOfInventedWindowsAndRegionsRetiresNoLiveDomain() throws {
+    let backbone = try Self.backbone()
+    let good = HostileInputTests.goodLines(count: 2400)
+    let settings = ["domain.max_domains=400"]
+    let clean = try Self.run(good, settings: settings, backbone: backbone)
+    // 2,100 valid impressions, each of its own region, stamped 0 to 89 days before the stream's
+    // start: a third within event.max_past, each starting a domain of its own.
+    let start: Int64 = 883_000_000_000
+    let flood = (0..<2_100).map { index in
+      Array(
+        (#"{"type":"impression","id":"flood-\#(index)","ts":"#
+          + #"\#(start - Int64(index % 90) * 86_400_000),"region":"flood-\#(index)","#
+          + #""user":"u\#(index % 50)","item":"m\#(index % 20)"}"#).utf8)
+    }
+    // Spread evenly, never two in a row.
+    var lines: [[UInt8]] = []
+    for (index, line) in good.enumerated() {
+      lines.append(line)
+      let due = (index + 1) * flood.count / good.count
+      if due > index * flood.count / good.count { lines.append(flood[due - 1]) }
+    }
+    let flooded = try Self.run(lines, settings: settings, backbone: backbone)
+
+    let report = ScenarioReport("domain flood")
+    let cleanDomains = clean.pipeline.trainer.domains
+    let floodDomains = Set(flooded.pipeline.trainer.domains).subtracting(cleanDomains)
+    report.check(cleanDomains.count >= 4, "\(cleanDomains.count) real domains")
+    for (domain, kernel) in clean.pipeline.trainer.kernels {
+      report.check(
+        Self.encoded(flooded.pipeline.trainer.kernel(for: domain)) == Self.encoded(kernel),
+        "real domain \(domain) retired or changed")
+    }
+    let retired = flooded.metrics.render().split(separator: "\n")
+      .first { $0.hasPrefix("iak_domains_retired_total ") }
+    report.check(retired == nil, "\(retired ?? "")")
+    // One partition over three days of its clock: at most three days' budgets of new domains.
+    report.check(
+      !floodDomains.isEmpty && floodDomains.count <= 300, "\(floodDomains.count) flood domains")
+    let rejected = Self.rejected(flooded)
+    let past = rejected["too_far_past"] ?? 0
+    let budget = rejected["new_domain_budget"] ?? 0
+    report.check(past >= 1_200, "\(past) too_far_past")
+    report.check(budget > 0, "\(budget) new_domain_budget")
+    report.check(
+      past + budget + floodDomains.count == flood.count && rejected.count == 2,
+      "rejected \(rejected), \(floodDomains.count) admitted")
+    report.check(flooded.letters.count == past + budget, "\(flooded.letters.count) dead letters")
+    report.check(
+      flooded.pipeline.counts.positives == clean.pipeline.counts.positives,
+      "positives \(flooded.pipeline.counts.positives)")
+    report.finish(
+      did:
+        "mixed \(flood.count) valid impressions, each of a new region, 0-89 days in the past, "
+        + "into \(good.count) good lines (domain.max_domains=400)",
+      checked: "no domain retired, real kernels bit-identical, the rest dead-lettered by reason",
+      figures:
+        "\(floodDomains.count) flood domains admitted, \(past) too_far_past, \(budget) "
+        + "new_domain_budget, \(cleanDomains.count) real domains kept")
+  }
+}
