@@ -29,6 +29,8 @@ struct JoinerPartition: Sendable {
   /// The times of the partition's newest events (at most `LabelJoiner.recentTimesKept`, oldest
   /// first), admitted or not: what tells a lone outlier from a clock that moved.
   var recentTimes: [Int64] = []
+  /// Whether an event admitted after the one that set the clock bore it out.
+  var isClockConfirmed = false
   /// The day (of the clock, since the epoch) `newDomains` counts for.
   var newDomainDay: Int64 = .min
   /// The domains the partition started in `newDomainDay`.
@@ -56,6 +58,7 @@ struct JoinerPartition: Sendable {
       resolvedOrder.append(entry)
     }
     recentTimes = state.recentEventTimesMilliseconds
+    isClockConfirmed = state.isClockConfirmed
     newDomainDay = state.newDomainDay
     newDomains = Set(state.newDomains)
   }
@@ -66,7 +69,8 @@ struct JoinerPartition: Sendable {
       pending: pending.values.sorted { $0.sequence < $1.sequence },
       earlyClicks: earlyClicks.values.sorted { $0.sequence < $1.sequence },
       resolved: resolvedOrder[resolvedHead...].filter { resolved[$0.impressionID] == $0 },
-      recentEventTimesMilliseconds: recentTimes, newDomainDay: newDomainDay,
+      recentEventTimesMilliseconds: recentTimes, isClockConfirmed: isClockConfirmed,
+      newDomainDay: newDomainDay,
       newDomains: newDomains.sorted())
   }
 

@@ -15,9 +15,9 @@ extension LabelJoiner {
   /// partition's last `eventsThatMoveTheClock` events all lie beyond the same bound, within
   /// `maxFutureMilliseconds` of each other, the data itself has moved (a partition silent longer
   /// than `maxFutureMilliseconds`): the last one is admitted and the clock follows it. It
-  /// follows backwards only when at most one of the last `recentTimesKept` events was within
-  /// bounds (the partition's first event was an outlier; waiting impressions keep their
-  /// deadlines), so old events mixed into a live stream never drag it back. The memory is part
+  /// follows backwards only while no admitted event has borne the clock out (the partition's
+  /// first event was an outlier; waiting impressions keep their deadlines), so old events,
+  /// even a burst of them, never drag a running stream back. The memory is part
   /// of the partition's state, so the same events give the same verdicts after a restore.
   public mutating func admitTime(
     of event: Event, partition: Int32, wallClockMilliseconds: Int64? = nil
@@ -27,12 +27,20 @@ extension LabelJoiner {
     if let wall = wallClockMilliseconds, time > wall.addingSaturated(future) {
       return .tooFarFuture
     }
-    let past = configuration.maxPastMilliseconds
-    guard future < .max || past < .max else { return nil }
+    guard future < .max || configuration.maxPastMilliseconds < .max else { return nil }
     var state = partitions[partition] ?? JoinerPartition()
-    defer { partitions[partition] = state }
     state.recentTimes.append(time)
     if state.recentTimes.count > Self.recentTimesKept { state.recentTimes.removeFirst() }
+    let verdict = timeVerdict(time, state: &state)
+    // The clock is borne out once an event after the one that set it is admitted.
+    if verdict == nil && state.maxEventTime != .min { state.isClockConfirmed = true }
+    partitions[partition] = state
+    return verdict
+  }
+
+  private func timeVerdict(_ time: Int64, state: inout JoinerPartition) -> EventRejection.Reason? {
+    let future = configuration.maxFutureMilliseconds
+    let past = configuration.maxPastMilliseconds
     let clock = state.maxEventTime
     guard clock != .min else { return nil }
     let reason: EventRejection.Reason
@@ -53,9 +61,9 @@ extension LabelJoiner {
       newest.allSatisfy({ isBeyond($0) && ($0 > time ? $0 - time : time - $0) <= future })
     else { return reason }
     if reason == .tooFarPast {
-      // Back only from a clock that none of the newest events bear out (a first event that
-      // was an outlier): a stream of events cannot be dragged back by a burst of old ones.
-      guard state.recentTimes.filter({ !isBeyond($0) }).count <= 1 else { return reason }
+      // Back only to correct a clock no admitted event ever bore out (a first event that was
+      // an outlier): a running stream cannot be dragged back by a burst of old events.
+      guard !state.isClockConfirmed else { return reason }
       state.maxEventTime = time
     }
     return nil

@@ -3,9 +3,10 @@ extension LabelJoiner.State {
   /// for a snapshot; `init(bytes:)` reads it back to an equal state. Version 2 adds to each
   /// waiting impression its `ImpressionScore` (a presence byte, then the two logits as float32
   /// bit patterns and the serving flag); version 3 adds to each partition, after its resolved
-  /// ids, the admission memory: its recent event times (a count, then int64s), the new-domain
-  /// day (int64) and the domains started that day (a count, then strings). Versions 1 and 2 are
-  /// still read (with an empty admission memory).
+  /// ids, the admission memory: its recent event times (a count, then int64s), whether its clock
+  /// is borne out (a byte), the new-domain day (int64) and the domains started that day (a
+  /// count, then strings). Versions 1 and 2 are still read (an empty admission memory, the
+  /// clock of a partition that ran borne out).
   public func serialized() -> [UInt8] {
     var writer = StateByteWriter()
     for byte in "IAKJ".utf8 { writer.append(byte) }
@@ -48,6 +49,7 @@ extension LabelJoiner.State {
       }
       writer.appendCount(partition.recentEventTimesMilliseconds.count)
       for time in partition.recentEventTimesMilliseconds { writer.append(time) }
+      writer.append(partition.isClockConfirmed)
       writer.append(partition.newDomainDay)
       writer.appendCount(partition.newDomains.count)
       for domain in partition.newDomains { writer.append(domain) }
@@ -108,10 +110,14 @@ extension LabelJoiner.State {
         for _ in 0..<(try reader.readCount(minimumSize: 8)) {
           partition.recentEventTimesMilliseconds.append(try reader.read(Int64.self))
         }
+        partition.isClockConfirmed = try reader.readBool()
         partition.newDomainDay = try reader.read(Int64.self)
         for _ in 0..<(try reader.readCount(minimumSize: 4)) {
           partition.newDomains.append(try reader.readString())
         }
+      } else {
+        // Written before the admission memory: a partition that ran has a clock borne out.
+        partition.isClockConfirmed = partition.maxEventTimeMilliseconds != .min
       }
       partitions.append(partition)
     }

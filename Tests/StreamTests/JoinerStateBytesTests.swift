@@ -81,7 +81,8 @@ import Testing
     #expect(output.first?.score == score)
   }
 
-  /// One partition with one pending impression and no admission memory, as version 3 writes it.
+  /// One partition that ran (its clock borne out) with one pending impression and no other
+  /// admission memory: what versions 1 and 2 are read as.
   static func onePendingImpression() -> LabelJoiner.State {
     LabelJoiner.State(partitions: [
       LabelJoiner.PartitionState(
@@ -90,7 +91,7 @@ import Testing
           LabelJoiner.PendingImpression(
             impression: Event(kind: .impression, id: "x", timeMilliseconds: 10),
             deadlineMilliseconds: 1_010, sequence: 0)
-        ])
+        ], isClockConfirmed: true)
     ])
   }
 
@@ -100,9 +101,10 @@ import Testing
     var bytes = state.serialized()
     #expect(bytes[4] == 3)
     bytes[4] = 2
-    let trailer = 4 + 8 + 4
+    let trailer = 4 + 1 + 8 + 4
     #expect(
-      Array(bytes.suffix(trailer)) == [0, 0, 0, 0] + [0, 0, 0, 0, 0, 0, 0, 0x80] + [0, 0, 0, 0])
+      Array(bytes.suffix(trailer))
+        == [0, 0, 0, 0] + [1] + [0, 0, 0, 0, 0, 0, 0, 0x80] + [0, 0, 0, 0])
     return Array(bytes.dropLast(trailer))
   }
 

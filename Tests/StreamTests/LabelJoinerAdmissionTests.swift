@@ -85,6 +85,20 @@ import Testing
     #expect(output.map(\.impression.id) == ["r2"])
   }
 
+  @Test func aBurstOfOldEventsNeverDragsARunningClockBack() {
+    var joiner = Self.joiner()
+    var output: [LabelJoiner.LabelledExample] = []
+    _ = Self.offer(Self.impression("a", Self.start), to: &joiner, output: &output)
+    _ = Self.offer(Self.impression("b", Self.start + 1_000), to: &joiner, output: &output)
+    let verdicts = (0..<20).map {
+      Self.offer(
+        Self.impression("old\($0)", Self.start - 40 * Self.day + Int64($0)), to: &joiner,
+        output: &output)
+    }
+    #expect(verdicts == Array(repeating: .tooFarPast, count: 20))
+    #expect(joiner.watermark(partition: 0) == Self.start + 1_000)
+  }
+
   @Test func theWallClockBoundsLiveInputAndOutliersBeyondItNeverMoveTheClock() {
     var joiner = Self.joiner()
     var output: [LabelJoiner.LabelledExample] = []
