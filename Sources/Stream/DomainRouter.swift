@@ -186,7 +186,7 @@ public struct DomainRouter: Sendable {
 
   /// The name of the domain `event` would start if routed now, when that domain is not known
   /// yet (nil when it is): its window and region name, a raw region not named yet standing for
-  /// itself. Remembers nothing (the window cache aside) and counts no fallback.
+  /// itself by a hash. Remembers nothing (the window cache aside) and counts no fallback.
   public mutating func newDomainName(of event: Event) -> String? {
     var raw = event.region
     if let name = configuration.regionFeature { raw = event.feature(name) }
@@ -199,8 +199,10 @@ public struct DomainRouter: Sendable {
       } else if regionNames.count >= configuration.maxRegions {
         region = configuration.fallbackRegion
       } else {
-        // A raw region not seen yet: new whatever its window.
-        return clock.window(at: event.timeMilliseconds).name + "/raw:" + raw
+        // A raw region not seen yet: new whatever its window. Named by a hash, so that hostile
+        // regions of 64 KiB do not fill the partition state that remembers new domains.
+        return clock.window(at: event.timeMilliseconds).name + "/raw-"
+          + DomainName.hash(raw, hexDigits: 16)
       }
     } else {
       region = configuration.fallbackRegion

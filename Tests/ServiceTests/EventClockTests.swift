@@ -258,4 +258,36 @@ import Testing
       #expect(resumed.state == whole.state, "cut at \(cut)")
     }
   }
+
+  @Test func withAWallClockAPartitionsFirstEventFromTheFutureIsRefusedToo() throws {
+    let configuration = try HostileInputTests.configuration()
+    let pipeline = try Pipeline(
+      configuration: configuration, backbone: try Self.backbone(), backboneSHA256: "bb",
+      store: nil, publisher: nil, alertEmitter: nil, deadLetters: nil, logger: .disabled,
+      metrics: nil)
+    // Live input as serve reads it: the wall clock stands at the stream's start.
+    let start: Int64 = 883_000_000_000
+    pipeline.wallClock = { start }
+    let good = HostileInputTests.goodLines(count: 50)
+    let lines = [Array(#"{"type":"click","id":"i1","ts":\#(Self.year9999)}"#.utf8)] + good
+    try pipeline.process(
+      lines.enumerated().map {
+        Record(topic: "events", partition: 0, offset: Int64($0.offset), value: $0.element)
+      })
+    pipeline.flush()
+    #expect(pipeline.counts.rejected == 1)
+    #expect(pipeline.counts.examples == 50)
+    #expect(pipeline.counts.positives > 10)
+    // Without it (a replay) the same first event sets the clock and the next two are refused
+    // before the partition's data moves it back.
+    let replay = try Pipeline(
+      configuration: configuration, backbone: try Self.backbone(), backboneSHA256: "bb",
+      store: nil, publisher: nil, alertEmitter: nil, deadLetters: nil, logger: .disabled,
+      metrics: nil)
+    try replay.process(
+      lines.enumerated().map {
+        Record(topic: "events", partition: 0, offset: Int64($0.offset), value: $0.element)
+      })
+    #expect(replay.counts.rejected == 2)
+  }
 }
