@@ -1,9 +1,10 @@
 /// Scores a batch of examples from many domains in one pass, with domain activation.
 ///
 /// The frozen layers below the insertion point run once over the whole batch; then each domain
-/// whose kernel is active modifies its own rows of `h` with its kernel (z = mu); inactive and
-/// unknown domains keep `h`; finally the layers above run once over the whole batch. The
-/// backbone-alone score of every example comes from the same pass. Batches larger than the
+/// with a kernel modifies its own rows of `h` with it (z = mu), and the layers above run once
+/// over the whole batch. The served score is the kernel's for a domain whose kernel is active,
+/// else the backbone's; the backbone-alone score of every example, and the kernel's own score
+/// of every example whose domain has a kernel (active or in shadow), come from the same pass. Batches larger than the
 /// capacity are scored in chunks. Not thread-safe: one scorer per thread.
 public final class Scorer {
   /// One example's scores.
@@ -14,6 +15,9 @@ public final class Scorer {
     public var backboneProbability: Float
     /// Whether a kernel was applied.
     public var usedKernel: Bool
+    /// Click probability with the domain's kernel whether or not it is active (its shadow
+    /// score), nil when the domain has no kernel.
+    public var kernelProbability: Float?
   }
 
   /// The frozen backbone.
@@ -76,7 +80,8 @@ public final class Scorer {
   /// Scores `examples`, returning one score per example in input order.
   public func score(_ examples: [Example]) -> [Score] {
     var result = [Score](
-      repeating: Score(probability: 0, backboneProbability: 0, usedKernel: false),
+      repeating: Score(
+        probability: 0, backboneProbability: 0, usedKernel: false, kernelProbability: nil),
       count: examples.count)
     // Group by domain (stable), then score in chunks that keep groups contiguous.
     let order = examples.indices.sorted {
@@ -105,26 +110,32 @@ public final class Scorer {
     backboneLogits.update(from: workspace.logits, count: rows)
     modified.update(from: h, count: rows * m)
     var used = [Bool](repeating: false, count: rows)
+    var hasKernel = [Bool](repeating: false, count: rows)
     var groupStart = 0
     let positions = Array(indices)
     while groupStart < rows {
       let domain = examples[positions[groupStart]].domain
       var groupEnd = groupStart + 1
       while groupEnd < rows && examples[positions[groupEnd]].domain == domain { groupEnd += 1 }
-      if var kernel = kernels[domain], kernel.isActive {
+      if var kernel = kernels[domain] {
         let count = groupEnd - groupStart
         kernel.forward(
           input: h + groupStart * m, rows: count, workspace: kernelWorkspace, sampling: false)
         (modified + groupStart * m).update(from: kernelWorkspace.modified, count: count * m)
-        for row in groupStart..<groupEnd { used[row] = true }
+        for row in groupStart..<groupEnd {
+          hasKernel[row] = true
+          used[row] = kernel.isActive
+        }
       }
       groupStart = groupEnd
     }
     backbone.forward(rows: rows, fromLevel: level, input: modified, workspace: workspace)
     for row in 0..<rows {
+      let kernelProbability = hasKernel[row] ? Logistic.sigmoid(workspace.logits[row]) : nil
       result[positions[row]] = Score(
-        probability: Logistic.sigmoid(used[row] ? workspace.logits[row] : backboneLogits[row]),
-        backboneProbability: Logistic.sigmoid(backboneLogits[row]), usedKernel: used[row])
+        probability: used[row] ? kernelProbability! : Logistic.sigmoid(backboneLogits[row]),
+        backboneProbability: Logistic.sigmoid(backboneLogits[row]), usedKernel: used[row],
+        kernelProbability: kernelProbability)
     }
   }
 }

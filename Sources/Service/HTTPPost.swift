@@ -39,6 +39,11 @@ public struct HTTPPost: Sendable, Equatable {
     let rest = text.dropFirst("http://".count)
     let authority = rest.prefix { $0 != "/" && $0 != "?" }
     let path = String(rest.dropFirst(authority.count))
+    guard !authority.contains("@") else {
+      throw UsageError(
+        "\(key) = '\(Redaction.url(url))': user information (user:password@) is not supported; let "
+          + "a proxy in front of the receiver add them")
+    }
     var host = Substring(authority)
     var port: UInt16 = 80
     if host.hasPrefix("[") {

@@ -150,6 +150,7 @@ extension Pipeline {
       drift.removeDomain(domain)
       kernelVersions[domain] = nil
       publishedSteps[domain] = nil
+      undeliveredDomains.remove(domain)
       deactivated.remove(domain)
     }
     ingest.release(partition: lane, domains: Set(domains))

@@ -18,7 +18,9 @@ extension Pipeline {
     let limit = configuration.int("domain.max_domains")
     guard trainer.domainCount > limit else { return }
     let retired = trainer.retireDomains(keepingAtMost: limit) { domain in
-      guard let published = publishedSteps[domain] else { return false }
+      guard let published = publishedSteps[domain], !undeliveredDomains.contains(domain) else {
+        return false
+      }
       return trainer.kernel(for: domain)?.stepCount == published
     }
     guard !retired.isEmpty else { return }
@@ -27,6 +29,7 @@ extension Pipeline {
       drift.removeDomain(domain)
       publishedSteps[domain] = nil
       kernelVersions[domain] = nil
+      undeliveredDomains.remove(domain)
       deactivated.remove(domain)
       metrics?.removeSeries(where: "domain", is: domain)
     }

@@ -96,8 +96,16 @@ public final class Pipeline {
   var ingest: EventIngest
   /// The lane (event-time clock, domain owner) of each input partition.
   let lanes: InputLanes
+  /// The newest kernel version of each domain: it names the weights the domain's kernel had
+  /// at `publishedSteps[domain]` (recorded by the snapshot that allocated it).
   var kernelVersions: [String: Int] = [:]
+  /// Adam steps of each domain's kernel when its newest version was allocated: a kernel whose
+  /// step count is unchanged has the weights its version names and gets no new number.
   var publishedSteps: [String: Int] = [:]
+  /// Domains whose newest kernel version may not have been delivered (a publish that failed
+  /// for them, or a restart from a snapshot whose publish is not known to have completed):
+  /// the next checkpoint publishes them again under the same version number.
+  public internal(set) var undeliveredDomains: Set<String> = []
   var deactivated: Set<String> = []
   private var routed: [EventIngest.Routed] = []
   /// Configured fields never present, and present fields never used, in the first impressions.
@@ -430,11 +438,15 @@ public final class Pipeline {
     // The snapshot's offsets cover every rejected record: their dead letters must be on the topic.
     try deadLetters?.settle(timeout: .seconds(30))
     guard let store else { return nil }
+    // A version number names one set of weights: a kernel gets a new number only when it
+    // changed since its newest version; one not known to be delivered goes out again under
+    // the number it has.
     var changed: [KernelPublisher.Item] = []
     var versions = kernelVersions
-    for (domain, kernel) in trainer.kernels.sorted(by: { $0.key < $1.key })
-    where publishedSteps[domain] != kernel.stepCount {
-      versions[domain, default: 0] += 1
+    for (domain, kernel) in trainer.kernels.sorted(by: { $0.key < $1.key }) {
+      let isChanged = publishedSteps[domain] != kernel.stepCount
+      guard isChanged || undeliveredDomains.contains(domain) else { continue }
+      if isChanged { versions[domain, default: 0] += 1 }
       changed.append(
         KernelPublisher.Item(
           kernel: kernel, kernelVersion: versions[domain]!,
@@ -470,11 +482,29 @@ public final class Pipeline {
         }
       }
     }
-    try publisher?.publish(
-      changed, snapshotVersion: report.manifest.version,
-      createdAtMilliseconds: createdAtMilliseconds)
+    // The snapshot on disk records these versions with these weights: they are allocated
+    // whether or not the publish below delivers them.
     kernelVersions = versions
-    for item in changed { publishedSteps[item.kernel.domain] = item.kernel.stepCount }
+    for item in changed {
+      publishedSteps[item.kernel.domain] = item.kernel.stepCount
+      undeliveredDomains.insert(item.kernel.domain)
+    }
+    do throws(KernelPublisher.Failure) {
+      try publisher?.publish(
+        changed, snapshotVersion: report.manifest.version,
+        createdAtMilliseconds: createdAtMilliseconds)
+    } catch {
+      // Those delivered are not owed again; the others go out under the same numbers.
+      let failed = Set(error.domains)
+      for item in changed where !failed.contains(item.kernel.domain) {
+        undeliveredDomains.remove(item.kernel.domain)
+      }
+      throw error
+    }
+    for item in changed { undeliveredDomains.remove(item.kernel.domain) }
+    if publisher != nil, undeliveredDomains.isEmpty {
+      recordDelivery(of: report.manifest.version, in: store)
+    }
     return report.manifest
   }
 

@@ -1,6 +1,7 @@
 import Foundation
 import Learner
 import Observability
+import Synchronization
 import Testing
 
 @testable import Service
@@ -140,6 +141,37 @@ import Testing
     unreachable.post(Self.harm, action: .alert)
     #expect(unreachable.flush(timeout: .seconds(30)))
     #expect(Self.count("iak_alert_webhook_failures_total", in: registry) == 2)
+  }
+
+  @Test func aFailedPostNeverLogsTheURLsCredentialsOrQuery() throws {
+    // Nobody listens on a port the receiver just gave back: every attempt fails and is logged.
+    let closed = try WebhookReceiver()
+    let url = closed.url + "?token=t0ken-secret"
+    closed.stop()
+    let lines = Mutex<[String]>([])
+    let logger = Logger(label: "webhook", level: .trace) { line in
+      lines.withLock { $0.append(line) }
+    }
+    let webhook = AlertWebhook(
+      settings: AlertWebhook.Settings(
+        target: try HTTPPost(url: url), timeout: .seconds(5), retries: 2,
+        backoff: .milliseconds(10)),
+      logger: logger, metrics: nil)
+    webhook.post(Self.harm, action: .alert)
+    #expect(webhook.flush(timeout: .seconds(30)))
+    let logged = lines.withLock { $0 }
+    #expect(logged.count == 3, "\(logged)")  // two retries, then giving up
+    for line in logged {
+      #expect(!line.contains("t0ken-secret"), "\(line)")
+      #expect(line.contains("?********"), "the URL is not named at all: \(line)")
+    }
+    // A URL with credentials is refused at start-up without echoing them.
+    do {
+      _ = try HTTPPost(url: "http://ops:pw-hook-7@alerts.example/hook")
+      Issue.record("a URL with user:password@ was accepted")
+    } catch {
+      #expect(!error.message.contains("pw-hook-7"), "\(error.message)")
+    }
   }
 
   @Test func postingReturnsWhileTheReceiverIsStillBusy() throws {

@@ -247,6 +247,77 @@ import Testing
         #"iak_drift_actions_total{domain="1998-01/east",action="reset"} 1"#))
   }
 
+  /// Issue 15: a kernel drift deactivated for harm was exported with `active=true`, and `kernels
+  /// list/show` called it active; a serving system loading the export ran a harmful kernel.
+  @Test func aKernelDeactivatedForHarmIsExportedListedAndScoredAsNotServing() throws {
+    let fixture = try Fixture()
+    try fixture.configuration.apply(override: "drift.on_harm=deactivate")
+    let pipeline = try fixture.makePipeline(alertEmitter: nil)
+    let harmRun = try Self.runUntilHarm(
+      pipeline, fixture: fixture, records: Self.records(invertedCount: 1500))
+    _ = try #require(harmRun.harm, "harm never fired")
+    #expect(harmRun.outcome?.taken == .deactivate)
+    // The kernel itself is past domain.min_examples: only the service's state says it is off.
+    #expect(pipeline.trainer.kernel(for: Self.domain)?.isActive == true)
+    #expect(!pipeline.isServing(Self.domain))
+    #expect(try fixture.published().metadata["active"] == "false")
+
+    func run(_ words: [String]) -> (Int32, String) {
+      let captured = CommandLineToolTests.Captured()
+      let status = CommandLineTool.main(
+        arguments: ["iak-stream"] + words, output: { captured.write($0) },
+        errorOutput: { captured.writeError($0) })
+      return (status, captured.output + captured.errors)
+    }
+    let store = ["--checkpoint-dir", fixture.folder + "/store"]
+    let (exported, exportOutput) = run(
+      ["kernels", "export", "--out", fixture.folder + "/export"] + store)
+    #expect(exported == 0, "\(exportOutput)")
+    let file = try SafeTensors.read(
+      from: fixture.folder + "/export/" + Self.domain + ".safetensors")
+    #expect(file.metadata["active"] == "false")
+    #expect(file.tensors == pipeline.trainer.kernel(for: Self.domain)?.weightTensors())
+    let index = try KernelIndex.read(from: fixture.folder + "/export")
+    #expect(index.entries.map(\.domain) == [Self.domain])
+    #expect(index.entries.first?.isActive == false)
+    #expect(index.entries.first?.file == Self.domain + ".safetensors")
+    #expect(index.entries.first?.backboneSHA256 == fixture.backbone.weightsSHA256)
+    #expect(index.backboneSHA256 == fixture.backbone.weightsSHA256)
+
+    let (_, list) = run(["kernels", "list"] + store)
+    let row = try #require(list.split(separator: "\n").first { $0.hasPrefix(Self.domain) })
+    #expect(row.split(separator: " ").dropLast(1).last == "no", "\(row)")
+    let (_, show) = run(["kernels", "show", Self.domain] + store)
+    #expect(show.contains("deactivated by a drift action: true"), "\(show)")
+    #expect(show.contains("serving (published active"))
+    #expect(show.contains("guard passed): false"))
+
+    // score applies it neither from the export nor from the snapshot itself.
+    let events = fixture.folder + "/score.jsonl"
+    try (Fixture.lines(count: 200, invertedCount: 0, seed: 5).joined(separator: "\n") + "\n")
+      .write(toFile: events, atomically: true, encoding: .utf8)
+    let settings = [
+      "backbone.fields=user,item", "backbone.buckets=512", "backbone.hidden=16,8",
+      "domain.window=month",
+    ].flatMap { ["--set", $0] }
+    let snapshot = try #require(
+      try SnapshotStore(directory: fixture.folder + "/store", keep: 100, createIfMissing: false)
+        .loadNewestValid(expectingBackbone: nil).snapshot)
+    for kernels in [
+      fixture.folder + "/export", fixture.folder + "/store/\(snapshot.manifest.version)",
+    ] {
+      let (status, output) = run(
+        [
+          "score", "--backbone", fixture.folder + "/bb", "--kernels", kernels, "--input", events,
+          "--out", fixture.folder + "/scores.jsonl",
+        ] + settings)
+      #expect(status == 0, "\(output)")
+      #expect(
+        output.contains("scored 200 impressions (0 through a kernel, 1 kernels loaded, 0 serving)"),
+        "\(output)")
+    }
+  }
+
   @Test func rollbackWithNoHealthyVersionRetainedResets() throws {
     let fixture = try Fixture()
     try fixture.configuration.apply(override: "drift.on_harm=rollback")

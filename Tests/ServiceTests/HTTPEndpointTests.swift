@@ -1,5 +1,6 @@
 import Foundation
 import Observability
+import Synchronization
 import Testing
 
 @testable import Service
@@ -91,5 +92,72 @@ final class LockedBox<Value: Sendable>: @unchecked Sendable {
     #expect(
       try MetricsServer.start(
         configuration: configuration, registry: registry, health: health, logger: .disabled) == nil)
+  }
+}
+
+@Suite struct HealthStateTests {
+  final class Clock: Sendable {
+    let now = Mutex(ContinuousClock.now)
+    func advance(_ duration: Duration) { now.withLock { $0 += duration } }
+  }
+
+  @Test func checkpointsFailingLongerThanTheirMaximumAgeMakeTheServiceNotReady() {
+    let clock = Clock()
+    let health = HealthState(
+      maxLag: 100, maxCheckpointAge: .seconds(60), now: { clock.now.withLock { $0 } })
+    #expect(health.response.status == 503)  // starting
+    health.markRestored()
+    health.updateLag(7)
+    #expect(health.response.status == 200)
+    #expect(health.response.body == "ok: lag 7\n")
+    // A broker outage: every checkpoint fails, the lag figure freezes at 7.
+    health.markCheckpointFailed("publishing 3 kernel(s) failed: Local: Message timed out")
+    clock.advance(.seconds(59))
+    health.markCheckpointFailed(
+      "publishing 3 kernel(s) failed: Local: All broker connections are down")
+    #expect(health.response.status == 200)
+    clock.advance(.seconds(2))
+    let stale = health.response
+    #expect(stale.status == 503)
+    #expect(
+      stale.body
+        == "checkpoints failing for 61 s (health.max_checkpoint_age 60 s): state is not saved, "
+        + "offsets are not committed and lag 7 may be stale; last error: publishing 3 kernel(s) "
+        + "failed: Local: All broker connections are down\n")
+    // One checkpoint that succeeds ends it.
+    health.markCheckpointed()
+    #expect(health.response.status == 200)
+    health.markCheckpointFailed("disk full")
+    clock.advance(.seconds(30))
+    #expect(health.response.status == 200)  // failing for 30 s only
+  }
+}
+
+extension HealthStateTests {
+  @Test func aClusterSilentLongerThanAllowedMakesTheServiceNotReady() {
+    let clock = Clock()
+    let health = HealthState(
+      maxLag: 100, maxBrokerSilence: .seconds(10), now: { clock.now.withLock { $0 } })
+    health.markRestored()
+    health.markBrokerUnreachable("Local: Timed out")
+    clock.advance(.seconds(10))
+    #expect(health.response.status == 200)
+    clock.advance(.seconds(1))
+    health.markBrokerUnreachable("Local: All broker connections are down")
+    #expect(health.response.status == 503)
+    #expect(
+      health.response.body
+        == "brokers unreachable for 11 s (health.max_broker_silence 10 s): nothing is read and "
+        + "lag 0 is stale; last error: Local: All broker connections are down\n")
+    health.markBrokerReachable()
+    #expect(health.response.status == 200)
+    // A request that never comes back counts as silence from when it was sent.
+    health.markProbeStarted()
+    clock.advance(.seconds(12))
+    #expect(health.response.status == 503)
+    #expect(health.response.body.hasPrefix("brokers unreachable for 12 s"))
+    #expect(health.response.body.hasSuffix("last error: no answer yet\n"))
+    health.markBrokerReachable()
+    #expect(health.response.status == 200)
   }
 }

@@ -79,14 +79,45 @@ import Testing
       #expect(loaded[domain]?.stateTensors() == kernel.stateTensors())
     }
 
-    let scored = CommandLineToolTests.Captured()
-    let scoreStatus = CommandLineTool.main(
-      arguments: [
-        "iak-stream", "score", "--backbone", folder + "/bb", "--kernels",
-        folder + "/kernels.safetensors", "--input", events, "--out", folder + "/scores.jsonl",
-      ] + settings,
-      output: { scored.write($0) }, errorOutput: { scored.writeError($0) })
-    #expect(scoreStatus == 0, "score failed: \(scored.errors)")
+    // A bare file of training state says neither which backbone nor which kernels serve.
+    func score(_ kernels: String, _ extra: [String] = []) -> (Int32, String) {
+      let captured = CommandLineToolTests.Captured()
+      let status = CommandLineTool.main(
+        arguments: [
+          "iak-stream", "score", "--backbone", folder + "/bb", "--kernels", kernels, "--input",
+          events, "--out", folder + "/scores.jsonl",
+        ] + settings + extra,
+        output: { captured.write($0) }, errorOutput: { captured.writeError($0) })
+      return (status, captured.output + captured.errors)
+    }
+    let (bare, bareOutput) = score(folder + "/kernels.safetensors")
+    #expect(bare == 2)
+    #expect(bareOutput.contains("without the manifest.json of their snapshot"), "\(bareOutput)")
+
+    // Served as `kernels export` lays them out: one file per domain and kernels.json; a
+    // kernel serves when it is active (here: past its activation count).
+    func export(to out: String, backboneSHA256: String) throws {
+      let items = trainer.kernels.values.map {
+        KernelPublisher.Item(kernel: $0, kernelVersion: 1, isActive: $0.isActive)
+      }
+      try KernelPublisher(
+        producer: nil, topic: "", folder: out, backboneSHA256: backboneSHA256,
+        kernelConfig: try configuration.kernelConfig(), logger: .disabled, metrics: nil
+      ).publish(items, snapshotVersion: 1, createdAtMilliseconds: 1)
+      let index = KernelIndex(
+        snapshotVersion: 1, createdAtMilliseconds: 1, backboneSHA256: backboneSHA256,
+        insertAt: "hidden1", bottleneck: 8, encoderHidden: 0,
+        entries: items.map {
+          KernelIndex.Entry(
+            domain: $0.kernel.domain, file: $0.kernel.domain + ".safetensors",
+            kernelVersion: 1, isActive: $0.isActive, backboneSHA256: backboneSHA256,
+            examplesSeen: $0.kernel.examplesSeen)
+        })
+      try AtomicFile.write(index.encoded(), to: out + "/" + KernelIndex.fileName)
+    }
+    try export(to: folder + "/serving", backboneSHA256: backbone.weightsSHA256)
+    let (scoreStatus, scoreOutput) = score(folder + "/serving")
+    #expect(scoreStatus == 0, "score failed: \(scoreOutput)")
     let lines = try String(contentsOfFile: folder + "/scores.jsonl", encoding: .utf8)
       .split(separator: "\n")
     #expect(lines.count == 3000)
@@ -106,5 +137,23 @@ import Testing
     #expect(!active.isEmpty)
     #expect(
       throughKernel == contents.examples.filter { active.contains($0.domain) }.count)
+
+    // Kernels stamped with another backbone are refused unless asked for (issue 15: applied
+    // without a word).
+    let other = String(repeating: "ab", count: 32)
+    try export(to: folder + "/other", backboneSHA256: other)
+    let (refused, refusal) = score(folder + "/other")
+    #expect(refused == 2)
+    #expect(refusal.contains("trained on backbone \(other), not on this one"), "\(refusal)")
+    #expect(refusal.contains("--allow-other-backbone"))
+    let (allowed, allowedOutput) = score(folder + "/other", ["--allow-other-backbone"])
+    #expect(allowed == 0, "\(allowedOutput)")
+    #expect(allowedOutput.contains("2 kernel(s) of another backbone applied"))
+    #expect(allowedOutput.contains("(\(throughKernel) through a kernel"), "\(allowedOutput)")
+    // One published file of another backbone, too.
+    let one = try #require(active.first)
+    let (single, singleOutput) = score(folder + "/other/\(one).safetensors")
+    #expect(single == 2)
+    #expect(singleOutput.contains("trained on backbone \(other)"))
   }
 }

@@ -108,4 +108,55 @@ import Testing
     let differing = a.keys.filter { a[$0] != b[$0] }.sorted()
     #expect(differing.isEmpty, "tensors differ: \(differing.prefix(10))")
   }
+  /// A restart with no new input republishes nothing it already published (issue 15: every
+  /// kernel went out again under a new version with identical weights); one restored from a
+  /// snapshot whose publish is not known to have completed sends its kernels again under the
+  /// versions that snapshot records, with the same weights.
+  @Test func aRestartRepublishesOnlyWhatMayNotHaveGoneOutUnderTheSameVersions() async throws {
+    let fixture = try await ServeFixture()
+    let configuration = KafkaConfiguration(bootstrapServers: fixture.bootstrapServers)
+    func published() throws -> [Record] {
+      try KafkaTopicReader.readAll("kernels", configuration: configuration)
+    }
+    func versionAndWeights(_ record: Record) throws -> (String, String, [String: [UInt8]]) {
+      let file = try SafeTensors.decode(record.value)
+      return (
+        String(decoding: try #require(record.key), as: UTF8.self),
+        String(decoding: try #require(record.header(named: "iak-version")), as: UTF8.self),
+        file.tensors.mapValues(\.bytes)
+      )
+    }
+    #expect(try fixture.serveUntilIdle(group: "g", store: "s") == 0)
+    let first = try published()
+    let snapshot = try fixture.newestSnapshot("s")
+    let domains = Set(SnapshotView(snapshot).domains)
+    #expect(!domains.isEmpty)
+    #expect(Set(try first.map { try versionAndWeights($0).0 }) == domains)
+    let delivered = fixture.folder + "/s/" + Pipeline.deliveredFileName
+    #expect(
+      (try? String(contentsOfFile: delivered, encoding: .utf8))?.trimmingCharacters(
+        in: .whitespacesAndNewlines) == "\(snapshot.manifest.version)")
+
+    // Restarted with nothing new to read: not one kernel goes out again.
+    #expect(try fixture.serveUntilIdle(group: "g", store: "s") == 0)
+    #expect(try published().count == first.count, "\(fixture.log("s").suffix(2000))")
+
+    // As if killed after the snapshot but before its publish completed: every kernel goes out
+    // again, each under the version it had and with the same weights.
+    try FileManager.default.removeItem(atPath: delivered)
+    #expect(try fixture.serveUntilIdle(group: "g", store: "s") == 0)
+    let all = try published()
+    #expect(all.count == first.count + domains.count)
+    var latest: [String: (String, [String: [UInt8]])] = [:]
+    for record in first {
+      let (domain, version, weights) = try versionAndWeights(record)
+      latest[domain] = (version, weights)
+    }
+    for record in all.dropFirst(first.count) {
+      let (domain, version, weights) = try versionAndWeights(record)
+      #expect(latest[domain]?.0 == version, "\(domain) went out under another version")
+      #expect(latest[domain]?.1 == weights, "\(domain): version \(version) names other weights")
+    }
+    #expect(FileManager.default.fileExists(atPath: delivered))
+  }
 }

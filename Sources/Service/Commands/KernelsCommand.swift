@@ -26,8 +26,11 @@ extension CommandSpec {
         rollback  makes the kernel of DOMAIN from snapshot VERSION the live state again: writes a
                   new snapshot with it and republishes it (publish.topic, publish.dir) under a new
                   kernel version with exactly the old weights
-        export    writes every kernel's serving file to DIR, one folder per window:
-                  domain 1998-04/9 is DIR/1998-04/9.safetensors
+        export    writes every kernel's serving file to DIR, one folder per window (domain
+                  1998-04/9 is DIR/1998-04/9.safetensors), with the active flag the service
+                  holds (false while drift has deactivated it or its serving guard keeps it in
+                  shadow), and DIR/kernels.json indexing them: domain, file, kernel version,
+                  active, backbone sha256, examples seen (docs/FORMAT.md)
       """,
     options: [
       .value("--checkpoint-dir", "DIR", "Snapshot store (default checkpoint.dir)"),
@@ -95,7 +98,8 @@ struct KernelsTool {
         + "\(view.snapshot.manifest.backboneSHA256.prefix(12))")
     context.print(
       "auc, backbone_auc, served_auc: at serving time (each impression scored when it arrived); "
-        + "serving: whether the kernel serves now (active and shown no worse than the backbone)")
+        + "serving: whether the kernel serves (published active=true: min examples reached, not "
+        + "deactivated by a drift action, shown no worse than the backbone)")
     context.print(
       pad([
         "domain", "version", "domain_examples", "kernel_examples", "auc", "backbone_auc",
@@ -104,8 +108,7 @@ struct KernelsTool {
     for domain in view.domains {
       let kernel = try view.kernel(of: domain)
       let row = stats[domain] ?? [:]
-      let serving =
-        row["serving"].map { $0 == 1 ? "yes" : "no" } ?? (kernel.isActive ? "yes" : "no")
+      let serving = try view.isServing(domain) ? "yes" : "no"
       context.print(
         pad([
           domain, "\(versions[domain] ?? 0)", row["examples"].map { "\(Int($0))" } ?? "-",
@@ -134,10 +137,13 @@ struct KernelsTool {
     context.print(
       "kernel examples (all it trained on, warm starts included): \(kernel.examplesSeen)")
     context.print("optimiser steps: \(kernel.stepCount)")
-    context.print("active (domain.min_examples reached): \(kernel.isActive)")
-    if let serving = view.domainStats[domain]?["serving"] {
-      context.print("serving (active, not deactivated, guard passed): \(serving == 1)")
-    }
+    context.print("min examples reached (domain.min_examples): \(kernel.isActive)")
+    context.print(
+      "deactivated by a drift action: "
+        + "\(SnapshotView.deactivatedDomains(in: view.snapshot.manifest).contains(domain))")
+    context.print(
+      "serving (published active: min examples reached, not deactivated, serving guard "
+        + "passed): \(try view.isServing(domain))")
     context.print("backbone sha256: \(view.snapshot.manifest.backboneSHA256)")
     context.print("tensors:")
     for (name, tensor) in kernel.weightTensors().sorted(by: { $0.key < $1.key }) {
@@ -195,34 +201,58 @@ struct KernelsTool {
       payload, offsets: manifest.offsets, backboneSHA256: manifest.backboneSHA256,
       configurationDigest: manifest.configurationDigest, extras: extras)
     let kernel = try source.kernel(of: domain)
+    // Published active only if it serves in the snapshot just written (its own serving guard
+    // state came with it; a drift deactivation of the domain stays).
+    let isServing = try SnapshotView(Snapshot(manifest: report.manifest, payload: payload))
+      .isServing(domain)
+    let wasDelivered = Pipeline.deliveredVersion(in: store) == manifest.version
     try publish(
-      kernel, version: kernelVersion, snapshot: report.manifest.version,
+      kernel, version: kernelVersion, isActive: isServing, snapshot: report.manifest.version,
       backboneSHA256: manifest.backboneSHA256)
+    if wasDelivered { try Pipeline.writeDeliveredVersion(report.manifest.version, in: store) }
     context.print(
       "rolled back \(domain) to its kernel of snapshot \(version): live in snapshot "
         + "\(report.manifest.version) as kernel version \(kernelVersion), republished")
   }
 
+  /// Writes every kernel's serving file with the `active` flag the service holds for it (a
+  /// kernel that drift deactivated or that its serving guard keeps in shadow is exported with
+  /// `active=false`), and the `kernels.json` index beside them.
   func export(to folder: String) throws {
     let view = try view()
+    let manifest = view.snapshot.manifest
+    let kernelConfig = try context.configuration.kernelConfig()
     let publisher = KernelPublisher(
-      producer: nil, topic: "", folder: folder,
-      backboneSHA256: view.snapshot.manifest.backboneSHA256,
-      kernelConfig: try context.configuration.kernelConfig(), logger: context.logger, metrics: nil)
+      producer: nil, topic: "", folder: folder, backboneSHA256: manifest.backboneSHA256,
+      kernelConfig: kernelConfig, logger: context.logger, metrics: nil)
     let versions = view.kernelVersions
     let items = try view.domains.map { domain in
-      let kernel = try view.kernel(of: domain)
-      return KernelPublisher.Item(
-        kernel: kernel, kernelVersion: versions[domain] ?? 0, isActive: kernel.isActive)
+      KernelPublisher.Item(
+        kernel: try view.kernel(of: domain), kernelVersion: versions[domain] ?? 0,
+        isActive: try view.isServing(domain))
     }
     try publisher.publish(
-      items, snapshotVersion: view.snapshot.manifest.version,
-      createdAtMilliseconds: view.snapshot.manifest.createdAtMilliseconds)
-    context.print("exported \(items.count) kernels to \(folder)")
+      items, snapshotVersion: manifest.version,
+      createdAtMilliseconds: manifest.createdAtMilliseconds)
+    let index = KernelIndex(
+      snapshotVersion: manifest.version, createdAtMilliseconds: manifest.createdAtMilliseconds,
+      backboneSHA256: manifest.backboneSHA256, insertAt: kernelConfig.insertAt.description,
+      bottleneck: kernelConfig.bottleneck, encoderHidden: kernelConfig.encoderHidden,
+      entries: items.map {
+        KernelIndex.Entry(
+          domain: $0.kernel.domain, file: $0.kernel.domain + ".safetensors",
+          kernelVersion: $0.kernelVersion, isActive: $0.isActive,
+          backboneSHA256: manifest.backboneSHA256, examplesSeen: $0.kernel.examplesSeen)
+      })
+    try AtomicFile.write(index.encoded(), to: folder + "/" + KernelIndex.fileName)
+    let serving = items.filter(\.isActive).count
+    context.print(
+      "exported \(items.count) kernels (\(serving) active, \(items.count - serving) not serving) "
+        + "from snapshot \(manifest.version) to \(folder), indexed in \(KernelIndex.fileName)")
   }
 
   private func publish(
-    _ kernel: IAKKernel, version: Int, snapshot: Int, backboneSHA256: String
+    _ kernel: IAKKernel, version: Int, isActive: Bool, snapshot: Int, backboneSHA256: String
   ) throws {
     let configuration = context.configuration
     let folder = configuration.string("publish.dir")
@@ -235,7 +265,7 @@ struct KernelsTool {
       kernelConfig: try configuration.kernelConfig(), logger: context.logger,
       metrics: context.metrics)
     try publisher.publish(
-      [KernelPublisher.Item(kernel: kernel, kernelVersion: version, isActive: kernel.isActive)],
+      [KernelPublisher.Item(kernel: kernel, kernelVersion: version, isActive: isActive)],
       snapshotVersion: snapshot,
       createdAtMilliseconds: Int64(Date().timeIntervalSince1970 * 1000))
   }

@@ -312,6 +312,14 @@ public enum ConfigSchema {
     ConfigKey(
       "health.max_lag", .integer(0...Int.max), "10000",
       "Consumer lag (events) above which /healthz reports not ready"),
+    ConfigKey(
+      "health.max_checkpoint_age", .duration, "5m",
+      "How long checkpoints may fail in a row (a broker outage, a full disk) before /healthz "
+        + "reports not ready"),
+    ConfigKey(
+      "health.max_broker_silence", .duration, "1m",
+      "How long the cluster may not answer the consumer (asked every 5 s) before /healthz "
+        + "reports not ready"),
   ]
 
   static let alert: [ConfigKey] = [

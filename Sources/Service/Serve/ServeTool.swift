@@ -21,7 +21,10 @@ struct ServeTool {
     let logger = context.logger
     let idleExit = try Self.idleExit(arguments.value("--exit-when-idle"))
     let metrics = ServeMetrics(context.metrics)
-    let health = HealthState(maxLag: configuration.int("health.max_lag"))
+    let health = HealthState(
+      maxLag: configuration.int("health.max_lag"),
+      maxCheckpointAge: .milliseconds(configuration.milliseconds("health.max_checkpoint_age")),
+      maxBrokerSilence: .milliseconds(configuration.milliseconds("health.max_broker_silence")))
     let endpoint = try MetricsServer.start(
       configuration: configuration, registry: context.metrics, health: health, logger: logger)
     defer { withExtendedLifetime(endpoint) {} }
@@ -95,14 +98,21 @@ struct ServeTool {
       pipeline.wallClock = { Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)) }
     }
     let restored = try restore(pipeline, from: store, backboneSHA256: sha, metrics: metrics)
-    if restored != nil {
-      // A process killed between a snapshot's commit and its publish never delivered that
-      // snapshot's kernels or committed its offsets: the first checkpoint does (see below).
-      pipeline.publishedSteps.removeAll()
+    if let restored {
+      // A process killed between a snapshot's commit and the end of its publish never
+      // delivered that snapshot's kernels: the first checkpoint publishes them again, under the
+      // versions the snapshot records. One whose publish completed owes nothing.
+      let owed = pipeline.owePublishingUnlessDelivered(snapshotVersion: restored.version)
+      if owed > 0 {
+        logger.info(
+          "the restored snapshot's publish is not known to have completed; its kernels go out "
+            + "again under the same versions", ["kernels": "\(owed)"])
+      }
     }
     // Until the first snapshot of this run, the newest durable state is the restored one (or
     // nothing yet to cover): never 0, which would read as "stale since 1970".
-    metrics.lastSnapshot.set(restored?.timeIntervalSince1970 ?? Date().timeIntervalSince1970)
+    metrics.lastSnapshot.set(
+      restored?.createdAt.timeIntervalSince1970 ?? Date().timeIntervalSince1970)
 
     let timeout = Double(configuration.milliseconds("shutdown.timeout")) / 1000
     let queue = RecordQueue(capacity: configuration.int("input.queue_capacity"))
@@ -122,7 +132,8 @@ struct ServeTool {
     let loop = TrainingLoop(
       pipeline: pipeline, source: source, queue: queue, metrics: metrics,
       interval: configuration.interval("checkpoint.interval"), logger: logger.child("train"),
-      freshness: freshness, stateTopic: stateTopic, owesDelivery: restored != nil)
+      freshness: freshness, stateTopic: stateTopic, owesDelivery: restored != nil,
+      health: health)
     responder.attach(loop)
     let thread = Thread { loop.run() }
     thread.name = "iak-training"
@@ -138,6 +149,10 @@ struct ServeTool {
         "state_topic": stateTopic?.topic ?? "none (a single instance)",
       ])
 
+    let probe =
+      isKafka
+      ? BrokerProbe(configuration: configuration.kafkaConfiguration, health: health) : nil
+    defer { probe?.stop() }
     let consumer = ConsumerLoop(
       source: source, queue: queue, training: loop, responder: responder, metrics: metrics,
       health: health, shutdown: context.shutdown, logger: logger,
@@ -193,11 +208,12 @@ struct ServeTool {
     return 0
   }
 
-  /// Restores the newest valid snapshot; returns when it was taken (nil: starting empty).
+  /// Restores the newest valid snapshot; returns its version and when it was taken (nil:
+  /// starting empty).
   private func restore(
     _ pipeline: Pipeline, from store: SnapshotStore, backboneSHA256: String,
     metrics: ServeMetrics
-  ) throws -> Date? {
+  ) throws -> (version: Int, createdAt: Date)? {
     let result = try store.loadNewestValid(expectingBackbone: backboneSHA256)
     for skipped in result.skipped {
       metrics.skippedSnapshots.increment()
@@ -222,7 +238,7 @@ struct ServeTool {
         "snapshot": "\(snapshot.manifest.version)", "domains": "\(pipeline.trainer.domains.count)",
         "records": "\(pipeline.counts.records)", "partitions": "\(pipeline.offsets.count)",
       ])
-    return snapshot.manifest.createdAt
+    return (snapshot.manifest.version, snapshot.manifest.createdAt)
   }
 
   private func makeSource(

@@ -25,6 +25,7 @@ final class TrainingLoop: @unchecked Sendable {
   private let logger: Logger
   private let interval: CheckpointInterval
   private let stateTopic: PartitionStateTopic?
+  private let health: HealthState?
   private let processed: Mutex<[KafkaPartition: Int64]>
   private let status = Mutex<(isRunning: Bool, failure: String?)>((true, nil))
   private var sinceCheckpoint = 0
@@ -54,9 +55,11 @@ final class TrainingLoop: @unchecked Sendable {
   init(
     pipeline: Pipeline, source: any RecordSource, queue: RecordQueue, metrics: ServeMetrics,
     interval: CheckpointInterval, logger: Logger, freshness: FreshnessLog = FreshnessLog(),
-    stateTopic: PartitionStateTopic? = nil, owesDelivery: Bool = false
+    stateTopic: PartitionStateTopic? = nil, owesDelivery: Bool = false,
+    health: HealthState? = nil
   ) {
     self.stateTopic = stateTopic
+    self.health = health
     self.owesDelivery = owesDelivery
     self.pipeline = pipeline
     decoder = pipeline.decoder
@@ -208,6 +211,7 @@ final class TrainingLoop: @unchecked Sendable {
       if let uncommitted { commit(uncommitted) }
       lastCheckpoint = started
       metrics.lastSnapshot.set(Date().timeIntervalSince1970)
+      health?.markCheckpointed()
       return
     }
     do {
@@ -266,8 +270,10 @@ final class TrainingLoop: @unchecked Sendable {
       retryAt = nil
       retryDelay = .seconds(1)
       lastCheckpoint = published
+      health?.markCheckpointed()
       commit(manifest.offsets)
     } catch {
+      health?.markCheckpointFailed("\(error)")
       metrics.snapshotFailures.increment()
       retryAt = ContinuousClock.now + retryDelay
       logger.error(

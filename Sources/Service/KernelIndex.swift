@@ -1,0 +1,148 @@
+import Checkpoint
+import Foundation
+
+/// The index `kernels export` writes next to the serving files (`kernels.json`), so that a
+/// serving system can load a kernel set as a whole: which file holds which domain, under which
+/// kernel version, whether it serves, and on which backbone it was trained.
+///
+/// ```json
+/// {"format": "iak-kernel-index/1", "snapshot_version": 12, "created_at_ms": 1700000000000,
+///  "backbone_sha256": "9f...", "insert_at": "hidden1", "bottleneck": 8, "encoder_hidden": 0,
+///  "kernels": [{"domain": "1998-03/9", "file": "1998-03/9.safetensors", "kernel_version": 4,
+///               "active": true, "backbone_sha256": "9f...", "examples_seen": 1234}]}
+/// ```
+public struct KernelIndex: Sendable, Equatable {
+  /// One domain's kernel.
+  public struct Entry: Sendable, Equatable {
+    /// The domain (`<window>/<region>`).
+    public var domain: String
+    /// The serving file, relative to the index's folder.
+    public var file: String
+    /// The domain's kernel version: it names one set of weights.
+    public var kernelVersion: Int
+    /// Whether serving should apply it (false: score the domain with the backbone alone).
+    public var isActive: Bool
+    /// sha256 of the backbone's model.safetensors the kernel was trained on.
+    public var backboneSHA256: String
+    /// Examples the kernel was trained on.
+    public var examplesSeen: Int
+
+    /// Creates an entry.
+    public init(
+      domain: String, file: String, kernelVersion: Int, isActive: Bool, backboneSHA256: String,
+      examplesSeen: Int
+    ) {
+      self.domain = domain
+      self.file = file
+      self.kernelVersion = kernelVersion
+      self.isActive = isActive
+      self.backboneSHA256 = backboneSHA256
+      self.examplesSeen = examplesSeen
+    }
+  }
+
+  /// The file name of the index.
+  public static let fileName = "kernels.json"
+  /// The value of its `format` field.
+  public static let format = "iak-kernel-index/1"
+
+  /// The snapshot the kernels come from.
+  public var snapshotVersion: Int
+  /// When that snapshot was taken, in milliseconds since the Unix epoch.
+  public var createdAtMilliseconds: Int64
+  /// sha256 of the backbone every kernel of the set was trained on.
+  public var backboneSHA256: String
+  /// Where the kernels are inserted (`iak.insert_at`).
+  public var insertAt: String
+  /// The bottleneck width k (`iak.bottleneck`).
+  public var bottleneck: Int
+  /// The encoder's hidden width, 0 for none (`iak.encoder_hidden`).
+  public var encoderHidden: Int
+  /// The kernels, sorted by domain.
+  public var entries: [Entry]
+
+  /// Creates an index.
+  public init(
+    snapshotVersion: Int, createdAtMilliseconds: Int64, backboneSHA256: String, insertAt: String,
+    bottleneck: Int, encoderHidden: Int, entries: [Entry]
+  ) {
+    self.snapshotVersion = snapshotVersion
+    self.createdAtMilliseconds = createdAtMilliseconds
+    self.backboneSHA256 = backboneSHA256
+    self.insertAt = insertAt
+    self.bottleneck = bottleneck
+    self.encoderHidden = encoderHidden
+    self.entries = entries.sorted { $0.domain < $1.domain }
+  }
+
+  /// The JSON text of the index (keys sorted, so the same index gives the same bytes).
+  public func encoded() -> [UInt8] {
+    let kernels: [[String: Any]] = entries.map {
+      [
+        "domain": $0.domain, "file": $0.file, "kernel_version": $0.kernelVersion,
+        "active": $0.isActive, "backbone_sha256": $0.backboneSHA256,
+        "examples_seen": $0.examplesSeen,
+      ]
+    }
+    let object: [String: Any] = [
+      "format": Self.format, "snapshot_version": snapshotVersion,
+      "created_at_ms": createdAtMilliseconds, "backbone_sha256": backboneSHA256,
+      "insert_at": insertAt, "bottleneck": bottleneck, "encoder_hidden": encoderHidden,
+      "kernels": kernels,
+    ]
+    let data =
+      (try? JSONSerialization.data(
+        withJSONObject: object, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]))
+      ?? Data()
+    return Array(data) + [UInt8(ascii: "\n")]
+  }
+
+  /// Reads the index of `folder` (`<folder>/kernels.json`).
+  ///
+  /// - Throws: `UsageError` naming the file and what is wrong with it.
+  public static func read(from folder: String) throws -> KernelIndex {
+    let path = folder + "/" + fileName
+    guard let data = FileManager.default.contents(atPath: path) else {
+      throw UsageError("cannot read \(path)")
+    }
+    guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+      throw UsageError("\(path) is not a JSON object")
+    }
+    guard object["format"] as? String == format else {
+      throw UsageError(
+        "\(path): format \(object["format"].map { "\($0)" } ?? "missing"), expected '\(format)'")
+    }
+    func field<T>(_ value: Any?, _ name: String, as: T.Type) throws -> T {
+      guard let typed = value as? T else {
+        throw UsageError("\(path): '\(name)' is missing or not a \(T.self)")
+      }
+      return typed
+    }
+    let kernels = try field(object["kernels"], "kernels", as: [[String: Any]].self)
+    let entries = try kernels.enumerated().map { index, entry in
+      let file = try field(entry["file"], "kernels[\(index)].file", as: String.self)
+      if file.hasPrefix("/") || file.split(separator: "/").contains("..") {
+        throw UsageError("\(path): kernels[\(index)].file '\(file)' leaves the index's folder")
+      }
+      return Entry(
+        domain: try field(entry["domain"], "kernels[\(index)].domain", as: String.self),
+        file: file,
+        kernelVersion: try field(
+          entry["kernel_version"], "kernels[\(index)].kernel_version", as: Int.self),
+        isActive: try field(entry["active"], "kernels[\(index)].active", as: Bool.self),
+        backboneSHA256: try field(
+          entry["backbone_sha256"], "kernels[\(index)].backbone_sha256", as: String.self),
+        examplesSeen: try field(
+          entry["examples_seen"], "kernels[\(index)].examples_seen", as: Int.self))
+    }
+    return KernelIndex(
+      snapshotVersion: try field(object["snapshot_version"], "snapshot_version", as: Int.self),
+      createdAtMilliseconds: Int64(
+        try field(object["created_at_ms"], "created_at_ms", as: Int.self)),
+      backboneSHA256: try field(object["backbone_sha256"], "backbone_sha256", as: String.self),
+      insertAt: try field(object["insert_at"], "insert_at", as: String.self),
+      bottleneck: try field(object["bottleneck"], "bottleneck", as: Int.self),
+      encoderHidden: try field(object["encoder_hidden"], "encoder_hidden", as: Int.self),
+      entries: entries)
+  }
+}
