@@ -169,10 +169,36 @@ public final class Pipeline {
         try reject(record, because: error)
         continue
       }
-      ingest(event, lane: lanes.lane(of: record.topicPartition))
+      let lane = lanes.lane(of: record.topicPartition)
+      if let reason = admissionRejection(of: event, lane: lane) {
+        try reject(record, because: EventRejection(reason, field: timeField(reason), offset: 0))
+        continue
+      }
+      ingest(event, lane: lane)
       accept(record.topicPartition, offset: record.offset)
     }
     retireDomainsBeyondLimit()
+  }
+
+  /// The wall clock in epoch milliseconds, for live input (`serve`): an event more than
+  /// `event.max_future` ahead of it is refused as `too_far_future`. Nil (replays, files) bounds
+  /// event time by each partition's own clock only, so history replays the same at any time.
+  public var wallClock: (@Sendable () -> Int64)?
+
+  /// Why a decoded event of `lane` may not be ingested (`EventIngest.admit`), counted in
+  /// `iak_events_rejected_total`; nil when it may.
+  private func admissionRejection(of event: Event, lane: Int32) -> EventRejection.Reason? {
+    guard
+      let reason = ingest.admit(
+        event, partition: lane, wallClockMilliseconds: wallClock.map { $0() })
+    else { return nil }
+    ingest.decoder.countRejection(reason)
+    return reason
+  }
+
+  /// The field a refusal after decoding is about: the time field, or none for a domain budget.
+  private func timeField(_ reason: EventRejection.Reason) -> String? {
+    reason == .newDomainBudget ? nil : ingest.decoder.schema.timeField
   }
 
   /// The decoder `process(_: [Record])` uses, for a thread that decodes records ahead
@@ -190,7 +216,19 @@ public final class Pipeline {
       decoder.count(record.outcome)
       switch record.outcome {
       case .event(let event):
-        ingest(event, lane: lanes.lane(of: record.topicPartition))
+        let lane = lanes.lane(of: record.topicPartition)
+        if let reason = admissionRejection(of: event, lane: lane) {
+          // Its bytes were freed where it was decoded: the dead letter carries the event
+          // encoded again (header iak-reencoded), which decodes to the same event.
+          let original = Record(
+            topic: record.topic, partition: record.partition, offset: record.offset,
+            value: Array(event.jsonLine(schema: decoder.schema).utf8),
+            timestampMs: record.timestampMs,
+            headers: [Record.Header(name: "iak-reencoded", text: "1")])
+          try reject(original, because: EventRejection(reason, field: timeField(reason), offset: 0))
+          continue
+        }
+        ingest(event, lane: lane)
         accept(record.topicPartition, offset: record.offset)
       case .rejected(let rejection, let original):
         try reject(original, because: rejection)

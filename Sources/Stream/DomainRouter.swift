@@ -184,6 +184,33 @@ public struct DomainRouter: Sendable {
     return known[key] != nil ? key : nil
   }
 
+  /// The name of the domain `event` would start if routed now, when that domain is not known
+  /// yet (nil when it is): its window and region name, a raw region not named yet standing for
+  /// itself by a hash. Remembers nothing (the window cache aside) and counts no fallback.
+  public mutating func newDomainName(of event: Event) -> String? {
+    var raw = event.region
+    if let name = configuration.regionFeature { raw = event.feature(name) }
+    let region: String
+    if let raw, !raw.isEmpty {
+      if let map = configuration.regionMap {
+        region = map.area(for: raw) ?? configuration.fallbackRegion
+      } else if let name = regionNames[raw] {
+        region = name
+      } else if regionNames.count >= configuration.maxRegions {
+        region = configuration.fallbackRegion
+      } else {
+        // A raw region not seen yet: new whatever its window. Named by a hash, so that hostile
+        // regions of 64 KiB do not fill the partition state that remembers new domains.
+        return clock.window(at: event.timeMilliseconds).name + "/raw-"
+          + DomainName.hash(raw, hexDigits: 16)
+      }
+    } else {
+      region = configuration.fallbackRegion
+    }
+    let key = DomainKey(window: clock.window(at: event.timeMilliseconds).name, region: region)
+    return known[key] == nil ? key.description : nil
+  }
+
   /// Routes an example at `timeMilliseconds` (event time) from raw `region`.
   public mutating func route(timeMilliseconds: Int64, region: String?) -> Route {
     let window = clock.window(at: timeMilliseconds)

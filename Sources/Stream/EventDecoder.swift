@@ -16,7 +16,8 @@ public struct EventDecoder: Sendable {
     decoded = metrics.counter("iak_events_decoded_total", help: "Events decoded successfully.")
       .with([])
     let family = metrics.counter(
-      "iak_events_rejected_total", help: "Events refused by the decoder, by reason.",
+      "iak_events_rejected_total",
+      help: "Events refused (by the decoder, or for their time or new domain), by reason.",
       labels: ["reason"])
     var byReason: [EventRejection.Reason: Metric] = [:]
     for reason in EventRejection.Reason.allCases { byReason[reason] = family.with(reason.rawValue) }
@@ -69,6 +70,12 @@ public struct EventDecoder: Sendable {
     case .event: decoded.increment()
     case .rejected(let rejection, _): rejected[rejection.reason]?.increment()
     }
+  }
+
+  /// Counts, in `iak_events_rejected_total{reason}`, an event refused after it was decoded
+  /// (`EventIngest.admit`: its time or the domain it would start).
+  public func countRejection(_ reason: EventRejection.Reason) {
+    rejected[reason]?.increment()
   }
 
   /// Decodes one event without counting it; for callers that count themselves.

@@ -65,6 +65,30 @@ public struct EventIngest {
     route(into: &output)
   }
 
+  /// Decides whether a decoded `event` of `partition` may be ingested: nil when it may, else
+  /// why not (the caller sends its record to the dead-letter topic). It is refused when its time
+  /// is too far from its partition's clock (`LabelJoiner.admitTime`; with
+  /// `wallClockMilliseconds`, live input, also ahead of the wall clock), or when it is an
+  /// impression that would start a new domain after its partition started
+  /// `domain.max_new_per_day` of them in the current day of its clock
+  /// (`LabelJoiner.admitNewDomain`). What it remembers is part of the joiner's state.
+  public mutating func admit(
+    _ event: Event, partition: Int32, wallClockMilliseconds: Int64? = nil
+  ) -> EventRejection.Reason? {
+    if let reason = joiner.admitTime(
+      of: event, partition: partition, wallClockMilliseconds: wallClockMilliseconds)
+    {
+      return reason
+    }
+    guard event.kind == .impression,
+      joinerConfiguration.maxNewDomainsPerDay < .max,
+      let name = router.newDomainName(of: event)
+    else { return nil }
+    return joiner.admitNewDomain(
+      name, partition: partition, timeMilliseconds: event.timeMilliseconds)
+      ? nil : .newDomainBudget
+  }
+
   /// The known domain an arriving impression belongs to, if any (`DomainRouter.knownDomain`),
   /// so the caller can score it with that domain's kernel as it now stands.
   public mutating func knownDomain(of event: Event) -> DomainKey? {

@@ -25,6 +25,24 @@ public struct EventRejection: Error, Sendable, Equatable, CustomStringConvertibl
     case badValue = "bad_value"
     /// The type field names neither an impression nor a click.
     case unknownType = "unknown_type"
+    /// A valid event more than `event.max_future` ahead of its partition's event-time clock (or,
+    /// for live input in `serve`, of the wall clock): it would move the clock there and turn
+    /// every later impression into a negative and every later click into a late one.
+    case tooFarFuture = "too_far_future"
+    /// A valid event more than `event.max_past` behind its partition's event-time clock.
+    case tooFarPast = "too_far_past"
+    /// A valid impression that would start a new domain after its partition already started
+    /// `domain.max_new_per_day` of them in the current day of its event-time clock.
+    case newDomainBudget = "new_domain_budget"
+
+    /// Whether the decoder finds this fault in an event's bytes (the others are found after
+    /// decoding, against the partition's clock and domains: `EventIngest.admit`).
+    public var isFoundByDecoder: Bool {
+      switch self {
+      case .tooFarFuture, .tooFarPast, .newDomainBudget: false
+      default: true
+      }
+    }
   }
 
   /// The kind of fault.

@@ -26,6 +26,15 @@ struct JoinerPartition: Sendable {
   /// Resolved entries in the order they were made; stale ones are skipped.
   var resolvedOrder: [LabelJoiner.ResolvedImpression] = []
   var resolvedHead = 0
+  /// The times of the partition's newest events (at most `LabelJoiner.recentTimesKept`, oldest
+  /// first), admitted or not: what tells a lone outlier from a clock that moved.
+  var recentTimes: [Int64] = []
+  /// Whether an event admitted after the one that set the clock bore it out.
+  var isClockConfirmed = false
+  /// The day (of the clock, since the epoch) `newDomains` counts for.
+  var newDomainDay: Int64 = .min
+  /// The domains the partition started in `newDomainDay`.
+  var newDomains: Set<String> = []
 
   init() {}
 
@@ -48,6 +57,10 @@ struct JoinerPartition: Sendable {
       resolved[entry.impressionID] = entry
       resolvedOrder.append(entry)
     }
+    recentTimes = state.recentEventTimesMilliseconds
+    isClockConfirmed = state.isClockConfirmed
+    newDomainDay = state.newDomainDay
+    newDomains = Set(state.newDomains)
   }
 
   func exportState(partition: Int32) -> LabelJoiner.PartitionState {
@@ -55,7 +68,10 @@ struct JoinerPartition: Sendable {
       partition: partition, maxEventTimeMilliseconds: maxEventTime, nextSequence: nextSequence,
       pending: pending.values.sorted { $0.sequence < $1.sequence },
       earlyClicks: earlyClicks.values.sorted { $0.sequence < $1.sequence },
-      resolved: resolvedOrder[resolvedHead...].filter { resolved[$0.impressionID] == $0 })
+      resolved: resolvedOrder[resolvedHead...].filter { resolved[$0.impressionID] == $0 },
+      recentEventTimesMilliseconds: recentTimes, isClockConfirmed: isClockConfirmed,
+      newDomainDay: newDomainDay,
+      newDomains: newDomains.sorted())
   }
 
   func watermark(_ configuration: LabelJoiner.Configuration) -> Int64 {

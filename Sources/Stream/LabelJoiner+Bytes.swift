@@ -1,12 +1,16 @@
 extension LabelJoiner.State {
-  /// The state as bytes (format `IAKJ` version 2, little-endian, strings length-prefixed UTF-8),
+  /// The state as bytes (format `IAKJ` version 3, little-endian, strings length-prefixed UTF-8),
   /// for a snapshot; `init(bytes:)` reads it back to an equal state. Version 2 adds to each
   /// waiting impression its `ImpressionScore` (a presence byte, then the two logits as float32
-  /// bit patterns and the serving flag); version 1 (no scores) is still read.
+  /// bit patterns and the serving flag); version 3 adds to each partition, after its resolved
+  /// ids, the admission memory: its recent event times (a count, then int64s), whether its clock
+  /// is borne out (a byte), the new-domain day (int64) and the domains started that day (a
+  /// count, then strings). Versions 1 and 2 are still read (an empty admission memory, the
+  /// clock of a partition that ran borne out).
   public func serialized() -> [UInt8] {
     var writer = StateByteWriter()
     for byte in "IAKJ".utf8 { writer.append(byte) }
-    writer.append(UInt8(2))
+    writer.append(UInt8(3))
     for count in [
       counts.clicked, counts.expired, counts.evicted, counts.preLabelled,
       counts.duplicateImpressions, counts.duplicateClicks, counts.lateClicks, counts.orphanClicks,
@@ -43,6 +47,12 @@ extension LabelJoiner.State {
         writer.append(entry.wasClicked)
         writer.append(entry.forgetAtMilliseconds)
       }
+      writer.appendCount(partition.recentEventTimesMilliseconds.count)
+      for time in partition.recentEventTimesMilliseconds { writer.append(time) }
+      writer.append(partition.isClockConfirmed)
+      writer.append(partition.newDomainDay)
+      writer.appendCount(partition.newDomains.count)
+      for domain in partition.newDomains { writer.append(domain) }
     }
     return writer.bytes
   }
@@ -53,7 +63,7 @@ extension LabelJoiner.State {
   ///   truncated, impossible counts, invalid UTF-8, trailing bytes).
   public init(bytes: [UInt8]) throws(StateBytesError) {
     var reader = StateByteReader(bytes)
-    let version = try reader.expectMagic("IAKJ", versions: 1...2)
+    let version = try reader.expectMagic("IAKJ", versions: 1...3)
     var counts = LabelJoiner.Counts()
     var values: [Int] = []
     for _ in 0..<9 { values.append(Int(truncatingIfNeeded: try reader.read(UInt64.self))) }
@@ -95,6 +105,19 @@ extension LabelJoiner.State {
           LabelJoiner.ResolvedImpression(
             impressionID: try reader.readString(), wasClicked: try reader.readBool(),
             forgetAtMilliseconds: try reader.read(Int64.self)))
+      }
+      if version >= 3 {
+        for _ in 0..<(try reader.readCount(minimumSize: 8)) {
+          partition.recentEventTimesMilliseconds.append(try reader.read(Int64.self))
+        }
+        partition.isClockConfirmed = try reader.readBool()
+        partition.newDomainDay = try reader.read(Int64.self)
+        for _ in 0..<(try reader.readCount(minimumSize: 4)) {
+          partition.newDomains.append(try reader.readString())
+        }
+      } else {
+        // Written before the admission memory: a partition that ran has a clock borne out.
+        partition.isClockConfirmed = partition.maxEventTimeMilliseconds != .min
       }
       partitions.append(partition)
     }

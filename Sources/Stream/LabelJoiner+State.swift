@@ -28,12 +28,24 @@ extension LabelJoiner {
     public var earlyClicks: [EarlyClick]
     /// Recently labelled impression ids, oldest first, to tell duplicate from late clicks.
     public var resolved: [ResolvedImpression]
+    /// The times of the newest events (admitted or not), oldest first: the memory that lets
+    /// `admitTime` tell a lone outlier from a clock that really moved.
+    public var recentEventTimesMilliseconds: [Int64]
+    /// Whether an event admitted after the one that set the clock bore it out (only a clock
+    /// that none did may move back).
+    public var isClockConfirmed: Bool
+    /// The day of the partition's clock (days since the epoch) that `newDomains` counts for
+    /// (`Int64.min` before the first new domain).
+    public var newDomainDay: Int64
+    /// The domains the partition started in `newDomainDay`, sorted.
+    public var newDomains: [String]
 
     /// Creates a partition's state.
     public init(
       partition: Int32, maxEventTimeMilliseconds: Int64 = .min, nextSequence: UInt64 = 0,
       pending: [PendingImpression] = [], earlyClicks: [EarlyClick] = [],
-      resolved: [ResolvedImpression] = []
+      resolved: [ResolvedImpression] = [], recentEventTimesMilliseconds: [Int64] = [],
+      isClockConfirmed: Bool = false, newDomainDay: Int64 = .min, newDomains: [String] = []
     ) {
       self.partition = partition
       self.maxEventTimeMilliseconds = maxEventTimeMilliseconds
@@ -41,6 +53,10 @@ extension LabelJoiner {
       self.pending = pending
       self.earlyClicks = earlyClicks
       self.resolved = resolved
+      self.recentEventTimesMilliseconds = recentEventTimesMilliseconds
+      self.isClockConfirmed = isClockConfirmed
+      self.newDomainDay = newDomainDay
+      self.newDomains = newDomains
     }
   }
 

@@ -31,16 +31,31 @@ public struct LabelJoiner: Sendable {
     /// releases it at its click (`on_click`): fresher positives, but the trainer then sees
     /// clicks a whole wait before the negatives of the same moment (delayed feedback).
     public var releasesInImpressionOrder: Bool
+    /// How far ahead of its partition's clock (or of the wall clock, when one is given) an event
+    /// may be and still be admitted (`event.max_future`); `Int64.max` admits any.
+    public var maxFutureMilliseconds: Int64
+    /// How far behind its partition's clock an event may be and still be admitted
+    /// (`event.max_past`); `Int64.max` admits any.
+    public var maxPastMilliseconds: Int64
+    /// The most new domains one partition starts per day of its event-time clock
+    /// (`domain.max_new_per_day`).
+    public var maxNewDomainsPerDay: Int
 
-    /// Creates a configuration; negative durations count as zero and `maxPending` as at least 1.
+    /// Creates a configuration; negative durations count as zero and `maxPending` and
+    /// `maxNewDomainsPerDay` as at least 1.
     public init(
       waitMilliseconds: Int64 = 60_000, maxOutOfOrdernessMilliseconds: Int64 = 5_000,
-      maxPending: Int = 1_000_000, releasesInImpressionOrder: Bool = false
+      maxPending: Int = 1_000_000, releasesInImpressionOrder: Bool = false,
+      maxFutureMilliseconds: Int64 = .max, maxPastMilliseconds: Int64 = .max,
+      maxNewDomainsPerDay: Int = .max
     ) {
       self.waitMilliseconds = max(0, waitMilliseconds)
       self.maxOutOfOrdernessMilliseconds = max(0, maxOutOfOrdernessMilliseconds)
       self.maxPending = max(1, maxPending)
       self.releasesInImpressionOrder = releasesInImpressionOrder
+      self.maxFutureMilliseconds = max(0, maxFutureMilliseconds)
+      self.maxPastMilliseconds = max(0, maxPastMilliseconds)
+      self.maxNewDomainsPerDay = max(1, maxNewDomainsPerDay)
     }
   }
 

@@ -8,10 +8,16 @@ import Testing
   static func sampleJoinerState() -> LabelJoiner.State {
     var joiner = LabelJoiner(
       configuration: .init(
-        waitMilliseconds: 1_000, maxOutOfOrdernessMilliseconds: 100, maxPending: 50))
+        waitMilliseconds: 1_000, maxOutOfOrdernessMilliseconds: 100, maxPending: 50,
+        maxFutureMilliseconds: 10_000, maxNewDomainsPerDay: 5))
     var output: [LabelJoiner.LabelledExample] = []
     var generator = SeededRandom(seed: 5)
     for index in 0..<400 {
+      // The admission memory: recent times (an outlier among them) and new domains of the day.
+      let probe = Event(
+        kind: .click, id: "probe", timeMilliseconds: index == 200 ? 1_000_000 : Int64(index * 10))
+      _ = joiner.admitTime(of: probe, partition: Int32(index % 2))
+      _ = joiner.admitNewDomain("w/r\(index % 7)", partition: Int32(index % 2), timeMilliseconds: 0)
       let time = Int64(index * 10)
       let impression = Event(
         kind: .impression, id: "imp-\(index)-é", timeMilliseconds: time,
@@ -40,6 +46,8 @@ import Testing
     let state = Self.sampleJoinerState()
     #expect(state.partitions.count == 2)
     #expect(state.partitions.allSatisfy { !$0.pending.isEmpty && !$0.resolved.isEmpty })
+    #expect(state.partitions.allSatisfy { $0.recentEventTimesMilliseconds.count == 16 })
+    #expect(state.partitions.allSatisfy { $0.newDomains.count == 5 && $0.newDomainDay == 0 })
     #expect(state.partitions.contains { !$0.earlyClicks.isEmpty })
     let bytes = state.serialized()
     let decoded = try LabelJoiner.State(bytes: bytes)
@@ -47,7 +55,7 @@ import Testing
     #expect(decoded.serialized() == bytes)
     #expect(state.partitions.contains { $0.pending.contains { $0.score != nil } })
     #expect(
-      LabelJoiner.State().serialized() == Array("IAKJ".utf8) + [2] + Array(repeating: 0, count: 76))
+      LabelJoiner.State().serialized() == Array("IAKJ".utf8) + [3] + Array(repeating: 0, count: 76))
   }
 
   @Test func scoresWaitWithTheirImpressionAndLeaveWithItsLabel() {
@@ -73,26 +81,47 @@ import Testing
     #expect(output.first?.score == score)
   }
 
-  @Test func version1StatesWithoutScoresAreStillRead() throws {
-    // One partition with one pending impression, written as version 1 would have.
-    var state = LabelJoiner.State(partitions: [
+  /// One partition that ran (its clock borne out) with one pending impression and no other
+  /// admission memory: what versions 1 and 2 are read as.
+  static func onePendingImpression() -> LabelJoiner.State {
+    LabelJoiner.State(partitions: [
       LabelJoiner.PartitionState(
         partition: 3, maxEventTimeMilliseconds: 10, nextSequence: 1,
         pending: [
           LabelJoiner.PendingImpression(
             impression: Event(kind: .impression, id: "x", timeMilliseconds: 10),
             deadlineMilliseconds: 1_010, sequence: 0)
-        ])
+        ], isClockConfirmed: true)
     ])
+  }
+
+  /// Version 3 bytes of `state` (one partition) as version 2 wrote them: without the admission
+  /// memory after the resolved ids (an empty list of times, the day, an empty list of domains).
+  static func version2Bytes(of state: LabelJoiner.State) -> [UInt8] {
     var bytes = state.serialized()
-    #expect(bytes[4] == 2)
+    #expect(bytes[4] == 3)
+    bytes[4] = 2
+    let trailer = 4 + 1 + 8 + 4
+    #expect(
+      Array(bytes.suffix(trailer))
+        == [0, 0, 0, 0] + [1] + [0, 0, 0, 0, 0, 0, 0, 0x80] + [0, 0, 0, 0])
+    return Array(bytes.dropLast(trailer))
+  }
+
+  @Test func version2StatesWithoutAdmissionMemoryAreStillRead() throws {
+    let state = Self.onePendingImpression()
+    #expect(try LabelJoiner.State(bytes: Self.version2Bytes(of: state)) == state)
+  }
+
+  @Test func version1StatesWithoutScoresAreStillRead() throws {
+    let state = Self.onePendingImpression()
+    var bytes = Self.version2Bytes(of: state)
     // Version 2 adds one presence byte (0 here) after each pending impression's sequence.
     bytes[4] = 1
     // Two empty lists (early clicks, resolved: a u32 count each) follow the presence byte.
     let presence = bytes.count - 2 * 4 - 1
     #expect(bytes[presence] == 0)
     bytes.remove(at: presence)
-    state.partitions[0].pending[0].score = nil
     #expect(try LabelJoiner.State(bytes: bytes) == state)
   }
 
@@ -114,10 +143,10 @@ import Testing
       _ = try? LabelJoiner.State(bytes: damaged)
     }
     var wrongVersion = bytes
-    wrongVersion[4] = 3
+    wrongVersion[4] = 4
     #expect {
       try LabelJoiner.State(bytes: wrongVersion)
-    } throws: { "\($0)".contains("version 3 is not supported (expected 1 to 2)") }
+    } throws: { "\($0)".contains("version 4 is not supported (expected 1 to 3)") }
   }
 
   @Test func routerStateRoundTripsBitForBit() throws {

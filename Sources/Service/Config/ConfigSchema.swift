@@ -76,6 +76,15 @@ public enum ConfigSchema {
     ConfigKey("event.numeric_fields", .list, "", "Feature names that are numeric (not hashed)"),
     ConfigKey("event.max_bytes", .size, "64KiB", "Larger events are rejected as oversize"),
     ConfigKey("event.max_depth", .integer(1...64), "8", "Deeper JSON nesting is rejected"),
+    ConfigKey(
+      "event.max_future", .duration, "7d",
+      "Events further ahead of their partition's clock, or in serve of the wall clock (never in "
+        + "replay), are rejected as too_far_future; a lone outlier never moves the clock, 3 in a "
+        + "row close together (data after a silence) do. 0 = no bound"),
+    ConfigKey(
+      "event.max_past", .duration, "30d",
+      "Events further behind their partition's clock are rejected as too_far_past (they would "
+        + "start domains of long-gone windows). 0 = no bound"),
   ]
 
   static let label: [ConfigKey] = [
@@ -114,6 +123,11 @@ public enum ConfigSchema {
     ConfigKey(
       "domain.max_domains", .integer(1...100_000), "2000",
       "Most domains held; bounds memory and metric label cardinality"),
+    ConfigKey(
+      "domain.max_new_per_day", .integer(1...1_000_000), "100",
+      "New domains one input partition may start per day of its clock; further impressions "
+        + "that would start one are rejected as new_domain_budget, so a burst cannot retire "
+        + "live domains"),
   ]
 
   static let backbone: [ConfigKey] = [

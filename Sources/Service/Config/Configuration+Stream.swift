@@ -20,7 +20,16 @@ extension Configuration {
       waitMilliseconds: milliseconds("label.wait"),
       maxOutOfOrdernessMilliseconds: milliseconds("label.max_out_of_orderness"),
       maxPending: int("label.max_pending"),
-      releasesInImpressionOrder: string("label.release") == "in_order")
+      releasesInImpressionOrder: string("label.release") == "in_order",
+      maxFutureMilliseconds: bound("event.max_future"),
+      maxPastMilliseconds: bound("event.max_past"),
+      maxNewDomainsPerDay: int("domain.max_new_per_day"))
+  }
+
+  /// A duration bound in milliseconds, 0 meaning none (`Int64.max`).
+  private func bound(_ key: String) -> Int64 {
+    let value = milliseconds(key)
+    return value == 0 ? .max : value
   }
 
   /// The domain router's settings from `domain.*`.

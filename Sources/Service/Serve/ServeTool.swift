@@ -107,6 +107,10 @@ struct ServeTool {
       },
       logger: logger, metrics: context.metrics)
     pipeline.keepsAlertHistory = false
+    if isKafka {
+      // Live input: nothing can have happened more than event.max_future after now.
+      pipeline.wallClock = { Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)) }
+    }
     let restored = try restore(pipeline, from: store, backboneSHA256: sha, metrics: metrics)
     if let restored {
       // A process killed between a snapshot's commit and the end of its publish never
