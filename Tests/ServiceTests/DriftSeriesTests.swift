@@ -70,5 +70,13 @@ import Testing
       #expect(!rendered.contains("iak_drift_active{domain=\"\(domain)\""), "\(rendered)")
       #expect(rendered.contains("iak_alerts_total{domain=\"\(domain)\",detector=\"collapse\"} 1"))
     }
+
+    // The partition moves to another process: none of its domains' series stay here.
+    pipeline.release(KafkaPartition(topic: "events", partition: 0))
+    #expect(pipeline.trainer.domains.isEmpty)
+    let released = metrics.render()
+    for domain in days.joined() {
+      #expect(!released.contains("domain=\"\(domain)\""), "\(released)")
+    }
   }
 }
