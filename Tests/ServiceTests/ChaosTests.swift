@@ -23,6 +23,7 @@ import Testing
   /// 3 s session so that a killed member leaves its group soon (a restart waits for that).
   static let serveSettings = [
     "--set", "checkpoint.interval=100 events", "--set", "kafka.session.timeout.ms=3000",
+    "--set", "health.max_broker_silence=2s",
   ]
 
   // MARK: - Crash
@@ -256,7 +257,9 @@ import Testing
   }
 
   @Test func allBrokersDownServeStaysUpReportsAndResumes() async throws {
-    let seconds = Self.isFull ? 20 : 4
+    // Long enough for /healthz to see it: the cluster is asked every 5 s, and may be silent for
+    // health.max_broker_silence (2 s here) before serve is not ready.
+    let seconds = Self.isFull ? 20 : 10
     try await serveThroughAFault(
       "all brokers down", checked: "outage in the log and iak_kafka_errors_total"
     ) { fixture, serve, report in
@@ -269,6 +272,15 @@ import Testing
       let during = serve.metricsText() ?? ""
       report.check(serve.isRunning, "serve exited during the outage: \(serve.log.suffix(2000))")
       for broker: Int32 in 1...3 { try fixture.cluster.setBrokerUp(broker) }
+      report.check(
+        health.first == 200 && health.contains(503),
+        "/healthz did not report the outage: \(health)")
+      var after = 0
+      for _ in 0..<30 where after != 200 {
+        try await Task.sleep(for: .seconds(1))
+        after = serve.get("/healthz")?.0 ?? 0
+      }
+      report.check(after == 200, "/healthz did not recover within 30 s of the brokers' return")
       let counted = ServeProcess.value(
         of: "iak_kafka_errors_total", labels: "_ALL_BROKERS_DOWN", in: during)
       let lines = serve.logLines(containing: "_ALL_BROKERS_DOWN").count

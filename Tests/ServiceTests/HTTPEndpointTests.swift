@@ -132,3 +132,32 @@ final class LockedBox<Value: Sendable>: @unchecked Sendable {
     #expect(health.response.status == 200)  // failing for 30 s only
   }
 }
+
+extension HealthStateTests {
+  @Test func aClusterSilentLongerThanAllowedMakesTheServiceNotReady() {
+    let clock = Clock()
+    let health = HealthState(
+      maxLag: 100, maxBrokerSilence: .seconds(10), now: { clock.now.withLock { $0 } })
+    health.markRestored()
+    health.markBrokerUnreachable("Local: Timed out")
+    clock.advance(.seconds(10))
+    #expect(health.response.status == 200)
+    clock.advance(.seconds(1))
+    health.markBrokerUnreachable("Local: All broker connections are down")
+    #expect(health.response.status == 503)
+    #expect(
+      health.response.body
+        == "brokers unreachable for 11 s (health.max_broker_silence 10 s): nothing is read and "
+        + "lag 0 is stale; last error: Local: All broker connections are down\n")
+    health.markBrokerReachable()
+    #expect(health.response.status == 200)
+    // A request that never comes back counts as silence from when it was sent.
+    health.markProbeStarted()
+    clock.advance(.seconds(12))
+    #expect(health.response.status == 503)
+    #expect(health.response.body.hasPrefix("brokers unreachable for 12 s"))
+    #expect(health.response.body.hasSuffix("last error: no answer yet\n"))
+    health.markBrokerReachable()
+    #expect(health.response.status == 200)
+  }
+}

@@ -105,7 +105,8 @@ import Testing
     let firstDomain = try #require(html.range(of: "<section class=\"domain\""))
     #expect(overview.lowerBound < firstDomain.lowerBound)
     #expect(Self.occurrences(of: "<section class=\"domain\"", in: html) == domains.count)
-    #expect(Self.occurrences(of: "<svg class=\"chart\"", in: html) == 6 * domains.count)
+    let sections = String(html[firstDomain.lowerBound...])
+    #expect(Self.occurrences(of: "<svg class=\"chart\"", in: sections) == 6 * domains.count)
     for (index, name) in domains.keys.sorted().enumerated() {
       let row = try #require(
         html.components(separatedBy: "<a href=\"#d\(index + 1)\">\(HTMLText.escape(name))</a>")
@@ -141,6 +142,79 @@ import Testing
         #expect(parser.parse(), "malformed SVG: \(parser.parserError.map { "\($0)" } ?? "")")
       }
     #endif
+  }
+
+  @Test func theOverviewShowsKernelServedAndBackboneOverTimeAndAlertsPerDay() throws {
+    let fixture = try Fixture()
+    let (_, html) = try fixture.report()
+    let domains = try #require(try fixture.summary["domains"] as? [String: [String: Any]])
+    let overview = try #require(
+      html.components(separatedBy: "<section id=\"overview\">").dropFirst().first?
+        .components(separatedBy: "</section>").first)
+    #expect(overview.contains("<h3>Over time</h3>"))
+    #expect(overview.contains("aria-label=\"AUC, all domains, by snapshot\""))
+    #expect(overview.contains("aria-label=\"AUC by window\""))
+    // Each window's row: its domains' served and backbone AUC weighted by serving examples,
+    // computed here from the summary the report read.
+    for window in ["1998-01", "1998-02"] {
+      let rows = domains.filter { $0.key.hasPrefix(window + "/") }.map(\.value)
+      #expect(rows.count == 3)
+      var served = 0.0
+      var backbone = 0.0
+      var weight = 0.0
+      for row in rows {
+        let examples = Double(try #require(row["serving_examples"] as? Int))
+        served += try #require(row["served_auc"] as? Double) * examples
+        backbone += try #require(row["backbone_auc"] as? Double) * examples
+        weight += examples
+      }
+      let cells = try #require(
+        overview.components(separatedBy: "<tr><td>\(window)</td>").dropFirst().first?
+          .components(separatedBy: "</tr>").first, "no row for window \(window)")
+      #expect(cells.contains("<td class=\"num\">3</td>"))
+      #expect(cells.contains(String(format: "%.4f", served / weight)), "\(cells)")
+      #expect(cells.contains(String(format: "%.4f", backbone / weight)), "\(cells)")
+    }
+    // One bar per event-time day on which an alert fired.
+    let alerts = domains.values.flatMap { ($0["alerts"] as? [[String: Any]]) ?? [] }
+    let days = Set(
+      try alerts.filter { $0["status"] as? String == "fired" }.map {
+        RFC3339.date(milliseconds: try #require(($0["event_time_ms"] as? NSNumber)?.int64Value))
+      })
+    #expect(!days.isEmpty)
+    #expect(Self.occurrences(of: "<rect class=\"bar\"", in: overview) == days.count)
+    for day in days { #expect(overview.contains("<title>\(day): ")) }
+  }
+
+  @Test func aDomainWithOneSnapshotPointGetsANoteInsteadOfEmptyCharts() throws {
+    func domain(_ name: String, points: Int) -> ReportModel.Domain {
+      let stats: [String: Double] = [
+        "examples": 40, "serving_examples": 40, "positives": 9, "auc": 0.7,
+        "backbone_auc": 0.6, "served_auc": 0.65,
+      ]
+      return ReportModel.Domain(
+        name: name,
+        points: (0..<points).map {
+          ReportModel.Point(
+            snapshotVersion: $0 + 1, eventTimeMs: 889_000_000_000 + Int64($0) * 3_600_000,
+            kernelVersion: 1, stats: stats)
+        }, latest: stats, kernelVersion: 1, isActive: true, isDeactivated: false, firing: [],
+        alerts: [])
+    }
+    let model = ReportModel(
+      checkpointDirectory: "/tmp/store", summaryPath: nil, snapshotVersions: [1, 2],
+      newest: nil, domains: [domain("1998-03/a", points: 2), domain("1998-03/b", points: 1)],
+      overall: [:], problems: [])
+    let html = ReportPage.render(model, generatedAt: Date(timeIntervalSince1970: 0))
+    let sections = html.components(separatedBy: "<section class=\"domain\"").dropFirst()
+    #expect(sections.count == 2)
+    let (two, one) = (sections.first!, sections.last!)
+    #expect(Self.occurrences(of: "<svg class=\"chart\"", in: two) == 6)
+    #expect(Self.occurrences(of: "<svg class=\"chart\"", in: one) == 0)
+    #expect(one.contains("One retained snapshot holds this domain: its charts appear from the"))
+    // One window: its row in the overview, the weighted means of both domains.
+    #expect(html.contains("<tr><td>1998-03</td><td class=\"num\">2</td>"))
+    #expect(html.contains("<td class=\"num\">0.6500</td>"))
   }
 
   @Test func textFromTheDataIsEscaped() throws {
@@ -218,5 +292,34 @@ import Testing
     let width = header[0..<4].reduce(0) { $0 << 8 | Int($1) }
     let height = header[4..<8].reduce(0) { $0 << 8 | Int($1) }
     #expect(width == 1200 && height == 2000)
+    // What the top of the page shows (the overview and its charts over time), pixel by pixel:
+    // a blank page is all white, one colour.
+    let stats = try Self.pngStats(png, top: 1000)
+    #expect((stats["ink"] ?? 0) > 0.02, "\(stats)")
+    #expect((stats["colours"] ?? 0) > 50, "\(stats)")
+  }
+
+  /// `scripts/png-stats` of the PNG at `path` (its first `top` rows): `ink`, the share of
+  /// pixels that are not near-white, and `colours`, the distinct colours.
+  static func pngStats(_ path: String, top: Int) throws -> [String: Double] {
+    let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+      .deletingLastPathComponent().deletingLastPathComponent()
+      .appendingPathComponent("scripts/png-stats").path
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["python3", script, path, "--top", "\(top)"]
+    let output = Pipe()
+    process.standardOutput = output
+    try process.run()
+    let text = String(
+      decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    try #require(process.terminationStatus == 0, "png-stats failed: \(text)")
+    var stats: [String: Double] = [:]
+    for pair in text.split(whereSeparator: \.isWhitespace) {
+      let parts = pair.split(separator: "=")
+      if parts.count == 2, let value = Double(parts[1]) { stats[String(parts[0])] = value }
+    }
+    return stats
   }
 }

@@ -25,9 +25,10 @@ extension CommandSpec {
       published and committed, and the process exits 0 within shutdown.timeout (a second signal
       exits at once with 130). Records read but not yet trained are not committed, so they are
       read again at the next start. /metrics and /healthz are served on metrics.listen;
-      /healthz answers 200 once state is restored, the lag is within health.max_lag and
-      checkpoints have not been failing for longer than health.max_checkpoint_age (503 with
-      the reason otherwise).
+      /healthz answers 200 once state is restored, the lag is within health.max_lag,
+      checkpoints have not been failing for longer than health.max_checkpoint_age and the
+      cluster (asked every 5 s by a client of its own) has not been silent for longer than
+      health.max_broker_silence; 503 with the reason otherwise.
 
       With input.source = file, it reads input.file and stops at its end. --exit-when-idle stops
       the same clean way once no record has arrived for DURATION and the lag is zero (demos,

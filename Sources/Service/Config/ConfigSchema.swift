@@ -312,6 +312,10 @@ public enum ConfigSchema {
       "health.max_checkpoint_age", .duration, "5m",
       "How long checkpoints may fail in a row (a broker outage, a full disk) before /healthz "
         + "reports not ready"),
+    ConfigKey(
+      "health.max_broker_silence", .duration, "1m",
+      "How long the cluster may not answer the consumer (asked every 5 s) before /healthz "
+        + "reports not ready"),
   ]
 
   static let alert: [ConfigKey] = [

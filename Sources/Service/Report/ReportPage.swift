@@ -4,9 +4,10 @@ import Learner
 /// Renders a `ReportModel` as one self-contained HTML page: inline CSS and SVG, no script, no
 /// external resource. Every piece of text from the data is escaped (`HTMLText.escape`).
 ///
-/// Layout: a header naming the sources, the overview (overall figures, one row per domain,
-/// alert counts per detector), then per domain its figures, six charts over the retained
-/// snapshots (AUC and relevance of kernel vs backbone, E[KL], active units, click rate,
+/// Layout: a header naming the sources, the overview (overall figures; over time: the
+/// example-weighted kernel, served and backbone AUC by snapshot and by window, and alerts fired
+/// per day; one row per domain; alert counts per detector), then per domain its figures, six
+/// charts over the retained snapshots (a note instead while it has fewer than two) (AUC and relevance of kernel vs backbone, E[KL], active units, click rate,
 /// decoder norm) and its alerts as a timeline and a table.
 public enum ReportPage {
   /// Alert rows listed per domain; the timeline still shows all of them.
@@ -96,12 +97,14 @@ public enum ReportPage {
       html += "<div><dt>\(HTMLText.escape(name))</dt><dd>\(value)</dd></div>"
     }
     html += "</dl>\n"
+    html += ReportOverTime.html(model)
+    html += "<h3>Domains</h3>\n"
 
     html += """
       <table class="domains">
       <thead><tr><th>Domain</th><th>Examples</th><th>Click rate</th><th>Kernel AUC</th>\
       <th>Backbone AUC</th><th>Δ AUC (points)</th><th>Served AUC</th><th>Δ served (points)</th>\
-      <th>Active</th><th>Kernel version</th><th>Alerts fired</th><th>Firing now</th></tr></thead>
+      <th>Serving</th><th>Kernel version</th><th>Alerts fired</th><th>Firing now</th></tr></thead>
       <tbody>
 
       """
@@ -179,9 +182,16 @@ public enum ReportPage {
       "; training-time diagnostic (scored after the label wait, leaks the session's labels): "
       + "kernel AUC \(fixed(stats["training_auc"]))"
     html += "; \(domain.points.count) snapshot point(s)</p>\n"
-    html += "<div class=\"charts\">\n"
-    for chart in charts(domain) { html += chart.svg() + "\n" }
-    html += "</div>\n"
+    if domain.points.count >= 2 {
+      html += "<div class=\"charts\">\n"
+      for chart in charts(domain) { html += chart.svg() + "\n" }
+      html += "</div>\n"
+    } else {
+      // A line needs two points: one snapshot's figures are the ones above.
+      html +=
+        "<p class=\"quiet\">\(domain.points.isEmpty ? "No retained snapshot holds" : "One retained snapshot holds") "
+        + "this domain: its charts appear from the second.</p>\n"
+    }
     html += alertsBlock(domain)
     html += "<p class=\"top\"><a href=\"#overview\">back to the overview</a></p>\n"
     return html + "</section>\n"
@@ -354,8 +364,10 @@ public enum ReportPage {
   private static func activity(_ domain: ReportModel.Domain) -> String {
     if domain.isDeactivated { return "<span class=\"badge off\">deactivated</span>" }
     switch domain.isActive {
-    case true?: return "<span class=\"badge on\">active</span>"
-    case false?: return "<span class=\"badge idle\">not yet active</span>"
+    case true?: return "<span class=\"badge on\">serving</span>"
+    case false?:
+      return "<span class=\"badge idle\" title=\"too few examples yet (domain.min_examples), or "
+        + "not yet shown at serving time to rank at least as well as the backbone\">shadow</span>"
     case nil: return "<span class=\"badge idle\">unknown</span>"
     }
   }

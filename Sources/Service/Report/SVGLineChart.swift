@@ -25,6 +25,8 @@ struct SVGLineChart {
     case eventTime
     /// Plain numbers, labelled with a prefix (e.g. "snapshot ").
     case number(prefix: String)
+    /// Named categories: x is the index of the name (e.g. windows `1998-01`, `1998-02`).
+    case categories([String])
   }
 
   var title: String
@@ -63,11 +65,14 @@ struct SVGLineChart {
     let (yLow, yHigh, yStep) = Self.niceRange(points.map(\.y) + yIncludes)
     var xLow = points.map(\.x).min()!
     var xHigh = points.map(\.x).max()!
-    if xHigh == xLow {
+    if case .categories = xAxis {
+      xLow -= 0.5
+      xHigh += 0.5
+    } else if xHigh == xLow {
       let pad: Double =
         switch xAxis {
         case .eventTime: 3_600_000
-        case .number: 1
+        case .number, .categories: 1
         }
       xLow -= pad
       xHigh += pad
@@ -85,12 +90,22 @@ struct SVGLineChart {
         + "dominant-baseline=\"middle\">\(Self.label(tick, step: yStep))</text>"
       tick += yStep
     }
-    for index in 0...4 {
-      let x = xLow + (xHigh - xLow) * Double(index) / 4
-      let anchor = index == 0 ? "start" : (index == 4 ? "end" : "middle")
-      out +=
-        "<text class=\"tick\" x=\"\(Self.format(px(x)))\" y=\"\(Double(height) - 10)\" "
-        + "text-anchor=\"\(anchor)\">\(HTMLText.escape(xLabel(x, span: xHigh - xLow)))</text>"
+    if case .categories(let names) = xAxis {
+      // Every name that fits, about 60 pixels apart.
+      let every = max(1, Int((Double(names.count) * 60 / plotWidth).rounded(.up)))
+      for (index, name) in names.enumerated() where index % every == 0 {
+        out +=
+          "<text class=\"tick\" x=\"\(Self.format(px(Double(index))))\" "
+          + "y=\"\(Double(height) - 10)\" text-anchor=\"middle\">\(HTMLText.escape(name))</text>"
+      }
+    } else {
+      for index in 0...4 {
+        let x = xLow + (xHigh - xLow) * Double(index) / 4
+        let anchor = index == 0 ? "start" : (index == 4 ? "end" : "middle")
+        out +=
+          "<text class=\"tick\" x=\"\(Self.format(px(x)))\" y=\"\(Double(height) - 10)\" "
+          + "text-anchor=\"\(anchor)\">\(HTMLText.escape(xLabel(x, span: xHigh - xLow)))</text>"
+      }
     }
     for line in series {
       let sorted = line.points.filter { $0.x.isFinite && $0.y.isFinite }.sorted { $0.x < $1.x }
@@ -137,6 +152,9 @@ struct SVGLineChart {
         ? RFC3339.date(milliseconds: milliseconds) : RFC3339.minute(milliseconds: milliseconds)
     case .number(let prefix):
       return prefix + (span >= 8 ? String(Int(x.rounded())) : Self.label(x, step: span / 4))
+    case .categories(let names):
+      let index = Int(x.rounded())
+      return names.indices.contains(index) ? names[index] : ""
     }
   }
 

@@ -23,7 +23,8 @@ struct ServeTool {
     let metrics = ServeMetrics(context.metrics)
     let health = HealthState(
       maxLag: configuration.int("health.max_lag"),
-      maxCheckpointAge: .milliseconds(configuration.milliseconds("health.max_checkpoint_age")))
+      maxCheckpointAge: .milliseconds(configuration.milliseconds("health.max_checkpoint_age")),
+      maxBrokerSilence: .milliseconds(configuration.milliseconds("health.max_broker_silence")))
     let endpoint = try MetricsServer.start(
       configuration: configuration, registry: context.metrics, health: health, logger: logger)
     defer { withExtendedLifetime(endpoint) {} }
@@ -144,6 +145,10 @@ struct ServeTool {
         "state_topic": stateTopic?.topic ?? "none (a single instance)",
       ])
 
+    let probe =
+      isKafka
+      ? BrokerProbe(configuration: configuration.kafkaConfiguration, health: health) : nil
+    defer { probe?.stop() }
     let consumer = ConsumerLoop(
       source: source, queue: queue, training: loop, responder: responder, metrics: metrics,
       health: health, shutdown: context.shutdown, logger: logger,

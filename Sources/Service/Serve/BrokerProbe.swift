@@ -1,0 +1,48 @@
+import Foundation
+import Observability
+import Stream
+import Synchronization
+
+/// Asks the cluster for its topics every `interval` on a thread and client of its own, and
+/// tells `HealthState` whether it answered: the consumer's lag figures are cached and would
+/// freeze silently through an outage, and a request to a cluster that is down can block for as
+/// long as the outage (librdkafka waits for a leader), which must hold up neither the consumer
+/// nor the training thread.
+final class BrokerProbe: Sendable {
+  private final class Flag: Sendable {
+    let value = Atomic<Bool>(false)
+    var isSet: Bool { value.load(ordering: .acquiring) }
+  }
+
+  private let stopped = Flag()
+
+  /// Starts probing the cluster of `configuration` every `interval` (the consumer and the
+  /// producer already log the cluster's errors: the probe's own client logs nothing).
+  init(configuration: KafkaConfiguration, health: HealthState, interval: Duration = .seconds(5)) {
+    let thread = Thread { [stopped] in
+      // The client is the thread's: it outlives nothing else and nothing waits for it.
+      guard let admin = try? KafkaAdmin.make(configuration: configuration) else {
+        return
+      }
+      while !stopped.isSet {
+        health.markProbeStarted()
+        do throws(KafkaError) {
+          _ = try admin.topicNames(timeout: .seconds(2))
+          health.markBrokerReachable()
+        } catch {
+          health.markBrokerUnreachable(error.description)
+        }
+        var waited = Duration.zero
+        while waited < interval && !stopped.isSet {
+          Thread.sleep(forTimeInterval: 0.1)
+          waited += .milliseconds(100)
+        }
+      }
+    }
+    thread.name = "iak-broker-probe"
+    thread.start()
+  }
+
+  /// Stops probing (the thread ends after the request in flight, if any).
+  func stop() { stopped.value.store(true, ordering: .releasing) }
+}
