@@ -1,9 +1,15 @@
 import Observability
+import Synchronization
 
 /// The Learner's Prometheus metrics, registered once and filled by `Trainer.publish(to:)`.
 ///
-/// Every series has a `domain` label (bounded by the number of domains); quality series also
-/// have `model`: at serving time (each impression scored when it arrived, the headline figures)
+/// Every series has a `domain` label, bounded by `maxDomains` (`metrics.max_domains`): the most
+/// recently seen domains (newest example event time, then name) have their own value, the others
+/// are aggregated under `domain="_other"` (`otherDomain`): counts are summed (examples, batches,
+/// kernels serving, kernel examples), so `sum()` over `domain` stays right; the quality gauges
+/// are those of the pooled scores of their windows (window AUC and log loss; the cumulative AUC
+/// from their pooled histograms); per-kernel figures (version, proxies) have no `_other` value.
+/// Quality series also have `model`: at serving time (each impression scored when it arrived, the headline figures)
 /// "kernel" (the domain's kernel or other adaptation, whether or not it served), "backbone" and
 /// "served" (what a serving system showed); the training-time diagnostic (scored when the batch
 /// closed, after the label wait: it leaks labels a live kernel would not have had)
@@ -25,16 +31,41 @@ public final class LearnerMetrics: Sendable {
   public let kl: MetricFamily
   /// `iak_kernel_active_units{domain}`: bottleneck dimensions above the KL threshold.
   public let activeUnits: MetricFamily
-  /// `iak_kernel_relevance_bits{domain,model}`: H(Y) - CE of the batches as the trainer scored
-  /// them (model "training_kernel" or "training_backbone": a diagnostic, after the label wait).
+  /// `iak_kernel_relevance_nats{domain,model}`: H(Y) - CE of the batches as the trainer scored
+  /// them (model "training_kernel" or "training_backbone": a diagnostic, after the label wait),
+  /// in nats like `iak_kernel_kl_nats` (promtool's lint refuses a `bits` unit).
   public let relevance: MetricFamily
   /// `iak_kernel_decoder_norm_ratio{domain}`: mean |delta| / mean |h|.
   public let decoderNormRatio: MetricFamily
   /// `iak_kernel_mu_variance{domain}`: batch variance of mu, averaged over dimensions.
   public let muVariance: MetricFamily
+  /// `iak_kernel_version{domain}`: the kernel version last allocated (what the kernels topic
+  /// holds or will hold); no `_other` value.
+  public let version: MetricFamily
+  /// `iak_kernel_examples{domain}`: examples the kernel trained on, those of the domains it was
+  /// warm-started from included (`kernel_examples`).
+  public let kernelExamples: MetricFamily
+  /// `iak_metrics_other_domains`: domains aggregated under `domain="_other"`.
+  public let otherDomains: MetricFamily
+  /// `iak_training_step_duration_seconds`: wall time of one training step (a closed batch
+  /// scored and trained with `train.steps_per_batch` optimiser steps), see `Trainer.stepDuration`.
+  public let stepDuration: MetricFamily
+  /// Domains with their own `domain` label; the others are aggregated under `otherDomain`.
+  public let maxDomains: Int
+  /// The `domain` label value of the aggregated domains.
+  public static let otherDomain = "_other"
 
-  /// Registers the families in `registry`.
-  public init(registry: MetricsRegistry) {
+  /// Domains with their own series at the last publication, and the aggregated ones.
+  struct Labelled {
+    var domains: Set<String> = []
+    var others: Set<String> = []
+  }
+  let labelled = Mutex(Labelled())
+
+  /// Registers the families in `registry`; at most `maxDomains` domains get their own `domain`
+  /// label (at least 1).
+  public init(registry: MetricsRegistry, maxDomains: Int = 50) {
+    self.maxDomains = max(1, maxDomains)
     examples = registry.counter(
       "iak_learner_examples_total", help: "Examples trained on.", labels: ["domain"])
     batches = registry.counter(
@@ -57,7 +88,7 @@ public final class LearnerMetrics: Sendable {
       "iak_kernel_active_units", help: "Bottleneck dimensions whose KL exceeds the threshold.",
       labels: ["domain"])
     relevance = registry.gauge(
-      "iak_kernel_relevance_bits", help: "H(Y) - CE in bits, bounds I(Z;Y).",
+      "iak_kernel_relevance_nats", help: "H(Y) - CE in nats, bounds I(Z;Y).",
       labels: ["domain", "model"])
     decoderNormRatio = registry.gauge(
       "iak_kernel_decoder_norm_ratio", help: "Mean norm of the decoder output over that of h.",
@@ -65,47 +96,35 @@ public final class LearnerMetrics: Sendable {
     muVariance = registry.gauge(
       "iak_kernel_mu_variance", help: "Batch variance of mu, averaged over dimensions.",
       labels: ["domain"])
+    version = registry.gauge(
+      "iak_kernel_version", help: "Version of the domain's newest kernel.", labels: ["domain"])
+    kernelExamples = registry.gauge(
+      "iak_kernel_examples",
+      help: "Examples the kernel trained on, those of the domains it was warm-started from too.",
+      labels: ["domain"])
+    otherDomains = registry.gauge(
+      "iak_metrics_other_domains",
+      help: "Domains beyond metrics.max_domains, aggregated under domain=\"_other\".")
+    stepDuration = registry.histogram(
+      "iak_training_step_duration_seconds",
+      help: "Wall time of one training step (a closed batch scored and trained).",
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1])
   }
-}
 
-extension Trainer {
-  /// Writes the evaluation and proxies of `domains` (default: every domain) into `metrics`;
-  /// `isServing` says whether a domain's kernel serves (the pipeline's decision; by default,
-  /// whether it is active).
-  ///
-  /// AUCs are computed here (a sort of the window per domain), so call it at the metrics
-  /// interval, not per batch.
-  public func publish(
-    to metrics: LearnerMetrics, isServing: ((String) -> Bool)? = nil, domains: [String]? = nil
-  ) {
-    for domain in domains ?? self.domains {
-      guard let evaluation = evaluation(for: domain), let kernel = kernel(for: domain) else {
-        continue
-      }
-      let examples = metrics.examples.with(domain)
-      examples.increment(by: Double(evaluation.adapted.count) - examples.value)
-      let batches = metrics.batches.with(domain)
-      batches.increment(by: Double(evaluation.batches) - batches.value)
-      let meters = [
-        ("kernel", evaluation.servingKernel), ("backbone", evaluation.servingBackbone),
-        ("served", evaluation.served), ("training_kernel", evaluation.adapted),
-        ("training_backbone", evaluation.backbone),
-      ]
-      for (model, meter) in meters where meter.count > 0 {
-        if let auc = meter.windowAUC { metrics.windowAUC.with(domain, model).set(auc) }
-        if let auc = meter.cumulativeAUC { metrics.cumulativeAUC.with(domain, model).set(auc) }
-        if let loss = meter.windowLogLoss { metrics.windowLogLoss.with(domain, model).set(loss) }
-      }
-      metrics.active.with(domain).set((isServing?(domain) ?? kernel.isActive) ? 1 : 0)
-      guard config.mode == .kernel, let proxies = proxies(for: domain), proxies.batches > 0 else {
-        continue
-      }
-      metrics.kl.with(domain).set(proxies.meanKL)
-      metrics.activeUnits.with(domain).set(Double(proxies.activeUnits))
-      metrics.relevance.with(domain, "training_kernel").set(proxies.kernelRelevanceBits)
-      metrics.relevance.with(domain, "training_backbone").set(proxies.backboneRelevanceBits)
-      metrics.decoderNormRatio.with(domain).set(proxies.relativeDecoderNorm)
-      metrics.muVariance.with(domain).set(proxies.muVariance)
+  /// The families with a `domain` label.
+  var domainFamilies: [MetricFamily] {
+    [
+      examples, batches, windowAUC, cumulativeAUC, windowLogLoss, active, kl, activeUnits,
+      relevance, decoderNormRatio, muVariance, version, kernelExamples,
+    ]
+  }
+
+  /// Removes every series of `domain` from these families (not from other families of the
+  /// registry: drift series are per domain whatever the bound).
+  func removeSeries(of domain: String) {
+    for family in domainFamilies {
+      guard let index = family.labelNames.firstIndex(of: "domain") else { continue }
+      family.removeSeries { $0[index] == domain }
     }
   }
 }

@@ -78,6 +78,14 @@ public struct PrequentialMeter: Sendable {
     )
   }
 
+  /// Calls `body` with each logit and label of the window, in no particular order.
+  func forEachInWindow(_ body: (Float, Bool) -> Void) {
+    for index in ringLogits.indices { body(ringLogits[index], ringLabels[index]) }
+  }
+
+  /// Examples in the window.
+  var windowCount: Int { ringLogits.count }
+
   /// Mean cross-entropy (log loss) over every example, in nats; nil before the first.
   public var logLoss: Double? { count == 0 ? nil : crossEntropySum / Double(count) }
 

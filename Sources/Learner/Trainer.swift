@@ -42,6 +42,9 @@ public final class Trainer {
   /// The fine-tuned copy of the backbone in `.fullFineTuning` mode.
   public private(set) var tunedBackbone: Backbone?
   private let backboneTrainer: BackboneTrainer?
+  /// When set, every closed batch's wall time (scoring, proxies and its optimiser steps) is
+  /// observed here, e.g. `LearnerMetrics.stepDuration`; the kernels do not depend on it.
+  public var stepDuration: Metric?
 
   /// Creates a trainer with no domain yet.
   ///
@@ -230,6 +233,7 @@ public final class Trainer {
     let batch = states[domain]!.pending
     let rows = batch.count
     let rate = config.learningRate(forBatchOf: rows)
+    let started = stepDuration == nil ? nil : ContinuousClock.now
     engine.prepare(batch)
     var loss: Float = 0
     switch config.mode {
@@ -262,6 +266,7 @@ public final class Trainer {
         tunedBackbone = tuned
       }
     }
+    if let started { stepDuration?.observe((ContinuousClock.now - started).inSeconds) }
     var report = BatchReport(
       domain: domain, reason: reason, size: rows,
       lastEventTimeMs: batch.last?.eventTimeMs ?? eventTimeMs, learningRate: rate,

@@ -53,8 +53,8 @@ public final class MetricFamily: Sendable {
     _ = series.withLock { $0.removeValue(forKey: labelValues) }
   }
 
-  /// Removes every series whose label values satisfy `isRemoved`.
-  func removeSeries(where isRemoved: ([String]) -> Bool) {
+  /// Removes every series whose label values (in `labelNames` order) satisfy `isRemoved`.
+  public func removeSeries(where isRemoved: ([String]) -> Bool) {
     series.withLock { series in series = series.filter { !isRemoved($0.key) } }
   }
 

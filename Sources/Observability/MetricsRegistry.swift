@@ -7,6 +7,7 @@ import Synchronization
 /// name with another type or other label names is a programming error and traps.
 public final class MetricsRegistry: Sendable {
   private let families = Mutex<[String: MetricFamily]>([:])
+  private let collectors = Mutex<[@Sendable () -> Void]>([])
 
   /// Creates an empty registry.
   public init() {}
@@ -39,8 +40,16 @@ public final class MetricsRegistry: Sendable {
     }
   }
 
-  /// Renders every family, sorted by name, in the Prometheus text format.
+  /// Adds `collect`, called at the start of every `render()` to refresh series whose values
+  /// are read rather than pushed (the process's CPU time and memory, read from /proc).
+  public func addCollector(_ collect: @escaping @Sendable () -> Void) {
+    collectors.withLock { $0.append(collect) }
+  }
+
+  /// Renders every family, sorted by name, in the Prometheus text format (after running the
+  /// collectors).
   public func render() -> String {
+    for collect in collectors.withLock({ $0 }) { collect() }
     let snapshot = families.withLock { $0.values.sorted { $0.name < $1.name } }
     var out = ""
     for family in snapshot { family.render(into: &out) }

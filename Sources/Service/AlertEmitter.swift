@@ -34,14 +34,20 @@ public final class AlertEmitter {
     self.webhook = webhook
     self.topic = topic
     self.logger = logger
-    active = metrics?.gauge(
-      "iak_drift_active", help: "1 while a drift detector is firing for a domain.",
-      labels: ["domain", "detector"])
+    active = metrics.map(Self.activeFamily)
     total = metrics?.counter(
       "iak_alerts_total", help: "Drift detector firings.", labels: ["domain", "detector"])
     actions = metrics?.counter(
       "iak_drift_actions_total", help: "Actions taken on drift (alert, deactivate, ...).",
       labels: ["domain", "action"])
+  }
+
+  /// `iak_drift_active{domain,detector}` in `registry`: 1 while a detector fires for a domain,
+  /// 0 once it cleared; the pipeline removes the series of a retired or silent domain.
+  public static func activeFamily(in registry: MetricsRegistry) -> MetricFamily {
+    registry.gauge(
+      "iak_drift_active", help: "1 while a drift detector is firing for a domain.",
+      labels: ["domain", "detector"])
   }
 
   /// The alert document for `event`, as it goes on the topic.

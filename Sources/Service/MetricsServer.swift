@@ -2,13 +2,19 @@ import Observability
 
 /// Serves `/metrics` (the registry in the Prometheus text format) and `/healthz`.
 public enum MetricsServer {
-  /// Starts the endpoint on `metrics.listen` when `metrics.enabled`, or returns nil.
+  /// Starts the endpoint on `metrics.listen` when `metrics.enabled`, or returns nil; adds
+  /// `iak_build_info{version}` and the standard `process_*` metrics to `registry`.
   ///
   /// - Throws: `HTTPEndpointError` when the address cannot be bound.
   public static func start(
     configuration: Configuration, registry: MetricsRegistry, health: HealthState, logger: Logger
   ) throws -> HTTPEndpoint? {
     guard configuration.bool("metrics.enabled") else { return nil }
+    registry.gauge(
+      "iak_build_info", help: "Always 1; the version of iak-stream running.",
+      labels: ["version"]
+    ).with(CommandLineTool.version).set(1)
+    ProcessMetrics.register(in: registry)
     let (host, port) = configuration.hostPort("metrics.listen")
     let endpoint = try HTTPEndpoint(host: host, port: port) { path in
       switch path {

@@ -142,11 +142,15 @@ extension Pipeline {
   }
 
   /// Forgets everything held of `partition` (it moved to another process): its domains, joiner
-  /// memory, clock, counts and offset. Kernels already published stay published.
+  /// memory, clock, counts and offset, and every metric series of those domains (the new owner
+  /// reports them; a drift alert must not fire from both). Kernels already published stay
+  /// published.
   public func release(_ partition: KafkaPartition) {
     let lane = lanes.lane(of: partition)
     let domains = trainer.removeLane(lane)
     for domain in domains {
+      metrics?.removeSeries(where: "domain", is: domain)
+      silentDomains.remove(domain)
       drift.removeDomain(domain)
       kernelVersions[domain] = nil
       publishedSteps[domain] = nil

@@ -119,6 +119,8 @@ public final class Pipeline {
   /// Per-domain quality and proxies on /metrics, refreshed at each checkpoint for the domains
   /// whose kernel changed.
   private let quality: LearnerMetrics?
+  /// Domains whose drift series were removed because they fell silent (`metrics.silent_after`).
+  var silentDomains: Set<String> = []
 
   /// Creates a pipeline with empty state.
   ///
@@ -151,7 +153,10 @@ public final class Pipeline {
     self.deadLetters = deadLetters
     self.logger = logger
     self.metrics = metrics
-    quality = metrics.map(LearnerMetrics.init)
+    quality = metrics.map {
+      LearnerMetrics(registry: $0, maxDomains: configuration.int("metrics.max_domains"))
+    }
+    trainer.stepDuration = quality?.stepDuration.with()
   }
 
   // MARK: - Processing
@@ -471,8 +476,11 @@ public final class Pipeline {
         TrainingSettings.extrasKey: TrainingSettings(configuration).recorded,
       ].merging(driftExtras()) { first, _ in first })
     if let quality {
-      trainer.publish(to: quality, isServing: isServing, domains: changed.map(\.kernel.domain))
+      trainer.publish(
+        to: quality, isServing: isServing, kernelVersion: { versions[$0] },
+        domains: changed.map(\.kernel.domain))
     }
+    refreshDriftSeries()
     alertsInSnapshots = alerts.count
     if !keepsAlertHistory {
       alerts.removeAll(keepingCapacity: true)

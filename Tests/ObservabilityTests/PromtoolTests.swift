@@ -20,6 +20,8 @@ import Testing
       .with("a\"b\\c\nd").set(.nan)
     registry.histogram("iak_step_seconds", help: "Step time.", buckets: [0.001, 0.01, 0.1])
       .with().observe(0.004)
+    ProcessMetrics.register(in: registry)
+    registry.gauge("iak_build_info", help: "Always 1.", labels: ["version"]).with("0.1.0").set(1)
     let process = Process()
     process.executableURL = URL(fileURLWithPath: promtool)
     process.arguments = ["check", "metrics"]

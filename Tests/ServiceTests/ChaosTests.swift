@@ -429,8 +429,8 @@ import Testing
       for broker: Int32 in 1...3 {
         try fixture.cluster.setRoundTripTime(.milliseconds(500), broker: broker)
       }
-      // Every checkpoint's duration is read from its log line (the gauge holds only the last
-      // one). The first checkpoint seen may have begun before the latency did, so the latency
+      // Every checkpoint's duration is read from its log line (the histogram does not say which
+      // took how long). The first checkpoint seen may have begun before the latency did, so the latency
       // stays until `seconds` have passed and two checkpoints have ended, 30 s at most.
       let written = "snapshot written and published"
       let before = serve.logLines(containing: written).count

@@ -40,39 +40,9 @@ import Testing
       "no metrics address in the serve log: \(fixture.log("prom").suffix(2000))")
 
     let folder = fixture.folder + "/prometheus"
-    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-    try Self.writeRulesWithShortHolds(to: folder + "/rules.yml")
-    var prometheus: Process?
-    defer {
-      if let prometheus, prometheus.isRunning { kill(prometheus.processIdentifier, SIGKILL) }
-    }
-    var base = ""
-    // A free port can be taken between probing and binding: try a few.
-    for _ in 0..<3 where prometheus == nil {
-      let port = try Self.freeLoopbackPort()
-      let config = """
-        global:
-          scrape_interval: 1s
-          evaluation_interval: 1s
-        rule_files:
-          - \(folder)/rules.yml
-        scrape_configs:
-          - job_name: iak-stream
-            static_configs:
-              - targets: ["127.0.0.1:\(metricsPort)"]
-
-        """
-      try config.write(toFile: folder + "/prometheus.yml", atomically: true, encoding: .utf8)
-      let process = try Self.startPrometheus(folder: folder, port: port)
-      process.killIfRunning(after: .seconds(120))
-      base = "http://127.0.0.1:\(port)"
-      if try await Self.waitUntilReady(process, base: base) {
-        prometheus = process
-      } else if process.isRunning {
-        kill(process.processIdentifier, SIGKILL)
-      }
-    }
-    try #require(prometheus != nil, "prometheus never got ready: \(Self.text(folder + "/log"))")
+    let (prometheus, base) = try await Self.startPrometheus(
+      scraping: metricsPort, folder: folder)
+    defer { if prometheus.isRunning { kill(prometheus.processIdentifier, SIGKILL) } }
 
     // The shipped collapse expression is the one Prometheus evaluates.
     let (_, rulesBody, _) = try HTTPEndpointTests.get(base + "/api/v1/rules?type=alert")
@@ -132,6 +102,38 @@ import Testing
     #expect(document["threshold"] as? Double == 1)
     #expect((document["value"] as? Double).map { $0 < 1 } == true)
     #expect(document["action"] as? String == "alert")
+  }
+
+  /// Starts Prometheus with a copy of the shipped rules (`writeRulesWithShortHolds`) scraping
+  /// `127.0.0.1:metricsPort` every second; returns it when ready, with its base URL.
+  static func startPrometheus(scraping metricsPort: String, folder: String) async throws
+    -> (Process, String)
+  {
+    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    try writeRulesWithShortHolds(to: folder + "/rules.yml")
+    // A free port can be taken between probing and binding: try a few.
+    for _ in 0..<3 {
+      let port = try freeLoopbackPort()
+      let config = """
+        global:
+          scrape_interval: 1s
+          evaluation_interval: 1s
+        rule_files:
+          - \(folder)/rules.yml
+        scrape_configs:
+          - job_name: iak-stream
+            static_configs:
+              - targets: ["127.0.0.1:\(metricsPort)"]
+
+        """
+      try config.write(toFile: folder + "/prometheus.yml", atomically: true, encoding: .utf8)
+      let process = try startPrometheus(folder: folder, port: port)
+      process.killIfRunning(after: .seconds(120))
+      let base = "http://127.0.0.1:\(port)"
+      if try await waitUntilReady(process, base: base) { return (process, base) }
+      if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+    throw UsageError("prometheus never got ready: \(text(folder + "/log"))")
   }
 
   /// The port in serve's `serving metrics address=127.0.0.1:PORT` log line; nil when serve

@@ -310,6 +310,16 @@ public enum ConfigSchema {
       "Address of /metrics and /healthz (loopback by default)"),
     ConfigKey("metrics.enabled", .boolean, "true", "Serve metrics and health over HTTP"),
     ConfigKey(
+      "metrics.max_domains", .integer(1...100_000), "50",
+      "Domains with their own `domain` label on the quality series (the most recently seen); "
+        + "the others are aggregated under domain=\"_other\" (counts summed, AUC and log loss "
+        + "of their pooled scores)"),
+    ConfigKey(
+      "metrics.silent_after", .duration, "1d",
+      "Event time without an example after which a domain's iak_drift_active series are "
+        + "removed, so the alerts of past windows resolve (its next example brings back those "
+        + "still firing)"),
+    ConfigKey(
       "health.max_lag", .integer(0...Int.max), "10000",
       "Consumer lag (events) above which /healthz reports not ready"),
     ConfigKey(

@@ -44,8 +44,10 @@ struct ServeMetrics: Sendable {
       "iak_snapshot_last_success_timestamp_seconds",
       help: "When all trained state was last covered by a durable, published snapshot."
     ).with()
-    snapshotSeconds = registry.gauge(
-      "iak_snapshot_duration_seconds", help: "Duration of the last checkpoint (write + publish)."
+    snapshotSeconds = registry.histogram(
+      "iak_snapshot_duration_seconds",
+      help: "Duration of each checkpoint that wrote a snapshot (write, hand-over and publish).",
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
     ).with()
     skippedSnapshots = registry.counter(
       "iak_snapshots_skipped_total",

@@ -356,7 +356,7 @@ final class TrainingLoop: @unchecked Sendable {
       freshness.notePublication(at: published, checkpointSeconds: (published - started).inSeconds)
       metrics.snapshots.increment()
       metrics.lastSnapshot.set(Date().timeIntervalSince1970)
-      metrics.snapshotSeconds.set((published - started).inSeconds)
+      metrics.snapshotSeconds.observe((published - started).inSeconds)
       logger.info(
         "snapshot written and published",
         [
