@@ -164,22 +164,7 @@ public struct DomainRouter: Sendable {
   /// without remembering anything (the window cache aside) or counting fallbacks: what the
   /// pipeline scores an arriving impression against. Nil when the route would create a domain.
   public mutating func knownDomain(of event: Event) -> DomainKey? {
-    var raw = event.region
-    if let name = configuration.regionFeature { raw = event.feature(name) }
-    let region: String
-    if let raw, !raw.isEmpty {
-      if let map = configuration.regionMap {
-        region = map.area(for: raw) ?? configuration.fallbackRegion
-      } else if let name = regionNames[raw] {
-        region = name
-      } else if regionNames.count >= configuration.maxRegions {
-        region = configuration.fallbackRegion
-      } else {
-        return nil
-      }
-    } else {
-      region = configuration.fallbackRegion
-    }
+    guard case .named(let region) = resolvedRegion(of: event) else { return nil }
     let key = DomainKey(window: clock.window(at: event.timeMilliseconds).name, region: region)
     return known[key] != nil ? key : nil
   }
@@ -188,27 +173,38 @@ public struct DomainRouter: Sendable {
   /// yet (nil when it is): its window and region name, a raw region not named yet standing for
   /// itself by a hash. Remembers nothing (the window cache aside) and counts no fallback.
   public mutating func newDomainName(of event: Event) -> String? {
+    let window = clock.window(at: event.timeMilliseconds).name
+    switch resolvedRegion(of: event) {
+    case .unnamed(let raw):
+      // A raw region not seen yet: new whatever its window. Named by a hash, so that hostile
+      // regions of 64 KiB do not fill the partition state that remembers new domains.
+      return window + "/raw-" + DomainName.hash(raw, hexDigits: 16)
+    case .named(let region):
+      let key = DomainKey(window: window, region: region)
+      return known[key] == nil ? key.description : nil
+    }
+  }
+
+  /// How `event`'s region would be named if routed now, without naming a new one.
+  private enum ResolvedRegion {
+    /// The region's name (a mapped area, a name given before, or the fallback).
+    case named(String)
+    /// A raw region not named yet (routing it would name it).
+    case unnamed(String)
+  }
+
+  private func resolvedRegion(of event: Event) -> ResolvedRegion {
     var raw = event.region
     if let name = configuration.regionFeature { raw = event.feature(name) }
-    let region: String
-    if let raw, !raw.isEmpty {
-      if let map = configuration.regionMap {
-        region = map.area(for: raw) ?? configuration.fallbackRegion
-      } else if let name = regionNames[raw] {
-        region = name
-      } else if regionNames.count >= configuration.maxRegions {
-        region = configuration.fallbackRegion
-      } else {
-        // A raw region not seen yet: new whatever its window. Named by a hash, so that hostile
-        // regions of 64 KiB do not fill the partition state that remembers new domains.
-        return clock.window(at: event.timeMilliseconds).name + "/raw-"
-          + DomainName.hash(raw, hexDigits: 16)
-      }
-    } else {
-      region = configuration.fallbackRegion
+    guard let raw, !raw.isEmpty else { return .named(configuration.fallbackRegion) }
+    if let map = configuration.regionMap {
+      return .named(map.area(for: raw) ?? configuration.fallbackRegion)
     }
-    let key = DomainKey(window: clock.window(at: event.timeMilliseconds).name, region: region)
-    return known[key] == nil ? key.description : nil
+    if let name = regionNames[raw] { return .named(name) }
+    if regionNames.count >= configuration.maxRegions {
+      return .named(configuration.fallbackRegion)
+    }
+    return .unnamed(raw)
   }
 
   /// Routes an example at `timeMilliseconds` (event time) from raw `region`.
