@@ -281,12 +281,18 @@ import Testing
       report.check(
         health.first == 200 && health.contains(503),
         "/healthz did not report the outage: \(health)")
+      report.check(
+        during.contains("\niak_kafka_cluster_reachable 0\n"),
+        "iak_kafka_cluster_reachable was not 0 at the end of the outage")
       var after = 0
       for _ in 0..<30 where after != 200 {
         try await Task.sleep(for: .seconds(1))
         after = serve.get("/healthz")?.0 ?? 0
       }
       report.check(after == 200, "/healthz did not recover within 30 s of the brokers' return")
+      report.check(
+        (serve.metricsText() ?? "").contains("\niak_kafka_cluster_reachable 1\n"),
+        "iak_kafka_cluster_reachable was not 1 once /healthz recovered")
       let counted = ServeProcess.value(
         of: "iak_kafka_errors_total", labels: "_ALL_BROKERS_DOWN", in: during)
       let lines = serve.logLines(containing: "_ALL_BROKERS_DOWN").count

@@ -17,8 +17,18 @@ final class BrokerProbe: Sendable {
   private let stopped = Flag()
 
   /// Starts probing the cluster of `configuration` every `interval` (the consumer and the
-  /// producer already log the cluster's errors: the probe's own client logs nothing).
-  init(configuration: KafkaConfiguration, health: HealthState, interval: Duration = .seconds(5)) {
+  /// producer already log the cluster's errors: the probe's own client logs nothing), and
+  /// keeps `iak_kafka_cluster_reachable` in `metrics`: 1 when the last request was answered, 0
+  /// when it failed (so a lag gauge frozen by an outage does not go unnoticed).
+  init(
+    configuration: KafkaConfiguration, health: HealthState, metrics: MetricsRegistry?,
+    interval: Duration = .seconds(5)
+  ) {
+    let reachable = metrics?.gauge(
+      "iak_kafka_cluster_reachable",
+      help: "1 when the cluster answered the last request (asked every 5 s), 0 when it did not; "
+        + "the lag figures are stale while it is 0."
+    ).with()
     let thread = Thread { [stopped] in
       // The client is the thread's: it outlives nothing else and nothing waits for it.
       guard let admin = try? KafkaAdmin.make(configuration: configuration) else {
@@ -29,8 +39,10 @@ final class BrokerProbe: Sendable {
         do throws(KafkaError) {
           _ = try admin.topicNames(timeout: .seconds(2))
           health.markBrokerReachable()
+          reachable?.set(1)
         } catch {
           health.markBrokerUnreachable(error.description)
+          reachable?.set(0)
         }
         var waited = Duration.zero
         while waited < interval && !stopped.isSet {

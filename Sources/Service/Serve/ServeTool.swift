@@ -183,7 +183,9 @@ struct ServeTool {
 
     let probe =
       isKafka
-      ? BrokerProbe(configuration: configuration.kafkaConfiguration, health: health) : nil
+      ? BrokerProbe(
+        configuration: configuration.kafkaConfiguration, health: health,
+        metrics: context.metrics) : nil
     defer { probe?.stop() }
     let consumer = ConsumerLoop(
       source: source, queue: queue, training: loop, responder: responder, metrics: metrics,
