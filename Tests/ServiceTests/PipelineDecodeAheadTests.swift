@@ -116,7 +116,16 @@ import Testing
     #expect(ahead.pipeline.trainer.domains == inPlace.pipeline.trainer.domains)
     let state = SafeTensors(tensors: ahead.pipeline.stateTensors()).encoded()
     #expect(state == SafeTensors(tensors: inPlace.pipeline.stateTensors()).encoded())
-    #expect(ahead.metrics.render() == inPlace.metrics.render())
+    // Every metric but the training-step durations (wall time, different in every run) is the
+    // same; the durations' count is too.
+    func counted(_ text: String) -> [Substring] {
+      text.split(separator: "\n").filter {
+        !$0.hasPrefix("iak_training_step_duration_seconds_bucket")
+          && !$0.hasPrefix("iak_training_step_duration_seconds_sum")
+      }
+    }
+    #expect(counted(ahead.metrics.render()) == counted(inPlace.metrics.render()))
+    #expect(ahead.metrics.render().contains("iak_training_step_duration_seconds_count"))
     let decoded = records.count - refused.count
     #expect(ahead.metrics.render().contains("iak_events_decoded_total \(decoded)"))
 
