@@ -95,16 +95,22 @@ public struct LogitHistogram: Sendable, Equatable {
 
   /// The AUC with ties within a bin counted as 1/2, or nil while a class is missing.
   public var auc: Double? {
-    let (p, n) = (Double(positives), Double(negatives))
-    guard p > 0, n > 0 else { return nil }
+    Self.auc(ofCounts: zip(positiveCounts, negativeCounts))
+  }
+
+  /// The AUC of (positives, negatives) counts per bin in ascending logit order, ties within a
+  /// bin counted as 1/2; nil while a class is missing.
+  static func auc<Counts: Sequence<(Int64, Int64)>>(ofCounts counts: Counts) -> Double? {
     var wins = 0.0
     var negativesBelow = 0.0
-    for index in bins.indices {
-      let binNegatives = Double(negativeCounts[index])
-      wins += Double(positiveCounts[index]) * (negativesBelow + binNegatives / 2)
-      negativesBelow += binNegatives
+    var positiveTotal = 0.0
+    for (binPositives, binNegatives) in counts {
+      wins += Double(binPositives) * (negativesBelow + Double(binNegatives) / 2)
+      negativesBelow += Double(binNegatives)
+      positiveTotal += Double(binPositives)
     }
-    return wins / (p * n)
+    guard positiveTotal > 0, negativesBelow > 0 else { return nil }
+    return wins / (positiveTotal * negativesBelow)
   }
 
   /// The most `auc` can differ from the exact AUC of the same examples: half the share of

@@ -36,19 +36,7 @@ struct PooledScores {
 
   /// The AUC with ties within a bin counted as 1/2 (as `LogitHistogram.auc`), or nil while a
   /// class is missing.
-  var auc: Double? {
-    var wins = 0.0
-    var negativesBelow = 0.0
-    var positiveTotal = 0.0
-    for bin in positives.indices {
-      let binNegatives = Double(negatives[bin])
-      wins += Double(positives[bin]) * (negativesBelow + binNegatives / 2)
-      negativesBelow += binNegatives
-      positiveTotal += Double(positives[bin])
-    }
-    guard positiveTotal > 0, negativesBelow > 0 else { return nil }
-    return wins / (positiveTotal * negativesBelow)
-  }
+  var auc: Double? { LogitHistogram.auc(ofCounts: zip(positives, negatives)) }
 
   /// Mean log loss of the pooled windows, in nats; nil when none was added.
   var logLoss: Double? { count == 0 ? nil : crossEntropySum / Double(count) }
