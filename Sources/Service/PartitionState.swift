@@ -21,6 +21,9 @@ public struct PartitionState: Sendable {
   public var publishedSteps: [String: Int]
   /// Owned domains deactivated by a drift action.
   public var deactivated: Set<String>
+  /// The last kernel versions of domains the partition owned and retired (`RetiredVersion`):
+  /// the new owner numbers them on from there if they come back.
+  public var retiredVersions: [String: RetiredVersion]
   /// sha256 of the backbone the kernels were trained on.
   public var backboneSHA256: String
   /// Digest of the settings that shape training (`Pipeline.trainingDigest`): every instance of
@@ -36,7 +39,8 @@ public struct PartitionState: Sendable {
   public init(
     partition: KafkaPartition, nextOffset: Int64, tensors: [String: Tensor],
     kernelVersions: [String: Int], publishedSteps: [String: Int], deactivated: Set<String>,
-    backboneSHA256: String, trainingDigest: String, createdAtMilliseconds: Int64
+    backboneSHA256: String, trainingDigest: String, createdAtMilliseconds: Int64,
+    retiredVersions: [String: RetiredVersion] = [:]
   ) {
     self.partition = partition
     self.nextOffset = nextOffset
@@ -44,6 +48,7 @@ public struct PartitionState: Sendable {
     self.kernelVersions = kernelVersions
     self.publishedSteps = publishedSteps
     self.deactivated = deactivated
+    self.retiredVersions = retiredVersions
     self.backboneSHA256 = backboneSHA256
     self.trainingDigest = trainingDigest
     self.createdAtMilliseconds = createdAtMilliseconds
@@ -64,7 +69,7 @@ public struct PartitionState: Sendable {
         "backbone_sha256": backboneSHA256,
         "training_digest": trainingDigest,
         "created_at_ms": String(createdAtMilliseconds),
-      ]
+      ].merging(RetiredVersion.extras(retiredVersions)) { first, _ in first }
     ).encoded()
   }
 
@@ -108,6 +113,7 @@ public struct PartitionState: Sendable {
         (metadata["deactivated"] ?? "").split(separator: ",").map(String.init)),
       backboneSHA256: try field("backbone_sha256"),
       trainingDigest: try field("training_digest"),
-      createdAtMilliseconds: try number("created_at_ms"))
+      createdAtMilliseconds: try number("created_at_ms"),
+      retiredVersions: RetiredVersion.decode(metadata[RetiredVersion.key]))
   }
 }

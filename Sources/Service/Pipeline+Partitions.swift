@@ -54,7 +54,8 @@ extension Pipeline {
       kernelVersions: kernelVersions.filter { owned.contains($0.key) },
       publishedSteps: publishedSteps.filter { owned.contains($0.key) },
       deactivated: deactivated.intersection(owned), backboneSHA256: backboneSHA256,
-      trainingDigest: trainingDigest, createdAtMilliseconds: createdAtMilliseconds)
+      trainingDigest: trainingDigest, createdAtMilliseconds: createdAtMilliseconds,
+      retiredVersions: retiredVersions.filter { $0.value.lane == lane })
   }
 
   /// Where a checkpoint hands partition states over
@@ -135,6 +136,9 @@ extension Pipeline {
     partitionCounts[state.partition] = adoptedCounts
     counts.add(adoptedCounts)
     kernelVersions.merge(state.kernelVersions) { _, new in new }
+    for (domain, entry) in state.retiredVersions where kernelVersions[domain] == nil {
+      if entry.version > retiredVersions[domain]?.version ?? 0 { retiredVersions[domain] = entry }
+    }
     publishedSteps.merge(state.publishedSteps) { _, new in new }
     deactivated.formUnion(state.deactivated)
     offsets[state.partition] = state.nextOffset
@@ -157,6 +161,7 @@ extension Pipeline {
       undeliveredDomains.remove(domain)
       deactivated.remove(domain)
     }
+    retiredVersions = retiredVersions.filter { $0.value.lane != lane }
     ingest.release(partition: lane, domains: Set(domains))
     if let released = partitionCounts.removeValue(forKey: partition) {
       counts.add(released, sign: -1)

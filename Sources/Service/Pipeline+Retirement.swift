@@ -13,11 +13,13 @@ extension Pipeline {
   /// monitor, the router, the kernel versions and the deactivated set, and every metric series
   /// labelled with it is removed (`iak_drift_active` among them); `iak_domains_retired_total`
   /// counts them. An example for it later starts it anew, warm from the latest earlier period
-  /// still held, with kernel versions counting from 1 again.
+  /// still held; its kernel versions number on from the last one (`retiredVersions`).
   func retireDomainsBeyondLimit() {
     let limit = configuration.int("domain.max_domains")
     guard trainer.domainCount > limit else { return }
+    var lanes: [String: Int32] = [:]
     let retired = trainer.retireDomains(keepingAtMost: limit) { domain in
+      lanes[domain] = trainer.lane(of: domain)
       guard let published = publishedSteps[domain], !undeliveredDomains.contains(domain) else {
         return false
       }
@@ -28,7 +30,9 @@ extension Pipeline {
       if let key = DomainKey(parsing: domain) { ingest.forget(key) }
       drift.removeDomain(domain)
       publishedSteps[domain] = nil
-      kernelVersions[domain] = nil
+      if let version = kernelVersions.removeValue(forKey: domain), version >= 1 {
+        retiredVersions[domain] = RetiredVersion(version: version, lane: lanes[domain])
+      }
       undeliveredDomains.remove(domain)
       deactivated.remove(domain)
       metrics?.removeSeries(where: "domain", is: domain)

@@ -102,6 +102,10 @@ public final class Pipeline {
   /// Adam steps of each domain's kernel when its newest version was allocated: a kernel whose
   /// step count is unchanged has the weights its version names and gets no new number.
   var publishedSteps: [String: Int] = [:]
+  /// The last kernel version of each domain retired beyond `domain.max_domains`, with the lane
+  /// that owned it: a domain started again later numbers on from there, so a (domain, version)
+  /// pair never names two sets of weights. An entry leaves when its domain gets a new version.
+  var retiredVersions: [String: RetiredVersion] = [:]
   /// Domains whose newest kernel version may not have been delivered (a publish that failed
   /// for them, or a restart from a snapshot whose publish is not known to have completed):
   /// the next checkpoint publishes them again under the same version number.
@@ -417,6 +421,7 @@ public final class Pipeline {
       })
     let view = SnapshotView(snapshot)
     kernelVersions = view.kernelVersions
+    retiredVersions = view.retiredVersions
     for domain in view.domains { publishedSteps[domain] = try view.kernel(of: domain).stepCount }
     deactivated = Set(
       (snapshot.manifest.extras["deactivated"] ?? "").split(separator: ",").map(String.init))
@@ -452,7 +457,9 @@ public final class Pipeline {
     for (domain, kernel) in trainer.kernels.sorted(by: { $0.key < $1.key }) {
       let isChanged = publishedSteps[domain] != kernel.stepCount
       guard isChanged || undeliveredDomains.contains(domain) else { continue }
-      if isChanged { versions[domain, default: 0] += 1 }
+      if isChanged {
+        versions[domain] = (versions[domain] ?? retiredVersions[domain]?.version ?? 0) + 1
+      }
       changed.append(
         KernelPublisher.Item(
           kernel: kernel, kernelVersion: versions[domain]!,
@@ -474,7 +481,10 @@ public final class Pipeline {
         SnapshotView.domainStatsKey: SnapshotView.encodeMap(domainStatistics()),
         "deactivated": deactivated.sorted().joined(separator: ","),
         TrainingSettings.extrasKey: TrainingSettings(configuration).recorded,
-      ].merging(driftExtras()) { first, _ in first })
+      ].merging(driftExtras()) { first, _ in first }
+        .merging(RetiredVersion.extras(retiredVersions.filter { versions[$0.key] == nil })) {
+          first, _ in first
+        })
     if let quality {
       trainer.publish(
         to: quality, isServing: isServing, kernelVersion: { versions[$0] },
@@ -499,6 +509,7 @@ public final class Pipeline {
     // The snapshot on disk records these versions with these weights: they are allocated
     // whether or not the publish below delivers them.
     kernelVersions = versions
+    retiredVersions = retiredVersions.filter { versions[$0.key] == nil }
     for item in changed {
       publishedSteps[item.kernel.domain] = item.kernel.stepCount
       undeliveredDomains.insert(item.kernel.domain)

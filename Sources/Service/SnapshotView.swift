@@ -43,6 +43,11 @@ public struct SnapshotView {
     Self.decodeMap(snapshot.manifest.extras[Self.kernelVersionsKey]) { $0 as? Int }
   }
 
+  /// The last kernel versions of retired domains (see `RetiredVersion`).
+  public var retiredVersions: [String: RetiredVersion] {
+    RetiredVersion.decode(snapshot.manifest.extras[RetiredVersion.key])
+  }
+
   /// Statistics by domain, as numbers keyed by name (`examples`, `auc`, `backbone_auc`, ...).
   public var domainStats: [String: [String: Double]] {
     Self.decodeMap(snapshot.manifest.extras[Self.domainStatsKey]) { value in

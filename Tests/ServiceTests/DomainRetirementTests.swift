@@ -42,19 +42,16 @@ import Testing
     }
   }
 
-  @Test(arguments: [false, true])
-  func leastRecentlySeenDomainsAreRetiredOncePublished(decodedAhead: Bool) throws {
-    let folder =
-      FileManager.default.temporaryDirectory
-      .appendingPathComponent("iak-retirement-\(UUID().uuidString)").path
-    defer { try? FileManager.default.removeItem(atPath: folder) }
+  /// A pipeline with the settings above, snapshots in `folder/store` and kernels published
+  /// to `folder/published`.
+  static func pipeline(folder: String, metrics: MetricsRegistry) throws -> (Pipeline, SnapshotStore)
+  {
     var configuration = Configuration()
-    for setting in Self.settings { try configuration.apply(override: setting) }
+    for setting in settings { try configuration.apply(override: setting) }
     let backbone = try Backbone(
       config: BackboneConfig(
         fields: ["user", "item"], buckets: 512, embeddingDim: 16, hiddenSizes: [16, 8]),
       seed: 3)
-    let metrics = MetricsRegistry()
     let store = try SnapshotStore(directory: folder + "/store", keep: 3)
     let pipeline = try Pipeline(
       configuration: configuration, backbone: backbone, backboneSHA256: "bb", store: store,
@@ -62,6 +59,24 @@ import Testing
         producer: nil, topic: "", folder: folder + "/published", backboneSHA256: "bb",
         kernelConfig: try configuration.kernelConfig(), logger: .disabled, metrics: metrics),
       alertEmitter: nil, deadLetters: nil, logger: .disabled, metrics: metrics)
+    return (pipeline, store)
+  }
+
+  /// The kernel version in the published file of `domain` under `folder`.
+  static func publishedVersion(of domain: String, in folder: String) throws -> Int? {
+    let bytes = [UInt8](
+      try Data(contentsOf: URL(fileURLWithPath: "\(folder)/\(domain).safetensors")))
+    return Int(try SafeTensors.decode(bytes).metadata["kernel_version"] ?? "")
+  }
+
+  @Test(arguments: [false, true])
+  func leastRecentlySeenDomainsAreRetiredOncePublished(decodedAhead: Bool) throws {
+    let folder =
+      FileManager.default.temporaryDirectory
+      .appendingPathComponent("iak-retirement-\(UUID().uuidString)").path
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    let metrics = MetricsRegistry()
+    let (pipeline, store) = try Self.pipeline(folder: folder, metrics: metrics)
     let driftActive = metrics.gauge(
       "iak_drift_active", help: "1 while a drift detector is firing for a domain.",
       labels: ["domain", "detector"])
@@ -114,5 +129,69 @@ import Testing
     #expect(pipeline.trainer.evaluation(for: days[0].east)?.adapted.count == 0)
     let after = metrics.render()
     #expect(after.contains("iak_router_domains 3\n") && after.contains("retired_total 10\n"))
+  }
+
+  /// A retired domain that comes back numbers its kernels on from its last version, not from 1:
+  /// in the process that retired it, after a restart from its snapshot, and in another process
+  /// that took its partition over; so a (domain, version) pair names one set of weights.
+  @Test func aRetiredDomainThatComesBackNumbersOnFromItsLastVersion() throws {
+    let folder =
+      FileManager.default.temporaryDirectory
+      .appendingPathComponent("iak-retired-versions-\(UUID().uuidString)").path
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    let (pipeline, _) = try Self.pipeline(folder: folder, metrics: MetricsRegistry())
+    var firstEast = ""
+    for day in 0..<4 {
+      try pipeline.process(Self.records(day: day, firstOffset: Int64(day) * 24))
+      if day == 0 {
+        firstEast = try #require(pipeline.trainer.domains.first { $0.hasSuffix("/east") })
+      }
+      try pipeline.checkpoint(createdAtMilliseconds: Int64(day))
+    }
+    #expect(!pipeline.trainer.domains.contains(firstEast))
+    let retiredAt = try #require(
+      try Self.publishedVersion(of: firstEast, in: folder + "/published"))
+    #expect(retiredAt >= 1)
+    #expect(pipeline.retiredVersions[firstEast] == RetiredVersion(version: retiredAt, lane: 0))
+
+    // Four late examples of that domain: one batch, so the kernel changes and gets a version.
+    let late = Self.records(day: 0, firstOffset: 1000).enumerated().filter { $0.offset % 2 == 0 }
+      .prefix(4).map {
+        var record = $0.element
+        record.offset = 96 + Int64($0.offset)
+        return record
+      }
+    // The same four, fed to a pipeline restored from the last snapshot and to one that took
+    // partition 0's state over.
+    try FileManager.default.createDirectory(
+      atPath: folder + "/restored", withIntermediateDirectories: true)
+    try FileManager.default.copyItem(atPath: folder + "/store", toPath: folder + "/restored/store")
+    let (restored, restoredStore) = try Self.pipeline(
+      folder: folder + "/restored", metrics: MetricsRegistry())
+    try restored.restore(
+      try #require(try restoredStore.loadNewestValid(expectingBackbone: nil).snapshot))
+    let handedOver = try PartitionState(
+      bytes: try #require(
+        pipeline.partitionState(
+          of: KafkaPartition(topic: "events", partition: 0), createdAtMilliseconds: 9)
+      ).encoded())
+    #expect(handedOver.retiredVersions[firstEast]?.version == retiredAt)
+    let otherFolder = folder + "/other"
+    let (other, _) = try Self.pipeline(folder: otherFolder, metrics: MetricsRegistry())
+    try other.adopt(handedOver)
+
+    for (name, candidate, published) in [
+      ("same process", pipeline, folder + "/published"),
+      ("restored", restored, folder + "/restored/published"),
+      ("handed over", other, otherFolder + "/published"),
+    ] {
+      try candidate.process(late)
+      #expect(candidate.trainer.domains.contains(firstEast), "\(name)")
+      try candidate.checkpoint(createdAtMilliseconds: 10)
+      #expect(
+        try Self.publishedVersion(of: firstEast, in: published) == retiredAt + 1, "\(name)")
+      #expect(candidate.kernelVersions[firstEast] == retiredAt + 1, "\(name)")
+      #expect(candidate.retiredVersions[firstEast] == nil, "\(name)")
+    }
   }
 }

@@ -103,7 +103,8 @@ final class ServeFixture {
       try process.run()
       process.killIfRunning(after: .seconds(900))
       var servers: String?
-      let deadline = Date().addingTimeInterval(10)
+      // Generous: a machine whose two cores are busy building can take seconds to start it.
+      let deadline = Date().addingTimeInterval(30)
       while servers == nil && Date() < deadline {
         let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
         servers = text.split(separator: "\n").first { $0.hasPrefix("bootstrap.servers=") }
