@@ -21,6 +21,9 @@ public struct PartitionState: Sendable {
   public var publishedSteps: [String: Int]
   /// Owned domains deactivated by a drift action.
   public var deactivated: Set<String>
+  /// Owned domains whose newest kernel version was not known to be delivered when the state
+  /// was written: the new owner publishes them again under that number unless they change.
+  public var undelivered: Set<String>
   /// The last kernel versions of domains the partition owned and retired (`RetiredVersion`):
   /// the new owner numbers them on from there if they come back.
   public var retiredVersions: [String: RetiredVersion]
@@ -40,7 +43,7 @@ public struct PartitionState: Sendable {
     partition: KafkaPartition, nextOffset: Int64, tensors: [String: Tensor],
     kernelVersions: [String: Int], publishedSteps: [String: Int], deactivated: Set<String>,
     backboneSHA256: String, trainingDigest: String, createdAtMilliseconds: Int64,
-    retiredVersions: [String: RetiredVersion] = [:]
+    retiredVersions: [String: RetiredVersion] = [:], undelivered: Set<String> = []
   ) {
     self.partition = partition
     self.nextOffset = nextOffset
@@ -49,6 +52,7 @@ public struct PartitionState: Sendable {
     self.publishedSteps = publishedSteps
     self.deactivated = deactivated
     self.retiredVersions = retiredVersions
+    self.undelivered = undelivered
     self.backboneSHA256 = backboneSHA256
     self.trainingDigest = trainingDigest
     self.createdAtMilliseconds = createdAtMilliseconds
@@ -66,6 +70,7 @@ public struct PartitionState: Sendable {
         "kernel_versions": SnapshotView.encodeMap(kernelVersions),
         "published_steps": SnapshotView.encodeMap(publishedSteps),
         "deactivated": deactivated.sorted().joined(separator: ","),
+        "undelivered": undelivered.sorted().joined(separator: ","),
         "backbone_sha256": backboneSHA256,
         "training_digest": trainingDigest,
         "created_at_ms": String(createdAtMilliseconds),
@@ -114,6 +119,8 @@ public struct PartitionState: Sendable {
       backboneSHA256: try field("backbone_sha256"),
       trainingDigest: try field("training_digest"),
       createdAtMilliseconds: try number("created_at_ms"),
-      retiredVersions: RetiredVersion.decode(metadata[RetiredVersion.key]))
+      retiredVersions: RetiredVersion.decode(metadata[RetiredVersion.key]),
+      undelivered: Set(
+        (metadata["undelivered"] ?? "").split(separator: ",").map(String.init)))
   }
 }

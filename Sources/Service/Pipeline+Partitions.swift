@@ -55,7 +55,8 @@ extension Pipeline {
       publishedSteps: publishedSteps.filter { owned.contains($0.key) },
       deactivated: deactivated.intersection(owned), backboneSHA256: backboneSHA256,
       trainingDigest: trainingDigest, createdAtMilliseconds: createdAtMilliseconds,
-      retiredVersions: retiredVersions.filter { $0.value.lane == lane })
+      retiredVersions: retiredVersions.filter { $0.value.lane == lane },
+      undelivered: undeliveredDomains.intersection(owned))
   }
 
   /// Where a checkpoint hands partition states over
@@ -68,10 +69,20 @@ extension Pipeline {
     /// the states over one at a time, so only one is built and encoded at once (~40 MB each at
     /// 2,000 domains on 4 partitions).
     public var write: (PartitionState) -> Bool
+    /// Asks the consumer group whether this process still belongs to it
+    /// (`RecordSource.confirmMembership(for:)`), after the local snapshot and before anything
+    /// goes to a shared topic (partition states, kernels, deferred alerts); nil: not asked.
+    /// A process paused past its session timeout may find, when it resumes, that its partitions
+    /// are another member's: it must not write over that member's newer state.
+    public var confirmMembership: (() throws -> Void)?
 
-    /// Hands the states of `partitions` to `write`.
-    public init(partitions: Set<KafkaPartition>, write: @escaping (PartitionState) -> Bool) {
+    /// Hands the states of `partitions` to `write`, once `confirmMembership` (if any) passed.
+    public init(
+      partitions: Set<KafkaPartition>, confirmMembership: (() throws -> Void)? = nil,
+      write: @escaping (PartitionState) -> Bool
+    ) {
       self.partitions = partitions
+      self.confirmMembership = confirmMembership
       self.write = write
     }
   }
@@ -141,6 +152,7 @@ extension Pipeline {
     }
     publishedSteps.merge(state.publishedSteps) { _, new in new }
     deactivated.formUnion(state.deactivated)
+    undeliveredDomains.formUnion(state.undelivered)
     offsets[state.partition] = state.nextOffset
     handedOverOffsets[state.partition] = state.nextOffset
   }
@@ -162,6 +174,8 @@ extension Pipeline {
       deactivated.remove(domain)
     }
     retiredVersions = retiredVersions.filter { $0.value.lane != lane }
+    let released = Set(domains)
+    deferredAlerts.removeAll { released.contains($0.event.domain) }
     ingest.release(partition: lane, domains: Set(domains))
     if let released = partitionCounts.removeValue(forKey: partition) {
       counts.add(released, sign: -1)

@@ -106,6 +106,14 @@ public final class Pipeline {
   /// that owned it: a domain started again later numbers on from there, so a (domain, version)
   /// pair never names two sets of weights. An entry leaves when its domain gets a new version.
   var retiredVersions: [String: RetiredVersion] = [:]
+  /// Whether alerts wait for the next checkpoint to be sent (`serve` with a state topic): they
+  /// go once the consumer group has confirmed that this process still owns its partitions, so a
+  /// member paused past its session timeout does not alert for domains another member now
+  /// trains. The alert history in snapshots records them at once either way.
+  public var defersAlerts = false
+  /// Alerts waiting for the next checkpoint (`defersAlerts`); those of a released partition's
+  /// domains are dropped (their new owner raises them).
+  var deferredAlerts: [DeferredAlert] = []
   /// Domains whose newest kernel version may not have been delivered (a publish that failed
   /// for them, or a restart from a snapshot whose publish is not known to have completed):
   /// the next checkpoint publishes them again under the same version number.
@@ -371,15 +379,23 @@ public final class Pipeline {
         let result = requested == .alert ? DriftActionOutcome(requested: .alert) : outcome
         alerts.append(event)
         alertOutcomes.append(result)
-        do {
-          try alertEmitter?.emit(
-            event, action: result.taken, detail: result.detail,
-            countsAction: requested == .alert || !counted)
-        } catch {
-          logger.error("could not send an alert", ["error": "\(error)"])
-        }
+        let alert = DeferredAlert(
+          event: event, action: result.taken, detail: result.detail,
+          countsAction: requested == .alert || !counted)
+        if defersAlerts { deferredAlerts.append(alert) } else { send(alert) }
         if requested != .alert { counted = true }
       }
+    }
+  }
+
+  /// Sends one alert through the emitter (topic, webhook, metrics); a failure is logged.
+  func send(_ alert: DeferredAlert) {
+    do {
+      try alertEmitter?.emit(
+        alert.event, action: alert.action, detail: alert.detail,
+        countsAction: alert.countsAction)
+    } catch {
+      logger.error("could not send an alert", ["error": "\(error)"])
     }
   }
 
@@ -435,9 +451,12 @@ public final class Pipeline {
   /// `handOver.write`, one at a time, after the local snapshot and before
   /// publishing and committing: the local store is never older than what this process
   /// wrote to the topic (a restart keeps its own state, and takes a partition's state from the
-  /// topic only when another member moved it on); its kernel versions are those before this
-  /// checkpoint's publication (a process taking a partition over publishes again what may not
-  /// have gone out).
+  /// topic only when another member moved it on); it carries the kernel versions this
+  /// checkpoint allocated and the domains not yet known to be delivered (a process taking a
+  /// partition over publishes those again under the same numbers unless they changed, and
+  /// numbers on from there). With `handOver.confirmMembership`, the group is asked first and
+  /// nothing goes to a shared topic unless it confirms; and only the kernels and alerts of the
+  /// domains of owned partitions go out (`ownedDomainFilter(_:)`).
   ///
   /// - Throws: `KafkaError` when a dead letter of the covered records is still undelivered
   ///   (nothing is written), `SnapshotStoreError` when the snapshot could not be written (the
@@ -497,6 +516,31 @@ public final class Pipeline {
       alertOutcomes.removeAll(keepingCapacity: true)
       alertsInSnapshots = 0
     }
+    // The snapshot on disk records these versions with these weights: they are allocated
+    // whether or not they are delivered below (a hand-over carries them, with the domains not
+    // yet known to be delivered, so the new owner numbers on without reusing a number).
+    kernelVersions = versions
+    retiredVersions = retiredVersions.filter { versions[$0.key] == nil }
+    for item in changed {
+      publishedSteps[item.kernel.domain] = item.kernel.stepCount
+      undeliveredDomains.insert(item.kernel.domain)
+    }
+    if let handOver, let confirmMembership = handOver.confirmMembership {
+      do {
+        try confirmMembership()
+      } catch {
+        // Nothing goes to a shared topic; what is owed goes out if the partitions stay here.
+        throw MembershipNotConfirmed(reason: "\(error)")
+      }
+    }
+    // With hand-overs, only the domains of partitions still owned go out: a lost partition's
+    // domains may already be another member's, which numbers and publishes them itself.
+    let isOwned = ownedDomainFilter(handOver)
+    let (sending, waiting) = deferredAlerts.reduce(into: ([DeferredAlert](), [DeferredAlert]())) {
+      if isOwned($1.event.domain) { $0.0.append($1) } else { $0.1.append($1) }
+    }
+    for alert in sending { send(alert) }
+    deferredAlerts = waiting
     if let handOver {
       for partition in changedPartitions(of: handOver.partitions) {
         if let state = partitionState(of: partition, createdAtMilliseconds: createdAtMilliseconds),
@@ -506,31 +550,33 @@ public final class Pipeline {
         }
       }
     }
-    // The snapshot on disk records these versions with these weights: they are allocated
-    // whether or not the publish below delivers them.
-    kernelVersions = versions
-    retiredVersions = retiredVersions.filter { versions[$0.key] == nil }
-    for item in changed {
-      publishedSteps[item.kernel.domain] = item.kernel.stepCount
-      undeliveredDomains.insert(item.kernel.domain)
-    }
+    let sent = changed.filter { isOwned($0.kernel.domain) }
     do throws(KernelPublisher.Failure) {
       try publisher?.publish(
-        changed, snapshotVersion: report.manifest.version,
+        sent, snapshotVersion: report.manifest.version,
         createdAtMilliseconds: createdAtMilliseconds)
     } catch {
       // Those delivered are not owed again; the others go out under the same numbers.
       let failed = Set(error.domains)
-      for item in changed where !failed.contains(item.kernel.domain) {
+      for item in sent where !failed.contains(item.kernel.domain) {
         undeliveredDomains.remove(item.kernel.domain)
       }
       throw error
     }
-    for item in changed { undeliveredDomains.remove(item.kernel.domain) }
+    for item in sent { undeliveredDomains.remove(item.kernel.domain) }
     if publisher != nil, undeliveredDomains.isEmpty {
       recordDelivery(of: report.manifest.version, in: store)
     }
     return report.manifest
+  }
+
+  /// Whether a domain's kernels and alerts may go out at a checkpoint with `handOver`: always
+  /// without one; with one, when the partition (lane) that owns the domain is among
+  /// `handOver.partitions`, or the domain's lane is not known.
+  func ownedDomainFilter(_ handOver: HandOver?) -> (String) -> Bool {
+    guard let handOver else { return { _ in true } }
+    let ownedLanes = Set(handOver.partitions.map { lanes.lane(of: $0) })
+    return { [trainer] domain in trainer.lane(of: domain).map(ownedLanes.contains) ?? true }
   }
 
   /// Per-domain figures: examples, positives, the serving-time AUC and log loss of the kernel

@@ -39,6 +39,7 @@ extension KafkaClientContext {
       if let consumer, let onRebalance { onRebalance(.assigned(changed), consumer) }
     case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
       let isLost = rd_kafka_assignment_lost(handle) != 0
+      revocations.add(1, ordering: .sequentiallyConsistent)
       logger.info(
         isLost ? "partitions lost" : "partitions revoked",
         ["partitions": changed.map(\.description).joined(separator: ",")])

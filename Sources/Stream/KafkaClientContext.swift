@@ -17,6 +17,8 @@ final class KafkaClientContext: @unchecked Sendable {
   /// The consumer this context belongs to, for rebalance handlers; weak to avoid a cycle.
   weak var consumer: KafkaConsumer?
   private let fatalErrorStorage = Mutex<KafkaError?>(nil)
+  /// Rebalances that took partitions away (revoked or lost), counted as they begin.
+  let revocations = Atomic<Int>(0)
 
   init(
     logger: Logger, metrics: MetricsRegistry?,

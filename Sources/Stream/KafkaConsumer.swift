@@ -203,6 +203,49 @@ public final class KafkaConsumer: @unchecked Sendable {
     }
   }
 
+  /// Rebalances so far that took partitions from this consumer (revoked or lost).
+  public var revocationCount: Int { context.revocations.load(ordering: .sequentiallyConsistent) }
+
+  /// Asks the group coordinator whether this consumer still owns `partitions`, which it held
+  /// when `revocationCount` was `revocations`: reads the group's committed offsets of
+  /// `partitions` and commits the same values back, then checks that no rebalance took
+  /// partitions away meanwhile and that all of `partitions` are still assigned.
+  ///
+  /// Kafka checks an offset commit's member id and generation and refuses a member whose
+  /// session timed out (UNKNOWN_MEMBER_ID) or whose generation is over (ILLEGAL_GENERATION),
+  /// even while its own client has not noticed yet (a process paused past its session timeout,
+  /// then resumed); committing the values already committed changes nothing for a member that
+  /// is still current. A commit does not check which partitions a member owns, so a member
+  /// that has meanwhile rejoined is caught by the revocation count instead. Partitions with
+  /// nothing committed are left out of the commit.
+  /// - Throws: `KafkaError` with `isFencedMember` when the coordinator refused this member,
+  ///   `.state` when partitions were taken away meanwhile; any other error when the coordinator
+  ///   could not be asked.
+  public func confirmMembership(
+    for partitions: [TopicPartition], heldAtRevocation revocations: Int
+  ) throws(KafkaError) {
+    guard !partitions.isEmpty else { return }
+    try checkStillHeld(partitions, heldAtRevocation: revocations)
+    let current = try committed(partitions, timeout: Self.commitAttemptTimeout)
+    try commit(current)
+    try checkStillHeld(partitions, heldAtRevocation: revocations)
+  }
+
+  private func checkStillHeld(
+    _ partitions: [TopicPartition], heldAtRevocation revocations: Int
+  ) throws(KafkaError) {
+    let now = revocationCount
+    let missing = Set(partitions).subtracting(assignment)
+    guard now == revocations, missing.isEmpty else {
+      throw KafkaError(
+        code: .state,
+        message:
+          "\(now - revocations) rebalance(s) took partitions from this member since it began "
+          + "the checkpoint; no longer assigned: "
+          + (missing.isEmpty ? "none" : missing.sorted().map(\.description).joined(separator: ",")))
+    }
+  }
+
   /// How many times `commit` tries before giving up on a retriable error.
   static let commitAttempts = 10
   /// No new attempt starts after this long.

@@ -37,6 +37,13 @@ public struct KafkaError: Error, Sendable, Equatable, CustomStringConvertible {
     public static let notCoordinator = Code(rawValue: 16)
     /// The group is rebalancing; a commit refused with it can be tried again (retriable).
     public static let rebalanceInProgress = Code(rawValue: 27)
+    /// The group's generation moved on without this member (it was evicted and a rebalance
+    /// completed).
+    public static let illegalGeneration = Code(rawValue: 22)
+    /// The group coordinator does not know this member (its session timed out).
+    public static let unknownMemberID = Code(rawValue: 25)
+    /// Another member with the same static `group.instance.id` replaced this one.
+    public static let fencedInstanceID = Code(rawValue: 82)
     /// The topic already exists (from CreateTopics).
     public static let topicAlreadyExists = Code(rawValue: 36)
     /// A message was not delivered within `message.timeout.ms`.
@@ -103,6 +110,13 @@ public struct KafkaError: Error, Sendable, Equatable, CustomStringConvertible {
 
   /// librdkafka's symbolic name for the code.
   public var name: String { code.name }
+
+  /// Whether the group coordinator refused this member as no longer part of the group
+  /// (unknown member, old generation, replaced static instance): its partitions may already be
+  /// another member's.
+  public var isFencedMember: Bool {
+    [Code.illegalGeneration, .unknownMemberID, .fencedInstanceID].contains(code)
+  }
 
   /// `name (code): message`, plus `[fatal]` or `[retriable]`.
   public var description: String {

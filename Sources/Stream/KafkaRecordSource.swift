@@ -26,6 +26,17 @@ public final class KafkaRecordSource: RecordSource {
     try consumer.commit(offsets)
   }
 
+  /// The consumer's revocation count.
+  public var revocationCount: Int { consumer.revocationCount }
+
+  /// Asks through the consumer (`KafkaConsumer.confirmMembership(for:heldAtRevocation:)`).
+  /// - Throws: `KafkaError` when the group refused this member or partitions were taken away.
+  public func confirmMembership(
+    for partitions: [TopicPartition], heldAtRevocation revocations: Int
+  ) throws(KafkaError) {
+    try consumer.confirmMembership(for: partitions, heldAtRevocation: revocations)
+  }
+
   /// Pauses fetching.
   /// - Throws: `KafkaError` if librdkafka refuses.
   public func pause(_ partitions: [TopicPartition]) throws(KafkaError) {

@@ -19,6 +19,19 @@ public protocol RecordSource: AnyObject, Sendable {
   /// - Throws: `KafkaError` if the commit failed.
   func commit(_ offsets: [TopicPartition: Int64]) throws(KafkaError)
 
+  /// Rebalances so far that took partitions from this reader (0 for sources without a group).
+  var revocationCount: Int { get }
+
+  /// Asks the consumer group whether this reader still owns `partitions`, which it held when
+  /// `revocationCount` was `revocations`, before it writes anything for them that another
+  /// member may own meanwhile (a process paused past its session timeout). Sources without a
+  /// group have nothing to check.
+  /// - Throws: `KafkaError` when the group refused this member, partitions were taken away
+  ///   meanwhile, or the question could not be answered.
+  func confirmMembership(
+    for partitions: [TopicPartition], heldAtRevocation revocations: Int
+  ) throws(KafkaError)
+
   /// Stops returning records of `partitions` until resumed.
   /// - Throws: `KafkaError` if the source refuses.
   func pause(_ partitions: [TopicPartition]) throws(KafkaError)
@@ -29,4 +42,14 @@ public protocol RecordSource: AnyObject, Sendable {
 
   /// Releases the source; polling afterwards fails.
   func close()
+}
+
+extension RecordSource {
+  /// None by default (no consumer group).
+  public var revocationCount: Int { 0 }
+
+  /// Nothing to check by default (no consumer group).
+  public func confirmMembership(
+    for partitions: [TopicPartition], heldAtRevocation revocations: Int
+  ) throws(KafkaError) {}
 }

@@ -13,6 +13,7 @@ struct ServeMetrics: Sendable {
   let snapshotSeconds: Metric
   let skippedSnapshots: Metric
   let commitFailures: Metric
+  let membershipNotConfirmed: Metric
   let freshness: Metric
 
   init(_ registry: MetricsRegistry) {
@@ -56,6 +57,12 @@ struct ServeMetrics: Sendable {
     commitFailures = registry.counter(
       "iak_commit_failures_total",
       help: "Offset commits to the consumer group that failed (the snapshot holds the truth)."
+    ).with()
+    membershipNotConfirmed = registry.counter(
+      "iak_membership_not_confirmed_total",
+      help: "Checkpoints that wrote nothing to the shared topics because the consumer group did "
+        + "not confirm this process as a member (paused past its session timeout, or the "
+        + "coordinator unreachable)."
     ).with()
     freshness = registry.histogram(
       "iak_freshness_seconds",

@@ -167,6 +167,9 @@ struct ServeTool {
       health: health, restored: restored, offsetResetPolicy: offsetResetPolicy,
       watermarks: watermarks)
     responder.attach(loop)
+    // With a state topic other members may own a partition this process still holds: alerts
+    // wait for a checkpoint that the group confirmed (`Pipeline.defersAlerts`).
+    pipeline.defersAlerts = stateTopic != nil
     let thread = Thread { loop.run() }
     thread.name = "iak-training"
     thread.stackSize = 16 << 20

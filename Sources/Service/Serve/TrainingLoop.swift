@@ -317,8 +317,21 @@ final class TrainingLoop: @unchecked Sendable {
       // go on, the failure is logged and counted, and the state is written again next time. A
       // member taking the partition over meanwhile starts from the older state on the topic and
       // reads again from its offset.
+      // Outside a rebalance, the group confirms first that this process is still a member:
+      // one paused past its session timeout and resumed must not write over the newer state of
+      // the member that took its partitions. A rebalance's revoke comes while this process
+      // still owns the partitions (no one gets them before it returns), and the coordinator is
+      // between generations then, so it is not asked.
+      let revocations = source.revocationCount
+      let owned = source.assignment
+      let confirm: (() throws -> Void)? =
+        reason == "rebalance"
+        ? nil
+        : { [source] in
+          try source.confirmMembership(for: owned, heldAtRevocation: revocations)
+        }
       let handOver = stateTopic.map { topic in
-        Pipeline.HandOver(partitions: Set(source.assignment)) { state in
+        Pipeline.HandOver(partitions: Set(owned), confirmMembership: confirm) { state in
           do throws(PartitionStateTopic.WriteFailure) {
             try topic.write([state])
             return true
@@ -371,6 +384,16 @@ final class TrainingLoop: @unchecked Sendable {
       lastCheckpoint = published
       health?.markCheckpointed()
       commit(manifest.offsets)
+      return true
+    } catch let error as MembershipNotConfirmed {
+      // Not a failure of this process's state: the snapshot is on disk. Tried again soon; a
+      // lost assignment reaches the consumer meanwhile and the partitions are released.
+      metrics.membershipNotConfirmed.increment()
+      retryAt = ContinuousClock.now + .seconds(1)
+      logger.warning(
+        "checkpoint kept to the local snapshot: the consumer group did not confirm this "
+          + "process as a member, so nothing went to the state, kernels or alert topics",
+        ["reason": reason, "error": error.reason])
       return true
     } catch {
       checkpointError = "\(error)"
