@@ -9,6 +9,7 @@ events file it replayed (impression timestamps, joined on id) and the run's conf
   scripts/served-analysis.py baseline   RUN_DIR...   reproduce the doc's kernel/served Δ
   scripts/served-analysis.py decompose  RUN_DIR...   where the served Δ comes from
   scripts/served-analysis.py transitions RUN_DIR...  each guard turn-on and what followed
+  scripts/served-analysis.py oracle     RUN_DIR...   hindsight per-domain upper bound
   scripts/served-analysis.py reproduce  RUN_DIR...   offline guard vs the file's served column
   scripts/served-analysis.py sweep      RUN_DIR...   offline guard settings sweep (bootstrap)
   scripts/served-analysis.py all        RUN_DIR...   all of the above
@@ -663,6 +664,24 @@ def transitions(run):
                   f"; AUC Δ on the {end - k} examples in between: {100 * after:+.2f} pts")
 
 
+def oracle(run):
+    """Hindsight upper bound: serve each domain's kernel for the whole month exactly where its
+    month AUC beat the backbone's (example-weighted mean Δ, AUC points)."""
+    total = gain = wins = domains = 0
+    for domain in run.domain_names:
+        rows = np.flatnonzero(run.domains == domain)
+        lab = run.labels[rows]
+        if lab.all() or not lab.any():
+            continue
+        d = exact_auc(run.kernel[rows], lab) - exact_auc(run.backbone[rows], lab)
+        total += len(rows)
+        gain += len(rows) * max(0.0, d)
+        wins += d > 0
+        domains += 1
+    print(f"## {run.dir}: hindsight per-domain oracle {100 * gain / total:+.3f} pts "
+          f"(kernel beats the backbone over the month in {wins} of {domains} domains)")
+
+
 def reproduce(run):
     settings = GuardSettings.from_config(run.config)
     flags = simulate(run, settings)
@@ -759,7 +778,7 @@ def sweep(runs, settings_list=None, shift=False, family="margins"):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("command", choices=["baseline", "decompose", "transitions", "reproduce", "sweep", "all"])
+    parser.add_argument("command", choices=["baseline", "decompose", "transitions", "oracle", "reproduce", "sweep", "all"])
     parser.add_argument("runs", nargs="+")
     parser.add_argument("--events")
     parser.add_argument("--offset")
@@ -783,6 +802,9 @@ def main():
     if arguments.command in ("transitions", "all"):
         for run in runs:
             transitions(run)
+    if arguments.command in ("oracle", "all"):
+        for run in runs:
+            oracle(run)
     if arguments.command in ("reproduce", "all"):
         for run in runs:
             reproduce(run)
