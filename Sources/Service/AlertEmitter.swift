@@ -83,7 +83,8 @@ public final class AlertEmitter {
   /// - Throws: `KafkaError` when the alert could not be handed to the producer (its delivery is
   ///   reported asynchronously and counted by the producer's metrics).
   public func emit(
-    _ event: DriftEvent, action: DriftAction, detail: String? = nil, countsAction: Bool = true
+    _ event: DriftEvent, action: DriftAction, detail: String? = nil, countsAction: Bool = true,
+    via transaction: KafkaProducer? = nil
   ) throws(KafkaError) {
     let labels = [event.domain, event.detector.rawValue]
     let document = Self.document(for: event, action: action, detail: detail)
@@ -105,7 +106,7 @@ public final class AlertEmitter {
     }
     if countsAction { actions?.with(event.domain, action.rawValue).increment() }
     webhook?.post(event, action: action, detail: detail)
-    try producer?.send(
+    try (transaction ?? producer)?.send(
       OutgoingRecord(topic: topic, key: Array(event.domain.utf8), value: Array(document.utf8)))
   }
 }

@@ -98,8 +98,9 @@ public final class KernelPublisher {
   /// - Throws: `Failure` naming the domains that were not published.
   public func publish(
     _ items: [Item], snapshotVersion: Int, createdAtMilliseconds: Int64,
-    timeout: Duration = .seconds(30)
+    timeout: Duration = .seconds(30), via transaction: KafkaProducer? = nil
   ) throws(Failure) {
+    let producer = transaction ?? self.producer
     guard !items.isEmpty else { return }
     let failed = Mutex<[String: String]>([:])
     let delivered = Mutex<Set<String>>([])

@@ -75,14 +75,37 @@ extension Pipeline {
     /// A process paused past its session timeout may find, when it resumes, that its partitions
     /// are another member's: it must not write over that member's newer state.
     public var confirmMembership: (() throws -> Void)?
+    /// With Kafka transactions (`checkpoint.transactions`): each owned partition's state, its
+    /// domains' kernels and their alerts go in one transaction of the partition's own producer
+    /// (`write` is then not used).
+    public var transactional: Transactional?
 
-    /// Hands the states of `partitions` to `write`, once `confirmMembership` (if any) passed.
+    /// How a checkpoint writes inside a partition's transaction.
+    public struct Transactional {
+      /// Runs the body in one transaction of the partition's producer; commits when it returns.
+      public var run: (KafkaPartition, (KafkaProducer) throws -> Void) throws -> Void
+      /// Writes one partition state through the producer (inside `run`).
+      public var writeState: (PartitionState, KafkaProducer) throws -> Void
+
+      /// Creates the pair.
+      public init(
+        run: @escaping (KafkaPartition, (KafkaProducer) throws -> Void) throws -> Void,
+        writeState: @escaping (PartitionState, KafkaProducer) throws -> Void
+      ) {
+        self.run = run
+        self.writeState = writeState
+      }
+    }
+
+    /// Hands the states of `partitions` to `write` (or, with `transactional`, to its
+    /// transactions), once `confirmMembership` (if any) passed.
     public init(
       partitions: Set<KafkaPartition>, confirmMembership: (() throws -> Void)? = nil,
-      write: @escaping (PartitionState) -> Bool
+      transactional: Transactional? = nil, write: @escaping (PartitionState) -> Bool
     ) {
       self.partitions = partitions
       self.confirmMembership = confirmMembership
+      self.transactional = transactional
       self.write = write
     }
   }

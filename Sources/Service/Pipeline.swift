@@ -536,12 +536,48 @@ public final class Pipeline {
     // With hand-overs, only the domains of partitions still owned go out: a lost partition's
     // domains may already be another member's, which numbers and publishes them itself.
     let isOwned = ownedDomainFilter(handOver)
-    let (sending, waiting) = deferredAlerts.reduce(into: ([DeferredAlert](), [DeferredAlert]())) {
+    var (sending, waiting) = deferredAlerts.reduce(into: ([DeferredAlert](), [DeferredAlert]())) {
       if isOwned($1.event.domain) { $0.0.append($1) } else { $0.1.append($1) }
     }
-    for alert in sending { send(alert) }
-    deferredAlerts = waiting
-    if let handOver {
+    var sent = changed.filter { isOwned($0.kernel.domain) }
+    var failedDomains: [String: String] = [:]
+    if let handOver, let transactional = handOver.transactional {
+      // One transaction per owned partition: its state, its domains' kernels and alerts.
+      for partition in handOver.partitions.sorted() {
+        let lane = lanes.lane(of: partition)
+        let isHere = { [trainer] (domain: String) in trainer.lane(of: domain) == lane }
+        let items = sent.filter { isHere($0.kernel.domain) }
+        let alertsHere = sending.filter { isHere($0.event.domain) }
+        sent.removeAll { isHere($0.kernel.domain) }
+        sending.removeAll { isHere($0.event.domain) }
+        let state =
+          changedPartitions(of: [partition]).isEmpty
+          ? nil : partitionState(of: partition, createdAtMilliseconds: createdAtMilliseconds)
+        guard !items.isEmpty || !alertsHere.isEmpty || state != nil else { continue }
+        do {
+          try transactional.run(partition) { producer in
+            for alert in alertsHere {
+              try alertEmitter?.emit(
+                alert.event, action: alert.action, detail: alert.detail,
+                countsAction: alert.countsAction, via: producer)
+            }
+            if let state { try transactional.writeState(state, producer) }
+            try publisher?.publish(
+              items, snapshotVersion: report.manifest.version,
+              createdAtMilliseconds: createdAtMilliseconds, via: producer)
+          }
+          if let state { markHandedOver(state) }
+          for item in items { undeliveredDomains.remove(item.kernel.domain) }
+        } catch {
+          logger.error(
+            "a partition's checkpoint transaction was not committed; its state, kernels and "
+              + "alerts go again at the next checkpoint if it is still owned here",
+            ["partition": partition.description, "error": "\(error)"])
+          waiting += alertsHere
+          for item in items { failedDomains[item.kernel.domain] = "\(error)" }
+        }
+      }
+    } else if let handOver {
       for partition in changedPartitions(of: handOver.partitions) {
         if let state = partitionState(of: partition, createdAtMilliseconds: createdAtMilliseconds),
           handOver.write(state)
@@ -550,20 +586,26 @@ public final class Pipeline {
         }
       }
     }
-    let sent = changed.filter { isOwned($0.kernel.domain) }
+    // What no transaction carried (no hand-over, or domains whose partition is not known).
+    for alert in sending { send(alert) }
+    deferredAlerts = waiting
     do throws(KernelPublisher.Failure) {
       try publisher?.publish(
         sent, snapshotVersion: report.manifest.version,
         createdAtMilliseconds: createdAtMilliseconds)
+      for item in sent { undeliveredDomains.remove(item.kernel.domain) }
     } catch {
       // Those delivered are not owed again; the others go out under the same numbers.
       let failed = Set(error.domains)
       for item in sent where !failed.contains(item.kernel.domain) {
         undeliveredDomains.remove(item.kernel.domain)
       }
-      throw error
+      for domain in error.domains { failedDomains[domain] = error.reason }
     }
-    for item in sent { undeliveredDomains.remove(item.kernel.domain) }
+    if !failedDomains.isEmpty {
+      let domains = failedDomains.keys.sorted()
+      throw KernelPublisher.Failure(domains: domains, reason: failedDomains[domains[0]]!)
+    }
     if publisher != nil, undeliveredDomains.isEmpty {
       recordDelivery(of: report.manifest.version, in: store)
     }

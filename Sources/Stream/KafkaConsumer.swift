@@ -57,7 +57,8 @@ public final class KafkaConsumer: @unchecked Sendable {
   ///
   /// `configuration` holds `bootstrap.servers` and any pass-through `kafka.*` pairs; it is applied
   /// over our defaults (`partition.assignment.strategy=cooperative-sticky`,
-  /// `auto.offset.reset=earliest`), and auto commit and auto offset store are then forced off.
+  /// `auto.offset.reset=earliest`, `isolation.level=read_committed`), and auto commit and auto
+  /// offset store are then forced off.
   /// - Throws: `KafkaError` naming the refused configuration key, or why the handle failed.
   public static func make(
     configuration: KafkaConfiguration, groupID: String? = nil, logger: Logger = .disabled,
@@ -67,6 +68,9 @@ public final class KafkaConsumer: @unchecked Sendable {
     var settings = KafkaConfiguration([
       ("partition.assignment.strategy", "cooperative-sticky"),
       ("auto.offset.reset", "earliest"),
+      // Records of aborted transactions (a fenced checkpoint's) are never read; librdkafka's
+      // default, stated so that a `kafka.*` pass-through must override it on purpose.
+      ("isolation.level", "read_committed"),
     ])
     // librdkafka needs a group id even for `assign`; an unmanaged consumer gets a private one.
     settings.set("group.id", "iak-unmanaged-\(UUID().uuidString.lowercased())")

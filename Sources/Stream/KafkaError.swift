@@ -44,6 +44,8 @@ public struct KafkaError: Error, Sendable, Equatable, CustomStringConvertible {
     public static let unknownMemberID = Code(rawValue: 25)
     /// Another member with the same static `group.instance.id` replaced this one.
     public static let fencedInstanceID = Code(rawValue: 82)
+    /// A newer producer with the same `transactional.id` has registered: this one is fenced.
+    public static let producerFenced = Code(rawValue: 90)
     /// The topic already exists (from CreateTopics).
     public static let topicAlreadyExists = Code(rawValue: 36)
     /// A message was not delivered within `message.timeout.ms`.

@@ -38,6 +38,10 @@ public final class MockKafkaCluster: @unchecked Sendable {
     public static let syncGroup = RequestKind(rawValue: 14)
     /// InitProducerId (22), used by idempotent producers.
     public static let initProducerID = RequestKind(rawValue: 22)
+    /// AddPartitionsToTxn (24), a transaction's first write to a partition.
+    public static let addPartitionsToTxn = RequestKind(rawValue: 24)
+    /// EndTxn (26), a transaction's commit or abort.
+    public static let endTxn = RequestKind(rawValue: 26)
   }
 
   private let handle: OpaquePointer

@@ -378,8 +378,11 @@ import Testing
           + [KafkaError.Code(rawValue: 12)])
       let seen = try await serve.waitForMetrics(timeout: .seconds(60)) {
         // The refused Produce hits whichever output is written first: the partition states
-        // (state topic) or the kernels.
-        ServeProcess.value(of: "iak_commit_failures_total", in: $0) >= 1
+        // (state topic) or the kernels. The refused OffsetCommit hits whichever commit comes
+        // first: the one after a checkpoint's publication, or the one with which a checkpoint
+        // asks the group whether this process is still a member.
+        ServeProcess.value(of: "iak_commit_failures_total", in: $0)
+          + ServeProcess.value(of: "iak_membership_not_confirmed_total", in: $0) >= 1
           && ServeProcess.value(of: "iak_publish_failures_total", in: $0)
             + ServeProcess.value(of: "iak_partition_state_failures_total", in: $0) >= 1
       }
@@ -388,7 +391,8 @@ import Testing
         seen,
         "the refused publish and commit never happened: "
           + [
-            "iak_commit_failures_total", "iak_publish_failures_total",
+            "iak_commit_failures_total", "iak_membership_not_confirmed_total",
+            "iak_publish_failures_total",
             "iak_partition_state_failures_total", "iak_kafka_delivery_failed_total",
           ]
           .map { "\($0) \(ServeProcess.value(of: $0, in: text))" }.joined(separator: ", "))
@@ -397,7 +401,9 @@ import Testing
       let publishFailures =
         ServeProcess.value(of: "iak_publish_failures_total", in: text)
         + ServeProcess.value(of: "iak_partition_state_failures_total", in: text)
-      let commitFailures = ServeProcess.value(of: "iak_commit_failures_total", in: text)
+      let commitFailures =
+        ServeProcess.value(of: "iak_commit_failures_total", in: text)
+        + ServeProcess.value(of: "iak_membership_not_confirmed_total", in: text)
       let commitRetries = serve.logLines(containing: "commit refused for now; retrying").count
       let losses = serve.logLines(containing: "partitions lost").count
       let skipped = serve.logLines(containing: "skipped records the trained state already covers")
@@ -409,7 +415,9 @@ import Testing
             + serve.logLines(containing: "partition state not handed over")).isEmpty,
         "the refused publish was not reported")
       report.check(
-        commitFailures > 0 && !serve.logLines(containing: "offset commit failed").isEmpty,
+        commitFailures > 0
+          && !(serve.logLines(containing: "offset commit failed")
+            + serve.logLines(containing: "did not confirm this process as a member")).isEmpty,
         "the refused commit was not reported")
       report.check(losses > 0, "the fenced member did not report its lost partitions")
       return FaultOutcome(
@@ -421,7 +429,8 @@ import Testing
         reported:
           "\(Int(fetchErrors)) Fetch partition timeouts in iak_kafka_errors_total, "
           + "\(Int(publishFailures)) publish failures (checkpoint retried), "
-          + "\(Int(commitFailures)) commit failures (\(commitRetries) retried by serve, the rest "
+          + "\(Int(commitFailures)) refused commits or membership checks (\(commitRetries) retried "
+          + "by serve, the rest "
           + "inside librdkafka), \(losses) partition losses, \(skipped) records read twice and "
           + "trained once")
     }

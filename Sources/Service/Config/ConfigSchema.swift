@@ -290,6 +290,10 @@ public enum ConfigSchema {
     ConfigKey(
       "checkpoint.state_topic", .text, "iak-state",
       "Compacted topic holding per-partition state handed over on rebalance"),
+    ConfigKey(
+      "checkpoint.transactions", .boolean, "true",
+      "With a state topic: write each partition's state, kernels and alerts in one Kafka transaction of a producer per partition, so the member that takes a partition over fences the one that had it"
+    ),
   ]
 
   static let publish: [ConfigKey] = [

@@ -16,6 +16,9 @@ final class PartitionStateTopic: Sendable {
   let topic: String
   /// The consumer group whose partitions' states this process writes and reads.
   let group: String
+  /// The per-partition transactional producers (`checkpoint.transactions`), or nil to write
+  /// with the shared producer.
+  let transactions: PartitionTransactions?
   private let producer: KafkaProducer
   private let configuration: KafkaConfiguration
   private let partitionCount: Int
@@ -38,7 +41,8 @@ final class PartitionStateTopic: Sendable {
   init(
     topic: String, group: String, producer: KafkaProducer, configuration: KafkaConfiguration,
     logger: Logger,
-    metrics: MetricsRegistry?, timeout: Duration = .seconds(10), chunkBytes: Int? = nil
+    metrics: MetricsRegistry?, timeout: Duration = .seconds(10), chunkBytes: Int? = nil,
+    transactional: Bool = false
   ) throws {
     let consumer = try KafkaConsumer.make(configuration: configuration, logger: logger)
     defer { consumer.close() }
@@ -53,6 +57,10 @@ final class PartitionStateTopic: Sendable {
     }
     self.topic = topic
     self.group = group
+    self.transactions =
+      transactional
+      ? PartitionTransactions(
+        configuration: configuration, group: group, logger: logger, metrics: metrics) : nil
     self.producer = producer
     self.configuration = configuration
     self.logger = logger
@@ -98,8 +106,12 @@ final class PartitionStateTopic: Sendable {
   ///
   /// - Throws: `WriteFailure` naming the partitions whose state was not delivered (the caller
   ///   writes them again at its next checkpoint).
-  func write(_ states: [PartitionState], timeout: Duration = .seconds(30)) throws(WriteFailure) {
+  func write(
+    _ states: [PartitionState], timeout: Duration = .seconds(30),
+    via transaction: KafkaProducer? = nil
+  ) throws(WriteFailure) {
     guard !states.isEmpty else { return }
+    let producer = transaction ?? self.producer
     let deadline = ContinuousClock.now + timeout
     var heads: [Outgoing] = []
     var chunks: [Outgoing] = []
@@ -131,11 +143,13 @@ final class PartitionStateTopic: Sendable {
       heads.append(Outgoing(partition: state.partition, record: head))
     }
     // A head goes only once all its chunks are on the topic.
-    var failed = deliver(chunks, until: deadline)
-    failed.merge(deliver(heads.filter { failed[$0.partition] == nil }, until: deadline)) { $1 }
+    var failed = deliver(chunks, through: producer, until: deadline)
+    failed.merge(
+      deliver(heads.filter { failed[$0.partition] == nil }, through: producer, until: deadline)
+    ) { $1 }
     deleteObsoleteChunks(
       of: states.map(\.partition).filter { failed[$0] == nil }, keeping: newChunkKeys,
-      until: deadline)
+      through: producer, until: deadline)
     guard failed.isEmpty else {
       self.failures?.increment()
       throw WriteFailure(topic: topic, failed: failed)
@@ -159,9 +173,9 @@ final class PartitionStateTopic: Sendable {
   /// Sends `records` and waits for their deliveries until `deadline`; returns the first failure
   /// of each partition that had one. At the deadline, a partition with a record not yet
   /// confirmed fails; one whose records were all confirmed does not.
-  private func deliver(_ records: [Outgoing], until deadline: ContinuousClock.Instant)
-    -> [KafkaPartition: String]
-  {
+  private func deliver(
+    _ records: [Outgoing], through producer: KafkaProducer, until deadline: ContinuousClock.Instant
+  ) -> [KafkaPartition: String] {
     // The first failure of each partition, and its records not yet answered.
     let progress = Mutex<(failed: [KafkaPartition: String], waiting: [KafkaPartition: Int])>(
       ([:], [:]))
@@ -208,7 +222,7 @@ final class PartitionStateTopic: Sendable {
   /// to be tried again at the next write: chunks left behind cost space, never correctness.
   private func deleteObsoleteChunks(
     of partitions: [KafkaPartition], keeping: [KafkaPartition: [[UInt8]]],
-    until deadline: ContinuousClock.Instant
+    through producer: KafkaProducer, until deadline: ContinuousClock.Instant
   ) {
     var tombstones: [Outgoing] = []
     for partition in partitions {
@@ -225,7 +239,7 @@ final class PartitionStateTopic: Sendable {
             topic: topic, partition: statePartition(of: partition), key: $0, value: []))
       }
     }
-    let failed = deliver(tombstones, until: deadline)
+    let failed = deliver(tombstones, through: producer, until: deadline)
     guard !failed.isEmpty else { return }
     chunkKeys.withLock { known in
       for tombstone in tombstones where failed[tombstone.partition] != nil {

@@ -81,6 +81,12 @@ final class RebalanceResponder: Sendable {
       }
     case .revoked(let partitions, let isLost):
       defer { metrics.assigned.set(Double(consumer.assignment.count - partitions.count)) }
+      // After the rebalance checkpoint below: its transactions need the producers.
+      defer {
+        if let transactions = stateTopic?.transactions {
+          for partition in partitions { transactions.close(partition) }
+        }
+      }
       guard let trainingLoop = loop.withLock({ $0 }), trainingLoop.isRunning else { return }
       if isLost {
         // Kept: if they come back (a broker outage, a session that timed out) the state topic
@@ -122,6 +128,17 @@ final class RebalanceResponder: Sendable {
   func startOffset(of partition: KafkaPartition) -> Int64? {
     guard let trainingLoop = loop.withLock({ $0 }) else { return nil }
     var offset = trainingLoop.nextOffset(of: partition)
+    // The partition's transactional producer first: registering it fences the member that had
+    // the partition, and aborts its open transaction, before the state is read below.
+    if let transactions = stateTopic?.transactions, trainingLoop.isRunning {
+      do {
+        try transactions.open(partition)
+      } catch {
+        logger.warning(
+          "could not open the partition's transactional producer; the next checkpoint tries "
+            + "again", ["partition": partition.description, "error": "\(error)"])
+      }
+    }
     if let stateTopic, trainingLoop.isRunning {
       if let newer = newestState(of: partition, on: stateTopic, holding: offset) {
         // The training thread logs the takeover (the pipeline is its own).

@@ -137,7 +137,8 @@ struct ServeTool {
         : try PartitionStateTopic(
           topic: stateTopicName, group: configuration.string("input.group_id"),
           producer: producer, configuration: configuration.kafkaConfiguration,
-          logger: logger.child("state-topic"), metrics: context.metrics)
+          logger: logger.child("state-topic"), metrics: context.metrics,
+          transactional: configuration.bool("checkpoint.transactions"))
     }
     let responder = RebalanceResponder(
       queue: queue, metrics: metrics, logger: logger.child("rebalance"), timeoutSeconds: timeout,
@@ -222,6 +223,7 @@ struct ServeTool {
     while loop.isRunning { Thread.sleep(forTimeInterval: 0.01) }
     source.close()
     responder.detach()
+    stateTopic?.transactions?.closeAll()
     if let producer {
       do {
         try producer.flush(timeout: .seconds(max(1, Int(timeout / 2))))

@@ -331,7 +331,14 @@ final class TrainingLoop: @unchecked Sendable {
           try source.confirmMembership(for: owned, heldAtRevocation: revocations)
         }
       let handOver = stateTopic.map { topic in
-        Pipeline.HandOver(partitions: Set(owned), confirmMembership: confirm) { state in
+        Pipeline.HandOver(
+          partitions: Set(owned), confirmMembership: confirm,
+          transactional: topic.transactions.map { transactions in
+            Pipeline.HandOver.Transactional(
+              run: { try transactions.run($0, $1) },
+              writeState: { state, producer in try topic.write([state], via: producer) })
+          }
+        ) { state in
           do throws(PartitionStateTopic.WriteFailure) {
             try topic.write([state])
             return true
@@ -378,7 +385,9 @@ final class TrainingLoop: @unchecked Sendable {
         ])
       sinceCheckpoint = 0
       isStateChanged = false
-      owesDelivery = false
+      // Kernels of partitions held but not owned just now (lost, perhaps coming back) were
+      // not sent: a later checkpoint owes them even if nothing new is read.
+      owesDelivery = !pipeline.undeliveredDomains.isEmpty
       retryAt = nil
       retryDelay = .seconds(1)
       lastCheckpoint = published
@@ -417,7 +426,14 @@ final class TrainingLoop: @unchecked Sendable {
     }
     do {
       try source.commit(committing)
-      uncommitted = nil
+      // Offsets of partitions held but not owned just now wait until they are owned again, or
+      // are dropped once the partitions are released.
+      let held = Set(pipeline.heldPartitions)
+      let waiting = offsets.filter {
+        let partition = KafkaPartition(topic: $0.key.topic, partition: $0.key.partition)
+        return !owned.contains(partition) && held.contains(partition)
+      }
+      uncommitted = waiting.isEmpty ? nil : waiting
     } catch {
       uncommitted = offsets
       metrics.commitFailures.increment()
