@@ -49,7 +49,10 @@ struct JoinerPartition: Sendable {
     nextSequence = state.nextSequence
     for var waiting in state.pending {
       waiting.impression = waiting.impression.keepingOnly(keptFeatures)
-      pending[waiting.impression.id] = waiting
+      // A well-formed state names each id once; a later entry replaces an earlier one.
+      if let replaced = pending.updateValue(waiting, forKey: waiting.impression.id) {
+        held.impressions -= replaced.heldBytes
+      }
       held.impressions += waiting.heldBytes
       deadlines.insert(
         Key(
@@ -57,13 +60,17 @@ struct JoinerPartition: Sendable {
       )
     }
     for click in state.earlyClicks {
-      earlyClicks[click.impressionID] = click
+      if let replaced = earlyClicks.updateValue(click, forKey: click.impressionID) {
+        held.earlyClicks -= replaced.heldBytes
+      }
       held.earlyClicks += click.heldBytes
       earlyClickTimes.insert(
         Key(time: click.timeMilliseconds, sequence: click.sequence, id: click.impressionID))
     }
     for entry in state.resolved {
-      resolved[entry.impressionID] = entry
+      if let replaced = resolved.updateValue(entry, forKey: entry.impressionID) {
+        held.resolvedIDs -= replaced.heldBytes
+      }
       held.resolvedIDs += entry.heldBytes
       resolvedOrder.append(entry)
     }
