@@ -156,8 +156,11 @@ public final class Pipeline {
       onHarm: DriftAction(rawValue: configuration.string("drift.on_harm")) ?? .deactivate)
     drift = DriftMonitor(settings: configuration.driftSettings)
     lanes = try InputLanes(topics: configuration.list("input.topics"))
+    var joiner = configuration.joinerConfiguration
+    // A waiting impression holds only what the assembler reads of it.
+    joiner.keptFeatures = Set(backbone.config.fields + backbone.config.numericFields)
     ingest = try EventIngest(
-      schema: configuration.eventSchema, joiner: configuration.joinerConfiguration,
+      schema: configuration.eventSchema, joiner: joiner,
       router: try configuration.routerConfiguration(), metrics: metrics)
     self.store = store
     self.publisher = publisher

@@ -40,6 +40,9 @@ public struct EventIngest {
     metrics: MetricsRegistry?
   ) throws(DomainSpecError) {
     decoder = EventDecoder(schema: schema, metrics: metrics ?? MetricsRegistry())
+    var joiner = joiner
+    // The router reads the region feature of a labelled impression: it is kept too.
+    if let feature = router.regionFeature { joiner.keptFeatures?.insert(feature) }
     joinerConfiguration = joiner
     self.metrics = metrics
     self.joiner = LabelJoiner(configuration: joiner, metrics: metrics)

@@ -7,10 +7,19 @@ struct JoinerMetrics: Sendable {
     case duplicate, late, orphan, overflow
   }
 
+  /// What the joiner holds; the `kind` label of `iak_label_pending_bytes` (`LabelJoiner.HeldBytes`).
+  enum HeldKind: String, CaseIterable {
+    case impressions
+    case earlyClicks = "early_clicks"
+    case resolvedIDs = "resolved_ids"
+  }
+
   let examples: [LabelJoiner.Outcome: Metric]
   let droppedClicks: [DroppedClick: Metric]
   let duplicateImpressions: Metric
   let pending: Metric
+  let evictions: [LabelJoiner.Eviction: Metric]
+  let heldBytes: [HeldKind: Metric]
 
   init(registry: MetricsRegistry) {
     let examples = registry.counter(
@@ -30,5 +39,22 @@ struct JoinerMetrics: Sendable {
     pending = registry.gauge(
       "iak_label_pending", help: "Impressions waiting for their click."
     ).with([])
+    let evictions = registry.counter(
+      "iak_label_evictions_total",
+      help: "Impressions labelled negative early (outcome evicted), by the bound that pushed "
+        + "them out: label.max_pending (count) or label.max_pending_bytes (bytes).",
+      labels: ["reason"])
+    self.evictions = Dictionary(
+      uniqueKeysWithValues: LabelJoiner.Eviction.allCases.map {
+        ($0, evictions.with($0.rawValue))
+      })
+    let held = registry.gauge(
+      "iak_label_pending_bytes",
+      help: "Bytes the joiner holds (estimated from their contents) over all partitions: waiting "
+        + "impressions, early clicks and remembered ids; label.max_pending_bytes bounds each "
+        + "kind per partition.",
+      labels: ["kind"])
+    heldBytes = Dictionary(
+      uniqueKeysWithValues: HeldKind.allCases.map { ($0, held.with($0.rawValue)) })
   }
 }

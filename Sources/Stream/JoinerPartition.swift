@@ -1,4 +1,5 @@
-/// One partition's joiner memory, indexed for the hot path.
+/// One partition's joiner memory, indexed for the hot path, with the bytes it holds kept exact
+/// as entries come and go (every change to the entries goes through the methods here).
 struct JoinerPartition: Sendable {
   /// A heap key: earliest time first, arrival order breaking ties.
   struct Key: Comparable, Sendable {
@@ -17,15 +18,17 @@ struct JoinerPartition: Sendable {
 
   var maxEventTime: Int64 = .min
   var nextSequence: UInt64 = 0
-  var pending: [String: LabelJoiner.PendingImpression] = [:]
+  private(set) var pending: [String: LabelJoiner.PendingImpression] = [:]
   /// Deadlines of `pending`; entries whose impression left `pending` are skipped lazily.
-  var deadlines = JoinerHeap<Key>()
-  var earlyClicks: [String: LabelJoiner.EarlyClick] = [:]
-  var earlyClickTimes = JoinerHeap<Key>()
-  var resolved: [String: LabelJoiner.ResolvedImpression] = [:]
+  private var deadlines = JoinerHeap<Key>()
+  private(set) var earlyClicks: [String: LabelJoiner.EarlyClick] = [:]
+  private var earlyClickTimes = JoinerHeap<Key>()
+  private(set) var resolved: [String: LabelJoiner.ResolvedImpression] = [:]
   /// Resolved entries in the order they were made; stale ones are skipped.
-  var resolvedOrder: [LabelJoiner.ResolvedImpression] = []
-  var resolvedHead = 0
+  private var resolvedOrder: [LabelJoiner.ResolvedImpression] = []
+  private var resolvedHead = 0
+  /// The bytes `pending`, `earlyClicks` and `resolved` hold (the sums of their `heldBytes`).
+  private(set) var held = LabelJoiner.HeldBytes()
   /// The times of the partition's newest events (at most `LabelJoiner.recentTimesKept`, oldest
   /// first), admitted or not: what tells a lone outlier from a clock that moved.
   var recentTimes: [Int64] = []
@@ -38,23 +41,37 @@ struct JoinerPartition: Sendable {
 
   init() {}
 
-  init(restoring state: LabelJoiner.PartitionState) {
+  /// The partition `state` describes; its waiting impressions keep only `keptFeatures`
+  /// (`Event.keepingOnly(_:)`: a state written before they were trimmed, or with other features
+  /// kept, holds no more than one written now).
+  init(restoring state: LabelJoiner.PartitionState, keepingFeatures keptFeatures: Set<String>?) {
     maxEventTime = state.maxEventTimeMilliseconds
     nextSequence = state.nextSequence
-    for waiting in state.pending {
-      pending[waiting.impression.id] = waiting
+    for var waiting in state.pending {
+      waiting.impression = waiting.impression.keepingOnly(keptFeatures)
+      // A well-formed state names each id once; a later entry replaces an earlier one.
+      if let replaced = pending.updateValue(waiting, forKey: waiting.impression.id) {
+        held.impressions -= replaced.heldBytes
+      }
+      held.impressions += waiting.heldBytes
       deadlines.insert(
         Key(
           time: waiting.deadlineMilliseconds, sequence: waiting.sequence, id: waiting.impression.id)
       )
     }
     for click in state.earlyClicks {
-      earlyClicks[click.impressionID] = click
+      if let replaced = earlyClicks.updateValue(click, forKey: click.impressionID) {
+        held.earlyClicks -= replaced.heldBytes
+      }
+      held.earlyClicks += click.heldBytes
       earlyClickTimes.insert(
         Key(time: click.timeMilliseconds, sequence: click.sequence, id: click.impressionID))
     }
     for entry in state.resolved {
-      resolved[entry.impressionID] = entry
+      if let replaced = resolved.updateValue(entry, forKey: entry.impressionID) {
+        held.resolvedIDs -= replaced.heldBytes
+      }
+      held.resolvedIDs += entry.heldBytes
       resolvedOrder.append(entry)
     }
     recentTimes = state.recentEventTimesMilliseconds
@@ -79,18 +96,33 @@ struct JoinerPartition: Sendable {
       ? .min : maxEventTime.addingSaturated(-configuration.maxOutOfOrdernessMilliseconds)
   }
 
-  mutating func addPending(_ impression: Event, deadline: Int64, score: ImpressionScore?) {
-    let sequence = takeSequence()
-    pending[impression.id] = LabelJoiner.PendingImpression(
-      impression: impression, deadlineMilliseconds: deadline, sequence: sequence, score: score)
-    deadlines.insert(Key(time: deadline, sequence: sequence, id: impression.id))
+  /// Holds `waiting` (its id not pending yet) under the next sequence number.
+  mutating func addPending(_ waiting: LabelJoiner.PendingImpression) {
+    var waiting = waiting
+    waiting.sequence = takeSequence()
+    let id = waiting.impression.id
+    pending[id] = waiting
+    held.impressions += waiting.heldBytes
+    deadlines.insert(Key(time: waiting.deadlineMilliseconds, sequence: waiting.sequence, id: id))
     if deadlines.count > 2 * pending.count + 1_024 { rebuildDeadlines() }
+  }
+
+  /// Removes and returns the waiting impression `id`, if there is one.
+  mutating func removePending(_ id: String) -> LabelJoiner.PendingImpression? {
+    guard let waiting = pending.removeValue(forKey: id) else { return nil }
+    held.impressions -= waiting.heldBytes
+    return waiting
+  }
+
+  /// Marks the waiting impression `id` as clicked (its `label` true), held until its deadline.
+  mutating func holdClick(for id: String) {
+    pending[id]?.impression.label = true
   }
 
   mutating func popEarliestPending() -> LabelJoiner.PendingImpression? {
     dropStaleDeadlines()
     guard let key = deadlines.removeMinimum() else { return nil }
-    return pending.removeValue(forKey: key.id)
+    return removePending(key.id)
   }
 
   /// Removes and returns the waiting impression with the earliest deadline (arrival order
@@ -101,26 +133,35 @@ struct JoinerPartition: Sendable {
     while let key = deadlines.minimum, key.time < watermark {
       deadlines.removeMinimum()
       if let index = pending.index(forKey: key.id), pending.values[index].sequence == key.sequence {
-        return pending.remove(at: index).value
+        let waiting = pending.remove(at: index).value
+        held.impressions -= waiting.heldBytes
+        return waiting
       }
     }
     return nil
   }
 
-  mutating func addEarlyClick(_ id: String, time: Int64) {
-    let sequence = takeSequence()
-    earlyClicks[id] = LabelJoiner.EarlyClick(
-      impressionID: id, timeMilliseconds: time, sequence: sequence)
-    earlyClickTimes.insert(Key(time: time, sequence: sequence, id: id))
+  /// Holds `click` (no early click for its id yet) under the next sequence number.
+  mutating func addEarlyClick(_ click: LabelJoiner.EarlyClick) {
+    var click = click
+    click.sequence = takeSequence()
+    earlyClicks[click.impressionID] = click
+    held.earlyClicks += click.heldBytes
+    earlyClickTimes.insert(
+      Key(time: click.timeMilliseconds, sequence: click.sequence, id: click.impressionID))
   }
 
   mutating func removeEarlyClick(_ id: String) -> LabelJoiner.EarlyClick? {
-    earlyClicks.isEmpty ? nil : earlyClicks.removeValue(forKey: id)
+    guard !earlyClicks.isEmpty, let click = earlyClicks.removeValue(forKey: id) else {
+      return nil
+    }
+    held.earlyClicks -= click.heldBytes
+    return click
   }
 
   mutating func popEarliestEarlyClick() {
     dropStaleEarlyClicks()
-    if let key = earlyClickTimes.removeMinimum() { earlyClicks[key.id] = nil }
+    if let key = earlyClickTimes.removeMinimum() { _ = removeEarlyClick(key.id) }
   }
 
   /// Removes the early click with the earliest time (arrival order breaking ties) if that time is
@@ -131,19 +172,28 @@ struct JoinerPartition: Sendable {
       if let index = earlyClicks.index(forKey: key.id),
         earlyClicks.values[index].sequence == key.sequence
       {
-        earlyClicks.remove(at: index)
+        held.earlyClicks -= earlyClicks.remove(at: index).value.heldBytes
         return true
       }
     }
     return false
   }
 
-  mutating func resolve(_ id: String, wasClicked: Bool, forgetAt: Int64, limit: Int) {
+  /// Remembers that `id` was labelled until the watermark passes `forgetAt`, then forgets the
+  /// oldest ids while more than `limit` of them, or more than `byteLimit` bytes, are remembered.
+  mutating func resolve(
+    _ id: String, wasClicked: Bool, forgetAt: Int64, limit: Int, byteLimit: Int
+  ) {
     let entry = LabelJoiner.ResolvedImpression(
       impressionID: id, wasClicked: wasClicked, forgetAtMilliseconds: forgetAt)
-    resolved[id] = entry
+    if let replaced = resolved.updateValue(entry, forKey: id) {
+      held.resolvedIDs -= replaced.heldBytes
+    }
+    held.resolvedIDs += entry.heldBytes
     resolvedOrder.append(entry)
-    while resolved.count > limit, resolvedHead < resolvedOrder.count {
+    while resolved.count > limit || held.resolvedIDs > byteLimit,
+      resolvedHead < resolvedOrder.count
+    {
       forgetOldestResolved()
     }
   }
@@ -165,7 +215,10 @@ struct JoinerPartition: Sendable {
 
   private mutating func forgetOldestResolved() {
     let entry = resolvedOrder[resolvedHead]
-    if resolved[entry.impressionID] == entry { resolved[entry.impressionID] = nil }
+    if resolved[entry.impressionID] == entry {
+      resolved[entry.impressionID] = nil
+      held.resolvedIDs -= entry.heldBytes
+    }
     resolvedHead += 1
   }
 

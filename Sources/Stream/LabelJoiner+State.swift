@@ -124,7 +124,8 @@ extension LabelJoiner {
     public var clicked = 0
     /// Impressions labelled negative because their wait expired.
     public var expired = 0
-    /// Impressions labelled negative early because `maxPending` was reached.
+    /// Impressions labelled negative early because `maxPending` or `maxPendingBytes` was
+    /// reached.
     public var evicted = 0
     /// Impressions that carried their own label and passed straight through.
     public var preLabelled = 0
@@ -136,7 +137,8 @@ extension LabelJoiner {
     public var lateClicks = 0
     /// Clicks kept early whose impression never came before the watermark passed them.
     public var orphanClicks = 0
-    /// Early clicks dropped because `maxPending` early clicks were already kept.
+    /// Early clicks dropped because `maxPending` early clicks, or `maxPendingBytes` of them, were
+    /// already kept (or the click alone would hold more).
     public var overflowClicks = 0
 
     /// Creates zero counts.

@@ -12,9 +12,11 @@ import Observability
 /// watermark passes the click's time, so out-of-order pairs within the bound still join.
 ///
 /// Clicks that label nothing are counted by reason (duplicate, late, orphan, overflow), never
-/// dropped silently. At most `maxPending` impressions wait per partition (and as many early
-/// clicks); past that the one with the earliest deadline is labelled negative at once and counted
-/// as evicted. The whole state exports to plain arrays (`exportState()`) and restores from them.
+/// dropped silently. At most `maxPending` impressions, holding at most `maxPendingBytes`, wait
+/// per partition (and as many early clicks, in as many bytes); past either bound the one with
+/// the earliest deadline is labelled negative at once and counted as evicted, by the bound that
+/// pushed it out. A waiting impression keeps only the features training reads (`keptFeatures`).
+/// The whole state exports to plain arrays (`exportState()`) and restores from them.
 public struct LabelJoiner: Sendable {
   /// The joiner's settings.
   public struct Configuration: Sendable, Equatable {
@@ -26,6 +28,11 @@ public struct LabelJoiner: Sendable {
     /// The most impressions (and, separately, early clicks) kept per partition
     /// (`label.max_pending`).
     public var maxPending: Int
+    /// The most bytes (`HeldBytes`, estimated from the contents) the waiting impressions of a
+    /// partition hold, and separately its early clicks and its remembered ids
+    /// (`label.max_pending_bytes`). An impression that alone holds more never waits: it is
+    /// labelled at once.
+    public var maxPendingBytes: Int
     /// Whether a clicked impression waits out its wait like an unclicked one, so that examples
     /// leave in impression order whatever their label (`label.release = in_order`); false
     /// releases it at its click (`on_click`): fresher positives, but the trainer then sees
@@ -40,22 +47,28 @@ public struct LabelJoiner: Sendable {
     /// The most new domains one partition starts per day of its event-time clock
     /// (`domain.max_new_per_day`).
     public var maxNewDomainsPerDay: Int
+    /// The features (categorical and numeric names) an impression keeps from the joiner on:
+    /// what training reads (`Event.keepingOnly(_:)`); nil keeps every feature.
+    public var keptFeatures: Set<String>?
 
-    /// Creates a configuration; negative durations count as zero and `maxPending` and
-    /// `maxNewDomainsPerDay` as at least 1.
+    /// Creates a configuration; negative durations count as zero and `maxPending`,
+    /// `maxPendingBytes` and `maxNewDomainsPerDay` as at least 1.
     public init(
       waitMilliseconds: Int64 = 60_000, maxOutOfOrdernessMilliseconds: Int64 = 5_000,
-      maxPending: Int = 1_000_000, releasesInImpressionOrder: Bool = false,
+      maxPending: Int = 1_000_000, maxPendingBytes: Int = 256 << 20,
+      releasesInImpressionOrder: Bool = false,
       maxFutureMilliseconds: Int64 = .max, maxPastMilliseconds: Int64 = .max,
-      maxNewDomainsPerDay: Int = .max
+      maxNewDomainsPerDay: Int = .max, keptFeatures: Set<String>? = nil
     ) {
       self.waitMilliseconds = max(0, waitMilliseconds)
       self.maxOutOfOrdernessMilliseconds = max(0, maxOutOfOrdernessMilliseconds)
       self.maxPending = max(1, maxPending)
+      self.maxPendingBytes = max(1, maxPendingBytes)
       self.releasesInImpressionOrder = releasesInImpressionOrder
       self.maxFutureMilliseconds = max(0, maxFutureMilliseconds)
       self.maxPastMilliseconds = max(0, maxPastMilliseconds)
       self.maxNewDomainsPerDay = max(1, maxNewDomainsPerDay)
+      self.keptFeatures = keptFeatures
     }
   }
 
@@ -65,15 +78,25 @@ public struct LabelJoiner: Sendable {
     case clicked
     /// The wait expired without a click: negative.
     case expired
-    /// Pushed out early by `maxPending`: negative.
+    /// Pushed out early by `maxPending` or `maxPendingBytes`: negative.
     case evicted
     /// The impression carried its own label.
     case preLabelled = "prelabelled"
   }
 
+  /// Which bound pushed a waiting impression out early; the `reason` label of
+  /// `iak_label_evictions_total`.
+  public enum Eviction: String, Sendable, CaseIterable {
+    /// `maxPending` impressions were waiting.
+    case count
+    /// The waiting impressions held more than `maxPendingBytes`, or the impression alone would.
+    case bytes
+  }
+
   /// An impression with its label, ready for training.
   public struct LabelledExample: Sendable, Equatable {
-    /// The impression (its `label` field is left as it arrived).
+    /// The impression (its `label` field is left as it arrived; of its features, only
+    /// `Configuration.keptFeatures`).
     public var impression: Event
     /// Whether it was clicked.
     public var label: Bool
@@ -121,8 +144,10 @@ public struct LabelJoiner: Sendable {
     self.init(configuration: configuration, metrics: metrics)
     counts = state.counts
     for partition in state.partitions {
-      partitions[partition.partition] = JoinerPartition(restoring: partition)
+      partitions[partition.partition] = JoinerPartition(
+        restoring: partition, keepingFeatures: configuration.keptFeatures)
     }
+    updateGauges()
   }
 
   /// Everything the joiner holds, in canonical order, for a snapshot.
@@ -142,15 +167,16 @@ public struct LabelJoiner: Sendable {
   /// replacing any of the same number; this joiner's running totals stay as they are.
   public mutating func adoptPartitions(of state: State) {
     for partition in state.partitions {
-      partitions[partition.partition] = JoinerPartition(restoring: partition)
+      partitions[partition.partition] = JoinerPartition(
+        restoring: partition, keepingFeatures: configuration.keptFeatures)
     }
-    metrics?.pending.set(Double(pendingCount))
+    updateGauges()
   }
 
   /// Forgets `partition`'s waiting impressions and clock (it moved to another process).
   public mutating func removePartition(_ partition: Int32) {
     partitions[partition] = nil
-    metrics?.pending.set(Double(pendingCount))
+    updateGauges()
   }
 
   /// Impressions waiting for a click, over all partitions.
@@ -165,7 +191,8 @@ public struct LabelJoiner: Sendable {
   /// Takes one event from `partition` and appends every example it completes to `output`:
   /// the event's own (pre-labelled, clicked, or already expired) and those whose wait the
   /// advancing watermark has ended, in deadline order. An impression keeps `score` (what it
-  /// was scored with on arrival) until it leaves with its label; a click ignores it.
+  /// was scored with on arrival) and its `keptFeatures` until it leaves with its label; a click
+  /// ignores `score`.
   public mutating func process(
     _ event: Event, partition: Int32, score: ImpressionScore? = nil,
     into output: inout [LabelledExample]
@@ -173,7 +200,10 @@ public struct LabelJoiner: Sendable {
     let start = output.count
     var state = partitions.removeValue(forKey: partition) ?? JoinerPartition()
     switch event.kind {
-    case .impression: handleImpression(event, score: score, state: &state, output: &output)
+    case .impression:
+      handleImpression(
+        event.keepingOnly(configuration.keptFeatures), score: score, state: &state,
+        output: &output)
     case .click: handleClick(event, state: &state, output: &output)
     }
     state.maxEventTime = max(state.maxEventTime, event.timeMilliseconds)
@@ -184,7 +214,7 @@ public struct LabelJoiner: Sendable {
       output[index].partition = partition
     }
     partitions[partition] = state
-    metrics?.pending.set(Double(pendingCount))
+    updateGauges()
   }
 
   /// Ends the input: every waiting impression becomes a negative (in deadline order, emitted at
@@ -198,7 +228,7 @@ public struct LabelJoiner: Sendable {
       for index in start..<output.count { output[index].partition = partition }
       partitions[partition] = state
     }
-    metrics?.pending.set(0)
+    updateGauges()
   }
 
   private mutating func handleImpression(
@@ -216,8 +246,7 @@ public struct LabelJoiner: Sendable {
     if let label = impression.label {
       if early != nil { countDroppedClick(.duplicate) }
       emit(impression, label: label, outcome: .preLabelled, score: score, output: &output)
-      state.resolve(
-        id, wasClicked: true, forgetAt: remember(deadline), limit: configuration.maxPending)
+      resolve(id, wasClicked: true, deadline: deadline, in: &state)
       return
     }
     let clicked = early.map { $0.timeMilliseconds <= deadline } ?? false
@@ -229,27 +258,52 @@ public struct LabelJoiner: Sendable {
       emit(
         impression, label: clicked, outcome: clicked ? .clicked : .expired, score: score,
         output: &output)
-      state.resolve(
-        id, wasClicked: clicked, forgetAt: remember(deadline), limit: configuration.maxPending)
+      resolve(id, wasClicked: clicked, deadline: deadline, in: &state)
       return
     }
-    var waiting = impression
-    if clicked { waiting.label = true }
-    state.addPending(waiting, deadline: deadline, score: score)
-    if state.pending.count > configuration.maxPending, let oldest = state.popEarliestPending() {
-      let clicked = release(oldest, unclicked: .evicted, output: &output)
-      state.resolve(
-        oldest.impression.id, wasClicked: clicked,
-        forgetAt: remember(oldest.deadlineMilliseconds), limit: configuration.maxPending)
+    var waiting = PendingImpression(
+      impression: impression, deadlineMilliseconds: deadline, sequence: 0, score: score)
+    if clicked { waiting.impression.label = true }
+    guard waiting.heldBytes <= configuration.maxPendingBytes else {
+      // It alone holds more than a partition's waiting impressions may: it never waits, and
+      // pushes none of them out.
+      let clicked = release(waiting, unclicked: .evicted, eviction: .bytes, output: &output)
+      resolve(id, wasClicked: clicked, deadline: deadline, in: &state)
+      return
+    }
+    state.addPending(waiting)
+    while let eviction = boundExceeded(by: state), let oldest = state.popEarliestPending() {
+      let clicked = release(oldest, unclicked: .evicted, eviction: eviction, output: &output)
+      resolve(
+        oldest.impression.id, wasClicked: clicked, deadline: oldest.deadlineMilliseconds,
+        in: &state)
     }
   }
 
+  /// The bound the waiting impressions of `state` exceed, if any.
+  private func boundExceeded(by state: JoinerPartition) -> Eviction? {
+    if state.pending.count > configuration.maxPending { return .count }
+    if state.held.impressions > configuration.maxPendingBytes { return .bytes }
+    return nil
+  }
+
+  /// Remembers that `id` was labelled, until one more wait and the out-of-orderness past its
+  /// `deadline`, within the partition's bounds (`maxPending` ids, `maxPendingBytes` bytes).
+  private func resolve(
+    _ id: String, wasClicked: Bool, deadline: Int64, in state: inout JoinerPartition
+  ) {
+    state.resolve(
+      id, wasClicked: wasClicked, forgetAt: remember(deadline), limit: configuration.maxPending,
+      byteLimit: configuration.maxPendingBytes)
+  }
+
   /// Emits a waiting impression: positive when its click came while it was held
-  /// (`releasesInImpressionOrder` marks it with `label`, cleared here), else with `unclicked`.
-  /// Returns whether it was clicked.
+  /// (`releasesInImpressionOrder` marks it with `label`, cleared here), else with `unclicked`
+  /// (`evicted` by `eviction`). Returns whether it was clicked.
   @discardableResult
   private mutating func release(
-    _ waiting: PendingImpression, unclicked: Outcome, output: inout [LabelledExample]
+    _ waiting: PendingImpression, unclicked: Outcome, eviction: Eviction? = nil,
+    output: inout [LabelledExample]
   ) -> Bool {
     var impression = waiting.impression
     let clicked = impression.label == true
@@ -257,6 +311,7 @@ public struct LabelJoiner: Sendable {
     emit(
       impression, label: clicked, outcome: clicked ? .clicked : unclicked, score: waiting.score,
       output: &output)
+    if !clicked, let eviction { metrics?.evictions[eviction]?.increment() }
     return clicked
   }
 
@@ -264,7 +319,7 @@ public struct LabelJoiner: Sendable {
     _ click: Event, state: inout JoinerPartition, output: inout [LabelledExample]
   ) {
     let id = click.id
-    if var waiting = state.pending[id] {
+    if let waiting = state.pending[id] {
       guard click.timeMilliseconds <= waiting.deadlineMilliseconds else {
         countDroppedClick(.late)
         return
@@ -275,17 +330,14 @@ public struct LabelJoiner: Sendable {
           countDroppedClick(.duplicate)
           return
         }
-        waiting.impression.label = true
-        state.pending[id] = waiting
+        state.holdClick(for: id)
         return
       }
-      state.pending[id] = nil
+      _ = state.removePending(id)
       emit(
         waiting.impression, label: true, outcome: .clicked, score: waiting.score,
         output: &output)
-      state.resolve(
-        id, wasClicked: true, forgetAt: remember(waiting.deadlineMilliseconds),
-        limit: configuration.maxPending)
+      resolve(id, wasClicked: true, deadline: waiting.deadlineMilliseconds, in: &state)
     } else if let resolved = state.resolved[id] {
       countDroppedClick(resolved.wasClicked ? .duplicate : .late)
     } else if state.earlyClicks[id] != nil {
@@ -293,8 +345,17 @@ public struct LabelJoiner: Sendable {
     } else if click.timeMilliseconds < state.watermark(configuration) {
       countDroppedClick(.late)
     } else {
-      state.addEarlyClick(id, time: click.timeMilliseconds)
-      if state.earlyClicks.count > configuration.maxPending {
+      let early = EarlyClick(
+        impressionID: id, timeMilliseconds: click.timeMilliseconds, sequence: 0)
+      guard early.heldBytes <= configuration.maxPendingBytes else {
+        countDroppedClick(.overflow)
+        return
+      }
+      state.addEarlyClick(early)
+      while !state.earlyClicks.isEmpty,
+        state.earlyClicks.count > configuration.maxPending
+          || state.held.earlyClicks > configuration.maxPendingBytes
+      {
         state.popEarliestEarlyClick()
         countDroppedClick(.overflow)
       }
@@ -314,10 +375,9 @@ public struct LabelJoiner: Sendable {
         output[output.count - 1].emittedAtMilliseconds = max(
           current, waiting.deadlineMilliseconds)
       } else {
-        state.resolve(
-          waiting.impression.id, wasClicked: clicked,
-          forgetAt: remember(waiting.deadlineMilliseconds),
-          limit: configuration.maxPending)
+        resolve(
+          waiting.impression.id, wasClicked: clicked, deadline: waiting.deadlineMilliseconds,
+          in: &state)
       }
     }
     while state.popEarlyClick(dueBefore: watermark) { countDroppedClick(.orphan) }
@@ -346,6 +406,16 @@ public struct LabelJoiner: Sendable {
     case .preLabelled: counts.preLabelled += 1
     }
     metrics?.examples[outcome]?.increment()
+  }
+
+  /// Sets the gauges of what waits (`iak_label_pending`, `iak_label_pending_bytes`).
+  private func updateGauges() {
+    guard let metrics else { return }
+    metrics.pending.set(Double(pendingCount))
+    let held = heldBytes
+    metrics.heldBytes[.impressions]?.set(Double(held.impressions))
+    metrics.heldBytes[.earlyClicks]?.set(Double(held.earlyClicks))
+    metrics.heldBytes[.resolvedIDs]?.set(Double(held.resolvedIDs))
   }
 
   private mutating func countDroppedClick(_ reason: JoinerMetrics.DroppedClick) {

@@ -67,6 +67,31 @@ import Testing
     }
   }
 
+  @Test func maxPendingBytesIsASizeWithinItsRange() throws {
+    var configuration = Configuration()
+    #expect(configuration.joinerConfiguration.maxPendingBytes == 256 * 1_048_576)
+    try configuration.apply(override: "label.max_pending_bytes=16MiB")
+    #expect(configuration.joinerConfiguration.maxPendingBytes == 16 * 1_048_576)
+    try configuration.apply(override: "label.max_pending_bytes=1TiB")
+    #expect(configuration.joinerConfiguration.maxPendingBytes == 1_099_511_627_776)
+    #expect(
+      throws: ConfigError(
+        location: "--set label.max_pending_bytes",
+        message:
+          "'label.max_pending_bytes' expects a size from 1MiB to 1TiB, in bytes or with a unit "
+          + "(KiB, MiB, GiB, TiB, KB, MB, GB), got '512KiB'")
+    ) {
+      try configuration.apply(override: "label.max_pending_bytes=512KiB")
+    }
+    #expect(throws: ConfigError.self) {
+      try configuration.apply(override: "label.max_pending_bytes=2TiB")
+    }
+    // Sizes without a narrower range take any size, as before.
+    try configuration.apply(override: "event.max_bytes=0")
+    #expect(
+      ConfigKind.size(ConfigKind.anySize).expectation == "a size such as 512, 64KiB, 10MiB or 1GB")
+  }
+
   @Test func secretsAreMaskedInTheEffectiveConfiguration() throws {
     var configuration = Configuration()
     try configuration.apply(override: "kafka.sasl.password=hunter2")

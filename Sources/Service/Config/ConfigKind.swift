@@ -6,8 +6,8 @@ public enum ConfigKind: Sendable, Equatable {
   case number(ClosedRange<Double>)
   /// A duration with a unit: `250ms`, `30s`, `10m`, `2h`, `7d`.
   case duration
-  /// A size in bytes with an optional unit: `512`, `64KiB`, `10MiB`, `1GB`.
-  case size
+  /// A size in bytes with an optional unit (`512`, `64KiB`, `10MiB`, `1GB`) within a range.
+  case size(ClosedRange<Int>)
   /// `true` or `false` (also `yes`/`no`, `on`/`off`).
   case boolean
   /// Free text (may be empty).
@@ -30,7 +30,11 @@ public enum ConfigKind: Sendable, Equatable {
     case .integer(let range): "a whole number from \(range.lowerBound) to \(range.upperBound)"
     case .number(let range): "a number from \(range.lowerBound) to \(range.upperBound)"
     case .duration: "a duration such as 250ms, 30s, 10m, 2h or 7d"
-    case .size: "a size such as 512, 64KiB, 10MiB or 1GB"
+    case .size(let range) where range == Self.anySize:
+      "a size such as 512, 64KiB, 10MiB or 1GB"
+    case .size(let range):
+      "a size from \(Self.binary(range.lowerBound)) to \(Self.binary(range.upperBound)), in bytes "
+        + "or with a unit (KiB, MiB, GiB, TiB, KB, MB, GB)"
     case .boolean: "true or false"
     case .text: "text"
     case .list: "a comma-separated list"
@@ -39,5 +43,17 @@ public enum ConfigKind: Sendable, Equatable {
     case .interval: "a duration such as 30s, or an event count such as '5000 events'"
     case .time: "a time: " + TimeValue.forms + ", or empty for none"
     }
+  }
+
+  /// Every size: what `.size` accepts when it has no narrower bound.
+  public static let anySize = 0...Int.max
+
+  /// `bytes` in the largest binary unit that divides it (`64KiB`, `1TiB`), else in bytes.
+  static func binary(_ bytes: Int) -> String {
+    for (unit, scale) in [("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)]
+    where bytes >= scale && bytes % scale == 0 {
+      return "\(bytes / scale)\(unit)"
+    }
+    return "\(bytes)"
   }
 }

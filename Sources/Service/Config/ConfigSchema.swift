@@ -74,7 +74,9 @@ public enum ConfigSchema {
       "event.synthetic_field", .text, "synthetic",
       "Optional flag marking generated (load-test) impressions"),
     ConfigKey("event.numeric_fields", .list, "", "Feature names that are numeric (not hashed)"),
-    ConfigKey("event.max_bytes", .size, "64KiB", "Larger events are rejected as oversize"),
+    ConfigKey(
+      "event.max_bytes", .size(ConfigKind.anySize), "64KiB",
+      "Larger events are rejected as oversize"),
     ConfigKey("event.max_depth", .integer(1...64), "8", "Deeper JSON nesting is rejected"),
     ConfigKey(
       "event.max_future", .duration, "7d",
@@ -97,6 +99,13 @@ public enum ConfigSchema {
     ConfigKey(
       "label.max_pending", .integer(1...100_000_000), "1000000",
       "Impressions held waiting for clicks; beyond it the oldest expire first (counted)"),
+    ConfigKey(
+      "label.max_pending_bytes", .size((1 << 20)...(1 << 40)), "256MiB",
+      "Bytes (estimated from their contents) the waiting impressions of one input partition may "
+        + "hold, and as many its early clicks and remembered ids; beyond it the earliest deadline "
+        + "is labelled negative at once, counted as evicted (iak_label_evictions_total"
+        + "{reason=\"bytes\"}); an impression holding more on its own never waits. A waiting "
+        + "impression keeps only the features the backbone reads"),
     ConfigKey(
       "label.release", .choice(["on_click", "in_order"]), "in_order",
       "When a clicked impression goes to training: at its click, or at the end of its wait like "

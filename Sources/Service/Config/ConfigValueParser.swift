@@ -20,11 +20,11 @@ public enum ConfigValueParser {
     return nil
   }
 
-  /// Parses a size in bytes (`512`, `64KiB`, `10MiB`, `1GiB`, `1KB`, `5MB`, `1GB`).
+  /// Parses a size in bytes (`512`, `64KiB`, `10MiB`, `1GiB`, `1TiB`, `1KB`, `5MB`, `1GB`).
   public static func bytes(_ text: String) -> Int? {
     let trimmed = text.trimmingCharacters(in: .whitespaces)
     let units: [(String, Double)] = [
-      ("KiB", 1024), ("MiB", 1_048_576), ("GiB", 1_073_741_824),
+      ("KiB", 1024), ("MiB", 1_048_576), ("GiB", 1_073_741_824), ("TiB", 1_099_511_627_776),
       ("KB", 1000), ("MB", 1_000_000), ("GB", 1_000_000_000), ("B", 1), ("", 1),
     ]
     for (suffix, scale) in units where trimmed.hasSuffix(suffix) {
@@ -85,7 +85,7 @@ public enum ConfigValueParser {
     case .number(let range):
       return Double(trimmed).map { $0.isFinite && range.contains($0) } ?? false
     case .duration: return milliseconds(trimmed) != nil
-    case .size: return bytes(trimmed) != nil
+    case .size(let range): return bytes(trimmed).map(range.contains) ?? false
     case .boolean: return boolean(trimmed) != nil
     case .text, .list: return true
     case .hostPort: return hostPort(trimmed) != nil

@@ -19,7 +19,7 @@ extension Configuration {
     LabelJoiner.Configuration(
       waitMilliseconds: milliseconds("label.wait"),
       maxOutOfOrdernessMilliseconds: milliseconds("label.max_out_of_orderness"),
-      maxPending: int("label.max_pending"),
+      maxPending: int("label.max_pending"), maxPendingBytes: bytes("label.max_pending_bytes"),
       releasesInImpressionOrder: string("label.release") == "in_order",
       maxFutureMilliseconds: bound("event.max_future"),
       maxPastMilliseconds: bound("event.max_past"),
