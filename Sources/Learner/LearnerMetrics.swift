@@ -5,8 +5,10 @@ import Synchronization
 ///
 /// Every series has a `domain` label, bounded by `maxDomains` (`metrics.max_domains`): the most
 /// recently seen domains (newest example event time, then name) have their own value, the others
-/// are aggregated under `domain="_other"` (`otherDomain`): counts are summed (examples, batches,
-/// kernels serving, kernel examples), so `sum()` over `domain` stays right; the quality gauges
+/// are aggregated under `domain="_other"` (`otherDomain`): the `_other` counters (examples,
+/// batches) count what the domains trained while they were in it, so they never go down and
+/// `sum(rate())` over `domain` stays right; the gauges (kernels serving, kernel examples) are
+/// sums over the current members; the quality gauges
 /// are those of the pooled scores of their windows (window AUC and log loss; the cumulative AUC
 /// from their pooled histograms); per-kernel figures (version, proxies) have no `_other` value.
 /// Quality series also have `model`: at serving time (each impression scored when it arrived, the headline figures)
@@ -59,6 +61,10 @@ public final class LearnerMetrics: Sendable {
   struct Labelled {
     var domains: Set<String> = []
     var others: Set<String> = []
+    /// The examples and batches of each `_other` member when `_other` last counted it: the
+    /// `_other` counters grow by what members trained since, never by a member's past, and
+    /// never go down when a member leaves (promoted to its own label, or retired).
+    var otherCounted: [String: (examples: Int, batches: Int)] = [:]
   }
   let labelled = Mutex(Labelled())
 

@@ -22,7 +22,10 @@ extension Trainer {
     let labelled = Set(ranked.prefix(metrics.maxDomains))
     let others = Set(ranked.dropFirst(metrics.maxDomains))
     let before = metrics.labelled.withLock { state in
-      defer { state = LearnerMetrics.Labelled(domains: labelled, others: others) }
+      defer {
+        state.domains = labelled
+        state.others = others
+      }
       return state
     }
     for domain in before.domains.subtracting(labelled) { metrics.removeSeries(of: domain) }
@@ -36,8 +39,10 @@ extension Trainer {
     }
     if others.isEmpty {
       metrics.removeSeries(of: LearnerMetrics.otherDomain)
+      metrics.labelled.withLock { $0.otherCounted = [:] }
     } else if others != before.others || !requested.isDisjoint(with: others) {
-      publishAggregate(of: others.sorted(), to: metrics, isServing: serving)
+      publishAggregate(
+        of: others.sorted(), to: metrics, isServing: serving, isNew: before.others.isEmpty)
     }
     metrics.otherDomains.with().set(Double(others.count))
   }
@@ -58,10 +63,12 @@ extension Trainer {
     guard let evaluation = evaluation(for: domain), let kernel = kernel(for: domain) else {
       return
     }
+    // A counter never goes down (a restored or adopted domain with fewer examples keeps its
+    // value until it has trained past it).
     let examples = metrics.examples.with(domain)
-    examples.increment(by: Double(evaluation.adapted.count) - examples.value)
+    examples.increment(by: max(0, Double(evaluation.adapted.count) - examples.value))
     let batches = metrics.batches.with(domain)
-    batches.increment(by: Double(evaluation.batches) - batches.value)
+    batches.increment(by: max(0, Double(evaluation.batches) - batches.value))
     for (model, meter) in Self.meters(of: evaluation) where meter.count > 0 {
       if let auc = meter.windowAUC { metrics.windowAUC.with(domain, model).set(auc) }
       if let auc = meter.cumulativeAUC { metrics.cumulativeAUC.with(domain, model).set(auc) }
@@ -86,12 +93,20 @@ extension Trainer {
   /// Writes the `_other` series: the sums of `domains`' counts and the quality of their pooled
   /// scores (window AUC and log loss from their windows, cumulative AUC from their histograms).
   private func publishAggregate(
-    of domains: [String], to metrics: LearnerMetrics, isServing: (String) -> Bool
+    of domains: [String], to metrics: LearnerMetrics, isServing: (String) -> Bool, isNew: Bool
   ) {
     let other = LearnerMetrics.otherDomain
+    let trainedExamples = metrics.examples.with(other).value
+    let trainedBatches = metrics.batches.with(other).value
     metrics.removeSeries(of: other)
+    // What the members trained since `_other` last counted them. A new `_other` series starts
+    // at its members' totals; a member joining an existing one adds nothing of its past (its
+    // own series counted that, or a jump would read as a burst of training), and one that
+    // leaves is simply forgotten: the counters never go down.
     var examples = 0
     var batches = 0
+    var counted: [String: (examples: Int, batches: Int)] = [:]
+    let previously = metrics.labelled.withLock { $0.otherCounted }
     var kernelExamples = 0
     var serving = 0
     var windows: [String: PooledScores] = [:]
@@ -100,8 +115,11 @@ extension Trainer {
       guard let evaluation = evaluation(for: domain), let kernel = kernel(for: domain) else {
         continue
       }
-      examples += evaluation.adapted.count
-      batches += evaluation.batches
+      let now = (examples: evaluation.adapted.count, batches: evaluation.batches)
+      let last = previously[domain] ?? (isNew ? (examples: 0, batches: 0) : now)
+      examples += max(0, now.examples - last.examples)
+      batches += max(0, now.batches - last.batches)
+      counted[domain] = now
       kernelExamples += kernel.examplesSeen
       if isServing(domain) { serving += 1 }
       for (model, meter) in Self.meters(of: evaluation) where meter.count > 0 {
@@ -109,10 +127,9 @@ extension Trainer {
         cumulative[model, default: PooledScores()].addCumulative(of: meter)
       }
     }
-    // Counters of `_other` go down when a domain leaves the set: Prometheus reads that as a
-    // reset, so `rate()` over `_other` is approximate across such changes.
-    metrics.examples.with(other).set(Double(examples))
-    metrics.batches.with(other).set(Double(batches))
+    metrics.labelled.withLock { $0.otherCounted = counted }
+    metrics.examples.with(other).set(trainedExamples + Double(examples))
+    metrics.batches.with(other).set(trainedBatches + Double(batches))
     metrics.kernelExamples.with(other).set(Double(kernelExamples))
     metrics.active.with(other).set(Double(serving))
     for (model, pooled) in windows {

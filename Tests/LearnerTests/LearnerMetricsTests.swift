@@ -63,7 +63,7 @@ import Testing
     let hot = try #require(trainer.evaluation(for: "hot"))
     let cold = try #require(trainer.evaluation(for: "cold"))
     let warm = try #require(trainer.evaluation(for: "warm"))
-    // Counts are summed; one of the two aggregated kernels serves.
+    // A new `_other` starts at its members' totals; one of the two aggregated kernels serves.
     #expect(
       metrics.examples.with("_other").value == Double(hot.adapted.count + cold.adapted.count))
     #expect(metrics.batches.with("_other").value == Double(hot.batches + cold.batches))
@@ -123,6 +123,11 @@ import Testing
       try #require(trainer.evaluation(for: $0)).adapted.count
     }
     #expect(counts[0] + counts[1] > warm.adapted.count + cold.adapted.count)
-    #expect(metrics.examples.with("_other").value == Double(counts[0] + counts[1]))
+    // `_other` is a counter: it keeps what hot and cold trained while aggregated, adds what cold
+    // trained since, and nothing of warm's past (warm's own series counted that).
+    #expect(
+      metrics.examples.with("_other").value
+        == Double(hot.adapted.count + counts[1]))
+    #expect(metrics.examples.with("_other").value >= Double(hot.adapted.count + cold.adapted.count))
   }
 }
