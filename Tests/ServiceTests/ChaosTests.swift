@@ -290,6 +290,16 @@ import Testing
         after = serve.get("/healthz")?.0 ?? 0
       }
       report.check(after == 200, "/healthz did not recover within 30 s of the brokers' return")
+      // The outage outlived the session: the group gives the partitions back once it sees the
+      // member again. Until then the member holds their state but writes nothing for them to
+      // Kafka (another member might own them), so a SIGTERM before it would leave the final
+      // publication and commit to the next start.
+      var assigned = 0.0
+      for _ in 0..<30 where assigned == 0 {
+        assigned = ServeProcess.value(of: "iak_assigned_partitions", in: serve.metricsText() ?? "")
+        if assigned == 0 { try await Task.sleep(for: .seconds(1)) }
+      }
+      report.check(assigned > 0, "the partitions did not come back within 30 s of the outage")
       report.check(
         (serve.metricsText() ?? "").contains("\niak_kafka_cluster_reachable 1\n"),
         "iak_kafka_cluster_reachable was not 1 once /healthz recovered")

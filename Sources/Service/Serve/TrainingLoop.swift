@@ -37,6 +37,11 @@ final class TrainingLoop: @unchecked Sendable {
   private var uncommitted: [Checkpoint.TopicPartition: Int64]?
   private var lastCheckpoint = ContinuousClock.now
   private var retryAt: ContinuousClock.Instant?
+  /// Whether the newest checkpoint was kept to the local snapshot because the consumer group did
+  /// not confirm this process as a member (`MembershipNotConfirmed`).
+  private var isMembershipUnconfirmed = false
+  /// How many times the final checkpoint asks the group before exiting without publishing.
+  static let shutdownConfirmAttempts = 5
   private var retryDelay = Duration.seconds(1)
   /// Whether the newest snapshot's publish or commit may not have happened (state restored
   /// at start-up, or a commit that failed), so the next checkpoint runs even with nothing new
@@ -135,7 +140,23 @@ final class TrainingLoop: @unchecked Sendable {
           checkpoint(reason: reason)
           request.complete()
         case .stop:
-          if !checkpoint(reason: "shutdown") {
+          var isDurable = checkpoint(reason: "shutdown")
+          // No later checkpoint will publish what an unconfirmed one kept to the local snapshot:
+          // ask the group again for a few seconds (a rebalance or an outage may be ending).
+          var attempt = 1
+          while isDurable, isMembershipUnconfirmed, attempt < Self.shutdownConfirmAttempts {
+            Thread.sleep(forTimeInterval: 1)
+            isDurable = checkpoint(reason: "shutdown")
+            attempt += 1
+          }
+          if isMembershipUnconfirmed {
+            logger.warning(
+              "exiting with the final checkpoint in the local snapshot only: the consumer group "
+                + "did not confirm this process as a member, so its kernels, state and offsets "
+                + "were not written to Kafka; the next start publishes them if it keeps the "
+                + "partitions", ["attempts": "\(attempt)"])
+          }
+          if !isDurable {
             let reason = finalCheckpointFailure()
             logger.error(reason)
             status.withLock { $0.failure = $0.failure ?? reason }
@@ -384,6 +405,7 @@ final class TrainingLoop: @unchecked Sendable {
           "records": "\(sinceCheckpoint)", "seconds": Self.format(published - started),
         ])
       sinceCheckpoint = 0
+      isMembershipUnconfirmed = false
       isStateChanged = false
       // Kernels of partitions held but not owned just now (lost, perhaps coming back) were
       // not sent: a later checkpoint owes them even if nothing new is read.
@@ -395,6 +417,7 @@ final class TrainingLoop: @unchecked Sendable {
       commit(manifest.offsets)
       return true
     } catch let error as MembershipNotConfirmed {
+      isMembershipUnconfirmed = true
       // Not a failure of this process's state: the snapshot is on disk. Tried again soon; a
       // lost assignment reaches the consumer meanwhile and the partitions are released.
       metrics.membershipNotConfirmed.increment()
