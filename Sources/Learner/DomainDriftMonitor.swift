@@ -106,8 +106,8 @@ public struct DomainDriftMonitor: Sendable, Equatable {
   /// The serving guard: whether the kernel serves, and its last comparison.
   public var guardState: ServingGuard { servingGuard }
 
-  /// Whether the kernel has shown, at serving time, that it is not worse than the backbone (and
-  /// has not been found worse since): it may serve.
+  /// Whether the kernel has shown, at serving time, that it is not worse than the backbone,
+  /// confirmed on the examples after that (and has not been found worse since): it may serve.
   public var isServing: Bool { servingGuard.isServing }
 
   /// The Page-Hinkley test on the kernel's per-example logloss.
