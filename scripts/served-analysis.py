@@ -9,6 +9,7 @@ events file it replayed (impression timestamps, joined on id) and the run's conf
   scripts/served-analysis.py baseline   RUN_DIR...   reproduce the doc's kernel/served Δ
   scripts/served-analysis.py decompose  RUN_DIR...   where the served Δ comes from
   scripts/served-analysis.py transitions RUN_DIR...  each guard turn-on and what followed
+                              [--confirm-z Z]         (under drift.guard_confirm_z = Z)
   scripts/served-analysis.py oracle     RUN_DIR...   hindsight per-domain upper bound
   scripts/served-analysis.py reproduce  RUN_DIR...   offline guard vs the file's served column
   scripts/served-analysis.py sweep      RUN_DIR...   offline guard settings sweep (bootstrap)
@@ -302,43 +303,68 @@ def paired_comparison(kernel_bins, backbone_bins, kernel, backbone, labels):
 class GuardSettings:
     def __init__(self, window=2000, min_examples=200, min_per_class=20, check_every=50,
                  auc_margin=0.0, logloss_margin=0.01, on_z=2.326, off_z=2.326,
-                 require_better=False, follow=False, name=None):
+                 require_better=False, follow=False, confirm_z=None, consecutive=1,
+                 fresh_off_z=None, confirm_size="min", name=None):
         self.window, self.min_examples, self.min_per_class = window, min_examples, min_per_class
         self.check_every, self.auc_margin, self.logloss_margin = check_every, auc_margin, logloss_margin
         self.on_z, self.off_z, self.require_better = on_z, off_z, require_better
         # follow: the kernel serves only while its latest check passes the on rule (an
         # undecided check turns it off too); shipped: it keeps serving until a harm verdict.
         self.follow = follow
+        # confirm_z (drift.guard_confirm_z, shipped 1.282): a passing check is only a first
+        # pass; the kernel serves once the examples scored after it (at least min_examples, the
+        # newest window of them) pass on their own at this z; harm on them drops the pass.
+        # None: the kernel serves on its first pass (the rule of the replays in out/experiment,
+        # whose config.txt predates the key).
+        self.confirm_z = confirm_z
+        # Candidates tried against the winner's curse and not shipped (docs/served-analysis.md):
+        # consecutive: the on rule must pass at this many checks in a row (overlapping windows);
+        # fresh_off_z: a serving kernel goes back to shadow once the examples scored since it
+        # turned on (at least min_examples) show it worse at this z (0: on the point estimate);
+        # confirm_size "same": the confirmation needs as many examples as the window of the
+        # first pass held (not only min_examples).
+        self.consecutive = consecutive
+        self.fresh_off_z = fresh_off_z
+        self.confirm_size = confirm_size
         self.name = name
 
     @classmethod
     def from_config(cls, config):
+        confirm = config.get("drift.guard_confirm_z")
         return cls(window=int(config["drift.harm_window"]),
                    min_examples=int(config["drift.guard_min_examples"]),
                    min_per_class=int(config["drift.guard_min_per_class"]),
                    check_every=int(config["drift.guard_check_every"]),
                    auc_margin=float(config["drift.guard_auc_margin"]),
                    logloss_margin=float(config["drift.guard_logloss_margin"]),
-                   on_z=float(config["drift.guard_on_z"]), off_z=float(config["drift.guard_off_z"]))
+                   on_z=float(config["drift.guard_on_z"]), off_z=float(config["drift.guard_off_z"]),
+                   confirm_z=None if confirm is None else float(confirm))
 
     def label(self):
         if self.name:
             return self.name
         kind = "better" if self.require_better else "no-harm"
         off = "follow" if self.follow else f"z_off={self.off_z:g}"
-        return (f"{kind} z_on={self.on_z:g} auc_margin={self.auc_margin:g} {off} "
+        on = ""
+        if self.confirm_z is not None:
+            same = ", as many examples as the pass" if self.confirm_size == "same" else ""
+            on += f" confirm z={self.confirm_z:g}{same}"
+        on += f" fresh-off z={self.fresh_off_z:g}" if self.fresh_off_z is not None else ""
+        on += f" consecutive={self.consecutive}" if self.consecutive > 1 else ""
+        return (f"{kind}{on} z_on={self.on_z:g} auc_margin={self.auc_margin:g} {off} "
                 f"window={self.window}")
 
-    def verdict(self, c):
+    def verdict(self, c, on_z=None):
+        on_z = self.on_z if on_z is None else on_z
         if c["auc_diff"] + self.off_z * c["auc_se"] < 0 or c["ll_gain"] + self.off_z * c["ll_se"] < 0:
             return "harm"
-        ll_ok = c["ll_gain"] >= 0 and c["ll_gain"] - self.on_z * c["ll_se"] >= -self.logloss_margin * c["entropy"]
+        ll_ok = c["ll_gain"] >= 0 and c["ll_gain"] - on_z * c["ll_se"] >= -self.logloss_margin * c["entropy"]
         if self.require_better:
             # The kernel must be significantly better on AUC (lower bound above the margin),
             # and show no harm on log loss as the shipped rule does.
-            auc_ok = c["auc_diff"] - self.on_z * c["auc_se"] > self.auc_margin
+            auc_ok = c["auc_diff"] - on_z * c["auc_se"] > self.auc_margin
         else:
-            auc_ok = c["auc_diff"] >= 0 and c["auc_diff"] - self.on_z * c["auc_se"] >= -self.auc_margin
+            auc_ok = c["auc_diff"] >= 0 and c["auc_diff"] - on_z * c["auc_se"] >= -self.auc_margin
         return "noharm" if (ll_ok and auc_ok) else "undecided"
 
 
@@ -348,29 +374,80 @@ def guard_states(kernel, backbone, labels, settings):
     kb, bb = bins_of(kernel), bins_of(backbone)
     serving = np.zeros(total + 1, dtype=bool)
     is_serving, since_check, since_harm = False, 0, None
+    since_pass = None   # examples since a first pass awaiting confirmation (None: none)
+    pass_size = 0       # examples in the window of that pass
+    since_on = None     # fresh_off: examples since the kernel turned on
+    passes = 0          # consecutive passing checks
     window = settings.window
+
+    def compare(lo, k, on_z=None):
+        lab = labels[lo:k]
+        positives = int(lab.sum())
+        if positives < settings.min_per_class or (k - lo) - positives < settings.min_per_class:
+            return "undecided"
+        c = paired_comparison(kb[lo:k], bb[lo:k], kernel[lo:k], backbone[lo:k], lab)
+        return settings.verdict(c, on_z)
+
+    def fresh_worse(lo, k, z):
+        lab = labels[lo:k]
+        positives = int(lab.sum())
+        if positives < settings.min_per_class or (k - lo) - positives < settings.min_per_class:
+            return False
+        c = paired_comparison(kb[lo:k], bb[lo:k], kernel[lo:k], backbone[lo:k], lab)
+        return c["auc_diff"] + z * c["auc_se"] < 0 or c["ll_gain"] + z * c["ll_se"] < 0
+
     for k in range(1, total + 1):
         since_check += 1
         if since_harm is not None:
             since_harm = since_harm + 1 if since_harm + 1 < window else None
+        if since_pass is not None:
+            since_pass += 1
+        if since_on is not None:
+            since_on += 1
         count = min(k, window)
         if since_check >= settings.check_every and count >= settings.min_examples:
             since_check = 0
-            lo = k - count
-            lab = labels[lo:k]
-            positives = int(lab.sum())
-            verdict = "undecided"
-            if positives >= settings.min_per_class and count - positives >= settings.min_per_class:
-                c = paired_comparison(kb[lo:k], bb[lo:k], kernel[lo:k], backbone[lo:k], lab)
-                verdict = settings.verdict(c)
+            verdict = compare(k - count, k)
             if verdict == "harm":
                 since_harm = 0
+                since_pass = None
             if verdict == "noharm" and since_harm is not None:
                 verdict = "undecided"
+            if verdict == "noharm" and not is_serving:
+                passes += 1
+                if passes < settings.consecutive:
+                    verdict = "undecided"
+            else:
+                passes = 0
+            if settings.confirm_z is not None and not is_serving and verdict != "harm":
+                if since_pass is None:
+                    if verdict == "noharm":
+                        since_pass = 0
+                        pass_size = count
+                    verdict = "undecided"
+                else:
+                    fresh = min(count, since_pass)
+                    needed = pass_size if settings.confirm_size == "same" else settings.min_examples
+                    verdict = (compare(k - fresh, k, settings.confirm_z)
+                               if fresh >= max(needed, settings.min_examples) else "undecided")
+                    if verdict == "noharm":
+                        since_pass = None
+                    else:
+                        if verdict == "harm":
+                            since_pass = None
+                        verdict = "undecided"
+            if (settings.fresh_off_z is not None and is_serving and verdict != "harm"
+                    and since_on >= settings.min_examples):
+                fresh = min(count, since_on)
+                if fresh_worse(k - fresh, k, settings.fresh_off_z):
+                    verdict = "off"
             if verdict == "noharm":
+                if not is_serving:
+                    since_on = 0
                 is_serving = True
-            elif verdict == "harm" or settings.follow:
+            elif verdict in ("harm", "off") or settings.follow:
                 is_serving = False
+                since_on = None
         serving[k] = is_serving
     return serving
 
@@ -638,11 +715,16 @@ def decomposition_intervals(run):
     return out
 
 
-def transitions(run):
+def transitions(run, confirm_z=None):
     """Each time the (shipped) guard turned a kernel on: the window's comparison that did it,
-    and the kernel's AUC Δ on the domain's examples after it, up to the guard turning it off."""
+    and the kernel's AUC Δ on the domain's examples after it, up to the guard turning it off.
+    With `confirm_z`, the guard confirming first passes at that z (the window figures are then
+    those of the whole window at the confirmation)."""
     settings = GuardSettings.from_config(run.config)
-    print(f"## {run.dir}: guard turn-ons (window figures) and the AUC Δ on what followed")
+    if confirm_z is not None:
+        settings.confirm_z = confirm_z
+    rule = "" if settings.confirm_z is None else f" (first passes confirmed at z {settings.confirm_z:g})"
+    print(f"## {run.dir}: guard turn-ons{rule} (window figures) and the AUC Δ on what followed")
     for domain in run.domain_names:
         rows = np.flatnonzero(run.domains == domain)
         k_all, b_all, l_all = run.kernel[rows], run.backbone[rows], run.labels[rows]
@@ -716,6 +798,19 @@ def sweep_settings(base, family="margins"):
         return out
     if family == "shipped":
         return [base]
+    def variant(**changes):
+        fields = dict(window=base.window, min_examples=base.min_examples,
+                      min_per_class=base.min_per_class, check_every=base.check_every,
+                      auc_margin=base.auc_margin, logloss_margin=base.logloss_margin,
+                      on_z=base.on_z, off_z=base.off_z, confirm_z=None)
+        fields.update(changes)
+        return GuardSettings(**fields)
+    if family == "confirm":
+        return [variant()] + [variant(confirm_z=z) for z in (1.282, 2.326, 1.645, 1.0, 0.0)]
+    if family == "curse":
+        return [variant(consecutive=2), variant(consecutive=3), variant(consecutive=5),
+                variant(fresh_off_z=0.0), variant(fresh_off_z=1.0),
+                variant(confirm_z=1.282, confirm_size="same")]
     for window in (2000, 5000):
         for require_better in (False, True):
             for on_z in (1.645, 2.326, 3.09, 4.0):
@@ -753,7 +848,9 @@ def sweep(runs, settings_list=None, shift=False, family="margins"):
     print("   (no-harm: turn on when AUC Δ >= 0 and its lower bound at z_on >= -margin, as shipped; "
           "better: turn on when the lower bound > +margin; both keep the log-loss no-harm test; "
           "z_off: turn off on a harm verdict at z_off (shipped 2.326); follow: turn off as soon as "
-          "a check does not pass the on rule)")
+          "a check does not pass the on rule; confirm z: a pass serves only once the examples "
+          "scored after it pass on their own at z (drift.guard_confirm_z); without it the kernel "
+          "serves on its first pass, as in the replays)")
     header = "| guard | " + " | ".join(os.path.relpath(r.dir, "/work/main") if r.dir.startswith("/") else r.dir for r in runs) + " |"
     print(header)
     print("|---|" + "---|" * len(runs))
@@ -784,9 +881,15 @@ def main():
     parser.add_argument("--offset")
     parser.add_argument("--shift", action="store_true",
                         help="sweep: serve the kernel's logit moved to the backbone's level")
-    parser.add_argument("--family", default="margins", choices=["margins", "offrule", "shipped"],
+    parser.add_argument("--family", default="margins", choices=["margins", "offrule", "shipped", "confirm", "curse"],
                         help="sweep: z_on x AUC margin x window x (no-harm, better) [margins]; "
-                        "z_on x off rule (z_off 2.326/1/0, follow) [offrule]; the run's own")
+                        "z_on x off rule (z_off 2.326/1/0, follow) [offrule]; the run's own "
+                        "[shipped]; one pass vs a pass confirmed at drift.guard_confirm_z 1.282 "
+                        "(and 2.326, 1.645, 1, 0) [confirm]; other candidates against the "
+                        "winner's curse [curse]")
+    parser.add_argument("--confirm-z", type=float,
+                        help="transitions: replay the guard with drift.guard_confirm_z = Z "
+                        "(default: the run's own rule)")
     arguments = parser.parse_args()
     offset = arguments.offset
     if offset is not None and offset.isdigit():
@@ -801,7 +904,7 @@ def main():
             decomposition_intervals(run)
     if arguments.command in ("transitions", "all"):
         for run in runs:
-            transitions(run)
+            transitions(run, arguments.confirm_z)
     if arguments.command in ("oracle", "all"):
         for run in runs:
             oracle(run)

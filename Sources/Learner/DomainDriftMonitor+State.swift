@@ -22,9 +22,11 @@ extension DomainDriftMonitor {
     /// `float32 [n, 3]`: the serving guard's examples, oldest first (kernel logit, backbone
     /// logit, label). Optional when reading (older snapshots: the guard starts empty, in shadow).
     public static let guardSlots = "drift.guard.slots"
-    /// `int64 [4]`: the guard's examples since its last comparison, whether it serves (0/1), its
+    /// `int64 [5]`: the guard's examples since its last comparison, whether it serves (0/1), its
     /// last verdict (0 undecided, 1 no harm, 2 harm), examples since its last harm verdict
-    /// while fewer than its window (`Int64.min` otherwise).
+    /// while fewer than its window (`Int64.min` otherwise), examples since a first pass that
+    /// awaits its confirmation (`Int64.min`: none). Older snapshots hold only the first four
+    /// (read as no pass awaiting confirmation).
     public static let guardCounters = "drift.guard.counters"
     /// `float64 [9]`: the guard's last comparison (count, positives, kernel AUC, backbone AUC,
     /// AUC standard error, kernel log loss, backbone log loss, log-loss standard error, label
@@ -86,7 +88,8 @@ extension DomainDriftMonitor {
       int64s: [
         Int64(servingGuard.sinceCheck), servingGuard.isServing ? 1 : 0, verdictCode,
         servingGuard.examplesSinceHarm.map(Int64.init) ?? .min,
-      ], shape: [4])
+        servingGuard.examplesSincePass.map(Int64.init) ?? .min,
+      ], shape: [5])
     let comparison = servingGuard.lastComparison.map {
       [
         Double($0.count), Double($0.positives), $0.kernelAUC, $0.backboneAUC,
@@ -179,9 +182,10 @@ extension DomainDriftMonitor {
     guard let slots = try? found.floats(), slots.count % 3 == 0 else {
       throw reader.error(StateTensor.guardSlots, "is not float32 triples")
     }
-    let counters = try reader.int64s(StateTensor.guardCounters, count: 4)
+    var counters = try reader.int64s(StateTensor.guardCounters, counts: 4...5)
+    if counters.count == 4 { counters.append(.min) }
     guard counters[0] >= 0, counters[1] == 0 || counters[1] == 1, (0...2).contains(counters[2]),
-      counters[3] == .min || counters[3] >= 0
+      counters[3] == .min || counters[3] >= 0, counters[4] == .min || counters[4] >= 0
     else {
       throw reader.error(StateTensor.guardCounters, "holds impossible values \(counters)")
     }
@@ -191,6 +195,8 @@ extension DomainDriftMonitor {
     servingGuard.lastVerdict = [.undecided, .noHarm, .harm][Int(counters[2])]
     servingGuard.examplesSinceHarm =
       counters[3] == .min ? nil : min(Int(counters[3]), servingGuard.settings.window - 1)
+    servingGuard.examplesSincePass =
+      counters[4] == .min ? nil : min(Int(counters[4]), servingGuard.settings.window)
     let comparisonTensor = try reader.tensor(StateTensor.guardComparison)
     let values = (try? comparisonTensor.doubles()) ?? []
     if values.count == 9 {
@@ -262,12 +268,18 @@ private struct StateReader {
   }
 
   func int64s(_ name: String, count: Int) throws(DriftStateError) -> [Int64] {
+    try int64s(name, counts: count...count)
+  }
+
+  func int64s(_ name: String, counts: ClosedRange<Int>) throws(DriftStateError) -> [Int64] {
     let found = try tensor(name)
     guard let values = try? found.int64s() else {
       throw error(name, "is \(found.dtype.rawValue), expected I64")
     }
-    guard values.count == count else {
-      throw error(name, "has \(values.count) values, expected \(count)")
+    guard counts.contains(values.count) else {
+      let expected =
+        counts.count == 1 ? "\(counts.lowerBound)" : "\(counts.lowerBound) to \(counts.upperBound)"
+      throw error(name, "has \(values.count) values, expected \(expected)")
     }
     return values
   }

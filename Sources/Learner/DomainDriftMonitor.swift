@@ -13,9 +13,9 @@
 ///   `harmWindow` examples' serving-time scores (paired: DeLong's AUC test and the log-loss
 ///   difference) and decides whether the kernel serves; `harm` fires when a comparison finds the
 ///   warm kernel significantly worse (its value is the smaller of the two z statistics, its
-///   threshold minus the guard's `offZ`) and clears once the guard shows no harm again on a
-///   window scored entirely after the harm (and `harmClearExamples` more examples without a
-///   harm verdict, default 0), which is when the kernel may serve again;
+///   threshold minus the guard's `offZ`) and clears once the guard lets the kernel serve
+///   again: no harm on a window scored entirely after the harm, confirmed on the examples after
+///   that pass (and `harmClearExamples` more examples without a harm verdict, default 0);
 /// - `logloss_drift` (Page-Hinkley, increases of the kernel's logloss) and `ctr_drift`
 ///   (Page-Hinkley, both directions of the click indicator) fire on a detection and clear after
 ///   `dataDriftClearExamples` examples without another one.
@@ -106,8 +106,8 @@ public struct DomainDriftMonitor: Sendable, Equatable {
   /// The serving guard: whether the kernel serves, and its last comparison.
   public var guardState: ServingGuard { servingGuard }
 
-  /// Whether the kernel has shown, at serving time, that it is not worse than the backbone (and
-  /// has not been found worse since): it may serve.
+  /// Whether the kernel has shown, at serving time, that it is not worse than the backbone,
+  /// confirmed on the examples after that (and has not been found worse since): it may serve.
   public var isServing: Bool { servingGuard.isServing }
 
   /// The Page-Hinkley test on the kernel's per-example logloss.
@@ -222,8 +222,9 @@ public struct DomainDriftMonitor: Sendable, Equatable {
       ),
       observation.step >= settings.warmupSteps
     {
-      // Harm holds from a harm verdict until the guard shows no harm again (an undecided
-      // comparison keeps it as it is), then clears after `harmClearExamples` more (default 0).
+      // Harm holds from a harm verdict until the guard shows no harm again, confirmed (an
+      // undecided comparison, or a first pass awaiting its confirmation, keeps it as it is),
+      // then clears after `harmClearExamples` more (default 0).
       let holds = verdict == .harm || (harm.isFiring && verdict == .undecided)
       if let change = harm.update(holds: holds, at: examplesSeen) {
         let comparison = servingGuard.lastComparison

@@ -24,7 +24,8 @@ public struct DriftSettings: Sendable, Equatable {
   public var guardSettings: ServingGuard.Settings
   /// Examples without a harm verdict, after the serving guard has shown no harm again, before a
   /// fired harm clears; `nil` means 0: harm clears when the guard lets the kernel serve again
-  /// (its no-harm bound at `drift.guard_on_z` is the evidence that the kernel no longer hurts).
+  /// (its no-harm bound at `drift.guard_on_z`, confirmed at `drift.guard_confirm_z` on the
+  /// examples after it, is the evidence that the kernel no longer hurts).
   public var harmClearExamples: Int?
   /// `drift.kl_runaway`: `E[KL]` in nats above which the bottleneck is memorising.
   public var klRunaway: Double

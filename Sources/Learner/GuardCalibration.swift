@@ -109,7 +109,8 @@ public enum GuardCalibration {
       "Serving guard with window \(settings.window), at least \(settings.minExamples) examples "
         + "and \(settings.minPerClass) of each class, a comparison every \(settings.checkEvery) "
         + "examples, AUC margin \(settings.aucMargin), log-loss margin \(settings.logLossMargin) "
-        + "of the label entropy, z on \(settings.onZ), z off \(settings.offZ).",
+        + "of the label entropy, z on \(settings.onZ) (confirmed at z \(settings.confirmZ) on the "
+        + "examples after the first pass), z off \(settings.offZ).",
       "",
       "| Click rate | Kernel | Examples x streams | Streams where it served | Median examples "
         + "to first serve | Share served | Switched off | Median detection delay | Harm "

@@ -3,15 +3,22 @@
 /// It keeps the last `window` examples' serving-time logits (kernel, backbone) and labels and,
 /// every `checkEvery` examples once it holds `minExamples` with at least `minPerClass` of each
 /// class, compares kernel and backbone on the same examples (`PairedComparison`: DeLong's paired
-/// AUC test and the paired log-loss difference). A kernel starts in shadow (scored, not served)
-/// and serves once it shows no harm (`PairedComparison.showsNoHarm` at `onZ`); a serving kernel
-/// goes back to shadow as soon as it is significantly worse on AUC or on log loss at `offZ`
-/// (`PairedComparison.showsHarm`), and must then show no harm again on a window of examples
-/// all scored after that harm verdict (`window` examples later at the earliest): a verdict on a
-/// window that still holds the harmful examples would let a kernel hovering near the
-/// thresholds flap in and out. Margins are relative: the
-/// log-loss margin is a share of the window's label entropy, so one setting holds from 0.1% to
-/// 60% click rate; the AUC margin is in AUC units.
+/// AUC test and the paired log-loss difference). A kernel starts in shadow (scored, not served). It
+/// serves once it has shown no harm twice, on examples that do not overlap: a comparison of its
+/// window passes (`PairedComparison.showsNoHarm` at `onZ`), and then the examples scored after that
+/// pass (at least `minExamples` of them, the newest `window`) pass on their own at `confirmZ`. The
+/// first pass is one of many looks (a comparison every `checkEvery` examples), so a kernel no
+/// better than the backbone gets one now and then by chance, mostly on the small windows of a
+/// domain's first examples; on the examples that follow it is only as good as it really is, and the
+/// confirmation stops it (the winner's curse: on the MovieLens replay every IAK kernel let in by a
+/// single pass then ranked worse than the backbone; see docs/served-analysis.md). Harm on the
+/// examples after the pass drops it. A serving kernel goes back to shadow as soon as it is
+/// significantly worse on AUC or on log loss at `offZ` (`PairedComparison.showsHarm`), and its next
+/// first pass must come from a window of examples all scored after that harm verdict (`window`
+/// examples later at the earliest): a verdict on a window that still holds the harmful examples
+/// would let a kernel hovering near the thresholds flap in and out. Margins are relative: the
+/// log-loss margin is a share of the window's label entropy, so one setting holds from 0.1% to 60%
+/// click rate; the AUC margin is in AUC units.
 public struct ServingGuard: Sendable, Equatable {
   /// The guard's settings (`drift.guard_*` in pipeline.conf).
   public struct Settings: Sendable, Equatable {
@@ -33,13 +40,18 @@ public struct ServingGuard: Sendable, Equatable {
     public var onZ: Double
     /// One-sided z of the harm test (2.326: 99%).
     public var offZ: Double
+    /// One-sided z of the no-harm bounds that confirm a first pass, on the examples scored after
+    /// it (1.282: 90%). Those examples are not the ones the pass was chosen on, so a bound
+    /// looser than `onZ` is enough to stop a kernel that passed by chance (it is no better on
+    /// them), and a kernel that truly helps meets it soon.
+    public var confirmZ: Double
 
     /// Creates settings; the defaults are the shipped ones, calibrated by `iak-stream bench
     /// guard` (`GuardCalibration`; figures in docs/experiments.md).
     public init(
       window: Int = 2000, minExamples: Int = 200, minPerClass: Int = 20, checkEvery: Int = 50,
       aucMargin: Double = 0, logLossMargin: Double = 0.01, onZ: Double = 2.326,
-      offZ: Double = 2.326
+      offZ: Double = 2.326, confirmZ: Double = 1.282
     ) {
       self.window = max(1, window)
       self.minExamples = max(4, minExamples)
@@ -49,14 +61,16 @@ public struct ServingGuard: Sendable, Equatable {
       self.logLossMargin = logLossMargin
       self.onZ = onZ
       self.offZ = offZ
+      self.confirmZ = confirmZ
     }
   }
 
   /// What a comparison decided.
   public enum Verdict: Sendable, Equatable {
-    /// Not enough evidence either way (or not checked).
+    /// Not enough evidence either way (or not checked); also a shadowed kernel's first pass,
+    /// until it is confirmed.
     case undecided
-    /// The kernel showed no harm.
+    /// The kernel showed no harm (a shadowed kernel: confirmed, so it serves).
     case noHarm
     /// The kernel is significantly worse.
     case harm
@@ -79,8 +93,12 @@ public struct ServingGuard: Sendable, Equatable {
   /// The last verdict.
   public internal(set) var lastVerdict = Verdict.undecided
   /// Examples since the last harm verdict, while fewer than `settings.window` (nil otherwise):
-  /// until then a no-harm verdict does not let the kernel serve.
+  /// until then a no-harm verdict does not count as a first pass.
   public internal(set) var examplesSinceHarm: Int?
+  /// Examples since a shadowed kernel's first pass, while that pass awaits its confirmation
+  /// (nil otherwise); it stops counting at `settings.window`, when the whole window was scored
+  /// after the pass.
+  public internal(set) var examplesSincePass: Int?
 
   /// Creates an empty guard, in shadow.
   public init(settings: Settings = Settings()) {
@@ -102,13 +120,18 @@ public struct ServingGuard: Sendable, Equatable {
     if let since = examplesSinceHarm {
       examplesSinceHarm = since + 1 < settings.window ? since + 1 : nil
     }
+    if let since = examplesSincePass { examplesSincePass = min(since + 1, settings.window) }
     guard sinceCheck >= settings.checkEvery, count >= settings.minExamples else { return nil }
     sinceCheck = 0
     var verdict = compare()
-    if verdict == .harm { examplesSinceHarm = 0 }
+    if verdict == .harm {
+      examplesSinceHarm = 0
+      examplesSincePass = nil
+    }
     // No harm shown on a window that still holds examples from before the last harm verdict
     // is no evidence yet.
     if verdict == .noHarm, examplesSinceHarm != nil { verdict = .undecided }
+    if !isServing, verdict != .harm { verdict = confirmation(of: verdict) }
     lastVerdict = verdict
     switch verdict {
     case .noHarm: isServing = true
@@ -137,6 +160,7 @@ public struct ServingGuard: Sendable, Equatable {
     lastComparison = nil
     lastVerdict = .undecided
     examplesSinceHarm = nil
+    examplesSincePass = nil
   }
 
   /// The held examples, oldest first: kernel logits, backbone logits, labels.
@@ -165,25 +189,66 @@ public struct ServingGuard: Sendable, Equatable {
     return lhs.settings == rhs.settings && lhs.count == rhs.count
       && lhs.sinceCheck == rhs.sinceCheck && lhs.isServing == rhs.isServing
       && lhs.examplesSinceHarm == rhs.examplesSinceHarm
+      && lhs.examplesSincePass == rhs.examplesSincePass
       && lhs.lastComparison == rhs.lastComparison && lhs.lastVerdict == rhs.lastVerdict
       && left.kernel == right.kernel && left.backbone == right.backbone
       && left.labels == right.labels
   }
 
-  private mutating func compare() -> Verdict {
+  /// A shadowed kernel's verdict: no harm on its window (`verdict`) is only a first pass, and
+  /// the kernel serves (no harm) once the examples scored since then show no harm on their own
+  /// at `confirmZ`; harm on them drops the pass.
+  private mutating func confirmation(of verdict: Verdict) -> Verdict {
+    guard let since = examplesSincePass else {
+      if verdict == .noHarm { examplesSincePass = 0 }
+      return .undecided
+    }
+    guard since >= settings.minExamples else { return .undecided }
+    switch Self.verdict(on: newest(since), settings, onZ: settings.confirmZ).verdict {
+    case .noHarm:
+      examplesSincePass = nil
+      return .noHarm
+    case .harm:
+      examplesSincePass = nil
+      return .undecided
+    case .undecided:
+      return .undecided
+    }
+  }
+
+  /// The newest `length` held examples, oldest first.
+  private func newest(_ length: Int) -> (kernel: [Float], backbone: [Float], labels: [Bool]) {
     let held = examples
+    let start = max(0, held.labels.count - length)
+    return (
+      Array(held.kernel[start...]), Array(held.backbone[start...]), Array(held.labels[start...])
+    )
+  }
+
+  private mutating func compare() -> Verdict {
+    let result = Self.verdict(on: examples, settings, onZ: settings.onZ)
+    if let comparison = result.comparison { lastComparison = comparison }
+    return result.verdict
+  }
+
+  /// The verdict on `held` (harm at `offZ`, else no harm at `onZ`), with the comparison it rests
+  /// on (nil: too few of a class to compare).
+  private static func verdict(
+    on held: (kernel: [Float], backbone: [Float], labels: [Bool]), _ settings: Settings,
+    onZ: Double
+  ) -> (verdict: Verdict, comparison: PairedComparison?) {
     let positives = held.labels.reduce(0) { $0 + ($1 ? 1 : 0) }
-    guard positives >= settings.minPerClass, count - positives >= settings.minPerClass,
+    guard positives >= settings.minPerClass,
+      held.labels.count - positives >= settings.minPerClass,
       let comparison = PairedComparison(
         kernel: held.kernel, backbone: held.backbone, labels: held.labels)
-    else { return .undecided }
-    lastComparison = comparison
-    if comparison.showsHarm(z: settings.offZ) { return .harm }
+    else { return (.undecided, nil) }
+    if comparison.showsHarm(z: settings.offZ) { return (.harm, comparison) }
     if comparison.showsNoHarm(
-      z: settings.onZ, aucMargin: settings.aucMargin, logLossMargin: settings.logLossMargin)
+      z: onZ, aucMargin: settings.aucMargin, logLossMargin: settings.logLossMargin)
     {
-      return .noHarm
+      return (.noHarm, comparison)
     }
-    return .undecided
+    return (.undecided, comparison)
   }
 }

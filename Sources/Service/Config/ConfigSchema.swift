@@ -269,6 +269,13 @@ public enum ConfigSchema {
         + "every drift.guard_check_every examples, 1.645 let a worse-ranking kernel serve now "
         + "and then at 0.5% click rate)"),
     ConfigKey(
+      "drift.guard_confirm_z", .number(0...10), "1.282",
+      "One-sided z of the bounds that confirm a shadowed kernel's first pass: it serves only "
+        + "once the examples scored after that pass (at least drift.guard_min_examples) show no "
+        + "harm on their own at this z (1.282: 90%). A single pass is one of many looks, and "
+        + "on MovieLens every kernel let in by one then ranked worse than the backbone "
+        + "(docs/served-analysis.md)"),
+    ConfigKey(
       "drift.guard_off_z", .number(0...10), "2.326",
       "One-sided z at which a serving kernel significantly worse on AUC or log loss goes back "
         + "to shadow and harm fires (2.326: 99%)"),

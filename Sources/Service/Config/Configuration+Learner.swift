@@ -71,7 +71,7 @@ extension Configuration {
         minPerClass: int("drift.guard_min_per_class"),
         checkEvery: int("drift.guard_check_every"), aucMargin: double("drift.guard_auc_margin"),
         logLossMargin: double("drift.guard_logloss_margin"), onZ: double("drift.guard_on_z"),
-        offZ: double("drift.guard_off_z")),
+        offZ: double("drift.guard_off_z"), confirmZ: double("drift.guard_confirm_z")),
       klRunaway: double("drift.kl_runaway"), pageHinkleyDelta: double("drift.ph_delta"),
       pageHinkleyLambda: double("drift.ph_lambda"))
   }
