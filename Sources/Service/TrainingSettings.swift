@@ -44,6 +44,11 @@ struct TrainingSettings: Equatable {
     {
       values[key.name] = configuration.string(key.name)
     }
+    // `last` is recorded as the layer it names, so a snapshot taken with `hidden2` continues
+    // under `last` on a two-layer tower, and one taken with `hidden1` is refused by name.
+    if values["iak.insert_at"] == "last", let layer = try? configuration.kernelConfig().insertAt {
+      values["iak.insert_at"] = layer.description
+    }
     self.values = values
   }
 

@@ -16,6 +16,9 @@ import Testing
   static let settings = [
     "backbone.fields=user,item", "backbone.buckets=512", "backbone.hidden=16,8",
     "domain.window=every 1d", "train.batch_max=8", "label.wait=1m",
+    // The layer of the snapshot fixture these settings also read (SnapshotCompatibilityTests),
+    // written when `hidden1` was the default.
+    "iak.insert_at=hidden1",
   ]
 
   static func configuration() throws -> Configuration {

@@ -73,9 +73,13 @@ import Testing
       "MovieLens-100K is not in data/ (make data)")
     let work = try TemporaryFolder.make("iak-serving-contract")
     defer { try? FileManager.default.removeItem(atPath: work) }
+    // A permissive serving guard (no-harm shown at z 0, confirmed at z 0), so that some kernels
+    // serve and some do not: this test is about what serving computes from the published flags,
+    // not about when a kernel should serve (on this stream the shipped guard lets none serve).
     let settings = [
       "backbone.buckets=4096", "backbone.hidden=32,16", "backbone.epochs=2",
-      "backbone.refit=false", "backbone.dir=\(work)/backbone",
+      "backbone.refit=false", "backbone.dir=\(work)/backbone", "drift.guard_on_z=0",
+      "drift.guard_confirm_z=0",
     ].flatMap { ["--set", $0] }
 
     // MovieLens as events; the backbone on those before 1998, the kernels on the rest.

@@ -172,8 +172,9 @@ public enum ConfigSchema {
 
   static let iak: [ConfigKey] = [
     ConfigKey(
-      "iak.insert_at", .text, "hidden1",
-      "Layer the kernel adapts: `embedding` or `hidden1`..`hiddenL`"),
+      "iak.insert_at", .text, "last",
+      "Layer the kernel adapts: `embedding`, `hidden1`..`hiddenL`, or `last` (the last hidden "
+        + "layer; docs/experiments.md: the serving-time sweep)"),
     ConfigKey("iak.bottleneck", .integer(1...1024), "8", "Width k of z (k << layer width)"),
     ConfigKey(
       "iak.encoder_hidden", .integer(0...4096), "0", "Encoder hidden layer width (0 = none)"),
@@ -188,7 +189,7 @@ public enum ConfigSchema {
 
   static let train: [ConfigKey] = [
     ConfigKey(
-      "train.batch_max", .integer(1...65536), "16",
+      "train.batch_max", .integer(1...65536), "32",
       "A domain's batch closes at this many examples (docs/experiments.md: the serving-time "
         + "sweep)"),
     ConfigKey(

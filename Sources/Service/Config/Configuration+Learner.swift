@@ -31,13 +31,20 @@ extension Configuration {
 
   /// The kernel's shape and loss from `iak.*`.
   ///
+  /// `iak.insert_at = last` is the last hidden layer of `backbone.hidden` (`hidden2` for
+  /// `128, 64`), so the default suits any depth of tower.
+  ///
   /// - Throws: `ConfigError` when `iak.insert_at` names no layer.
   public func kernelConfig() throws(ConfigError) -> KernelConfig {
-    guard let insertAt = InsertionPoint(name: string("iak.insert_at")) else {
+    let name = string("iak.insert_at")
+    let layers = list("backbone.hidden").count
+    let insertAt =
+      name == "last" ? (layers > 0 ? .hidden(layers) : .embedding) : InsertionPoint(name: name)
+    guard let insertAt else {
       throw ConfigError(
         location: origins["iak.insert_at"] ?? "iak.insert_at",
-        message: "'iak.insert_at' expects 'embedding' or 'hidden1'..'hiddenL', got "
-          + "'\(string("iak.insert_at"))'")
+        message: "'iak.insert_at' expects 'embedding', 'hidden1'..'hiddenL' or 'last', got "
+          + "'\(name)'")
     }
     return KernelConfig(
       insertAt: insertAt, bottleneck: int("iak.bottleneck"),
