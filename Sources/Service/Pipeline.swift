@@ -394,12 +394,18 @@ public final class Pipeline {
   /// Sends one alert through the emitter (topic, webhook, metrics); a failure is logged.
   func send(_ alert: DeferredAlert) {
     do {
-      try alertEmitter?.emit(
-        alert.event, action: alert.action, detail: alert.detail,
-        countsAction: alert.countsAction)
+      try emit(alert)
     } catch {
       logger.error("could not send an alert", ["error": "\(error)"])
     }
+  }
+
+  /// Hands one alert to the emitter, through `transaction` when given (a checkpoint's).
+  /// - Throws: `KafkaError` when the producer refused it.
+  func emit(_ alert: DeferredAlert, via transaction: KafkaProducer? = nil) throws(KafkaError) {
+    try alertEmitter?.emit(
+      alert.event, action: alert.action, detail: alert.detail,
+      countsAction: alert.countsAction, via: transaction)
   }
 
   // MARK: - Snapshots
@@ -487,6 +493,8 @@ public final class Pipeline {
           kernel: kernel, kernelVersion: versions[domain]!,
           isActive: isServing(domain)))
     }
+    // Retired domains that got a version again leave the retired list.
+    let stillRetired = retiredVersions.filter { versions[$0.key] == nil }
     var tensors = stateTensors()
     // A second copy of the offsets, inside the checksummed payload: loading cross-checks the
     // manifest's against it (`payloadProblem(of:)`).
@@ -504,7 +512,7 @@ public final class Pipeline {
         "deactivated": deactivated.sorted().joined(separator: ","),
         TrainingSettings.extrasKey: TrainingSettings(configuration).recorded,
       ].merging(driftExtras()) { first, _ in first }
-        .merging(RetiredVersion.extras(retiredVersions.filter { versions[$0.key] == nil })) {
+        .merging(RetiredVersion.extras(stillRetired)) {
           first, _ in first
         })
     if let quality {
@@ -523,7 +531,7 @@ public final class Pipeline {
     // whether or not they are delivered below (a hand-over carries them, with the domains not
     // yet known to be delivered, so the new owner numbers on without reusing a number).
     kernelVersions = versions
-    retiredVersions = retiredVersions.filter { versions[$0.key] == nil }
+    retiredVersions = stillRetired
     for item in changed {
       publishedSteps[item.kernel.domain] = item.kernel.stepCount
       undeliveredDomains.insert(item.kernel.domain)
@@ -559,11 +567,7 @@ public final class Pipeline {
         guard !items.isEmpty || !alertsHere.isEmpty || state != nil else { continue }
         do {
           try transactional.run(partition) { producer in
-            for alert in alertsHere {
-              try alertEmitter?.emit(
-                alert.event, action: alert.action, detail: alert.detail,
-                countsAction: alert.countsAction, via: producer)
-            }
+            for alert in alertsHere { try emit(alert, via: producer) }
             if let state { try transactional.writeState(state, producer) }
             try publisher?.publish(
               items, snapshotVersion: report.manifest.version,
