@@ -256,7 +256,7 @@ class Run:
 
 
 # ---------------------------------------------------------------------------------------------
-# The serving guard (Sources/Learner/ServingGuard.swift, PairedComparison.swift)
+# The serving guard (Sources/Learner/Drift/ServingGuard.swift, Evaluation/PairedComparison.swift)
 
 BINS_PER_LOGIT, LOWEST, BIN_COUNT = 128.0, -16.0, 4096
 
