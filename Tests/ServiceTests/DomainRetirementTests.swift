@@ -101,7 +101,7 @@ import Testing
     let kept = [days[4].west, days[5].east, days[5].west]
     #expect(pipeline.trainer.domains == kept)
     #expect(Set(pipeline.drift.domains).isSubset(of: kept))
-    #expect(Set(pipeline.kernelVersions.keys).isSubset(of: kept))
+    #expect(Set(pipeline.book.kernelVersions.keys).isSubset(of: kept))
     let rendered = metrics.render()
     #expect(rendered.contains("iak_domains_retired_total 9\n"), "\(rendered)")
     #expect(rendered.contains("iak_router_domains 3\n"), "\(rendered)")
@@ -152,7 +152,7 @@ import Testing
     let retiredAt = try #require(
       try Self.publishedVersion(of: firstEast, in: folder + "/published"))
     #expect(retiredAt >= 1)
-    #expect(pipeline.retiredVersions[firstEast] == RetiredVersion(version: retiredAt, lane: 0))
+    #expect(pipeline.book.retired[firstEast] == RetiredVersion(version: retiredAt, lane: 0))
 
     // Four late examples of that domain: one batch, so the kernel changes and gets a version.
     let late = Self.records(day: 0, firstOffset: 1000).enumerated().filter { $0.offset % 2 == 0 }
@@ -175,7 +175,7 @@ import Testing
         pipeline.partitionState(
           of: KafkaPartition(topic: "events", partition: 0), createdAtMilliseconds: 9)
       ).encoded())
-    #expect(handedOver.retiredVersions[firstEast]?.version == retiredAt)
+    #expect(handedOver.book.retired[firstEast]?.version == retiredAt)
     let otherFolder = folder + "/other"
     let (other, _) = try Self.pipeline(folder: otherFolder, metrics: MetricsRegistry())
     try other.adopt(handedOver)
@@ -190,8 +190,8 @@ import Testing
       try candidate.checkpoint(createdAtMilliseconds: 10)
       #expect(
         try Self.publishedVersion(of: firstEast, in: published) == retiredAt + 1, "\(name)")
-      #expect(candidate.kernelVersions[firstEast] == retiredAt + 1, "\(name)")
-      #expect(candidate.retiredVersions[firstEast] == nil, "\(name)")
+      #expect(candidate.book.kernelVersions[firstEast] == retiredAt + 1, "\(name)")
+      #expect(candidate.book.retired[firstEast] == nil, "\(name)")
     }
   }
 }

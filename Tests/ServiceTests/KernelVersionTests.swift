@@ -27,7 +27,7 @@ import Testing
     #expect(throws: KernelPublisher.Failure.self) {
       try pipeline.checkpoint(createdAtMilliseconds: 1)
     }
-    #expect(pipeline.undeliveredDomains == [DriftActionTests.domain])
+    #expect(pipeline.book.undelivered == [DriftActionTests.domain])
     #expect(!FileManager.default.fileExists(atPath: delivered))
 
     // With nothing trained since, the retry sends the same version with the same weights.
@@ -37,7 +37,7 @@ import Testing
     #expect(try file().metadata["kernel_version"] == "1")
     #expect(try file().metadata["snapshot_version"] == String(retried.version))
     #expect(try file().tensors == kernel.weightTensors())
-    #expect(pipeline.undeliveredDomains.isEmpty)
+    #expect(pipeline.book.undelivered.isEmpty)
     #expect(
       (try? String(contentsOfFile: delivered, encoding: .utf8)) == "\(retried.version)\n")
 

@@ -44,8 +44,16 @@ import Testing
     return PartitionState(
       partition: KafkaPartition(topic: "events", partition: number), nextOffset: offset,
       tensors: ["d/lane": Tensor(floats: floats, shape: [values])],
-      kernelVersions: ["d": 3], publishedSteps: ["d": 40], deactivated: [],
-      backboneSHA256: "bb", trainingDigest: "digest", createdAtMilliseconds: offset)
+      book: Self.book, backboneSHA256: "bb", trainingDigest: "digest", createdAtMilliseconds: offset
+    )
+  }
+
+  /// A book with one domain at version 3 of step 40.
+  static var book: DomainBook {
+    var book = DomainBook()
+    book.kernelVersions = ["d": 3]
+    book.publishedSteps = ["d": 40]
+    return book
   }
 
   /// The chunk keys of `partition` whose newest record is not a tombstone.
@@ -66,7 +74,7 @@ import Testing
     let smallBack = try #require(try topic.newestState(of: small.partition))
     #expect(largeBack.encoded() == large.encoded())
     #expect(smallBack.encoded() == small.encoded())
-    #expect(largeBack.nextOffset == 10 && largeBack.kernelVersions == ["d": 3])
+    #expect(largeBack.nextOffset == 10 && largeBack.book.kernelVersions == ["d": 3])
 
     // 40,000 bytes of floats and a header: ten chunks of at most 4096 bytes, then the head.
     let records = try fixture.records()

@@ -182,6 +182,6 @@ import Testing
     // Offsets 0-23, even ones (east) on partition 0 and odd ones on 1.
     #expect(states == [0: 23, 1: 24], "\(states)")
     #expect(fixture.metrics.render().contains("iak_transactions_committed_total 2\n"))
-    #expect(pipeline.undeliveredDomains.isEmpty)
+    #expect(pipeline.book.undelivered.isEmpty)
   }
 }

@@ -30,8 +30,8 @@ extension Pipeline {
   @discardableResult
   public func owePublishingUnlessDelivered(snapshotVersion version: Int) -> Int {
     guard let store, Self.deliveredVersion(in: store) < version else { return 0 }
-    undeliveredDomains = Set(trainer.kernels.keys)
-    return undeliveredDomains.count
+    state.book.undelivered = Set(trainer.kernels.keys)
+    return state.book.undelivered.count
   }
 
   /// Records in `store` that every kernel of snapshot `version` is delivered.

@@ -33,13 +33,13 @@ extension Pipeline {
     case .alert:
       return DriftActionOutcome(requested: .alert)
     case .deactivate:
-      deactivated.insert(domain)
+      state.book.deactivated.insert(domain)
       outcome = DriftActionOutcome(
         requested: .deactivate,
         detail: "kernel published with active=false at the next checkpoint; serving falls back "
           + "to the backbone")
     case .reactivate:
-      deactivated.remove(domain)
+      state.book.deactivated.remove(domain)
       outcome = DriftActionOutcome(
         requested: .reactivate, detail: "kernel published active again at the next checkpoint")
     case .reset:
@@ -99,7 +99,7 @@ extension Pipeline {
     replaced(domain)
     var detail =
       "kernel started from zero (fresh weights and optimiser state), published as kernel "
-      + "version \((kernelVersions[domain] ?? 0) + 1) at the next checkpoint"
+      + "version \((state.book.kernelVersions[domain] ?? 0) + 1) at the next checkpoint"
     if let reason { detail = reason + "; " + detail }
     return DriftActionOutcome(requested: requested, taken: .reset, detail: detail)
   }
@@ -129,14 +129,14 @@ extension Pipeline {
       restoredFromSnapshot: candidate.snapshotVersion,
       detail: "kernel version \(candidate.kernelVersion) restored from snapshot "
         + "\(candidate.snapshotVersion), republished as kernel version "
-        + "\((kernelVersions[domain] ?? 0) + 1) at the next checkpoint")
+        + "\((state.book.kernelVersions[domain] ?? 0) + 1) at the next checkpoint")
   }
 
   /// After a reset or rollback: the detectors restart on the new kernel, and the next
   /// checkpoint publishes it whatever its step count.
   private func replaced(_ domain: String) {
     drift.restartKernel(of: domain)
-    publishedSteps[domain] = nil
+    state.book.replaced(domain)
   }
 
   private struct Candidate {
@@ -151,7 +151,7 @@ extension Pipeline {
   /// evidence).
   private func healthyEarlierKernel(of domain: String, live: IAKKernel) -> Candidate? {
     guard let store else { return nil }
-    let current = kernelVersions[domain] ?? 0
+    let current = state.book.kernelVersions[domain] ?? 0
     let listings: [SnapshotListing]
     do {
       listings = try store.listVersions()

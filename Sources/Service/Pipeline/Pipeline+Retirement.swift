@@ -13,14 +13,16 @@ extension Pipeline {
   /// monitor, the router, the kernel versions and the deactivated set, and every metric series
   /// labelled with it is removed (`iak_drift_active` among them); `iak_domains_retired_total`
   /// counts them. An example for it later starts it anew, warm from the latest earlier period
-  /// still held; its kernel versions number on from the last one (`retiredVersions`).
+  /// still held; its kernel versions number on from the last one (`DomainBook.retired`).
   func retireDomainsBeyondLimit() {
     let limit = configuration.int("domain.max_domains")
     guard trainer.domainCount > limit else { return }
-    var lanes: [String: Int32] = [:]
+    var retiredLanes: [String: Int32] = [:]
     let retired = trainer.retireDomains(keepingAtMost: limit) { domain in
-      lanes[domain] = trainer.lane(of: domain)
-      guard let published = publishedSteps[domain], !undeliveredDomains.contains(domain) else {
+      retiredLanes[domain] = trainer.lane(of: domain)
+      guard let published = state.book.publishedSteps[domain],
+        !state.book.undelivered.contains(domain)
+      else {
         return false
       }
       return trainer.kernel(for: domain)?.stepCount == published
@@ -28,15 +30,9 @@ extension Pipeline {
     guard !retired.isEmpty else { return }
     for domain in retired {
       if let key = DomainKey(parsing: domain) { ingest.forget(key) }
-      drift.removeDomain(domain)
-      publishedSteps[domain] = nil
-      if let version = kernelVersions.removeValue(forKey: domain), version >= 1 {
-        retiredVersions[domain] = RetiredVersion(version: version, lane: lanes[domain])
-      }
-      undeliveredDomains.remove(domain)
-      deactivated.remove(domain)
-      metrics?.removeSeries(where: "domain", is: domain)
+      state.book.retire(domain, lane: retiredLanes[domain])
     }
+    forget(retired)
     metrics?.counter(
       "iak_domains_retired_total",
       help: "Least recently seen domains dropped to stay within domain.max_domains."

@@ -66,17 +66,18 @@ public final class Pipeline {
   public let backboneSHA256: String
   /// The kernels and their batches.
   public let trainer: Trainer
+  /// Positions, counts and the domain book: everything the pipeline itself keeps, besides
+  /// its trainer, drift monitor and ingest.
+  var state = PipelineState()
   /// Counts so far (restored from the snapshot).
-  public internal(set) var counts = Counts()
+  public var counts: Counts { state.counts }
   /// The next offset to read of every partition seen.
-  public internal(set) var offsets: [KafkaPartition: Int64] = [:]
-  /// Counts per partition (what a partition's state carries when it moves to another process).
-  var partitionCounts: [KafkaPartition: Counts] = [:]
-  /// The next offset of each partition when its state last went to the state topic.
-  var handedOverOffsets: [KafkaPartition: Int64] = [:]
+  public var offsets: [KafkaPartition: Int64] { state.offsets }
+  /// Kernel versions, deactivated and undelivered domains (`DomainBook`).
+  public var book: DomainBook { state.book }
   /// Drift events raised so far in this run (only those since the last snapshot when
   /// `keepsAlertHistory` is false).
-  public private(set) var alerts: [DriftEvent] = []
+  public internal(set) var alerts: [DriftEvent] = []
   /// What was done about each of `alerts` (same order and count).
   public internal(set) var alertOutcomes: [DriftActionOutcome] = []
   /// How many of `alerts` a snapshot already records (see `driftExtras()`).
@@ -96,16 +97,6 @@ public final class Pipeline {
   var ingest: EventIngest
   /// The lane (event-time clock, domain owner) of each input partition.
   let lanes: InputLanes
-  /// The newest kernel version of each domain: it names the weights the domain's kernel had
-  /// at `publishedSteps[domain]` (recorded by the snapshot that allocated it).
-  var kernelVersions: [String: Int] = [:]
-  /// Adam steps of each domain's kernel when its newest version was allocated: a kernel whose
-  /// step count is unchanged has the weights its version names and gets no new number.
-  var publishedSteps: [String: Int] = [:]
-  /// The last kernel version of each domain retired beyond `domain.max_domains`, with the lane
-  /// that owned it: a domain started again later numbers on from there, so a (domain, version)
-  /// pair never names two sets of weights. An entry leaves when its domain gets a new version.
-  var retiredVersions: [String: RetiredVersion] = [:]
   /// Whether alerts wait for the next checkpoint to be sent (`serve` with a state topic): they
   /// go once the consumer group has confirmed that this process still owns its partitions, so a
   /// member paused past its session timeout does not alert for domains another member now
@@ -114,23 +105,18 @@ public final class Pipeline {
   /// Alerts waiting for the next checkpoint (`defersAlerts`); those of a released partition's
   /// domains are dropped (their new owner raises them).
   var deferredAlerts: [DeferredAlert] = []
-  /// Domains whose newest kernel version may not have been delivered (a publish that failed
-  /// for them, or a restart from a snapshot whose publish is not known to have completed):
-  /// the next checkpoint publishes them again under the same version number.
-  public internal(set) var undeliveredDomains: Set<String> = []
-  var deactivated: Set<String> = []
   private var routed: [EventIngest.Routed] = []
   /// Configured fields never present, and present fields never used, in the first impressions.
   private var fieldUsage: FieldUsage
   let store: SnapshotStore?
-  private let publisher: KernelPublisher?
+  let publisher: KernelPublisher?
   private let alertEmitter: AlertEmitter?
-  private let deadLetters: DeadLetterWriter?
+  let deadLetters: DeadLetterWriter?
   let logger: Logger
   let metrics: MetricsRegistry?
   /// Per-domain quality and proxies on /metrics, refreshed at each checkpoint for the domains
   /// whose kernel changed.
-  private let quality: LearnerMetrics?
+  let quality: LearnerMetrics?
   /// Domains whose drift series were removed because they fell silent (`metrics.silent_after`).
   var silentDomains: Set<String> = []
 
@@ -284,31 +270,30 @@ public final class Pipeline {
   /// drift action deactivated it, and its serving guard has seen it do no harm at serving time.
   public func isServing(_ domain: String) -> Bool {
     guard let kernel = trainer.kernel(for: domain), kernel.isActive else { return false }
-    return !deactivated.contains(domain) && drift.isServing(domain)
+    return !state.book.deactivated.contains(domain) && drift.isServing(domain)
   }
 
   /// Sends a refused record to the dead-letter topic and moves past it.
   private func reject(_ record: Record, because rejection: EventRejection) throws {
     // Only a dead letter that was handed over moves the offset past its record.
     try deadLetters?.write(record, reason: rejection.reason.rawValue)
-    count(record.topicPartition) {
+    state.count(record.topicPartition) {
       $0.records += 1
       $0.rejected += 1
     }
-    offsets[record.topicPartition] = record.offset + 1
+    advance(record.topicPartition, pastOffset: record.offset)
   }
 
   /// Moves past a decoded record and trains what its event completed.
   private func accept(_ partition: KafkaPartition, offset: Int64) {
-    count(partition) { $0.records += 1 }
-    offsets[partition] = offset + 1
+    state.count(partition) { $0.records += 1 }
+    advance(partition, pastOffset: offset)
     train(&routed, from: partition)
   }
 
-  /// Applies `change` to the overall counts and to `partition`'s.
-  private func count(_ partition: KafkaPartition?, _ change: (inout Counts) -> Void) {
-    change(&counts)
-    if let partition { change(&partitionCounts[partition, default: Counts()]) }
+  /// Makes the offset after `offset` the next to read of `partition`.
+  private func advance(_ partition: KafkaPartition, pastOffset offset: Int64) {
+    state.advance(partition, lane: lanes.lane(of: partition), to: offset + 1)
   }
 
   /// Closes every open batch and expires every waiting impression (end of a bounded replay that
@@ -329,8 +314,7 @@ public final class Pipeline {
       {
         trainer.startDomain(domain, warmFrom: parent)
       }
-      let owner = partition ?? offsets.keys.first { lanes.lane(of: $0) == example.partition }
-      count(owner) {
+      state.count(partition ?? state.partition(ofLane: example.partition)) {
         $0.examples += 1
         if example.label { $0.positives += 1 }
       }
@@ -364,7 +348,8 @@ public final class Pipeline {
       }
       let observation = DriftObservation(
         step: kernel.stepCount, eventTimeMs: report.lastEventTimeMs,
-        kernelVersion: kernelVersions[report.domain] ?? 0, activeUnits: proxies.activeUnits,
+        kernelVersion: state.book.kernelVersions[report.domain] ?? 0,
+        activeUnits: proxies.activeUnits,
         relativeDecoderNorm: proxies.relativeDecoderNorm,
         // A domain that never had a batch of 2+ rows has no mu variance yet.
         muVariance: proxies.muVarianceBatches == 0 ? .infinity : proxies.muVariance,
@@ -406,226 +391,6 @@ public final class Pipeline {
     try alertEmitter?.emit(
       alert.event, action: alert.action, detail: alert.detail,
       countsAction: alert.countsAction, via: transaction)
-  }
-
-  // MARK: - Snapshots
-
-  /// Every piece of state as named tensors: the trainer's (kernels, batches, meters), the drift
-  /// monitor's, the joiner's and the router's.
-  public func stateTensors() -> [String: Tensor] {
-    var tensors = trainer.stateTensors()
-    tensors.merge(drift.stateTensors()) { first, _ in first }
-    let (joinerBytes, routerBytes) = ingest.exportState()
-    tensors[".ingest/joiner"] = Tensor(uint8s: joinerBytes, shape: [joinerBytes.count])
-    tensors[".ingest/router"] = Tensor(uint8s: routerBytes, shape: [routerBytes.count])
-    tensors[".pipeline/counts"] = counts.tensor
-    tensors[Self.partitionCountsTensor] = partitionCountsTensorValue()
-    return tensors
-  }
-
-  /// Restores the state of `snapshot` (written by `checkpoint`).
-  ///
-  /// - Throws: an error naming what is missing or malformed; nothing is half-restored in the
-  ///   trainer.
-  public func restore(_ snapshot: Snapshot) throws {
-    try checkSettings(of: snapshot.manifest)
-    let tensors = snapshot.payload.tensors
-    try trainer.restore(stateTensors: tensors)
-    drift = try DriftMonitor(settings: configuration.driftSettings, stateTensors: tensors)
-    guard let joinerTensor = tensors[".ingest/joiner"],
-      let routerTensor = tensors[".ingest/router"],
-      let countsTensor = tensors[".pipeline/counts"]
-    else { throw UsageError("snapshot \(snapshot.manifest.version) has no ingest state") }
-    try ingest.restore(joiner: try joinerTensor.uint8s(), router: try routerTensor.uint8s())
-    counts = try Counts(
-      tensor: countsTensor, source: "snapshot \(snapshot.manifest.version)'s .pipeline/counts")
-    partitionCounts = try Self.partitionCounts(in: tensors)
-    offsets = Dictionary(
-      uniqueKeysWithValues: snapshot.manifest.offsets.map {
-        (KafkaPartition(topic: $0.key.topic, partition: $0.key.partition), $0.value)
-      })
-    let view = SnapshotView(snapshot)
-    kernelVersions = view.kernelVersions
-    retiredVersions = view.retiredVersions
-    for domain in view.domains { publishedSteps[domain] = try view.kernel(of: domain).stepCount }
-    deactivated = Set(
-      (snapshot.manifest.extras["deactivated"] ?? "").split(separator: ",").map(String.init))
-  }
-
-  /// Writes a snapshot of all state with the offsets it covers, then publishes every kernel that
-  /// changed since it was last published. Returns the manifest; the caller commits its offsets.
-  ///
-  /// With `handOver` (scale-out through the state topic), the state of every partition of
-  /// `handOver.partitions` that moved on since it was last handed over goes to
-  /// `handOver.write`, one at a time, after the local snapshot and before
-  /// publishing and committing: the local store is never older than what this process
-  /// wrote to the topic (a restart keeps its own state, and takes a partition's state from the
-  /// topic only when another member moved it on); it carries the kernel versions this
-  /// checkpoint allocated and the domains not yet known to be delivered (a process taking a
-  /// partition over publishes those again under the same numbers unless they changed, and
-  /// numbers on from there). With `handOver.confirmMembership`, the group is asked first and
-  /// nothing goes to a shared topic unless it confirms; and only the kernels and alerts of the
-  /// domains of owned partitions go out (`ownedDomainFilter(_:)`).
-  ///
-  /// - Throws: `KafkaError` when a dead letter of the covered records is still undelivered
-  ///   (nothing is written), `SnapshotStoreError` when the snapshot could not be written (the
-  ///   previous one stays), `KernelPublisher.Failure` when a kernel was not delivered.
-  @discardableResult
-  public func checkpoint(
-    createdAtMilliseconds: Int64, handOver: HandOver? = nil
-  ) throws -> SnapshotManifest? {
-    // The snapshot's offsets cover every rejected record: their dead letters must be on the topic.
-    try deadLetters?.settle(timeout: .seconds(30))
-    guard let store else { return nil }
-    // A version number names one set of weights: a kernel gets a new number only when it
-    // changed since its newest version; one not known to be delivered goes out again under
-    // the number it has.
-    var changed: [KernelPublisher.Item] = []
-    var versions = kernelVersions
-    for (domain, kernel) in trainer.kernels.sorted(by: { $0.key < $1.key }) {
-      let isChanged = publishedSteps[domain] != kernel.stepCount
-      guard isChanged || undeliveredDomains.contains(domain) else { continue }
-      if isChanged {
-        versions[domain] = (versions[domain] ?? retiredVersions[domain]?.version ?? 0) + 1
-      }
-      changed.append(
-        KernelPublisher.Item(
-          kernel: kernel, kernelVersion: versions[domain]!,
-          isActive: isServing(domain)))
-    }
-    // Retired domains that got a version again leave the retired list.
-    let stillRetired = retiredVersions.filter { versions[$0.key] == nil }
-    var tensors = stateTensors()
-    // A second copy of the offsets, inside the checksummed payload: loading cross-checks the
-    // manifest's against it (`payloadProblem(of:)`).
-    tensors[Self.offsetsTensor] = offsetsTensorValue()
-    let report = try store.write(
-      SafeTensors(tensors: tensors),
-      offsets: Dictionary(
-        uniqueKeysWithValues: offsets.map {
-          (StoredPartition(topic: $0.key.topic, partition: $0.key.partition), $0.value)
-        }),
-      backboneSHA256: backboneSHA256, configurationDigest: configurationDigest,
-      extras: [
-        SnapshotView.kernelVersionsKey: SnapshotView.encodeMap(versions),
-        SnapshotView.domainStatsKey: SnapshotView.encodeMap(domainStatistics()),
-        "deactivated": deactivated.sorted().joined(separator: ","),
-        TrainingSettings.extrasKey: TrainingSettings(configuration).recorded,
-      ].merging(driftExtras()) { first, _ in first }
-        .merging(RetiredVersion.extras(stillRetired)) {
-          first, _ in first
-        })
-    if let quality {
-      trainer.publish(
-        to: quality, isServing: isServing, kernelVersion: { versions[$0] },
-        domains: changed.map(\.kernel.domain))
-    }
-    refreshDriftSeries()
-    alertsInSnapshots = alerts.count
-    if !keepsAlertHistory {
-      alerts.removeAll(keepingCapacity: true)
-      alertOutcomes.removeAll(keepingCapacity: true)
-      alertsInSnapshots = 0
-    }
-    // The snapshot on disk records these versions with these weights: they are allocated
-    // whether or not they are delivered below (a hand-over carries them, with the domains not
-    // yet known to be delivered, so the new owner numbers on without reusing a number).
-    kernelVersions = versions
-    retiredVersions = stillRetired
-    for item in changed {
-      publishedSteps[item.kernel.domain] = item.kernel.stepCount
-      undeliveredDomains.insert(item.kernel.domain)
-    }
-    if let handOver, let confirmMembership = handOver.confirmMembership {
-      do {
-        try confirmMembership()
-      } catch {
-        // Nothing goes to a shared topic; what is owed goes out if the partitions stay here.
-        throw MembershipNotConfirmed(reason: "\(error)")
-      }
-    }
-    // With hand-overs, only the domains of partitions still owned go out: a lost partition's
-    // domains may already be another member's, which numbers and publishes them itself.
-    let isOwned = ownedDomainFilter(handOver)
-    var (sending, waiting) = deferredAlerts.reduce(into: ([DeferredAlert](), [DeferredAlert]())) {
-      if isOwned($1.event.domain) { $0.0.append($1) } else { $0.1.append($1) }
-    }
-    var sent = changed.filter { isOwned($0.kernel.domain) }
-    var failedDomains: [String: String] = [:]
-    if let handOver, let transactional = handOver.transactional {
-      // One transaction per owned partition: its state, its domains' kernels and alerts.
-      for partition in handOver.partitions.sorted() {
-        let lane = lanes.lane(of: partition)
-        let isHere = { [trainer] (domain: String) in trainer.lane(of: domain) == lane }
-        let items = sent.filter { isHere($0.kernel.domain) }
-        let alertsHere = sending.filter { isHere($0.event.domain) }
-        sent.removeAll { isHere($0.kernel.domain) }
-        sending.removeAll { isHere($0.event.domain) }
-        let state =
-          changedPartitions(of: [partition]).isEmpty
-          ? nil : partitionState(of: partition, createdAtMilliseconds: createdAtMilliseconds)
-        guard !items.isEmpty || !alertsHere.isEmpty || state != nil else { continue }
-        do {
-          try transactional.run(partition) { producer in
-            for alert in alertsHere { try emit(alert, via: producer) }
-            if let state { try transactional.writeState(state, producer) }
-            try publisher?.publish(
-              items, snapshotVersion: report.manifest.version,
-              createdAtMilliseconds: createdAtMilliseconds, via: producer)
-          }
-          if let state { markHandedOver(state) }
-          for item in items { undeliveredDomains.remove(item.kernel.domain) }
-        } catch {
-          logger.error(
-            "a partition's checkpoint transaction was not committed; its state, kernels and "
-              + "alerts go again at the next checkpoint if it is still owned here",
-            ["partition": partition.description, "error": "\(error)"])
-          waiting += alertsHere
-          for item in items { failedDomains[item.kernel.domain] = "\(error)" }
-        }
-      }
-    } else if let handOver {
-      for partition in changedPartitions(of: handOver.partitions) {
-        if let state = partitionState(of: partition, createdAtMilliseconds: createdAtMilliseconds),
-          handOver.write(state)
-        {
-          markHandedOver(state)
-        }
-      }
-    }
-    // What no transaction carried (no hand-over, or domains whose partition is not known).
-    for alert in sending { send(alert) }
-    deferredAlerts = waiting
-    do throws(KernelPublisher.Failure) {
-      try publisher?.publish(
-        sent, snapshotVersion: report.manifest.version,
-        createdAtMilliseconds: createdAtMilliseconds)
-      for item in sent { undeliveredDomains.remove(item.kernel.domain) }
-    } catch {
-      // Those delivered are not owed again; the others go out under the same numbers.
-      let failed = Set(error.domains)
-      for item in sent where !failed.contains(item.kernel.domain) {
-        undeliveredDomains.remove(item.kernel.domain)
-      }
-      for domain in error.domains { failedDomains[domain] = error.reason }
-    }
-    if !failedDomains.isEmpty {
-      let domains = failedDomains.keys.sorted()
-      throw KernelPublisher.Failure(domains: domains, reason: failedDomains[domains[0]]!)
-    }
-    if publisher != nil, undeliveredDomains.isEmpty {
-      recordDelivery(of: report.manifest.version, in: store)
-    }
-    return report.manifest
-  }
-
-  /// Whether a domain's kernels and alerts may go out at a checkpoint with `handOver`: always
-  /// without one; with one, when the partition (lane) that owns the domain is among
-  /// `handOver.partitions`, or the domain's lane is not known.
-  func ownedDomainFilter(_ handOver: HandOver?) -> (String) -> Bool {
-    guard let handOver else { return { _ in true } }
-    let ownedLanes = Set(handOver.partitions.map { lanes.lane(of: $0) })
-    return { [trainer] domain in trainer.lane(of: domain).map(ownedLanes.contains) ?? true }
   }
 
   /// Per-domain figures: examples, positives, the serving-time AUC and log loss of the kernel
@@ -674,7 +439,7 @@ public final class Pipeline {
         row["training_backbone_relevance_bits"] = proxies.backboneRelevanceBits
         row["relative_decoder_norm"] = proxies.relativeDecoderNorm
       }
-      row["kernel_version"] = kernelVersions[domain] ?? 0
+      row["kernel_version"] = state.book.kernelVersions[domain] ?? 0
       result[domain] = row
     }
     return result

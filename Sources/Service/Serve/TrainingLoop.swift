@@ -409,7 +409,7 @@ final class TrainingLoop: @unchecked Sendable {
       isStateChanged = false
       // Kernels of partitions held but not owned just now (lost, perhaps coming back) were
       // not sent: a later checkpoint owes them even if nothing new is read.
-      owesDelivery = !pipeline.undeliveredDomains.isEmpty
+      owesDelivery = !pipeline.book.undelivered.isEmpty
       retryAt = nil
       retryDelay = .seconds(1)
       lastCheckpoint = published

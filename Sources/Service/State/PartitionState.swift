@@ -15,18 +15,10 @@ public struct PartitionState: Sendable {
   public var nextOffset: Int64
   /// The state tensors (the layout of `Pipeline.stateTensors()`, restricted to the partition).
   public var tensors: [String: Tensor]
-  /// Published kernel version per owned domain.
-  public var kernelVersions: [String: Int]
-  /// Adam steps of each owned domain's kernel when it was last published.
-  public var publishedSteps: [String: Int]
-  /// Owned domains deactivated by a drift action.
-  public var deactivated: Set<String>
-  /// Owned domains whose newest kernel version was not known to be delivered when the state
-  /// was written: the new owner publishes them again under that number unless they change.
-  public var undelivered: Set<String>
-  /// The last kernel versions of domains the partition owned and retired (`RetiredVersion`):
-  /// the new owner numbers them on from there if they come back.
-  public var retiredVersions: [String: RetiredVersion]
+  /// The owned domains' share of the pipeline's `DomainBook`: kernel versions and the steps
+  /// they name, deactivated and undelivered domains (the new owner publishes those again under
+  /// their numbers unless they change), and the retired domains' last versions.
+  public var book: DomainBook
   /// sha256 of the backbone the kernels were trained on.
   public var backboneSHA256: String
   /// Digest of the settings that shape training (`Pipeline.trainingDigest`): every instance of
@@ -40,19 +32,13 @@ public struct PartitionState: Sendable {
 
   /// Creates a partition state.
   public init(
-    partition: KafkaPartition, nextOffset: Int64, tensors: [String: Tensor],
-    kernelVersions: [String: Int], publishedSteps: [String: Int], deactivated: Set<String>,
-    backboneSHA256: String, trainingDigest: String, createdAtMilliseconds: Int64,
-    retiredVersions: [String: RetiredVersion] = [:], undelivered: Set<String> = []
+    partition: KafkaPartition, nextOffset: Int64, tensors: [String: Tensor], book: DomainBook,
+    backboneSHA256: String, trainingDigest: String, createdAtMilliseconds: Int64
   ) {
     self.partition = partition
     self.nextOffset = nextOffset
     self.tensors = tensors
-    self.kernelVersions = kernelVersions
-    self.publishedSteps = publishedSteps
-    self.deactivated = deactivated
-    self.retiredVersions = retiredVersions
-    self.undelivered = undelivered
+    self.book = book
     self.backboneSHA256 = backboneSHA256
     self.trainingDigest = trainingDigest
     self.createdAtMilliseconds = createdAtMilliseconds
@@ -67,14 +53,10 @@ public struct PartitionState: Sendable {
         "topic": partition.topic,
         "partition": String(partition.partition),
         "next_offset": String(nextOffset),
-        "kernel_versions": SnapshotView.encodeMap(kernelVersions),
-        "published_steps": SnapshotView.encodeMap(publishedSteps),
-        "deactivated": deactivated.sorted().joined(separator: ","),
-        "undelivered": undelivered.sorted().joined(separator: ","),
         "backbone_sha256": backboneSHA256,
         "training_digest": trainingDigest,
         "created_at_ms": String(createdAtMilliseconds),
-      ].merging(RetiredVersion.extras(retiredVersions)) { first, _ in first }
+      ].merging(book.encoded()) { first, _ in first }
     ).encoded()
   }
 
@@ -112,15 +94,9 @@ public struct PartitionState: Sendable {
     self.init(
       partition: KafkaPartition(topic: try field("topic"), partition: partition),
       nextOffset: try number("next_offset"), tensors: document.tensors,
-      kernelVersions: SnapshotView.decodeMap(metadata["kernel_versions"]) { $0 as? Int },
-      publishedSteps: SnapshotView.decodeMap(metadata["published_steps"]) { $0 as? Int },
-      deactivated: Set(
-        (metadata["deactivated"] ?? "").split(separator: ",").map(String.init)),
+      book: DomainBook(metadata: metadata),
       backboneSHA256: try field("backbone_sha256"),
       trainingDigest: try field("training_digest"),
-      createdAtMilliseconds: try number("created_at_ms"),
-      retiredVersions: RetiredVersion.decode(metadata[RetiredVersion.key]),
-      undelivered: Set(
-        (metadata["undelivered"] ?? "").split(separator: ",").map(String.init)))
+      createdAtMilliseconds: try number("created_at_ms"))
   }
 }
