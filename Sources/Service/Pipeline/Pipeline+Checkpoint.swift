@@ -44,7 +44,7 @@ extension Pipeline {
       }
     }
     var outgoing = Outgoing(
-      kernels: kernels, alerts: deferredAlerts, isOwned: ownedDomainFilter(handOver))
+      kernels: kernels, alerts: alertLedger.waiting, isOwned: ownedDomainFilter(handOver))
     var failures: [String: String] = [:]
     if let handOver {
       handOverPartitions(
@@ -53,7 +53,7 @@ extension Pipeline {
     }
     // What no transaction carried (no hand-over, or domains whose partition is not known).
     for alert in outgoing.alerts { send(alert) }
-    deferredAlerts = outgoing.waiting
+    alertLedger.waiting = outgoing.waiting
     publish(
       outgoing.kernels, failures: &failures, snapshotVersion: manifest.version,
       createdAtMilliseconds: createdAtMilliseconds)
@@ -111,12 +111,7 @@ extension Pipeline {
         domains: items.map(\.kernel.domain))
     }
     refreshDriftSeries()
-    alertsInSnapshots = alerts.count
-    if !keepsAlertHistory {
-      alerts.removeAll(keepingCapacity: true)
-      alertOutcomes.removeAll(keepingCapacity: true)
-      alertsInSnapshots = 0
-    }
+    alertLedger.snapshotWritten()
     return (report.manifest, items)
   }
 

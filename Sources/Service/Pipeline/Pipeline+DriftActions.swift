@@ -67,11 +67,8 @@ extension Pipeline {
     for domain in trainer.domains {
       firing[domain] = drift.firingDetectors(of: domain).map(\.rawValue).sorted()
     }
-    let start = min(alertsInSnapshots, alerts.count)
-    let recent = (start..<alerts.count).map { index in
-      RecordedAlert(
-        alerts[index], outcome: index < alertOutcomes.count ? alertOutcomes[index] : nil
-      ).jsonObject
+    let recent = alertLedger.sinceLastSnapshot.map {
+      RecordedAlert($0.event, outcome: $0.outcome).jsonObject
     }
     var extras = [
       SnapshotView.driftFiringKey: SnapshotView.encodeMap(firing),

@@ -186,8 +186,7 @@ extension Pipeline {
     let domains = trainer.removeLane(lane)
     forget(domains)
     // Their new owner raises their alerts.
-    let released = Set(domains)
-    deferredAlerts.removeAll { released.contains($0.event.domain) }
+    alertLedger.dropWaiting(of: Set(domains))
     ingest.release(partition: lane, domains: Set(domains))
     state.release(partition, lane: lane, domains: domains)
   }

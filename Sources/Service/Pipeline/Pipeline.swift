@@ -75,17 +75,20 @@ public final class Pipeline {
   public var offsets: [KafkaPartition: Int64] { state.offsets }
   /// Kernel versions, deactivated and undelivered domains (`DomainBook`).
   public var book: DomainBook { state.book }
+  /// Drift alerts raised, their outcomes, and those waiting for a checkpoint.
+  var alertLedger = AlertLedger()
   /// Drift events raised so far in this run (only those since the last snapshot when
   /// `keepsAlertHistory` is false).
-  public internal(set) var alerts: [DriftEvent] = []
+  public var alerts: [DriftEvent] { alertLedger.events }
   /// What was done about each of `alerts` (same order and count).
-  public internal(set) var alertOutcomes: [DriftActionOutcome] = []
-  /// How many of `alerts` a snapshot already records (see `driftExtras()`).
-  var alertsInSnapshots = 0
+  public var alertOutcomes: [DriftActionOutcome] { alertLedger.outcomes }
   /// Whether `alerts` keeps every alert of the run (a replay's summary lists them all) or drops
   /// those a snapshot has recorded (serve: months of alerts would otherwise stay in memory; the
   /// snapshots, the alerts topic and the log hold them).
-  public var keepsAlertHistory = true
+  public var keepsAlertHistory: Bool {
+    get { alertLedger.keepsHistory }
+    set { alertLedger.keepsHistory = newValue }
+  }
   /// Called with every labelled example's impression id, domain, label and serving-time score
   /// (when it has one), in training order: `replay --serving-scores`.
   public var servingScoreSink: ((String, String, Bool, ImpressionScore) -> Void)?
@@ -101,10 +104,10 @@ public final class Pipeline {
   /// go once the consumer group has confirmed that this process still owns its partitions, so a
   /// member paused past its session timeout does not alert for domains another member now
   /// trains. The alert history in snapshots records them at once either way.
-  public var defersAlerts = false
-  /// Alerts waiting for the next checkpoint (`defersAlerts`); those of a released partition's
-  /// domains are dropped (their new owner raises them).
-  var deferredAlerts: [DeferredAlert] = []
+  public var defersAlerts: Bool {
+    get { alertLedger.defers }
+    set { alertLedger.defers = newValue }
+  }
   private var routed: [EventIngest.Routed] = []
   /// Configured fields never present, and present fields never used, in the first impressions.
   private var fieldUsage: FieldUsage
@@ -365,12 +368,10 @@ public final class Pipeline {
       for event in events {
         let requested = policy.action(for: event, firing: firing)
         let result = requested == .alert ? DriftActionOutcome(requested: .alert) : outcome
-        alerts.append(event)
-        alertOutcomes.append(result)
         let alert = DeferredAlert(
           event: event, action: result.taken, detail: result.detail,
           countsAction: requested == .alert || !counted)
-        if defersAlerts { deferredAlerts.append(alert) } else { send(alert) }
+        if let now = alertLedger.record(event, outcome: result, alert: alert) { send(now) }
         if requested != .alert { counted = true }
       }
     }
