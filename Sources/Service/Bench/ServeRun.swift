@@ -78,7 +78,7 @@ final class ServeRun: Sendable {
       configuration: configuration, logger: context.logger.child("serve"), metrics: registry,
       // serve's closing summary line is not a figure; the snapshot's counts are read instead.
       shutdown: shutdown, output: { _ in })
-    tool = ServeTool(context: serveContext, freshness: freshness)
+    tool = ServeTool(context: serveContext, observer: freshness)
   }
 
   deinit { try? FileManager.default.removeItem(atPath: directory) }
