@@ -36,9 +36,13 @@ struct ServeTool {
   ///
   /// - Throws: `UsageError` or `ConfigError` when the service cannot start.
   func run() throws -> Int32 {
+    // 1. Start: settings, endpoint, store, topics, producer, pipeline, restored state.
     let service = try start()
     defer { withExtendedLifetime(service.endpoint) {} }
+    // 2. Assign and rebalance: the source, its rebalance responder, the training loop.
     let serving = try connect(service)
+    // 3. Loop (and 4. checkpoint, on the training thread): train on one thread, poll on this
+    // one until something ends the run.
     serving.startTraining()
     service.health.markRestored()
     service.logger.info(
@@ -63,45 +67,8 @@ struct ServeTool {
       pollTimeout: .milliseconds(service.configuration.milliseconds("input.poll_timeout")),
       idleExit: service.idleExit
     ).run()
+    // 5. Shutdown: the final checkpoint, the clients closed, the outcome reported.
     return shutDown(service, serving, after: ending)
-  }
-
-  /// What `start()` made: the service's settings, clients and restored pipeline.
-  private struct Service {
-    let configuration: Configuration
-    let logger: Logger
-    let idleExit: Duration?
-    let offsetResetPolicy: OffsetResetPolicy
-    let metrics: ServeMetrics
-    let health: HealthState
-    /// The metrics and health endpoint, kept alive for the run.
-    let endpoint: HTTPEndpoint?
-    let store: SnapshotStore
-    let isKafka: Bool
-    let producer: KafkaProducer?
-    let webhook: AlertWebhook?
-    let pipeline: Pipeline
-    /// The snapshot the pipeline was restored from (nil: it started empty).
-    let restored: SnapshotManifest?
-    /// `shutdown.timeout`, in seconds.
-    let timeout: Double
-  }
-
-  /// What `connect(_:)` made: the queue between the threads, the source and the loops.
-  private struct Serving {
-    let queue: RecordQueue
-    let stateTopic: PartitionStateTopic?
-    let responder: RebalanceResponder
-    let source: any RecordSource
-    let loop: TrainingLoop
-
-    /// Starts the training thread.
-    func startTraining() {
-      let thread = Thread { [loop] in loop.run() }
-      thread.name = "iak-training"
-      thread.stackSize = 16 << 20
-      thread.start()
-    }
   }
 
   /// Step 1: reads the settings, starts the metrics endpoint, claims the snapshot folder,
@@ -263,7 +230,31 @@ struct ServeTool {
     return 0
   }
 
-  // MARK: Helpers, in the order the steps use them
+  // MARK: Helpers, in the order the steps use them, then what the steps hand on
+
+  /// The `--exit-when-idle` duration, if given.
+  ///
+  /// - Throws: `UsageError` when it is not a positive duration.
+  private static func idleExit(_ text: String?) throws -> Duration? {
+    guard let text else { return nil }
+    guard let milliseconds = ConfigValueParser.milliseconds(text), milliseconds > 0 else {
+      throw UsageError("--exit-when-idle \(text): expected a duration such as 5s or 500ms")
+    }
+    return .milliseconds(milliseconds)
+  }
+
+  /// The frozen backbone in `directory`.
+  ///
+  /// - Throws: `UsageError` naming the folder and how to make one.
+  private static func loadBackbone(_ directory: String) throws -> Backbone {
+    do {
+      return try Backbone.load(from: directory)
+    } catch {
+      throw UsageError(
+        "cannot load the backbone from \(directory): \(error); pretrain one with "
+          + "`iak-stream pretrain --input EVENTS --out \(directory)` or set backbone.dir")
+    }
+  }
 
   /// Opens `checkpoint.dir`, refusing a read-only or already locked folder now rather than at
   /// the first snapshot, and says what a killed predecessor's snapshot write left (a crash
@@ -333,6 +324,9 @@ struct ServeTool {
     return pipeline
   }
 
+  /// `text`, or nil when it is empty.
+  private static func nonEmpty(_ text: String) -> String? { text.isEmpty ? nil : text }
+
   /// Restores the newest valid snapshot; returns its manifest (nil: starting empty).
   private func restore(
     _ pipeline: Pipeline, from store: SnapshotStore, backboneSHA256: String,
@@ -369,6 +363,11 @@ struct ServeTool {
     return snapshot.manifest
   }
 
+  /// The input: `input.file` read from the trained state's offset, or the consumer of
+  /// `input.topics` in `input.group_id` whose rebalances `responder` answers.
+  ///
+  /// - Throws: `UsageError` when the input is not set, `KafkaError` when the consumer cannot
+  ///   be made.
   private func makeSource(
     _ configuration: Configuration, pipeline: Pipeline, responder: RebalanceResponder
   ) throws -> any RecordSource {
@@ -432,23 +431,41 @@ struct ServeTool {
     }
   }
 
-  private static func loadBackbone(_ directory: String) throws -> Backbone {
-    do {
-      return try Backbone.load(from: directory)
-    } catch {
-      throw UsageError(
-        "cannot load the backbone from \(directory): \(error); pretrain one with "
-          + "`iak-stream pretrain --input EVENTS --out \(directory)` or set backbone.dir")
-    }
+  /// What `start()` made: the service's settings, clients and restored pipeline.
+  private struct Service {
+    let configuration: Configuration
+    let logger: Logger
+    let idleExit: Duration?
+    let offsetResetPolicy: OffsetResetPolicy
+    let metrics: ServeMetrics
+    let health: HealthState
+    /// The metrics and health endpoint, kept alive for the run.
+    let endpoint: HTTPEndpoint?
+    let store: SnapshotStore
+    let isKafka: Bool
+    let producer: KafkaProducer?
+    let webhook: AlertWebhook?
+    let pipeline: Pipeline
+    /// The snapshot the pipeline was restored from (nil: it started empty).
+    let restored: SnapshotManifest?
+    /// `shutdown.timeout`, in seconds.
+    let timeout: Double
   }
 
-  private static func idleExit(_ text: String?) throws -> Duration? {
-    guard let text else { return nil }
-    guard let milliseconds = ConfigValueParser.milliseconds(text), milliseconds > 0 else {
-      throw UsageError("--exit-when-idle \(text): expected a duration such as 5s or 500ms")
-    }
-    return .milliseconds(milliseconds)
-  }
+  /// What `connect(_:)` made: the queue between the threads, the source and the loops.
+  private struct Serving {
+    let queue: RecordQueue
+    let stateTopic: PartitionStateTopic?
+    let responder: RebalanceResponder
+    let source: any RecordSource
+    let loop: TrainingLoop
 
-  private static func nonEmpty(_ text: String) -> String? { text.isEmpty ? nil : text }
+    /// Starts the training thread.
+    func startTraining() {
+      let thread = Thread { [loop] in loop.run() }
+      thread.name = "iak-training"
+      thread.stackSize = 16 << 20
+      thread.start()
+    }
+  }
 }
