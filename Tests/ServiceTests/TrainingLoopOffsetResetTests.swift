@@ -44,15 +44,13 @@ import Testing
       Self.records(fixture, 300..<400, shift: shift).map { decoder.decodeAhead($0) },
       arrivedAt: .now)
     queue.submit(ServeRequest(.stop))
-    let deadline = ContinuousClock.now + .seconds(60)
-    while loop.isRunning && ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.01) }
-    #expect(!loop.isRunning)
+    #expect(loop.waitUntilEnded(timeout: .seconds(60)))
     return (pipeline, loop)
   }
 
   @Test func recordsBelowTheStateOfATopicCreatedAgainStopTheLoopByDefault() throws {
     let (pipeline, loop) = try Self.run(.fail, shift: -300, watermarks: (0, 100))
-    let failure = loop.failure ?? ""
+    let failure = loop.failure?.message ?? ""
     #expect(failure.contains("went backwards while serving"), "\(failure)")
     #expect(failure.contains("ends at offset 100"), "\(failure)")
     #expect(failure.contains("up to offset 300"), "\(failure)")

@@ -2,7 +2,6 @@ import Checkpoint
 import Foundation
 import Observability
 import Stream
-import Synchronization
 
 /// One `serve` run inside this process for `bench serve`: `ServeTool` on its own thread against
 /// the mock cluster, with its own metrics registry, shutdown signal, snapshot folder and a
@@ -47,7 +46,15 @@ final class ServeRun: Sendable {
   let directory: String
   private let tool: ServeTool
   private let shutdown = ShutdownSignal()
-  private let ending = Mutex<(finished: Bool, status: Int32?, error: String?)>((false, nil, nil))
+  /// How serve's thread ended, once it has.
+  private enum Ending: Sendable {
+    /// `ServeTool.run()` returned this exit status.
+    case exited(Int32)
+    /// It threw this error.
+    case threw(String)
+  }
+
+  private let ending = WaitableState<Ending?>(nil)
 
   /// Prepares a run consuming `topic` of `cluster` in its own consumer group, keeping its
   /// freshness figures in `freshness` (by default also measured from the records' timestamps).
@@ -78,7 +85,7 @@ final class ServeRun: Sendable {
       configuration: configuration, logger: context.logger.child("serve"), metrics: registry,
       // serve's closing summary line is not a figure; the snapshot's counts are read instead.
       shutdown: shutdown, output: { _ in })
-    tool = ServeTool(context: serveContext, freshness: freshness)
+    tool = ServeTool(context: serveContext, observer: freshness)
   }
 
   deinit { try? FileManager.default.removeItem(atPath: directory) }
@@ -86,14 +93,13 @@ final class ServeRun: Sendable {
   /// Starts `serve` on its own thread.
   func start() {
     let thread = Thread { [self] in
-      var status: Int32?
-      var failure: String?
+      let result: Ending
       do {
-        status = try tool.run()
+        result = .exited(try tool.run())
       } catch {
-        failure = "\(error)"
+        result = .threw("\(error)")
       }
-      ending.withLock { $0 = (true, status, failure) }
+      ending.update { $0 = result }
     }
     thread.name = "iak-bench-serve"
     thread.stackSize = 16 << 20
@@ -101,7 +107,7 @@ final class ServeRun: Sendable {
   }
 
   /// Whether serve's thread has ended (asked to stop, or failed).
-  var hasFinished: Bool { ending.withLock { $0.finished } }
+  var hasFinished: Bool { ending.current != nil }
 
   /// Waits until the consumer owns partitions.
   ///
@@ -145,11 +151,14 @@ final class ServeRun: Sendable {
   /// - Throws: `UsageError` when serve failed or left no readable snapshot.
   func stop() throws -> Outcome {
     shutdown.request()
-    while !ending.withLock({ $0.finished }) { Thread.sleep(forTimeInterval: 0.005) }
-    let (_, status, failure) = ending.withLock { $0 }
-    if let failure { throw UsageError("bench serve: serve failed: \(failure)") }
-    guard status == 0 else {
-      throw UsageError("bench serve: serve exited with status \(status ?? -1); see its log")
+    ending.wait(until: { $0 != nil })
+    switch ending.current {
+    case .threw(let failure)?:
+      throw UsageError("bench serve: serve failed: \(failure)")
+    case .exited(let status)? where status != 0:
+      throw UsageError("bench serve: serve exited with status \(status); see its log")
+    case .exited?, nil:
+      break
     }
     let store = try SnapshotStore(directory: directory, keep: 1_000, createIfMissing: false)
     guard let snapshot = try store.loadNewestValid(expectingBackbone: nil).snapshot,
@@ -164,7 +173,7 @@ final class ServeRun: Sendable {
   ) throws {
     let deadline = ContinuousClock.now + timeout
     while !isDone() {
-      if ending.withLock({ $0.finished }) {
+      if hasFinished {
         throw UsageError("bench serve: serve stopped while waiting for \(what)")
       }
       if ContinuousClock.now >= deadline {

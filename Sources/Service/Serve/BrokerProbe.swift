@@ -1,7 +1,6 @@
 import Foundation
 import Observability
 import Stream
-import Synchronization
 
 /// Asks the cluster for its topics every `interval` on a thread and client of its own, and
 /// tells `HealthState` whether it answered: the consumer's lag figures are cached and would
@@ -9,12 +8,8 @@ import Synchronization
 /// long as the outage (librdkafka waits for a leader), which must hold up neither the consumer
 /// nor the training thread.
 final class BrokerProbe: Sendable {
-  private final class Flag: Sendable {
-    let value = Atomic<Bool>(false)
-    var isSet: Bool { value.load(ordering: .acquiring) }
-  }
-
-  private let stopped = Flag()
+  /// Whether `stop()` was called; the thread waits on it between requests.
+  private let stopped = WaitableState(false)
 
   /// Starts probing the cluster of `configuration` every `interval` (the consumer and the
   /// producer already log the cluster's errors: the probe's own client logs nothing), and
@@ -34,7 +29,7 @@ final class BrokerProbe: Sendable {
       guard let admin = try? KafkaAdmin.make(configuration: configuration) else {
         return
       }
-      while !stopped.isSet {
+      while !stopped.current {
         health.markProbeStarted()
         do throws(KafkaError) {
           _ = try admin.topicNames(timeout: .seconds(2))
@@ -44,11 +39,7 @@ final class BrokerProbe: Sendable {
           health.markBrokerUnreachable(error.description)
           reachable?.set(0)
         }
-        var waited = Duration.zero
-        while waited < interval && !stopped.isSet {
-          Thread.sleep(forTimeInterval: 0.1)
-          waited += .milliseconds(100)
-        }
+        stopped.wait(until: { $0 }, timeout: interval)
       }
     }
     thread.name = "iak-broker-probe"
@@ -56,5 +47,5 @@ final class BrokerProbe: Sendable {
   }
 
   /// Stops probing (the thread ends after the request in flight, if any).
-  func stop() { stopped.value.store(true, ordering: .releasing) }
+  func stop() { stopped.update { $0 = true } }
 }

@@ -4,17 +4,18 @@ import Stream
 
 /// The consumer thread of `serve`: polls the source, decodes the records (so the training
 /// thread only joins, routes and trains), hands them to the training thread, stops polling while
-/// the queue is full, and keeps lag and health current.
+/// the queue is full, and keeps lag and health current. Its lifecycle is a `ConsumerLifecycle`
+/// value: the loop tells it what it saw and performs the action it answers.
 struct ConsumerLoop {
   /// Why the loop ended.
-  struct Ending {
+  struct Ending: Sendable, Equatable {
     /// In words, for the log.
     var reason: String
     /// Whether the records already queued should be trained before the final snapshot
     /// (end of input, idle) rather than left for the next start (signal, failure).
     var trainsQueuedRecords: Bool
     /// The failure that ended it, if any.
-    var failure: String?
+    var failure: ServeFailure?
   }
 
   let source: any RecordSource
@@ -31,46 +32,47 @@ struct ConsumerLoop {
   /// Records asked of the source per poll.
   static let chunkSize = 1000
 
+  /// Polls until the service must stop; returns why.
   func run() -> Ending {
     let consumer = (source as? KafkaRecordSource)?.consumer
+    var lifecycle = ConsumerLifecycle()
     var lastRecord = ContinuousClock.now
     var lastLagCheck = ContinuousClock.now - .seconds(60)
     var lagIsZero = false
     var assignment: [TopicPartition] = []
     while true {
-      if shutdown.isRequested {
-        return Ending(reason: "shutdown requested", trainsQueuedRecords: false)
-      }
-      if !training.isRunning {
-        return Ending(
-          reason: "the training thread stopped", trainsQueuedRecords: false,
-          failure: training.failure ?? "the training thread stopped")
-      }
-      if let failure = responder.failure {
-        return Ending(reason: "a rebalance failed", trainsQueuedRecords: false, failure: failure)
-      }
-      if source.isEndOfInput && queue.count == 0 {
-        return Ending(reason: "end of input", trainsQueuedRecords: true)
-      }
-      if queue.count >= queue.capacity {
+      if case .end(let ending) = checkStop(&lifecycle) { return ending }
+      let waiting = queue.count
+      if waiting >= queue.capacity {
         // Backpressure: no poll until the training thread makes room. librdkafka stops fetching
         // once its own prefetch queue is full, and keeps what it fetched. (Pausing the
         // partitions instead drops librdkafka's prefetched records and fetches them again after
         // resume, up to fetch.wait.max.ms later: `bench serve` found the training thread
         // starved half of the time that way.)
-        markPaused(true, waiting: queue.count)
+        if case .hold(let records) = lifecycle.queueFilled(records: waiting) {
+          metrics.paused.set(1)
+          logger.debug("input held: the training queue is full", ["records": "\(records)"])
+        }
+        // Bounded: a stop request or the training thread's end is seen within it.
         _ = queue.waitForRoom(timeout: pollTimeout)
         continue
       }
-      markPaused(false, waiting: queue.count)
+      if case .resume(let records) = lifecycle.queueHasRoom(records: waiting) {
+        metrics.paused.set(0)
+        logger.debug("input polled again", ["records": "\(records)"])
+      }
       let records: [Record]
       do {
         records = try source.poll(maxRecords: Self.chunkSize, timeout: pollTimeout)
       } catch {
         health.markFailed(error.description)
         logger.error("stopping: the input failed for good", ["error": error.description])
-        return Ending(
-          reason: "input failed", trainsQueuedRecords: false, failure: error.description)
+        if case .end(let ending) = lifecycle.inputFailed(
+          ServeFailure(.input, error.description))
+        {
+          return ending
+        }
+        continue
       }
       let now = ContinuousClock.now
       if !records.isEmpty {
@@ -101,20 +103,20 @@ struct ConsumerLoop {
         }
       }
       if let idleExit, now - lastRecord >= idleExit, queue.count == 0, lagIsZero,
-        !assignment.isEmpty
+        !assignment.isEmpty, case .end(let ending) = lifecycle.inputIdle(for: idleExit)
       {
-        return Ending(reason: "input idle for \(idleExit)", trainsQueuedRecords: true)
+        return ending
       }
     }
   }
 
-  private func markPaused(_ paused: Bool, waiting: Int) {
-    guard paused != (metrics.paused.value > 0) else { return }
-    metrics.paused.set(paused ? 1 : 0)
-    if paused {
-      logger.debug("input held: the training queue is full", ["records": "\(waiting)"])
-    } else {
-      logger.debug("input polled again", ["records": "\(waiting)"])
-    }
+  /// Tells `lifecycle` what ends the loop, if anything does: a stop request, the training
+  /// thread's end, a failed rebalance, the end of a file input with everything queued.
+  private func checkStop(_ lifecycle: inout ConsumerLifecycle) -> ConsumerLifecycle.EndAction {
+    if shutdown.isRequested { return lifecycle.stopRequested() }
+    if training.hasEnded { return lifecycle.trainingStopped(training.failure) }
+    if let failure = responder.failure { return lifecycle.rebalanceFailed(failure) }
+    if source.isEndOfInput && queue.count == 0 { return lifecycle.inputEnded() }
+    return .ignore
   }
 }

@@ -21,7 +21,7 @@ final class RebalanceResponder: Sendable {
   private let logger: Logger
   private let timeoutSeconds: Double
   private let stateTopic: PartitionStateTopic?
-  private let state = Mutex<(hasBeenAssigned: Bool, failure: String?)>((false, nil))
+  private let state = Mutex(RebalanceState())
   private let offsetResetPolicy: OffsetResetPolicy
   /// The log start and end offsets of a partition, asked of its leader (nil: unknown).
   private let watermarks = Mutex<(@Sendable (KafkaPartition) -> (low: Int64, high: Int64)?)?>(nil)
@@ -59,18 +59,16 @@ final class RebalanceResponder: Sendable {
   func detach() { loop.withLock { $0 = nil } }
 
   /// Why the service must stop, when a rebalance step could not be done safely.
-  var failure: String? { state.withLock { $0.failure } }
+  var failure: ServeFailure? { state.withLock { $0.failure } }
 
   /// The consumer's rebalance handler (runs inside `poll` on the consumer thread).
   func handle(_ event: KafkaConsumer.RebalanceEvent, consumer: KafkaConsumer) {
     switch event {
     case .assigned:
       metrics.assigned.set(Double(consumer.assignment.count))
-      let isFirst = state.withLock { state in
-        defer { state.hasBeenAssigned = true }
-        return !state.hasBeenAssigned
-      }
-      guard isFirst, stateTopic != nil, let trainingLoop = loop.withLock({ $0 }) else { return }
+      guard state.withLock({ $0.assigned() }) == .forgetPartitionsOwnedElsewhere,
+        stateTopic != nil, let trainingLoop = loop.withLock({ $0 })
+      else { return }
       let owned = Set(consumer.assignment)
       let elsewhere = trainingLoop.heldPartitions.filter { !owned.contains($0) }
       if !elsewhere.isEmpty {
@@ -87,7 +85,7 @@ final class RebalanceResponder: Sendable {
           for partition in partitions { transactions.close(partition) }
         }
       }
-      guard let trainingLoop = loop.withLock({ $0 }), trainingLoop.isRunning else { return }
+      guard let trainingLoop = loop.withLock({ $0 }), !trainingLoop.hasEnded else { return }
       if isLost {
         // Kept: if they come back (a broker outage, a session that timed out) the state topic
         // tells whether another member moved them on meanwhile; if not, reading resumes here.
@@ -130,7 +128,7 @@ final class RebalanceResponder: Sendable {
     var offset = trainingLoop.nextOffset(of: partition)
     // The partition's transactional producer first: registering it fences the member that had
     // the partition, and aborts its open transaction, before the state is read below.
-    if let transactions = stateTopic?.transactions, trainingLoop.isRunning {
+    if let transactions = stateTopic?.transactions, !trainingLoop.hasEnded {
       do {
         try transactions.open(partition)
       } catch {
@@ -139,7 +137,7 @@ final class RebalanceResponder: Sendable {
             + "again", ["partition": partition.description, "error": "\(error)"])
       }
     }
-    if let stateTopic, trainingLoop.isRunning {
+    if let stateTopic, !trainingLoop.hasEnded {
       if let newer = newestState(of: partition, on: stateTopic, holding: offset) {
         // The training thread logs the takeover (the pipeline is its own).
         if run(.adopt(newer), doing: "taking over the state of \(partition)") {
@@ -264,6 +262,6 @@ final class RebalanceResponder: Sendable {
   /// Asks the service to stop: a partition without its state would restart its kernels.
   private func stop(_ reason: String) {
     logger.error("stopping: \(reason); a restart tries again")
-    state.withLock { $0.failure = reason }
+    state.withLock { $0.stepFailed(ServeFailure(.rebalance, reason)) }
   }
 }

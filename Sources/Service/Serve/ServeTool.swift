@@ -5,18 +5,75 @@ import Learner
 import Observability
 import Stream
 
-/// The run of `iak-stream serve`: restore, then a consumer thread (this one) feeding a training
-/// thread through a bounded queue, until SIGTERM, a fatal error, the end of a file input, or
-/// (with `--exit-when-idle`) a quiet input.
+/// The run of `iak-stream serve`, in the order it happens:
+///
+/// 1. start: settings, health and metrics endpoint, snapshot store, topics, producer, pipeline,
+///    restore (`start()`);
+/// 2. assign and rebalance: the source joins the group, and the rebalance responder starts
+///    each gained partition at its state's offset and checkpoints before one is taken away
+///    (`connect(_:)`);
+/// 3. loop: a consumer thread (this one) feeds a training thread through a bounded queue, until
+///    SIGTERM, a fatal error, the end of a file input, or (with `--exit-when-idle`) a quiet
+///    input (`ConsumerLoop`, `TrainingLoop`);
+/// 4. checkpoint: every `checkpoint.interval` and at each rebalance, on the training thread;
+/// 5. shutdown: the final checkpoint, then the clients are closed and the outcome reported
+///    (`shutDown(_:_:after:)`).
 struct ServeTool {
   let context: CommandContext
-  /// Where the training thread keeps its exact freshness figures (a benchmark passes its own,
-  /// larger one; a service keeps the newest 10,000 pairs, not a million).
-  var freshness = FreshnessLog(limit: 10_000)
+  /// What a benchmark watches of the training thread (none in service).
+  var observer: (any TrainingObserver)?
   /// Failures to inject into the snapshot store (tests of a disk that fills); none in service.
   var storageFaults = StorageFaults.none
 
+  /// Creates the run of `serve` in `context`, watched by `observer` (benchmarks).
+  init(context: CommandContext, observer: (any TrainingObserver)? = nil) {
+    self.context = context
+    self.observer = observer
+  }
+
+  /// Serves until asked to stop or a failure; returns the exit status (0: a clean stop with
+  /// everything trained in a snapshot, 1: a failure).
+  ///
+  /// - Throws: `UsageError` or `ConfigError` when the service cannot start.
   func run() throws -> Int32 {
+    // 1. Start: settings, endpoint, store, topics, producer, pipeline, restored state.
+    let service = try start()
+    defer { withExtendedLifetime(service.endpoint) {} }
+    // 2. Assign and rebalance: the source, its rebalance responder, the training loop.
+    let serving = try connect(service)
+    // 3. Loop (and 4. checkpoint, on the training thread): train on one thread, poll on this
+    // one until something ends the run.
+    serving.startTraining()
+    service.health.markRestored()
+    service.logger.info(
+      "serving",
+      [
+        "source": service.isKafka
+          ? service.configuration.list("input.topics").joined(separator: ",") : "file",
+        "group": service.configuration.string("input.group_id"),
+        "checkpoint_dir": service.store.directory,
+        "state_topic": serving.stateTopic?.topic ?? "none (a single instance)",
+      ])
+    let probe =
+      service.isKafka
+      ? BrokerProbe(
+        configuration: service.configuration.kafkaConfiguration, health: service.health,
+        metrics: context.metrics) : nil
+    defer { probe?.stop() }
+    let ending = ConsumerLoop(
+      source: serving.source, queue: serving.queue, training: serving.loop,
+      responder: serving.responder, metrics: service.metrics, health: service.health,
+      shutdown: context.shutdown, logger: service.logger,
+      pollTimeout: .milliseconds(service.configuration.milliseconds("input.poll_timeout")),
+      idleExit: service.idleExit
+    ).run()
+    // 5. Shutdown: the final checkpoint, the clients closed, the outcome reported.
+    return shutDown(service, serving, after: ending)
+  }
+
+  /// Step 1: reads the settings, starts the metrics endpoint, claims the snapshot folder,
+  /// makes the topics and the producer, builds the pipeline and restores its newest snapshot.
+  private func start() throws -> Service {
     let arguments = context.arguments
     let configuration = try context.configuration.overridingBootstrapServers(
       arguments.value("--bootstrap-servers"))
@@ -30,50 +87,18 @@ struct ServeTool {
       maxBrokerSilence: .milliseconds(configuration.milliseconds("health.max_broker_silence")))
     let endpoint = try MetricsServer.start(
       configuration: configuration, registry: context.metrics, health: health, logger: logger)
-    defer { withExtendedLifetime(endpoint) {} }
 
     let backbone = try Self.loadBackbone(
       arguments.value("--backbone") ?? configuration.string("backbone.dir"))
     let sha = backbone.weightsSHA256
-    let store = try SnapshotStore(
-      directory: configuration.string("checkpoint.dir"),
-      keep: configuration.int("checkpoint.keep"), faults: storageFaults)
-    // A read-only or already locked folder is refused now, not at the first snapshot.
-    try store.claimWriting()
-    // What a killed predecessor's snapshot write left is gone now: say so (a crash happened).
-    for path in store.removedLeftovers {
-      logger.warning("removed what an interrupted snapshot write left", ["path": path])
-    }
-    for failure in store.cleanupFailures {
-      logger.warning(
-        "could not remove what an interrupted snapshot write left", ["error": "\(failure)"])
-    }
+    let store = try openStore(configuration)
     let isKafka = configuration.string("input.source") == "kafka"
     if isKafka {
       // A cluster that never answers CreateTopics (the mock broker) costs at most this wait.
       _ = try ServiceTopics.ensure(
         configuration: configuration, logger: logger.child("topics"), timeout: .seconds(10))
     }
-    let producer =
-      isKafka
-      ? try KafkaProducer.make(
-        configuration: configuration.kafkaConfiguration,
-        logger: logger.child("producer"), metrics: context.metrics)
-      : nil
-    if let producer {
-      // The first checkpoint's publish then goes out at once, not after a metadata round.
-      let topics = [
-        "publish.topic", "alert.topic", "input.dead_letter_topic", "checkpoint.state_topic",
-      ]
-      .map { configuration.string($0) }.filter { !$0.isEmpty }
-      do {
-        try producer.prepare(topics: topics)
-      } catch {
-        logger.warning(
-          "could not look up the output topics; the first sends wait for metadata",
-          ["error": error.description])
-      }
-    }
+    let producer = isKafka ? try makeProducer(configuration) : nil
     let publishFolder = configuration.string("publish.dir")
     if !publishFolder.isEmpty {
       let (removed, failures) = KernelPublisher.removeLeftovers(in: publishFolder)
@@ -87,26 +112,8 @@ struct ServeTool {
     }
     let webhook = try AlertWebhook.make(
       configuration: configuration, logger: logger.child("webhook"), metrics: context.metrics)
-    let deadLetterTopic = configuration.string("input.dead_letter_topic")
-    let pipeline = try Pipeline(
-      configuration: configuration, backbone: backbone, backboneSHA256: sha, store: store,
-      publisher: KernelPublisher(
-        producer: producer, topic: configuration.string("publish.topic"),
-        folder: Self.nonEmpty(configuration.string("publish.dir")), backboneSHA256: sha,
-        kernelConfig: try configuration.kernelConfig(), logger: logger.child("publish"),
-        metrics: context.metrics),
-      alertEmitter: AlertEmitter(
-        producer: producer, topic: configuration.string("alert.topic"),
-        logger: logger.child("drift"), metrics: context.metrics, webhook: webhook),
-      deadLetters: producer.flatMap { producer in
-        deadLetterTopic.isEmpty
-          ? nil
-          : DeadLetterWriter(
-            producer: producer, topic: deadLetterTopic, logger: logger.child("dead-letters"),
-            metrics: context.metrics)
-      },
-      logger: logger, metrics: context.metrics)
-    pipeline.keepsAlertHistory = false
+    let pipeline = try makePipeline(
+      configuration, backbone: backbone, store: store, producer: producer, webhook: webhook)
     if isKafka {
       // Live input: nothing can have happened more than event.max_future after now.
       pipeline.wallClock = { Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)) }
@@ -127,11 +134,22 @@ struct ServeTool {
     // nothing yet to cover): never 0, which would read as "stale since 1970".
     metrics.lastSnapshot.set(
       restored?.createdAt.timeIntervalSince1970 ?? Date().timeIntervalSince1970)
+    return Service(
+      configuration: configuration, logger: logger, idleExit: idleExit,
+      offsetResetPolicy: offsetResetPolicy, metrics: metrics, health: health, endpoint: endpoint,
+      store: store, isKafka: isKafka, producer: producer, webhook: webhook, pipeline: pipeline,
+      restored: restored,
+      timeout: Double(configuration.milliseconds("shutdown.timeout")) / 1000)
+  }
 
-    let timeout = Double(configuration.milliseconds("shutdown.timeout")) / 1000
+  /// Step 2: the state topic, the rebalance responder, the source (which joins the group and
+  /// asks the responder where each gained partition starts) and the training loop.
+  private func connect(_ service: Service) throws -> Serving {
+    let configuration = service.configuration
+    let logger = service.logger
     let queue = RecordQueue(capacity: configuration.int("input.queue_capacity"))
     let stateTopicName = configuration.string("checkpoint.state_topic")
-    let stateTopic = try producer.flatMap { producer in
+    let stateTopic = try service.producer.flatMap { producer in
       stateTopicName.isEmpty
         ? nil
         : try PartitionStateTopic(
@@ -141,64 +159,33 @@ struct ServeTool {
           transactional: configuration.bool("checkpoint.transactions"))
     }
     let responder = RebalanceResponder(
-      queue: queue, metrics: metrics, logger: logger.child("rebalance"), timeoutSeconds: timeout,
-      stateTopic: stateTopic, offsetResetPolicy: offsetResetPolicy)
-    let source = try makeSource(configuration, pipeline: pipeline, responder: responder)
-    // A partition's log start and end, asked of its leader: offsets that went backwards below
-    // the trained state's (a topic created again) are told from records read again.
-    let watermarks = (source as? KafkaRecordSource).map { kafka in
-      let consumer = kafka.consumer
-      let lookupLogger = logger.child("offsets")
-      return { @Sendable (partition: KafkaPartition) -> (low: Int64, high: Int64)? in
-        do {
-          return try consumer.watermarks(of: partition, timeout: .seconds(10))
-        } catch {
-          lookupLogger.warning(
-            "could not ask a partition's log start and end; its offsets are not checked",
-            ["partition": partition.description, "error": "\(error)"])
-          return nil
-        }
-      }
-    }
+      queue: queue, metrics: service.metrics, logger: logger.child("rebalance"),
+      timeoutSeconds: service.timeout, stateTopic: stateTopic,
+      offsetResetPolicy: service.offsetResetPolicy)
+    let source = try makeSource(configuration, pipeline: service.pipeline, responder: responder)
+    let watermarks = Self.watermarks(of: source, logger: logger.child("offsets"))
     if let watermarks { responder.attach(watermarks: watermarks) }
     let loop = TrainingLoop(
-      pipeline: pipeline, source: source, queue: queue, metrics: metrics,
+      pipeline: service.pipeline, source: source, queue: queue, metrics: service.metrics,
       interval: configuration.interval("checkpoint.interval"), logger: logger.child("train"),
-      freshness: freshness, stateTopic: stateTopic, owesDelivery: restored != nil,
-      health: health, restored: restored, offsetResetPolicy: offsetResetPolicy,
-      watermarks: watermarks)
+      observer: observer, stateTopic: stateTopic, owesDelivery: service.restored != nil,
+      health: service.health, restored: service.restored,
+      offsetResetPolicy: service.offsetResetPolicy, watermarks: watermarks)
     responder.attach(loop)
     // With a state topic other members may own a partition this process still holds: alerts
     // wait for a checkpoint that the group confirmed (`Pipeline.defersAlerts`).
-    pipeline.defersAlerts = stateTopic != nil
-    let thread = Thread { loop.run() }
-    thread.name = "iak-training"
-    thread.stackSize = 16 << 20
-    thread.start()
-    health.markRestored()
-    logger.info(
-      "serving",
-      [
-        "source": isKafka ? configuration.list("input.topics").joined(separator: ",") : "file",
-        "group": configuration.string("input.group_id"),
-        "checkpoint_dir": store.directory,
-        "state_topic": stateTopic?.topic ?? "none (a single instance)",
-      ])
+    service.pipeline.defersAlerts = stateTopic != nil
+    return Serving(
+      queue: queue, stateTopic: stateTopic, responder: responder, source: source, loop: loop)
+  }
 
-    let probe =
-      isKafka
-      ? BrokerProbe(
-        configuration: configuration.kafkaConfiguration, health: health,
-        metrics: context.metrics) : nil
-    defer { probe?.stop() }
-    let consumer = ConsumerLoop(
-      source: source, queue: queue, training: loop, responder: responder, metrics: metrics,
-      health: health, shutdown: context.shutdown, logger: logger,
-      pollTimeout: .milliseconds(configuration.milliseconds("input.poll_timeout")),
-      idleExit: idleExit)
-    let ending = consumer.run()
-
-    // Shutdown: finish what is in flight, snapshot, publish, commit, leave the group.
+  /// Step 5: finishes what is in flight, takes the final checkpoint (snapshot, publish,
+  /// commit), leaves the group, flushes the outputs and reports; returns the exit status.
+  private func shutDown(_ service: Service, _ serving: Serving, after ending: ConsumerLoop.Ending)
+    -> Int32
+  {
+    let logger = service.logger
+    let timeout = service.timeout
     let watchdog = DispatchWorkItem {
       logger.error(
         "shutdown did not finish within shutdown.timeout; exiting without a clean stop",
@@ -207,54 +194,138 @@ struct ServeTool {
     }
     DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: watchdog)
     logger.info("stopping", ["reason": ending.reason])
-    if loop.isRunning {
+    let loop = serving.loop
+    if !loop.hasEnded {
       if !ending.trainsQueuedRecords {
-        let dropped = queue.discardRecords()
+        let dropped = serving.queue.discardRecords()
         if dropped > 0 {
           logger.info(
             "records read but not trained are left for the next start (not committed)",
             ["records": "\(dropped)"])
         }
       }
-      let stop = ServeRequest(.stop)
-      queue.submit(stop)
-      _ = stop.wait(seconds: timeout)
+      serving.queue.submit(ServeRequest(.stop))
     }
-    while loop.isRunning { Thread.sleep(forTimeInterval: 0.01) }
-    source.close()
-    responder.detach()
-    stateTopic?.transactions?.closeAll()
-    if let producer {
+    // The watchdog bounds this wait.
+    loop.waitUntilEnded()
+    serving.source.close()
+    serving.responder.detach()
+    serving.stateTopic?.transactions?.closeAll()
+    if let producer = service.producer {
       do {
         try producer.flush(timeout: .seconds(max(1, Int(timeout / 2))))
       } catch {
         logger.error("records were still in flight at exit", ["error": error.description])
       }
     }
-    if let webhook, !webhook.flush(timeout: .seconds(max(1, Int(timeout / 4)))) {
+    if let webhook = service.webhook, !webhook.flush(timeout: .seconds(max(1, Int(timeout / 4)))) {
       logger.warning("alert webhook posts were still pending at exit")
     }
     watchdog.cancel()
-    let counts = pipeline.counts
-    if (loop.coveredState?.records ?? 0) == counts.records {
-      context.print(
-        "served \(counts.records) records (\(counts.rejected) rejected) into \(counts.examples) "
-          + "examples over \(pipeline.trainer.domains.count) domains; snapshots in "
-          + store.directory)
-    } else {
-      // Only what a snapshot holds counts as served: the rest is read again at the next start.
-      let covered = loop.coveredState
-      context.print(
-        "read \(counts.records) records, of which \(covered?.records ?? 0) are covered by a "
-          + "snapshot (\(covered.map { "version \($0.version), offsets \($0.offsetsDescription)" } ?? "none")); "
-          + "the rest are read again at the next start; snapshots in \(store.directory)")
-    }
+    report(service.pipeline, covered: loop.coveredState, store: service.store)
     if let failure = loop.failure ?? ending.failure {
-      logger.error("stopped after a failure", ["error": failure])
+      logger.error("stopped after a failure", ["error": failure.message])
       return 1
     }
     return 0
   }
+
+  // MARK: Helpers, in the order the steps use them, then what the steps hand on
+
+  /// The `--exit-when-idle` duration, if given.
+  ///
+  /// - Throws: `UsageError` when it is not a positive duration.
+  private static func idleExit(_ text: String?) throws -> Duration? {
+    guard let text else { return nil }
+    guard let milliseconds = ConfigValueParser.milliseconds(text), milliseconds > 0 else {
+      throw UsageError("--exit-when-idle \(text): expected a duration such as 5s or 500ms")
+    }
+    return .milliseconds(milliseconds)
+  }
+
+  /// The frozen backbone in `directory`.
+  ///
+  /// - Throws: `UsageError` naming the folder and how to make one.
+  private static func loadBackbone(_ directory: String) throws -> Backbone {
+    do {
+      return try Backbone.load(from: directory)
+    } catch {
+      throw UsageError(
+        "cannot load the backbone from \(directory): \(error); pretrain one with "
+          + "`iak-stream pretrain --input EVENTS --out \(directory)` or set backbone.dir")
+    }
+  }
+
+  /// Opens `checkpoint.dir`, refusing a read-only or already locked folder now rather than at
+  /// the first snapshot, and says what a killed predecessor's snapshot write left (a crash
+  /// happened).
+  private func openStore(_ configuration: Configuration) throws -> SnapshotStore {
+    let store = try SnapshotStore(
+      directory: configuration.string("checkpoint.dir"),
+      keep: configuration.int("checkpoint.keep"), faults: storageFaults)
+    try store.claimWriting()
+    for path in store.removedLeftovers {
+      context.logger.warning("removed what an interrupted snapshot write left", ["path": path])
+    }
+    for failure in store.cleanupFailures {
+      context.logger.warning(
+        "could not remove what an interrupted snapshot write left", ["error": "\(failure)"])
+    }
+    return store
+  }
+
+  /// The producer of the kernels, alerts, dead letters and partition states, with the output
+  /// topics' metadata looked up so that the first checkpoint's publish goes out at once.
+  private func makeProducer(_ configuration: Configuration) throws -> KafkaProducer {
+    let producer = try KafkaProducer.make(
+      configuration: configuration.kafkaConfiguration,
+      logger: context.logger.child("producer"), metrics: context.metrics)
+    let topics = [
+      "publish.topic", "alert.topic", "input.dead_letter_topic", "checkpoint.state_topic",
+    ]
+    .map { configuration.string($0) }.filter { !$0.isEmpty }
+    do {
+      try producer.prepare(topics: topics)
+    } catch {
+      context.logger.warning(
+        "could not look up the output topics; the first sends wait for metadata",
+        ["error": error.description])
+    }
+    return producer
+  }
+
+  /// The pipeline with its publisher, alert emitter and dead-letter writer.
+  private func makePipeline(
+    _ configuration: Configuration, backbone: Backbone, store: SnapshotStore,
+    producer: KafkaProducer?, webhook: AlertWebhook?
+  ) throws -> Pipeline {
+    let logger = context.logger
+    let sha = backbone.weightsSHA256
+    let deadLetterTopic = configuration.string("input.dead_letter_topic")
+    let pipeline = try Pipeline(
+      configuration: configuration, backbone: backbone, backboneSHA256: sha, store: store,
+      publisher: KernelPublisher(
+        producer: producer, topic: configuration.string("publish.topic"),
+        folder: Self.nonEmpty(configuration.string("publish.dir")), backboneSHA256: sha,
+        kernelConfig: try configuration.kernelConfig(), logger: logger.child("publish"),
+        metrics: context.metrics),
+      alertEmitter: AlertEmitter(
+        producer: producer, topic: configuration.string("alert.topic"),
+        logger: logger.child("drift"), metrics: context.metrics, webhook: webhook),
+      deadLetters: producer.flatMap { producer in
+        deadLetterTopic.isEmpty
+          ? nil
+          : DeadLetterWriter(
+            producer: producer, topic: deadLetterTopic, logger: logger.child("dead-letters"),
+            metrics: context.metrics)
+      },
+      logger: logger, metrics: context.metrics)
+    pipeline.keepsAlertHistory = false
+    return pipeline
+  }
+
+  /// `text`, or nil when it is empty.
+  private static func nonEmpty(_ text: String) -> String? { text.isEmpty ? nil : text }
 
   /// Restores the newest valid snapshot; returns its manifest (nil: starting empty).
   private func restore(
@@ -292,6 +363,11 @@ struct ServeTool {
     return snapshot.manifest
   }
 
+  /// The input: `input.file` read from the trained state's offset, or the consumer of
+  /// `input.topics` in `input.group_id` whose rebalances `responder` answers.
+  ///
+  /// - Throws: `UsageError` when the input is not set, `KafkaError` when the consumer cannot
+  ///   be made.
   private func makeSource(
     _ configuration: Configuration, pipeline: Pipeline, responder: RebalanceResponder
   ) throws -> any RecordSource {
@@ -316,23 +392,80 @@ struct ServeTool {
       startOffset: { responder.startOffset(of: $0) })
   }
 
-  private static func loadBackbone(_ directory: String) throws -> Backbone {
-    do {
-      return try Backbone.load(from: directory)
-    } catch {
-      throw UsageError(
-        "cannot load the backbone from \(directory): \(error); pretrain one with "
-          + "`iak-stream pretrain --input EVENTS --out \(directory)` or set backbone.dir")
+  /// A partition's log start and end, asked of its leader (nil for a file source): offsets
+  /// that went backwards below the trained state's (a topic created again) are told from
+  /// records read again.
+  private static func watermarks(of source: any RecordSource, logger: Logger)
+    -> (@Sendable (KafkaPartition) -> (low: Int64, high: Int64)?)?
+  {
+    guard let kafka = source as? KafkaRecordSource else { return nil }
+    let consumer = kafka.consumer
+    return { @Sendable (partition: KafkaPartition) -> (low: Int64, high: Int64)? in
+      do {
+        return try consumer.watermarks(of: partition, timeout: .seconds(10))
+      } catch {
+        logger.warning(
+          "could not ask a partition's log start and end; its offsets are not checked",
+          ["partition": partition.description, "error": "\(error)"])
+        return nil
+      }
     }
   }
 
-  private static func idleExit(_ text: String?) throws -> Duration? {
-    guard let text else { return nil }
-    guard let milliseconds = ConfigValueParser.milliseconds(text), milliseconds > 0 else {
-      throw UsageError("--exit-when-idle \(text): expected a duration such as 5s or 500ms")
+  /// Prints the closing summary: only what a snapshot holds counts as served, the rest is read
+  /// again at the next start.
+  private func report(
+    _ pipeline: Pipeline, covered: TrainingLoop.CoveredState?, store: SnapshotStore
+  ) {
+    let counts = pipeline.counts
+    if (covered?.records ?? 0) == counts.records {
+      context.print(
+        "served \(counts.records) records (\(counts.rejected) rejected) into \(counts.examples) "
+          + "examples over \(pipeline.trainer.domains.count) domains; snapshots in "
+          + store.directory)
+    } else {
+      context.print(
+        "read \(counts.records) records, of which \(covered?.records ?? 0) are covered by a "
+          + "snapshot (\(covered.map { "version \($0.version), offsets \($0.offsetsDescription)" } ?? "none")); "
+          + "the rest are read again at the next start; snapshots in \(store.directory)")
     }
-    return .milliseconds(milliseconds)
   }
 
-  private static func nonEmpty(_ text: String) -> String? { text.isEmpty ? nil : text }
+  /// What `start()` made: the service's settings, clients and restored pipeline.
+  private struct Service {
+    let configuration: Configuration
+    let logger: Logger
+    let idleExit: Duration?
+    let offsetResetPolicy: OffsetResetPolicy
+    let metrics: ServeMetrics
+    let health: HealthState
+    /// The metrics and health endpoint, kept alive for the run.
+    let endpoint: HTTPEndpoint?
+    let store: SnapshotStore
+    let isKafka: Bool
+    let producer: KafkaProducer?
+    let webhook: AlertWebhook?
+    let pipeline: Pipeline
+    /// The snapshot the pipeline was restored from (nil: it started empty).
+    let restored: SnapshotManifest?
+    /// `shutdown.timeout`, in seconds.
+    let timeout: Double
+  }
+
+  /// What `connect(_:)` made: the queue between the threads, the source and the loops.
+  private struct Serving {
+    let queue: RecordQueue
+    let stateTopic: PartitionStateTopic?
+    let responder: RebalanceResponder
+    let source: any RecordSource
+    let loop: TrainingLoop
+
+    /// Starts the training thread.
+    func startTraining() {
+      let thread = Thread { [loop] in loop.run() }
+      thread.name = "iak-training"
+      thread.stackSize = 16 << 20
+      thread.start()
+    }
+  }
 }

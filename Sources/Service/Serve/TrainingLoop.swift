@@ -8,17 +8,20 @@ import Synchronization
 /// the pipeline, and checkpoints (snapshot, publish, then commit) every `checkpoint.interval`
 /// and whenever the consumer thread asks (rebalance, shutdown).
 ///
+/// Its lifecycle is a `TrainingLifecycle` value: the thread asks it what to do at each event
+/// and performs the answer; other threads read it, or wait for it to end (`waitUntilEnded`).
+///
 /// `@unchecked Sendable`: `pipeline` and the private variables are used only by the thread
-/// running `run()`; other threads reach the loop through `queue` and the locked `processed`
-/// and `status`.
+/// running `run()`; other threads reach the loop through `queue` and the locked `processed`,
+/// `lifecycle` and `covered`.
 final class TrainingLoop: @unchecked Sendable {
   /// The pipeline, owned by the training thread once `run()` starts.
   let pipeline: Pipeline
   /// The pipeline's decoder, which the consumer thread decodes records with before queueing
   /// them (`EventDecoder` is immutable and `Sendable`).
   let decoder: EventDecoder
-  /// Exact freshness figures (for `bench`).
-  let freshness: FreshnessLog
+  /// What a benchmark watches of the loop (none in service).
+  private let observer: (any TrainingObserver)?
   private let source: any RecordSource
   private let queue: RecordQueue
   private let metrics: ServeMetrics
@@ -27,7 +30,8 @@ final class TrainingLoop: @unchecked Sendable {
   private let stateTopic: PartitionStateTopic?
   private let health: HealthState?
   private let processed: Mutex<[KafkaPartition: Int64]>
-  private let status = Mutex<(isRunning: Bool, failure: String?)>((true, nil))
+  /// Where the loop is; changed only by the thread running `run()`.
+  private let lifecycle = WaitableState(TrainingLifecycle())
   private var sinceCheckpoint = 0
   /// Whether state changed without records (a partition taken over or released) since the
   /// newest snapshot.
@@ -40,8 +44,6 @@ final class TrainingLoop: @unchecked Sendable {
   /// Whether the newest checkpoint was kept to the local snapshot because the consumer group did
   /// not confirm this process as a member (`MembershipNotConfirmed`).
   private var isMembershipUnconfirmed = false
-  /// How many times the final checkpoint asks the group before exiting without publishing.
-  static let shutdownConfirmAttempts = 5
   private var retryDelay = Duration.seconds(1)
   /// Whether the newest snapshot's publish or commit may not have happened (state restored
   /// at start-up, or a commit that failed), so the next checkpoint runs even with nothing new
@@ -58,8 +60,8 @@ final class TrainingLoop: @unchecked Sendable {
   private let watermarks: (@Sendable (KafkaPartition) -> (low: Int64, high: Int64)?)?
   /// Records skipped as already trained and not yet logged.
   private var skippedRecords = 0
+  /// Chunks trained since the newest publication (for `iak_freshness_seconds`).
   private var arrivals: [(instant: ContinuousClock.Instant, records: Int)] = []
-  private var produced: [(timestampMs: Int64, records: Int)] = []
 
   /// A quiet service refreshes `iak_snapshot_last_success_timestamp_seconds` this often.
   static let idleRefresh = Duration.seconds(10)
@@ -69,7 +71,7 @@ final class TrainingLoop: @unchecked Sendable {
   /// `restored` is the snapshot the pipeline was restored from (nil: it starts empty).
   init(
     pipeline: Pipeline, source: any RecordSource, queue: RecordQueue, metrics: ServeMetrics,
-    interval: CheckpointInterval, logger: Logger, freshness: FreshnessLog = FreshnessLog(),
+    interval: CheckpointInterval, logger: Logger, observer: (any TrainingObserver)? = nil,
     stateTopic: PartitionStateTopic? = nil, owesDelivery: Bool = false,
     health: HealthState? = nil, restored: SnapshotManifest? = nil,
     offsetResetPolicy: OffsetResetPolicy = .fail,
@@ -86,7 +88,7 @@ final class TrainingLoop: @unchecked Sendable {
       })
     self.pipeline = pipeline
     decoder = pipeline.decoder
-    self.freshness = freshness
+    self.observer = observer
     self.source = source
     self.queue = queue
     self.metrics = metrics
@@ -98,11 +100,22 @@ final class TrainingLoop: @unchecked Sendable {
   /// The partitions whose state the trained pipeline holds (mirrored after each chunk).
   var heldPartitions: [KafkaPartition] { processed.withLock { $0.keys.sorted() } }
 
-  /// Whether `run()` is still going.
-  var isRunning: Bool { status.withLock { $0.isRunning } }
+  /// Where the loop is.
+  var state: TrainingLifecycle.State { lifecycle.current.state }
 
-  /// Why the loop stopped on its own, or why its final snapshot failed, if either happened.
-  var failure: String? { status.withLock { $0.failure } }
+  /// Whether `run()` has ended (false before it starts).
+  var hasEnded: Bool { !lifecycle.current.isActive }
+
+  /// Why the loop stopped, or is stopping, on its own, or why its final snapshot failed, if
+  /// either happened.
+  var failure: ServeFailure? { lifecycle.current.failure }
+
+  /// Waits until `run()` has ended, at most `timeout` (nil: without limit); returns whether it
+  /// has.
+  @discardableResult
+  func waitUntilEnded(timeout: Duration? = nil) -> Bool {
+    lifecycle.wait(until: { !$0.isActive }, timeout: timeout)
+  }
 
   /// What the newest snapshot on disk covers: restored at start-up or written since.
   var coveredState: CoveredState? { covered.withLock { $0 } }
@@ -114,87 +127,117 @@ final class TrainingLoop: @unchecked Sendable {
 
   /// Runs until a `.stop` request or a failure.
   func run() {
-    defer { status.withLock { $0.isRunning = false } }
-    while true {
+    guard lifecycle.update({ $0.started() }) == .serve else { return }
+    while case .running = state {
+      // The bounded wait wakes the loop for its timers (the checkpoint interval, a retry).
       switch queue.next(timeout: .milliseconds(100)) {
-      case .records(let queued, let arrivedAt)?:
-        metrics.queued.set(Double(queue.count))
-        guard let records = untrained(queued) else {
-          checkpoint(reason: "failure")
-          return
-        }
-        do {
-          try pipeline.process(records)
-        } catch {
-          let reason = "a rejected record could not be handed to the dead-letter topic: \(error)"
-          logger.error("stopping: \(reason)")
-          status.withLock { $0.failure = reason }
-          remember(records, arrivedAt: arrivedAt)
-          checkpoint(reason: "failure")
-          return
-        }
-        remember(records, arrivedAt: arrivedAt)
+      case .records(let records, let arrivedAt)?:
+        train(records, arrivedAt: arrivedAt)
       case .request(let request)?:
-        switch request.kind {
-        case .checkpoint(let reason):
-          checkpoint(reason: reason)
-          request.complete()
-        case .stop:
-          var isDurable = checkpoint(reason: "shutdown")
-          // No later checkpoint will publish what an unconfirmed one kept to the local snapshot:
-          // ask the group again for a few seconds (a rebalance or an outage may be ending).
-          var attempt = 1
-          while isDurable, isMembershipUnconfirmed, attempt < Self.shutdownConfirmAttempts {
-            Thread.sleep(forTimeInterval: 1)
-            isDurable = checkpoint(reason: "shutdown")
-            attempt += 1
-          }
-          if isMembershipUnconfirmed {
-            logger.warning(
-              "exiting with the final checkpoint in the local snapshot only: the consumer group "
-                + "did not confirm this process as a member, so its kernels, state and offsets "
-                + "were not written to Kafka; the next start publishes them if it keeps the "
-                + "partitions", ["attempts": "\(attempt)"])
-          }
-          if !isDurable {
-            let reason = finalCheckpointFailure()
-            logger.error(reason)
-            status.withLock { $0.failure = $0.failure ?? reason }
-          }
-          request.complete()
-          return
-        case .adopt(let state):
-          do {
-            let held = pipeline.offsets[state.partition]
-            try pipeline.adopt(state)
-            logger.info(
-              "partition state taken over from the state topic",
-              [
-                "partition": state.partition.description, "offset": "\(state.nextOffset)",
-                "held_offset": held.map(String.init) ?? "none",
-                "domains": "\(pipeline.domains(of: state.partition).count)",
-              ])
-            noteOffsets()
-            isStateChanged = true
-            request.complete()
-          } catch {
-            request.fail("\(error)")
-          }
-        case .rewind(let partition, let offset):
-          pipeline.rewind(partition, to: offset)
-          noteOffsets()
-          isStateChanged = true
-          request.complete()
-        case .release(let partitions):
-          for partition in partitions { pipeline.release(partition) }
-          noteOffsets()
-          isStateChanged = true
-          request.complete()
-        }
+        answer(request)
       case nil:
         break
       }
-      if isDue { checkpoint(reason: "interval") }
+      if case .running = state, isDue { checkpoint(reason: "interval") }
+    }
+  }
+
+  /// Runs a chunk through the pipeline; a failure stops the loop.
+  private func train(_ queued: [DecodedRecord], arrivedAt: ContinuousClock.Instant) {
+    guard lifecycle.current.recordsArrived() == .train else { return }
+    metrics.queued.set(Double(queue.count))
+    guard let records = untrained(queued) else { return }
+    do {
+      try pipeline.process(records)
+    } catch {
+      let failure = ServeFailure(
+        .training, "a rejected record could not be handed to the dead-letter topic: \(error)")
+      logger.error("stopping: \(failure.message)")
+      remember(records, arrivedAt: arrivedAt)
+      fail(failure)
+      return
+    }
+    remember(records, arrivedAt: arrivedAt)
+  }
+
+  /// Does what `request` asks and answers it.
+  private func answer(_ request: ServeRequest) {
+    switch request.kind {
+    case .checkpoint(let reason):
+      checkpoint(reason: reason)
+      request.complete()
+    case .stop:
+      if case .checkpoint(let reason) = lifecycle.update({ $0.stopRequested() }) {
+        drain(reason: reason)
+      }
+      request.complete()
+    case .adopt(let state):
+      do {
+        let held = pipeline.offsets[state.partition]
+        try pipeline.adopt(state)
+        logger.info(
+          "partition state taken over from the state topic",
+          [
+            "partition": state.partition.description, "offset": "\(state.nextOffset)",
+            "held_offset": held.map(String.init) ?? "none",
+            "domains": "\(pipeline.domains(of: state.partition).count)",
+          ])
+        noteOffsets()
+        isStateChanged = true
+        request.complete()
+      } catch {
+        request.fail("\(error)")
+      }
+    case .rewind(let partition, let offset):
+      pipeline.rewind(partition, to: offset)
+      noteOffsets()
+      isStateChanged = true
+      request.complete()
+    case .release(let partitions):
+      for partition in partitions { pipeline.release(partition) }
+      noteOffsets()
+      isStateChanged = true
+      request.complete()
+    }
+  }
+
+  /// Stops the loop after `failure` (already logged), keeping what was trained in a snapshot.
+  private func fail(_ failure: ServeFailure) {
+    if case .checkpoint(let reason) = lifecycle.update({ $0.trainingFailed(failure) }) {
+      drain(reason: reason)
+    }
+  }
+
+  /// Takes the final checkpoint, again while the group does not confirm this process as a
+  /// member (a rebalance or an outage may be ending), and ends the loop.
+  private func drain(reason: String) {
+    while true {
+      let isDurable = checkpoint(reason: reason)
+      // Worked out on a copy and stored once done: whoever waits for the end (`serve`'s
+      // shutdown) then sees this loop's last lines logged.
+      var next = lifecycle.current
+      let action = next.finalCheckpointEnded(
+        isDurable: isDurable, isMembershipUnconfirmed: isMembershipUnconfirmed,
+        finalSnapshotFailure: ServeFailure(.finalSnapshot, finalCheckpointFailure()))
+      switch action {
+      case .checkpointAgain(let pause):
+        lifecycle.update { $0 = next }
+        // A pause before asking the group again, not a poll: nothing else can answer sooner.
+        Thread.sleep(forTimeInterval: pause.inSeconds)
+      case .end(let warnsLocalOnly, let attempts, let failure):
+        if warnsLocalOnly {
+          logger.warning(
+            "exiting with the final checkpoint in the local snapshot only: the consumer group "
+              + "did not confirm this process as a member, so its kernels, state and offsets "
+              + "were not written to Kafka; the next start publishes them if it keeps the "
+              + "partitions", ["attempts": "\(attempts)"])
+        }
+        if let failure { logger.error(failure.message) }
+        lifecycle.update { $0 = next }
+        return
+      case .ignore:
+        return
+      }
     }
   }
 
@@ -206,7 +249,7 @@ final class TrainingLoop: @unchecked Sendable {
   /// Records below the trained state's offset of a partition whose end now lies below it are
   /// not read again: the topic was deleted and created again (librdkafka reset to its start),
   /// and `--on-offset-reset` decides (see `RebalanceResponder`). Returns nil when that stops
-  /// the service (`fail`), with the failure set.
+  /// the service (`fail`), after the final checkpoint.
   private func untrained(_ records: [DecodedRecord]) -> [DecodedRecord]? {
     var offsets = pipeline.offsets
     let behind = Set(
@@ -221,16 +264,17 @@ final class TrainingLoop: @unchecked Sendable {
       ]
       switch offsetResetPolicy {
       case .fail:
-        let reason =
+        let failure = ServeFailure(
+          .training,
           "the offsets of input partition \(partition) went backwards while serving: it ends at "
-          + "offset \(high) (log start \(low)) but the trained state has read it up to offset "
-          + "\(held), so the topic was deleted and created again, or truncated; its records "
-          + "are new and none was trained or skipped. Start again with --on-offset-reset "
-          + "resume-from-snapshot to keep the trained state and read the partition from offset "
-          + "\(low), or --on-offset-reset start-over to forget the partition's state and train "
-          + "it anew from offset \(low)"
-        logger.error("stopping: \(reason)")
-        status.withLock { $0.failure = $0.failure ?? reason }
+            + "offset \(high) (log start \(low)) but the trained state has read it up to offset "
+            + "\(held), so the topic was deleted and created again, or truncated; its records "
+            + "are new and none was trained or skipped. Start again with --on-offset-reset "
+            + "resume-from-snapshot to keep the trained state and read the partition from offset "
+            + "\(low), or --on-offset-reset start-over to forget the partition's state and train "
+            + "it anew from offset \(low)")
+        logger.error("stopping: \(failure.message)")
+        fail(failure)
         return nil
       case .resumeFromSnapshot:
         logger.warning(
@@ -267,17 +311,7 @@ final class TrainingLoop: @unchecked Sendable {
     metrics.processed.increment(by: Double(count))
     sinceCheckpoint += count
     arrivals.append((arrivedAt, count))
-    freshness.noteProcessed(arrivedAt: arrivedAt, at: .now)
-    if freshness.measuresProduceTime {
-      for record in records {
-        guard let timestamp = record.timestampMs else { continue }
-        if produced.last?.timestampMs == timestamp {
-          produced[produced.count - 1].records += 1
-        } else {
-          produced.append((timestamp, 1))
-        }
-      }
-    }
+    observer?.trained(records, arrivedAt: arrivedAt, at: .now)
     noteOffsets()
   }
 
@@ -382,19 +416,12 @@ final class TrainingLoop: @unchecked Sendable {
       checkpointError = nil
       let published = ContinuousClock.now
       for arrival in arrivals {
-        let seconds = (published - arrival.instant).inSeconds
-        freshness.record(seconds: seconds, records: arrival.records)
-        metrics.freshness.observe(seconds, count: arrival.records)
+        metrics.freshness.observe((published - arrival.instant).inSeconds, count: arrival.records)
       }
       arrivals.removeAll(keepingCapacity: true)
-      let publishedMs = Int64(Date().timeIntervalSince1970 * 1000)
-      for batch in produced {
-        freshness.record(
-          seconds: Double(publishedMs - batch.timestampMs) / 1000, records: batch.records,
-          from: .produce)
-      }
-      produced.removeAll(keepingCapacity: true)
-      freshness.notePublication(at: published, checkpointSeconds: (published - started).inSeconds)
+      observer?.published(
+        at: published, milliseconds: Int64(Date().timeIntervalSince1970 * 1000),
+        checkpointSeconds: (published - started).inSeconds)
       metrics.snapshots.increment()
       metrics.lastSnapshot.set(Date().timeIntervalSince1970)
       metrics.snapshotSeconds.observe((published - started).inSeconds)

@@ -1,6 +1,7 @@
 import Synchronization
 
-/// Exact freshness figures for benchmarks: how long records waited from their arrival to the
+/// Exact freshness figures for benchmarks, kept by observing `serve`'s training thread
+/// (`TrainingObserver`): how long records waited from their arrival to the
 /// publication of the snapshot that covers them, kept as (seconds, records) pairs, and the span
 /// of the run (first arrival, last record processed, last publication).
 ///
@@ -28,16 +29,26 @@ final class FreshnessLog: Sendable {
     var lastCheckpointSeconds = 0.0
   }
 
-  private struct State {
+  /// The figures, and what the training thread trained since the newest publication.
+  struct State {
+    /// Waits measured from the poll.
     var polled: [(seconds: Double, records: Int)] = []
+    /// Waits measured from the records' timestamps.
     var produced: [(seconds: Double, records: Int)] = []
+    /// The span of the run.
     var span = Span()
+    /// Chunks trained and not yet published: when they arrived and how many records each held.
+    var unpublishedArrivals: [(instant: ContinuousClock.Instant, records: Int)] = []
+    /// Records trained and not yet published, by timestamp (milliseconds; runs of one
+    /// timestamp counted together).
+    var unpublishedTimestamps: [(milliseconds: Int64, records: Int)] = []
   }
 
-  private let state = Mutex(State())
+  /// The figures, locked.
+  let state = Mutex(State())
   /// Pairs kept at most per origin (the oldest are dropped beyond it).
   let limit: Int
-  /// Whether `serve` also measures waits from the records' timestamps (costs a pair per
+  /// Whether it also measures waits from the records' timestamps (costs a pair per
   /// distinct timestamp, so only benchmarks ask for it).
   let measuresProduceTime: Bool
 
@@ -59,16 +70,6 @@ final class FreshnessLog: Sendable {
       case .poll: append(&state.polled)
       case .produce: append(&state.produced)
       }
-    }
-  }
-
-  /// Notes that a chunk that arrived at `arrival` went through the pipeline at `instant`.
-  func noteProcessed(
-    arrivedAt arrival: ContinuousClock.Instant, at instant: ContinuousClock.Instant
-  ) {
-    state.withLock {
-      if $0.span.firstArrival == nil { $0.span.firstArrival = arrival }
-      $0.span.lastProcessed = instant
     }
   }
 

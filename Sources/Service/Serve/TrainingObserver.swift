@@ -1,0 +1,17 @@
+import Stream
+
+/// What a benchmark watches of `serve`'s training thread (`bench serve`: exact freshness and the
+/// span of the run). `serve` itself installs none and pays nothing for it.
+///
+/// Called on the training thread only, in order.
+protocol TrainingObserver: Sendable {
+  /// `records`, polled at `arrival`, went through the pipeline at `instant`.
+  func trained(
+    _ records: [DecodedRecord], arrivedAt arrival: ContinuousClock.Instant,
+    at instant: ContinuousClock.Instant)
+
+  /// A snapshot covering every record trained so far was published at `instant` (wall clock
+  /// `milliseconds` since 1970) by a checkpoint that took `checkpointSeconds`.
+  func published(
+    at instant: ContinuousClock.Instant, milliseconds: Int64, checkpointSeconds: Double)
+}
