@@ -1,4 +1,6 @@
 import Foundation
+import Learner
+import Stream
 import Testing
 
 @testable import Service
@@ -21,16 +23,18 @@ import Testing
         kafka.sasl.password = hunter2
         """, source: "test.conf")
     try configuration.apply(override: "train.learning_rate=3e-4")
-    #expect(configuration.int("train.batch_max") == 32)
-    #expect(configuration.milliseconds("label.wait") == 250)
-    #expect(configuration.bytes("event.max_bytes") == 10 * 1_048_576)
+    let settings = configuration.settings
+    #expect(settings.train.batchMax == 32)
+    #expect(settings.label.wait == .milliseconds(250))
+    #expect(settings.event.maxBytes == 10 * 1_048_576)
     #expect(configuration.string("domain.window") == "slots 06:00 10:00 tz=Asia/Shanghai")
-    #expect(configuration.list("backbone.hidden") == ["256", "128", "64"])
-    #expect(configuration.hostPort("metrics.listen").host == "::1")
-    #expect(configuration.hostPort("metrics.listen").port == 9000)
-    #expect(configuration.interval("checkpoint.interval") == .events(5000))
-    #expect(configuration.bool("publish.create_topics") == false)
-    #expect(configuration.double("train.learning_rate") == 3e-4)
+    #expect(
+      settings.domain.window == (try DomainWindow(parsing: "slots 06:00 10:00 tz=Asia/Shanghai")))
+    #expect(settings.backbone.hidden == [256, 128, 64])
+    #expect(settings.metrics.listen == HostPort(host: "::1", port: 9000))
+    #expect(settings.checkpoint.interval == .events(5000))
+    #expect(settings.publish.createTopics == false)
+    #expect(settings.train.learningRate == 3e-4)
     #expect(configuration.kafkaSetting("security.protocol") == "SASL_SSL")
     #expect(configuration.kafkaSetting("bootstrap.servers") == "127.0.0.1:9092")
     #expect(configuration.origins["train.batch_max"] == "test.conf line 2")
@@ -134,5 +138,57 @@ import Testing
         "pipeline.conf does not set \(key.name); regenerate it with iak-stream config --defaults")
     }
     #expect(text == Configuration.renderDefaults())
+  }
+
+  @Test func everySchemaKeyHasATypedSetting() {
+    let read = Settings.keyNames
+    #expect(Set(read).count == read.count, "a key is read into two typed settings")
+    let schema = ConfigSchema.keys.map(\.name)
+    for name in schema {
+      #expect(read.contains(name), "\(name) has no typed field in Settings")
+    }
+    for name in read {
+      #expect(schema.contains(name), "Settings reads \(name), which the schema does not know")
+    }
+  }
+
+  @Test func typedSettingsFollowEveryOverride() throws {
+    var configuration = Configuration()
+    #expect(configuration.settings.iak.insertAt == .last)
+    #expect(configuration.settings.drift.onHarm == .deactivate)
+    #expect(configuration.settings.backbone.until == 883_612_800_000)
+    try configuration.apply(override: "iak.insert_at=hidden1")
+    try configuration.apply(override: "drift.on_collapse=rollback")
+    try configuration.apply(override: "label.release=on_click")
+    try configuration.apply(override: "backbone.until=")
+    try configuration.apply(override: "metrics.silent_after=90m")
+    #expect(configuration.settings.iak.insertAt == .layer(.hidden(1)))
+    #expect(configuration.settings.drift.onCollapse == .rollback)
+    #expect(configuration.settings.label.release == .onClick)
+    #expect(configuration.settings.backbone.until == nil)
+    #expect(configuration.settings.metrics.silentAfter == .seconds(5400))
+    #expect(configuration.settings.metrics.silentAfter.wholeMilliseconds == 5_400_000)
+  }
+
+  @Test func valuesTheirTypedSettingCannotReadAreRefusedWhereTheyAreSet() {
+    var configuration = Configuration()
+    #expect(
+      throws: ConfigError(
+        location: "--set iak.insert_at",
+        message: "'iak.insert_at' expects 'embedding', 'hidden1'..'hiddenL' or 'last', got "
+          + "'hidden'")
+    ) {
+      try configuration.apply(override: "iak.insert_at=hidden")
+    }
+    #expect(
+      throws: ConfigError(
+        location: "--set backbone.hidden",
+        message: "'backbone.hidden' expects positive widths such as '128, 64', got 'x'")
+    ) {
+      try configuration.apply(override: "backbone.hidden=16, x")
+    }
+    #expect(throws: ConfigError.self) { try configuration.apply(override: "domain.window=often") }
+    #expect(configuration == Configuration())
+    #expect(configuration.settings.iak.insertAt == .last)
   }
 }

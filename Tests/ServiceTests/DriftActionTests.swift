@@ -236,7 +236,7 @@ import Testing
     let fresh = IAKKernel(
       domain: Self.domain, backbone: fixture.backbone.config,
       config: try fixture.configuration.kernelConfig(),
-      seed: UInt64(fixture.configuration.int("train.seed")))
+      seed: UInt64(fixture.configuration.settings.train.seed))
     #expect(published.tensors == fresh.weightTensors())
     for name in ["decoder.weight", "decoder.bias"] {
       let values = try #require(try published.tensors[name]?.floats())

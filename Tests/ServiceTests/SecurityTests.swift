@@ -88,7 +88,8 @@ import Testing
 
   @Test func metricsListenOnLoopbackByDefault() throws {
     let defaults = Configuration()
-    let (host, port) = defaults.hostPort("metrics.listen")
+    let listen = defaults.settings.metrics.listen
+    let (host, port) = (listen.host, listen.port)
     #expect(host == "127.0.0.1" && port == 9464)
     #expect(Configuration.renderDefaults().contains("\nmetrics.listen = 127.0.0.1:9464\n"))
     // The default host on a free port: the socket is bound to loopback and nothing else.

@@ -61,7 +61,7 @@ struct ServeBenchmark {
   func run() throws {
     let configuration = context.configuration
     let events = try BenchEvents.load(
-      settings.input, regionField: configuration.string("domain.region_field"),
+      settings.input, regionField: configuration.settings.domain.regionField,
       partitions: settings.partitions, partitionBytes: settings.partitionBytes,
       limit: settings.limit)
     context.print(events.summary)
@@ -178,8 +178,6 @@ struct ServeBenchmark {
 
   /// The topics `serve` writes to, made in the mock cluster (it cannot create topics itself).
   static func serviceTopics(_ configuration: Configuration) -> [String] {
-    [
-      "publish.topic", "alert.topic", "input.dead_letter_topic", "checkpoint.state_topic",
-    ].map { configuration.string($0) }.filter { !$0.isEmpty }
+    configuration.settings.outputTopics
   }
 }

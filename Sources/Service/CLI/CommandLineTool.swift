@@ -45,7 +45,7 @@ public enum CommandLineTool {
       }
       let configuration = try Configuration.load(
         path: parsed.value("--config"), overrides: parsed.all("--set"))
-      var level = Logger.Level(name: configuration.string("log.level")) ?? .info
+      var level = configuration.settings.log.level
       if let text = parsed.value("--log-level") {
         guard let chosen = Logger.Level(name: text) else {
           throw UsageError(
@@ -53,8 +53,8 @@ public enum CommandLineTool {
         }
         level = chosen
       }
-      FastBLAS.configureThreads(configuration.int("train.blas_threads"))
-      let format = Logger.Format(rawValue: configuration.string("log.format")) ?? .logfmt
+      FastBLAS.configureThreads(configuration.settings.train.blasThreads)
+      let format = configuration.settings.log.format
       let logger = Logger(label: command.name, level: level, format: format)
       let shutdown = ShutdownSignal()
       shutdown.installProcessHandlers()

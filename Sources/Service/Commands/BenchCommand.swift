@@ -146,7 +146,7 @@ extension CommandSpec {
         var settings = ServeBenchmark.Settings(
           input: URL(fileURLWithPath: try arguments.required("--input")),
           backbone: arguments.value("--backbone")
-            ?? context.configuration.string("backbone.dir"))
+            ?? context.configuration.settings.backbone.dir)
         settings.partitions = try arguments.int("--partitions", default: 12, in: 1...1024)
         settings.partitionBytes = Int(
           (try arguments.positiveDouble("--partition-mb", default: 4) ?? 4) * 1e6)
@@ -159,7 +159,7 @@ extension CommandSpec {
         var settings = SoakBenchmark.Settings(
           input: URL(fileURLWithPath: try arguments.required("--input")),
           backbone: arguments.value("--backbone")
-            ?? context.configuration.string("backbone.dir"))
+            ?? context.configuration.settings.backbone.dir)
         settings.minutes = try arguments.int("--minutes", default: 10, in: 1...100_000)
         settings.partitions = try arguments.int("--partitions", default: 4, in: 1...1024)
         context.print("openblas core: \(BLASRuntime.coreName)")

@@ -45,7 +45,7 @@ extension CommandSpec {
       }
       let configuration = context.configuration
       let configured =
-        configuration.list("input.topics").map {
+        configuration.settings.input.topics.map {
           TopicSpecification(name: $0, partitions: inputPartitions)
         } + ServiceTopics.specifications(for: configuration)
       for topic in configured where !topics.contains(where: { $0.name == topic.name }) {

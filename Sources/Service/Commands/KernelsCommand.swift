@@ -50,9 +50,9 @@ struct KernelsTool {
     self.context = context
     let directory =
       context.arguments.value("--checkpoint-dir")
-      ?? context.configuration.string("checkpoint.dir")
+      ?? context.configuration.settings.checkpoint.dir
     store = try SnapshotStore(
-      directory: directory, keep: context.configuration.int("checkpoint.keep"),
+      directory: directory, keep: context.configuration.settings.checkpoint.keep,
       createIfMissing: false)
   }
 
@@ -255,12 +255,12 @@ struct KernelsTool {
     _ kernel: IAKKernel, version: Int, isActive: Bool, snapshot: Int, backboneSHA256: String
   ) throws {
     let configuration = context.configuration
-    let folder = configuration.string("publish.dir")
+    let folder = configuration.settings.publish.dir
     let producer = try KafkaProducer.make(
       configuration: configuration.kafkaConfiguration, logger: context.logger)
     defer { try? producer.close() }
     let publisher = KernelPublisher(
-      producer: producer, topic: configuration.string("publish.topic"),
+      producer: producer, topic: configuration.settings.publish.topic,
       folder: folder.isEmpty ? nil : folder, backboneSHA256: backboneSHA256,
       kernelConfig: try configuration.kernelConfig(), logger: context.logger,
       metrics: context.metrics)

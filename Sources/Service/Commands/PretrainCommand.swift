@@ -32,10 +32,12 @@ extension CommandSpec {
       let configuration = context.configuration
       let arguments = context.arguments
       let input = try arguments.required("--input")
-      let untilText = arguments.value("--until") ?? configuration.string("backbone.until")
       let untilName = arguments.value("--until") == nil ? "backbone.until" : "--until"
-      let until = try parseTime(untilText, option: untilName)
-      let out = arguments.value("--out") ?? configuration.string("backbone.dir")
+      let until =
+        try arguments.value("--until").map { text throws(UsageError) in
+          try parseTime(text, option: untilName)
+        } ?? configuration.settings.backbone.until
+      let out = arguments.value("--out") ?? configuration.settings.backbone.dir
       let backboneConfig = try configuration.backboneConfig()
       let assembler = ExampleAssembler(backbone: backboneConfig)
       let contents = try EventFile.read(

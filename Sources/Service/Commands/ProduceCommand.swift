@@ -46,7 +46,7 @@ extension CommandSpec {
       }
       let pace: ProduceCommand.Pace =
         rate.map { .rate($0) } ?? speedup.map { .speedup($0) } ?? .unlimited
-      guard let topic = arguments.value("--topic") ?? configuration.list("input.topics").first
+      guard let topic = arguments.value("--topic") ?? configuration.settings.input.topics.first
       else { throw UsageError("no topic: give --topic or set input.topics") }
       let input = URL(fileURLWithPath: try arguments.required("--input"))
       let timestampText = arguments.value("--timestamp") ?? "send"

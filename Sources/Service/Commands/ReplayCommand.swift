@@ -81,12 +81,12 @@ struct ReplayTool {
     let arguments = context.arguments
     let configuration = try context.configuration.overridingBootstrapServers(
       arguments.value("--bootstrap-servers"))
-    let backboneDirectory = arguments.value("--backbone") ?? configuration.string("backbone.dir")
+    let backboneDirectory = arguments.value("--backbone") ?? configuration.settings.backbone.dir
     let backbone = try Backbone.load(from: backboneDirectory)
     let sha = backbone.weightsSHA256
     let store = try SnapshotStore(
       directory: try arguments.required("--checkpoint-dir"),
-      keep: configuration.int("checkpoint.keep"))
+      keep: configuration.settings.checkpoint.keep)
     let publishDirectory = arguments.value("--publish-dir")
     let publisher = publishDirectory.map {
       KernelPublisher(
@@ -120,7 +120,7 @@ struct ReplayTool {
     }
     let range = try makeRange(configuration, snapshotOffsets: pipeline.offsets)
     defer { range.source.close() }
-    let interval = configuration.interval("checkpoint.interval")
+    let interval = configuration.settings.checkpoint.interval
     let reporter = ProgressReporter(
       label: "replay", unit: "records", total: range.total, logger: context.logger)
     var sinceCheckpoint = 0
@@ -213,7 +213,7 @@ struct ReplayTool {
           Int64(try arguments.int("--until-offset", default: 0))
         }, untilTime: untilTime, schema: configuration.eventSchema)
     }
-    guard let topic = arguments.value("--topic") ?? configuration.list("input.topics").first else {
+    guard let topic = arguments.value("--topic") ?? configuration.settings.input.topics.first else {
       throw UsageError("no input: give --input FILE or --topic T (or set input.topics)")
     }
     let start: StartPosition? =
@@ -242,7 +242,7 @@ struct ReplayTool {
       return snapshot
     }
     let other = try SnapshotStore(
-      directory: text, keep: context.configuration.int("checkpoint.keep"), createIfMissing: false)
+      directory: text, keep: context.configuration.settings.checkpoint.keep, createIfMissing: false)
     return try other.newestValidSnapshot(
       expectingBackbone: backboneSHA256, logger: context.logger)
   }

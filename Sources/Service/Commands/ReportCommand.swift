@@ -26,7 +26,7 @@ extension CommandSpec {
       let out = try arguments.required("--out")
       let model = try ReportModel.load(
         checkpointDirectory: arguments.value("--checkpoint-dir")
-          ?? context.configuration.string("checkpoint.dir"),
+          ?? context.configuration.settings.checkpoint.dir,
         summaryPath: arguments.value("--summary"), logger: context.logger)
       for problem in model.problems {
         context.logger.warning("report: part of the store was not read", ["problem": problem])

@@ -39,7 +39,7 @@ extension CommandSpec {
       let configuration = context.configuration
       let arguments = context.arguments
       let backbone = try Backbone.load(
-        from: arguments.value("--backbone") ?? configuration.string("backbone.dir"))
+        from: arguments.value("--backbone") ?? configuration.settings.backbone.dir)
       let loaded = try arguments.value("--kernels").map(ServingKernels.load)
       let backboneSHA256 = backbone.weightsSHA256
       let foreign = loaded?.domains(notTrainedOn: backboneSHA256) ?? []

@@ -3,30 +3,24 @@ import Learner
 extension Configuration {
   /// The backbone's shape from `backbone.*` and `event.numeric_fields`.
   ///
-  /// - Throws: `ConfigError` when `backbone.hidden` is not a list of positive widths.
+  /// - Throws: nothing today: `backbone.hidden` is checked when it is set (kept throwing for
+  ///   the settings a future shape may check here).
   public func backboneConfig() throws(ConfigError) -> BackboneConfig {
-    var hidden: [Int] = []
-    for text in list("backbone.hidden") {
-      guard let width = Int(text), width > 0 else {
-        throw ConfigError(
-          location: origins["backbone.hidden"] ?? "backbone.hidden",
-          message: "'backbone.hidden' expects positive widths such as '128, 64', got '\(text)'")
-      }
-      hidden.append(width)
-    }
+    let backbone = settings.backbone
     return BackboneConfig(
-      fields: list("backbone.fields"), numericFields: list("event.numeric_fields"),
-      buckets: int("backbone.buckets"), embeddingDim: int("backbone.embedding_dim"),
-      hiddenSizes: hidden, hashSeed: UInt64(int("backbone.hash_seed")))
+      fields: backbone.fields, numericFields: settings.event.numericFields,
+      buckets: backbone.buckets, embeddingDim: backbone.embeddingDim,
+      hiddenSizes: backbone.hidden, hashSeed: UInt64(backbone.hashSeed))
   }
 
   /// Pretraining settings from `backbone.*`.
   public var pretrainConfig: PretrainConfig {
-    PretrainConfig(
-      epochs: int("backbone.epochs"), learningRate: Float(double("backbone.learning_rate")),
-      batchSize: int("backbone.batch_size"), seed: UInt64(int("backbone.seed")),
-      validationFraction: double("backbone.validation_fraction"),
-      embeddingL2: Float(double("backbone.embedding_l2")), refit: bool("backbone.refit"))
+    let backbone = settings.backbone
+    return PretrainConfig(
+      epochs: backbone.epochs, learningRate: Float(backbone.learningRate),
+      batchSize: backbone.batchSize, seed: UInt64(backbone.seed),
+      validationFraction: backbone.validationFraction,
+      embeddingL2: Float(backbone.embeddingL2), refit: backbone.refit)
   }
 
   /// The kernel's shape and loss from `iak.*`.
@@ -34,52 +28,45 @@ extension Configuration {
   /// `iak.insert_at = last` is the last hidden layer of `backbone.hidden` (`hidden2` for
   /// `128, 64`), so the default suits any depth of tower.
   ///
-  /// - Throws: `ConfigError` when `iak.insert_at` names no layer.
+  /// - Throws: nothing today: `iak.insert_at` is checked when it is set.
   public func kernelConfig() throws(ConfigError) -> KernelConfig {
-    let name = string("iak.insert_at")
-    let layers = list("backbone.hidden").count
-    let insertAt =
-      name == "last" ? (layers > 0 ? .hidden(layers) : .embedding) : InsertionPoint(name: name)
-    guard let insertAt else {
-      throw ConfigError(
-        location: origins["iak.insert_at"] ?? "iak.insert_at",
-        message: "'iak.insert_at' expects 'embedding', 'hidden1'..'hiddenL' or 'last', got "
-          + "'\(name)'")
-    }
+    let iak = settings.iak
     return KernelConfig(
-      insertAt: insertAt, bottleneck: int("iak.bottleneck"),
-      encoderHidden: int("iak.encoder_hidden"), beta: Float(double("iak.beta")),
-      betaWarmupSteps: int("iak.beta_warmup_steps"),
-      activeUnitThreshold: Float(double("iak.active_unit_threshold")))
+      insertAt: iak.insertAt.point(hiddenLayers: settings.backbone.hidden.count),
+      bottleneck: iak.bottleneck, encoderHidden: iak.encoderHidden, beta: Float(iak.beta),
+      betaWarmupSteps: iak.betaWarmupSteps,
+      activeUnitThreshold: Float(iak.activeUnitThreshold))
   }
 
   /// Streaming training settings from `train.*` and `domain.min_examples`.
   public var trainConfig: TrainConfig {
-    TrainConfig(
-      batchMax: int("train.batch_max"), batchMaxWaitMs: milliseconds("train.batch_max_wait"),
-      learningRate: Float(double("train.learning_rate")),
-      stepsPerBatch: int("train.steps_per_batch"), seed: UInt64(int("train.seed")),
-      learningRateScaling: LearningRateScaling(rawValue: string("train.lr_scaling"))!,
-      gradientClip: Float(double("train.gradient_clip")),
-      mode: AdaptationMode(rawValue: string("train.mode"))!,
-      activationMinExamples: int("domain.min_examples"),
-      evaluationWindow: int("train.auc_window"), proxyDecay: Float(double("train.proxy_decay")))
+    let train = settings.train
+    return TrainConfig(
+      batchMax: train.batchMax, batchMaxWaitMs: train.batchMaxWait.wholeMilliseconds,
+      learningRate: Float(train.learningRate),
+      stepsPerBatch: train.stepsPerBatch, seed: UInt64(train.seed),
+      learningRateScaling: train.learningRateScaling,
+      gradientClip: Float(train.gradientClip),
+      mode: train.mode,
+      activationMinExamples: settings.domain.minExamples,
+      evaluationWindow: train.aucWindow, proxyDecay: Float(train.proxyDecay))
   }
 
   /// Drift detector settings from `drift.*`.
   public var driftSettings: DriftSettings {
-    DriftSettings(
-      warmupSteps: int("drift.warmup_steps"), collapseSteps: int("drift.collapse_steps"),
-      decoderNormThreshold: double("drift.decoder_norm_threshold"),
-      muVarianceThreshold: double("drift.mu_variance_threshold"),
-      harmWindow: int("drift.harm_window"),
+    let drift = settings.drift
+    return DriftSettings(
+      warmupSteps: drift.warmupSteps, collapseSteps: drift.collapseSteps,
+      decoderNormThreshold: drift.decoderNormThreshold,
+      muVarianceThreshold: drift.muVarianceThreshold,
+      harmWindow: drift.harmWindow,
       guardSettings: ServingGuard.Settings(
-        minExamples: int("drift.guard_min_examples"),
-        minPerClass: int("drift.guard_min_per_class"),
-        checkEvery: int("drift.guard_check_every"), aucMargin: double("drift.guard_auc_margin"),
-        logLossMargin: double("drift.guard_logloss_margin"), onZ: double("drift.guard_on_z"),
-        offZ: double("drift.guard_off_z"), confirmZ: double("drift.guard_confirm_z")),
-      klRunaway: double("drift.kl_runaway"), pageHinkleyDelta: double("drift.ph_delta"),
-      pageHinkleyLambda: double("drift.ph_lambda"))
+        minExamples: drift.guardMinExamples,
+        minPerClass: drift.guardMinPerClass,
+        checkEvery: drift.guardCheckEvery, aucMargin: drift.guardAUCMargin,
+        logLossMargin: drift.guardLogLossMargin, onZ: drift.guardOnZ,
+        offZ: drift.guardOffZ, confirmZ: drift.guardConfirmZ),
+      klRunaway: drift.klRunaway, pageHinkleyDelta: drift.pageHinkleyDelta,
+      pageHinkleyLambda: drift.pageHinkleyLambda)
   }
 }

@@ -2,9 +2,8 @@ import Foundation
 
 /// The effective configuration: defaults, then a `pipeline.conf` file, then `--set` overrides.
 ///
-/// Every value is checked against `ConfigSchema` when it is read, so the typed accessors cannot
-/// fail on a loaded configuration; asking for a key the schema does not know is a programming
-/// error and traps.
+/// Every value is checked against `ConfigSchema` when it is set, and `settings` holds them all as
+/// typed values: readers use those, never the key names.
 public struct Configuration: Sendable, Equatable {
   /// Raw values of every schema key (defaults filled in).
   public private(set) var values: [String: String]
@@ -12,10 +11,13 @@ public struct Configuration: Sendable, Equatable {
   public private(set) var kafka: [(key: String, value: String)]
   /// Where each value came from: `default`, `path line N` or `--set`.
   public private(set) var origins: [String: String]
+  /// Every schema key's value, typed; built again whenever a value is set.
+  public private(set) var settings: Settings
 
   /// The configuration with every default and no file.
   public init() {
     values = Dictionary(uniqueKeysWithValues: ConfigSchema.keys.map { ($0.name, $0.defaultValue) })
+    settings = Settings(values: values)
     origins = values.mapValues { _ in "default" }
     kafka = ConfigSchema.kafkaDefaults.map { (String($0.name.dropFirst(6)), $0.defaultValue) }
   }
@@ -137,8 +139,12 @@ public struct Configuration: Sendable, Equatable {
           "'\(key)' expects \(known.kind.expectation), got "
           + "'\(Self.displayed(key, String(value.prefix(80))))'")
     }
+    if let message = Settings.problem(key: key, value: value) {
+      throw ConfigError(location: location, message: message)
+    }
     values[key] = value
     origins[key] = location
+    settings = Settings(values: values)
   }
 
   /// The known key closest to `name` by edit distance, if close enough to be a typo.

@@ -9,13 +9,14 @@ public enum MetricsServer {
   public static func start(
     configuration: Configuration, registry: MetricsRegistry, health: HealthState, logger: Logger
   ) throws -> HTTPEndpoint? {
-    guard configuration.bool("metrics.enabled") else { return nil }
+    guard configuration.settings.metrics.enabled else { return nil }
     registry.gauge(
       "iak_build_info", help: "Always 1; the version of iak-stream running.",
       labels: ["version"]
     ).with(CommandLineTool.version).set(1)
     ProcessMetrics.register(in: registry)
-    let (host, port) = configuration.hostPort("metrics.listen")
+    let listen = configuration.settings.metrics.listen
+    let (host, port) = (listen.host, listen.port)
     let endpoint = try HTTPEndpoint(host: host, port: port) { path in
       switch path {
       case "/metrics":

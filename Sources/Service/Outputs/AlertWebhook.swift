@@ -93,17 +93,16 @@ public final class AlertWebhook: Sendable {
   public static func make(
     configuration: Configuration, logger: Logger, metrics: MetricsRegistry?
   ) throws(UsageError) -> AlertWebhook? {
-    let url = configuration.string("alert.webhook").trimmingCharacters(in: .whitespaces)
+    let url = configuration.settings.alert.webhook.trimmingCharacters(in: .whitespaces)
     guard !url.isEmpty else { return nil }
-    let listen = configuration.hostPort("metrics.listen")
+    let listen = configuration.settings.metrics.listen
     let host = listen.host.contains(":") ? "[\(listen.host)]" : listen.host
     return AlertWebhook(
       settings: Settings(
         target: try HTTPPost(url: url),
-        timeout: .milliseconds(configuration.milliseconds("alert.webhook_timeout")),
-        retries: configuration.int("alert.webhook_retries"),
-        minimumSeverity: DriftSeverity(
-          rawValue: configuration.string("alert.webhook_min_severity")) ?? .info,
+        timeout: configuration.settings.alert.webhookTimeout,
+        retries: configuration.settings.alert.webhookRetries,
+        minimumSeverity: configuration.settings.alert.webhookMinSeverity,
         externalURL: "http://\(host):\(listen.port)"),
       logger: logger.child("webhook"), metrics: metrics)
   }

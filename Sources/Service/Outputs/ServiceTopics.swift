@@ -11,10 +11,10 @@ public enum ServiceTopics {
   /// kept once (the first, compacted, wins).
   public static func specifications(for configuration: Configuration) -> [TopicSpecification] {
     let wanted: [(String, Bool)] = [
-      (configuration.string("publish.topic"), true),
-      (configuration.string("checkpoint.state_topic"), true),
-      (configuration.string("alert.topic"), false),
-      (configuration.string("input.dead_letter_topic"), false),
+      (configuration.settings.publish.topic, true),
+      (configuration.settings.checkpoint.stateTopic, true),
+      (configuration.settings.alert.topic, false),
+      (configuration.settings.input.deadLetterTopic, false),
     ]
     var seen: Set<String> = []
     var result: [TopicSpecification] = []
@@ -38,7 +38,7 @@ public enum ServiceTopics {
     configuration: Configuration, logger: Logger, timeout: Duration = .seconds(30)
   ) throws -> [String: KafkaAdmin.TopicStatus] {
     let specifications = specifications(for: configuration)
-    guard configuration.bool("publish.create_topics") else {
+    guard configuration.settings.publish.createTopics else {
       logger.info(
         "publish.create_topics is false: topics are left as they are",
         ["topics": specifications.map(\.name).joined(separator: ",")])

@@ -12,7 +12,7 @@ extension Pipeline {
   func refreshDriftSeries() {
     guard let metrics else { return }
     let family = AlertEmitter.activeFamily(in: metrics)
-    let silence = configuration.milliseconds("metrics.silent_after")
+    let silence = configuration.settings.metrics.silentAfter.wholeMilliseconds
     var fallenSilent: [String] = []
     for domain in trainer.domains {
       guard let lastSeen = trainer.lastSeenMs(of: domain) else { continue }

@@ -15,7 +15,7 @@ extension Pipeline {
   /// counts them. An example for it later starts it anew, warm from the latest earlier period
   /// still held; its kernel versions number on from the last one (`DomainBook.retired`).
   func retireDomainsBeyondLimit() {
-    let limit = configuration.int("domain.max_domains")
+    let limit = configuration.settings.domain.maxDomains
     guard trainer.domainCount > limit else { return }
     var retiredLanes: [String: Int32] = [:]
     let retired = trainer.retireDomains(keepingAtMost: limit) { domain in

@@ -141,10 +141,10 @@ public final class Pipeline {
     assembler = ExampleAssembler(backbone: backbone.config)
     fieldUsage = FieldUsage(configured: backbone.config.fields + backbone.config.numericFields)
     policy = DriftPolicy(
-      onCollapse: DriftAction(rawValue: configuration.string("drift.on_collapse")) ?? .alert,
-      onHarm: DriftAction(rawValue: configuration.string("drift.on_harm")) ?? .deactivate)
+      onCollapse: configuration.settings.drift.onCollapse,
+      onHarm: configuration.settings.drift.onHarm)
     drift = DriftMonitor(settings: configuration.driftSettings)
-    lanes = try InputLanes(topics: configuration.list("input.topics"))
+    lanes = try InputLanes(topics: configuration.settings.input.topics)
     var joiner = configuration.joinerConfiguration
     // A waiting impression holds only what the assembler reads of it.
     joiner.keptFeatures = Set(backbone.config.fields + backbone.config.numericFields)
@@ -158,7 +158,7 @@ public final class Pipeline {
     self.logger = logger
     self.metrics = metrics
     quality = metrics.map {
-      LearnerMetrics(registry: $0, maxDomains: configuration.int("metrics.max_domains"))
+      LearnerMetrics(registry: $0, maxDomains: configuration.settings.metrics.maxDomains)
     }
     trainer.stepDuration = quality?.stepDuration.with()
   }

@@ -46,8 +46,10 @@ struct TrainingSettings: Equatable {
     }
     // `last` is recorded as the layer it names, so a snapshot taken with `hidden2` continues
     // under `last` on a two-layer tower, and one taken with `hidden1` is refused by name.
-    if values["iak.insert_at"] == "last", let layer = try? configuration.kernelConfig().insertAt {
-      values["iak.insert_at"] = layer.description
+    let settings = configuration.settings
+    if values["iak.insert_at"] == "last" {
+      values["iak.insert_at"] =
+        settings.iak.insertAt.point(hiddenLayers: settings.backbone.hidden.count).description
     }
     self.values = values
   }

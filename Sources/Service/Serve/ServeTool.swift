@@ -49,8 +49,8 @@ struct ServeTool {
       "serving",
       [
         "source": service.isKafka
-          ? service.configuration.list("input.topics").joined(separator: ",") : "file",
-        "group": service.configuration.string("input.group_id"),
+          ? service.configuration.settings.input.topics.joined(separator: ",") : "file",
+        "group": service.configuration.settings.input.groupID,
         "checkpoint_dir": service.store.directory,
         "state_topic": serving.stateTopic?.topic ?? "none (a single instance)",
       ])
@@ -64,7 +64,7 @@ struct ServeTool {
       source: serving.source, queue: serving.queue, training: serving.loop,
       responder: serving.responder, metrics: service.metrics, health: service.health,
       shutdown: context.shutdown, logger: service.logger,
-      pollTimeout: .milliseconds(service.configuration.milliseconds("input.poll_timeout")),
+      pollTimeout: service.configuration.settings.input.pollTimeout,
       idleExit: service.idleExit
     ).run()
     // 5. Shutdown: the final checkpoint, the clients closed, the outcome reported.
@@ -82,24 +82,24 @@ struct ServeTool {
     let offsetResetPolicy = try OffsetResetPolicy.parse(arguments.value("--on-offset-reset"))
     let metrics = ServeMetrics(context.metrics)
     let health = HealthState(
-      maxLag: configuration.int("health.max_lag"),
-      maxCheckpointAge: .milliseconds(configuration.milliseconds("health.max_checkpoint_age")),
-      maxBrokerSilence: .milliseconds(configuration.milliseconds("health.max_broker_silence")))
+      maxLag: configuration.settings.health.maxLag,
+      maxCheckpointAge: configuration.settings.health.maxCheckpointAge,
+      maxBrokerSilence: configuration.settings.health.maxBrokerSilence)
     let endpoint = try MetricsServer.start(
       configuration: configuration, registry: context.metrics, health: health, logger: logger)
 
     let backbone = try Self.loadBackbone(
-      arguments.value("--backbone") ?? configuration.string("backbone.dir"))
+      arguments.value("--backbone") ?? configuration.settings.backbone.dir)
     let sha = backbone.weightsSHA256
     let store = try openStore(configuration)
-    let isKafka = configuration.string("input.source") == "kafka"
+    let isKafka = configuration.settings.input.source == .kafka
     if isKafka {
       // A cluster that never answers CreateTopics (the mock broker) costs at most this wait.
       _ = try ServiceTopics.ensure(
         configuration: configuration, logger: logger.child("topics"), timeout: .seconds(10))
     }
     let producer = isKafka ? try makeProducer(configuration) : nil
-    let publishFolder = configuration.string("publish.dir")
+    let publishFolder = configuration.settings.publish.dir
     if !publishFolder.isEmpty {
       let (removed, failures) = KernelPublisher.removeLeftovers(in: publishFolder)
       for path in removed {
@@ -139,7 +139,7 @@ struct ServeTool {
       offsetResetPolicy: offsetResetPolicy, metrics: metrics, health: health, endpoint: endpoint,
       store: store, isKafka: isKafka, producer: producer, webhook: webhook, pipeline: pipeline,
       restored: restored,
-      timeout: Double(configuration.milliseconds("shutdown.timeout")) / 1000)
+      timeout: Double(configuration.settings.shutdown.timeout.wholeMilliseconds) / 1000)
   }
 
   /// Step 2: the state topic, the rebalance responder, the source (which joins the group and
@@ -147,16 +147,16 @@ struct ServeTool {
   private func connect(_ service: Service) throws -> Serving {
     let configuration = service.configuration
     let logger = service.logger
-    let queue = RecordQueue(capacity: configuration.int("input.queue_capacity"))
-    let stateTopicName = configuration.string("checkpoint.state_topic")
+    let queue = RecordQueue(capacity: configuration.settings.input.queueCapacity)
+    let stateTopicName = configuration.settings.checkpoint.stateTopic
     let stateTopic = try service.producer.flatMap { producer in
       stateTopicName.isEmpty
         ? nil
         : try PartitionStateTopic(
-          topic: stateTopicName, group: configuration.string("input.group_id"),
+          topic: stateTopicName, group: configuration.settings.input.groupID,
           producer: producer, configuration: configuration.kafkaConfiguration,
           logger: logger.child("state-topic"), metrics: context.metrics,
-          transactional: configuration.bool("checkpoint.transactions"))
+          transactional: configuration.settings.checkpoint.transactions)
     }
     let responder = RebalanceResponder(
       queue: queue, metrics: service.metrics, logger: logger.child("rebalance"),
@@ -167,7 +167,7 @@ struct ServeTool {
     if let watermarks { responder.attach(watermarks: watermarks) }
     let loop = TrainingLoop(
       pipeline: service.pipeline, source: source, queue: queue, metrics: service.metrics,
-      interval: configuration.interval("checkpoint.interval"), logger: logger.child("train"),
+      interval: configuration.settings.checkpoint.interval, logger: logger.child("train"),
       observer: observer, stateTopic: stateTopic, owesDelivery: service.restored != nil,
       health: service.health, restored: service.restored,
       offsetResetPolicy: service.offsetResetPolicy, watermarks: watermarks)
@@ -261,8 +261,8 @@ struct ServeTool {
   /// happened).
   private func openStore(_ configuration: Configuration) throws -> SnapshotStore {
     let store = try SnapshotStore(
-      directory: configuration.string("checkpoint.dir"),
-      keep: configuration.int("checkpoint.keep"), faults: storageFaults)
+      directory: configuration.settings.checkpoint.dir,
+      keep: configuration.settings.checkpoint.keep, faults: storageFaults)
     try store.claimWriting()
     for path in store.removedLeftovers {
       context.logger.warning("removed what an interrupted snapshot write left", ["path": path])
@@ -280,10 +280,7 @@ struct ServeTool {
     let producer = try KafkaProducer.make(
       configuration: configuration.kafkaConfiguration,
       logger: context.logger.child("producer"), metrics: context.metrics)
-    let topics = [
-      "publish.topic", "alert.topic", "input.dead_letter_topic", "checkpoint.state_topic",
-    ]
-    .map { configuration.string($0) }.filter { !$0.isEmpty }
+    let topics = configuration.settings.outputTopics
     do {
       try producer.prepare(topics: topics)
     } catch {
@@ -301,16 +298,16 @@ struct ServeTool {
   ) throws -> Pipeline {
     let logger = context.logger
     let sha = backbone.weightsSHA256
-    let deadLetterTopic = configuration.string("input.dead_letter_topic")
+    let deadLetterTopic = configuration.settings.input.deadLetterTopic
     let pipeline = try Pipeline(
       configuration: configuration, backbone: backbone, backboneSHA256: sha, store: store,
       publisher: KernelPublisher(
-        producer: producer, topic: configuration.string("publish.topic"),
-        folder: Self.nonEmpty(configuration.string("publish.dir")), backboneSHA256: sha,
+        producer: producer, topic: configuration.settings.publish.topic,
+        folder: Self.nonEmpty(configuration.settings.publish.dir), backboneSHA256: sha,
         kernelConfig: try configuration.kernelConfig(), logger: logger.child("publish"),
         metrics: context.metrics),
       alertEmitter: AlertEmitter(
-        producer: producer, topic: configuration.string("alert.topic"),
+        producer: producer, topic: configuration.settings.alert.topic,
         logger: logger.child("drift"), metrics: context.metrics, webhook: webhook),
       deadLetters: producer.flatMap { producer in
         deadLetterTopic.isEmpty
@@ -371,8 +368,8 @@ struct ServeTool {
   private func makeSource(
     _ configuration: Configuration, pipeline: Pipeline, responder: RebalanceResponder
   ) throws -> any RecordSource {
-    guard configuration.string("input.source") == "kafka" else {
-      let path = configuration.string("input.file")
+    guard configuration.settings.input.source == .kafka else {
+      let path = configuration.settings.input.file
       guard !path.isEmpty else {
         throw UsageError("input.source = file needs input.file (a JSON-lines event file)")
       }
@@ -381,12 +378,12 @@ struct ServeTool {
         url: URL(fileURLWithPath: path), topic: "file",
         startOffset: pipeline.offsets[partition] ?? 0)
     }
-    let topics = configuration.list("input.topics")
+    let topics = configuration.settings.input.topics
     guard !topics.isEmpty else { throw UsageError("input.topics is empty: nothing to consume") }
     let kafka = configuration.kafkaConfiguration.setting(
-      "auto.offset.reset", configuration.string("input.start"))
+      "auto.offset.reset", configuration.settings.input.start.rawValue)
     return try KafkaRecordSource.subscribing(
-      to: topics, groupID: configuration.string("input.group_id"), configuration: kafka,
+      to: topics, groupID: configuration.settings.input.groupID, configuration: kafka,
       logger: context.logger.child("consumer"), metrics: context.metrics,
       onRebalance: { event, consumer in responder.handle(event, consumer: consumer) },
       startOffset: { responder.startOffset(of: $0) })
