@@ -179,7 +179,8 @@ import Testing
     let state = try #require(
       source.partitionState(of: Self.partition(1), createdAtMilliseconds: 1))
     let target = try fixture.makePipeline()
-    #expect(throws: UsageError.self) { try target.adopt(state) }
+    let backboneRefusal = #expect(throws: ServiceError.self) { try target.adopt(state) }
+    #expect(backboneRefusal?.code == .stateMismatch)
     #expect(target.heldPartitions.isEmpty)
     #expect(target.trainer.domains.isEmpty)
 
@@ -192,16 +193,21 @@ import Testing
     try other.process(fixture.records(of: 1))
     let foreign = try #require(
       other.partitionState(of: Self.partition(1), createdAtMilliseconds: 1))
-    #expect(throws: UsageError.self) { try target.adopt(foreign) }
+    let settingsRefusal = #expect(throws: ServiceError.self) { try target.adopt(foreign) }
+    #expect(settingsRefusal?.code == .stateMismatch)
     #expect(target.trainer.domains.isEmpty)
   }
 
   @Test func bytesThatAreNotAPartitionStateAreRefusedWithTheReason() throws {
-    #expect(throws: UsageError.self) { try PartitionState(bytes: Array("nope".utf8)) }
+    let notSafeTensors = #expect(throws: ServiceError.self) {
+      try PartitionState(bytes: Array("nope".utf8))
+    }
+    #expect(notSafeTensors?.code == .stateUnreadable)
     let wrongFormat = SafeTensors(metadata: ["format": "something-else"]).encoded()
-    let error = try #require(throws: UsageError.self) {
+    let error = try #require(throws: ServiceError.self) {
       try PartitionState(bytes: wrongFormat)
     }
+    #expect(error.code == .stateUnreadable)
     #expect(error.description.contains("something-else"))
   }
 }

@@ -149,9 +149,10 @@ import Testing
     try fixture.producer.send(
       OutgoingRecord(topic: "iak-state", partition: 0, key: Array(victim.utf8), value: []))
     try fixture.producer.flush(timeout: .seconds(10))
-    let error = #expect(throws: UsageError.self) {
+    let error = #expect(throws: ServiceError.self) {
       try topic.newestState(of: KafkaPartition(topic: "events", partition: 0))
     }
+    #expect(error?.code == .stateUnreadable)
     #expect(error?.description.contains("is missing from the state topic") == true)
   }
 
@@ -162,7 +163,7 @@ import Testing
     #expect((0..<4).map { chunks.chunk($0, of: bytes) }.reduce([], +) == bytes)
     #expect(try PartitionStateChunks(head: chunks.head) == chunks)
     #expect(try PartitionStateChunks(head: Array("not a head".utf8)) == nil)
-    #expect(throws: UsageError.self) {
+    #expect(throws: ServiceError.self) {
       try PartitionStateChunks(head: Array((PartitionStateChunks.magic + "\nchunks=x\n").utf8))
     }
   }

@@ -30,9 +30,10 @@ import Testing
     #expect(!warning.contains("checkpoint.dir"), "\(warning)")
 
     // The domains' keys would mean something else: refused, with the way out.
-    let refusal = #expect(throws: UsageError.self) {
+    let refusal = #expect(throws: ServiceError.self) {
       try serve.run(settings: ["train.batch_max=16", "label.wait=2m", "domain.window=every 7d"])
     }
+    #expect(refusal?.code == .stateMismatch)
     let message = refusal?.message ?? ""
     #expect(message.contains("domain.window 'every 1d' -> 'every 7d'"), "\(message)")
     #expect(message.contains("set them back"), "\(message)")

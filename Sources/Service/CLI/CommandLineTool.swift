@@ -68,6 +68,9 @@ public enum CommandLineTool {
     } catch let error as ConfigError {
       errorOutput("iak-stream \(command.name): \(error.description)")
       return 2
+    } catch let error as ServiceError {
+      errorOutput("iak-stream \(command.name): \(error.message)")
+      return error.exitStatus
     } catch {
       errorOutput("iak-stream \(command.name): \(error)")
       return 1

@@ -91,7 +91,7 @@ extension CommandSpec {
       case "decode":
         let path = try arguments.required("--input")
         guard let data = FileManager.default.contents(atPath: path) else {
-          throw UsageError("cannot read --input \(path)")
+          throw ServiceError(.io, "cannot read --input \(path)")
         }
         let lines = data.split(separator: UInt8(ascii: "\n")).map { Array($0) }
         let schema = context.configuration.eventSchema

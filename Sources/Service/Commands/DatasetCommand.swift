@@ -191,7 +191,7 @@ private func writeHostileEvents(_ context: CommandContext) throws -> Int32 {
   var goodCount = 0
   if let source = arguments.value("--mix-into") {
     guard let data = FileManager.default.contents(atPath: source) else {
-      throw UsageError("cannot read --mix-into file \(source)")
+      throw ServiceError(.io, "cannot read --mix-into file \(source)")
     }
     let good = data.split(separator: UInt8(ascii: "\n")).filter { !$0.isEmpty }.map { Array($0) }
     goodCount = good.count
@@ -211,7 +211,8 @@ private func writeHostileEvents(_ context: CommandContext) throws -> Int32 {
   let partial = output + ".partial"
   OutputFolder.make(for: output)
   guard FileManager.default.createFile(atPath: partial, contents: Data(bytes)) else {
-    throw UsageError("cannot write \(partial); check that its folder exists and is writable")
+    throw ServiceError(
+      .io, "cannot write \(partial); check that its folder exists and is writable")
   }
   if FileManager.default.fileExists(atPath: output) {
     try FileManager.default.removeItem(atPath: output)

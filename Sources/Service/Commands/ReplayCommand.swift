@@ -235,7 +235,8 @@ struct ReplayTool {
     if let version = Int(text) {
       let snapshot = try store.load(version: version, expectingBackbone: backboneSHA256)
       if let problem = Pipeline.payloadProblem(of: snapshot) {
-        throw UsageError(
+        throw ServiceError(
+          .stateUnreadable,
           "snapshot \(version) in \(store.directory) cannot be used: \(problem); pick another "
             + "version (iak-stream kernels list)")
       }

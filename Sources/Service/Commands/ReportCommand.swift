@@ -36,7 +36,8 @@ extension CommandSpec {
         OutputFolder.make(for: out)
         try Data(page.utf8).write(to: URL(fileURLWithPath: out), options: .atomic)
       } catch {
-        throw UsageError("--out \(out): cannot write the report: \(error.localizedDescription)")
+        throw ServiceError(
+          .io, "--out \(out): cannot write the report: \(error.localizedDescription)")
       }
       let alerts = model.domains.reduce(0) { $0 + $1.alerts.filter(\.isFiring).count }
       context.print(

@@ -40,14 +40,14 @@ public struct EventFile {
 
   /// Reads `path`, keeping impressions with `from <= time < until` (nil bounds are open).
   ///
-  /// - Throws: an error naming the file when it cannot be read, or `ConfigError` when the
+  /// - Throws: `ServiceError` (`io`) naming the file when it cannot be read, or `ConfigError` when the
   ///   domain settings do not parse.
   public static func read(
     _ path: String, configuration: Configuration, from: Int64? = nil, until: Int64? = nil,
     logger: Logger, metrics: MetricsRegistry? = nil
   ) throws -> Contents {
     guard let data = FileManager.default.contents(atPath: path) else {
-      throw UsageError("cannot read events file \(path)")
+      throw ServiceError(.io, "cannot read events file \(path)")
     }
     var ingest = try EventIngest(
       schema: configuration.eventSchema, joiner: configuration.joinerConfiguration,

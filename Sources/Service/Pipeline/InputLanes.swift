@@ -15,11 +15,12 @@ struct InputLanes {
 
   /// Numbers the lanes of `topics`.
   ///
-  /// - Throws: `UsageError` for more than `maxTopics` topics.
+  /// - Throws: `ServiceError` (`configuration`) for more than `maxTopics` topics.
   init(topics: [String]) throws {
     let sorted = Set(topics).sorted()
     guard sorted.count <= Self.maxTopics else {
-      throw UsageError(
+      throw ServiceError(
+        .configuration,
         "input.topics lists \(sorted.count) topics; one process reads at most \(Self.maxTopics)")
     }
     topicBase = Dictionary(

@@ -53,12 +53,12 @@ extension Pipeline {
 
     /// Reads them; `source` names the state in errors.
     ///
-    /// - Throws: `UsageError` naming what is missing or malformed.
+    /// - Throws: `ServiceError` (`stateUnreadable`) naming what is missing or malformed.
     init(_ tensors: [String: Tensor], source: String) throws {
       guard let joiner = tensors[Pipeline.joinerTensor],
         let router = tensors[Pipeline.routerTensor],
         let counts = tensors[PipelineState.countsTensor]
-      else { throw UsageError("\(source) has no ingest state or counts") }
+      else { throw ServiceError(.stateUnreadable, "\(source) has no ingest state or counts") }
       self.joiner = try joiner.uint8s()
       self.router = try router.uint8s()
       self.counts = try Counts(tensor: counts, source: "\(source)'s \(PipelineState.countsTensor)")
@@ -139,16 +139,18 @@ extension Pipeline {
   /// Takes over a partition's state written by another process (or an earlier run), replacing
   /// what this pipeline held of that partition. Nothing changes when it throws.
   ///
-  /// - Throws: `UsageError` when the state was trained on another backbone or configuration,
-  ///   or is malformed.
+  /// - Throws: `ServiceError`: `stateMismatch` when the state was trained on another backbone
+  ///   or configuration, `stateUnreadable` when it is malformed.
   public func adopt(_ adopted: PartitionState) throws {
     guard adopted.backboneSHA256 == backboneSHA256 else {
-      throw UsageError(
+      throw ServiceError(
+        .stateMismatch,
         "the state of \(adopted.partition) was trained on backbone \(adopted.backboneSHA256), "
           + "this process runs \(backboneSHA256): every instance must load the same backbone")
     }
     guard adopted.trainingDigest == trainingDigest else {
-      throw UsageError(
+      throw ServiceError(
+        .stateMismatch,
         "the state of \(adopted.partition) was written with other event.*, label.*, domain.*, "
           + "backbone.*, iak.*, train.* or drift.* settings: every instance of a consumer group "
           + "must train with the same ones")

@@ -34,11 +34,11 @@ public final class Pipeline {
 
     /// Reads counts back from `tensor`; `source` names it in the error.
     ///
-    /// - Throws: `UsageError` unless it holds four int64 values.
+    /// - Throws: `ServiceError` (`stateUnreadable`) unless it holds four int64 values.
     init(tensor: Tensor, source: String) throws {
       let values = try tensor.int64s().map(Int.init)
       guard values.count == 4 else {
-        throw UsageError("\(source) has \(values.count) counts, not 4")
+        throw ServiceError(.stateUnreadable, "\(source) has \(values.count) counts, not 4")
       }
       self.init(records: values[0], rejected: values[1], examples: values[2], positives: values[3])
     }
@@ -397,8 +397,8 @@ public final class Pipeline {
   /// Compares the training settings `manifest` recorded with the configured ones: a change
   /// that alters what the stored state means is refused, any other is logged.
   ///
-  /// - Throws: `UsageError` naming each setting that changes the state's meaning, its recorded
-  ///   and configured values, and the fix.
+  /// - Throws: `ServiceError` (`stateMismatch`) naming each setting that changes the state's
+  ///   meaning, its recorded and configured values, and the fix.
   func checkSettings(of manifest: SnapshotManifest) throws {
     let configured = TrainingSettings(configuration)
     guard let recorded = TrainingSettings(recorded: manifest.extras[TrainingSettings.extrasKey])
@@ -414,7 +414,8 @@ public final class Pipeline {
     let changes = recorded.changes(to: configured)
     let refused = changes.filter(\.changesMeaning)
     guard refused.isEmpty else {
-      throw UsageError(
+      throw ServiceError(
+        .stateMismatch,
         "snapshot \(manifest.version) was written under settings that give its state another "
           + "meaning than the configured ones: "
           + refused.map(\.description).joined(separator: ", ")

@@ -11,12 +11,12 @@ final class ServingScoreFile {
 
   /// Creates (or truncates) the file at `path` and writes the header line.
   ///
-  /// - Throws: `UsageError` when it cannot be created.
+  /// - Throws: `ServiceError` (`io`) when it cannot be created.
   init(path: String) throws {
     OutputFolder.make(for: path)
     guard FileManager.default.createFile(atPath: path, contents: nil),
       let handle = FileHandle(forWritingAtPath: path)
-    else { throw UsageError("--serving-scores: cannot create \(path)") }
+    else { throw ServiceError(.io, "--serving-scores: cannot create \(path)") }
     self.handle = handle
     self.path = path
     buffer = "id\tdomain\tlabel\tbackbone_logit\tkernel_logit\tserved_logit\n"

@@ -58,8 +58,8 @@ public struct ReportModel {
 
   /// Reads the store in `checkpointDirectory` and, if given, the summary at `summaryPath`.
   ///
-  /// - Throws: `SnapshotStoreError` when the folder cannot be opened or listed, `UsageError`
-  ///   when the summary cannot be read or is not a replay summary.
+  /// - Throws: `SnapshotStoreError` when the folder cannot be opened or listed, `ServiceError`
+  ///   (`io`) when the summary cannot be read, `UsageError` when it is not a replay summary.
   public static func load(
     checkpointDirectory: String, summaryPath: String?, logger: Logger
   ) throws -> ReportModel {
@@ -175,7 +175,7 @@ public struct ReportModel {
     do {
       data = try Data(contentsOf: URL(fileURLWithPath: path))
     } catch {
-      throw UsageError("--summary \(path): cannot read it: \(error.localizedDescription)")
+      throw ServiceError(.io, "--summary \(path): cannot read it: \(error.localizedDescription)")
     }
     guard let document = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
       (document["schema"] as? String)?.hasPrefix("iak-replay-summary/") == true

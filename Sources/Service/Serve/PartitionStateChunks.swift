@@ -32,7 +32,7 @@ struct PartitionStateChunks: Equatable {
 
   /// Reads a head back; nil when `value` is not one (a state written whole).
   ///
-  /// - Throws: `UsageError` for a head that does not parse.
+  /// - Throws: `ServiceError` (`stateUnreadable`) for a head that does not parse.
   init?(head value: [UInt8]) throws {
     let text = String(decoding: value.prefix(4096), as: UTF8.self)
     guard text.hasPrefix(Self.magic + "\n") else { return nil }
@@ -46,7 +46,8 @@ struct PartitionStateChunks: Equatable {
       let bytes = fields["bytes"].flatMap({ Int($0) }), bytes >= 0,
       let sha256 = fields["sha256"], sha256.count == 64
     else {
-      throw UsageError("a chunked partition state's head does not parse: \(text.prefix(300))")
+      throw ServiceError(
+        .stateUnreadable, "a chunked partition state's head does not parse: \(text.prefix(300))")
     }
     self.generation = generation
     self.count = count
@@ -78,20 +79,23 @@ struct PartitionStateChunks: Equatable {
 
   /// The whole state from the newest record of each key (`latest`), checked against the head.
   ///
-  /// - Throws: `UsageError` naming a missing chunk or a length or digest that does not match.
+  /// - Throws: `ServiceError` (`stateUnreadable`) naming a missing chunk or a length or digest
+  ///   that does not match.
   func assemble(base: [UInt8], from latest: [[UInt8]: Record]) throws -> [UInt8] {
     var whole: [UInt8] = []
     whole.reserveCapacity(bytes)
     for index in 0..<count {
       guard let record = latest[key(ofChunk: index, base: base)] else {
-        throw UsageError(
+        throw ServiceError(
+          .stateUnreadable,
           "chunk \(index + 1) of \(count) of generation \(generation) is missing from the state "
             + "topic (deleted, or written by a writer this one raced)")
       }
       whole += record.value
     }
     guard whole.count == bytes, SHA256.hexDigest(of: whole) == sha256 else {
-      throw UsageError(
+      throw ServiceError(
+        .stateUnreadable,
         "the \(count) chunks of generation \(generation) hold \(whole.count) bytes whose sha256 "
           + "is not the head's (\(bytes) bytes, \(sha256))")
     }

@@ -255,9 +255,9 @@ final class PartitionStateTopic: Sendable {
   /// The newest state of `partition` on the topic, or nil when it has none. Remembers the
   /// partition's chunk keys on the topic, for the next write to delete.
   ///
-  /// - Throws: `KafkaError` when the topic cannot be read, `UsageError` when the newest record
-  ///   is not a partition state (of this partition) or names chunks that are missing or do not
-  ///   match.
+  /// - Throws: `KafkaError` when the topic cannot be read, `ServiceError`: `stateUnreadable`
+  ///   when the newest record is not a partition state or names chunks that are missing or do
+  ///   not match, `stateMismatch` when it is the state of another partition.
   func newestState(of partition: KafkaPartition) throws -> PartitionState? {
     let records = try KafkaTopicReader.readAll(
       topic, partitions: [statePartition(of: partition)], configuration: configuration,
@@ -277,13 +277,16 @@ final class PartitionStateTopic: Sendable {
         bytes = try chunks.assemble(base: base, from: latest)
       }
       state = try PartitionState(bytes: bytes)
-    } catch let error as UsageError {
+    } catch let error as ServiceError {
       throw error
     } catch {
-      throw UsageError("the state of \(partition) on \(topic) is not a partition state: \(error)")
+      throw ServiceError(
+        .stateUnreadable,
+        "the state of \(partition) on \(topic) is not a partition state: \(error)")
     }
     guard state.partition == partition else {
-      throw UsageError(
+      throw ServiceError(
+        .stateMismatch,
         "the state topic \(topic) holds, under the key of \(partition), the state of "
           + "\(state.partition)")
     }

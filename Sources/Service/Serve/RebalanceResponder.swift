@@ -229,7 +229,9 @@ final class RebalanceResponder: Sendable {
           return nil
         }
         return found
-      } catch let error as UsageError {
+      } catch let error as ServiceError
+        where error.code == .stateUnreadable || error.code == .stateMismatch
+      {
         // Read, but not a usable state (a chunk gone, a garbled head): reading again gives the
         // same, and stopping would stop every member that gains the partition, for good. The
         // partition goes on from what this process holds (its snapshot, else the committed

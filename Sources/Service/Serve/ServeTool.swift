@@ -34,7 +34,7 @@ struct ServeTool {
   /// Serves until asked to stop or a failure; returns the exit status (0: a clean stop with
   /// everything trained in a snapshot, 1: a failure).
   ///
-  /// - Throws: `UsageError` or `ConfigError` when the service cannot start.
+  /// - Throws: `UsageError`, `ConfigError` or `ServiceError` when the service cannot start.
   func run() throws -> Int32 {
     // 1. Start: settings, endpoint, store, topics, producer, pipeline, restored state.
     let service = try start()
@@ -245,12 +245,13 @@ struct ServeTool {
 
   /// The frozen backbone in `directory`.
   ///
-  /// - Throws: `UsageError` naming the folder and how to make one.
+  /// - Throws: `ServiceError` (`io`) naming the folder and how to make one.
   private static func loadBackbone(_ directory: String) throws -> Backbone {
     do {
       return try Backbone.load(from: directory)
     } catch {
-      throw UsageError(
+      throw ServiceError(
+        .io,
         "cannot load the backbone from \(directory): \(error); pretrain one with "
           + "`iak-stream pretrain --input EVENTS --out \(directory)` or set backbone.dir")
     }
@@ -342,7 +343,8 @@ struct ServeTool {
     }
     guard let snapshot = result.snapshot else {
       if let newest = result.skipped.first {
-        throw UsageError(
+        throw ServiceError(
+          .stateUnreadable,
           "no valid snapshot in \(store.directory): the newest, version \(newest.version), "
             + "\(newest.error); fix the cause (backbone.dir, the files) or move the folder "
             + "away to start empty")
@@ -371,7 +373,8 @@ struct ServeTool {
     guard configuration.settings.input.source == .kafka else {
       let path = configuration.settings.input.file
       guard !path.isEmpty else {
-        throw UsageError("input.source = file needs input.file (a JSON-lines event file)")
+        throw ServiceError(
+          .configuration, "input.source = file needs input.file (a JSON-lines event file)")
       }
       let partition = KafkaPartition(topic: "file", partition: 0)
       return try FileRecordSource(
@@ -379,7 +382,9 @@ struct ServeTool {
         startOffset: pipeline.offsets[partition] ?? 0)
     }
     let topics = configuration.settings.input.topics
-    guard !topics.isEmpty else { throw UsageError("input.topics is empty: nothing to consume") }
+    guard !topics.isEmpty else {
+      throw ServiceError(.configuration, "input.topics is empty: nothing to consume")
+    }
     let kafka = configuration.kafkaConfiguration.setting(
       "auto.offset.reset", configuration.settings.input.start.rawValue)
     return try KafkaRecordSource.subscribing(

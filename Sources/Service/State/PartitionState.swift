@@ -62,34 +62,38 @@ public struct PartitionState: Sendable {
 
   /// Reads a state written by `encoded()`.
   ///
-  /// - Throws: `UsageError` naming what is wrong when the bytes are not such a state.
+  /// - Throws: `ServiceError` (`stateUnreadable`) naming what is wrong when the bytes are not
+  ///   such a state.
   public init(bytes: [UInt8]) throws {
     let document: SafeTensors
     do {
       document = try SafeTensors.decode(bytes)
     } catch {
-      throw UsageError("partition state: not a safetensors document (\(error))")
+      throw ServiceError(.stateUnreadable, "partition state: not a safetensors document (\(error))")
     }
     let metadata = document.metadata
     guard metadata["format"] == Self.format else {
-      throw UsageError(
+      throw ServiceError(
+        .stateUnreadable,
         "partition state: format '\(metadata["format"] ?? "none")', expected '\(Self.format)'")
     }
     func field(_ name: String) throws -> String {
       guard let value = metadata[name] else {
-        throw UsageError("partition state: metadata '\(name)' is missing")
+        throw ServiceError(.stateUnreadable, "partition state: metadata '\(name)' is missing")
       }
       return value
     }
     func number(_ name: String) throws -> Int64 {
       guard let value = Int64(try field(name)) else {
-        throw UsageError("partition state: metadata '\(name)' is not an integer")
+        throw ServiceError(
+          .stateUnreadable, "partition state: metadata '\(name)' is not an integer")
       }
       return value
     }
     let partitionNumber = try number("partition")
     guard let partition = Int32(exactly: partitionNumber), partition >= 0 else {
-      throw UsageError("partition state: partition \(partitionNumber) is out of range")
+      throw ServiceError(
+        .stateUnreadable, "partition state: partition \(partitionNumber) is out of range")
     }
     self.init(
       partition: KafkaPartition(topic: try field("topic"), partition: partition),

@@ -115,18 +115,24 @@ struct PipelineState {
 
   /// Reads the counts per partition from a snapshot's tensors (empty when absent).
   ///
-  /// - Throws: `UsageError` when the tensor is malformed.
+  /// - Throws: `ServiceError` (`stateUnreadable`) when the tensor is malformed.
   static func partitionCounts(in tensors: [String: Tensor]) throws -> [KafkaPartition: Pipeline
     .Counts]
   {
     guard let tensor = tensors[partitionCountsTensor] else { return [:] }
     guard let rows = try JSONSerialization.jsonObject(with: Data(try tensor.uint8s())) as? [[Any]]
-    else { throw UsageError("snapshot: tensor \(partitionCountsTensor) is not a JSON list") }
+    else {
+      throw ServiceError(
+        .stateUnreadable, "snapshot: tensor \(partitionCountsTensor) is not a JSON list")
+    }
     var result: [KafkaPartition: Pipeline.Counts] = [:]
     for row in rows {
       guard row.count == 6, let topic = row[0] as? String,
         let numbers = Array(row[1...]) as? [Int], let partition = Int32(exactly: numbers[0])
-      else { throw UsageError("snapshot: tensor \(partitionCountsTensor) has a malformed row") }
+      else {
+        throw ServiceError(
+          .stateUnreadable, "snapshot: tensor \(partitionCountsTensor) has a malformed row")
+      }
       result[KafkaPartition(topic: topic, partition: partition)] = Pipeline.Counts(
         records: numbers[1], rejected: numbers[2], examples: numbers[3], positives: numbers[4])
     }

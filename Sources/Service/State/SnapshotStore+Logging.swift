@@ -5,8 +5,8 @@ extension SnapshotStore {
   /// The newest snapshot that passes every check, logging each newer one that was skipped and
   /// why (a damaged newest snapshot is never silent).
   ///
-  /// - Throws: `SnapshotStoreError` when the store cannot be read, `UsageError` when no
-  ///   snapshot is valid.
+  /// - Throws: `SnapshotStoreError` when the store cannot be read, `ServiceError`
+  ///   (`stateUnreadable`) when no snapshot is valid.
   func newestValidSnapshot(expectingBackbone backboneSHA256: String?, logger: Logger) throws
     -> Snapshot
   {
@@ -21,7 +21,8 @@ extension SnapshotStore {
         ["version": "\(skipped.version)", "reason": "\(skipped.error)"])
     }
     guard let snapshot = result.snapshot else {
-      throw UsageError(
+      throw ServiceError(
+        .stateUnreadable,
         "no valid snapshot in \(directory)"
           + (backboneSHA256 == nil ? "" : " for this backbone"))
     }
