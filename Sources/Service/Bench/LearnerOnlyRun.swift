@@ -24,8 +24,8 @@ struct LearnerOnlyRun {
 
   /// Loads the backbone and turns `events` into examples as the pipeline does.
   ///
-  /// - Throws: `UsageError` when the backbone cannot be loaded, `ConfigError` or
-  ///   `DomainSpecError` for unusable settings.
+  /// - Throws: `ServiceError` (`io`) when the backbone cannot be loaded, `ConfigError` for
+  ///   unusable settings.
   init(
     configuration: Configuration, backbone directory: String, events: BenchEvents, logger: Logger
   )
@@ -34,7 +34,8 @@ struct LearnerOnlyRun {
     do {
       backbone = try Backbone.load(from: directory)
     } catch {
-      throw UsageError(
+      throw ServiceError(
+        .io,
         "bench serve: cannot load the backbone from \(directory): \(error); pretrain one with "
           + "`iak-stream pretrain` or pass --backbone")
     }

@@ -11,7 +11,8 @@ public struct CommandSpec: Sendable {
   /// Options particular to this command (the common ones are added).
   public let options: [OptionSpec]
   /// Runs the command and returns its exit status; throws `UsageError` or `ConfigError` for
-  /// mistakes (status 2) and any other error for failures (status 1).
+  /// mistakes, `ServiceError` for state or files the operator must fix (status 2), and any
+  /// other error for failures (status 1).
   public let run: @Sendable (CommandContext) throws -> Int32
 
   /// Creates a command.

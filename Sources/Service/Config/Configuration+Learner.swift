@@ -3,8 +3,8 @@ import Learner
 extension Configuration {
   /// The backbone's shape from `backbone.*` and `event.numeric_fields`.
   ///
-  /// - Throws: nothing today: `backbone.hidden` is checked when it is set (kept throwing for
-  ///   the settings a future shape may check here).
+  /// - Throws: `ConfigError` for a shape the settings cannot give; none can today, since
+  ///   `backbone.hidden` is checked when it is set.
   public func backboneConfig() throws(ConfigError) -> BackboneConfig {
     let backbone = settings.backbone
     return BackboneConfig(
@@ -28,7 +28,8 @@ extension Configuration {
   /// `iak.insert_at = last` is the last hidden layer of `backbone.hidden` (`hidden2` for
   /// `128, 64`), so the default suits any depth of tower.
   ///
-  /// - Throws: nothing today: `iak.insert_at` is checked when it is set.
+  /// - Throws: `ConfigError` for a kernel the settings cannot give; none can today, since
+  ///   `iak.insert_at` is checked when it is set.
   public func kernelConfig() throws(ConfigError) -> KernelConfig {
     let iak = settings.iak
     return KernelConfig(

@@ -36,7 +36,8 @@ extension Configuration {
 
   /// The domain router's settings from `domain.*`.
   ///
-  /// - Throws: nothing today: the window and region map are checked when they are set.
+  /// - Throws: `ConfigError` for a router the settings cannot give; none can today, since
+  ///   `domain.window` and `domain.region_map` are checked when they are set.
   public func routerConfiguration() throws(ConfigError) -> DomainRouter.Configuration {
     let domain = settings.domain
     return DomainRouter.Configuration(
