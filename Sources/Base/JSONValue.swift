@@ -58,6 +58,37 @@ public enum JSONValue: Equatable, Sendable {
     return nil
   }
 
+  /// The number as the nearest `Double`, or nil for any other value.
+  public var doubleValue: Double? {
+    if case .number(let text) = self { return Double(text) }
+    return nil
+  }
+
+  /// The number as an exact `Int`, or nil if it is not one.
+  public var intValue: Int? { int64Value.flatMap { Int(exactly: $0) } }
+
+  /// The Boolean, or nil for any other value.
+  public var boolValue: Bool? {
+    if case .bool(let flag) = self { return flag }
+    return nil
+  }
+
+  /// Parses `text` as one JSON value, or nil when it is not JSON (see `parse(_:)`).
+  public init?(parsing text: String) {
+    guard let value = try? JSONValue.parse(Array(text.utf8)) else { return nil }
+    self = value
+  }
+
+  /// The members of an object whose values are numbers, as doubles; nil for any other value.
+  public var numberMembers: [String: Double]? {
+    guard let members else { return nil }
+    var numbers: [String: Double] = [:]
+    for (key, value) in members {
+      if let number = value.doubleValue { numbers[key] = number }
+    }
+    return numbers
+  }
+
   /// A short name of the value's kind for error messages.
   public var kindName: String {
     switch self {
