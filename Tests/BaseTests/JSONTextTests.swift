@@ -30,4 +30,25 @@ import Testing
     ])
     #expect(value.text == #"{"b":[1,true,null],"a":"x\ny"}"#)
   }
+
+  @Test func prettyTextIndentsTwoSpacesALevel() {
+    let value = JSONValue.object([
+      ("a", .array([.number("1"), .object([])])), ("b", .array([])), ("c", .string("/")),
+    ])
+    #expect(
+      value.prettyText == """
+        {
+          "a" : [
+            1,
+            {
+
+            }
+          ],
+          "b" : [
+
+          ],
+          "c" : "/"
+        }
+        """)
+  }
 }

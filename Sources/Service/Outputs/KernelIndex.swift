@@ -77,24 +77,21 @@ public struct KernelIndex: Sendable, Equatable {
 
   /// The JSON text of the index (keys sorted, so the same index gives the same bytes).
   public func encoded() -> [UInt8] {
-    let kernels: [[String: Any]] = entries.map {
-      [
-        "domain": $0.domain, "file": $0.file, "kernel_version": $0.kernelVersion,
-        "active": $0.isActive, "backbone_sha256": $0.backboneSHA256,
-        "examples_seen": $0.examplesSeen,
-      ]
+    func number(_ value: some BinaryInteger) -> JSONValue { .number(String(value)) }
+    let kernels: [JSONValue] = entries.map {
+      .object([
+        ("active", .bool($0.isActive)), ("backbone_sha256", .string($0.backboneSHA256)),
+        ("domain", .string($0.domain)), ("examples_seen", number($0.examplesSeen)),
+        ("file", .string($0.file)), ("kernel_version", number($0.kernelVersion)),
+      ])
     }
-    let object: [String: Any] = [
-      "format": Self.format, "snapshot_version": snapshotVersion,
-      "created_at_ms": createdAtMilliseconds, "backbone_sha256": backboneSHA256,
-      "insert_at": insertAt, "bottleneck": bottleneck, "encoder_hidden": encoderHidden,
-      "kernels": kernels,
-    ]
-    let data =
-      (try? JSONSerialization.data(
-        withJSONObject: object, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]))
-      ?? Data()
-    return Array(data) + [UInt8(ascii: "\n")]
+    let object = JSONValue.object([
+      ("backbone_sha256", .string(backboneSHA256)), ("bottleneck", number(bottleneck)),
+      ("created_at_ms", number(createdAtMilliseconds)), ("encoder_hidden", number(encoderHidden)),
+      ("format", .string(Self.format)), ("insert_at", .string(insertAt)),
+      ("kernels", .array(kernels)), ("snapshot_version", number(snapshotVersion)),
+    ])
+    return Array((object.prettyText + "\n").utf8)
   }
 
   /// Reads the index of `folder` (`<folder>/kernels.json`).
