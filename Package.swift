@@ -16,33 +16,38 @@ let package = Package(
     .systemLibrary(
       name: "CMicroHTTPD", pkgConfig: "libmicrohttpd", providers: [.apt(["libmicrohttpd-dev"])]),
 
+    // What every library shares, each once: topic-partitions, JSON values, quoting and scanning,
+    // the seeded generator, the little-endian byte codec, serving scores (Foundation only).
+    .target(name: "Base"),
     // Logging and metrics shapes shared by every library (Foundation only).
-    .target(name: "Observability"),
+    .target(name: "Observability", dependencies: ["Base"]),
     // safetensors, snapshots and the local store (Foundation only).
-    .target(name: "Checkpoint"),
+    .target(name: "Checkpoint", dependencies: ["Base"]),
     // Everything Kafka and event-shaped: the only target that imports CRdKafka.
-    .target(name: "Stream", dependencies: ["CRdKafka", "Observability"]),
+    .target(name: "Stream", dependencies: ["Base", "CRdKafka", "Observability"]),
     // Backbone, kernels, optimiser, batching, evaluation: the only target that imports COpenBLAS.
     // Optimised in debug builds too: the drift, guard and training loops are the tests' (and a
     // debug serve's) hot path, about 10x slower unoptimised (DriftDataDriftTests: 100 s -> 9 s).
     // -O keeps IEEE arithmetic (no reassociation), so results are the release build's.
     .target(
-      name: "Learner", dependencies: ["COpenBLAS", "Checkpoint", "Observability"],
+      name: "Learner", dependencies: ["Base", "COpenBLAS", "Checkpoint", "Observability"],
       swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]),
     // Configuration, commands and the pipeline that wires the libraries together.
     .target(
       name: "Service",
-      dependencies: ["Stream", "Learner", "Checkpoint", "Observability", "CMicroHTTPD"]),
+      dependencies: ["Base", "Stream", "Learner", "Checkpoint", "Observability", "CMicroHTTPD"]),
     // The thin executable.
     .executableTarget(name: "iak-stream", dependencies: ["Service"]),
 
+    .testTarget(name: "BaseTests", dependencies: ["Base"]),
     .testTarget(name: "ObservabilityTests", dependencies: ["Observability"]),
-    .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"]),
-    .testTarget(name: "StreamTests", dependencies: ["Stream", "Observability"]),
-    .testTarget(name: "LearnerTests", dependencies: ["Learner", "Checkpoint", "Observability"]),
+    .testTarget(name: "CheckpointTests", dependencies: ["Base", "Checkpoint"]),
+    .testTarget(name: "StreamTests", dependencies: ["Base", "Stream", "Observability"]),
+    .testTarget(
+      name: "LearnerTests", dependencies: ["Base", "Learner", "Checkpoint", "Observability"]),
     .testTarget(
       name: "ServiceTests",
-      dependencies: ["Service", "Stream", "Learner", "Checkpoint", "Observability"],
+      dependencies: ["Base", "Service", "Stream", "Learner", "Checkpoint", "Observability"],
       // Snapshots written by earlier versions, read in place by the compatibility tests.
       exclude: ["Fixtures"]),
   ],

@@ -1,3 +1,5 @@
+import Base
+
 /// Decoding of safetensors bytes, validating everything before a tensor is built.
 extension SafeTensors {
   /// Decodes a complete safetensors file.
@@ -56,11 +58,11 @@ extension SafeTensors {
     var previous: String?
     for (name, entry) in entries {
       if entry.begin != expectedBegin {
-        let which = previous.map { "tensor \(JSONValue.quoted($0))" } ?? "the data section"
+        let which = previous.map { "tensor \(JSONText.quote($0))" } ?? "the data section"
         let problem = entry.begin < expectedBegin ? "overlaps" : "leaves a gap after"
         throw SafeTensorsError(
           .invalidOffsets,
-          "tensor \(JSONValue.quoted(name)) starts at data offset \(entry.begin) and \(problem) "
+          "tensor \(JSONText.quote(name)) starts at data offset \(entry.begin) and \(problem) "
             + "\(which), which ends at \(expectedBegin); tensors must be contiguous")
       }
       expectedBegin = entry.end
@@ -80,7 +82,7 @@ extension SafeTensors {
       guard tensors[name] == nil else {
         throw SafeTensorsError(
           .invalidHeader,
-          "tensor name \(JSONValue.quoted(name)) appears twice (in Unicode-equivalent spellings)")
+          "tensor name \(JSONText.quote(name)) appears twice (in Unicode-equivalent spellings)")
       }
       tensors[name] = try Tensor(dtype: entry.dtype, shape: entry.shape, bytes: payload)
     }
@@ -97,12 +99,12 @@ extension SafeTensors {
       guard let text = item.stringValue else {
         throw SafeTensorsError(
           .invalidHeader,
-          "\(metadataKey) key \(JSONValue.quoted(key)) holds \(item.kindName); "
+          "\(metadataKey) key \(JSONText.quote(key)) holds \(item.kindName); "
             + "metadata values must be strings")
       }
       guard metadata.updateValue(text, forKey: key) == nil else {
         throw SafeTensorsError(
-          .invalidHeader, "\(metadataKey) key \(JSONValue.quoted(key)) appears twice")
+          .invalidHeader, "\(metadataKey) key \(JSONText.quote(key)) appears twice")
       }
     }
     return metadata
@@ -116,7 +118,7 @@ extension SafeTensors {
     var end: Int
 
     init(name: String, json: JSONValue, dataLength: Int) throws {
-      let quotedName = JSONValue.quoted(name)
+      let quotedName = JSONText.quote(name)
       func invalid(_ message: String) -> SafeTensorsError {
         SafeTensorsError(.invalidHeader, "tensor \(quotedName): \(message)")
       }
@@ -124,7 +126,7 @@ extension SafeTensors {
         throw invalid("entry is \(json.kindName); expected {\"dtype\",\"shape\",\"data_offsets\"}")
       }
       for (key, _) in members where !["dtype", "shape", "data_offsets"].contains(key) {
-        throw invalid("unknown key \(JSONValue.quoted(key)) in entry")
+        throw invalid("unknown key \(JSONText.quote(key)) in entry")
       }
       guard let dtypeName = json["dtype"]?.stringValue else {
         throw invalid("\"dtype\" is missing or not a string")
@@ -133,7 +135,7 @@ extension SafeTensors {
         let known = TensorDType.allCases.map(\.rawValue).joined(separator: ", ")
         throw SafeTensorsError(
           .unknownDType,
-          "tensor \(quotedName): dtype \(JSONValue.quoted(dtypeName)) is not supported "
+          "tensor \(quotedName): dtype \(JSONText.quote(dtypeName)) is not supported "
             + "(supported: \(known))")
       }
       guard let shapeValues = json["shape"]?.arrayValue else {

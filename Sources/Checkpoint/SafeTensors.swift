@@ -1,3 +1,5 @@
+import Base
+
 /// A set of named tensors with string metadata, in the safetensors file format.
 ///
 /// Format (public, as written by the Hugging Face `safetensors` library): an 8-byte little-endian

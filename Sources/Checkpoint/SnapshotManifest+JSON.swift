@@ -1,3 +1,5 @@
+import Base
+
 /// The manifest's JSON form: fixed key order, one member per line, so equal manifests give
 /// identical bytes and a person can read them.
 ///
@@ -45,7 +47,7 @@ extension SnapshotManifest {
       ("files", filesJSON),
       ("extras", extrasJSON),
     ]
-    let lines = members.map { "  " + JSONValue.quoted($0.key) + ": " + $0.value.text }
+    let lines = members.map { "  " + JSONText.quote($0.key) + ": " + $0.value.text }
     return Array(("{\n" + lines.joined(separator: ",\n") + "\n}\n").utf8)
   }
 
@@ -90,7 +92,7 @@ extension SnapshotManifest {
       "configuration_digest", "offsets", "files", "extras",
     ]
     for (key, _) in members where !known.contains(key) {
-      throw invalid("unknown field \(JSONValue.quoted(key))")
+      throw invalid("unknown field \(JSONText.quote(key))")
     }
     func integer(_ key: String) throws(DecodingError) -> Int64 {
       guard let value = json[key] else { throw invalid("\"\(key)\" is missing") }
@@ -121,15 +123,15 @@ extension SnapshotManifest {
     var offsets: [TopicPartition: Int64] = [:]
     for (topic, partitions) in try object("offsets") {
       guard let partitionMembers = partitions.members else {
-        throw invalid("offsets of topic \(JSONValue.quoted(topic)) are not an object")
+        throw invalid("offsets of topic \(JSONText.quote(topic)) are not an object")
       }
       for (partitionText, offsetValue) in partitionMembers {
         guard let partition = Int32(partitionText), String(partition) == partitionText,
           partition >= 0
         else {
           throw invalid(
-            "offsets of topic \(JSONValue.quoted(topic)): partition "
-              + "\(JSONValue.quoted(partitionText)) is not a partition number")
+            "offsets of topic \(JSONText.quote(topic)): partition "
+              + "\(JSONText.quote(partitionText)) is not a partition number")
         }
         guard let offset = offsetValue.int64Value, offset >= 0 else {
           throw invalid(
@@ -143,26 +145,26 @@ extension SnapshotManifest {
       guard !name.isEmpty, name != ".", name != "..", name != fileName,
         !name.contains("/"), !name.utf8.contains(0)
       else {
-        throw invalid("file name \(JSONValue.quoted(name)) is not a plain file name")
+        throw invalid("file name \(JSONText.quote(name)) is not a plain file name")
       }
       guard let sha256 = entry["sha256"]?.stringValue, sha256.utf8.count == 64,
         sha256.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) })
       else {
-        throw invalid("file \(JSONValue.quoted(name)): \"sha256\" is not 64 lowercase hex digits")
+        throw invalid("file \(JSONText.quote(name)): \"sha256\" is not 64 lowercase hex digits")
       }
       guard let size = entry["bytes"]?.int64Value, size >= 0, let byteCount = Int(exactly: size)
       else {
-        throw invalid("file \(JSONValue.quoted(name)): \"bytes\" is not a length")
+        throw invalid("file \(JSONText.quote(name)): \"bytes\" is not a length")
       }
       guard entry.members?.count == 2 else {
-        throw invalid("file \(JSONValue.quoted(name)): expected only \"sha256\" and \"bytes\"")
+        throw invalid("file \(JSONText.quote(name)): expected only \"sha256\" and \"bytes\"")
       }
       files[name] = File(sha256: sha256, byteCount: byteCount)
     }
     var extras: [String: String] = [:]
     for (key, value) in try object("extras") {
       guard let text = value.stringValue else {
-        throw invalid("extras \(JSONValue.quoted(key)) is \(value.kindName), expected a string")
+        throw invalid("extras \(JSONText.quote(key)) is \(value.kindName), expected a string")
       }
       extras[key] = text
     }

@@ -1,3 +1,4 @@
+import Base
 import Foundation
 
 /// What a snapshot folder holds and how to check it: written as `manifest.json` next to the

@@ -1,3 +1,4 @@
+import Base
 import Foundation
 import Synchronization
 
@@ -381,7 +382,7 @@ public final class SnapshotStore: Sendable {
     let trimmed = text.hasSuffix("\n") ? String(text.dropLast()) : text
     guard let version = SnapshotStore.version(named: trimmed) else {
       return .unreadable(
-        "\(path) holds \(JSONValue.quoted(String(trimmed.prefix(40)))), not a version")
+        "\(path) holds \(JSONText.quote(String(trimmed.prefix(40)))), not a version")
     }
     return .version(version)
   }

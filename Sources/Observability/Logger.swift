@@ -1,3 +1,4 @@
+import Base
 import Foundation
 
 /// A structured logger: levels, `key=value` metadata, logfmt or JSON lines on a sink.

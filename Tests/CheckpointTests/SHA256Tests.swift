@@ -20,7 +20,7 @@ import Testing
   }
 
   @Test func givesTheSameDigestHoweverTheInputIsSplit() {
-    var generator = SplitMix(seed: 7)
+    var generator = SplitMix64(seed: 7)
     let message = (0..<1000).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
     let whole = SHA256.digest(of: message)
     for chunk in [1, 3, 63, 64, 65, 127, 500] {
@@ -37,7 +37,7 @@ import Testing
 
   @Test func agreesWithSha256sumAtEveryPaddingBoundary() throws {
     let folder = try TemporaryFolder()
-    var generator = SplitMix(seed: 11)
+    var generator = SplitMix64(seed: 11)
     for length in [0, 1, 55, 56, 57, 63, 64, 65, 119, 120, 128, 4099] {
       let bytes = (0..<length).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
       let path = folder.path + "/sample-\(length)"

@@ -195,7 +195,7 @@ import Testing
   }
 
   @Test func neverTrapsOnRandomBytes() {
-    var generator = SplitMix(seed: 42)
+    var generator = SplitMix64(seed: 42)
     let valid = Self.small.encoded()
     for round in 0..<2000 {
       var bytes = valid
@@ -241,19 +241,6 @@ import Testing
     }
     #expect(missing?.kind == .io)
     #expect(missing?.message.contains("No such file or directory") == true)
-  }
-}
-
-/// A small deterministic random generator for fuzzing (SplitMix64).
-struct SplitMix {
-  var state: UInt64
-  init(seed: UInt64) { state = seed }
-  mutating func next() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
   }
 }
 

@@ -161,7 +161,7 @@ import Testing
       ],
       extras: ["k": "v"]
     ).encoded()
-    var generator = SplitMix(seed: 5)
+    var generator = SplitMix64(seed: 5)
     var accepted = 0
     for _ in 0..<3000 {
       var bytes = valid

@@ -2,19 +2,13 @@ import Foundation
 
 @testable import Learner
 
-/// A seeded SplitMix64 generator for reproducible synthetic streams.
+/// Base's SplitMix64 with the draws reproducible synthetic streams need.
 struct SeededGenerator: RandomNumberGenerator {
-  var state: UInt64
+  var random: SplitMix64
 
-  init(seed: UInt64) { state = seed }
+  init(seed: UInt64) { random = SplitMix64(seed: seed) }
 
-  mutating func next() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-  }
+  mutating func next() -> UInt64 { random.next() }
 
   /// Uniform in [0, 1).
   mutating func uniform() -> Double { Double(next() >> 11) / Double(1 << 53) }

@@ -47,7 +47,7 @@ import Testing
     let seed =
       ProcessInfo.processInfo.environment["IAK_CHAOS_SEED"].flatMap { UInt64($0) }
       ?? UInt64.random(in: 1...999_999)
-    var random = SeededRandom(seed: seed)
+    var random = SplitMix64(seed: seed)
     let kills = Self.isFull ? 10 : 3
     let fixture = try ChaosFixture(impressions: Self.isFull ? 9000 : 3000)
     let report = ScenarioReport("crash (\(Self.form))")

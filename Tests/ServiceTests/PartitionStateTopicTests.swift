@@ -39,7 +39,7 @@ import Testing
   static func state(partition number: Int32, offset: Int64, values: Int, seed: UInt64)
     -> PartitionState
   {
-    var random = SeededRandom(seed: seed)
+    var random = SplitMix64(seed: seed)
     let floats = (0..<values).map { _ in Float(random.next() % 1_000_000) / 1e6 }
     return PartitionState(
       partition: KafkaPartition(topic: "events", partition: number), nextOffset: offset,

@@ -261,12 +261,9 @@ final class ServeFixture {
       (0..<partitions).map { KafkaPartition(topic: topic, partition: $0) }, timeout: .seconds(10))
   }
 
-  /// A snapshot's offsets in Stream's terms.
+  /// A snapshot's offsets.
   static func offsets(_ snapshot: Snapshot) -> [KafkaPartition: Int64] {
-    Dictionary(
-      uniqueKeysWithValues: snapshot.manifest.offsets.map {
-        (KafkaPartition(topic: $0.key.topic, partition: $0.key.partition), $0.value)
-      })
+    snapshot.manifest.offsets
   }
 }
 

@@ -69,7 +69,7 @@ import Testing
   }
 
   @Test func randomMutationsNeverTrapAndAcceptedEventsRoundTrip() throws {
-    var generator = SeededRandom(seed: 20_261_124)
+    var generator = SplitMix64(seed: 20_261_124)
     var accepted = 0
     var reasons: Set<EventRejection.Reason> = []
     for _ in 0..<20_000 {
@@ -95,7 +95,7 @@ import Testing
       reasons.isSuperset(of: [.malformedJSON, .invalidUTF8, .nonFiniteNumber, .duplicateKey]))
   }
 
-  func mutate(_ bytes: inout [UInt8], using generator: inout SeededRandom) {
+  func mutate(_ bytes: inout [UInt8], using generator: inout SplitMix64) {
     let position = Int.random(in: 0...bytes.count, using: &generator)
     switch Int.random(in: 0..<5, using: &generator) {
     case 0 where position < bytes.count:

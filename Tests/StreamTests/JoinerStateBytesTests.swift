@@ -11,7 +11,7 @@ import Testing
         waitMilliseconds: 1_000, maxOutOfOrdernessMilliseconds: 100, maxPending: 50,
         maxFutureMilliseconds: 10_000, maxNewDomainsPerDay: 5))
     var output: [LabelJoiner.LabelledExample] = []
-    var generator = SeededRandom(seed: 5)
+    var generator = SplitMix64(seed: 5)
     for index in 0..<400 {
       // The admission memory: recent times (an outlier among them) and new domains of the day.
       let probe = Event(
@@ -28,7 +28,7 @@ import Testing
       let score =
         index % 2 == 0
         ? nil
-        : ImpressionScore(
+        : ServingScore(
           backboneLogit: Float(index) / 7, kernelLogit: -Float(index) / 9,
           servesKernel: index % 3 == 0)
       joiner.process(impression, partition: Int32(index % 2), score: score, into: &output)
@@ -64,7 +64,7 @@ import Testing
         waitMilliseconds: 1_000, maxOutOfOrdernessMilliseconds: 0,
         releasesInImpressionOrder: true))
     var output: [LabelJoiner.LabelledExample] = []
-    let score = ImpressionScore(backboneLogit: 0.25, kernelLogit: -1.5, servesKernel: true)
+    let score = ServingScore(backboneLogit: 0.25, kernelLogit: -1.5, servesKernel: true)
     joiner.process(
       Event(kind: .impression, id: "a", timeMilliseconds: 0), partition: 0, score: score,
       into: &output)
@@ -128,12 +128,12 @@ import Testing
   @Test func damagedJoinerBytesAreRefusedNotTrapped() {
     let bytes = Self.sampleJoinerState().serialized()
     for length in stride(from: 0, to: bytes.count, by: 7) {
-      #expect(throws: StateBytesError.self) {
+      #expect(throws: ByteReadError.self) {
         try LabelJoiner.State(bytes: Array(bytes[..<length]))
       }
     }
-    #expect(throws: StateBytesError.self) { try LabelJoiner.State(bytes: bytes + [0]) }
-    var generator = SeededRandom(seed: 11)
+    #expect(throws: ByteReadError.self) { try LabelJoiner.State(bytes: bytes + [0]) }
+    var generator = SplitMix64(seed: 11)
     for _ in 0..<2_000 {
       var damaged = bytes
       for _ in 0..<3 {
@@ -160,12 +160,12 @@ import Testing
     #expect(decoded == state)
     #expect(decoded.serialized() == bytes)
     for length in 0..<bytes.count {
-      #expect(throws: StateBytesError.self) {
+      #expect(throws: ByteReadError.self) {
         try DomainRouter.State(bytes: Array(bytes[..<length]))
       }
     }
     var unsafe = DomainRouter.State()
     unsafe.domains = [.init(key: DomainKey(window: "..", region: "x"), ordinal: 0)]
-    #expect(throws: StateBytesError.self) { try DomainRouter.State(bytes: unsafe.serialized()) }
+    #expect(throws: ByteReadError.self) { try DomainRouter.State(bytes: unsafe.serialized()) }
   }
 }

@@ -160,7 +160,7 @@ import Testing
     let configuration = LabelJoiner.Configuration(
       waitMilliseconds: 1_000, maxOutOfOrdernessMilliseconds: 100, maxPending: 40,
       maxPendingBytes: 24_000, releasesInImpressionOrder: inOrder)
-    var generator = SeededRandom(seed: 14)
+    var generator = SplitMix64(seed: 14)
     var timed: [Event] = []
     for index in 0..<3_000 {
       let time = Int64(index * 30)

@@ -131,7 +131,7 @@ import Testing
   @Test func stateRoundTripsAndResumesIdentically() {
     // Impressions every 10 ms, half of them clicked (some after the wait, some a little before
     // the impression), a few clicked twice; arrival order jittered by up to 90 ms.
-    var generator = SeededRandom(seed: 99)
+    var generator = SplitMix64(seed: 99)
     var arrivals: [(key: Int64, event: Event)] = []
     for index in 0..<3_000 {
       let time = Int64(index * 10)

@@ -8,7 +8,7 @@ import Testing
       TopicPartition(topic: "b", partition: 0), TopicPartition(topic: "a", partition: 2),
       TopicPartition(topic: "a", partition: 1),
     ].sorted()
-    #expect(sorted.map(\.description) == ["a[1]", "a[2]", "b[0]"])
+    #expect(sorted.map(\.description) == ["a/1", "a/2", "b/0"])
   }
 
   @Test func headerLookupReturnsTheFirstMatch() {

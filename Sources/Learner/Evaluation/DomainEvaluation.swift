@@ -1,3 +1,5 @@
+import Base
+
 /// A domain's evaluation: at serving time (the headline figures) and at training time (a
 /// diagnostic).
 ///

@@ -1,3 +1,5 @@
+import Base
+
 /// What happened when one domain's batch closed: its prequential scores and its training.
 public struct BatchReport: Sendable, Equatable {
   /// The domain.

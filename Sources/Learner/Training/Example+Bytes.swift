@@ -1,3 +1,5 @@
+import Base
+
 extension Example {
   /// Encodes `examples` in the trainer snapshot's binary form, all integers little-endian:
   /// `u32` example count, then per example the domain as a string, a `u32` count of categorical
@@ -9,7 +11,7 @@ extension Example {
   /// bits (NaN payloads included), so decoding gives back equal examples.
   /// `withScores` false writes the layout before serving scores (to test reading it).
   static func encoded(_ examples: [Example], withScores: Bool = true) -> [UInt8] {
-    var writer = SnapshotBytesWriter()
+    var writer = ByteWriter()
     writer.append(UInt32(examples.count))
     for example in examples {
       writer.append(example.domain)
@@ -25,7 +27,7 @@ extension Example {
         writer.append(UInt8(1))
         writer.append(score.backboneLogit.bitPattern)
         writer.append(score.kernelLogit.bitPattern)
-        writer.append(UInt8(score.servesKernel ? 1 : 0))
+        writer.append(score.servesKernel)
       } else {
         writer.append(UInt8(0))
       }
@@ -41,38 +43,44 @@ extension Example {
   static func decoded(from bytes: [UInt8], source: String, hasScores: Bool = true)
     throws(LearnerError) -> [Example]
   {
-    var reader = SnapshotBytesReader(bytes: bytes, source: source)
-    let count = try reader.count(minimumBytesEach: hasScores ? 29 : 28)
-    var examples: [Example] = []
-    examples.reserveCapacity(count)
-    for _ in 0..<count {
-      let domain = try reader.string()
-      let categoricalCount = try reader.count(minimumBytesEach: 4)
-      var categorical: [String] = []
-      categorical.reserveCapacity(categoricalCount)
-      for _ in 0..<categoricalCount { categorical.append(try reader.string()) }
-      let numericCount = try reader.count(minimumBytesEach: 4)
-      var numeric: [Float] = []
-      numeric.reserveCapacity(numericCount)
-      for _ in 0..<numericCount {
-        numeric.append(Float(bitPattern: try reader.word(UInt32.self)))
+    var reader = ByteReader(bytes)
+    do throws(ByteReadError) {
+      let count = try reader.readCount(minimumSize: hasScores ? 29 : 28)
+      var examples: [Example] = []
+      examples.reserveCapacity(count)
+      for _ in 0..<count {
+        let domain = try reader.readString()
+        let categoricalCount = try reader.readCount(minimumSize: 4)
+        var categorical: [String] = []
+        categorical.reserveCapacity(categoricalCount)
+        for _ in 0..<categoricalCount { categorical.append(try reader.readString()) }
+        let numericCount = try reader.readCount(minimumSize: 4)
+        var numeric: [Float] = []
+        numeric.reserveCapacity(numericCount)
+        for _ in 0..<numericCount {
+          numeric.append(Float(bitPattern: try reader.read(UInt32.self)))
+        }
+        let label = Float(bitPattern: try reader.read(UInt32.self))
+        let eventTimeMs = try reader.read(Int64.self)
+        let lane = try reader.read(Int32.self)
+        var score: ServingScore?
+        if hasScores, try reader.readBool() {
+          score = ServingScore(
+            backboneLogit: Float(bitPattern: try reader.read(UInt32.self)),
+            kernelLogit: Float(bitPattern: try reader.read(UInt32.self)),
+            servesKernel: try reader.readBool())
+        }
+        examples.append(
+          Example(
+            domain: domain, categorical: categorical, numeric: numeric, label: label,
+            eventTimeMs: eventTimeMs, lane: lane, servingScore: score))
       }
-      let label = Float(bitPattern: try reader.word(UInt32.self))
-      let eventTimeMs = try reader.word(Int64.self)
-      let lane = try reader.word(Int32.self)
-      var score: ServingScore?
-      if hasScores, try reader.flag() {
-        score = ServingScore(
-          backboneLogit: Float(bitPattern: try reader.word(UInt32.self)),
-          kernelLogit: Float(bitPattern: try reader.word(UInt32.self)),
-          servesKernel: try reader.flag())
+      guard reader.isAtEnd else {
+        throw ByteReadError("\(reader.remainingCount) bytes follow the last of \(count) examples")
       }
-      examples.append(
-        Example(
-          domain: domain, categorical: categorical, numeric: numeric, label: label,
-          eventTimeMs: eventTimeMs, lane: lane, servingScore: score))
+      return examples
+    } catch {
+      throw .damagedBytes(source, error)
     }
-    try reader.expectEnd(after: "the last of \(count) examples")
-    return examples
   }
 }

@@ -1,3 +1,5 @@
+import Base
+
 /// One labelled example as the Learner sees it: the pipeline converts decoded events into these.
 public struct Example: Sendable, Equatable {
   /// The domain the example belongs to (time window x region), e.g. "1998-03/9".

@@ -395,20 +395,26 @@ extension Trainer {
 
   /// The domain names in the form of `StateTensor.domains`.
   private static func encodedNames(_ names: [String]) -> [UInt8] {
-    var writer = SnapshotBytesWriter()
+    var writer = ByteWriter()
     writer.append(UInt32(names.count))
     for name in names { writer.append(name) }
     return writer.bytes
   }
 
   private static func decodedNames(_ bytes: [UInt8]) throws(LearnerError) -> [String] {
-    var reader = SnapshotBytesReader(
-      bytes: bytes, source: "trainer snapshot: tensor '\(StateTensor.domains)'")
-    let count = try reader.count(minimumBytesEach: 4)
-    var names: [String] = []
-    for _ in 0..<count { names.append(try reader.string()) }
-    try reader.expectEnd(after: "the last of \(count) domain names")
-    return names
+    var reader = ByteReader(bytes)
+    do throws(ByteReadError) {
+      let count = try reader.readCount(minimumSize: 4)
+      var names: [String] = []
+      for _ in 0..<count { names.append(try reader.readString()) }
+      guard reader.isAtEnd else {
+        throw ByteReadError(
+          "\(reader.remainingCount) bytes follow the last of \(count) domain names")
+      }
+      return names
+    } catch {
+      throw .damagedBytes("trainer snapshot: tensor '\(StateTensor.domains)'", error)
+    }
   }
 }
 

@@ -1,3 +1,4 @@
+import Base
 import Observability
 
 /// Trains one adaptation per domain on a frozen backbone from a stream of examples, with

@@ -77,24 +77,21 @@ public struct KernelIndex: Sendable, Equatable {
 
   /// The JSON text of the index (keys sorted, so the same index gives the same bytes).
   public func encoded() -> [UInt8] {
-    let kernels: [[String: Any]] = entries.map {
-      [
-        "domain": $0.domain, "file": $0.file, "kernel_version": $0.kernelVersion,
-        "active": $0.isActive, "backbone_sha256": $0.backboneSHA256,
-        "examples_seen": $0.examplesSeen,
-      ]
+    func number(_ value: some BinaryInteger) -> JSONValue { .number(String(value)) }
+    let kernels: [JSONValue] = entries.map {
+      .object([
+        ("active", .bool($0.isActive)), ("backbone_sha256", .string($0.backboneSHA256)),
+        ("domain", .string($0.domain)), ("examples_seen", number($0.examplesSeen)),
+        ("file", .string($0.file)), ("kernel_version", number($0.kernelVersion)),
+      ])
     }
-    let object: [String: Any] = [
-      "format": Self.format, "snapshot_version": snapshotVersion,
-      "created_at_ms": createdAtMilliseconds, "backbone_sha256": backboneSHA256,
-      "insert_at": insertAt, "bottleneck": bottleneck, "encoder_hidden": encoderHidden,
-      "kernels": kernels,
-    ]
-    let data =
-      (try? JSONSerialization.data(
-        withJSONObject: object, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]))
-      ?? Data()
-    return Array(data) + [UInt8(ascii: "\n")]
+    let object = JSONValue.object([
+      ("backbone_sha256", .string(backboneSHA256)), ("bottleneck", number(bottleneck)),
+      ("created_at_ms", number(createdAtMilliseconds)), ("encoder_hidden", number(encoderHidden)),
+      ("format", .string(Self.format)), ("insert_at", .string(insertAt)),
+      ("kernels", .array(kernels)), ("snapshot_version", number(snapshotVersion)),
+    ])
+    return Array((object.prettyText + "\n").utf8)
   }
 
   /// Reads the index of `folder` (`<folder>/kernels.json`).
@@ -105,44 +102,56 @@ public struct KernelIndex: Sendable, Equatable {
     guard let data = FileManager.default.contents(atPath: path) else {
       throw UsageError("cannot read \(path)")
     }
-    guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+    guard let object = try? JSONValue.parse(Array(data)), object.members != nil else {
       throw UsageError("\(path) is not a JSON object")
     }
-    guard object["format"] as? String == format else {
+    guard object["format"]?.stringValue == format else {
       throw UsageError(
-        "\(path): format \(object["format"].map { "\($0)" } ?? "missing"), expected '\(format)'")
+        "\(path): format \(object["format"].map(Self.shown) ?? "missing"), expected '\(format)'")
     }
-    func field<T>(_ value: Any?, _ name: String, as: T.Type) throws -> T {
-      guard let typed = value as? T else {
-        throw UsageError("\(path): '\(name)' is missing or not a \(T.self)")
+    /// The value of `name` read by `read`, or the error naming `kind`, the type wanted.
+    func field<T>(_ value: JSONValue?, _ name: String, _ kind: String, _ read: (JSONValue) -> T?)
+      throws -> T
+    {
+      guard let typed = value.flatMap(read) else {
+        throw UsageError("\(path): '\(name)' is missing or not a \(kind)")
       }
       return typed
     }
-    let kernels = try field(object["kernels"], "kernels", as: [[String: Any]].self)
+    func string(_ value: JSONValue?, _ name: String) throws -> String {
+      try field(value, name, "String") { $0.stringValue }
+    }
+    func int(_ value: JSONValue?, _ name: String) throws -> Int {
+      try field(value, name, "Int") { $0.intValue }
+    }
+    let kernels = try field(object["kernels"], "kernels", "Array<Dictionary<String, Any>>") {
+      value in
+      value.arrayValue.flatMap { $0.allSatisfy { $0.members != nil } ? $0 : nil }
+    }
     let entries = try kernels.enumerated().map { index, entry in
-      let file = try field(entry["file"], "kernels[\(index)].file", as: String.self)
+      let file = try string(entry["file"], "kernels[\(index)].file")
       if file.hasPrefix("/") || file.split(separator: "/").contains("..") {
         throw UsageError("\(path): kernels[\(index)].file '\(file)' leaves the index's folder")
       }
       return Entry(
-        domain: try field(entry["domain"], "kernels[\(index)].domain", as: String.self),
-        file: file,
-        kernelVersion: try field(
-          entry["kernel_version"], "kernels[\(index)].kernel_version", as: Int.self),
-        isActive: try field(entry["active"], "kernels[\(index)].active", as: Bool.self),
-        backboneSHA256: try field(
-          entry["backbone_sha256"], "kernels[\(index)].backbone_sha256", as: String.self),
-        examplesSeen: try field(
-          entry["examples_seen"], "kernels[\(index)].examples_seen", as: Int.self))
+        domain: try string(entry["domain"], "kernels[\(index)].domain"), file: file,
+        kernelVersion: try int(entry["kernel_version"], "kernels[\(index)].kernel_version"),
+        isActive: try field(entry["active"], "kernels[\(index)].active", "Bool") { $0.boolValue },
+        backboneSHA256: try string(entry["backbone_sha256"], "kernels[\(index)].backbone_sha256"),
+        examplesSeen: try int(entry["examples_seen"], "kernels[\(index)].examples_seen"))
     }
     return KernelIndex(
-      snapshotVersion: try field(object["snapshot_version"], "snapshot_version", as: Int.self),
-      createdAtMilliseconds: Int64(
-        try field(object["created_at_ms"], "created_at_ms", as: Int.self)),
-      backboneSHA256: try field(object["backbone_sha256"], "backbone_sha256", as: String.self),
-      insertAt: try field(object["insert_at"], "insert_at", as: String.self),
-      bottleneck: try field(object["bottleneck"], "bottleneck", as: Int.self),
-      encoderHidden: try field(object["encoder_hidden"], "encoder_hidden", as: Int.self),
+      snapshotVersion: try int(object["snapshot_version"], "snapshot_version"),
+      createdAtMilliseconds: Int64(try int(object["created_at_ms"], "created_at_ms")),
+      backboneSHA256: try string(object["backbone_sha256"], "backbone_sha256"),
+      insertAt: try string(object["insert_at"], "insert_at"),
+      bottleneck: try int(object["bottleneck"], "bottleneck"),
+      encoderHidden: try int(object["encoder_hidden"], "encoder_hidden"),
       entries: entries)
+  }
+
+  /// A value as a message shows it: a string's own text, anything else as JSON.
+  private static func shown(_ value: JSONValue) -> String {
+    value.stringValue ?? value.text
   }
 }

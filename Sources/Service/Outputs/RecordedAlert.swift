@@ -69,16 +69,15 @@ public struct RecordedAlert: Sendable, Equatable, Hashable {
 
   /// Reads a record from a JSON object; `domain` fills in a missing `domain` key (the summary
   /// groups alerts by domain). Nil when a required key is missing or of the wrong type.
-  public init?(jsonObject object: [String: Any], domain: String? = nil) {
-    guard let domain = object["domain"] as? String ?? domain,
-      let detector = object["detector"] as? String, let status = object["status"] as? String,
-      let time = (object["event_time_ms"] as? NSNumber)?.int64Value
+  public init?(json: JSONValue, domain: String? = nil) {
+    guard let domain = json["domain"]?.stringValue ?? domain,
+      let detector = json["detector"]?.stringValue, let status = json["status"]?.stringValue,
+      let time = json["event_time_ms"]?.int64Value
     else { return nil }
     self.init(
       domain: domain, detector: detector, status: status,
-      value: (object["value"] as? NSNumber)?.doubleValue ?? 0,
-      threshold: (object["threshold"] as? NSNumber)?.doubleValue ?? 0, eventTimeMs: time,
-      kernelVersion: (object["kernel_version"] as? NSNumber)?.intValue ?? 0,
-      action: object["action"] as? String, actionDetail: object["action_detail"] as? String)
+      value: json["value"]?.doubleValue ?? 0, threshold: json["threshold"]?.doubleValue ?? 0,
+      eventTimeMs: time, kernelVersion: json["kernel_version"]?.intValue ?? 0,
+      action: json["action"]?.stringValue, actionDetail: json["action_detail"]?.stringValue)
   }
 }

@@ -23,7 +23,7 @@ final class ServingScoreFile {
   }
 
   /// Adds one example's line.
-  func write(id: String, domain: String, label: Bool, score: ImpressionScore) {
+  func write(id: String, domain: String, label: Bool, score: ServingScore) {
     let served = score.servesKernel ? score.kernelLogit : score.backboneLogit
     buffer += Self.field(id) + "\t" + domain + (label ? "\t1\t" : "\t0\t")
     buffer += Self.format(score.backboneLogit) + "\t" + Self.format(score.kernelLogit) + "\t"

@@ -177,23 +177,21 @@ public struct ReportModel {
     } catch {
       throw ServiceError(.io, "--summary \(path): cannot read it: \(error.localizedDescription)")
     }
-    guard let document = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-      (document["schema"] as? String)?.hasPrefix("iak-replay-summary/") == true
+    guard let document = try? JSONValue.parse(Array(data)),
+      document["schema"]?.stringValue?.hasPrefix("iak-replay-summary/") == true
     else {
       throw UsageError(
         "--summary \(path): not a replay summary (expected JSON with \"schema\": "
           + "\"iak-replay-summary/1\", as `iak-stream replay --summary` writes)")
     }
-    let overall = ((document["overall"] as? [String: Any]) ?? [:]).compactMapValues {
-      ($0 as? NSNumber)?.doubleValue
-    }
+    let overall = document["overall"]?.numberMembers ?? [:]
     var domains: [String: SummaryDomain] = [:]
-    for (name, value) in (document["domains"] as? [String: Any]) ?? [:] {
-      guard let row = value as? [String: Any] else { continue }
+    for (name, row) in document["domains"]?.members ?? [] {
+      guard let stats = row.numberMembers else { continue }
       domains[name] = SummaryDomain(
-        stats: row.compactMapValues { ($0 as? NSNumber)?.doubleValue },
-        alerts: ((row["alerts"] as? [Any]) ?? []).compactMap {
-          ($0 as? [String: Any]).flatMap { RecordedAlert(jsonObject: $0, domain: name) }
+        stats: stats,
+        alerts: (row["alerts"]?.arrayValue ?? []).compactMap {
+          RecordedAlert(json: $0, domain: name)
         })
     }
     return (overall, domains)

@@ -38,7 +38,7 @@ final class TrainingLoop: @unchecked Sendable {
   private var isStateChanged = false
   /// The newest snapshot's offsets while committing them failed (retried at every interval,
   /// also when no record arrives).
-  private var uncommitted: [Checkpoint.TopicPartition: Int64]?
+  private var uncommitted: [TopicPartition: Int64]?
   private var lastCheckpoint = ContinuousClock.now
   private var retryAt: ContinuousClock.Instant?
   /// Whether the newest checkpoint was kept to the local snapshot because the consumer group did
@@ -467,22 +467,15 @@ final class TrainingLoop: @unchecked Sendable {
     }
   }
 
-  private func commit(_ offsets: [Checkpoint.TopicPartition: Int64]) {
+  private func commit(_ offsets: [TopicPartition: Int64]) {
     let owned = Set(source.assignment)
-    var committing: [KafkaPartition: Int64] = [:]
-    for (stored, offset) in offsets {
-      let partition = KafkaPartition(topic: stored.topic, partition: stored.partition)
-      if owned.contains(partition) { committing[partition] = offset }
-    }
+    let committing = offsets.filter { owned.contains($0.key) }
     do {
       try source.commit(committing)
       // Offsets of partitions held but not owned just now wait until they are owned again, or
       // are dropped once the partitions are released.
       let held = Set(pipeline.heldPartitions)
-      let waiting = offsets.filter {
-        let partition = KafkaPartition(topic: $0.key.topic, partition: $0.key.partition)
-        return !owned.contains(partition) && held.contains(partition)
-      }
+      let waiting = offsets.filter { !owned.contains($0.key) && held.contains($0.key) }
       uncommitted = waiting.isEmpty ? nil : waiting
     } catch {
       uncommitted = offsets
@@ -498,7 +491,7 @@ final class TrainingLoop: @unchecked Sendable {
     /// The snapshot's version.
     var version: Int
     /// The next offset to read of each partition.
-    var offsets: [Checkpoint.TopicPartition: Int64]
+    var offsets: [TopicPartition: Int64]
     /// Records read up to those offsets (all partitions).
     var records: Int
 

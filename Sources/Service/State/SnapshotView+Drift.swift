@@ -27,21 +27,17 @@ extension SnapshotView {
 
   /// Statistics by domain read from `manifest` alone (see `domainStats`).
   public static func domainStats(in manifest: SnapshotManifest) -> [String: [String: Double]] {
-    guard let map = jsonObject(manifest.extras[domainStatsKey]) as? [String: Any] else {
-      return [:]
-    }
-    return map.compactMapValues { value in
-      (value as? [String: Any])?.compactMapValues { ($0 as? NSNumber)?.doubleValue }
-    }
+    jsonMap(manifest.extras[domainStatsKey]) { $0.numberMembers }
   }
 
   /// The detectors firing per domain when `manifest`'s snapshot was taken; a domain missing
   /// from the map was not recorded (a snapshot older than this record).
   public static func firingDetectors(in manifest: SnapshotManifest) -> [String: Set<String>] {
-    guard let map = jsonObject(manifest.extras[driftFiringKey]) as? [String: Any] else {
-      return [:]
+    jsonMap(manifest.extras[driftFiringKey]) { value in
+      guard let elements = value.arrayValue else { return nil }
+      let names = elements.compactMap(\.stringValue)
+      return names.count == elements.count ? Set(names) : nil
     }
-    return map.compactMapValues { ($0 as? [String]).map(Set.init) }
   }
 
   /// Whether `domain`'s kernel was recorded healthy (neither `collapse` nor `harm` firing) in
@@ -52,26 +48,18 @@ extension SnapshotView {
 
   /// Kernel versions by domain, read from `manifest` alone (no payload needed).
   public static func kernelVersions(in manifest: SnapshotManifest) -> [String: Int] {
-    guard let map = jsonObject(manifest.extras[kernelVersionsKey]) as? [String: Any] else {
-      return [:]
-    }
-    return map.compactMapValues { ($0 as? NSNumber)?.intValue }
+    jsonMap(manifest.extras[kernelVersionsKey]) { $0.intValue }
   }
 
   /// The drift transitions `manifest` records (those since the previous snapshot).
   public static func alerts(in manifest: SnapshotManifest) -> [RecordedAlert] {
-    guard let list = jsonObject(manifest.extras[alertsKey]) as? [Any] else { return [] }
-    return list.compactMap { ($0 as? [String: Any]).flatMap { RecordedAlert(jsonObject: $0) } }
+    let list = manifest.extras[alertsKey].flatMap(JSONValue.init(parsing:))?.arrayValue ?? []
+    return list.compactMap { RecordedAlert(json: $0) }
   }
 
   /// Encodes a JSON list for the manifest extras.
   public static func encodeList(_ list: [Any]) -> String {
     let data = try? JSONSerialization.data(withJSONObject: list, options: [.sortedKeys])
     return data.map { String(decoding: $0, as: UTF8.self) } ?? "[]"
-  }
-
-  private static func jsonObject(_ text: String?) -> Any? {
-    guard let text else { return nil }
-    return try? JSONSerialization.jsonObject(with: Data(text.utf8))
   }
 }

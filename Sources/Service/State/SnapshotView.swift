@@ -40,7 +40,7 @@ public struct SnapshotView {
 
   /// Kernel versions by domain (0 for a domain never published).
   public var kernelVersions: [String: Int] {
-    Self.decodeMap(snapshot.manifest.extras[Self.kernelVersionsKey]) { $0 as? Int }
+    Self.jsonMap(snapshot.manifest.extras[Self.kernelVersionsKey]) { $0.intValue }
   }
 
   /// The last kernel versions of retired domains (see `RetiredVersion`).
@@ -50,9 +50,7 @@ public struct SnapshotView {
 
   /// Statistics by domain, as numbers keyed by name (`examples`, `auc`, `backbone_auc`, ...).
   public var domainStats: [String: [String: Double]] {
-    Self.decodeMap(snapshot.manifest.extras[Self.domainStatsKey]) { value in
-      (value as? [String: Any])?.compactMapValues { ($0 as? NSNumber)?.doubleValue }
-    }
+    Self.jsonMap(snapshot.manifest.extras[Self.domainStatsKey]) { $0.numberMembers }
   }
 
   /// Encodes `{"key": value}` JSON for the manifest extras, keys sorted.
@@ -61,6 +59,20 @@ public struct SnapshotView {
     return data.map { String(decoding: $0, as: UTF8.self) } ?? "{}"
   }
 
+  /// The members of the JSON object `text` that `transform` reads; empty when `text` is missing
+  /// or not a JSON object.
+  static func jsonMap<Value>(_ text: String?, _ transform: (JSONValue) -> Value?)
+    -> [String: Value]
+  {
+    guard let members = text.flatMap(JSONValue.init(parsing:))?.members else { return [:] }
+    var map: [String: Value] = [:]
+    for (key, value) in members {
+      if let read = transform(value) { map[key] = read }
+    }
+    return map
+  }
+
+  /// `jsonMap` over Foundation objects, for the readers not yet on `JSONValue`.
   static func decodeMap<Value>(_ text: String?, _ transform: (Any) -> Value?)
     -> [String: Value]
   {

@@ -1,3 +1,4 @@
+import Base
 import Observability
 
 /// A deterministic generator of hostile events for reliability tests: malformed and truncated
@@ -36,7 +37,7 @@ public struct HostileEvents: Sendable {
 
   /// Event number `index`, stamped with event time `timeMilliseconds` where it has one.
   public func event(_ index: Int, timeMilliseconds: Int64) -> HostileEvent {
-    var random = SeededRandom(seed: seed ^ (UInt64(truncatingIfNeeded: index) &* 0xD6E8_FEB8))
+    var random = SplitMix64(seed: seed ^ (UInt64(truncatingIfNeeded: index) &* 0xD6E8_FEB8))
     _ = random.next()
     var maker = Maker(
       schema: schema, index: index, seed: seed, time: timeMilliseconds, random: random)
@@ -84,9 +85,9 @@ private struct Maker {
   let index: Int
   let seed: UInt64
   let time: Int64
-  var random: SeededRandom
+  var random: SplitMix64
 
-  init(schema: EventSchema, index: Int, seed: UInt64, time: Int64, random: SeededRandom) {
+  init(schema: EventSchema, index: Int, seed: UInt64, time: Int64, random: SplitMix64) {
     self.schema = schema
     self.index = index
     self.seed = seed

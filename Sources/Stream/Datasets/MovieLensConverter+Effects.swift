@@ -1,3 +1,5 @@
+import Base
+
 extension MovieLensConverter {
   /// Chooses the cells of `plan` and draws their new labels, by the rule `MovieLensEffects`
   /// describes; pass the result to `forEachEvent(options:effects:_:)` to emit the events.
@@ -24,7 +26,7 @@ extension MovieLensConverter {
           + "\(plan.sinceMilliseconds) ms with both clicks and non-clicks; ask for fewer cells, "
           + "lower the minimum impressions or move the start earlier")
     }
-    var random = SeededRandom(seed: plan.seed)
+    var random = SplitMix64(seed: plan.seed)
     for index in eligible.indices.dropLast().reversed() {
       eligible.swapAt(index + 1, random.index(below: index + 2))
     }

@@ -1,3 +1,4 @@
+import Base
 import Foundation
 import Observability
 
@@ -161,7 +162,7 @@ public struct MovieLensConverter: Sendable {
     _ body: (Event) throws(Failure) -> Void
   ) throws(Failure) -> Summary {
     var summary = Summary()
-    var random = SeededRandom(seed: options.seed)
+    var random = SplitMix64(seed: options.seed)
     var pendingClicks: [Event] = []
     var nextClick = 0
     func emitClicks(through time: Int64) throws(Failure) {
@@ -244,7 +245,7 @@ public struct MovieLensConverter: Sendable {
 
   /// Up to `count` distinct items `user` never rated, drawn uniformly.
   private func sampleNegatives(
-    for user: String, count: Int, random: inout SeededRandom
+    for user: String, count: Int, random: inout SplitMix64
   ) -> [String] {
     guard count > 0 else { return [] }
     let rated = ratedItems[user] ?? []

@@ -1,3 +1,4 @@
+import Base
 import Foundation
 import Observability
 
@@ -7,13 +8,13 @@ extension MovieLensEffects {
     A cell is (region, UTC month, genre); its impressions are the ratings at or after since_ms \
     with those values (sampled negatives never). Eligible cells have at least min_impressions \
     impressions, both clicks and non-clicks; sorted by (month, region, genre), shuffled by \
-    Fisher-Yates with SeededRandom(seed), the first cells_requested are chosen. In a cell with \
+    Fisher-Yates with SplitMix64(seed), the first cells_requested are chosen. In a cell with \
     base rate r = base_clicks/impressions the target is t = sigmoid(logit(r) + logit_shift). \
     logit_shift > 0: each non-click becomes a click with probability q = (t - r)/(1 - r); \
     logit_shift < 0: each click becomes a non-click with probability q = (r - t)/r. \
     An impression with click probability p gets p + (1 - p)q, resp. p(1 - q): exactly \
     logit_shift logits at p = r. The draw of data row R (event id ml-R) is the top 53 bits of \
-    the first output of SeededRandom(seed + R * 0xD1B54A32D192ED03 mod 2^64) / 2^53; the label \
+    the first output of SplitMix64(seed + R * 0xD1B54A32D192ED03 mod 2^64) / 2^53; the label \
     changes when it is below q.
     """
 

@@ -1,3 +1,4 @@
+import Base
 import Foundation
 
 /// The truth of a controlled experiment: which (region, month, genre) cells of the MovieLens
@@ -9,7 +10,7 @@ import Foundation
 ///   are never in a cell and keep their label.
 /// - Eligible cells have at least `plan.minimumImpressions` impressions and both clicks and
 ///   non-clicks. They are sorted by (month, region, genre), shuffled by a Fisher-Yates pass
-///   driven by `SeededRandom(seed: S)`, and the first N are chosen: the cells of a smaller N are
+///   driven by `SplitMix64(seed: S)`, and the first N are chosen: the cells of a smaller N are
 ///   among those of a larger one, and the choice does not depend on δ.
 /// - In a cell of n impressions, k of them clicks (rating >= 4), the base rate is r = k/n and the
 ///   target rate t = σ(logit(r) + δ). For δ > 0 every click stays and every non-click becomes a
@@ -18,7 +19,7 @@ import Foundation
 ///   and an impression whose click probability was p gets p + (1 - p)q (δ > 0) or p(1 - q)
 ///   (δ < 0): exactly δ logits at p = r, and the users' own preferences still count.
 /// - The draw for the impression of data row R is u = the top 53 bits of the first output of
-///   `SeededRandom(seed: S &+ R &* 0xD1B54A32D192ED03)` divided by 2^53; its label changes when
+///   `SplitMix64(seed: S &+ R &* 0xD1B54A32D192ED03)` divided by 2^53; its label changes when
 ///   u < q. With δ = 0 nothing changes, and the events are those of the plain conversion.
 public struct MovieLensEffects: Sendable, Equatable {
   /// One changed cell.
@@ -84,7 +85,7 @@ public struct MovieLensEffects: Sendable, Equatable {
 
   /// The uniform draw in [0, 1) of data row `row` under `seed`; see the type's rule.
   static func uniform(seed: UInt64, row: Int) -> Double {
-    var random = SeededRandom(seed: seed &+ UInt64(row) &* 0xD1B5_4A32_D192_ED03)
+    var random = SplitMix64(seed: seed &+ UInt64(row) &* 0xD1B5_4A32_D192_ED03)
     return Double(random.next() >> 11) * 0x1p-53
   }
 

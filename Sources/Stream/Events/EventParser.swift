@@ -3,9 +3,9 @@
 /// It follows RFC 8259 strictly (no comments, no trailing commas, no NaN), checks UTF-8, bounds
 /// nesting, and turns every fault into an `EventRejection`; it never traps on input.
 struct EventParser {
-  private let bytes: UnsafeBufferPointer<UInt8>
+  /// The JSON lexer over the event's bytes; `scanner.index` is the next byte to read.
+  private var scanner: JSONScanner
   private let schema: EventSchema
-  private var index = 0
   /// Names of the categorical features read so far, once there are many of them.
   private var featureNames: Set<String> = []
 
@@ -13,7 +13,7 @@ struct EventParser {
   static let depthCeiling = 256
 
   init(bytes: UnsafeBufferPointer<UInt8>, schema: EventSchema) {
-    self.bytes = bytes
+    scanner = JSONScanner(bytes: bytes)
     var schema = schema
     schema.maxDepth = min(max(schema.maxDepth, 1), Self.depthCeiling)
     self.schema = schema
@@ -31,10 +31,10 @@ struct EventParser {
   }
 
   mutating func parseEvent() throws(EventRejection) -> Event {
-    if bytes.count > schema.maxEventBytes { throw EventRejection(.oversize, offset: 0) }
-    skipWhitespace()
-    guard peek() == UInt8(ascii: "{") else { throw typeFault(field: nil) }
-    index += 1
+    if scanner.bytes.count > schema.maxEventBytes { throw EventRejection(.oversize, offset: 0) }
+    scanner.skipWhitespace()
+    guard scanner.peek() == UInt8(ascii: "{") else { throw typeFault(field: nil) }
+    scanner.index += 1
     var seen: UInt8 = 0
     var type: String?
     var id: String?
@@ -59,7 +59,7 @@ struct EventParser {
       case .type: type = try parser.readString(field: key)
       case .id: id = try parser.readText(field: key)
       case .time:
-        timeOffset = parser.index
+        timeOffset = parser.scanner.index
         time = try parser.readTime(field: key)
       case .region: region = try parser.readOptionalText(field: key)
       case .label: label = try parser.readLabel(field: key)
@@ -74,8 +74,8 @@ struct EventParser {
         }
       }
     }
-    skipWhitespace()
-    if index != bytes.count { throw fault(.malformedJSON) }
+    scanner.skipWhitespace()
+    if scanner.index != scanner.bytes.count { throw fault(.malformedJSON) }
 
     guard let type else { throw EventRejection(.missingField, field: schema.typeField, offset: 0) }
     let kind: Event.Kind
@@ -122,14 +122,14 @@ struct EventParser {
   private mutating func readFeatures(
     into categorical: inout [Event.Feature], numeric: inout [String: Double]
   ) throws(EventRejection) {
-    skipWhitespace()
-    if peekLiteral("null") {
-      index += 4
+    scanner.skipWhitespace()
+    if scanner.peekLiteral("null") {
+      scanner.index += 4
       return
     }
-    guard peek() == UInt8(ascii: "{") else { throw typeFault(field: schema.featuresField) }
-    if schema.maxDepth < 2 { throw fault(.tooDeep, field: schema.featuresField) }
-    index += 1
+    guard scanner.peek() == UInt8(ascii: "{") else { throw typeFault(field: schema.featuresField) }
+    try checkDepth(2, field: schema.featuresField)
+    scanner.index += 1
     try forEachMember { (parser, key) throws(EventRejection) in
       try parser.readFeatureOrSkip(
         key, depth: 2, categorical: &categorical, numeric: &numeric, isTopLevel: false)
@@ -145,9 +145,9 @@ struct EventParser {
   ) throws(EventRejection) -> Bool {
     if !schema.numericFeatures.isEmpty && schema.numericFeatures.contains(key) {
       if numeric[key] != nil { throw fault(.duplicateKey, field: key) }
-      skipWhitespace()
-      if peekLiteral("null") {
-        index += 4
+      scanner.skipWhitespace()
+      if scanner.peekLiteral("null") {
+        scanner.index += 4
         return true
       }
       numeric[key] = try readNumber(field: key)
@@ -180,8 +180,8 @@ struct EventParser {
   // MARK: - Typed values
 
   private mutating func readString(field: String) throws(EventRejection) -> String {
-    skipWhitespace()
-    guard peek() == UInt8(ascii: "\"") else { throw typeFault(field: field) }
+    scanner.skipWhitespace()
+    guard scanner.peek() == UInt8(ascii: "\"") else { throw typeFault(field: field) }
     return try readStringLiteral(field: field)
   }
 
@@ -195,29 +195,29 @@ struct EventParser {
 
   /// A string, an integer as its decimal text, or `nil` for `null`.
   private mutating func readOptionalText(field: String) throws(EventRejection) -> String? {
-    skipWhitespace()
-    switch peek() {
+    scanner.skipWhitespace()
+    switch scanner.peek() {
     case UInt8(ascii: "\""): return try readStringLiteral(field: field)
     case UInt8(ascii: "n"):
       try expectLiteral("null", field: field)
       return nil
     case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
-      let start = index
+      let start = scanner.index
       let isInteger = try scanNumber(field: field)
       guard isInteger else { throw EventRejection(.wrongType, field: field, offset: start) }
-      return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
+      return scanner.text(start..<scanner.index)
     default: throw typeFault(field: field)
     }
   }
 
   private mutating func readTime(field: String) throws(EventRejection) -> Time {
-    skipWhitespace()
-    let start = index
-    switch peek() {
+    scanner.skipWhitespace()
+    let start = scanner.index
+    switch scanner.peek() {
     case UInt8(ascii: "\""): return .text(try readStringLiteral(field: field))
     case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
       let isInteger = try scanNumber(field: field)
-      guard isInteger, let value = integer(start..<index), value >= 0,
+      guard isInteger, let value = scanner.integer(start..<scanner.index), value >= 0,
         value <= EventTime.latestMilliseconds
       else { throw EventRejection(.badTimestamp, field: field, offset: start) }
       return .milliseconds(value)
@@ -226,16 +226,16 @@ struct EventParser {
   }
 
   private mutating func readLabel(field: String) throws(EventRejection) -> Bool? {
-    skipWhitespace()
-    let start = index
-    switch peek() {
+    scanner.skipWhitespace()
+    let start = scanner.index
+    switch scanner.peek() {
     case UInt8(ascii: "n"):
       try expectLiteral("null", field: field)
       return nil
     case UInt8(ascii: "t"), UInt8(ascii: "f"): return try readBool(field: field)
     case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
       let isInteger = try scanNumber(field: field)
-      switch isInteger ? integer(start..<index) : nil {
+      switch isInteger ? scanner.integer(start..<scanner.index) : nil {
       case 0?: return false
       case 1?: return true
       default: throw EventRejection(.badValue, field: field, offset: start)
@@ -245,26 +245,25 @@ struct EventParser {
   }
 
   private mutating func readBool(field: String) throws(EventRejection) -> Bool {
-    skipWhitespace()
-    if peekLiteral("true") {
-      index += 4
+    scanner.skipWhitespace()
+    if scanner.peekLiteral("true") {
+      scanner.index += 4
       return true
     }
-    if peekLiteral("false") {
-      index += 5
+    if scanner.peekLiteral("false") {
+      scanner.index += 5
       return false
     }
     throw typeFault(field: field)
   }
 
   private mutating func readNumber(field: String) throws(EventRejection) -> Double {
-    skipWhitespace()
-    let start = index
-    switch peek() {
+    scanner.skipWhitespace()
+    let start = scanner.index
+    switch scanner.peek() {
     case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
       _ = try scanNumber(field: field)
-      let text = String(
-        decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
+      let text = scanner.text(start..<scanner.index)
       guard let value = Double(text), value.isFinite else {
         throw EventRejection(.nonFiniteNumber, field: field, offset: start)
       }
@@ -292,14 +291,17 @@ struct EventParser {
 
   /// The rejection for a value of the wrong type, or `nonFiniteNumber` for NaN/Infinity literals.
   private func typeFault(field: String?) -> EventRejection {
-    if peekLiteral("NaN") || peekLiteral("Infinity") || peekLiteral("-Infinity") {
+    if scanner.peekLiteral("NaN") || scanner.peekLiteral("Infinity")
+      || scanner.peekLiteral("-Infinity")
+    {
       return fault(.nonFiniteNumber, field: field)
     }
-    switch peek() {
+    switch scanner.peek() {
     case UInt8(ascii: "\""), UInt8(ascii: "{"), UInt8(ascii: "["):
       return fault(.wrongType, field: field)
     case UInt8(ascii: "t"), UInt8(ascii: "f"), UInt8(ascii: "n"):
-      let isLiteral = peekLiteral("true") || peekLiteral("false") || peekLiteral("null")
+      let isLiteral =
+        scanner.peekLiteral("true") || scanner.peekLiteral("false") || scanner.peekLiteral("null")
       return fault(isLiteral ? .wrongType : .malformedJSON, field: field)
     case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
       var probe = self
@@ -315,24 +317,24 @@ struct EventParser {
   private mutating func forEachMember(
     _ body: (inout EventParser, String) throws(EventRejection) -> Void
   ) throws(EventRejection) {
-    skipWhitespace()
-    if peek() == UInt8(ascii: "}") {
-      index += 1
+    scanner.skipWhitespace()
+    if scanner.peek() == UInt8(ascii: "}") {
+      scanner.index += 1
       return
     }
     while true {
-      skipWhitespace()
-      guard peek() == UInt8(ascii: "\"") else { throw fault(.malformedJSON) }
+      scanner.skipWhitespace()
+      guard scanner.peek() == UInt8(ascii: "\"") else { throw fault(.malformedJSON) }
       let key = try readStringLiteral(field: nil)
-      skipWhitespace()
-      guard peek() == UInt8(ascii: ":") else { throw fault(.malformedJSON, field: key) }
-      index += 1
+      scanner.skipWhitespace()
+      guard scanner.peek() == UInt8(ascii: ":") else { throw fault(.malformedJSON, field: key) }
+      scanner.index += 1
       try body(&self, key)
-      skipWhitespace()
-      switch peek() {
-      case UInt8(ascii: ","): index += 1
+      scanner.skipWhitespace()
+      switch scanner.peek() {
+      case UInt8(ascii: ","): scanner.index += 1
       case UInt8(ascii: "}"):
-        index += 1
+        scanner.index += 1
         return
       default: throw fault(.malformedJSON, field: key)
       }
@@ -341,15 +343,14 @@ struct EventParser {
 
   /// Validates and skips one value nested at `depth` (the containing object's depth).
   private mutating func skipValue(depth: Int) throws(EventRejection) {
-    skipWhitespace()
-    switch peek() {
+    scanner.skipWhitespace()
+    switch scanner.peek() {
     case UInt8(ascii: "\""): try skipStringLiteral()
     case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
-      let start = index
+      let start = scanner.index
       let isInteger = try scanNumber(field: nil)
       if !isInteger {
-        let text = String(
-          decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
+        let text = scanner.text(start..<scanner.index)
         if !(Double(text)?.isFinite ?? false) {
           throw EventRejection(.nonFiniteNumber, offset: start)
         }
@@ -358,26 +359,26 @@ struct EventParser {
     case UInt8(ascii: "f"): try expectLiteral("false", field: nil)
     case UInt8(ascii: "n"): try expectLiteral("null", field: nil)
     case UInt8(ascii: "{"):
-      if depth + 1 > schema.maxDepth { throw fault(.tooDeep) }
-      index += 1
+      try checkDepth(depth + 1)
+      scanner.index += 1
       try forEachMember { (parser, _) throws(EventRejection) in
         try parser.skipValue(depth: depth + 1)
       }
     case UInt8(ascii: "["):
-      if depth + 1 > schema.maxDepth { throw fault(.tooDeep) }
-      index += 1
-      skipWhitespace()
-      if peek() == UInt8(ascii: "]") {
-        index += 1
+      try checkDepth(depth + 1)
+      scanner.index += 1
+      scanner.skipWhitespace()
+      if scanner.peek() == UInt8(ascii: "]") {
+        scanner.index += 1
         return
       }
       while true {
         try skipValue(depth: depth + 1)
-        skipWhitespace()
-        switch peek() {
-        case UInt8(ascii: ","): index += 1
+        scanner.skipWhitespace()
+        switch scanner.peek() {
+        case UInt8(ascii: ","): scanner.index += 1
         case UInt8(ascii: "]"):
-          index += 1
+          scanner.index += 1
           return
         default: throw fault(.malformedJSON)
         }
@@ -386,214 +387,91 @@ struct EventParser {
     }
   }
 
-  /// Scans a JSON number at `index`; returns whether it has neither fraction nor exponent.
+  /// Scans a JSON number at the scanner; returns whether it has neither fraction nor exponent.
   private mutating func scanNumber(field: String?) throws(EventRejection) -> Bool {
-    let start = index
-    if peek() == UInt8(ascii: "-") { index += 1 }
-    if peekLiteral("Infinity") {
-      throw EventRejection(.nonFiniteNumber, field: field, offset: start)
+    if scanner.peekLiteral("-Infinity") {
+      throw EventRejection(.nonFiniteNumber, field: field, offset: scanner.index)
     }
-    let first = peek()
-    guard isDigit(first) else { throw fault(.malformedJSON, field: field) }
-    index += 1
-    if first != UInt8(ascii: "0") {
-      while isDigit(peek()) { index += 1 }
+    do throws(JSONScanner.Fault) {
+      return try scanner.scanNumber()
+    } catch {
+      throw EventRejection(.malformedJSON, field: field, offset: error.offset)
     }
-    var isInteger = true
-    if peek() == UInt8(ascii: ".") {
-      isInteger = false
-      index += 1
-      try scanDigits(field: field)
-    }
-    if peek() == UInt8(ascii: "e") || peek() == UInt8(ascii: "E") {
-      isInteger = false
-      index += 1
-      if peek() == UInt8(ascii: "+") || peek() == UInt8(ascii: "-") { index += 1 }
-      try scanDigits(field: field)
-    }
-    return isInteger
   }
 
-  private mutating func scanDigits(field: String?) throws(EventRejection) {
-    guard isDigit(peek()) else { throw fault(.malformedJSON, field: field) }
-    while isDigit(peek()) { index += 1 }
-  }
-
-  /// The value of an integer token, or `nil` if it does not fit in `Int64`.
-  private func integer(_ range: Range<Int>) -> Int64? {
-    var position = range.lowerBound
-    let isNegative = bytes[position] == UInt8(ascii: "-")
-    if isNegative { position += 1 }
-    var value: Int64 = 0
-    while position < range.upperBound {
-      let digit = Int64(bytes[position] &- UInt8(ascii: "0"))
-      let (times, overflow1) = value.multipliedReportingOverflow(by: 10)
-      let (sum, overflow2) = times.addingReportingOverflow(digit)
-      if overflow1 || overflow2 { return nil }
-      value = sum
-      position += 1
-    }
-    return isNegative ? -value : value
-  }
-
-  /// Reads a string literal at `index` (which holds `"`) and returns its decoded text.
+  /// Reads a string literal at the scanner (which holds `"`) and returns its decoded text.
   private mutating func readStringLiteral(field: String?) throws(EventRejection) -> String {
-    let start = index + 1
-    let (end, hasEscape, isASCII) = try scanStringLiteral(field: field)
-    let raw = UnsafeBufferPointer(rebasing: bytes[start..<end])
-    if !hasEscape {
-      if isASCII { return String(decoding: raw, as: UTF8.self) }
-      guard let text = String(validating: raw, as: UTF8.self) else {
-        throw EventRejection(.invalidUTF8, field: field, offset: start)
-      }
-      return text
+    let token = try scanStringLiteral(field: field)
+    do throws(JSONScanner.Fault) {
+      return try scanner.decodeString(token, deferringUTF8Faults: true)
+    } catch {
+      throw rejection(error, in: token, field: field)
     }
-    return try unescape(raw, offset: start, field: field)
   }
 
   private mutating func skipStringLiteral() throws(EventRejection) {
-    let start = index + 1
-    let (end, hasEscape, isASCII) = try scanStringLiteral(field: nil)
-    let raw = UnsafeBufferPointer(rebasing: bytes[start..<end])
-    if hasEscape {
-      _ = try unescape(raw, offset: start, field: nil)
-    } else if !isASCII, String(validating: raw, as: UTF8.self) == nil {
-      throw EventRejection(.invalidUTF8, offset: start)
+    let token = try scanStringLiteral(field: nil)
+    if token.hasEscape || !token.isASCII {
+      do throws(JSONScanner.Fault) {
+        _ = try scanner.decodeString(token, deferringUTF8Faults: true)
+      } catch {
+        throw rejection(error, in: token, field: nil)
+      }
     }
   }
 
-  /// Finds the closing quote; returns its index and what the contents need to be decoded.
+  /// Finds the closing quote; returns where the contents lie and what decoding them needs.
   private mutating func scanStringLiteral(
     field: String?
-  ) throws(EventRejection) -> (end: Int, hasEscape: Bool, isASCII: Bool) {
-    index += 1
-    var hasEscape = false
-    var isASCII = true
-    while index < bytes.count {
-      let byte = bytes[index]
-      if byte == UInt8(ascii: "\"") {
-        let end = index
-        index += 1
-        return (end, hasEscape, isASCII)
-      }
-      if byte == UInt8(ascii: "\\") {
-        hasEscape = true
-        index += 2
-        continue
-      }
-      if byte < 0x20 { throw fault(.malformedJSON, field: field) }
-      if byte >= 0x80 { isASCII = false }
-      index += 1
+  ) throws(EventRejection) -> JSONScanner.StringToken {
+    do throws(JSONScanner.Fault) {
+      return try scanner.scanString()
+    } catch {
+      throw EventRejection(.malformedJSON, field: field, offset: error.offset)
     }
-    index = bytes.count
-    throw fault(.malformedJSON, field: field)
   }
 
-  private func unescape(
-    _ raw: UnsafeBufferPointer<UInt8>, offset: Int, field: String?
-  ) throws(EventRejection) -> String {
-    var out: [UInt8] = []
-    out.reserveCapacity(raw.count)
-    var position = 0
-    while position < raw.count {
-      let byte = raw[position]
-      guard byte == UInt8(ascii: "\\") else {
-        out.append(byte)
-        position += 1
-        continue
+  /// The rejection for a fault in the text of a string: invalid UTF-8 at the start of the
+  /// text, a broken surrogate pair just after its high half, any other escape where it is.
+  private func rejection(
+    _ fault: JSONScanner.Fault, in token: JSONScanner.StringToken, field: String?
+  ) -> EventRejection {
+    switch fault.kind {
+    case .invalidUTF8:
+      return EventRejection(.invalidUTF8, field: field, offset: token.contents.lowerBound)
+    case .loneHighSurrogate, .missingLowSurrogate, .loneLowSurrogate:
+      return EventRejection(
+        .invalidUTF8, field: field, offset: fault.surrogateOffset ?? fault.offset)
+    case .truncatedUnicodeEscape, .invalidHexDigit:
+      if let highEnd = fault.surrogateOffset {
+        return EventRejection(.invalidUTF8, field: field, offset: highEnd)
       }
-      guard position + 1 < raw.count else {
-        throw EventRejection(.malformedJSON, field: field, offset: offset + position)
-      }
-      let escaped = raw[position + 1]
-      position += 2
-      switch escaped {
-      case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): out.append(escaped)
-      case UInt8(ascii: "b"): out.append(0x08)
-      case UInt8(ascii: "f"): out.append(0x0C)
-      case UInt8(ascii: "n"): out.append(0x0A)
-      case UInt8(ascii: "r"): out.append(0x0D)
-      case UInt8(ascii: "t"): out.append(0x09)
-      case UInt8(ascii: "u"):
-        guard let unit = hex4(raw, at: position) else {
-          throw EventRejection(.malformedJSON, field: field, offset: offset + position)
-        }
-        position += 4
-        var scalarValue = UInt32(unit)
-        if (0xD800...0xDBFF).contains(unit) {
-          guard position + 1 < raw.count, raw[position] == UInt8(ascii: "\\"),
-            raw[position + 1] == UInt8(ascii: "u"), let low = hex4(raw, at: position + 2),
-            (0xDC00...0xDFFF).contains(low)
-          else { throw EventRejection(.invalidUTF8, field: field, offset: offset + position) }
-          position += 6
-          scalarValue = 0x10000 + ((UInt32(unit) - 0xD800) << 10) + (UInt32(low) - 0xDC00)
-        } else if (0xDC00...0xDFFF).contains(unit) {
-          throw EventRejection(.invalidUTF8, field: field, offset: offset + position)
-        }
-        guard let scalar = Unicode.Scalar(scalarValue) else {
-          throw EventRejection(.invalidUTF8, field: field, offset: offset + position)
-        }
-        UTF8.encode(scalar) { out.append($0) }
-      default:
-        throw EventRejection(.malformedJSON, field: field, offset: offset + position - 1)
-      }
+      return EventRejection(
+        .malformedJSON, field: field, offset: fault.escapeOffset ?? fault.offset)
+    default:
+      return EventRejection(.malformedJSON, field: field, offset: fault.offset)
     }
-    guard let text = String(validating: out, as: UTF8.self) else {
-      throw EventRejection(.invalidUTF8, field: field, offset: offset)
-    }
-    return text
-  }
-
-  private func hex4(_ raw: UnsafeBufferPointer<UInt8>, at position: Int) -> UInt16? {
-    guard position + 4 <= raw.count else { return nil }
-    var value: UInt16 = 0
-    for byte in raw[position..<position + 4] {
-      let digit: UInt8
-      switch byte {
-      case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
-      case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
-      case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = byte - UInt8(ascii: "A") + 10
-      default: return nil
-      }
-      value = value << 4 | UInt16(digit)
-    }
-    return value
   }
 
   // MARK: - Bytes
 
-  /// The byte at `index`, or 0 (never valid outside a string) at the end.
-  private func peek() -> UInt8 { index < bytes.count ? bytes[index] : 0 }
-
-  private func isDigit(_ byte: UInt8) -> Bool {
-    byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")
-  }
-
-  private func peekLiteral(_ literal: StaticString) -> Bool {
-    let count = literal.utf8CodeUnitCount
-    guard index + count <= bytes.count else { return false }
-    let pointer = literal.utf8Start
-    for offset in 0..<count where bytes[index + offset] != pointer[offset] { return false }
-    return true
-  }
-
   private mutating func expectLiteral(
     _ literal: StaticString, field: String?
   ) throws(EventRejection) {
-    guard peekLiteral(literal) else { throw fault(.malformedJSON, field: field) }
-    index += literal.utf8CodeUnitCount
+    guard scanner.peekLiteral(literal) else { throw fault(.malformedJSON, field: field) }
+    scanner.index += literal.utf8CodeUnitCount
   }
 
-  private mutating func skipWhitespace() {
-    while index < bytes.count {
-      switch bytes[index] {
-      case 0x20, 0x0A, 0x0D, 0x09: index += 1
-      default: return
-      }
+  /// Throws `tooDeep` unless `depth` is within the schema's bound.
+  private func checkDepth(_ depth: Int, field: String? = nil) throws(EventRejection) {
+    do throws(JSONScanner.Fault) {
+      try scanner.checkDepth(depth, limit: schema.maxDepth)
+    } catch {
+      throw EventRejection(.tooDeep, field: field, offset: error.offset)
     }
   }
 
   private func fault(_ reason: EventRejection.Reason, field: String? = nil) -> EventRejection {
-    EventRejection(reason, field: field, offset: index)
+    EventRejection(reason, field: field, offset: scanner.index)
   }
 }

@@ -1,14 +1,16 @@
+import Base
+
 extension LabelJoiner.State {
   /// The state as bytes (format `IAKJ` version 3, little-endian, strings length-prefixed UTF-8),
   /// for a snapshot; `init(bytes:)` reads it back to an equal state. Version 2 adds to each
-  /// waiting impression its `ImpressionScore` (a presence byte, then the two logits as float32
+  /// waiting impression its `ServingScore` (a presence byte, then the two logits as float32
   /// bit patterns and the serving flag); version 3 adds to each partition, after its resolved
   /// ids, the admission memory: its recent event times (a count, then int64s), whether its clock
   /// is borne out (a byte), the new-domain day (int64) and the domains started that day (a
   /// count, then strings). Versions 1 and 2 are still read (an empty admission memory, the
   /// clock of a partition that ran borne out).
   public func serialized() -> [UInt8] {
-    var writer = StateByteWriter()
+    var writer = ByteWriter()
     for byte in "IAKJ".utf8 { writer.append(byte) }
     writer.append(UInt8(3))
     for count in [
@@ -59,10 +61,10 @@ extension LabelJoiner.State {
 
   /// Reads a state written by `serialized()`.
   ///
-  /// - Throws: `StateBytesError` if the bytes are not such a state (wrong magic or version,
+  /// - Throws: `ByteReadError` if the bytes are not such a state (wrong magic or version,
   ///   truncated, impossible counts, invalid UTF-8, trailing bytes).
-  public init(bytes: [UInt8]) throws(StateBytesError) {
-    var reader = StateByteReader(bytes)
+  public init(bytes: [UInt8]) throws(ByteReadError) {
+    var reader = ByteReader(bytes)
     let version = try reader.expectMagic("IAKJ", versions: 1...3)
     var counts = LabelJoiner.Counts()
     var values: [Int] = []
@@ -87,7 +89,7 @@ extension LabelJoiner.State {
           impression: try reader.readEvent(), deadlineMilliseconds: try reader.read(Int64.self),
           sequence: try reader.read(UInt64.self))
         if version >= 2, try reader.readBool() {
-          waiting.score = ImpressionScore(
+          waiting.score = ServingScore(
             backboneLogit: Float(bitPattern: try reader.read(UInt32.self)),
             kernelLogit: Float(bitPattern: try reader.read(UInt32.self)),
             servesKernel: try reader.readBool())
@@ -122,13 +124,13 @@ extension LabelJoiner.State {
       partitions.append(partition)
     }
     guard reader.isAtEnd else {
-      throw StateBytesError("IAKJ state: unexpected bytes after the end at byte \(reader.offset)")
+      throw ByteReadError("IAKJ state: unexpected bytes after the end at byte \(reader.offset)")
     }
     self.init(partitions: partitions, counts: counts)
   }
 }
 
-extension StateByteWriter {
+extension ByteWriter {
   mutating func append(_ event: Event) {
     append(UInt8(event.kind == .impression ? 0 : 1))
     append(event.id)
@@ -150,10 +152,10 @@ extension StateByteWriter {
   }
 }
 
-extension StateByteReader {
-  mutating func readEvent() throws(StateBytesError) -> Event {
+extension ByteReader {
+  mutating func readEvent() throws(ByteReadError) -> Event {
     let kindByte = try readByte()
-    guard kindByte <= 1 else { throw StateBytesError("byte \(offset - 1): bad event kind") }
+    guard kindByte <= 1 else { throw ByteReadError("byte \(offset - 1): bad event kind") }
     let id = try readString()
     let time = try read(Int64.self)
     let region = try readBool() ? try readString() : nil
@@ -167,7 +169,7 @@ extension StateByteReader {
       numeric[name] = try readDouble()
     }
     let labelByte = try readByte()
-    guard labelByte <= 2 else { throw StateBytesError("byte \(offset - 1): bad label") }
+    guard labelByte <= 2 else { throw ByteReadError("byte \(offset - 1): bad label") }
     return Event(
       kind: kindByte == 0 ? .impression : .click, id: id, timeMilliseconds: time, region: region,
       categorical: categorical, numeric: numeric, label: labelByte == 0 ? nil : labelByte == 2,

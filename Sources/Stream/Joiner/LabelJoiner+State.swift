@@ -1,3 +1,5 @@
+import Base
+
 extension LabelJoiner {
   /// Everything a joiner holds, as plain arrays, for snapshots; `LabelJoiner(restoring:)` takes it
   /// back. Arrays are in a canonical order, so equal joiners export equal states.
@@ -70,12 +72,12 @@ extension LabelJoiner {
     /// Arrival order within the partition; breaks ties between equal deadlines.
     public var sequence: UInt64
     /// What it was scored with when it arrived (nil when the caller scored nothing).
-    public var score: ImpressionScore?
+    public var score: ServingScore?
 
     /// Creates a pending impression.
     public init(
       impression: Event, deadlineMilliseconds: Int64, sequence: UInt64,
-      score: ImpressionScore? = nil
+      score: ServingScore? = nil
     ) {
       self.impression = impression
       self.deadlineMilliseconds = deadlineMilliseconds

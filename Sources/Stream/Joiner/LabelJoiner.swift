@@ -1,3 +1,4 @@
+import Base
 import Observability
 
 /// Labels impressions with their clicks in event time (`label.*` in pipeline.conf).
@@ -107,12 +108,12 @@ public struct LabelJoiner: Sendable {
     /// The partition whose joiner emitted it (its event-time clock).
     public var partition: Int32
     /// What it was scored with when it arrived (nil when the caller scored nothing).
-    public var score: ImpressionScore?
+    public var score: ServingScore?
 
     /// Creates a labelled example.
     public init(
       impression: Event, label: Bool, outcome: Outcome, emittedAtMilliseconds: Int64,
-      partition: Int32 = 0, score: ImpressionScore? = nil
+      partition: Int32 = 0, score: ServingScore? = nil
     ) {
       self.impression = impression
       self.label = label
@@ -194,7 +195,7 @@ public struct LabelJoiner: Sendable {
   /// was scored with on arrival) and its `keptFeatures` until it leaves with its label; a click
   /// ignores `score`.
   public mutating func process(
-    _ event: Event, partition: Int32, score: ImpressionScore? = nil,
+    _ event: Event, partition: Int32, score: ServingScore? = nil,
     into output: inout [LabelledExample]
   ) {
     let start = output.count
@@ -232,7 +233,7 @@ public struct LabelJoiner: Sendable {
   }
 
   private mutating func handleImpression(
-    _ impression: Event, score: ImpressionScore?, state: inout JoinerPartition,
+    _ impression: Event, score: ServingScore?, state: inout JoinerPartition,
     output: inout [LabelledExample]
   ) {
     let id = impression.id
@@ -392,7 +393,7 @@ public struct LabelJoiner: Sendable {
   }
 
   private mutating func emit(
-    _ impression: Event, label: Bool, outcome: Outcome, score: ImpressionScore?,
+    _ impression: Event, label: Bool, outcome: Outcome, score: ServingScore?,
     output: inout [LabelledExample]
   ) {
     output.append(

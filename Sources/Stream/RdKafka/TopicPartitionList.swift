@@ -1,3 +1,4 @@
+import Base
 internal import CRdKafka
 
 /// An owned `rd_kafka_topic_partition_list_t`, destroyed with this value.

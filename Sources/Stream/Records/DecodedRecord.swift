@@ -1,3 +1,5 @@
+import Base
+
 /// A record decoded ahead of the pipeline (on the consumer thread, in `serve`): where it came
 /// from, and its event or why it was refused.
 ///

@@ -1,3 +1,5 @@
+import Base
+
 /// Where a produced record was written.
 public struct Delivery: Sendable, Equatable {
   /// The partition it was written to.

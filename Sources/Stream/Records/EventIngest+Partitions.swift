@@ -1,3 +1,5 @@
+import Base
+
 extension EventIngest {
   /// The state of one partition, as bytes in the formats of `exportState()`: the joiner's memory
   /// of `partition` (with zero running totals, which stay with the process that counted them)
@@ -18,7 +20,7 @@ extension EventIngest {
   /// partitions in it replace any of the same number, the router learns its domains and region
   /// names (a raw region already named here keeps its name). Nothing changes when it throws.
   ///
-  /// - Throws: `StateBytesError` when the bytes are not such states, `DomainSpecError` when
+  /// - Throws: `ByteReadError` when the bytes are not such states, `DomainSpecError` when
   ///   the router's settings are unusable.
   public mutating func adopt(joiner joinerBytes: [UInt8], router routerBytes: [UInt8]) throws {
     let adoptedJoiner = try LabelJoiner.State(bytes: joinerBytes)

@@ -1,3 +1,4 @@
+import Base
 import Observability
 
 /// The front half of the pipeline for one consumer: decode each record, join clicks to
@@ -19,7 +20,7 @@ public struct EventIngest {
     /// event-time clock its domain's batches follow.
     public var partition: Int32
     /// What it was scored with when it arrived (nil when the caller scored nothing).
-    public var score: ImpressionScore? = nil
+    public var score: ServingScore? = nil
   }
 
   /// The decoder the bytes-taking `ingest(_:partition:into:)` reads values with. It is
@@ -62,7 +63,7 @@ public struct EventIngest {
   /// completes, routed, to `output`; exactly what `ingest(_:partition:into:)` does after decoding.
   /// An impression keeps `score` (what it was scored with on arrival) until it leaves labelled.
   public mutating func ingest(
-    _ event: Event, partition: Int32, score: ImpressionScore? = nil, into output: inout [Routed]
+    _ event: Event, partition: Int32, score: ServingScore? = nil, into output: inout [Routed]
   ) {
     joiner.process(event, partition: partition, score: score, into: &labelled)
     route(into: &output)
@@ -128,7 +129,7 @@ public struct EventIngest {
 
   /// Replaces the joiner's and the router's state with exported bytes.
   ///
-  /// - Throws: `StateBytesError` when the bytes are not such states, `DomainSpecError` when
+  /// - Throws: `ByteReadError` when the bytes are not such states, `DomainSpecError` when
   ///   the router's settings are unusable.
   public mutating func restore(joiner joinerBytes: [UInt8], router routerBytes: [UInt8]) throws {
     let joinerState = try LabelJoiner.State(bytes: joinerBytes)

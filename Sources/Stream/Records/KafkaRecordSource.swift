@@ -1,3 +1,5 @@
+import Base
+
 /// A `RecordSource` reading Kafka topics through a `KafkaConsumer`.
 public final class KafkaRecordSource: RecordSource {
   /// The consumer records are read with; for seeking, lag and watermarks.

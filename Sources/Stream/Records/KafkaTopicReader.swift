@@ -1,3 +1,4 @@
+import Base
 import Observability
 
 /// Reads a topic from its beginning up to the end it had when reading started: for restoring

@@ -1,3 +1,5 @@
+import Base
+
 /// One record read from a topic partition (or a line of a file), copied out of librdkafka.
 public struct Record: Sendable, Equatable {
   /// A record header: a name and opaque bytes.

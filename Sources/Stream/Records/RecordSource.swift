@@ -1,3 +1,5 @@
+import Base
+
 /// Where the pipeline reads records from: a Kafka consumer or a JSON-lines file.
 ///
 /// The pipeline cannot tell implementations apart: it polls batches, commits the offsets of its

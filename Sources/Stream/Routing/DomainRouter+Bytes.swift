@@ -1,8 +1,10 @@
+import Base
+
 extension DomainRouter.State {
   /// The state as bytes (format `IAKR` version 1, little-endian, strings length-prefixed UTF-8),
   /// for a snapshot; `init(bytes:)` reads it back to an equal state.
   public func serialized() -> [UInt8] {
-    var writer = StateByteWriter()
+    var writer = ByteWriter()
     for byte in "IAKR".utf8 { writer.append(byte) }
     writer.append(UInt8(1))
     writer.appendCount(domains.count)
@@ -21,15 +23,15 @@ extension DomainRouter.State {
 
   /// Reads a state written by `serialized()`.
   ///
-  /// - Throws: `StateBytesError` if the bytes are not such a state or name an unsafe domain.
-  public init(bytes: [UInt8]) throws(StateBytesError) {
-    var reader = StateByteReader(bytes)
+  /// - Throws: `ByteReadError` if the bytes are not such a state or name an unsafe domain.
+  public init(bytes: [UInt8]) throws(ByteReadError) {
+    var reader = ByteReader(bytes)
     try reader.expectMagic("IAKR", version: 1)
     var domains: [DomainRouter.KnownDomain] = []
     for _ in 0..<(try reader.readCount(minimumSize: 16)) {
       let key = DomainKey(window: try reader.readString(), region: try reader.readString())
       guard DomainName.isSafe(key.window), DomainName.isSafe(key.region) else {
-        throw StateBytesError("IAKR state: domain '\(key)' is not a safe name")
+        throw ByteReadError("IAKR state: domain '\(key)' is not a safe name")
       }
       domains.append(DomainRouter.KnownDomain(key: key, ordinal: try reader.read(Int64.self)))
     }
@@ -39,7 +41,7 @@ extension DomainRouter.State {
         DomainRouter.RegionName(raw: try reader.readString(), name: try reader.readString()))
     }
     guard reader.isAtEnd else {
-      throw StateBytesError("IAKR state: unexpected bytes after the end at byte \(reader.offset)")
+      throw ByteReadError("IAKR state: unexpected bytes after the end at byte \(reader.offset)")
     }
     self.init(domains: domains, regionNames: regionNames)
   }

@@ -1,7 +1,9 @@
-/// What a serving system scored an example with when its impression arrived, before any label
-/// of its moment was known: the frozen backbone's logit, the logit with the domain's kernel as it
-/// then stood (z = mu), and whether that kernel was serving. Serving-time evaluation records
-/// these when the label arrives; the trainer's own scores at batch time are only a diagnostic.
+/// What a serving system scored an impression with when it arrived, before its label was known:
+/// the frozen backbone's logit, the logit with the domain's kernel as it then stood (z = mu), and
+/// whether that kernel was serving (see DESIGN.md, "Evaluation at serving time").
+///
+/// The pipeline computes it at ingest; the joiner only carries it with the waiting impression (in
+/// its snapshots and hand-overs too), and serving-time evaluation counts it when the label arrives.
 public struct ServingScore: Sendable, Equatable {
   /// The frozen backbone's logit.
   public var backboneLogit: Float

@@ -1,5 +1,5 @@
-/// A joiner or router state that cannot be read back from bytes.
-public struct StateBytesError: Error, Sendable, Equatable, CustomStringConvertible {
+/// Bytes that cannot be read back as what they claim to be (a joiner, router or trainer state).
+public struct ByteReadError: Error, Sendable, Equatable, CustomStringConvertible {
   /// What was wrong and at which byte.
   public var description: String
 

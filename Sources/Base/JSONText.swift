@@ -1,6 +1,7 @@
 /// Helpers for writing JSON text by hand, where building a Foundation object would be wasteful.
 public enum JSONText {
-  /// Returns `value` as a JSON string literal, quotes included, with control characters escaped.
+  /// Returns `value` as a JSON string literal, quotes included: `"` and `\` escaped, control
+  /// characters as `\n`, `\r`, `\t` or `\u00XX`, everything else (non-ASCII too) kept as UTF-8.
   public static func quote(_ value: String) -> String {
     var out = "\""
     out.reserveCapacity(value.utf8.count + 2)

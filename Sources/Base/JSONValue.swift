@@ -1,16 +1,22 @@
 /// A parsed JSON value, kept close to the text so numbers are never rounded.
 ///
 /// Object members keep their order of appearance; a duplicate key is a parse error.
-enum JSONValue: Equatable, Sendable {
+public enum JSONValue: Equatable, Sendable {
+  /// `null`.
   case null
+  /// `true` or `false`.
   case bool(Bool)
   /// The number's literal text, e.g. `"12"` or `"-1.5e3"`.
   case number(String)
+  /// A string, unescaped.
   case string(String)
+  /// An array's elements.
   case array([JSONValue])
+  /// An object's members in their order of appearance.
   case object([(key: String, value: JSONValue)])
 
-  static func == (lhs: JSONValue, rhs: JSONValue) -> Bool {
+  /// Whether both are the same value, object members compared in order.
+  public static func == (lhs: JSONValue, rhs: JSONValue) -> Bool {
     switch (lhs, rhs) {
     case (.null, .null): true
     case (.bool(let a), .bool(let b)): a == b
@@ -24,36 +30,67 @@ enum JSONValue: Equatable, Sendable {
   }
 
   /// The members of an object, or nil for any other value.
-  var members: [(key: String, value: JSONValue)]? {
+  public var members: [(key: String, value: JSONValue)]? {
     if case .object(let members) = self { return members }
     return nil
   }
 
   /// The value of member `key` of an object, or nil.
-  subscript(key: String) -> JSONValue? {
+  public subscript(key: String) -> JSONValue? {
     members?.first { $0.key == key }?.value
   }
 
   /// The string, or nil for any other value.
-  var stringValue: String? {
+  public var stringValue: String? {
     if case .string(let text) = self { return text }
     return nil
   }
 
   /// The elements of an array, or nil for any other value.
-  var arrayValue: [JSONValue]? {
+  public var arrayValue: [JSONValue]? {
     if case .array(let elements) = self { return elements }
     return nil
   }
 
   /// The number as an exact integer, or nil if it is not one (fractions and exponents refused).
-  var int64Value: Int64? {
+  public var int64Value: Int64? {
     if case .number(let text) = self { return Int64(text) }
     return nil
   }
 
+  /// The number as the nearest `Double`, or nil for any other value.
+  public var doubleValue: Double? {
+    if case .number(let text) = self { return Double(text) }
+    return nil
+  }
+
+  /// The number as an exact `Int`, or nil if it is not one.
+  public var intValue: Int? { int64Value.flatMap { Int(exactly: $0) } }
+
+  /// The Boolean, or nil for any other value.
+  public var boolValue: Bool? {
+    if case .bool(let flag) = self { return flag }
+    return nil
+  }
+
+  /// Parses `text` as one JSON value, or nil when it is not JSON (see `parse(_:)`).
+  public init?(parsing text: String) {
+    guard let value = try? JSONValue.parse(Array(text.utf8)) else { return nil }
+    self = value
+  }
+
+  /// The members of an object whose values are numbers, as doubles; nil for any other value.
+  public var numberMembers: [String: Double]? {
+    guard let members else { return nil }
+    var numbers: [String: Double] = [:]
+    for (key, value) in members {
+      if let number = value.doubleValue { numbers[key] = number }
+    }
+    return numbers
+  }
+
   /// A short name of the value's kind for error messages.
-  var kindName: String {
+  public var kindName: String {
     switch self {
     case .null: "null"
     case .bool: "a boolean"
@@ -64,41 +101,17 @@ enum JSONValue: Equatable, Sendable {
     }
   }
 
-  /// Returns `text` as a JSON string literal, quotes included; non-ASCII is kept as UTF-8.
-  static func quoted(_ text: String) -> String {
-    var out = "\""
-    out.reserveCapacity(text.utf8.count + 2)
-    for scalar in text.unicodeScalars {
-      switch scalar {
-      case "\"": out += "\\\""
-      case "\\": out += "\\\\"
-      case "\n": out += "\\n"
-      case "\r": out += "\\r"
-      case "\t": out += "\\t"
-      default:
-        if scalar.value < 0x20 {
-          let hex = String(scalar.value, radix: 16)
-          out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-        } else {
-          out.unicodeScalars.append(scalar)
-        }
-      }
-    }
-    out += "\""
-    return out
-  }
-
   /// Compact JSON text of the value, members in their stored order.
-  var text: String {
+  public var text: String {
     switch self {
     case .null: return "null"
     case .bool(let flag): return flag ? "true" : "false"
     case .number(let literal): return literal
-    case .string(let string): return JSONValue.quoted(string)
+    case .string(let string): return JSONText.quote(string)
     case .array(let elements): return "[" + elements.map(\.text).joined(separator: ",") + "]"
     case .object(let members):
       return "{"
-        + members.map { JSONValue.quoted($0.key) + ":" + $0.value.text }
+        + members.map { JSONText.quote($0.key) + ":" + $0.value.text }
         .joined(separator: ",") + "}"
     }
   }

@@ -1,0 +1,118 @@
+/// Reads what `ByteWriter` wrote, checking every length against the bytes left, so that damaged
+/// bytes throw instead of trapping or reserving huge arrays.
+public struct ByteReader: Sendable {
+  private let bytes: [UInt8]
+  /// The next byte to read.
+  public private(set) var offset = 0
+
+  /// Creates a reader at the first byte of `bytes`.
+  public init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+  /// Whether every byte was read.
+  public var isAtEnd: Bool { offset == bytes.count }
+
+  /// How many bytes are left to read.
+  public var remainingCount: Int { bytes.count - offset }
+
+  /// Reads `magic` and a version byte equal to `version`.
+  ///
+  /// - Throws: `ByteReadError` on other magic bytes or another version.
+  public mutating func expectMagic(_ magic: String, version: UInt8) throws(ByteReadError) {
+    _ = try expectMagic(magic, versions: version...version)
+  }
+
+  /// Reads `magic` and a version byte within `versions`; returns the version.
+  ///
+  /// - Throws: `ByteReadError` on other magic bytes or a version outside `versions`.
+  public mutating func expectMagic(
+    _ magic: String, versions: ClosedRange<UInt8>
+  ) throws(ByteReadError) -> UInt8 {
+    for byte in magic.utf8 {
+      guard try readByte() == byte else {
+        throw ByteReadError("not a \(magic) state: wrong magic bytes at byte \(offset - 1)")
+      }
+    }
+    let found = try readByte()
+    guard versions.contains(found) else {
+      let expected =
+        versions.count == 1
+        ? "\(versions.lowerBound)" : "\(versions.lowerBound) to \(versions.upperBound)"
+      throw ByteReadError("\(magic) state version \(found) is not supported (expected \(expected))")
+    }
+    return found
+  }
+
+  /// The next byte.
+  ///
+  /// - Throws: `ByteReadError` at the end of the bytes.
+  public mutating func readByte() throws(ByteReadError) -> UInt8 {
+    guard offset < bytes.count else { throw truncated(1) }
+    defer { offset += 1 }
+    return bytes[offset]
+  }
+
+  /// The next fixed-width little-endian integer.
+  ///
+  /// - Throws: `ByteReadError` when fewer bytes are left than the integer needs.
+  public mutating func read<Value: FixedWidthInteger>(
+    _: Value.Type
+  ) throws(ByteReadError) -> Value {
+    let size = MemoryLayout<Value>.size
+    guard bytes.count - offset >= size else { throw truncated(size) }
+    var value = Value.zero
+    for index in 0..<size {
+      value |= Value(truncatingIfNeeded: bytes[offset + index]) << (8 * index)
+    }
+    offset += size
+    return value
+  }
+
+  /// A boolean byte, 0 or 1.
+  ///
+  /// - Throws: `ByteReadError` at the end of the bytes or on any other byte value.
+  public mutating func readBool() throws(ByteReadError) -> Bool {
+    switch try readByte() {
+    case 0: return false
+    case 1: return true
+    case let other: throw ByteReadError("byte \(offset - 1): \(other) is not a boolean")
+    }
+  }
+
+  /// A double from the `u64` of its bit pattern.
+  ///
+  /// - Throws: `ByteReadError` when fewer than 8 bytes are left.
+  public mutating func readDouble() throws(ByteReadError) -> Double {
+    Double(bitPattern: try read(UInt64.self))
+  }
+
+  /// A string: a `u32` byte count and its UTF-8 bytes.
+  ///
+  /// - Throws: `ByteReadError` when the bytes are truncated or not valid UTF-8.
+  public mutating func readString() throws(ByteReadError) -> String {
+    let count = Int(try read(UInt32.self))
+    guard bytes.count - offset >= count else { throw truncated(count) }
+    let slice = bytes[offset..<offset + count]
+    guard let text = String(validating: slice, as: UTF8.self) else {
+      throw ByteReadError("byte \(offset): string of \(count) bytes is not valid UTF-8")
+    }
+    offset += count
+    return text
+  }
+
+  /// A `u32` count of items each at least `minimumSize` bytes, checked against the bytes left.
+  ///
+  /// - Throws: `ByteReadError` when the bytes are truncated or the items cannot fit in them.
+  public mutating func readCount(minimumSize: Int) throws(ByteReadError) -> Int {
+    let count = Int(try read(UInt32.self))
+    guard count <= (bytes.count - offset) / max(1, minimumSize) else {
+      throw ByteReadError(
+        "byte \(offset - 4): \(count) items cannot fit in the \(bytes.count - offset) bytes left")
+    }
+    return count
+  }
+
+  private func truncated(_ wanted: Int) -> ByteReadError {
+    ByteReadError(
+      "truncated at byte \(offset): \(wanted) more bytes wanted, \(bytes.count - offset) left")
+  }
+}

@@ -1,0 +1,32 @@
+/// Appends little-endian integers and length-prefixed UTF-8 strings to a byte array; `ByteReader`
+/// reads them back.
+public struct ByteWriter: Sendable {
+  /// The bytes written so far.
+  public private(set) var bytes: [UInt8] = []
+
+  /// Creates an empty writer.
+  public init() {}
+
+  /// Appends one byte.
+  public mutating func append(_ value: UInt8) { bytes.append(value) }
+
+  /// Appends a fixed-width integer, little-endian.
+  public mutating func append<Value: FixedWidthInteger>(_ value: Value) {
+    withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
+  }
+
+  /// Appends a boolean as one byte, 1 or 0.
+  public mutating func append(_ value: Bool) { bytes.append(value ? 1 : 0) }
+
+  /// Appends a string: a `u32` byte count and its UTF-8 bytes.
+  public mutating func append(_ text: String) {
+    append(UInt32(text.utf8.count))
+    bytes.append(contentsOf: text.utf8)
+  }
+
+  /// Appends a double as the `u64` of its bit pattern.
+  public mutating func append(_ value: Double) { append(value.bitPattern) }
+
+  /// Appends a count of items as a `u32`.
+  public mutating func appendCount(_ count: Int) { append(UInt32(count)) }
+}

@@ -1,0 +1,75 @@
+import Base
+import Testing
+
+@Suite struct ByteCodecTests {
+  @Test func writesAFixedLittleEndianLayout() {
+    var writer = ByteWriter()
+    writer.append(UInt8(0xAB))
+    writer.append(Int32(-2))
+    writer.append(true)
+    writer.append("hé")
+    writer.append(1.5)
+    writer.appendCount(2)
+    #expect(
+      writer.bytes == [
+        0xAB,
+        0xFE, 0xFF, 0xFF, 0xFF,
+        0x01,
+        0x03, 0x00, 0x00, 0x00, 0x68, 0xC3, 0xA9,
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xF8, 0x3F,
+        0x02, 0x00, 0x00, 0x00,
+      ])
+  }
+
+  @Test func readsBackWhatWasWritten() throws {
+    var writer = ByteWriter()
+    for byte in "TEST".utf8 { writer.append(byte) }
+    writer.append(UInt8(2))
+    writer.append(UInt64.max - 1)
+    writer.append(Int64.min)
+    writer.append(false)
+    writer.append("")
+    writer.append("ünïcødé 🎈")
+    writer.append(-0.0)
+    writer.appendCount(2)
+    writer.append(UInt16(7))
+    writer.append(UInt16(8))
+    var reader = ByteReader(writer.bytes)
+    #expect(try reader.expectMagic("TEST", versions: 1...2) == 2)
+    #expect(try reader.read(UInt64.self) == UInt64.max - 1)
+    #expect(try reader.read(Int64.self) == Int64.min)
+    #expect(try reader.readBool() == false)
+    #expect(try reader.readString() == "")
+    #expect(try reader.readString() == "ünïcødé 🎈")
+    #expect(try reader.readDouble().bitPattern == (-0.0).bitPattern)
+    #expect(try reader.readCount(minimumSize: 2) == 2)
+    #expect(try reader.read(UInt16.self) == 7)
+    #expect(try reader.read(UInt16.self) == 8)
+    #expect(reader.isAtEnd)
+  }
+
+  @Test func damagedBytesThrowSayingWhere() {
+    var truncated = ByteReader([1, 2, 3])
+    #expect(throws: ByteReadError("truncated at byte 0: 4 more bytes wanted, 3 left")) {
+      try truncated.read(UInt32.self)
+    }
+    var notBool = ByteReader([2])
+    #expect(throws: ByteReadError("byte 0: 2 is not a boolean")) { try notBool.readBool() }
+    var tooMany = ByteReader([9, 0, 0, 0, 1, 2, 3])
+    #expect(throws: ByteReadError("byte 0: 9 items cannot fit in the 3 bytes left")) {
+      try tooMany.readCount(minimumSize: 1)
+    }
+    var invalid = ByteReader([1, 0, 0, 0, 0xFF])
+    #expect(throws: ByteReadError("byte 4: string of 1 bytes is not valid UTF-8")) {
+      try invalid.readString()
+    }
+    var magic = ByteReader(Array("IAKX".utf8) + [1])
+    #expect(throws: ByteReadError("not a IAKJ state: wrong magic bytes at byte 3")) {
+      try magic.expectMagic("IAKJ", version: 1)
+    }
+    var version = ByteReader(Array("IAKJ".utf8) + [4])
+    #expect(throws: ByteReadError("IAKJ state version 4 is not supported (expected 1 to 3)")) {
+      _ = try version.expectMagic("IAKJ", versions: 1...3)
+    }
+  }
+}
