@@ -27,17 +27,17 @@ import Testing
   }
 
   @Test func produceKeysEventsByRegionAndCountsDeliveries() async throws {
-    let cluster = try BrokerCommand.start(
+    let cluster = try MockBroker.start(
       .init(brokers: 2, topics: [try TopicSpecification(parsing: "events:3")]), logger: .disabled)
     let input = try Self.writeEvents()
     defer { try? FileManager.default.removeItem(at: input) }
-    let reports = Mutex<[ProduceCommand.Progress]>([])
+    let reports = Mutex<[EventProducer.Progress]>([])
     let before = Int64(Date().timeIntervalSince1970 * 1000)
-    let summary = try ProduceCommand.run(
+    let summary = try EventProducer.run(
       .init(
         input: input, topic: "events", pace: .rate(1000),
         configuration: MockClusterFixture.configuration(cluster), progressEvery: 2),
-      key: ProduceCommand.key(byField: "region"), eventTimeMs: Self.eventTime,
+      key: EventProducer.key(byField: "region"), eventTimeMs: Self.eventTime,
       progress: { progress in reports.withLock { $0.append(progress) } })
     let after = Int64(Date().timeIntervalSince1970 * 1000)
     #expect(summary == .init(total: 6, sent: 6, delivered: 6, failed: 0))
@@ -65,15 +65,15 @@ import Testing
   }
 
   @Test func produceStampsRecordsWithTheirEventTimeWhenAsked() throws {
-    let cluster = try BrokerCommand.start(
+    let cluster = try MockBroker.start(
       .init(topics: [try TopicSpecification(parsing: "events:1")]), logger: .disabled)
     let input = try Self.writeEvents()
     defer { try? FileManager.default.removeItem(at: input) }
-    let summary = try ProduceCommand.run(
+    let summary = try EventProducer.run(
       .init(
         input: input, topic: "events", timestamp: .event,
         configuration: MockClusterFixture.configuration(cluster)),
-      key: ProduceCommand.key(byField: "region"), eventTimeMs: Self.eventTime)
+      key: EventProducer.key(byField: "region"), eventTimeMs: Self.eventTime)
     #expect(summary.isComplete && summary.notRetained.isEmpty)
     let consumer = try KafkaConsumer.make(
       configuration: MockClusterFixture.consumerConfiguration(cluster))
@@ -85,7 +85,7 @@ import Testing
 
   @Test func produceCountsTheRecordsTheDevelopmentBrokerDroppedBeyondItsRetention() throws {
     // The mock broker keeps about 5 MB per partition: 8 MB into one partition loses the oldest.
-    let cluster = try BrokerCommand.start(
+    let cluster = try MockBroker.start(
       .init(topics: [try TopicSpecification(parsing: "events:1")]), logger: .disabled)
     let input = FileManager.default.temporaryDirectory
       .appendingPathComponent("iak-produce-big-\(UUID().uuidString).jsonl")
@@ -93,10 +93,10 @@ import Testing
     let padding = String(repeating: "x", count: 1_000)
     let lines = (0..<8_000).map { #"{"ts":\#($0),"region":"west","pad":"\#(padding)"}"# }
     try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: input)
-    let summary = try ProduceCommand.run(
+    let summary = try EventProducer.run(
       .init(
         input: input, topic: "events", configuration: MockClusterFixture.configuration(cluster)),
-      key: ProduceCommand.key(byField: "region"))
+      key: EventProducer.key(byField: "region"))
     #expect(summary.isComplete)
     let partition = TopicPartition(topic: "events", partition: 0)
     let consumer = try KafkaConsumer.make(
@@ -114,21 +114,21 @@ import Testing
     try cluster.setBrokerDown(1)
     let input = try Self.writeEvents()
     defer { try? FileManager.default.removeItem(at: input) }
-    let summary = try ProduceCommand.run(
+    let summary = try EventProducer.run(
       .init(
         input: input, topic: "events",
         configuration: MockClusterFixture.configuration(cluster)
           .setting("message.timeout.ms", "300"), flushTimeout: .seconds(2)),
-      key: ProduceCommand.key(byField: "region"))
+      key: EventProducer.key(byField: "region"))
     #expect(summary == .init(total: 6, sent: 6, delivered: 0, failed: 6))
     #expect(!summary.isComplete)
     let missing = input.appendingPathExtension("missing")
     #expect(throws: KafkaError.self) {
-      try ProduceCommand.run(
+      try EventProducer.run(
         .init(input: missing, topic: "events", configuration: .init()), key: { _ in nil })
     }
     #expect(throws: KafkaError.self) {
-      try ProduceCommand.run(
+      try EventProducer.run(
         .init(input: input, topic: "events", pace: .speedup(10), configuration: .init()),
         key: { _ in nil })
     }
@@ -136,7 +136,7 @@ import Testing
 
   @Test func brokerCommandAnnouncesBootstrapServersAndServesUntilStopped() async throws {
     let announced = Mutex<String?>(nil)
-    try BrokerCommand.run(
+    try MockBroker.run(
       .init(brokers: 3, topics: [.init(name: "a", partitions: 2)]), logger: .disabled,
       announce: { line in
         // The first line is bootstrap.servers; `#` lines after it state capacities.
@@ -170,10 +170,10 @@ import Testing
     try cluster.createTopic("events", partitions: 1)
     let input = try Self.writeEvents()
     defer { try? FileManager.default.removeItem(at: input) }
-    let summary = try ProduceCommand.run(
+    let summary = try EventProducer.run(
       .init(
         input: input, topic: "events", configuration: MockClusterFixture.configuration(cluster)),
-      key: ProduceCommand.key(byField: "region"))
+      key: EventProducer.key(byField: "region"))
     #expect(summary.isComplete)
 
     let process = Process()

@@ -121,7 +121,7 @@ extension CommandSpec {
           // Regions are few, so keyed partitions fill unevenly: the first 100,000 events stay
           // within the mock broker's ~5 MB per partition.
           input: input, partitions: partitions, limit: 100_000,
-          key: ProduceCommand.key(byField: configuration.eventSchema.regionField),
+          key: EventProducer.key(byField: configuration.eventSchema.regionField),
           stages: "consume+decode+join+route",
           stage: { batch in
             for record in batch {

@@ -51,8 +51,8 @@ extension CommandSpec {
       for topic in configured where !topics.contains(where: { $0.name == topic.name }) {
         topics.append(topic)
       }
-      try BrokerCommand.run(
-        BrokerCommand.Options(brokers: brokers, topics: topics), logger: context.logger,
+      try MockBroker.run(
+        MockBroker.Options(brokers: brokers, topics: topics), logger: context.logger,
         announce: { line in context.output(line + "\n") },  // unbuffered: seen at once
         waitForStop: context.shutdown.waitUntilRequested)
       return 0

@@ -44,22 +44,22 @@ extension CommandSpec {
       if rate != nil && speedup != nil {
         throw UsageError("give --rate or --speedup, not both")
       }
-      let pace: ProduceCommand.Pace =
+      let pace: EventProducer.Pace =
         rate.map { .rate($0) } ?? speedup.map { .speedup($0) } ?? .unlimited
       guard let topic = arguments.value("--topic") ?? configuration.settings.input.topics.first
       else { throw UsageError("no topic: give --topic or set input.topics") }
       let input = URL(fileURLWithPath: try arguments.required("--input"))
       let timestampText = arguments.value("--timestamp") ?? "send"
-      guard let timestamp = ProduceCommand.Timestamp(rawValue: timestampText) else {
+      guard let timestamp = EventProducer.Timestamp(rawValue: timestampText) else {
         throw UsageError("--timestamp expects send or event, got '\(timestampText)'")
       }
       let schema = configuration.eventSchema
       var reporter: ProgressReporter?
-      let result = try ProduceCommand.run(
-        ProduceCommand.Options(
+      let result = try EventProducer.run(
+        EventProducer.Options(
           input: input, topic: topic, pace: pace, timestamp: timestamp,
           configuration: configuration.kafkaConfiguration, progressEvery: 1_000),
-        key: ProduceCommand.key(byField: schema.regionField),
+        key: EventProducer.key(byField: schema.regionField),
         eventTimeMs: { line in
           line.withUnsafeBytes { try? EventDecoder.decode($0, schema: schema).timeMilliseconds }
         },

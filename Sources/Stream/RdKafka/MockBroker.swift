@@ -1,8 +1,8 @@
 import Observability
 
-/// `iak-stream broker`: an in-process mock Kafka cluster on loopback that other processes
+/// The in-process mock Kafka cluster behind `iak-stream broker`, on loopback, that other processes
 /// (kcat, another iak-stream) use as a real cluster.
-public enum BrokerCommand {
+public enum MockBroker {
   /// What to start.
   public struct Options: Sendable, Equatable {
     /// The number of brokers.

@@ -3,9 +3,9 @@ import Foundation
 import Observability
 import Synchronization
 
-/// `iak-stream produce`: sends a JSON-lines file to a topic, each event keyed (by its region, so
+/// Sends a JSON-lines file to a topic for `iak-stream produce`, each event keyed (by its region, so
 /// a domain's events stay in one partition, in order), paced, with delivery checked.
-public enum ProduceCommand {
+public enum EventProducer {
   /// How fast events are sent.
   public enum Pace: Sendable, Equatable {
     /// As fast as the producer accepts them.
@@ -198,7 +198,7 @@ private final class Counts: Sendable {
     }
   }
 
-  func progress(sent: Int) -> ProduceCommand.Progress {
+  func progress(sent: Int) -> EventProducer.Progress {
     state.withLock {
       .init(total: total, sent: sent, delivered: $0.delivered, failed: $0.failed)
     }
@@ -220,11 +220,11 @@ private final class Counts: Sendable {
 
 /// Sleeps so that events leave at the requested pace.
 private final class Pacer {
-  private let pace: ProduceCommand.Pace
+  private let pace: EventProducer.Pace
   private let start = ContinuousClock.now
   private var firstEventTimeMs: Int64?
 
-  init(pace: ProduceCommand.Pace) { self.pace = pace }
+  init(pace: EventProducer.Pace) { self.pace = pace }
 
   func wait(index: Int, eventTimeMs: Int64?) {
     let due: ContinuousClock.Instant

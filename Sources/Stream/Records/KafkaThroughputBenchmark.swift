@@ -43,7 +43,7 @@ public enum KafkaThroughputBenchmark {
   /// - Throws: `KafkaError` if the input cannot be read or the cluster fails.
   public static func run(
     input: URL, partitions: Int = 4, batchSize: Int = 1000, limit: Int = .max,
-    key: ProduceCommand.KeyExtractor? = nil, stages: String = "consume",
+    key: EventProducer.KeyExtractor? = nil, stages: String = "consume",
     stage: ([Record]) -> Void = { _ in }, logger: Logger = .disabled
   ) throws(KafkaError) -> Figures {
     let source = try FileRecordSource(url: input)
