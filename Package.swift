@@ -25,6 +25,10 @@ let package = Package(
     .target(name: "Checkpoint", dependencies: ["Base"]),
     // Everything Kafka and event-shaped: the only target that imports CRdKafka.
     .target(name: "Stream", dependencies: ["Base", "CRdKafka", "Observability"]),
+    // Dataset generators: MovieLens converted to events (with planted effects), hostile input.
+    .target(name: "Datasets", dependencies: ["Base", "Stream", "Observability"]),
+    // The metrics HTTP server and the webhook's POST: the only target that imports CMicroHTTPD.
+    .target(name: "HTTP", dependencies: ["CMicroHTTPD", "Observability"]),
     // Backbone, kernels, optimiser, batching, evaluation: the only target that imports COpenBLAS.
     // Optimised in debug builds too: the drift, guard and training loops are the tests' (and a
     // debug serve's) hot path, about 10x slower unoptimised (DriftDataDriftTests: 100 s -> 9 s).
@@ -35,19 +39,27 @@ let package = Package(
     // Configuration, commands and the pipeline that wires the libraries together.
     .target(
       name: "Service",
-      dependencies: ["Base", "Stream", "Learner", "Checkpoint", "Observability", "CMicroHTTPD"]),
+      dependencies: [
+        "Base", "Stream", "Datasets", "Learner", "Checkpoint", "Observability", "HTTP",
+      ]),
     // The thin executable.
     .executableTarget(name: "iak-stream", dependencies: ["Service"]),
 
     .testTarget(name: "BaseTests", dependencies: ["Base"]),
     .testTarget(name: "ObservabilityTests", dependencies: ["Observability"]),
     .testTarget(name: "CheckpointTests", dependencies: ["Base", "Checkpoint"]),
-    .testTarget(name: "StreamTests", dependencies: ["Base", "Stream", "Observability"]),
+    .testTarget(
+      name: "StreamTests", dependencies: ["Base", "Stream", "Datasets", "Observability"]),
+    .testTarget(
+      name: "DatasetsTests", dependencies: ["Base", "Datasets", "Stream", "Observability"]),
+    .testTarget(name: "HTTPTests", dependencies: ["HTTP", "Observability"]),
     .testTarget(
       name: "LearnerTests", dependencies: ["Base", "Learner", "Checkpoint", "Observability"]),
     .testTarget(
       name: "ServiceTests",
-      dependencies: ["Base", "Service", "Stream", "Learner", "Checkpoint", "Observability"],
+      dependencies: [
+        "Base", "Service", "Stream", "Datasets", "Learner", "Checkpoint", "Observability", "HTTP",
+      ],
       // Snapshots written by earlier versions, read in place by the compatibility tests.
       exclude: ["Fixtures"]),
   ],

@@ -1,4 +1,5 @@
 import Foundation
+import HTTP
 import Observability
 import Synchronization
 import Testing
@@ -165,9 +166,11 @@ import Testing
     #expect(shown.output.contains("alert.webhook = http://********@127.0.0.1:1/hook?********"))
     #expect(!shown.output.contains("s3cret") && !shown.output.contains("t0ken"))
     // A URL serve cannot use is named in the error without its credentials.
-    #expect(throws: UsageError.self) { try HTTPPost(url: "http://ops:s3cret@host:x/hook?token=t") }
+    #expect(throws: UsageError.self) {
+      try HTTPPost(webhookURL: "http://ops:s3cret@host:x/hook?token=t")
+    }
     do {
-      _ = try HTTPPost(url: "http://ops:s3cret@host:x/hook?token=t")
+      _ = try HTTPPost(webhookURL: "http://ops:s3cret@host:x/hook?token=t")
     } catch {
       #expect(!error.message.contains("s3cret") && !error.message.contains("token=t"))
       #expect(error.message.contains("http://********@host:x/hook?********"), "\(error.message)")

@@ -1,4 +1,5 @@
 import Checkpoint
+import Datasets
 import Foundation
 import Learner
 import Observability

@@ -12,7 +12,7 @@ import Testing
   )] {
     let encoded = try #require(
       expression.addingPercentEncoding(withAllowedCharacters: .alphanumerics))
-    let (status, body, _) = try HTTPEndpointTests.get(base + "/api/v1/query?query=" + encoded)
+    let (status, body, _) = try HTTPGet.fetch(base + "/api/v1/query?query=" + encoded)
     try #require(status == 200, "query \(expression): \(status) \(body)")
     let json = try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any]
     let results = (json?["data"] as? [String: Any])?["result"] as? [[String: Any]] ?? []
@@ -109,7 +109,7 @@ import Testing
     #expect((try Self.query(base, "iak_snapshot_duration_seconds_count").first?.value ?? 0) >= 1)
 
     // promtool accepts the exposition these came from.
-    let (status, metrics, _) = try HTTPEndpointTests.get("http://127.0.0.1:\(metricsPort)/metrics")
+    let (status, metrics, _) = try HTTPGet.fetch("http://127.0.0.1:\(metricsPort)/metrics")
     #expect(status == 200)
     if FileManager.default.isExecutableFile(atPath: PrometheusIntegrationTests.promtool) {
       let (checked, output) = try PrometheusIntegrationTests.run(

@@ -45,7 +45,7 @@ import Testing
     defer { if prometheus.isRunning { kill(prometheus.processIdentifier, SIGKILL) } }
 
     // The shipped collapse expression is the one Prometheus evaluates.
-    let (_, rulesBody, _) = try HTTPEndpointTests.get(base + "/api/v1/rules?type=alert")
+    let (_, rulesBody, _) = try HTTPGet.fetch(base + "/api/v1/rules?type=alert")
     let loaded = try Self.alertingRules(rulesBody)
     let shipped = try Self.shippedExpressions()
     #expect(Set(loaded.keys) == Set(shipped.keys))
@@ -56,7 +56,7 @@ import Testing
     let deadline = ContinuousClock.now + .seconds(45)
     while firing == nil, ContinuousClock.now < deadline, serve.isRunning {
       try await Task.sleep(for: .milliseconds(250))
-      let (status, body, _) = try HTTPEndpointTests.get(base + "/api/v1/alerts")
+      let (status, body, _) = try HTTPGet.fetch(base + "/api/v1/alerts")
       guard status == 200 else { continue }
       firing = try Self.alerts(body).first {
         $0.labels["alertname"] == "IAKKernelCollapsed" && $0.state == "firing"
@@ -70,7 +70,7 @@ import Testing
     #expect(labels["severity"] == "warning")
 
     // At that moment serve reports that domain collapsed, and promtool accepts the exposition.
-    let (metricsStatus, metrics, _) = try HTTPEndpointTests.get(
+    let (metricsStatus, metrics, _) = try HTTPGet.fetch(
       "http://127.0.0.1:\(metricsPort)/metrics")
     #expect(metricsStatus == 200)
     let active = "iak_drift_active{domain=\"\(domain)\",detector=\"collapse\"} 1"
@@ -246,7 +246,7 @@ import Testing
   static func waitUntilReady(_ process: Process, base: String) async throws -> Bool {
     let deadline = ContinuousClock.now + .seconds(20)
     while ContinuousClock.now < deadline, process.isRunning {
-      let (status, _, _) = try HTTPEndpointTests.get(base + "/-/ready")
+      let (status, _, _) = try HTTPGet.fetch(base + "/-/ready")
       if status == 200 { return true }
       try await Task.sleep(for: .milliseconds(100))
     }

@@ -81,7 +81,7 @@ final class ServeProcess {
       metricsBase = "http://127.0.0.1:\(port)"
     }
     guard let base = metricsBase, process.isRunning,
-      let (status, body, _) = try? HTTPEndpointTests.get(base + path)
+      let (status, body, _) = try? HTTPGet.fetch(base + path)
     else { return nil }
     return (status, body)
   }

@@ -27,13 +27,13 @@ import Testing
     var processed = 0.0
     while processed < Double(fixture.lines.count) && ContinuousClock.now < deadline + .seconds(60) {
       try await Task.sleep(for: .milliseconds(200))
-      let (_, body, _) = try HTTPEndpointTests.get(base + "/metrics")
+      let (_, body, _) = try HTTPGet.fetch(base + "/metrics")
       processed =
         body.split(separator: "\n").first { $0.hasPrefix("iak_events_processed_total ") }
         .flatMap { Double($0.split(separator: " ")[1]) } ?? 0
     }
     #expect(processed == Double(fixture.lines.count))
-    let (status, health, _) = try HTTPEndpointTests.get(base + "/healthz")
+    let (status, health, _) = try HTTPGet.fetch(base + "/healthz")
     #expect(status == 200, "\(health)")
 
     process.terminate()  // SIGTERM

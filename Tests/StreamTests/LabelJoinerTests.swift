@@ -1,3 +1,4 @@
+import Datasets
 import Observability
 import Testing
 

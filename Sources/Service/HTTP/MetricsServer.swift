@@ -1,3 +1,4 @@
+import HTTP
 import Observability
 
 /// Serves `/metrics` (the registry in the Prometheus text format) and `/healthz`.
@@ -17,7 +18,7 @@ public enum MetricsServer {
     ProcessMetrics.register(in: registry)
     let listen = configuration.settings.metrics.listen
     let (host, port) = (listen.host, listen.port)
-    let endpoint = try HTTPEndpoint(host: host, port: port) { path in
+    let endpoint = try HTTPEndpoint(host: host, port: port, setting: "metrics.listen") { path in
       switch path {
       case "/metrics":
         HTTPEndpoint.Response(

@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import HTTP
 import Learner
 import Observability
 import Synchronization
@@ -99,7 +100,7 @@ public final class AlertWebhook: Sendable {
     let host = listen.host.contains(":") ? "[\(listen.host)]" : listen.host
     return AlertWebhook(
       settings: Settings(
-        target: try HTTPPost(url: url),
+        target: try HTTPPost(webhookURL: url),
         timeout: configuration.settings.alert.webhookTimeout,
         retries: configuration.settings.alert.webhookRetries,
         minimumSeverity: configuration.settings.alert.webhookMinSeverity,

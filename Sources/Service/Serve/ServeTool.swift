@@ -1,6 +1,7 @@
 import Checkpoint
 import Dispatch
 import Foundation
+import HTTP
 import Learner
 import Observability
 import Stream

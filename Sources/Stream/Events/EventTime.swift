@@ -118,7 +118,7 @@ extension EventTime {
   }
 
   /// `value / divisor` rounded towards negative infinity (`divisor` > 0).
-  static func floorDivide(_ value: Int64, _ divisor: Int64) -> Int64 {
+  public static func floorDivide(_ value: Int64, _ divisor: Int64) -> Int64 {
     let quotient = value / divisor
     return (value % divisor < 0) ? quotient - 1 : quotient
   }

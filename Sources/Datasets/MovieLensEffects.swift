@@ -1,5 +1,6 @@
 import Base
 import Foundation
+import Stream
 
 /// The truth of a controlled experiment: which (region, month, genre) cells of the MovieLens
 /// stream had their click probability moved, by how much, and which labels changed.

@@ -1,8 +1,9 @@
 import Foundation
 import Observability
+import Stream
 import Testing
 
-@testable import Stream
+@testable import Datasets
 
 @Suite(.enabled(if: MovieLensFixture.isAvailable, "run scripts/fetch-data first"))
 struct MovieLensConverterTests {

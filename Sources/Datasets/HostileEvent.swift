@@ -1,3 +1,5 @@
+import Stream
+
 /// One deliberately bad event of a hostile corpus (see `HostileEvents`), with the verdict the
 /// decoder must reach on it.
 ///

@@ -1,4 +1,5 @@
 import Base
+import Stream
 
 extension MovieLensConverter {
   /// Chooses the cells of `plan` and draws their new labels, by the rule `MovieLensEffects`

@@ -1,5 +1,6 @@
 import Base
 import Observability
+import Stream
 
 /// A deterministic generator of hostile events for reliability tests: malformed and truncated
 /// JSON, wrong types, `NaN`/`Infinity`/`1e999`, values up to 10 MB, deep nesting, invalid UTF-8,

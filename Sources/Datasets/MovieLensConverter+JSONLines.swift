@@ -1,5 +1,6 @@
 import Foundation
 import Observability
+import Stream
 
 extension MovieLensConverter {
   /// Reads the MovieLens files in `source` and writes the events as JSON lines to `output`; what

@@ -1,7 +1,8 @@
 import Observability
+import Stream
 import Testing
 
-@testable import Stream
+@testable import Datasets
 
 /// The hostile corpus: deterministic, covering every kind of damage, and each event getting from
 /// the decoder exactly the verdict it promises; accepted ones get safe domain names.

@@ -26,50 +26,53 @@ public struct HTTPPost: Sendable, Equatable {
   /// The path and query, starting with "/".
   public var path: String
 
-  /// Parses `http://host[:port][/path]` (an IPv6 host in brackets).
+  /// Parses `http://host[:port][/path]` (an IPv6 host in brackets); `setting` names the
+  /// configuration key the URL came from, for the errors to point at.
   ///
-  /// - Throws: `UsageError` naming `key` when the URL is not of that form.
-  public init(url: String, key: String = "alert.webhook") throws(UsageError) {
+  /// - Throws: `HTTPURLError` naming the URL (without its credentials or query) when it is not
+  ///   of that form.
+  public init(url: String, setting: String? = nil) throws(HTTPURLError) {
+    let named = (setting.map { "\($0) = " } ?? "") + "'\(Redaction.url(url))'"
     let text = url.trimmingCharacters(in: .whitespaces)
     guard text.lowercased().hasPrefix("http://") else {
-      throw UsageError(
-        "\(key) = '\(Redaction.url(url))': only http:// URLs are supported (no TLS); put a TLS-terminating "
+      throw HTTPURLError(
+        "\(named): only http:// URLs are supported (no TLS); put a TLS-terminating "
           + "proxy in front of an https receiver")
     }
     let rest = text.dropFirst("http://".count)
     let authority = rest.prefix { $0 != "/" && $0 != "?" }
     let path = String(rest.dropFirst(authority.count))
     guard !authority.contains("@") else {
-      throw UsageError(
-        "\(key) = '\(Redaction.url(url))': user information (user:password@) is not supported; let "
+      throw HTTPURLError(
+        "\(named): user information (user:password@) is not supported; let "
           + "a proxy in front of the receiver add them")
     }
     var host = Substring(authority)
     var port: UInt16 = 80
     if host.hasPrefix("[") {
       guard let close = host.firstIndex(of: "]") else {
-        throw UsageError("\(key) = '\(Redaction.url(url))': an IPv6 host needs a closing ']'")
+        throw HTTPURLError("\(named): an IPv6 host needs a closing ']'")
       }
       let after = host[host.index(after: close)...]
       host = host[host.index(after: host.startIndex)..<close]
       if !after.isEmpty {
         guard after.hasPrefix(":"), let number = UInt16(after.dropFirst()), number > 0 else {
-          throw UsageError("\(key) = '\(Redaction.url(url))': '\(after)' is not a port (1-65535)")
+          throw HTTPURLError("\(named): '\(after)' is not a port (1-65535)")
         }
         port = number
       }
     } else if let colon = host.lastIndex(of: ":") {
       guard let number = UInt16(host[host.index(after: colon)...]), number > 0 else {
-        throw UsageError(
-          "\(key) = '\(Redaction.url(url))': '\(host[host.index(after: colon)...])' is not a port (1-65535)"
+        throw HTTPURLError(
+          "\(named): '\(host[host.index(after: colon)...])' is not a port (1-65535)"
         )
       }
       port = number
       host = host[..<colon]
     }
     guard !host.isEmpty, !host.contains("@"), !host.contains(where: \.isWhitespace) else {
-      throw UsageError(
-        "\(key) = '\(Redaction.url(url))': no host (expected http://host[:port]/path)")
+      throw HTTPURLError(
+        "\(named): no host (expected http://host[:port]/path)")
     }
     self.host = String(host)
     self.port = port

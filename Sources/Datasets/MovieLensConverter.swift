@@ -1,6 +1,7 @@
 import Base
 import Foundation
 import Observability
+import Stream
 
 /// Turns the MovieLens 100K ratings (RecBole's `ml-100k` atomic files) into a stream of events.
 ///
@@ -58,6 +59,9 @@ public struct MovieLensConverter: Sendable {
     public var affectedImpressions = 0
     /// Impressions whose label the injected effects changed.
     public var changedLabels = 0
+
+    /// A summary of nothing converted yet: every count 0.
+    public init() {}
   }
 
   struct User: Sendable {

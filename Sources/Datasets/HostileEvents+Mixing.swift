@@ -1,3 +1,5 @@
+import Stream
+
 extension HostileEvents {
   /// A stream of good lines with hostile events spread through it.
   public struct Mix: Sendable {

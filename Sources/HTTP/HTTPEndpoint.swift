@@ -1,8 +1,9 @@
 internal import CMicroHTTPD
 import Foundation
 
-/// A small HTTP server for `/metrics` and `/healthz`, on libmicrohttpd (Debian's embedded HTTP
-/// library: HTTP/1.1 parsing, keep-alive and timeouts done by a maintained implementation).
+/// A small HTTP server answering GET and HEAD through one handler (the service's `/metrics` and
+/// `/healthz`), on libmicrohttpd (Debian's embedded HTTP library: HTTP/1.1 parsing, keep-alive and
+/// timeouts done by a maintained implementation).
 ///
 /// We bind and listen on the socket ourselves, so that an address in use is a clear error and
 /// port 0 tells us the port the kernel chose, then hand the socket to libmicrohttpd.
@@ -37,12 +38,15 @@ public final class HTTPEndpoint: @unchecked Sendable {
   private let daemon: OpaquePointer
   private let context: Unmanaged<RouteBox>
 
-  /// Binds `host:port` (port 0 picks a free one) and starts serving `handler` on its own thread.
+  /// Binds `host:port` (port 0 picks a free one) and starts serving `handler` on its own thread;
+  /// `setting` names the configuration key that holds the address, for the errors to point at.
   ///
   /// - Throws: `HTTPEndpointError` when the address is invalid, in use, or the server cannot
   ///   start.
-  public init(host: String, port: UInt16, handler: @escaping Handler) throws {
-    let (socket, boundPort) = try Self.listen(host: host, port: port)
+  public init(
+    host: String, port: UInt16, setting: String? = nil, handler: @escaping Handler
+  ) throws {
+    let (socket, boundPort) = try Self.listen(host: host, port: port, setting: setting)
     let box = Unmanaged.passRetained(RouteBox(handler: handler))
     let flags = UInt32(MHD_USE_INTERNAL_POLLING_THREAD.rawValue)
     let started = withVaList([
@@ -68,7 +72,9 @@ public final class HTTPEndpoint: @unchecked Sendable {
     context.release()
   }
 
-  private static func listen(host: String, port: UInt16) throws -> (Int32, UInt16) {
+  private static func listen(host: String, port: UInt16, setting: String?) throws -> (
+    Int32, UInt16
+  ) {
     var hints = addrinfo()
     hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
     hints.ai_flags = AI_NUMERICHOST | AI_PASSIVE
@@ -76,7 +82,8 @@ public final class HTTPEndpoint: @unchecked Sendable {
     let lookup = getaddrinfo(host, String(port), &hints, &found)
     guard lookup == 0, let info = found else {
       throw HTTPEndpointError(
-        message: "metrics.listen: '\(host)' is not a numeric IPv4 or IPv6 address")
+        message: (setting.map { "\($0): " } ?? "")
+          + "'\(host)' is not a numeric IPv4 or IPv6 address")
     }
     defer { freeaddrinfo(found) }
     let socket = Glibc.socket(info.pointee.ai_family, info.pointee.ai_socktype, 0)
@@ -87,7 +94,8 @@ public final class HTTPEndpoint: @unchecked Sendable {
       let reason = errnoText()
       close(socket)
       throw HTTPEndpointError(
-        message: "cannot listen on \(host):\(port): \(reason) (change metrics.listen)")
+        message: "cannot listen on \(host):\(port): \(reason)"
+          + (setting.map { " (change \($0))" } ?? ""))
     }
     guard Glibc.listen(socket, 64) == 0 else {
       let reason = errnoText()
@@ -112,14 +120,6 @@ public final class HTTPEndpoint: @unchecked Sendable {
     }
     return (socket, bound)
   }
-}
-
-/// Why the HTTP endpoint could not start.
-public struct HTTPEndpointError: Error, Sendable, CustomStringConvertible {
-  /// What went wrong and what to change.
-  public let message: String
-  /// The message.
-  public var description: String { message }
 }
 
 private final class RouteBox: Sendable {
