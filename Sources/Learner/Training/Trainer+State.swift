@@ -170,12 +170,7 @@ extension Trainer {
       result[prefix + StateTensor.proxyValues] = Tensor(doubles: proxies.savedValues, shape: [6])
       result[prefix + StateTensor.proxyKLPerDimension] = Tensor(
         doubles: proxies.klPerDimension, shape: [proxies.klPerDimension.count])
-      if config.mode == .outputBias {
-        result[prefix + StateTensor.outputBias] = Tensor(
-          floats: [state.bias.value, state.bias.firstMoment, state.bias.secondMoment], shape: [3])
-        result[prefix + StateTensor.outputBiasStep] = Tensor(
-          int64s: [Int64(state.bias.stepCount)], shape: [1])
-      }
+      result.merge(stage.stateTensors(of: state, prefix: prefix)) { first, _ in first }
     }
     return result
   }
@@ -205,7 +200,7 @@ extension Trainer {
         "train.mode = full_fine_tuning: trainer snapshots do not hold the tuned backbone, so "
           + "this experiment-only mode cannot be restored; restart it from the beginning")
     }
-    let header = try StateReader(tensors: tensors, context: "trainer snapshot")
+    let header = try TrainerStateReader(tensors: tensors, context: "trainer snapshot")
       .int64s(StateTensor.trainer, count: 3)
     if !Self.readableStateFormatVersions.contains(header[0]) {
       throw .invalidModel(
@@ -220,7 +215,7 @@ extension Trainer {
           + "bias, 2 full fine-tuning) but this trainer runs \(config.mode.rawValue); set "
           + "train.mode as when the snapshot was taken")
     }
-    let lanes = try StateReader(tensors: tensors, context: "trainer snapshot")
+    let lanes = try TrainerStateReader(tensors: tensors, context: "trainer snapshot")
       .int64s(StateTensor.lanes)
     guard lanes.count % 2 == 0,
       lanes.indices.filter({ $0 % 2 == 0 }).allSatisfy({ Int32(exactly: lanes[$0]) != nil })
@@ -229,7 +224,7 @@ extension Trainer {
         "trainer snapshot: tensor '\(StateTensor.lanes)' must hold (lane, time) pairs with "
           + "32-bit lanes; it has \(lanes.count) values")
     }
-    let names = try StateReader(tensors: tensors, context: "trainer snapshot")
+    let names = try TrainerStateReader(tensors: tensors, context: "trainer snapshot")
       .uint8s(StateTensor.domains)
     let domainNames = try Self.decodedNames(names)
     var restored: [String: DomainState] = [:]
@@ -266,7 +261,7 @@ extension Trainer {
     of domain: String, from tensors: [String: Tensor], formatVersion: Int64, eventTimeMs: Int64
   ) throws(LearnerError) -> DomainState {
     let prefix = domain + "/"
-    let reader = StateReader(tensors: tensors, context: "domain '\(domain)'", prefix: prefix)
+    let reader = TrainerStateReader(tensors: tensors, context: "domain '\(domain)'", prefix: prefix)
     let kernel = try storedKernel(of: domain, in: tensors, context: "domain '\(domain)'")
     var state = makeState(domain)
     state.kernel = kernel
@@ -371,17 +366,7 @@ extension Trainer {
         StateTensor.proxyKLPerDimension, count: state.proxies.klPerDimension.count),
       values: try reader.doubles(StateTensor.proxyValues, count: 6))
 
-    if config.mode == .outputBias {
-      let bias = try reader.floats(StateTensor.outputBias, count: 3)
-      let step = try reader.int64s(StateTensor.outputBiasStep, count: 1)[0]
-      guard step >= 0 else {
-        throw reader.error(StateTensor.outputBiasStep, "holds a negative step \(step)")
-      }
-      state.bias.value = bias[0]
-      state.bias.firstMoment = bias[1]
-      state.bias.secondMoment = bias[2]
-      state.bias.stepCount = Int(step)
-    }
+    try stage.restoreState(&state, from: reader)
     return state
   }
 
@@ -419,7 +404,7 @@ extension Trainer {
 }
 
 /// Reads the typed tensors of a trainer snapshot, throwing errors that name them.
-private struct StateReader {
+struct TrainerStateReader {
   let tensors: [String: Tensor]
   /// Where the tensors belong, for messages: "domain 'x'" or "trainer snapshot".
   let context: String

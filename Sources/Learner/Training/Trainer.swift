@@ -30,7 +30,6 @@ public final class Trainer {
   /// A one-row engine for scoring arriving impressions (`servingScore(for:)`), apart from the
   /// training engine's prepared batch.
   private let servingEngine: KernelEngine
-  private let optimizer: AdamOptimizer
   let logger: Logger
   var states: [String: DomainState] = [:]
   /// The newest event time seen on any lane, in milliseconds.
@@ -40,9 +39,8 @@ public final class Trainer {
   /// Per lane, a lower bound of the time every open batch of that lane opened (absent when none
   /// is open), so that most events need no scan of the domains.
   var earliestBatchOpenedMs: [Int32: Int64] = [:]
-  /// The fine-tuned copy of the backbone in `.fullFineTuning` mode.
-  public private(set) var tunedBackbone: Backbone?
-  private let backboneTrainer: BackboneTrainer?
+  /// What `config.mode` adapts, and how: scores, trains on closed batches, adds to snapshots.
+  let stage: any AdaptationStage
   /// When set, every closed batch's wall time (scoring, proxies and its optimiser steps) is
   /// observed here, e.g. `LearnerMetrics.stepDuration`; the kernels do not depend on it.
   public var stepDuration: Metric?
@@ -62,16 +60,13 @@ public final class Trainer {
     self.config = config
     self.engine = KernelEngine(backbone: backbone, config: kernelConfig, capacity: config.batchMax)
     self.servingEngine = KernelEngine(backbone: backbone, config: kernelConfig, capacity: 1)
-    self.optimizer = AdamOptimizer(config)
     self.logger = logger
-    if config.mode == .fullFineTuning {
-      tunedBackbone = backbone
-      backboneTrainer = BackboneTrainer(
-        backbone: backbone, capacity: config.batchMax, optimizer: optimizer, embeddingL2: 0)
-    } else {
-      backboneTrainer = nil
-    }
+    self.stage = config.mode.makeStage(
+      backbone: backbone, config: config, optimizer: AdamOptimizer(config))
   }
+
+  /// The fine-tuned copy of the backbone in `.fullFineTuning` mode.
+  public var tunedBackbone: Backbone? { (stage as? FullFineTuningStage)?.tuned }
 
   /// Domains seen so far, sorted.
   public var domains: [String] { states.keys.sorted() }
@@ -103,23 +98,8 @@ public final class Trainer {
   public func servingScore(for example: Example) -> ServingScore {
     servingEngine.prepare(CollectionOfOne(example))
     let backboneLogit = servingEngine.backboneLogits[0]
-    var kernelLogit = backboneLogit
-    switch config.mode {
-    case .kernel:
-      if states[example.domain] != nil {
-        servingEngine.score(with: &states[example.domain]!.kernel)
-        kernelLogit = servingEngine.kernelLogits[0]
-      }
-    case .outputBias:
-      if let bias = states[example.domain]?.bias.value { kernelLogit = backboneLogit + bias }
-    case .fullFineTuning:
-      if let tuned = tunedBackbone {
-        let workspace = servingEngine.workspace
-        tuned.embed(CollectionOfOne(example), into: workspace)
-        tuned.forward(rows: 1, fromLevel: 0, input: workspace.activations[0], workspace: workspace)
-        kernelLogit = workspace.logits[0]
-      }
-    }
+    let kernelLogit = stage.servingLogit(
+      of: example, state: &states[example.domain], engine: servingEngine)
     return ServingScore(backboneLogit: backboneLogit, kernelLogit: kernelLogit, servesKernel: false)
   }
 
@@ -236,37 +216,8 @@ public final class Trainer {
     let rate = config.learningRate(forBatchOf: rows)
     let started = stepDuration == nil ? nil : ContinuousClock.now
     engine.prepare(batch)
-    var loss: Float = 0
-    switch config.mode {
-    case .kernel:
-      engine.score(with: &states[domain]!.kernel)
-      states[domain]!.proxies.update(with: engine.measure())
-      for _ in 0..<config.stepsPerBatch {
-        loss += engine.trainStep(
-          &states[domain]!.kernel, rate: rate, optimizer: optimizer, clip: config.gradientClip)
-      }
-    case .outputBias:
-      let bias = states[domain]!.bias.value
-      for row in 0..<rows { engine.kernelLogits[row] = engine.backboneLogits[row] + bias }
-      for _ in 0..<config.stepsPerBatch {
-        states[domain]!.bias.step(
-          backboneLogits: engine.backboneLogits, labels: engine.workspace.labels, rows: rows,
-          rate: rate, optimizer: optimizer)
-      }
-    case .fullFineTuning:
-      if let trainer = backboneTrainer, var tuned = tunedBackbone {
-        let scored = tuned.embed(batch, into: trainer.workspace)
-        tuned.forward(
-          rows: scored, fromLevel: 0, input: trainer.workspace.activations[0],
-          workspace: trainer.workspace)
-        engine.kernelLogits.update(from: trainer.workspace.logits, count: scored)
-        tunedBackbone = nil  // keep `tuned` uniquely referenced while it trains
-        for _ in 0..<config.stepsPerBatch {
-          loss += trainer.trainStep(&tuned, on: batch, rate: rate, clip: config.gradientClip)
-        }
-        tunedBackbone = tuned
-      }
-    }
+    let loss = stage.train(
+      on: batch, state: &states[domain]!, engine: engine, rate: rate, steps: config.stepsPerBatch)
     if let started { stepDuration?.observe((ContinuousClock.now - started).inSeconds) }
     var report = BatchReport(
       domain: domain, reason: reason, size: rows,
