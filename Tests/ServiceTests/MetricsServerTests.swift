@@ -97,3 +97,23 @@ extension HealthStateTests {
     #expect(health.response.status == 200)
   }
 }
+
+extension MetricsServerTests {
+  @Test func theBoundAddressIsWrittenForWhoeverStartedTheService() throws {
+    var configuration = Configuration()
+    try configuration.apply(override: "metrics.listen=127.0.0.1:0")
+    let endpoint = try #require(
+      try MetricsServer.start(
+        configuration: configuration, registry: MetricsRegistry(), health: HealthState(maxLag: 1),
+        logger: .disabled))
+    let folder = try TemporaryFolder.make("iak-metrics-address")
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    try MetricsServer.writeAddress(of: endpoint, to: folder + "/address")
+    let written = try String(contentsOfFile: folder + "/address", encoding: .utf8)
+    #expect(written == "127.0.0.1:\(endpoint.port)\n")
+    #expect(try HTTPGet.fetch("http://\(written.dropLast())/metrics").0 == 200)
+    #expect(throws: UsageError.self) {
+      try MetricsServer.writeAddress(of: endpoint, to: folder + "/missing/address")
+    }
+  }
+}

@@ -136,20 +136,15 @@ import Testing
     throw UsageError("prometheus never got ready: \(text(folder + "/log"))")
   }
 
-  /// The port in serve's `serving metrics address=127.0.0.1:PORT` log line; nil when serve
-  /// exited or logged none within 30 s.
+  /// The port of serve's metrics endpoint, from the `127.0.0.1:PORT` it wrote to its
+  /// `--metrics-address-file`; nil when serve exited or wrote none within 30 s.
   static func metricsPort(of fixture: ServeFixture, store: String, serve: Process) async throws
     -> String?
   {
-    let deadline = ContinuousClock.now + .seconds(30)
-    while ContinuousClock.now < deadline, serve.isRunning {
-      let port = fixture.log(store).split(separator: "\n")
-        .first { $0.contains("serving metrics") }?
-        .split(separator: "address=127.0.0.1:").last.map { String($0.prefix { $0.isNumber }) }
-      if let port, !port.isEmpty { return port }
-      try await Task.sleep(for: .milliseconds(100))
-    }
-    return nil
+    guard let address = try await fixture.metricsAddress(of: store, serve: serve),
+      address.hasPrefix("127.0.0.1:")
+    else { return nil }
+    return String(address.dropFirst("127.0.0.1:".count))
   }
 
   /// A copy of the shipped rules whose `for:` holds are 2 s, so the test need not wait a minute

@@ -182,11 +182,16 @@ final class ServeFixture {
     ] + settings + extra
   }
 
-  /// Starts serve; its standard error goes to `<folder>/<store>.log`.
+  /// Starts serve; its standard error goes to `<folder>/<store>.log`, the address of its
+  /// metrics endpoint to `<folder>/<store>.metrics-address` (see `metricsAddress(of:serve:)`).
   func startServe(group: String, store: String, extra: [String] = []) throws -> Process {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: Self.executable)
-    process.arguments = serveArguments(group: group, store: store, extra: extra)
+    let addressFile = folder + "/\(store).metrics-address"
+    try? FileManager.default.removeItem(atPath: addressFile)
+    process.arguments =
+      serveArguments(group: group, store: store, extra: extra)
+      + ["--metrics-address-file", addressFile]
     let log = folder + "/\(store).log"
     _ = FileManager.default.createFile(atPath: log, contents: nil)
     let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
@@ -195,6 +200,22 @@ final class ServeFixture {
     process.standardOutput = handle
     try process.run()
     return process
+  }
+
+  /// The `HOST:PORT` the metrics endpoint of serve `store` is bound to, as serve wrote it to
+  /// its `--metrics-address-file`; nil when serve exited or wrote none within 30 s.
+  func metricsAddress(of store: String, serve: Process) async throws -> String? {
+    let deadline = ContinuousClock.now + .seconds(30)
+    while ContinuousClock.now < deadline, serve.isRunning {
+      if let text = try? String(
+        contentsOfFile: folder + "/\(store).metrics-address", encoding: .utf8),
+        text.hasSuffix("\n")
+      {
+        return String(text.dropLast())
+      }
+      try await Task.sleep(for: .milliseconds(100))
+    }
+    return nil
   }
 
   /// Runs `iak-stream` in this process with the fixture's settings; returns status and output.

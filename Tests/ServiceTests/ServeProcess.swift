@@ -6,12 +6,14 @@ import Testing
 #endif
 
 /// One `iak-stream serve` process of the reliability suite: its part of the shared log file and
-/// its metrics endpoint (on the ephemeral port the log names).
+/// its metrics endpoint (at the address it writes to its `--metrics-address-file`).
 final class ServeProcess {
   let process: Process
   let logPath: String
   private let logStart: UInt64
   private var metricsBase: String?
+  /// Where serve writes its metrics endpoint's address (a file of this process alone).
+  private let addressFile: String
 
   /// Starts `iak-stream` with `arguments`, appending its output to `logPath`.
   init(arguments: [String], logPath: String) throws {
@@ -23,7 +25,8 @@ final class ServeProcess {
     logStart = try handle.seekToEnd()
     process = Process()
     process.executableURL = URL(fileURLWithPath: ServeFixture.executable)
-    process.arguments = arguments
+    addressFile = logPath + ".\(UUID().uuidString).metrics-address"
+    process.arguments = arguments + ["--metrics-address-file", addressFile]
     process.standardError = handle
     process.standardOutput = handle
     try process.run()
@@ -33,6 +36,7 @@ final class ServeProcess {
 
   deinit {
     if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    try? FileManager.default.removeItem(atPath: addressFile)
   }
 
   var pid: pid_t { process.processIdentifier }
@@ -74,11 +78,10 @@ final class ServeProcess {
   /// the process is gone).
   func get(_ path: String) -> (Int, String)? {
     if metricsBase == nil {
-      guard
-        let port = logLines(containing: "serving metrics").first?
-          .split(separator: "address=127.0.0.1:").last.map({ String($0.prefix(while: \.isNumber)) })
+      guard let text = try? String(contentsOfFile: addressFile, encoding: .utf8),
+        text.hasSuffix("\n")
       else { return nil }
-      metricsBase = "http://127.0.0.1:\(port)"
+      metricsBase = "http://\(text.dropLast())"
     }
     guard let base = metricsBase, process.isRunning,
       let (status, body, _) = try? HTTPGet.fetch(base + path)

@@ -15,15 +15,10 @@ import Testing
     process.killIfRunning(after: .seconds(120))
     defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
 
-    // Metrics and health on the port the log names.
-    var port: String?
+    // Metrics and health at the address serve wrote to its --metrics-address-file.
     let deadline = ContinuousClock.now + .seconds(30)
-    while port == nil && ContinuousClock.now < deadline {
-      port = fixture.log("s1").split(separator: "\n").first { $0.contains("serving metrics") }?
-        .split(separator: "address=127.0.0.1:").last.map { String($0.prefix { $0.isNumber }) }
-      try await Task.sleep(for: .milliseconds(100))
-    }
-    let base = "http://127.0.0.1:\(try #require(port, "no metrics address in the log"))"
+    let address = try await fixture.metricsAddress(of: "s1", serve: process)
+    let base = "http://\(try #require(address, "serve wrote no metrics address"))"
     var processed = 0.0
     while processed < Double(fixture.lines.count) && ContinuousClock.now < deadline + .seconds(60) {
       try await Task.sleep(for: .milliseconds(200))

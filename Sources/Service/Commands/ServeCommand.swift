@@ -5,7 +5,7 @@ extension CommandSpec {
     summary: "Run the long-lived service: consume, join, route, train, monitor, snapshot, publish",
     usage:
       "iak-stream serve [--bootstrap-servers HOST:PORT] [--backbone DIR] "
-      + "[--exit-when-idle DURATION]",
+      + "[--exit-when-idle DURATION] [--metrics-address-file FILE]",
     details: """
       Consumes input.topics in consumer group input.group_id and runs the pipeline: decode (bad
       records go to input.dead_letter_topic with their reason), join clicks to impressions,
@@ -31,6 +31,8 @@ extension CommandSpec {
       health.max_lag, checkpoints have not been failing for longer than
       health.max_checkpoint_age and the cluster (asked every 5 s by a client of its own) has not
       been silent for longer than health.max_broker_silence; 503 with the reason otherwise.
+      --metrics-address-file writes the address the endpoint is bound to (HOST:PORT, the port
+      the system chose when metrics.listen asks for port 0) to FILE once it serves.
 
       A gained partition whose end lies below the offset the restored state has read (the
       topic was deleted and created again, or truncated: its offsets went backwards) stops the
@@ -47,6 +49,9 @@ extension CommandSpec {
       .value("--bootstrap-servers", "HOST:PORT", "Shortcut for --set kafka.bootstrap.servers=..."),
       .value("--backbone", "DIR", "Backbone folder (default backbone.dir)"),
       .value("--exit-when-idle", "DURATION", "Stop cleanly after DURATION without records"),
+      .value(
+        "--metrics-address-file", "FILE",
+        "Write the metrics endpoint's bound HOST:PORT to FILE once it serves"),
       .value(
         "--on-offset-reset", "POLICY",
         "fail (default), resume-from-snapshot or start-over: when a partition's offsets went "

@@ -1,3 +1,4 @@
+import Foundation
 import HTTP
 import Observability
 
@@ -32,5 +33,23 @@ public enum MetricsServer {
     }
     logger.info("serving metrics", ["address": "\(host):\(endpoint.port)"])
     return endpoint
+  }
+
+  /// Writes `endpoint`'s bound address as `HOST:PORT` (an IPv6 host in brackets) and a newline
+  /// to `path`, atomically, so that a reader never sees half of it (`serve
+  /// --metrics-address-file`); writes nothing when metrics are disabled (`endpoint` nil).
+  ///
+  /// - Throws: `UsageError` naming the file when it cannot be written.
+  public static func writeAddress(of endpoint: HTTPEndpoint?, to path: String) throws(UsageError) {
+    guard let endpoint else { return }
+    let host = endpoint.host.contains(":") ? "[\(endpoint.host)]" : endpoint.host
+    do {
+      try Data("\(host):\(endpoint.port)\n".utf8).write(
+        to: URL(fileURLWithPath: path), options: .atomic)
+    } catch {
+      throw UsageError(
+        "--metrics-address-file \(path): cannot write it (\(error.localizedDescription)); "
+          + "pass a path in a writable folder")
+    }
   }
 }

@@ -88,6 +88,9 @@ struct ServeTool {
       maxBrokerSilence: configuration.settings.health.maxBrokerSilence)
     let endpoint = try MetricsServer.start(
       configuration: configuration, registry: context.metrics, health: health, logger: logger)
+    if let file = arguments.value("--metrics-address-file") {
+      try MetricsServer.writeAddress(of: endpoint, to: file)
+    }
 
     let backbone = try Self.loadBackbone(
       arguments.value("--backbone") ?? configuration.settings.backbone.dir)
