@@ -6,7 +6,9 @@ import Foundation
 /// path lives elsewhere). Label = rating >= 4; domain = month x first digit of the zip code.
 enum MovieLens {
   static let directory =
-    ProcessInfo.processInfo.environment["IAK_ML100K"] ?? "/work/main/data/ml-100k"
+    ProcessInfo.processInfo.environment["IAK_ML100K"]
+    ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().appendingPathComponent("data/ml-100k").path
 
   /// 1998-01-01T00:00:00Z.
   static let cutoffSeconds: Int64 = 883_612_800
