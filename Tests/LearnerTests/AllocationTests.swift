@@ -12,7 +12,9 @@ import Testing
 /// glibc's `mtrace` logs every malloc between `mtrace()` and `muntrace()` when the process runs
 /// with `LD_PRELOAD=libc_malloc_debug.so.0 MALLOC_TRACE=<file>`. The outer test re-runs this
 /// test binary that way on the inner test, which trains 50 steps between the two calls, and
-/// counts the allocations logged.
+/// counts the allocations logged. glibc's `libc_malloc_debug.so.0` is looked for next to the
+/// libc the test runs on, whatever the architecture's folder; without it the test fails, naming
+/// what is missing, rather than passing without having looked.
 @Suite struct AllocationTests {
   static let traceVariable = "IAK_ALLOCATION_TRACE"
 
@@ -31,28 +33,28 @@ import Testing
     stopMallocTrace()
   }
 
-  @Test(.enabled(if: FileManager.default.fileExists(atPath: preload)))
-  func trainingStepAllocatesNothing() throws {
+  @Test func trainingStepAllocatesNothing() throws {
+    let preload = try Self.mallocDebugLibrary()
     // mtrace sees the whole process: an allocation by another thread of the test runner can
     // land between the marks now and then. An allocation in the step itself shows in every
     // run, so the fewest seen over three runs is the step's own count.
     var fewest: [Substring]?
     for _ in 0..<3 where fewest.map({ !$0.isEmpty }) ?? true {
-      let allocations = try tracedAllocations()
+      let allocations = try tracedAllocations(preload: preload)
       if fewest == nil || allocations.count < fewest!.count { fewest = allocations }
     }
     let allocations = try #require(fewest)
     #expect(allocations.count == 0, "\(allocations.count) allocations: \(allocations.prefix(5))")
   }
 
-  private func tracedAllocations() throws -> [Substring] {
+  private func tracedAllocations(preload: String) throws -> [Substring] {
     let trace = NSTemporaryDirectory() + "iak-mtrace-\(UUID().uuidString).txt"
     defer { try? FileManager.default.removeItem(atPath: trace) }
     let process = Process()
     process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
     process.arguments = Self.innerArguments()
     var environment = ProcessInfo.processInfo.environment
-    environment["LD_PRELOAD"] = Self.preload
+    environment["LD_PRELOAD"] = preload
     environment["MALLOC_TRACE"] = trace
     environment[Self.traceVariable] = "1"
     process.environment = environment
@@ -66,10 +68,47 @@ import Testing
     return lines.filter { $0.contains(" + ") }
   }
 
-  static let preload = "/usr/lib/x86_64-linux-gnu/libc_malloc_debug.so.0"
+  /// glibc's malloc-debugging library (`mtrace` logs nothing without it), in the folder of the
+  /// libc this process runs on: `/usr/lib/x86_64-linux-gnu`, `/usr/lib/aarch64-linux-gnu`, ...
+  ///
+  /// - Throws: `AllocationTraceUnavailable` saying what is missing and where it was looked for.
+  static func mallocDebugLibrary() throws -> String {
+    // The libc mapped into this process, as /proc/self/maps names it.
+    // (Read to its end: procfs files report a size of 0.)
+    let maps =
+      FileHandle(forReadingAtPath: "/proc/self/maps").map {
+        String(decoding: $0.readDataToEndOfFile(), as: UTF8.self)
+      } ?? ""
+    guard
+      let libcPath = maps.split(separator: "\n").compactMap({ line -> String? in
+        guard let path = line.split(separator: " ", omittingEmptySubsequences: true).last,
+          path.hasPrefix("/"), path.split(separator: "/").last == "libc.so.6"
+        else { return nil }
+        return String(path)
+      }).first
+    else {
+      throw AllocationTraceUnavailable(
+        reason: "no libc.so.6 in /proc/self/maps: this is not a glibc Linux process")
+    }
+    let library =
+      URL(fileURLWithPath: libcPath).deletingLastPathComponent()
+      .appendingPathComponent("libc_malloc_debug.so.0").path
+    guard FileManager.default.fileExists(atPath: library) else {
+      throw AllocationTraceUnavailable(
+        reason: "\(library) does not exist (libc is \(libcPath)); glibc 2.34 or later ships it "
+          + "in libc6, and mtrace logs nothing without it")
+    }
+    return library
+  }
 
   /// Arguments that make the test binary run only `stepsBetweenTraceMarks`.
   static func innerArguments() -> [String] {
     ["--testing-library", "swift-testing", "--filter", "stepsBetweenTraceMarks"]
   }
+}
+
+/// Why the allocation trace cannot run on this machine.
+struct AllocationTraceUnavailable: Error, CustomStringConvertible {
+  let reason: String
+  var description: String { "the allocation check cannot run: \(reason)" }
 }
