@@ -147,8 +147,8 @@ public struct DomainBook: Sendable, Equatable {
   /// Reads a book `encoded()` wrote; a key that is missing reads as empty (snapshots older than
   /// it), and so does a malformed entry.
   public init(metadata: [String: String]) {
-    kernelVersions = SnapshotView.decodeMap(metadata[Self.kernelVersionsKey]) { $0 as? Int }
-    publishedSteps = SnapshotView.decodeMap(metadata[Self.publishedStepsKey]) { $0 as? Int }
+    kernelVersions = SnapshotView.jsonMap(metadata[Self.kernelVersionsKey]) { $0.intValue }
+    publishedSteps = SnapshotView.jsonMap(metadata[Self.publishedStepsKey]) { $0.intValue }
     deactivated = Self.names(metadata[Self.deactivatedKey])
     undelivered = Self.names(metadata[Self.undeliveredKey])
     retired = RetiredVersion.decode(metadata[RetiredVersion.key])

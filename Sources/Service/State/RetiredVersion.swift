@@ -42,11 +42,9 @@ public struct RetiredVersion: Sendable, Equatable {
   /// Reads what `encode` wrote; a missing or malformed text or entry reads as no entry (the
   /// domain then numbers from 1, as before these entries existed).
   public static func decode(_ text: String?) -> [String: RetiredVersion] {
-    SnapshotView.decodeMap(text) { value in
-      guard let object = value as? [String: Any], let version = object["version"] as? Int,
-        version >= 1
-      else { return nil }
-      let lane = (object["lane"] as? Int).flatMap { Int32(exactly: $0) }
+    SnapshotView.jsonMap(text) { value in
+      guard let version = value["version"]?.intValue, version >= 1 else { return nil }
+      let lane = value["lane"]?.intValue.flatMap { Int32(exactly: $0) }
       return RetiredVersion(version: version, lane: lane)
     }
   }

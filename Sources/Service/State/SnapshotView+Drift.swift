@@ -12,8 +12,6 @@ extension SnapshotView {
   /// Manifest extras key holding the pipeline's newest event time when the snapshot was taken,
   /// in milliseconds since the Unix epoch (where the snapshot sits on the stream's time line).
   public static let eventTimeKey = "event_time_ms"
-  /// Manifest extras key holding the comma-separated domains drift deactivated.
-  public static let deactivatedKey = "deactivated"
 
   /// The newest event time when `manifest`'s snapshot was taken, if recorded.
   public static func eventTime(in manifest: SnapshotManifest) -> Int64? {
@@ -22,7 +20,7 @@ extension SnapshotView {
 
   /// The domains drift had deactivated when `manifest`'s snapshot was taken.
   public static func deactivatedDomains(in manifest: SnapshotManifest) -> Set<String> {
-    Set((manifest.extras[deactivatedKey] ?? "").split(separator: ",").map(String.init))
+    DomainBook(metadata: manifest.extras).deactivated
   }
 
   /// Statistics by domain read from `manifest` alone (see `domainStats`).
@@ -48,7 +46,7 @@ extension SnapshotView {
 
   /// Kernel versions by domain, read from `manifest` alone (no payload needed).
   public static func kernelVersions(in manifest: SnapshotManifest) -> [String: Int] {
-    jsonMap(manifest.extras[kernelVersionsKey]) { $0.intValue }
+    DomainBook(metadata: manifest.extras).kernelVersions
   }
 
   /// The drift transitions `manifest` records (those since the previous snapshot).

@@ -5,8 +5,8 @@ import Learner
 /// Reads the service's conventions out of a generic snapshot: kernels stored as `<domain>/...`
 /// state tensors, per-domain kernel versions and statistics in the manifest's extras.
 public struct SnapshotView {
-  /// Manifest extras key holding `{"domain": kernelVersion}` as JSON.
-  public static let kernelVersionsKey = "kernel_versions"
+  /// Manifest extras key holding `{"domain": kernelVersion}` as JSON (`DomainBook`).
+  public static let kernelVersionsKey = DomainBook.kernelVersionsKey
   /// Manifest extras key holding `{"domain": {"examples":..,"auc":..,...}}` as JSON.
   public static let domainStatsKey = "domain_stats"
 
@@ -38,15 +38,11 @@ public struct SnapshotView {
     try IAKKernel(domain: domain, stateTensors: tensors(of: domain), prefix: domain + "/")
   }
 
-  /// Kernel versions by domain (0 for a domain never published).
-  public var kernelVersions: [String: Int] {
-    Self.jsonMap(snapshot.manifest.extras[Self.kernelVersionsKey]) { $0.intValue }
-  }
+  /// The snapshot's domain book: kernel versions, deactivated and retired domains.
+  public var book: DomainBook { DomainBook(metadata: snapshot.manifest.extras) }
 
-  /// The last kernel versions of retired domains (see `RetiredVersion`).
-  public var retiredVersions: [String: RetiredVersion] {
-    RetiredVersion.decode(snapshot.manifest.extras[RetiredVersion.key])
-  }
+  /// Kernel versions by domain (0 for a domain never published).
+  public var kernelVersions: [String: Int] { book.kernelVersions }
 
   /// Statistics by domain, as numbers keyed by name (`examples`, `auc`, `backbone_auc`, ...).
   public var domainStats: [String: [String: Double]] {
@@ -70,15 +66,5 @@ public struct SnapshotView {
       if let read = transform(value) { map[key] = read }
     }
     return map
-  }
-
-  /// `jsonMap` over Foundation objects, for the readers not yet on `JSONValue`.
-  static func decodeMap<Value>(_ text: String?, _ transform: (Any) -> Value?)
-    -> [String: Value]
-  {
-    guard let text, let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)),
-      let map = object as? [String: Any]
-    else { return [:] }
-    return map.compactMapValues(transform)
   }
 }
