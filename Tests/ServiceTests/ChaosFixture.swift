@@ -1,3 +1,4 @@
+import Base
 import Checkpoint
 import Foundation
 import Stream
@@ -126,7 +127,7 @@ final class ChaosFixture {
   func newestSnapshotIfAny(_ store: String) -> Snapshot? { try? newestSnapshot(store) }
 
   /// The end offset of every partition of `topic`.
-  func endOffsets(_ topic: String) throws -> [KafkaPartition: Int64] {
+  func endOffsets(_ topic: String) throws -> [TopicPartition: Int64] {
     let consumer = try KafkaConsumer.make(
       configuration: KafkaConfiguration(bootstrapServers: cluster.bootstrapServers))
     defer { consumer.close() }
@@ -134,13 +135,13 @@ final class ChaosFixture {
   }
 
   /// The offsets group `group` committed on `topic`.
-  func committed(group: String, topic: String) throws -> [KafkaPartition: Int64] {
+  func committed(group: String, topic: String) throws -> [TopicPartition: Int64] {
     let consumer = try KafkaConsumer.make(
       configuration: KafkaConfiguration(bootstrapServers: cluster.bootstrapServers),
       groupID: group)
     defer { consumer.close() }
     return try consumer.committed(
-      (0..<3).map { KafkaPartition(topic: topic, partition: $0) }, timeout: .seconds(30))
+      (0..<3).map { TopicPartition(topic: topic, partition: $0) }, timeout: .seconds(30))
   }
 
   /// The newest kernel on the kernels topic of every domain, decoded.

@@ -1,3 +1,4 @@
+import Base
 import Checkpoint
 import Foundation
 import Learner
@@ -173,7 +174,7 @@ import Testing
     let handedOver = try PartitionState(
       bytes: try #require(
         pipeline.partitionState(
-          of: KafkaPartition(topic: "events", partition: 0), createdAtMilliseconds: 9)
+          of: TopicPartition(topic: "events", partition: 0), createdAtMilliseconds: 9)
       ).encoded())
     #expect(handedOver.book.retired[firstEast]?.version == retiredAt)
     let otherFolder = folder + "/other"

@@ -1,3 +1,4 @@
+import Base
 import Checkpoint
 import Foundation
 import Learner
@@ -72,7 +73,7 @@ import Testing
     }
 
     // The partition moves to another process: none of its domains' series stay here.
-    pipeline.release(KafkaPartition(topic: "events", partition: 0))
+    pipeline.release(TopicPartition(topic: "events", partition: 0))
     #expect(pipeline.trainer.domains.isEmpty)
     let released = metrics.render()
     for domain in days.joined() {

@@ -1,3 +1,4 @@
+import Base
 import Checkpoint
 import Foundation
 import Learner
@@ -67,7 +68,7 @@ import Testing
     try deadLetterProducer.close()
 
     // The snapshot covers the bad record, and its dead letter is on the topic.
-    let origin = StoredPartition(topic: "events", partition: bad.topicPartition.partition)
+    let origin = TopicPartition(topic: "events", partition: bad.topicPartition.partition)
     #expect(manifest.offsets[origin] == bad.offset + 1)
     #expect(pipeline.counts.rejected == 1)
     #expect(pipeline.counts.examples == good.count)

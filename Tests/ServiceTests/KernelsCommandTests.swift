@@ -1,3 +1,4 @@
+import Base
 import Checkpoint
 import Foundation
 import Learner
@@ -38,7 +39,7 @@ import Testing
       try store.write(
         SafeTensors(tensors: tensors),
         offsets: [
-          StoredPartition(topic: "iak-events", partition: 0): Int64(64 * (round + 1))
+          TopicPartition(topic: "iak-events", partition: 0): Int64(64 * (round + 1))
         ],
         backboneSHA256: "feed", configurationDigest: "c",
         extras: [

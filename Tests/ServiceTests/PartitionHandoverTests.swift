@@ -1,3 +1,4 @@
+import Base
 import Checkpoint
 import Foundation
 import Learner
@@ -54,8 +55,8 @@ import Testing
     func records(of partition: Int32) -> [Record] { records.filter { $0.partition == partition } }
   }
 
-  static func partition(_ number: Int32) -> KafkaPartition {
-    KafkaPartition(topic: topic, partition: number)
+  static func partition(_ number: Int32) -> TopicPartition {
+    TopicPartition(topic: topic, partition: number)
   }
 
   /// The sha256 of every tensor of one lane but the trainer-wide header (whose newest event time
@@ -117,7 +118,7 @@ import Testing
     let fixture = try Fixture()
     try fixture.configuration.apply(override: "input.topics=events,clicks")
     // Partition 1's records go to partition 0 of a second topic: two partitions numbered 0.
-    let clicks = KafkaPartition(topic: "clicks", partition: 0)
+    let clicks = TopicPartition(topic: "clicks", partition: 0)
     let records = fixture.records.map { record in
       record.partition != 1
         ? record

@@ -1,3 +1,4 @@
+import Base
 import Checkpoint
 import Foundation
 import Stream
@@ -42,7 +43,7 @@ import Testing
     var random = SplitMix64(seed: seed)
     let floats = (0..<values).map { _ in Float(random.next() % 1_000_000) / 1e6 }
     return PartitionState(
-      partition: KafkaPartition(topic: "events", partition: number), nextOffset: offset,
+      partition: TopicPartition(topic: "events", partition: number), nextOffset: offset,
       tensors: ["d/lane": Tensor(floats: floats, shape: [values])],
       book: Self.book, backboneSHA256: "bb", trainingDigest: "digest", createdAtMilliseconds: offset
     )
@@ -150,7 +151,7 @@ import Testing
       OutgoingRecord(topic: "iak-state", partition: 0, key: Array(victim.utf8), value: []))
     try fixture.producer.flush(timeout: .seconds(10))
     let error = #expect(throws: ServiceError.self) {
-      try topic.newestState(of: KafkaPartition(topic: "events", partition: 0))
+      try topic.newestState(of: TopicPartition(topic: "events", partition: 0))
     }
     #expect(error?.code == .stateUnreadable)
     #expect(error?.description.contains("is missing from the state topic") == true)

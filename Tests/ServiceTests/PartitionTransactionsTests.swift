@@ -1,3 +1,4 @@
+import Base
 import Checkpoint
 import Foundation
 import Learner
@@ -45,7 +46,7 @@ import Testing
     }
   }
 
-  static let partition = KafkaPartition(topic: "events", partition: 3)
+  static let partition = TopicPartition(topic: "events", partition: 3)
 
   @Test func theTransactionalIDNamesTheGroupTopicAndPartition() throws {
     let fixture = try Fixture()
@@ -152,8 +153,8 @@ import Testing
       logger: .disabled, metrics: nil)
     var written: [Int32: [String]] = [:]
     var states: [Int32: Int64] = [:]
-    let owned: Set<KafkaPartition> = [
-      KafkaPartition(topic: "events", partition: 0), KafkaPartition(topic: "events", partition: 1),
+    let owned: Set<TopicPartition> = [
+      TopicPartition(topic: "events", partition: 0), TopicPartition(topic: "events", partition: 1),
     ]
     let handOver = Pipeline.HandOver(
       partitions: owned,

@@ -1,3 +1,4 @@
+import Base
 import Checkpoint
 import Datasets
 import Foundation
@@ -111,7 +112,7 @@ import Testing
     #expect(counts.rejected == refused.count)
     #expect(counts.examples > 400)
     #expect(ahead.pipeline.offsets == inPlace.pipeline.offsets)
-    var ends: [KafkaPartition: Int64] = [:]
+    var ends: [TopicPartition: Int64] = [:]
     for record in records { ends[record.topicPartition] = record.offset + 1 }
     #expect(ahead.pipeline.offsets == ends)
     #expect(ahead.pipeline.trainer.domains == inPlace.pipeline.trainer.domains)

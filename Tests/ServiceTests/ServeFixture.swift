@@ -1,3 +1,4 @@
+import Base
 import Checkpoint
 import Foundation
 import Stream
@@ -265,7 +266,7 @@ final class ServeFixture {
   }
 
   /// The end offset of every partition of the input topic.
-  func endOffsets() throws -> [KafkaPartition: Int64] {
+  func endOffsets() throws -> [TopicPartition: Int64] {
     let consumer = try KafkaConsumer.make(
       configuration: KafkaConfiguration(bootstrapServers: bootstrapServers))
     defer { consumer.close() }
@@ -273,17 +274,17 @@ final class ServeFixture {
   }
 
   /// The offsets group `group` committed.
-  func committed(group: String) throws -> [KafkaPartition: Int64] {
+  func committed(group: String) throws -> [TopicPartition: Int64] {
     let consumer = try KafkaConsumer.make(
       configuration: KafkaConfiguration(bootstrapServers: bootstrapServers),
       groupID: group)
     defer { consumer.close() }
     return try consumer.committed(
-      (0..<partitions).map { KafkaPartition(topic: topic, partition: $0) }, timeout: .seconds(10))
+      (0..<partitions).map { TopicPartition(topic: topic, partition: $0) }, timeout: .seconds(10))
   }
 
   /// A snapshot's offsets.
-  static func offsets(_ snapshot: Snapshot) -> [KafkaPartition: Int64] {
+  static func offsets(_ snapshot: Snapshot) -> [TopicPartition: Int64] {
     snapshot.manifest.offsets
   }
 }

@@ -1,3 +1,4 @@
+import Base
 import Checkpoint
 import Foundation
 import Observability
@@ -12,7 +13,7 @@ import Testing
 /// trained offset it is a reset, handled by `--on-offset-reset`; at or above it the records are
 /// read again after a lost partition came back, and are skipped as before.
 @Suite struct TrainingLoopOffsetResetTests {
-  static let partition = KafkaPartition(topic: "events", partition: 0)
+  static let partition = TopicPartition(topic: "events", partition: 0)
 
   /// Lines `range` of the fixture as records of events/0 at offsets `range` shifted by `shift`.
   static func records(

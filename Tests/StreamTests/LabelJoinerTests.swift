@@ -1,3 +1,4 @@
+import Base
 import Datasets
 import Observability
 import Testing

@@ -1,3 +1,4 @@
+import Base
 import Checkpoint
 import Foundation
 import Learner
@@ -176,7 +177,7 @@ struct ReplayTool {
   /// A replay gives up after this long without a record while records are still expected.
   static let stallLimit = Duration.seconds(30)
 
-  private func makeRange(_ configuration: Configuration, snapshotOffsets: [KafkaPartition: Int64])
+  private func makeRange(_ configuration: Configuration, snapshotOffsets: [TopicPartition: Int64])
     throws -> ReplayRange
   {
     let arguments = context.arguments
@@ -202,7 +203,7 @@ struct ReplayTool {
       if arguments.value("--from") != nil {
         throw UsageError("--from is for Kafka topics; use --from-offset LINE with --input")
       }
-      let file = KafkaPartition(topic: "file", partition: 0)
+      let file = TopicPartition(topic: "file", partition: 0)
       return try ReplayRange.file(
         input,
         from: try arguments.value("--from-offset").map { _ in

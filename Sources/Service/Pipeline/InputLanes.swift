@@ -5,6 +5,7 @@
 /// 2^20, so partition 0 of two topics are two lanes, and every process of a group (which reads
 /// the same topics) numbers them alike. With one topic a lane is its partition number. A topic
 /// outside the list (a file, a replayed topic not configured) counts as the first.
+import Base
 struct InputLanes {
   /// Partitions per topic a lane number keeps apart.
   static let partitionsPerTopic: Int32 = 1 << 20
@@ -31,7 +32,7 @@ struct InputLanes {
 
   /// The lane of `partition`. Partition numbers from 2^20 on share lanes with the next topic's
   /// (Kafka's own limits keep topics far below that).
-  func lane(of partition: KafkaPartition) -> Int32 {
+  func lane(of partition: TopicPartition) -> Int32 {
     (topicBase[partition.topic] ?? 0) &+ partition.partition
   }
 }

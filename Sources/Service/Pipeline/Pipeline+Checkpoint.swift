@@ -96,10 +96,7 @@ extension Pipeline {
       .merging(driftExtras()) { first, _ in first }
     let report = try store.write(
       SafeTensors(tensors: tensors),
-      offsets: Dictionary(
-        uniqueKeysWithValues: offsets.map {
-          (StoredPartition(topic: $0.key.topic, partition: $0.key.partition), $0.value)
-        }),
+      offsets: offsets,
       backboneSHA256: backboneSHA256, configurationDigest: configurationDigest, extras: extras)
     // The snapshot on disk records these versions with these weights: they are allocated
     // whether or not they are delivered below (a hand-over carries them, with the domains not

@@ -1,3 +1,4 @@
+import Base
 import Checkpoint
 import Foundation
 import Learner
@@ -27,7 +28,7 @@ extension Pipeline {
   public struct HandOver {
     /// The partitions whose states may go (those this process owns: a lost one may already be
     /// another member's, whose newer state must not be overwritten).
-    public var partitions: Set<KafkaPartition>
+    public var partitions: Set<TopicPartition>
     /// Writes one partition's state; returns whether it is on the topic. A checkpoint hands
     /// the states over one at a time, so only one is built and encoded at once (~40 MB each at
     /// 2,000 domains on 4 partitions).
@@ -46,13 +47,13 @@ extension Pipeline {
     /// How a checkpoint writes inside a partition's transaction.
     public struct Transactional {
       /// Runs the body in one transaction of the partition's producer; commits when it returns.
-      public var run: (KafkaPartition, (KafkaProducer) throws -> Void) throws -> Void
+      public var run: (TopicPartition, (KafkaProducer) throws -> Void) throws -> Void
       /// Writes one partition state through the producer (inside `run`).
       public var writeState: (PartitionState, KafkaProducer) throws -> Void
 
       /// Creates the pair.
       public init(
-        run: @escaping (KafkaPartition, (KafkaProducer) throws -> Void) throws -> Void,
+        run: @escaping (TopicPartition, (KafkaProducer) throws -> Void) throws -> Void,
         writeState: @escaping (PartitionState, KafkaProducer) throws -> Void
       ) {
         self.run = run
@@ -63,7 +64,7 @@ extension Pipeline {
     /// Hands the states of `partitions` to `write` (or, with `transactional`, to its
     /// transactions), once `confirmMembership` (if any) passed.
     public init(
-      partitions: Set<KafkaPartition>, confirmMembership: (() throws -> Void)? = nil,
+      partitions: Set<TopicPartition>, confirmMembership: (() throws -> Void)? = nil,
       transactional: Transactional? = nil, write: @escaping (PartitionState) -> Bool
     ) {
       self.partitions = partitions

@@ -1,3 +1,4 @@
+import Base
 import Checkpoint
 import Foundation
 
@@ -25,15 +26,15 @@ extension Pipeline {
     guard let bytes = try? tensor.uint8s(),
       let rows = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [[Any]]
     else { return "\(offsetsTensor) in \(SnapshotStore.payloadFileName) is not a JSON list" }
-    var recorded: [StoredPartition: Int64] = [:]
+    var recorded: [TopicPartition: Int64] = [:]
     for row in rows {
       guard row.count == 3, let topic = row[0] as? String, let partition = row[1] as? Int,
         let offset = row[2] as? Int, let number = Int32(exactly: partition)
       else { return "\(offsetsTensor) holds a malformed row \(row)" }
-      recorded[StoredPartition(topic: topic, partition: number)] = Int64(offset)
+      recorded[TopicPartition(topic: topic, partition: number)] = Int64(offset)
     }
     guard recorded != manifestOffsets else { return nil }
-    func text(_ offsets: [StoredPartition: Int64]) -> String {
+    func text(_ offsets: [TopicPartition: Int64]) -> String {
       offsets.isEmpty
         ? "none"
         : offsets.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }

@@ -1,3 +1,4 @@
+import Base
 import Checkpoint
 import Foundation
 import Learner
@@ -23,7 +24,7 @@ extension Pipeline {
 
   /// The state tensors of every held partition (nil), or of `partition` alone: its domains,
   /// its joiner memory and clock, and its counts.
-  func stateTensors(of partition: KafkaPartition?) -> [String: Tensor] {
+  func stateTensors(of partition: TopicPartition?) -> [String: Tensor] {
     var tensors: [String: Tensor]
     let joiner: [UInt8]
     let router: [UInt8]
@@ -84,8 +85,7 @@ extension Pipeline {
     var restored = PipelineState()
     restored.counts = ingested.counts
     restored.partitionCounts = try PipelineState.partitionCounts(in: tensors)
-    for (stored, next) in manifest.offsets {
-      let partition = KafkaPartition(topic: stored.topic, partition: stored.partition)
+    for (partition, next) in manifest.offsets {
       restored.advance(partition, lane: lanes.lane(of: partition), to: next)
     }
     restored.book = DomainBook(metadata: manifest.extras)
@@ -103,15 +103,15 @@ extension Pipeline {
 
   /// The partitions whose state this pipeline holds (every partition it has read, unless
   /// released), sorted.
-  public var heldPartitions: [KafkaPartition] { offsets.keys.sorted() }
+  public var heldPartitions: [TopicPartition] { offsets.keys.sorted() }
 
   /// The domains `partition` owns here, sorted.
-  public func domains(of partition: KafkaPartition) -> [String] {
+  public func domains(of partition: TopicPartition) -> [String] {
     trainer.domains(ofLane: lanes.lane(of: partition))
   }
 
   /// The state of `partition`, or nil when this pipeline holds none.
-  public func partitionState(of partition: KafkaPartition, createdAtMilliseconds: Int64)
+  public func partitionState(of partition: TopicPartition, createdAtMilliseconds: Int64)
     -> PartitionState?
   {
     let lane = lanes.lane(of: partition)
@@ -127,7 +127,7 @@ extension Pipeline {
 
   /// The held partitions among `partitions` (all when nil) that moved on since they last went
   /// to the state topic (`markHandedOver(_:)`), sorted.
-  public func changedPartitions(of partitions: Set<KafkaPartition>? = nil) -> [KafkaPartition] {
+  public func changedPartitions(of partitions: Set<TopicPartition>? = nil) -> [TopicPartition] {
     state.changedPartitions(of: partitions)
   }
 
@@ -183,7 +183,7 @@ extension Pipeline {
   /// memory, clock, counts and offset, and every metric series of those domains (the new owner
   /// reports them; a drift alert must not fire from both). Kernels already published stay
   /// published.
-  public func release(_ partition: KafkaPartition) {
+  public func release(_ partition: TopicPartition) {
     let lane = lanes.lane(of: partition)
     let domains = trainer.removeLane(lane)
     forget(domains)
@@ -205,7 +205,7 @@ extension Pipeline {
 
   /// Makes `offset` the next offset to read of `partition`, keeping all state: its offsets went
   /// backwards (the topic was created again) and the records from `offset` on are new.
-  func rewind(_ partition: KafkaPartition, to offset: Int64) {
+  func rewind(_ partition: TopicPartition, to offset: Int64) {
     state.rewind(partition, to: offset)
   }
 }

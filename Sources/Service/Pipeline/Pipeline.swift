@@ -1,3 +1,4 @@
+import Base
 import Checkpoint
 import Foundation
 import Learner
@@ -72,7 +73,7 @@ public final class Pipeline {
   /// Counts so far (restored from the snapshot).
   public var counts: Counts { state.counts }
   /// The next offset to read of every partition seen.
-  public var offsets: [KafkaPartition: Int64] { state.offsets }
+  public var offsets: [TopicPartition: Int64] { state.offsets }
   /// Kernel versions, deactivated and undelivered domains (`DomainBook`).
   public var book: DomainBook { state.book }
   /// Drift alerts raised, their outcomes, and those waiting for a checkpoint.
@@ -91,7 +92,7 @@ public final class Pipeline {
   }
   /// Called with every labelled example's impression id, domain, label and serving-time score
   /// (when it has one), in training order: `replay --serving-scores`.
-  public var servingScoreSink: ((String, String, Bool, ImpressionScore) -> Void)?
+  public var servingScoreSink: ((String, String, Bool, ServingScore) -> Void)?
 
   let configuration: Configuration
   private let assembler: ExampleAssembler
@@ -260,11 +261,11 @@ public final class Pipeline {
   /// What a serving system would score `impression` with at this moment: the backbone, and its
   /// known domain's kernel as it now stands (the backbone's score for a domain not known yet),
   /// served when `isServing(_:)` says so.
-  func servingScore(of impression: Event, lane: Int32) -> ImpressionScore {
+  func servingScore(of impression: Event, lane: Int32) -> ServingScore {
     let domain = ingest.knownDomain(of: impression)?.description
     let score = trainer.servingScore(
       for: assembler.example(for: impression, label: false, domain: domain ?? "", lane: lane))
-    return ImpressionScore(
+    return ServingScore(
       backboneLogit: score.backboneLogit, kernelLogit: score.kernelLogit,
       servesKernel: domain.map(isServing) ?? false)
   }
@@ -288,14 +289,14 @@ public final class Pipeline {
   }
 
   /// Moves past a decoded record and trains what its event completed.
-  private func accept(_ partition: KafkaPartition, offset: Int64) {
+  private func accept(_ partition: TopicPartition, offset: Int64) {
     state.count(partition) { $0.records += 1 }
     advance(partition, pastOffset: offset)
     train(&routed, from: partition)
   }
 
   /// Makes the offset after `offset` the next to read of `partition`.
-  private func advance(_ partition: KafkaPartition, pastOffset offset: Int64) {
+  private func advance(_ partition: TopicPartition, pastOffset offset: Int64) {
     state.advance(partition, lane: lanes.lane(of: partition), to: offset + 1)
   }
 
@@ -308,7 +309,7 @@ public final class Pipeline {
   }
 
   /// Trains on `batch`, counted for `partition` (nil: each example's own partition by lane).
-  private func train(_ batch: inout [EventIngest.Routed], from partition: KafkaPartition?) {
+  private func train(_ batch: inout [EventIngest.Routed], from partition: TopicPartition?) {
     for example in batch {
       let route = example.route
       let domain = route.domain.description

@@ -1,3 +1,4 @@
+import Base
 import Foundation
 import Observability
 import Stream
@@ -8,14 +9,14 @@ final class ReplayRange {
   /// Records come from here.
   let source: any RecordSource
   /// Exclusive end offset of every partition read.
-  let ends: [KafkaPartition: Int64]
+  let ends: [TopicPartition: Int64]
   /// Records the range holds (sum of end minus start), for progress.
   let total: Int
-  private var next: [KafkaPartition: Int64]
-  private var finished: Set<KafkaPartition> = []
+  private var next: [TopicPartition: Int64]
+  private var finished: Set<TopicPartition> = []
 
   private init(
-    source: any RecordSource, starts: [KafkaPartition: Int64], ends: [KafkaPartition: Int64]
+    source: any RecordSource, starts: [TopicPartition: Int64], ends: [TopicPartition: Int64]
   ) {
     self.source = source
     self.ends = ends
@@ -33,7 +34,7 @@ final class ReplayRange {
   func admit(_ records: [Record]) -> [Record] {
     var kept: [Record] = []
     kept.reserveCapacity(records.count)
-    var reached: [KafkaPartition] = []
+    var reached: [TopicPartition] = []
     for record in records {
       let partition = record.topicPartition
       guard let end = ends[partition], record.offset < end, !finished.contains(partition) else {
@@ -77,7 +78,7 @@ final class ReplayRange {
       if let untilTime { end = min(end ?? .max, firstLine(atOrAfter: untilTime)) }
     }
     let source = try FileRecordSource(url: url, topic: "file", startOffset: start)
-    let partition = KafkaPartition(topic: "file", partition: 0)
+    let partition = TopicPartition(topic: "file", partition: 0)
     return ReplayRange(
       source: source, starts: [partition: start],
       ends: [partition: min(end ?? .max, Int64(source.lineCount))])
@@ -91,7 +92,7 @@ final class ReplayRange {
   /// is committed.
   static func kafka(
     topic: String, configuration: KafkaConfiguration, start: StartPosition?,
-    snapshotOffsets: [KafkaPartition: Int64], until: StartPosition?, logger: Logger,
+    snapshotOffsets: [TopicPartition: Int64], until: StartPosition?, logger: Logger,
     metrics: MetricsRegistry?
   ) throws -> ReplayRange {
     let consumer = try KafkaConsumer.make(
@@ -99,7 +100,7 @@ final class ReplayRange {
     do {
       let timeout = Duration.seconds(15)
       let latest = try consumer.resolve(.latest, topic: topic, timeout: timeout)
-      var starts: [KafkaPartition: Int64]
+      var starts: [TopicPartition: Int64]
       if let start {
         starts = try consumer.resolve(start, topic: topic, timeout: timeout)
       } else {

@@ -1,3 +1,4 @@
+import Base
 import Dispatch
 import Observability
 import Stream
@@ -33,7 +34,7 @@ final class PartitionStateTopic: Sendable {
   let chunkBytes: Int
   /// Per partition, the chunk keys on the topic this process knows of (from its last write, or
   /// found when it read the partition): the next write of the partition deletes them.
-  private let chunkKeys = Mutex<[KafkaPartition: [[UInt8]]]>([:])
+  private let chunkKeys = Mutex<[TopicPartition: [[UInt8]]]>([:])
 
   /// Looks up the topic's partition count.
   ///
@@ -91,12 +92,12 @@ final class PartitionStateTopic: Sendable {
   }
 
   /// The key of `partition`'s state: `<group>/<topic>/<partition>`.
-  func key(of partition: KafkaPartition) -> [UInt8] {
+  func key(of partition: TopicPartition) -> [UInt8] {
     Array("\(group)/\(partition.topic)/\(partition.partition)".utf8)
   }
 
   /// The state-topic partition holding `partition`'s state.
-  func statePartition(of partition: KafkaPartition) -> Int32 {
+  func statePartition(of partition: TopicPartition) -> Int32 {
     Int32(Int(partition.partition) % max(1, partitionCount))
   }
 
@@ -115,7 +116,7 @@ final class PartitionStateTopic: Sendable {
     let deadline = ContinuousClock.now + timeout
     var heads: [Outgoing] = []
     var chunks: [Outgoing] = []
-    var newChunkKeys: [KafkaPartition: [[UInt8]]] = [:]
+    var newChunkKeys: [TopicPartition: [[UInt8]]] = [:]
     var bytes = 0
     for state in states {
       let value = state.encoded()
@@ -166,7 +167,7 @@ final class PartitionStateTopic: Sendable {
 
   /// A record to send for a partition.
   private struct Outgoing {
-    var partition: KafkaPartition
+    var partition: TopicPartition
     var record: OutgoingRecord
   }
 
@@ -175,9 +176,9 @@ final class PartitionStateTopic: Sendable {
   /// confirmed fails; one whose records were all confirmed does not.
   private func deliver(
     _ records: [Outgoing], through producer: KafkaProducer, until deadline: ContinuousClock.Instant
-  ) -> [KafkaPartition: String] {
+  ) -> [TopicPartition: String] {
     // The first failure of each partition, and its records not yet answered.
-    let progress = Mutex<(failed: [KafkaPartition: String], waiting: [KafkaPartition: Int])>(
+    let progress = Mutex<(failed: [TopicPartition: String], waiting: [TopicPartition: Int])>(
       ([:], [:]))
     let group = DispatchGroup()
     // Refused when enqueued, or answered by the broker.
@@ -221,7 +222,7 @@ final class PartitionStateTopic: Sendable {
   /// (their new write's), and remembers the new ones. A tombstone that is not delivered is kept
   /// to be tried again at the next write: chunks left behind cost space, never correctness.
   private func deleteObsoleteChunks(
-    of partitions: [KafkaPartition], keeping: [KafkaPartition: [[UInt8]]],
+    of partitions: [TopicPartition], keeping: [TopicPartition: [[UInt8]]],
     through producer: KafkaProducer, until deadline: ContinuousClock.Instant
   ) {
     var tombstones: [Outgoing] = []
@@ -258,7 +259,7 @@ final class PartitionStateTopic: Sendable {
   /// - Throws: `KafkaError` when the topic cannot be read, `ServiceError`: `stateUnreadable`
   ///   when the newest record is not a partition state or names chunks that are missing or do
   ///   not match, `stateMismatch` when it is the state of another partition.
-  func newestState(of partition: KafkaPartition) throws -> PartitionState? {
+  func newestState(of partition: TopicPartition) throws -> PartitionState? {
     let records = try KafkaTopicReader.readAll(
       topic, partitions: [statePartition(of: partition)], configuration: configuration,
       logger: logger)
@@ -299,7 +300,7 @@ final class PartitionStateTopic: Sendable {
     let topic: String
     /// The partitions whose state was not written, with the first reason of each (the others
     /// of the write are on the topic).
-    let failed: [KafkaPartition: String]
+    let failed: [TopicPartition: String]
 
     var description: String {
       "partition state not written to \(topic): "

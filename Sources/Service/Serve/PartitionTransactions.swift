@@ -1,3 +1,4 @@
+import Base
 import Observability
 import Stream
 import Synchronization
@@ -17,7 +18,7 @@ final class PartitionTransactions: Sendable {
   private let group: String
   private let logger: Logger
   private let timeout: Duration
-  private let producers = Mutex<[KafkaPartition: KafkaProducer]>([:])
+  private let producers = Mutex<[TopicPartition: KafkaProducer]>([:])
   private let committed: Metric?
   private let aborted: Metric?
 
@@ -42,14 +43,14 @@ final class PartitionTransactions: Sendable {
   }
 
   /// The `transactional.id` of `partition`'s producer.
-  func transactionalID(of partition: KafkaPartition) -> String {
+  func transactionalID(of partition: TopicPartition) -> String {
     "iak-stream/\(group)/\(partition.topic)/\(partition.partition)"
   }
 
   /// Makes `partition`'s producer and registers it with the transaction coordinator, fencing
   /// every earlier producer of the partition; replaces one already open.
   /// - Throws: `KafkaError` when the producer cannot be made or the coordinator refuses.
-  func open(_ partition: KafkaPartition) throws(KafkaError) {
+  func open(_ partition: TopicPartition) throws(KafkaError) {
     close(partition)
     let producer = try KafkaProducer.make(
       configuration: configuration.merging(
@@ -65,7 +66,7 @@ final class PartitionTransactions: Sendable {
   }
 
   /// Closes `partition`'s producer, if any.
-  func close(_ partition: KafkaPartition) {
+  func close(_ partition: TopicPartition) {
     let producer = producers.withLock { $0.removeValue(forKey: partition) }
     try? producer?.close(timeout: .seconds(5))
   }
@@ -85,7 +86,7 @@ final class PartitionTransactions: Sendable {
   /// process still owns the partition).
   /// - Throws: what `body` threw, or `KafkaError` when the transaction could not be begun or
   ///   committed; nothing of it is then visible to `read_committed` readers.
-  func run(_ partition: KafkaPartition, _ body: (KafkaProducer) throws -> Void) throws {
+  func run(_ partition: TopicPartition, _ body: (KafkaProducer) throws -> Void) throws {
     let existing = producers.withLock { $0[partition] }
     if existing == nil { try open(partition) }
     guard let producer = producers.withLock({ $0[partition] }) else {
@@ -117,7 +118,7 @@ final class PartitionTransactions: Sendable {
     }
   }
 
-  private func abort(_ partition: KafkaPartition, _ producer: KafkaProducer, after why: String) {
+  private func abort(_ partition: TopicPartition, _ producer: KafkaProducer, after why: String) {
     aborted?.increment()
     do {
       try producer.abortTransaction(timeout: timeout)
@@ -128,7 +129,7 @@ final class PartitionTransactions: Sendable {
     }
   }
 
-  private func discard(_ partition: KafkaPartition, _ producer: KafkaProducer, after error: Error) {
+  private func discard(_ partition: TopicPartition, _ producer: KafkaProducer, after error: Error) {
     logger.warning(
       "transactional producer closed; the next checkpoint opens a new one (a member that took "
         + "the partition over has fenced this one if the error says so)",

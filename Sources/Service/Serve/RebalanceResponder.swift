@@ -1,3 +1,4 @@
+import Base
 import Foundation
 import Observability
 import Stream
@@ -24,7 +25,7 @@ final class RebalanceResponder: Sendable {
   private let state = Mutex(RebalanceState())
   private let offsetResetPolicy: OffsetResetPolicy
   /// The log start and end offsets of a partition, asked of its leader (nil: unknown).
-  private let watermarks = Mutex<(@Sendable (KafkaPartition) -> (low: Int64, high: Int64)?)?>(nil)
+  private let watermarks = Mutex<(@Sendable (TopicPartition) -> (low: Int64, high: Int64)?)?>(nil)
 
   /// How often reading a gained partition's state is tried before the service stops (starting
   /// it without its state would silently restart its kernels).
@@ -48,7 +49,7 @@ final class RebalanceResponder: Sendable {
 
   /// Connects the lookup of a partition's log start and end offsets (before the first poll),
   /// with which a gained partition's offsets are checked against its trained state.
-  func attach(watermarks lookup: @escaping @Sendable (KafkaPartition) -> (low: Int64, high: Int64)?)
+  func attach(watermarks lookup: @escaping @Sendable (TopicPartition) -> (low: Int64, high: Int64)?)
   {
     watermarks.withLock { $0 = lookup }
   }
@@ -123,7 +124,7 @@ final class RebalanceResponder: Sendable {
   /// The start offset of a gained partition: where the trained state stopped reading it (after
   /// taking over a newer state from the state topic), or nil (the group's committed offset,
   /// else `input.start`) for a partition no state covers.
-  func startOffset(of partition: KafkaPartition) -> Int64? {
+  func startOffset(of partition: TopicPartition) -> Int64? {
     guard let trainingLoop = loop.withLock({ $0 }) else { return nil }
     var offset = trainingLoop.nextOffset(of: partition)
     // The partition's transactional producer first: registering it fences the member that had
@@ -170,7 +171,7 @@ final class RebalanceResponder: Sendable {
   /// reading at (the log start) after keeping the state (`resume-from-snapshot`) or forgetting
   /// the partition's (`start-over`). Nil when the offsets did not go backwards (or cannot be
   /// asked: the fetch then behaves as before).
-  private func checkForReset(of partition: KafkaPartition, holding held: Int64) -> Int64? {
+  private func checkForReset(of partition: TopicPartition, holding held: Int64) -> Int64? {
     guard let lookup = watermarks.withLock({ $0 }), let (low, high) = lookup(partition),
       high < held
     else { return nil }
@@ -213,7 +214,7 @@ final class RebalanceResponder: Sendable {
   /// there is none, it is not ahead, or it is unreadable (logged and counted). A topic that
   /// cannot be read after a few tries stops the service.
   private func newestState(
-    of partition: KafkaPartition, on stateTopic: PartitionStateTopic, holding held: Int64?
+    of partition: TopicPartition, on stateTopic: PartitionStateTopic, holding held: Int64?
   ) -> PartitionState? {
     var pause = 0.25
     for attempt in 1...Self.stateReadAttempts {

@@ -1,3 +1,4 @@
+import Base
 import Dispatch
 import Synchronization
 
@@ -10,10 +11,10 @@ final class ServeRequest: Sendable {
     /// Take over a partition's state read from the state topic.
     case adopt(PartitionState)
     /// Forget the state of partitions that moved to another process.
-    case release([KafkaPartition])
+    case release([TopicPartition])
     /// Read a partition again from `offset`, below its trained state's, keeping that state
     /// (its offsets went backwards: `--on-offset-reset resume-from-snapshot`).
-    case rewind(KafkaPartition, to: Int64)
+    case rewind(TopicPartition, to: Int64)
     /// Take the final snapshot, publish, commit and end the training thread.
     case stop
   }

@@ -1,3 +1,4 @@
+import Base
 import Checkpoint
 import Dispatch
 import Foundation
@@ -380,7 +381,7 @@ struct ServeTool {
         throw ServiceError(
           .configuration, "input.source = file needs input.file (a JSON-lines event file)")
       }
-      let partition = KafkaPartition(topic: "file", partition: 0)
+      let partition = TopicPartition(topic: "file", partition: 0)
       return try FileRecordSource(
         url: URL(fileURLWithPath: path), topic: "file",
         startOffset: pipeline.offsets[partition] ?? 0)
@@ -402,11 +403,11 @@ struct ServeTool {
   /// that went backwards below the trained state's (a topic created again) are told from
   /// records read again.
   private static func watermarks(of source: any RecordSource, logger: Logger)
-    -> (@Sendable (KafkaPartition) -> (low: Int64, high: Int64)?)?
+    -> (@Sendable (TopicPartition) -> (low: Int64, high: Int64)?)?
   {
     guard let kafka = source as? KafkaRecordSource else { return nil }
     let consumer = kafka.consumer
-    return { @Sendable (partition: KafkaPartition) -> (low: Int64, high: Int64)? in
+    return { @Sendable (partition: TopicPartition) -> (low: Int64, high: Int64)? in
       do {
         return try consumer.watermarks(of: partition, timeout: .seconds(10))
       } catch {

@@ -1,3 +1,4 @@
+import Base
 import Checkpoint
 import Foundation
 import Observability
@@ -29,7 +30,7 @@ final class TrainingLoop: @unchecked Sendable {
   private let interval: CheckpointInterval
   private let stateTopic: PartitionStateTopic?
   private let health: HealthState?
-  private let processed: Mutex<[KafkaPartition: Int64]>
+  private let processed: Mutex<[TopicPartition: Int64]>
   /// Where the loop is; changed only by the thread running `run()`.
   private let lifecycle = WaitableState(TrainingLifecycle())
   private var sinceCheckpoint = 0
@@ -57,7 +58,7 @@ final class TrainingLoop: @unchecked Sendable {
   private let offsetResetPolicy: OffsetResetPolicy
   /// The log start and end offsets of a partition (nil: unknown), to tell records read again
   /// (after a partition was lost and regained) from a topic created again.
-  private let watermarks: (@Sendable (KafkaPartition) -> (low: Int64, high: Int64)?)?
+  private let watermarks: (@Sendable (TopicPartition) -> (low: Int64, high: Int64)?)?
   /// Records skipped as already trained and not yet logged.
   private var skippedRecords = 0
   /// Chunks trained since the newest publication (for `iak_freshness_seconds`).
@@ -75,7 +76,7 @@ final class TrainingLoop: @unchecked Sendable {
     stateTopic: PartitionStateTopic? = nil, owesDelivery: Bool = false,
     health: HealthState? = nil, restored: SnapshotManifest? = nil,
     offsetResetPolicy: OffsetResetPolicy = .fail,
-    watermarks: (@Sendable (KafkaPartition) -> (low: Int64, high: Int64)?)? = nil
+    watermarks: (@Sendable (TopicPartition) -> (low: Int64, high: Int64)?)? = nil
   ) {
     self.offsetResetPolicy = offsetResetPolicy
     self.watermarks = watermarks
@@ -98,7 +99,7 @@ final class TrainingLoop: @unchecked Sendable {
   }
 
   /// The partitions whose state the trained pipeline holds (mirrored after each chunk).
-  var heldPartitions: [KafkaPartition] { processed.withLock { $0.keys.sorted() } }
+  var heldPartitions: [TopicPartition] { processed.withLock { $0.keys.sorted() } }
 
   /// Where the loop is.
   var state: TrainingLifecycle.State { lifecycle.current.state }
@@ -121,7 +122,7 @@ final class TrainingLoop: @unchecked Sendable {
   var coveredState: CoveredState? { covered.withLock { $0 } }
 
   /// The next offset to read of `partition` in the trained state, if it has been read before.
-  func nextOffset(of partition: KafkaPartition) -> Int64? {
+  func nextOffset(of partition: TopicPartition) -> Int64? {
     processed.withLock { $0[partition] }
   }
 

@@ -1,3 +1,4 @@
+import Base
 import Checkpoint
 import Foundation
 
@@ -10,7 +11,7 @@ import Foundation
 /// and the rest in its `__metadata__` (see `encoded()`).
 public struct PartitionState: Sendable {
   /// The partition.
-  public var partition: KafkaPartition
+  public var partition: TopicPartition
   /// The next offset to read: everything before it is in this state.
   public var nextOffset: Int64
   /// The state tensors (the layout of `Pipeline.stateTensors()`, restricted to the partition).
@@ -32,7 +33,7 @@ public struct PartitionState: Sendable {
 
   /// Creates a partition state.
   public init(
-    partition: KafkaPartition, nextOffset: Int64, tensors: [String: Tensor], book: DomainBook,
+    partition: TopicPartition, nextOffset: Int64, tensors: [String: Tensor], book: DomainBook,
     backboneSHA256: String, trainingDigest: String, createdAtMilliseconds: Int64
   ) {
     self.partition = partition
@@ -96,7 +97,7 @@ public struct PartitionState: Sendable {
         .stateUnreadable, "partition state: partition \(partitionNumber) is out of range")
     }
     self.init(
-      partition: KafkaPartition(topic: try field("topic"), partition: partition),
+      partition: TopicPartition(topic: try field("topic"), partition: partition),
       nextOffset: try number("next_offset"), tensors: document.tensors,
       book: DomainBook(metadata: metadata),
       backboneSHA256: try field("backbone_sha256"),

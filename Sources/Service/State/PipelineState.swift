@@ -1,3 +1,4 @@
+import Base
 import Checkpoint
 import Foundation
 
@@ -9,34 +10,34 @@ struct PipelineState {
   /// Counts over every held partition.
   var counts = Pipeline.Counts()
   /// Counts per partition (what a partition's state carries when it moves to another process).
-  var partitionCounts: [KafkaPartition: Pipeline.Counts] = [:]
+  var partitionCounts: [TopicPartition: Pipeline.Counts] = [:]
   /// The next offset to read of every held partition.
-  var offsets: [KafkaPartition: Int64] = [:]
+  var offsets: [TopicPartition: Int64] = [:]
   /// The next offset of each partition when its state last went to the state topic.
-  var handedOverOffsets: [KafkaPartition: Int64] = [:]
+  var handedOverOffsets: [TopicPartition: Int64] = [:]
   /// Kernel versions and their delivery, deactivated and retired domains.
   var book = DomainBook()
   /// The held partition of each lane (the inverse of `InputLanes.lane(of:)` over `offsets`).
-  private var partitionOfLane: [Int32: KafkaPartition] = [:]
+  private var partitionOfLane: [Int32: TopicPartition] = [:]
 
   /// The held partition whose lane is `lane`.
-  func partition(ofLane lane: Int32) -> KafkaPartition? { partitionOfLane[lane] }
+  func partition(ofLane lane: Int32) -> TopicPartition? { partitionOfLane[lane] }
 
   /// Makes `next` the next offset to read of `partition` (of `lane`).
-  mutating func advance(_ partition: KafkaPartition, lane: Int32, to next: Int64) {
+  mutating func advance(_ partition: TopicPartition, lane: Int32, to next: Int64) {
     offsets[partition] = next
     partitionOfLane[lane] = partition
   }
 
   /// Applies `change` to the overall counts and to `partition`'s.
-  mutating func count(_ partition: KafkaPartition?, _ change: (inout Pipeline.Counts) -> Void) {
+  mutating func count(_ partition: TopicPartition?, _ change: (inout Pipeline.Counts) -> Void) {
     change(&counts)
     if let partition { change(&partitionCounts[partition, default: Pipeline.Counts()]) }
   }
 
   /// The held partitions among `partitions` (all when nil) that moved on since they last went
   /// to the state topic, sorted.
-  func changedPartitions(of partitions: Set<KafkaPartition>?) -> [KafkaPartition] {
+  func changedPartitions(of partitions: Set<TopicPartition>?) -> [TopicPartition] {
     offsets.keys.sorted().filter {
       handedOverOffsets[$0] != offsets[$0] && partitions?.contains($0) != false
     }
@@ -46,7 +47,7 @@ struct PipelineState {
 
   /// The share of `partition` (of `lane`, owning `domains`): its counts and its part of the
   /// book; nil when it is not held.
-  func share(of partition: KafkaPartition, lane: Int32, domains: [String])
+  func share(of partition: TopicPartition, lane: Int32, domains: [String])
     -> (nextOffset: Int64, counts: Pipeline.Counts, book: DomainBook)?
   {
     guard let next = offsets[partition] else { return nil }
@@ -57,7 +58,7 @@ struct PipelineState {
   }
 
   /// Forgets `partition` (of `lane`) and the book entries of `domains`, the domains it owned.
-  mutating func release(_ partition: KafkaPartition, lane: Int32, domains: [String]) {
+  mutating func release(_ partition: TopicPartition, lane: Int32, domains: [String]) {
     book.release(lane: lane, domains: domains)
     if let released = partitionCounts.removeValue(forKey: partition) {
       counts.add(released, sign: -1)
@@ -79,7 +80,7 @@ struct PipelineState {
 
   /// Makes `offset` the next offset to read of `partition`, keeping all state (the topic was
   /// created again; the records from `offset` on are new).
-  mutating func rewind(_ partition: KafkaPartition, to offset: Int64) {
+  mutating func rewind(_ partition: TopicPartition, to offset: Int64) {
     offsets[partition] = offset
     handedOverOffsets[partition] = nil
   }
@@ -95,7 +96,7 @@ struct PipelineState {
 
   /// The counts as tensors: of every partition, or of `partition` alone (a partition state
   /// holds its own counts as `.pipeline/counts` and no per-partition list).
-  func countTensors(of partition: KafkaPartition?) -> [String: Tensor] {
+  func countTensors(of partition: TopicPartition?) -> [String: Tensor] {
     guard partition == nil else {
       return [Self.countsTensor: (partitionCounts[partition!] ?? Pipeline.Counts()).tensor]
     }
@@ -116,7 +117,7 @@ struct PipelineState {
   /// Reads the counts per partition from a snapshot's tensors (empty when absent).
   ///
   /// - Throws: `ServiceError` (`stateUnreadable`) when the tensor is malformed.
-  static func partitionCounts(in tensors: [String: Tensor]) throws -> [KafkaPartition: Pipeline
+  static func partitionCounts(in tensors: [String: Tensor]) throws -> [TopicPartition: Pipeline
     .Counts]
   {
     guard let tensor = tensors[partitionCountsTensor] else { return [:] }
@@ -125,7 +126,7 @@ struct PipelineState {
       throw ServiceError(
         .stateUnreadable, "snapshot: tensor \(partitionCountsTensor) is not a JSON list")
     }
-    var result: [KafkaPartition: Pipeline.Counts] = [:]
+    var result: [TopicPartition: Pipeline.Counts] = [:]
     for row in rows {
       guard row.count == 6, let topic = row[0] as? String,
         let numbers = Array(row[1...]) as? [Int], let partition = Int32(exactly: numbers[0])
@@ -133,7 +134,7 @@ struct PipelineState {
         throw ServiceError(
           .stateUnreadable, "snapshot: tensor \(partitionCountsTensor) has a malformed row")
       }
-      result[KafkaPartition(topic: topic, partition: partition)] = Pipeline.Counts(
+      result[TopicPartition(topic: topic, partition: partition)] = Pipeline.Counts(
         records: numbers[1], rejected: numbers[2], examples: numbers[3], positives: numbers[4])
     }
     return result

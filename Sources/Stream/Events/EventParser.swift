@@ -2,6 +2,7 @@
 ///
 /// It follows RFC 8259 strictly (no comments, no trailing commas, no NaN), checks UTF-8, bounds
 /// nesting, and turns every fault into an `EventRejection`; it never traps on input.
+import Base
 struct EventParser {
   /// The JSON lexer over the event's bytes; `scanner.index` is the next byte to read.
   private var scanner: JSONScanner
