@@ -144,19 +144,24 @@ extension SnapshotStore {
     }
   }
 
+  /// The bytes of `path`, a file of snapshot `version`: a missing file is a corrupt snapshot
+  /// (`ifMissing` says why), any other failure a storage error in `context`.
+  private func read(_ path: String, of version: Int, context: String, ifMissing: String)
+    throws(SnapshotStoreError) -> [UInt8]
+  {
+    do {
+      return try FileBytes.readAll(path)
+    } catch {
+      if error.code == ENOENT { throw SnapshotStoreError(.corrupt, version: version, ifMissing) }
+      throw SnapshotStoreError(error, version: version, context: context)
+    }
+  }
+
   private func readManifest(version: Int) throws(SnapshotStoreError) -> SnapshotManifest {
     let path = folder(of: version) + "/" + SnapshotManifest.fileName
-    let bytes: [UInt8]
-    do {
-      bytes = try FileBytes.readAll(path)
-    } catch {
-      if error.code == ENOENT {
-        throw SnapshotStoreError(
-          .corrupt, version: version,
-          "\(path) is missing; the snapshot is incomplete and cannot be verified")
-      }
-      throw SnapshotStoreError(error, version: version, context: "reading manifest")
-    }
+    let bytes = try read(
+      path, of: version, context: "reading manifest",
+      ifMissing: "\(path) is missing; the snapshot is incomplete and cannot be verified")
     // The manifest's own checksum (absent in snapshots written before it was recorded): a
     // damaged manifest would otherwise be trusted, its offsets above all.
     let checksumPath = folder(of: version) + "/" + SnapshotManifest.checksumFileName
@@ -202,16 +207,9 @@ extension SnapshotStore {
   ) throws(SnapshotStoreError) -> [UInt8] {
     let path = folder + "/" + name
     let expected = manifest.files[name]!
-    let bytes: [UInt8]
-    do {
-      bytes = try FileBytes.readAll(path)
-    } catch {
-      if error.code == ENOENT {
-        throw SnapshotStoreError(
-          .corrupt, version: manifest.version, "\(path) is listed in the manifest but missing")
-      }
-      throw SnapshotStoreError(error, version: manifest.version, context: "reading snapshot")
-    }
+    let bytes = try read(
+      path, of: manifest.version, context: "reading snapshot",
+      ifMissing: "\(path) is listed in the manifest but missing")
     guard bytes.count == expected.byteCount else {
       let how = bytes.count < expected.byteCount ? "truncated: " : ""
       throw SnapshotStoreError(
