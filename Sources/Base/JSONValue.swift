@@ -116,3 +116,21 @@ public enum JSONValue: Equatable, Sendable {
     }
   }
 }
+
+extension JSONValue {
+  /// A whole number.
+  public static func int<Integer: BinaryInteger>(_ value: Integer) -> JSONValue {
+    .number(String(value))
+  }
+
+  /// A real number as `JSONText.number` writes it; `null` when it is not finite (JSON has no
+  /// infinities or NaN).
+  public static func double(_ value: Double) -> JSONValue {
+    value.isFinite ? .number(JSONText.number(value)) : .null
+  }
+
+  /// An object whose members are `map`'s, sorted by key (so equal maps give equal text).
+  public static func sortedObject(_ map: [String: JSONValue]) -> JSONValue {
+    .object(map.sorted { $0.key < $1.key }.map { (key: $0.key, value: $0.value) })
+  }
+}

@@ -59,11 +59,11 @@ import Testing
     book.deactivated = ["1998-01/west"]
     book.retired = ["1997-12/east": RetiredVersion(version: 4, lane: nil)]
     let metadata = book.encoded()
-    #expect(metadata["kernel_versions"] == #"{"1998-01\/east":1,"1998-01\/west":1}"#)
-    #expect(metadata["published_steps"] == #"{"1998-01\/east":12,"1998-01\/west":3}"#)
+    #expect(metadata["kernel_versions"] == #"{"1998-01/east":1,"1998-01/west":1}"#)
+    #expect(metadata["published_steps"] == #"{"1998-01/east":12,"1998-01/west":3}"#)
     #expect(metadata["deactivated"] == "1998-01/west")
     #expect(metadata["undelivered"] == "1998-01/east")
-    #expect(metadata["retired_kernel_versions"] == #"{"1997-12\/east":{"version":4}}"#)
+    #expect(metadata["retired_kernel_versions"] == #"{"1997-12/east":{"version":4}}"#)
     #expect(DomainBook(metadata: metadata) == book)
     // Metadata written before the book (a snapshot's extras without its keys) reads as empty.
     #expect(DomainBook(metadata: ["other": "x"]) == DomainBook())

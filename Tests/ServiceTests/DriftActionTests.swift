@@ -1,3 +1,4 @@
+import Base
 import Checkpoint
 import Foundation
 import Learner
@@ -343,7 +344,8 @@ import Testing
       try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path)))
         as? [String: Any])
     var extras = try #require(manifest["extras"] as? [String: String])
-    extras[SnapshotView.driftFiringKey] = SnapshotView.encodeMap([domain: detectors])
+    extras[SnapshotView.driftFiringKey] = SnapshotView.encodeMap(
+      [domain: JSONValue.array(detectors.map { .string($0) })])
     manifest["extras"] = extras
     try rewrite(manifest, at: path)
   }

@@ -31,9 +31,11 @@ import Testing
         tensors.merge(kernel.stateTensors(prefix: domain + "/")) { a, _ in a }
       }
       if round == 0 { first = trainer.kernels.values.sorted { $0.domain < $1.domain } }
-      let stats = trainer.kernels.keys.reduce(into: [String: Any]()) { stats, domain in
+      let stats = trainer.kernels.keys.reduce(into: [String: [String: Double]]()) {
+        stats, domain in
         stats[domain] = [
-          "examples": 40 + 40 * round, "auc": 0.61 + Double(round) / 100, "backbone_auc": 0.6,
+          "examples": Double(40 + 40 * round), "auc": 0.61 + Double(round) / 100,
+          "backbone_auc": 0.6,
         ]
       }
       try store.write(

@@ -57,15 +57,16 @@ public struct RecordedAlert: Sendable, Equatable, Hashable {
   /// Whether the detector started firing (rather than cleared).
   public var isFiring: Bool { status == DriftTransition.fired.rawValue }
 
-  /// The record as a JSON object (for `JSONSerialization`).
-  public var jsonObject: [String: Any] {
-    var object: [String: Any] = [
-      "domain": domain, "detector": detector, "status": status, "value": value,
-      "threshold": threshold, "event_time_ms": eventTimeMs, "kernel_version": kernelVersion,
+  /// The record as a JSON object, keys sorted.
+  public var json: JSONValue {
+    var object: [String: JSONValue] = [
+      "domain": .string(domain), "detector": .string(detector), "status": .string(status),
+      "value": .double(value), "threshold": .double(threshold),
+      "event_time_ms": .int(eventTimeMs), "kernel_version": .int(kernelVersion),
     ]
-    if let action { object["action"] = action }
-    if let actionDetail { object["action_detail"] = actionDetail }
-    return object
+    if let action { object["action"] = .string(action) }
+    if let actionDetail { object["action_detail"] = .string(actionDetail) }
+    return .sortedObject(object)
   }
 
   /// Reads a record from a JSON object; `domain` fills in a missing `domain` key (the summary

@@ -1,3 +1,4 @@
+import Base
 import Checkpoint
 import Foundation
 import Learner
@@ -63,12 +64,13 @@ extension Pipeline {
   /// kernel version's health known to a later rollback), the alerts since the last snapshot,
   /// and the newest event time (where the snapshot sits on the stream, for the report).
   func driftExtras() -> [String: String] {
-    var firing: [String: Any] = [:]
+    var firing: [String: JSONValue] = [:]
     for domain in trainer.domains {
-      firing[domain] = drift.firingDetectors(of: domain).map(\.rawValue).sorted()
+      firing[domain] = .array(
+        drift.firingDetectors(of: domain).map(\.rawValue).sorted().map { .string($0) })
     }
     let recent = alertLedger.sinceLastSnapshot.map {
-      RecordedAlert($0.event, outcome: $0.outcome).jsonObject
+      RecordedAlert($0.event, outcome: $0.outcome).json
     }
     var extras = [
       SnapshotView.driftFiringKey: SnapshotView.encodeMap(firing),

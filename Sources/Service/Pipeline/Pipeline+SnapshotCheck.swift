@@ -1,6 +1,5 @@
 import Base
 import Checkpoint
-import Foundation
 
 /// The cross-check of a snapshot's manifest against its payload: the manifest is checksummed,
 /// but its offsets are what a restart trusts most (a damaged offset trains records twice or
@@ -12,9 +11,11 @@ extension Pipeline {
 
   /// The next offset of every partition as `offsetsTensor` holds it.
   func offsetsTensorValue() -> Tensor {
-    let rows: [[Any]] = offsets.keys.sorted().map { [$0.topic, Int($0.partition), offsets[$0]!] }
-    let data = (try? JSONSerialization.data(withJSONObject: rows)) ?? Data("[]".utf8)
-    return Tensor(uint8s: Array(data), shape: [data.count])
+    let rows = offsets.keys.sorted().map { partition -> JSONValue in
+      .array([.string(partition.topic), .int(partition.partition), .int(offsets[partition]!)])
+    }
+    let bytes = Array(JSONValue.array(rows).text.utf8)
+    return Tensor(uint8s: bytes, shape: [bytes.count])
   }
 
   /// What is wrong between `snapshot`'s manifest and its payload, or nil when they agree (or
@@ -24,14 +25,16 @@ extension Pipeline {
     let manifestOffsets = snapshot.manifest.offsets
     guard let tensor = snapshot.payload.tensors[offsetsTensor] else { return nil }
     guard let bytes = try? tensor.uint8s(),
-      let rows = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [[Any]]
+      let rows = JSONValue(parsing: String(decoding: bytes, as: UTF8.self))?.arrayValue
     else { return "\(offsetsTensor) in \(SnapshotStore.payloadFileName) is not a JSON list" }
     var recorded: [TopicPartition: Int64] = [:]
     for row in rows {
-      guard row.count == 3, let topic = row[0] as? String, let partition = row[1] as? Int,
-        let offset = row[2] as? Int, let number = Int32(exactly: partition)
-      else { return "\(offsetsTensor) holds a malformed row \(row)" }
-      recorded[TopicPartition(topic: topic, partition: number)] = Int64(offset)
+      let cells = row.arrayValue ?? []
+      guard cells.count == 3, let topic = cells[0].stringValue,
+        let number = cells[1].intValue.flatMap({ Int32(exactly: $0) }),
+        let offset = cells[2].int64Value
+      else { return "\(offsetsTensor) holds a malformed row \(row.text)" }
+      recorded[TopicPartition(topic: topic, partition: number)] = offset
     }
     guard recorded != manifestOffsets else { return nil }
     func text(_ offsets: [TopicPartition: Int64]) -> String {

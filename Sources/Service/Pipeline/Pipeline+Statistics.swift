@@ -7,16 +7,19 @@ extension Pipeline {
   /// (shadow), the backbone and what was served (`auc`, `backbone_auc`, `served_auc`, ...), the
   /// training-time diagnostic (`training_*`), the serving guard's last comparison and the
   /// information proxies.
-  public func domainStatistics() -> [String: Any] {
-    var result: [String: Any] = [:]
+  /// Counts are whole numbers held as `Double`.
+  public func domainStatistics() -> [String: [String: Double]] {
+    var result: [String: [String: Double]] = [:]
     for domain in trainer.domains {
       guard let evaluation = trainer.evaluation(for: domain) else { continue }
-      var row: [String: Any] = [
-        "examples": evaluation.adapted.count, "positives": evaluation.adapted.positives,
-        "serving_examples": evaluation.servingKernel.count,
-        "served_by_kernel": evaluation.servedByKernel, "serving": isServing(domain) ? 1 : 0,
+      var row: [String: Double] = [
+        "examples": Double(evaluation.adapted.count),
+        "positives": Double(evaluation.adapted.positives),
+        "serving_examples": Double(evaluation.servingKernel.count),
+        "served_by_kernel": Double(evaluation.servedByKernel),
+        "serving": isServing(domain) ? 1 : 0,
         // Every example the kernel trained on, those of domains it was warm-started from too.
-        "kernel_examples": trainer.kernel(for: domain)?.examplesSeen ?? 0,
+        "kernel_examples": Double(trainer.kernel(for: domain)?.examplesSeen ?? 0),
       ]
       // Headline figures: at serving time (scored when the impression arrived).
       row["auc"] = evaluation.servingKernel.cumulativeAUC
@@ -42,14 +45,14 @@ extension Pipeline {
         row["guard_logloss_standard_error"] = comparison.logLossStandardError
       }
       if let proxies = trainer.proxies(for: domain) {
-        row["active_units"] = proxies.activeUnits
+        row["active_units"] = Double(proxies.activeUnits)
         row["mean_kl_nats"] = proxies.meanKL
         // Diagnostic: H(Y) - CE of the batches as the trainer scored them (after the wait).
         row["training_relevance_bits"] = proxies.kernelRelevanceBits
         row["training_backbone_relevance_bits"] = proxies.backboneRelevanceBits
         row["relative_decoder_norm"] = proxies.relativeDecoderNorm
       }
-      row["kernel_version"] = state.book.kernelVersions[domain] ?? 0
+      row["kernel_version"] = Double(state.book.kernelVersions[domain] ?? 0)
       result[domain] = row
     }
     return result

@@ -1,4 +1,4 @@
-import Foundation
+import Base
 import Learner
 
 /// The JSON document `replay --summary` writes.
@@ -14,54 +14,46 @@ enum ReplaySummary {
 
   static func document(of pipeline: Pipeline, snapshotVersion: Int?) -> String {
     let domains = pipeline.domainStatistics()
-    var alertsByDomain: [String: [[String: Any]]] = [:]
+    var alertsByDomain: [String: [JSONValue]] = [:]
     for (index, event) in pipeline.alerts.enumerated() {
       let outcome = index < pipeline.alertOutcomes.count ? pipeline.alertOutcomes[index] : nil
       alertsByDomain[event.domain, default: []].append(
-        RecordedAlert(event, outcome: outcome).jsonObject)
+        RecordedAlert(event, outcome: outcome).json)
     }
-    var perDomain: [String: Any] = [:]
+    var perDomain: [String: JSONValue] = [:]
     var weighted: [String: Double] = [:]
     var weights: [String: Double] = [:]
-    for (domain, value) in domains {
-      guard var row = value as? [String: Any] else { continue }
-      row["alerts"] = alertsByDomain[domain] ?? []
-      perDomain[domain] = row
+    for (domain, row) in domains {
+      var object = row.mapValues { JSONValue.double($0) }
+      object["alerts"] = .array(alertsByDomain[domain] ?? [])
+      perDomain[domain] = .sortedObject(object)
       // Serving-time figures (the headline) weigh by the examples scored at serving time, the
       // training-time diagnostic by every example trained on.
-      let servingExamples = Double(row["serving_examples"] as? Int ?? 0)
-      let examples = Double(row["examples"] as? Int ?? 0)
-      for key in servingKeys {
-        if let number = row[key] as? Double {
-          weighted[key, default: 0] += number * servingExamples
-          weights[key, default: 0] += servingExamples
-        }
-      }
-      for key in trainingKeys {
-        if let number = row[key] as? Double {
-          weighted[key, default: 0] += number * examples
-          weights[key, default: 0] += examples
+      let servingExamples = row["serving_examples"] ?? 0
+      let examples = row["examples"] ?? 0
+      for (keys, weight) in [(servingKeys, servingExamples), (trainingKeys, examples)] {
+        for key in keys {
+          guard let number = row[key], number.isFinite else { continue }
+          weighted[key, default: 0] += number * weight
+          weights[key, default: 0] += weight
         }
       }
     }
     let counts = pipeline.counts
-    var overall: [String: Any] = [
-      "records": counts.records, "rejected": counts.rejected, "examples": counts.examples,
-      "positives": counts.positives, "domains": domains.count, "alerts": pipeline.alerts.count,
+    var overall: [String: JSONValue] = [
+      "records": .int(counts.records), "rejected": .int(counts.rejected),
+      "examples": .int(counts.examples), "positives": .int(counts.positives),
+      "domains": .int(domains.count), "alerts": .int(pipeline.alerts.count),
     ]
     for (key, sum) in weighted where weights[key, default: 0] > 0 {
-      let total = weights[key]!
       // Example-weighted means of the per-domain figures (the pooled AUC across domains would
       // mix domains with different base rates).
-      overall[key + "_mean_by_examples"] = sum / total
+      overall[key + "_mean_by_examples"] = .double(sum / weights[key]!)
     }
-    let document: [String: Any] = [
-      "schema": "iak-replay-summary/1", "snapshot_version": snapshotVersion ?? 0,
-      "overall": overall, "domains": perDomain,
-    ]
-    let data =
-      (try? JSONSerialization.data(
-        withJSONObject: document, options: [.sortedKeys, .prettyPrinted])) ?? Data()
-    return String(decoding: data, as: UTF8.self) + "\n"
+    let document = JSONValue.sortedObject([
+      "schema": .string("iak-replay-summary/1"), "snapshot_version": .int(snapshotVersion ?? 0),
+      "overall": .sortedObject(overall), "domains": .sortedObject(perDomain),
+    ])
+    return document.prettyText + "\n"
   }
 }

@@ -100,17 +100,18 @@ struct PipelineState {
     guard partition == nil else {
       return [Self.countsTensor: (partitionCounts[partition!] ?? Pipeline.Counts()).tensor]
     }
-    let rows: [[Any]] = partitionCounts.keys.sorted().map { partition in
+    let rows = partitionCounts.keys.sorted().map { partition -> JSONValue in
       let counts = partitionCounts[partition]!
-      return [
-        partition.topic, Int(partition.partition), counts.records, counts.rejected,
-        counts.examples, counts.positives,
-      ]
+      return .array(
+        [.string(partition.topic), .int(partition.partition)]
+          + [counts.records, counts.rejected, counts.examples, counts.positives].map {
+            JSONValue.int($0)
+          })
     }
-    let data = (try? JSONSerialization.data(withJSONObject: rows)) ?? Data("[]".utf8)
+    let bytes = Array(JSONValue.array(rows).text.utf8)
     return [
       Self.countsTensor: counts.tensor,
-      Self.partitionCountsTensor: Tensor(uint8s: Array(data), shape: [data.count]),
+      Self.partitionCountsTensor: Tensor(uint8s: bytes, shape: [bytes.count]),
     ]
   }
 
@@ -121,15 +122,19 @@ struct PipelineState {
     .Counts]
   {
     guard let tensor = tensors[partitionCountsTensor] else { return [:] }
-    guard let rows = try JSONSerialization.jsonObject(with: Data(try tensor.uint8s())) as? [[Any]]
+    guard
+      let rows = JSONValue(parsing: String(decoding: try tensor.uint8s(), as: UTF8.self))?
+        .arrayValue
     else {
       throw ServiceError(
         .stateUnreadable, "snapshot: tensor \(partitionCountsTensor) is not a JSON list")
     }
     var result: [TopicPartition: Pipeline.Counts] = [:]
     for row in rows {
-      guard row.count == 6, let topic = row[0] as? String,
-        let numbers = Array(row[1...]) as? [Int], let partition = Int32(exactly: numbers[0])
+      let cells = row.arrayValue ?? []
+      let numbers = cells.dropFirst().compactMap(\.intValue)
+      guard cells.count == 6, let topic = cells[0].stringValue, numbers.count == 5,
+        let partition = Int32(exactly: numbers[0])
       else {
         throw ServiceError(
           .stateUnreadable, "snapshot: tensor \(partitionCountsTensor) has a malformed row")

@@ -1,4 +1,4 @@
-import Foundation
+import Base
 
 /// The last kernel version of a domain retired beyond `domain.max_domains`, kept so that the
 /// domain, started again later, numbers its kernels on from there instead of from 1 (a kernel
@@ -26,10 +26,10 @@ public struct RetiredVersion: Sendable, Equatable {
   /// `map` as the JSON text described above, keys sorted.
   public static func encode(_ map: [String: RetiredVersion]) -> String {
     SnapshotView.encodeMap(
-      map.mapValues { entry -> [String: Any] in
-        var object: [String: Any] = ["version": entry.version]
-        if let lane = entry.lane { object["lane"] = Int(lane) }
-        return object
+      map.mapValues { entry -> JSONValue in
+        var object: [String: JSONValue] = ["version": .int(entry.version)]
+        if let lane = entry.lane { object["lane"] = .int(lane) }
+        return .sortedObject(object)
       })
   }
 

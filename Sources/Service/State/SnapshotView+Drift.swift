@@ -57,8 +57,7 @@ extension SnapshotView {
   }
 
   /// Encodes a JSON list for the manifest extras.
-  public static func encodeList(_ list: [Any]) -> String {
-    let data = try? JSONSerialization.data(withJSONObject: list, options: [.sortedKeys])
-    return data.map { String(decoding: $0, as: UTF8.self) } ?? "[]"
+  public static func encodeList(_ list: [JSONValue]) -> String {
+    JSONValue.array(list).text
   }
 }

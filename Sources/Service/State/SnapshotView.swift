@@ -51,9 +51,18 @@ public struct SnapshotView {
   }
 
   /// Encodes `{"key": value}` JSON for the manifest extras, keys sorted.
-  public static func encodeMap(_ map: [String: Any]) -> String {
-    let data = try? JSONSerialization.data(withJSONObject: map, options: [.sortedKeys])
-    return data.map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+  public static func encodeMap(_ map: [String: JSONValue]) -> String {
+    JSONValue.sortedObject(map).text
+  }
+
+  /// Encodes `{"key": number}` JSON for the manifest extras, keys sorted.
+  public static func encodeMap(_ map: [String: Int]) -> String {
+    encodeMap(map.mapValues { JSONValue.int($0) })
+  }
+
+  /// Encodes `{"domain": {"name": number}}` JSON for the manifest extras, keys sorted.
+  public static func encodeMap(_ map: [String: [String: Double]]) -> String {
+    encodeMap(map.mapValues { .sortedObject($0.mapValues { JSONValue.double($0) }) })
   }
 
   /// The members of the JSON object `text` that `transform` reads; empty when `text` is missing
