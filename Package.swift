@@ -45,20 +45,26 @@ let package = Package(
     // The thin executable.
     .executableTarget(name: "iak-stream", dependencies: ["Service"]),
 
+    // Helpers shared by the test targets (HTTP GET, the MovieLens folder).
+    .target(name: "TestSupport", path: "Tests/Support"),
     .testTarget(name: "BaseTests", dependencies: ["Base"]),
     .testTarget(name: "ObservabilityTests", dependencies: ["Observability"]),
     .testTarget(name: "CheckpointTests", dependencies: ["Base", "Checkpoint"]),
     .testTarget(
-      name: "StreamTests", dependencies: ["Base", "Stream", "Datasets", "Observability"]),
+      name: "StreamTests",
+      dependencies: ["Base", "Stream", "Datasets", "Observability", "TestSupport"]),
     .testTarget(
-      name: "DatasetsTests", dependencies: ["Base", "Datasets", "Stream", "Observability"]),
-    .testTarget(name: "HTTPTests", dependencies: ["HTTP", "Observability"]),
+      name: "DatasetsTests",
+      dependencies: ["Base", "Datasets", "Stream", "Observability", "TestSupport"]),
+    .testTarget(name: "HTTPTests", dependencies: ["HTTP", "Observability", "TestSupport"]),
     .testTarget(
-      name: "LearnerTests", dependencies: ["Base", "Learner", "Checkpoint", "Observability"]),
+      name: "LearnerTests",
+      dependencies: ["Base", "Learner", "Checkpoint", "Observability", "TestSupport"]),
     .testTarget(
       name: "ServiceTests",
       dependencies: [
         "Base", "Service", "Stream", "Datasets", "Learner", "Checkpoint", "Observability", "HTTP",
+        "TestSupport",
       ],
       // Snapshots written by earlier versions, read in place by the compatibility tests.
       exclude: ["Fixtures"]),

@@ -1,6 +1,7 @@
 import Foundation
 import Observability
 import Stream
+import TestSupport
 import Testing
 
 @testable import Datasets

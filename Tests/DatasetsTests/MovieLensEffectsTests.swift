@@ -2,6 +2,7 @@ import Datasets
 import Foundation
 import Observability
 import Stream
+import TestSupport
 import Testing
 
 @Suite(.enabled(if: MovieLensFixture.isAvailable, "run scripts/fetch-data first"))

@@ -1,6 +1,7 @@
 import Foundation
 import HTTP
 import Observability
+import TestSupport
 import Testing
 
 #if canImport(FoundationNetworking)
@@ -8,23 +9,6 @@ import Testing
 #endif
 
 @Suite struct HTTPEndpointTests {
-  static func get(_ url: String) throws -> (Int, String, String?) {
-    let done = DispatchSemaphore(value: 0)
-    let result = LockedBox<(Int, String, String?)>((0, "", nil))
-    let task = URLSession.shared.dataTask(with: URL(string: url)!) { data, response, _ in
-      let http = response as? HTTPURLResponse
-      result.set(
-        (
-          http?.statusCode ?? 0, data.map { String(decoding: $0, as: UTF8.self) } ?? "",
-          http?.value(forHTTPHeaderField: "Content-Type")
-        ))
-      done.signal()
-    }
-    task.resume()
-    #expect(done.wait(timeout: .now() + 10) == .success)
-    return result.get()
-  }
-
   @Test func servesRoutesOnAnEphemeralLoopbackPort() throws {
     let registry = MetricsRegistry()
     registry.counter("iak_events_total", help: "Events.").with().increment(by: 42)
@@ -37,11 +21,11 @@ import Testing
       }
     }
     #expect(endpoint.port > 0)
-    let (status, body, type) = try Self.get("http://127.0.0.1:\(endpoint.port)/metrics")
+    let (status, body, type) = try HTTPGet.fetch("http://127.0.0.1:\(endpoint.port)/metrics")
     #expect(status == 200)
     #expect(body.contains("iak_events_total 42\n"))
     #expect(type == "text/plain; version=0.0.4")
-    let (missing, _, _) = try Self.get("http://127.0.0.1:\(endpoint.port)/nope")
+    let (missing, _, _) = try HTTPGet.fetch("http://127.0.0.1:\(endpoint.port)/nope")
     #expect(missing == 404)
   }
 
@@ -58,12 +42,4 @@ import Testing
       _ = try HTTPEndpoint(host: "example.org", port: 0) { _ in .init(status: 200, body: "") }
     }
   }
-}
-
-final class LockedBox<Value: Sendable>: @unchecked Sendable {
-  private let lock = NSLock()
-  private var value: Value
-  init(_ value: Value) { self.value = value }
-  func set(_ newValue: Value) { lock.withLock { value = newValue } }
-  func get() -> Value { lock.withLock { value } }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 @testable import Learner
@@ -133,12 +134,9 @@ struct DriftCalibrationTests {
   }
 
   @Test func movieLensReplay() throws {
-    let directory =
-      ProcessInfo.processInfo.environment["IAK_ML100K"] ?? "/work/main/data/ml-100k"
-    guard FileManager.default.fileExists(atPath: directory + "/ml-100k.inter") else {
-      print("MovieLens 100k not found in \(directory): set IAK_ML100K")
-      return
-    }
+    let directory = MovieLensFixture.directory.path
+    try #require(
+      MovieLensFixture.isAvailable, "MovieLens 100k not in \(directory): run scripts/fetch-data")
     let ratings = try MovieLensLabels.load(directory: directory)
     var generator = SeededGenerator(seed: 9)
     // The same ratings in random order: each domain keeps its examples, now stationary.

@@ -1,14 +1,12 @@
 import Foundation
+import TestSupport
 
 @testable import Learner
 
 /// A small loader of the MovieLens 100k files for tests and benchmarks (the service's real event
 /// path lives elsewhere). Label = rating >= 4; domain = month x first digit of the zip code.
 enum MovieLens {
-  static let directory =
-    ProcessInfo.processInfo.environment["IAK_ML100K"]
-    ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent().appendingPathComponent("data/ml-100k").path
+  static let directory = MovieLensFixture.directory.path
 
   /// 1998-01-01T00:00:00Z.
   static let cutoffSeconds: Int64 = 883_612_800

@@ -2,6 +2,7 @@ import Foundation
 import HTTP
 import Observability
 import Synchronization
+import TestSupport
 import Testing
 
 @testable import Service

@@ -1,5 +1,6 @@
 import Foundation
 import Stream
+import TestSupport
 import Testing
 
 @testable import Service

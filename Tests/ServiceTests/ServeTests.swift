@@ -1,6 +1,7 @@
 import Checkpoint
 import Foundation
 import Stream
+import TestSupport
 import Testing
 
 @testable import Service

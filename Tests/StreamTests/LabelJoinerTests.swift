@@ -1,6 +1,7 @@
 import Base
 import Datasets
 import Observability
+import TestSupport
 import Testing
 
 @testable import Stream

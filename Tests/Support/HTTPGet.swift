@@ -6,9 +6,9 @@ import Testing
 #endif
 
 /// GET on loopback for the tests that read what serve, the metrics server or Prometheus answer.
-enum HTTPGet {
+public enum HTTPGet {
   /// The status, body and content type of the answer to a GET of `url` (waits up to 10 s).
-  static func fetch(_ url: String) throws -> (Int, String, String?) {
+  public static func fetch(_ url: String) throws -> (Int, String, String?) {
     let done = DispatchSemaphore(value: 0)
     let result = LockedBox<(Int, String, String?)>((0, "", nil))
     let task = URLSession.shared.dataTask(with: URL(string: url)!) { data, response, _ in
@@ -26,10 +26,14 @@ enum HTTPGet {
   }
 }
 
-final class LockedBox<Value: Sendable>: @unchecked Sendable {
+/// A value shared between threads behind a lock.
+public final class LockedBox<Value: Sendable>: @unchecked Sendable {
   private let lock = NSLock()
   private var value: Value
-  init(_ value: Value) { self.value = value }
-  func set(_ newValue: Value) { lock.withLock { value = newValue } }
-  func get() -> Value { lock.withLock { value } }
+  /// Holds `value`.
+  public init(_ value: Value) { self.value = value }
+  /// Replaces the value.
+  public func set(_ newValue: Value) { lock.withLock { value = newValue } }
+  /// The value.
+  public func get() -> Value { lock.withLock { value } }
 }
