@@ -114,14 +114,12 @@ extension Pipeline {
   public func partitionState(of partition: TopicPartition, createdAtMilliseconds: Int64)
     -> PartitionState?
   {
+    guard let nextOffset = offsets[partition] else { return nil }
     let lane = lanes.lane(of: partition)
-    guard
-      let share = state.share(
-        of: partition, lane: lane, domains: trainer.domains(ofLane: lane))
-    else { return nil }
     return PartitionState(
-      partition: partition, nextOffset: share.nextOffset, tensors: stateTensors(of: partition),
-      book: share.book, backboneSHA256: backboneSHA256, trainingDigest: trainingDigest,
+      partition: partition, nextOffset: nextOffset, tensors: stateTensors(of: partition),
+      book: state.book.share(ofLane: lane, domains: trainer.domains(ofLane: lane)),
+      backboneSHA256: backboneSHA256, trainingDigest: trainingDigest,
       createdAtMilliseconds: createdAtMilliseconds)
   }
 

@@ -4,8 +4,8 @@ import Foundation
 
 /// What a pipeline keeps besides its trainer, drift monitor and ingest: where it is in each
 /// input partition, what went through, and the domain book. Snapshots hold all of it; a
-/// partition's state carries its share (`share(of:lane:domains:)`), which another process takes
-/// over (`adopt(_:lane:counts:)`).
+/// partition's state carries its offset, counts and share of the book, which another process
+/// takes over (`adopt(_:lane:counts:)`).
 struct PipelineState {
   /// Counts over every held partition.
   var counts = Pipeline.Counts()
@@ -23,10 +23,12 @@ struct PipelineState {
   /// The held partition whose lane is `lane`.
   func partition(ofLane lane: Int32) -> TopicPartition? { partitionOfLane[lane] }
 
-  /// Makes `next` the next offset to read of `partition` (of `lane`).
-  mutating func advance(_ partition: TopicPartition, lane: Int32, to next: Int64) {
-    offsets[partition] = next
-    partitionOfLane[lane] = partition
+  /// Makes `next` the next offset to read of `partition` (of `lane`, worked out only the first
+  /// time the partition is seen: this runs for every record).
+  mutating func advance(
+    _ partition: TopicPartition, lane: @autoclosure () -> Int32, to next: Int64
+  ) {
+    if offsets.updateValue(next, forKey: partition) == nil { partitionOfLane[lane()] = partition }
   }
 
   /// Applies `change` to the overall counts and to `partition`'s.
@@ -44,18 +46,6 @@ struct PipelineState {
   }
 
   // MARK: - Moving partitions
-
-  /// The share of `partition` (of `lane`, owning `domains`): its counts and its part of the
-  /// book; nil when it is not held.
-  func share(of partition: TopicPartition, lane: Int32, domains: [String])
-    -> (nextOffset: Int64, counts: Pipeline.Counts, book: DomainBook)?
-  {
-    guard let next = offsets[partition] else { return nil }
-    return (
-      next, partitionCounts[partition] ?? Pipeline.Counts(),
-      book.share(ofLane: lane, domains: domains)
-    )
-  }
 
   /// Forgets `partition` (of `lane`) and the book entries of `domains`, the domains it owned.
   mutating func release(_ partition: TopicPartition, lane: Int32, domains: [String]) {
