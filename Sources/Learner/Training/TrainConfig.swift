@@ -42,6 +42,12 @@ public struct TrainConfig: Sendable, Equatable {
   /// Weight of the newest batch in the exponentially weighted information proxies
   /// (`train.proxy_decay`); default 0.05.
   public var proxyDecay: Float
+  /// Threads that train the batches closed together (`train.threads`); default 1. Batches of
+  /// different domains are independent, so with more than one thread they train at once, each
+  /// on its own engine, and every kernel and report stays bit-identical to one thread's. The
+  /// `.fullFineTuning` mode tunes one backbone shared by every domain and always trains on one
+  /// thread (`effectiveThreads`).
+  public var threads: Int
 
   /// Creates a configuration; see each property for its default.
   public init(
@@ -50,7 +56,7 @@ public struct TrainConfig: Sendable, Equatable {
     learningRateScaling: LearningRateScaling = .squareRoot, gradientClip: Float = 5,
     adamBeta1: Float = 0.9, adamBeta2: Float = 0.999, adamEpsilon: Float = 1e-8,
     mode: AdaptationMode = .kernel, activationMinExamples: Int = 100,
-    evaluationWindow: Int = 10_000, proxyDecay: Float = 0.05
+    evaluationWindow: Int = 10_000, proxyDecay: Float = 0.05, threads: Int = 1
   ) {
     self.batchMax = batchMax
     self.batchMaxWaitMs = batchMaxWaitMs
@@ -66,6 +72,7 @@ public struct TrainConfig: Sendable, Equatable {
     self.activationMinExamples = activationMinExamples
     self.evaluationWindow = evaluationWindow
     self.proxyDecay = proxyDecay
+    self.threads = threads
   }
 
   /// Checks that every setting is in range.
@@ -91,7 +98,12 @@ public struct TrainConfig: Sendable, Equatable {
     if !(proxyDecay > 0 && proxyDecay <= 1) {
       throw .invalidConfiguration("train.proxy_decay = \(proxyDecay): must be in (0, 1]")
     }
+    if threads < 1 { throw .invalidConfiguration("train.threads = \(threads): must be >= 1") }
   }
+
+  /// The threads that train batches: `threads`, except in `.fullFineTuning` mode, whose one
+  /// tuned backbone every domain's batch updates in turn (one thread).
+  public var effectiveThreads: Int { mode == .fullFineTuning ? 1 : threads }
 
   /// The learning rate for a batch of `size` examples under `learningRateScaling`.
   public func learningRate(forBatchOf size: Int) -> Float {

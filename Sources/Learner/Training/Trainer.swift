@@ -30,6 +30,9 @@ public final class Trainer {
   /// A one-row engine for scoring arriving impressions (`servingScore(for:)`), apart from the
   /// training engine's prepared batch.
   private let servingEngine: KernelEngine
+  /// The engines that close batches of several domains at once (`train.threads` > 1; nil on
+  /// one thread); the first is `engine`.
+  let workers: TrainingWorkers?
   let logger: Logger
   var states: [String: DomainState] = [:]
   /// The newest event time seen on any lane, in milliseconds.
@@ -60,6 +63,8 @@ public final class Trainer {
     self.config = config
     self.engine = KernelEngine(backbone: backbone, config: kernelConfig, capacity: config.batchMax)
     self.servingEngine = KernelEngine(backbone: backbone, config: kernelConfig, capacity: 1)
+    let threads = config.effectiveThreads
+    self.workers = threads > 1 ? TrainingWorkers(threads: threads, first: engine) : nil
     self.logger = logger
     self.stage = config.mode.makeStage(
       backbone: backbone, config: config, optimizer: AdamOptimizer(config))
@@ -140,7 +145,7 @@ public final class Trainer {
       guard let first = state.pending.first, first.lane == lane else { return nil }
       return hasWaited(now, since: state.batchOpenedMs) ? domain : nil
     }
-    let reports = due.sorted().map { closeBatch(of: $0, reason: .waited) }
+    let reports = closeBatches(of: due.sorted(), reason: .waited)
     recomputeEarliestBatchOpened()
     return reports
   }
@@ -163,9 +168,7 @@ public final class Trainer {
 
   /// Closes every open batch (end of input or shutdown), in domain-name order.
   public func flush() -> [BatchReport] {
-    states.filter { !$0.value.pending.isEmpty }.keys.sorted().map {
-      closeBatch(of: $0, reason: .flushed)
-    }
+    closeBatches(of: states.filter { !$0.value.pending.isEmpty }.keys.sorted(), reason: .flushed)
   }
 
   /// Installs `kernel` (e.g. restored from a snapshot) as its domain's kernel, with `pending`
@@ -211,13 +214,23 @@ public final class Trainer {
   }
 
   private func closeBatch(of domain: String, reason: BatchClosing) -> BatchReport {
-    let batch = states[domain]!.pending
+    closeBatch(of: domain, reason: reason, state: &states[domain]!, engine: engine)
+  }
+
+  /// Closes `domain`'s batch held in `state`, prepared and trained in `engine`: what
+  /// `closeBatch(of:reason:)` does, on state taken out of `states`, so that batches of
+  /// different domains can close at once on different engines (`closeBatches(of:reason:)`).
+  /// Reads nothing of the trainer that a batch closing changes.
+  func closeBatch(
+    of domain: String, reason: BatchClosing, state: inout DomainState, engine: KernelEngine
+  ) -> BatchReport {
+    let batch = state.pending
     let rows = batch.count
     let rate = config.learningRate(forBatchOf: rows)
     let started = stepDuration == nil ? nil : ContinuousClock.now
     engine.prepare(batch)
     let loss = stage.train(
-      on: batch, state: &states[domain]!, engine: engine, rate: rate, steps: config.stepsPerBatch)
+      on: batch, state: &state, engine: engine, rate: rate, steps: config.stepsPerBatch)
     if let started { stepDuration?.observe((ContinuousClock.now - started).inSeconds) }
     var report = BatchReport(
       domain: domain, reason: reason, size: rows,
@@ -227,14 +240,14 @@ public final class Trainer {
       backboneLogits: Array(UnsafeBufferPointer(start: engine.backboneLogits, count: rows)),
       labels: Array(UnsafeBufferPointer(start: engine.workspace.labels, count: rows)),
       servingScores: batch.map(\.servingScore), isActive: false)
-    states[domain]!.record(report)
-    states[domain]!.kernel.examplesSeen += rows
-    if states[domain]!.kernel.examplesSeen >= config.activationMinExamples {
-      states[domain]!.kernel.isActive = true
+    state.record(report)
+    state.kernel.examplesSeen += rows
+    if state.kernel.examplesSeen >= config.activationMinExamples {
+      state.kernel.isActive = true
     }
-    states[domain]!.pending.removeAll(keepingCapacity: true)
-    states[domain]!.batchOpenedMs = .min
-    report.isActive = states[domain]!.kernel.isActive
+    state.pending.removeAll(keepingCapacity: true)
+    state.batchOpenedMs = .min
+    report.isActive = state.kernel.isActive
     logger.debug(
       "batch closed",
       [

@@ -69,12 +69,30 @@ struct LearnerOnlyRun {
     self.items = items
   }
 
-  /// Trains every example with a fresh trainer and returns the seconds it took.
+  /// What one learner-only run measured.
+  struct Outcome {
+    /// Training threads (`train.threads`, as the trainer used them).
+    var threads: Int
+    /// Wall time of the run.
+    var seconds: Double
+    /// Batches closed.
+    var batches: Int
+    /// Of which closed by a call that closed two or more (time-outs of several domains at
+    /// once): the only ones that train at once with `train.threads` > 1.
+    var batchesClosedTogether: Int
+  }
+
+  /// Trains every example with a fresh trainer on `threads` training threads and returns what
+  /// it measured.
   ///
   /// - Throws: `LearnerError` when the settings do not fit the backbone.
-  func train() throws -> Double {
+  func train(threads: Int) throws -> Outcome {
+    var config = trainConfig
+    config.threads = threads
     let trainer = try Trainer(
-      backbone: backbone, kernelConfig: kernelConfig, config: trainConfig, logger: logger)
+      backbone: backbone, kernelConfig: kernelConfig, config: config, logger: logger)
+    var batches = 0
+    var together = 0
     let clock = ContinuousClock()
     let start = clock.now
     for item in items {
@@ -84,8 +102,12 @@ struct LearnerOnlyRun {
       {
         trainer.startDomain(domain, warmFrom: parent)
       }
-      _ = trainer.process(item.example)
+      let closed = trainer.process(item.example).count
+      batches += closed
+      if closed > 1 { together += closed }
     }
-    return (clock.now - start).inSeconds
+    return Outcome(
+      threads: config.effectiveThreads, seconds: (clock.now - start).inSeconds, batches: batches,
+      batchesClosedTogether: together)
   }
 }

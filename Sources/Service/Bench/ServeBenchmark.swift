@@ -73,7 +73,26 @@ struct ServeBenchmark {
     let learner = try LearnerOnlyRun(
       configuration: configuration, backbone: settings.backbone, events: events,
       logger: context.logger.child("learner"))
-    let learnerSeconds = try learner.train()
+    // Learner-only at 1 and 2 training threads and at every core, and at the configured count
+    // (the one end to end runs with).
+    let configured = configuration.trainConfig.effectiveThreads
+    let cores = ProcessInfo.processInfo.activeProcessorCount
+    var learnerRuns: [LearnerOnlyRun.Outcome] = []
+    for threads in Set([1, 2, cores, configured]).sorted() {
+      let outcome = try learner.train(threads: threads)
+      learnerRuns.append(outcome)
+      context.print(
+        String(
+          format: "learner only, train.threads = %d: %d examples in %.3f s = %.0f examples/s "
+            + "(%.2fx one thread); %d batches, %d of them closed together (%.1f%%); "
+            + "%d cores, openblas core %@", threads, learner.items.count, outcome.seconds,
+          Double(learner.items.count) / outcome.seconds,
+          learnerRuns[0].seconds / outcome.seconds, outcome.batches,
+          outcome.batchesClosedTogether,
+          100 * Double(outcome.batchesClosedTogether) / Double(max(1, outcome.batches)), cores,
+          BLASRuntime.coreName))
+    }
+    let learnerSeconds = learnerRuns.first { $0.threads == configured }?.seconds ?? 0
     let throughput = try endToEnd(events, cluster: cluster)
     context.print(
       String(
@@ -87,8 +106,9 @@ struct ServeBenchmark {
     context.print(
       String(
         format: "learner only: %d examples in %.3f s = %.0f examples/s (bare Trainer: no "
-          + "Kafka, no decoding, no drift monitor, no snapshots)", learner.items.count,
-        learnerSeconds, Double(learner.items.count) / learnerSeconds))
+          + "Kafka, no decoding, no drift monitor, no snapshots; train.threads = %d as end to "
+          + "end)", learner.items.count, learnerSeconds,
+        Double(learner.items.count) / learnerSeconds, configured))
     if learner.items.count != throughput.examples {
       context.logger.warning(
         "serve and the learner-only run made different numbers of examples",

@@ -53,7 +53,7 @@ public enum CommandLineTool {
         }
         level = chosen
       }
-      FastBLAS.configureThreads(configuration.settings.train.blasThreads)
+      FastBLAS.configureThreads(configuration.blasThreads)
       let format = configuration.settings.log.format
       let logger = Logger(label: command.name, level: level, format: format)
       let shutdown = ShutdownSignal()

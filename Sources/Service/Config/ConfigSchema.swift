@@ -217,6 +217,12 @@ public enum ConfigSchema {
       "train.blas_threads", .integer(1...64), "1",
       "OpenBLAS threads (one per training thread: the batches are small)"),
     ConfigKey(
+      "train.threads", .integer(0...256), "0",
+      "Threads that train batches of different domains closing together, each on its own "
+        + "engine, with kernels bit-identical to one thread's; 0 = the cores left after the "
+        + "consumer thread (processor count - 1, at least 1); full_fine_tuning always uses 1; "
+        + "above 1, OpenBLAS runs one thread per call (train.blas_threads is then ignored)"),
+    ConfigKey(
       "train.auc_window", .integer(10...10_000_000), "10000",
       "Examples in the sliding prequential AUC window"),
     ConfigKey(

@@ -1,3 +1,4 @@
+import Foundation
 import Learner
 
 extension Configuration {
@@ -50,7 +51,24 @@ extension Configuration {
       gradientClip: Float(train.gradientClip),
       mode: train.mode,
       activationMinExamples: settings.domain.minExamples,
-      evaluationWindow: train.aucWindow, proxyDecay: Float(train.proxyDecay))
+      evaluationWindow: train.aucWindow, proxyDecay: Float(train.proxyDecay),
+      threads: trainingThreads)
+  }
+
+  /// The threads that train batches (`train.threads`; 0 means the cores left after the consumer
+  /// thread, processor count - 1, at least 1), before `TrainConfig.effectiveThreads` keeps
+  /// `full_fine_tuning` to one.
+  public var trainingThreads: Int {
+    let threads = settings.train.threads
+    return threads > 0 ? threads : max(1, ProcessInfo.processInfo.activeProcessorCount - 1)
+  }
+
+  /// The OpenBLAS threads per call: `train.blas_threads`, or 1 when batches train on more than
+  /// one thread. OpenBLAS's thread count is one setting for the whole process, and its pool of
+  /// BLAS threads serves one call at a time, so concurrent training threads would queue for it;
+  /// the batches are small, and the parallelism comes from the domains instead.
+  public var blasThreads: Int {
+    trainConfig.effectiveThreads > 1 ? 1 : settings.train.blasThreads
   }
 
   /// Drift detector settings from `drift.*`.

@@ -368,6 +368,8 @@ public struct Settings: Sendable {
     public var mode: AdaptationMode
     /// `train.blas_threads`.
     public var blasThreads: Int
+    /// `train.threads` (0: the cores left after the consumer thread; see `trainingThreads`).
+    public var threads: Int
     /// `train.auc_window`.
     public var aucWindow: Int
     /// `train.proxy_decay`.
@@ -383,6 +385,7 @@ public struct Settings: Sendable {
       gradientClip = reader.double("train.gradient_clip")
       mode = reader.choice("train.mode", as: AdaptationMode.self)
       blasThreads = reader.int("train.blas_threads")
+      threads = reader.int("train.threads")
       aucWindow = reader.int("train.auc_window")
       proxyDecay = reader.double("train.proxy_decay")
     }

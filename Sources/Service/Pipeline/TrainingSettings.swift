@@ -24,11 +24,11 @@ struct TrainingSettings: Equatable {
   ]
 
   /// Settings of the training sections that do not touch the streaming state: pretraining's
-  /// own, the backbone's folder (its sha256 is checked) and the BLAS thread count.
+  /// own, the backbone's folder (its sha256 is checked) and the BLAS and training thread counts.
   static let ignoredKeys: Set<String> = [
     "backbone.dir", "backbone.epochs", "backbone.learning_rate", "backbone.batch_size",
     "backbone.validation_fraction", "backbone.refit", "backbone.seed", "backbone.until",
-    "train.blas_threads",
+    "train.blas_threads", "train.threads",
   ]
 
   /// The recorded settings by name.
