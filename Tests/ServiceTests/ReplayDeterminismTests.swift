@@ -89,6 +89,18 @@ import Testing
     #expect((try fixture.latestPayload("whole")) == (try fixture.latestPayload("parts")))
   }
 
+  @Test func moreTrainingThreadsGiveTheOneThreadStateAlsoAcrossAResume() throws {
+    let fixture = try Fixture()
+    _ = fixture.replay(["--flush", "--set", "train.threads=1"], store: "one")
+    _ = fixture.replay(["--until-offset", "1500", "--set", "train.threads=2"], store: "many")
+    _ = fixture.replay(
+      ["--from-snapshot", fixture.folder + "/many", "--flush", "--set", "train.threads=3"],
+      store: "many")
+    let single = try fixture.latestPayload("one")
+    #expect(!single.isEmpty)
+    #expect(single == (try fixture.latestPayload("many")))
+  }
+
   @Test func everyImpressionIsTrainedExactlyOnce() throws {
     let fixture = try Fixture()
     _ = fixture.replay(["--until-offset", "1000"], store: "counted")
