@@ -18,7 +18,10 @@ import Observability
 /// size. Time is event time only; given the same examples in the same order, the kernels are
 /// bit-identical.
 ///
-/// Not thread-safe: one pipeline task owns a trainer.
+/// Not thread-safe: one pipeline task owns a trainer. With `train.threads` > 1 the batches that
+/// close in one call (time-outs of several domains, `flush`) train at once on the trainer's own
+/// threads (`closeBatches(of:reason:)`); the call still returns once they are all done, with the
+/// same reports in the same order as on one thread.
 public final class Trainer {
   /// The frozen backbone (never modified).
   public let backbone: Backbone
