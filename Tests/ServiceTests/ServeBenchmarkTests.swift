@@ -57,6 +57,14 @@ import Testing
     #expect(served > 0 && served < lines.count)
     // The bare trainer gets exactly the examples serve made.
     #expect(number(after: "learner only: ", in: line("learner only:")) == served, "\(output)")
+    // ...at one and two training threads, the same batches closed either way.
+    let one = try #require(line("learner only, train.threads = 1: "), "\(output)")
+    let two = try #require(line("learner only, train.threads = 2: "), "\(output)")
+    #expect(number(after: "threads = 1: ", in: one) == served)
+    #expect(number(after: "threads = 2: ", in: two) == served)
+    let batches = try #require(number(after: "examples/s (1.00x one thread); ", in: one), "\(one)")
+    #expect(batches > 0)
+    #expect(two.contains("; \(batches) batches, "), "\(two)")
     #expect(line("ratio end to end / learner only: ") != nil, "\(output)")
     #expect(line("freshness run: ")?.contains("checkpoint.interval = 1s") == true, "\(output)")
     for origin in ["freshness from production", "freshness from arrival"] {

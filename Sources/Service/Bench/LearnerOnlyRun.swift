@@ -80,6 +80,10 @@ struct LearnerOnlyRun {
     /// Of which closed by a call that closed two or more (time-outs of several domains at
     /// once): the only ones that train at once with `train.threads` > 1.
     var batchesClosedTogether: Int
+    /// Batches whose domain differs from the batch closed just before: the most batches a
+    /// trainer could start before the previous one ends, since one domain's batches train in
+    /// turn.
+    var domainChanges: Int
   }
 
   /// Trains every example with a fresh trainer on `threads` training threads and returns what
@@ -93,6 +97,8 @@ struct LearnerOnlyRun {
       backbone: backbone, kernelConfig: kernelConfig, config: config, logger: logger)
     var batches = 0
     var together = 0
+    var changes = 0
+    var previous: String?
     let clock = ContinuousClock()
     let start = clock.now
     for item in items {
@@ -102,12 +108,16 @@ struct LearnerOnlyRun {
       {
         trainer.startDomain(domain, warmFrom: parent)
       }
-      let closed = trainer.process(item.example).count
-      batches += closed
-      if closed > 1 { together += closed }
+      let reports = trainer.process(item.example)
+      batches += reports.count
+      if reports.count > 1 { together += reports.count }
+      for report in reports where report.domain != previous {
+        changes += 1
+        previous = report.domain
+      }
     }
     return Outcome(
       threads: config.effectiveThreads, seconds: (clock.now - start).inSeconds, batches: batches,
-      batchesClosedTogether: together)
+      batchesClosedTogether: together, domainChanges: changes)
   }
 }

@@ -85,12 +85,12 @@ struct ServeBenchmark {
         String(
           format: "learner only, train.threads = %d: %d examples in %.3f s = %.0f examples/s "
             + "(%.2fx one thread); %d batches, %d of them closed together (%.1f%%); "
-            + "%d cores, openblas core %@", threads, learner.items.count, outcome.seconds,
-          Double(learner.items.count) / outcome.seconds,
+            + "%d of another domain than the batch before; %d cores, openblas core %@", threads,
+          learner.items.count, outcome.seconds, Double(learner.items.count) / outcome.seconds,
           learnerRuns[0].seconds / outcome.seconds, outcome.batches,
           outcome.batchesClosedTogether,
-          100 * Double(outcome.batchesClosedTogether) / Double(max(1, outcome.batches)), cores,
-          BLASRuntime.coreName))
+          100 * Double(outcome.batchesClosedTogether) / Double(max(1, outcome.batches)),
+          outcome.domainChanges, cores, BLASRuntime.coreName))
     }
     let learnerSeconds = learnerRuns.first { $0.threads == configured }?.seconds ?? 0
     let throughput = try endToEnd(events, cluster: cluster)
