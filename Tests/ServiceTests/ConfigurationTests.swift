@@ -152,6 +152,22 @@ import Testing
     }
   }
 
+  @Test func trainThreadsDefaultToTheCoresLeftAfterTheConsumer() throws {
+    let cores = ProcessInfo.processInfo.activeProcessorCount
+    var configuration = Configuration()
+    #expect(configuration.settings.train.threads == 0)
+    #expect(configuration.trainConfig.threads == max(1, cores - 1))
+    try configuration.apply(override: "train.threads=3")
+    try configuration.apply(override: "train.blas_threads=4")
+    #expect(configuration.trainConfig.threads == 3)
+    // Above one training thread, each BLAS call runs on its caller's thread.
+    #expect(configuration.blasThreads == 1)
+    try configuration.apply(override: "train.mode=full_fine_tuning")
+    #expect(configuration.trainConfig.effectiveThreads == 1)
+    #expect(configuration.blasThreads == 4)
+    #expect(throws: ConfigError.self) { try configuration.apply(override: "train.threads=-1") }
+  }
+
   @Test func typedSettingsFollowEveryOverride() throws {
     var configuration = Configuration()
     #expect(configuration.settings.iak.insertAt == .last)
