@@ -15,4 +15,12 @@ import Testing
     #expect(results.map(\.batchSize) == [32, 128, 512])
     #expect(results.allSatisfy { $0.stepGigaflops > 0 && $0.sgemmGigaflops > 0 })
   }
+
+  @Test func batchesClosingTogetherAreMeasuredOnOneAndTwoThreads() throws {
+    for threads in [1, 2] {
+      let rate = try LearnerBenchmark.closingTogetherExamplesPerSecond(
+        threads: threads, domains: 4, batchSize: 4, seconds: 0.02)
+      #expect(rate > 0 && rate.isFinite, "train.threads = \(threads)")
+    }
+  }
 }

@@ -109,6 +109,37 @@ public enum LearnerBenchmark {
     }
   }
 
+  /// Examples per second through a trainer on `threads` training threads when the batches of
+  /// `domains` domains, `batchSize` examples each, all close together (time-outs of one lane,
+  /// the case `train.threads` trains at once), on the default model with one BLAS thread and the
+  /// default steps per batch. The time includes adding the examples.
+  public static func closingTogetherExamplesPerSecond(
+    threads: Int, domains: Int = 64, batchSize: Int = 32, seconds: Double = 1
+  ) throws(LearnerError) -> Double {
+    BLASRuntime.useSingleThread()
+    let backbone = try Backbone(config: BackboneConfig(fields: fields), seed: 1)
+    let trainer = try Trainer(
+      backbone: backbone, kernelConfig: KernelConfig(),
+      config: TrainConfig(batchMax: batchSize + 1, batchMaxWaitMs: 1_000, threads: threads))
+    var random = NoiseGenerator(state: 9)
+    var examples = (0..<(domains * batchSize)).map { index in
+      Example(
+        domain: "d\(index % domains)",
+        categorical: fields.map { "\($0)\(random.nextInt(below: 5000))" },
+        label: Float(index % 2), eventTimeMs: 0)
+    }
+    var time: Int64 = 0
+    let rounds = measure(seconds: seconds) {
+      for index in examples.indices {
+        examples[index].eventTimeMs = time
+        _ = trainer.process(examples[index])
+      }
+      time += 1_000
+      _ = trainer.advanceEventTime(to: time)
+    }
+    return rounds * Double(examples.count)
+  }
+
   /// The results as text lines, one per batch size, with the BLAS core used.
   public static func format(_ results: [Result]) -> [String] {
     var lines = [

@@ -88,6 +88,17 @@ extension CommandSpec {
           "serving-time scoring (backbone + kernel on one arriving impression): "
             + "\(Int(scores)) impressions/s, \(String(format: "%.1f", 1e6 / scores)) µs each, "
             + "\(String(format: "%.0f", share))% on top of batch-16 training's time per example")
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        var oneThread = 0.0
+        for threads in Set([1, 2, cores]).sorted() {
+          let rate = try LearnerBenchmark.closingTogetherExamplesPerSecond(
+            threads: threads, seconds: seconds)
+          if threads == 1 { oneThread = rate }
+          context.print(
+            "64 batches of 32 closing together, train.threads = \(threads): \(Int(rate)) "
+              + "examples/s (\(String(format: "%.2f", rate / oneThread))x one thread; \(cores) "
+              + "cores, openblas core \(BLASRuntime.coreName))")
+        }
       case "decode":
         let path = try arguments.required("--input")
         guard let data = FileManager.default.contents(atPath: path) else {
