@@ -42,6 +42,10 @@ public struct TrainConfig: Sendable, Equatable {
   /// Weight of the newest batch in the exponentially weighted information proxies
   /// (`train.proxy_decay`); default 0.05.
   public var proxyDecay: Float
+  /// The importance weighting of a delayed-feedback mode (`label.mode = fake_negative | es_dfm`,
+  /// its window `label.window`); nil (`label.mode = wait`) trains on final labels unweighted.
+  /// Only `.kernel` mode supports one.
+  public var delayedFeedback: DelayedFeedback?
 
   /// Creates a configuration; see each property for its default.
   public init(
@@ -50,7 +54,8 @@ public struct TrainConfig: Sendable, Equatable {
     learningRateScaling: LearningRateScaling = .squareRoot, gradientClip: Float = 5,
     adamBeta1: Float = 0.9, adamBeta2: Float = 0.999, adamEpsilon: Float = 1e-8,
     mode: AdaptationMode = .kernel, activationMinExamples: Int = 100,
-    evaluationWindow: Int = 10_000, proxyDecay: Float = 0.05
+    evaluationWindow: Int = 10_000, proxyDecay: Float = 0.05,
+    delayedFeedback: DelayedFeedback? = nil
   ) {
     self.batchMax = batchMax
     self.batchMaxWaitMs = batchMaxWaitMs
@@ -66,6 +71,7 @@ public struct TrainConfig: Sendable, Equatable {
     self.activationMinExamples = activationMinExamples
     self.evaluationWindow = evaluationWindow
     self.proxyDecay = proxyDecay
+    self.delayedFeedback = delayedFeedback
   }
 
   /// Checks that every setting is in range.
@@ -90,6 +96,11 @@ public struct TrainConfig: Sendable, Equatable {
     }
     if !(proxyDecay > 0 && proxyDecay <= 1) {
       throw .invalidConfiguration("train.proxy_decay = \(proxyDecay): must be in (0, 1]")
+    }
+    if delayedFeedback != nil && mode != .kernel {
+      throw .invalidConfiguration(
+        "label.mode = fake_negative or es_dfm weighs the kernel's loss: it needs "
+          + "train.mode = kernel, not \(mode.rawValue)")
     }
   }
 

@@ -120,7 +120,15 @@ public final class Trainer {
     }
     states[domain]!.pending.append(example)
     states[domain]!.lastSeenMs = max(states[domain]!.lastSeenMs, example.eventTimeMs)
-    if states[domain]!.pending.count >= config.batchMax {
+    guard example.use.trains else { return reports }
+    if example.label > 0.5, let delay = example.clickDelayMs {
+      states[domain]!.clickDelays.recordClick(
+        delayMs: delay, correctsProvisional: example.correctsProvisional)
+    } else if example.use == .train && example.label < 0.5 {
+      states[domain]!.clickDelays.provisional += 1
+    }
+    states[domain]!.trainingRows += 1
+    if states[domain]!.trainingRows >= config.batchMax {
       reports.append(closeBatch(of: domain, reason: .full))
     }
     return reports
@@ -183,7 +191,16 @@ public final class Trainer {
     }
     var state = states[kernel.domain] ?? makeState(kernel.domain)
     state.kernel = kernel
-    state.pending = Array(pending.prefix(config.batchMax))
+    // At most a batch less one of training rows, with the serving-time records among them.
+    state.pending = []
+    state.trainingRows = 0
+    for example in pending {
+      if example.use.trains {
+        guard state.trainingRows < config.batchMax - 1 else { break }
+        state.trainingRows += 1
+      }
+      state.pending.append(example)
+    }
     if let first = state.pending.first {
       state.batchOpenedMs = batchOpenedMs ?? first.eventTimeMs
     }
@@ -211,28 +228,42 @@ public final class Trainer {
   }
 
   private func closeBatch(of domain: String, reason: BatchClosing) -> BatchReport {
-    let batch = states[domain]!.pending
+    let pending = states[domain]!.pending
+    // With label.mode = wait every example trains and is evaluated; a delayed-feedback mode
+    // trains on its biased copies and evaluates the final labels apart.
+    let isSplit = states[domain]!.trainingRows != pending.count || config.delayedFeedback != nil
+    let batch = isSplit ? pending.filter(\.use.trains) : pending
+    let evaluated = isSplit ? pending.filter(\.use.evaluates) : pending
     let rows = batch.count
-    let rate = config.learningRate(forBatchOf: rows)
-    let started = stepDuration == nil ? nil : ContinuousClock.now
-    engine.prepare(batch)
-    let loss = stage.train(
-      on: batch, state: &states[domain]!, engine: engine, rate: rate, steps: config.stepsPerBatch)
-    if let started { stepDuration?.observe((ContinuousClock.now - started).inSeconds) }
+    let rate = rows > 0 ? config.learningRate(forBatchOf: rows) : 0
+    var loss: Float = 0
+    if rows > 0 {
+      let started = stepDuration == nil ? nil : ContinuousClock.now
+      engine.prepare(batch)
+      let delayedFraction = config.delayedFeedback.map {
+        $0.delayedFraction(of: states[domain]!.clickDelays)
+      }
+      loss = stage.train(
+        on: batch, state: &states[domain]!, engine: engine, rate: rate,
+        steps: config.stepsPerBatch, delayedFraction: delayedFraction)
+      if let started { stepDuration?.observe((ContinuousClock.now - started).inSeconds) }
+    }
     var report = BatchReport(
       domain: domain, reason: reason, size: rows,
-      lastEventTimeMs: batch.last?.eventTimeMs ?? eventTimeMs, learningRate: rate,
+      lastEventTimeMs: pending.last?.eventTimeMs ?? eventTimeMs, learningRate: rate,
       trainingLoss: config.stepsPerBatch > 0 ? loss / Float(config.stepsPerBatch) : 0,
       adaptedLogits: Array(UnsafeBufferPointer(start: engine.kernelLogits, count: rows)),
       backboneLogits: Array(UnsafeBufferPointer(start: engine.backboneLogits, count: rows)),
       labels: Array(UnsafeBufferPointer(start: engine.workspace.labels, count: rows)),
-      servingScores: batch.map(\.servingScore), isActive: false)
+      servingScores: evaluated.map(\.servingScore), servingLabels: evaluated.map(\.label),
+      isActive: false)
     states[domain]!.record(report)
     states[domain]!.kernel.examplesSeen += rows
     if states[domain]!.kernel.examplesSeen >= config.activationMinExamples {
       states[domain]!.kernel.isActive = true
     }
     states[domain]!.pending.removeAll(keepingCapacity: true)
+    states[domain]!.trainingRows = 0
     states[domain]!.batchOpenedMs = .min
     report.isActive = states[domain]!.kernel.isActive
     logger.debug(

@@ -50,7 +50,9 @@ extension Configuration {
       gradientClip: Float(train.gradientClip),
       mode: train.mode,
       activationMinExamples: settings.domain.minExamples,
-      evaluationWindow: train.aucWindow, proxyDecay: Float(train.proxyDecay))
+      evaluationWindow: train.aucWindow, proxyDecay: Float(train.proxyDecay),
+      delayedFeedback: joinerConfiguration.isBiased
+        ? DelayedFeedback(windowMs: joinerConfiguration.observationWindowMilliseconds) : nil)
   }
 
   /// Drift detector settings from `drift.*`.

@@ -318,20 +318,21 @@ public final class Pipeline {
       {
         trainer.startDomain(domain, warmFrom: parent)
       }
-      state.count(partition ?? state.partition(ofLane: example.partition)) {
-        $0.examples += 1
-        if example.label { $0.positives += 1 }
+      if example.use.trains {
+        state.count(partition ?? state.partition(ofLane: example.partition)) {
+          $0.examples += 1
+          if example.label { $0.positives += 1 }
+        }
       }
-      if let score = example.score {
+      if example.use.evaluates, let score = example.score {
         servingScoreSink?(example.impression.id, domain, example.label, score)
       }
       var learnerExample = assembler.example(
         for: example.impression, label: example.label, domain: domain, lane: example.partition)
-      learnerExample.servingScore = example.score.map {
-        ServingScore(
-          backboneLogit: $0.backboneLogit, kernelLogit: $0.kernelLogit,
-          servesKernel: $0.servesKernel)
-      }
+      learnerExample.servingScore = example.score
+      learnerExample.use = example.use
+      learnerExample.clickDelayMs = example.clickDelayMilliseconds
+      learnerExample.correctsProvisional = example.correctsProvisional
       observe(trainer.process(learnerExample))
     }
     batch.removeAll(keepingCapacity: true)
@@ -344,11 +345,11 @@ public final class Pipeline {
       else { continue }
       // The example detectors (serving guard, harm, logloss and click-rate drift) see what a
       // serving system saw: the scores made when each impression arrived.
-      let examples = report.labels.indices.compactMap { row -> DriftExample? in
-        guard let score = report.servingScores[row] else { return nil }
+      let examples = zip(report.servingScores, report.servingLabels).compactMap {
+        score, label -> DriftExample? in
+        guard let score else { return nil }
         return DriftExample(
-          kernelLogit: score.kernelLogit, backboneLogit: score.backboneLogit,
-          label: report.labels[row])
+          kernelLogit: score.kernelLogit, backboneLogit: score.backboneLogit, label: label)
       }
       let observation = DriftObservation(
         step: kernel.stepCount, eventTimeMs: report.lastEventTimeMs,
