@@ -93,6 +93,13 @@ public final class Pipeline {
   /// Called with every labelled example's impression id, domain, label and serving-time score
   /// (when it has one), in training order: `replay --serving-scores`.
   public var servingScoreSink: ((String, String, Bool, ServingScore) -> Void)?
+  /// When set (benchmarks: freshness), called once per closed batch that trained, with the
+  /// event times (milliseconds) of the impressions it trained on for the first time (a
+  /// correcting positive copy is not a first time).
+  var trainedImpressionSink: (([Int64]) -> Void)?
+  /// Per domain, the event times of impressions in its open batch not yet reported to
+  /// `trainedImpressionSink` (kept only while it is set).
+  var untrainedImpressionTimes: [String: [Int64]] = [:]
 
   let configuration: Configuration
   private let assembler: ExampleAssembler
@@ -333,6 +340,9 @@ public final class Pipeline {
       learnerExample.use = example.use
       learnerExample.clickDelayMs = example.clickDelayMilliseconds
       learnerExample.correctsProvisional = example.correctsProvisional
+      if trainedImpressionSink != nil && example.use.trains && !example.correctsProvisional {
+        untrainedImpressionTimes[domain, default: []].append(example.impression.timeMilliseconds)
+      }
       observe(trainer.process(learnerExample))
     }
     batch.removeAll(keepingCapacity: true)
@@ -340,6 +350,11 @@ public final class Pipeline {
 
   private func observe(_ reports: [BatchReport]) {
     for report in reports {
+      if let sink = trainedImpressionSink, report.size > 0,
+        let times = untrainedImpressionTimes.removeValue(forKey: report.domain)
+      {
+        sink(times)
+      }
       guard let kernel = trainer.kernel(for: report.domain),
         let proxies = trainer.proxies(for: report.domain)
       else { continue }
