@@ -1,5 +1,6 @@
 import Base
 import Foundation
+import Observability
 import Testing
 
 @testable import Learner
@@ -131,6 +132,38 @@ import Testing
     #expect(evaluation.adapted.count == 4 && evaluation.servingBackbone.count == 2)
     #expect(evaluation.unscored == 0)
     #expect(trainer.kernel(for: "d")?.examplesSeen == 4)
+  }
+
+  /// A drift reset keeps the open batch, its serving-time records and the click counts: the
+  /// batch still closes at `train.batch_max` training rows.
+  @Test func aKernelResetKeepsTheOpenBatchAndTheClickCounts() throws {
+    let trainer = try Self.trainer(weighted: true)
+    _ = trainer.process(Self.example(0, 0, .evaluate))
+    _ = trainer.process(Self.example(1, 1, .train))
+    _ = trainer.process(Self.example(2, 0, .train))
+    #expect(trainer.resetKernel(of: "d"))
+    #expect(trainer.pendingExamples(for: "d").count == 3)
+    #expect(trainer.process(Self.example(3, 0, .train)).isEmpty)
+    let reports = trainer.process(Self.example(4, 0, .train))
+    #expect(reports.map(\.size) == [4] && reports.first?.servingLabels == [0])
+    let tensors = trainer.stateTensors()
+    #expect(try tensors["d/feedback.click_delays"]?.int64s().prefix(3) == [1, 1, 3])
+  }
+
+  @Test func clickDelaysAndFakeNegativeRateArePublishedPerDomain() throws {
+    let trainer = try Self.trainer(weighted: true)
+    // Four provisional negatives, one corrected by its click (2 s after the impression).
+    for index in 0..<4 { _ = trainer.process(Self.example(index, 0, .train)) }
+    _ = trainer.process(Self.example(4, 1, .train))
+    let registry = MetricsRegistry()
+    let metrics = LearnerMetrics(registry: registry)
+    trainer.publish(to: metrics)
+    #expect(metrics.fakeNegativeRate.with("d").value == 0.25)
+    // The one click's delay bucket is (1 s, 5 s].
+    for quantile in ["0.5", "0.9", "0.99"] {
+      #expect(metrics.clickDelay.with("d", quantile).value == 5)
+    }
+    #expect(registry.render().contains("iak_domain_fake_negative_rate{domain=\"d\"} 0.25"))
   }
 
   @Test func weightingChangesTheKernelAndResumesExactly() throws {
