@@ -86,7 +86,9 @@ import Testing
     }
   }
 
-  static func checkKernelLoss(insertAt: InsertionPoint, encoderHidden: Int) throws {
+  static func checkKernelLoss(
+    insertAt: InsertionPoint, encoderHidden: Int, delayedFraction: Float? = nil
+  ) throws {
     let backbone = try Backbone(config: Self.config, seed: 5)
     let config = KernelConfig(
       insertAt: insertAt, bottleneck: 3, encoderHidden: encoderHidden, beta: 0.5,
@@ -98,7 +100,22 @@ import Testing
     for index in kernel.layout.decoderWeight..<kernel.layout.parameterCount {
       kernel.parameters[index] = Float(random.nextUniform() - 0.5)
     }
-    engine.prepare(Self.examples(count: 6, seed: 21))
+    var examples = Self.examples(count: 6, seed: 21)
+    engine.prepare(examples)
+    var weights: [Double]?
+    if let delayedFraction {
+      // The biased stream of a delayed-feedback mode: all but the last row are training copies.
+      for row in 0..<5 { examples[row].use = .train }
+      engine.score(with: &kernel)
+      engine.weighLoss(of: examples, delayedFraction: delayedFraction)
+      weights = (0..<6).map { row in
+        guard row < 5 else { return 1 }
+        let p = 1 / (1 + exp(-Double(engine.kernelLogits[row])))
+        let d = p * Double(delayedFraction)
+        return examples[row].label > 0.5 ? 1 + d : (1 + d) * (1 - p) / (1 - p + d)
+      }
+      #expect(weights!.contains { abs($0 - 1) > 0.01 })
+    }
     let rows = engine.rows
     let (crossEntropy, kl) = engine.computeGradient(of: &kernel, beta: 0.5)
     let m = kernel.layout.width
@@ -113,7 +130,7 @@ import Testing
     let loss: ([Double]) -> Double = { values in
       ReferenceModel.kernelLoss(
         kernel: values, layout: kernel.layout, dense: dense, layers: backbone.layers,
-        level: insertAt.level, h: h, eps: eps, labels: labels, beta: 0.5)
+        level: insertAt.level, h: h, eps: eps, labels: labels, beta: 0.5, weights: weights)
     }
     let reference = loss(parameters)
     #expect(abs(Double(crossEntropy + 0.5 * kl) - reference) < 1e-4 + 1e-5 * reference)
@@ -134,6 +151,16 @@ import Testing
 
   @Test func kernelLossGradientAtEmbeddingMatchesFiniteDifferences() throws {
     try Self.checkKernelLoss(insertAt: .embedding, encoderHidden: 0)
+  }
+
+  /// Fake-negative weighting (every click delayed) and ES-DFM's (a quarter delayed): the
+  /// importance-weighted loss's gradient, weights held constant.
+  @Test(arguments: [Float(1), 0.25])
+  func importanceWeightedKernelLossGradientMatchesFiniteDifferences(delayedFraction: Float)
+    throws
+  {
+    try Self.checkKernelLoss(
+      insertAt: .hidden(2), encoderHidden: 4, delayedFraction: delayedFraction)
   }
 }
 

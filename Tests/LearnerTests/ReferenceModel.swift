@@ -28,17 +28,20 @@ enum ReferenceModel {
   }
 
   /// Mean binary cross-entropy of logits against labels.
-  static func meanCrossEntropy(_ logits: [Double], _ labels: [Double]) -> Double {
-    zip(logits, labels).map { logit, label in
-      max(logit, 0) - logit * label + log1p(exp(-abs(logit)))
+  static func meanCrossEntropy(_ logits: [Double], _ labels: [Double], weights: [Double]? = nil)
+    -> Double
+  {
+    zip(logits, labels).enumerated().map { row, pair in
+      let (logit, label) = pair
+      return (weights?[row] ?? 1) * (max(logit, 0) - logit * label + log1p(exp(-abs(logit))))
     }.reduce(0, +) / Double(logits.count)
   }
 
   /// `mean BCE + beta * mean KL` of a kernel with parameters `kernel` at `level`, for inputs
-  /// `h`, fixed noise `eps` (rows x k) and labels.
+  /// `h`, fixed noise `eps` (rows x k) and labels; with `weights`, each row's BCE weighted.
   static func kernelLoss(
     kernel: [Double], layout: KernelLayout, dense: [Double], layers: [DenseLayer], level: Int,
-    h: [[Double]], eps: [[Double]], labels: [Double], beta: Double
+    h: [[Double]], eps: [[Double]], labels: [Double], beta: Double, weights: [Double]? = nil
   ) -> Double {
     let k = layout.bottleneck
     let m = layout.width
@@ -78,6 +81,6 @@ enum ReferenceModel {
         })
     }
     let logits = upperLogits(dense: dense, layers: layers, fromLevel: level, input: modified)
-    return meanCrossEntropy(logits, labels) + beta * totalKL / Double(h.count)
+    return meanCrossEntropy(logits, labels, weights: weights) + beta * totalKL / Double(h.count)
   }
 }

@@ -231,7 +231,14 @@ import Testing
       { $0[".trainer/domains"] = Tensor(uint8s: [9, 0, 0, 0], shape: [4]) },
       naming: ".trainer/domains")
     expectRefused(
-      { $0[".trainer/state"] = Tensor(int64s: [5, 0, 0], shape: [3]) }, naming: "version 5")
+      { $0[".trainer/state"] = Tensor(int64s: [6, 0, 0], shape: [3]) }, naming: "version 6")
+    expectRefused({ $0["hot/feedback.click_delays"] = nil }, naming: "hot/feedback.click_delays")
+    expectRefused(
+      {
+        $0["hot/feedback.click_delays"] = Tensor(
+          int64s: [1, 2] + Array(repeating: 0, count: 13), shape: [15])
+      },
+      naming: "hot/feedback.click_delays")
     expectRefused(
       { $0["hot/evaluation.serving.counts"] = Tensor(int64s: [-1, 0], shape: [2]) },
       naming: "hot/evaluation.serving.counts")
@@ -317,7 +324,7 @@ import Testing
       }
     }
     var header = try #require(tensors[".trainer/state"]).int64s()
-    #expect(header[0] == 4)
+    #expect(header[0] == 5)
     header[0] = 2
     result[".trainer/state"] = Tensor(int64s: header, shape: [3])
     // Before format 4, pending examples carried no serving score.
@@ -383,7 +390,7 @@ import Testing
       #expect(restored.evaluation(for: domain) == live.evaluation(for: domain))
       #expect(restored.kernel(for: domain) == live.kernel(for: domain))
     }
-    #expect(try restored.stateTensors()[".trainer/state"]?.int64s().first == 4)
+    #expect(try restored.stateTensors()[".trainer/state"]?.int64s().first == 5)
 
     // Malformed format 2 evaluation tensors are refused by name.
     var badLabels = old
@@ -395,12 +402,12 @@ import Testing
     #expect(error.map { "\($0)".contains("cold/evaluation.adapted.logits") } == true)
   }
 
-  @Test func format4KeepsTheWindowHistogramAndLastSeenTime() throws {
+  @Test func currentFormatKeepsTheWindowHistogramAndLastSeenTime() throws {
     let trainer = try Self.makeShortWindowTrainer()
     for example in TrainerTests.stream(count: 300, seed: 32) { _ = trainer.process(example) }
     let tensors = trainer.stateTensors()
     let evaluation = try #require(trainer.evaluation(for: "hot"))
-    #expect(try tensors[".trainer/state"]?.int64s().first == 4)
+    #expect(try tensors[".trainer/state"]?.int64s().first == 5)
     #expect(
       try tensors["hot/evaluation.adapted.window_logits"]?.floats()
         == evaluation.adapted.window.logits)

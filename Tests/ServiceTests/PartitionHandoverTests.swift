@@ -21,7 +21,8 @@ import Testing
     /// The events of `ServeFixture`, as records keyed by region onto 3 partitions.
     let records: [Record]
 
-    init() throws {
+    /// A fixture whose pipelines also run under `extra` settings (pretraining does not).
+    init(_ extra: [String] = []) throws {
       folder = try TemporaryFolder.make("iak-handover")
       let lines = ServeFixture.events(impressions: 1200)
       let settings = [
@@ -30,6 +31,7 @@ import Testing
       ]
       for setting in settings { try configuration.apply(override: setting) }
       backbone = try TestBackbone.pretrain(lines: lines, settings: settings, in: folder)
+      for setting in extra { try configuration.apply(override: setting) }
       var nextOffset: [Int32: Int64] = [:]
       records = lines.map { line in
         // r0 and r1 on partition 0, r2 and r3 on 1, r4 on 2; the bad lines on 0.
@@ -70,8 +72,11 @@ import Testing
     return tensors.mapValues { SHA256.hexDigest(of: $0.bytes) }
   }
 
-  @Test func aPartitionMovedMidStreamEndsAsIfOnePipelineReadEverything() throws {
-    let fixture = try Fixture()
+  /// With each `label.mode`: the delayed-feedback ones move provisional impressions, open
+  /// batches holding serving-time records, and click counts.
+  @Test(arguments: ["wait", "fake_negative", "es_dfm"])
+  func aPartitionMovedMidStreamEndsAsIfOnePipelineReadEverything(mode: String) throws {
+    let fixture = try Fixture(["label.mode=\(mode)", "label.window=10s"])
     let whole = try fixture.makePipeline()
     try whole.process(fixture.records)
 

@@ -1,3 +1,4 @@
+import Base
 import Checkpoint
 import Foundation
 import Learner
@@ -12,9 +13,10 @@ import Testing
   final class Fixture {
     let folder: String
     let events: String
-    let settings: [String]
+    var settings: [String]
 
-    init() throws {
+    /// A fixture whose replays also apply `extra` settings (pretraining does not).
+    init(_ extra: [String] = []) throws {
       folder = try TemporaryFolder.make("iak-replay")
       events = folder + "/events.jsonl"
       // Split clicks: a click event follows some impressions, so the joiner holds state too.
@@ -43,6 +45,7 @@ import Testing
         arguments: ["iak-stream", "pretrain", "--input", events, "--out", folder + "/bb"]
           + settings, output: { out.write($0) }, errorOutput: { out.writeError($0) })
       #expect(status == 0, "\(out.errors)")
+      settings += extra.flatMap { ["--set", $0] }
     }
 
     deinit { try? FileManager.default.removeItem(atPath: folder) }
@@ -89,8 +92,11 @@ import Testing
     #expect((try fixture.latestPayload("whole")) == (try fixture.latestPayload("parts")))
   }
 
-  @Test func moreTrainingThreadsGiveTheOneThreadStateAlsoAcrossAResume() throws {
-    let fixture = try Fixture()
+  /// Two and three training threads, with a resume between them, end in one thread's state,
+  /// also with delayed feedback (evaluation-only rows and click counts in the batches).
+  @Test(arguments: ["label.mode=wait", "label.mode=es_dfm"])
+  func moreTrainingThreadsGiveTheOneThreadStateAlsoAcrossAResume(mode: String) throws {
+    let fixture = try Fixture([mode, "label.window=20s"])
     _ = fixture.replay(["--flush", "--set", "train.threads=1"], store: "one")
     _ = fixture.replay(["--until-offset", "1500", "--set", "train.threads=2"], store: "many")
     _ = fixture.replay(
@@ -99,6 +105,38 @@ import Testing
     let single = try fixture.latestPayload("one")
     #expect(!single.isEmpty)
     #expect(single == (try fixture.latestPayload("many")))
+  }
+
+  /// The delayed-feedback modes keep provisional impressions in the joiner, serving-time records
+  /// in the open batches and click counts per domain: all of it resumes exactly.
+  @Test(arguments: ["label.mode=fake_negative", "label.mode=es_dfm"])
+  func aDelayedFeedbackReplayResumedEndsLikeOneUninterruptedRun(mode: String) throws {
+    let fixture = try Fixture([mode, "label.window=20s"])
+    _ = fixture.replay(["--flush"], store: "whole")
+    _ = fixture.replay(["--until-offset", "777"], store: "parts")
+    _ = fixture.replay(
+      ["--from-snapshot", fixture.folder + "/parts", "--until-offset", "1500"], store: "parts")
+    _ = fixture.replay(["--from-snapshot", fixture.folder + "/parts", "--flush"], store: "parts")
+    #expect((try fixture.latestPayload("whole")) == (try fixture.latestPayload("parts")))
+  }
+
+  /// With fake_negative every impression trains at once as a negative and each click trains it
+  /// again; with es_dfm and clicks 2 s after their impressions (inside a 20 s window) each
+  /// impression trains once, with its final label.
+  @Test(arguments: [("fake_negative", true), ("es_dfm", false)])
+  func delayedFeedbackTrainsProvisionalCopiesAndCountsEachClickOnce(
+    mode: String, correctsEveryClick: Bool
+  ) throws {
+    let fixture = try Fixture(["label.mode=\(mode)", "label.window=20s"])
+    _ = fixture.replay(["--flush", "--summary", fixture.folder + "/s.json"], store: "counted")
+    let summary = try JSONValue.parse(
+      Array(try Data(contentsOf: URL(fileURLWithPath: fixture.folder + "/s.json"))))
+    let clicks =
+      try String(contentsOfFile: fixture.events, encoding: .utf8)
+      .components(separatedBy: "\"type\":\"click\"").count - 1
+    #expect(clicks > 100)
+    #expect(summary["overall"]?["examples"]?.intValue == 2400 + (correctsEveryClick ? clicks : 0))
+    #expect(summary["overall"]?["positives"]?.intValue == clicks)
   }
 
   @Test func everyImpressionIsTrainedExactlyOnce() throws {

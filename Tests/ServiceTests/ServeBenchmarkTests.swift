@@ -36,7 +36,8 @@ import Testing
     let (status, captured) = CommandLineToolTests().run(
       [
         "bench", "serve", "--input", events, "--backbone", folder + "/bb", "--partitions", "3",
-        "--seconds", "1", "--rate", "1000", "--log-level", "error",
+        "--seconds", "1", "--rate", "1000", "--log-level", "error", "--label-modes",
+        "fake_negative,wait", "--label-seconds", "1.5",
       ] + Self.settings)
     #expect(status == 0, "\(captured.errors)")
     let output = captured.output
@@ -73,6 +74,15 @@ import Testing
       let counted = number(after: "over ", in: figures)
       #expect(counted != nil && counted! > 0 && counted! <= lines.count, "\(figures)")
     }
+    // Freshness through the label path: fake_negative trains impressions at once; wait
+    // (label.wait = 10s of event time stamped with the wall clock) none within a 1.5 s run.
+    let fake = try #require(line("label.mode = fake_negative: "), "\(output)")
+    let trained = try #require(number(after: "; ", in: fake), "\(fake)")
+    let produced = try #require(number(after: "; \(trained) of ", in: fake), "\(fake)")
+    #expect(trained > 0 && trained <= produced, "\(fake)")
+    #expect(!fake.contains("p50 > run"), "\(fake)")
+    let wait = try #require(line("label.mode = wait: "), "\(output)")
+    #expect(wait.contains("p50 > run") && wait.contains("; 0 of "), "\(wait)")
   }
 
   @Test func inputKeepsEachRegionOnOnePartitionAndEachPartitionUnderItsCap() throws {

@@ -56,7 +56,7 @@ import Testing
     #expect(decoded.serialized() == bytes)
     #expect(state.partitions.contains { $0.pending.contains { $0.score != nil } })
     #expect(
-      LabelJoiner.State().serialized() == Array("IAKJ".utf8) + [3] + Array(repeating: 0, count: 76))
+      LabelJoiner.State().serialized() == Array("IAKJ".utf8) + [4] + Array(repeating: 0, count: 92))
   }
 
   @Test func scoresWaitWithTheirImpressionAndLeaveWithItsLabel() {
@@ -96,10 +96,31 @@ import Testing
     ])
   }
 
+  /// Version 4 bytes of `state` (one partition, one pending impression neither provisional nor
+  /// clicked) as version 3 wrote them: nine counts, not eleven, and no provisional flag and
+  /// click-delay presence byte after the impression's score.
+  static func version3Bytes(of state: LabelJoiner.State) -> [UInt8] {
+    var bytes = state.serialized()
+    #expect(bytes[4] == 4)
+    bytes[4] = 3
+    // The admission memory (4 + 1 + 8 + 4 bytes) and the two empty lists before it follow.
+    let flags = bytes.count - (4 + 4 + 4 + 1 + 8 + 4) - 2
+    #expect(bytes[flags..<(flags + 2)] == [0, 0])
+    bytes.removeSubrange(flags..<(flags + 2))
+    #expect(bytes[(5 + 72)..<(5 + 88)].allSatisfy { $0 == 0 })
+    bytes.removeSubrange((5 + 72)..<(5 + 88))
+    return bytes
+  }
+
+  @Test func version3StatesWithoutProvisionalImpressionsAreStillRead() throws {
+    let state = Self.onePendingImpression()
+    #expect(try LabelJoiner.State(bytes: Self.version3Bytes(of: state)) == state)
+  }
+
   /// Version 3 bytes of `state` (one partition) as version 2 wrote them: without the admission
   /// memory after the resolved ids (an empty list of times, the day, an empty list of domains).
   static func version2Bytes(of state: LabelJoiner.State) -> [UInt8] {
-    var bytes = state.serialized()
+    var bytes = version3Bytes(of: state)
     #expect(bytes[4] == 3)
     bytes[4] = 2
     let trailer = 4 + 1 + 8 + 4
@@ -144,10 +165,10 @@ import Testing
       _ = try? LabelJoiner.State(bytes: damaged)
     }
     var wrongVersion = bytes
-    wrongVersion[4] = 4
+    wrongVersion[4] = 5
     #expect {
       try LabelJoiner.State(bytes: wrongVersion)
-    } throws: { "\($0)".contains("version 4 is not supported (expected 1 to 3)") }
+    } throws: { "\($0)".contains("version 5 is not supported (expected 1 to 4)") }
   }
 
   @Test func routerStateRoundTripsBitForBit() throws {

@@ -17,9 +17,12 @@ protocol AdaptationStage: AnyObject {
 
   /// Scores `batch`, prepared in `engine`, into `engine.kernelLogits` as the domain stands before
   /// learning from it, then takes `steps` optimiser steps on it at `rate`; returns the sum of the
-  /// steps' training losses (0 where the stage does not measure one).
+  /// steps' training losses (0 where the stage does not measure one). With `delayedFraction`
+  /// (a delayed-feedback mode; only `.kernel` supports one) each `.train` copy's loss is
+  /// importance weighted (`KernelEngine.weighLoss`).
   func train(
-    on batch: [Example], state: inout DomainState, engine: KernelEngine, rate: Float, steps: Int
+    on batch: [Example], state: inout DomainState, engine: KernelEngine, rate: Float, steps: Int,
+    delayedFraction: Float?
   ) -> Float
 
   /// The tensors this stage adds to a domain's snapshot, named under `prefix`.

@@ -27,7 +27,8 @@ final class FullFineTuningStage: AdaptationStage {
   }
 
   func train(
-    on batch: [Example], state: inout DomainState, engine: KernelEngine, rate: Float, steps: Int
+    on batch: [Example], state: inout DomainState, engine: KernelEngine, rate: Float, steps: Int,
+    delayedFraction: Float?
   ) -> Float {
     guard var tuned else { return 0 }
     let scored = tuned.embed(batch, into: trainer.workspace)

@@ -19,10 +19,12 @@ final class KernelStage: AdaptationStage {
   }
 
   func train(
-    on batch: [Example], state: inout DomainState, engine: KernelEngine, rate: Float, steps: Int
+    on batch: [Example], state: inout DomainState, engine: KernelEngine, rate: Float, steps: Int,
+    delayedFraction: Float?
   ) -> Float {
     engine.score(with: &state.kernel)
     state.proxies.update(with: engine.measure())
+    if let delayedFraction { engine.weighLoss(of: batch, delayedFraction: delayedFraction) }
     var loss: Float = 0
     for _ in 0..<steps {
       loss += engine.trainStep(&state.kernel, rate: rate, optimizer: optimizer, clip: clip)

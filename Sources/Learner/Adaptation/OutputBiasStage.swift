@@ -18,7 +18,8 @@ final class OutputBiasStage: AdaptationStage {
 
   /// Adds the bias to the backbone's logits, then steps it; measures no loss (returns 0).
   func train(
-    on batch: [Example], state: inout DomainState, engine: KernelEngine, rate: Float, steps: Int
+    on batch: [Example], state: inout DomainState, engine: KernelEngine, rate: Float, steps: Int,
+    delayedFraction: Float?
   ) -> Float {
     let rows = batch.count
     let bias = state.bias.value

@@ -157,4 +157,21 @@ enum Logistic {
     }
     return total * scale
   }
+
+  /// Writes `weights[row] * (sigmoid(logit) - label) / rows` into `gradients` and returns the
+  /// mean weighted cross-entropy of the rows: the gradient of
+  /// `(1 / rows) * sum(weights[row] * crossEntropy(row))` with the weights held constant.
+  @inline(__always)
+  static func weightedMeanLossGradient(
+    logits: UnsafePointer<Float>, labels: UnsafePointer<Float>, weights: UnsafePointer<Float>,
+    rows: Int, into gradients: UnsafeMutablePointer<Float>
+  ) -> Float {
+    var total: Float = 0
+    let scale = 1 / Float(max(1, rows))
+    for row in 0..<rows {
+      total += weights[row] * crossEntropy(logit: logits[row], label: labels[row])
+      gradients[row] = weights[row] * (sigmoid(logits[row]) - labels[row]) * scale
+    }
+    return total * scale
+  }
 }

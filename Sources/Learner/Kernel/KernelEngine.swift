@@ -22,6 +22,11 @@ final class KernelEngine {
   let kernelLogits: UnsafeMutablePointer<Float>
   /// Rows of the prepared batch.
   private(set) var rows = 0
+  /// `capacity` importance weights of the prepared batch's rows (`weighLoss`).
+  let lossWeights: UnsafeMutablePointer<Float>
+  /// Whether the training steps on the prepared batch weigh each row's loss by `lossWeights`
+  /// (a delayed-feedback mode); `prepare` clears it.
+  private(set) var isLossWeighted = false
 
   /// Creates the engine for batches of up to `capacity` rows.
   init(backbone: Backbone, config: KernelConfig, capacity: Int) {
@@ -36,11 +41,14 @@ final class KernelEngine {
     self.backboneLogits.initialize(repeating: 0, count: max(1, capacity))
     self.kernelLogits = .allocate(capacity: max(1, capacity))
     self.kernelLogits.initialize(repeating: 0, count: max(1, capacity))
+    self.lossWeights = .allocate(capacity: max(1, capacity))
+    self.lossWeights.initialize(repeating: 1, count: max(1, capacity))
   }
 
   deinit {
     backboneLogits.deallocate()
     kernelLogits.deallocate()
+    lossWeights.deallocate()
   }
 
   /// Largest batch.
@@ -61,6 +69,25 @@ final class KernelEngine {
       through: level)
     backbone.forward(rows: rows, fromLevel: level, input: representation, workspace: workspace)
     backboneLogits.update(from: workspace.logits, count: rows)
+    isLossWeighted = false
+  }
+
+  /// Weighs the loss of each row of the prepared batch `examples` (after `score`) for the biased
+  /// stream of a delayed-feedback mode: a `.train` copy gets
+  /// `DelayedFeedback.importanceWeight` from its label, the kernel's prediction in
+  /// `kernelLogits` and `delayedFraction`; any other row weighs 1.
+  func weighLoss<Examples: Collection<Example>>(
+    of examples: Examples, delayedFraction: Float
+  ) {
+    for (row, example) in zip(0..<rows, examples) {
+      lossWeights[row] =
+        example.use == .train
+        ? DelayedFeedback.importanceWeight(
+          label: example.label, prediction: Logistic.sigmoid(kernelLogits[row]),
+          delayedFraction: delayedFraction)
+        : 1
+    }
+    isLossWeighted = true
   }
 
   /// Scores the prepared batch with `kernel` (z = mu) into `kernelLogits`.
@@ -73,8 +100,9 @@ final class KernelEngine {
   }
 
   /// Computes the gradient of the kernel loss on the prepared batch into
-  /// `kernelWorkspace.gradient` (sampling z), without updating the kernel.
-  /// Returns the mean cross-entropy and the mean KL (nats).
+  /// `kernelWorkspace.gradient` (sampling z), without updating the kernel; each row's
+  /// cross-entropy is weighted by `lossWeights` after `weighLoss`.
+  /// Returns the mean (weighted) cross-entropy and the mean KL (nats).
   func computeGradient(of kernel: inout IAKKernel, beta: Float) -> (
     crossEntropy: Float, kl: Float
   ) {
@@ -82,9 +110,14 @@ final class KernelEngine {
       input: representation, rows: rows, workspace: kernelWorkspace, sampling: true)
     backbone.forward(
       rows: rows, fromLevel: level, input: kernelWorkspace.modified, workspace: workspace)
-    let crossEntropy = Logistic.meanLossGradient(
-      logits: workspace.logits, labels: workspace.labels, rows: rows,
-      into: workspace.logitGradients)
+    let crossEntropy =
+      isLossWeighted
+      ? Logistic.weightedMeanLossGradient(
+        logits: workspace.logits, labels: workspace.labels, weights: lossWeights, rows: rows,
+        into: workspace.logitGradients)
+      : Logistic.meanLossGradient(
+        logits: workspace.logits, labels: workspace.labels, rows: rows,
+        into: workspace.logitGradients)
     backbone.backward(
       rows: rows, toLevel: level, input: kernelWorkspace.modified, workspace: workspace,
       gradient: nil)

@@ -18,10 +18,16 @@ public struct BatchReport: Sendable, Equatable {
   public var adaptedLogits: [Float]
   /// Per example, the logit of the frozen backbone alone.
   public var backboneLogits: [Float]
-  /// Per example, the label.
+  /// Per example, the label (in a delayed-feedback mode, the biased stream's: a provisional
+  /// negative may have been clicked since).
   public var labels: [Float]
-  /// Per example, what it was scored with when its impression arrived (nil: not scored then).
+  /// Per serving-time record, what it was scored with when its impression arrived (nil: not
+  /// scored then): the batch's examples with `label.mode = wait`; in a delayed-feedback mode
+  /// the `.evaluate` records that reached the domain since its last batch, and none of the
+  /// training copies.
   public var servingScores: [ServingScore?] = []
+  /// The final label of each of `servingScores`.
+  public var servingLabels: [Float] = []
   /// Whether the domain's kernel serves after this batch.
   public var isActive: Bool
 }

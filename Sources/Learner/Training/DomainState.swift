@@ -14,6 +14,13 @@ struct DomainState {
   /// domain when state is handed over between processes (nil for state restored from a
   /// snapshot written before lanes were recorded).
   var lane: Int32?
+  /// The rows of `pending` that train (`ExampleUse.trains`); a batch closes full at
+  /// `train.batch_max` of them. The others are serving-time records of a delayed-feedback mode,
+  /// waiting to be counted when the batch closes.
+  var trainingRows = 0
+  /// The clicks the domain trained on and how many came after the observation window
+  /// (`DelayedFeedback`).
+  var clickDelays = ClickDelays()
 
   init(kernel: IAKKernel, batchMax: Int, windowSize: Int, proxies: InformationProxies) {
     self.kernel = kernel
@@ -23,12 +30,16 @@ struct DomainState {
     self.proxies = proxies
   }
 
+  /// Counts `report` in the evaluation: its trained rows in the training-time meters, its
+  /// serving-time records in the serving meters.
   mutating func record(_ report: BatchReport) {
     for row in 0..<report.size {
       evaluation.adapted.record(logit: report.adaptedLogits[row], label: report.labels[row])
       evaluation.backbone.record(logit: report.backboneLogits[row], label: report.labels[row])
-      evaluation.recordServing(report.servingScores[row], label: report.labels[row])
     }
-    evaluation.batches += 1
+    for (score, label) in zip(report.servingScores, report.servingLabels) {
+      evaluation.recordServing(score, label: label)
+    }
+    if report.size > 0 { evaluation.batches += 1 }
   }
 }

@@ -23,11 +23,22 @@ public struct Example: Sendable, Equatable {
   /// What it was scored with when its impression arrived (serving-time evaluation), or nil when
   /// it was not scored then (the example then counts only in the training-time diagnostic).
   public var servingScore: ServingScore?
+  /// Whether it trains, counts in the serving-time figures, or both: a delayed-feedback mode
+  /// (`label.mode`) trains on importance-weighted `.train` copies and evaluates on `.evaluate`
+  /// records (`Trainer`, "Delayed feedback").
+  public var use: ExampleUse
+  /// For a positive labelled by a click, how long after the impression the click came, in
+  /// milliseconds; nil otherwise. Training copies of clicks feed their domain's delay counts.
+  public var clickDelayMs: Int64?
+  /// Whether this positive training copy corrects a provisional negative of its impression (a
+  /// fake negative: its click came after the observation window).
+  public var correctsProvisional: Bool
 
   /// Creates an example.
   public init(
     domain: String, categorical: [String], numeric: [Float] = [], label: Float, eventTimeMs: Int64,
-    lane: Int32 = 0, servingScore: ServingScore? = nil
+    lane: Int32 = 0, servingScore: ServingScore? = nil, use: ExampleUse = .trainAndEvaluate,
+    clickDelayMs: Int64? = nil, correctsProvisional: Bool = false
   ) {
     self.domain = domain
     self.categorical = categorical
@@ -36,5 +47,8 @@ public struct Example: Sendable, Equatable {
     self.eventTimeMs = eventTimeMs
     self.lane = lane
     self.servingScore = servingScore
+    self.use = use
+    self.clickDelayMs = clickDelayMs
+    self.correctsProvisional = correctsProvisional
   }
 }

@@ -47,6 +47,13 @@ public final class LearnerMetrics: Sendable {
   /// `iak_kernel_examples{domain}`: examples the kernel trained on, those of the domains it was
   /// warm-started from included (`kernel_examples`).
   public let kernelExamples: MetricFamily
+  /// `iak_domain_click_delay_seconds{domain,quantile}`: the upper bound of the delay bucket
+  /// (`ClickDelays.bucketBounds`) holding the 0.5, 0.9 and 0.99 quantiles of the clicks the
+  /// domain trained on.
+  public let clickDelay: MetricFamily
+  /// `iak_domain_fake_negative_rate{domain}`: provisional negatives whose click came later, over
+  /// all provisional negatives (a delayed-feedback `label.mode`).
+  public let fakeNegativeRate: MetricFamily
   /// `iak_metrics_other_domains`: domains aggregated under `domain="_other"`.
   public let otherDomains: MetricFamily
   /// `iak_training_step_duration_seconds`: wall time of one training step (a closed batch
@@ -108,6 +115,16 @@ public final class LearnerMetrics: Sendable {
       "iak_kernel_examples",
       help: "Examples the kernel trained on, those of the domains it was warm-started from too.",
       labels: ["domain"])
+    clickDelay = registry.gauge(
+      "iak_domain_click_delay_seconds",
+      help: "Upper bound of the delay bucket holding the quantile of the domain's click delays "
+        + "(event time from impression to click; buckets 1s 5s 30s 1m 5m 15m 30m 1h 2h 6h 1d).",
+      labels: ["domain", "quantile"])
+    fakeNegativeRate = registry.gauge(
+      "iak_domain_fake_negative_rate",
+      help: "Provisional negatives (label.mode fake_negative, es_dfm) whose click came later, "
+        + "over all the domain's provisional negatives.",
+      labels: ["domain"])
     otherDomains = registry.gauge(
       "iak_metrics_other_domains",
       help: "Domains beyond metrics.max_domains, aggregated under domain=\"_other\".")
@@ -121,7 +138,8 @@ public final class LearnerMetrics: Sendable {
   var domainFamilies: [MetricFamily] {
     [
       examples, batches, windowAUC, cumulativeAUC, windowLogLoss, active, kl, activeUnits,
-      relevance, decoderNormRatio, muVariance, version, kernelExamples,
+      relevance, decoderNormRatio, muVariance, version, kernelExamples, clickDelay,
+      fakeNegativeRate,
     ]
   }
 

@@ -42,6 +42,10 @@ public struct TrainConfig: Sendable, Equatable {
   /// Weight of the newest batch in the exponentially weighted information proxies
   /// (`train.proxy_decay`); default 0.05.
   public var proxyDecay: Float
+  /// The importance weighting of a delayed-feedback mode (`label.mode = fake_negative | es_dfm`,
+  /// its window `label.window`); nil (`label.mode = wait`) trains on final labels unweighted.
+  /// Only `.kernel` mode supports one.
+  public var delayedFeedback: DelayedFeedback?
   /// Threads that train the batches closed together (`train.threads`); default 1. Batches of
   /// different domains are independent, so with more than one thread they train at once, each
   /// on its own engine, and every kernel and report stays bit-identical to one thread's. The
@@ -56,7 +60,8 @@ public struct TrainConfig: Sendable, Equatable {
     learningRateScaling: LearningRateScaling = .squareRoot, gradientClip: Float = 5,
     adamBeta1: Float = 0.9, adamBeta2: Float = 0.999, adamEpsilon: Float = 1e-8,
     mode: AdaptationMode = .kernel, activationMinExamples: Int = 100,
-    evaluationWindow: Int = 10_000, proxyDecay: Float = 0.05, threads: Int = 1
+    evaluationWindow: Int = 10_000, proxyDecay: Float = 0.05,
+    delayedFeedback: DelayedFeedback? = nil, threads: Int = 1
   ) {
     self.batchMax = batchMax
     self.batchMaxWaitMs = batchMaxWaitMs
@@ -72,6 +77,7 @@ public struct TrainConfig: Sendable, Equatable {
     self.activationMinExamples = activationMinExamples
     self.evaluationWindow = evaluationWindow
     self.proxyDecay = proxyDecay
+    self.delayedFeedback = delayedFeedback
     self.threads = threads
   }
 
@@ -97,6 +103,11 @@ public struct TrainConfig: Sendable, Equatable {
     }
     if !(proxyDecay > 0 && proxyDecay <= 1) {
       throw .invalidConfiguration("train.proxy_decay = \(proxyDecay): must be in (0, 1]")
+    }
+    if delayedFeedback != nil && mode != .kernel {
+      throw .invalidConfiguration(
+        "label.mode = fake_negative or es_dfm weighs the kernel's loss: it needs "
+          + "train.mode = kernel, not \(mode.rawValue)")
     }
     if threads < 1 { throw .invalidConfiguration("train.threads = \(threads): must be >= 1") }
   }

@@ -3,11 +3,13 @@ import Checkpoint
 extension Trainer {
   /// A new state of `domain` (fresh kernel, optimiser and proxies) that keeps what belongs to
   /// the domain rather than its kernel: the open batch and when it opened, the prequential
-  /// evaluation, the last-seen time, and the lane (the partition owning the domain, which its
-  /// hand-over goes by).
+  /// evaluation, the last-seen time, the lane (the partition owning the domain, which its
+  /// hand-over goes by) and the click-delay counts.
   private func freshState(keepingTheDomainOf state: DomainState, domain: String) -> DomainState {
     var fresh = makeState(domain)
     fresh.pending = state.pending
+    fresh.trainingRows = state.trainingRows
+    fresh.clickDelays = state.clickDelays
     fresh.batchOpenedMs = state.batchOpenedMs
     fresh.evaluation = state.evaluation
     fresh.lastSeenMs = state.lastSeenMs

@@ -77,6 +77,14 @@ extension Trainer {
     metrics.active.with(domain).set(isServing ? 1 : 0)
     metrics.kernelExamples.with(domain).set(Double(kernel.examplesSeen))
     if let version { metrics.version.with(domain).set(Double(version)) }
+    if let delays = states[domain]?.clickDelays {
+      for quantile in ["0.5", "0.9", "0.99"] {
+        if let bound = delays.delayQuantile(Double(quantile)!) {
+          metrics.clickDelay.with(domain, quantile).set(bound)
+        }
+      }
+      if let rate = delays.fakeNegativeRate { metrics.fakeNegativeRate.with(domain).set(rate) }
+    }
     guard config.mode == .kernel, let proxies = proxies(for: domain), proxies.batches > 0 else {
       return
     }

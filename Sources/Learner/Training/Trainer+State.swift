@@ -27,6 +27,9 @@ extension Trainer {
     /// (`Int64.min` when no batch is open). Optional when reading: without it a batch counts as
     /// opened at its first example's event time.
     public static let pendingOpened = "pending.opened_ms"
+    /// `int64 [15]` (format 5): the domain's `ClickDelays`: clicks trained on, those that
+    /// corrected a provisional negative, provisional negatives, then the 12 delay buckets.
+    public static let clickDelays = "feedback.click_delays"
     /// `int64 [1]`: the lane (input partition) of the domain's first example, which owns the
     /// domain when partitions move between processes (`Int64.min` = unknown). Optional when
     /// reading (snapshots written before it have no owner lane).
@@ -90,11 +93,12 @@ extension Trainer {
   }
 
   /// The format version written in `StateTensor.trainer`.
-  static let stateFormatVersion: Int64 = 4
+  static let stateFormatVersion: Int64 = 5
   /// The format versions `restore(stateTensors:)` reads: 2 kept every scored (logit, label) of
   /// the evaluation, 3 keeps the sliding window and a `LogitHistogram` per model, 4 adds the
-  /// serving-time meters and each pending example's serving score.
-  static let readableStateFormatVersions: ClosedRange<Int64> = 2...4
+  /// serving-time meters and each pending example's serving score, 5 each pending example's use
+  /// and click delay, and the domain's click-delay counts.
+  static let readableStateFormatVersions: ClosedRange<Int64> = 2...5
 
   /// Every tensor needed to continue exactly as if never stopped: per domain (names prefixed
   /// `"<domain>/"`) the kernel's state, the open batch's pending examples and opening time, the
@@ -125,6 +129,11 @@ extension Trainer {
         int64s: [state.lane.map(Int64.init) ?? .min], shape: [1])
       let pending = Example.encoded(state.pending)
       result[prefix + StateTensor.pending] = Tensor(uint8s: pending, shape: [pending.count])
+      let delays = state.clickDelays
+      let delayCounts = ([delays.clicks, delays.delayed, delays.provisional] + delays.buckets)
+        .map(Int64.init)
+      result[prefix + StateTensor.clickDelays] = Tensor(
+        int64s: delayCounts, shape: [delayCounts.count])
       result[prefix + StateTensor.pendingOpened] = Tensor(
         int64s: [state.pending.isEmpty ? .min : state.batchOpenedMs], shape: [1])
       let evaluation = state.evaluation
@@ -277,11 +286,12 @@ extension Trainer {
     let pending = try Example.decoded(
       from: reader.uint8s(StateTensor.pending),
       source: "domain '\(domain)': tensor '\(prefix + StateTensor.pending)'",
-      hasScores: formatVersion >= 4)
-    if pending.count >= config.batchMax {
+      hasScores: formatVersion >= 4, hasUses: formatVersion >= 5)
+    let trainingRows = pending.count { $0.use.trains }
+    if trainingRows >= config.batchMax {
       throw reader.error(
         StateTensor.pending,
-        "holds \(pending.count) pending examples but a batch closes at train.batch_max = "
+        "holds \(trainingRows) pending examples but a batch closes at train.batch_max = "
           + "\(config.batchMax); restore with the settings the snapshot was taken with")
     }
     if let stranger = pending.first(where: { $0.domain != domain }) {
@@ -289,6 +299,20 @@ extension Trainer {
         StateTensor.pending, "holds an example of domain '\(stranger.domain)'")
     }
     state.pending.append(contentsOf: pending)
+    state.trainingRows = trainingRows
+    if formatVersion >= 5 {
+      let delays = try reader.int64s(
+        StateTensor.clickDelays, count: 3 + ClickDelays.bucketBounds.count + 1)
+      let buckets = delays.dropFirst(3)
+      guard delays.allSatisfy({ $0 >= 0 }), delays[1] <= delays[0],
+        buckets.reduce(0, +) <= delays[0]
+      else {
+        throw reader.error(StateTensor.clickDelays, "holds impossible counts \(delays)")
+      }
+      state.clickDelays = ClickDelays(
+        clicks: Int(delays[0]), delayed: Int(delays[1]), provisional: Int(delays[2]),
+        buckets: buckets.map { Int($0) })
+    }
     if let first = pending.first {
       state.batchOpenedMs =
         tensors[prefix + StateTensor.pendingOpened] == nil

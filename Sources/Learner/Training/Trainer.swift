@@ -128,7 +128,15 @@ public final class Trainer {
     }
     states[domain]!.pending.append(example)
     states[domain]!.lastSeenMs = max(states[domain]!.lastSeenMs, example.eventTimeMs)
-    if states[domain]!.pending.count >= config.batchMax {
+    guard example.use.trains else { return reports }
+    if example.label > 0.5, let delay = example.clickDelayMs {
+      states[domain]!.clickDelays.recordClick(
+        delayMs: delay, correctsProvisional: example.correctsProvisional)
+    } else if example.use == .train && example.label < 0.5 {
+      states[domain]!.clickDelays.provisional += 1
+    }
+    states[domain]!.trainingRows += 1
+    if states[domain]!.trainingRows >= config.batchMax {
       reports.append(closeBatch(of: domain, reason: .full))
     }
     return reports
@@ -189,7 +197,16 @@ public final class Trainer {
     }
     var state = states[kernel.domain] ?? makeState(kernel.domain)
     state.kernel = kernel
-    state.pending = Array(pending.prefix(config.batchMax))
+    // At most a batch less one of training rows, with the serving-time records among them.
+    state.pending = []
+    state.trainingRows = 0
+    for example in pending {
+      if example.use.trains {
+        guard state.trainingRows < config.batchMax - 1 else { break }
+        state.trainingRows += 1
+      }
+      state.pending.append(example)
+    }
     if let first = state.pending.first {
       state.batchOpenedMs = batchOpenedMs ?? first.eventTimeMs
     }
@@ -227,28 +244,42 @@ public final class Trainer {
   func closeBatch(
     of domain: String, reason: BatchClosing, state: inout DomainState, engine: KernelEngine
   ) -> BatchReport {
-    let batch = state.pending
+    let pending = state.pending
+    // With label.mode = wait every example trains and is evaluated; a delayed-feedback mode
+    // trains on its biased copies and evaluates the final labels apart.
+    let isSplit = state.trainingRows != pending.count || config.delayedFeedback != nil
+    let batch = isSplit ? pending.filter(\.use.trains) : pending
+    let evaluated = isSplit ? pending.filter(\.use.evaluates) : pending
     let rows = batch.count
-    let rate = config.learningRate(forBatchOf: rows)
-    let started = stepDuration == nil ? nil : ContinuousClock.now
-    engine.prepare(batch)
-    let loss = stage.train(
-      on: batch, state: &state, engine: engine, rate: rate, steps: config.stepsPerBatch)
-    if let started { stepDuration?.observe((ContinuousClock.now - started).inSeconds) }
+    let rate = rows > 0 ? config.learningRate(forBatchOf: rows) : 0
+    var loss: Float = 0
+    if rows > 0 {
+      let started = stepDuration == nil ? nil : ContinuousClock.now
+      engine.prepare(batch)
+      let delayedFraction = config.delayedFeedback.map {
+        $0.delayedFraction(of: state.clickDelays)
+      }
+      loss = stage.train(
+        on: batch, state: &state, engine: engine, rate: rate,
+        steps: config.stepsPerBatch, delayedFraction: delayedFraction)
+      if let started { stepDuration?.observe((ContinuousClock.now - started).inSeconds) }
+    }
     var report = BatchReport(
       domain: domain, reason: reason, size: rows,
-      lastEventTimeMs: batch.last?.eventTimeMs ?? eventTimeMs, learningRate: rate,
+      lastEventTimeMs: pending.last?.eventTimeMs ?? eventTimeMs, learningRate: rate,
       trainingLoss: config.stepsPerBatch > 0 ? loss / Float(config.stepsPerBatch) : 0,
       adaptedLogits: Array(UnsafeBufferPointer(start: engine.kernelLogits, count: rows)),
       backboneLogits: Array(UnsafeBufferPointer(start: engine.backboneLogits, count: rows)),
       labels: Array(UnsafeBufferPointer(start: engine.workspace.labels, count: rows)),
-      servingScores: batch.map(\.servingScore), isActive: false)
+      servingScores: evaluated.map(\.servingScore), servingLabels: evaluated.map(\.label),
+      isActive: false)
     state.record(report)
     state.kernel.examplesSeen += rows
     if state.kernel.examplesSeen >= config.activationMinExamples {
       state.kernel.isActive = true
     }
     state.pending.removeAll(keepingCapacity: true)
+    state.trainingRows = 0
     state.batchOpenedMs = .min
     report.isActive = state.kernel.isActive
     logger.debug(

@@ -30,12 +30,18 @@ extension FreshnessLog: TrainingObserver {
   func published(
     at instant: ContinuousClock.Instant, milliseconds: Int64, checkpointSeconds: Double
   ) {
-    let (arrivals, timestamps) = state.withLock { state in
+    let (arrivals, timestamps, impressions) = state.withLock { state in
       defer {
         state.unpublishedArrivals.removeAll(keepingCapacity: true)
         state.unpublishedTimestamps.removeAll(keepingCapacity: true)
+        state.unpublishedImpressionTimes.removeAll(keepingCapacity: true)
       }
-      return (state.unpublishedArrivals, state.unpublishedTimestamps)
+      return (
+        state.unpublishedArrivals, state.unpublishedTimestamps, state.unpublishedImpressionTimes
+      )
+    }
+    for time in impressions {
+      record(seconds: Double(milliseconds - time) / 1000, records: 1, from: .impression)
     }
     for arrival in arrivals {
       record(seconds: (instant - arrival.instant).inSeconds, records: arrival.records)
@@ -46,5 +52,10 @@ extension FreshnessLog: TrainingObserver {
         from: .produce)
     }
     notePublication(at: instant, checkpointSeconds: checkpointSeconds)
+  }
+
+  /// Keeps the event times until the next publication.
+  func trainedImpressions(eventTimesMs: [Int64]) {
+    state.withLock { $0.unpublishedImpressionTimes.append(contentsOf: eventTimesMs) }
   }
 }

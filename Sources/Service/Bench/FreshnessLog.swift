@@ -15,6 +15,10 @@ final class FreshnessLog: Sendable {
     case poll
     /// The record's timestamp (wall clock, milliseconds).
     case produce
+    /// An impression's event time, for events stamped with their production time: the wait
+    /// from its production to the publication of a kernel trained on it (not merely of a
+    /// snapshot covering its record: a label wait holds it in the joiner meanwhile).
+    case impression
   }
 
   /// When the run's records arrived, were processed and were last published.
@@ -35,6 +39,10 @@ final class FreshnessLog: Sendable {
     var polled: [(seconds: Double, records: Int)] = []
     /// Waits measured from the records' timestamps.
     var produced: [(seconds: Double, records: Int)] = []
+    /// Waits measured from impressions' event times to a kernel trained on them.
+    var impressions: [(seconds: Double, records: Int)] = []
+    /// Event times of impressions trained on and not yet published, in milliseconds.
+    var unpublishedImpressionTimes: [Int64] = []
     /// The span of the run.
     var span = Span()
     /// Chunks trained and not yet published: when they arrived and how many records each held.
@@ -69,6 +77,7 @@ final class FreshnessLog: Sendable {
       switch origin {
       case .poll: append(&state.polled)
       case .produce: append(&state.produced)
+      case .impression: append(&state.impressions)
       }
     }
   }
@@ -105,6 +114,12 @@ final class FreshnessLog: Sendable {
   }
 
   private func samples(_ origin: Origin) -> [(seconds: Double, records: Int)] {
-    state.withLock { origin == .poll ? $0.polled : $0.produced }
+    state.withLock {
+      switch origin {
+      case .poll: $0.polled
+      case .produce: $0.produced
+      case .impression: $0.impressions
+      }
+    }
   }
 }

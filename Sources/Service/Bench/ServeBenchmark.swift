@@ -15,6 +15,9 @@ import Synchronization
 /// 2. Freshness: `serve` with `checkpoint.interval = 1s` while events are produced at a steady
 ///    rate; the waits from a record's production (its Kafka timestamp) and from its poll to the
 ///    publication of the snapshot covering it.
+/// 3. Label-mode freshness (`labelModeFreshness`): per `label.mode`, events stamped with the
+///    wall clock as produced; the wait from an impression's production to the publication of a
+///    kernel trained on it.
 struct ServeBenchmark {
   /// What the benchmark is given.
   struct Settings {
@@ -32,6 +35,11 @@ struct ServeBenchmark {
     var rate: Double?
     /// How long the freshness run produces, in seconds.
     var seconds = 10.0
+    /// The label modes of the label-mode freshness runs (`labelModeFreshness`), in order.
+    var labelModes: [LabelJoiner.Mode] = LabelJoiner.Mode.allCases
+    /// How long each label-mode run produces, in seconds (longer than `label.wait` plus the
+    /// out-of-orderness of `labelModeSettings`, so that `wait` trains some impressions).
+    var labelModeSeconds = 20.0
   }
 
   /// What the end-to-end run measured.
@@ -122,6 +130,7 @@ struct ServeBenchmark {
 
     let rate = settings.rate ?? 0.5 * Double(throughput.events) / throughput.seconds
     try freshness(events, rate: rate, cluster: cluster)
+    try labelModeFreshness(events, rate: rate, cluster: cluster)
   }
 
   /// Produces every event, then serves them with the configured checkpoint interval.

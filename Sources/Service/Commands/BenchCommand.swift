@@ -31,8 +31,10 @@ extension CommandSpec {
                   freshness: serve with checkpoint.interval = 1s while events are produced at
                   --rate events/s (default half the end-to-end rate) for --seconds S (default
                   10): p50/p99 from production (record timestamp) and from arrival (poll) to
-                  the publication of the snapshot covering the record. Needs --backbone
-                  (default backbone.dir)
+                  the publication of the snapshot covering the record. Then, per label mode
+                  (--label-modes), events stamped with the wall clock as produced for
+                  --label-seconds (default 20): p50/p99 from an impression's production to the
+                  publication of a kernel trained on it. Needs --backbone (default backbone.dir)
       soak        the same serve path fed the --input events in a loop for --minutes M
                   (default 10), each loop moving event times forward by the stream's span so
                   that rolling windows keep making new domains; events are produced while serve
@@ -67,6 +69,11 @@ extension CommandSpec {
       .value("--partition-mb", "MB", "serve: value megabytes kept per partition (default 4)"),
       .value("--limit", "N", "serve: events used at most (default all that fit)"),
       .value("--rate", "R", "serve: events/s in the freshness run (default half end to end)"),
+      .value(
+        "--label-modes", "LIST",
+        "serve: label modes of the label-mode freshness runs, comma-separated, or none "
+          + "(default wait,fake_negative,es_dfm)"),
+      .value("--label-seconds", "S", "serve: how long each label-mode run produces (default 20)"),
       .value("--minutes", "M", "soak: minutes to run, one line each (default 10)"),
       .value("--streams", "N", "guard: seeded streams per click rate and scenario (default 10)"),
     ],
@@ -164,6 +171,11 @@ extension CommandSpec {
         settings.limit = try arguments.int("--limit", default: .max, in: 1...Int.max)
         settings.rate = try arguments.positiveDouble("--rate", default: nil)
         settings.seconds = try arguments.positiveDouble("--seconds", default: 10) ?? 10
+        settings.labelModeSeconds =
+          try arguments.positiveDouble("--label-seconds", default: 20) ?? 20
+        if let modes = arguments.value("--label-modes") {
+          settings.labelModes = try Self.labelModes(modes)
+        }
         context.print("openblas core: \(BLASRuntime.coreName)")
         try ServeBenchmark(context: context, settings: settings).run()
       case "soak":
@@ -186,4 +198,19 @@ extension CommandSpec {
       }
       return 0
     })
+
+  /// The label modes `--label-modes` names: comma-separated `label.mode` values, or `none`.
+  ///
+  /// - Throws: `UsageError` naming a value that is not a mode.
+  static func labelModes(_ text: String) throws -> [LabelJoiner.Mode] {
+    if text == "none" { return [] }
+    return try text.split(separator: ",").map { name in
+      let name = name.trimmingCharacters(in: .whitespaces)
+      guard let mode = LabelJoiner.Mode(rawValue: name) else {
+        throw UsageError(
+          "--label-modes: '\(name)' is not a label mode (wait, fake_negative, es_dfm or none)")
+      }
+      return mode
+    }
+  }
 }

@@ -109,7 +109,21 @@ public enum ConfigSchema {
     ConfigKey(
       "label.release", .choice(["on_click", "in_order"]), "in_order",
       "When a clicked impression goes to training: at its click, or at the end of its wait like "
-        + "the unclicked (impression order, no delayed-feedback bias, positives label.wait later)"),
+        + "the unclicked (impression order, no delayed-feedback bias, positives label.wait later); "
+        + "label.mode = wait only"),
+    ConfigKey(
+      "label.mode", .choice(["wait", "fake_negative", "es_dfm"]), "wait",
+      "How labels reach training (README, Delayed feedback): wait trains an impression once its "
+        + "label is final (at its click or label.wait later); fake_negative trains it at once as "
+        + "a negative and again as a positive when its click comes, with importance weights "
+        + "(Ktena et al. 2019); es_dfm waits label.window, then trains it as a negative, and a "
+        + "later click again as a positive, with weights from the domain's share of late clicks "
+        + "(Yang et al. 2021). Serving-time figures always use the final labels. Not changeable "
+        + "under a snapshot"),
+    ConfigKey(
+      "label.window", .duration, "5m",
+      "label.mode = es_dfm: how long (event time) an impression waits for its click before it "
+        + "trains as a negative; at most label.wait"),
   ]
 
   static let domain: [ConfigKey] = [

@@ -52,6 +52,8 @@ extension Configuration {
       mode: train.mode,
       activationMinExamples: settings.domain.minExamples,
       evaluationWindow: train.aucWindow, proxyDecay: Float(train.proxyDecay),
+      delayedFeedback: joinerConfiguration.isBiased
+        ? DelayedFeedback(windowMs: joinerConfiguration.observationWindowMilliseconds) : nil,
       threads: trainingThreads)
   }
 

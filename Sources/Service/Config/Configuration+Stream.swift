@@ -25,7 +25,8 @@ extension Configuration {
       releasesInImpressionOrder: label.release == .inOrder,
       maxFutureMilliseconds: Self.bound(settings.event.maxFuture),
       maxPastMilliseconds: Self.bound(settings.event.maxPast),
-      maxNewDomainsPerDay: settings.domain.maxNewPerDay)
+      maxNewDomainsPerDay: settings.domain.maxNewPerDay, mode: label.mode,
+      observationWindowMilliseconds: label.window.wholeMilliseconds)
   }
 
   /// A duration bound in milliseconds, 0 meaning none (`Int64.max`).

@@ -26,7 +26,22 @@ extension Configuration {
     check { try trainConfig.validate() }
     check { try pretrainConfig.validate() }
     check { _ = try routerConfiguration() }
+    let label = settings.label
+    if label.mode == .esDFM && label.window > label.wait {
+      problems.append(
+        ConfigError(
+          location: location(of: "label.window"),
+          message:
+            "label.window = \(string("label.window")): must be at most label.wait = "
+            + "\(string("label.wait")) (an impression trains as a negative when its window "
+            + "ends; its label is final when its wait ends)"))
+    }
     return problems
+  }
+
+  /// Where `key`'s value came from, as `ConfigError` locations say it.
+  private func location(of key: String) -> String {
+    origins[key].map { $0 == "default" ? "default \(key)" : $0 } ?? "configuration"
   }
 
   /// `error` located at the key its message starts with (`train.learning_rate = 0.0: ...`),
@@ -37,7 +52,6 @@ extension Configuration {
     case .invalidConfiguration(let text), .invalidModel(let text), .io(let text): message = text
     }
     let key = String(message.prefix { !$0.isWhitespace && $0 != ":" })
-    let location = origins[key].map { $0 == "default" ? "default \(key)" : $0 } ?? "configuration"
-    return ConfigError(location: location, message: message)
+    return ConfigError(location: location(of: key), message: message)
   }
 }

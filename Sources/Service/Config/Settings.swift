@@ -178,6 +178,10 @@ public struct Settings: Sendable {
     public var maxPendingBytes: Int
     /// `label.release`.
     public var release: Release
+    /// `label.mode`.
+    public var mode: LabelJoiner.Mode
+    /// `label.window`.
+    public var window: Duration
 
     init(_ reader: inout SettingsReader) {
       wait = reader.duration("label.wait")
@@ -185,6 +189,8 @@ public struct Settings: Sendable {
       maxPending = reader.int("label.max_pending")
       maxPendingBytes = reader.bytes("label.max_pending_bytes")
       release = reader.choice("label.release", as: Release.self)
+      mode = reader.choice("label.mode", as: LabelJoiner.Mode.self)
+      window = reader.duration("label.window")
     }
   }
 

@@ -93,6 +93,13 @@ public final class Pipeline {
   /// Called with every labelled example's impression id, domain, label and serving-time score
   /// (when it has one), in training order: `replay --serving-scores`.
   public var servingScoreSink: ((String, String, Bool, ServingScore) -> Void)?
+  /// When set (benchmarks: freshness), called once per closed batch that trained, with the
+  /// event times (milliseconds) of the impressions it trained on for the first time (a
+  /// correcting positive copy is not a first time).
+  var trainedImpressionSink: (([Int64]) -> Void)?
+  /// Per domain, the event times of impressions in its open batch not yet reported to
+  /// `trainedImpressionSink` (kept only while it is set).
+  var untrainedImpressionTimes: [String: [Int64]] = [:]
 
   let configuration: Configuration
   private let assembler: ExampleAssembler
@@ -318,19 +325,23 @@ public final class Pipeline {
       {
         trainer.startDomain(domain, warmFrom: parent)
       }
-      state.count(partition ?? state.partition(ofLane: example.partition)) {
-        $0.examples += 1
-        if example.label { $0.positives += 1 }
+      if example.use.trains {
+        state.count(partition ?? state.partition(ofLane: example.partition)) {
+          $0.examples += 1
+          if example.label { $0.positives += 1 }
+        }
       }
-      if let score = example.score {
+      if example.use.evaluates, let score = example.score {
         servingScoreSink?(example.impression.id, domain, example.label, score)
       }
       var learnerExample = assembler.example(
         for: example.impression, label: example.label, domain: domain, lane: example.partition)
-      learnerExample.servingScore = example.score.map {
-        ServingScore(
-          backboneLogit: $0.backboneLogit, kernelLogit: $0.kernelLogit,
-          servesKernel: $0.servesKernel)
+      learnerExample.servingScore = example.score
+      learnerExample.use = example.use
+      learnerExample.clickDelayMs = example.clickDelayMilliseconds
+      learnerExample.correctsProvisional = example.correctsProvisional
+      if trainedImpressionSink != nil && example.use.trains && !example.correctsProvisional {
+        untrainedImpressionTimes[domain, default: []].append(example.impression.timeMilliseconds)
       }
       observe(trainer.process(learnerExample))
     }
@@ -339,16 +350,21 @@ public final class Pipeline {
 
   private func observe(_ reports: [BatchReport]) {
     for report in reports {
+      if let sink = trainedImpressionSink, report.size > 0,
+        let times = untrainedImpressionTimes.removeValue(forKey: report.domain)
+      {
+        sink(times)
+      }
       guard let kernel = trainer.kernel(for: report.domain),
         let proxies = trainer.proxies(for: report.domain)
       else { continue }
       // The example detectors (serving guard, harm, logloss and click-rate drift) see what a
       // serving system saw: the scores made when each impression arrived.
-      let examples = report.labels.indices.compactMap { row -> DriftExample? in
-        guard let score = report.servingScores[row] else { return nil }
+      let examples = zip(report.servingScores, report.servingLabels).compactMap {
+        score, label -> DriftExample? in
+        guard let score else { return nil }
         return DriftExample(
-          kernelLogit: score.kernelLogit, backboneLogit: score.backboneLogit,
-          label: report.labels[row])
+          kernelLogit: score.kernelLogit, backboneLogit: score.backboneLogit, label: label)
       }
       let observation = DriftObservation(
         step: kernel.stepCount, eventTimeMs: report.lastEventTimeMs,

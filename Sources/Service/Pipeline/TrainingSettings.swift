@@ -20,7 +20,7 @@ struct TrainingSettings: Equatable {
     "backbone.fields", "backbone.buckets", "backbone.embedding_dim", "backbone.hidden",
     "backbone.hash_seed",
     "iak.insert_at", "iak.bottleneck", "iak.encoder_hidden",
-    "train.mode",
+    "train.mode", "label.mode",
   ]
 
   /// Settings of the training sections that do not touch the streaming state: pretraining's

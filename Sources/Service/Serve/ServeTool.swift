@@ -177,6 +177,9 @@ struct ServeTool {
       health: service.health, restored: service.restored,
       offsetResetPolicy: service.offsetResetPolicy, watermarks: watermarks)
     responder.attach(loop)
+    if let observer {
+      service.pipeline.trainedImpressionSink = { observer.trainedImpressions(eventTimesMs: $0) }
+    }
     // With a state topic other members may own a partition this process still holds: alerts
     // wait for a checkpoint that the group confirmed (`Pipeline.defersAlerts`).
     service.pipeline.defersAlerts = stateTopic != nil

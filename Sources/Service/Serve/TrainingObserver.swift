@@ -14,4 +14,13 @@ protocol TrainingObserver: Sendable {
   /// `milliseconds` since 1970) by a checkpoint that took `checkpointSeconds`.
   func published(
     at instant: ContinuousClock.Instant, milliseconds: Int64, checkpointSeconds: Double)
+
+  /// A closed batch trained on impressions of these event times (milliseconds) for the first
+  /// time (`Pipeline.trainedImpressionSink`); the next `published` publishes kernels trained on
+  /// them.
+  func trainedImpressions(eventTimesMs: [Int64])
+}
+
+extension TrainingObserver {
+  func trainedImpressions(eventTimesMs: [Int64]) {}
 }

@@ -20,6 +20,8 @@ struct JoinerMetrics: Sendable {
   let pending: Metric
   let evictions: [LabelJoiner.Eviction: Metric]
   let heldBytes: [HeldKind: Metric]
+  let fakeNegatives: Metric
+  let clickDelay: Metric
 
   init(registry: MetricsRegistry) {
     let examples = registry.counter(
@@ -56,5 +58,17 @@ struct JoinerMetrics: Sendable {
       labels: ["kind"])
     heldBytes = Dictionary(
       uniqueKeysWithValues: HeldKind.allCases.map { ($0, held.with($0.rawValue)) })
+    fakeNegatives = registry.counter(
+      "iak_label_fake_negatives_total",
+      help: "Impressions a delayed-feedback mode (label.mode) trained on as provisional negatives "
+        + "whose click came later (trained again as positives); over "
+        + "iak_label_examples_total{outcome=\"provisional\"} it is the fake-negative rate."
+    ).with([])
+    clickDelay = registry.histogram(
+      "iak_label_click_delay_seconds",
+      help: "Event time from an impression to the click that labelled it (0 when the click "
+        + "came first); per domain: iak_domain_click_delay_seconds.",
+      buckets: [1, 5, 30, 60, 300, 900, 1_800, 3_600, 7_200, 21_600, 86_400]
+    ).with()
   }
 }

@@ -114,9 +114,11 @@ struct JoinerPartition: Sendable {
     return waiting
   }
 
-  /// Marks the waiting impression `id` as clicked (its `label` true), held until its deadline.
-  mutating func holdClick(for id: String) {
+  /// Marks the waiting impression `id` as clicked (its `label` true) `delayMilliseconds` after it
+  /// was shown, held until its deadline.
+  mutating func holdClick(for id: String, delayMilliseconds: Int64) {
     pending[id]?.impression.label = true
+    pending[id]?.clickDelayMilliseconds = delayMilliseconds
   }
 
   mutating func popEarliestPending() -> LabelJoiner.PendingImpression? {

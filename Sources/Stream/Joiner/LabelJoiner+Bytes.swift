@@ -7,16 +7,19 @@ extension LabelJoiner.State {
   /// bit patterns and the serving flag); version 3 adds to each partition, after its resolved
   /// ids, the admission memory: its recent event times (a count, then int64s), whether its clock
   /// is borne out (a byte), the new-domain day (int64) and the domains started that day (a
-  /// count, then strings). Versions 1 and 2 are still read (an empty admission memory, the
-  /// clock of a partition that ran borne out).
+  /// count, then strings). Version 4 adds two counts (provisional negatives, fake negatives)
+  /// after the nine others, and to each waiting impression, after its score, whether it is
+  /// provisional (a byte) and its held click's delay (a presence byte, then an int64). Versions
+  /// 1 to 3 are still read (an empty admission memory, the clock of a partition that ran borne
+  /// out; no provisional impression, no click delay).
   public func serialized() -> [UInt8] {
     var writer = ByteWriter()
     for byte in "IAKJ".utf8 { writer.append(byte) }
-    writer.append(UInt8(3))
+    writer.append(UInt8(4))
     for count in [
       counts.clicked, counts.expired, counts.evicted, counts.preLabelled,
       counts.duplicateImpressions, counts.duplicateClicks, counts.lateClicks, counts.orphanClicks,
-      counts.overflowClicks,
+      counts.overflowClicks, counts.provisional, counts.fakeNegatives,
     ] {
       writer.append(UInt64(count))
     }
@@ -36,6 +39,9 @@ extension LabelJoiner.State {
           writer.append(score.kernelLogit.bitPattern)
           writer.append(score.servesKernel)
         }
+        writer.append(waiting.isProvisional)
+        writer.append(waiting.clickDelayMilliseconds != nil)
+        if let delay = waiting.clickDelayMilliseconds { writer.append(delay) }
       }
       writer.appendCount(partition.earlyClicks.count)
       for click in partition.earlyClicks {
@@ -65,10 +71,12 @@ extension LabelJoiner.State {
   ///   truncated, impossible counts, invalid UTF-8, trailing bytes).
   public init(bytes: [UInt8]) throws(ByteReadError) {
     var reader = ByteReader(bytes)
-    let version = try reader.expectMagic("IAKJ", versions: 1...3)
+    let version = try reader.expectMagic("IAKJ", versions: 1...4)
     var counts = LabelJoiner.Counts()
     var values: [Int] = []
-    for _ in 0..<9 { values.append(Int(truncatingIfNeeded: try reader.read(UInt64.self))) }
+    for _ in 0..<(version >= 4 ? 11 : 9) {
+      values.append(Int(truncatingIfNeeded: try reader.read(UInt64.self)))
+    }
     counts.clicked = values[0]
     counts.expired = values[1]
     counts.evicted = values[2]
@@ -78,6 +86,10 @@ extension LabelJoiner.State {
     counts.lateClicks = values[6]
     counts.orphanClicks = values[7]
     counts.overflowClicks = values[8]
+    if version >= 4 {
+      counts.provisional = values[9]
+      counts.fakeNegatives = values[10]
+    }
     var partitions: [LabelJoiner.PartitionState] = []
     for _ in 0..<(try reader.readCount(minimumSize: 32)) {
       var partition = LabelJoiner.PartitionState(
@@ -93,6 +105,10 @@ extension LabelJoiner.State {
             backboneLogit: Float(bitPattern: try reader.read(UInt32.self)),
             kernelLogit: Float(bitPattern: try reader.read(UInt32.self)),
             servesKernel: try reader.readBool())
+        }
+        if version >= 4 {
+          waiting.isProvisional = try reader.readBool()
+          if try reader.readBool() { waiting.clickDelayMilliseconds = try reader.read(Int64.self) }
         }
         partition.pending.append(waiting)
       }

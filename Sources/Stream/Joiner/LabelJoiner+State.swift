@@ -73,16 +73,25 @@ extension LabelJoiner {
     public var sequence: UInt64
     /// What it was scored with when it arrived (nil when the caller scored nothing).
     public var score: ServingScore?
+    /// Whether a delayed-feedback mode already sent it to training as a provisional negative
+    /// (it then waits only for a click that corrects it, until `deadlineMilliseconds`).
+    public var isProvisional: Bool
+    /// How long after the impression its click came, for an impression held clicked until its
+    /// deadline (`label.release = in_order`); nil otherwise.
+    public var clickDelayMilliseconds: Int64?
 
     /// Creates a pending impression.
     public init(
       impression: Event, deadlineMilliseconds: Int64, sequence: UInt64,
-      score: ServingScore? = nil
+      score: ServingScore? = nil, isProvisional: Bool = false,
+      clickDelayMilliseconds: Int64? = nil
     ) {
       self.impression = impression
       self.deadlineMilliseconds = deadlineMilliseconds
       self.sequence = sequence
       self.score = score
+      self.isProvisional = isProvisional
+      self.clickDelayMilliseconds = clickDelayMilliseconds
     }
   }
 
@@ -142,6 +151,10 @@ extension LabelJoiner {
     /// Early clicks dropped because `maxPending` early clicks, or `maxPendingBytes` of them, were
     /// already kept (or the click alone would hold more).
     public var overflowClicks = 0
+    /// Impressions a delayed-feedback mode sent to training as provisional negatives.
+    public var provisional = 0
+    /// Of those, the ones whose click came later (trained again as positives).
+    public var fakeNegatives = 0
 
     /// Creates zero counts.
     public init() {}

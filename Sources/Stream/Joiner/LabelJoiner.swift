@@ -18,6 +18,12 @@ import Observability
 /// the earliest deadline is labelled negative at once and counted as evicted, by the bound that
 /// pushed it out. A waiting impression keeps only the features training reads (`keptFeatures`).
 /// The whole state exports to plain arrays (`exportState()`) and restores from them.
+///
+/// That is `Mode.wait`. The delayed-feedback modes (`Mode.fakeNegative`, `Mode.esDFM`) send an
+/// impression to training before its label is known: as a provisional negative at once or when
+/// its observation window ends (unless clicked within it), then its click, if one comes within
+/// the wait, as a positive training copy; each impression's final label leaves apart, with its
+/// serving score, as an `.evaluate` record (`ExampleUse`) when it is known.
 public struct LabelJoiner: Sendable {
   /// The joiner's settings.
   public struct Configuration: Sendable, Equatable {
@@ -51,15 +57,23 @@ public struct LabelJoiner: Sendable {
     /// The features (categorical and numeric names) an impression keeps from the joiner on:
     /// what training reads (`Event.keepingOnly(_:)`); nil keeps every feature.
     public var keptFeatures: Set<String>?
+    /// How labels reach training (`label.mode`).
+    public var mode: Mode
+    /// With `.esDFM`, how long (event time) an impression waits for its click before it goes to
+    /// training as a provisional negative (`label.window`); at most `waitMilliseconds`. With
+    /// `.fakeNegative` it is 0 (an impression trains at once); `.wait` ignores it.
+    public var observationWindowMilliseconds: Int64
 
     /// Creates a configuration; negative durations count as zero and `maxPending`,
-    /// `maxPendingBytes` and `maxNewDomainsPerDay` as at least 1.
+    /// `maxPendingBytes` and `maxNewDomainsPerDay` as at least 1; the observation window is
+    /// bounded by the wait, and is 0 with `.fakeNegative`.
     public init(
       waitMilliseconds: Int64 = 60_000, maxOutOfOrdernessMilliseconds: Int64 = 5_000,
       maxPending: Int = 1_000_000, maxPendingBytes: Int = 256 << 20,
       releasesInImpressionOrder: Bool = false,
       maxFutureMilliseconds: Int64 = .max, maxPastMilliseconds: Int64 = .max,
-      maxNewDomainsPerDay: Int = .max, keptFeatures: Set<String>? = nil
+      maxNewDomainsPerDay: Int = .max, keptFeatures: Set<String>? = nil, mode: Mode = .wait,
+      observationWindowMilliseconds: Int64 = 0
     ) {
       self.waitMilliseconds = max(0, waitMilliseconds)
       self.maxOutOfOrdernessMilliseconds = max(0, maxOutOfOrdernessMilliseconds)
@@ -70,7 +84,28 @@ public struct LabelJoiner: Sendable {
       self.maxPastMilliseconds = max(0, maxPastMilliseconds)
       self.maxNewDomainsPerDay = max(1, maxNewDomainsPerDay)
       self.keptFeatures = keptFeatures
+      self.mode = mode
+      self.observationWindowMilliseconds =
+        mode == .fakeNegative
+        ? 0 : min(max(0, observationWindowMilliseconds), self.waitMilliseconds)
     }
+
+    /// Whether training sees the biased stream of a delayed-feedback mode (`.fakeNegative`,
+    /// `.esDFM`) rather than final labels.
+    public var isBiased: Bool { mode != .wait }
+  }
+
+  /// How labels reach training (`label.mode`; README, "Delayed feedback").
+  public enum Mode: String, Sendable, CaseIterable {
+    /// An impression trains once its label is final: at its click or when `label.wait` ends.
+    case wait
+    /// An impression trains at once as a provisional negative, and again as a positive if its
+    /// click comes within `label.wait` (Ktena et al. 2019, fake-negative weighting).
+    case fakeNegative = "fake_negative"
+    /// An impression trains when its click comes within `label.window`, or as a provisional
+    /// negative when the window ends; a click after that (within `label.wait`) trains it again
+    /// as a positive (Yang et al. 2021, elapsed-time sampling).
+    case esDFM = "es_dfm"
   }
 
   /// Why an impression got its label.
@@ -83,6 +118,9 @@ public struct LabelJoiner: Sendable {
     case evicted
     /// The impression carried its own label.
     case preLabelled = "prelabelled"
+    /// A delayed-feedback mode sent it to training as a negative before its label was known
+    /// (a training copy only; its final label leaves later as one of the outcomes above).
+    case provisional
   }
 
   /// Which bound pushed a waiting impression out early; the `reason` label of
@@ -107,13 +145,23 @@ public struct LabelJoiner: Sendable {
     public var emittedAtMilliseconds: Int64
     /// The partition whose joiner emitted it (its event-time clock).
     public var partition: Int32
-    /// What it was scored with when it arrived (nil when the caller scored nothing).
+    /// What it was scored with when it arrived (nil when the caller scored nothing, and on the
+    /// training copies of a delayed-feedback mode: only its `.evaluate` record carries it).
     public var score: ServingScore?
+    /// Whether it trains, counts in the serving-time figures, or both.
+    public var use: ExampleUse
+    /// For a positive labelled by a click, the click's event time minus the impression's, in
+    /// milliseconds (0 when the click came first); nil otherwise.
+    public var clickDelayMilliseconds: Int64?
+    /// Whether this positive training copy corrects a provisional negative sent earlier (a
+    /// fake negative).
+    public var correctsProvisional: Bool
 
     /// Creates a labelled example.
     public init(
       impression: Event, label: Bool, outcome: Outcome, emittedAtMilliseconds: Int64,
-      partition: Int32 = 0, score: ServingScore? = nil
+      partition: Int32 = 0, score: ServingScore? = nil, use: ExampleUse = .trainAndEvaluate,
+      clickDelayMilliseconds: Int64? = nil, correctsProvisional: Bool = false
     ) {
       self.impression = impression
       self.label = label
@@ -121,6 +169,9 @@ public struct LabelJoiner: Sendable {
       self.emittedAtMilliseconds = emittedAtMilliseconds
       self.partition = partition
       self.score = score
+      self.use = use
+      self.clickDelayMilliseconds = clickDelayMilliseconds
+      self.correctsProvisional = correctsProvisional
     }
   }
 
@@ -252,19 +303,49 @@ public struct LabelJoiner: Sendable {
     }
     let clicked = early.map { $0.timeMilliseconds <= deadline } ?? false
     if early != nil && !clicked { countDroppedClick(.late) }
-    // Leaves now: clicked (unless held for impression order), or already past its deadline.
-    if (clicked && !configuration.releasesInImpressionOrder)
-      || deadline < state.watermark(configuration)
-    {
-      emit(
-        impression, label: clicked, outcome: clicked ? .clicked : .expired, score: score,
-        output: &output)
-      resolve(id, wasClicked: clicked, deadline: deadline, in: &state)
-      return
+    let delay = early.map {
+      max(0, $0.timeMilliseconds.addingSaturated(-impression.timeMilliseconds))
     }
     var waiting = PendingImpression(
       impression: impression, deadlineMilliseconds: deadline, sequence: 0, score: score)
-    if clicked { waiting.impression.label = true }
+    if configuration.isBiased {
+      if clicked {
+        // Its click came first: a positive within any window.
+        emitClick(of: waiting, delayMilliseconds: delay ?? 0, output: &output)
+        resolve(id, wasClicked: true, deadline: deadline, in: &state)
+        return
+      }
+      if deadline < state.watermark(configuration) {
+        // Its wait is over already: the label is final, and trains unweighted.
+        emit(impression, label: false, outcome: .expired, score: score, output: &output)
+        resolve(id, wasClicked: false, deadline: deadline, in: &state)
+        return
+      }
+      let windowEnd = impression.timeMilliseconds.addingSaturated(
+        configuration.observationWindowMilliseconds)
+      if configuration.observationWindowMilliseconds == 0
+        || windowEnd < state.watermark(configuration)
+      {
+        sendProvisional(&waiting, output: &output)
+      } else {
+        waiting.deadlineMilliseconds = windowEnd
+      }
+    } else {
+      // Leaves now: clicked (unless held for impression order), or already past its deadline.
+      if (clicked && !configuration.releasesInImpressionOrder)
+        || deadline < state.watermark(configuration)
+      {
+        emit(
+          impression, label: clicked, outcome: clicked ? .clicked : .expired, score: score,
+          clickDelayMilliseconds: clicked ? delay : nil, output: &output)
+        resolve(id, wasClicked: clicked, deadline: deadline, in: &state)
+        return
+      }
+      if clicked {
+        waiting.impression.label = true
+        waiting.clickDelayMilliseconds = delay
+      }
+    }
     guard waiting.heldBytes <= configuration.maxPendingBytes else {
       // It alone holds more than a partition's waiting impressions may: it never waits, and
       // pushes none of them out.
@@ -276,7 +357,7 @@ public struct LabelJoiner: Sendable {
     while let eviction = boundExceeded(by: state), let oldest = state.popEarliestPending() {
       let clicked = release(oldest, unclicked: .evicted, eviction: eviction, output: &output)
       resolve(
-        oldest.impression.id, wasClicked: clicked, deadline: oldest.deadlineMilliseconds,
+        oldest.impression.id, wasClicked: clicked, deadline: finalDeadline(of: oldest),
         in: &state)
     }
   }
@@ -286,6 +367,12 @@ public struct LabelJoiner: Sendable {
     if state.pending.count > configuration.maxPending { return .count }
     if state.held.impressions > configuration.maxPendingBytes { return .bytes }
     return nil
+  }
+
+  /// The end of `waiting`'s wait for its click (`label.wait` after the impression): its
+  /// `deadlineMilliseconds` too, except while an `.esDFM` impression is in its observation window.
+  private func finalDeadline(of waiting: PendingImpression) -> Int64 {
+    waiting.impression.timeMilliseconds.addingSaturated(configuration.waitMilliseconds)
   }
 
   /// Remembers that `id` was labelled, until one more wait and the out-of-orderness past its
@@ -298,9 +385,42 @@ public struct LabelJoiner: Sendable {
       byteLimit: configuration.maxPendingBytes)
   }
 
-  /// Emits a waiting impression: positive when its click came while it was held
+  /// Sends `waiting` to training as a provisional negative (a delayed-feedback mode) and makes it
+  /// wait for its click until its final deadline.
+  private mutating func sendProvisional(
+    _ waiting: inout PendingImpression, output: inout [LabelledExample]
+  ) {
+    emit(
+      waiting.impression, label: false, outcome: .provisional, score: nil, use: .train,
+      output: &output)
+    waiting.isProvisional = true
+    waiting.deadlineMilliseconds = finalDeadline(of: waiting)
+  }
+
+  /// Emits the click of `waiting` in a delayed-feedback mode: a positive training copy (a fake
+  /// negative corrected when the impression already went to training as a negative), then its
+  /// final label with its serving score.
+  private mutating func emitClick(
+    of waiting: PendingImpression, delayMilliseconds: Int64, output: inout [LabelledExample]
+  ) {
+    if waiting.isProvisional {
+      counts.fakeNegatives += 1
+      metrics?.fakeNegatives.increment()
+    }
+    emit(
+      waiting.impression, label: true, outcome: .clicked, score: nil, use: .train,
+      clickDelayMilliseconds: delayMilliseconds, counted: false, output: &output)
+    output[output.count - 1].correctsProvisional = waiting.isProvisional
+    emit(
+      waiting.impression, label: true, outcome: .clicked, score: waiting.score, use: .evaluate,
+      clickDelayMilliseconds: delayMilliseconds, output: &output)
+  }
+
+  /// Emits a waiting impression whose wait ended (or that was pushed out) without a click in a
+  /// delayed-feedback mode, or in `wait` mode: positive when its click came while it was held
   /// (`releasesInImpressionOrder` marks it with `label`, cleared here), else with `unclicked`
-  /// (`evicted` by `eviction`). Returns whether it was clicked.
+  /// (`evicted` by `eviction`). In a delayed-feedback mode an impression not yet sent to
+  /// training goes as a provisional negative first. Returns whether it was clicked.
   @discardableResult
   private mutating func release(
     _ waiting: PendingImpression, unclicked: Outcome, eviction: Eviction? = nil,
@@ -309,9 +429,19 @@ public struct LabelJoiner: Sendable {
     var impression = waiting.impression
     let clicked = impression.label == true
     impression.label = nil
-    emit(
-      impression, label: clicked, outcome: clicked ? .clicked : unclicked, score: waiting.score,
-      output: &output)
+    if configuration.isBiased {
+      var waiting = waiting
+      if !waiting.isProvisional { sendProvisional(&waiting, output: &output) }
+      emit(
+        impression, label: false, outcome: unclicked, score: waiting.score, use: .evaluate,
+        output: &output)
+    } else {
+      emit(
+        impression, label: clicked, outcome: clicked ? .clicked : unclicked,
+        score: waiting.score,
+        clickDelayMilliseconds: clicked ? waiting.clickDelayMilliseconds : nil,
+        output: &output)
+    }
     if !clicked, let eviction { metrics?.evictions[eviction]?.increment() }
     return clicked
   }
@@ -321,8 +451,16 @@ public struct LabelJoiner: Sendable {
   ) {
     let id = click.id
     if let waiting = state.pending[id] {
-      guard click.timeMilliseconds <= waiting.deadlineMilliseconds else {
+      guard click.timeMilliseconds <= finalDeadline(of: waiting) else {
         countDroppedClick(.late)
+        return
+      }
+      let delay = max(
+        0, click.timeMilliseconds.addingSaturated(-waiting.impression.timeMilliseconds))
+      if configuration.isBiased {
+        _ = state.removePending(id)
+        emitClick(of: waiting, delayMilliseconds: delay, output: &output)
+        resolve(id, wasClicked: true, deadline: finalDeadline(of: waiting), in: &state)
         return
       }
       if configuration.releasesInImpressionOrder {
@@ -331,13 +469,13 @@ public struct LabelJoiner: Sendable {
           countDroppedClick(.duplicate)
           return
         }
-        state.holdClick(for: id)
+        state.holdClick(for: id, delayMilliseconds: delay)
         return
       }
       _ = state.removePending(id)
       emit(
         waiting.impression, label: true, outcome: .clicked, score: waiting.score,
-        output: &output)
+        clickDelayMilliseconds: delay, output: &output)
       resolve(id, wasClicked: true, deadline: waiting.deadlineMilliseconds, in: &state)
     } else if let resolved = state.resolved[id] {
       countDroppedClick(resolved.wasClicked ? .duplicate : .late)
@@ -370,15 +508,26 @@ public struct LabelJoiner: Sendable {
     before watermark: Int64, state: inout JoinerPartition, output: inout [LabelledExample]
   ) {
     let current = state.watermark(configuration)
-    while let waiting = state.popPending(dueBefore: watermark) {
-      let clicked = release(waiting, unclicked: .expired, output: &output)
-      if watermark == .max {
-        output[output.count - 1].emittedAtMilliseconds = max(
-          current, waiting.deadlineMilliseconds)
+    while var waiting = state.popPending(dueBefore: watermark) {
+      let start = output.count
+      let due = waiting.deadlineMilliseconds
+      if configuration.isBiased && !waiting.isProvisional {
+        // The observation window ended without a click: a provisional negative, waiting on for
+        // its click (popped again here if its wait is over too).
+        sendProvisional(&waiting, output: &output)
+        state.addPending(waiting)
       } else {
-        resolve(
-          waiting.impression.id, wasClicked: clicked, deadline: waiting.deadlineMilliseconds,
-          in: &state)
+        let clicked = release(waiting, unclicked: .expired, output: &output)
+        if watermark != .max {
+          resolve(
+            waiting.impression.id, wasClicked: clicked, deadline: finalDeadline(of: waiting),
+            in: &state)
+        }
+      }
+      if watermark == .max {
+        for index in start..<output.count {
+          output[index].emittedAtMilliseconds = max(current, due)
+        }
       }
     }
     while state.popEarlyClick(dueBefore: watermark) { countDroppedClick(.orphan) }
@@ -392,19 +541,27 @@ public struct LabelJoiner: Sendable {
       .addingSaturated(configuration.maxOutOfOrdernessMilliseconds)
   }
 
+  /// Appends one labelled example; `counted` false leaves it out of the outcome counts (the
+  /// positive training copy of a click, counted with its final label).
   private mutating func emit(
     _ impression: Event, label: Bool, outcome: Outcome, score: ServingScore?,
-    output: inout [LabelledExample]
+    use: ExampleUse = .trainAndEvaluate, clickDelayMilliseconds: Int64? = nil,
+    counted: Bool = true, output: inout [LabelledExample]
   ) {
     output.append(
       LabelledExample(
         impression: impression, label: label, outcome: outcome, emittedAtMilliseconds: 0,
-        score: score))
+        score: score, use: use, clickDelayMilliseconds: clickDelayMilliseconds))
+    guard counted else { return }
+    if let clickDelayMilliseconds {
+      metrics?.clickDelay.observe(Double(clickDelayMilliseconds) / 1_000)
+    }
     switch outcome {
     case .clicked: counts.clicked += 1
     case .expired: counts.expired += 1
     case .evicted: counts.evicted += 1
     case .preLabelled: counts.preLabelled += 1
+    case .provisional: counts.provisional += 1
     }
     metrics?.examples[outcome]?.increment()
   }

@@ -19,8 +19,15 @@ public struct EventIngest {
     /// The partition it came from (the caller's number for it, unique across topics): the
     /// event-time clock its domain's batches follow.
     public var partition: Int32
-    /// What it was scored with when it arrived (nil when the caller scored nothing).
+    /// What it was scored with when it arrived (nil when the caller scored nothing, and on the
+    /// training copies of a delayed-feedback mode).
     public var score: ServingScore? = nil
+    /// Whether it trains, counts in the serving-time figures, or both (`label.mode`).
+    public var use: ExampleUse = .trainAndEvaluate
+    /// For a positive labelled by a click, how long after the impression the click came.
+    public var clickDelayMilliseconds: Int64? = nil
+    /// Whether this positive training copy corrects a provisional negative (a fake negative).
+    public var correctsProvisional = false
   }
 
   /// The decoder the bytes-taking `ingest(_:partition:into:)` reads values with. It is
@@ -111,7 +118,9 @@ public struct EventIngest {
         Routed(
           impression: example.impression, label: example.label,
           route: router.route(example.impression), partition: example.partition,
-          score: example.score))
+          score: example.score, use: example.use,
+          clickDelayMilliseconds: example.clickDelayMilliseconds,
+          correctsProvisional: example.correctsProvisional))
     }
     labelled.removeAll(keepingCapacity: true)
   }
