@@ -208,3 +208,34 @@ import Testing
     #expect(configuration.settings.iak.insertAt == .last)
   }
 }
+
+/// The cross-key checks of `label.mode`, as `iak-stream config` reports them.
+@Suite struct LabelModeConfigurationTests {
+  @Test func aWindowLongerThanTheWaitIsRefusedAtTheWindow() throws {
+    var configuration = Configuration()
+    try configuration.apply(override: "label.mode=es_dfm")
+    try configuration.apply(override: "label.window=1h")
+    let problems = configuration.problems()
+    #expect(problems.count == 1)
+    #expect(problems.first?.description.contains("label.window = 1h: must be at most") == true)
+    try configuration.apply(override: "label.window=30m")
+    #expect(configuration.problems().isEmpty)
+    #expect(configuration.joinerConfiguration.observationWindowMilliseconds == 1_800_000)
+    #expect(configuration.trainConfig.delayedFeedback?.windowMs == 1_800_000)
+  }
+
+  @Test func delayedFeedbackNeedsKernelMode() throws {
+    var configuration = Configuration()
+    try configuration.apply(override: "label.mode=fake_negative")
+    #expect(configuration.problems().isEmpty)
+    #expect(configuration.trainConfig.delayedFeedback?.windowMs == 0)
+    try configuration.apply(override: "train.mode=output_bias")
+    #expect(
+      configuration.problems().map(\.description).contains {
+        $0.contains("it needs train.mode = kernel, not output_bias")
+      })
+    var wait = Configuration()
+    try wait.apply(override: "train.mode=output_bias")
+    #expect(wait.problems().isEmpty && wait.trainConfig.delayedFeedback == nil)
+  }
+}

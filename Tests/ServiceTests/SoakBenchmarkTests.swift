@@ -127,6 +127,9 @@ import Testing
     #expect(
       output.first?.hasPrefix("soak input: \(lines.count) events per loop") == true, "\(output)")
     #expect(output.filter { $0.hasPrefix("minute ") }.count == 3, "\(output)")
+    // Bytes per domain: a line per minute, with the growth of the resident set per domain.
+    let perDomain = output.filter { $0.hasPrefix("per domain at minute ") }
+    #expect(perDomain.count == 3 && perDomain.allSatisfy { $0.contains(" RSS growth ") })
     #expect(output.last?.hasPrefix("soak summary: 3 minutes, ") == true, "\(output)")
   }
 }

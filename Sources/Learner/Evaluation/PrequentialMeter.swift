@@ -61,6 +61,13 @@ public struct PrequentialMeter: Sendable {
     crossEntropySum += Double(Logistic.crossEntropy(logit: logit, label: positive ? 1 : 0))
     histogram.record(logit: logit, isPositive: positive)
     if ringLogits.count < windowSize {
+      if ringLogits.count == ringLogits.capacity {
+        // Grown by doubling, but never past the window: a full window of 10,000 would
+        // otherwise sit in buffers of 16,384.
+        let capacity = min(windowSize, max(16, 2 * ringLogits.count))
+        ringLogits.reserveCapacity(capacity)
+        ringLabels.reserveCapacity(capacity)
+      }
       ringLogits.append(logit)
       ringLabels.append(positive)
     } else {
@@ -85,6 +92,12 @@ public struct PrequentialMeter: Sendable {
 
   /// Examples in the window.
   var windowCount: Int { ringLogits.count }
+
+  /// Bytes of the window's buffers (their capacities).
+  var windowHeldBytes: Int {
+    ringLogits.capacity * MemoryLayout<Float>.stride + ringLabels.capacity
+      * MemoryLayout<Bool>.stride
+  }
 
   /// Mean cross-entropy (log loss) over every example, in nats; nil before the first.
   public var logLoss: Double? { count == 0 ? nil : crossEntropySum / Double(count) }

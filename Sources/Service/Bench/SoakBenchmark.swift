@@ -1,5 +1,6 @@
 import Checkpoint
 import Foundation
+import Learner
 import Observability
 import Stream
 import Synchronization
@@ -7,7 +8,8 @@ import Synchronization
 /// `iak-stream bench soak`: the real `serve` path in this process (in-process mock cluster,
 /// consumer thread, decode, join, route, train, snapshots, publish) fed the input stream in a
 /// loop for a number of minutes, with a line of figures per minute: resident memory, events/s
-/// and examples/s in that minute, domains alive, snapshot size. Memory must stay flat.
+/// and examples/s in that minute, domains alive, snapshot size, then the bytes per domain (RSS
+/// growth, snapshot, and what a domain holds in memory by part). Memory must stay flat.
 ///
 /// Each loop moves the event times forward by the stream's span (`SoakStream`), so rolling
 /// windows keep making new domains as time passes. Events are produced while serve consumes,
@@ -53,6 +55,30 @@ struct SoakBenchmark {
     var loop: Int
     /// Domains retired so far (`iak_domains_retired_total`).
     var retired: Int
+    /// Resident set size once serve owned its partitions, before any record, in MB.
+    var startMB = 0.0
+    /// What the trainer's domains held at the newest snapshot (nil before the first).
+    var memory: DomainMemory?
+
+    /// Bytes per domain alive: the growth of the resident set since serve started (all the
+    /// process holds: domains, waiting impressions, queues, allocator slack), the newest
+    /// snapshot, and what a domain holds in memory by part (`DomainMemory`).
+    var perDomainLine: String {
+      let domains = Double(max(domains, 1))
+      var line = String(
+        format: "per domain at minute %d (%d alive): RSS growth %.1f KB, snapshot %.1f KB", index,
+        self.domains, (residentMB - startMB) * 1e3 / domains, snapshotMB * 1e3 / domains)
+      if let memory, memory.domains > 0 {
+        let held = Double(memory.domains)
+        line += String(
+          format: ", held %.1f KB over %d domains (", Double(memory.totalBytes) / held / 1e3,
+          memory.domains)
+        line +=
+          memory.parts.map { String(format: "%@ %.1f", $0.name, Double($0.bytes) / held / 1e3) }
+          .joined(separator: ", ") + " KB)"
+      }
+      return line
+    }
 
     /// The printed line.
     var line: String {
@@ -103,10 +129,11 @@ struct SoakBenchmark {
     let loadedMB = Double(ProcessMemory.residentBytes ?? 0) / 1e6
     run.start()
     try run.waitUntilAssigned(timeout: .seconds(60))
+    let startMB = Double(ProcessMemory.residentBytes ?? 0) / 1e6
     context.print(
       String(
         format: "soak start: RSS %.1f MB with the input loaded, %.1f MB once serve owns its "
-          + "partitions", loadedMB, Double(ProcessMemory.residentBytes ?? 0) / 1e6))
+          + "partitions", loadedMB, startMB))
     let producer = try KafkaProducer.make(
       configuration: KafkaConfiguration(bootstrapServers: cluster.bootstrapServers)
         .setting("linger.ms", "5"),
@@ -143,8 +170,10 @@ struct SoakBenchmark {
           examplesPerSecond: (examples - last.examples) / seconds,
           domains: Int(Self.total("iak_router_domains", in: text)),
           snapshotMB: Double(Self.newestSnapshotBytes(in: run.directory)) / 1e6, loop: loop + 1,
-          retired: Int(Self.total("iak_domains_retired_total", in: text)))
+          retired: Int(Self.total("iak_domains_retired_total", in: text)), startMB: startMB,
+          memory: run.freshness.domainMemory)
         context.print(minute.line)
+        context.print(minute.perDomainLine)
         minutes.append(minute)
         last = (now, processed, examples)
         sampled = (now + settings.interval / 60, .infinity, 0)
