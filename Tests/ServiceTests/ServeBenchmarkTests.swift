@@ -67,7 +67,7 @@ import Testing
     #expect(batches > 0)
     #expect(two.contains("; \(batches) batches, "), "\(two)")
     #expect(line("ratio end to end / learner only: ") != nil, "\(output)")
-    #expect(line("freshness run: ")?.contains("checkpoint.interval = 1s") == true, "\(output)")
+    #expect(line("freshness run: ")?.contains("checkpoint.interval = 500ms") == true, "\(output)")
     for origin in ["freshness from production", "freshness from arrival"] {
       let figures = try #require(line(origin), "\(output)")
       #expect(figures.contains("p50 ") && figures.contains("p99 "))
@@ -83,6 +83,14 @@ import Testing
     #expect(!fake.contains("p50 > run"), "\(fake)")
     let wait = try #require(line("label.mode = wait: "), "\(output)")
     #expect(wait.contains("p50 > run") && wait.contains("; 0 of "), "\(wait)")
+    // The wait's parts and the checkpoints' steps are measured.
+    let parts = try #require(line("freshness parts (record-weighted): "), "\(output)")
+    for part in FreshnessLog.Part.allCases {
+      #expect(parts.contains("\(part.label) p50 "), "\(parts)")
+    }
+    let steps = try #require(line("checkpoint steps (median/max s over "), "\(output)")
+    #expect(number(after: "over ", in: steps).map { $0 > 0 } == true, "\(steps)")
+    #expect(steps.contains(", write ") && steps.contains(", commit "), "\(steps)")
   }
 
   @Test func inputKeepsEachRegionOnOnePartitionAndEachPartitionUnderItsCap() throws {

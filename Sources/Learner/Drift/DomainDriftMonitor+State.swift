@@ -155,7 +155,7 @@ extension DomainDriftMonitor {
     }
     let slots = try reader.doubles(StateTensor.relevanceSlots, count: 3 * savedCount)
     if savedCapacity == relevance.capacity {
-      relevance.slots.replaceSubrange(0..<slots.count, with: slots)
+      relevance.slots = slots
       relevance.next = savedNext
       relevance.count = savedCount
       relevance.kernelLossSum = sums[0]

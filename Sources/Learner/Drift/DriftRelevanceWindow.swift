@@ -8,8 +8,9 @@ import Foundation
 public struct DriftRelevanceWindow: Sendable, Equatable {
   /// Examples the window holds when full.
   public let capacity: Int
-  /// Per slot: kernel loss, backbone loss, label (three values per slot, in ring order).
-  var slots: [Double]
+  /// Per slot: kernel loss, backbone loss, label (three values per slot, in ring order). It
+  /// grows with the examples up to `capacity` slots, so a quiet domain holds only what it saw.
+  var slots: [Double] = []
   /// The slot the next example goes to.
   var next = 0
   /// Examples held (at most `capacity`).
@@ -22,7 +23,6 @@ public struct DriftRelevanceWindow: Sendable, Equatable {
   /// Creates an empty window of `capacity` examples (at least 1).
   public init(capacity: Int) {
     self.capacity = max(1, capacity)
-    slots = [Double](repeating: 0, count: 3 * self.capacity)
   }
 
   /// Whether the window holds `capacity` examples.
@@ -70,9 +70,17 @@ public struct DriftRelevanceWindow: Sendable, Equatable {
     } else {
       count += 1
     }
-    slots[slot] = example.kernelLoss
-    slots[slot + 1] = example.backboneLoss
-    slots[slot + 2] = example.label
+    if slot == slots.count {
+      if slots.count + 3 > slots.capacity {
+        // Grown by doubling, but never past the window.
+        slots.reserveCapacity(min(3 * capacity, max(48, 2 * slots.count)))
+      }
+      slots += [example.kernelLoss, example.backboneLoss, example.label]
+    } else {
+      slots[slot] = example.kernelLoss
+      slots[slot + 1] = example.backboneLoss
+      slots[slot + 2] = example.label
+    }
     kernelLossSum += example.kernelLoss
     backboneLossSum += example.backboneLoss
     labelSum += example.label
@@ -85,7 +93,7 @@ public struct DriftRelevanceWindow: Sendable, Equatable {
 
   /// Empties the window.
   public mutating func removeAll() {
-    for index in 0..<(3 * count) { slots[index] = 0 }
+    slots.removeAll(keepingCapacity: true)
     next = 0
     count = 0
     kernelLossSum = 0

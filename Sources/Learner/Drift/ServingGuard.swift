@@ -78,8 +78,9 @@ public struct ServingGuard: Sendable, Equatable {
 
   /// The settings.
   public let settings: Settings
-  /// Per slot: kernel logit, backbone logit, label (0 or 1), in ring order.
-  var slots: [Float]
+  /// Per slot: kernel logit, backbone logit, label (0 or 1), in ring order. It grows with the
+  /// examples up to `settings.window` slots, so a quiet domain holds only what it saw.
+  var slots: [Float] = []
   /// The slot the next example goes to.
   var next = 0
   /// Examples held (at most `settings.window`).
@@ -103,7 +104,6 @@ public struct ServingGuard: Sendable, Equatable {
   /// Creates an empty guard, in shadow.
   public init(settings: Settings = Settings()) {
     self.settings = settings
-    slots = [Float](repeating: 0, count: 3 * settings.window)
   }
 
   /// Adds one example's serving-time logits and label; returns the verdict when it compared.
@@ -111,9 +111,17 @@ public struct ServingGuard: Sendable, Equatable {
     -> Verdict?
   {
     let slot = 3 * next
-    slots[slot] = kernelLogit
-    slots[slot + 1] = backboneLogit
-    slots[slot + 2] = isPositive ? 1 : 0
+    if slot == slots.count {
+      if slots.count + 3 > slots.capacity {
+        // Grown by doubling, but never past the window.
+        slots.reserveCapacity(min(3 * settings.window, max(48, 2 * slots.count)))
+      }
+      slots += [kernelLogit, backboneLogit, isPositive ? 1 : 0]
+    } else {
+      slots[slot] = kernelLogit
+      slots[slot + 1] = backboneLogit
+      slots[slot + 2] = isPositive ? 1 : 0
+    }
     next = (next + 1) % settings.window
     count = min(count + 1, settings.window)
     sinceCheck += 1
@@ -145,14 +153,14 @@ public struct ServingGuard: Sendable, Equatable {
   /// oldest first) without comparing anything (a restore sets the decisions itself).
   mutating func restore(slots saved: [Float]) {
     let kept = min(saved.count / 3, settings.window)
-    slots.replaceSubrange(0..<(3 * kept), with: saved.suffix(3 * kept))
+    slots = Array(saved.suffix(3 * kept))
     count = kept
     next = kept % settings.window
   }
 
   /// Forgets every example and goes back to shadow (the kernel was replaced).
   public mutating func restart() {
-    for index in slots.indices { slots[index] = 0 }
+    slots.removeAll(keepingCapacity: true)
     next = 0
     count = 0
     sinceCheck = 0

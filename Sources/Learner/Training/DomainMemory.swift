@@ -19,6 +19,9 @@ public struct DomainMemory: Sendable, Equatable {
   public var pendingExampleBytes = 0
   /// The table entry: the domain's name and its `DomainState` value.
   public var entryBytes = 0
+  /// The drift monitors' windows of the same domains (`DriftMonitor.windowHeldBytes`), when
+  /// the caller adds them (the trainer does not hold them).
+  public var driftBytes = 0
 
   /// Creates empty figures.
   public init() {}
@@ -26,7 +29,7 @@ public struct DomainMemory: Sendable, Equatable {
   /// Every part together.
   public var totalBytes: Int {
     kernelBytes + windowBytes + histogramBytes + proxyBytes + pendingCapacityBytes
-      + pendingExampleBytes + entryBytes
+      + pendingExampleBytes + entryBytes + driftBytes
   }
 
   /// The parts by name, in the order `totalBytes` adds them.
@@ -35,6 +38,7 @@ public struct DomainMemory: Sendable, Equatable {
       ("kernel+adam", kernelBytes), ("windows", windowBytes), ("histograms", histogramBytes),
       ("proxies", proxyBytes), ("pending capacity", pendingCapacityBytes),
       ("pending examples", pendingExampleBytes), ("entry", entryBytes),
+      ("drift windows", driftBytes),
     ]
   }
 }

@@ -1,16 +1,24 @@
+import Foundation
+import Learner
 import Observability
 import Stream
 
 extension FreshnessLog: TrainingObserver {
-  /// Keeps the chunk (and, with `measuresProduceTime`, its records' timestamps) until the
-  /// snapshot that covers it is published, and moves the span's end.
+  /// Keeps the chunk (and, with `measuresProduceTime`, its records' timestamps, and how long
+  /// they took from production to the poll) until the snapshot that covers it is published,
+  /// and moves the span's end.
   func trained(
     _ records: [DecodedRecord], arrivedAt arrival: ContinuousClock.Instant,
     at instant: ContinuousClock.Instant
   ) {
     let measuresProduceTime = measuresProduceTime
+    // The poll on the wall clock, to compare with the records' timestamps.
+    let arrivalMilliseconds =
+      Date().timeIntervalSince1970 * 1000 - (ContinuousClock.now - arrival).inSeconds * 1000
+    // This chunk's records by timestamp (runs of one timestamp counted together).
+    var production: [(milliseconds: Int64, records: Int)] = []
     state.withLock { state in
-      state.unpublishedArrivals.append((arrival, records.count))
+      state.unpublishedArrivals.append((arrival, instant, records.count))
       if state.span.firstArrival == nil { state.span.firstArrival = arrival }
       state.span.lastProcessed = instant
       guard measuresProduceTime else { return }
@@ -21,21 +29,36 @@ extension FreshnessLog: TrainingObserver {
         } else {
           state.unpublishedTimestamps.append((timestamp, 1))
         }
+        if production.last?.milliseconds == timestamp {
+          production[production.count - 1].records += 1
+        } else {
+          production.append((timestamp, 1))
+        }
       }
+    }
+    for sample in production {
+      record(
+        seconds: (arrivalMilliseconds - Double(sample.milliseconds)) / 1000,
+        records: sample.records, in: .production)
     }
   }
 
   /// Records the waits of everything trained since the previous publication, from its poll and
-  /// from its timestamp.
+  /// from its timestamp, their parts, the checkpoint's steps and what the domains hold.
   func published(
-    at instant: ContinuousClock.Instant, milliseconds: Int64, checkpointSeconds: Double
+    at instant: ContinuousClock.Instant, milliseconds: Int64,
+    checkpointStartedAt started: ContinuousClock.Instant, timings: CheckpointTimings,
+    domainMemory: DomainMemory
   ) {
+    let limit = limit
     let (arrivals, timestamps, impressions) = state.withLock { state in
       defer {
         state.unpublishedArrivals.removeAll(keepingCapacity: true)
         state.unpublishedTimestamps.removeAll(keepingCapacity: true)
         state.unpublishedImpressionTimes.removeAll(keepingCapacity: true)
       }
+      Self.append(timings, to: &state.checkpoints, limit: limit)
+      state.domainMemory = domainMemory
       return (
         state.unpublishedArrivals, state.unpublishedTimestamps, state.unpublishedImpressionTimes
       )
@@ -45,13 +68,22 @@ extension FreshnessLog: TrainingObserver {
     }
     for arrival in arrivals {
       record(seconds: (instant - arrival.instant).inSeconds, records: arrival.records)
+      record(
+        seconds: (arrival.trained - arrival.instant).inSeconds, records: arrival.records,
+        in: .training)
+      record(
+        seconds: max(0, (started - arrival.trained).inSeconds), records: arrival.records,
+        in: .interval)
+      record(
+        seconds: (instant - max(started, arrival.trained)).inSeconds, records: arrival.records,
+        in: .checkpoint)
     }
     for batch in timestamps {
       record(
         seconds: Double(milliseconds - batch.milliseconds) / 1000, records: batch.records,
         from: .produce)
     }
-    notePublication(at: instant, checkpointSeconds: checkpointSeconds)
+    notePublication(at: instant, checkpointSeconds: (instant - started).inSeconds)
   }
 
   /// Keeps the event times until the next publication.

@@ -1,3 +1,4 @@
+import Learner
 import Synchronization
 
 /// Exact freshness figures for benchmarks, kept by observing `serve`'s training thread
@@ -19,6 +20,30 @@ final class FreshnessLog: Sendable {
     /// from its production to the publication of a kernel trained on it (not merely of a
     /// snapshot covering its record: a label wait holds it in the joiner meanwhile).
     case impression
+  }
+
+  /// A part of a record's wait for the publication covering it, in the order they follow each
+  /// other: the four add up to the wait from production.
+  enum Part: CaseIterable, Sendable {
+    /// From the record's timestamp to the poll that brought it (producer batching, broker,
+    /// fetch; measured with `measuresProduceTime` only).
+    case production
+    /// From its poll to the end of its training (decode ahead, the queue, the chunk's training).
+    case training
+    /// From its training to the start of the checkpoint that covers it (the interval).
+    case interval
+    /// From the start of that checkpoint to the publication (encode, write, publish).
+    case checkpoint
+
+    /// Its name in the figures.
+    var label: String {
+      switch self {
+      case .production: "production -> poll"
+      case .training: "poll -> trained"
+      case .interval: "trained -> checkpoint start"
+      case .checkpoint: "checkpoint start -> publication"
+      }
+    }
   }
 
   /// When the run's records arrived, were processed and were last published.
@@ -45,8 +70,16 @@ final class FreshnessLog: Sendable {
     var unpublishedImpressionTimes: [Int64] = []
     /// The span of the run.
     var span = Span()
-    /// Chunks trained and not yet published: when they arrived and how many records each held.
-    var unpublishedArrivals: [(instant: ContinuousClock.Instant, records: Int)] = []
+    /// The waits' parts (`Part`), record-weighted like the waits.
+    var parts: [Part: [(seconds: Double, records: Int)]] = [:]
+    /// The steps of every checkpoint that published (the oldest dropped beyond `limit`).
+    var checkpoints: [CheckpointTimings] = []
+    /// What the trainer's domains held at the newest publication.
+    var domainMemory: DomainMemory?
+    /// Chunks trained and not yet published: when they arrived, when they were trained, and
+    /// how many records each held.
+    var unpublishedArrivals:
+      [(instant: ContinuousClock.Instant, trained: ContinuousClock.Instant, records: Int)] = []
     /// Records trained and not yet published, by timestamp (milliseconds; runs of one
     /// timestamp counted together).
     var unpublishedTimestamps: [(milliseconds: Int64, records: Int)] = []
@@ -70,16 +103,26 @@ final class FreshnessLog: Sendable {
   func record(seconds: Double, records: Int, from origin: Origin = .poll) {
     let limit = limit
     state.withLock { state in
-      func append(_ samples: inout [(seconds: Double, records: Int)]) {
-        if samples.count >= limit { samples.removeFirst(samples.count / 2) }
-        samples.append((seconds, records))
-      }
       switch origin {
-      case .poll: append(&state.polled)
-      case .produce: append(&state.produced)
-      case .impression: append(&state.impressions)
+      case .poll: Self.append((seconds, records), to: &state.polled, limit: limit)
+      case .produce: Self.append((seconds, records), to: &state.produced, limit: limit)
+      case .impression: Self.append((seconds, records), to: &state.impressions, limit: limit)
       }
     }
+  }
+
+  /// Records that `records` records spent `seconds` in `part` of their wait.
+  func record(seconds: Double, records: Int, in part: Part) {
+    let limit = limit
+    state.withLock { state in
+      Self.append((seconds, records), to: &state.parts[part, default: []], limit: limit)
+    }
+  }
+
+  /// Appends `sample` to `samples`, dropping the oldest half when `limit` is reached.
+  static func append<Sample>(_ sample: Sample, to samples: inout [Sample], limit: Int) {
+    if samples.count >= limit { samples.removeFirst(samples.count / 2) }
+    samples.append(sample)
   }
 
   /// Notes a publication at `instant` by a checkpoint that took `seconds`.
@@ -96,7 +139,24 @@ final class FreshnessLog: Sendable {
   /// The record-weighted quantile `q` (0...1) of the waits from `origin`, or nil when nothing
   /// was recorded.
   func quantile(_ q: Double, from origin: Origin = .poll) -> Double? {
-    let sorted = samples(origin).sorted { $0.seconds < $1.seconds }
+    Self.quantile(q, of: samples(origin))
+  }
+
+  /// The record-weighted quantile `q` (0...1) of the time spent in `part`, or nil when nothing
+  /// was recorded.
+  func quantile(_ q: Double, in part: Part) -> Double? {
+    Self.quantile(q, of: state.withLock { $0.parts[part] ?? [] })
+  }
+
+  /// What the trainer's domains held at the newest publication (nil before the first).
+  var domainMemory: DomainMemory? { state.withLock { $0.domainMemory } }
+
+  /// The steps of every checkpoint that published, oldest first.
+  var checkpoints: [CheckpointTimings] { state.withLock { $0.checkpoints } }
+
+  /// The record-weighted quantile `q` (0...1) of `samples`, or nil when there are none.
+  static func quantile(_ q: Double, of samples: [(seconds: Double, records: Int)]) -> Double? {
+    let sorted = samples.sorted { $0.seconds < $1.seconds }
     let total = sorted.reduce(0) { $0 + $1.records }
     guard total > 0 else { return nil }
     let rank = max(1, Int((q * Double(total)).rounded(.up)))

@@ -28,13 +28,16 @@ extension CommandSpec {
                   training thread, snapshots every checkpoint.interval, kernels published,
                   offsets committed) until all are processed: events/s and examples/s, next to
                   the same examples through a bare Trainer (learner only) and the ratio. Then
-                  freshness: serve with checkpoint.interval = 1s while events are produced at
-                  --rate events/s (default half the end-to-end rate) for --seconds S (default
-                  10): p50/p99 from production (record timestamp) and from arrival (poll) to
-                  the publication of the snapshot covering the record. Then, per label mode
-                  (--label-modes), events stamped with the wall clock as produced for
-                  --label-seconds (default 20): p50/p99 from an impression's production to the
-                  publication of a kernel trained on it. Needs --backbone (default backbone.dir)
+                  freshness: serve with checkpoint.interval = --freshness-interval (default
+                  500ms) while events are produced at --rate events/s (default half the
+                  end-to-end rate) for --seconds S (default 10): p50/p99 from production
+                  (record timestamp) and from arrival (poll) to the publication of the snapshot
+                  covering the record, the parts of that wait (production -> poll -> trained ->
+                  checkpoint start -> publication) and each checkpoint step's median and
+                  maximum. Then, per label mode (--label-modes), events stamped with the wall clock
+                  as produced for --label-seconds (default 20): p50/p99 from an impression's
+                  production to the publication of a kernel trained on it. Needs --backbone
+                  (default backbone.dir)
       soak        the same serve path fed the --input events in a loop for --minutes M
                   (default 10), each loop moving event times forward by the stream's span so
                   that rolling windows keep making new domains; events are produced while serve
@@ -69,6 +72,9 @@ extension CommandSpec {
       .value("--partition-mb", "MB", "serve: value megabytes kept per partition (default 4)"),
       .value("--limit", "N", "serve: events used at most (default all that fit)"),
       .value("--rate", "R", "serve: events/s in the freshness run (default half end to end)"),
+      .value(
+        "--freshness-interval", "T",
+        "serve: checkpoint.interval of the freshness run (default 500ms)"),
       .value(
         "--label-modes", "LIST",
         "serve: label modes of the label-mode freshness runs, comma-separated, or none "
@@ -171,6 +177,12 @@ extension CommandSpec {
         settings.limit = try arguments.int("--limit", default: .max, in: 1...Int.max)
         settings.rate = try arguments.positiveDouble("--rate", default: nil)
         settings.seconds = try arguments.positiveDouble("--seconds", default: 10) ?? 10
+        if let interval = arguments.value("--freshness-interval") {
+          // Checked here, as the configuration checks it, rather than after the first run.
+          var checked = context.configuration
+          try checked.apply(override: "checkpoint.interval=\(interval)")
+          settings.freshnessInterval = interval
+        }
         settings.labelModeSeconds =
           try arguments.positiveDouble("--label-seconds", default: 20) ?? 20
         if let modes = arguments.value("--label-modes") {

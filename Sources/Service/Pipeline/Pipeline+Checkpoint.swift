@@ -32,9 +32,18 @@ extension Pipeline {
     createdAtMilliseconds: Int64, handOver: HandOver? = nil
   ) throws -> SnapshotManifest? {
     // The snapshot's offsets cover every rejected record: their dead letters must be on the topic.
+    var lap = ContinuousClock.now
+    lastCheckpointTimings = CheckpointTimings()
+    func lapSeconds() -> Double {
+      let now = ContinuousClock.now
+      defer { lap = now }
+      return (now - lap).inSeconds
+    }
     try deadLetters?.settle(timeout: .seconds(30))
+    lastCheckpointTimings.settle = lapSeconds()
     guard let store else { return nil }
     let (manifest, kernels) = try writeSnapshot(to: store)
+    lap = .now
     if let confirmMembership = handOver?.confirmMembership {
       do {
         try confirmMembership()
@@ -43,6 +52,7 @@ extension Pipeline {
         throw MembershipNotConfirmed(reason: "\(error)")
       }
     }
+    lastCheckpointTimings.membership = lapSeconds()
     var outgoing = Outgoing(
       kernels: kernels, alerts: alertLedger.waiting, isOwned: ownedDomainFilter(handOver))
     var failures: [String: String] = [:]
@@ -51,12 +61,14 @@ extension Pipeline {
         handOver, outgoing: &outgoing, failures: &failures, snapshotVersion: manifest.version,
         createdAtMilliseconds: createdAtMilliseconds)
     }
+    lastCheckpointTimings.handOver = lapSeconds()
     // What no transaction carried (no hand-over, or domains whose partition is not known).
     for alert in outgoing.alerts { send(alert) }
     alertLedger.waiting = outgoing.waiting
     publish(
       outgoing.kernels, failures: &failures, snapshotVersion: manifest.version,
       createdAtMilliseconds: createdAtMilliseconds)
+    lastCheckpointTimings.publish = lapSeconds()
     if !failures.isEmpty {
       let domains = failures.keys.sorted()
       throw KernelPublisher.Failure(domains: domains, reason: failures[domains[0]]!)
@@ -76,6 +88,7 @@ extension Pipeline {
     // A version number names one set of weights: a kernel gets a new number only when it
     // changed since its newest version; one not known to be delivered goes out again under
     // the number it has.
+    let started = ContinuousClock.now
     var book = state.book
     let kernels = trainer.kernels.sorted { $0.key < $1.key }
     let allocations = book.allocate(stepCounts: kernels.map { ($0.key, $0.value.stepCount) })
@@ -94,6 +107,8 @@ extension Pipeline {
         TrainingSettings.extrasKey: TrainingSettings(configuration).recorded,
       ]) { first, _ in first }
       .merging(driftExtras()) { first, _ in first }
+    let encoded = ContinuousClock.now
+    lastCheckpointTimings.encode = (encoded - started).inSeconds
     let report = try store.write(
       SafeTensors(tensors: tensors),
       offsets: offsets,
@@ -101,6 +116,8 @@ extension Pipeline {
     // The snapshot on disk records these versions with these weights: they are allocated
     // whether or not they are delivered below (a hand-over carries them, with the domains not
     // yet known to be delivered, so the new owner numbers on without reusing a number).
+    let written = ContinuousClock.now
+    lastCheckpointTimings.write = (written - encoded).inSeconds
     state.book = book
     if let quality {
       trainer.publish(
@@ -109,6 +126,7 @@ extension Pipeline {
     }
     refreshDriftSeries()
     alertLedger.snapshotWritten()
+    lastCheckpointTimings.refresh = (ContinuousClock.now - written).inSeconds
     return (report.manifest, items)
   }
 

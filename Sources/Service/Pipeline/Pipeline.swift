@@ -130,6 +130,8 @@ public final class Pipeline {
   let quality: LearnerMetrics?
   /// Domains whose drift series were removed because they fell silent (`metrics.silent_after`).
   var silentDomains: Set<String> = []
+  /// How long the steps of the newest checkpoint took (`bench serve`'s freshness breakdown).
+  var lastCheckpointTimings = CheckpointTimings()
 
   /// Creates a pipeline with empty state.
   ///

@@ -420,9 +420,7 @@ final class TrainingLoop: @unchecked Sendable {
         metrics.freshness.observe((published - arrival.instant).inSeconds, count: arrival.records)
       }
       arrivals.removeAll(keepingCapacity: true)
-      observer?.published(
-        at: published, milliseconds: Int64(Date().timeIntervalSince1970 * 1000),
-        checkpointSeconds: (published - started).inSeconds)
+      let publishedMilliseconds = Int64(Date().timeIntervalSince1970 * 1000)
       metrics.snapshots.increment()
       metrics.lastSnapshot.set(Date().timeIntervalSince1970)
       metrics.snapshotSeconds.observe((published - started).inSeconds)
@@ -443,6 +441,13 @@ final class TrainingLoop: @unchecked Sendable {
       lastCheckpoint = published
       health?.markCheckpointed()
       commit(manifest.offsets)
+      if let observer {
+        var timings = pipeline.lastCheckpointTimings
+        timings.commit = (ContinuousClock.now - published).inSeconds
+        observer.published(
+          at: published, milliseconds: publishedMilliseconds, checkpointStartedAt: started,
+          timings: timings, domainMemory: pipeline.trainer.domainMemory)
+      }
       return true
     } catch let error as MembershipNotConfirmed {
       isMembershipUnconfirmed = true

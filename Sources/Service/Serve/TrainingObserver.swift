@@ -1,3 +1,4 @@
+import Learner
 import Stream
 
 /// What a benchmark watches of `serve`'s training thread (`bench serve`: exact freshness and the
@@ -11,9 +12,13 @@ protocol TrainingObserver: Sendable {
     at instant: ContinuousClock.Instant)
 
   /// A snapshot covering every record trained so far was published at `instant` (wall clock
-  /// `milliseconds` since 1970) by a checkpoint that took `checkpointSeconds`.
+  /// `milliseconds` since 1970) by a checkpoint that started at `started`, whose steps took
+  /// `timings` (its offsets were committed after `instant`, in `timings.commit`), when the
+  /// trainer's domains held `domainMemory`.
   func published(
-    at instant: ContinuousClock.Instant, milliseconds: Int64, checkpointSeconds: Double)
+    at instant: ContinuousClock.Instant, milliseconds: Int64,
+    checkpointStartedAt started: ContinuousClock.Instant, timings: CheckpointTimings,
+    domainMemory: DomainMemory)
 
   /// A closed batch trained on impressions of these event times (milliseconds) for the first
   /// time (`Pipeline.trainedImpressionSink`); the next `published` publishes kernels trained on

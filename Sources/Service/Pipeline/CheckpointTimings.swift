@@ -1,0 +1,31 @@
+/// How long each step of one checkpoint took, in seconds: what `bench serve` breaks the
+/// freshness wait into (`Pipeline.lastCheckpointTimings`, completed by the training loop).
+struct CheckpointTimings: Sendable, Equatable {
+  /// Waiting for the dead letters of the covered records to be on their topic.
+  var settle = 0.0
+  /// Numbering the changed kernels and encoding all state into tensors and extras (training
+  /// thread, at the consistent point).
+  var encode = 0.0
+  /// `SnapshotStore.write`: the payload and manifest files, their fsyncs, the rename, `LATEST`
+  /// and retention.
+  var write = 0.0
+  /// What follows a written snapshot: per-domain metrics, drift series, the alert history.
+  var refresh = 0.0
+  /// Asking the consumer group to confirm this process as a member.
+  var membership = 0.0
+  /// Handing the owned partitions' states over (state topic, transactions).
+  var handOver = 0.0
+  /// Publishing the changed kernels (and the alerts no transaction carried).
+  var publish = 0.0
+  /// Committing the snapshot's offsets to Kafka.
+  var commit = 0.0
+
+  /// The steps by name, in the order a checkpoint takes them.
+  var steps: [(name: String, seconds: Double)] {
+    [
+      ("settle", settle), ("encode", encode), ("write", write), ("refresh", refresh),
+      ("membership", membership), ("hand-over", handOver), ("publish", publish),
+      ("commit", commit),
+    ]
+  }
+}
