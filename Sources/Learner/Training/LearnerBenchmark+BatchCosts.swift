@@ -70,8 +70,12 @@ extension LearnerBenchmark {
       }
       let batches = measure(seconds: seconds / 2) {
         engine.prepare(batch)
+        let delayedFraction = train.delayedFeedback.map {
+          $0.delayedFraction(of: state.clickDelays)
+        }
         _ = stage.train(
-          on: batch, state: &state, engine: engine, rate: rate, steps: train.stepsPerBatch)
+          on: batch, state: &state, engine: engine, rate: rate, steps: train.stepsPerBatch,
+          delayedFraction: delayedFraction)
       }
       var trainConfig = train
       trainConfig.batchMax = size
