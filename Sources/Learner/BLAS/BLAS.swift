@@ -7,6 +7,11 @@ internal import COpenBLAS
 enum BLAS {
   /// `c = a * b + beta * c` where `a` is `[m x k]` and `b` is `[k x n]` (or their transposes).
   ///
+  /// A product with `k == 1` and `beta == 0` (an outer product: the output layer's backward
+  /// pass, and a one-row batch's weight gradients) is a plain loop: each output is one rounded
+  /// product, the same bits `cblas_sgemm` gives, without its fixed cost (measured with
+  /// `iak-stream bench steps`: about 0.35 µs against 0.9 µs for `[1 x 1] x [1 x 64]`).
+  ///
   /// - Parameters:
   ///   - transposeA: use `a` stored as `[k x m]`.
   ///   - transposeB: use `b` stored as `[n x k]`.
@@ -23,11 +28,29 @@ enum BLAS {
       if beta == 0 { c.update(repeating: 0, count: m * n) }
       return
     }
+    if k == 1 && beta == 0 {
+      outerProduct(m: m, n: n, a, b, into: c)
+      return
+    }
     let lda = transposeA ? m : k
     let ldb = transposeB ? k : n
     cblas_sgemm(
       CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
       Int32(m), Int32(n), Int32(k), 1, a, Int32(lda), b, Int32(ldb), beta, c, Int32(n))
+  }
+
+  /// `c[i, j] = a[i] * b[j]` for `a` of length `m` and `b` of length `n` (`c` is `[m x n]`);
+  /// a one-column `a` and a one-row `b` are laid out the same transposed or not.
+  @inline(__always)
+  static func outerProduct(
+    m: Int, n: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+    into c: UnsafeMutablePointer<Float>
+  ) {
+    for i in 0..<m {
+      let x = a[i]
+      let row = c + i * n
+      for j in 0..<n { row[j] = x * b[j] }
+    }
   }
 
   /// Adds `bias` (length `columns`) to every row of `matrix` (`[rows x columns]`).

@@ -7,7 +7,8 @@ extension IAKKernel {
 
   /// Runs the kernel on `rows` rows of `input` (`h`, `rows x m`), writing `mu`/`log_var`, `z`,
   /// `delta` and `h' = h + delta` into `workspace`. With `sampling`, `z = mu + exp(log_var/2) *
-  /// eps` with eps drawn from the kernel's noise generator (which advances); otherwise `z = mu`.
+  /// eps` with eps drawn from the kernel's noise generator (which advances), and `exp(log_var/2)`
+  /// is kept in `workspace.deviation` for `backward`; otherwise `z = mu`.
   mutating func forward(
     input: UnsafePointer<Float>, rows: Int, workspace: KernelWorkspace, sampling: Bool
   ) {
@@ -36,10 +37,12 @@ extension IAKKernel {
         let stats = workspace.statistics + row * 2 * k
         let code = workspace.code + row * k
         let eps = workspace.noise + row * k
+        let deviation = workspace.deviation + row * k
         for unit in 0..<k {
           if sampling {
             let logVariance = min(max(stats[k + unit], range.lowerBound), range.upperBound)
-            code[unit] = stats[unit] + exp(0.5 * logVariance) * eps[unit]
+            deviation[unit] = exp(0.5 * logVariance)
+            code[unit] = stats[unit] + deviation[unit] * eps[unit]
           } else {
             code[unit] = stats[unit]
           }
@@ -82,6 +85,7 @@ extension IAKKernel {
         let statsGradient = workspace.statisticsGradient + row * 2 * k
         let codeGradient = workspace.codeGradient + row * k
         let eps = workspace.noise + row * k
+        let deviation = workspace.deviation + row * k
         for unit in 0..<k {
           let mu = stats[unit]
           let raw = stats[k + unit]
@@ -92,7 +96,7 @@ extension IAKKernel {
           statsGradient[unit] = codeGradient[unit] + klScale * mu
           statsGradient[k + unit] =
             inside
-            ? codeGradient[unit] * eps[unit] * 0.5 * exp(0.5 * logVariance)
+            ? codeGradient[unit] * eps[unit] * 0.5 * deviation[unit]
               + klScale * 0.5 * (variance - 1)
             : 0
         }

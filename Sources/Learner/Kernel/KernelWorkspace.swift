@@ -10,6 +10,8 @@ final class KernelWorkspace {
   let statistics: UnsafeMutablePointer<Float>
   /// `capacity x k` noise of the last sampled pass.
   let noise: UnsafeMutablePointer<Float>
+  /// `capacity x k` standard deviations `exp(log_var / 2)` of the last sampled pass.
+  let deviation: UnsafeMutablePointer<Float>
   /// `capacity x k` bottleneck values.
   let code: UnsafeMutablePointer<Float>
   /// `capacity x m` decoder outputs.
@@ -38,6 +40,7 @@ final class KernelWorkspace {
     hidden = make(rows * layout.encoderHidden)
     statistics = make(rows * 2 * layout.bottleneck)
     noise = make(rows * layout.bottleneck)
+    deviation = make(rows * layout.bottleneck)
     code = make(rows * layout.bottleneck)
     delta = make(rows * layout.width)
     modified = make(rows * layout.width)
@@ -49,7 +52,7 @@ final class KernelWorkspace {
 
   deinit {
     for buffer in [
-      hidden, statistics, noise, code, delta, modified, codeGradient, statisticsGradient,
+      hidden, statistics, noise, deviation, code, delta, modified, codeGradient, statisticsGradient,
       hiddenGradient, gradient,
     ] {
       buffer.deallocate()

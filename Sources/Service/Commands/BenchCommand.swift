@@ -8,15 +8,19 @@ extension CommandSpec {
   public static let bench = CommandSpec(
     name: "bench",
     summary:
-      "Run a benchmark and print its figures (bench learner | decode | kafka | checkpoint | serve "
-      + "| soak | guard)",
+      "Run a benchmark and print its figures (bench learner | steps | decode | kafka | checkpoint "
+      + "| serve | soak | guard)",
     usage:
-      "iak-stream bench learner|decode|kafka|checkpoint|serve|soak|guard [--input FILE] "
+      "iak-stream bench learner|steps|decode|kafka|checkpoint|serve|soak|guard [--input FILE] "
       + "[--seconds S] [--backbone DIR] [--minutes M] [--streams N]",
     details: """
       learner     training examples/s, achieved GFLOP/s of the kernel step and single-thread
                   sgemm GFLOP/s measured in the same run, for batch sizes 16/32/128/512; then
                   the cost of scoring one arriving impression at serving time
+      steps       the configured model (backbone.*, iak.*, train.*) at batches of 1, 4, 16
+                  and 64 rows with train.steps_per_batch steps: examples/s of the per-batch
+                  work (prepare, score, proxies, steps) and of a Trainer whose batches close
+                  at that size, and the microseconds of prepare, score and one step
       decode      decoded events/s, and decode + join + route events/s, of the --input events
       kafka       records/s consumed from the embedded mock broker for --input, then the
                   same keyed by region through decode, join and routing
@@ -87,7 +91,7 @@ extension CommandSpec {
       let arguments = context.arguments
       guard let which = arguments.positionals.first, arguments.positionals.count == 1 else {
         throw UsageError(
-          "bench takes one of: learner, decode, kafka, checkpoint, serve, soak, guard")
+          "bench takes one of: learner, steps, decode, kafka, checkpoint, serve, soak, guard")
       }
       switch which {
       case "learner":
@@ -111,6 +115,16 @@ extension CommandSpec {
             "64 batches of 32 closing together, train.threads = \(threads): \(Int(rate)) "
               + "examples/s (\(String(format: "%.2f", rate / oneThread))x one thread; \(cores) "
               + "cores, openblas core \(BLASRuntime.coreName))")
+        }
+      case "steps":
+        let seconds = try arguments.positiveDouble("--seconds", default: 1) ?? 1
+        let configuration = context.configuration
+        let backbone = try configuration.backboneConfig()
+        let kernel = try configuration.kernelConfig()
+        let costs = try LearnerBenchmark.runBatchCosts(
+          backbone: backbone, kernel: kernel, train: configuration.trainConfig, seconds: seconds)
+        for line in LearnerBenchmark.format(costs, backbone: backbone, kernel: kernel) {
+          context.print(line)
         }
       case "decode":
         let path = try arguments.required("--input")

@@ -442,11 +442,13 @@ final class TrainingLoop: @unchecked Sendable {
       health?.markCheckpointed()
       commit(manifest.offsets)
       if let observer {
+        var memory = pipeline.trainer.domainMemory
+        memory.driftBytes = pipeline.drift.windowHeldBytes
         var timings = pipeline.lastCheckpointTimings
         timings.commit = (ContinuousClock.now - published).inSeconds
         observer.published(
           at: published, milliseconds: publishedMilliseconds, checkpointStartedAt: started,
-          timings: timings, domainMemory: pipeline.trainer.domainMemory)
+          timings: timings, domainMemory: memory)
       }
       return true
     } catch let error as MembershipNotConfirmed {
