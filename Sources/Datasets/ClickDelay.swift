@@ -1,5 +1,6 @@
 import Base
 import Foundation
+import Stream
 
 /// How long after its impression a split click happens, in event time.
 ///
