@@ -5,6 +5,8 @@
 #   make experiment  the MovieLens adaptation experiment, writing docs/experiments.md (not in CI)
 #   make controlled-experiment  a known effect planted in MovieLens: how much of it kernels
 #               recover, writing docs/controlled-experiment.md (not in CI)
+#   make label-mode-experiment  label.mode (wait, fake_negative, es_dfm) at serving time on 5 s
+#               and long-tail click delays, writing its section of docs/experiments.md (not in CI)
 #   make chaos  the reliability suite in full (crashes, broker and storage faults, hostile input)
 
 SWIFT ?= swift
@@ -12,7 +14,7 @@ BIN := .build/debug/iak-stream
 RELEASE_BIN := .build/release/iak-stream
 
 .PHONY: all build release deps data lint test demo bench experiment controlled-experiment chaos \
-	clean
+	label-mode-experiment clean
 
 all: build
 
@@ -48,6 +50,9 @@ experiment: deps data release
 
 controlled-experiment: deps data release
 	@./scripts/controlled-experiment $(RELEASE_BIN)
+
+label-mode-experiment: deps data release
+	@./scripts/label-mode-experiment $(RELEASE_BIN)
 
 chaos: deps data build
 	@./scripts/chaos

@@ -13,8 +13,11 @@ import Stream
 ///
 /// Order: events are sorted by event time; at equal times, by the rating's position in the time
 /// sorted ratings (ties between ratings keep their order in `ml-100k.inter`), then the
-/// impression, its sampled negatives, and last a split click. Event ids are `ml-R` for the rating
-/// in data row R of `ml-100k.inter` (1-based, header excluded), `ml-R-nJ` for its J-th negative.
+/// impression, its sampled negatives, and last a split click. A split click is an event at its
+/// own time, its impression's plus `Options.clickDelay`; with drawn delays clicks can overtake
+/// one another, and clicks at one time keep their ratings' order. Event ids are `ml-R` for the
+/// rating in data row R of `ml-100k.inter` (1-based, header excluded), `ml-R-nJ` for its J-th
+/// negative.
 ///
 /// For controlled experiments, `effects(_:)` chooses (region, month, genre) cells and moves their
 /// click probability by a known number of logits (`MovieLensEffects` gives the exact rule);
@@ -24,8 +27,8 @@ public struct MovieLensConverter: Sendable {
   public struct Options: Sendable, Equatable {
     /// Remove the label from impressions and emit a separate click event for positive ratings.
     public var splitClicks: Bool
-    /// How far after its impression a split click happens, in milliseconds of event time.
-    public var clickDelayMilliseconds: Int64
+    /// How far after its impression a split click happens, in event time.
+    public var clickDelay: ClickDelay
     /// Sampled items per rating that the user never rated, emitted as synthetic non-clicks.
     public var negativesPerRating: Int
     /// The seed of the negative sampler.
@@ -33,11 +36,11 @@ public struct MovieLensConverter: Sendable {
 
     /// Creates options; by default labelled impressions only, clicks 5 s after impressions.
     public init(
-      splitClicks: Bool = false, clickDelayMilliseconds: Int64 = 5_000,
+      splitClicks: Bool = false, clickDelay: ClickDelay = .fixed(milliseconds: 5_000),
       negativesPerRating: Int = 0, seed: UInt64 = 0
     ) {
       self.splitClicks = splitClicks
-      self.clickDelayMilliseconds = clickDelayMilliseconds
+      self.clickDelay = clickDelay
       self.negativesPerRating = negativesPerRating
       self.seed = seed
     }
@@ -167,19 +170,13 @@ public struct MovieLensConverter: Sendable {
   ) throws(Failure) -> Summary {
     var summary = Summary()
     var random = SplitMix64(seed: options.seed)
-    var pendingClicks: [Event] = []
-    var nextClick = 0
+    var pendingClicks = PendingClicks()
     func emitClicks(through time: Int64) throws(Failure) {
-      while nextClick < pendingClicks.count,
-        pendingClicks[nextClick].timeMilliseconds <= time
+      while let earliest = pendingClicks.earliestTime, earliest <= time,
+        let click = pendingClicks.removeEarliest()
       {
-        try body(pendingClicks[nextClick])
+        try body(click)
         summary.events += 1
-        nextClick += 1
-      }
-      if nextClick > 4_096 {
-        pendingClicks.removeFirst(nextClick)
-        nextClick = 0
       }
     }
     for rating in ratings {
@@ -213,10 +210,11 @@ public struct MovieLensConverter: Sendable {
       if isPositive {
         summary.clicks += 1
         if options.splitClicks {
-          pendingClicks.append(
+          pendingClicks.add(
             Event(
               kind: .click, id: id,
-              timeMilliseconds: rating.timeMilliseconds + options.clickDelayMilliseconds,
+              timeMilliseconds: rating.timeMilliseconds
+                + options.clickDelay.milliseconds(row: rating.row),
               region: user.region))
         }
       }

@@ -9,7 +9,8 @@ extension CommandSpec {
     name: "dataset",
     summary: "Make event files: MovieLens events, or a hostile corpus (dataset movielens|hostile)",
     usage: """
-      iak-stream dataset movielens --source DIR --out FILE [--split-clicks] \
+      iak-stream dataset movielens --source DIR --out FILE [--split-clicks \
+      [--click-delay DURATION|lognormal:MEDIAN:SIGMA [--click-delay-seed S]]] \
       [--negatives K --seed S] [--inject-effects N --effect-size DELTA [--effect-seed S] \
       [--effect-since TIME] [--effect-min-impressions M] [--effects-out FILE]]
         iak-stream dataset hostile --out FILE [--count N] [--seed S] [--mix-into events.jsonl]
@@ -22,7 +23,15 @@ extension CommandSpec {
       label click = rating >= 4.
 
       --split-clicks removes the label from the impression and writes a separate click event
-      5 seconds later in event time, as a real impression/click log looks. --negatives K adds K
+      5 seconds later in event time, as a real impression/click log looks. --click-delay sets
+      that delay: a duration (5s, the default; 250ms, 10m, 2h, 1d) for every click, or
+      lognormal:MEDIAN:SIGMA for a long tail drawn per click: the natural logarithm of the delay
+      is normal around ln(MEDIAN) with standard deviation SIGMA (0 to 10), so half the clicks
+      come within MEDIAN; lognormal:10m:2 puts about 9 in 10 within 2 hours and about 1 in 150
+      after a day. Each click's delay is seeded by --click-delay-seed (default 1) and its
+      rating's row, and is at least 1 ms. Clicks are events at their own time: the output stays
+      in event-time order, a late click after the impressions that came before it, and clicks
+      at one time in their ratings' order. --negatives K adds K
       sampled items the user never rated per rating, as extra non-click impressions marked
       synthetic (for load tests); --seed makes that sampling repeatable. The output is written
       to FILE.partial and renamed when complete.
@@ -59,6 +68,10 @@ extension CommandSpec {
       .value("--source", "DIR", "MovieLens folder (default data/ml-100k)"),
       .value("--out", "FILE", "Where to write the events (required)"),
       .flag("--split-clicks", "Write clicks as separate events after their impression"),
+      .value(
+        "--click-delay", "SPEC",
+        "Split clicks' delay: a duration (default 5s) or lognormal:MEDIAN:SIGMA (e.g. 10m:2)"),
+      .value("--click-delay-seed", "S", "Seed of the log-normal click delays (default 1)"),
       .value("--negatives", "K", "Sampled non-click impressions per rating (default 0)"),
       .value("--seed", "S", "Seed of the negative sampling or the hostile corpus (default 1)"),
       .value("--inject-effects", "N", "Cells (region, month, genre) whose click rate to move"),
@@ -81,7 +94,7 @@ extension CommandSpec {
       let source = URL(fileURLWithPath: arguments.value("--source") ?? "data/ml-100k")
       let output = URL(fileURLWithPath: try arguments.required("--out"))
       let options = MovieLensConverter.Options(
-        splitClicks: arguments.has("--split-clicks"),
+        splitClicks: arguments.has("--split-clicks"), clickDelay: try clickDelay(arguments),
         negativesPerRating: try arguments.int("--negatives", default: 0, in: 0...1000),
         seed: UInt64(try arguments.int("--seed", default: 1)))
       guard let plan = try effectPlan(arguments) else {
@@ -100,6 +113,49 @@ extension CommandSpec {
       return try writeEventsWithEffects(
         context, source: source, output: output, options: options, plan: plan, truth: truth)
     })
+}
+
+/// The split clicks' delay of `dataset movielens`: --click-delay and --click-delay-seed.
+private func clickDelay(_ arguments: ParsedArguments) throws -> ClickDelay {
+  let seedText = arguments.value("--click-delay-seed")
+  guard let text = arguments.value("--click-delay") else {
+    if seedText != nil {
+      throw UsageError("--click-delay-seed needs --click-delay lognormal:MEDIAN:SIGMA")
+    }
+    return .fixed(milliseconds: 5_000)
+  }
+  guard arguments.has("--split-clicks") else {
+    throw UsageError("--click-delay needs --split-clicks (without it there are no click events)")
+  }
+  let delay: ClickDelay
+  let parts = text.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+  if parts.count == 3, parts[0] == "lognormal" {
+    guard let median = ConfigValueParser.milliseconds(parts[1]),
+      let sigma = Double(parts[2])
+    else {
+      throw UsageError(
+        "option --click-delay expects lognormal:MEDIAN:SIGMA such as lognormal:10m:2, "
+          + "got '\(text)'")
+    }
+    delay = .logNormal(
+      medianMilliseconds: median, sigma: sigma,
+      seed: UInt64(try arguments.int("--click-delay-seed", default: 1, in: 0...Int.max)))
+  } else if let milliseconds = ConfigValueParser.milliseconds(text) {
+    if seedText != nil {
+      throw UsageError("--click-delay-seed only applies to --click-delay lognormal:MEDIAN:SIGMA")
+    }
+    delay = .fixed(milliseconds: milliseconds)
+  } else {
+    throw UsageError(
+      "option --click-delay expects a duration such as 5s or lognormal:MEDIAN:SIGMA such as "
+        + "lognormal:10m:2, got '\(text)'")
+  }
+  do {
+    try delay.validate()
+  } catch {
+    throw UsageError(error.description)
+  }
+  return delay
 }
 
 /// The effect plan of `dataset movielens`, or nil without --inject-effects.
