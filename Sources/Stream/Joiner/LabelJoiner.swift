@@ -23,7 +23,8 @@ import Observability
 /// impression to training before its label is known: as a provisional negative at once or when
 /// its observation window ends (unless clicked within it), then its click, if one comes within
 /// the wait, as a positive training copy; each impression's final label leaves apart, with its
-/// serving score, as an `.evaluate` record (`ExampleUse`) when it is known.
+/// serving score, as an `.evaluate` record (`ExampleUse`) at its deadline, in impression order
+/// like `releasesInImpressionOrder` releases them.
 public struct LabelJoiner: Sendable {
   /// The joiner's settings.
   public struct Configuration: Sendable, Equatable {
@@ -310,25 +311,31 @@ public struct LabelJoiner: Sendable {
       impression: impression, deadlineMilliseconds: deadline, sequence: 0, score: score)
     if configuration.isBiased {
       if clicked {
-        // Its click came first: a positive within any window.
-        emitClick(of: waiting, delayMilliseconds: delay ?? 0, output: &output)
-        resolve(id, wasClicked: true, deadline: deadline, in: &state)
-        return
-      }
-      if deadline < state.watermark(configuration) {
+        // Its click came first: a positive within any window, trained now; its final label
+        // waits for its deadline like every impression's.
+        trainClick(of: waiting, delayMilliseconds: delay ?? 0, output: &output)
+        waiting.impression.label = true
+        waiting.clickDelayMilliseconds = delay ?? 0
+        if deadline < state.watermark(configuration) {
+          release(waiting, unclicked: .expired, output: &output)
+          resolve(id, wasClicked: true, deadline: deadline, in: &state)
+          return
+        }
+      } else if deadline < state.watermark(configuration) {
         // Its wait is over already: the label is final, and trains unweighted.
         emit(impression, label: false, outcome: .expired, score: score, output: &output)
         resolve(id, wasClicked: false, deadline: deadline, in: &state)
         return
-      }
-      let windowEnd = impression.timeMilliseconds.addingSaturated(
-        configuration.observationWindowMilliseconds)
-      if configuration.observationWindowMilliseconds == 0
-        || windowEnd < state.watermark(configuration)
-      {
-        sendProvisional(&waiting, output: &output)
       } else {
-        waiting.deadlineMilliseconds = windowEnd
+        let windowEnd = impression.timeMilliseconds.addingSaturated(
+          configuration.observationWindowMilliseconds)
+        if configuration.observationWindowMilliseconds == 0
+          || windowEnd < state.watermark(configuration)
+        {
+          sendProvisional(&waiting, output: &output)
+        } else {
+          waiting.deadlineMilliseconds = windowEnd
+        }
       }
     } else {
       // Leaves now: clicked (unless held for impression order), or already past its deadline.
@@ -397,10 +404,12 @@ public struct LabelJoiner: Sendable {
     waiting.deadlineMilliseconds = finalDeadline(of: waiting)
   }
 
-  /// Emits the click of `waiting` in a delayed-feedback mode: a positive training copy (a fake
-  /// negative corrected when the impression already went to training as a negative), then its
-  /// final label with its serving score.
-  private mutating func emitClick(
+  /// Trains on the click of `waiting` in a delayed-feedback mode: a positive training copy (a
+  /// fake negative corrected when the impression already went to training as a negative). Its
+  /// final label leaves later, at its deadline (`release`), so that the serving-time records of
+  /// a partition leave in impression order whatever their label: clicks ahead of the non-clicks
+  /// of the same moment would skew every window of labels the serving guard compares.
+  private mutating func trainClick(
     of waiting: PendingImpression, delayMilliseconds: Int64, output: inout [LabelledExample]
   ) {
     if waiting.isProvisional {
@@ -411,9 +420,6 @@ public struct LabelJoiner: Sendable {
       waiting.impression, label: true, outcome: .clicked, score: nil, use: .train,
       clickDelayMilliseconds: delayMilliseconds, counted: false, output: &output)
     output[output.count - 1].correctsProvisional = waiting.isProvisional
-    emit(
-      waiting.impression, label: true, outcome: .clicked, score: waiting.score, use: .evaluate,
-      clickDelayMilliseconds: delayMilliseconds, output: &output)
   }
 
   /// Emits a waiting impression whose wait ended (or that was pushed out) without a click in a
@@ -429,7 +435,12 @@ public struct LabelJoiner: Sendable {
     var impression = waiting.impression
     let clicked = impression.label == true
     impression.label = nil
-    if configuration.isBiased {
+    if configuration.isBiased && clicked {
+      // Trained at its click; its final label now, in impression order.
+      emit(
+        impression, label: true, outcome: .clicked, score: waiting.score, use: .evaluate,
+        clickDelayMilliseconds: waiting.clickDelayMilliseconds, output: &output)
+    } else if configuration.isBiased {
       var waiting = waiting
       if !waiting.isProvisional { sendProvisional(&waiting, output: &output) }
       emit(
@@ -458,9 +469,23 @@ public struct LabelJoiner: Sendable {
       let delay = max(
         0, click.timeMilliseconds.addingSaturated(-waiting.impression.timeMilliseconds))
       if configuration.isBiased {
-        _ = state.removePending(id)
-        emitClick(of: waiting, delayMilliseconds: delay, output: &output)
-        resolve(id, wasClicked: true, deadline: finalDeadline(of: waiting), in: &state)
+        // Trained at once; held until its deadline for its final label. A second click is a
+        // duplicate.
+        guard waiting.impression.label == nil else {
+          countDroppedClick(.duplicate)
+          return
+        }
+        trainClick(of: waiting, delayMilliseconds: delay, output: &output)
+        if waiting.deadlineMilliseconds == finalDeadline(of: waiting) {
+          state.holdClick(for: id, delayMilliseconds: delay)
+        } else {
+          // Still in its observation window: it now waits for its final deadline instead.
+          var held = state.removePending(id)!
+          held.impression.label = true
+          held.clickDelayMilliseconds = delay
+          held.deadlineMilliseconds = finalDeadline(of: held)
+          state.addPending(held)
+        }
         return
       }
       if configuration.releasesInImpressionOrder {
@@ -511,7 +536,7 @@ public struct LabelJoiner: Sendable {
     while var waiting = state.popPending(dueBefore: watermark) {
       let start = output.count
       let due = waiting.deadlineMilliseconds
-      if configuration.isBiased && !waiting.isProvisional {
+      if configuration.isBiased && !waiting.isProvisional && waiting.impression.label == nil {
         // The observation window ended without a click: a provisional negative, waiting on for
         // its click (popped again here if its wait is over too).
         sendProvisional(&waiting, output: &output)
