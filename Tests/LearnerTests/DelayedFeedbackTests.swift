@@ -160,8 +160,8 @@ import Testing
     trainer.publish(to: metrics)
     #expect(metrics.fakeNegativeRate.with("d").value == 0.25)
     // The one click's delay bucket is (1 s, 5 s].
-    for quantile in ["0.5", "0.9", "0.99"] {
-      #expect(metrics.clickDelay.with("d", quantile).value == 5)
+    for share in ["0.5", "0.9", "0.99"] {
+      #expect(metrics.clickDelay.with("d", share).value == 5)
     }
     #expect(registry.render().contains("iak_domain_fake_negative_rate{domain=\"d\"} 0.25"))
   }

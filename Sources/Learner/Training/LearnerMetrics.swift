@@ -47,9 +47,10 @@ public final class LearnerMetrics: Sendable {
   /// `iak_kernel_examples{domain}`: examples the kernel trained on, those of the domains it was
   /// warm-started from included (`kernel_examples`).
   public let kernelExamples: MetricFamily
-  /// `iak_domain_click_delay_seconds{domain,quantile}`: the upper bound of the delay bucket
-  /// (`ClickDelays.bucketBounds`) holding the 0.5, 0.9 and 0.99 quantiles of the clicks the
-  /// domain trained on.
+  /// `iak_domain_click_delay_seconds{domain,share}`: the upper bound of the delay bucket
+  /// (`ClickDelays.bucketBounds`) holding the 0.5, 0.9 and 0.99 quantiles (`share`) of the
+  /// clicks the domain trained on, in a delayed-feedback `label.mode` (the label is not named
+  /// `quantile`: Prometheus keeps that for summaries).
   public let clickDelay: MetricFamily
   /// `iak_domain_fake_negative_rate{domain}`: provisional negatives whose click came later, over
   /// all provisional negatives (a delayed-feedback `label.mode`).
@@ -117,9 +118,9 @@ public final class LearnerMetrics: Sendable {
       labels: ["domain"])
     clickDelay = registry.gauge(
       "iak_domain_click_delay_seconds",
-      help: "Upper bound of the delay bucket holding the quantile of the domain's click delays "
+      help: "Upper bound of the delay bucket holding this share of the domain's click delays "
         + "(event time from impression to click; buckets 1s 5s 30s 1m 5m 15m 30m 1h 2h 6h 1d).",
-      labels: ["domain", "quantile"])
+      labels: ["domain", "share"])
     fakeNegativeRate = registry.gauge(
       "iak_domain_fake_negative_rate",
       help: "Provisional negatives (label.mode fake_negative, es_dfm) whose click came later, "

@@ -78,9 +78,9 @@ extension Trainer {
     metrics.kernelExamples.with(domain).set(Double(kernel.examplesSeen))
     if let version { metrics.version.with(domain).set(Double(version)) }
     if let delays = states[domain]?.clickDelays {
-      for quantile in ["0.5", "0.9", "0.99"] {
-        if let bound = delays.delayQuantile(Double(quantile)!) {
-          metrics.clickDelay.with(domain, quantile).set(bound)
+      for share in ["0.5", "0.9", "0.99"] {
+        if let bound = delays.delayQuantile(Double(share)!) {
+          metrics.clickDelay.with(domain, share).set(bound)
         }
       }
       if let rate = delays.fakeNegativeRate { metrics.fakeNegativeRate.with(domain).set(rate) }

@@ -129,11 +129,15 @@ public final class Trainer {
     states[domain]!.pending.append(example)
     states[domain]!.lastSeenMs = max(states[domain]!.lastSeenMs, example.eventTimeMs)
     guard example.use.trains else { return reports }
-    if example.label > 0.5, let delay = example.clickDelayMs {
-      states[domain]!.clickDelays.recordClick(
-        delayMs: delay, correctsProvisional: example.correctsProvisional)
-    } else if example.use == .train && example.label < 0.5 {
-      states[domain]!.clickDelays.provisional += 1
+    // The click counts are state only where they weigh the loss (a delayed-feedback mode):
+    // with label.mode = wait the state stays what it was before they existed.
+    if config.delayedFeedback != nil {
+      if example.label > 0.5, let delay = example.clickDelayMs {
+        states[domain]!.clickDelays.recordClick(
+          delayMs: delay, correctsProvisional: example.correctsProvisional)
+      } else if example.use == .train && example.label < 0.5 {
+        states[domain]!.clickDelays.provisional += 1
+      }
     }
     states[domain]!.trainingRows += 1
     if states[domain]!.trainingRows >= config.batchMax {
