@@ -17,7 +17,7 @@ struct DomainState {
   /// The rows of `pending` that train (`ExampleUse.trains`); a batch closes full at
   /// `train.batch_max` of them. The others are serving-time records of a delayed-feedback mode,
   /// waiting to be counted when the batch closes.
-  var trainingRows = 0
+  var trainingRows: Int { pending.count { $0.use.trains } }
   /// The clicks the domain trained on and how many came after the observation window
   /// (`DelayedFeedback`).
   var clickDelays = ClickDelays()

@@ -8,7 +8,6 @@ extension Trainer {
   private func freshState(keepingTheDomainOf state: DomainState, domain: String) -> DomainState {
     var fresh = makeState(domain)
     fresh.pending = state.pending
-    fresh.trainingRows = state.trainingRows
     fresh.clickDelays = state.clickDelays
     fresh.batchOpenedMs = state.batchOpenedMs
     fresh.evaluation = state.evaluation

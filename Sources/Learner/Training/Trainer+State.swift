@@ -299,7 +299,6 @@ extension Trainer {
         StateTensor.pending, "holds an example of domain '\(stranger.domain)'")
     }
     state.pending.append(contentsOf: pending)
-    state.trainingRows = trainingRows
     if formatVersion >= 5 {
       let delays = try reader.int64s(
         StateTensor.clickDelays, count: 3 + ClickDelays.bucketBounds.count + 1)

@@ -116,6 +116,13 @@ public final class Trainer {
   ///
   /// Returns the batches closed, in closing order.
   public func process(_ example: Example) -> [BatchReport] {
+    var example = example
+    if config.delayedFeedback == nil {
+      // Click delays are state only where they weigh the loss: with label.mode = wait the
+      // state (its pending examples included) stays what it was before they existed.
+      example.clickDelayMs = nil
+      example.correctsProvisional = false
+    }
     let lane = example.lane
     var reports = advanceEventTime(to: example.eventTimeMs, lane: lane)
     let domain = example.domain
@@ -129,17 +136,12 @@ public final class Trainer {
     states[domain]!.pending.append(example)
     states[domain]!.lastSeenMs = max(states[domain]!.lastSeenMs, example.eventTimeMs)
     guard example.use.trains else { return reports }
-    // The click counts are state only where they weigh the loss (a delayed-feedback mode):
-    // with label.mode = wait the state stays what it was before they existed.
-    if config.delayedFeedback != nil {
-      if example.label > 0.5, let delay = example.clickDelayMs {
-        states[domain]!.clickDelays.recordClick(
-          delayMs: delay, correctsProvisional: example.correctsProvisional)
-      } else if example.use == .train && example.label < 0.5 {
-        states[domain]!.clickDelays.provisional += 1
-      }
+    if example.label > 0.5, let delay = example.clickDelayMs {
+      states[domain]!.clickDelays.recordClick(
+        delayMs: delay, correctsProvisional: example.correctsProvisional)
+    } else if example.use == .train && example.label < 0.5 {
+      states[domain]!.clickDelays.provisional += 1
     }
-    states[domain]!.trainingRows += 1
     if states[domain]!.trainingRows >= config.batchMax {
       reports.append(closeBatch(of: domain, reason: .full))
     }
@@ -203,11 +205,11 @@ public final class Trainer {
     state.kernel = kernel
     // At most a batch less one of training rows, with the serving-time records among them.
     state.pending = []
-    state.trainingRows = 0
+    var trainingRows = 0
     for example in pending {
       if example.use.trains {
-        guard state.trainingRows < config.batchMax - 1 else { break }
-        state.trainingRows += 1
+        guard trainingRows < config.batchMax - 1 else { break }
+        trainingRows += 1
       }
       state.pending.append(example)
     }
@@ -251,7 +253,7 @@ public final class Trainer {
     let pending = state.pending
     // With label.mode = wait every example trains and is evaluated; a delayed-feedback mode
     // trains on its biased copies and evaluates the final labels apart.
-    let isSplit = state.trainingRows != pending.count || config.delayedFeedback != nil
+    let isSplit = config.delayedFeedback != nil || pending.contains { $0.use != .trainAndEvaluate }
     let batch = isSplit ? pending.filter(\.use.trains) : pending
     let evaluated = isSplit ? pending.filter(\.use.evaluates) : pending
     let rows = batch.count
@@ -283,7 +285,6 @@ public final class Trainer {
       state.kernel.isActive = true
     }
     state.pending.removeAll(keepingCapacity: true)
-    state.trainingRows = 0
     state.batchOpenedMs = .min
     report.isActive = state.kernel.isActive
     logger.debug(

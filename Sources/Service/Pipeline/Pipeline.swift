@@ -340,10 +340,7 @@ public final class Pipeline {
         for: example.impression, label: example.label, domain: domain, lane: example.partition)
       learnerExample.servingScore = example.score
       learnerExample.use = example.use
-      // Click delays are state only where they weigh the loss (`Trainer.process`).
-      if trainer.config.delayedFeedback != nil {
-        learnerExample.clickDelayMs = example.clickDelayMilliseconds
-      }
+      learnerExample.clickDelayMs = example.clickDelayMilliseconds
       learnerExample.correctsProvisional = example.correctsProvisional
       if trainedImpressionSink != nil && example.use.trains && !example.correctsProvisional {
         untrainedImpressionTimes[domain, default: []].append(example.impression.timeMilliseconds)
