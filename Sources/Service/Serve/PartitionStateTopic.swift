@@ -36,14 +36,15 @@ final class PartitionStateTopic: Sendable {
   /// found when it read the partition): the next write of the partition deletes them.
   private let chunkKeys = Mutex<[TopicPartition: [[UInt8]]]>([:])
 
-  /// Looks up the topic's partition count.
+  /// Looks up the topic's partition count. With `transactional`, the partitions' transactions
+  /// write `outputTopics` too: each transactional producer looks them up when it is made.
   ///
   /// - Throws: `KafkaError` when the topic does not exist or the cluster does not answer.
   init(
     topic: String, group: String, producer: KafkaProducer, configuration: KafkaConfiguration,
     logger: Logger,
     metrics: MetricsRegistry?, timeout: Duration = .seconds(10), chunkBytes: Int? = nil,
-    transactional: Bool = false
+    transactional: Bool = false, outputTopics: [String] = []
   ) throws {
     let consumer = try KafkaConsumer.make(configuration: configuration, logger: logger)
     defer { consumer.close() }
@@ -61,7 +62,8 @@ final class PartitionStateTopic: Sendable {
     self.transactions =
       transactional
       ? PartitionTransactions(
-        configuration: configuration, group: group, logger: logger, metrics: metrics) : nil
+        configuration: configuration, group: group, logger: logger, metrics: metrics,
+        topics: [topic] + outputTopics) : nil
     self.producer = producer
     self.configuration = configuration
     self.logger = logger

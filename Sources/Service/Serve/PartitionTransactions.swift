@@ -18,16 +18,19 @@ final class PartitionTransactions: Sendable {
   private let group: String
   private let logger: Logger
   private let timeout: Duration
+  private let topics: [String]
   private let producers = Mutex<[TopicPartition: KafkaProducer]>([:])
   private let committed: Metric?
   private let aborted: Metric?
 
-  /// Creates the set; producers are made by `open(_:)`.
+  /// Creates the set; producers are made by `open(_:)`. `topics` are those a transaction
+  /// writes (the state topic and the output topics): each new producer looks them up first.
   init(
     configuration: KafkaConfiguration, group: String, logger: Logger, metrics: MetricsRegistry?,
-    timeout: Duration = .seconds(30)
+    topics: [String] = [], timeout: Duration = .seconds(30)
   ) {
     self.configuration = configuration
+    self.topics = topics
     self.group = group
     self.logger = logger
     self.timeout = timeout
@@ -48,7 +51,9 @@ final class PartitionTransactions: Sendable {
   }
 
   /// Makes `partition`'s producer and registers it with the transaction coordinator, fencing
-  /// every earlier producer of the partition; replaces one already open.
+  /// every earlier producer of the partition; replaces one already open. It looks up the
+  /// metadata of `topics` too: otherwise its first record to each topic would wait for
+  /// librdkafka's next metadata round (about a second), inside a checkpoint's transaction.
   /// - Throws: `KafkaError` when the producer cannot be made or the coordinator refuses.
   func open(_ partition: TopicPartition) throws(KafkaError) {
     close(partition)
@@ -61,6 +66,14 @@ final class PartitionTransactions: Sendable {
     } catch {
       try? producer.close(timeout: .seconds(1))
       throw error
+    }
+    do {
+      try producer.prepare(topics: topics)
+    } catch {
+      logger.warning(
+        "could not look up the topics of a partition's transactions; its first checkpoint "
+          + "waits for their metadata",
+        ["partition": partition.description, "error": error.description])
     }
     producers.withLock { $0[partition] = producer }
   }

@@ -161,7 +161,8 @@ struct ServeTool {
           topic: stateTopicName, group: configuration.settings.input.groupID,
           producer: producer, configuration: configuration.kafkaConfiguration,
           logger: logger.child("state-topic"), metrics: context.metrics,
-          transactional: configuration.settings.checkpoint.transactions)
+          transactional: configuration.settings.checkpoint.transactions,
+          outputTopics: configuration.settings.outputTopics)
     }
     let responder = RebalanceResponder(
       queue: queue, metrics: service.metrics, logger: logger.child("rebalance"),
