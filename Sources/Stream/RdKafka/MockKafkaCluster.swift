@@ -166,6 +166,17 @@ public final class MockKafkaCluster: @unchecked Sendable {
     }
   }
 
+  /// How many errors pushed for `kind` on broker `broker` (with
+  /// `pushRequestErrors(_:_:broker:delay:)`) are not used yet.
+  /// - Throws: `KafkaError` if there is no such broker.
+  public func pendingRequestErrors(_ kind: RequestKind, broker: Int32) throws(KafkaError) -> Int {
+    var count = 0
+    try check(
+      rd_kafka_mock_broker_error_stack_cnt(cluster, broker, kind.rawValue, &count),
+      "counting the errors pushed for requests \(kind.rawValue) on mock broker \(broker)")
+    return count
+  }
+
   /// Moves the coordinator of consumer group `group` to broker `broker`.
   /// - Throws: `KafkaError` if the mock cluster refuses.
   public func setGroupCoordinator(group: String, broker: Int32) throws(KafkaError) {
