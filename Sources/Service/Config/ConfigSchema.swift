@@ -322,7 +322,9 @@ public enum ConfigSchema {
     ConfigKey("checkpoint.dir", .text, "out/checkpoints", "Local snapshot store"),
     ConfigKey(
       "checkpoint.interval", .interval, "30s",
-      "Snapshot every so long (`30s`) or every so many events (`50000 events`)"),
+      "Snapshot every so long (`30s`) or every so many events (`50000 events`); a duration "
+        + "runs from the start of one checkpoint to the start of the next, with at least half "
+        + "of it between the end of one and the start of the next"),
     ConfigKey("checkpoint.keep", .integer(1...10000), "10", "Snapshots kept in the local store"),
     ConfigKey(
       "checkpoint.state_topic", .text, "iak-state",

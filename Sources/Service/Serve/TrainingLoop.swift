@@ -40,7 +40,10 @@ final class TrainingLoop: @unchecked Sendable {
   /// The newest snapshot's offsets while committing them failed (retried at every interval,
   /// also when no record arrives).
   private var uncommitted: [TopicPartition: Int64]?
+  /// When the newest checkpoint started (a timed interval runs from start to start) and when it
+  /// ended (at least half an interval of training follows a checkpoint, however long it took).
   private var lastCheckpoint = ContinuousClock.now
+  private var lastCheckpointEnded = ContinuousClock.now
   private var retryAt: ContinuousClock.Instant?
   /// Whether the newest checkpoint was kept to the local snapshot because the consumer group did
   /// not confirm this process as a member (`MembershipNotConfirmed`).
@@ -331,6 +334,7 @@ final class TrainingLoop: @unchecked Sendable {
         || (sinceCheckpoint == 0 && now - lastCheckpoint >= Self.idleRefresh)
     case .milliseconds(let milliseconds):
       return now - lastCheckpoint >= .milliseconds(milliseconds)
+        && now - lastCheckpointEnded >= .milliseconds(milliseconds / 2)
     }
   }
 
@@ -360,6 +364,7 @@ final class TrainingLoop: @unchecked Sendable {
       // Everything trained is already in the newest snapshot.
       if let uncommitted { commit(uncommitted) }
       lastCheckpoint = started
+      lastCheckpointEnded = ContinuousClock.now
       metrics.lastSnapshot.set(Date().timeIntervalSince1970)
       health?.markCheckpointed()
       return true
@@ -438,7 +443,8 @@ final class TrainingLoop: @unchecked Sendable {
       owesDelivery = !pipeline.book.undelivered.isEmpty
       retryAt = nil
       retryDelay = .seconds(1)
-      lastCheckpoint = published
+      lastCheckpoint = started
+      lastCheckpointEnded = published
       health?.markCheckpointed()
       commit(manifest.offsets)
       if let observer {
