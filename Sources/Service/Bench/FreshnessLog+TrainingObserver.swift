@@ -86,8 +86,13 @@ extension FreshnessLog: TrainingObserver {
     notePublication(at: instant, checkpointSeconds: (instant - started).inSeconds)
   }
 
-  /// Keeps the event times until the next publication.
+  /// Keeps the event times until the next publication, and records their wait so far (event
+  /// times are wall-clock production times in the label-mode runs).
   func trainedImpressions(eventTimesMs: [Int64]) {
     state.withLock { $0.unpublishedImpressionTimes.append(contentsOf: eventTimesMs) }
+    let now = Date().timeIntervalSince1970 * 1000
+    for time in eventTimesMs {
+      record(seconds: (now - Double(time)) / 1000, records: 1, from: .impressionTrained)
+    }
   }
 }

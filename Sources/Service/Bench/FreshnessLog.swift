@@ -20,6 +20,9 @@ final class FreshnessLog: Sendable {
     /// from its production to the publication of a kernel trained on it (not merely of a
     /// snapshot covering its record: a label wait holds it in the joiner meanwhile).
     case impression
+    /// The same impressions' event times, to the end of the training step on them (the part of
+    /// `impression` before the checkpoint: poll, label path, batch).
+    case impressionTrained
   }
 
   /// A part of a record's wait for the publication covering it, in the order they follow each
@@ -66,6 +69,8 @@ final class FreshnessLog: Sendable {
     var produced: [(seconds: Double, records: Int)] = []
     /// Waits measured from impressions' event times to a kernel trained on them.
     var impressions: [(seconds: Double, records: Int)] = []
+    /// Waits measured from impressions' event times to the training on them.
+    var impressionsTrained: [(seconds: Double, records: Int)] = []
     /// Event times of impressions trained on and not yet published, in milliseconds.
     var unpublishedImpressionTimes: [Int64] = []
     /// The span of the run.
@@ -107,6 +112,8 @@ final class FreshnessLog: Sendable {
       case .poll: Self.append((seconds, records), to: &state.polled, limit: limit)
       case .produce: Self.append((seconds, records), to: &state.produced, limit: limit)
       case .impression: Self.append((seconds, records), to: &state.impressions, limit: limit)
+      case .impressionTrained:
+        Self.append((seconds, records), to: &state.impressionsTrained, limit: limit)
       }
     }
   }
@@ -179,6 +186,7 @@ final class FreshnessLog: Sendable {
       case .poll: $0.polled
       case .produce: $0.produced
       case .impression: $0.impressions
+      case .impressionTrained: $0.impressionsTrained
       }
     }
   }

@@ -56,6 +56,15 @@ extension ServeBenchmark {
           + "a kernel trained on it: "
           + Self.impressionQuantiles(run.freshness, produced: schedule.impressions)
           + (mode == .fakeNegative ? " (target p99 < 2 s)" : ""))
+      let log = run.freshness
+      if let p50 = log.quantile(0.5, from: .impressionTrained),
+        let p99 = log.quantile(0.99, from: .impressionTrained)
+      {
+        context.print(
+          String(
+            format: "  of which production -> trained: p50 %.3f s, p99 %.3f s; %@", p50, p99,
+            Self.stepsLine(log.state.withLock { $0.checkpoints })))
+      }
     }
   }
 

@@ -76,6 +76,10 @@ struct ServeBenchmark {
       partitions: settings.partitions, partitionBytes: settings.partitionBytes,
       limit: settings.limit)
     context.print(events.summary)
+    context.print(
+      "serve runs with kafka.fetch.wait.max.ms = \(ServeRun.fetchWaitMilliseconds): the mock "
+        + "broker holds a fetch that found nothing for that long even when records arrive "
+        + "meanwhile (a real broker answers when they arrive)")
     let cluster = try MockKafkaCluster.make(brokers: 1, logger: context.logger.child("mock"))
     for topic in Self.serviceTopics(configuration) {
       try cluster.createTopic(topic, partitions: 1)

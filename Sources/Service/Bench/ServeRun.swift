@@ -56,6 +56,12 @@ final class ServeRun: Sendable {
 
   private let ending = WaitableState<Ending?>(nil)
 
+  /// The serve consumer's `fetch.wait.max.ms` in a run. The mock broker answers a fetch that
+  /// found nothing only after this wait, even when records arrive meanwhile (a real broker
+  /// answers as soon as they do): librdkafka's 500 ms default would add up to half a second
+  /// of the mock's own to every freshness figure.
+  static let fetchWaitMilliseconds = 50
+
   /// Prepares a run consuming `topic` of `cluster` in its own consumer group, keeping its
   /// freshness figures in `freshness` (by default also measured from the records' timestamps).
   ///
@@ -75,6 +81,7 @@ final class ServeRun: Sendable {
         "input.source=kafka", "input.topics=\(topic)", "input.group_id=bench-\(topic)",
         "input.start=earliest", "kafka.bootstrap.servers=\(cluster.bootstrapServers)",
         "checkpoint.dir=\(directory)", "metrics.listen=127.0.0.1:0",
+        "kafka.fetch.wait.max.ms=\(Self.fetchWaitMilliseconds)",
       ] + overrides
     for setting in settings { try configuration.apply(override: setting) }
     registry = MetricsRegistry()
