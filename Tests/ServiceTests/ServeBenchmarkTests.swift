@@ -37,7 +37,7 @@ import Testing
       [
         "bench", "serve", "--input", events, "--backbone", folder + "/bb", "--partitions", "3",
         "--seconds", "1", "--rate", "1000", "--log-level", "error", "--label-modes",
-        "fake_negative,wait", "--label-seconds", "1.5",
+        "fake_negative,wait", "--label-seconds", "1.5", "--label-rates", "700",
       ] + Self.settings)
     #expect(status == 0, "\(captured.errors)")
     let output = captured.output
@@ -83,6 +83,17 @@ import Testing
     #expect(!fake.contains("p50 > run"), "\(fake)")
     let wait = try #require(line("label.mode = wait: "), "\(output)")
     #expect(wait.contains("p50 > run") && wait.contains("; 0 of "), "\(wait)")
+    // One set of label-mode runs, at the rate asked; fake_negative's wait before its training
+    // is shown with the checkpoints' steps (wait trains nothing, so it has no such line).
+    let header = output.split(separator: "\n").filter { $0.hasPrefix("label-mode freshness") }
+    #expect(header.count == 1 && header[0].hasPrefix("label-mode freshness at 700 "), "\(output)")
+    let printed = output.split(separator: "\n").map(String.init)
+    let fakeIndex = try #require(
+      printed.firstIndex { $0.hasPrefix("label.mode = fake_negative: ") })
+    let trainedPart = printed[fakeIndex + 1]
+    #expect(
+      trainedPart.hasPrefix("  of which production -> trained: p50 ")
+        && trainedPart.contains("checkpoint steps"), "\(trainedPart)")
     // The wait's parts and the checkpoints' steps are measured.
     let parts = try #require(line("freshness parts (record-weighted): "), "\(output)")
     for part in FreshnessLog.Part.allCases {
@@ -91,6 +102,13 @@ import Testing
     let steps = try #require(line("checkpoint steps (median/max s over "), "\(output)")
     #expect(number(after: "over ", in: steps).map { $0 > 0 } == true, "\(steps)")
     #expect(steps.contains(", write ") && steps.contains(", commit "), "\(steps)")
+  }
+
+  @Test func labelRatesAreNumbersOrTheFreshnessRunsRate() throws {
+    #expect(try CommandSpec.labelRates("3000, freshness,12.5") == [3000, nil, 12.5])
+    for bad in ["0", "-5", "fast", "inf", "nan"] {
+      #expect(throws: UsageError.self, "\(bad)") { try CommandSpec.labelRates(bad) }
+    }
   }
 
   @Test func inputKeepsEachRegionOnOnePartitionAndEachPartitionUnderItsCap() throws {

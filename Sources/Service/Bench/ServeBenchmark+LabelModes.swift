@@ -31,12 +31,12 @@ extension ServeBenchmark {
       seconds: seconds)
     context.print(
       String(
-        format: "label-mode freshness: %d impressions and %d clicks each run, produced over "
-          + "%.0f s stamped with the wall clock; %@",
+        format: "label-mode freshness at %.0f impressions/s: %d impressions and %d clicks each "
+          + "run, produced over %.0f s stamped with the wall clock; %@", rate,
         schedule.impressions, schedule.items.count - schedule.impressions, seconds,
         Self.labelModeSettings.joined(separator: ", ")))
     for mode in settings.labelModes {
-      let topic = "bench-label-\(mode.rawValue)"
+      let topic = "bench-label-\(mode.rawValue)-\(Int(rate))"
       try cluster.createTopic(topic, partitions: settings.partitions)
       let run = try ServeRun(
         context: context, cluster: cluster, topic: topic, backbone: settings.backbone,

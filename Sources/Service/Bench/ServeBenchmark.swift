@@ -41,6 +41,9 @@ struct ServeBenchmark {
     /// How long each label-mode run produces, in seconds (longer than `label.wait` plus the
     /// out-of-orderness of `labelModeSettings`, so that `wait` trains some impressions).
     var labelModeSeconds = 20.0
+    /// Impressions per second of the label-mode runs, one set of runs per rate, in order; nil
+    /// stands for the freshness run's rate (half the end-to-end rate unless `rate` is set).
+    var labelRates: [Double?] = [3000, nil]
     /// `checkpoint.interval` of the freshness run, as the configuration writes it.
     var freshnessInterval = "500ms"
   }
@@ -137,7 +140,9 @@ struct ServeBenchmark {
 
     let rate = settings.rate ?? 0.5 * Double(throughput.events) / throughput.seconds
     try freshness(events, rate: rate, cluster: cluster)
-    try labelModeFreshness(events, rate: rate, cluster: cluster)
+    for labelRate in settings.labelRates {
+      try labelModeFreshness(events, rate: labelRate ?? rate, cluster: cluster)
+    }
   }
 
   /// Produces every event, then serves them with the configured checkpoint interval.

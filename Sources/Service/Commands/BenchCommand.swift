@@ -38,10 +38,11 @@ extension CommandSpec {
                   (record timestamp) and from arrival (poll) to the publication of the snapshot
                   covering the record, the parts of that wait (production -> poll -> trained ->
                   checkpoint start -> publication) and each checkpoint step's median and
-                  maximum. Then, per label mode (--label-modes), events stamped with the wall clock
-                  as produced for --label-seconds (default 20): p50/p99 from an impression's
-                  production to the publication of a kernel trained on it. Needs --backbone
-                  (default backbone.dir)
+                  maximum. Then, per label mode (--label-modes) and per rate (--label-rates),
+                  events stamped with the wall clock as produced for --label-seconds (default
+                  20): p50/p99 from an impression's production to the publication of a kernel
+                  trained on it, and the part before its training. Needs --backbone (default
+                  backbone.dir)
       soak        the same serve path fed the --input events in a loop for --minutes M
                   (default 10), each loop moving event times forward by the stream's span so
                   that rolling windows keep making new domains; events are produced while serve
@@ -84,6 +85,10 @@ extension CommandSpec {
         "serve: label modes of the label-mode freshness runs, comma-separated, or none "
           + "(default wait,fake_negative,es_dfm)"),
       .value("--label-seconds", "S", "serve: how long each label-mode run produces (default 20)"),
+      .value(
+        "--label-rates", "LIST",
+        "serve: impressions/s of the label-mode runs, comma-separated; 'freshness' is the "
+          + "freshness run's rate (default 3000,freshness)"),
       .value("--minutes", "M", "soak: minutes to run, one line each (default 10)"),
       .value("--streams", "N", "guard: seeded streams per click rate and scenario (default 10)"),
     ],
@@ -202,6 +207,9 @@ extension CommandSpec {
         if let modes = arguments.value("--label-modes") {
           settings.labelModes = try Self.labelModes(modes)
         }
+        if let rates = arguments.value("--label-rates") {
+          settings.labelRates = try Self.labelRates(rates)
+        }
         context.print("openblas core: \(BLASRuntime.coreName)")
         try ServeBenchmark(context: context, settings: settings).run()
       case "soak":
@@ -224,6 +232,22 @@ extension CommandSpec {
       }
       return 0
     })
+
+  /// The rates `--label-rates` names: comma-separated positive impressions per second, or
+  /// `freshness` (nil) for the freshness run's rate.
+  ///
+  /// - Throws: `UsageError` naming a value that is neither.
+  static func labelRates(_ text: String) throws -> [Double?] {
+    try text.split(separator: ",").map { word in
+      let word = word.trimmingCharacters(in: .whitespaces)
+      if word == "freshness" { return nil }
+      guard let rate = Double(word), rate.isFinite, rate > 0 else {
+        throw UsageError(
+          "--label-rates: '\(word)' is neither a positive number of impressions/s nor freshness")
+      }
+      return rate
+    }
+  }
 
   /// The label modes `--label-modes` names: comma-separated `label.mode` values, or `none`.
   ///
