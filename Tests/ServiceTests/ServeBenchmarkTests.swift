@@ -94,6 +94,7 @@ import Testing
     #expect(
       trainedPart.hasPrefix("  of which production -> trained: p50 ")
         && trainedPart.contains("checkpoint steps"), "\(trainedPart)")
+    #expect(printed[fakeIndex + 2].hasPrefix("  freshness parts (record-weighted): "))
     // The wait's parts and the checkpoints' steps are measured.
     let parts = try #require(line("freshness parts (record-weighted): "), "\(output)")
     for part in FreshnessLog.Part.allCases {

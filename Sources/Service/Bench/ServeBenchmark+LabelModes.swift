@@ -64,6 +64,7 @@ extension ServeBenchmark {
           String(
             format: "  of which production -> trained: p50 %.3f s, p99 %.3f s; %@", p50, p99,
             Self.stepsLine(log.state.withLock { $0.checkpoints })))
+        context.print("  " + Self.partsLine(log))
       }
     }
   }
