@@ -67,6 +67,39 @@ import Testing
     #expect(guardian.isServing)
   }
 
+  /// The guard keeps each example's log losses beside its logits, computed once; every check
+  /// must still be the comparison of its window from scratch, also once the ring has wrapped
+  /// and after a restore from a wrapped ring (whose losses are computed again).
+  @Test func everyCheckIsTheComparisonOfItsWindowFromScratch() throws {
+    let stream = Self.luckyWorseKernel(5000)
+    let settings = ServingGuard.Settings(window: 700, minExamples: 100, checkEvery: 37)
+    var guardian = ServingGuard(settings: settings)
+    var checks = 0
+    for (index, example) in stream.enumerated() {
+      if index == 2600 {
+        var restored = ServingGuard(settings: settings)
+        let (kernel, backbone, labels) = guardian.examples
+        restored.restore(
+          slots: zip(zip(kernel, backbone), labels).flatMap { [$0.0, $0.1, $1 ? 1 : 0] })
+        #expect(restored.examples == guardian.examples)
+        restored.sinceCheck = guardian.sinceCheck
+        guardian = restored
+      }
+      let verdict = guardian.append(
+        kernelLogit: example.logits!.kernel, backboneLogit: example.logits!.backbone,
+        isPositive: example.label >= 0.5)
+      guard verdict != nil else { continue }
+      checks += 1
+      let (kernel, backbone, labels) = guardian.examples
+      #expect(kernel.count == 700 || index < 700)
+      #expect(
+        guardian.lastComparison
+          == PairedComparison(kernel: kernel, backbone: backbone, labels: labels),
+        "check \(checks) at example \(index)")
+    }
+    #expect(checks == (5000 - 100) / 37 + 1)
+  }
+
   @Test func aPassAwaitingItsConfirmationSurvivesASnapshotAndOlderSnapshotsLoad() throws {
     let stream = Self.luckyWorseKernel(1200)
     var monitor = DomainDriftMonitor(domain: "d", settings: DriftSettings())

@@ -4,7 +4,8 @@ extension DriftMonitor {
   public var windowHeldBytes: Int {
     monitors.values.reduce(0) { total, monitor in
       total + monitor.relevanceWindow.slots.capacity * MemoryLayout<Double>.stride
-        + monitor.servingGuard.slots.capacity * MemoryLayout<Float>.stride
+        + (monitor.servingGuard.slots.capacity + monitor.servingGuard.losses.capacity)
+        * MemoryLayout<Float>.stride
     }
   }
 }

@@ -81,6 +81,10 @@ public struct ServingGuard: Sendable, Equatable {
   /// Per slot: kernel logit, backbone logit, label (0 or 1), in ring order. It grows with the
   /// examples up to `settings.window` slots, so a quiet domain holds only what it saw.
   var slots: [Float] = []
+  /// Per slot: the kernel's and the backbone's log loss on its example, in the ring order of
+  /// `slots`. Derived from `slots` (so not saved, and computed again on restore); kept so that a
+  /// check does not compute `2 * window` log losses again every `checkEvery` examples.
+  var losses: [Float] = []
   /// The slot the next example goes to.
   var next = 0
   /// Examples held (at most `settings.window`).
@@ -111,16 +115,24 @@ public struct ServingGuard: Sendable, Equatable {
     -> Verdict?
   {
     let slot = 3 * next
+    let label: Float = isPositive ? 1 : 0
+    let kernelLoss = Logistic.crossEntropy(logit: kernelLogit, label: label)
+    let backboneLoss = Logistic.crossEntropy(logit: backboneLogit, label: label)
     if slot == slots.count {
       if slots.count + 3 > slots.capacity {
         // Grown by doubling, but never past the window.
-        slots.reserveCapacity(min(3 * settings.window, max(48, 2 * slots.count)))
+        let slotCount = min(settings.window, max(16, 2 * slots.count / 3))
+        slots.reserveCapacity(3 * slotCount)
+        losses.reserveCapacity(2 * slotCount)
       }
-      slots += [kernelLogit, backboneLogit, isPositive ? 1 : 0]
+      slots += [kernelLogit, backboneLogit, label]
+      losses += [kernelLoss, backboneLoss]
     } else {
       slots[slot] = kernelLogit
       slots[slot + 1] = backboneLogit
-      slots[slot + 2] = isPositive ? 1 : 0
+      slots[slot + 2] = label
+      losses[2 * next] = kernelLoss
+      losses[2 * next + 1] = backboneLoss
     }
     next = (next + 1) % settings.window
     count = min(count + 1, settings.window)
@@ -154,6 +166,13 @@ public struct ServingGuard: Sendable, Equatable {
   mutating func restore(slots saved: [Float]) {
     let kept = min(saved.count / 3, settings.window)
     slots = Array(saved.suffix(3 * kept))
+    losses = []
+    losses.reserveCapacity(2 * kept)
+    for slot in stride(from: 0, to: slots.count, by: 3) {
+      let label = slots[slot + 2] >= 0.5 ? Float(1) : 0
+      losses.append(Logistic.crossEntropy(logit: slots[slot], label: label))
+      losses.append(Logistic.crossEntropy(logit: slots[slot + 1], label: label))
+    }
     count = kept
     next = kept % settings.window
   }
@@ -161,6 +180,7 @@ public struct ServingGuard: Sendable, Equatable {
   /// Forgets every example and goes back to shadow (the kernel was replaced).
   public mutating func restart() {
     slots.removeAll(keepingCapacity: true)
+    losses.removeAll(keepingCapacity: true)
     next = 0
     count = 0
     sinceCheck = 0
@@ -224,32 +244,53 @@ public struct ServingGuard: Sendable, Equatable {
     }
   }
 
-  /// The newest `length` held examples, oldest first.
-  private func newest(_ length: Int) -> (kernel: [Float], backbone: [Float], labels: [Bool]) {
-    let held = examples
-    let start = max(0, held.labels.count - length)
-    return (
-      Array(held.kernel[start...]), Array(held.backbone[start...]), Array(held.labels[start...])
-    )
+  /// Held examples with their log losses, oldest first.
+  private struct Held {
+    var kernel: [Float] = []
+    var backbone: [Float] = []
+    var labels: [Bool] = []
+    var kernelLosses: [Float] = []
+    var backboneLosses: [Float] = []
+  }
+
+  /// The newest `length` held examples (all of them by default), oldest first.
+  private func newest(_ length: Int = .max) -> Held {
+    let kept = min(length, count)
+    let first = (count == settings.window ? next : 0) + (count - kept)
+    var held = Held()
+    held.kernel.reserveCapacity(kept)
+    held.backbone.reserveCapacity(kept)
+    held.labels.reserveCapacity(kept)
+    held.kernelLosses.reserveCapacity(kept)
+    held.backboneLosses.reserveCapacity(kept)
+    for offset in 0..<kept {
+      let ring = (first + offset) % settings.window
+      held.kernel.append(slots[3 * ring])
+      held.backbone.append(slots[3 * ring + 1])
+      held.labels.append(slots[3 * ring + 2] >= 0.5)
+      held.kernelLosses.append(losses[2 * ring])
+      held.backboneLosses.append(losses[2 * ring + 1])
+    }
+    return held
   }
 
   private mutating func compare() -> Verdict {
-    let result = Self.verdict(on: examples, settings, onZ: settings.onZ)
+    let result = Self.verdict(on: newest(), settings, onZ: settings.onZ)
     if let comparison = result.comparison { lastComparison = comparison }
     return result.verdict
   }
 
   /// The verdict on `held` (harm at `offZ`, else no harm at `onZ`), with the comparison it rests
   /// on (nil: too few of a class to compare).
-  private static func verdict(
-    on held: (kernel: [Float], backbone: [Float], labels: [Bool]), _ settings: Settings,
-    onZ: Double
-  ) -> (verdict: Verdict, comparison: PairedComparison?) {
+  private static func verdict(on held: Held, _ settings: Settings, onZ: Double) -> (
+    verdict: Verdict, comparison: PairedComparison?
+  ) {
     let positives = held.labels.reduce(0) { $0 + ($1 ? 1 : 0) }
     guard positives >= settings.minPerClass,
       held.labels.count - positives >= settings.minPerClass,
       let comparison = PairedComparison(
-        kernel: held.kernel, backbone: held.backbone, labels: held.labels)
+        kernel: held.kernel, backbone: held.backbone, labels: held.labels,
+        kernelLosses: held.kernelLosses, backboneLosses: held.backboneLosses)
     else { return (.undecided, nil) }
     if comparison.showsHarm(z: settings.offZ) { return (.harm, comparison) }
     if comparison.showsNoHarm(

@@ -56,10 +56,28 @@ public struct PairedComparison: Sendable, Equatable {
   /// Compares `kernel` and `backbone` logits on `labels` (same length); nil unless both classes
   /// have at least two examples.
   public init?(kernel: [Float], backbone: [Float], labels: [Bool]) {
+    self.init(
+      kernel: kernel, backbone: backbone, labels: labels,
+      kernelLosses: Self.losses(of: kernel, labels: labels),
+      backboneLosses: Self.losses(of: backbone, labels: labels))
+  }
+
+  /// The log loss of each logit (`Logistic.crossEntropy`) on its label.
+  static func losses(of logits: [Float], labels: [Bool]) -> [Float] {
+    zip(logits, labels).map { Logistic.crossEntropy(logit: $0, label: $1 ? 1 : 0) }
+  }
+
+  /// The same comparison given each example's log losses (`losses(of:labels:)`) as well, for a
+  /// caller that keeps them (`ServingGuard` computes them once per example, not once per check).
+  init?(
+    kernel: [Float], backbone: [Float], labels: [Bool], kernelLosses: [Float],
+    backboneLosses: [Float]
+  ) {
     let total = labels.count
     let positiveCount = labels.reduce(0) { $0 + ($1 ? 1 : 0) }
     let negativeCount = total - positiveCount
-    guard kernel.count == total, backbone.count == total, positiveCount >= 2, negativeCount >= 2
+    guard kernel.count == total, backbone.count == total, kernelLosses.count == total,
+      backboneLosses.count == total, positiveCount >= 2, negativeCount >= 2
     else { return nil }
     count = total
     positives = positiveCount
@@ -77,9 +95,8 @@ public struct PairedComparison: Sendable, Equatable {
     var kernelSum = 0.0
     var backboneSum = 0.0
     for index in 0..<total {
-      let label: Float = labels[index] ? 1 : 0
-      let kernelLoss = Double(Logistic.crossEntropy(logit: kernel[index], label: label))
-      let backboneLoss = Double(Logistic.crossEntropy(logit: backbone[index], label: label))
+      let kernelLoss = Double(kernelLosses[index])
+      let backboneLoss = Double(backboneLosses[index])
       kernelSum += kernelLoss
       backboneSum += backboneLoss
       differences[index] = backboneLoss - kernelLoss
