@@ -11,9 +11,12 @@ protocol AdaptationStage: AnyObject {
   var mode: AdaptationMode { get }
 
   /// The adapted logit of `example`, prepared alone in `engine` (its backbone logit is
-  /// `engine.backboneLogits[0]`), with its domain's `state` as it now stands (nil before the
-  /// domain's first example). Changes nothing a later step reads.
-  func servingLogit(of example: Example, state: inout DomainState?, engine: KernelEngine) -> Float
+  /// `engine.backboneLogits[0]`), with its domain's `state` as it now stands. Changes nothing a
+  /// later step reads (`state` is inout so that it is not copied).
+  func servingLogit(of example: Example, state: inout DomainState, engine: KernelEngine) -> Float
+
+  /// The same before the domain's first example, when it has no state yet.
+  func servingLogitWithoutState(of example: Example, engine: KernelEngine) -> Float
 
   /// Scores `batch`, prepared in `engine`, into `engine.kernelLogits` as the domain stands before
   /// learning from it, then takes `steps` optimiser steps on it at `rate`; returns the sum of the

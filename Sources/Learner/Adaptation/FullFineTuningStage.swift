@@ -18,7 +18,12 @@ final class FullFineTuningStage: AdaptationStage {
 
   var mode: AdaptationMode { .fullFineTuning }
 
-  func servingLogit(of example: Example, state: inout DomainState?, engine: KernelEngine) -> Float {
+  func servingLogit(of example: Example, state: inout DomainState, engine: KernelEngine) -> Float {
+    servingLogitWithoutState(of: example, engine: engine)
+  }
+
+  /// The shared tuned backbone's logit: this mode keeps no per-domain model.
+  func servingLogitWithoutState(of example: Example, engine: KernelEngine) -> Float {
     guard let tuned else { return engine.backboneLogits[0] }
     let workspace = engine.workspace
     tuned.embed(CollectionOfOne(example), into: workspace)

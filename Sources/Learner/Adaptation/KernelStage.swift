@@ -12,10 +12,13 @@ final class KernelStage: AdaptationStage {
 
   var mode: AdaptationMode { .kernel }
 
-  func servingLogit(of example: Example, state: inout DomainState?, engine: KernelEngine) -> Float {
-    guard state != nil else { return engine.backboneLogits[0] }
-    engine.score(with: &state!.kernel)
+  func servingLogit(of example: Example, state: inout DomainState, engine: KernelEngine) -> Float {
+    engine.score(with: &state.kernel)
     return engine.kernelLogits[0]
+  }
+
+  func servingLogitWithoutState(of example: Example, engine: KernelEngine) -> Float {
+    engine.backboneLogits[0]
   }
 
   func train(

@@ -10,10 +10,12 @@ final class OutputBiasStage: AdaptationStage {
 
   var mode: AdaptationMode { .outputBias }
 
-  func servingLogit(of example: Example, state: inout DomainState?, engine: KernelEngine) -> Float {
-    let backboneLogit = engine.backboneLogits[0]
-    guard let bias = state?.bias.value else { return backboneLogit }
-    return backboneLogit + bias
+  func servingLogit(of example: Example, state: inout DomainState, engine: KernelEngine) -> Float {
+    engine.backboneLogits[0] + state.bias.value
+  }
+
+  func servingLogitWithoutState(of example: Example, engine: KernelEngine) -> Float {
+    engine.backboneLogits[0]
   }
 
   /// Adds the bias to the backbone's logits, then steps it; measures no loss (returns 0).

@@ -3,7 +3,7 @@ import Checkpoint
 extension Trainer {
   /// The lane (input partition) that owns `domain`: the lane of its first example; nil for an
   /// unknown domain or one restored from a snapshot that did not record it.
-  public func lane(of domain: String) -> Int32? { states[domain]?.lane }
+  public func lane(of domain: String) -> Int32? { withState(domain) { $0.lane } ?? nil }
 
   /// The domains owned by `lane`, sorted.
   public func domains(ofLane lane: Int32) -> [String] {

@@ -19,8 +19,8 @@ extension Trainer {
   /// one after another on one thread; the caller sees the same reports in the same order.
   func closeBatches(of domains: [String], reason: BatchClosing) -> [BatchReport] {
     guard let workers, domains.count > 1 else {
-      return domains.map {
-        closeBatch(of: $0, reason: reason, state: &states[$0]!, engine: engine)
+      return domains.map { domain in
+        withState(domain) { closeBatch(of: domain, reason: reason, state: &$0, engine: engine) }!
       }
     }
     var closing = domains.map {

@@ -3,7 +3,7 @@ extension Trainer {
   public var domainCount: Int { states.count }
 
   /// The newest event time of `domain`'s examples, in milliseconds, if the domain exists.
-  public func lastSeenMs(of domain: String) -> Int64? { states[domain]?.lastSeenMs }
+  public func lastSeenMs(of domain: String) -> Int64? { withState(domain) { $0.lastSeenMs } }
 
   /// Drops the least recently seen domains (by the newest event time of their examples, then by
   /// name) while more than `limit` are held, to bound memory (`domain.max_domains`): rolling

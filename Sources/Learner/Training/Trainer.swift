@@ -80,19 +80,29 @@ public final class Trainer {
   public var domains: [String] { states.keys.sorted() }
 
   /// The kernel of `domain`, if the domain exists.
-  public func kernel(for domain: String) -> IAKKernel? { states[domain]?.kernel }
+  public func kernel(for domain: String) -> IAKKernel? { withState(domain) { $0.kernel } }
+
+  /// Whether `domain` has a kernel that has seen `domain.min_examples` (`IAKKernel.isActive`);
+  /// asked per impression, so read in place rather than through a copy of the kernel.
+  public func hasActiveKernel(_ domain: String) -> Bool {
+    withState(domain) { $0.kernel.isActive } ?? false
+  }
 
   /// Every domain's kernel.
   public var kernels: [String: IAKKernel] { states.mapValues(\.kernel) }
 
   /// The per-domain output bias (`.outputBias` mode).
-  public func outputBias(for domain: String) -> OutputBias? { states[domain]?.bias }
+  public func outputBias(for domain: String) -> OutputBias? { withState(domain) { $0.bias } }
 
   /// The prequential evaluation of `domain`.
-  public func evaluation(for domain: String) -> DomainEvaluation? { states[domain]?.evaluation }
+  public func evaluation(for domain: String) -> DomainEvaluation? {
+    withState(domain) { $0.evaluation }
+  }
 
   /// The information proxies of `domain` (kernel mode).
-  public func proxies(for domain: String) -> InformationProxies? { states[domain]?.proxies }
+  public func proxies(for domain: String) -> InformationProxies? {
+    withState(domain) { $0.proxies }
+  }
 
   /// The examples waiting in `domain`'s open batch (for snapshots).
   public func pendingExamples(for domain: String) -> [Example] { states[domain]?.pending ?? [] }
@@ -106,8 +116,10 @@ public final class Trainer {
   public func servingScore(for example: Example) -> ServingScore {
     servingEngine.prepare(CollectionOfOne(example))
     let backboneLogit = servingEngine.backboneLogits[0]
-    let kernelLogit = stage.servingLogit(
-      of: example, state: &states[example.domain], engine: servingEngine)
+    let kernelLogit =
+      withState(example.domain) {
+        stage.servingLogit(of: example, state: &$0, engine: servingEngine)
+      } ?? stage.servingLogitWithoutState(of: example, engine: servingEngine)
     return ServingScore(backboneLogit: backboneLogit, kernelLogit: kernelLogit, servesKernel: false)
   }
 
@@ -126,26 +138,52 @@ public final class Trainer {
     let lane = example.lane
     var reports = advanceEventTime(to: example.eventTimeMs, lane: lane)
     let domain = example.domain
-    if states[domain] == nil { states[domain] = makeState(domain) }
-    if states[domain]!.lane == nil { states[domain]!.lane = lane }
-    if states[domain]!.pending.isEmpty {
-      let opened = laneTimeMs[lane] ?? example.eventTimeMs
-      states[domain]!.batchOpenedMs = opened
+    if states.index(forKey: domain) == nil { states[domain] = makeState(domain) }
+    // One in-place access: each `states[domain]!.field` read would copy the whole state.
+    let openingMs = laneTimeMs[lane] ?? example.eventTimeMs
+    let (opened, isFull) = withState(domain) {
+      Self.add(example, openingAt: openingMs, batchMax: config.batchMax, to: &$0)
+    }!
+    if let opened {
       earliestBatchOpenedMs[lane] = min(earliestBatchOpenedMs[lane] ?? .max, opened)
     }
-    states[domain]!.pending.append(example)
-    states[domain]!.lastSeenMs = max(states[domain]!.lastSeenMs, example.eventTimeMs)
-    guard example.use.trains else { return reports }
-    if example.label > 0.5, let delay = example.clickDelayMs {
-      states[domain]!.clickDelays.recordClick(
-        delayMs: delay, correctsProvisional: example.correctsProvisional)
-    } else if example.use == .train && example.label < 0.5 {
-      states[domain]!.clickDelays.provisional += 1
-    }
-    if states[domain]!.trainingRows >= config.batchMax {
+    if isFull {
       reports.append(closeBatch(of: domain, reason: .full))
     }
     return reports
+  }
+
+  /// Adds `example` to `state`'s open batch, opening it at `openingAt` when it is empty, and
+  /// counts its click delay. Returns when the batch was opened (nil if it was open already) and
+  /// whether it now holds `batchMax` training rows.
+  private static func add(
+    _ example: Example, openingAt openingMs: Int64, batchMax: Int, to state: inout DomainState
+  ) -> (opened: Int64?, isFull: Bool) {
+    if state.lane == nil { state.lane = example.lane }
+    var opened: Int64?
+    if state.pending.isEmpty {
+      state.batchOpenedMs = openingMs
+      opened = openingMs
+    }
+    state.pending.append(example)
+    state.lastSeenMs = max(state.lastSeenMs, example.eventTimeMs)
+    guard example.use.trains else { return (opened, false) }
+    if example.label > 0.5, let delay = example.clickDelayMs {
+      state.clickDelays.recordClick(
+        delayMs: delay, correctsProvisional: example.correctsProvisional)
+    } else if example.use == .train && example.label < 0.5 {
+      state.clickDelays.provisional += 1
+    }
+    return (opened, state.trainingRows >= batchMax)
+  }
+
+  /// Runs `body` on `domain`'s state in place and returns what it returns (nil for an unknown
+  /// domain). Reading through `states[domain]?` or `states.values[index]`, and even modifying
+  /// through `states[domain]!`, copies the whole state (every array and table in it retained,
+  /// then released); a modify access to `states.values[index]` does not. Readers use it too.
+  func withState<Result>(_ domain: String, _ body: (inout DomainState) -> Result) -> Result? {
+    guard let index = states.index(forKey: domain) else { return nil }
+    return body(&states.values[index])
   }
 
   /// Moves `lane`'s event time forward (never back) and closes every batch of that lane (the
@@ -223,7 +261,7 @@ public final class Trainer {
   /// Starts `domain` from a copy of `previous`'s kernel (warm start of a new rolling period).
   /// Does nothing when `domain` already exists or `previous` does not.
   public func startDomain(_ domain: String, warmFrom previous: String) {
-    guard states[domain] == nil, let source = states[previous]?.kernel else { return }
+    guard states.index(forKey: domain) == nil, let source = kernel(for: previous) else { return }
     var state = makeState(domain)
     state.kernel = source.copy(for: domain, seed: config.seed)
     states[domain] = state
@@ -240,7 +278,7 @@ public final class Trainer {
   }
 
   private func closeBatch(of domain: String, reason: BatchClosing) -> BatchReport {
-    closeBatch(of: domain, reason: reason, state: &states[domain]!, engine: engine)
+    withState(domain) { closeBatch(of: domain, reason: reason, state: &$0, engine: engine) }!
   }
 
   /// Closes `domain`'s batch held in `state`, prepared and trained in `engine`: what

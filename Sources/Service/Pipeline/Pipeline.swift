@@ -282,7 +282,7 @@ public final class Pipeline {
   /// Whether `domain`'s kernel serves now: it exists and is active (`domain.min_examples`), no
   /// drift action deactivated it, and its serving guard has seen it do no harm at serving time.
   public func isServing(_ domain: String) -> Bool {
-    guard let kernel = trainer.kernel(for: domain), kernel.isActive else { return false }
+    guard trainer.hasActiveKernel(domain) else { return false }
     return !state.book.deactivated.contains(domain) && drift.isServing(domain)
   }
 
