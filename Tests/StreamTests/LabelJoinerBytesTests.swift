@@ -193,6 +193,16 @@ import Testing
         #expect(held.impressions <= 24_000 && held.earlyClicks <= 24_000)
         #expect(held.resolvedIDs <= 24_000)
       }
+      // The totals over partitions are kept as events come, not summed: they must still be
+      // the sums.
+      let sum = [Int32(0), 1].map { Self.recounted(joiner, partition: $0) }
+      #expect(
+        joiner.heldBytes.impressions == sum[0].impressions + sum[1].impressions
+          && joiner.heldBytes.earlyClicks == sum[0].earlyClicks + sum[1].earlyClicks
+          && joiner.heldBytes.resolvedIDs == sum[0].resolvedIDs + sum[1].resolvedIDs)
+      #expect(
+        joiner.pendingCount
+          == joiner.exportState().partitions.reduce(0) { $0 + $1.pending.count })
     }
     func feed(_ joiner: inout LabelJoiner, _ slice: ArraySlice<(Int32, Event)>) -> [String] {
       var output: [LabelJoiner.LabelledExample] = []

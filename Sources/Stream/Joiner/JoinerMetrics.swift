@@ -1,7 +1,8 @@
 import Observability
 
-/// The label joiner's metric series, looked up once.
-struct JoinerMetrics: Sendable {
+/// The label joiner's metric series, looked up once. A class: the joiner sets its gauges after
+/// every event, and a struct of tables would be copied (each table retained) for each.
+final class JoinerMetrics: Sendable {
   /// Why a click labelled nothing; the `reason` label of `iak_label_clicks_dropped_total`.
   enum DroppedClick: String, CaseIterable {
     case duplicate, late, orphan, overflow
@@ -19,7 +20,8 @@ struct JoinerMetrics: Sendable {
   let duplicateImpressions: Metric
   let pending: Metric
   let evictions: [LabelJoiner.Eviction: Metric]
-  let heldBytes: [HeldKind: Metric]
+  /// `iak_label_pending_bytes` by kind: impressions, early clicks, resolved ids.
+  let heldBytes: (impressions: Metric, earlyClicks: Metric, resolvedIDs: Metric)
   let fakeNegatives: Metric
   let clickDelay: Metric
 
@@ -56,8 +58,10 @@ struct JoinerMetrics: Sendable {
         + "impressions, early clicks and remembered ids; label.max_pending_bytes bounds each "
         + "kind per partition.",
       labels: ["kind"])
-    heldBytes = Dictionary(
-      uniqueKeysWithValues: HeldKind.allCases.map { ($0, held.with($0.rawValue)) })
+    heldBytes = (
+      held.with(HeldKind.impressions.rawValue), held.with(HeldKind.earlyClicks.rawValue),
+      held.with(HeldKind.resolvedIDs.rawValue)
+    )
     fakeNegatives = registry.counter(
       "iak_label_fake_negatives_total",
       help: "Impressions a delayed-feedback mode (label.mode) trained on as provisional negatives "

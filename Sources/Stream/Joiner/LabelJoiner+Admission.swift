@@ -28,7 +28,8 @@ extension LabelJoiner {
       return .tooFarFuture
     }
     guard future < .max || configuration.maxPastMilliseconds < .max else { return nil }
-    var state = partitions[partition] ?? JoinerPartition()
+    // Moved out and back, not copied: a copy would share, then duplicate, its tables.
+    var state = partitions.removeValue(forKey: partition) ?? JoinerPartition()
     state.recentTimes.append(time)
     if state.recentTimes.count > Self.recentTimesKept { state.recentTimes.removeFirst() }
     let verdict = timeVerdict(time, state: &state)
@@ -76,7 +77,8 @@ extension LabelJoiner {
   public mutating func admitNewDomain(
     _ key: String, partition: Int32, timeMilliseconds: Int64
   ) -> Bool {
-    var state = partitions[partition] ?? JoinerPartition()
+    // Moved out and back, not copied: a copy would share, then duplicate, its tables.
+    var state = partitions.removeValue(forKey: partition) ?? JoinerPartition()
     defer { partitions[partition] = state }
     // The day the clock is in once this event is processed.
     let day = EventTime.floorDivide(max(state.maxEventTime, timeMilliseconds), 86_400_000)

@@ -29,6 +29,13 @@ extension LabelJoiner {
         earlyClicks: lhs.earlyClicks + rhs.earlyClicks,
         resolvedIDs: lhs.resolvedIDs + rhs.resolvedIDs)
     }
+
+    static func - (lhs: HeldBytes, rhs: HeldBytes) -> HeldBytes {
+      HeldBytes(
+        impressions: lhs.impressions - rhs.impressions,
+        earlyClicks: lhs.earlyClicks - rhs.earlyClicks,
+        resolvedIDs: lhs.resolvedIDs - rhs.resolvedIDs)
+    }
   }
 
   /// What `partition` holds, kept up to date as entries come and go; zero for a partition not
@@ -38,9 +45,7 @@ extension LabelJoiner {
   }
 
   /// What every partition holds together.
-  public var heldBytes: HeldBytes {
-    partitions.values.reduce(HeldBytes()) { $0 + $1.held }
-  }
+  public var heldBytes: HeldBytes { totals.held }
 }
 
 extension LabelJoiner.PendingImpression {

@@ -182,6 +182,15 @@ public struct LabelJoiner: Sendable {
   public private(set) var counts = Counts()
   var partitions: [Int32: JoinerPartition] = [:]
   private let metrics: JoinerMetrics?
+  /// `pendingCount` and `heldBytes` over all partitions, kept up to date as each event changes
+  /// its partition (and counted again after the rarer changes of many): the gauges read them
+  /// after every event, and summing the partitions each time cost ~3% of the training thread.
+  private(set) var totals = Totals()
+
+  struct Totals {
+    var pending = 0
+    var held = HeldBytes()
+  }
 
   /// Creates an empty joiner; with `metrics` it also counts into `iak_label_*` metrics.
   public init(configuration: Configuration = Configuration(), metrics: MetricsRegistry? = nil) {
@@ -200,7 +209,7 @@ public struct LabelJoiner: Sendable {
       partitions[partition.partition] = JoinerPartition(
         restoring: partition, keepingFeatures: configuration.keptFeatures)
     }
-    updateGauges()
+    recountTotals()
   }
 
   /// Everything the joiner holds, in canonical order, for a snapshot.
@@ -223,17 +232,17 @@ public struct LabelJoiner: Sendable {
       partitions[partition.partition] = JoinerPartition(
         restoring: partition, keepingFeatures: configuration.keptFeatures)
     }
-    updateGauges()
+    recountTotals()
   }
 
   /// Forgets `partition`'s waiting impressions and clock (it moved to another process).
   public mutating func removePartition(_ partition: Int32) {
     partitions[partition] = nil
-    updateGauges()
+    recountTotals()
   }
 
   /// Impressions waiting for a click, over all partitions.
-  public var pendingCount: Int { partitions.values.reduce(0) { $0 + $1.pending.count } }
+  public var pendingCount: Int { totals.pending }
 
   /// The partition's watermark, or `nil` before its first event.
   public func watermark(partition: Int32) -> Int64? {
@@ -252,6 +261,8 @@ public struct LabelJoiner: Sendable {
   ) {
     let start = output.count
     var state = partitions.removeValue(forKey: partition) ?? JoinerPartition()
+    totals.pending -= state.pending.count
+    totals.held = totals.held - state.held
     switch event.kind {
     case .impression:
       handleImpression(
@@ -266,6 +277,8 @@ public struct LabelJoiner: Sendable {
       output[index].emittedAtMilliseconds = watermark
       output[index].partition = partition
     }
+    totals.pending += state.pending.count
+    totals.held = totals.held + state.held
     partitions[partition] = state
     updateGauges()
   }
@@ -281,7 +294,7 @@ public struct LabelJoiner: Sendable {
       for index in start..<output.count { output[index].partition = partition }
       partitions[partition] = state
     }
-    updateGauges()
+    recountTotals()
   }
 
   private mutating func handleImpression(
@@ -592,13 +605,23 @@ public struct LabelJoiner: Sendable {
   }
 
   /// Sets the gauges of what waits (`iak_label_pending`, `iak_label_pending_bytes`).
+  /// Counts `totals` from every partition again, then sets the gauges.
+  private mutating func recountTotals() {
+    totals = Totals()
+    for state in partitions.values {
+      totals.pending += state.pending.count
+      totals.held = totals.held + state.held
+    }
+    updateGauges()
+  }
+
   private func updateGauges() {
     guard let metrics else { return }
-    metrics.pending.set(Double(pendingCount))
-    let held = heldBytes
-    metrics.heldBytes[.impressions]?.set(Double(held.impressions))
-    metrics.heldBytes[.earlyClicks]?.set(Double(held.earlyClicks))
-    metrics.heldBytes[.resolvedIDs]?.set(Double(held.resolvedIDs))
+    metrics.pending.set(Double(totals.pending))
+    let held = totals.held
+    metrics.heldBytes.impressions.set(Double(held.impressions))
+    metrics.heldBytes.earlyClicks.set(Double(held.earlyClicks))
+    metrics.heldBytes.resolvedIDs.set(Double(held.resolvedIDs))
   }
 
   private mutating func countDroppedClick(_ reason: JoinerMetrics.DroppedClick) {
