@@ -95,6 +95,14 @@ import Testing
       trainedPart.hasPrefix("  of which production -> trained: p50 ")
         && trainedPart.contains("checkpoint steps"), "\(trainedPart)")
     #expect(printed[fakeIndex + 2].hasPrefix("  freshness parts (record-weighted): "))
+    // fake_negative again, its open batches closed at each checkpoint: it trains impressions
+    // too, and its checkpoints show what closing them took.
+    let closing = try #require(
+      line("label.mode = fake_negative, train.close_at_checkpoint = true: "), "\(output)")
+    #expect(!closing.contains("p50 > run") && !closing.contains("; 0 of "), "\(closing)")
+    let closingIndex = try #require(printed.firstIndex { $0.hasPrefix(closing) })
+    #expect(printed[closingIndex + 1].contains("checkpoint steps (median/max s over "))
+    #expect(printed[closingIndex + 1].contains(": close "), "\(printed[closingIndex + 1])")
     // The wait's parts and the checkpoints' steps are measured.
     let parts = try #require(line("freshness parts (record-weighted): "), "\(output)")
     for part in FreshnessLog.Part.allCases {

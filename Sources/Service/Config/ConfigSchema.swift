@@ -210,6 +210,15 @@ public enum ConfigSchema {
       "train.batch_max_wait", .duration, "10m",
       "...or when its oldest example is this old in event time, so quiet domains still learn"),
     ConfigKey(
+      "train.close_at_checkpoint", .boolean, "false",
+      "true: every checkpoint first closes and trains every open batch, so an example waits at "
+        + "most one checkpoint.interval for its training (with label.mode = fake_negative: an "
+        + "impression's kernel is published about one interval after it) even on a partition "
+        + "that went quiet, whose event time stands still. The price: where batches end then depends on when checkpoints "
+        + "ran, so a resumed or replayed run no longer trains bit-identical kernels (no record "
+        + "is lost or trained twice all the same). false: batches end only at train.batch_max "
+        + "and train.batch_max_wait, and replays are exact"),
+    ConfigKey(
       "train.learning_rate", .number(0...1), "0.0003",
       "Adam learning rate at train.batch_max; smaller batches are scaled (train.lr_scaling). "
         + "Chosen with train.steps_per_batch by the serving-time sweep of docs/experiments.md: "

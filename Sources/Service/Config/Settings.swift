@@ -360,6 +360,8 @@ public struct Settings: Sendable {
     public var batchMax: Int
     /// `train.batch_max_wait`.
     public var batchMaxWait: Duration
+    /// `train.close_at_checkpoint`.
+    public var closesAtCheckpoint: Bool
     /// `train.learning_rate`.
     public var learningRate: Double
     /// `train.lr_scaling`.
@@ -384,6 +386,7 @@ public struct Settings: Sendable {
     init(_ reader: inout SettingsReader) {
       batchMax = reader.int("train.batch_max")
       batchMaxWait = reader.duration("train.batch_max_wait")
+      closesAtCheckpoint = reader.bool("train.close_at_checkpoint")
       learningRate = reader.double("train.learning_rate")
       learningRateScaling = reader.choice("train.lr_scaling", as: LearningRateScaling.self)
       stepsPerBatch = reader.int("train.steps_per_batch")

@@ -1,6 +1,8 @@
 /// How long each step of one checkpoint took, in seconds: what `bench serve` breaks the
 /// freshness wait into (`Pipeline.lastCheckpointTimings`, completed by the training loop).
 struct CheckpointTimings: Sendable, Equatable {
+  /// Closing and training every open batch (`train.close_at_checkpoint`; 0 when off).
+  var close = 0.0
   /// Waiting for the dead letters of the covered records to be on their topic.
   var settle = 0.0
   /// Numbering the changed kernels and encoding all state into tensors and extras (training
@@ -23,9 +25,9 @@ struct CheckpointTimings: Sendable, Equatable {
   /// The steps by name, in the order a checkpoint takes them.
   var steps: [(name: String, seconds: Double)] {
     [
-      ("settle", settle), ("encode", encode), ("write", write), ("refresh", refresh),
-      ("membership", membership), ("hand-over", handOver), ("publish", publish),
-      ("commit", commit),
+      ("close", close), ("settle", settle), ("encode", encode), ("write", write),
+      ("refresh", refresh), ("membership", membership), ("hand-over", handOver),
+      ("publish", publish), ("commit", commit),
     ]
   }
 }

@@ -9,6 +9,7 @@ import Stream
 extension Pipeline {
   /// Writes a snapshot of all state with the offsets it covers, then publishes every kernel that
   /// changed since it was last published. Returns the manifest; the caller commits its offsets.
+  /// With `train.close_at_checkpoint`, every open batch is closed and trained first.
   ///
   /// With `handOver` (scale-out through the state topic), the state of every partition of
   /// `handOver.partitions` that moved on since it was last handed over goes to
@@ -31,7 +32,6 @@ extension Pipeline {
   public func checkpoint(
     createdAtMilliseconds: Int64, handOver: HandOver? = nil
   ) throws -> SnapshotManifest? {
-    // The snapshot's offsets cover every rejected record: their dead letters must be on the topic.
     var lap = ContinuousClock.now
     lastCheckpointTimings = CheckpointTimings()
     func lapSeconds() -> Double {
@@ -39,6 +39,9 @@ extension Pipeline {
       defer { lap = now }
       return (now - lap).inSeconds
     }
+    if configuration.settings.train.closesAtCheckpoint { closeOpenBatches() }
+    lastCheckpointTimings.close = lapSeconds()
+    // The snapshot's offsets cover every rejected record: their dead letters must be on the topic.
     try deadLetters?.settle(timeout: .seconds(30))
     lastCheckpointTimings.settle = lapSeconds()
     guard let store else { return nil }
@@ -94,7 +97,7 @@ extension Pipeline {
     let allocations = book.allocate(stepCounts: kernels.map { ($0.key, $0.value.stepCount) })
     let items = allocations.map {
       KernelPublisher.Item(
-        kernel: trainer.kernels[$0.domain]!, kernelVersion: $0.version,
+        kernel: trainer.kernel(for: $0.domain)!, kernelVersion: $0.version,
         isActive: isServing($0.domain))
     }
     var tensors = stateTensors()

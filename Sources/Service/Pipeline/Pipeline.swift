@@ -317,6 +317,13 @@ public final class Pipeline {
     observe(trainer.flush())
   }
 
+  /// Closes and trains every open batch, leaving the joiner's waiting impressions where they
+  /// are (`train.close_at_checkpoint`, at each checkpoint): what is trained no longer waits for
+  /// its partition's event time to move.
+  func closeOpenBatches() {
+    observe(trainer.flush())
+  }
+
   /// Trains on `batch`, counted for `partition` (nil: each example's own partition by lane).
   private func train(_ batch: inout [EventIngest.Routed], from partition: TopicPartition?) {
     for example in batch {
