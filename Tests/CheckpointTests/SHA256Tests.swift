@@ -36,6 +36,23 @@ import Testing
     }
   }
 
+  @Test func aCopyMadeMidMessageHashesOnByItself() {
+    var first = SHA256()
+    first.update(Array("abcdbcdecdefdefgefghfghighijhijk".utf8))
+    var second = first
+    first.update(Array("ijkljklmklmnlmnomnopnopq".utf8))
+    second.update(Array("xyz".utf8))
+    let third = second
+    #expect(
+      SHA256.hex(first.finalize())
+        == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
+    #expect(
+      second.finalize() == SHA256.digest(of: Array("abcdbcdecdefdefgefghfghighijhijkxyz".utf8)))
+    var fourth = third
+    #expect(
+      fourth.finalize() == SHA256.digest(of: Array("abcdbcdecdefdefgefghfghighijhijkxyz".utf8)))
+  }
+
   @Test func agreesWithSha256sumAtEveryPaddingBoundary() throws {
     let folder = try TemporaryFolder()
     var generator = SplitMix64(seed: 11)
