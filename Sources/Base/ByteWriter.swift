@@ -20,8 +20,11 @@ public struct ByteWriter: Sendable {
 
   /// Appends a string: a `u32` byte count and its UTF-8 bytes.
   public mutating func append(_ text: String) {
-    append(UInt32(text.utf8.count))
-    bytes.append(contentsOf: text.utf8)
+    var text = text
+    text.withUTF8 { utf8 in
+      append(UInt32(utf8.count))
+      bytes.append(contentsOf: utf8)  // one copy, not a byte at a time through the view
+    }
   }
 
   /// Appends a double as the `u64` of its bit pattern.

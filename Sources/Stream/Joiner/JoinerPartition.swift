@@ -83,12 +83,23 @@ struct JoinerPartition: Sendable {
   func exportState(partition: Int32) -> LabelJoiner.PartitionState {
     LabelJoiner.PartitionState(
       partition: partition, maxEventTimeMilliseconds: maxEventTime, nextSequence: nextSequence,
-      pending: pending.values.sorted { $0.sequence < $1.sequence },
-      earlyClicks: earlyClicks.values.sorted { $0.sequence < $1.sequence },
+      pending: Self.inSequenceOrder(pending, sequence: \.sequence),
+      earlyClicks: Self.inSequenceOrder(earlyClicks, sequence: \.sequence),
       resolved: resolvedOrder[resolvedHead...].filter { resolved[$0.impressionID] == $0 },
       recentEventTimesMilliseconds: recentTimes, isClockConfirmed: isClockConfirmed,
       newDomainDay: newDomainDay,
       newDomains: newDomains.sorted())
+  }
+
+  /// The values of `table` by ascending `sequence` (unique). The sort moves (sequence, index)
+  /// pairs, not the entries: sorting the waiting impressions themselves was most of the
+  /// joiner's share of each checkpoint.
+  private static func inSequenceOrder<Value>(
+    _ table: [String: Value], sequence: (Value) -> UInt64
+  ) -> [Value] {
+    var order = table.indices.map { (sequence: sequence(table.values[$0]), index: $0) }
+    order.sort { $0.sequence < $1.sequence }
+    return order.map { table.values[$0.index] }
   }
 
   func watermark(_ configuration: LabelJoiner.Configuration) -> Int64 {
