@@ -41,6 +41,8 @@ extension Pipeline {
     }
     if configuration.settings.train.closesAtCheckpoint { closeOpenBatches() }
     lastCheckpointTimings.close = lapSeconds()
+    checkpointJoinerBlocks = [:]
+    defer { checkpointJoinerBlocks = nil }
     // The snapshot's offsets cover every rejected record: their dead letters must be on the topic.
     try deadLetters?.settle(timeout: .seconds(30))
     lastCheckpointTimings.settle = lapSeconds()

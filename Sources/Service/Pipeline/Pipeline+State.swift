@@ -33,11 +33,16 @@ extension Pipeline {
       let domains = trainer.domains(ofLane: lane)
       tensors = trainer.stateTensors(ofLane: lane)
       tensors.merge(drift.stateTensors(ofDomains: domains)) { first, _ in first }
-      (joiner, router) = ingest.exportState(partition: lane, domains: Set(domains))
+      (joiner, router) = ingest.exportState(
+        partition: lane, domains: Set(domains), joinerBlocks: checkpointJoinerBlocks ?? [:])
     } else {
       tensors = trainer.stateTensors()
       tensors.merge(drift.stateTensors()) { first, _ in first }
-      (joiner, router) = ingest.exportState()
+      if checkpointJoinerBlocks != nil {
+        (joiner, router) = ingest.exportState(joinerBlocks: &checkpointJoinerBlocks!)
+      } else {
+        (joiner, router) = ingest.exportState()
+      }
     }
     tensors[Self.joinerTensor] = Tensor(uint8s: joiner, shape: [joiner.count])
     tensors[Self.routerTensor] = Tensor(uint8s: router, shape: [router.count])

@@ -13,6 +13,26 @@ extension LabelJoiner.State {
   /// 1 to 3 are still read (an empty admission memory, the clock of a partition that ran borne
   /// out; no provisional impression, no click delay).
   public func serialized() -> [UInt8] {
+    var blocks: [Int32: [UInt8]] = [:]
+    return serialized(reusing: &blocks)
+  }
+
+  /// `serialized()`, taking each partition's block from `blocks` when it holds one and adding
+  /// those it computes: within one checkpoint the whole state and each partition's state (for
+  /// its hand-over) hold the same blocks, serialized once.
+  public func serialized(reusing blocks: inout [Int32: [UInt8]]) -> [UInt8] {
+    Self.serialized(
+      counts: counts,
+      blocks: partitions.map { partition in
+        if let block = blocks[partition.partition] { return block }
+        let block = partition.serializedBlock()
+        blocks[partition.partition] = block
+        return block
+      })
+  }
+
+  /// The bytes of a state with `counts` whose partitions serialized to `blocks`, in order.
+  public static func serialized(counts: LabelJoiner.Counts, blocks: [[UInt8]]) -> [UInt8] {
     var writer = ByteWriter()
     for byte in "IAKJ".utf8 { writer.append(byte) }
     writer.append(UInt8(4))
@@ -23,46 +43,11 @@ extension LabelJoiner.State {
     ] {
       writer.append(UInt64(count))
     }
-    writer.appendCount(partitions.count)
-    for partition in partitions {
-      writer.append(partition.partition)
-      writer.append(partition.maxEventTimeMilliseconds)
-      writer.append(partition.nextSequence)
-      writer.appendCount(partition.pending.count)
-      for waiting in partition.pending {
-        writer.append(waiting.impression)
-        writer.append(waiting.deadlineMilliseconds)
-        writer.append(waiting.sequence)
-        writer.append(waiting.score != nil)
-        if let score = waiting.score {
-          writer.append(score.backboneLogit.bitPattern)
-          writer.append(score.kernelLogit.bitPattern)
-          writer.append(score.servesKernel)
-        }
-        writer.append(waiting.isProvisional)
-        writer.append(waiting.clickDelayMilliseconds != nil)
-        if let delay = waiting.clickDelayMilliseconds { writer.append(delay) }
-      }
-      writer.appendCount(partition.earlyClicks.count)
-      for click in partition.earlyClicks {
-        writer.append(click.impressionID)
-        writer.append(click.timeMilliseconds)
-        writer.append(click.sequence)
-      }
-      writer.appendCount(partition.resolved.count)
-      for entry in partition.resolved {
-        writer.append(entry.impressionID)
-        writer.append(entry.wasClicked)
-        writer.append(entry.forgetAtMilliseconds)
-      }
-      writer.appendCount(partition.recentEventTimesMilliseconds.count)
-      for time in partition.recentEventTimesMilliseconds { writer.append(time) }
-      writer.append(partition.isClockConfirmed)
-      writer.append(partition.newDomainDay)
-      writer.appendCount(partition.newDomains.count)
-      for domain in partition.newDomains { writer.append(domain) }
-    }
-    return writer.bytes
+    writer.appendCount(blocks.count)
+    var bytes = writer.bytes
+    bytes.reserveCapacity(bytes.count + blocks.reduce(0) { $0 + $1.count })
+    for block in blocks { bytes += block }
+    return bytes
   }
 
   /// Reads a state written by `serialized()`.
@@ -190,5 +175,50 @@ extension ByteReader {
       kind: kindByte == 0 ? .impression : .click, id: id, timeMilliseconds: time, region: region,
       categorical: categorical, numeric: numeric, label: labelByte == 0 ? nil : labelByte == 2,
       isSynthetic: try readBool())
+  }
+}
+
+extension LabelJoiner.PartitionState {
+  /// This partition's part of `LabelJoiner.State.serialized()`.
+  func serializedBlock() -> [UInt8] {
+    let partition = self
+    var writer = ByteWriter()
+    writer.append(partition.partition)
+    writer.append(partition.maxEventTimeMilliseconds)
+    writer.append(partition.nextSequence)
+    writer.appendCount(partition.pending.count)
+    for waiting in partition.pending {
+      writer.append(waiting.impression)
+      writer.append(waiting.deadlineMilliseconds)
+      writer.append(waiting.sequence)
+      writer.append(waiting.score != nil)
+      if let score = waiting.score {
+        writer.append(score.backboneLogit.bitPattern)
+        writer.append(score.kernelLogit.bitPattern)
+        writer.append(score.servesKernel)
+      }
+      writer.append(waiting.isProvisional)
+      writer.append(waiting.clickDelayMilliseconds != nil)
+      if let delay = waiting.clickDelayMilliseconds { writer.append(delay) }
+    }
+    writer.appendCount(partition.earlyClicks.count)
+    for click in partition.earlyClicks {
+      writer.append(click.impressionID)
+      writer.append(click.timeMilliseconds)
+      writer.append(click.sequence)
+    }
+    writer.appendCount(partition.resolved.count)
+    for entry in partition.resolved {
+      writer.append(entry.impressionID)
+      writer.append(entry.wasClicked)
+      writer.append(entry.forgetAtMilliseconds)
+    }
+    writer.appendCount(partition.recentEventTimesMilliseconds.count)
+    for time in partition.recentEventTimesMilliseconds { writer.append(time) }
+    writer.append(partition.isClockConfirmed)
+    writer.append(partition.newDomainDay)
+    writer.appendCount(partition.newDomains.count)
+    for domain in partition.newDomains { writer.append(domain) }
+    return writer.bytes
   }
 }

@@ -225,6 +225,15 @@ public struct LabelJoiner: Sendable {
     State(partitions: partitions[partition].map { [$0.exportState(partition: partition)] } ?? [])
   }
 
+  /// `exportState(partition:).serialized()`, made of `partition`'s block in `blocks` when it
+  /// holds one (filled by `exportState().serialized(reusing:)` of the same, unchanged joiner).
+  public func serializedState(partition: Int32, reusing blocks: [Int32: [UInt8]]) -> [UInt8] {
+    guard let block = blocks[partition] else {
+      return exportState(partition: partition).serialized()
+    }
+    return State.serialized(counts: Counts(), blocks: [block])
+  }
+
   /// Takes over the partitions of `state` (from `exportState(partition:)` of another joiner),
   /// replacing any of the same number; this joiner's running totals stay as they are.
   public mutating func adoptPartitions(of state: State) {

@@ -5,15 +5,19 @@ extension EventIngest {
   /// of `partition` (with zero running totals, which stay with the process that counted them)
   /// and the router's knowledge of `domains` (the domains the partition owns) with the names of
   /// their regions. `adopt(joiner:router:)` adds it to another ingest stage.
-  public func exportState(partition: Int32, domains: Set<String>) -> (
-    joiner: [UInt8], router: [UInt8]
-  ) {
-    let joinerState = joiner.exportState(partition: partition)
+  /// `joinerBlocks` are the joiner's partition blocks of an `exportState(joinerBlocks:)` of this
+  /// same state, if any: the partition's is reused rather than serialized again.
+  public func exportState(
+    partition: Int32, domains: Set<String>, joinerBlocks: [Int32: [UInt8]] = [:]
+  ) -> (joiner: [UInt8], router: [UInt8]) {
     var routerState = router.exportState()
     routerState.domains = routerState.domains.filter { domains.contains($0.key.description) }
     let regions = Set(routerState.domains.map(\.key.region))
     routerState.regionNames = routerState.regionNames.filter { regions.contains($0.name) }
-    return (joinerState.serialized(), routerState.serialized())
+    return (
+      joiner.serializedState(partition: partition, reusing: joinerBlocks),
+      routerState.serialized()
+    )
   }
 
   /// Adds a partition's state exported by `exportState(partition:domains:)`: the joiner's

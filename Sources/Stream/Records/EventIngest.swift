@@ -133,7 +133,16 @@ public struct EventIngest {
 
   /// The joiner's and the router's state, as bytes (`LabelJoiner.State`, `DomainRouter.State`).
   public func exportState() -> (joiner: [UInt8], router: [UInt8]) {
-    (joiner.exportState().serialized(), router.exportState().serialized())
+    var blocks: [Int32: [UInt8]] = [:]
+    return exportState(joinerBlocks: &blocks)
+  }
+
+  /// `exportState()`, keeping each joiner partition's serialized block in `joinerBlocks` for
+  /// `exportState(partition:domains:joinerBlocks:)` while nothing changes in between.
+  public func exportState(joinerBlocks: inout [Int32: [UInt8]]) -> (
+    joiner: [UInt8], router: [UInt8]
+  ) {
+    (joiner.exportState().serialized(reusing: &joinerBlocks), router.exportState().serialized())
   }
 
   /// Replaces the joiner's and the router's state with exported bytes.
