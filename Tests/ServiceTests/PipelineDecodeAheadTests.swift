@@ -9,7 +9,8 @@ import Testing
 
 @testable import Service
 
-/// `serve` decodes on its consumer thread and hands `DecodedRecord`s to
+/// `serve` decodes on its consumer thread (and computes each impression's frozen-backbone part of
+/// its serving score there) and hands `DecodedRecord`s to
 /// `Pipeline.process(_: [DecodedRecord])`. On a mix of good and hostile records over three
 /// partitions that gives byte for byte the state of `process(_: [Record])`, the same counts,
 /// offsets and metrics, and the same dead letters, in record order, with their reasons.
@@ -97,13 +98,26 @@ import Testing
     }
     let ahead = try Self.pipeline(
       deadLetterTopic: "dead-decoded", producer: producer, backbone: backbone)
-    // Other chunk boundaries than the run above: chunks must not matter either.
+    // Other chunk boundaries than the run above: chunks must not matter either. Each chunk is
+    // decoded, and its impressions' frozen-backbone part of the serving score computed, on
+    // another thread, as serve's consumer thread does: the scores, and so the state, must be
+    // those computed on the pipeline's own thread, bit for bit.
+    let decoder = ahead.pipeline.decoder
+    let prepare = ahead.pipeline.makeServingInputs()
+    var prepared = 0
     for start in stride(from: 0, to: records.count, by: 37) {
       let chunk = Array(records[start..<min(start + 37, records.count)])
-      // Decoded in place: that decoding on another thread gives the same records is
-      // DecodedRecordTests' (Stream).
-      try ahead.pipeline.process(chunk.map(ahead.pipeline.decoder.decodeAhead))
+      let decoded = DispatchQueue.global().sync {
+        chunk.map {
+          var record = decoder.decodeAhead($0)
+          prepare(&record)
+          return record
+        }
+      }
+      prepared += decoded.count { $0.servingInput != nil }
+      try ahead.pipeline.process(decoded)
     }
+    #expect(prepared > 300, "impressions scored with an input computed ahead")
     try producer.close()
 
     let counts = ahead.pipeline.counts

@@ -1,3 +1,4 @@
+import Base
 import Foundation
 
 /// The passes of kernel training and scoring over one batch, on buffers allocated once.
@@ -70,6 +71,26 @@ final class KernelEngine {
     backbone.forward(rows: rows, fromLevel: level, input: representation, workspace: workspace)
     backboneLogits.update(from: workspace.logits, count: rows)
     isLossWeighted = false
+  }
+
+  /// Prepares one row from `input` (its representation and backbone logit, as `prepare` of
+  /// that row computed them, on another engine of the same backbone) instead of embedding it and
+  /// running the frozen layers again.
+  func load(_ input: ServingInput) {
+    precondition(input.representation.count == layout.width, "representation of another width")
+    input.representation.withUnsafeBufferPointer {
+      representation.update(from: $0.baseAddress!, count: layout.width)
+    }
+    backboneLogits[0] = input.backboneLogit
+    rows = 1
+    isLossWeighted = false
+  }
+
+  /// The representation and backbone logit of the first prepared row (`load(_:)` takes it).
+  var servingInput: ServingInput {
+    ServingInput(
+      backboneLogit: backboneLogits[0],
+      representation: Array(UnsafeBufferPointer(start: representation, count: layout.width)))
   }
 
   /// Weighs the loss of each row of the prepared batch `examples` (after `score`) for the biased

@@ -114,13 +114,29 @@ public final class Trainer {
   ///
   /// Nothing changes: scoring between two training steps does not alter a kernel.
   public func servingScore(for example: Example) -> ServingScore {
-    servingEngine.prepare(CollectionOfOne(example))
+    servingScore(for: example, input: nil)
+  }
+
+  /// `servingScore(for:)` of `example`, whose frozen backbone's part `input` a
+  /// `ServingPreparer` of this trainer computed ahead (nil: computed here). Bit for bit the
+  /// same score: the same frozen layers on the same features, one row either way.
+  public func servingScore(for example: Example, input: ServingInput?) -> ServingScore {
+    if let input {
+      servingEngine.load(input)
+    } else {
+      servingEngine.prepare(CollectionOfOne(example))
+    }
     let backboneLogit = servingEngine.backboneLogits[0]
     let kernelLogit =
       withState(example.domain) {
         stage.servingLogit(of: example, state: &$0, engine: servingEngine)
       } ?? stage.servingLogitWithoutState(of: example, engine: servingEngine)
     return ServingScore(backboneLogit: backboneLogit, kernelLogit: kernelLogit, servesKernel: false)
+  }
+
+  /// A preparer of the serving scores' frozen part for another thread (`ServingPreparer`).
+  public func makeServingPreparer() -> ServingPreparer {
+    ServingPreparer(engine: KernelEngine(backbone: backbone, config: kernelConfig, capacity: 1))
   }
 
   /// Adds one example: closes the batches that have waited long enough at the example's event

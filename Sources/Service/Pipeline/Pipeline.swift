@@ -223,6 +223,20 @@ public final class Pipeline {
     reason == .newDomainBudget ? nil : ingest.decoder.schema.timeField
   }
 
+  /// For a thread that decodes records ahead: computes each decoded impression's
+  /// `ServingInput` (the frozen backbone's part of its serving score, which depends on its
+  /// features alone) into the record, so that `process(_: [DecodedRecord])` only runs the
+  /// kernel on it. One preparer per thread; the scores are bit for bit those computed here.
+  public func makeServingInputs() -> @Sendable (inout DecodedRecord) -> Void {
+    let preparer = trainer.makeServingPreparer()
+    let assembler = assembler
+    return { record in
+      guard case .event(let event) = record.outcome, event.kind == .impression else { return }
+      record.servingInput = preparer.input(
+        for: assembler.example(for: event, label: false, domain: ""))
+    }
+  }
+
   /// The decoder `process(_: [Record])` uses, for a thread that decodes records ahead
   /// (`EventDecoder.decodeAhead(_:)`) for `process(_: [DecodedRecord])`.
   public var decoder: EventDecoder { ingest.decoder }
@@ -250,7 +264,7 @@ public final class Pipeline {
           try reject(original, because: EventRejection(reason, field: timeField(reason), offset: 0))
           continue
         }
-        ingest(event, lane: lane)
+        ingest(event, lane: lane, input: record.servingInput)
         accept(record.topicPartition, offset: record.offset)
       case .rejected(let rejection, let original):
         try reject(original, because: rejection)
@@ -260,23 +274,27 @@ public final class Pipeline {
   }
 
   /// Joins and routes one decoded event of `lane`; an impression is first scored as a serving
-  /// system would score it now (`servingScore(of:lane:)`), and the score waits with it for its
-  /// label.
-  private func ingest(_ event: Event, lane: Int32) {
+  /// system would score it now (`servingScore(of:lane:input:)`, from `input` when a decoding
+  /// thread computed the backbone's part), and the score waits with it for its label.
+  private func ingest(_ event: Event, lane: Int32, input: ServingInput? = nil) {
     if !fieldUsage.isReported, let warnings = fieldUsage.observe(event) {
       for warning in warnings { logger.warning(warning) }
     }
-    let score = event.kind == .impression ? servingScore(of: event, lane: lane) : nil
+    let score =
+      event.kind == .impression ? servingScore(of: event, lane: lane, input: input) : nil
     ingest.ingest(event, partition: lane, score: score, into: &routed)
   }
 
   /// What a serving system would score `impression` with at this moment: the backbone, and its
   /// known domain's kernel as it now stands (the backbone's score for a domain not known yet),
   /// served when `isServing(_:)` says so.
-  func servingScore(of impression: Event, lane: Int32) -> ServingScore {
+  func servingScore(of impression: Event, lane: Int32, input: ServingInput? = nil)
+    -> ServingScore
+  {
     let domain = ingest.knownDomain(of: impression)?.description
     let score = trainer.servingScore(
-      for: assembler.example(for: impression, label: false, domain: domain ?? "", lane: lane))
+      for: assembler.example(for: impression, label: false, domain: domain ?? "", lane: lane),
+      input: input)
     return ServingScore(
       backboneLogit: score.backboneLogit, kernelLogit: score.kernelLogit,
       servesKernel: domain.map(isServing) ?? false)

@@ -79,7 +79,12 @@ struct ConsumerLoop {
       if !records.isEmpty {
         metrics.consumed.increment(by: Double(records.count))
         let decoder = training.decoder
-        let decoded = records.map { decoder.decodeAhead($0) }
+        let prepare = training.prepareServingInput
+        let decoded = records.map {
+          var record = decoder.decodeAhead($0)
+          prepare(&record)
+          return record
+        }
         metrics.queued.set(Double(queue.append(decoded, arrivedAt: now)))
         lastRecord = now
       }

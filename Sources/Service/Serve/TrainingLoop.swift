@@ -21,6 +21,9 @@ final class TrainingLoop: @unchecked Sendable {
   /// The pipeline's decoder, which the consumer thread decodes records with before queueing
   /// them (`EventDecoder` is immutable and `Sendable`).
   let decoder: EventDecoder
+  /// Computes a decoded impression's `ServingInput` on the consumer thread
+  /// (`Pipeline.makeServingInputs()`), which otherwise idles while the training thread works.
+  let prepareServingInput: @Sendable (inout DecodedRecord) -> Void
   /// What a benchmark watches of the loop (none in service).
   private let observer: (any TrainingObserver)?
   private let source: any RecordSource
@@ -92,6 +95,7 @@ final class TrainingLoop: @unchecked Sendable {
       })
     self.pipeline = pipeline
     decoder = pipeline.decoder
+    prepareServingInput = pipeline.makeServingInputs()
     self.observer = observer
     self.source = source
     self.queue = queue

@@ -24,6 +24,9 @@ public struct DecodedRecord: Sendable, Equatable {
   public var timestampMs: Int64?
   /// Its event, or why it was refused.
   public var outcome: Outcome
+  /// For an impression, the backbone's part of its serving score when the decoding thread
+  /// computed it (`ServingInput`); nil when the taker is to compute it.
+  public var servingInput: ServingInput?
 
   /// Makes a decoded record.
   public init(
