@@ -41,7 +41,8 @@ extension CommandSpec {
                   maximum. Then, per label mode (--label-modes) and per rate (--label-rates),
                   events stamped with the wall clock as produced for --label-seconds (default
                   20): p50/p99 from an impression's production to the publication of a kernel
-                  trained on it, and the part before its training. Needs --backbone (default
+                  trained on it, and the part before its training; fake_negative runs once
+                  more with train.close_at_checkpoint = true. Needs --backbone (default
                   backbone.dir)
       soak        the same serve path fed the --input events in a loop for --minutes M
                   (default 10), each loop moving event times forward by the stream's span so
