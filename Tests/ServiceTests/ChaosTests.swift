@@ -382,6 +382,7 @@ import Testing
       // refused for good (the checkpoint fails and is retried).
       try fixture.cluster.pushRequestErrors(
         .produce, [.requestTimedOut], broker: ChaosFixture.outputBroker, delay: .seconds(7))
+      let delayedAnswer = ContinuousClock.now + .seconds(7)
       try fixture.cluster.pushRequestErrors(
         .produce, [KafkaError.Code(rawValue: 10)], broker: ChaosFixture.outputBroker)
       try await Task.sleep(for: .seconds(1))
@@ -423,6 +424,12 @@ import Testing
           && ServeProcess.value(of: "iak_publish_failures_total", in: $0)
             + ServeProcess.value(of: "iak_partition_state_failures_total", in: $0) >= 1
       }
+      // The fault lasts until the delayed REQUEST_TIMED_OUT is answered: a pushed error is
+      // used (no longer pending) when its request arrives, and its transaction is in flight
+      // for 7 s more. A SIGTERM before that met the transaction's abort in the final
+      // checkpoint (a CI run saw serve exit 1, its partition state purged from the queue),
+      // and serve got fast enough to reach it. Two seconds more for serve's checkpoint retry.
+      try await Task.sleep(until: delayedAnswer + .seconds(2), clock: .continuous)
       let text = serve.metricsText() ?? ""
       report.check(
         seen,
