@@ -116,8 +116,7 @@ public struct ServingGuard: Sendable, Equatable {
   {
     let slot = 3 * next
     let label: Float = isPositive ? 1 : 0
-    let kernelLoss = Logistic.crossEntropy(logit: kernelLogit, label: label)
-    let backboneLoss = Logistic.crossEntropy(logit: backboneLogit, label: label)
+    let (kernelLoss, backboneLoss) = Self.losses(kernelLogit, backboneLogit, label: label)
     if slot == slots.count {
       if slots.count + 3 > slots.capacity {
         // Grown by doubling, but never past the window.
@@ -169,9 +168,9 @@ public struct ServingGuard: Sendable, Equatable {
     losses = []
     losses.reserveCapacity(2 * kept)
     for slot in stride(from: 0, to: slots.count, by: 3) {
-      let label = slots[slot + 2] >= 0.5 ? Float(1) : 0
-      losses.append(Logistic.crossEntropy(logit: slots[slot], label: label))
-      losses.append(Logistic.crossEntropy(logit: slots[slot + 1], label: label))
+      let (kernel, backbone) = Self.losses(
+        slots[slot], slots[slot + 1], label: slots[slot + 2] >= 0.5 ? 1 : 0)
+      losses += [kernel, backbone]
     }
     count = kept
     next = kept % settings.window
@@ -193,20 +192,18 @@ public struct ServingGuard: Sendable, Equatable {
 
   /// The held examples, oldest first: kernel logits, backbone logits, labels.
   public var examples: (kernel: [Float], backbone: [Float], labels: [Bool]) {
-    let start = count == settings.window ? next : 0
-    var kernel: [Float] = []
-    var backbone: [Float] = []
-    var labels: [Bool] = []
-    kernel.reserveCapacity(count)
-    backbone.reserveCapacity(count)
-    labels.reserveCapacity(count)
-    for offset in 0..<count {
-      let slot = 3 * ((start + offset) % settings.window)
-      kernel.append(slots[slot])
-      backbone.append(slots[slot + 1])
-      labels.append(slots[slot + 2] >= 0.5)
-    }
-    return (kernel, backbone, labels)
+    let held = newest()
+    return (held.kernel, held.backbone, held.labels)
+  }
+
+  /// The kernel's and the backbone's log loss on one example (what `losses` holds per slot).
+  private static func losses(_ kernelLogit: Float, _ backboneLogit: Float, label: Float) -> (
+    Float, Float
+  ) {
+    (
+      Logistic.crossEntropy(logit: kernelLogit, label: label),
+      Logistic.crossEntropy(logit: backboneLogit, label: label)
+    )
   }
 
   /// Guards are equal when they hold the same examples in the same order and decided the same,
