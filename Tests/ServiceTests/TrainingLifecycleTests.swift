@@ -67,14 +67,41 @@ import Testing
     #expect(lifecycle.failure == nil)
   }
 
-  @Test func aShutdownCheckpointThatIsNotDurableFailsWithTheSnapshotsFailure() {
+  @Test func aShutdownCheckpointThatIsNotDurableIsTakenAgainThenFailsWithTheSnapshotsFailure() {
     var lifecycle = Self.draining()
-    let action = lifecycle.finalCheckpointEnded(
+    for attempt in 1..<TrainingLifecycle.shutdownConfirmAttempts {
+      let action = lifecycle.finalCheckpointEnded(
+        isDurable: false, isMembershipUnconfirmed: false,
+        finalSnapshotFailure: Self.snapshotFailure)
+      #expect(action == .checkpointAgain(after: .seconds(1)))
+      #expect(lifecycle.state == .draining(.stopRequested(attempt: attempt + 1)))
+      #expect(lifecycle.finalCheckpointAttempt == attempt + 1)
+      #expect(lifecycle.isActive)
+    }
+    let last = lifecycle.finalCheckpointEnded(
       isDurable: false, isMembershipUnconfirmed: false,
       finalSnapshotFailure: Self.snapshotFailure)
-    #expect(action == .end(warnsLocalOnly: false, attempts: 1, failure: Self.snapshotFailure))
+    #expect(
+      last
+        == .end(
+          warnsLocalOnly: false, attempts: TrainingLifecycle.shutdownConfirmAttempts,
+          failure: Self.snapshotFailure))
     #expect(lifecycle.state == .failed(Self.snapshotFailure))
     #expect(lifecycle.failure == Self.snapshotFailure)
+    #expect(lifecycle.finalCheckpointAttempt == 0)
+  }
+
+  @Test func aShutdownCheckpointThatFailedOnceFinishesWhenTheNextIsDurable() {
+    var lifecycle = Self.draining()
+    #expect(
+      lifecycle.finalCheckpointEnded(
+        isDurable: false, isMembershipUnconfirmed: false,
+        finalSnapshotFailure: Self.snapshotFailure) == .checkpointAgain(after: .seconds(1)))
+    let action = lifecycle.finalCheckpointEnded(
+      isDurable: true, isMembershipUnconfirmed: false, finalSnapshotFailure: Self.snapshotFailure)
+    #expect(action == .end(warnsLocalOnly: false, attempts: 2, failure: nil))
+    #expect(lifecycle.state == .finished)
+    #expect(lifecycle.failure == nil)
   }
 
   @Test func anUnconfirmedMemberAsksAgainUpToTheLimitThenEndsWithAWarning() {
@@ -106,11 +133,21 @@ import Testing
     #expect(lifecycle.state == .finished)
   }
 
-  @Test func anUnconfirmedMemberWhoseSnapshotFailedDoesNotAskAgain() {
+  @Test func anUnconfirmedMemberWhoseSnapshotFailedAsksAgainThenEndsWithTheFailure() {
     var lifecycle = Self.draining()
+    for _ in 1..<TrainingLifecycle.shutdownConfirmAttempts {
+      #expect(
+        lifecycle.finalCheckpointEnded(
+          isDurable: false, isMembershipUnconfirmed: true,
+          finalSnapshotFailure: Self.snapshotFailure) == .checkpointAgain(after: .seconds(1)))
+    }
     let action = lifecycle.finalCheckpointEnded(
       isDurable: false, isMembershipUnconfirmed: true, finalSnapshotFailure: Self.snapshotFailure)
-    #expect(action == .end(warnsLocalOnly: true, attempts: 1, failure: Self.snapshotFailure))
+    #expect(
+      action
+        == .end(
+          warnsLocalOnly: true, attempts: TrainingLifecycle.shutdownConfirmAttempts,
+          failure: Self.snapshotFailure))
     #expect(lifecycle.state == .failed(Self.snapshotFailure))
   }
 

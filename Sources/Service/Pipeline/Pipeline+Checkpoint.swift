@@ -124,6 +124,7 @@ extension Pipeline {
     let written = ContinuousClock.now
     lastCheckpointTimings.write = (written - encoded).inSeconds
     state.book = book
+    lastWrittenSnapshot = report.manifest
     if let quality {
       trainer.publish(
         to: quality, isServing: isServing, kernelVersion: { book.kernelVersions[$0] },

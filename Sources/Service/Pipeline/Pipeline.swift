@@ -132,6 +132,9 @@ public final class Pipeline {
   var silentDomains: Set<String> = []
   /// How long the steps of the newest checkpoint took (`bench serve`'s freshness breakdown).
   var lastCheckpointTimings = CheckpointTimings()
+  /// The manifest of the newest snapshot this pipeline wrote, whether or not what followed it
+  /// (hand-over, publication) succeeded: a start resumes from it.
+  var lastWrittenSnapshot: SnapshotManifest?
   /// During a checkpoint (nil otherwise): the joiner's partition blocks serialized for the
   /// snapshot, reused for the partitions' hand-over states (the joiner does not change between).
   var checkpointJoinerBlocks: [Int32: [UInt8]]?

@@ -54,8 +54,10 @@ struct TrainingLifecycle: Sendable, Equatable {
 
   /// What to do once a final checkpoint ended.
   enum EndAction: Sendable, Equatable {
-    /// Ask the consumer group again after `pause`, then take the final checkpoint again (the
-    /// group did not confirm this process as a member: a rebalance or an outage may be ending).
+    /// Take the final checkpoint again after `pause`: the group did not confirm this process
+    /// as a member (a rebalance or an outage may be ending), or the checkpoint failed (a broker
+    /// may be answering again by then: a transaction aborted by a timed-out request, a
+    /// leader moving).
     case checkpointAgain(after: Duration)
     /// End the loop. `warnsLocalOnly`: say that the final checkpoint stayed in the local
     /// snapshot, after `attempts` checkpoints; `failure`: the final snapshot's failure, to log.
@@ -64,13 +66,20 @@ struct TrainingLifecycle: Sendable, Equatable {
     case ignore
   }
 
-  /// How many final checkpoints ask the group before the loop exits without publishing.
+  /// How many final checkpoints are taken, at most, before the loop exits without publishing
+  /// (the group did not confirm) or with the failure of the last one.
   static let shutdownConfirmAttempts = 5
   /// The pause between two of them.
   static let shutdownConfirmPause = Duration.seconds(1)
 
   /// Where the thread is.
   private(set) var state = State.starting
+
+  /// The number of the final checkpoint about to be taken after a stop request (1 for the
+  /// first), or 0 when none is.
+  var finalCheckpointAttempt: Int {
+    if case .draining(.stopRequested(let attempt)) = state { attempt } else { 0 }
+  }
 
   /// Creates the lifecycle of a loop that has not started.
   init() {}
@@ -121,7 +130,9 @@ struct TrainingLifecycle: Sendable, Equatable {
   /// A final checkpoint ended: `isDurable` when every trained state is in a snapshot on disk,
   /// `isMembershipUnconfirmed` when the newest one stayed in the local snapshot because the
   /// group did not confirm this process as a member; `finalSnapshotFailure` is what a final
-  /// snapshot that is not durable reports.
+  /// snapshot that is not durable reports. After a stop request, a final checkpoint that is not
+  /// durable or not confirmed is taken again, `shutdownConfirmAttempts` times at most; after a
+  /// failure, once.
   mutating func finalCheckpointEnded(
     isDurable: Bool, isMembershipUnconfirmed: Bool, finalSnapshotFailure: ServeFailure
   ) -> EndAction {
@@ -131,7 +142,7 @@ struct TrainingLifecycle: Sendable, Equatable {
       state = .failed(failure)
       return .end(warnsLocalOnly: false, attempts: 1, failure: nil)
     case .draining(.stopRequested(let attempt)):
-      if isDurable, isMembershipUnconfirmed, attempt < Self.shutdownConfirmAttempts {
+      if !isDurable || isMembershipUnconfirmed, attempt < Self.shutdownConfirmAttempts {
         state = .draining(.stopRequested(attempt: attempt + 1))
         return .checkpointAgain(after: Self.shutdownConfirmPause)
       }

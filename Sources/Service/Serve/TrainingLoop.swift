@@ -230,6 +230,15 @@ final class TrainingLoop: @unchecked Sendable {
       switch action {
       case .checkpointAgain(let pause):
         lifecycle.update { $0 = next }
+        if !isDurable {
+          logger.warning(
+            "the final checkpoint failed; taking it again before exiting",
+            [
+              "attempt": "\(next.finalCheckpointAttempt)",
+              "of": "\(TrainingLifecycle.shutdownConfirmAttempts)",
+              "pause_seconds": Logger.seconds(pause),
+            ])
+        }
         // A pause before asking the group again, not a poll: nothing else can answer sooner.
         Thread.sleep(forTimeInterval: pause.inSeconds)
       case .end(let warnsLocalOnly, let attempts, let failure):
@@ -351,6 +360,13 @@ final class TrainingLoop: @unchecked Sendable {
       return "the final snapshot failed (\(why)): no snapshot covers the \(trained) records "
         + "read; the next start reads them again from the beginning; free space or fix "
         + "checkpoint.dir"
+    }
+    if covered.records == trained {
+      return "the final snapshot, version \(covered.version), is on disk with all \(trained) "
+        + "records read, but what follows it failed (\(why)): its kernels, partition states and "
+        + "offsets were not all written to Kafka; the next start resumes from it and sends "
+        + "them, unless another member took its partitions over meanwhile (that member reads "
+        + "them again from the state it finds on the state topic)"
     }
     return "the final snapshot failed (\(why)): the newest snapshot on disk, version "
       + "\(covered.version), covers \(covered.records) of the \(trained) records read, up to "
@@ -474,6 +490,18 @@ final class TrainingLoop: @unchecked Sendable {
       return true
     } catch {
       checkpointError = "\(error)"
+      // The newer fact: this snapshot failed, whatever the group said of the one before.
+      isMembershipUnconfirmed = false
+      // A failure after the snapshot was written (hand-over, publication) leaves it on disk:
+      // a start resumes from it.
+      if let written = pipeline.lastWrittenSnapshot,
+        written.version > coveredState?.version ?? .min
+      {
+        covered.withLock {
+          $0 = CoveredState(
+            version: written.version, offsets: written.offsets, records: pipeline.counts.records)
+        }
+      }
       health?.markCheckpointFailed("\(error)")
       metrics.snapshotFailures.increment()
       retryAt = ContinuousClock.now + retryDelay
