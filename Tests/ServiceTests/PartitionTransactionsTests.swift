@@ -53,6 +53,22 @@ import Testing
     #expect(fixture.transactions.transactionalID(of: Self.partition) == "iak-stream/g/events/3")
   }
 
+  @Test func aTransactionsProducerSendsAtOnceUnlessTheConfigurationSetsALinger() throws {
+    let fixture = try Fixture()
+    defer { fixture.transactions.closeAll() }
+    var linger: String?
+    try fixture.transactions.run(Self.partition) { linger = $0.effectiveSetting("linger.ms") }
+    #expect(linger == "0")
+    for key in ["linger.ms", "queue.buffering.max.ms"] {
+      let configured = PartitionTransactions(
+        configuration: fixture.kafka.setting(key, "20"), group: "g", logger: .disabled,
+        metrics: nil, timeout: .seconds(10))
+      defer { configured.closeAll() }
+      try configured.run(Self.partition) { linger = $0.effectiveSetting("linger.ms") }
+      #expect(linger == "20", "\(key)")
+    }
+  }
+
   @Test func aCommittedTransactionsRecordsAreOnTheTopics() throws {
     let fixture = try Fixture()
     defer { fixture.transactions.closeAll() }

@@ -57,10 +57,9 @@ final class PartitionTransactions: Sendable {
   /// - Throws: `KafkaError` when the producer cannot be made or the coordinator refuses.
   func open(_ partition: TopicPartition) throws(KafkaError) {
     close(partition)
-    let producer = try KafkaProducer.make(
-      configuration: configuration.merging(
-        KafkaConfiguration([("transactional.id", transactionalID(of: partition))])),
-      logger: logger)
+    var settings = configuration.setting("transactional.id", transactionalID(of: partition))
+    if Self.lingers(configuration) == nil { settings.set("linger.ms", "0") }
+    let producer = try KafkaProducer.make(configuration: settings, logger: logger)
     do {
       try producer.initTransactions(timeout: timeout)
     } catch {
@@ -76,6 +75,14 @@ final class PartitionTransactions: Sendable {
         ["partition": partition.description, "error": error.description])
     }
     producers.withLock { $0[partition] = producer }
+  }
+
+  /// The linger the configuration sets (`linger.ms` or its alias), if any. Unset, a
+  /// transaction's producer sends at once (`linger.ms = 0`): a checkpoint waits for each wave of
+  /// its records (chunks, heads, kernels) to be delivered before the next, so librdkafka's
+  /// default 5 ms of batching would only add to every wave.
+  static func lingers(_ configuration: KafkaConfiguration) -> String? {
+    configuration.value(for: "linger.ms") ?? configuration.value(for: "queue.buffering.max.ms")
   }
 
   /// Closes `partition`'s producer, if any.
