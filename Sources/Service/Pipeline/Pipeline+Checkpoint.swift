@@ -1,7 +1,9 @@
+import Base
 import Checkpoint
 import Foundation
 import Learner
 import Stream
+import Synchronization
 
 /// A checkpoint, as its steps: number the changed kernels, write the snapshot (all state with
 /// the offsets it covers), confirm membership, hand the partitions' states over with their
@@ -181,6 +183,10 @@ extension Pipeline {
       }
       return
     }
+    // What each partition's transaction carries, worked out here; the transactions then run
+    // side by side (`transactional.width`: each waits on the broker), and what they did is
+    // applied here again, in partition order.
+    var plans: [TransactionPlan] = []
     for partition in handOver.partitions.sorted() {
       let lane = lanes.lane(of: partition)
       let (items, alertsHere) = outgoing.take { [trainer] in trainer.lane(of: $0) == lane }
@@ -188,25 +194,55 @@ extension Pipeline {
         changedPartitions(of: [partition]).isEmpty
         ? nil : partitionState(of: partition, createdAtMilliseconds: createdAtMilliseconds)
       guard !items.isEmpty || !alertsHere.isEmpty || state != nil else { continue }
+      plans.append(
+        TransactionPlan(partition: partition, items: items, alerts: alertsHere, state: state))
+    }
+    let errors = Mutex<[Int: String]>([:])
+    // Read by every transaction's thread: the alert emitter and the publisher only read their
+    // settings and count in thread-safe metrics.
+    let alertEmitter = alertEmitter
+    let publisher = publisher
+    BlockingFanOut.run(plans.count, width: transactional.width) { index in
+      let plan = plans[index]
       do {
-        try transactional.run(partition) { producer in
-          for alert in alertsHere { try emit(alert, via: producer) }
-          if let state { try transactional.writeState(state, producer) }
+        try transactional.run(plan.partition) { producer in
+          for alert in plan.alerts {
+            try alertEmitter?.emit(
+              alert.event, action: alert.action, detail: alert.detail,
+              countsAction: alert.countsAction, via: producer)
+          }
+          if let state = plan.state { try transactional.writeState(state, producer) }
           try publisher?.publish(
-            items, snapshotVersion: snapshotVersion,
+            plan.items, snapshotVersion: snapshotVersion,
             createdAtMilliseconds: createdAtMilliseconds, via: producer)
         }
-        if let state { markHandedOver(state) }
-        for item in items { self.state.book.delivered(item.kernel.domain) }
       } catch {
+        errors.withLock { $0[index] = "\(error)" }
+      }
+    }
+    let failed = errors.withLock { $0 }
+    for (index, plan) in plans.enumerated() {
+      if let error = failed[index] {
         logger.error(
           "a partition's checkpoint transaction was not committed; its state, kernels and "
             + "alerts go again at the next checkpoint if it is still owned here",
-          ["partition": partition.description, "error": "\(error)"])
-        outgoing.waiting += alertsHere
-        for item in items { failures[item.kernel.domain] = "\(error)" }
+          ["partition": plan.partition.description, "error": error])
+        outgoing.waiting += plan.alerts
+        for item in plan.items { failures[item.kernel.domain] = error }
+      } else {
+        if let state = plan.state { markHandedOver(state) }
+        for item in plan.items { self.state.book.delivered(item.kernel.domain) }
       }
     }
+  }
+
+  /// One partition's checkpoint transaction: its state (nil when unchanged), its domains'
+  /// kernels and alerts.
+  private struct TransactionPlan {
+    var partition: TopicPartition
+    var items: [KernelPublisher.Item]
+    var alerts: [DeferredAlert]
+    var state: PartitionState?
   }
 
   /// Publishes `items`; those delivered are not owed again, the others go out under the same

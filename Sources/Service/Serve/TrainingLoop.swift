@@ -351,6 +351,11 @@ final class TrainingLoop: @unchecked Sendable {
     }
   }
 
+  /// How many partitions' checkpoint transactions run at once: each mostly waits on the broker
+  /// (deliveries, then the commit), each partition has a producer of its own, and the topic
+  /// writer and publisher are safe to call from several threads.
+  static let transactionWidth = 8
+
   /// The message of a final checkpoint that failed: why, and what the newest snapshot on disk
   /// covers (what the next start resumes from).
   private func finalCheckpointFailure() -> String {
@@ -417,7 +422,8 @@ final class TrainingLoop: @unchecked Sendable {
           transactional: topic.transactions.map { transactions in
             Pipeline.HandOver.Transactional(
               run: { try transactions.run($0, $1) },
-              writeState: { state, producer in try topic.write([state], via: producer) })
+              writeState: { state, producer in try topic.write([state], via: producer) },
+              width: Self.transactionWidth)
           }
         ) { state in
           do throws(PartitionStateTopic.WriteFailure) {
