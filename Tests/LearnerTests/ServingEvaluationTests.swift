@@ -39,6 +39,31 @@ import Testing
     #expect(abs(comparison.labelEntropy - log(2)) < 1e-12)
   }
 
+  @Test func structuralComponentsEqualAPairByPairCountOfTheBins() {
+    // Logits inside the binned range, beyond it at both ends, and ties within one bin.
+    var random = NoiseGenerator(state: 11)
+    var scores = (0..<300).map { _ in Float(random.nextUniform() * 12 - 8) }
+    scores += [-40, -16, 15.999, 16, 40, 0.001, 0.002, -Float.infinity, .infinity]
+    let labels = scores.indices.map { $0 % 3 == 0 || $0 >= 300 && $0 % 2 == 0 }
+    let parts = PairedComparison.structuralComponents(scores: scores, labels: labels)
+    let bins = scores.map(PairedComparison.bin)
+    let positives = scores.indices.filter { labels[$0] }
+    let negatives = scores.indices.filter { !labels[$0] }
+    func share(_ count: (Int) -> Double, over others: [Int]) -> Double {
+      others.reduce(0) { $0 + count($1) } / Double(others.count)
+    }
+    let expectedPositives = positives.map { i in
+      share({ bins[$0] < bins[i] ? 1 : bins[$0] == bins[i] ? 0.5 : 0 }, over: negatives)
+    }
+    let expectedNegatives = negatives.map { j in
+      share({ bins[$0] > bins[j] ? 1 : bins[$0] == bins[j] ? 0.5 : 0 }, over: positives)
+    }
+    #expect(parts.positives.count == positives.count)
+    #expect(parts.negatives.count == negatives.count)
+    for (got, want) in zip(parts.positives, expectedPositives) { #expect(abs(got - want) < 1e-12) }
+    for (got, want) in zip(parts.negatives, expectedNegatives) { #expect(abs(got - want) < 1e-12) }
+  }
+
   @Test func tiedScoresCountHalfAndNeedBothClasses() throws {
     let tied = try #require(
       PairedComparison(

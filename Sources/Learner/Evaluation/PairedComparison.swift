@@ -137,31 +137,45 @@ public struct PairedComparison: Sendable, Equatable {
 
   /// Per positive (in input order), the share of negatives scored below it; per negative, the
   /// share of positives scored above it; a tie (the same bin) counts 1/2. One pass over the
-  /// examples and one over the bins: a comparison of a 2,000-example window costs a few
-  /// microseconds a check, not a sort.
+  /// examples and one over the bins they span: a comparison of a 2,000-example window costs a
+  /// few microseconds a check, not a sort.
   static func structuralComponents(scores: [Float], labels: [Bool]) -> (
     positives: [Double], negatives: [Double]
   ) {
-    var positivesIn = [Int32](repeating: 0, count: binCount)
-    var negativesIn = [Int32](repeating: 0, count: binCount)
     var bins = [Int](repeating: 0, count: scores.count)
+    var lowest = binCount
+    var highest = -1
     for index in scores.indices {
       let bin = bin(scores[index])
       bins[index] = bin
-      if labels[index] { positivesIn[bin] += 1 } else { negativesIn[bin] += 1 }
+      lowest = min(lowest, bin)
+      highest = max(highest, bin)
+    }
+    guard highest >= lowest else { return ([], []) }
+    // Counts over the bins from `lowest` to `highest` only (a window's logits span a few of
+    // the 4,096): the same counts, shifted by `lowest`.
+    let span = highest - lowest + 1
+    var positivesIn = [Int32](repeating: 0, count: span)
+    var negativesIn = [Int32](repeating: 0, count: span)
+    for index in scores.indices {
+      if labels[index] {
+        positivesIn[bins[index] - lowest] += 1
+      } else {
+        negativesIn[bins[index] - lowest] += 1
+      }
     }
     let m = positivesIn.reduce(0) { $0 + Int($1) }
     let n = scores.count - m
     // Negatives in the bins below each bin; positives in the bins above it.
-    var negativesBelow = [Int](repeating: 0, count: binCount)
-    var positivesAbove = [Int](repeating: 0, count: binCount)
+    var negativesBelow = [Int](repeating: 0, count: span)
+    var positivesAbove = [Int](repeating: 0, count: span)
     var running = 0
-    for bin in 0..<binCount {
+    for bin in 0..<span {
       negativesBelow[bin] = running
       running += Int(negativesIn[bin])
     }
     running = 0
-    for bin in stride(from: binCount - 1, through: 0, by: -1) {
+    for bin in stride(from: span - 1, through: 0, by: -1) {
       positivesAbove[bin] = running
       running += Int(positivesIn[bin])
     }
@@ -170,7 +184,7 @@ public struct PairedComparison: Sendable, Equatable {
     forPositives.reserveCapacity(m)
     forNegatives.reserveCapacity(n)
     for index in scores.indices {
-      let bin = bins[index]
+      let bin = bins[index] - lowest
       if labels[index] {
         forPositives.append(
           (Double(negativesBelow[bin]) + 0.5 * Double(negativesIn[bin])) / Double(n))
