@@ -7,6 +7,13 @@ public struct ByteWriter: Sendable {
   /// Creates an empty writer.
   public init() {}
 
+  /// Creates an empty writer whose buffer holds `capacity` bytes before it grows (a writer
+  /// that knows its size grows its buffer once, not by doubling and copying).
+  public init(capacity: Int) { bytes.reserveCapacity(capacity) }
+
+  /// The bytes `append(_:)` writes for `text`: its `u32` count and its UTF-8 bytes.
+  public static func size(of text: String) -> Int { 4 + text.utf8.count }
+
   /// Appends one byte.
   public mutating func append(_ value: UInt8) { bytes.append(value) }
 

@@ -59,6 +59,19 @@ import Testing
       LabelJoiner.State().serialized() == Array("IAKJ".utf8) + [4] + Array(repeating: 0, count: 92))
   }
 
+  @Test func aPartitionsBlockIsTheSizeWorkedOutBeforeWritingIt() {
+    var state = Self.sampleJoinerState()
+    // Besides the sample's entries: provisional impressions, held clicks' delays, labels.
+    for index in state.partitions[0].pending.indices where index % 3 == 0 {
+      state.partitions[0].pending[index].isProvisional = true
+      state.partitions[0].pending[index].clickDelayMilliseconds = Int64(index) * 7
+      state.partitions[0].pending[index].impression.label = index % 2 == 0
+    }
+    for partition in state.partitions + [LabelJoiner.PartitionState(partition: 9)] {
+      #expect(partition.serializedBlockSize == partition.serializedBlock().count)
+    }
+  }
+
   @Test func scoresWaitWithTheirImpressionAndLeaveWithItsLabel() {
     var joiner = LabelJoiner(
       configuration: .init(

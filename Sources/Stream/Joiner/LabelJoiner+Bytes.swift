@@ -153,6 +153,17 @@ extension ByteWriter {
   }
 }
 
+extension ByteWriter {
+  /// The bytes `append(_:)` writes for `event`.
+  static func size(of event: Event) -> Int {
+    var total = 1 + size(of: event.id) + 8 + 1 + (event.region.map { size(of: $0) } ?? 0) + 4
+    for feature in event.categorical { total += size(of: feature.name) + size(of: feature.value) }
+    total += 4
+    for name in event.numeric.keys { total += size(of: name) + 8 }
+    return total + 2
+  }
+}
+
 extension ByteReader {
   mutating func readEvent() throws(ByteReadError) -> Event {
     let kindByte = try readByte()
@@ -182,7 +193,7 @@ extension LabelJoiner.PartitionState {
   /// This partition's part of `LabelJoiner.State.serialized()`.
   func serializedBlock() -> [UInt8] {
     let partition = self
-    var writer = ByteWriter()
+    var writer = ByteWriter(capacity: serializedBlockSize)
     writer.append(partition.partition)
     writer.append(partition.maxEventTimeMilliseconds)
     writer.append(partition.nextSequence)
@@ -220,5 +231,23 @@ extension LabelJoiner.PartitionState {
     writer.appendCount(partition.newDomains.count)
     for domain in partition.newDomains { writer.append(domain) }
     return writer.bytes
+  }
+
+  /// The size of `serializedBlock()`, worked out without writing it (strings know their UTF-8
+  /// length): the block's buffer is reserved once, not grown by doubling through every copy.
+  var serializedBlockSize: Int {
+    var size = 4 + 8 + 8 + 4
+    for waiting in pending {
+      size += ByteWriter.size(of: waiting.impression) + 8 + 8 + 1
+      if waiting.score != nil { size += 4 + 4 + 1 }
+      size += 1 + 1 + (waiting.clickDelayMilliseconds == nil ? 0 : 8)
+    }
+    size += 4
+    for click in earlyClicks { size += ByteWriter.size(of: click.impressionID) + 8 + 8 }
+    size += 4
+    for entry in resolved { size += ByteWriter.size(of: entry.impressionID) + 1 + 8 }
+    size += 4 + 8 * recentEventTimesMilliseconds.count + 1 + 8 + 4
+    for domain in newDomains { size += ByteWriter.size(of: domain) }
+    return size
   }
 }
