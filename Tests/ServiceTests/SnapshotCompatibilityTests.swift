@@ -101,7 +101,9 @@ import Testing
       default:
         guard a.bytes != b.bytes else { continue }
         if name == Pipeline.joinerTensor {
-          var states = [try LabelJoiner.State(bytes: a.bytes), try LabelJoiner.State(bytes: b.bytes)]
+          var states = [
+            try LabelJoiner.State(bytes: a.bytes), try LabelJoiner.State(bytes: b.bytes),
+          ]
           for state in states.indices {
             for partition in states[state].partitions.indices {
               for index in states[state].partitions[partition].pending.indices {
