@@ -198,19 +198,13 @@ extension Pipeline {
         TransactionPlan(partition: partition, items: items, alerts: alertsHere, state: state))
     }
     let errors = Mutex<[Int: String]>([:])
-    // Read by every transaction's thread: the alert emitter and the publisher only read their
-    // settings and count in thread-safe metrics.
-    let alertEmitter = alertEmitter
-    let publisher = publisher
+    // Every transaction's thread reads only constants of the pipeline: the alert emitter and the
+    // publisher, which read their settings and count in thread-safe metrics.
     BlockingFanOut.run(plans.count, width: transactional.width) { index in
       let plan = plans[index]
       do {
         try transactional.run(plan.partition) { producer in
-          for alert in plan.alerts {
-            try alertEmitter?.emit(
-              alert.event, action: alert.action, detail: alert.detail,
-              countsAction: alert.countsAction, via: producer)
-          }
+          for alert in plan.alerts { try emit(alert, via: producer) }
           if let state = plan.state { try transactional.writeState(state, producer) }
           try publisher?.publish(
             plan.items, snapshotVersion: snapshotVersion,

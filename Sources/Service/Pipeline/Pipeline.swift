@@ -121,7 +121,7 @@ public final class Pipeline {
   private var fieldUsage: FieldUsage
   let store: SnapshotStore?
   let publisher: KernelPublisher?
-  let alertEmitter: AlertEmitter?
+  private let alertEmitter: AlertEmitter?
   let deadLetters: DeadLetterWriter?
   let logger: Logger
   let metrics: MetricsRegistry?
