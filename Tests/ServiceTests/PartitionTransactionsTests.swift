@@ -11,7 +11,7 @@ import Testing
 /// A checkpoint's per-partition Kafka transactions through a mock cluster: what a committed
 /// transaction wrote is on the topics, a refused commit (a newer owner fenced the producer)
 /// leaves nothing visible to `read_committed` readers, counts an abort, and the next run opens a
-/// new producer.
+/// new producer (after any abort).
 ///
 /// librdkafka 2.0.2's mock cluster neither fences a producer when another registers the same
 /// `transactional.id` nor hides aborted records from `read_committed` readers (checked with a
@@ -119,15 +119,18 @@ import Testing
     let fixture = try Fixture()
     defer { fixture.transactions.closeAll() }
     struct Refused: Error {}
+    var aborting: KafkaProducer?
     #expect(throws: Refused.self) {
       try fixture.transactions.run(Self.partition) { producer in
+        aborting = producer
         try fixture.send("never", to: "alerts", via: producer)
         throw Refused()
       }
     }
     #expect(fixture.metrics.render().contains("iak_transactions_aborted_total 1\n"))
-    // The same producer goes on with the next transaction.
+    // A new producer (a new epoch) goes on with the next transaction.
     try fixture.transactions.run(Self.partition) { producer in
+      #expect(producer !== aborting)
       try fixture.send("next", to: "alerts", via: producer)
     }
     #expect(fixture.metrics.render().contains("iak_transactions_committed_total 1\n"))

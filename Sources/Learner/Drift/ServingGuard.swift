@@ -170,7 +170,8 @@ public struct ServingGuard: Sendable, Equatable {
     for slot in stride(from: 0, to: slots.count, by: 3) {
       let (kernel, backbone) = Self.losses(
         slots[slot], slots[slot + 1], label: slots[slot + 2] >= 0.5 ? 1 : 0)
-      losses += [kernel, backbone]
+      losses.append(kernel)
+      losses.append(backbone)
     }
     count = kept
     next = kept % settings.window
