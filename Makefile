@@ -7,6 +7,8 @@
 #               recover, writing docs/controlled-experiment.md (not in CI)
 #   make label-mode-experiment  label.mode (wait, fake_negative, es_dfm) at serving time on 5 s
 #               and long-tail click delays, writing its section of docs/experiments.md (not in CI)
+#   make upgrade-experiment  kernels re-based on an upgraded backbone against kernels from zero,
+#               at serving time, writing docs/backbone-upgrade.md (not in CI)
 #   make chaos  the reliability suite in full (crashes, broker and storage faults, hostile input)
 
 SWIFT ?= swift
@@ -14,7 +16,7 @@ BIN := .build/debug/iak-stream
 RELEASE_BIN := .build/release/iak-stream
 
 .PHONY: all build release deps data lint test demo bench experiment controlled-experiment chaos \
-	label-mode-experiment clean
+	label-mode-experiment upgrade-experiment clean
 
 all: build
 
@@ -53,6 +55,9 @@ controlled-experiment: deps data release
 
 label-mode-experiment: deps data release
 	@./scripts/label-mode-experiment $(RELEASE_BIN)
+
+upgrade-experiment: deps data release
+	@./scripts/upgrade-experiment $(RELEASE_BIN)
 
 chaos: deps data build
 	@./scripts/chaos
