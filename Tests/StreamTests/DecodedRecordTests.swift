@@ -118,6 +118,7 @@ import Testing
       switch record.outcome {
       case .event(let event): ahead.ingest(event, partition: record.partition, into: &output)
       case .rejected: refusedAhead.append(record.offset)
+      case .control: Issue.record("no control record in this input")
       }
     }
     ahead.flush(into: &output)

@@ -135,8 +135,15 @@ public final class Trainer {
   }
 
   /// A preparer of the serving scores' frozen part for another thread (`ServingPreparer`).
-  public func makeServingPreparer() -> ServingPreparer {
-    ServingPreparer(engine: KernelEngine(backbone: backbone, config: kernelConfig, capacity: 1))
+  public func makeServingPreparer() -> ServingPreparer { servingPreparers()() }
+
+  /// Makes `makeServingPreparer()`'s preparers from any thread, without the trainer.
+  public func servingPreparers() -> @Sendable () -> ServingPreparer {
+    let backbone = backbone
+    let kernelConfig = kernelConfig
+    return {
+      ServingPreparer(engine: KernelEngine(backbone: backbone, config: kernelConfig, capacity: 1))
+    }
   }
 
   /// Adds one example: closes the batches that have waited long enough at the example's event

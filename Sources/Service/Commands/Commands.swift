@@ -3,7 +3,7 @@ public enum Commands {
   /// Every subcommand.
   public static let all: [CommandSpec] = [
     .serve, .replay, .pretrain, .score, .produce, .dataset, .broker, .kernels, .bench, .report,
-    .config,
+    .config, .upgrade,
   ]
 
   /// The subcommand called `name`, if any.

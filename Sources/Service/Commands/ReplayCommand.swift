@@ -101,6 +101,7 @@ struct ReplayTool {
       alertEmitter: AlertEmitter(
         producer: nil, topic: "", logger: context.logger, metrics: context.metrics),
       deadLetters: nil, logger: context.logger, metrics: context.metrics)
+    pipeline.backboneDirectory = backboneDirectory
     if let from = arguments.value("--from-snapshot") {
       let snapshot = try loadSnapshot(from, store: store, backboneSHA256: sha)
       try pipeline.restore(snapshot)

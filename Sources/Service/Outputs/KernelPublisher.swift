@@ -46,7 +46,8 @@ public final class KernelPublisher {
   private let producer: KafkaProducer?
   private let topic: String
   private let folder: String?
-  private let backboneSHA256: String
+  /// The backbone the kernels were trained on (a backbone switch changes it).
+  var backboneSHA256: String
   private let kernelConfig: KernelConfig
   private let logger: Logger
   private let published: Metric?

@@ -108,12 +108,13 @@ extension Pipeline {
     // A second copy of the offsets, inside the checksummed payload: loading cross-checks the
     // manifest's against it (`payloadProblem(of:)`).
     tensors[Self.offsetsTensor] = offsetsTensorValue()
-    let extras = book.encoded()
+    var extras = book.encoded()
       .merging([
         SnapshotView.domainStatsKey: SnapshotView.encodeMap(domainStatistics()),
         TrainingSettings.extrasKey: TrainingSettings(configuration).recorded,
       ]) { first, _ in first }
       .merging(driftExtras()) { first, _ in first }
+    if let backboneDirectory { extras[Self.backboneDirectoryKey] = backboneDirectory }
     let encoded = ContinuousClock.now
     lastCheckpointTimings.encode = (encoded - started).inSeconds
     let report = try store.write(

@@ -194,6 +194,9 @@ extension Pipeline {
     alertLedger.dropWaiting(of: Set(domains))
     ingest.release(partition: lane, domains: Set(domains))
     state.release(partition, lane: lane, domains: domains)
+    // What it read after its switch record goes with it (its next owner reads it again).
+    backboneSwitch.waiting[partition] = nil
+    if backboneSwitch.waiting.isEmpty { backboneSwitch.target = nil }
   }
 
   /// Drops `domains` (released with their partition, or retired) from the drift monitor and

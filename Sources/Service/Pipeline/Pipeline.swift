@@ -61,12 +61,16 @@ public final class Pipeline {
     }
   }
 
-  /// The frozen backbone, shared read-only by every kernel.
-  public let backbone: Backbone
+  /// The frozen backbone, shared read-only by every kernel. Only a backbone switch
+  /// (`ControlRecord`, `Pipeline+BackboneSwitch.swift`) replaces it.
+  public internal(set) var backbone: Backbone
   /// sha256 of the backbone's model.safetensors, recorded in snapshots and published kernels.
-  public let backboneSHA256: String
+  public internal(set) var backboneSHA256: String
+  /// The folder `backbone` was loaded from, when known: snapshots record it, so a start after a
+  /// backbone switch can load the backbone its snapshot was trained on.
+  public var backboneDirectory: String?
   /// The kernels and their batches.
-  public let trainer: Trainer
+  public internal(set) var trainer: Trainer
   /// Positions, counts and the domain book: everything the pipeline itself keeps, besides
   /// its trainer, drift monitor and ingest.
   var state = PipelineState()
@@ -102,10 +106,17 @@ public final class Pipeline {
   var untrainedImpressionTimes: [String: [Int64]] = [:]
 
   let configuration: Configuration
-  private let assembler: ExampleAssembler
+  var assembler: ExampleAssembler
   private let policy: DriftPolicy
   var drift: DriftMonitor
   var ingest: EventIngest
+  /// A backbone switch under way: the partitions waiting at their switch record.
+  var backboneSwitch = BackboneSwitch()
+  /// Loads the backbone a switch names (tests replace it); by default from its folder, checked
+  /// against its sha256.
+  public var backboneLoader: @Sendable (ControlRecord) throws -> Backbone = Pipeline.loadBackbone
+  /// The backbone decoding threads prepare serving inputs with (`makeServingInputs()`).
+  let servingBackbone: ServingBackbone
   /// The lane (event-time clock, domain owner) of each input partition.
   let lanes: InputLanes
   /// Whether alerts wait for the next checkpoint to be sent (`serve` with a state topic): they
@@ -161,12 +172,8 @@ public final class Pipeline {
       onHarm: configuration.settings.drift.onHarm)
     drift = DriftMonitor(settings: configuration.driftSettings)
     lanes = try InputLanes(topics: configuration.settings.input.topics)
-    var joiner = configuration.joinerConfiguration
-    // A waiting impression holds only what the assembler reads of it.
-    joiner.keptFeatures = Set(backbone.config.fields + backbone.config.numericFields)
-    ingest = try EventIngest(
-      schema: configuration.eventSchema, joiner: joiner,
-      router: try configuration.routerConfiguration(), metrics: metrics)
+    ingest = try Self.makeIngest(configuration, backbone: backbone, metrics: metrics)
+    servingBackbone = ServingBackbone(trainer.servingPreparers(), config: backbone.config)
     self.store = store
     self.publisher = publisher
     self.alertEmitter = alertEmitter
@@ -186,7 +193,24 @@ public final class Pipeline {
   /// - Throws: `KafkaError` only when a rejected record cannot be handed to the dead-letter
   ///   producer (the record is not lost: the caller stops before committing past it).
   public func process(_ records: [Record]) throws {
+    try switchBackboneIfReady()
     for record in records {
+      if backboneSwitch.holds(record.topicPartition) {
+        backboneSwitch.hold(.raw(record))
+        continue
+      }
+      if ControlRecord.isControl(record.value) {
+        let control: ControlRecord
+        do throws(EventRejection) {
+          control = try ControlRecord(parsing: record.value)
+        } catch {
+          ingest.decoder.countRejection(error.reason)
+          try reject(record, because: error)
+          continue
+        }
+        try meet(control, in: record.topicPartition, at: record.offset)
+        continue
+      }
       let event: Event
       do throws(EventRejection) {
         event = try ingest.decoder.decode(record.value)
@@ -230,13 +254,13 @@ public final class Pipeline {
   /// `ServingInput` (the frozen backbone's part of its serving score, which depends on its
   /// features alone) into the record, so that `process(_: [DecodedRecord])` only runs the
   /// kernel on it. One preparer per thread; the scores are bit for bit those computed here.
+  /// After a backbone switch, each thread's preparer moves to the new backbone at its next
+  /// record, and inputs prepared with the old one are not used (`servingInputGeneration`).
   public func makeServingInputs() -> @Sendable (inout DecodedRecord) -> Void {
-    let preparer = trainer.makeServingPreparer()
-    let assembler = assembler
+    let preparer = servingBackbone.threadPreparer()
     return { record in
       guard case .event(let event) = record.outcome, event.kind == .impression else { return }
-      record.servingInput = preparer.input(
-        for: assembler.example(for: event, label: false, domain: ""))
+      preparer.prepare(&record, for: event)
     }
   }
 
@@ -250,8 +274,13 @@ public final class Pipeline {
   /// - Throws: `KafkaError` only when a rejected record cannot be handed to the dead-letter
   ///   producer (the record is not lost: the caller stops before committing past it).
   public func process(_ records: [DecodedRecord]) throws {
-    let decoder = ingest.decoder
+    try switchBackboneIfReady()
     for record in records {
+      if backboneSwitch.holds(record.topicPartition) {
+        backboneSwitch.hold(.decoded(record))
+        continue
+      }
+      let decoder = ingest.decoder
       decoder.count(record.outcome)
       switch record.outcome {
       case .event(let event):
@@ -267,10 +296,14 @@ public final class Pipeline {
           try reject(original, because: EventRejection(reason, field: timeField(reason), offset: 0))
           continue
         }
-        ingest(event, lane: lane, input: record.servingInput)
+        let input =
+          record.servingInputGeneration == servingBackbone.generation ? record.servingInput : nil
+        ingest(event, lane: lane, input: input)
         accept(record.topicPartition, offset: record.offset)
       case .rejected(let rejection, let original):
         try reject(original, because: rejection)
+      case .control(let control):
+        try meet(control, in: record.topicPartition, at: record.offset)
       }
     }
     retireDomainsBeyondLimit()
@@ -311,7 +344,7 @@ public final class Pipeline {
   }
 
   /// Sends a refused record to the dead-letter topic and moves past it.
-  private func reject(_ record: Record, because rejection: EventRejection) throws {
+  func reject(_ record: Record, because rejection: EventRejection) throws {
     // Only a dead letter that was handed over moves the offset past its record.
     try deadLetters?.write(record, reason: rejection.reason.rawValue)
     state.count(record.topicPartition) {
@@ -329,7 +362,7 @@ public final class Pipeline {
   }
 
   /// Makes the offset after `offset` the next to read of `partition`.
-  private func advance(_ partition: TopicPartition, pastOffset offset: Int64) {
+  func advance(_ partition: TopicPartition, pastOffset offset: Int64) {
     state.advance(partition, lane: lanes.lane(of: partition), to: offset + 1)
   }
 

@@ -93,10 +93,12 @@ struct ServeTool {
       try MetricsServer.writeAddress(of: endpoint, to: file)
     }
 
-    let backbone = try Self.loadBackbone(
-      arguments.value("--backbone") ?? configuration.settings.backbone.dir)
-    let sha = backbone.weightsSHA256
     let store = try openStore(configuration)
+    let choice = try BackboneChoice.choose(
+      configured: arguments.value("--backbone") ?? configuration.settings.backbone.dir,
+      store: store, logger: logger)
+    let backbone = choice.backbone
+    let sha = choice.sha256
     let isKafka = configuration.settings.input.source == .kafka
     if isKafka {
       // A cluster that never answers CreateTopics (the mock broker) costs at most this wait.
@@ -119,6 +121,7 @@ struct ServeTool {
       configuration: configuration, logger: logger.child("webhook"), metrics: context.metrics)
     let pipeline = try makePipeline(
       configuration, backbone: backbone, store: store, producer: producer, webhook: webhook)
+    pipeline.backboneDirectory = choice.directory
     if isKafka {
       // Live input: nothing can have happened more than event.max_future after now.
       pipeline.wallClock = { Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)) }
@@ -250,20 +253,6 @@ struct ServeTool {
       throw UsageError("--exit-when-idle \(text): expected a duration such as 5s or 500ms")
     }
     return .milliseconds(milliseconds)
-  }
-
-  /// The frozen backbone in `directory`.
-  ///
-  /// - Throws: `ServiceError` (`io`) naming the folder and how to make one.
-  private static func loadBackbone(_ directory: String) throws -> Backbone {
-    do {
-      return try Backbone.load(from: directory)
-    } catch {
-      throw ServiceError(
-        .io,
-        "cannot load the backbone from \(directory): \(error); pretrain one with "
-          + "`iak-stream pretrain --input EVENTS --out \(directory)` or set backbone.dir")
-    }
   }
 
   /// Opens `checkpoint.dir`, refusing a read-only or already locked folder now rather than at

@@ -50,10 +50,14 @@ public struct EventDecoder: Sendable {
 
   /// Decodes `record` without counting it, for a thread that decodes ahead of the one that
   /// takes the records (the decoder is immutable, so any thread may call this); the taker counts
-  /// each record with `count(_:)`, so a record decoded but never taken is not counted.
+  /// each record with `count(_:)`, so a record decoded but never taken is not counted. A value
+  /// that starts as a control record does (`ControlRecord.isControl(_:)`) is read as one.
   public func decodeAhead(_ record: Record) -> DecodedRecord {
     let outcome = record.value.withUnsafeBytes { raw -> DecodedRecord.Outcome in
       do throws(EventRejection) {
+        if ControlRecord.isControl(raw) {
+          return .control(try ControlRecord(parsing: record.value))
+        }
         return .event(try Self.decode(raw, schema: schema))
       } catch {
         return .rejected(error, record)
@@ -69,6 +73,7 @@ public struct EventDecoder: Sendable {
     switch outcome {
     case .event: decoded.increment()
     case .rejected(let rejection, _): rejected[rejection.reason]?.increment()
+    case .control: break
     }
   }
 

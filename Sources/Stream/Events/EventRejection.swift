@@ -34,6 +34,9 @@ public struct EventRejection: Error, Sendable, Equatable, CustomStringConvertibl
     /// A valid impression that would start a new domain after its partition already started
     /// `domain.max_new_per_day` of them in the current day of its event-time clock.
     case newDomainBudget = "new_domain_budget"
+    /// A control record (`ControlRecord`: its value starts `{"iak-control":`) that does not
+    /// read as one.
+    case badControl = "bad_control"
 
     /// Whether the decoder finds this fault in an event's bytes (the others are found after
     /// decoding, against the partition's clock and domains: `EventIngest.admit`).

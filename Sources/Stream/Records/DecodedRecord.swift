@@ -12,6 +12,8 @@ public struct DecodedRecord: Sendable, Equatable {
     case event(Event)
     /// Refused, with the record as read.
     case rejected(EventRejection, Record)
+    /// A control record (`ControlRecord`), applied by the pipeline at its position.
+    case control(ControlRecord)
   }
 
   /// The topic the record came from.
@@ -27,6 +29,9 @@ public struct DecodedRecord: Sendable, Equatable {
   /// For an impression, the backbone's part of its serving score when the decoding thread
   /// computed it (`ServingInput`); nil when the taker is to compute it.
   public var servingInput: ServingInput?
+  /// Which of the pipeline's backbones `servingInput` was computed with (a backbone switch
+  /// starts the next): an input of another backbone is not used.
+  public var servingInputGeneration = 0
 
   /// Makes a decoded record.
   public init(

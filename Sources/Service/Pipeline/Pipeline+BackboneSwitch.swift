@@ -1,0 +1,323 @@
+import Base
+import Checkpoint
+import Foundation
+import Learner
+import Observability
+import Stream
+import Synchronization
+
+/// A backbone switch under way: the target, and the held partitions that reached their switch
+/// record, with the records read after it (kept, not processed, until the switch).
+struct BackboneSwitch {
+  /// A record of a waiting partition, as it came.
+  enum HeldRecord {
+    case raw(Record)
+    case decoded(DecodedRecord)
+
+    var partition: TopicPartition {
+      switch self {
+      case .raw(let record): record.topicPartition
+      case .decoded(let record): record.topicPartition
+      }
+    }
+  }
+
+  /// A partition at its switch record.
+  struct Waiting {
+    /// The switch record's offset: the partition's next offset stays there until the switch.
+    var offset: Int64
+    /// What was read after it, in order.
+    var records: [HeldRecord] = []
+  }
+
+  /// The backbone the waiting partitions switch to.
+  var target: ControlRecord?
+  /// The partitions at their switch record.
+  var waiting: [TopicPartition: Waiting] = [:]
+
+  /// Whether `partition` waits at its switch record.
+  func holds(_ partition: TopicPartition) -> Bool { waiting[partition] != nil }
+
+  /// Keeps `record` of a waiting partition for after the switch.
+  mutating func hold(_ record: HeldRecord) {
+    waiting[record.partition]?.records.append(record)
+  }
+
+  /// Records held in all.
+  var heldRecords: Int { waiting.values.reduce(0) { $0 + $1.records.count } }
+}
+
+/// The backbone that threads decoding ahead prepare serving inputs with. A switch replaces it
+/// and moves the generation on; each thread's preparer follows at its next record, and the
+/// pipeline uses only inputs of the current generation.
+final class ServingBackbone: Sendable {
+  private typealias Current = (
+    generation: Int, make: @Sendable () -> ServingPreparer, config: BackboneConfig
+  )
+  private let current: Mutex<Current>
+  private let published: Atomic<Int>
+
+  init(_ make: @escaping @Sendable () -> ServingPreparer, config: BackboneConfig) {
+    current = Mutex((0, make, config))
+    published = Atomic(0)
+  }
+
+  /// The current generation.
+  var generation: Int { published.load(ordering: .acquiring) }
+
+  /// Moves to the backbone `make` prepares with.
+  func replace(with make: @escaping @Sendable () -> ServingPreparer, config: BackboneConfig) {
+    let next = current.withLock { current -> Int in
+      current = (current.generation + 1, make, config)
+      return current.generation
+    }
+    published.store(next, ordering: .releasing)
+  }
+
+  /// A preparer for one thread.
+  func threadPreparer() -> ThreadPreparer { ThreadPreparer(self) }
+
+  /// One thread's preparer, made again when the backbone changed.
+  final class ThreadPreparer: @unchecked Sendable {
+    private let owner: ServingBackbone
+    private var generation = -1
+    private var preparer: ServingPreparer?
+    private var assembler: ExampleAssembler?
+
+    init(_ owner: ServingBackbone) { self.owner = owner }
+
+    /// Computes `record`'s serving input (an impression, `event`) with the current backbone.
+    func prepare(_ record: inout DecodedRecord, for event: Event) {
+      if generation != owner.generation || preparer == nil {
+        let (now, make, config) = owner.current.withLock { ($0.generation, $0.make, $0.config) }
+        preparer = make()
+        assembler = ExampleAssembler(backbone: config)
+        generation = now
+      }
+      record.servingInput = preparer!.input(
+        for: assembler!.example(for: event, label: false, domain: ""))
+      record.servingInputGeneration = generation
+    }
+  }
+}
+
+extension Pipeline {
+  /// The manifest extra naming the folder of the backbone a snapshot was trained on.
+  static let backboneDirectoryKey = "backbone_dir"
+
+  /// The ingest stage for `backbone`: a waiting impression holds only what the assembler reads
+  /// of it.
+  static func makeIngest(
+    _ configuration: Configuration, backbone: Backbone, metrics: MetricsRegistry?
+  ) throws -> EventIngest {
+    var joiner = configuration.joinerConfiguration
+    joiner.keptFeatures = Set(backbone.config.fields + backbone.config.numericFields)
+    return try EventIngest(
+      schema: configuration.eventSchema, joiner: joiner,
+      router: try configuration.routerConfiguration(), metrics: metrics)
+  }
+
+  /// Loads the backbone `control` names from its folder.
+  ///
+  /// - Throws: `ServiceError` (`io`) when it cannot be loaded, or its sha256 is another.
+  @Sendable static func loadBackbone(_ control: ControlRecord) throws -> Backbone {
+    let backbone: Backbone
+    do {
+      backbone = try Backbone.load(from: control.backboneDirectory)
+    } catch {
+      throw ServiceError(
+        .io, "cannot load the backbone from \(control.backboneDirectory): \(error)")
+    }
+    let sha = backbone.weightsSHA256
+    guard sha == control.backboneSHA256 else {
+      throw ServiceError(
+        .io,
+        "the backbone in \(control.backboneDirectory) has sha256 \(sha), not "
+          + "\(control.backboneSHA256) as the switch record says")
+    }
+    return backbone
+  }
+
+  /// Takes a control record of `partition` at `offset`. A switch to the backbone already in use
+  /// (none under way) is passed over. Otherwise the partition waits at the record: its next
+  /// offset stays there and what it reads next is held, until every held partition has
+  /// reached its own switch record; then the switch happens (`switchBackbone()`). A switch
+  /// record naming another backbone than the one under way is passed over, with an error.
+  func meet(_ control: ControlRecord, in partition: TopicPartition, at offset: Int64) throws {
+    switch control.action {
+    case .backboneSwitch:
+      if let target = backboneSwitch.target, target.backboneSHA256 != control.backboneSHA256 {
+        logger.error(
+          "passed over a switch record for another backbone than the switch under way",
+          [
+            "partition": partition.description, "offset": "\(offset)",
+            "record_backbone": control.backboneSHA256, "switching_to": target.backboneSHA256,
+          ])
+        passOver(partition, at: offset)
+        return
+      }
+      if backboneSwitch.target == nil && control.backboneSHA256 == backboneSHA256 {
+        logger.debug(
+          "passed over a switch record for the backbone in use",
+          ["partition": partition.description, "offset": "\(offset)"])
+        passOver(partition, at: offset)
+        return
+      }
+      if backboneSwitch.target == nil {
+        backboneSwitch.target = control
+        logger.info(
+          "a backbone switch record: each partition waits at its own until all have reached "
+            + "theirs",
+          [
+            "partition": partition.description, "offset": "\(offset)",
+            "backbone": control.backboneSHA256, "dir": control.backboneDirectory,
+          ])
+      }
+      // The partition's next offset stays at the record (a snapshot taken while it waits
+      // reads it again), but it is a held partition from here on.
+      state.advance(partition, lane: lanes.lane(of: partition), to: offset)
+      backboneSwitch.waiting[partition] = BackboneSwitch.Waiting(offset: offset)
+      try switchBackboneIfReady()
+    }
+  }
+
+  /// Moves past a control record that changes nothing (counted as a record).
+  private func passOver(_ partition: TopicPartition, at offset: Int64) {
+    state.count(partition) { $0.records += 1 }
+    advance(partition, pastOffset: offset)
+  }
+
+  /// Switches when every held partition waits at its switch record.
+  func switchBackboneIfReady() throws {
+    guard let target = backboneSwitch.target,
+      !backboneSwitch.waiting.isEmpty,
+      state.offsets.keys.allSatisfy({ backboneSwitch.holds($0) })
+    else { return }
+    let waiting = backboneSwitch.waiting
+    backboneSwitch = BackboneSwitch()
+    do {
+      try switchBackbone(to: target)
+    } catch {
+      logger.error(
+        "the backbone switch failed; the old backbone goes on serving",
+        ["backbone": target.backboneSHA256, "error": "\(error)"])
+      metrics?.counter(
+        "iak_backbone_switches_failed_total",
+        help: "Backbone switches that failed; the old backbone went on serving."
+      ).with().increment()
+    }
+    for partition in waiting.keys.sorted() {
+      passOver(partition, at: waiting[partition]!.offset)
+    }
+    // What the waiting partitions read meanwhile, partition by partition, in order.
+    for partition in waiting.keys.sorted() {
+      for held in waiting[partition]!.records {
+        switch held {
+        case .raw(let record): try process([record])
+        case .decoded(let record): try process([record])
+        }
+      }
+    }
+  }
+
+  /// Moves to `target`'s backbone with every kernel from zero: the state after the switch is
+  /// what a pipeline started empty on it would hold (kernels, batches, joiner, drift), with the
+  /// offsets, counts and kernel numbering going on. The old domains are retired (their last
+  /// versions stay on the kernels topic, tagged with the old backbone). Nothing changes when it
+  /// throws.
+  ///
+  /// - Throws: when the backbone cannot be loaded or does not fit the configuration.
+  func switchBackbone(to target: ControlRecord) throws {
+    let loaded = try backboneLoader(target)
+    guard loaded.config.fields == backbone.config.fields,
+      loaded.config.numericFields == backbone.config.numericFields
+    else {
+      throw ServiceError(
+        .configuration,
+        "the backbone in \(target.backboneDirectory) reads other fields than the one in use")
+    }
+    let newTrainer = try Trainer(
+      backbone: loaded, kernelConfig: trainer.kernelConfig, config: trainer.config,
+      logger: logger.child("learner"))
+    let newIngest = try Self.makeIngest(configuration, backbone: loaded, metrics: metrics)
+    let old = trainer.domains
+    for domain in old { state.book.retire(domain, lane: trainer.lane(of: domain)) }
+    forget(old)
+    alertLedger.dropWaiting(of: Set(old))
+    untrainedImpressionTimes = [:]
+    let previous = backboneSHA256
+    backbone = loaded
+    backboneSHA256 = target.backboneSHA256
+    backboneDirectory = target.backboneDirectory
+    newTrainer.stepDuration = quality?.stepDuration.with()
+    trainer = newTrainer
+    assembler = ExampleAssembler(backbone: loaded.config)
+    drift = DriftMonitor(settings: configuration.driftSettings)
+    ingest = newIngest
+    publisher?.backboneSHA256 = target.backboneSHA256
+    servingBackbone.replace(with: newTrainer.servingPreparers(), config: loaded.config)
+    metrics?.counter(
+      "iak_backbone_switches_total", help: "Backbone switches made (ControlRecord)."
+    ).with().increment()
+    logger.info(
+      "switched the backbone; every kernel starts from zero on it",
+      [
+        "from": previous, "to": target.backboneSHA256, "dir": target.backboneDirectory,
+        "retired_domains": "\(old.count)",
+      ])
+  }
+}
+
+/// The backbone a start trains on: the configured one, unless the newest snapshot was trained
+/// on another, the one a backbone switch moved to: then that one, from the folder the snapshot
+/// records, when it holds a backbone with the recorded sha256.
+struct BackboneChoice {
+  /// The backbone.
+  var backbone: Backbone
+  /// Its sha256.
+  var sha256: String
+  /// The folder it was loaded from.
+  var directory: String
+
+  /// Chooses between the backbone in `configured` and the one the newest snapshot of `store`
+  /// names.
+  ///
+  /// - Throws: `ServiceError` (`io`) when the configured backbone cannot be loaded.
+  static func choose(configured: String, store: SnapshotStore?, logger: Logger) throws
+    -> BackboneChoice
+  {
+    let backbone: Backbone
+    do {
+      backbone = try Backbone.load(from: configured)
+    } catch {
+      throw ServiceError(
+        .io,
+        "cannot load the backbone from \(configured): \(error); pretrain one with "
+          + "`iak-stream pretrain --input EVENTS --out \(configured)` or set backbone.dir")
+    }
+    let chosen = BackboneChoice(
+      backbone: backbone, sha256: backbone.weightsSHA256, directory: configured)
+    guard let listing = try? store?.listVersions(),
+      let newest = listing.last(where: { $0.manifest != nil })?.manifest,
+      newest.backboneSHA256 != chosen.sha256,
+      let recorded = newest.extras[Pipeline.backboneDirectoryKey]
+    else { return chosen }
+    guard let switched = try? Backbone.load(from: recorded),
+      switched.weightsSHA256 == newest.backboneSHA256
+    else {
+      logger.warning(
+        "the newest snapshot was trained on another backbone, which its recorded folder does "
+          + "not hold; starting from the configured one",
+        [
+          "snapshot": "\(newest.version)", "snapshot_backbone": newest.backboneSHA256,
+          "recorded_dir": recorded, "configured_dir": configured,
+        ])
+      return chosen
+    }
+    logger.info(
+      "the newest snapshot was trained on the backbone a switch moved to; loading that one "
+        + "instead of backbone.dir (set backbone.dir to it to silence this)",
+      ["snapshot": "\(newest.version)", "backbone": newest.backboneSHA256, "dir": recorded])
+    return BackboneChoice(backbone: switched, sha256: newest.backboneSHA256, directory: recorded)
+  }
+}

@@ -1,0 +1,289 @@
+import Base
+import Checkpoint
+import Foundation
+import Learner
+import Observability
+import Stream
+import Testing
+
+@testable import Service
+
+/// A backbone switch carried on the input (`iak-stream upgrade`, `ControlRecord`): each
+/// partition waits at its switch record until every held partition has reached its own; then
+/// the pipeline holds what one started empty on the new backbone at those records would hold,
+/// byte for byte, with the offsets and counts going on. A switch that fails leaves the old
+/// backbone, and a start after a switch loads the backbone its snapshot names.
+@Suite struct BackboneSwitchTests {
+  static let config = BackboneConfig(fields: ["user", "item"], buckets: 512, hiddenSizes: [16, 8])
+
+  /// Good events with split clicks over three partitions, in input order.
+  static func records(count: Int = 400) -> [Record] {
+    var next: [Int64] = [0, 0, 0]
+    return HostileInputTests.goodLines(count: count).enumerated().map { index, line in
+      let partition = index % 3
+      defer { next[partition] += 1 }
+      return Record(
+        topic: "events", partition: Int32(partition), offset: next[partition], value: line)
+    }
+  }
+
+  /// `records` with a switch record put into each partition after the record at input
+  /// position `after[partition]`; the records that follow in that partition move up one
+  /// offset, as they would on a topic.
+  static func withSwitch(_ records: [Record], after: [Int], to control: ControlRecord) -> [Record] {
+    precondition(after.enumerated().allSatisfy { $0.element % 3 == $0.offset })
+    var shift: [Int32: Int64] = [:]
+    var result: [Record] = []
+    for (index, record) in records.enumerated() {
+      var moved = record
+      moved.offset += shift[record.partition, default: 0]
+      result.append(moved)
+      if after[Int(record.partition)] == index {
+        result.append(
+          Record(
+            topic: record.topic, partition: record.partition, offset: moved.offset + 1,
+            value: Array(control.jsonLine.utf8)))
+        shift[record.partition, default: 0] += 1
+      }
+    }
+    return result
+  }
+
+  /// What a pipeline that switches reads after the switch, in the order it processes it: each
+  /// partition's records after its switch record wait until every partition has reached its
+  /// own, then go partition by partition; then the rest in input order.
+  static func afterTheSwitch(_ records: [Record]) -> [Record] {
+    var met: Set<Int32> = []
+    var held: [Int32: [Record]] = [:]
+    var result: [Record] = []
+    for record in records {
+      if ControlRecord.isControl(record.value) {
+        met.insert(record.partition)
+        if met.count == 3 {
+          for partition in held.keys.sorted() { result += held[partition]! }
+          held = [:]
+        }
+        continue
+      }
+      guard met.contains(record.partition) else { continue }
+      if met.count < 3 {
+        held[record.partition, default: []].append(record)
+      } else {
+        result.append(record)
+      }
+    }
+    return result
+  }
+
+  static func pipeline(_ backbone: Backbone, sha: String, metrics: MetricsRegistry? = nil) throws
+    -> Pipeline
+  {
+    try Pipeline(
+      configuration: try HostileInputTests.configuration(), backbone: backbone,
+      backboneSHA256: sha, store: nil, publisher: nil, alertEmitter: nil, deadLetters: nil,
+      logger: .disabled, metrics: metrics)
+  }
+
+  /// The state tensors as bytes, without the counts (a switch keeps counting).
+  static func stateWithoutCounts(_ pipeline: Pipeline) -> [UInt8] {
+    SafeTensors(
+      tensors: pipeline.stateTensors().filter { !$0.key.hasPrefix(".pipeline/") }
+    ).encoded()
+  }
+
+  let old = try! Backbone(config: BackboneSwitchTests.config, seed: 3)
+  let new = try! Backbone(config: BackboneSwitchTests.config, seed: 4)
+  var newSHA: String { new.weightsSHA256 }
+  var control: ControlRecord { ControlRecord(switchingTo: newSHA, directory: "/shared/new") }
+
+  @Test func aSwitchGivesTheStateOfAPipelineStartedEmptyOnTheNewBackboneAtTheSwitchRecords()
+    throws
+  {
+    let plain = Self.records()
+    let records = Self.withSwitch(plain, after: [30, 130, 251], to: control)
+    let metrics = MetricsRegistry()
+    let switching = try Self.pipeline(old, sha: "old", metrics: metrics)
+    let new = new
+    switching.backboneLoader = { _ in new }
+    // Up to partition 1's switch record: partition 0 waits at its own, the others go on.
+    let firstSwitch = records.firstIndex { ControlRecord.isControl($0.value) }!
+    let secondSwitch = records[(firstSwitch + 1)...].firstIndex {
+      ControlRecord.isControl($0.value)
+    }!
+    try switching.process(Array(records[...secondSwitch]))
+    let waitingAt = records[firstSwitch].offset
+    #expect(switching.offsets[TopicPartition(topic: "events", partition: 0)] == waitingAt)
+    #expect(
+      switching.offsets[TopicPartition(topic: "events", partition: 1)]
+        == records[secondSwitch].offset)
+    #expect(switching.backboneSHA256 == "old")
+    let oldDomains = switching.trainer.domains
+    #expect(!oldDomains.isEmpty)
+    for start in stride(from: secondSwitch + 1, to: records.count, by: 50) {
+      try switching.process(Array(records[start..<min(start + 50, records.count)]))
+    }
+    #expect(switching.backboneSHA256 == newSHA)
+    #expect(switching.backbone == new)
+    #expect(switching.counts.records == records.count)
+    var ends: [TopicPartition: Int64] = [:]
+    for record in records { ends[record.topicPartition] = record.offset + 1 }
+    #expect(switching.offsets == ends)
+    #expect(metrics.render().contains("iak_backbone_switches_total 1"))
+
+    let fresh = try Self.pipeline(new, sha: newSHA)
+    let after = Self.afterTheSwitch(records)
+    #expect(after.count > 100)
+    try fresh.process(after)
+    #expect(fresh.counts.examples > 50)
+    #expect(Self.stateWithoutCounts(switching) == Self.stateWithoutCounts(fresh))
+    // The old domains are retired: their kernels number on if they come back.
+    for domain in oldDomains where !switching.trainer.domains.contains(domain) {
+      #expect(switching.book.kernelVersions[domain] == nil)
+    }
+  }
+
+  @Test func decodingAheadAcrossASwitchMatchesProcessingTheRecords() throws {
+    let records = Self.withSwitch(Self.records(), after: [60, 61, 200], to: control)
+    let new = new
+    let inPlace = try Self.pipeline(old, sha: "old")
+    inPlace.backboneLoader = { _ in new }
+    try inPlace.process(records)
+    let ahead = try Self.pipeline(old, sha: "old")
+    ahead.backboneLoader = { _ in new }
+    let decoder = ahead.decoder
+    let prepare = ahead.makeServingInputs()
+    var controls = 0
+    // Each chunk is decoded and prepared on another thread before the pipeline takes it, so
+    // the chunk holding the last switch record was prepared with the old backbone after it.
+    for start in stride(from: 0, to: records.count, by: 41) {
+      let chunk = Array(records[start..<min(start + 41, records.count)])
+      let decoded = DispatchQueue.global().sync {
+        chunk.map {
+          var record = decoder.decodeAhead($0)
+          prepare(&record)
+          return record
+        }
+      }
+      controls += decoded.count {
+        if case .control = $0.outcome { true } else { false }
+      }
+      try ahead.process(decoded)
+    }
+    #expect(controls == 3)
+    #expect(ahead.backboneSHA256 == newSHA)
+    #expect(ahead.counts == inPlace.counts)
+    #expect(ahead.offsets == inPlace.offsets)
+    #expect(
+      SafeTensors(tensors: ahead.stateTensors()).encoded()
+        == SafeTensors(tensors: inPlace.stateTensors()).encoded())
+  }
+
+  @Test func aSwitchThatFailsLeavesTheOldBackboneAsIfTheRecordsWereNotThere() throws {
+    let plain = Self.records()
+    let records = Self.withSwitch(plain, after: [9, 19, 29], to: control)
+    let metrics = MetricsRegistry()
+    let failing = try Self.pipeline(old, sha: "old", metrics: metrics)
+    failing.backboneLoader = { _ in throw ServiceError(.io, "no such folder") }
+    try failing.process(records)
+    #expect(failing.backboneSHA256 == "old")
+    #expect(metrics.render().contains("iak_backbone_switches_failed_total 1"))
+    #expect(failing.counts.records == records.count)
+    // The records after the switch records waited, then went in the order a switch releases
+    // them: the state is that of the old pipeline reading them in that order.
+    var reordered = records.filter { record in
+      !ControlRecord.isControl(record.value)
+        && !Self.afterTheSwitch(records).contains(record)
+    }
+    reordered += Self.afterTheSwitch(records)
+    let unswitched = try Self.pipeline(old, sha: "old")
+    try unswitched.process(reordered)
+    #expect(Self.stateWithoutCounts(failing) == Self.stateWithoutCounts(unswitched))
+  }
+
+  @Test func aMalformedSwitchRecordIsADeadLetterAndChangesNothing() throws {
+    var records = Self.records(count: 60)
+    let last = records.count
+    records.append(
+      Record(
+        topic: "events", partition: 0, offset: records.last { $0.partition == 0 }!.offset + 1,
+        value: Array(#"{"iak-control":"backbone-switch","backbone_sha256":"abc"}"#.utf8)))
+    let metrics = MetricsRegistry()
+    let pipeline = try Self.pipeline(old, sha: "old", metrics: metrics)
+    try pipeline.process(records)
+    #expect(pipeline.counts.rejected == 1)
+    #expect(pipeline.counts.records == last + 1)
+    #expect(metrics.render().contains(#"iak_events_rejected_total{reason="bad_control"} 1"#))
+    #expect(pipeline.backboneSHA256 == "old")
+  }
+
+  @Test func aSwitchRecordForTheBackboneInUseIsPassedOver() throws {
+    let records = Self.withSwitch(
+      Self.records(), after: [9, 19, 29],
+      to: ControlRecord(switchingTo: old.weightsSHA256, directory: "/shared/old"))
+    let pipeline = try Self.pipeline(old, sha: old.weightsSHA256)
+    pipeline.backboneLoader = { _ in
+      Issue.record("nothing to load"); return old
+    }
+    try pipeline.process(records)
+    let plain = try Self.pipeline(old, sha: old.weightsSHA256)
+    try plain.process(records.filter { !ControlRecord.isControl($0.value) })
+    #expect(pipeline.counts.records == records.count)
+    #expect(Self.stateWithoutCounts(pipeline) == Self.stateWithoutCounts(plain))
+  }
+
+  @Test func serveSwitchesAtTheRecordAndAStartAfterItLoadsTheBackboneItsSnapshotNames() throws {
+    let serve = try InProcessServe()
+    let newFolder = serve.folder + "/bb-new"
+    try TestBackbone.pretrain(
+      events: serve.folder + "/pretrain.jsonl", out: newFolder,
+      arguments: (HostileInputTests.settings + ["backbone.until=", "backbone.seed=2"]).flatMap {
+        ["--set", $0]
+      })
+    let new = try Backbone.load(from: newFolder)
+    let control = ControlRecord(switchingTo: new.weightsSHA256, directory: newFolder)
+    let cut = serve.lines.count / 3
+    let lines = Array(serve.lines[..<cut]) + [control.jsonLine] + Array(serve.lines[cut...])
+    func write(upTo count: Int) throws {
+      try (lines[..<count].joined(separator: "\n") + "\n").write(
+        toFile: serve.input, atomically: true, encoding: .utf8)
+    }
+    try write(upTo: 2 * lines.count / 3)
+    let first = try serve.run()
+    #expect(first.status == 0, "\(first.log.suffix(5))")
+    #expect(first.lines(containing: "switched the backbone").count == 1)
+    let store = try SnapshotStore(directory: serve.store, keep: 100, createIfMissing: false)
+    let manifest = try #require(store.listVersions().last?.manifest)
+    #expect(manifest.backboneSHA256 == new.weightsSHA256)
+    #expect(manifest.extras[Pipeline.backboneDirectoryKey] == newFolder)
+
+    // backbone.dir still names the old backbone: the start takes the snapshot's, and goes on.
+    try write(upTo: lines.count)
+    let second = try serve.run()
+    #expect(second.status == 0, "\(second.log.suffix(5))")
+    #expect(
+      second.lines(containing: "the newest snapshot was trained on the backbone a switch").count
+        == 1)
+    #expect(second.lines(containing: "switched the backbone").isEmpty)
+
+    // Its state is that of a replay that starts empty on the new backbone after the record.
+    let captured = CommandLineToolTests.Captured()
+    let status = CommandLineTool.main(
+      arguments: [
+        "iak-stream", "replay", "--input", serve.input, "--from-offset", String(cut + 1),
+        "--backbone", newFolder, "--checkpoint-dir", serve.folder + "/replayed",
+      ] + HostileInputTests.settings.flatMap { ["--set", $0] },
+      output: { captured.write($0) }, errorOutput: { captured.writeError($0) })
+    try #require(status == 0, "\(captured.errors)")
+    func stateWithoutCounts(_ folder: String) throws -> [String: Tensor] {
+      let snapshot = try #require(
+        try SnapshotStore(directory: folder, keep: 100, createIfMissing: false).loadNewestValid(
+          expectingBackbone: nil
+        ).snapshot)
+      return snapshot.payload.tensors.filter { !$0.key.hasPrefix(".pipeline/") }
+    }
+    let served = try stateWithoutCounts(serve.store)
+    let replayed = try stateWithoutCounts(serve.folder + "/replayed")
+    #expect(served.keys.sorted() == replayed.keys.sorted())
+    #expect(SafeTensors(tensors: served).encoded() == SafeTensors(tensors: replayed).encoded())
+  }
+}
