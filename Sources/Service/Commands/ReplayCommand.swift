@@ -122,6 +122,9 @@ struct ReplayTool {
     }
     let range = try makeRange(configuration, snapshotOffsets: pipeline.offsets)
     defer { range.source.close() }
+    // A backbone switch waits for every partition with records to read.
+    let readPartitions = range.partitionsWithRecords
+    pipeline.inputPartitions = { readPartitions }
     let interval = configuration.settings.checkpoint.interval
     let reporter = ProgressReporter(
       label: "replay", unit: "records", total: range.total, logger: context.logger)

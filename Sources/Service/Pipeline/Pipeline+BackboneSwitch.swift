@@ -187,11 +187,13 @@ extension Pipeline {
     advance(partition, pastOffset: offset)
   }
 
-  /// Switches when every held partition waits at its switch record.
+  /// Switches when every held partition, and every partition the caller reads
+  /// (`inputPartitions`), waits at its switch record.
   func switchBackboneIfReady() throws {
     guard let target = backboneSwitch.target,
       !backboneSwitch.waiting.isEmpty,
-      state.offsets.keys.allSatisfy({ backboneSwitch.holds($0) })
+      state.offsets.keys.allSatisfy({ backboneSwitch.holds($0) }),
+      (inputPartitions?() ?? []).allSatisfy({ backboneSwitch.holds($0) })
     else { return }
     let waiting = backboneSwitch.waiting
     backboneSwitch = BackboneSwitch()

@@ -117,6 +117,10 @@ public final class Pipeline {
   public var backboneLoader: @Sendable (ControlRecord) throws -> Backbone = Pipeline.loadBackbone
   /// The backbone decoding threads prepare serving inputs with (`makeServingInputs()`).
   let servingBackbone: ServingBackbone
+  /// The partitions the caller reads (serve: the assignment; replay: those of its range), asked
+  /// only while a backbone switch waits: it happens once all of them, and every other held
+  /// partition, are at their switch records. Nil: the held partitions alone.
+  public var inputPartitions: (() -> [TopicPartition])?
   /// The lane (event-time clock, domain owner) of each input partition.
   let lanes: InputLanes
   /// Whether alerts wait for the next checkpoint to be sent (`serve` with a state topic): they

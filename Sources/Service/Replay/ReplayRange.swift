@@ -22,6 +22,7 @@ final class ReplayRange {
     self.ends = ends
     next = starts
     total = starts.reduce(0) { $0 + Int(max(0, (ends[$1.key] ?? $1.value) - $1.value)) }
+    partitionsWithRecords = starts.filter { $0.value < ends[$0.key] ?? $0.value }.keys.sorted()
     for (partition, start) in starts where start >= ends[partition] ?? start {
       finished.insert(partition)
     }
@@ -29,6 +30,9 @@ final class ReplayRange {
 
   /// Whether every partition reached its end.
   var isFinished: Bool { finished.count == next.count }
+
+  /// The partitions that have records to read in the range, sorted.
+  let partitionsWithRecords: [TopicPartition]
 
   /// Keeps the records below their partition's end; a partition that reaches its end is paused.
   func admit(_ records: [Record]) -> [Record] {

@@ -96,6 +96,8 @@ final class TrainingLoop: @unchecked Sendable {
     self.pipeline = pipeline
     decoder = pipeline.decoder
     prepareServingInput = pipeline.makeServingInputs()
+    // A backbone switch waits for every assigned partition, read yet or not.
+    pipeline.inputPartitions = { [source] in source.assignment }
     self.observer = observer
     self.source = source
     self.queue = queue
