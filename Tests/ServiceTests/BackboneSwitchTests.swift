@@ -142,6 +142,62 @@ import Testing
     }
   }
 
+  @Test func aReBaseGivesTheStateOfAPipelineThatReadTheWindowsOnTheNewBackbone() throws {
+    let plain = Self.records()
+    // Partition p's window starts at its offset 10 * (p + 1).
+    var records: [Record] = []
+    for record in Self.withSwitch(plain, after: [150, 160, 200], to: control) {
+      guard ControlRecord.isControl(record.value) else {
+        records.append(record)
+        continue
+      }
+      let windowed = ControlRecord(
+        switchingTo: newSHA, directory: "/shared/new", rebaseFrom: 10 * Int64(record.partition + 1))
+      records.append(
+        Record(
+          topic: record.topic, partition: record.partition, offset: record.offset,
+          value: Array(windowed.jsonLine.utf8)))
+    }
+    let new = new
+    let switching = try Self.pipeline(old, sha: "old")
+    switching.backboneLoader = { _ in new }
+    let topic = records
+    switching.history = { partition, from, until in
+      topic.filter { $0.topicPartition == partition && $0.offset >= from && $0.offset < until }
+    }
+    for start in stride(from: 0, to: records.count, by: 64) {
+      try switching.process(Array(records[start..<min(start + 64, records.count)]))
+    }
+    #expect(switching.backboneSHA256 == newSHA)
+    #expect(switching.counts.records == records.count)
+
+    // The windows, partition by partition, then what came after the switch records.
+    var windows: [Record] = []
+    for partition: Int32 in 0..<3 {
+      let switchAt = records.first {
+        $0.partition == partition && ControlRecord.isControl($0.value)
+      }!.offset
+      windows += records.filter {
+        $0.partition == partition && $0.offset >= 10 * Int64(partition + 1)
+          && $0.offset < switchAt
+      }
+    }
+    #expect(windows.count > 100)
+    let fresh = try Self.pipeline(new, sha: newSHA)
+    try fresh.process(windows + Self.afterTheSwitch(records))
+    #expect(Self.stateWithoutCounts(switching) == Self.stateWithoutCounts(fresh))
+    // Not what a start from zero at the switch gives.
+    let zero = try Self.pipeline(new, sha: newSHA)
+    try zero.process(Self.afterTheSwitch(records))
+    #expect(Self.stateWithoutCounts(switching) != Self.stateWithoutCounts(zero))
+
+    // Without a way to read the input again, the switch fails and the old backbone goes on.
+    let unreadable = try Self.pipeline(old, sha: "old")
+    unreadable.backboneLoader = { _ in new }
+    try unreadable.process(records)
+    #expect(unreadable.backboneSHA256 == "old")
+  }
+
   @Test func decodingAheadAcrossASwitchMatchesProcessingTheRecords() throws {
     let records = Self.withSwitch(Self.records(), after: [60, 61, 200], to: control)
     let new = new

@@ -8,11 +8,12 @@ import Testing
 @testable import Service
 
 /// Issue 18's switch under `serve` on a live stream: `iak-stream upgrade` writes the switch
-/// records mid-stream, `serve` is SIGKILLed while it meets them and again while it writes the
-/// first snapshots after the switch, and restarted each time. It must end with the state of one
-/// uninterrupted run, a replay of the whole topic that meets the same records; after the
-/// switch, with the state of a replay started empty on the new backbone at the switch records.
-/// Nothing is lost or trained twice, and the published kernels name the new backbone.
+/// records mid-stream, with a re-base window back to the stream's start; `serve` is SIGKILLed
+/// while it meets them and again while it writes its first snapshot after the switch, and
+/// restarted each time. It must end with the state of one uninterrupted run (a replay of the
+/// whole topic that meets the same records and re-bases the same way), and with the kernels of
+/// a replay of the re-base window on the new backbone. Nothing is lost or trained twice, and
+/// the published kernels name the new backbone.
 @Suite struct BackboneUpgradeChaosTests {
   @Test func anUpgradeMidStreamWithKillsAroundTheSwitchEndsAsOneUninterruptedRun() async throws {
     let fixture = try ChaosFixture(impressions: 1500)
@@ -36,13 +37,16 @@ import Testing
     report.check(
       try await first.waitForProcessed(fixture.lines.count / 3, timeout: .seconds(120)),
       "serve did not get going: \(first.log.suffix(2000))")
+    // The re-base window: every record before the switch records (the stream's Kafka
+    // timestamps start in December 1997).
     let (status, output) = fixture.run([
       "upgrade", "--backbone", newFolder, "--bootstrap-servers", fixture.cluster.bootstrapServers,
-      "--set", "input.topics=events",
+      "--set", "input.topics=events", "--rebase-from-time", "1997-01-01",
     ])
     try #require(status == 0, "upgrade failed: \(output.suffix(2000))")
     let switchOffsets = try Self.switchOffsets(in: output)
     try #require(switchOffsets.count == 3, "\(output)")
+    try #require(output.components(separatedBy: "(re-base from 0)").count == 4, "\(output)")
     let met = try await Self.waitForLog(first, containing: "backbone switch record")
     first.killNow()
     var lives = [first.log]
@@ -99,14 +103,13 @@ import Testing
     let whole = try fixture.replay("events", store: "whole")
     let differing = Self.differing(served.payload.tensors, whole.payload.tensors)
     report.check(differing.isEmpty, "\(differing.count) tensors differ: \(differing.prefix(5))")
-    // After the switch: a pipeline started empty on the new backbone at the switch records.
+    // After the switch: a replay of the re-base window (here the whole topic, whose switch
+    // records name the backbone in use and are passed over) on the new backbone.
     let (replayed, replayOutput) = fixture.run([
       "replay", "--topic", "events", "--bootstrap-servers", fixture.cluster.bootstrapServers,
       "--backbone", newFolder, "--checkpoint-dir", fixture.storePath("rebased"),
-      "--from-offset",
-      switchOffsets.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value + 1)" }
-        .joined(separator: ","),
-      "--set", "checkpoint.interval=100000 events", "--log-level", "warning",
+      "--from", "earliest", "--set", "checkpoint.interval=100000 events",
+      "--log-level", "warning",
     ])
     try #require(replayed == 0, "\(replayOutput.suffix(2000))")
     let fresh = try fixture.newestSnapshot("rebased")
@@ -115,7 +118,7 @@ import Testing
       fresh.payload.tensors.filter { !$0.key.hasPrefix(".pipeline/") })
     report.check(
       afterSwitch.isEmpty,
-      "\(afterSwitch.count) tensors differ from a start on the new backbone at the records: "
+      "\(afterSwitch.count) tensors differ from a replay of the window on the new backbone: "
         + "\(afterSwitch.prefix(5))")
     // The kernels topic carries every final kernel, and each says it is the new backbone's.
     let stale = try fixture.domainsPublishedStale(comparedWith: served)
@@ -135,8 +138,8 @@ import Testing
         + "snapshot write after the switch; restarted each time",
       checked:
         "counts and offsets cover the topic, committed offsets, state vs an uninterrupted "
-        + "replay through the switch, state after the switch vs a replay started on the new "
-        + "backbone at the records, published kernels name the new backbone",
+        + "replay through the switch, state after the switch vs a replay of the re-base window "
+        + "on the new backbone, published kernels name the new backbone",
       figures:
         "switches per life \(switches); \(counts[0]) records, \(counts[2]) examples; "
         + "\(domains.count) domains after the switch, all published under the new backbone")

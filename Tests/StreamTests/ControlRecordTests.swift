@@ -17,6 +17,10 @@ import Testing
     let value = Array(control.jsonLine.utf8)
     #expect(ControlRecord.isControl(value))
     #expect(try ControlRecord(parsing: value) == control)
+    #expect(control.rebaseFrom == nil)
+    let windowed = ControlRecord(switchingTo: Self.sha, directory: "/b", rebaseFrom: 1234)
+    #expect(windowed.jsonLine.hasSuffix(#","rebase_from":1234}"#))
+    #expect(try ControlRecord(parsing: Array(windowed.jsonLine.utf8)) == windowed)
   }
 
   @Test func eventsAreNotControlRecords() {
@@ -40,10 +44,15 @@ import Testing
       "backbone_sha256"
     ),
     (#"{"iak-control":"#, "iak-control"),
+    (
+      #"{"iak-control":"backbone-switch","backbone_sha256":"sha","backbone_dir":"/b","#
+        + #""rebase_from":-1}"#, "rebase_from"
+    ),
   ])
   func aMalformedControlRecordIsRefusedAsBadControl(line: String, field: String) {
     let value = Array(
-      line.replacingOccurrences(of: "\"SHA\"", with: "\"\(Self.sha.uppercased())\"").utf8)
+      line.replacingOccurrences(of: "\"SHA\"", with: "\"\(Self.sha.uppercased())\"")
+        .replacingOccurrences(of: "\"sha\"", with: "\"\(Self.sha)\"").utf8)
     #expect(ControlRecord.isControl(value))
     let error = #expect(throws: EventRejection.self) { try ControlRecord(parsing: value) }
     #expect(error?.reason == .badControl, "\(line)")

@@ -125,6 +125,8 @@ struct ReplayTool {
     // A backbone switch waits for every partition with records to read.
     let readPartitions = range.partitionsWithRecords
     pipeline.inputPartitions = { readPartitions }
+    pipeline.history = Pipeline.history(
+      of: range.source, kafka: configuration.kafkaConfiguration)
     let interval = configuration.settings.checkpoint.interval
     let reporter = ProgressReporter(
       label: "replay", unit: "records", total: range.total, logger: context.logger)

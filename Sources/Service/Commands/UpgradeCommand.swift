@@ -1,3 +1,4 @@
+import Base
 import Foundation
 import Learner
 import Stream
@@ -8,8 +9,10 @@ extension CommandSpec {
   /// record on every input partition.
   public static let upgrade = CommandSpec(
     name: "upgrade",
-    summary: "Switch the running services to another backbone, kernels from zero",
-    usage: "iak-stream upgrade --backbone DIR [--print] [--bootstrap-servers HOST:PORT]",
+    summary: "Switch the running services to another backbone, its kernels re-based or from zero",
+    usage:
+      "iak-stream upgrade --backbone DIR [--rebase-window DURATION | --rebase-from-time TIME] "
+      + "[--print [--rebase-from-offset LINE]] [--bootstrap-servers HOST:PORT]",
     details: """
       Checks the backbone in DIR (model.safetensors and config.json, as `pretrain` writes them)
       against the configuration: the same fields, and a layer at iak.insert_at the kernel fits.
@@ -19,28 +22,39 @@ extension CommandSpec {
 
       A pipeline that reads a partition's switch record stops that partition there: its next
       offset stays at the record, and what it reads after it waits. When every partition it
-      holds has reached its own switch record, it loads the backbone, checks its sha256, and
-      starts every kernel from zero on it. Kernels, open batches, waiting impressions and drift
-      detectors start empty, as in a pipeline that starts at the switch. Offsets, counts and
-      kernel version numbers go on, and the old domains are retired: their last kernels stay on
-      the kernels topic, tagged with the old backbone's sha256. The next snapshot records the
-      new backbone and its folder, and a restart loads that backbone instead of backbone.dir.
-      The switch applies at the same offsets in every run and every replay of the input.
+      reads has reached its own switch record, it loads the backbone and checks its sha256.
+      Then it re-bases: its new state (kernels, open batches, waiting impressions, drift
+      detectors) is what a pipeline started empty on the new backbone holds after reading each
+      partition's re-base window again, from the record's rebase_from up to the switch record.
+      Without a window, every kernel starts from zero at the switch. Offsets, counts and kernel
+      version numbers go on, and the old domains are retired: their last kernels stay on the
+      kernels topic, tagged with the old backbone's sha256. The next snapshot records the new
+      backbone and its folder, and a restart loads that backbone instead of backbone.dir. The
+      switch applies at the same offsets, with the same windows, in every run and every replay
+      of the input.
+
+      The window: --rebase-window (a duration back from now) or --rebase-from-time (a time),
+      looked up per partition in the records' Kafka timestamps when the switch records are
+      written, and carried in each record as an offset. The re-base reads the window again
+      with a consumer outside the group, while the partitions wait. On MovieLens a re-base did
+      not beat kernels from zero (docs/backbone-upgrade.md); the default is no window.
 
       Serving keeps the old backbone's kernels until new ones arrive: each published kernel
       names the backbone it was trained on. A switch that fails (the folder cannot be read, or
       it holds another sha256) is logged and counted (iak_backbone_switches_failed_total), and
-      the old backbone goes on serving. Kernels are not re-based on the new backbone yet, so
-      they start from zero on it (see docs/backbone-upgrade.md for what a re-base would give
-      on MovieLens). Groups of several instances are not supported yet: a partition handed over
-      across a switch is refused by the other backbone.
+      the old backbone goes on serving. Groups of several instances are not supported yet: a
+      partition handed over across a switch is refused by the other backbone.
 
-      --print writes the record's line to standard output instead: append it to a JSON-lines
-      input (input.source = file, replay --input) where the switch should happen.
+      --print writes the record's line to standard output instead: put it into a JSON-lines
+      input (input.source = file, replay --input) where the switch should happen, with the
+      first line of its re-base window as --rebase-from-offset.
       """,
     options: [
       .value("--backbone", "DIR", "The backbone to switch to (required)"),
+      .value("--rebase-window", "DURATION", "Re-base over this much history (e.g. 7d)"),
+      .value("--rebase-from-time", "TIME", "Re-base over the records from TIME on"),
       .flag("--print", "Print the switch record's line instead of writing it to Kafka"),
+      .value("--rebase-from-offset", "LINE", "With --print: the re-base window's first line"),
       .value("--bootstrap-servers", "HOST:PORT", "Shortcut for --set kafka.bootstrap.servers=..."),
     ],
     run: { context in try UpgradeTool(context: context).run() })
@@ -77,10 +91,24 @@ struct UpgradeTool {
         "the kernel configured (iak.*) does not fit the backbone in "
           + "\(directory): \(error)")
     }
-    let control = ControlRecord(switchingTo: backbone.weightsSHA256, directory: directory)
+    let sha = backbone.weightsSHA256
+    let windowStart = try Self.windowStart(arguments)
     if arguments.has("--print") {
-      context.print(control.jsonLine)
+      if windowStart != nil {
+        throw UsageError("with --print, give the window as --rebase-from-offset LINE")
+      }
+      let from = try arguments.value("--rebase-from-offset").map { text throws(UsageError) in
+        guard let line = Int64(text), line >= 0 else {
+          throw UsageError("--rebase-from-offset expects a line number, got '\(text)'")
+        }
+        return line
+      }
+      context.print(
+        ControlRecord(switchingTo: sha, directory: directory, rebaseFrom: from).jsonLine)
       return 0
+    }
+    if arguments.value("--rebase-from-offset") != nil {
+      throw UsageError("--rebase-from-offset goes with --print; on Kafka give a window or time")
     }
     let topics = configuration.settings.input.topics
     guard !topics.isEmpty else {
@@ -91,20 +119,46 @@ struct UpgradeTool {
     let producer = try KafkaProducer.make(
       configuration: configuration.kafkaConfiguration, logger: context.logger.child("producer"))
     defer { try? producer.close() }
-    let value = Array(control.jsonLine.utf8)
     var written: [String] = []
     for topic in topics {
       let count = try consumer.partitionCount(of: topic, timeout: .seconds(10))
+      let starts = try windowStart.map {
+        try consumer.offsets(atTimestamp: $0, topic: topic, timeout: .seconds(30))
+      }
       for partition in 0..<Int32(count) {
+        let from = starts?[TopicPartition(topic: topic, partition: partition)]
+        let control = ControlRecord(switchingTo: sha, directory: directory, rebaseFrom: from)
         let delivery = try Self.deliver(
-          OutgoingRecord(topic: topic, partition: partition, value: value), with: producer)
-        written.append("\(topic)/\(partition)@\(delivery.offset)")
+          OutgoingRecord(topic: topic, partition: partition, value: Array(control.jsonLine.utf8)),
+          with: producer)
+        written.append(
+          "\(topic)/\(partition)@\(delivery.offset)" + (from.map { " (re-base from \($0))" } ?? ""))
       }
     }
     context.print(
-      "wrote the switch to backbone \(control.backboneSHA256) (\(directory)) to "
-        + "\(written.count) partitions: \(written.joined(separator: ", "))")
+      "wrote the switch to backbone \(sha) (\(directory)) to \(written.count) partitions: "
+        + written.joined(separator: ", "))
     return 0
+  }
+
+  /// The re-base window's start in milliseconds since the epoch, if one is asked for.
+  ///
+  /// - Throws: `UsageError` for both options, or a value that does not parse.
+  private static func windowStart(_ arguments: ParsedArguments) throws(UsageError) -> Int64? {
+    let window = arguments.value("--rebase-window")
+    let time = arguments.value("--rebase-from-time")
+    if window != nil && time != nil {
+      throw UsageError("give --rebase-window or --rebase-from-time, not both")
+    }
+    if let window {
+      guard let milliseconds = ConfigValueParser.milliseconds(window), milliseconds > 0 else {
+        throw UsageError("--rebase-window expects a duration such as 7d or 12h, got '\(window)'")
+      }
+      return Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)) - milliseconds
+    }
+    return try time.flatMap { text throws(UsageError) in
+      try CommandSpec.parseTime(text, option: "--rebase-from-time")
+    }
   }
 
   /// Sends `record` and waits for its delivery.

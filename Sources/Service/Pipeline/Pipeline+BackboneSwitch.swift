@@ -26,6 +26,8 @@ struct BackboneSwitch {
   struct Waiting {
     /// The switch record's offset: the partition's next offset stays there until the switch.
     var offset: Int64
+    /// Where the partition's re-base window starts (the record's `rebase_from`), if it has one.
+    var rebaseFrom: Int64?
     /// What was read after it, in order.
     var records: [HeldRecord] = []
   }
@@ -105,6 +107,20 @@ extension Pipeline {
   /// The manifest extra naming the folder of the backbone a snapshot was trained on.
   static let backboneDirectoryKey = "backbone_dir"
 
+  /// Reads a stretch of `source`'s input again, for a re-base: the lines of a file, or a
+  /// partition's records from Kafka with a consumer of its own (outside the group).
+  static func history(of source: any RecordSource, kafka: KafkaConfiguration)
+    -> @Sendable (TopicPartition, Int64, Int64) throws -> [Record]
+  {
+    if let file = source as? FileRecordSource {
+      return { _, from, until in file.records(from: from, until: until) }
+    }
+    return { partition, from, until in
+      try KafkaTopicReader.read(
+        [partition: (from, until)], configuration: kafka, timeout: .seconds(300))
+    }
+  }
+
   /// The ingest stage for `backbone`: a waiting impression holds only what the assembler reads
   /// of it.
   static func makeIngest(
@@ -176,7 +192,8 @@ extension Pipeline {
       // The partition's next offset stays at the record (a snapshot taken while it waits
       // reads it again), but it is a held partition from here on.
       state.advance(partition, lane: lanes.lane(of: partition), to: offset)
-      backboneSwitch.waiting[partition] = BackboneSwitch.Waiting(offset: offset)
+      backboneSwitch.waiting[partition] = BackboneSwitch.Waiting(
+        offset: offset, rebaseFrom: control.rebaseFrom)
       try switchBackboneIfReady()
     }
   }
@@ -197,8 +214,12 @@ extension Pipeline {
     else { return }
     let waiting = backboneSwitch.waiting
     backboneSwitch = BackboneSwitch()
+    var windows: [TopicPartition: (from: Int64, until: Int64)] = [:]
+    for (partition, wait) in waiting {
+      if let from = wait.rebaseFrom, from < wait.offset { windows[partition] = (from, wait.offset) }
+    }
     do {
-      try switchBackbone(to: target)
+      try switchBackbone(to: target, rebasing: windows)
     } catch {
       logger.error(
         "the backbone switch failed; the old backbone goes on serving",
@@ -222,14 +243,18 @@ extension Pipeline {
     }
   }
 
-  /// Moves to `target`'s backbone with every kernel from zero: the state after the switch is
-  /// what a pipeline started empty on it would hold (kernels, batches, joiner, drift), with the
-  /// offsets, counts and kernel numbering going on. The old domains are retired (their last
-  /// versions stay on the kernels topic, tagged with the old backbone). Nothing changes when it
-  /// throws.
+  /// Moves to `target`'s backbone. The state after the switch (kernels, batches, joiner,
+  /// drift) is what a pipeline started empty on it would hold after reading the records of
+  /// `windows` (each partition's re-base window, read again through `history`; none: every
+  /// kernel from zero), with the offsets, counts and kernel numbering going on. The old domains
+  /// are retired (their last versions stay on the kernels topic, tagged with the old backbone).
+  /// Nothing changes when it throws.
   ///
-  /// - Throws: when the backbone cannot be loaded or does not fit the configuration.
-  func switchBackbone(to target: ControlRecord) throws {
+  /// - Throws: when the backbone cannot be loaded or does not fit the configuration, or a
+  ///   re-base window cannot be read.
+  func switchBackbone(
+    to target: ControlRecord, rebasing windows: [TopicPartition: (from: Int64, until: Int64)] = [:]
+  ) throws {
     let loaded = try backboneLoader(target)
     guard loaded.config.fields == backbone.config.fields,
       loaded.config.numericFields == backbone.config.numericFields
@@ -238,10 +263,44 @@ extension Pipeline {
         .configuration,
         "the backbone in \(target.backboneDirectory) reads other fields than the one in use")
     }
-    let newTrainer = try Trainer(
+    var newTrainer = try Trainer(
       backbone: loaded, kernelConfig: trainer.kernelConfig, config: trainer.config,
       logger: logger.child("learner"))
-    let newIngest = try Self.makeIngest(configuration, backbone: loaded, metrics: metrics)
+    var newIngest = try Self.makeIngest(configuration, backbone: loaded, metrics: metrics)
+    var newDrift = DriftMonitor(settings: configuration.driftSettings)
+    var rebased = 0
+    if !windows.isEmpty {
+      guard let history else {
+        throw ServiceError(
+          .configuration, "the switch asks for a re-base, and this input cannot be read again")
+      }
+      // A pipeline of its own reads the windows, partition by partition; its state becomes
+      // this one's. It publishes, alerts and dead-letters nothing.
+      let rebase = try Pipeline(
+        configuration: configuration, backbone: loaded, backboneSHA256: target.backboneSHA256,
+        store: nil, publisher: nil, alertEmitter: nil, deadLetters: nil,
+        logger: logger.child("rebase"), metrics: nil)
+      for partition in windows.keys.sorted() {
+        let (from, until) = windows[partition]!
+        let records = try history(partition, from, until)
+        if records.count < until - from {
+          logger.warning(
+            "part of a re-base window is no longer on the input (retention, or empty lines); "
+              + "the re-base trains on what is left",
+            [
+              "partition": partition.description, "from": "\(from)", "until": "\(until)",
+              "records": "\(records.count)",
+            ])
+        }
+        try rebase.process(records.filter { !ControlRecord.isControl($0.value) })
+        rebased += records.count
+      }
+      newTrainer = rebase.trainer
+      let (joiner, router) = rebase.ingest.exportState()
+      try newIngest.restore(joiner: joiner, router: router)
+      newDrift = try DriftMonitor(
+        settings: configuration.driftSettings, stateTensors: rebase.drift.stateTensors())
+    }
     let old = trainer.domains
     for domain in old { state.book.retire(domain, lane: trainer.lane(of: domain)) }
     forget(old)
@@ -254,7 +313,7 @@ extension Pipeline {
     newTrainer.stepDuration = quality?.stepDuration.with()
     trainer = newTrainer
     assembler = ExampleAssembler(backbone: loaded.config)
-    drift = DriftMonitor(settings: configuration.driftSettings)
+    drift = newDrift
     ingest = newIngest
     publisher?.backboneSHA256 = target.backboneSHA256
     servingBackbone.replace(with: newTrainer.servingPreparers(), config: loaded.config)
@@ -262,10 +321,13 @@ extension Pipeline {
       "iak_backbone_switches_total", help: "Backbone switches made (ControlRecord)."
     ).with().increment()
     logger.info(
-      "switched the backbone; every kernel starts from zero on it",
+      windows.isEmpty
+        ? "switched the backbone; every kernel starts from zero on it"
+        : "switched the backbone; the kernels were re-based on it",
       [
         "from": previous, "to": target.backboneSHA256, "dir": target.backboneDirectory,
-        "retired_domains": "\(old.count)",
+        "retired_domains": "\(old.count)", "rebased_records": "\(rebased)",
+        "domains": "\(trainer.domains.count)",
       ])
   }
 }

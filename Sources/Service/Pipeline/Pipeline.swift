@@ -121,6 +121,9 @@ public final class Pipeline {
   /// only while a backbone switch waits: it happens once all of them, and every other held
   /// partition, are at their switch records. Nil: the held partitions alone.
   public var inputPartitions: (() -> [TopicPartition])?
+  /// Reads a partition's records `from..<until` again, for a switch record's re-base window
+  /// (`Pipeline.history(of:kafka:)`). Nil: a switch that asks for a re-base fails.
+  public var history: ((TopicPartition, Int64, Int64) throws -> [Record])?
   /// The lane (event-time clock, domain owner) of each input partition.
   let lanes: InputLanes
   /// Whether alerts wait for the next checkpoint to be sent (`serve` with a state topic): they

@@ -172,6 +172,8 @@ struct ServeTool {
       timeoutSeconds: service.timeout, stateTopic: stateTopic,
       offsetResetPolicy: service.offsetResetPolicy)
     let source = try makeSource(configuration, pipeline: service.pipeline, responder: responder)
+    service.pipeline.history = Pipeline.history(
+      of: source, kafka: configuration.kafkaConfiguration)
     let watermarks = Self.watermarks(of: source, logger: logger.child("offsets"))
     if let watermarks { responder.attach(watermarks: watermarks) }
     let loop = TrainingLoop(

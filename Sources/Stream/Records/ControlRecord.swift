@@ -8,7 +8,8 @@ import Base
 /// Its value is one JSON object whose first member is `"iak-control"` (the action), which no
 /// event has; the decoder recognises it by that prefix before decoding an event:
 ///
-///     {"iak-control":"backbone-switch","backbone_sha256":"<hex>","backbone_dir":"<path>"}
+///     {"iak-control":"backbone-switch","backbone_sha256":"<hex>","backbone_dir":"<path>",
+///      "rebase_from":<offset, optional>}
 public struct ControlRecord: Sendable, Equatable {
   /// What the record asks for.
   public enum Action: String, Sendable, CaseIterable {
@@ -24,12 +25,17 @@ public struct ControlRecord: Sendable, Equatable {
   /// The folder the backbone is loaded from (`model.safetensors` and `config.json`), as every
   /// process of the group sees it.
   public var backboneDirectory: String
+  /// The first offset of this record's partition in the re-base window (`rebase_from`): the
+  /// kernels on the new backbone are trained on the partition's records from there up to the
+  /// switch record before the switch. Nil: they start from zero at the switch.
+  public var rebaseFrom: Int64?
 
-  /// Makes a backbone switch.
-  public init(switchingTo backboneSHA256: String, directory: String) {
+  /// Makes a backbone switch; `rebaseFrom` as the property says.
+  public init(switchingTo backboneSHA256: String, directory: String, rebaseFrom: Int64? = nil) {
     action = .backboneSwitch
     self.backboneSHA256 = backboneSHA256
     backboneDirectory = directory
+    self.rebaseFrom = rebaseFrom
   }
 
   /// The bytes every control record's value starts with.
@@ -73,13 +79,21 @@ public struct ControlRecord: Sendable, Equatable {
     self.action = action
     backboneSHA256 = sha
     backboneDirectory = try string("backbone_dir")
+    if let from = object["rebase_from"] {
+      guard let offset = from.int64Value, offset >= 0 else {
+        throw EventRejection(.badControl, field: "rebase_from", offset: 0)
+      }
+      rebaseFrom = offset
+    }
   }
 
   /// The record's value as one line of JSON (what `init(parsing:)` reads).
   public var jsonLine: String {
-    JSONValue.object([
+    var members: [(key: String, value: JSONValue)] = [
       ("iak-control", .string(action.rawValue)), ("backbone_sha256", .string(backboneSHA256)),
       ("backbone_dir", .string(backboneDirectory)),
-    ]).text
+    ]
+    if let rebaseFrom { members.append(("rebase_from", .number(String(rebaseFrom)))) }
+    return JSONValue.object(members).text
   }
 }

@@ -70,6 +70,17 @@ public final class FileRecordSource: RecordSource {
     guard let range else {
       throw KafkaError(code: .state, message: "poll called on a closed file record source")
     }
+    return records(in: range)
+  }
+
+  /// The records of lines `from..<until` (within the file), whatever has been polled: a
+  /// stretch of history read again.
+  public func records(from: Int64, until: Int64) -> [Record] {
+    let start = Int(max(0, min(from, Int64(lines.count))))
+    return records(in: start..<Int(max(Int64(start), min(until, Int64(lines.count)))))
+  }
+
+  private func records(in range: Range<Int>) -> [Record] {
     var records: [Record] = []
     records.reserveCapacity(range.count)
     for index in range where !lines[index].allSatisfy(Self.isWhitespace) {

@@ -19,9 +19,32 @@ public enum KafkaTopicReader {
       ends = ends.filter { partitions.contains($0.key.partition) }
       starts = starts.filter { partitions.contains($0.key.partition) }
     }
-    var remaining = Set(starts.filter { $0.value < ends[$0.key, default: 0] }.keys)
+    let ranges = starts.reduce(into: [TopicPartition: (from: Int64, until: Int64)]()) {
+      $0[$1.key] = ($1.value, ends[$1.key, default: 0])
+    }
+    return try read(ranges, with: consumer, timeout: timeout)
+  }
+
+  /// The records of each partition in `ranges` from its start (inclusive) to its end
+  /// (exclusive), in partition order, then offset order; a record the log no longer holds is
+  /// missing from the result (the caller compares counts when it must have all).
+  /// - Throws: `KafkaError` if a partition does not reach its end in `timeout`.
+  public static func read(
+    _ ranges: [TopicPartition: (from: Int64, until: Int64)], configuration: KafkaConfiguration,
+    logger: Logger = .disabled, timeout: Duration = .seconds(30)
+  ) throws(KafkaError) -> [Record] {
+    let consumer = try KafkaConsumer.make(configuration: configuration, logger: logger)
+    defer { consumer.close() }
+    return try read(ranges, with: consumer, timeout: timeout)
+  }
+
+  private static func read(
+    _ ranges: [TopicPartition: (from: Int64, until: Int64)], with consumer: KafkaConsumer,
+    timeout: Duration
+  ) throws(KafkaError) -> [Record] {
+    var remaining = Set(ranges.filter { $0.value.from < $0.value.until }.keys)
     guard !remaining.isEmpty else { return [] }
-    try consumer.assign(starts.filter { remaining.contains($0.key) })
+    try consumer.assign(ranges.filter { remaining.contains($0.key) }.mapValues(\.from))
     var records: [TopicPartition: [Record]] = [:]
     let deadline = ContinuousClock.now + timeout
     while !remaining.isEmpty {
@@ -29,12 +52,12 @@ public enum KafkaTopicReader {
         throw KafkaError(
           code: .timedOut,
           message:
-            "reading \(topic): \(remaining.count) partitions did not reach their end "
-            + "within \(timeout)")
+            "reading \(remaining.sorted().map(\.description).joined(separator: ", ")): "
+            + "did not reach the end within \(timeout)")
       }
       for record in try consumer.poll(maxRecords: 1000, timeout: .milliseconds(100)) {
         let partition = record.topicPartition
-        guard let end = ends[partition], record.offset < end else { continue }
+        guard let end = ranges[partition]?.until, record.offset < end else { continue }
         records[partition, default: []].append(record)
         if record.offset + 1 >= end { remaining.remove(partition) }
       }
