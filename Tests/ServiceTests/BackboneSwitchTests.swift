@@ -27,26 +27,51 @@ import Testing
     }
   }
 
-  /// `records` with a switch record put into each partition after the record at input
-  /// position `after[partition]`; the records that follow in that partition move up one
+  /// `records` with a switch record put into each partition after its first record at or after
+  /// input position `after[partition]`; the records that follow in that partition move up one
   /// offset, as they would on a topic.
   static func withSwitch(_ records: [Record], after: [Int], to control: ControlRecord) -> [Record] {
-    precondition(after.enumerated().allSatisfy { $0.element % 3 == $0.offset })
     var shift: [Int32: Int64] = [:]
     var result: [Record] = []
     for (index, record) in records.enumerated() {
       var moved = record
       moved.offset += shift[record.partition, default: 0]
       result.append(moved)
-      if after[Int(record.partition)] == index {
+      if shift[record.partition] == nil && index >= after[Int(record.partition)] {
         result.append(
           Record(
             topic: record.topic, partition: record.partition, offset: moved.offset + 1,
             value: Array(control.jsonLine.utf8)))
-        shift[record.partition, default: 0] += 1
+        shift[record.partition] = 1
       }
     }
     return result
+  }
+
+  /// Good events keyed by region over three partitions, as `produce` keys them: impression i
+  /// is in region `r<i % 3>` and partition i % 3, and a click follows its impression.
+  static func regionKeyedRecords(count: Int = 400) -> [Record] {
+    var next: [Int64] = [0, 0, 0]
+    var partitionOf: [String: Int32] = [:]
+    var impressions = 0
+    return HostileInputTests.goodLines(count: count).map { bytes in
+      var line = String(decoding: bytes, as: UTF8.self)
+      let id = String(line.split(separator: "\"")[7])
+      let partition: Int32
+      if line.contains("\"impression\"") {
+        partition = Int32(impressions % 3)
+        impressions += 1
+        partitionOf[id] = partition
+        line = line.replacingOccurrences(of: "\"east\"", with: "\"r\(partition)\"")
+          .replacingOccurrences(of: "\"west\"", with: "\"r\(partition)\"")
+      } else {
+        partition = partitionOf[id] ?? 0
+      }
+      defer { next[Int(partition)] += 1 }
+      return Record(
+        topic: "events", partition: partition, offset: next[Int(partition)],
+        value: Array(line.utf8))
+    }
   }
 
   /// What a pipeline that switches reads after the switch, in the order it processes it: each
@@ -196,6 +221,90 @@ import Testing
     unreadable.backboneLoader = { _ in new }
     try unreadable.process(records)
     #expect(unreadable.backboneSHA256 == "old")
+  }
+
+  /// `withSwitch` with each partition's window starting at its offset 10 * (partition + 1).
+  func withWindows(_ plain: [Record], after: [Int]) -> [Record] {
+    Self.withSwitch(plain, after: after, to: control).map { record in
+      guard ControlRecord.isControl(record.value) else { return record }
+      let windowed = ControlRecord(
+        switchingTo: newSHA, directory: "/shared/new",
+        rebaseFrom: 10 * Int64(record.partition + 1))
+      var copy = record
+      copy.value = Array(windowed.jsonLine.utf8)
+      return copy
+    }
+  }
+
+  /// A pipeline on the old backbone that switches to the new one, reading windows from
+  /// `records`, and reads `partitions`.
+  func switchingPipeline(_ records: [Record], reading partitions: [Int32]) throws -> Pipeline {
+    let pipeline = try Self.pipeline(old, sha: "old")
+    let new = new
+    pipeline.backboneLoader = { _ in new }
+    pipeline.history = { partition, from, until in
+      records.filter { $0.topicPartition == partition && $0.offset >= from && $0.offset < until }
+    }
+    let read = partitions.map { TopicPartition(topic: "events", partition: $0) }
+    pipeline.inputPartitions = { read }
+    return pipeline
+  }
+
+  /// The tensors in which `partition`'s state differs between `a` and `b`, leaving out the
+  /// counts and the trainer's header (its clock is the latest event time of every partition it
+  /// holds, not the partition's).
+  static func partitionDifferences(_ a: Pipeline, _ b: Pipeline, _ partition: Int32) -> [String] {
+    func tensors(_ pipeline: Pipeline) -> [String: Tensor] {
+      let state = pipeline.partitionState(
+        of: TopicPartition(topic: "events", partition: partition), createdAtMilliseconds: 0)
+      return (state?.tensors ?? [:]).filter {
+        !$0.key.hasPrefix(".pipeline/") && $0.key != ".trainer/state"
+      }
+    }
+    let (left, right) = (tensors(a), tensors(b))
+    if left.isEmpty { return ["no state"] }
+    return Set(left.keys).union(right.keys).filter { left[$0]?.bytes != right[$0]?.bytes }.sorted()
+  }
+
+  @Test(arguments: [false, true])
+  func aPartitionHandedOverAcrossASwitchEndsAsInOneProcess(fromTheSwitchedMember: Bool) throws {
+    // Handed from the member that switched first to one still waiting, or from a member still
+    // on the old backbone to one that switched.
+    let records = withWindows(
+      Self.regionKeyedRecords(), after: fromTheSwitchedMember ? [150, 160, 200] : [150, 181, 20])
+    let whole = try switchingPipeline(records, reading: [0, 1, 2])
+    try whole.process(records)
+    #expect(whole.backboneSHA256 == newSHA)
+
+    let first = try switchingPipeline(records, reading: [0, 1])
+    let second = try switchingPipeline(records, reading: [2])
+    let handOverAt = fromTheSwitchedMember ? 175 : 155
+    var owner: [Int32: Pipeline] = [0: first, 1: first, 2: second]
+    for (index, record) in records.enumerated() {
+      if index == handOverAt {
+        let moving = TopicPartition(topic: "events", partition: 1)
+        let state = try #require(first.partitionState(of: moving, createdAtMilliseconds: 0))
+        #expect(
+          state.backboneSHA256 == (fromTheSwitchedMember ? newSHA : "old"),
+          "the member handing over has switched or not, as the scenario says")
+        #expect(second.backboneSHA256 == (fromTheSwitchedMember ? "old" : newSHA))
+        first.release(moving)
+        let firstReads = [TopicPartition(topic: "events", partition: 0)]
+        first.inputPartitions = { firstReads }
+        let secondReads = [1, 2].map { TopicPartition(topic: "events", partition: Int32($0)) }
+        second.inputPartitions = { secondReads }
+        try second.adopt(state)
+        owner[1] = second
+      }
+      try owner[record.partition]!.process([record])
+    }
+    #expect(first.backboneSHA256 == newSHA)
+    #expect(second.backboneSHA256 == newSHA)
+    #expect(Self.partitionDifferences(first, whole, 0) == [])
+    #expect(Self.partitionDifferences(second, whole, 1) == [])
+    #expect(Self.partitionDifferences(second, whole, 2) == [])
+    #expect(second.offsets == whole.offsets.filter { $0.key.partition != 0 })
+    #expect(first.offsets == whole.offsets.filter { $0.key.partition == 0 })
   }
 
   @Test func decodingAheadAcrossASwitchMatchesProcessingTheRecords() throws {

@@ -42,8 +42,9 @@ extension CommandSpec {
       Serving keeps the old backbone's kernels until new ones arrive: each published kernel
       names the backbone it was trained on. A switch that fails (the folder cannot be read, or
       it holds another sha256) is logged and counted (iak_backbone_switches_failed_total), and
-      the old backbone goes on serving. Groups of several instances are not supported yet: a
-      partition handed over across a switch is refused by the other backbone.
+      the old backbone goes on serving. In a group each member switches when its own
+      partitions have reached their records; a partition handed over between a member that has
+      switched and one that has not is held, or re-based alone at its record (README).
 
       --print writes the record's line to standard output instead: put it into a JSON-lines
       input (input.source = file, replay --input) where the switch should happen, with the

@@ -6,6 +6,7 @@
 /// the same topics) numbers them alike. With one topic a lane is its partition number. A topic
 /// outside the list (a file, a replayed topic not configured) counts as the first.
 import Base
+
 struct InputLanes {
   /// Partitions per topic a lane number keeps apart.
   static let partitionsPerTopic: Int32 = 1 << 20

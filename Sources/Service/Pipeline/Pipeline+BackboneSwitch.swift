@@ -28,6 +28,9 @@ struct BackboneSwitch {
     var offset: Int64
     /// Where the partition's re-base window starts (the record's `rebase_from`), if it has one.
     var rebaseFrom: Int64?
+    /// The partition's state on the switch's backbone, taken over from a member that switched
+    /// first (`offset` is its next offset): adopted at the switch, with no re-base.
+    var switched: PartitionState?
     /// What was read after it, in order.
     var records: [HeldRecord] = []
   }
@@ -36,6 +39,10 @@ struct BackboneSwitch {
   var target: ControlRecord?
   /// The partitions at their switch record.
   var waiting: [TopicPartition: Waiting] = [:]
+  /// Partitions taken over from a member still on a backbone this pipeline left: their records
+  /// before their switch record are skipped (no one serves that backbone's kernels after the
+  /// switch), and at the record the partition is re-based alone.
+  var late: Set<TopicPartition> = []
 
   /// Whether `partition` waits at its switch record.
   func holds(_ partition: TopicPartition) -> Bool { waiting[partition] != nil }
@@ -215,12 +222,14 @@ extension Pipeline {
     let waiting = backboneSwitch.waiting
     backboneSwitch = BackboneSwitch()
     var windows: [TopicPartition: (from: Int64, until: Int64)] = [:]
-    for (partition, wait) in waiting {
+    for (partition, wait) in waiting where wait.switched == nil {
       if let from = wait.rebaseFrom, from < wait.offset { windows[partition] = (from, wait.offset) }
     }
+    var switched = true
     do {
       try switchBackbone(to: target, rebasing: windows)
     } catch {
+      switched = false
       logger.error(
         "the backbone switch failed; the old backbone goes on serving",
         ["backbone": target.backboneSHA256, "error": "\(error)"])
@@ -229,8 +238,22 @@ extension Pipeline {
         help: "Backbone switches that failed; the old backbone went on serving."
       ).with().increment()
     }
+    let taken = waiting.filter { $0.value.switched != nil }.keys.sorted()
+    guard switched || taken.isEmpty else {
+      // They are on the backbone that could not be loaded: stop rather than train a partition
+      // on two backbones (their states stay on the state topic).
+      throw ServiceError(
+        .stateMismatch,
+        "the switch to backbone \(target.backboneSHA256) failed, and "
+          + "\(taken.map(\.description).joined(separator: ", ")) already on it cannot be taken "
+          + "over; make \(target.backboneDirectory) readable on this machine and start again")
+    }
     for partition in waiting.keys.sorted() {
-      passOver(partition, at: waiting[partition]!.offset)
+      if let state = waiting[partition]!.switched {
+        try adopt(state)  // Now on this pipeline's backbone.
+      } else {
+        passOver(partition, at: waiting[partition]!.offset)
+      }
     }
     // What the waiting partitions read meanwhile, partition by partition, in order.
     for partition in waiting.keys.sorted() {
@@ -307,6 +330,7 @@ extension Pipeline {
     alertLedger.dropWaiting(of: Set(old))
     untrainedImpressionTimes = [:]
     let previous = backboneSHA256
+    previousBackbones.append(previous)
     backbone = loaded
     backboneSHA256 = target.backboneSHA256
     backboneDirectory = target.backboneDirectory
@@ -383,5 +407,93 @@ struct BackboneChoice {
         + "instead of backbone.dir (set backbone.dir to it to silence this)",
       ["snapshot": "\(newest.version)", "backbone": newest.backboneSHA256, "dir": recorded])
     return BackboneChoice(backbone: switched, sha256: newest.backboneSHA256, directory: recorded)
+  }
+}
+
+// MARK: - Partitions handed over across a switch
+
+extension Pipeline {
+  /// The manifest extra listing the backbones this pipeline switched away from, oldest first.
+  static let previousBackbonesKey = "previous_backbones"
+
+  /// Takes over `adopted`, trained on another backbone than this pipeline's, when a switch
+  /// explains it; returns false when none does.
+  ///
+  /// - A state on the backbone this pipeline is switching to (or, with no switch under way, on
+  ///   one it never left): the member that had the partition switched first. The partition waits
+  ///   as if at its switch record, its records held, and its state is adopted as it is at this
+  ///   pipeline's switch (at once when no other partition is left to wait for).
+  /// - A state on a backbone this pipeline left: the partition's records up to its own switch
+  ///   record are skipped, and at the record it is re-based alone (`catchUp`).
+  ///
+  /// Until then the partition is not in the snapshots: its state stays the one on the state
+  /// topic, and a restart takes it over again.
+  func adoptAcrossASwitch(_ adopted: PartitionState) throws -> Bool {
+    guard adopted.trainingDigest == trainingDigest else { return false }
+    let partition = adopted.partition
+    if previousBackbones.contains(adopted.backboneSHA256) {
+      release(partition)
+      backboneSwitch.late.insert(partition)
+      logger.info(
+        "took over a partition still on a backbone this process switched away from; its "
+          + "records up to its switch record are skipped, then it is re-based",
+        [
+          "partition": partition.description, "offset": "\(adopted.nextOffset)",
+          "its_backbone": adopted.backboneSHA256,
+        ])
+      return true
+    }
+    guard let directory = adopted.backboneDirectory,
+      backboneSwitch.target.map({ $0.backboneSHA256 == adopted.backboneSHA256 }) ?? true
+    else { return false }
+    release(partition)
+    if backboneSwitch.target == nil {
+      backboneSwitch.target = ControlRecord(
+        switchingTo: adopted.backboneSHA256, directory: directory)
+    }
+    backboneSwitch.waiting[partition] = BackboneSwitch.Waiting(
+      offset: adopted.nextOffset, switched: adopted)
+    logger.info(
+      "took over a partition already on the backbone a switch goes to; it waits for this "
+        + "process's switch",
+      [
+        "partition": partition.description, "offset": "\(adopted.nextOffset)",
+        "backbone": adopted.backboneSHA256,
+      ])
+    try switchBackboneIfReady()
+    return true
+  }
+
+  /// Takes a record of a partition adopted from a backbone this pipeline left
+  /// (`BackboneSwitch.late`): skipped, unless it is the partition's switch record to this
+  /// pipeline's backbone, where the partition is re-based alone (its window read again through
+  /// `history`, none: its kernels from zero) and goes on from there.
+  func catchUp(_ record: Record) throws {
+    guard ControlRecord.isControl(record.value),
+      let control = try? ControlRecord(parsing: record.value),
+      control.backboneSHA256 == backboneSHA256
+    else { return }
+    let partition = record.topicPartition
+    backboneSwitch.late.remove(partition)
+    if let from = control.rebaseFrom, from < record.offset {
+      guard let history else {
+        throw ServiceError(
+          .configuration,
+          "\(partition) must be re-based, and this input cannot be read again")
+      }
+      let rebase = try Pipeline(
+        configuration: configuration, backbone: backbone, backboneSHA256: backboneSHA256,
+        store: nil, publisher: nil, alertEmitter: nil, deadLetters: nil,
+        logger: logger.child("rebase"), metrics: nil)
+      try rebase.process(
+        try history(partition, from, record.offset).filter { !ControlRecord.isControl($0.value) })
+      if let rebased = rebase.partitionState(of: partition, createdAtMilliseconds: 0) {
+        try adopt(rebased)
+      }
+    }
+    passOver(partition, at: record.offset)
+    logger.info(
+      "re-based a partition taken over from the old backbone at its switch record",
+      ["partition": partition.description, "offset": "\(record.offset)"])
   }
 }

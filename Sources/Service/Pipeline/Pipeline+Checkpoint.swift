@@ -115,6 +115,9 @@ extension Pipeline {
       ]) { first, _ in first }
       .merging(driftExtras()) { first, _ in first }
     if let backboneDirectory { extras[Self.backboneDirectoryKey] = backboneDirectory }
+    if !previousBackbones.isEmpty {
+      extras[Self.previousBackbonesKey] = previousBackbones.joined(separator: ",")
+    }
     let encoded = ContinuousClock.now
     lastCheckpointTimings.encode = (encoded - started).inSeconds
     let report = try store.write(

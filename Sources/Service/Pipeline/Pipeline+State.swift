@@ -94,6 +94,10 @@ extension Pipeline {
       restored.advance(partition, lane: lanes.lane(of: partition), to: next)
     }
     restored.book = DomainBook(metadata: manifest.extras)
+    previousBackbones =
+      manifest.extras[Self.previousBackbonesKey].map {
+        $0.split(separator: ",").map(String.init)
+      } ?? []
     restored.book.undelivered = []
     if manifest.extras[DomainBook.publishedStepsKey] == nil {
       // Written before the book recorded them: every kernel had its newest version's steps.
@@ -124,7 +128,8 @@ extension Pipeline {
     return PartitionState(
       partition: partition, nextOffset: nextOffset, tensors: stateTensors(of: partition),
       book: state.book.share(ofLane: lane, domains: trainer.domains(ofLane: lane)),
-      backboneSHA256: backboneSHA256, trainingDigest: trainingDigest,
+      backboneSHA256: backboneSHA256, backboneDirectory: backboneDirectory,
+      trainingDigest: trainingDigest,
       createdAtMilliseconds: createdAtMilliseconds)
   }
 
@@ -146,6 +151,8 @@ extension Pipeline {
   ///   or configuration, `stateUnreadable` when it is malformed.
   public func adopt(_ adopted: PartitionState) throws {
     guard adopted.backboneSHA256 == backboneSHA256 else {
+      // A backbone switch under way in the group (`Pipeline+BackboneSwitch.swift`).
+      if try adoptAcrossASwitch(adopted) { return }
       throw ServiceError(
         .stateMismatch,
         "the state of \(adopted.partition) was trained on backbone \(adopted.backboneSHA256), "
@@ -196,6 +203,7 @@ extension Pipeline {
     state.release(partition, lane: lane, domains: domains)
     // What it read after its switch record goes with it (its next owner reads it again).
     backboneSwitch.waiting[partition] = nil
+    backboneSwitch.late.remove(partition)
     if backboneSwitch.waiting.isEmpty { backboneSwitch.target = nil }
   }
 

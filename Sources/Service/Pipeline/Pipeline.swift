@@ -112,6 +112,9 @@ public final class Pipeline {
   var ingest: EventIngest
   /// A backbone switch under way: the partitions waiting at their switch record.
   var backboneSwitch = BackboneSwitch()
+  /// The backbones this pipeline switched away from, oldest first (snapshots keep them): a
+  /// partition state on one of them was handed over by a member that had not switched yet.
+  var previousBackbones: [String] = []
   /// Loads the backbone a switch names (tests replace it); by default from its folder, checked
   /// against its sha256.
   public var backboneLoader: @Sendable (ControlRecord) throws -> Backbone = Pipeline.loadBackbone
@@ -202,6 +205,10 @@ public final class Pipeline {
   public func process(_ records: [Record]) throws {
     try switchBackboneIfReady()
     for record in records {
+      if backboneSwitch.late.contains(record.topicPartition) {
+        try catchUp(record)
+        continue
+      }
       if backboneSwitch.holds(record.topicPartition) {
         backboneSwitch.hold(.raw(record))
         continue
@@ -283,6 +290,15 @@ public final class Pipeline {
   public func process(_ records: [DecodedRecord]) throws {
     try switchBackboneIfReady()
     for record in records {
+      if backboneSwitch.late.contains(record.topicPartition) {
+        if case .control(let control) = record.outcome {
+          try catchUp(
+            Record(
+              topic: record.topic, partition: record.partition, offset: record.offset,
+              value: Array(control.jsonLine.utf8)))
+        }
+        continue
+      }
       if backboneSwitch.holds(record.topicPartition) {
         backboneSwitch.hold(.decoded(record))
         continue

@@ -22,6 +22,9 @@ public struct PartitionState: Sendable {
   public var book: DomainBook
   /// sha256 of the backbone the kernels were trained on.
   public var backboneSHA256: String
+  /// The folder that backbone was loaded from, when the writer knew it (a member still on
+  /// another backbone loads it from there to take the state over).
+  public var backboneDirectory: String?
   /// Digest of the settings that shape training (`Pipeline.trainingDigest`): every instance of
   /// a group must agree on them, while paths and ports may differ.
   public var trainingDigest: String
@@ -34,30 +37,33 @@ public struct PartitionState: Sendable {
   /// Creates a partition state.
   public init(
     partition: TopicPartition, nextOffset: Int64, tensors: [String: Tensor], book: DomainBook,
-    backboneSHA256: String, trainingDigest: String, createdAtMilliseconds: Int64
+    backboneSHA256: String, backboneDirectory: String? = nil, trainingDigest: String,
+    createdAtMilliseconds: Int64
   ) {
     self.partition = partition
     self.nextOffset = nextOffset
     self.tensors = tensors
     self.book = book
     self.backboneSHA256 = backboneSHA256
+    self.backboneDirectory = backboneDirectory
     self.trainingDigest = trainingDigest
     self.createdAtMilliseconds = createdAtMilliseconds
   }
 
   /// The state as a safetensors document; `init(bytes:)` reads it back.
   public func encoded() -> [UInt8] {
-    SafeTensors(
-      tensors: tensors,
-      metadata: [
-        "format": Self.format,
-        "topic": partition.topic,
-        "partition": String(partition.partition),
-        "next_offset": String(nextOffset),
-        "backbone_sha256": backboneSHA256,
-        "training_digest": trainingDigest,
-        "created_at_ms": String(createdAtMilliseconds),
-      ].merging(book.encoded()) { first, _ in first }
+    var metadata = [
+      "format": Self.format,
+      "topic": partition.topic,
+      "partition": String(partition.partition),
+      "next_offset": String(nextOffset),
+      "backbone_sha256": backboneSHA256,
+      "training_digest": trainingDigest,
+      "created_at_ms": String(createdAtMilliseconds),
+    ]
+    if let backboneDirectory { metadata["backbone_dir"] = backboneDirectory }
+    return SafeTensors(
+      tensors: tensors, metadata: metadata.merging(book.encoded()) { first, _ in first }
     ).encoded()
   }
 
@@ -100,7 +106,7 @@ public struct PartitionState: Sendable {
       partition: TopicPartition(topic: try field("topic"), partition: partition),
       nextOffset: try number("next_offset"), tensors: document.tensors,
       book: DomainBook(metadata: metadata),
-      backboneSHA256: try field("backbone_sha256"),
+      backboneSHA256: try field("backbone_sha256"), backboneDirectory: metadata["backbone_dir"],
       trainingDigest: try field("training_digest"),
       createdAtMilliseconds: try number("created_at_ms"))
   }
