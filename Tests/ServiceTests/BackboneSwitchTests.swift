@@ -184,7 +184,8 @@ import Testing
           value: Array(windowed.jsonLine.utf8)))
     }
     let new = new
-    let switching = try Self.pipeline(old, sha: "old")
+    let metrics = MetricsRegistry()
+    let switching = try Self.pipeline(old, sha: "old", metrics: metrics)
     switching.backboneLoader = { _ in new }
     let topic = records
     switching.history = { partition, from, until in
@@ -208,6 +209,7 @@ import Testing
       }
     }
     #expect(windows.count > 100)
+    #expect(metrics.render().contains("iak_backbone_rebase_records_total \(windows.count)"))
     let fresh = try Self.pipeline(new, sha: newSHA)
     try fresh.process(windows + Self.afterTheSwitch(records))
     #expect(Self.stateWithoutCounts(switching) == Self.stateWithoutCounts(fresh))

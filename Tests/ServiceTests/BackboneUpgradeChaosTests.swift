@@ -16,7 +16,7 @@ import Testing
 /// the published kernels name the new backbone.
 @Suite struct BackboneUpgradeChaosTests {
   @Test func anUpgradeMidStreamWithKillsAroundTheSwitchEndsAsOneUninterruptedRun() async throws {
-    let fixture = try ChaosFixture(impressions: 1500)
+    let fixture = try ChaosFixture(impressions: 900)
     let report = ScenarioReport("backbone switch (\(ChaosTests.form))")
     try fixture.createInputTopic("events")
     let newFolder = fixture.folder + "/bb-new"
@@ -27,7 +27,7 @@ import Testing
     try #require(pretrained == 0, "\(pretrainOutput.suffix(2000))")
     let producer = LiveProducer(
       lines: fixture.lines, topic: "events", bootstrapServers: fixture.cluster.bootstrapServers,
-      linesPerSecond: 400)
+      linesPerSecond: 600)
     producer.release(upTo: fixture.lines.count / 2)
 
     // First life: trains a third of the stream, meets the switch records, killed as soon as

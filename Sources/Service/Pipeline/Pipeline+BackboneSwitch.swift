@@ -303,8 +303,18 @@ extension Pipeline {
         configuration: configuration, backbone: loaded, backboneSHA256: target.backboneSHA256,
         store: nil, publisher: nil, alertEmitter: nil, deadLetters: nil,
         logger: logger.child("rebase"), metrics: nil)
+      let total = windows.values.reduce(0) { $0 + Int($1.until - $1.from) }
+      let progress = ProgressReporter(
+        label: "re-base", unit: "records", total: total, logger: logger)
+      let counted = metrics?.counter(
+        "iak_backbone_rebase_records_total",
+        help: "Records read again and trained on the new backbone by backbone switches' re-bases."
+      ).with()
       for partition in windows.keys.sorted() {
         let (from, until) = windows[partition]!
+        logger.info(
+          "re-basing a partition on the new backbone",
+          ["partition": partition.description, "from": "\(from)", "until": "\(until)"])
         let records = try history(partition, from, until)
         if records.count < until - from {
           logger.warning(
@@ -315,9 +325,15 @@ extension Pipeline {
               "records": "\(records.count)",
             ])
         }
-        try rebase.process(records.filter { !ControlRecord.isControl($0.value) })
+        let events = records.filter { !ControlRecord.isControl($0.value) }
+        for start in stride(from: 0, to: events.count, by: 10_000) {
+          try rebase.process(Array(events[start..<min(start + 10_000, events.count)]))
+          progress.update(done: rebased + min(start + 10_000, events.count))
+        }
         rebased += records.count
+        counted?.increment(by: Double(records.count))
       }
+      progress.finish(done: rebased)
       newTrainer = rebase.trainer
       let (joiner, router) = rebase.ingest.exportState()
       try newIngest.restore(joiner: joiner, router: router)
