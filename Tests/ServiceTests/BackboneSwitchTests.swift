@@ -323,14 +323,8 @@ import Testing
     // Each chunk is decoded and prepared on another thread before the pipeline takes it, so
     // the chunk holding the last switch record was prepared with the old backbone after it.
     for start in stride(from: 0, to: records.count, by: 41) {
-      let chunk = Array(records[start..<min(start + 41, records.count)])
-      let decoded = DispatchQueue.global().sync {
-        chunk.map {
-          var record = decoder.decodeAhead($0)
-          prepare(&record)
-          return record
-        }
-      }
+      let decoded = PipelineDecodeAheadTests.decodedAhead(
+        Array(records[start..<min(start + 41, records.count)]), decoder: decoder, prepare: prepare)
       controls += decoded.count {
         if case .control = $0.outcome { true } else { false }
       }

@@ -50,6 +50,21 @@ import Testing
     return Run(pipeline: pipeline, metrics: metrics)
   }
 
+  /// `chunk` decoded, and its impressions' serving inputs prepared, on another thread, as serve's
+  /// consumer thread does it.
+  static func decodedAhead(
+    _ chunk: [Record], decoder: EventDecoder,
+    prepare: @escaping @Sendable (inout DecodedRecord) -> Void
+  ) -> [DecodedRecord] {
+    DispatchQueue.global().sync {
+      chunk.map {
+        var record = decoder.decodeAhead($0)
+        prepare(&record)
+        return record
+      }
+    }
+  }
+
   /// (source partition, source offset, reason, value) of each dead letter, in topic order.
   static func deadLetters(
     _ topic: String, configuration: KafkaConfiguration
@@ -106,14 +121,8 @@ import Testing
     let prepare = ahead.pipeline.makeServingInputs()
     var prepared = 0
     for start in stride(from: 0, to: records.count, by: 37) {
-      let chunk = Array(records[start..<min(start + 37, records.count)])
-      let decoded = DispatchQueue.global().sync {
-        chunk.map {
-          var record = decoder.decodeAhead($0)
-          prepare(&record)
-          return record
-        }
-      }
+      let decoded = Self.decodedAhead(
+        Array(records[start..<min(start + 37, records.count)]), decoder: decoder, prepare: prepare)
       prepared += decoded.count { $0.servingInput != nil }
       try ahead.pipeline.process(decoded)
     }
