@@ -240,8 +240,10 @@ import Testing
 
   /// A pipeline on the old backbone that switches to the new one, reading windows from
   /// `records`, and reads `partitions`.
-  func switchingPipeline(_ records: [Record], reading partitions: [Int32]) throws -> Pipeline {
-    let pipeline = try Self.pipeline(old, sha: "old")
+  func switchingPipeline(
+    _ records: [Record], reading partitions: [Int32], metrics: MetricsRegistry? = nil
+  ) throws -> Pipeline {
+    let pipeline = try Self.pipeline(old, sha: "old", metrics: metrics)
     let new = new
     pipeline.backboneLoader = { _ in new }
     pipeline.history = { partition, from, until in
@@ -307,6 +309,63 @@ import Testing
     #expect(Self.partitionDifferences(second, whole, 2) == [])
     #expect(second.offsets == whole.offsets.filter { $0.key.partition != 0 })
     #expect(first.offsets == whole.offsets.filter { $0.key.partition == 0 })
+  }
+
+  /// `records` with a control of `action` to the new backbone put into each partition after its
+  /// first record at or after `after[partition]`, its window starting at 10 * (partition + 1).
+  func withControls(_ records: [Record], after: [Int], action: ControlRecord.Action) -> [Record] {
+    let placeholder = Array(control.jsonLine.utf8)
+    return Self.withSwitch(records, after: after, to: control).map { record in
+      guard record.value == placeholder else { return record }
+      let windowed = ControlRecord(
+        switchingTo: newSHA, directory: "/shared/new",
+        rebaseFrom: 10 * Int64(record.partition + 1), action: action)
+      var copy = record
+      copy.value = Array(windowed.jsonLine.utf8)
+      return copy
+    }
+  }
+
+  @Test func aReBaseInTheBackgroundEndsWhereOneAtTheSwitchDoes() async throws {
+    let announced = withControls(
+      Self.regionKeyedRecords(), after: [60, 61, 62], action: .backbonePrepare)
+    let records = withControls(announced, after: [300, 301, 302], action: .backboneSwitch)
+    let firstSwitch = records.firstIndex {
+      ControlRecord.isControl($0.value)
+        && (try? ControlRecord(parsing: $0.value))?.action
+          == .backboneSwitch
+    }!
+    let atTheSwitch = try switchingPipeline(records, reading: [0, 1, 2])
+    try atTheSwitch.process(records)
+
+    let metrics = MetricsRegistry()
+    let background = try switchingPipeline(records, reading: [0, 1, 2], metrics: metrics)
+    background.rebasesInBackground = true
+    try background.process(Array(records[..<firstSwitch]))
+    #expect(background.backboneSHA256 == "old", "it goes on with the old backbone meanwhile")
+    // Let the background re-base catch up with the live position.
+    let deadline = ContinuousClock.now + .seconds(30)
+    func partitionsShown() -> Int {
+      metrics.render().split(separator: "\n").count {
+        $0.hasPrefix("iak_backbone_rebase_lag_records{")
+      }
+    }
+    let rebase = try #require(background.backgroundRebase)
+    #expect(rebase.windows.count == 3)
+    while ContinuousClock.now < deadline && !rebase.isCaughtUp {
+      try await Task.sleep(for: .milliseconds(20))
+    }
+    #expect(rebase.isCaughtUp)
+    #expect(partitionsShown() == 3)
+    try background.process(Array(records[firstSwitch...]))
+    #expect(background.backboneSHA256 == newSHA)
+    #expect(
+      SafeTensors(tensors: background.stateTensors()).encoded()
+        == SafeTensors(tensors: atTheSwitch.stateTensors()).encoded())
+    // The switch read only what came after the background's position.
+    let readAtTheSwitch = ServeProcess.value(
+      of: "iak_backbone_rebase_records_total", in: metrics.render())
+    #expect(readAtTheSwitch < 20, "read \(readAtTheSwitch) records at the switch")
   }
 
   @Test func decodingAheadAcrossASwitchMatchesProcessingTheRecords() throws {

@@ -38,17 +38,22 @@ import Testing
       try await first.waitForProcessed(fixture.lines.count / 3, timeout: .seconds(120)),
       "serve did not get going: \(first.log.suffix(2000))")
     // The re-base window: every record before the switch records (the stream's Kafka
-    // timestamps start in December 1997).
+    // timestamps start in December 1997). Announced first: serve re-bases in the background
+    // for 2 s while it goes on with the old backbone, then the switch records follow.
     let (status, output) = fixture.run([
       "upgrade", "--backbone", newFolder, "--bootstrap-servers", fixture.cluster.bootstrapServers,
-      "--set", "input.topics=events", "--rebase-from-time", "1997-01-01",
+      "--set", "input.topics=events", "--rebase-from-time", "1997-01-01", "--switch-after", "2s",
     ])
     try #require(status == 0, "upgrade failed: \(output.suffix(2000))")
     let switchOffsets = try Self.switchOffsets(in: output)
     try #require(switchOffsets.count == 3, "\(output)")
-    try #require(output.components(separatedBy: "(re-base from 0)").count == 4, "\(output)")
+    // Three announcements and three switch records, each with the window from offset 0.
+    try #require(output.components(separatedBy: "(re-base from 0)").count == 7, "\(output)")
     let met = try await Self.waitForLog(first, containing: "backbone switch record")
     first.killNow()
+    report.check(
+      first.log.contains("re-basing in the background"),
+      "the first life did not re-base in the background: \(first.log.suffix(2000))")
     var lives = [first.log]
     report.check(met, "the first life never met a switch record: \(first.log.suffix(2000))")
 

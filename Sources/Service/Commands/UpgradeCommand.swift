@@ -36,8 +36,14 @@ extension CommandSpec {
       The window: --rebase-window (a duration back from now) or --rebase-from-time (a time),
       looked up per partition in the records' Kafka timestamps when the switch records are
       written, and carried in each record as an offset. The re-base reads the window again
-      with a consumer outside the group, while the partitions wait. On MovieLens a re-base did
-      not beat kernels from zero (docs/backbone-upgrade.md); the default is no window.
+      with a consumer outside the group. By default it does so at the switch, while the
+      partitions wait. With --switch-after, upgrade first writes an announcement
+      (backbone-prepare) with the same windows: each serve then re-bases in the background,
+      on a thread of its own, following the live input while it goes on training and
+      publishing on the old backbone (iak_backbone_rebase_lag_records), and the switch records
+      follow after DURATION. The switch then only finishes the re-base. On MovieLens a
+      re-base did not beat kernels from zero (docs/backbone-upgrade.md); the default is no
+      window.
 
       Serving keeps the old backbone's kernels until new ones arrive: each published kernel
       names the backbone it was trained on. A switch that fails (the folder cannot be read, or
@@ -54,6 +60,9 @@ extension CommandSpec {
       .value("--backbone", "DIR", "The backbone to switch to (required)"),
       .value("--rebase-window", "DURATION", "Re-base over this much history (e.g. 7d)"),
       .value("--rebase-from-time", "TIME", "Re-base over the records from TIME on"),
+      .value(
+        "--switch-after", "DURATION",
+        "Announce first, re-base in the background, switch after DURATION"),
       .flag("--print", "Print the switch record's line instead of writing it to Kafka"),
       .value("--rebase-from-offset", "LINE", "With --print: the re-base window's first line"),
       .value("--bootstrap-servers", "HOST:PORT", "Shortcut for --set kafka.bootstrap.servers=..."),
@@ -120,26 +129,77 @@ struct UpgradeTool {
     let producer = try KafkaProducer.make(
       configuration: configuration.kafkaConfiguration, logger: context.logger.child("producer"))
     defer { try? producer.close() }
-    var written: [String] = []
+    // Each partition's window start, looked up once: the announcement and the switch carry
+    // the same.
+    var partitions: [(TopicPartition, Int64?)] = []
     for topic in topics {
       let count = try consumer.partitionCount(of: topic, timeout: .seconds(10))
       let starts = try windowStart.map {
         try consumer.offsets(atTimestamp: $0, topic: topic, timeout: .seconds(30))
       }
       for partition in 0..<Int32(count) {
-        let from = starts?[TopicPartition(topic: topic, partition: partition)]
-        let control = ControlRecord(switchingTo: sha, directory: directory, rebaseFrom: from)
+        let topicPartition = TopicPartition(topic: topic, partition: partition)
+        partitions.append((topicPartition, starts?[topicPartition]))
+      }
+    }
+    func write(_ action: ControlRecord.Action) throws -> String {
+      var written: [String] = []
+      for (partition, from) in partitions {
+        let control = ControlRecord(
+          switchingTo: sha, directory: directory, rebaseFrom: from, action: action)
         let delivery = try Self.deliver(
-          OutgoingRecord(topic: topic, partition: partition, value: Array(control.jsonLine.utf8)),
-          with: producer)
+          OutgoingRecord(
+            topic: partition.topic, partition: partition.partition,
+            value: Array(control.jsonLine.utf8)), with: producer)
         written.append(
-          "\(topic)/\(partition)@\(delivery.offset)" + (from.map { " (re-base from \($0))" } ?? ""))
+          "\(partition.topic)/\(partition.partition)@\(delivery.offset)"
+            + (from.map { " (re-base from \($0))" } ?? ""))
+      }
+      return "\(written.count) partitions: " + written.joined(separator: ", ")
+    }
+    if let wait = try Self.switchAfter(arguments, hasWindow: windowStart != nil) {
+      context.print(
+        "announced the switch to backbone \(sha) (\(directory)) to " + (try write(.backbonePrepare))
+          + "; the services re-base in the background; the switch follows in \(wait / 1000) s")
+      let deadline = Date().addingTimeInterval(Double(wait) / 1000)
+      var lastNote = Date()
+      while Date() < deadline {
+        if context.shutdown.isRequested {
+          context.print(
+            "stopped before the switch: the services go on re-basing in the background until "
+              + "a switch record comes; run upgrade again (the same window) to switch")
+          return 1
+        }
+        if Date().timeIntervalSince(lastNote) >= 10 {
+          context.logger.info(
+            "waiting to write the switch records",
+            ["seconds_left": "\(Int(deadline.timeIntervalSinceNow.rounded()))"])
+          lastNote = Date()
+        }
+        Thread.sleep(forTimeInterval: 0.2)
       }
     }
     context.print(
-      "wrote the switch to backbone \(sha) (\(directory)) to \(written.count) partitions: "
-        + written.joined(separator: ", "))
+      "wrote the switch to backbone \(sha) (\(directory)) to " + (try write(.backboneSwitch)))
     return 0
+  }
+
+  /// `--switch-after` in milliseconds, if given.
+  ///
+  /// - Throws: `UsageError` when it does not parse, or there is no window to re-base.
+  private static func switchAfter(_ arguments: ParsedArguments, hasWindow: Bool) throws(UsageError)
+    -> Int64?
+  {
+    guard let text = arguments.value("--switch-after") else { return nil }
+    guard let milliseconds = ConfigValueParser.milliseconds(text), milliseconds > 0 else {
+      throw UsageError("--switch-after expects a duration such as 10m or 30s, got '\(text)'")
+    }
+    guard hasWindow else {
+      throw UsageError(
+        "--switch-after goes with a re-base window (--rebase-window or "
+          + "--rebase-from-time): without one there is nothing to prepare")
+    }
+    return milliseconds
   }
 
   /// The re-base window's start in milliseconds since the epoch, if one is asked for.

@@ -168,6 +168,9 @@ extension Pipeline {
   /// record naming another backbone than the one under way is passed over, with an error.
   func meet(_ control: ControlRecord, in partition: TopicPartition, at offset: Int64) throws {
     switch control.action {
+    case .backbonePrepare:
+      passOver(partition, at: offset)
+      prepare(control, in: partition, at: offset)
     case .backboneSwitch:
       if let target = backboneSwitch.target, target.backboneSHA256 != control.backboneSHA256 {
         logger.error(
@@ -225,9 +228,26 @@ extension Pipeline {
     for (partition, wait) in waiting where wait.switched == nil {
       if let from = wait.rebaseFrom, from < wait.offset { windows[partition] = (from, wait.offset) }
     }
+    // What a background re-base of the same windows has read so far is taken over; the rest
+    // of every window is read now.
+    var started: Pipeline?
+    if let background = backgroundRebase {
+      backgroundRebase = nil
+      let prepared = background.windows
+      if background.target.backboneSHA256 == target.backboneSHA256,
+        prepared.allSatisfy({ windows[$0.key]?.from == $0.value })
+      {
+        started = background.finish(at: windows.mapValues(\.until))
+      } else {
+        background.cancel()
+        logger.warning(
+          "the background re-base prepared another switch or other windows; the switch "
+            + "re-bases now instead")
+      }
+    }
     var switched = true
     do {
-      try switchBackbone(to: target, rebasing: windows)
+      try switchBackbone(to: target, rebasing: windows, continuing: started)
     } catch {
       switched = false
       logger.error(
@@ -276,7 +296,8 @@ extension Pipeline {
   /// - Throws: when the backbone cannot be loaded or does not fit the configuration, or a
   ///   re-base window cannot be read.
   func switchBackbone(
-    to target: ControlRecord, rebasing windows: [TopicPartition: (from: Int64, until: Int64)] = [:]
+    to target: ControlRecord, rebasing windows: [TopicPartition: (from: Int64, until: Int64)] = [:],
+    continuing started: Pipeline? = nil
   ) throws {
     let loaded = try backboneLoader(target)
     guard loaded.config.fields == backbone.config.fields,
@@ -298,11 +319,14 @@ extension Pipeline {
           .configuration, "the switch asks for a re-base, and this input cannot be read again")
       }
       // A pipeline of its own reads the windows, partition by partition; its state becomes
-      // this one's. It publishes, alerts and dead-letters nothing.
-      let rebase = try Pipeline(
-        configuration: configuration, backbone: loaded, backboneSHA256: target.backboneSHA256,
-        store: nil, publisher: nil, alertEmitter: nil, deadLetters: nil,
-        logger: logger.child("rebase"), metrics: nil)
+      // this one's. It publishes, alerts and dead-letters nothing. A background re-base's
+      // pipeline has read the windows of the partitions it prepared up to the switch.
+      let rebase =
+        try started
+        ?? Self.rebasePipeline(
+          configuration, backbone: loaded,
+          sha: target.backboneSHA256, logger: logger)
+      let done = started?.offsets ?? [:]
       let total = windows.values.reduce(0) { $0 + Int($1.until - $1.from) }
       let progress = ProgressReporter(
         label: "re-base", unit: "records", total: total, logger: logger)
@@ -310,7 +334,7 @@ extension Pipeline {
         "iak_backbone_rebase_records_total",
         help: "Records read again and trained on the new backbone by backbone switches' re-bases."
       ).with()
-      for partition in windows.keys.sorted() {
+      for partition in windows.keys.sorted() where done[partition] == nil {
         let (from, until) = windows[partition]!
         logger.info(
           "re-basing a partition on the new backbone",
@@ -511,5 +535,48 @@ extension Pipeline {
     logger.info(
       "re-based a partition taken over from the old backbone at its switch record",
       ["partition": partition.description, "offset": "\(record.offset)"])
+  }
+}
+
+// MARK: - Re-basing ahead of a switch
+
+extension Pipeline {
+  /// A pipeline on `backbone` that reads re-base windows: it publishes, alerts and
+  /// dead-letters nothing, and reports no metrics.
+  static func rebasePipeline(
+    _ configuration: Configuration, backbone: Backbone, sha: String, logger: Logger
+  ) throws -> Pipeline {
+    try Pipeline(
+      configuration: configuration, backbone: backbone, backboneSHA256: sha, store: nil,
+      publisher: nil, alertEmitter: nil, deadLetters: nil, logger: logger.child("rebase"),
+      metrics: nil)
+  }
+
+  /// Takes a `backbone-prepare` record of `partition` at `offset` (already passed over): with
+  /// `rebasesInBackground` and a window, the partition's re-base starts in the background
+  /// (`BackgroundRebase`), on the new backbone, while this pipeline goes on.
+  func prepare(_ control: ControlRecord, in partition: TopicPartition, at offset: Int64) {
+    guard rebasesInBackground, let history, let from = control.rebaseFrom,
+      control.backboneSHA256 != backboneSHA256, backboneSwitch.target == nil
+    else { return }
+    if let running = backgroundRebase,
+      running.target.backboneSHA256 != control.backboneSHA256
+    {
+      running.cancel()
+      backgroundRebase = nil
+    }
+    if backgroundRebase == nil {
+      let configuration = configuration
+      let loader = backboneLoader
+      let logger = logger
+      backgroundRebase = BackgroundRebase(
+        target: control,
+        make: {
+          try Self.rebasePipeline(
+            configuration, backbone: try loader(control), sha: control.backboneSHA256,
+            logger: logger)
+        }, history: history, logger: logger.child("rebase"), metrics: metrics)
+    }
+    backgroundRebase?.add(partition, from: from, cap: offset + 1)
   }
 }

@@ -115,6 +115,11 @@ public final class Pipeline {
   /// The backbones this pipeline switched away from, oldest first (snapshots keep them): a
   /// partition state on one of them was handed over by a member that had not switched yet.
   var previousBackbones: [String] = []
+  /// Whether a `backbone-prepare` record starts a re-base in the background (`serve`), which
+  /// the switch then takes over; otherwise the switch re-bases (`replay`).
+  public var rebasesInBackground = false
+  /// The background re-base under way, if any.
+  var backgroundRebase: BackgroundRebase?
   /// Loads the backbone a switch names (tests replace it); by default from its folder, checked
   /// against its sha256.
   public var backboneLoader: @Sendable (ControlRecord) throws -> Backbone = Pipeline.loadBackbone
@@ -126,7 +131,7 @@ public final class Pipeline {
   public var inputPartitions: (() -> [TopicPartition])?
   /// Reads a partition's records `from..<until` again, for a switch record's re-base window
   /// (`Pipeline.history(of:kafka:)`). Nil: a switch that asks for a re-base fails.
-  public var history: ((TopicPartition, Int64, Int64) throws -> [Record])?
+  public var history: (@Sendable (TopicPartition, Int64, Int64) throws -> [Record])?
   /// The lane (event-time clock, domain owner) of each input partition.
   let lanes: InputLanes
   /// Whether alerts wait for the next checkpoint to be sent (`serve` with a state topic): they
@@ -196,6 +201,8 @@ public final class Pipeline {
     trainer.stepDuration = quality?.stepDuration.with()
   }
 
+  deinit { backgroundRebase?.cancel() }
+
   // MARK: - Processing
 
   /// Decodes, joins, routes and trains on `records`, in order.
@@ -241,6 +248,7 @@ public final class Pipeline {
       accept(record.topicPartition, offset: record.offset)
     }
     retireDomainsBeyondLimit()
+    backgroundRebase?.advance(to: state.offsets)
   }
 
   /// The wall clock in epoch milliseconds, for live input (`serve`): an event more than
@@ -330,6 +338,7 @@ public final class Pipeline {
       }
     }
     retireDomainsBeyondLimit()
+    backgroundRebase?.advance(to: state.offsets)
   }
 
   /// Joins and routes one decoded event of `lane`; an impression is first scored as a serving

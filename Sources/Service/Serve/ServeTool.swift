@@ -174,6 +174,7 @@ struct ServeTool {
     let source = try makeSource(configuration, pipeline: service.pipeline, responder: responder)
     service.pipeline.history = Pipeline.history(
       of: source, kafka: configuration.kafkaConfiguration)
+    service.pipeline.rebasesInBackground = true
     let watermarks = Self.watermarks(of: source, logger: logger.child("offsets"))
     if let watermarks { responder.attach(watermarks: watermarks) }
     let loop = TrainingLoop(

@@ -16,6 +16,9 @@ public struct ControlRecord: Sendable, Equatable {
     /// Move to another backbone (`backbone_sha256`, loaded from `backbone_dir`) once every held
     /// partition has reached its own switch record; the kernels start from zero on it.
     case backboneSwitch = "backbone-switch"
+    /// Announces a switch to come, so that a service can re-base the new backbone's kernels in
+    /// the background from `rebase_from` on while it goes on with the old one.
+    case backbonePrepare = "backbone-prepare"
   }
 
   /// What it asks for.
@@ -30,9 +33,13 @@ public struct ControlRecord: Sendable, Equatable {
   /// switch record before the switch. Nil: they start from zero at the switch.
   public var rebaseFrom: Int64?
 
-  /// Makes a backbone switch; `rebaseFrom` as the property says.
-  public init(switchingTo backboneSHA256: String, directory: String, rebaseFrom: Int64? = nil) {
-    action = .backboneSwitch
+  /// Makes a backbone switch (or, with `action` `.backbonePrepare`, its announcement);
+  /// `rebaseFrom` as the property says.
+  public init(
+    switchingTo backboneSHA256: String, directory: String, rebaseFrom: Int64? = nil,
+    action: Action = .backboneSwitch
+  ) {
+    self.action = action
     self.backboneSHA256 = backboneSHA256
     backboneDirectory = directory
     self.rebaseFrom = rebaseFrom
