@@ -368,6 +368,26 @@ import Testing
     #expect(readAtTheSwitch < 20, "read \(readAtTheSwitch) records at the switch")
   }
 
+  @Test func anAbandonedAnnouncementStopsTheBackgroundReBaseAndSwitchesNothing() throws {
+    let announced = withControls(
+      Self.regionKeyedRecords(), after: [60, 61, 62], action: .backbonePrepare)
+    let records = withControls(announced, after: [200, 201, 202], action: .backboneAbandon)
+    let pipeline = try switchingPipeline(records, reading: [0, 1, 2])
+    pipeline.rebasesInBackground = true
+    let firstAbandon = records.firstIndex {
+      (try? ControlRecord(parsing: $0.value))?.action == .backboneAbandon
+    }!
+    try pipeline.process(Array(records[..<firstAbandon]))
+    #expect(pipeline.backgroundRebase != nil)
+    try pipeline.process(Array(records[firstAbandon...]))
+    #expect(pipeline.backgroundRebase == nil)
+    #expect(pipeline.backboneSHA256 == "old")
+    #expect(pipeline.counts.records == records.count)
+    let plain = try Self.pipeline(old, sha: "old")
+    try plain.process(records.filter { !ControlRecord.isControl($0.value) })
+    #expect(Self.stateWithoutCounts(pipeline) == Self.stateWithoutCounts(plain))
+  }
+
   @Test func decodingAheadAcrossASwitchMatchesProcessingTheRecords() throws {
     let records = Self.withSwitch(Self.records(), after: [60, 61, 200], to: control)
     let new = new

@@ -21,6 +21,10 @@ import Testing
     let windowed = ControlRecord(switchingTo: Self.sha, directory: "/b", rebaseFrom: 1234)
     #expect(windowed.jsonLine.hasSuffix(#","rebase_from":1234}"#))
     #expect(try ControlRecord(parsing: Array(windowed.jsonLine.utf8)) == windowed)
+    for action in ControlRecord.Action.allCases {
+      let record = ControlRecord(switchingTo: Self.sha, directory: "/b", action: action)
+      #expect(try ControlRecord(parsing: Array(record.jsonLine.utf8)).action == action)
+    }
   }
 
   @Test func eventsAreNotControlRecords() {

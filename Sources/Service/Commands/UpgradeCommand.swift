@@ -12,7 +12,8 @@ extension CommandSpec {
     summary: "Switch the running services to another backbone, its kernels re-based or from zero",
     usage:
       "iak-stream upgrade --backbone DIR [--rebase-window DURATION | --rebase-from-time TIME] "
-      + "[--print [--rebase-from-offset LINE]] [--bootstrap-servers HOST:PORT]",
+      + "[--switch-after DURATION] [--abandon] [--print [--rebase-from-offset LINE]] "
+      + "[--bootstrap-servers HOST:PORT]",
     details: """
       Checks the backbone in DIR (model.safetensors and config.json, as `pretrain` writes them)
       against the configuration: the same fields, and a layer at iak.insert_at the kernel fits.
@@ -41,9 +42,11 @@ extension CommandSpec {
       (backbone-prepare) with the same windows: each serve then re-bases in the background,
       on a thread of its own, following the live input while it goes on training and
       publishing on the old backbone (iak_backbone_rebase_lag_records), and the switch records
-      follow after DURATION. The switch then only finishes the re-base. On MovieLens a
-      re-base did not beat kernels from zero (docs/backbone-upgrade.md); the default is no
-      window.
+      follow after DURATION. The switch then only finishes the re-base. Interrupted while it
+      waits (SIGINT, SIGTERM), upgrade withdraws the announcement (backbone-abandon records):
+      the background re-bases stop and nothing switches; --abandon does the same for an
+      announcement left by an upgrade that was killed. On MovieLens a re-base did not beat
+      kernels from zero (docs/backbone-upgrade.md); the default is no window.
 
       Serving keeps the old backbone's kernels until new ones arrive: each published kernel
       names the backbone it was trained on. A switch that fails (the folder cannot be read, or
@@ -63,6 +66,7 @@ extension CommandSpec {
       .value(
         "--switch-after", "DURATION",
         "Announce first, re-base in the background, switch after DURATION"),
+      .flag("--abandon", "Withdraw an announced switch to this backbone (no switch)"),
       .flag("--print", "Print the switch record's line instead of writing it to Kafka"),
       .value("--rebase-from-offset", "LINE", "With --print: the re-base window's first line"),
       .value("--bootstrap-servers", "HOST:PORT", "Shortcut for --set kafka.bootstrap.servers=..."),
@@ -157,6 +161,11 @@ struct UpgradeTool {
       }
       return "\(written.count) partitions: " + written.joined(separator: ", ")
     }
+    if arguments.has("--abandon") {
+      context.print(
+        "withdrew the announced switch to backbone \(sha) from " + (try write(.backboneAbandon)))
+      return 0
+    }
     if let wait = try Self.switchAfter(arguments, hasWindow: windowStart != nil) {
       context.print(
         "announced the switch to backbone \(sha) (\(directory)) to " + (try write(.backbonePrepare))
@@ -166,8 +175,8 @@ struct UpgradeTool {
       while Date() < deadline {
         if context.shutdown.isRequested {
           context.print(
-            "stopped before the switch: the services go on re-basing in the background until "
-              + "a switch record comes; run upgrade again (the same window) to switch")
+            "stopped before the switch: withdrew the announcement from "
+              + (try write(.backboneAbandon)) + "; the old backbone goes on")
           return 1
         }
         if Date().timeIntervalSince(lastNote) >= 10 {

@@ -171,6 +171,17 @@ extension Pipeline {
     case .backbonePrepare:
       passOver(partition, at: offset)
       prepare(control, in: partition, at: offset)
+    case .backboneAbandon:
+      passOver(partition, at: offset)
+      if let running = backgroundRebase,
+        running.target.backboneSHA256 == control.backboneSHA256
+      {
+        running.cancel()
+        backgroundRebase = nil
+        logger.info(
+          "the announced backbone switch was abandoned; its background re-base stopped",
+          ["backbone": control.backboneSHA256])
+      }
     case .backboneSwitch:
       if let target = backboneSwitch.target, target.backboneSHA256 != control.backboneSHA256 {
         logger.error(

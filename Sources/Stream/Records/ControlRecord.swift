@@ -19,6 +19,8 @@ public struct ControlRecord: Sendable, Equatable {
     /// Announces a switch to come, so that a service can re-base the new backbone's kernels in
     /// the background from `rebase_from` on while it goes on with the old one.
     case backbonePrepare = "backbone-prepare"
+    /// Withdraws an announced switch: a background re-base for that backbone stops.
+    case backboneAbandon = "backbone-abandon"
   }
 
   /// What it asks for.
