@@ -96,8 +96,9 @@ final class TrainingLoop: @unchecked Sendable {
     self.pipeline = pipeline
     decoder = pipeline.decoder
     prepareServingInput = pipeline.makeServingInputs()
-    // A backbone switch waits for every assigned partition, read yet or not.
-    pipeline.inputPartitions = { [source] in source.assignment }
+    // A backbone switch waits for every assigned partition, read yet or not. Weak: the
+    // pipeline must not keep the source (and its Kafka consumer) alive after the loop.
+    pipeline.inputPartitions = { [weak source] in source?.assignment ?? [] }
     self.observer = observer
     self.source = source
     self.queue = queue
