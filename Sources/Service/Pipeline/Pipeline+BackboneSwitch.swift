@@ -52,8 +52,8 @@ struct BackboneSwitch {
     waiting[record.partition]?.records.append(record)
   }
 
-  /// Records held in all.
-  var heldRecords: Int { waiting.values.reduce(0) { $0 + $1.records.count } }
+  /// Whether no partition waits or catches up: the per-record checks can be skipped.
+  var isIdle: Bool { waiting.isEmpty && late.isEmpty }
 }
 
 /// The backbone that threads decoding ahead prepare serving inputs with. A switch replaces it
@@ -338,37 +338,7 @@ extension Pipeline {
           configuration, backbone: loaded,
           sha: target.backboneSHA256, logger: logger)
       let done = started?.offsets ?? [:]
-      let total = windows.values.reduce(0) { $0 + Int($1.until - $1.from) }
-      let progress = ProgressReporter(
-        label: "re-base", unit: "records", total: total, logger: logger)
-      let counted = metrics?.counter(
-        "iak_backbone_rebase_records_total",
-        help: "Records read again and trained on the new backbone by backbone switches' re-bases."
-      ).with()
-      for partition in windows.keys.sorted() where done[partition] == nil {
-        let (from, until) = windows[partition]!
-        logger.info(
-          "re-basing a partition on the new backbone",
-          ["partition": partition.description, "from": "\(from)", "until": "\(until)"])
-        let records = try history(partition, from, until)
-        if records.count < until - from {
-          logger.warning(
-            "part of a re-base window is no longer on the input (retention, or empty lines); "
-              + "the re-base trains on what is left",
-            [
-              "partition": partition.description, "from": "\(from)", "until": "\(until)",
-              "records": "\(records.count)",
-            ])
-        }
-        let events = records.filter { !ControlRecord.isControl($0.value) }
-        for start in stride(from: 0, to: events.count, by: 10_000) {
-          try rebase.process(Array(events[start..<min(start + 10_000, events.count)]))
-          progress.update(done: rebased + min(start + 10_000, events.count))
-        }
-        rebased += records.count
-        counted?.increment(by: Double(records.count))
-      }
-      progress.finish(done: rebased)
+      rebased = try readWindows(windows.filter { done[$0.key] == nil }, into: rebase, history)
       newTrainer = rebase.trainer
       let (joiner, router) = rebase.ingest.exportState()
       try newIngest.restore(joiner: joiner, router: router)
@@ -519,33 +489,70 @@ extension Pipeline {
   /// (`BackboneSwitch.late`): skipped, unless it is the partition's switch record to this
   /// pipeline's backbone, where the partition is re-based alone (its window read again through
   /// `history`, none: its kernels from zero) and goes on from there.
-  func catchUp(_ record: Record) throws {
-    guard ControlRecord.isControl(record.value),
-      let control = try? ControlRecord(parsing: record.value),
+  func catchUp(_ control: ControlRecord?, in partition: TopicPartition, at offset: Int64) throws {
+    guard let control, control.action == .backboneSwitch,
       control.backboneSHA256 == backboneSHA256
     else { return }
-    let partition = record.topicPartition
     backboneSwitch.late.remove(partition)
-    if let from = control.rebaseFrom, from < record.offset {
+    if let from = control.rebaseFrom, from < offset {
       guard let history else {
         throw ServiceError(
           .configuration,
           "\(partition) must be re-based, and this input cannot be read again")
       }
-      let rebase = try Pipeline(
-        configuration: configuration, backbone: backbone, backboneSHA256: backboneSHA256,
-        store: nil, publisher: nil, alertEmitter: nil, deadLetters: nil,
-        logger: logger.child("rebase"), metrics: nil)
-      try rebase.process(
-        try history(partition, from, record.offset).filter { !ControlRecord.isControl($0.value) })
+      let rebase = try Self.rebasePipeline(
+        configuration, backbone: backbone, sha: backboneSHA256, logger: logger)
+      _ = try readWindows([partition: (from, offset)], into: rebase, history)
       if let rebased = rebase.partitionState(of: partition, createdAtMilliseconds: 0) {
         try adopt(rebased)
       }
     }
-    passOver(partition, at: record.offset)
+    passOver(partition, at: offset)
     logger.info(
       "re-based a partition taken over from the old backbone at its switch record",
-      ["partition": partition.description, "offset": "\(record.offset)"])
+      ["partition": partition.description, "offset": "\(offset)"])
+  }
+
+  /// Reads each partition's window `from..<until` again through `history` into `rebase`,
+  /// partition by partition (control records left out), with progress and
+  /// `iak_backbone_rebase_records_total`; returns the records read.
+  func readWindows(
+    _ windows: [TopicPartition: (from: Int64, until: Int64)], into rebase: Pipeline,
+    _ history: (TopicPartition, Int64, Int64) throws -> [Record]
+  ) throws -> Int {
+    let total = windows.values.reduce(0) { $0 + Int($1.until - $1.from) }
+    let progress = ProgressReporter(
+      label: "re-base", unit: "records", total: total, logger: logger)
+    let counted = metrics?.counter(
+      "iak_backbone_rebase_records_total",
+      help: "Records read again and trained on the new backbone by backbone switches' re-bases."
+    ).with()
+    var read = 0
+    for partition in windows.keys.sorted() {
+      let (from, until) = windows[partition]!
+      logger.info(
+        "re-basing a partition on the new backbone",
+        ["partition": partition.description, "from": "\(from)", "until": "\(until)"])
+      let records = try history(partition, from, until)
+      if records.count < until - from {
+        logger.warning(
+          "part of a re-base window is no longer on the input (retention, or empty lines); "
+            + "the re-base trains on what is left",
+          [
+            "partition": partition.description, "from": "\(from)", "until": "\(until)",
+            "records": "\(records.count)",
+          ])
+      }
+      let events = records.filter { !ControlRecord.isControl($0.value) }
+      for start in stride(from: 0, to: events.count, by: 10_000) {
+        try rebase.process(Array(events[start..<min(start + 10_000, events.count)]))
+        progress.update(done: read + min(start + 10_000, events.count))
+      }
+      read += records.count
+      counted?.increment(by: Double(records.count))
+    }
+    progress.finish(done: read)
+    return read
   }
 }
 

@@ -212,13 +212,18 @@ public final class Pipeline {
   public func process(_ records: [Record]) throws {
     try switchBackboneIfReady()
     for record in records {
-      if backboneSwitch.late.contains(record.topicPartition) {
-        try catchUp(record)
-        continue
-      }
-      if backboneSwitch.holds(record.topicPartition) {
-        backboneSwitch.hold(.raw(record))
-        continue
+      if !backboneSwitch.isIdle {
+        if backboneSwitch.late.contains(record.topicPartition) {
+          try catchUp(
+            ControlRecord.isControl(record.value)
+              ? try? ControlRecord(parsing: record.value) : nil,
+            in: record.topicPartition, at: record.offset)
+          continue
+        }
+        if backboneSwitch.holds(record.topicPartition) {
+          backboneSwitch.hold(.raw(record))
+          continue
+        }
       }
       if ControlRecord.isControl(record.value) {
         let control: ControlRecord
@@ -298,18 +303,17 @@ public final class Pipeline {
   public func process(_ records: [DecodedRecord]) throws {
     try switchBackboneIfReady()
     for record in records {
-      if backboneSwitch.late.contains(record.topicPartition) {
-        if case .control(let control) = record.outcome {
-          try catchUp(
-            Record(
-              topic: record.topic, partition: record.partition, offset: record.offset,
-              value: Array(control.jsonLine.utf8)))
+      if !backboneSwitch.isIdle {
+        if backboneSwitch.late.contains(record.topicPartition) {
+          var control: ControlRecord?
+          if case .control(let read) = record.outcome { control = read }
+          try catchUp(control, in: record.topicPartition, at: record.offset)
+          continue
         }
-        continue
-      }
-      if backboneSwitch.holds(record.topicPartition) {
-        backboneSwitch.hold(.decoded(record))
-        continue
+        if backboneSwitch.holds(record.topicPartition) {
+          backboneSwitch.hold(.decoded(record))
+          continue
+        }
       }
       let decoder = ingest.decoder
       decoder.count(record.outcome)
