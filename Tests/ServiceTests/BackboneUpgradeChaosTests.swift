@@ -136,6 +136,31 @@ import Testing
     report.check(
       wrongBackbone.isEmpty, "kernels published under another backbone: \(wrongBackbone)")
     report.check(!domains.isEmpty, "no domain after the switch")
+    // The switch is announced, at the switch records, and what went out ahead names the new
+    // backbone under its own keys.
+    let topic = try fixture.kernelsTopic()
+    let announcements = topic.filter { $0.key == Array(KernelPublisher.announcementKey.utf8) }
+      .compactMap { BackboneAnnouncement(parsing: $0.value) }
+    report.check(!announcements.isEmpty, "no announcement on the kernels topic")
+    let oldSHA = try Backbone.load(from: fixture.folder + "/bb").weightsSHA256
+    for announcement in announcements {
+      report.check(
+        announcement.backboneSHA256 == newSHA && announcement.previousBackboneSHA256 == oldSHA
+          && announcement.backboneDirectory == newFolder
+          && Dictionary(
+            uniqueKeysWithValues: announcement.switchedAt.map { ($0.key.partition, $0.value) })
+            == switchOffsets,
+        "announcement \(announcement.jsonLine), switch records at \(switchOffsets)")
+    }
+    let ahead = topic.filter { String(decoding: $0.key ?? [], as: UTF8.self).contains("@") }
+    for record in ahead {
+      let key = String(decoding: record.key ?? [], as: UTF8.self)
+      let file = try SafeTensors.decode(record.value)
+      report.check(
+        key == KernelPublisher.aheadKey(file.metadata["domain"] ?? "", backboneSHA256: newSHA)
+          && file.metadata["backbone_sha256"] == newSHA,
+        "\(key) published ahead holds \(file.metadata)")
+    }
     report.finish(
       did:
         "wrote the switch records with `iak-stream upgrade` while serve trained a live stream of "
@@ -147,7 +172,8 @@ import Testing
         + "on the new backbone, published kernels name the new backbone",
       figures:
         "switches per life \(switches); \(counts[0]) records, \(counts[2]) examples; "
-        + "\(domains.count) domains after the switch, all published under the new backbone")
+        + "\(domains.count) domains after the switch, all published under the new backbone; "
+        + "\(ahead.count) kernels published ahead, \(announcements.count) announcement(s)")
   }
 
   /// The partition -> offset list `upgrade` printed ("events/0@123, ...").

@@ -146,12 +146,17 @@ final class ChaosFixture {
 
   /// The newest kernel on the kernels topic of every domain, decoded.
   func publishedKernels() throws -> [String: SafeTensors] {
-    let records = try KafkaTopicReader.readAll(
-      "kernels", configuration: KafkaConfiguration(bootstrapServers: cluster.bootstrapServers))
     var result: [String: SafeTensors] = [:]
-    for (key, record) in KafkaTopicReader.latestByKey(records) {
+    for (key, record) in KafkaTopicReader.latestByKey(try kernelsTopic())
+    where key != Array(KernelPublisher.announcementKey.utf8) {
       result[String(decoding: key, as: UTF8.self)] = try SafeTensors.decode(record.value)
     }
     return result
+  }
+
+  /// Every record on the kernels topic.
+  func kernelsTopic() throws -> [Record] {
+    try KafkaTopicReader.readAll(
+      "kernels", configuration: KafkaConfiguration(bootstrapServers: cluster.bootstrapServers))
   }
 }

@@ -3,7 +3,8 @@ kernels topic (docs/FORMAT.md, "Kernels")."""
 
 import json
 import os
-from typing import Dict, Iterable, Mapping, Optional, Sequence, Tuple, Union
+import re
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from safetensors.numpy import load as load_tensors
@@ -12,6 +13,9 @@ from .backbone import FormatError
 from .safetensors_file import read_metadata
 
 Headers = Union[Mapping[str, bytes], Sequence[Tuple[str, bytes]], None]
+
+SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+SHA12_HEX = re.compile(r"[0-9a-f]{12}")
 
 
 class Kernel:
@@ -88,12 +92,20 @@ class Kernel:
 
 
 class KernelSet:
-    """The kernel of every domain, as a serving system holds it."""
+    """The kernel of every domain, as a serving system holds it.
+
+    ``announcements`` lists the backbone announcements (``iak-backbone/1``, the ``.backbone``
+    records of the kernels topic) read by ``from_records``, oldest first; it is empty for a set
+    built otherwise."""
 
     INDEX_FORMAT = "iak-kernel-index/1"
+    ANNOUNCEMENT_KEY = ".backbone"
+    ANNOUNCEMENT_FORMAT = "iak-backbone/1"
 
-    def __init__(self, kernels: Optional[Mapping[str, Kernel]] = None):
+    def __init__(self, kernels: Optional[Mapping[str, Kernel]] = None,
+                 announcements: Optional[Sequence[Mapping[str, Any]]] = None):
         self.kernels: Dict[str, Kernel] = dict(kernels or {})
+        self.announcements: List[Dict[str, Any]] = [dict(a) for a in announcements or []]
 
     def __len__(self) -> int:
         return len(self.kernels)
@@ -137,30 +149,118 @@ class KernelSet:
         return cls(kernels)
 
     @classmethod
-    def from_records(cls, records: Iterable[Tuple[Optional[bytes], Optional[bytes], Headers]]
-                     ) -> "KernelSet":
-        """The set a consumer of the kernels topic holds after ``records`` (in offset order):
-        key = domain, value = the kernel file; the last record of a key wins (what compaction
-        keeps), a null value (tombstone) removes the domain. Records are ``(key, value,
-        headers)``; headers as a mapping or a list of ``(name, bytes)``; ``iak-version`` must
-        equal the file's ``kernel_version``."""
-        kernels: Dict[str, Kernel] = {}
+    def from_records(cls, records: Iterable[Tuple[Optional[bytes], Optional[bytes], Headers]],
+                     backbone_sha256: Optional[str] = None) -> "KernelSet":
+        """The set a consumer of the kernels topic holds after ``records`` (in offset order).
+
+        Records are ``(key, value, headers)``; headers as a mapping or a list of
+        ``(name, bytes)``. The keys (docs/FORMAT.md, "Kernels" and "During a backbone upgrade"):
+
+        - ``<domain>``: value = the domain's kernel file; the last record of a key wins (what
+          compaction keeps), a null value (tombstone) removes the domain.
+        - ``<domain>@<sha12>``: a kernel published ahead for the backbone whose sha256 starts
+          with ``sha12`` (12 lowercase hex digits); the file's ``domain`` must be the part before
+          the ``@`` and its ``backbone_sha256`` must start with ``sha12``. A null value removes
+          that entry.
+        - ``.backbone``: a backbone announcement, one ``iak-backbone/1`` JSON object; collected,
+          oldest first, in ``announcements``. A null value removes the announcements read so far
+          (what compaction would leave).
+
+        For both kinds of kernel record an ``iak-version`` header must equal the file's
+        ``kernel_version``.
+
+        With ``backbone_sha256`` given, the set is that backbone's: per domain, the newest
+        plain-key kernel whose file names that backbone, else the newest kernel published ahead
+        for it (a plain-key kernel always wins, whatever the order). Without it, the set is the
+        plain-key set: every domain's last plain-key kernel, except, once an announcement has
+        been read, those naming another backbone than the newest announcement's (the domains
+        the switch retired, to be scored with the new backbone alone). With no announcement,
+        every domain's last plain-key kernel, whichever backbone it names.
+        """
+        latest: Dict[str, Kernel] = {}  # domain -> its last plain-key kernel
+        plain: Dict[str, Dict[str, Kernel]] = {}  # domain -> backbone -> newest plain-key kernel
+        ahead: Dict[str, Kernel] = {}  # "<domain>@<sha12>" -> its last kernel
+        announcements: List[Dict[str, Any]] = []
         for offset, (key, value, headers) in enumerate(records):
             if key is None:
                 raise FormatError(f"kernels record {offset}: no key (the key is the domain)")
-            domain = key.decode("utf-8")
-            if value is None:
-                kernels.pop(domain, None)
+            name = key.decode("utf-8")
+            if name == cls.ANNOUNCEMENT_KEY:
+                if value is None:
+                    announcements.clear()
+                else:
+                    announcements.append(cls._announcement(value, offset))
                 continue
-            kernel = Kernel.from_bytes(value, f"kernels record {offset} ({domain})")
+            if name.startswith("."):
+                # Reserved for records of later formats (no domain starts with '.'): skipped.
+                continue
+            domain, at, sha12 = name.rpartition("@")
+            if not at:
+                domain, sha12 = name, ""
+            elif not domain or not SHA12_HEX.fullmatch(sha12):
+                raise FormatError(f"kernels record {offset}: key {name!r} is not "
+                                  "'<domain>@<sha12>' (12 lowercase hex digits after the '@')")
+            if value is None:
+                if sha12:
+                    ahead.pop(name, None)
+                else:
+                    latest.pop(domain, None)
+                    plain.pop(domain, None)
+                continue
+            kernel = Kernel.from_bytes(value, f"kernels record {offset} ({name})")
             if kernel.domain != domain:
-                raise FormatError(f"kernels record {offset}: key {domain!r} holds a kernel of "
+                raise FormatError(f"kernels record {offset}: key {name!r} holds a kernel of "
                                   f"{kernel.domain!r}")
+            if sha12 and not (kernel.backbone_sha256 or "").startswith(sha12):
+                raise FormatError(f"kernels record {offset}: key {name!r} holds a kernel of "
+                                  f"backbone {kernel.backbone_sha256!r}, which does not start "
+                                  f"with {sha12!r}")
             pairs = headers.items() if isinstance(headers, Mapping) else (headers or [])
-            versions = [v for name, v in pairs if name == "iak-version"]
+            versions = [v for header, v in pairs if header == "iak-version"]
             if versions and int(bytes(versions[-1]).decode()) != kernel.version:
                 raise FormatError(f"kernels record {offset}: header iak-version "
                                   f"{bytes(versions[-1]).decode()} but kernel_version "
                                   f"{kernel.version}")
-            kernels[domain] = kernel
-        return cls(kernels)
+            if sha12:
+                ahead[name] = kernel
+            else:
+                latest[domain] = kernel
+                plain.setdefault(domain, {})[kernel.backbone_sha256 or ""] = kernel
+
+        if backbone_sha256 is not None:
+            kernels = {domain: by_backbone[backbone_sha256]
+                       for domain, by_backbone in plain.items()
+                       if backbone_sha256 in by_backbone}
+            for kernel in ahead.values():
+                if kernel.backbone_sha256 == backbone_sha256:
+                    kernels.setdefault(kernel.domain, kernel)
+        elif announcements:
+            current = announcements[-1]["backbone_sha256"]
+            kernels = {d: k for d, k in latest.items() if k.backbone_sha256 == current}
+        else:
+            kernels = latest
+        return cls(kernels, announcements)
+
+    @classmethod
+    def _announcement(cls, value: bytes, offset: int) -> Dict[str, Any]:
+        """The ``iak-backbone/1`` object of a ``.backbone`` record's value."""
+        source = f"kernels record {offset} ({cls.ANNOUNCEMENT_KEY})"
+        try:
+            announcement = json.loads(bytes(value).decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as error:
+            raise FormatError(f"{source}: not a JSON document ({error})") from None
+        if not isinstance(announcement, dict):
+            raise FormatError(f"{source}: not a JSON object")
+        if announcement.get("format") != cls.ANNOUNCEMENT_FORMAT:
+            raise FormatError(f"{source}: format {announcement.get('format')!r}, "
+                              f"expected {cls.ANNOUNCEMENT_FORMAT!r}")
+        sha256 = announcement.get("backbone_sha256")
+        if not isinstance(sha256, str) or not SHA256_HEX.fullmatch(sha256):
+            raise FormatError(f"{source}: backbone_sha256 is {sha256!r}, not 64 lowercase hex "
+                              "digits")
+        switched_at = announcement.get("switched_at", {})
+        if not isinstance(switched_at, dict) or not all(
+                isinstance(o, int) and not isinstance(o, bool) for o in switched_at.values()):
+            raise FormatError(f"{source}: switched_at is {switched_at!r}, not an object of "
+                              "partition -> offset")
+        return announcement

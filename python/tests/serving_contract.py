@@ -9,7 +9,8 @@ WORK holds: ``backbone/`` (config.json + model.safetensors), ``export/`` (kernel
 record, in offset order), ``events.jsonl`` (the scored impressions), ``swift-scores.jsonl`` (``iak-stream
 score --kernels export``), ``alerts.jsonl`` (optional: the alerts topic values) and ``schema.json``
 (the iak-alert/1 JSON Schema). Prints one JSON object with the measured figures; exits 1 with the
-reason when a check fails.
+reason when a check fails. Also runs upgrade_records.py (the kernels topic during a backbone
+upgrade, on records it builds itself).
 """
 
 import base64
@@ -20,6 +21,7 @@ import sys
 import numpy as np
 
 import iak_serving as iak
+import upgrade_records
 
 TOLERANCE = 1e-5
 
@@ -142,6 +144,14 @@ def main(work):
     # 5. Real alerts against the iak-alert/1 JSON Schema.
     if os.path.exists(os.path.join(work, "alerts.jsonl")):
         report.update(check_alerts(work))
+
+    # 6. The kernels topic during a backbone upgrade (records built by upgrade_records.py).
+    try:
+        upgrade = upgrade_records.check()
+    except upgrade_records.CheckFailed as failure:
+        fail(f"backbone upgrade records: {failure}")
+    report["upgrade_records"] = {"records": upgrade["records"],
+                                 "refused": sorted(upgrade["refused"])}
     print(json.dumps(report))
 
 

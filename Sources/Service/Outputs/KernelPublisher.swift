@@ -101,8 +101,79 @@ public final class KernelPublisher {
     _ items: [Item], snapshotVersion: Int, createdAtMilliseconds: Int64,
     timeout: Duration = .seconds(30), via transaction: KafkaProducer? = nil
   ) throws(Failure) {
-    let producer = transaction ?? self.producer
+    try send(
+      items, backboneSHA256: backboneSHA256, key: { $0 }, writesFiles: true,
+      snapshotVersion: snapshotVersion, createdAtMilliseconds: createdAtMilliseconds,
+      timeout: timeout, producer: transaction ?? producer)
+  }
+
+  /// The key of a kernel published ahead for the backbone `sha256`: `<domain>@<sha12>`
+  /// (docs/FORMAT.md, "During a backbone upgrade").
+  public static func aheadKey(_ domain: String, backboneSHA256 sha256: String) -> String {
+    "\(domain)@\(sha256.prefix(12))"
+  }
+
+  /// Publishes re-based kernels of the backbone `sha256` ahead of a switch, under
+  /// `aheadKey(_:backboneSHA256:)`, to the topic only; waits for every delivery.
+  ///
+  /// - Throws: `Failure` naming the domains that were not published.
+  public func publishAhead(
+    _ items: [Item], backboneSHA256 sha256: String, snapshotVersion: Int,
+    createdAtMilliseconds: Int64, timeout: Duration = .seconds(30)
+  ) throws(Failure) {
+    guard producer != nil else { return }
+    try send(
+      items, backboneSHA256: sha256, key: { Self.aheadKey($0, backboneSHA256: sha256) },
+      writesFiles: false, snapshotVersion: snapshotVersion,
+      createdAtMilliseconds: createdAtMilliseconds, timeout: timeout, producer: producer)
+  }
+
+  /// The announcement's key on the kernels topic.
+  public static let announcementKey = ".backbone"
+
+  /// Publishes `announcement` (key `.backbone`) and waits for its delivery; nothing without a
+  /// topic.
+  ///
+  /// - Throws: `Failure` (no domains) when it was not delivered.
+  public func announce(_ announcement: BackboneAnnouncement, timeout: Duration = .seconds(30))
+    throws(Failure)
+  {
+    guard let producer else { return }
+    let outcome = Mutex<String?>("delivery timed out")
+    let done = DispatchSemaphore(value: 0)
+    do {
+      try producer.send(
+        OutgoingRecord(
+          topic: topic, key: Array(Self.announcementKey.utf8),
+          value: Array(announcement.jsonLine.utf8),
+          timestampMs: announcement.createdAtMilliseconds)
+      ) { result in
+        switch result {
+        case .success: outcome.withLock { $0 = nil }
+        case .failure(let error): outcome.withLock { $0 = "\(error)" }
+        }
+        done.signal()
+      }
+    } catch {
+      throw Failure(domains: [], reason: "\(error)")
+    }
+    _ = done.wait(timeout: .now() + timeout.inSeconds)
+    if let reason = outcome.withLock({ $0 }) {
+      failures?.increment()
+      throw Failure(domains: [], reason: reason)
+    }
+    logger.info(
+      "announced the backbone switch on the kernels topic",
+      ["backbone": announcement.backboneSHA256, "partitions": "\(announcement.switchedAt.count)"])
+  }
+
+  private func send(
+    _ items: [Item], backboneSHA256: String, key: (String) -> String, writesFiles: Bool,
+    snapshotVersion: Int, createdAtMilliseconds: Int64, timeout: Duration,
+    producer: KafkaProducer?
+  ) throws(Failure) {
     guard !items.isEmpty else { return }
+    let folder = writesFiles ? self.folder : nil
     let failed = Mutex<[String: String]>([:])
     let delivered = Mutex<Set<String>>([])
     let group = DispatchGroup()
@@ -136,7 +207,7 @@ public final class KernelPublisher {
       do {
         try producer.send(
           OutgoingRecord(
-            topic: topic, key: Array(domain.utf8), value: bytes,
+            topic: topic, key: Array(key(domain).utf8), value: bytes,
             headers: [
               Record.Header(name: "iak-version", value: Array("\(item.kernelVersion)".utf8))
             ],
@@ -170,8 +241,11 @@ public final class KernelPublisher {
       [producer == nil ? nil : "topic \(topic)", folder.map { "folder \($0)" }]
       .compactMap { $0 }.joined(separator: " and ")
     logger.info(
-      "published kernels",
-      ["count": "\(items.count)", "snapshot": "\(snapshotVersion)", "to": destination])
+      writesFiles ? "published kernels" : "published re-based kernels ahead of the switch",
+      [
+        "count": "\(items.count)", "snapshot": "\(snapshotVersion)", "to": destination,
+        "backbone": backboneSHA256,
+      ])
   }
 
   private static func parent(of path: String) -> String {

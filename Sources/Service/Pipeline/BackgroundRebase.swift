@@ -1,5 +1,6 @@
 import Base
 import Foundation
+import Learner
 import Observability
 import Stream
 import Synchronization
@@ -28,6 +29,10 @@ final class BackgroundRebase: @unchecked Sendable {
     var isStopped = false
     var isDone = false
     var failure: String?
+    /// The re-base's kernels after its newest stretch, with whether each serves there.
+    var kernels: [String: (kernel: IAKKernel, isActive: Bool)] = [:]
+    /// The step count each domain's kernel was last published ahead at.
+    var publishedSteps: [String: Int] = [:]
   }
 
   /// The switch it prepares.
@@ -112,6 +117,29 @@ final class BackgroundRebase: @unchecked Sendable {
     return pipeline
   }
 
+  /// The re-based kernels that changed since they were last published ahead
+  /// (`aheadDelivered(_:)`), sorted by domain, each numbered by its step count: the re-base is
+  /// deterministic, so the number names one set of weights.
+  func aheadItems() -> [KernelPublisher.Item] {
+    shared.withLock { shared in
+      shared.kernels.keys.sorted().compactMap { domain in
+        let (kernel, isActive) = shared.kernels[domain]!
+        guard kernel.stepCount > 0, shared.publishedSteps[domain] != kernel.stepCount else {
+          return nil
+        }
+        return KernelPublisher.Item(
+          kernel: kernel, kernelVersion: kernel.stepCount, isActive: isActive)
+      }
+    }
+  }
+
+  /// Records that `items` were published ahead.
+  func aheadDelivered(_ items: [KernelPublisher.Item]) {
+    shared.withLock { shared in
+      for item in items { shared.publishedSteps[item.kernel.domain] = item.kernelVersion }
+    }
+  }
+
   /// Stops the worker without waiting for it (the switch it prepared will not come here).
   func cancel() {
     shared.withLock { $0.isStopped = true }
@@ -131,7 +159,13 @@ final class BackgroundRebase: @unchecked Sendable {
       while let (partition, from, until) = nextChunk() {
         let records = try history(partition, from, until)
         try pipeline!.process(records.filter { !ControlRecord.isControl($0.value) })
-        shared.withLock { $0.partitions[partition]?.next = until }
+        let kernels = pipeline!.trainer.kernels.reduce(into: [:]) { result, entry in
+          result[entry.key] = (entry.value, pipeline!.isServing(entry.key))
+        }
+        shared.withLock {
+          $0.partitions[partition]?.next = until
+          $0.kernels = kernels
+        }
       }
     } catch {
       shared.withLock { $0.failure = "\(error)" }

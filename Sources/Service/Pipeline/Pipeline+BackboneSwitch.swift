@@ -269,6 +269,11 @@ extension Pipeline {
         help: "Backbone switches that failed; the old backbone went on serving."
       ).with().increment()
     }
+    if switched {
+      // Announced at the next checkpoint; an announcement of an earlier switch not yet made
+      // is overtaken by this one.
+      unannouncedSwitch = waiting.filter { $0.value.switched == nil }.mapValues(\.offset)
+    }
     let taken = waiting.filter { $0.value.switched != nil }.keys.sorted()
     guard switched || taken.isEmpty else {
       // They are on the backbone that could not be loaded: stop rather than train a partition
@@ -508,6 +513,7 @@ extension Pipeline {
       }
     }
     passOver(partition, at: offset)
+    unannouncedSwitch[partition] = offset
     logger.info(
       "re-based a partition taken over from the old backbone at its switch record",
       ["partition": partition.description, "offset": "\(offset)"])
@@ -596,5 +602,63 @@ extension Pipeline {
         }, history: history, logger: logger.child("rebase"), metrics: metrics)
     }
     backgroundRebase?.add(partition, from: from, cap: offset + 1)
+  }
+}
+
+// MARK: - The kernels topic around a switch
+
+extension Pipeline {
+  /// The manifest extra listing the partitions switched and not yet announced
+  /// (`topic/partition=offset`, comma-separated).
+  static let unannouncedSwitchKey = "unannounced_backbone_switch"
+
+  static func encodeSwitchedAt(_ switchedAt: [TopicPartition: Int64]) -> String {
+    switchedAt.keys.sorted().map { "\($0)=\(switchedAt[$0]!)" }.joined(separator: ",")
+  }
+
+  static func decodeSwitchedAt(_ text: String) -> [TopicPartition: Int64] {
+    var result: [TopicPartition: Int64] = [:]
+    for entry in text.split(separator: ",") {
+      guard let equals = entry.lastIndex(of: "="), let slash = entry.lastIndex(of: "/"),
+        slash < equals, let number = Int32(entry[entry.index(after: slash)..<equals]),
+        let offset = Int64(entry[entry.index(after: equals)...])
+      else { continue }
+      result[TopicPartition(topic: String(entry[..<slash]), partition: number)] = offset
+    }
+    return result
+  }
+
+  /// What a checkpoint publishes for a backbone switch, after its own kernels: the re-based
+  /// kernels that changed, ahead of an announced switch (`<domain>@<sha12>`), and the
+  /// announcement of a switch made (`.backbone`). What is not delivered goes at the next
+  /// checkpoint; it never fails the checkpoint (the live set and the offsets are not at stake).
+  func publishForTheSwitch(snapshotVersion: Int, at createdAtMilliseconds: Int64) {
+    guard let publisher else { return }
+    if let rebase = backgroundRebase {
+      let items = rebase.aheadItems()
+      do throws(KernelPublisher.Failure) {
+        try publisher.publishAhead(
+          items, backboneSHA256: rebase.target.backboneSHA256, snapshotVersion: snapshotVersion,
+          createdAtMilliseconds: createdAtMilliseconds)
+        rebase.aheadDelivered(items)
+      } catch {
+        logger.warning(
+          "re-based kernels were not published ahead; they go again at the next checkpoint",
+          ["error": error.description])
+      }
+    }
+    guard !unannouncedSwitch.isEmpty, let previous = previousBackbones.last else { return }
+    let announcement = BackboneAnnouncement(
+      backboneSHA256: backboneSHA256, backboneDirectory: backboneDirectory ?? "",
+      previousBackboneSHA256: previous, switchedAt: unannouncedSwitch,
+      snapshotVersion: snapshotVersion, createdAtMilliseconds: createdAtMilliseconds)
+    do throws(KernelPublisher.Failure) {
+      try publisher.announce(announcement)
+      unannouncedSwitch = [:]
+    } catch {
+      logger.warning(
+        "the backbone switch was not announced on the kernels topic; it is at the next "
+          + "checkpoint", ["error": error.description])
+    }
   }
 }

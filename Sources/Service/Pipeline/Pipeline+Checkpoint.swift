@@ -75,6 +75,7 @@ extension Pipeline {
     publish(
       outgoing.kernels, failures: &failures, snapshotVersion: manifest.version,
       createdAtMilliseconds: createdAtMilliseconds)
+    publishForTheSwitch(snapshotVersion: manifest.version, at: createdAtMilliseconds)
     lastCheckpointTimings.publish = lapSeconds()
     if !failures.isEmpty {
       let domains = failures.keys.sorted()
@@ -117,6 +118,9 @@ extension Pipeline {
     if let backboneDirectory { extras[Self.backboneDirectoryKey] = backboneDirectory }
     if !previousBackbones.isEmpty {
       extras[Self.previousBackbonesKey] = previousBackbones.joined(separator: ",")
+    }
+    if !unannouncedSwitch.isEmpty {
+      extras[Self.unannouncedSwitchKey] = Self.encodeSwitchedAt(unannouncedSwitch)
     }
     let encoded = ContinuousClock.now
     lastCheckpointTimings.encode = (encoded - started).inSeconds

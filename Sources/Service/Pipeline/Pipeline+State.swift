@@ -98,6 +98,7 @@ extension Pipeline {
       manifest.extras[Self.previousBackbonesKey].map {
         $0.split(separator: ",").map(String.init)
       } ?? []
+    unannouncedSwitch = Self.decodeSwitchedAt(manifest.extras[Self.unannouncedSwitchKey] ?? "")
     restored.book.undelivered = []
     if manifest.extras[DomainBook.publishedStepsKey] == nil {
       // Written before the book recorded them: every kernel had its newest version's steps.

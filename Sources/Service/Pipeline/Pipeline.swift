@@ -115,6 +115,9 @@ public final class Pipeline {
   /// The backbones this pipeline switched away from, oldest first (snapshots keep them): a
   /// partition state on one of them was handed over by a member that had not switched yet.
   var previousBackbones: [String] = []
+  /// The partitions this pipeline switched, with their switch records' offsets, until the
+  /// announcement (`BackboneAnnouncement`) is delivered; snapshots keep them.
+  var unannouncedSwitch: [TopicPartition: Int64] = [:]
   /// Whether a `backbone-prepare` record starts a re-base in the background (`serve`), which
   /// the switch then takes over; otherwise the switch re-bases (`replay`).
   public var rebasesInBackground = false
