@@ -263,6 +263,7 @@ import Testing
         of: TopicPartition(topic: "events", partition: partition), createdAtMilliseconds: 0)
       return (state?.tensors ?? [:]).filter {
         !$0.key.hasPrefix(".pipeline/") && $0.key != ".trainer/state"
+          && !$0.key.hasPrefix(KeptBackbone.tensorPrefix)
       }
     }
     let (left, right) = (tensors(a), tensors(b))

@@ -12,7 +12,7 @@ extension CommandSpec {
     summary: "Switch the running services to another backbone, its kernels re-based or from zero",
     usage:
       "iak-stream upgrade --backbone DIR [--rebase-window DURATION | --rebase-from-time TIME] "
-      + "[--switch-after DURATION] [--abandon] [--print [--rebase-from-offset LINE]] "
+      + "[--switch-after DURATION] [--abandon] [--rollback] [--print [--rebase-from-offset LINE]] "
       + "[--bootstrap-servers HOST:PORT]",
     details: """
       Checks the backbone in DIR (model.safetensors and config.json, as `pretrain` writes them)
@@ -55,6 +55,15 @@ extension CommandSpec {
       partitions have reached their records; a partition handed over between a member that has
       switched and one that has not is held, or re-based alone at its record (README).
 
+      --rollback switches back to a backbone the services left, resuming the state they kept of
+      it (checkpoint.keep_previous_backbone = true: each partition's kernels, batches, waiting
+      impressions and drift detectors as they were at its switch record). Each partition's
+      kept state is caught up on the records since, read again like a re-base window, so the
+      kernels after a rollback are those of a run that never switched. A partition with no
+      kept state (the setting was off, or a second switch came since) falls back to the
+      window given, or to kernels from zero. It goes with neither --switch-after nor
+      --abandon.
+
       --print writes the record's line to standard output instead: put it into a JSON-lines
       input (input.source = file, replay --input) where the switch should happen, with the
       first line of its re-base window as --rebase-from-offset.
@@ -67,6 +76,9 @@ extension CommandSpec {
         "--switch-after", "DURATION",
         "Announce first, re-base in the background, switch after DURATION"),
       .flag("--abandon", "Withdraw an announced switch to this backbone (no switch)"),
+      .flag(
+        "--rollback",
+        "Switch back to this backbone's kept state (checkpoint.keep_previous_backbone)"),
       .flag("--print", "Print the switch record's line instead of writing it to Kafka"),
       .value("--rebase-from-offset", "LINE", "With --print: the re-base window's first line"),
       .value("--bootstrap-servers", "HOST:PORT", "Shortcut for --set kafka.bootstrap.servers=..."),
@@ -107,6 +119,12 @@ struct UpgradeTool {
     }
     let sha = backbone.weightsSHA256
     let windowStart = try Self.windowStart(arguments)
+    let isRollback = arguments.has("--rollback")
+    if isRollback && (arguments.has("--abandon") || arguments.value("--switch-after") != nil) {
+      throw UsageError(
+        "--rollback goes with neither --abandon nor --switch-after: a rollback catches the kept "
+          + "state up at the switch")
+    }
     if arguments.has("--print") {
       if windowStart != nil {
         throw UsageError("with --print, give the window as --rebase-from-offset LINE")
@@ -118,7 +136,9 @@ struct UpgradeTool {
         return line
       }
       context.print(
-        ControlRecord(switchingTo: sha, directory: directory, rebaseFrom: from).jsonLine)
+        ControlRecord(
+          switchingTo: sha, directory: directory, rebaseFrom: from, isRollback: isRollback
+        ).jsonLine)
       return 0
     }
     if arguments.value("--rebase-from-offset") != nil {
@@ -150,7 +170,8 @@ struct UpgradeTool {
       var written: [String] = []
       for (partition, from) in partitions {
         let control = ControlRecord(
-          switchingTo: sha, directory: directory, rebaseFrom: from, action: action)
+          switchingTo: sha, directory: directory, rebaseFrom: from, action: action,
+          isRollback: isRollback && action == .backboneSwitch)
         let delivery = try Self.deliver(
           OutgoingRecord(
             topic: partition.topic, partition: partition.partition,
@@ -189,7 +210,8 @@ struct UpgradeTool {
       }
     }
     context.print(
-      "wrote the switch to backbone \(sha) (\(directory)) to " + (try write(.backboneSwitch)))
+      "wrote the \(isRollback ? "rollback" : "switch") to backbone \(sha) (\(directory)) to "
+        + (try write(.backboneSwitch)))
     return 0
   }
 

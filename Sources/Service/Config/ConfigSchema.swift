@@ -336,6 +336,13 @@ public enum ConfigSchema {
         + "of it between the end of one and the start of the next"),
     ConfigKey("checkpoint.keep", .integer(1...10000), "10", "Snapshots kept in the local store"),
     ConfigKey(
+      "checkpoint.keep_previous_backbone", .boolean, "false",
+      "true: a backbone switch keeps the state it leaves (kernels, batches, joiner, drift, as "
+        + "at the switch records) in every snapshot and partition state, so that `iak-stream "
+        + "upgrade --rollback` can switch back to it and catch it up on the records since; "
+        + "snapshots hold two states until the next switch. false: a switch back starts its "
+        + "kernels again (from zero or re-based)"),
+    ConfigKey(
       "checkpoint.state_topic", .text, "iak-state",
       "Compacted topic holding per-partition state handed over on rebalance"),
     ConfigKey(

@@ -469,6 +469,8 @@ public struct Settings: Sendable {
     public var interval: CheckpointInterval
     /// `checkpoint.keep`.
     public var keep: Int
+    /// `checkpoint.keep_previous_backbone`.
+    public var keepsPreviousBackbone: Bool
     /// `checkpoint.state_topic` (empty: none).
     public var stateTopic: String
     /// `checkpoint.transactions`.
@@ -478,6 +480,7 @@ public struct Settings: Sendable {
       dir = reader.text("checkpoint.dir")
       interval = reader.parsed("checkpoint.interval", ConfigValueParser.interval)
       keep = reader.int("checkpoint.keep")
+      keepsPreviousBackbone = reader.bool("checkpoint.keep_previous_backbone")
       stateTopic = reader.text("checkpoint.state_topic")
       transactions = reader.bool("checkpoint.transactions")
     }

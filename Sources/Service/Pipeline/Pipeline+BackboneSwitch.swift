@@ -239,13 +239,19 @@ extension Pipeline {
     for (partition, wait) in waiting where wait.switched == nil {
       if let from = wait.rebaseFrom, from < wait.offset { windows[partition] = (from, wait.offset) }
     }
+    // A rollback resumes the kept state of each partition that has one, caught up on its
+    // records since it was kept.
+    let resumed = rollbackState(for: target)
+    for (partition, wait) in waiting where wait.switched == nil {
+      if let kept = resumed?[partition] { windows[partition] = (kept.nextOffset, wait.offset) }
+    }
     // What a background re-base of the same windows has read so far is taken over; the rest
     // of every window is read now.
     var started: Pipeline?
     if let background = backgroundRebase {
       backgroundRebase = nil
       let prepared = background.windows
-      if background.target.backboneSHA256 == target.backboneSHA256,
+      if resumed == nil, background.target.backboneSHA256 == target.backboneSHA256,
         prepared.allSatisfy({ windows[$0.key]?.from == $0.value })
       {
         started = background.finish(at: windows.mapValues(\.until))
@@ -258,7 +264,7 @@ extension Pipeline {
     }
     var switched = true
     do {
-      try switchBackbone(to: target, rebasing: windows, continuing: started)
+      try switchBackbone(to: target, rebasing: windows, continuing: started, resuming: resumed)
     } catch {
       switched = false
       logger.error(
@@ -313,7 +319,7 @@ extension Pipeline {
   ///   re-base window cannot be read.
   func switchBackbone(
     to target: ControlRecord, rebasing windows: [TopicPartition: (from: Int64, until: Int64)] = [:],
-    continuing started: Pipeline? = nil
+    continuing started: Pipeline? = nil, resuming resumed: [TopicPartition: PartitionState]? = nil
   ) throws {
     let loaded = try backboneLoader(target)
     guard loaded.config.fields == backbone.config.fields,
@@ -329,21 +335,33 @@ extension Pipeline {
     var newIngest = try Self.makeIngest(configuration, backbone: loaded, metrics: metrics)
     var newDrift = DriftMonitor(settings: configuration.driftSettings)
     var rebased = 0
-    if !windows.isEmpty {
-      guard let history else {
+    // What this switch leaves, kept for a rollback.
+    let leaving =
+      configuration.settings.checkpoint.keepsPreviousBackbone
+      ? KeptBackbone(
+        sha256: backboneSHA256,
+        partitions: heldPartitions.reduce(into: [:]) { kept, partition in
+          kept[partition] =
+            partitionState(of: partition, createdAtMilliseconds: 0, withKept: false)?.encoded()
+        }) : nil
+    if !windows.isEmpty || resumed != nil {
+      guard windows.isEmpty || history != nil else {
         throw ServiceError(
           .configuration, "the switch asks for a re-base, and this input cannot be read again")
       }
       // A pipeline of its own reads the windows, partition by partition; its state becomes
       // this one's. It publishes, alerts and dead-letters nothing. A background re-base's
-      // pipeline has read the windows of the partitions it prepared up to the switch.
+      // pipeline has read the windows of the partitions it prepared up to the switch; a
+      // rollback's starts from the kept states.
       let rebase =
         try started
         ?? Self.rebasePipeline(
           configuration, backbone: loaded,
           sha: target.backboneSHA256, logger: logger)
+      for partition in (resumed ?? [:]).keys.sorted() { try rebase.adopt(resumed![partition]!) }
       let done = started?.offsets ?? [:]
-      rebased = try readWindows(windows.filter { done[$0.key] == nil }, into: rebase, history)
+      rebased = try readWindows(
+        windows.filter { done[$0.key] == nil }, into: rebase, history ?? { _, _, _ in [] })
       newTrainer = rebase.trainer
       let (joiner, router) = rebase.ingest.exportState()
       try newIngest.restore(joiner: joiner, router: router)
@@ -366,14 +384,17 @@ extension Pipeline {
     drift = newDrift
     ingest = newIngest
     publisher?.backboneSHA256 = target.backboneSHA256
+    keptBackbone = leaving
     servingBackbone.replace(with: newTrainer.servingPreparers(), config: loaded.config)
     metrics?.counter(
       "iak_backbone_switches_total", help: "Backbone switches made (ControlRecord)."
     ).with().increment()
     logger.info(
-      windows.isEmpty
-        ? "switched the backbone; every kernel starts from zero on it"
-        : "switched the backbone; the kernels were re-based on it",
+      resumed != nil
+        ? "switched back to a backbone left earlier; its kept kernels were caught up"
+        : windows.isEmpty
+          ? "switched the backbone; every kernel starts from zero on it"
+          : "switched the backbone; the kernels were re-based on it",
       [
         "from": previous, "to": target.backboneSHA256, "dir": target.backboneDirectory,
         "retired_domains": "\(old.count)", "rebased_records": "\(rebased)",
@@ -660,5 +681,103 @@ extension Pipeline {
         "the backbone switch was not announced on the kernels topic; it is at the next "
           + "checkpoint", ["error": error.description])
     }
+  }
+}
+
+// MARK: - Keeping the state a switch leaves, for a rollback
+
+/// The state a backbone switch left (`checkpoint.keep_previous_backbone`): each partition's
+/// state on that backbone as at its switch record, encoded as a partition state
+/// (`PartitionState.encoded()`). A rollback (`ControlRecord.isRollback`) adopts these into a
+/// pipeline on that backbone and catches each up on its partition's records since.
+struct KeptBackbone {
+  /// The backbone it was trained on.
+  var sha256: String
+  /// Each partition's state.
+  var partitions: [TopicPartition: [UInt8]]
+
+  /// The tensor name prefix of kept states in a snapshot (`.previous/<topic>/<partition>`) and
+  /// the tensor of a partition state that carries its partition's (`.previous/state`).
+  static let tensorPrefix = ".previous/"
+  static let partitionTensor = ".previous/state"
+}
+
+extension Pipeline {
+  /// The kept states a rollback to `target` resumes, by partition; nil when `target` is not a
+  /// rollback or nothing of its backbone is kept (logged: the kernels start again).
+  func rollbackState(for target: ControlRecord) -> [TopicPartition: PartitionState]? {
+    guard target.isRollback else { return nil }
+    guard let kept = keptBackbone, kept.sha256 == target.backboneSHA256 else {
+      logger.warning(
+        "a rollback to a backbone of which no state is kept; its kernels start again (from "
+          + "zero or re-based); keep it with checkpoint.keep_previous_backbone = true",
+        ["backbone": target.backboneSHA256, "kept": keptBackbone?.sha256 ?? "none"])
+      return nil
+    }
+    var states: [TopicPartition: PartitionState] = [:]
+    for (partition, bytes) in kept.partitions {
+      do {
+        states[partition] = try PartitionState(bytes: bytes)
+      } catch {
+        logger.error(
+          "a kept partition state cannot be read; that partition's kernels start again",
+          ["partition": partition.description, "error": "\(error)"])
+      }
+    }
+    return states
+  }
+
+  /// The kept states as snapshot tensors.
+  func keptTensors() -> [String: Tensor] {
+    guard let kept = keptBackbone else { return [:] }
+    return kept.partitions.reduce(into: [:]) { tensors, entry in
+      tensors[KeptBackbone.tensorPrefix + entry.key.description] = Tensor(
+        uint8s: entry.value, shape: [entry.value.count])
+    }
+  }
+
+  /// The kept states in a snapshot's `tensors` (none, with a note, when
+  /// `checkpoint.keep_previous_backbone` is off).
+  ///
+  /// - Throws: `ServiceError` (`stateUnreadable`) when one is not a partition state.
+  func keptState(inSnapshot tensors: [String: Tensor]) throws -> KeptBackbone? {
+    let kept = tensors.filter { $0.key.hasPrefix(KeptBackbone.tensorPrefix) }
+    guard !kept.isEmpty else { return nil }
+    guard configuration.settings.checkpoint.keepsPreviousBackbone else {
+      logger.info(
+        "the snapshot keeps the state of a backbone switched away from; dropped, since "
+          + "checkpoint.keep_previous_backbone is false")
+      return nil
+    }
+    var result: KeptBackbone?
+    for (_, tensor) in kept {
+      let bytes = try tensor.uint8s()
+      let state = try PartitionState(bytes: bytes)
+      if result == nil { result = KeptBackbone(sha256: state.backboneSHA256, partitions: [:]) }
+      result!.partitions[state.partition] = bytes
+    }
+    return result
+  }
+
+  /// The kept state a partition state carries, if any (its partition's, from the member that
+  /// had it), as its backbone and bytes.
+  ///
+  /// - Throws: `ServiceError` (`stateUnreadable`) when it is not a partition state.
+  func keptState(in adopted: PartitionState) throws -> (sha256: String, bytes: [UInt8])? {
+    guard configuration.settings.checkpoint.keepsPreviousBackbone,
+      let tensor = adopted.tensors[KeptBackbone.partitionTensor]
+    else { return nil }
+    let bytes = try tensor.uint8s()
+    return (try PartitionState(bytes: bytes).backboneSHA256, bytes)
+  }
+
+  /// Keeps `kept` as `partition`'s kept state (none: forgets it).
+  func keep(_ kept: (sha256: String, bytes: [UInt8])?, for partition: TopicPartition) {
+    keptBackbone?.partitions[partition] = nil
+    guard let kept else { return }
+    if keptBackbone?.sha256 != kept.sha256 {
+      keptBackbone = KeptBackbone(sha256: kept.sha256, partitions: [:])
+    }
+    keptBackbone!.partitions[partition] = kept.bytes
   }
 }

@@ -109,6 +109,7 @@ extension Pipeline {
     // A second copy of the offsets, inside the checksummed payload: loading cross-checks the
     // manifest's against it (`payloadProblem(of:)`).
     tensors[Self.offsetsTensor] = offsetsTensorValue()
+    tensors.merge(keptTensors()) { first, _ in first }
     var extras = book.encoded()
       .merging([
         SnapshotView.domainStatsKey: SnapshotView.encodeMap(domainStatistics()),

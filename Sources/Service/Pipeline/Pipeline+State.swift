@@ -83,6 +83,7 @@ extension Pipeline {
     let manifest = snapshot.manifest
     try checkSettings(of: manifest)
     let tensors = snapshot.payload.tensors
+    let kept = try keptState(inSnapshot: tensors)
     try trainer.restore(stateTensors: tensors)
     drift = try DriftMonitor(settings: configuration.driftSettings, stateTensors: tensors)
     let ingested = try IngestTensors(tensors, source: "snapshot \(manifest.version)")
@@ -107,6 +108,7 @@ extension Pipeline {
       }
     }
     state = restored
+    keptBackbone = kept
   }
 
   // MARK: - Partitions
@@ -124,10 +126,22 @@ extension Pipeline {
   public func partitionState(of partition: TopicPartition, createdAtMilliseconds: Int64)
     -> PartitionState?
   {
+    partitionState(of: partition, createdAtMilliseconds: createdAtMilliseconds, withKept: true)
+  }
+
+  /// The state of `partition`, with the state kept of it for a rollback (`withKept`), or nil
+  /// when this pipeline holds none.
+  func partitionState(
+    of partition: TopicPartition, createdAtMilliseconds: Int64, withKept: Bool
+  ) -> PartitionState? {
     guard let nextOffset = offsets[partition] else { return nil }
     let lane = lanes.lane(of: partition)
+    var tensors = stateTensors(of: partition)
+    if withKept, let kept = keptBackbone?.partitions[partition] {
+      tensors[KeptBackbone.partitionTensor] = Tensor(uint8s: kept, shape: [kept.count])
+    }
     return PartitionState(
-      partition: partition, nextOffset: nextOffset, tensors: stateTensors(of: partition),
+      partition: partition, nextOffset: nextOffset, tensors: tensors,
       book: state.book.share(ofLane: lane, domains: trainer.domains(ofLane: lane)),
       backboneSHA256: backboneSHA256, backboneDirectory: backboneDirectory,
       trainingDigest: trainingDigest,
@@ -177,7 +191,10 @@ extension Pipeline {
       backbone: backbone, kernelConfig: trainer.kernelConfig, config: trainer.config)
     try checkedTrainer.adoptLane(stateTensors: tensors)
 
+    let kept = try keptState(in: adopted)
+
     release(adopted.partition)
+    keep(kept, for: adopted.partition)
     let replaced = try trainer.adoptLane(stateTensors: tensors)
     if !replaced.isEmpty {
       logger.warning(
@@ -202,6 +219,7 @@ extension Pipeline {
     alertLedger.dropWaiting(of: Set(domains))
     ingest.release(partition: lane, domains: Set(domains))
     state.release(partition, lane: lane, domains: domains)
+    keptBackbone?.partitions[partition] = nil
     // What it read after its switch record goes with it (its next owner reads it again).
     backboneSwitch.waiting[partition] = nil
     backboneSwitch.late.remove(partition)

@@ -118,6 +118,9 @@ public final class Pipeline {
   /// The partitions this pipeline switched, with their switch records' offsets, until the
   /// announcement (`BackboneAnnouncement`) is delivered; snapshots keep them.
   var unannouncedSwitch: [TopicPartition: Int64] = [:]
+  /// The state the last backbone switch left, for a rollback
+  /// (`checkpoint.keep_previous_backbone`); snapshots and partition states carry it.
+  var keptBackbone: KeptBackbone?
   /// Whether a `backbone-prepare` record starts a re-base in the background (`serve`), which
   /// the switch then takes over; otherwise the switch re-bases (`replay`).
   public var rebasesInBackground = false

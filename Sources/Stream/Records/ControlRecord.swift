@@ -9,7 +9,7 @@ import Base
 /// event has; the decoder recognises it by that prefix before decoding an event:
 ///
 ///     {"iak-control":"backbone-switch","backbone_sha256":"<hex>","backbone_dir":"<path>",
-///      "rebase_from":<offset, optional>}
+///      "rebase_from":<offset, optional>,"rollback":<true, optional>}
 public struct ControlRecord: Sendable, Equatable {
   /// What the record asks for.
   public enum Action: String, Sendable, CaseIterable {
@@ -34,17 +34,23 @@ public struct ControlRecord: Sendable, Equatable {
   /// kernels on the new backbone are trained on the partition's records from there up to the
   /// switch record before the switch. Nil: they start from zero at the switch.
   public var rebaseFrom: Int64?
+  /// Whether the switch goes back to the state a pipeline kept of this backbone when it
+  /// switched away from it (`rollback`, written by `iak-stream upgrade --rollback`): that state
+  /// is caught up on the partition's records since, instead of kernels from zero or re-based
+  /// (which stay the fallback of a partition with no kept state).
+  public var isRollback: Bool
 
   /// Makes a backbone switch (or, with `action` `.backbonePrepare`, its announcement);
-  /// `rebaseFrom` as the property says.
+  /// `rebaseFrom` and `isRollback` as the properties say.
   public init(
     switchingTo backboneSHA256: String, directory: String, rebaseFrom: Int64? = nil,
-    action: Action = .backboneSwitch
+    action: Action = .backboneSwitch, isRollback: Bool = false
   ) {
     self.action = action
     self.backboneSHA256 = backboneSHA256
     backboneDirectory = directory
     self.rebaseFrom = rebaseFrom
+    self.isRollback = isRollback
   }
 
   /// The bytes every control record's value starts with.
@@ -94,6 +100,13 @@ public struct ControlRecord: Sendable, Equatable {
       }
       rebaseFrom = offset
     }
+    isRollback = false
+    if let rollback = object["rollback"] {
+      guard let flag = rollback.boolValue else {
+        throw EventRejection(.badControl, field: "rollback", offset: 0)
+      }
+      isRollback = flag
+    }
   }
 
   /// The record's value as one line of JSON (what `init(parsing:)` reads).
@@ -103,6 +116,7 @@ public struct ControlRecord: Sendable, Equatable {
       ("backbone_dir", .string(backboneDirectory)),
     ]
     if let rebaseFrom { members.append(("rebase_from", .number(String(rebaseFrom)))) }
+    if isRollback { members.append(("rollback", .bool(true))) }
     return JSONValue.object(members).text
   }
 }
