@@ -121,7 +121,23 @@ import Testing
   var newSHA: String { new.weightsSHA256 }
   var control: ControlRecord { ControlRecord(switchingTo: newSHA, directory: "/shared/new") }
 
-  @Test func aSwitchGivesTheStateOfAPipelineStartedEmptyOnTheNewBackboneAtTheSwitchRecords()
+  /// What a pipeline that switches reads before the switch, in order: each partition's records
+  /// before its switch record, until every partition has reached its own.
+  static func beforeTheSwitch(_ records: [Record]) -> [Record] {
+    var met: Set<Int32> = []
+    var result: [Record] = []
+    for record in records {
+      if ControlRecord.isControl(record.value) {
+        met.insert(record.partition)
+        if met.count == 3 { break }
+        continue
+      }
+      if !met.contains(record.partition) { result.append(record) }
+    }
+    return result
+  }
+
+  @Test func aSwitchStartsEveryKernelFromZeroOnTheNewBackboneAndKeepsWaitingImpressions()
     throws
   {
     let plain = Self.records()
@@ -155,12 +171,26 @@ import Testing
     #expect(switching.offsets == ends)
     #expect(metrics.render().contains("iak_backbone_switches_total 1"))
 
+    // Its state: a pipeline started empty on the new backbone at the switch records, with each
+    // partition's impressions then waiting for their labels, its router share and its clock.
+    let before = try Self.pipeline(old, sha: "old")
+    try before.process(Self.beforeTheSwitch(records))
     let fresh = try Self.pipeline(new, sha: newSHA)
+    for partition in before.heldPartitions {
+      try fresh.adopt(try #require(before.carriedState(of: partition, to: newSHA)))
+    }
     let after = Self.afterTheSwitch(records)
     #expect(after.count > 100)
     try fresh.process(after)
     #expect(fresh.counts.examples > 50)
     #expect(Self.stateWithoutCounts(switching) == Self.stateWithoutCounts(fresh))
+    // No impression is lost at the switch: as many examples as a run that never switched.
+    let never = try Self.pipeline(old, sha: "old")
+    try never.process(plain)
+    #expect(switching.counts.examples == never.counts.examples)
+    let started = try Self.pipeline(new, sha: newSHA)
+    try started.process(after)
+    #expect(started.counts.examples < never.counts.examples - before.counts.examples)
     // The old domains are retired: their kernels number on if they come back.
     for domain in oldDomains where !switching.trainer.domains.contains(domain) {
       #expect(switching.book.kernelVersions[domain] == nil)
@@ -244,8 +274,9 @@ import Testing
     _ records: [Record], reading partitions: [Int32], metrics: MetricsRegistry? = nil
   ) throws -> Pipeline {
     let pipeline = try Self.pipeline(old, sha: "old", metrics: metrics)
-    let new = new
-    pipeline.backboneLoader = { _ in new }
+    pipeline.backboneDirectory = "/shared/old"
+    let (old, new) = (old, new)
+    pipeline.backboneLoader = { $0.backboneSHA256 == "old" ? old : new }
     pipeline.history = { partition, from, until in
       records.filter { $0.topicPartition == partition && $0.offset >= from && $0.offset < until }
     }
@@ -271,12 +302,18 @@ import Testing
     return Set(left.keys).union(right.keys).filter { left[$0]?.bytes != right[$0]?.bytes }.sorted()
   }
 
-  @Test(arguments: [false, true])
-  func aPartitionHandedOverAcrossASwitchEndsAsInOneProcess(fromTheSwitchedMember: Bool) throws {
+  @Test(arguments: [false, true], [false, true])
+  func aPartitionHandedOverAcrossASwitchEndsAsInOneProcess(
+    fromTheSwitchedMember: Bool, withWindows windowed: Bool
+  ) throws {
     // Handed from the member that switched first to one still waiting, or from a member still
-    // on the old backbone to one that switched.
-    let records = withWindows(
-      Self.regionKeyedRecords(), after: fromTheSwitchedMember ? [150, 160, 200] : [150, 181, 20])
+    // on the old backbone to one that switched; with re-base windows, or with kernels from zero
+    // and the waiting impressions carried over.
+    let after = fromTheSwitchedMember ? [150, 160, 200] : [150, 181, 20]
+    let records =
+      windowed
+      ? withWindows(Self.regionKeyedRecords(), after: after)
+      : Self.withSwitch(Self.regionKeyedRecords(), after: after, to: control)
     let whole = try switchingPipeline(records, reading: [0, 1, 2])
     try whole.process(records)
     #expect(whole.backboneSHA256 == newSHA)
@@ -309,6 +346,16 @@ import Testing
     #expect(Self.partitionDifferences(second, whole, 1) == [])
     #expect(Self.partitionDifferences(second, whole, 2) == [])
     #expect(second.offsets == whole.offsets.filter { $0.key.partition != 0 })
+    // Counted as in one process, whichever member read what.
+    func counts(_ pipeline: Pipeline, _ partition: Int32) -> [String: [UInt8]] {
+      (pipeline.partitionState(
+        of: TopicPartition(topic: "events", partition: partition), createdAtMilliseconds: 0
+      )?.tensors ?? [:]).filter { $0.key.hasPrefix(".pipeline/") }.mapValues(\.bytes)
+    }
+    for partition in Int32(1)...2 {
+      #expect(!counts(whole, partition).isEmpty)
+      #expect(counts(second, partition) == counts(whole, partition))
+    }
     #expect(first.offsets == whole.offsets.filter { $0.key.partition == 0 })
   }
 
@@ -506,24 +553,25 @@ import Testing
         == 1)
     #expect(second.lines(containing: "switched the backbone").isEmpty)
 
-    // Its state is that of a replay that starts empty on the new backbone after the record.
+    // Its state is that of one replay of the whole input, through the switch.
     let captured = CommandLineToolTests.Captured()
     let status = CommandLineTool.main(
       arguments: [
-        "iak-stream", "replay", "--input", serve.input, "--from-offset", String(cut + 1),
-        "--backbone", newFolder, "--checkpoint-dir", serve.folder + "/replayed",
+        "iak-stream", "replay", "--input", serve.input, "--backbone", serve.folder + "/bb",
+        "--checkpoint-dir", serve.folder + "/replayed",
       ] + HostileInputTests.settings.flatMap { ["--set", $0] },
       output: { captured.write($0) }, errorOutput: { captured.writeError($0) })
     try #require(status == 0, "\(captured.errors)")
-    func stateWithoutCounts(_ folder: String) throws -> [String: Tensor] {
+    func state(_ folder: String) throws -> [String: Tensor] {
       let snapshot = try #require(
         try SnapshotStore(directory: folder, keep: 100, createIfMissing: false).loadNewestValid(
           expectingBackbone: nil
         ).snapshot)
-      return snapshot.payload.tensors.filter { !$0.key.hasPrefix(".pipeline/") }
+      return snapshot.payload.tensors.filter { $0.key != Pipeline.offsetsTensor }
     }
-    let served = try stateWithoutCounts(serve.store)
-    let replayed = try stateWithoutCounts(serve.folder + "/replayed")
+    let served = try state(serve.store)
+    let replayed = try state(serve.folder + "/replayed")
+    #expect(served.keys.contains { !$0.hasPrefix(".") })
     #expect(served.keys.sorted() == replayed.keys.sorted())
     #expect(SafeTensors(tensors: served).encoded() == SafeTensors(tensors: replayed).encoded())
   }

@@ -27,7 +27,8 @@ extension CommandSpec {
       Then it re-bases: its new state (kernels, open batches, waiting impressions, drift
       detectors) is what a pipeline started empty on the new backbone holds after reading each
       partition's re-base window again, from the record's rebase_from up to the switch record.
-      Without a window, every kernel starts from zero at the switch. Offsets, counts and kernel
+      Without a window, every kernel starts from zero at the switch, and the impressions waiting
+      for their labels carry over (they train the new kernels). Offsets, counts and kernel
       version numbers go on, and the old domains are retired: their last kernels stay on the
       kernels topic, tagged with the old backbone's sha256. The next snapshot records the new
       backbone and its folder, and a restart loads that backbone instead of backbone.dir. The

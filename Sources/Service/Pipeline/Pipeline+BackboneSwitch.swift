@@ -43,6 +43,10 @@ struct BackboneSwitch {
   /// before their switch record are skipped (no one serves that backbone's kernels after the
   /// switch), and at the record the partition is re-based alone.
   var late: Set<TopicPartition> = []
+  /// The pipelines on the backbones left that go on with late partitions up to their switch
+  /// records (each holds the state taken over), so the partition reaches its record as it would
+  /// in one process: its waiting impressions, clock, counts and retired versions.
+  var lateOld: [TopicPartition: Pipeline] = [:]
 
   /// Whether `partition` waits at its switch record.
   func holds(_ partition: TopicPartition) -> Bool { waiting[partition] != nil }
@@ -329,12 +333,6 @@ extension Pipeline {
         .configuration,
         "the backbone in \(target.backboneDirectory) reads other fields than the one in use")
     }
-    var newTrainer = try Trainer(
-      backbone: loaded, kernelConfig: trainer.kernelConfig, config: trainer.config,
-      logger: logger.child("learner"))
-    var newIngest = try Self.makeIngest(configuration, backbone: loaded, metrics: metrics)
-    var newDrift = DriftMonitor(settings: configuration.driftSettings)
-    var rebased = 0
     // What this switch leaves, kept for a rollback.
     let leaving =
       configuration.settings.checkpoint.keepsPreviousBackbone
@@ -344,30 +342,36 @@ extension Pipeline {
           kept[partition] =
             partitionState(of: partition, createdAtMilliseconds: 0, withKept: false)?.encoded()
         }) : nil
-    if !windows.isEmpty || resumed != nil {
-      guard windows.isEmpty || history != nil else {
-        throw ServiceError(
-          .configuration, "the switch asks for a re-base, and this input cannot be read again")
-      }
-      // A pipeline of its own reads the windows, partition by partition; its state becomes
-      // this one's. It publishes, alerts and dead-letters nothing. A background re-base's
-      // pipeline has read the windows of the partitions it prepared up to the switch; a
-      // rollback's starts from the kept states.
-      let rebase =
-        try started
-        ?? Self.rebasePipeline(
-          configuration, backbone: loaded,
-          sha: target.backboneSHA256, logger: logger)
-      for partition in (resumed ?? [:]).keys.sorted() { try rebase.adopt(resumed![partition]!) }
-      let done = started?.offsets ?? [:]
-      rebased = try readWindows(
-        windows.filter { done[$0.key] == nil }, into: rebase, history ?? { _, _, _ in [] })
-      newTrainer = rebase.trainer
-      let (joiner, router) = rebase.ingest.exportState()
-      try newIngest.restore(joiner: joiner, router: router)
-      newDrift = try DriftMonitor(
-        settings: configuration.driftSettings, stateTensors: rebase.drift.stateTensors())
+    guard windows.isEmpty || history != nil else {
+      throw ServiceError(
+        .configuration, "the switch asks for a re-base, and this input cannot be read again")
     }
+    // A pipeline of its own makes the new state, partition by partition; its state becomes
+    // this one's. It publishes, alerts and dead-letters nothing. A partition with a window
+    // reads it again (a background re-base's pipeline has read the windows it prepared up to
+    // the switch); a rollback's starts from its kept state; any other carries its waiting
+    // impressions, clock and router share over, its kernels from zero.
+    let rebase =
+      try started
+      ?? Self.rebasePipeline(
+        configuration, backbone: loaded,
+        sha: target.backboneSHA256, logger: logger)
+    for partition in (resumed ?? [:]).keys.sorted() { try rebase.adopt(resumed![partition]!) }
+    for partition in heldPartitions
+    where windows[partition] == nil && resumed?[partition] == nil {
+      if let carried = carriedState(of: partition, to: target.backboneSHA256) {
+        try rebase.adopt(carried)
+      }
+    }
+    let done = started?.offsets ?? [:]
+    let rebased = try readWindows(
+      windows.filter { done[$0.key] == nil }, into: rebase, history ?? { _, _, _ in [] })
+    let newTrainer = rebase.trainer
+    let (joiner, router) = rebase.ingest.exportState()
+    var newIngest = try Self.makeIngest(configuration, backbone: loaded, metrics: metrics)
+    try newIngest.restore(joiner: joiner, router: router)
+    let newDrift = try DriftMonitor(
+      settings: configuration.driftSettings, stateTensors: rebase.drift.stateTensors())
     let old = trainer.domains
     for domain in old { state.book.retire(domain, lane: trainer.lane(of: domain)) }
     forget(old)
@@ -393,7 +397,8 @@ extension Pipeline {
       resumed != nil
         ? "switched back to a backbone left earlier; its kept kernels were caught up"
         : windows.isEmpty
-          ? "switched the backbone; every kernel starts from zero on it"
+          ? "switched the backbone; every kernel starts from zero on it, and the impressions "
+            + "waiting for their labels were carried over"
           : "switched the backbone; the kernels were re-based on it",
       [
         "from": previous, "to": target.backboneSHA256, "dir": target.backboneDirectory,
@@ -463,6 +468,29 @@ extension Pipeline {
   /// The manifest extra listing the backbones this pipeline switched away from, oldest first.
   static let previousBackbonesKey = "previous_backbones"
 
+  /// A pipeline on the backbone `adopted` was trained on, holding it; nil (logged) when that
+  /// backbone cannot be loaded from the folder the state names.
+  private func goOnOnTheBackboneLeft(_ adopted: PartitionState) -> Pipeline? {
+    do {
+      guard let directory = adopted.backboneDirectory else {
+        throw ServiceError(.io, "the state does not name its backbone's folder")
+      }
+      let old = try Self.rebasePipeline(
+        configuration,
+        backbone: try backboneLoader(
+          ControlRecord(switchingTo: adopted.backboneSHA256, directory: directory)),
+        sha: adopted.backboneSHA256, logger: logger)
+      try old.adopt(adopted)
+      return old
+    } catch {
+      logger.warning(
+        "cannot go on with a partition taken over on the backbone left; its records up to its "
+          + "switch record are skipped, and its waiting impressions and counts start again",
+        ["partition": adopted.partition.description, "error": "\(error)"])
+      return nil
+    }
+  }
+
   /// Takes over `adopted`, trained on another backbone than this pipeline's, when a switch
   /// explains it; returns false when none does.
   ///
@@ -481,9 +509,10 @@ extension Pipeline {
     if previousBackbones.contains(adopted.backboneSHA256) {
       release(partition)
       backboneSwitch.late.insert(partition)
+      backboneSwitch.lateOld[partition] = goOnOnTheBackboneLeft(adopted)
       logger.info(
-        "took over a partition still on a backbone this process switched away from; its "
-          + "records up to its switch record are skipped, then it is re-based",
+        "took over a partition still on a backbone this process switched away from; it goes "
+          + "on on that backbone up to its switch record, then it is re-based",
         [
           "partition": partition.description, "offset": "\(adopted.nextOffset)",
           "its_backbone": adopted.backboneSHA256,
@@ -511,30 +540,71 @@ extension Pipeline {
     return true
   }
 
+  /// `partition`'s waiting impressions, router share, clock and counts, without its domains
+  /// (their kernels are retired), as a partition state on the backbone `sha`: what a switch
+  /// carries over for a partition it does not re-base. Its waiting impressions then train the
+  /// new backbone's kernels when their labels come, and count at serving time with the scores
+  /// they were served with.
+  func carriedState(of partition: TopicPartition, to sha: String) -> PartitionState? {
+    guard var state = partitionState(of: partition, createdAtMilliseconds: 0, withKept: false)
+    else { return nil }
+    // The pipeline-wide tensors, with the trainer's list of domains emptied (that of a lane
+    // with none).
+    state.tensors = state.tensors.filter { $0.key.hasPrefix(".") }
+      .merging(trainer.stateTensors(ofLane: .min).filter { $0.key == Trainer.StateTensor.domains })
+    { _, empty in empty }
+    state.book = DomainBook()
+    state.backboneSHA256 = sha
+    return state
+  }
+
   /// Takes a record of a partition adopted from a backbone this pipeline left
-  /// (`BackboneSwitch.late`): skipped, unless it is the partition's switch record to this
-  /// pipeline's backbone, where the partition is re-based alone (its window read again through
-  /// `history`, none: its kernels from zero) and goes on from there.
-  func catchUp(_ control: ControlRecord?, in partition: TopicPartition, at offset: Int64) throws {
+  /// (`BackboneSwitch.late`). Before the partition's switch record to this pipeline's backbone,
+  /// `feed` gives it to the pipeline on the backbone left that holds the partition's state
+  /// (`BackboneSwitch.lateOld`; none when that backbone could not be loaded: then it is
+  /// skipped). At the record the partition is re-based alone, as one process would at its
+  /// switch: its window read again through `history`, or, without one, its waiting
+  /// impressions carried over and its kernels from zero; its counts and retired versions are
+  /// those the pipeline on the old backbone reached.
+  func catchUp(
+    _ control: ControlRecord?, in partition: TopicPartition, at offset: Int64,
+    feed: (Pipeline) throws -> Void
+  ) throws {
     guard let control, control.action == .backboneSwitch,
       control.backboneSHA256 == backboneSHA256
-    else { return }
+    else {
+      if let old = backboneSwitch.lateOld[partition] { try feed(old) }
+      return
+    }
     backboneSwitch.late.remove(partition)
+    let old = backboneSwitch.lateOld.removeValue(forKey: partition)
+    let rebase = try Self.rebasePipeline(
+      configuration, backbone: backbone, sha: backboneSHA256, logger: logger)
     if let from = control.rebaseFrom, from < offset {
       guard let history else {
         throw ServiceError(
           .configuration,
           "\(partition) must be re-based, and this input cannot be read again")
       }
-      let rebase = try Self.rebasePipeline(
-        configuration, backbone: backbone, sha: backboneSHA256, logger: logger)
       _ = try readWindows([partition: (from, offset)], into: rebase, history)
-      if let rebased = rebase.partitionState(of: partition, createdAtMilliseconds: 0) {
-        try adopt(rebased)
+    } else if let carried = old?.carriedState(of: partition, to: backboneSHA256) {
+      try rebase.adopt(carried)
+    }
+    if var rebased = rebase.partitionState(of: partition, createdAtMilliseconds: 0) {
+      if let old, let counted = old.partitionState(of: partition, createdAtMilliseconds: 0) {
+        // Counted as one process counts: every record up to the switch record, on the old
+        // backbone; its domains retired, so that they number on if they come back.
+        rebased.tensors.merge(counted.tensors.filter { $0.key.hasPrefix(".pipeline/") }) {
+          _, counted in counted
+        }
+        var book = counted.book
+        let lane = lanes.lane(of: partition)
+        for domain in old.trainer.domains(ofLane: lane) { book.retire(domain, lane: lane) }
+        rebased.book = book
       }
+      try adopt(rebased)
     }
     passOver(partition, at: offset)
-    unannouncedSwitch[partition] = offset
     logger.info(
       "re-based a partition taken over from the old backbone at its switch record",
       ["partition": partition.description, "offset": "\(offset)"])

@@ -223,6 +223,7 @@ extension Pipeline {
     // What it read after its switch record goes with it (its next owner reads it again).
     backboneSwitch.waiting[partition] = nil
     backboneSwitch.late.remove(partition)
+    backboneSwitch.lateOld[partition] = nil
     if backboneSwitch.waiting.isEmpty { backboneSwitch.target = nil }
   }
 

@@ -223,7 +223,8 @@ public final class Pipeline {
           try catchUp(
             ControlRecord.isControl(record.value)
               ? try? ControlRecord(parsing: record.value) : nil,
-            in: record.topicPartition, at: record.offset)
+            in: record.topicPartition, at: record.offset
+          ) { try $0.process([record]) }
           continue
         }
         if backboneSwitch.holds(record.topicPartition) {
@@ -313,7 +314,9 @@ public final class Pipeline {
         if backboneSwitch.late.contains(record.topicPartition) {
           var control: ControlRecord?
           if case .control(let read) = record.outcome { control = read }
-          try catchUp(control, in: record.topicPartition, at: record.offset)
+          try catchUp(control, in: record.topicPartition, at: record.offset) {
+            try $0.process([record])
+          }
           continue
         }
         if backboneSwitch.holds(record.topicPartition) {
