@@ -154,7 +154,7 @@ import Testing
     #expect(try KafkaTopicReader.readAll("kernels", configuration: kafka).count == topic.count)
 
     try pipeline.process(Array(records[firstSwitch...]))
-    #expect(pipeline.backboneSHA256 == new.weightsSHA256)
+    try await BackboneSwitchTests.waitForTheSwitch(pipeline, to: new.weightsSHA256)
     let manifest = try #require(try pipeline.checkpoint(createdAtMilliseconds: 2_000))
     try pipeline.checkpoint(createdAtMilliseconds: 3_000)
     topic = try KafkaTopicReader.readAll("kernels", configuration: kafka)

@@ -100,6 +100,17 @@ import Testing
     return result
   }
 
+  /// Asks `pipeline` to switch until it has switched to `sha` (its re-base reads the windows in
+  /// the background, as under `serve`, whose training loop asks every 100 ms): 30 s at most.
+  static func waitForTheSwitch(_ pipeline: Pipeline, to sha: String) async throws {
+    let deadline = ContinuousClock.now + .seconds(30)
+    while pipeline.backboneSHA256 != sha && ContinuousClock.now < deadline {
+      try await Task.sleep(for: .milliseconds(10))
+      try pipeline.switchBackboneIfReady()
+    }
+    try #require(pipeline.backboneSHA256 == sha)
+  }
+
   static func pipeline(_ backbone: Backbone, sha: String, metrics: MetricsRegistry? = nil) throws
     -> Pipeline
   {
@@ -406,7 +417,7 @@ import Testing
     #expect(rebase.isCaughtUp)
     #expect(partitionsShown() == 3)
     try background.process(Array(records[firstSwitch...]))
-    #expect(background.backboneSHA256 == newSHA)
+    try await Self.waitForTheSwitch(background, to: newSHA)
     #expect(
       SafeTensors(tensors: background.stateTensors()).encoded()
         == SafeTensors(tensors: atTheSwitch.stateTensors()).encoded())
@@ -414,6 +425,31 @@ import Testing
     let readAtTheSwitch = ServeProcess.value(
       of: "iak_backbone_rebase_records_total", in: metrics.render())
     #expect(readAtTheSwitch < 20, "read \(readAtTheSwitch) records at the switch")
+  }
+
+  @Test func aSwitchNotAnnouncedReBasesInTheBackgroundWhileThePartitionsWait() async throws {
+    let records = withControls(
+      Self.regionKeyedRecords(), after: [300, 301, 302], action: .backboneSwitch)
+    let atTheSwitch = try switchingPipeline(records, reading: [0, 1, 2])
+    try atTheSwitch.process(records)
+    #expect(atTheSwitch.backboneSHA256 == newSHA)
+    let background = try switchingPipeline(records, reading: [0, 1, 2])
+    background.rebasesInBackground = true
+    // The call returns with every partition at its switch record and the re-base under way;
+    // what came after the records is held.
+    try background.process(records)
+    #expect(background.backboneSHA256 == "old")
+    #expect(background.backgroundRebase != nil)
+    #expect(background.offsets.count == 3)
+    for (partition, offset) in background.offsets {
+      #expect(
+        records.first { $0.topicPartition == partition && $0.offset == offset }
+          .map { ControlRecord.isControl($0.value) } == true)
+    }
+    try await Self.waitForTheSwitch(background, to: newSHA)
+    #expect(
+      SafeTensors(tensors: background.stateTensors()).encoded()
+        == SafeTensors(tensors: atTheSwitch.stateTensors()).encoded())
   }
 
   @Test func anAbandonedAnnouncementStopsTheBackgroundReBaseAndSwitchesNothing() throws {
@@ -528,8 +564,10 @@ import Testing
         ["--set", $0]
       })
     let new = try Backbone.load(from: newFolder)
-    let control = ControlRecord(switchingTo: new.weightsSHA256, directory: newFolder)
     let cut = serve.lines.count / 3
+    // With a window, not announced: serve re-bases in the background while the partition waits.
+    let control = ControlRecord(
+      switchingTo: new.weightsSHA256, directory: newFolder, rebaseFrom: Int64(cut / 2))
     let lines = Array(serve.lines[..<cut]) + [control.jsonLine] + Array(serve.lines[cut...])
     func write(upTo count: Int) throws {
       try (lines[..<count].joined(separator: "\n") + "\n").write(
@@ -539,6 +577,7 @@ import Testing
     let first = try serve.run()
     #expect(first.status == 0, "\(first.log.suffix(5))")
     #expect(first.lines(containing: "switched the backbone").count == 1)
+    #expect(first.lines(containing: "the re-base reads the windows in the background").count == 1)
     let store = try SnapshotStore(directory: serve.store, keep: 100, createIfMissing: false)
     let manifest = try #require(store.listVersions().last?.manifest)
     #expect(manifest.backboneSHA256 == new.weightsSHA256)

@@ -39,7 +39,8 @@ extension CommandSpec {
       looked up per partition in the records' Kafka timestamps when the switch records are
       written, and carried in each record as an offset. The re-base reads the window again
       with a consumer outside the group. By default it does so at the switch, while the
-      partitions wait. With --switch-after, upgrade first writes an announcement
+      partitions wait: serve reads the windows on a thread of its own meanwhile (its training
+      loop, checkpoints and health go on), replay reads them at once. With --switch-after, upgrade first writes an announcement
       (backbone-prepare) with the same windows: each serve then re-bases in the background,
       on a thread of its own, following the live input while it goes on training and
       publishing on the old backbone (iak_backbone_rebase_lag_records), and the switch records

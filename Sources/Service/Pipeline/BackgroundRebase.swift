@@ -102,6 +102,9 @@ final class BackgroundRebase: @unchecked Sendable {
     }
   }
 
+  /// Whether the worker stopped on a failure (`finish(at:)` then logs it and returns nil).
+  var hasFailed: Bool { shared.withLock { $0.failure != nil } }
+
   /// Lets every partition be read up to its end in `ends` (its switch record), waits until it
   /// has, and returns the pipeline; nil, with the reason logged, when the re-base failed.
   func finish(at ends: [TopicPartition: Int64]) -> Pipeline? {

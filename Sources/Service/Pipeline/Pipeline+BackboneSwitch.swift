@@ -230,15 +230,16 @@ extension Pipeline {
   }
 
   /// Switches when every held partition, and every partition the caller reads
-  /// (`inputPartitions`), waits at its switch record.
-  func switchBackboneIfReady() throws {
+  /// (`inputPartitions`), waits at its switch record; with `rebasesInBackground`, once the
+  /// background re-base has reached the records, unless `waitingForTheRebase` (then it waits
+  /// for it here).
+  func switchBackboneIfReady(waitingForTheRebase: Bool = false) throws {
     guard let target = backboneSwitch.target,
       !backboneSwitch.waiting.isEmpty,
       state.offsets.keys.allSatisfy({ backboneSwitch.holds($0) }),
       (inputPartitions?() ?? []).allSatisfy({ backboneSwitch.holds($0) })
     else { return }
     let waiting = backboneSwitch.waiting
-    backboneSwitch = BackboneSwitch()
     var windows: [TopicPartition: (from: Int64, until: Int64)] = [:]
     for (partition, wait) in waiting where wait.switched == nil {
       if let from = wait.rebaseFrom, from < wait.offset { windows[partition] = (from, wait.offset) }
@@ -249,6 +250,15 @@ extension Pipeline {
     for (partition, wait) in waiting where wait.switched == nil {
       if let kept = resumed?[partition] { windows[partition] = (kept.nextOffset, wait.offset) }
     }
+    // In `serve` the windows are read in the background while the partitions wait: the
+    // training loop goes on (checkpoints, hand-overs, its health), and calls again until the
+    // re-base has reached every switch record.
+    if rebasesInBackground, !waitingForTheRebase, resumed == nil, !windows.isEmpty,
+      !backgroundRebaseReached(target, windows)
+    {
+      return
+    }
+    backboneSwitch = BackboneSwitch()
     // What a background re-base of the same windows has read so far is taken over; the rest
     // of every window is read now.
     var started: Pipeline?
@@ -310,6 +320,34 @@ extension Pipeline {
         }
       }
     }
+  }
+
+  /// Whether the background re-base of `windows` for `target` has read every window up to its
+  /// end (or failed: the switch then re-bases itself); starts it, or adds the windows it
+  /// lacks, when not.
+  private func backgroundRebaseReached(
+    _ target: ControlRecord, _ windows: [TopicPartition: (from: Int64, until: Int64)]
+  ) -> Bool {
+    if let running = backgroundRebase,
+      running.target.backboneSHA256 != target.backboneSHA256
+        || running.windows.contains(where: { windows[$0.key]?.from != $0.value })
+    {
+      running.cancel()
+      backgroundRebase = nil
+    }
+    if backgroundRebase == nil {
+      startBackgroundRebase(for: target)
+      logger.info(
+        "every partition is at its switch record; the re-base reads the windows in the "
+          + "background, and the switch follows once it has reached the records",
+        ["backbone": target.backboneSHA256, "partitions": "\(windows.count)"])
+    }
+    let rebase = backgroundRebase!
+    for (partition, window) in windows {
+      rebase.add(partition, from: window.from, cap: window.until)
+    }
+    rebase.advance(to: windows.mapValues(\.until))
+    return rebase.isCaughtUp || rebase.hasFailed
   }
 
   /// Moves to `target`'s backbone. The state after the switch (kernels, batches, joiner,
@@ -680,19 +718,23 @@ extension Pipeline {
       running.cancel()
       backgroundRebase = nil
     }
-    if backgroundRebase == nil {
-      let configuration = configuration
-      let loader = backboneLoader
-      let logger = logger
-      backgroundRebase = BackgroundRebase(
-        target: control,
-        make: {
-          try Self.rebasePipeline(
-            configuration, backbone: try loader(control), sha: control.backboneSHA256,
-            logger: logger)
-        }, history: history, logger: logger.child("rebase"), metrics: metrics)
-    }
+    if backgroundRebase == nil { startBackgroundRebase(for: control) }
     backgroundRebase?.add(partition, from: from, cap: offset + 1)
+  }
+
+  /// Starts a background re-base on `control`'s backbone, with no partition yet.
+  func startBackgroundRebase(for control: ControlRecord) {
+    guard let history else { return }
+    let configuration = configuration
+    let loader = backboneLoader
+    let logger = logger
+    backgroundRebase = BackgroundRebase(
+      target: control,
+      make: {
+        try Self.rebasePipeline(
+          configuration, backbone: try loader(control), sha: control.backboneSHA256,
+          logger: logger)
+      }, history: history, logger: logger.child("rebase"), metrics: metrics)
   }
 }
 

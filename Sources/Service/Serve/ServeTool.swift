@@ -219,6 +219,7 @@ struct ServeTool {
             ["records": "\(dropped)"])
         }
       }
+      if ending.trainsQueuedRecords { loop.completesASwitchBeforeStopping() }
       serving.queue.submit(ServeRequest(.stop))
     }
     // The watchdog bounds this wait.

@@ -36,6 +36,9 @@ final class TrainingLoop: @unchecked Sendable {
   private let processed: Mutex<[TopicPartition: Int64]>
   /// Where the loop is; changed only by the thread running `run()`.
   private let lifecycle = WaitableState(TrainingLifecycle())
+  /// Set at the end of the input (`completesASwitchBeforeStopping()`): a backbone switch whose
+  /// partitions all wait is made before the final checkpoint, its re-base waited for.
+  private let completesASwitchAtStop = Atomic<Bool>(false)
   private var sinceCheckpoint = 0
   /// Whether state changed without records (a partition taken over or released) since the
   /// newest snapshot.
@@ -147,7 +150,7 @@ final class TrainingLoop: @unchecked Sendable {
       case .request(let request)?:
         answer(request)
       case nil:
-        break
+        switchBackboneIfReady()
       }
       if case .running = state, isDue { checkpoint(reason: "interval") }
     }
@@ -171,6 +174,32 @@ final class TrainingLoop: @unchecked Sendable {
     remember(records, arrivedAt: arrivedAt)
   }
 
+  /// Makes a backbone switch whose partitions all wait, once its background re-base has
+  /// reached them (`Pipeline.switchBackboneIfReady()`), while no record comes; a failure stops
+  /// the loop.
+  private func switchBackboneIfReady(waitingForTheRebase: Bool = false) {
+    guard case .running = state else { return }
+    let backbone = pipeline.backboneSHA256
+    do {
+      try pipeline.switchBackboneIfReady(waitingForTheRebase: waitingForTheRebase)
+      if pipeline.backboneSHA256 != backbone {
+        noteOffsets()
+        isStateChanged = true
+      }
+    } catch {
+      let failure = ServeFailure(.training, "\(error)")
+      logger.error("stopping: \(failure.message)")
+      fail(failure)
+    }
+  }
+
+  /// Makes the stop that follows complete a backbone switch whose partitions all wait (the end
+  /// of the input: nothing more will come, and a stop before it would leave it to every
+  /// later start).
+  func completesASwitchBeforeStopping() {
+    completesASwitchAtStop.store(true, ordering: .releasing)
+  }
+
   /// Does what `request` asks and answers it.
   private func answer(_ request: ServeRequest) {
     switch request.kind {
@@ -178,6 +207,9 @@ final class TrainingLoop: @unchecked Sendable {
       checkpoint(reason: reason)
       request.complete()
     case .stop:
+      if completesASwitchAtStop.load(ordering: .acquiring) {
+        switchBackboneIfReady(waitingForTheRebase: true)
+      }
       if case .checkpoint(let reason) = lifecycle.update({ $0.stopRequested() }) {
         drain(reason: reason)
       }
