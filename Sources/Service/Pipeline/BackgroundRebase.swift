@@ -159,17 +159,31 @@ final class BackgroundRebase: @unchecked Sendable {
       logger.info(
         "re-basing in the background on the new backbone",
         ["backbone": target.backboneSHA256, "dir": target.backboneDirectory])
+      var read = 0
+      var noted = ContinuousClock.now
       while let (partition, from, until) = nextChunk() {
         let records = try history(partition, from, until)
         try pipeline!.process(records.filter { !ControlRecord.isControl($0.value) })
         let kernels = pipeline!.trainer.kernels.reduce(into: [:]) { result, entry in
           result[entry.key] = (entry.value, pipeline!.isServing(entry.key))
         }
-        shared.withLock {
-          $0.partitions[partition]?.next = until
-          $0.kernels = kernels
+        let lag = shared.withLock { shared -> Int64 in
+          shared.partitions[partition]?.next = until
+          shared.kernels = kernels
+          return shared.partitions.values.reduce(0) { $0 + max(0, $1.cap - $1.next) }
+        }
+        read += records.count
+        if ContinuousClock.now - noted >= .seconds(10) {
+          noted = .now
+          logger.info(
+            "background re-base",
+            [
+              "records_read": "\(read)", "behind_live_records": "\(lag)",
+              "domains": "\(kernels.count)",
+            ])
         }
       }
+      logger.info("background re-base ended", ["records_read": "\(read)"])
     } catch {
       shared.withLock { $0.failure = "\(error)" }
     }
