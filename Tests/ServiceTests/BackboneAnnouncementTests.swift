@@ -111,13 +111,25 @@ import Testing
     let folder = Self.folder()
     defer { try? FileManager.default.removeItem(atPath: folder) }
     let pipeline = try pipeline(records, folder: folder, kafka: kafka)
+    let prepareRecord = try #require(
+      records.firstIndex { (try? ControlRecord(parsing: $0.value))?.action == .backbonePrepare })
     let before = Array(records[..<firstSwitch])
-    try pipeline.process(before)
+    // Up to a little after the announcement first: then the rest before the switch records.
+    let early = prepareRecord + 30
+    try pipeline.process(Array(before[..<early]))
+    try await Self.waitUntilCaughtUp(pipeline)
+    let rebaseID = try #require(pipeline.backgroundRebase?.id)
+    try pipeline.checkpoint(createdAtMilliseconds: 500)
+    let firstAhead = try KafkaTopicReader.readAll("kernels", configuration: kafka)
+      .filter { String(decoding: $0.key ?? [], as: UTF8.self).contains("@") }
+    #expect(!firstAhead.isEmpty)
+    #expect(firstAhead.allSatisfy { $0.header(named: "iak-version") == Array("1".utf8) })
+    try pipeline.process(Array(before[early...]))
     try await Self.waitUntilCaughtUp(pipeline)
     try pipeline.checkpoint(createdAtMilliseconds: 1_000)
 
     // What went out ahead is what a pipeline on the new backbone holds after reading each
-    // partition's window up to the live position, numbered by its steps.
+    // partition's window up to the live position, each domain's first in this re-base.
     let reference = try BackboneSwitchTests.pipeline(new, sha: new.weightsSHA256)
     for partition in Int32(0)..<3 {
       try reference.process(
@@ -137,18 +149,27 @@ import Testing
       topic.filter { !isAhead($0) }.allSatisfy {
         (try? SafeTensors.decode($0.value))?.metadata["backbone_sha256"] == "old"
       })
-    #expect(topic.filter(isAhead).count == expected.count)
+    let newest = KafkaTopicReader.latestByKey(topic.filter(isAhead))
+    #expect(newest.count == expected.count)
+    var published = 0
     for (domain, kernel) in expected {
       let key = KernelPublisher.aheadKey(domain, backboneSHA256: new.weightsSHA256)
       #expect(key == domain + "@" + new.weightsSHA256.prefix(12))
-      let record = try #require(topic.first { $0.key == Array(key.utf8) }, "\(key)")
+      let record = try #require(newest[Array(key.utf8)], "\(key)")
       let file = try SafeTensors.decode(record.value)
       #expect(file.tensors == kernel.weightTensors())
       #expect(file.metadata["backbone_sha256"] == new.weightsSHA256)
-      #expect(file.metadata["kernel_version"] == "\(kernel.stepCount)")
-      #expect(record.header(named: "iak-version") == Array("\(kernel.stepCount)".utf8))
+      // Numbered on within the re-base: 2 when it changed since the first checkpoint.
+      let first = firstAhead.first { $0.key == Array(key.utf8) }
+      let unchanged = try first.map { try SafeTensors.decode($0.value).tensors } == file.tensors
+      let version = unchanged ? "1" : first == nil ? "1" : "2"
+      if !unchanged && first != nil { published += 1 }
+      #expect(file.metadata["kernel_version"] == version)
+      #expect(record.header(named: "iak-version") == Array(version.utf8))
+      #expect(record.header(named: "iak-rebase") == Array(rebaseID.utf8))
       #expect(file.metadata["active"] == (reference.isServing(domain) ? "true" : "false"))
     }
+    #expect(published > 0, "some kernel changed between the two checkpoints")
     // Nothing changed since: the next checkpoint sends nothing ahead again.
     try pipeline.checkpoint(createdAtMilliseconds: 1_500)
     #expect(try KafkaTopicReader.readAll("kernels", configuration: kafka).count == topic.count)

@@ -472,6 +472,36 @@ import Testing
     #expect(Self.stateWithoutCounts(pipeline) == Self.stateWithoutCounts(plain))
   }
 
+  /// A member started on the new backbone (a restart after its switch) takes a partition over
+  /// from one still on the old backbone, and reads it decoded ahead, its serving inputs
+  /// prepared with the new backbone: the partition goes on on the old backbone with the old
+  /// backbone's scores, and ends as in one process.
+  @Test func aPartitionTakenOverLateAndDecodedAheadEndsAsInOneProcess() throws {
+    let records = Self.withSwitch(Self.regionKeyedRecords(), after: [150, 181, 20], to: control)
+    let whole = try switchingPipeline(records, reading: [0, 1, 2])
+    try whole.process(records)
+    let moving = TopicPartition(topic: "events", partition: 1)
+    let first = try switchingPipeline(records, reading: [0, 1])
+    try first.process(records[..<155].filter { $0.partition != 2 })
+    #expect(first.backboneSHA256 == "old")
+    let state = try #require(first.partitionState(of: moving, createdAtMilliseconds: 0))
+    let second = try Self.pipeline(new, sha: newSHA)
+    second.previousBackbones = ["old"]
+    let (old, new) = (old, new)
+    second.backboneLoader = { $0.backboneSHA256 == "old" ? old : new }
+    second.inputPartitions = { [moving] }
+    try second.adopt(state)
+    let decoder = second.decoder
+    let prepare = second.makeServingInputs()
+    let rest = records[155...].filter { $0.partition == 1 }
+    for start in stride(from: 0, to: rest.count, by: 7) {
+      try second.process(
+        PipelineDecodeAheadTests.decodedAhead(
+          Array(rest[start..<min(start + 7, rest.count)]), decoder: decoder, prepare: prepare))
+    }
+    #expect(Self.partitionDifferences(second, whole, 1) == [])
+  }
+
   @Test func decodingAheadAcrossASwitchMatchesProcessingTheRecords() throws {
     let records = Self.withSwitch(Self.records(), after: [60, 61, 200], to: control)
     let new = new

@@ -102,7 +102,7 @@ public final class KernelPublisher {
     timeout: Duration = .seconds(30), via transaction: KafkaProducer? = nil
   ) throws(Failure) {
     try send(
-      items, backboneSHA256: backboneSHA256, key: { $0 }, writesFiles: true,
+      items, backboneSHA256: backboneSHA256, key: { $0 }, headers: [], writesFiles: true,
       snapshotVersion: snapshotVersion, createdAtMilliseconds: createdAtMilliseconds,
       timeout: timeout, producer: transaction ?? producer)
   }
@@ -114,19 +114,26 @@ public final class KernelPublisher {
   }
 
   /// Publishes re-based kernels of the backbone `sha256` ahead of a switch, under
-  /// `aheadKey(_:backboneSHA256:)`, to the topic only; waits for every delivery.
+  /// `aheadKey(_:backboneSHA256:)` with the header `iak-rebase` (`rebase`, which names the
+  /// re-base their numbers belong to), to the topic only; waits for every delivery.
   ///
   /// - Throws: `Failure` naming the domains that were not published.
   public func publishAhead(
-    _ items: [Item], backboneSHA256 sha256: String, snapshotVersion: Int,
+    _ items: [Item], backboneSHA256 sha256: String, rebase: String, snapshotVersion: Int,
     createdAtMilliseconds: Int64, timeout: Duration = .seconds(30)
   ) throws(Failure) {
-    guard producer != nil else { return }
+    guard producer != nil else {
+      throw Failure(domains: items.map(\.kernel.domain), reason: "no kernels topic")
+    }
     try send(
       items, backboneSHA256: sha256, key: { Self.aheadKey($0, backboneSHA256: sha256) },
+      headers: [Record.Header(name: "iak-rebase", value: Array(rebase.utf8))],
       writesFiles: false, snapshotVersion: snapshotVersion,
       createdAtMilliseconds: createdAtMilliseconds, timeout: timeout, producer: producer)
   }
+
+  /// Whether it writes to a kernels topic (not only to a folder).
+  public var hasTopic: Bool { producer != nil }
 
   /// The announcement's key on the kernels topic.
   public static let announcementKey = ".backbone"
@@ -138,7 +145,7 @@ public final class KernelPublisher {
   public func announce(_ announcement: BackboneAnnouncement, timeout: Duration = .seconds(30))
     throws(Failure)
   {
-    guard let producer else { return }
+    guard let producer else { throw Failure(domains: [], reason: "no kernels topic") }
     let outcome = Mutex<String?>("delivery timed out")
     let done = DispatchSemaphore(value: 0)
     do {
@@ -168,7 +175,8 @@ public final class KernelPublisher {
   }
 
   private func send(
-    _ items: [Item], backboneSHA256: String, key: (String) -> String, writesFiles: Bool,
+    _ items: [Item], backboneSHA256: String, key: (String) -> String, headers: [Record.Header],
+    writesFiles: Bool,
     snapshotVersion: Int, createdAtMilliseconds: Int64, timeout: Duration,
     producer: KafkaProducer?
   ) throws(Failure) {
@@ -210,7 +218,7 @@ public final class KernelPublisher {
             topic: topic, key: Array(key(domain).utf8), value: bytes,
             headers: [
               Record.Header(name: "iak-version", value: Array("\(item.kernelVersion)".utf8))
-            ],
+            ] + headers,
             timestampMs: createdAtMilliseconds)
         ) { result in
           switch result {

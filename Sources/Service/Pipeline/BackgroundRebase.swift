@@ -31,8 +31,10 @@ final class BackgroundRebase: @unchecked Sendable {
     var failure: String?
     /// The re-base's kernels after its newest stretch, with whether each serves there.
     var kernels: [String: (kernel: IAKKernel, isActive: Bool)] = [:]
-    /// The step count each domain's kernel was last published ahead at.
-    var publishedSteps: [String: Int] = [:]
+    /// Each domain's newest kernel handed out to be published ahead, under which number, and
+    /// whether it was delivered.
+    var ahead: [String: (kernel: IAKKernel, isActive: Bool, version: Int, isDelivered: Bool)] =
+      [:]
   }
 
   /// The switch it prepares.
@@ -120,18 +122,30 @@ final class BackgroundRebase: @unchecked Sendable {
     return pipeline
   }
 
-  /// The re-based kernels that changed since they were last published ahead
-  /// (`aheadDelivered(_:)`), sorted by domain, each numbered by its step count: the re-base is
-  /// deterministic, so the number names one set of weights.
+  /// This re-base's identity on the kernels topic (header `iak-rebase` of the kernels it
+  /// publishes ahead): a new one each time a re-base starts.
+  let id = UUID().uuidString.lowercased()
+
+  /// The re-based kernels to publish ahead, sorted by domain: those that changed (weights or
+  /// serving) since they were last handed out, under the next number of their domain in this
+  /// re-base, and those handed out and not delivered, under the number they had. A number
+  /// names one kernel within the re-base (`id`), whatever drift does to its steps.
   func aheadItems() -> [KernelPublisher.Item] {
     shared.withLock { shared in
       shared.kernels.keys.sorted().compactMap { domain in
         let (kernel, isActive) = shared.kernels[domain]!
-        guard kernel.stepCount > 0, shared.publishedSteps[domain] != kernel.stepCount else {
-          return nil
+        guard kernel.stepCount > 0 else { return nil }
+        var version = 1
+        if let last = shared.ahead[domain] {
+          if last.kernel == kernel && last.isActive == isActive {
+            if last.isDelivered { return nil }
+            version = last.version
+          } else {
+            version = last.version + 1
+          }
         }
-        return KernelPublisher.Item(
-          kernel: kernel, kernelVersion: kernel.stepCount, isActive: isActive)
+        shared.ahead[domain] = (kernel, isActive, version, false)
+        return KernelPublisher.Item(kernel: kernel, kernelVersion: version, isActive: isActive)
       }
     }
   }
@@ -139,7 +153,9 @@ final class BackgroundRebase: @unchecked Sendable {
   /// Records that `items` were published ahead.
   func aheadDelivered(_ items: [KernelPublisher.Item]) {
     shared.withLock { shared in
-      for item in items { shared.publishedSteps[item.kernel.domain] = item.kernelVersion }
+      for item in items where shared.ahead[item.kernel.domain]?.version == item.kernelVersion {
+        shared.ahead[item.kernel.domain]?.isDelivered = true
+      }
     }
   }
 

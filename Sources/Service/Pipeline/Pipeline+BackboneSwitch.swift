@@ -47,6 +47,9 @@ struct BackboneSwitch {
   /// records (each holds the state taken over), so the partition reaches its record as it would
   /// in one process: its waiting impressions, clock, counts and retired versions.
   var lateOld: [TopicPartition: Pipeline] = [:]
+  /// The book share each late partition came with (its retired versions survive the switch
+  /// even when its backbone could not be loaded).
+  var lateBooks: [TopicPartition: DomainBook] = [:]
 
   /// Whether `partition` waits at its switch record.
   func holds(_ partition: TopicPartition) -> Bool { waiting[partition] != nil }
@@ -55,6 +58,9 @@ struct BackboneSwitch {
   mutating func hold(_ record: HeldRecord) {
     waiting[record.partition]?.records.append(record)
   }
+
+  /// The records held, over every waiting partition.
+  var heldRecordCount: Int { waiting.values.reduce(0) { $0 + $1.records.count } }
 
   /// Whether no partition waits or catches up: the per-record checks can be skipped.
   var isIdle: Bool { waiting.isEmpty && late.isEmpty }
@@ -117,6 +123,9 @@ final class ServingBackbone: Sendable {
 extension Pipeline {
   /// The manifest extra naming the folder of the backbone a snapshot was trained on.
   static let backboneDirectoryKey = "backbone_dir"
+
+  /// The records held by partitions waiting at their switch records.
+  var heldRecordCount: Int { backboneSwitch.isIdle ? 0 : backboneSwitch.heldRecordCount }
 
   /// Reads a stretch of `source`'s input again, for a re-base: the lines of a file, or a
   /// partition's records from Kafka with a consumer of its own (outside the group).
@@ -548,6 +557,7 @@ extension Pipeline {
       release(partition)
       backboneSwitch.late.insert(partition)
       backboneSwitch.lateOld[partition] = goOnOnTheBackboneLeft(adopted)
+      backboneSwitch.lateBooks[partition] = adopted.book
       logger.info(
         "took over a partition still on a backbone this process switched away from; it goes "
           + "on on that backbone up to its switch record, then it is re-based",
@@ -614,35 +624,56 @@ extension Pipeline {
       if let old = backboneSwitch.lateOld[partition] { try feed(old) }
       return
     }
-    backboneSwitch.late.remove(partition)
-    let old = backboneSwitch.lateOld.removeValue(forKey: partition)
+    let old = backboneSwitch.lateOld[partition]
+    let lane = lanes.lane(of: partition)
     let rebase = try Self.rebasePipeline(
       configuration, backbone: backbone, sha: backboneSHA256, logger: logger)
-    if let from = control.rebaseFrom, from < offset {
+    // What one process does at this record: a rollback resumes the kept state, caught up; a
+    // window is read again; otherwise the waiting impressions carry over.
+    var window: (from: Int64, until: Int64)?
+    if let from = control.rebaseFrom, from < offset { window = (from, offset) }
+    if control.isRollback, let bytes = old?.keptBackbone?.partitions[partition],
+      old?.keptBackbone?.sha256 == backboneSHA256
+    {
+      let kept = try PartitionState(bytes: bytes)
+      try rebase.adopt(kept)
+      window = kept.nextOffset < offset ? (kept.nextOffset, offset) : nil
+    } else if window == nil, let carried = old?.carriedState(of: partition, to: backboneSHA256) {
+      try rebase.adopt(carried)
+    }
+    if let window {
       guard let history else {
         throw ServiceError(
           .configuration,
           "\(partition) must be re-based, and this input cannot be read again")
       }
-      _ = try readWindows([partition: (from, offset)], into: rebase, history)
-    } else if let carried = old?.carriedState(of: partition, to: backboneSHA256) {
-      try rebase.adopt(carried)
+      _ = try readWindows([partition: window], into: rebase, history)
     }
+    // Counted as one process counts: every record up to the switch record, on the old
+    // backbone; its domains retired, so that they number on if they come back.
+    var book =
+      old.map { $0.state.book.share(ofLane: lane, domains: $0.trainer.domains(ofLane: lane)) }
+      ?? backboneSwitch.lateBooks[partition] ?? DomainBook()
+    for domain in Array(book.kernelVersions.keys) { book.retire(domain, lane: lane) }
+    let counted = old?.partitionState(of: partition, createdAtMilliseconds: 0, withKept: false)
+    backboneSwitch.late.remove(partition)
+    backboneSwitch.lateOld[partition] = nil
+    backboneSwitch.lateBooks[partition] = nil
     if var rebased = rebase.partitionState(of: partition, createdAtMilliseconds: 0) {
-      if let old, let counted = old.partitionState(of: partition, createdAtMilliseconds: 0) {
-        // Counted as one process counts: every record up to the switch record, on the old
-        // backbone; its domains retired, so that they number on if they come back.
+      if let counted {
         rebased.tensors.merge(counted.tensors.filter { $0.key.hasPrefix(".pipeline/") }) {
           _, counted in counted
         }
-        var book = counted.book
-        let lane = lanes.lane(of: partition)
-        for domain in old.trainer.domains(ofLane: lane) { book.retire(domain, lane: lane) }
-        rebased.book = book
       }
       try adopt(rebased)
     }
+    state.book.adopt(book)
+    // What one process keeps of the backbone it leaves, for a rollback.
+    if configuration.settings.checkpoint.keepsPreviousBackbone, let counted {
+      keep((counted.backboneSHA256, counted.encoded()), for: partition)
+    }
     passOver(partition, at: offset)
+    unannouncedSwitch[partition] = offset
     logger.info(
       "re-based a partition taken over from the old backbone at its switch record",
       ["partition": partition.description, "offset": "\(offset)"])
@@ -766,15 +797,19 @@ extension Pipeline {
   /// announcement of a switch made (`.backbone`). What is not delivered goes at the next
   /// checkpoint; it never fails the checkpoint (the live set and the offsets are not at stake).
   func publishForTheSwitch(snapshotVersion: Int, at createdAtMilliseconds: Int64) {
-    guard let publisher else { return }
+    // Without a topic (a folder only) nothing goes ahead, and a snapshot keeps the
+    // announcement for a start that has one.
+    guard let publisher, publisher.hasTopic else { return }
     if let rebase = backgroundRebase {
       let items = rebase.aheadItems()
       do throws(KernelPublisher.Failure) {
         try publisher.publishAhead(
-          items, backboneSHA256: rebase.target.backboneSHA256, snapshotVersion: snapshotVersion,
-          createdAtMilliseconds: createdAtMilliseconds)
+          items, backboneSHA256: rebase.target.backboneSHA256, rebase: rebase.id,
+          snapshotVersion: snapshotVersion, createdAtMilliseconds: createdAtMilliseconds)
         rebase.aheadDelivered(items)
       } catch {
+        let failed = Set(error.domains)
+        rebase.aheadDelivered(items.filter { !failed.contains($0.kernel.domain) })
         logger.warning(
           "re-based kernels were not published ahead; they go again at the next checkpoint",
           ["error": error.description])
@@ -849,10 +884,8 @@ extension Pipeline {
   }
 
   /// The kept states in a snapshot's `tensors` (none, with a note, when
-  /// `checkpoint.keep_previous_backbone` is off).
-  ///
-  /// - Throws: `ServiceError` (`stateUnreadable`) when one is not a partition state.
-  func keptState(inSnapshot tensors: [String: Tensor]) throws -> KeptBackbone? {
+  /// `checkpoint.keep_previous_backbone` is off); one that cannot be read is left out, logged.
+  func keptState(inSnapshot tensors: [String: Tensor]) -> KeptBackbone? {
     let kept = tensors.filter { $0.key.hasPrefix(KeptBackbone.tensorPrefix) }
     guard !kept.isEmpty else { return nil }
     guard configuration.settings.checkpoint.keepsPreviousBackbone else {
@@ -862,11 +895,18 @@ extension Pipeline {
       return nil
     }
     var result: KeptBackbone?
-    for (_, tensor) in kept {
-      let bytes = try tensor.uint8s()
-      let state = try PartitionState(bytes: bytes)
-      if result == nil { result = KeptBackbone(sha256: state.backboneSHA256, partitions: [:]) }
-      result!.partitions[state.partition] = bytes
+    for (name, tensor) in kept.sorted(by: { $0.key < $1.key }) {
+      do {
+        let bytes = try tensor.uint8s()
+        let state = try PartitionState(bytes: bytes)
+        if result == nil { result = KeptBackbone(sha256: state.backboneSHA256, partitions: [:]) }
+        guard state.backboneSHA256 == result!.sha256 else { continue }
+        result!.partitions[state.partition] = bytes
+      } catch {
+        logger.error(
+          "a kept partition state in the snapshot cannot be read; a rollback starts that "
+            + "partition's kernels again", ["tensor": name, "error": "\(error)"])
+      }
     }
     return result
   }

@@ -83,7 +83,7 @@ extension Pipeline {
     let manifest = snapshot.manifest
     try checkSettings(of: manifest)
     let tensors = snapshot.payload.tensors
-    let kept = try keptState(inSnapshot: tensors)
+    let kept = keptState(inSnapshot: tensors)
     try trainer.restore(stateTensors: tensors)
     drift = try DriftMonitor(settings: configuration.driftSettings, stateTensors: tensors)
     let ingested = try IngestTensors(tensors, source: "snapshot \(manifest.version)")
@@ -224,6 +224,7 @@ extension Pipeline {
     backboneSwitch.waiting[partition] = nil
     backboneSwitch.late.remove(partition)
     backboneSwitch.lateOld[partition] = nil
+    backboneSwitch.lateBooks[partition] = nil
     if backboneSwitch.waiting.isEmpty { backboneSwitch.target = nil }
   }
 

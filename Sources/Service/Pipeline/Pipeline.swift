@@ -315,7 +315,10 @@ public final class Pipeline {
           var control: ControlRecord?
           if case .control(let read) = record.outcome { control = read }
           try catchUp(control, in: record.topicPartition, at: record.offset) {
-            try $0.process([record])
+            // Its serving input, if any, was prepared with this pipeline's backbone.
+            var fed = record
+            fed.servingInput = nil
+            try $0.process([fed])
           }
           continue
         }

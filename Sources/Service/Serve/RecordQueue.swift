@@ -101,6 +101,15 @@ final class RecordQueue: @unchecked Sendable {
     return item
   }
 
+  /// The next item when it is a request (nothing is taken when records come first).
+  func nextRequest() -> ServeRequest? {
+    condition.lock()
+    defer { condition.unlock() }
+    guard head < items.count, case .request(let request) = items[head] else { return nil }
+    head += 1
+    return request
+  }
+
   /// Waits up to `timeout` until fewer than `capacity` records wait; returns whether they do.
   func waitForRoom(timeout: Duration) -> Bool {
     let deadline = Date().addingTimeInterval(timeout.inSeconds)

@@ -219,7 +219,10 @@ struct ServeTool {
             ["records": "\(dropped)"])
         }
       }
-      if ending.trainsQueuedRecords { loop.completesASwitchBeforeStopping() }
+      // A file read to its end: nothing more will come, so a switch waiting for its re-base is
+      // made before the final checkpoint. From Kafka it is left to the next start (the wait
+      // could outlast shutdown.timeout).
+      if ending.trainsQueuedRecords && !service.isKafka { loop.completesASwitchBeforeStopping() }
       serving.queue.submit(ServeRequest(.stop))
     }
     // The watchdog bounds this wait.

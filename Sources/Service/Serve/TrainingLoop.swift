@@ -143,6 +143,19 @@ final class TrainingLoop: @unchecked Sendable {
   func run() {
     guard lifecycle.update({ $0.started() }) == .serve else { return }
     while case .running = state {
+      // While a backbone switch waits for its re-base, what the partitions read after their
+      // switch records is held in memory: at the queue's capacity the loop takes no more
+      // records (the consumer then pauses), only requests that come first.
+      if pipeline.heldRecordCount >= queue.capacity {
+        if let request = queue.nextRequest() {
+          answer(request)
+        } else {
+          Thread.sleep(forTimeInterval: 0.05)
+          switchBackboneIfReady()
+        }
+        if case .running = state, isDue { checkpoint(reason: "interval") }
+        continue
+      }
       // The bounded wait wakes the loop for its timers (the checkpoint interval, a retry).
       switch queue.next(timeout: .milliseconds(100)) {
       case .records(let records, let arrivedAt)?:

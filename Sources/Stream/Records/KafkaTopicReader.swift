@@ -27,7 +27,10 @@ public enum KafkaTopicReader {
 
   /// The records of each partition in `ranges` from its start (inclusive) to its end
   /// (exclusive), in partition order, then offset order; a record the log no longer holds is
-  /// missing from the result (the caller compares counts when it must have all).
+  /// missing from the result (the caller compares counts when it must have all). A record at or
+  /// past a partition's end ends it too: the offsets before it may be transaction markers,
+  /// which are never delivered (a range whose last offsets are markers with nothing after them
+  /// waits out `timeout`).
   /// - Throws: `KafkaError` if a partition does not reach its end in `timeout`.
   public static func read(
     _ ranges: [TopicPartition: (from: Int64, until: Int64)], configuration: KafkaConfiguration,
@@ -57,7 +60,13 @@ public enum KafkaTopicReader {
       }
       for record in try consumer.poll(maxRecords: 1000, timeout: .milliseconds(100)) {
         let partition = record.topicPartition
-        guard let end = ranges[partition]?.until, record.offset < end else { continue }
+        guard let end = ranges[partition]?.until else { continue }
+        // A record at or past the end ends the range too: the offsets before it may be
+        // transaction markers, which are never delivered.
+        guard record.offset < end else {
+          remaining.remove(partition)
+          continue
+        }
         records[partition, default: []].append(record)
         if record.offset + 1 >= end { remaining.remove(partition) }
       }
