@@ -502,6 +502,41 @@ import Testing
     #expect(Self.partitionDifferences(second, whole, 1) == [])
   }
 
+  /// A partition taken over late whose backbone cannot be loaded on the member: its records up
+  /// to its switch record are skipped, but the versions its kernels were published under stay
+  /// retired, so that a domain coming back numbers on from them.
+  @Test func aLatePartitionWhoseBackboneCannotBeLoadedKeepsItsRetiredVersions() throws {
+    let records = Self.withSwitch(Self.regionKeyedRecords(), after: [150, 181, 20], to: control)
+    let moving = TopicPartition(topic: "events", partition: 1)
+    let folder = try TemporaryFolder.make("iak-late-book")
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    let first = try Pipeline(
+      configuration: try HostileInputTests.configuration(), backbone: old, backboneSHA256: "old",
+      store: try SnapshotStore(directory: folder, keep: 2), publisher: nil, alertEmitter: nil,
+      deadLetters: nil, logger: .disabled, metrics: nil)
+    first.backboneDirectory = "/shared/old"
+    try first.process(records[..<155].filter { $0.partition == 1 })
+    try first.checkpoint(createdAtMilliseconds: 0)
+    let state = try #require(first.partitionState(of: moving, createdAtMilliseconds: 0))
+    try #require(!state.book.kernelVersions.isEmpty)
+    let second = try Self.pipeline(new, sha: newSHA)
+    second.previousBackbones = ["old"]
+    let new = new
+    second.backboneLoader = { control in
+      guard control.backboneSHA256 != "old" else {
+        throw ServiceError(.io, "no such folder: \(control.backboneDirectory)")
+      }
+      return new
+    }
+    second.inputPartitions = { [moving] }
+    try second.adopt(state)
+    try second.process(records[155...].filter { $0.partition == 1 })
+    #expect(second.offsets[moving] != nil)
+    for (domain, version) in state.book.kernelVersions {
+      #expect(second.book.retired[domain]?.version == version, "\(domain)")
+    }
+  }
+
   @Test func decodingAheadAcrossASwitchMatchesProcessingTheRecords() throws {
     let records = Self.withSwitch(Self.records(), after: [60, 61, 200], to: control)
     let new = new
