@@ -17,7 +17,9 @@ import Testing
   /// Region-keyed records with a switch to the new backbone (each partition's window from its
   /// offset 10 * (partition + 1)) after input position 100, and a rollback to the old one after
   /// position 250.
-  func records() -> [Record] {
+  func records(switchAfter: [Int] = [100, 101, 102], rollbackAfter: [Int] = [250, 251, 252])
+    -> [Record]
+  {
     let (oldSHA, newSHA) = (old.weightsSHA256, new.weightsSHA256)
     let placeholder = ControlRecord(switchingTo: newSHA, directory: "/placeholder")
     func with(_ records: [Record], after: [Int], _ make: (Int32) -> ControlRecord) -> [Record] {
@@ -28,11 +30,11 @@ import Testing
         return copy
       }
     }
-    let switched = with(BackboneSwitchTests.regionKeyedRecords(), after: [100, 101, 102]) {
+    let switched = with(BackboneSwitchTests.regionKeyedRecords(), after: switchAfter) {
       ControlRecord(
         switchingTo: newSHA, directory: "/shared/new", rebaseFrom: 10 * Int64($0 + 1))
     }
-    return with(switched, after: [250, 251, 252]) { _ in
+    return with(switched, after: rollbackAfter) { _ in
       ControlRecord(switchingTo: oldSHA, directory: "/shared/old", isRollback: true)
     }
   }
@@ -50,6 +52,7 @@ import Testing
       store: try folder.map { try SnapshotStore(directory: $0, keep: 10) }, publisher: nil,
       alertEmitter: nil, deadLetters: nil, logger: .disabled, metrics: nil)
     let (old, new) = (old, new)
+    pipeline.backboneDirectory = backbone == old ? "/shared/old" : "/shared/new"
     pipeline.backboneLoader = { $0.backboneSHA256 == new.weightsSHA256 ? new : old }
     pipeline.history = { partition, from, until in
       records.filter { $0.topicPartition == partition && $0.offset >= from && $0.offset < until }
@@ -217,5 +220,39 @@ import Testing
     #expect(
       served.payload.tensors.keys.contains { $0.hasPrefix(KeptBackbone.tensorPrefix) },
       "it keeps the new backbone's state in turn")
+  }
+
+  /// A partition handed over from a member still on the old backbone to one that switched
+  /// (it goes on on the old backbone up to its switch record, then keeps that state), and
+  /// rolled back later: it ends as in one process.
+  @Test func aPartitionTakenOverLateRollsBackAsInOneProcess() throws {
+    let records = records(switchAfter: [150, 181, 20], rollbackAfter: [300, 301, 302])
+    let whole = try pipeline(on: old, records, keeping: true)
+    try whole.process(records)
+    #expect(whole.backboneSHA256 == old.weightsSHA256)
+    let first = try pipeline(on: old, records, keeping: true)
+    let second = try pipeline(on: old, records, keeping: true)
+    first.inputPartitions = { [0, 1].map { TopicPartition(topic: "events", partition: $0) } }
+    second.inputPartitions = { [TopicPartition(topic: "events", partition: 2)] }
+    let moving = TopicPartition(topic: "events", partition: 1)
+    var owner: [Int32: Pipeline] = [0: first, 1: first, 2: second]
+    for (index, record) in records.enumerated() {
+      if index == 155 {
+        #expect(first.backboneSHA256 == old.weightsSHA256)
+        #expect(second.backboneSHA256 == new.weightsSHA256)
+        let state = try #require(first.partitionState(of: moving, createdAtMilliseconds: 0))
+        first.release(moving)
+        first.inputPartitions = { [TopicPartition(topic: "events", partition: 0)] }
+        second.inputPartitions = { [1, 2].map { TopicPartition(topic: "events", partition: $0) } }
+        try second.adopt(state)
+        owner[1] = second
+      }
+      try owner[record.partition]!.process([record])
+    }
+    #expect(second.backboneSHA256 == old.weightsSHA256)
+    #expect(second.keptBackbone?.partitions[moving] != nil)
+    #expect(BackboneSwitchTests.partitionDifferences(second, whole, 1) == [])
+    #expect(BackboneSwitchTests.partitionDifferences(second, whole, 2) == [])
+    #expect(BackboneSwitchTests.partitionDifferences(first, whole, 0) == [])
   }
 }
