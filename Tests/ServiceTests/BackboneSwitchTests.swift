@@ -452,6 +452,57 @@ import Testing
         == SafeTensors(tensors: atTheSwitch.stateTensors()).encoded())
   }
 
+  /// Under serve's training loop, a switch waiting for its re-base holds what comes after the
+  /// switch records only up to the queue's capacity: then the loop takes no more records (the
+  /// consumer would pause), and takes them again once the switch is made.
+  @Test func whileASwitchWaitsForItsReBaseTheLoopHoldsOnlyAQueueOfRecords() async throws {
+    let records = withControls(
+      Self.regionKeyedRecords(), after: [100, 101, 102], action: .backboneSwitch)
+    let atTheSwitch = try switchingPipeline(records, reading: [0, 1, 2])
+    try atTheSwitch.process(records)
+    let pipeline = try switchingPipeline(records, reading: [0, 1, 2])
+    pipeline.rebasesInBackground = true
+    // The re-base cannot read its windows until the gate opens.
+    let gate = DispatchSemaphore(value: 0)
+    pipeline.history = { partition, from, until in
+      gate.wait()
+      gate.signal()
+      return records.filter {
+        $0.topicPartition == partition && $0.offset >= from && $0.offset < until
+      }
+    }
+    let queue = RecordQueue(capacity: 20)
+    let loop = TrainingLoop(
+      pipeline: pipeline, source: try FileRecordSource(bytes: [], topic: "events"), queue: queue,
+      metrics: ServeMetrics(MetricsRegistry()), interval: .events(1_000_000), logger: .disabled)
+    let thread = Thread { loop.run() }
+    thread.start()
+    let decoder = pipeline.decoder
+    for start in stride(from: 0, to: records.count, by: 10) {
+      queue.append(
+        records[start..<min(start + 10, records.count)].map { decoder.decodeAhead($0) },
+        arrivedAt: .now)
+    }
+    // The loop takes records until every partition waits and a queue's worth is held.
+    try await Task.sleep(for: .seconds(2))
+    let waiting = queue.count
+    #expect(waiting > 0, "the loop took every record while the switch waited")
+    try await Task.sleep(for: .milliseconds(500))
+    #expect(queue.count == waiting, "it took more records while the switch waited")
+    gate.signal()
+    let deadline = ContinuousClock.now + .seconds(30)
+    while queue.count > 0 && ContinuousClock.now < deadline {
+      try await Task.sleep(for: .milliseconds(20))
+    }
+    queue.submit(ServeRequest(.stop))
+    #expect(loop.waitUntilEnded(timeout: .seconds(30)))
+    #expect(pipeline.backboneSHA256 == newSHA)
+    #expect(pipeline.counts.records == records.count)
+    #expect(
+      SafeTensors(tensors: pipeline.stateTensors()).encoded()
+        == SafeTensors(tensors: atTheSwitch.stateTensors()).encoded())
+  }
+
   @Test func anAbandonedAnnouncementStopsTheBackgroundReBaseAndSwitchesNothing() throws {
     let announced = withControls(
       Self.regionKeyedRecords(), after: [60, 61, 62], action: .backbonePrepare)

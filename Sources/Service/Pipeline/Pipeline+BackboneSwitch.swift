@@ -127,6 +127,15 @@ extension Pipeline {
   /// The records held by partitions waiting at their switch records.
   var heldRecordCount: Int { backboneSwitch.isIdle ? 0 : backboneSwitch.heldRecordCount }
 
+  /// Whether a switch is under way and every held partition, and every partition the caller
+  /// reads (`inputPartitions`), waits at its switch record: the switch can be made (or waits
+  /// for its re-base), and nothing more is trained until it is.
+  var everyPartitionWaits: Bool {
+    backboneSwitch.target != nil && !backboneSwitch.waiting.isEmpty
+      && state.offsets.keys.allSatisfy({ backboneSwitch.holds($0) })
+      && (inputPartitions?() ?? []).allSatisfy({ backboneSwitch.holds($0) })
+  }
+
   /// Reads a stretch of `source`'s input again, for a re-base: the lines of a file, or a
   /// partition's records from Kafka with a consumer of its own (outside the group).
   static func history(of source: any RecordSource, kafka: KafkaConfiguration)
@@ -243,11 +252,7 @@ extension Pipeline {
   /// background re-base has reached the records, unless `waitingForTheRebase` (then it waits
   /// for it here).
   func switchBackboneIfReady(waitingForTheRebase: Bool = false) throws {
-    guard let target = backboneSwitch.target,
-      !backboneSwitch.waiting.isEmpty,
-      state.offsets.keys.allSatisfy({ backboneSwitch.holds($0) }),
-      (inputPartitions?() ?? []).allSatisfy({ backboneSwitch.holds($0) })
-    else { return }
+    guard let target = backboneSwitch.target, everyPartitionWaits else { return }
     let waiting = backboneSwitch.waiting
     var windows: [TopicPartition: (from: Int64, until: Int64)] = [:]
     for (partition, wait) in waiting where wait.switched == nil {

@@ -145,8 +145,9 @@ final class TrainingLoop: @unchecked Sendable {
     while case .running = state {
       // While a backbone switch waits for its re-base, what the partitions read after their
       // switch records is held in memory: at the queue's capacity the loop takes no more
-      // records (the consumer then pauses), only requests that come first.
-      if pipeline.heldRecordCount >= queue.capacity {
+      // records (the consumer then pauses), only requests that come first. (While a partition
+      // has yet to reach its record, records go on being taken: it needs them to get there.)
+      if pipeline.heldRecordCount >= queue.capacity && pipeline.everyPartitionWaits {
         if let request = queue.nextRequest() {
           answer(request)
         } else {
