@@ -54,10 +54,15 @@ final class RebalanceResponder: Sendable {
     watermarks.withLock { $0 = lookup }
   }
 
-  /// Lets go of the training loop once the consumer is closed (the consumer's rebalance
-  /// handler holds this responder, so the loop, its pipeline and producer would otherwise never
-  /// be freed when serve runs inside a longer process, as in `bench serve`).
-  func detach() { loop.withLock { $0 = nil } }
+  /// Lets go of the training loop and the watermark lookup once the consumer is closed (the
+  /// consumer's rebalance handler holds this responder, and the lookup holds the consumer, so
+  /// the consumer, the loop, its pipeline and producer would otherwise never be freed when
+  /// serve runs inside a longer process, as in `bench serve`, and the consumer would go on
+  /// reconnecting to its brokers).
+  func detach() {
+    loop.withLock { $0 = nil }
+    watermarks.withLock { $0 = nil }
+  }
 
   /// Why the service must stop, when a rebalance step could not be done safely.
   var failure: ServeFailure? { state.withLock { $0.failure } }

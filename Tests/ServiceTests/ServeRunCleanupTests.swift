@@ -1,0 +1,50 @@
+import Foundation
+import Observability
+import Stream
+import Synchronization
+import Testing
+
+@testable import Service
+
+/// A `serve` run inside a longer process (as `bench serve` runs it) lets go of its Kafka
+/// clients when it stops: none of them goes on reconnecting to brokers that went away.
+@Suite struct ServeRunCleanupTests {
+  @Test func aStoppedServeRunLeavesNoKafkaClientReconnecting() async throws {
+    let folder = try TemporaryFolder.make("iak-serve-cleanup")
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    let lines = HostileInputTests.goodLines(count: 100).map {
+      String(decoding: $0, as: UTF8.self)
+    }
+    _ = try TestBackbone.pretrain(
+      lines: lines, settings: HostileInputTests.settings + ["backbone.until="], in: folder)
+    let logged = Mutex<[String]>([])
+    let context = CommandContext(
+      arguments: try ParsedArguments.parse([], options: []),
+      configuration: try HostileInputTests.configuration(),
+      logger: Logger(
+        label: "bench", level: .info, sink: { line in logged.withLock { $0.append(line) } }),
+      metrics: MetricsRegistry(), shutdown: ShutdownSignal(), output: { _ in })
+    do {
+      let cluster = try MockKafkaCluster.make(brokers: 1)
+      try cluster.createTopic("events", partitions: 1)
+      let producer = try KafkaProducer.make(
+        configuration: KafkaConfiguration(bootstrapServers: cluster.bootstrapServers))
+      for line in lines {
+        try producer.send(
+          OutgoingRecord(topic: "events", partition: 0, value: Array(line.utf8))
+        ) { _ in }
+      }
+      try producer.close()
+      let run = try ServeRun(
+        context: context, cluster: cluster, topic: "events", backbone: folder + "/bb",
+        overrides: [])
+      run.start()
+      _ = try run.waitUntilProcessed(lines.count, timeout: .seconds(60))
+      _ = try run.stop()
+    }
+    // The mock cluster is gone: a client still alive would log its failed reconnects.
+    try await Task.sleep(for: .seconds(3))
+    let reconnecting = logged.withLock { $0 }.filter { $0.contains("Connection refused") }
+    #expect(reconnecting.isEmpty, "\(reconnecting.prefix(2))")
+  }
+}
