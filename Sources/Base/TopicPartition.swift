@@ -16,6 +16,14 @@ public struct TopicPartition: Hashable, Sendable, Comparable, CustomStringConver
   /// `topic/partition`, as in logs, messages and transactional ids.
   public var description: String { "\(topic)/\(partition)" }
 
+  /// Reads a `description` back (the partition after the last `/`); nil when it is not one.
+  public init?(parsing text: some StringProtocol) {
+    guard let slash = text.lastIndex(of: "/"), slash != text.startIndex,
+      let partition = Int32(text[text.index(after: slash)...]), partition >= 0
+    else { return nil }
+    self.init(topic: String(text[..<slash]), partition: partition)
+  }
+
   /// Orders by topic (UTF-8 bytes), then partition.
   public static func < (lhs: TopicPartition, rhs: TopicPartition) -> Bool {
     if lhs.topic != rhs.topic { return lhs.topic.utf8.lexicographicallyPrecedes(rhs.topic.utf8) }

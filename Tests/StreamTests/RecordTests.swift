@@ -12,6 +12,14 @@ import Testing
     #expect(sorted.map(\.description) == ["a/1", "a/2", "b/0"])
   }
 
+  @Test func aTopicPartitionReadsBackFromItsDescription() {
+    let partition = TopicPartition(topic: "events/eu", partition: 12)
+    #expect(TopicPartition(parsing: partition.description) == partition)
+    for bad in ["events", "events/", "/3", "events/-1", "events/x"] {
+      #expect(TopicPartition(parsing: bad) == nil, "\(bad)")
+    }
+  }
+
   @Test func headerLookupReturnsTheFirstMatch() {
     let record = Record(
       topic: "t", partition: 0, offset: 0, value: [1],

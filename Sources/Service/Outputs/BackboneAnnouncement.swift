@@ -66,10 +66,10 @@ public struct BackboneAnnouncement: Sendable, Equatable {
     else { return nil }
     var switchedAt: [TopicPartition: Int64] = [:]
     for (name, offset) in partitions {
-      guard let slash = name.lastIndex(of: "/"),
-        let number = Int32(name[name.index(after: slash)...]), let offset = offset.int64Value
-      else { return nil }
-      switchedAt[TopicPartition(topic: String(name[..<slash]), partition: number)] = offset
+      guard let partition = TopicPartition(parsing: name), let offset = offset.int64Value else {
+        return nil
+      }
+      switchedAt[partition] = offset
     }
     self.init(
       backboneSHA256: sha, backboneDirectory: directory, previousBackboneSHA256: previous,

@@ -788,11 +788,11 @@ extension Pipeline {
   static func decodeSwitchedAt(_ text: String) -> [TopicPartition: Int64] {
     var result: [TopicPartition: Int64] = [:]
     for entry in text.split(separator: ",") {
-      guard let equals = entry.lastIndex(of: "="), let slash = entry.lastIndex(of: "/"),
-        slash < equals, let number = Int32(entry[entry.index(after: slash)..<equals]),
+      guard let equals = entry.lastIndex(of: "="),
+        let partition = TopicPartition(parsing: entry[..<equals]),
         let offset = Int64(entry[entry.index(after: equals)...])
       else { continue }
-      result[TopicPartition(topic: String(entry[..<slash]), partition: number)] = offset
+      result[partition] = offset
     }
     return result
   }
