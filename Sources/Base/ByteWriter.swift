@@ -14,8 +14,16 @@ public struct ByteWriter: Sendable {
   /// The bytes `append(_:)` writes for `text`: its `u32` count and its UTF-8 bytes.
   public static func size(of text: String) -> Int { 4 + text.utf8.count }
 
+  /// How many bytes are written so far.
+  public var count: Int { bytes.count }
+
   /// Appends one byte.
   public mutating func append(_ value: UInt8) { bytes.append(value) }
+
+  /// Appends bytes as they are (bytes another writer wrote).
+  public mutating func append(contentsOf written: ArraySlice<UInt8>) {
+    bytes.append(contentsOf: written)
+  }
 
   /// Appends a fixed-width integer, little-endian.
   public mutating func append<Value: FixedWidthInteger>(_ value: Value) {

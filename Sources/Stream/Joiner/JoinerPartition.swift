@@ -1,3 +1,5 @@
+import Base
+
 /// One partition's joiner memory, indexed for the hot path, with the bytes it holds kept exact
 /// as entries come and go (every change to the entries goes through the methods here).
 struct JoinerPartition: Sendable {
@@ -38,6 +40,30 @@ struct JoinerPartition: Sendable {
   var newDomainDay: Int64 = .min
   /// The domains the partition started in `newDomainDay`.
   var newDomains: Set<String> = []
+  /// The waiting impressions' bytes as `serializedBlock(partition:)` wrote them last, which the
+  /// next one copies rather than serializes again.
+  private var written = WrittenPending()
+
+  /// The block `serializedBlock(partition:)` wrote last, and where in it each waiting
+  /// impression's bytes lie, by ascending sequence number. An impression changed in place since
+  /// (`holdClick`) has its start set to -1: its bytes are stale.
+  private struct WrittenPending {
+    var block: [UInt8] = []
+    var sequences: [UInt64] = []
+    var starts: [Int] = []
+    var ends: [Int] = []
+
+    /// The index of `sequence` in `sequences`, if it is there.
+    func index(of sequence: UInt64) -> Int? {
+      var low = 0
+      var high = sequences.count
+      while low < high {
+        let middle = (low + high) / 2
+        if sequences[middle] < sequence { low = middle + 1 } else { high = middle }
+      }
+      return low < sequences.count && sequences[low] == sequence ? low : nil
+    }
+  }
 
   init() {}
 
@@ -81,14 +107,58 @@ struct JoinerPartition: Sendable {
   }
 
   func exportState(partition: Int32) -> LabelJoiner.PartitionState {
+    exportState(partition: partition, withPending: true)
+  }
+
+  /// `exportState(partition:)`, with no waiting impression unless `withPending`.
+  private func exportState(partition: Int32, withPending: Bool) -> LabelJoiner.PartitionState {
     LabelJoiner.PartitionState(
       partition: partition, maxEventTimeMilliseconds: maxEventTime, nextSequence: nextSequence,
-      pending: Self.inSequenceOrder(pending, sequence: \.sequence),
+      pending: withPending ? Self.inSequenceOrder(pending, sequence: \.sequence) : [],
       earlyClicks: Self.inSequenceOrder(earlyClicks, sequence: \.sequence),
       resolved: resolvedOrder[resolvedHead...].filter { resolved[$0.impressionID] == $0 },
       recentEventTimesMilliseconds: recentTimes, isClockConfirmed: isClockConfirmed,
       newDomainDay: newDomainDay,
       newDomains: newDomains.sorted())
+  }
+
+  /// `exportState(partition:).serializedBlock()`, with the bytes of each waiting impression
+  /// that was in the block this wrote last, unchanged since, copied from it: a checkpoint
+  /// serializes only the impressions that arrived or changed since the one before. The block
+  /// is kept (shared with the caller's copy) until the next one replaces it.
+  mutating func serializedBlock(partition: Int32) -> [UInt8] {
+    var order = pending.indices.map { (sequence: pending.values[$0].sequence, index: $0) }
+    order.sort { $0.sequence < $1.sequence }
+    let shell = exportState(partition: partition, withPending: false)
+    var writer = ByteWriter(capacity: written.block.count + 4_096)
+    shell.appendHead(to: &writer)
+    writer.appendCount(order.count)
+    var next = WrittenPending()
+    next.sequences.reserveCapacity(order.count)
+    next.starts.reserveCapacity(order.count)
+    next.ends.reserveCapacity(order.count)
+    var cursor = 0
+    for (sequence, index) in order {
+      // Both lists ascend: the written one is walked once.
+      while cursor < written.sequences.count && written.sequences[cursor] < sequence {
+        cursor += 1
+      }
+      let start = writer.count
+      if cursor < written.sequences.count, written.sequences[cursor] == sequence,
+        written.starts[cursor] >= 0
+      {
+        writer.append(contentsOf: written.block[written.starts[cursor]..<written.ends[cursor]])
+      } else {
+        writer.append(pending.values[index])
+      }
+      next.sequences.append(sequence)
+      next.starts.append(start)
+      next.ends.append(writer.count)
+    }
+    shell.appendTail(to: &writer)
+    next.block = writer.bytes
+    written = next
+    return next.block
   }
 
   /// The values of `table` by ascending `sequence` (unique). The sort moves (sequence, index)
@@ -128,6 +198,9 @@ struct JoinerPartition: Sendable {
   /// Marks the waiting impression `id` as clicked (its `label` true) `delayMilliseconds` after it
   /// was shown, held until its deadline.
   mutating func holdClick(for id: String, delayMilliseconds: Int64) {
+    if let sequence = pending[id]?.sequence, let index = written.index(of: sequence) {
+      written.starts[index] = -1
+    }
     pending[id]?.impression.label = true
     pending[id]?.clickDelayMilliseconds = delayMilliseconds
   }

@@ -13,22 +13,7 @@ extension LabelJoiner.State {
   /// 1 to 3 are still read (an empty admission memory, the clock of a partition that ran borne
   /// out; no provisional impression, no click delay).
   public func serialized() -> [UInt8] {
-    var blocks: [Int32: [UInt8]] = [:]
-    return serialized(reusing: &blocks)
-  }
-
-  /// `serialized()`, taking each partition's block from `blocks` when it holds one and adding
-  /// those it computes: within one checkpoint the whole state and each partition's state (for
-  /// its hand-over) hold the same blocks, serialized once.
-  public func serialized(reusing blocks: inout [Int32: [UInt8]]) -> [UInt8] {
-    Self.serialized(
-      counts: counts,
-      blocks: partitions.map { partition in
-        if let block = blocks[partition.partition] { return block }
-        let block = partition.serializedBlock()
-        blocks[partition.partition] = block
-        return block
-      })
+    Self.serialized(counts: counts, blocks: partitions.map { $0.serializedBlock() })
   }
 
   /// The bytes of a state with `counts` whose partitions serialized to `blocks`, in order.
@@ -154,6 +139,25 @@ extension ByteWriter {
 }
 
 extension ByteWriter {
+  /// Appends a waiting impression as a block lists it: the impression, its deadline and
+  /// sequence, its score, whether it is provisional and its held click's delay.
+  mutating func append(_ waiting: LabelJoiner.PendingImpression) {
+    append(waiting.impression)
+    append(waiting.deadlineMilliseconds)
+    append(waiting.sequence)
+    append(waiting.score != nil)
+    if let score = waiting.score {
+      append(score.backboneLogit.bitPattern)
+      append(score.kernelLogit.bitPattern)
+      append(score.servesKernel)
+    }
+    append(waiting.isProvisional)
+    append(waiting.clickDelayMilliseconds != nil)
+    if let delay = waiting.clickDelayMilliseconds { append(delay) }
+  }
+}
+
+extension ByteWriter {
   /// The bytes `append(_:)` writes for `event`.
   static func size(of event: Event) -> Int {
     var total = 1 + size(of: event.id) + 8 + 1 + (event.region.map { size(of: $0) } ?? 0) + 4
@@ -192,45 +196,43 @@ extension ByteReader {
 extension LabelJoiner.PartitionState {
   /// This partition's part of `LabelJoiner.State.serialized()`.
   func serializedBlock() -> [UInt8] {
-    let partition = self
     var writer = ByteWriter(capacity: serializedBlockSize)
-    writer.append(partition.partition)
-    writer.append(partition.maxEventTimeMilliseconds)
-    writer.append(partition.nextSequence)
-    writer.appendCount(partition.pending.count)
-    for waiting in partition.pending {
-      writer.append(waiting.impression)
-      writer.append(waiting.deadlineMilliseconds)
-      writer.append(waiting.sequence)
-      writer.append(waiting.score != nil)
-      if let score = waiting.score {
-        writer.append(score.backboneLogit.bitPattern)
-        writer.append(score.kernelLogit.bitPattern)
-        writer.append(score.servesKernel)
-      }
-      writer.append(waiting.isProvisional)
-      writer.append(waiting.clickDelayMilliseconds != nil)
-      if let delay = waiting.clickDelayMilliseconds { writer.append(delay) }
-    }
-    writer.appendCount(partition.earlyClicks.count)
-    for click in partition.earlyClicks {
+    appendHead(to: &writer)
+    writer.appendCount(pending.count)
+    for waiting in pending { writer.append(waiting) }
+    appendTail(to: &writer)
+    return writer.bytes
+  }
+
+  /// What a block holds before its waiting impressions: the partition, its clock and its next
+  /// sequence number.
+  func appendHead(to writer: inout ByteWriter) {
+    writer.append(partition)
+    writer.append(maxEventTimeMilliseconds)
+    writer.append(nextSequence)
+  }
+
+  /// What a block holds after its waiting impressions: early clicks, resolved ids and the
+  /// admission memory.
+  func appendTail(to writer: inout ByteWriter) {
+    writer.appendCount(earlyClicks.count)
+    for click in earlyClicks {
       writer.append(click.impressionID)
       writer.append(click.timeMilliseconds)
       writer.append(click.sequence)
     }
-    writer.appendCount(partition.resolved.count)
-    for entry in partition.resolved {
+    writer.appendCount(resolved.count)
+    for entry in resolved {
       writer.append(entry.impressionID)
       writer.append(entry.wasClicked)
       writer.append(entry.forgetAtMilliseconds)
     }
-    writer.appendCount(partition.recentEventTimesMilliseconds.count)
-    for time in partition.recentEventTimesMilliseconds { writer.append(time) }
-    writer.append(partition.isClockConfirmed)
-    writer.append(partition.newDomainDay)
-    writer.appendCount(partition.newDomains.count)
-    for domain in partition.newDomains { writer.append(domain) }
-    return writer.bytes
+    writer.appendCount(recentEventTimesMilliseconds.count)
+    for time in recentEventTimesMilliseconds { writer.append(time) }
+    writer.append(isClockConfirmed)
+    writer.append(newDomainDay)
+    writer.appendCount(newDomains.count)
+    for domain in newDomains { writer.append(domain) }
   }
 
   /// The size of `serializedBlock()`, worked out without writing it (strings know their UTF-8

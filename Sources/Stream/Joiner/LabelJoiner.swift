@@ -225,8 +225,26 @@ public struct LabelJoiner: Sendable {
     State(partitions: partitions[partition].map { [$0.exportState(partition: partition)] } ?? [])
   }
 
+  /// `exportState().serialized()`, each partition's block taken from `blocks` when it holds one
+  /// and otherwise written and added to it. A partition's waiting impressions that the block
+  /// it wrote before held, unchanged since, are copied from that block: what a checkpoint
+  /// serializes is what arrived or changed since the one before.
+  public mutating func serializedState(blocks: inout [Int32: [UInt8]]) -> [UInt8] {
+    var ordered: [[UInt8]] = []
+    for partition in partitions.keys.sorted() {
+      if let block = blocks[partition] {
+        ordered.append(block)
+      } else {
+        let block = partitions[partition]!.serializedBlock(partition: partition)
+        blocks[partition] = block
+        ordered.append(block)
+      }
+    }
+    return State.serialized(counts: counts, blocks: ordered)
+  }
+
   /// `exportState(partition:).serialized()`, made of `partition`'s block in `blocks` when it
-  /// holds one (filled by `exportState().serialized(reusing:)` of the same, unchanged joiner).
+  /// holds one (filled by `serializedState(blocks:)` of the same, unchanged joiner).
   public func serializedState(partition: Int32, reusing blocks: [Int32: [UInt8]]) -> [UInt8] {
     guard let block = blocks[partition] else {
       return exportState(partition: partition).serialized()

@@ -133,16 +133,17 @@ public struct EventIngest {
 
   /// The joiner's and the router's state, as bytes (`LabelJoiner.State`, `DomainRouter.State`).
   public func exportState() -> (joiner: [UInt8], router: [UInt8]) {
-    var blocks: [Int32: [UInt8]] = [:]
-    return exportState(joinerBlocks: &blocks)
+    (joiner.exportState().serialized(), router.exportState().serialized())
   }
 
   /// `exportState()`, keeping each joiner partition's serialized block in `joinerBlocks` for
-  /// `exportState(partition:domains:joinerBlocks:)` while nothing changes in between.
-  public func exportState(joinerBlocks: inout [Int32: [UInt8]]) -> (
+  /// `exportState(partition:domains:joinerBlocks:)` while nothing changes in between. The
+  /// joiner copies the bytes of what it serialized last time and has not changed since
+  /// (`LabelJoiner.serializedState(blocks:)`), hence `mutating`.
+  public mutating func exportState(joinerBlocks: inout [Int32: [UInt8]]) -> (
     joiner: [UInt8], router: [UInt8]
   ) {
-    (joiner.exportState().serialized(reusing: &joinerBlocks), router.exportState().serialized())
+    (joiner.serializedState(blocks: &joinerBlocks), router.exportState().serialized())
   }
 
   /// Replaces the joiner's and the router's state with exported bytes.

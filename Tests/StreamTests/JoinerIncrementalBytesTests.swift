@@ -1,0 +1,115 @@
+import Base
+import Testing
+
+@testable import Stream
+
+/// A checkpoint serializes a joiner through `serializedState(blocks:)`, which copies the bytes of
+/// every waiting impression it wrote the time before and that did not change since. What it
+/// writes must be, byte for byte, what serializing the exported state from scratch writes.
+@Suite struct JoinerIncrementalBytesTests {
+  /// The joiner settings each case runs: `wait` holding clicked impressions for impression order
+  /// (their label changes in place while they wait), and the two delayed-feedback modes.
+  static let configurations: [LabelJoiner.Configuration] = [
+    .init(
+      waitMilliseconds: 400, maxOutOfOrdernessMilliseconds: 50, maxPending: 120,
+      releasesInImpressionOrder: true),
+    .init(waitMilliseconds: 400, maxOutOfOrdernessMilliseconds: 50, mode: .fakeNegative),
+    .init(
+      waitMilliseconds: 400, maxOutOfOrdernessMilliseconds: 50, maxPending: 150, mode: .esDFM,
+      observationWindowMilliseconds: 100),
+  ]
+
+  /// Drives `joiner` with seeded impressions and clicks on three partitions, serializing it
+  /// every `every` events both ways; returns how many serializations were compared.
+  static func compareWhileRunning(
+    _ joiner: inout LabelJoiner, seed: UInt64, events: Int, every: Int, start: Int = 0
+  ) -> Int {
+    var generator = SplitMix64(seed: seed)
+    var output: [LabelJoiner.LabelledExample] = []
+    var compared = 0
+    for index in start..<(start + events) {
+      let partition = Int32(index % 3)
+      let time = Int64(index * 3)
+      joiner.process(
+        Event(
+          kind: .impression, id: "i\(index)", timeMilliseconds: time, region: "r\(partition)",
+          categorical: [.init(name: "user", value: "u\(index % 11)")],
+          numeric: ["price": Double(index) / 4]),
+        partition: partition,
+        score: ServingScore(
+          backboneLogit: Float(index), kernelLogit: -Float(index), servesKernel: index % 2 == 0),
+        into: &output)
+      // Clicks on impressions a few to a few hundred events back (some already labelled, some
+      // early: the id is ahead of its impression).
+      if Int.random(in: 0..<4, using: &generator) == 0 {
+        let target = index + Int.random(in: -150...3, using: &generator)
+        joiner.process(
+          Event(kind: .click, id: "i\(target)", timeMilliseconds: time + 1),
+          partition: Int32(((target % 3) + 3) % 3), into: &output)
+      }
+      if index % every == every - 1 {
+        var blocks: [Int32: [UInt8]] = [:]
+        let incremental = joiner.serializedState(blocks: &blocks)
+        // Compared as one Bool: a failure names the event, not two arrays of megabytes.
+        let same = incremental == joiner.exportState().serialized()
+        #expect(same, "after event \(index)")
+        // The blocks it kept are each partition's alone, as a hand-over reads them.
+        for partition in joiner.exportState().partitions.map(\.partition) {
+          let samePartition =
+            joiner.serializedState(partition: partition, reusing: blocks)
+            == joiner.exportState(partition: partition).serialized()
+          #expect(samePartition, "partition \(partition) after event \(index)")
+        }
+        compared += 1
+      }
+    }
+    return compared
+  }
+
+  @Test(arguments: configurations.indices)
+  func incrementalBytesEqualBytesFromScratch(_ which: Int) throws {
+    var joiner = LabelJoiner(configuration: Self.configurations[which])
+    let compared = Self.compareWhileRunning(&joiner, seed: UInt64(which), events: 3_000, every: 97)
+    #expect(compared == 30)
+    #expect(joiner.pendingCount > 0)
+    // A restored joiner starts with nothing written: its first serialization is from scratch,
+    // and it goes on as the original does.
+    var restored = LabelJoiner(
+      configuration: joiner.configuration,
+      restoring: try LabelJoiner.State(bytes: joiner.exportState().serialized()))
+    _ = Self.compareWhileRunning(&restored, seed: 99, events: 600, every: 53, start: 3_000)
+    _ = Self.compareWhileRunning(&joiner, seed: 99, events: 600, every: 53, start: 3_000)
+    var blocks: [Int32: [UInt8]] = [:]
+    var otherBlocks: [Int32: [UInt8]] = [:]
+    let sameAsOriginal =
+      restored.serializedState(blocks: &blocks) == joiner.serializedState(blocks: &otherBlocks)
+    #expect(sameAsOriginal)
+  }
+
+  /// The case that needs the stale marks: an impression written while it waits, then clicked
+  /// while held for impression order, must be written again with its label and delay.
+  @Test func aClickHeldAfterTheImpressionWasWrittenIsWrittenAgain() throws {
+    var joiner = LabelJoiner(configuration: Self.configurations[0])
+    var output: [LabelJoiner.LabelledExample] = []
+    for (index, id) in ["a", "b", "c"].enumerated() {
+      joiner.process(
+        Event(kind: .impression, id: id, timeMilliseconds: Int64(index)), partition: 0,
+        into: &output)
+    }
+    var blocks: [Int32: [UInt8]] = [:]
+    let before = joiner.serializedState(blocks: &blocks)
+    joiner.process(Event(kind: .click, id: "b", timeMilliseconds: 30), partition: 0, into: &output)
+    #expect(output.isEmpty)
+    blocks = [:]
+    let after = joiner.serializedState(blocks: &blocks)
+    let changed = after != before
+    let sameAsFromScratch = after == joiner.exportState().serialized()
+    #expect(changed)
+    #expect(sameAsFromScratch)
+    let held = try LabelJoiner.State(bytes: after).partitions[0].pending.first {
+      $0.impression.id == "b"
+    }
+    #expect(held?.impression.label == true)
+    #expect(held?.clickDelayMilliseconds == 29)
+  }
+}
