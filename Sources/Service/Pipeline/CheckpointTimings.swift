@@ -11,7 +11,7 @@ struct CheckpointTimings: Sendable, Equatable {
   /// `SnapshotStore.write`: the payload and manifest files, their fsyncs, the rename, `LATEST`
   /// and retention.
   var write = 0.0
-  /// What follows a written snapshot: per-domain metrics, drift series, the alert history.
+  /// What follows a written snapshot: drift series, the alert history.
   var refresh = 0.0
   /// Asking the consumer group to confirm this process as a member.
   var membership = 0.0
@@ -19,6 +19,8 @@ struct CheckpointTimings: Sendable, Equatable {
   var handOver = 0.0
   /// Publishing the changed kernels (and the alerts no transaction carried).
   var publish = 0.0
+  /// The per-domain quality series of the kernels numbered, once they are out.
+  var metrics = 0.0
   /// Committing the snapshot's offsets to Kafka.
   var commit = 0.0
 
@@ -27,7 +29,7 @@ struct CheckpointTimings: Sendable, Equatable {
     [
       ("close", close), ("settle", settle), ("encode", encode), ("write", write),
       ("refresh", refresh), ("membership", membership), ("hand-over", handOver),
-      ("publish", publish), ("commit", commit),
+      ("publish", publish), ("metrics", metrics), ("commit", commit),
     ]
   }
 }

@@ -50,6 +50,13 @@ extension Pipeline {
     lastCheckpointTimings.settle = lapSeconds()
     guard let store else { return nil }
     let (manifest, kernels) = try writeSnapshot(to: store)
+    // The per-domain quality series (an AUC is a sort of each window) are refreshed once the
+    // kernels are out, not on the way to their publication; whatever this checkpoint does next.
+    defer {
+      let started = ContinuousClock.now
+      publishQuality(of: kernels.map(\.kernel.domain))
+      lastCheckpointTimings.metrics = (ContinuousClock.now - started).inSeconds
+    }
     lap = .now
     if let confirmMembership = handOver?.confirmMembership {
       do {
@@ -88,7 +95,7 @@ extension Pipeline {
   }
 
   /// Numbers the kernels that changed, writes the snapshot recording them, and refreshes what
-  /// follows a snapshot (per-domain metrics, drift series, the alert history). Returns the
+  /// follows a snapshot (drift series, the alert history). Returns the
   /// manifest and the kernels to publish; the book is left as it was when the write fails.
   private func writeSnapshot(to store: SnapshotStore) throws -> (
     SnapshotManifest, [KernelPublisher.Item]
@@ -136,15 +143,20 @@ extension Pipeline {
     lastCheckpointTimings.write = (written - encoded).inSeconds
     state.book = book
     lastWrittenSnapshot = report.manifest
-    if let quality {
-      trainer.publish(
-        to: quality, isServing: isServing, kernelVersion: { book.kernelVersions[$0] },
-        domains: items.map(\.kernel.domain))
-    }
     refreshDriftSeries()
     alertLedger.snapshotWritten()
     lastCheckpointTimings.refresh = (ContinuousClock.now - written).inSeconds
     return (report.manifest, items)
+  }
+
+  /// Writes the quality series of `domains` (the kernels a checkpoint numbered), with the
+  /// versions the book gives them, into the per-domain metrics.
+  private func publishQuality(of domains: [String]) {
+    guard let quality else { return }
+    let book = state.book
+    trainer.publish(
+      to: quality, isServing: isServing, kernelVersion: { book.kernelVersions[$0] },
+      domains: domains)
   }
 
   /// What a checkpoint sends after its snapshot: kernels and deferred alerts of owned domains,
