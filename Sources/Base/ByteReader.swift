@@ -99,6 +99,59 @@ public struct ByteReader: Sendable {
     return text
   }
 
+  /// An unsigned LEB128 varint as `ByteWriter.appendVarint(_:)` writes it.
+  ///
+  /// - Throws: `ByteReadError` when the bytes end inside it, or it is longer than 10 bytes,
+  ///   overflows 64 bits, or ends in a zero byte after the first (a value has one encoding).
+  public mutating func readVarint() throws(ByteReadError) -> UInt64 {
+    let start = offset
+    var value: UInt64 = 0
+    for index in 0..<10 {
+      let byte = try readByte()
+      let bits = UInt64(byte & 0x7F)
+      guard index < 9 || bits <= 1 else {
+        throw ByteReadError("byte \(start): varint overflows 64 bits")
+      }
+      value |= bits << (7 * UInt64(index))
+      if byte & 0x80 == 0 {
+        guard index == 0 || byte != 0 else {
+          throw ByteReadError("byte \(start): varint with a redundant zero byte")
+        }
+        return value
+      }
+    }
+    throw ByteReadError("byte \(start): varint longer than 10 bytes")
+  }
+
+  /// A string as `ByteWriter.appendShortString(_:)` writes it: a varint byte count and its
+  /// UTF-8 bytes.
+  ///
+  /// - Throws: `ByteReadError` when the bytes are truncated or not valid UTF-8.
+  public mutating func readShortString() throws(ByteReadError) -> String {
+    let start = offset
+    let wanted = try readVarint()
+    guard wanted <= UInt64(bytes.count - offset) else { throw truncated(Int(clamping: wanted)) }
+    let count = Int(wanted)
+    guard let text = String(validating: bytes[offset..<offset + count], as: UTF8.self) else {
+      throw ByteReadError("byte \(start): string of \(count) bytes is not valid UTF-8")
+    }
+    offset += count
+    return text
+  }
+
+  /// A varint count of items each at least `minimumSize` bytes, checked against the bytes left.
+  ///
+  /// - Throws: `ByteReadError` when the bytes are truncated or the items cannot fit in them.
+  public mutating func readVarintCount(minimumSize: Int) throws(ByteReadError) -> Int {
+    let start = offset
+    let count = try readVarint()
+    guard count <= UInt64((bytes.count - offset) / max(1, minimumSize)) else {
+      throw ByteReadError(
+        "byte \(start): \(count) items cannot fit in the \(bytes.count - offset) bytes left")
+    }
+    return Int(count)
+  }
+
   /// A `u32` count of items each at least `minimumSize` bytes, checked against the bytes left.
   ///
   /// - Throws: `ByteReadError` when the bytes are truncated or the items cannot fit in them.

@@ -47,4 +47,36 @@ public struct ByteWriter: Sendable {
 
   /// Appends a count of items as a `u32`.
   public mutating func appendCount(_ count: Int) { append(UInt32(count)) }
+
+  /// Appends an unsigned integer as a LEB128 varint: seven bits a byte, lowest first, the high
+  /// bit set on every byte but the last (1 byte below 128, at most 10).
+  public mutating func appendVarint(_ value: UInt64) {
+    var rest = value
+    while rest >= 0x80 {
+      bytes.append(UInt8(truncatingIfNeeded: rest) | 0x80)
+      rest >>= 7
+    }
+    bytes.append(UInt8(rest))
+  }
+
+  /// Appends a string: its byte count as a varint, then its UTF-8 bytes (one byte of length
+  /// for strings below 128 bytes, against four for `append(_: String)`).
+  public mutating func appendShortString(_ text: String) {
+    var text = text
+    text.withUTF8 { utf8 in
+      appendVarint(UInt64(utf8.count))
+      bytes.append(contentsOf: utf8)
+    }
+  }
+
+  /// The bytes `appendVarint(_:)` writes for `value`.
+  public static func varintSize(of value: UInt64) -> Int {
+    max(1, (64 - value.leadingZeroBitCount + 6) / 7)
+  }
+
+  /// The bytes `appendShortString(_:)` writes for `text`.
+  public static func shortStringSize(of text: String) -> Int {
+    let count = text.utf8.count
+    return varintSize(of: UInt64(count)) + count
+  }
 }

@@ -72,4 +72,57 @@ import Testing
       _ = try version.expectMagic("IAKJ", versions: 1...3)
     }
   }
+
+  @Test func varintsTakeSevenBitsABytePerLEB128() throws {
+    let cases: [(UInt64, [UInt8])] = [
+      (0, [0x00]), (1, [0x01]), (127, [0x7F]), (128, [0x80, 0x01]), (300, [0xAC, 0x02]),
+      (16_383, [0xFF, 0x7F]), (16_384, [0x80, 0x80, 0x01]),
+      (UInt64.max, Array(repeating: 0xFF, count: 9) + [0x01]),
+    ]
+    for (value, bytes) in cases {
+      var writer = ByteWriter()
+      writer.appendVarint(value)
+      #expect(writer.bytes == bytes, "\(value)")
+      #expect(ByteWriter.varintSize(of: value) == bytes.count, "\(value)")
+      var reader = ByteReader(bytes)
+      #expect(try reader.readVarint() == value)
+      #expect(reader.isAtEnd)
+    }
+    var writer = ByteWriter()
+    writer.appendShortString("hé")
+    writer.appendShortString(String(repeating: "x", count: 200))
+    #expect(Array(writer.bytes.prefix(4)) == [0x03, 0x68, 0xC3, 0xA9])
+    #expect(Array(writer.bytes[4..<6]) == [0xC8, 0x01])
+    #expect(ByteWriter.shortStringSize(of: "hé") == 4)
+    var reader = ByteReader(writer.bytes)
+    #expect(try reader.readShortString() == "hé")
+    #expect(try reader.readShortString() == String(repeating: "x", count: 200))
+    #expect(reader.isAtEnd)
+  }
+
+  @Test func malformedVarintsAreRefused() {
+    let refused: [(bytes: [UInt8], message: String)] = [
+      ([], "truncated at byte 0"),
+      ([0x80], "truncated at byte 1"),
+      ([0x80, 0x00], "byte 0: varint with a redundant zero byte"),
+      (Array(repeating: 0xFF, count: 9) + [0x02], "byte 0: varint overflows 64 bits"),
+      (Array(repeating: 0x80, count: 10) + [0x01], "byte 0: varint longer than 10 bytes"),
+    ]
+    for (bytes, message) in refused {
+      var reader = ByteReader(bytes)
+      #expect(throws: ByteReadError.self, "\(bytes)") { try reader.readVarint() }
+      var again = ByteReader(bytes)
+      do {
+        _ = try again.readVarint()
+      } catch {
+        #expect("\(error)".contains(message), "\(bytes): \(error)")
+      }
+    }
+    var long = ByteReader([0x05, 0x61])
+    #expect(throws: ByteReadError.self) { try long.readShortString() }
+    var invalid = ByteReader([0x01, 0xFF])
+    #expect(throws: ByteReadError.self) { try invalid.readShortString() }
+    var many = ByteReader([0x0A, 0x00])
+    #expect(throws: ByteReadError.self) { try many.readVarintCount(minimumSize: 1) }
+  }
 }

@@ -48,6 +48,8 @@ struct JoinerPartition: Sendable {
   /// impression's bytes lie, by ascending sequence number. An impression changed in place since
   /// (`holdClick`) has its start set to -1: its bytes are stale.
   private struct WrittenPending {
+    /// The table of feature names the block's impressions refer to.
+    var names: [String] = []
     var block: [UInt8] = []
     var sequences: [UInt64] = []
     var starts: [Int] = []
@@ -129,11 +131,15 @@ struct JoinerPartition: Sendable {
   mutating func serializedBlock(partition: Int32) -> [UInt8] {
     var order = pending.indices.map { (sequence: pending.values[$0].sequence, index: $0) }
     order.sort { $0.sequence < $1.sequence }
+    let names = order.first.map { pending.values[$0.index].impression.featureNameTable } ?? []
+    // Written bytes name features by their index in the table they were written with.
+    if names != written.names { written = WrittenPending() }
+    let indices = LabelJoiner.PartitionState.indices(of: names)
     let shell = exportState(partition: partition, withPending: false)
     var writer = ByteWriter(capacity: written.block.count + 4_096)
-    shell.appendHead(to: &writer)
+    shell.appendHead(to: &writer, names: names)
     writer.appendCount(order.count)
-    var next = WrittenPending()
+    var next = WrittenPending(names: names)
     next.sequences.reserveCapacity(order.count)
     next.starts.reserveCapacity(order.count)
     next.ends.reserveCapacity(order.count)
@@ -149,7 +155,7 @@ struct JoinerPartition: Sendable {
       {
         writer.append(contentsOf: written.block[written.starts[cursor]..<written.ends[cursor]])
       } else {
-        writer.append(pending.values[index])
+        writer.append(pending.values[index], names: indices)
       }
       next.sequences.append(sequence)
       next.starts.append(start)

@@ -9,9 +9,14 @@ extension LabelJoiner.State {
   /// is borne out (a byte), the new-domain day (int64) and the domains started that day (a
   /// count, then strings). Version 4 adds two counts (provisional negatives, fake negatives)
   /// after the nine others, and to each waiting impression, after its score, whether it is
-  /// provisional (a byte) and its held click's delay (a presence byte, then an int64). Versions
-  /// 1 to 3 are still read (an empty admission memory, the clock of a partition that ran borne
-  /// out; no provisional impression, no click delay).
+  /// provisional (a byte) and its held click's delay (a presence byte, then an int64). Version 5
+  /// writes waiting impressions compactly: each partition lists, after its next sequence number,
+  /// a table of feature names (a count, then strings: the sorted names of its first waiting
+  /// impression), and each impression's strings carry a varint length (LEB128) instead of a
+  /// `u32`, its feature counts are varints, and each feature names itself by a varint: `k + 1`
+  /// for the table's `k`th name, 0 for a name written out after it. Versions 1 to 4 are still
+  /// read (an empty admission memory, the clock of a partition that ran borne out; no
+  /// provisional impression, no click delay).
   public func serialized() -> [UInt8] {
     Self.serialized(counts: counts, blocks: partitions.map { $0.serializedBlock() })
   }
@@ -20,7 +25,7 @@ extension LabelJoiner.State {
   public static func serialized(counts: LabelJoiner.Counts, blocks: [[UInt8]]) -> [UInt8] {
     var writer = ByteWriter()
     for byte in "IAKJ".utf8 { writer.append(byte) }
-    writer.append(UInt8(4))
+    writer.append(UInt8(5))
     for count in [
       counts.clicked, counts.expired, counts.evicted, counts.preLabelled,
       counts.duplicateImpressions, counts.duplicateClicks, counts.lateClicks, counts.orphanClicks,
@@ -41,7 +46,7 @@ extension LabelJoiner.State {
   ///   truncated, impossible counts, invalid UTF-8, trailing bytes).
   public init(bytes: [UInt8]) throws(ByteReadError) {
     var reader = ByteReader(bytes)
-    let version = try reader.expectMagic("IAKJ", versions: 1...4)
+    let version = try reader.expectMagic("IAKJ", versions: 1...5)
     var counts = LabelJoiner.Counts()
     var values: [Int] = []
     for _ in 0..<(version >= 4 ? 11 : 9) {
@@ -66,9 +71,15 @@ extension LabelJoiner.State {
         partition: try reader.read(Int32.self),
         maxEventTimeMilliseconds: try reader.read(Int64.self),
         nextSequence: try reader.read(UInt64.self))
-      for _ in 0..<(try reader.readCount(minimumSize: 40)) {
+      var names: [String] = []
+      if version >= 5 {
+        for _ in 0..<(try reader.readCount(minimumSize: 4)) { names.append(try reader.readString()) }
+      }
+      for _ in 0..<(try reader.readCount(minimumSize: version >= 5 ? 34 : 40)) {
         var waiting = LabelJoiner.PendingImpression(
-          impression: try reader.readEvent(), deadlineMilliseconds: try reader.read(Int64.self),
+          impression: version >= 5
+            ? try reader.readCompactEvent(names: names) : try reader.readEvent(),
+          deadlineMilliseconds: try reader.read(Int64.self),
           sequence: try reader.read(UInt64.self))
         if version >= 2, try reader.readBool() {
           waiting.score = ServingScore(
@@ -117,32 +128,11 @@ extension LabelJoiner.State {
 }
 
 extension ByteWriter {
-  mutating func append(_ event: Event) {
-    append(UInt8(event.kind == .impression ? 0 : 1))
-    append(event.id)
-    append(event.timeMilliseconds)
-    append(event.region != nil)
-    if let region = event.region { append(region) }
-    appendCount(event.categorical.count)
-    for feature in event.categorical {
-      append(feature.name)
-      append(feature.value)
-    }
-    appendCount(event.numeric.count)
-    for name in event.numeric.keys.sorted() {
-      append(name)
-      append(event.numeric[name]!)
-    }
-    append(UInt8(event.label.map { $0 ? 2 : 1 } ?? 0))
-    append(event.isSynthetic)
-  }
-}
-
-extension ByteWriter {
-  /// Appends a waiting impression as a block lists it: the impression, its deadline and
-  /// sequence, its score, whether it is provisional and its held click's delay.
-  mutating func append(_ waiting: LabelJoiner.PendingImpression) {
-    append(waiting.impression)
+  /// Appends a waiting impression as a block lists it: the impression (compact, `names` giving
+  /// the index of each name in the block's table), its deadline and sequence, its score,
+  /// whether it is provisional and its held click's delay.
+  mutating func append(_ waiting: LabelJoiner.PendingImpression, names: [String: Int]) {
+    appendCompact(waiting.impression, names: names)
     append(waiting.deadlineMilliseconds)
     append(waiting.sequence)
     append(waiting.score != nil)
@@ -158,17 +148,98 @@ extension ByteWriter {
 }
 
 extension ByteWriter {
-  /// The bytes `append(_:)` writes for `event`.
-  static func size(of event: Event) -> Int {
-    var total = 1 + size(of: event.id) + 8 + 1 + (event.region.map { size(of: $0) } ?? 0) + 4
-    for feature in event.categorical { total += size(of: feature.name) + size(of: feature.value) }
-    total += 4
-    for name in event.numeric.keys { total += size(of: name) + 8 }
+  /// Appends `event` in version 5's compact form: a feature name in `names` is written as its
+  /// index plus one, any other as 0 and the name.
+  mutating func appendCompact(_ event: Event, names: [String: Int]) {
+    append(UInt8(event.kind == .impression ? 0 : 1))
+    appendShortString(event.id)
+    append(event.timeMilliseconds)
+    append(event.region != nil)
+    if let region = event.region { appendShortString(region) }
+    appendVarint(UInt64(event.categorical.count))
+    for feature in event.categorical {
+      appendName(feature.name, names: names)
+      appendShortString(feature.value)
+    }
+    appendVarint(UInt64(event.numeric.count))
+    for name in event.numeric.keys.sorted() {
+      appendName(name, names: names)
+      append(event.numeric[name]!)
+    }
+    append(UInt8(event.label.map { $0 ? 2 : 1 } ?? 0))
+    append(event.isSynthetic)
+  }
+
+  private mutating func appendName(_ name: String, names: [String: Int]) {
+    if let index = names[name] {
+      appendVarint(UInt64(index + 1))
+    } else {
+      appendVarint(0)
+      appendShortString(name)
+    }
+  }
+
+  /// The bytes `appendCompact(_:names:)` writes for `event`.
+  static func compactSize(of event: Event, names: [String: Int]) -> Int {
+    func nameSize(_ name: String) -> Int {
+      names[name].map { varintSize(of: UInt64($0 + 1)) } ?? (1 + shortStringSize(of: name))
+    }
+    var total = 1 + shortStringSize(of: event.id) + 8 + 1
+    total += event.region.map { shortStringSize(of: $0) } ?? 0
+    total += varintSize(of: UInt64(event.categorical.count))
+    for feature in event.categorical {
+      total += nameSize(feature.name) + shortStringSize(of: feature.value)
+    }
+    total += varintSize(of: UInt64(event.numeric.count))
+    for name in event.numeric.keys { total += nameSize(name) + 8 }
     return total + 2
   }
 }
 
+extension Event {
+  /// The feature names of a block's table when this is its first waiting impression: its
+  /// categorical and numeric names, sorted, each once.
+  var featureNameTable: [String] {
+    Array(Set(categorical.map(\.name)).union(numeric.keys)).sorted()
+  }
+}
+
 extension ByteReader {
+  /// An event in version 5's compact form, its feature names read from `names`.
+  mutating func readCompactEvent(names: [String]) throws(ByteReadError) -> Event {
+    let kindByte = try readByte()
+    guard kindByte <= 1 else { throw ByteReadError("byte \(offset - 1): bad event kind") }
+    let id = try readShortString()
+    let time = try read(Int64.self)
+    let region = try readBool() ? try readShortString() : nil
+    var categorical: [Event.Feature] = []
+    for _ in 0..<(try readVarintCount(minimumSize: 2)) {
+      categorical.append(Event.Feature(name: try readName(names), value: try readShortString()))
+    }
+    var numeric: [String: Double] = [:]
+    for _ in 0..<(try readVarintCount(minimumSize: 9)) {
+      let name = try readName(names)
+      numeric[name] = try readDouble()
+    }
+    let labelByte = try readByte()
+    guard labelByte <= 2 else { throw ByteReadError("byte \(offset - 1): bad label") }
+    return Event(
+      kind: kindByte == 0 ? .impression : .click, id: id, timeMilliseconds: time, region: region,
+      categorical: categorical, numeric: numeric, label: labelByte == 0 ? nil : labelByte == 2,
+      isSynthetic: try readBool())
+  }
+
+  private mutating func readName(_ names: [String]) throws(ByteReadError) -> String {
+    let start = offset
+    let reference = try readVarint()
+    if reference == 0 { return try readShortString() }
+    guard reference <= UInt64(names.count) else {
+      throw ByteReadError(
+        "byte \(start): feature name \(reference) of a table of \(names.count)")
+    }
+    return names[Int(reference - 1)]
+  }
+
   mutating func readEvent() throws(ByteReadError) -> Event {
     let kindByte = try readByte()
     guard kindByte <= 1 else { throw ByteReadError("byte \(offset - 1): bad event kind") }
@@ -196,20 +267,29 @@ extension ByteReader {
 extension LabelJoiner.PartitionState {
   /// This partition's part of `LabelJoiner.State.serialized()`.
   func serializedBlock() -> [UInt8] {
+    let names = pending.first?.impression.featureNameTable ?? []
+    let indices = Self.indices(of: names)
     var writer = ByteWriter(capacity: serializedBlockSize)
-    appendHead(to: &writer)
+    appendHead(to: &writer, names: names)
     writer.appendCount(pending.count)
-    for waiting in pending { writer.append(waiting) }
+    for waiting in pending { writer.append(waiting, names: indices) }
     appendTail(to: &writer)
     return writer.bytes
   }
 
-  /// What a block holds before its waiting impressions: the partition, its clock and its next
-  /// sequence number.
-  func appendHead(to writer: inout ByteWriter) {
+  /// Each name of a table by its index in it.
+  static func indices(of names: [String]) -> [String: Int] {
+    Dictionary(uniqueKeysWithValues: names.enumerated().map { ($0.element, $0.offset) })
+  }
+
+  /// What a block holds before its waiting impressions: the partition, its clock, its next
+  /// sequence number and the table of feature names they refer to.
+  func appendHead(to writer: inout ByteWriter, names: [String]) {
     writer.append(partition)
     writer.append(maxEventTimeMilliseconds)
     writer.append(nextSequence)
+    writer.appendCount(names.count)
+    for name in names { writer.append(name) }
   }
 
   /// What a block holds after its waiting impressions: early clicks, resolved ids and the
@@ -238,9 +318,11 @@ extension LabelJoiner.PartitionState {
   /// The size of `serializedBlock()`, worked out without writing it (strings know their UTF-8
   /// length): the block's buffer is reserved once, not grown by doubling through every copy.
   var serializedBlockSize: Int {
-    var size = 4 + 8 + 8 + 4
+    let names = pending.first?.impression.featureNameTable ?? []
+    let indices = Self.indices(of: names)
+    var size = 4 + 8 + 8 + 4 + names.reduce(0) { $0 + ByteWriter.size(of: $1) } + 4
     for waiting in pending {
-      size += ByteWriter.size(of: waiting.impression) + 8 + 8 + 1
+      size += ByteWriter.compactSize(of: waiting.impression, names: indices) + 8 + 8 + 1
       if waiting.score != nil { size += 4 + 4 + 1 }
       size += 1 + 1 + (waiting.clickDelayMilliseconds == nil ? 0 : 8)
     }
