@@ -73,7 +73,9 @@ extension LabelJoiner.State {
         nextSequence: try reader.read(UInt64.self))
       var names: [String] = []
       if version >= 5 {
-        for _ in 0..<(try reader.readCount(minimumSize: 4)) { names.append(try reader.readString()) }
+        for _ in 0..<(try reader.readCount(minimumSize: 4)) {
+          names.append(try reader.readString())
+        }
       }
       for _ in 0..<(try reader.readCount(minimumSize: version >= 5 ? 34 : 40)) {
         var waiting = LabelJoiner.PendingImpression(
