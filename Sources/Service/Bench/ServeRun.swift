@@ -65,7 +65,8 @@ final class ServeRun: Sendable {
   /// Prepares a run consuming `topic` of `cluster` in its own consumer group, keeping its
   /// freshness figures in `freshness` (by default also measured from the records' timestamps).
   ///
-  /// - Throws: `ConfigError` when an override does not apply.
+  /// - Throws: `ConfigError` when an override does not apply, `KafkaError` when the run's state
+  ///   topic cannot be created.
   init(
     context: CommandContext, cluster: MockKafkaCluster, topic: String, backbone: String,
     overrides: [String], freshness: FreshnessLog = FreshnessLog(measuresProduceTime: true)
@@ -76,13 +77,22 @@ final class ServeRun: Sendable {
       .appendingPathComponent("iak-bench-serve-\(getpid())-\(topic)").path
     try? FileManager.default.removeItem(atPath: directory)
     var configuration = context.configuration
+    // A state topic of its own: a run that gains its partitions reads their newest states back
+    // by scanning the state topic, and the states earlier runs of the benchmark left there
+    // (megabytes each) would stall its start.
+    var stateTopic: [String] = []
+    let sharedStateTopic = configuration.settings.checkpoint.stateTopic
+    if !sharedStateTopic.isEmpty {
+      try cluster.createTopic("\(sharedStateTopic)-\(topic)", partitions: 1)
+      stateTopic = ["checkpoint.state_topic=\(sharedStateTopic)-\(topic)"]
+    }
     let settings =
       [
         "input.source=kafka", "input.topics=\(topic)", "input.group_id=bench-\(topic)",
         "input.start=earliest", "kafka.bootstrap.servers=\(cluster.bootstrapServers)",
         "checkpoint.dir=\(directory)", "metrics.listen=127.0.0.1:0",
         "kafka.fetch.wait.max.ms=\(Self.fetchWaitMilliseconds)",
-      ] + overrides
+      ] + stateTopic + overrides
     for setting in settings { try configuration.apply(override: setting) }
     registry = MetricsRegistry()
     metrics = ServeMetrics(registry)
