@@ -30,11 +30,21 @@ import Testing
     for index in start..<(start + events) {
       let partition = Int32(index % 3)
       let time = Int64(index * 3)
+      // Features that vary: the table (the oldest waiting impression's names) changes as
+      // impressions leave, some names are not in it, some values are longer than 127 bytes,
+      // and one name comes in two spellings Swift calls equal (composed and decomposed é).
+      var categorical: [Event.Feature] = [.init(name: "user", value: "u\(index % 11)")]
+      if index % 5 == 0 {
+        categorical.append(
+          .init(name: "f\(index % 3)", value: String(repeating: "v", count: 120 + index % 20)))
+      }
+      if index % 7 == 0 {
+        categorical.append(.init(name: index % 2 == 0 ? "caf\u{E9}" : "cafe\u{301}", value: "x"))
+      }
       joiner.process(
         Event(
           kind: .impression, id: "i\(index)", timeMilliseconds: time, region: "r\(partition)",
-          categorical: [.init(name: "user", value: "u\(index % 11)")],
-          numeric: ["price": Double(index) / 4]),
+          categorical: categorical, numeric: index % 4 == 0 ? [:] : ["price": Double(index) / 4]),
         partition: partition,
         score: ServingScore(
           backboneLogit: Float(index), kernelLogit: -Float(index), servesKernel: index % 2 == 0),
@@ -111,5 +121,23 @@ import Testing
     }
     #expect(held?.impression.label == true)
     #expect(held?.clickDelayMilliseconds == 29)
+  }
+
+  /// A feature name reads back as the bytes it was written with, in or out of the table, even
+  /// where Swift calls two spellings equal (the features are hashed by their bytes).
+  @Test func featureNamesKeepTheirBytes() throws {
+    var joiner = LabelJoiner(configuration: Self.configurations[1])
+    var output: [LabelJoiner.LabelledExample] = []
+    let spellings = ["caf\u{E9}", "cafe\u{301}", "caf\u{E9}"]
+    for (index, name) in spellings.enumerated() {
+      joiner.process(
+        Event(
+          kind: .impression, id: "i\(index)", timeMilliseconds: Int64(index),
+          categorical: [.init(name: name, value: "x")]), partition: 0, into: &output)
+    }
+    var blocks: [Int32: [UInt8]] = [:]
+    let restored = try LabelJoiner.State(bytes: joiner.serializedState(blocks: &blocks))
+    let names = restored.partitions[0].pending.map { Array($0.impression.categorical[0].name.utf8) }
+    #expect(names == spellings.map { Array($0.utf8) })
   }
 }

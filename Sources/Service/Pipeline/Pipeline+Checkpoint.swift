@@ -36,6 +36,7 @@ extension Pipeline {
   ) throws -> SnapshotManifest? {
     var lap = ContinuousClock.now
     lastCheckpointTimings = CheckpointTimings()
+    lastCheckpointPublishedAt = nil
     func lapSeconds() -> Double {
       let now = ContinuousClock.now
       defer { lap = now }
@@ -91,12 +92,13 @@ extension Pipeline {
     if publisher != nil, state.book.undelivered.isEmpty {
       recordDelivery(of: manifest.version, in: store)
     }
+    lastCheckpointPublishedAt = .now
     return manifest
   }
 
   /// Numbers the kernels that changed, writes the snapshot recording them, and refreshes what
-  /// follows a snapshot (drift series, the alert history). Returns the
-  /// manifest and the kernels to publish; the book is left as it was when the write fails.
+  /// follows a snapshot (drift series, the alert history). Returns the manifest and the kernels
+  /// to publish; the book is left as it was when the write fails.
   private func writeSnapshot(to store: SnapshotStore) throws -> (
     SnapshotManifest, [KernelPublisher.Item]
   ) {

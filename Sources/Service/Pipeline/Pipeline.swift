@@ -167,6 +167,9 @@ public final class Pipeline {
   /// The manifest of the newest snapshot this pipeline wrote, whether or not what followed it
   /// (hand-over, publication) succeeded: a start resumes from it.
   var lastWrittenSnapshot: SnapshotManifest?
+  /// When the last checkpoint that returned a manifest had its kernels out (before it refreshed
+  /// the quality series): the publication instant freshness is measured to.
+  var lastCheckpointPublishedAt: ContinuousClock.Instant?
   /// During a checkpoint (nil otherwise): the joiner's partition blocks serialized for the
   /// snapshot, reused for the partitions' hand-over states (the joiner does not change between).
   var checkpointJoinerBlocks: [Int32: [UInt8]]?

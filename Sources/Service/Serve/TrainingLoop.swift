@@ -495,7 +495,8 @@ final class TrainingLoop: @unchecked Sendable {
           version: manifest.version, offsets: manifest.offsets, records: pipeline.counts.records)
       }
       checkpointError = nil
-      let published = ContinuousClock.now
+      // The kernels were out before the checkpoint refreshed its quality series.
+      let published = pipeline.lastCheckpointPublishedAt ?? ContinuousClock.now
       for arrival in arrivals {
         metrics.freshness.observe((published - arrival.instant).inSeconds, count: arrival.records)
       }
@@ -521,12 +522,13 @@ final class TrainingLoop: @unchecked Sendable {
       lastCheckpoint = started
       lastCheckpointEnded = published
       health?.markCheckpointed()
+      let committing = ContinuousClock.now
       commit(manifest.offsets)
       if let observer {
         var memory = pipeline.trainer.domainMemory
         memory.driftBytes = pipeline.drift.windowHeldBytes
         var timings = pipeline.lastCheckpointTimings
-        timings.commit = (ContinuousClock.now - published).inSeconds
+        timings.commit = (ContinuousClock.now - committing).inSeconds
         observer.published(
           at: published, milliseconds: publishedMilliseconds, checkpointStartedAt: started,
           timings: timings, domainMemory: memory)

@@ -50,9 +50,13 @@ struct JoinerPartition: Sendable {
   private struct WrittenPending {
     /// The table of feature names the block's impressions refer to.
     var names: [String] = []
+    /// The whole block (kept until the next one: about the joiner's share of a snapshot).
     var block: [UInt8] = []
+    /// The sequence numbers of the waiting impressions in it, ascending.
     var sequences: [UInt64] = []
+    /// Where each impression's bytes start in `block` (-1: stale since).
     var starts: [Int] = []
+    /// Where each impression's bytes end in `block`.
     var ends: [Int] = []
 
     /// The index of `sequence` in `sequences`, if it is there.
@@ -133,7 +137,9 @@ struct JoinerPartition: Sendable {
     order.sort { $0.sequence < $1.sequence }
     let names = order.first.map { pending.values[$0.index].impression.featureNameTable } ?? []
     // Written bytes name features by their index in the table they were written with.
-    if names != written.names { written = WrittenPending() }
+    if !names.elementsEqual(written.names, by: { $0.utf8.elementsEqual($1.utf8) }) {
+      written = WrittenPending()
+    }
     let indices = LabelJoiner.PartitionState.indices(of: names)
     let shell = exportState(partition: partition, withPending: false)
     var writer = ByteWriter(capacity: written.block.count + 4_096)

@@ -1,7 +1,7 @@
 import Base
 
 extension LabelJoiner.State {
-  /// The state as bytes (format `IAKJ` version 3, little-endian, strings length-prefixed UTF-8),
+  /// The state as bytes (format `IAKJ` version 5, little-endian, strings length-prefixed UTF-8),
   /// for a snapshot; `init(bytes:)` reads it back to an equal state. Version 2 adds to each
   /// waiting impression its `ServingScore` (a presence byte, then the two logits as float32
   /// bit patterns and the serving flag); version 3 adds to each partition, after its resolved
@@ -79,8 +79,7 @@ extension LabelJoiner.State {
       }
       for _ in 0..<(try reader.readCount(minimumSize: version >= 5 ? 34 : 40)) {
         var waiting = LabelJoiner.PendingImpression(
-          impression: version >= 5
-            ? try reader.readCompactEvent(names: names) : try reader.readEvent(),
+          impression: try reader.readEvent(names: version >= 5 ? names : nil),
           deadlineMilliseconds: try reader.read(Int64.self),
           sequence: try reader.read(UInt64.self))
         if version >= 2, try reader.readBool() {
@@ -172,8 +171,10 @@ extension ByteWriter {
     append(event.isSynthetic)
   }
 
+  /// Appends a feature name as a reference to the table (`index + 1`) or, when it is not
+  /// there, as 0 and the name.
   private mutating func appendName(_ name: String, names: [String: Int]) {
-    if let index = names[name] {
+    if let index = ByteWriter.tableIndex(of: name, in: names) {
       appendVarint(UInt64(index + 1))
     } else {
       appendVarint(0)
@@ -181,10 +182,20 @@ extension ByteWriter {
     }
   }
 
+  /// The index of `name` in a block's table, if the table holds the same UTF-8 bytes: Swift's
+  /// string equality is canonical (an "é" of one code point equals one of two), and a name read
+  /// back must be the bytes that were written (features are hashed by their bytes).
+  static func tableIndex(of name: String, in names: [String: Int]) -> Int? {
+    guard let index = names.index(forKey: name) else { return nil }
+    let entry = names[index]
+    return entry.key.utf8.elementsEqual(name.utf8) ? entry.value : nil
+  }
+
   /// The bytes `appendCompact(_:names:)` writes for `event`.
   static func compactSize(of event: Event, names: [String: Int]) -> Int {
     func nameSize(_ name: String) -> Int {
-      names[name].map { varintSize(of: UInt64($0 + 1)) } ?? (1 + shortStringSize(of: name))
+      tableIndex(of: name, in: names).map { varintSize(of: UInt64($0 + 1)) }
+        ?? (1 + shortStringSize(of: name))
     }
     var total = 1 + shortStringSize(of: event.id) + 8 + 1
     total += event.region.map { shortStringSize(of: $0) } ?? 0
@@ -207,19 +218,23 @@ extension Event {
 }
 
 extension ByteReader {
-  /// An event in version 5's compact form, its feature names read from `names`.
-  mutating func readCompactEvent(names: [String]) throws(ByteReadError) -> Event {
+  /// An event as version 5 writes it (`appendCompact(_:names:)`), its feature names read from
+  /// `names`, its block's table; with nil, as versions 1 to 4 wrote it (`u32` lengths and
+  /// counts, every name written out).
+  mutating func readEvent(names: [String]?) throws(ByteReadError) -> Event {
+    let compact = names != nil
     let kindByte = try readByte()
     guard kindByte <= 1 else { throw ByteReadError("byte \(offset - 1): bad event kind") }
-    let id = try readShortString()
+    let id = try readEventString(compact: compact)
     let time = try read(Int64.self)
-    let region = try readBool() ? try readShortString() : nil
+    let region = try readBool() ? try readEventString(compact: compact) : nil
     var categorical: [Event.Feature] = []
-    for _ in 0..<(try readVarintCount(minimumSize: 2)) {
-      categorical.append(Event.Feature(name: try readName(names), value: try readShortString()))
+    for _ in 0..<(try readEventCount(compact: compact, minimumSize: compact ? 2 : 8)) {
+      categorical.append(
+        Event.Feature(name: try readName(names), value: try readEventString(compact: compact)))
     }
     var numeric: [String: Double] = [:]
-    for _ in 0..<(try readVarintCount(minimumSize: 9)) {
+    for _ in 0..<(try readEventCount(compact: compact, minimumSize: compact ? 9 : 12)) {
       let name = try readName(names)
       numeric[name] = try readDouble()
     }
@@ -231,7 +246,20 @@ extension ByteReader {
       isSynthetic: try readBool())
   }
 
-  private mutating func readName(_ names: [String]) throws(ByteReadError) -> String {
+  private mutating func readEventString(compact: Bool) throws(ByteReadError) -> String {
+    compact ? try readShortString() : try readString()
+  }
+
+  private mutating func readEventCount(
+    compact: Bool, minimumSize: Int
+  ) throws(ByteReadError) -> Int {
+    compact
+      ? try readVarintCount(minimumSize: minimumSize) : try readCount(minimumSize: minimumSize)
+  }
+
+  /// A feature name: written out (versions 1 to 4, `names` nil), or a reference to the table.
+  private mutating func readName(_ names: [String]?) throws(ByteReadError) -> String {
+    guard let names else { return try readString() }
     let start = offset
     let reference = try readVarint()
     if reference == 0 { return try readShortString() }
@@ -240,29 +268,6 @@ extension ByteReader {
         "byte \(start): feature name \(reference) of a table of \(names.count)")
     }
     return names[Int(reference - 1)]
-  }
-
-  mutating func readEvent() throws(ByteReadError) -> Event {
-    let kindByte = try readByte()
-    guard kindByte <= 1 else { throw ByteReadError("byte \(offset - 1): bad event kind") }
-    let id = try readString()
-    let time = try read(Int64.self)
-    let region = try readBool() ? try readString() : nil
-    var categorical: [Event.Feature] = []
-    for _ in 0..<(try readCount(minimumSize: 8)) {
-      categorical.append(Event.Feature(name: try readString(), value: try readString()))
-    }
-    var numeric: [String: Double] = [:]
-    for _ in 0..<(try readCount(minimumSize: 12)) {
-      let name = try readString()
-      numeric[name] = try readDouble()
-    }
-    let labelByte = try readByte()
-    guard labelByte <= 2 else { throw ByteReadError("byte \(offset - 1): bad label") }
-    return Event(
-      kind: kindByte == 0 ? .impression : .click, id: id, timeMilliseconds: time, region: region,
-      categorical: categorical, numeric: numeric, label: labelByte == 0 ? nil : labelByte == 2,
-      isSynthetic: try readBool())
   }
 }
 
@@ -281,7 +286,7 @@ extension LabelJoiner.PartitionState {
 
   /// Each name of a table by its index in it.
   static func indices(of names: [String]) -> [String: Int] {
-    Dictionary(uniqueKeysWithValues: names.enumerated().map { ($0.element, $0.offset) })
+    Dictionary(names.enumerated().map { ($0.element, $0.offset) }) { first, _ in first }
   }
 
   /// What a block holds before its waiting impressions: the partition, its clock, its next
