@@ -1,4 +1,5 @@
 import Base
+import Observability
 import Testing
 
 @testable import Stream
@@ -139,5 +140,30 @@ import Testing
     let restored = try LabelJoiner.State(bytes: joiner.serializedState(blocks: &blocks))
     let names = restored.partitions[0].pending.map { Array($0.impression.categorical[0].name.utf8) }
     #expect(names == spellings.map { Array($0.utf8) })
+  }
+
+  /// What the joiner keeps of its last checkpoint is shown: `iak_label_checkpoint_copy_bytes` is
+  /// the bytes of the blocks it wrote (the state less its 97-byte header), and a partition
+  /// handed away takes its share with it.
+  @Test func theCopyKeptForTheNextCheckpointIsAGauge() throws {
+    let metrics = MetricsRegistry()
+    var joiner = LabelJoiner(configuration: Self.configurations[1], metrics: metrics)
+    #expect(
+      JoinerIncrementalBytesTests.gauge(in: metrics) == 0 && joiner.checkpointCopyBytes == 0)
+    _ = Self.compareWhileRunning(&joiner, seed: 3, events: 300, every: 1_000)
+    var blocks: [Int32: [UInt8]] = [:]
+    let bytes = joiner.serializedState(blocks: &blocks)
+    #expect(joiner.checkpointCopyBytes == bytes.count - 97)
+    #expect(Self.gauge(in: metrics) == Double(bytes.count - 97))
+    joiner.removePartition(0)
+    #expect(joiner.checkpointCopyBytes == blocks[1]!.count + blocks[2]!.count)
+    #expect(Self.gauge(in: metrics) == Double(blocks[1]!.count + blocks[2]!.count))
+  }
+
+  /// The value of `iak_label_checkpoint_copy_bytes` in `metrics`.
+  static func gauge(in metrics: MetricsRegistry) -> Double? {
+    let name = "iak_label_checkpoint_copy_bytes"
+    return metrics.render().split(separator: "\n").first { $0.hasPrefix(name + " ") }
+      .flatMap { Double($0.dropFirst(name.count + 1)) }
   }
 }

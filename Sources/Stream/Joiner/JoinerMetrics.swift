@@ -24,6 +24,8 @@ final class JoinerMetrics: Sendable {
   let heldBytes: (impressions: Metric, earlyClicks: Metric, resolvedIDs: Metric)
   let fakeNegatives: Metric
   let clickDelay: Metric
+  /// `iak_label_checkpoint_copy_bytes`: the blocks the last checkpoint wrote, kept to copy from.
+  let checkpointCopyBytes: Metric
 
   init(registry: MetricsRegistry) {
     let examples = registry.counter(
@@ -67,6 +69,12 @@ final class JoinerMetrics: Sendable {
       help: "Impressions a delayed-feedback mode (label.mode) trained on as provisional negatives "
         + "whose click came later (trained again as positives); over "
         + "iak_label_examples_total{outcome=\"provisional\"} it is the fake-negative rate."
+    ).with([])
+    checkpointCopyBytes = registry.gauge(
+      "iak_label_checkpoint_copy_bytes",
+      help: "Bytes of the joiner's state as the last checkpoint wrote it, kept in memory until "
+        + "the next one, which copies the waiting impressions unchanged since from it instead of "
+        + "serializing them again (about the joiner's share of a snapshot)."
     ).with([])
     clickDelay = registry.histogram(
       "iak_label_click_delay_seconds",

@@ -73,6 +73,9 @@ struct JoinerPartition: Sendable {
 
   init() {}
 
+  /// The bytes of the block `serializedBlock(partition:)` wrote last, kept until the next.
+  var writtenBytes: Int { written.block.count }
+
   /// The partition `state` describes; its waiting impressions keep only `keptFeatures`
   /// (`Event.keepingOnly(_:)`: a state written before they were trimmed, or with other features
   /// kept, holds no more than one written now).

@@ -190,6 +190,8 @@ public struct LabelJoiner: Sendable {
   struct Totals {
     var pending = 0
     var held = HeldBytes()
+    /// The partitions' `writtenBytes`: set when they serialize, counted again with the rest.
+    var checkpointCopy = 0
   }
 
   /// Creates an empty joiner; with `metrics` it also counts into `iak_label_*` metrics.
@@ -240,6 +242,8 @@ public struct LabelJoiner: Sendable {
         ordered.append(block)
       }
     }
+    totals.checkpointCopy = partitions.values.reduce(0) { $0 + $1.writtenBytes }
+    updateGauges()
     return State.serialized(counts: counts, blocks: ordered)
   }
 
@@ -638,6 +642,7 @@ public struct LabelJoiner: Sendable {
     for state in partitions.values {
       totals.pending += state.pending.count
       totals.held = totals.held + state.held
+      totals.checkpointCopy += state.writtenBytes
     }
     updateGauges()
   }
@@ -649,7 +654,12 @@ public struct LabelJoiner: Sendable {
     metrics.heldBytes.impressions.set(Double(held.impressions))
     metrics.heldBytes.earlyClicks.set(Double(held.earlyClicks))
     metrics.heldBytes.resolvedIDs.set(Double(held.resolvedIDs))
+    metrics.checkpointCopyBytes.set(Double(totals.checkpointCopy))
   }
+
+  /// The bytes each partition keeps of the block the last checkpoint wrote, over all
+  /// partitions (`iak_label_checkpoint_copy_bytes`).
+  public var checkpointCopyBytes: Int { totals.checkpointCopy }
 
   private mutating func countDroppedClick(_ reason: JoinerMetrics.DroppedClick) {
     switch reason {
