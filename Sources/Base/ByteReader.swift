@@ -89,10 +89,17 @@ public struct ByteReader: Sendable {
   ///
   /// - Throws: `ByteReadError` when the bytes are truncated or not valid UTF-8.
   public mutating func readString() throws(ByteReadError) -> String {
-    let count = Int(try read(UInt32.self))
-    guard bytes.count - offset >= count else { throw truncated(count) }
-    let slice = bytes[offset..<offset + count]
-    guard let text = String(validating: slice, as: UTF8.self) else {
+    let count = UInt64(try read(UInt32.self))
+    return try readUTF8(count: count)
+  }
+
+  /// The next `count` bytes as a string.
+  ///
+  /// - Throws: `ByteReadError` when fewer bytes are left or they are not valid UTF-8.
+  private mutating func readUTF8(count wanted: UInt64) throws(ByteReadError) -> String {
+    guard wanted <= UInt64(bytes.count - offset) else { throw truncated(Int(clamping: wanted)) }
+    let count = Int(wanted)
+    guard let text = String(validating: bytes[offset..<offset + count], as: UTF8.self) else {
       throw ByteReadError("byte \(offset): string of \(count) bytes is not valid UTF-8")
     }
     offset += count
@@ -128,15 +135,8 @@ public struct ByteReader: Sendable {
   ///
   /// - Throws: `ByteReadError` when the bytes are truncated or not valid UTF-8.
   public mutating func readShortString() throws(ByteReadError) -> String {
-    let start = offset
-    let wanted = try readVarint()
-    guard wanted <= UInt64(bytes.count - offset) else { throw truncated(Int(clamping: wanted)) }
-    let count = Int(wanted)
-    guard let text = String(validating: bytes[offset..<offset + count], as: UTF8.self) else {
-      throw ByteReadError("byte \(start): string of \(count) bytes is not valid UTF-8")
-    }
-    offset += count
-    return text
+    let count = try readVarint()
+    return try readUTF8(count: count)
   }
 
   /// A varint count of items each at least `minimumSize` bytes, checked against the bytes left.
@@ -144,7 +144,18 @@ public struct ByteReader: Sendable {
   /// - Throws: `ByteReadError` when the bytes are truncated or the items cannot fit in them.
   public mutating func readVarintCount(minimumSize: Int) throws(ByteReadError) -> Int {
     let start = offset
+    // Read first: a call on `self` takes it as it is before its arguments run.
     let count = try readVarint()
+    return try fitting(count, minimumSize: minimumSize, countAt: start)
+  }
+
+  /// `count`, read at byte `start`, when that many items of `minimumSize` bytes fit in the
+  /// bytes left.
+  ///
+  /// - Throws: `ByteReadError` when they cannot fit.
+  private func fitting(
+    _ count: UInt64, minimumSize: Int, countAt start: Int
+  ) throws(ByteReadError) -> Int {
     guard count <= UInt64((bytes.count - offset) / max(1, minimumSize)) else {
       throw ByteReadError(
         "byte \(start): \(count) items cannot fit in the \(bytes.count - offset) bytes left")
@@ -156,12 +167,9 @@ public struct ByteReader: Sendable {
   ///
   /// - Throws: `ByteReadError` when the bytes are truncated or the items cannot fit in them.
   public mutating func readCount(minimumSize: Int) throws(ByteReadError) -> Int {
-    let count = Int(try read(UInt32.self))
-    guard count <= (bytes.count - offset) / max(1, minimumSize) else {
-      throw ByteReadError(
-        "byte \(offset - 4): \(count) items cannot fit in the \(bytes.count - offset) bytes left")
-    }
-    return count
+    let start = offset
+    let count = UInt64(try read(UInt32.self))
+    return try fitting(count, minimumSize: minimumSize, countAt: start)
   }
 
   private func truncated(_ wanted: Int) -> ByteReadError {

@@ -125,4 +125,19 @@ import Testing
     var many = ByteReader([0x0A, 0x00])
     #expect(throws: ByteReadError.self) { try many.readVarintCount(minimumSize: 1) }
   }
+
+  @Test func theFirstIndexNotBelowAValueIsFoundByBinarySearch() {
+    var generator = SplitMix64(seed: 4)
+    for length in 0..<40 {
+      let sorted = (0..<length).map { _ in UInt16.random(in: 0...20, using: &generator) }.sorted()
+      for value: UInt16 in 0...21 {
+        let linear = sorted.firstIndex { $0 >= value } ?? sorted.count
+        #expect(sorted.firstIndex(notBelow: value) == linear, "\(sorted) \(value)")
+        // On a slice too: indices are the slice's own.
+        let slice = sorted.dropFirst(length / 3)
+        let sliceLinear = slice.firstIndex { $0 >= value } ?? slice.endIndex
+        #expect(slice.firstIndex(notBelow: value) == sliceLinear)
+      }
+    }
+  }
 }

@@ -1,3 +1,5 @@
+import Base
+
 /// Positive and negative counts per bin of logit: an AUC over any number of examples in bounded
 /// memory.
 ///
@@ -71,7 +73,7 @@ public struct LogitHistogram: Sendable, Equatable {
   /// Counts one example.
   public mutating func record(logit: Float, isPositive: Bool) {
     let bin = UInt16(Self.bin(of: logit))
-    let index = insertionIndex(of: bin)
+    let index = bins.firstIndex(notBelow: bin)
     if index == bins.count || bins[index] != bin {
       bins.insert(bin, at: index)
       positiveCounts.insert(0, at: index)
@@ -125,14 +127,4 @@ public struct LogitHistogram: Sendable, Equatable {
     return shared / (2 * p * n)
   }
 
-  /// The first index of `bins` holding `bin` or a larger one.
-  private func insertionIndex(of bin: UInt16) -> Int {
-    var low = 0
-    var high = bins.count
-    while low < high {
-      let middle = (low + high) / 2
-      if bins[middle] < bin { low = middle + 1 } else { high = middle }
-    }
-    return low
-  }
 }

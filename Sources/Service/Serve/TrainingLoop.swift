@@ -520,7 +520,8 @@ final class TrainingLoop: @unchecked Sendable {
       retryAt = nil
       retryDelay = .seconds(1)
       lastCheckpoint = started
-      lastCheckpointEnded = published
+      // The spacing of checkpoints counts from the end of this one, quality series included.
+      lastCheckpointEnded = ContinuousClock.now
       health?.markCheckpointed()
       let committing = ContinuousClock.now
       commit(manifest.offsets)

@@ -61,13 +61,8 @@ struct JoinerPartition: Sendable {
 
     /// The index of `sequence` in `sequences`, if it is there.
     func index(of sequence: UInt64) -> Int? {
-      var low = 0
-      var high = sequences.count
-      while low < high {
-        let middle = (low + high) / 2
-        if sequences[middle] < sequence { low = middle + 1 } else { high = middle }
-      }
-      return low < sequences.count && sequences[low] == sequence ? low : nil
+      let index = sequences.firstIndex(notBelow: sequence)
+      return index < sequences.count && sequences[index] == sequence ? index : nil
     }
   }
 
