@@ -1,6 +1,8 @@
 extension RandomAccessCollection where Element: Comparable {
   /// The first index whose element is not below `value`, in a collection sorted ascending
-  /// (`endIndex` when every element is below it): a binary search, O(log n).
+  /// (`endIndex` when every element is below it): a binary search, O(log n). Inlinable, so that
+  /// callers in other modules get a copy specialized to their collection.
+  @inlinable
   public func firstIndex(notBelow value: Element) -> Index {
     var low = startIndex
     var count = distance(from: startIndex, to: endIndex)

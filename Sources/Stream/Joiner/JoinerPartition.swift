@@ -22,9 +22,9 @@ struct JoinerPartition: Sendable {
   var nextSequence: UInt64 = 0
   private(set) var pending: [String: LabelJoiner.PendingImpression] = [:]
   /// Deadlines of `pending`; entries whose impression left `pending` are skipped lazily.
-  private var deadlines = JoinerHeap<Key>()
+  private var deadlines = MinHeap<Key>()
   private(set) var earlyClicks: [String: LabelJoiner.EarlyClick] = [:]
-  private var earlyClickTimes = JoinerHeap<Key>()
+  private var earlyClickTimes = MinHeap<Key>()
   private(set) var resolved: [String: LabelJoiner.ResolvedImpression] = [:]
   /// Resolved entries in the order they were made; stale ones are skipped.
   private var resolvedOrder: [LabelJoiner.ResolvedImpression] = []
