@@ -25,7 +25,7 @@ extension Trainer {
     let owned = domains(ofLane: lane)
     for domain in owned { states[domain] = nil }
     laneTimeMs[lane] = nil
-    recomputeEarliestBatchOpened()
+    recomputeOpenBatches()
     return owned
   }
 
@@ -43,7 +43,7 @@ extension Trainer {
     for (domain, state) in parsed.states { states[domain] = state }
     for (lane, time) in parsed.laneTimes { laneTimeMs[lane] = max(laneTimeMs[lane] ?? .min, time) }
     eventTimeMs = max(eventTimeMs, parsed.eventTimeMs)
-    recomputeEarliestBatchOpened()
+    recomputeOpenBatches()
     return replaced
   }
 }

@@ -198,7 +198,7 @@ extension Trainer {
     states = parsed.states
     eventTimeMs = parsed.eventTimeMs
     laneTimeMs = parsed.laneTimes
-    recomputeEarliestBatchOpened()
+    recomputeOpenBatches()
   }
 
   /// The domains, event time and lane clocks held by a trainer snapshot, checked.
