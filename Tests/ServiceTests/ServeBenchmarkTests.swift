@@ -67,6 +67,14 @@ import Testing
     #expect(batches > 0)
     #expect(two.contains("; \(batches) batches, "), "\(two)")
     #expect(line("ratio end to end / learner only: ") != nil, "\(output)")
+    // Where the CPU went: serve's training and consumer threads are found by their names, and
+    // each did some of the work.
+    let cpu = try #require(line("end to end CPU from serve's start"), "\(output)")
+    for thread in ["training thread ", "consumer thread "] {
+      let figure = cpu.range(of: thread).map { cpu[$0.upperBound...].prefix { $0 != " " } }
+      let seconds = try #require(figure.flatMap { Double($0) }, "\(cpu)")
+      #expect(seconds > 0, "\(cpu)")
+    }
     #expect(line("freshness run: ")?.contains("checkpoint.interval = 500ms") == true, "\(output)")
     for origin in ["freshness from production", "freshness from arrival"] {
       let figures = try #require(line(origin), "\(output)")

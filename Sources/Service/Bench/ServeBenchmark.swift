@@ -60,6 +60,8 @@ struct ServeBenchmark {
     var finalCheckpointSeconds: Double
     /// Snapshots written during the run.
     var snapshots: Int
+    /// CPU seconds per thread name from serve's start to the last record through the pipeline.
+    var threadSeconds: [String: Double]
 
     /// Pipeline and final checkpoint.
     var seconds: Double { pipelineSeconds + finalCheckpointSeconds }
@@ -138,6 +140,10 @@ struct ServeBenchmark {
         100 * (Double(throughput.examples) / throughput.seconds)
           / (Double(learner.items.count) / learnerSeconds)))
 
+    context.print(
+      Self.cpuLine(
+        throughput, learnerSeconds: learnerSeconds, learnerExamples: learner.items.count))
+
     let rate = settings.rate ?? 0.5 * Double(throughput.events) / throughput.seconds
     try freshness(events, rate: rate, cluster: cluster)
     for labelRate in settings.labelRates {
@@ -159,8 +165,11 @@ struct ServeBenchmark {
     let run = try ServeRun(
       context: context, cluster: cluster, topic: topic, backbone: settings.backbone,
       overrides: [])
+    let cpuBefore = ThreadTimes.now()
     run.start()
     let samples = try run.waitUntilProcessed(events.count, timeout: .seconds(600))
+    // Before the stop: serve's threads end with it, and their times with them.
+    let threadSeconds = ThreadTimes.now().secondsByName(since: cpuBefore)
     context.print("end to end: \(samples.summary)")
     let outcome = try run.stop()
     let span = run.freshness.span
@@ -170,7 +179,33 @@ struct ServeBenchmark {
     return Throughput(
       events: events.count, examples: outcome.examples,
       pipelineSeconds: (last - first).inSeconds,
-      finalCheckpointSeconds: span.lastCheckpointSeconds, snapshots: outcome.snapshots)
+      finalCheckpointSeconds: span.lastCheckpointSeconds, snapshots: outcome.snapshots,
+      threadSeconds: threadSeconds)
+  }
+
+  /// Where the end-to-end run's CPU went, per thread, against the learner alone: the work per
+  /// example around the learner, which the ratio cannot hide.
+  static func cpuLine(_ throughput: Throughput, learnerSeconds: Double, learnerExamples: Int)
+    -> String
+  {
+    var rest = throughput.threadSeconds
+    func take(_ name: String) -> Double { rest.removeValue(forKey: name) ?? 0 }
+    let training = take("iak-training")
+    let consumer = take(ServeRun.consumerThreadName)
+    let kafka = rest.filter { $0.key.hasPrefix("rdk:") }.values.reduce(0, +)
+    let other = rest.filter { !$0.key.hasPrefix("rdk:") }.values.reduce(0, +)
+    let perExample = { (seconds: Double) in 1e6 * seconds / Double(max(1, throughput.examples)) }
+    return String(
+      format: "end to end CPU from serve's start to the last record (thread time, %.2f s of "
+        + "wall time): training thread %.2f s (%.1f us per example: join, route, serving "
+        + "scores, drift checks, training, checkpoints), consumer thread %.2f s (%.1f us per "
+        + "event: poll, decode, serving inputs), librdkafka (consumer, producers, mock "
+        + "broker) %.2f s, other threads %.2f s; in all %.1f us of CPU per example, against "
+        + "%.1f us for the learner alone", throughput.pipelineSeconds, training,
+      perExample(training), consumer,
+      1e6 * consumer / Double(max(1, throughput.events)), kafka, other,
+      perExample(training + consumer + kafka + other),
+      1e6 * learnerSeconds / Double(max(1, learnerExamples)))
   }
 
   /// Serves with `checkpoint.interval = settings.freshnessInterval` while producing at `rate`

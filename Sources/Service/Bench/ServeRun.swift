@@ -1,3 +1,4 @@
+import Base
 import Checkpoint
 import Foundation
 import Observability
@@ -62,6 +63,10 @@ final class ServeRun: Sendable {
   /// of the mock's own to every freshness figure.
   static let fetchWaitMilliseconds = 50
 
+  /// The kernel name of the thread `ServeTool.run()` runs on: the consumer loop's (poll,
+  /// decode, serving inputs), as the main thread is in `iak-stream serve`.
+  static let consumerThreadName = "iak-consumer"
+
   /// Prepares a run consuming `topic` of `cluster` in its own consumer group, keeping its
   /// freshness figures in `freshness` (by default also measured from the records' timestamps).
   ///
@@ -110,6 +115,7 @@ final class ServeRun: Sendable {
   /// Starts `serve` on its own thread.
   func start() {
     let thread = Thread { [self] in
+      nameCurrentThread(Self.consumerThreadName)
       let result: Ending
       do {
         result = .exited(try tool.run())
@@ -118,7 +124,7 @@ final class ServeRun: Sendable {
       }
       ending.update { $0 = result }
     }
-    thread.name = "iak-bench-serve"
+    thread.name = Self.consumerThreadName
     thread.stackSize = 16 << 20
     thread.start()
   }

@@ -60,7 +60,10 @@ final class BackgroundRebase: @unchecked Sendable {
       "iak_backbone_rebase_lag_records",
       help: "Records a background re-base has still to read before it reaches the live position.",
       labels: ["partition"])
-    let thread = Thread { [self] in run(make: make, history: history) }
+    let thread = Thread { [self] in
+      nameCurrentThread("iak-rebase")
+      run(make: make, history: history)
+    }
     thread.name = "iak-rebase"
     thread.start()
   }

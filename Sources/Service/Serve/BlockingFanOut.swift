@@ -1,3 +1,4 @@
+import Base
 import Foundation
 import Synchronization
 
@@ -22,6 +23,7 @@ enum BlockingFanOut {
       for _ in 0..<helpers {
         done.enter()
         let thread = Thread { [work] in
+          nameCurrentThread("iak-fan-out")
           work.drain()
           done.leave()
         }

@@ -1,3 +1,4 @@
+import Base
 import Foundation
 import Observability
 import Stream
@@ -25,6 +26,7 @@ final class BrokerProbe: Sendable {
         + "the lag figures are stale while it is 0."
     ).with()
     let thread = Thread { [stopped] in
+      nameCurrentThread("iak-broker-probe")
       // The client is the thread's: it outlives nothing else and nothing waits for it.
       guard let admin = try? KafkaAdmin.make(configuration: configuration) else {
         return

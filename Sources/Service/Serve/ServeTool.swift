@@ -469,7 +469,10 @@ struct ServeTool {
 
     /// Starts the training thread.
     func startTraining() {
-      let thread = Thread { [loop] in loop.run() }
+      let thread = Thread { [loop] in
+        nameCurrentThread("iak-training")
+        loop.run()
+      }
       thread.name = "iak-training"
       thread.stackSize = 16 << 20
       thread.start()

@@ -313,6 +313,7 @@ private final class Poller: Sendable {
 
   func start() {
     let thread = Thread { [handle, self] in
+      nameCurrentThread("iak-produce-poll")
       self.threadID.withLock { $0 = pthread_self() }
       while !self.isStopping.load(ordering: .acquiring) {
         _ = rd_kafka_poll(handle.pointer, 50)
