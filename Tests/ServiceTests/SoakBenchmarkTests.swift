@@ -68,7 +68,7 @@ import Testing
       SoakBenchmark.Minute(
         index: index, residentMB: megabytes, lowestMB: 90, highestMB: megabytes + Double(index),
         eventsPerSecond: 1, examplesPerSecond: 1, domains: 3, snapshotMB: 0.5, loop: index,
-        retired: 0)
+        retired: 0, rejected: 2 * index)
     }
     // 100, 104, 102, 106: slope (sum of dx * dy) / (sum of dx^2) = (-1.5 * -3 + -0.5 * 1
     // + 0.5 * -1 + 1.5 * 3) / 5 = 8 / 5.
@@ -88,7 +88,8 @@ import Testing
     #expect(
       minute(2, 104).line
         == "minute 2: RSS 104.0 MB (lowest 90.0, highest 106.0 in the minute), 1 events/s, 1 "
-        + "examples/s, 3 domains alive, snapshot 0.50 MB (loop 2, 0 domains retired so far)")
+        + "examples/s, 3 domains alive, snapshot 0.50 MB (loop 2, 0 domains retired so far, 4 "
+        + "events rejected)")
   }
 
   @Test func aShortSoakPrintsALinePerIntervalAndASummary() throws {

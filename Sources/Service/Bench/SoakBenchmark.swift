@@ -55,6 +55,9 @@ struct SoakBenchmark {
     var loop: Int
     /// Domains retired so far (`iak_domains_retired_total`).
     var retired: Int
+    /// Events rejected so far (`iak_events_rejected_total`, every reason): a soak whose events
+    /// are refused measures nothing.
+    var rejected = 0
     /// Resident set size once serve owned its partitions, before any record, in MB.
     var startMB = 0.0
     /// What the trainer's domains held at the newest snapshot (nil before the first).
@@ -85,8 +88,8 @@ struct SoakBenchmark {
       String(
         format: "minute %d: RSS %.1f MB (lowest %.1f, highest %.1f in the minute), %.0f "
           + "events/s, %.0f examples/s, %d domains alive, snapshot %.2f MB (loop %d, %d domains "
-          + "retired so far)", index, residentMB, lowestMB, highestMB, eventsPerSecond,
-        examplesPerSecond, domains, snapshotMB, loop, retired)
+          + "retired so far, %d events rejected)", index, residentMB, lowestMB, highestMB,
+        eventsPerSecond, examplesPerSecond, domains, snapshotMB, loop, retired, rejected)
     }
   }
 
@@ -109,8 +112,10 @@ struct SoakBenchmark {
     context.print(
       String(
         format: "soak input: %d events per loop spanning %.1f days (%d regions on %d "
-          + "partitions); each loop moves event times %.1f days on; at most %d records ahead "
-          + "of serve; checkpoint.interval = %@, domain.window = %@, domain.max_domains = %@",
+          + "partitions); each loop moves event times %.1f days on (event.max_future = 0: "
+          + "within minutes the loops pass the wall clock, whose bound would refuse them); at "
+          + "most %d records ahead of serve; checkpoint.interval = %@, domain.window = %@, "
+          + "domain.max_domains = %@",
         stream.count, Double(stream.spanMs) / 86_400_000, loaded.regions, settings.partitions,
         Double(stream.spanMs) / 86_400_000, settings.maxLag,
         configuration.string("checkpoint.interval"), configuration.string("domain.window"),
@@ -125,7 +130,7 @@ struct SoakBenchmark {
     // Freshness kept as `serve` keeps it, so the soak measures what the service holds.
     let run = try ServeRun(
       context: context, cluster: cluster, topic: topic, backbone: settings.backbone,
-      overrides: [], freshness: FreshnessLog())
+      overrides: ["event.max_future=0"], freshness: FreshnessLog())
     let loadedMB = Double(ProcessMemory.residentBytes ?? 0) / 1e6
     run.start()
     try run.waitUntilAssigned(timeout: .seconds(60))
@@ -170,7 +175,8 @@ struct SoakBenchmark {
           examplesPerSecond: (examples - last.examples) / seconds,
           domains: Int(Self.total("iak_router_domains", in: text)),
           snapshotMB: Double(Self.newestSnapshotBytes(in: run.directory)) / 1e6, loop: loop + 1,
-          retired: Int(Self.total("iak_domains_retired_total", in: text)), startMB: startMB,
+          retired: Int(Self.total("iak_domains_retired_total", in: text)),
+          rejected: Int(Self.total("iak_events_rejected_total", in: text)), startMB: startMB,
           memory: run.freshness.domainMemory)
         context.print(minute.line)
         context.print(minute.perDomainLine)
