@@ -33,6 +33,10 @@ import Testing
     }
     let servers = String(line.dropFirst("bootstrap.servers=".count))
     #expect(servers.split(separator: ",").count == 2)
+    // Named after its executable, re-executed at start or not (`ps`, `top`, `pgrep iak-stream`).
+    let name = try String(
+      contentsOfFile: "/proc/\(process.processIdentifier)/comm", encoding: .utf8)
+    #expect(name == "iak-stream\n")
     let configuration = KafkaConfiguration(bootstrapServers: servers)
     let producer = try KafkaProducer.make(configuration: configuration)
     for index in 0..<10 {

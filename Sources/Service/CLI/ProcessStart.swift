@@ -22,8 +22,22 @@ public enum ProcessStart {
     if needsSignals { setenv(reexecutedMarker, "1", 1) }
     var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) }
     argv.append(nil)
+    // The executable by its own path first: the kernel names the process after the file it
+    // runs (`ps`, `top`, `pgrep iak-stream`), and through /proc/self/exe that name is `exe`.
+    // The link is only the fallback (e.g. the file was replaced since it started).
+    if let path = executablePath() { execv(path, &argv) }
     execv("/proc/self/exe", &argv)
     // execv returned: keep running as we are.
     unsetenv(reexecutedMarker)
+  }
+
+  /// The path of the running executable (the target of /proc/self/exe), nil where it cannot be
+  /// read.
+  static func executablePath() -> String? {
+    var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+    let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+    guard count > 0 else { return nil }
+    return String(
+      decoding: buffer.prefix(count).map { UInt8(bitPattern: $0) }, as: UTF8.self)
   }
 }
