@@ -3,6 +3,7 @@
 public struct MinHeap<Element: Comparable & Sendable>: Sendable {
   /// The elements, in heap order (each no greater than its children).
   public var elements: [Element] { storage }
+  /// The elements in heap order (`elements`), open to the inlined code.
   @usableFromInline var storage: [Element] = []
 
   /// An empty heap.

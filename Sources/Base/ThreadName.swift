@@ -3,8 +3,8 @@
 #endif
 
 /// Names the calling thread for the kernel: the name `top -H`, `ps -L`, perf and
-/// `/proc/<pid>/task/<tid>/comm` show. (Foundation's `Thread.name` stays inside Foundation on
-/// Linux, so every thread of the service would otherwise show the executable's name.) Written
+/// `/proc/<pid>/task/<tid>/comm` show. (Foundation's `Thread.name`, set before `start()`, did not
+/// reach the kernel here: every thread of the service showed the executable's name.) Written
 /// to `/proc/thread-self/comm`, which is what `pthread_setname_np` does too (Swift's Glibc
 /// module does not declare it). The kernel keeps 15 bytes: a longer name is cut there, at a
 /// character boundary. Call it first thing in a thread's body; never on the main thread, whose

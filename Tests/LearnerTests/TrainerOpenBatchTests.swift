@@ -9,9 +9,13 @@ import Testing
   /// What a look at every domain decides: each open batch by its domain, with its lane (its
   /// first example's), its opening time (its lane's clock when it opened) and its rows.
   private struct Model {
+    /// The open batches by domain.
     var batches: [String: (lane: Int32, openedMs: Int64, rows: Int)] = [:]
+    /// Each lane's clock.
     var laneTimes: [Int32: Int64] = [:]
+    /// `train.batch_max`.
     let batchMax: Int
+    /// `train.batch_max_wait`, in milliseconds.
     let waitMs: Int64
 
     /// The batches `example` closes: by waiting (in domain order), then its own when full.
@@ -55,8 +59,13 @@ import Testing
       clock += Int64(random.nextInt(below: 3)) * 250
       let late = random.nextInt(below: 5) == 0 ? Int64(random.nextInt(below: 8)) * 1_000 : 0
       let lane = Int32(random.nextInt(below: 3))
+      // Most domains keep to one lane; three take examples from every lane, so that a batch
+      // closed on one lane opens again on another, at the same time or later.
+      let domain =
+        random.nextInt(below: 8) == 0
+        ? "s\(random.nextInt(below: 3))" : "d\(lane)-\(random.nextInt(below: 20))"
       var example = Example(
-        domain: "d\(lane)-\(random.nextInt(below: 20))", categorical: ["u", "i"],
+        domain: domain, categorical: ["u", "i"],
         label: Float(index % 2), eventTimeMs: clock - late)
       example.lane = lane
       let expected = model.process(example)
@@ -68,6 +77,30 @@ import Testing
     }
     // The stream exercised both ways of closing.
     #expect(closedByWaiting > 300)
+  }
+
+  @Test func aBatchThatMovedToAnotherLaneClosesByThatLanesClock() throws {
+    let trainer = try Trainer(
+      backbone: try Backbone(config: TrainerTests.backboneConfig, seed: 4),
+      kernelConfig: KernelConfig(insertAt: .hidden(1), bottleneck: 3, encoderHidden: 5),
+      config: TrainConfig(
+        batchMax: 2, batchMaxWaitMs: 3_000, learningRate: 3e-3, stepsPerBatch: 1,
+        activationMinExamples: 16))
+    func example(_ domain: String, lane: Int32, atMs time: Int64) -> Example {
+      var example = Example(domain: domain, categorical: ["u", "i"], label: 0, eventTimeMs: time)
+      example.lane = lane
+      return example
+    }
+    // "s" fills a batch on lane 0 at 1 s, then opens one on lane 1 at the same time.
+    #expect(trainer.process(example("s", lane: 0, atMs: 1_000)).isEmpty)
+    #expect(trainer.process(example("s", lane: 0, atMs: 1_000)).map(\.reason) == [.full])
+    #expect(trainer.process(example("s", lane: 1, atMs: 1_000)).isEmpty)
+    // Lane 0's clock passes the wait: the batch is lane 1's, so it stays open.
+    #expect(trainer.process(example("x", lane: 0, atMs: 4_000)).isEmpty)
+    #expect(trainer.pendingExamples(for: "s").count == 1)
+    // Lane 1's clock closes it.
+    let closed = trainer.advanceEventTime(to: 4_000, lane: 1)
+    #expect(closed.map(\.domain) == ["s"] && closed.map(\.reason) == [.waited])
   }
 
   @Test func staleEntriesDoNotPileUpWhenBatchesCloseFullLongBeforeTheirWait() throws {
