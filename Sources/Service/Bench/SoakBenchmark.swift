@@ -205,6 +205,16 @@ struct SoakBenchmark {
         if next == stream.count { (next, loop) = (0, loop + 1) }
       }
     }
+    // How much of the resident set is memory the allocator holds free, measured once at the end
+    // while serve still holds its state (trimming every minute would measure a process other
+    // than the service).
+    let untrimmed = Double(ProcessMemory.residentBytes ?? 0) / 1e6
+    ProcessMemory.trimAllocator()
+    let trimmed = Double(ProcessMemory.residentBytes ?? 0) / 1e6
+    context.print(
+      String(
+        format: "soak end, serve still running: RSS %.1f MB, %.1f MB right after malloc_trim(0) "
+          + "(the difference was free memory glibc's heaps held)", untrimmed, trimmed))
     let outcome = try run.stop()
     try producer.close(timeout: .seconds(30))
     let undelivered = failures.count.load(ordering: .acquiring)
