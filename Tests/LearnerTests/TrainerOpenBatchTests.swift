@@ -42,13 +42,18 @@ import Testing
     }
   }
 
-  @Test func batchesCloseAsALookAtEveryDomainDecides() throws {
-    let trainer = try Trainer(
+  /// A small trainer closing batches at `batchMax` rows or after `waitMs` of event time.
+  private static func trainer(batchMax: Int, waitMs: Int64) throws -> Trainer {
+    try Trainer(
       backbone: try Backbone(config: TrainerTests.backboneConfig, seed: 4),
       kernelConfig: KernelConfig(insertAt: .hidden(1), bottleneck: 3, encoderHidden: 5),
       config: TrainConfig(
-        batchMax: 4, batchMaxWaitMs: 3_000, learningRate: 3e-3, stepsPerBatch: 1,
+        batchMax: batchMax, batchMaxWaitMs: waitMs, learningRate: 3e-3, stepsPerBatch: 1,
         activationMinExamples: 16))
+  }
+
+  @Test func batchesCloseAsALookAtEveryDomainDecides() throws {
+    let trainer = try Self.trainer(batchMax: 4, waitMs: 3_000)
     var model = Model(batchMax: 4, waitMs: 3_000)
     var random = NoiseGenerator(state: 11)
     var clock: Int64 = 0
@@ -80,12 +85,7 @@ import Testing
   }
 
   @Test func aBatchThatMovedToAnotherLaneClosesByThatLanesClock() throws {
-    let trainer = try Trainer(
-      backbone: try Backbone(config: TrainerTests.backboneConfig, seed: 4),
-      kernelConfig: KernelConfig(insertAt: .hidden(1), bottleneck: 3, encoderHidden: 5),
-      config: TrainConfig(
-        batchMax: 2, batchMaxWaitMs: 3_000, learningRate: 3e-3, stepsPerBatch: 1,
-        activationMinExamples: 16))
+    let trainer = try Self.trainer(batchMax: 2, waitMs: 3_000)
     func example(_ domain: String, lane: Int32, atMs time: Int64) -> Example {
       var example = Example(domain: domain, categorical: ["u", "i"], label: 0, eventTimeMs: time)
       example.lane = lane
@@ -105,12 +105,7 @@ import Testing
 
   @Test func staleEntriesDoNotPileUpWhenBatchesCloseFullLongBeforeTheirWait() throws {
     // A wait of about three years: every batch closes full, and each leaves an entry behind.
-    let trainer = try Trainer(
-      backbone: try Backbone(config: TrainerTests.backboneConfig, seed: 4),
-      kernelConfig: KernelConfig(insertAt: .hidden(1), bottleneck: 3, encoderHidden: 5),
-      config: TrainConfig(
-        batchMax: 2, batchMaxWaitMs: 100_000_000_000, learningRate: 3e-3, stepsPerBatch: 1,
-        activationMinExamples: 16))
+    let trainer = try Self.trainer(batchMax: 2, waitMs: 100_000_000_000)
     var full = 0
     for index in 0..<6_000 {
       let example = Example(
