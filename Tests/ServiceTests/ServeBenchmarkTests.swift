@@ -69,7 +69,7 @@ import Testing
     #expect(line("ratio end to end / learner only: ") != nil, "\(output)")
     // Where the CPU went: serve's training and consumer threads are found by their names, and
     // each did some of the work.
-    let cpu = try #require(line("end to end CPU from serve's start"), "\(output)")
+    let cpu = try #require(line("end to end CPU from the first record consumed"), "\(output)")
     for thread in ["training thread ", "consumer thread "] {
       let figure = cpu.range(of: thread).map { cpu[$0.upperBound...].prefix { $0 != " " } }
       let seconds = try #require(figure.flatMap { Double($0) }, "\(cpu)")

@@ -139,12 +139,20 @@ final class ServeRun: Sendable {
     try wait(for: "partitions to be assigned", timeout: timeout) { metrics.assigned.value > 0 }
   }
 
-  /// Waits until `count` records went through the pipeline.
+  /// Waits until `count` records went through the pipeline; calls `firstConsumed` once, within
+  /// a millisecond of the first record's consumption.
   ///
   /// - Throws: `UsageError` when serve stopped or `timeout` passed first.
-  func waitUntilProcessed(_ count: Int, timeout: Duration) throws -> QueueSamples {
+  func waitUntilProcessed(
+    _ count: Int, timeout: Duration, firstConsumed: () -> Void = {}
+  ) throws -> QueueSamples {
     var samples = QueueSamples()
+    var consuming = false
     try wait(for: "\(count) records to be processed", timeout: timeout) {
+      if !consuming && metrics.consumed.value > 0 {
+        consuming = true
+        firstConsumed()
+      }
       guard metrics.processed.value < Double(count) else { return true }
       if metrics.consumed.value > 0 {
         samples.count += 1
