@@ -116,8 +116,7 @@ private final class ProcessSignals: Sendable {
   private let state = Mutex(State())
 
   private init() {
-    let thread = Thread { [self] in run() }
-    thread.name = "iak-signals"
+    let thread = Thread.named("iak-signals") { [self] in run() }
     thread.start()
   }
 

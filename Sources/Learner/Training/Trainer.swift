@@ -313,7 +313,12 @@ public final class Trainer {
       state.batchOpenedMs = batchOpenedMs ?? first.eventTimeMs
     }
     states[kernel.domain] = state
-    recomputeOpenBatches()
+    // The domain's own entry; one it had before is stale now and is skipped when it comes out.
+    if let lane = state.pending.first?.lane {
+      openBatches[lane, default: MinHeap()].insert(
+        OpenBatch(openedMs: state.batchOpenedMs, domain: kernel.domain))
+      compactOpenBatches(lane)
+    }
   }
 
   /// Starts `domain` from a copy of `previous`'s kernel (warm start of a new rolling period).

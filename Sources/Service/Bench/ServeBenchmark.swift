@@ -204,15 +204,15 @@ struct ServeBenchmark {
     let training = take("iak-training")
     let consumer = take(ServeRun.consumerThreadName)
     let kafka = rest.filter { $0.key.hasPrefix("rdk:") }.values.reduce(0, +)
-    let other = rest.filter { !$0.key.hasPrefix("rdk:") }.values.reduce(0, +)
+    let other = rest.values.reduce(0, +) - kafka
     let perExample = { (seconds: Double) in 1e6 * seconds / Double(max(1, throughput.examples)) }
     return String(
       format: "end to end CPU from the first record consumed to the last one through the "
-        + "pipeline, %.2f s of wall time: training thread %.2f s (%.1f us per example: join, route, serving "
-        + "scores, drift checks, training, checkpoints), consumer thread %.2f s (%.1f us per "
-        + "event: poll, decode, serving inputs), librdkafka (consumer, producers, mock "
-        + "broker) %.2f s, other threads %.2f s; in all %.1f us of CPU per example, against "
-        + "%.1f us of wall time per example for the learner alone",
+        + "pipeline, %.2f s of wall time: training thread %.2f s (%.1f us per example: join, "
+        + "route, serving scores, drift checks, training, checkpoints), consumer thread %.2f s "
+        + "(%.1f us per event: poll, decode, serving inputs), librdkafka (consumer, producers, "
+        + "mock broker) %.2f s, other threads %.2f s; in all %.1f us of CPU per example, "
+        + "against %.1f us of wall time per example for the learner alone",
       throughput.threadWallSeconds, training,
       perExample(training), consumer,
       1e6 * consumer / Double(max(1, throughput.events)), kafka, other,

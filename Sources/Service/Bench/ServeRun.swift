@@ -1,4 +1,3 @@
-import Base
 import Checkpoint
 import Foundation
 import Observability
@@ -114,8 +113,7 @@ final class ServeRun: Sendable {
 
   /// Starts `serve` on its own thread.
   func start() {
-    let thread = Thread { [self] in
-      nameCurrentThread(Self.consumerThreadName)
+    let thread = Thread.named(Self.consumerThreadName, stackSize: 16 << 20) { [self] in
       let result: Ending
       do {
         result = .exited(try tool.run())
@@ -124,8 +122,6 @@ final class ServeRun: Sendable {
       }
       ending.update { $0 = result }
     }
-    thread.name = Self.consumerThreadName
-    thread.stackSize = 16 << 20
     thread.start()
   }
 

@@ -3,10 +3,10 @@ import Foundation
 /// CPU time of each thread of this process, as the kernel counts it (Linux
 /// `/proc/self/task/<tid>/`): `schedstat`'s nanoseconds on a CPU, or `stat`'s user and system
 /// ticks where `schedstat` is missing. Threads are told apart by the names they gave themselves
-/// (`nameCurrentThread`).
+/// (`Thread.named`).
 struct ThreadTimes {
   /// One thread's name and CPU seconds so far.
-  struct Entry: Equatable {
+  struct Entry {
     /// Its kernel name (`comm`).
     var name: String
     /// CPU seconds it has used.

@@ -60,11 +60,7 @@ final class BackgroundRebase: @unchecked Sendable {
       "iak_backbone_rebase_lag_records",
       help: "Records a background re-base has still to read before it reaches the live position.",
       labels: ["partition"])
-    let thread = Thread { [self] in
-      nameCurrentThread("iak-rebase")
-      run(make: make, history: history)
-    }
-    thread.name = "iak-rebase"
+    let thread = Thread.named("iak-rebase") { [self] in run(make: make, history: history) }
     thread.start()
   }
 

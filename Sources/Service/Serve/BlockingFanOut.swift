@@ -1,5 +1,5 @@
-import Base
 import Foundation
+import Observability
 import Synchronization
 
 /// Runs blocking calls side by side (Kafka round trips that mostly wait: one transaction per
@@ -22,12 +22,10 @@ enum BlockingFanOut {
       let done = DispatchGroup()
       for _ in 0..<helpers {
         done.enter()
-        let thread = Thread { [work] in
-          nameCurrentThread("iak-fan-out")
+        let thread = Thread.named("iak-fan-out") { [work] in
           work.drain()
           done.leave()
         }
-        thread.name = "iak-fan-out"
         thread.start()
       }
       work.drain()

@@ -1,4 +1,3 @@
-import Base
 import Foundation
 import Observability
 import Stream
@@ -25,8 +24,7 @@ final class BrokerProbe: Sendable {
       help: "1 when the cluster answered the last request (asked every 5 s), 0 when it did not; "
         + "the lag figures are stale while it is 0."
     ).with()
-    let thread = Thread { [stopped] in
-      nameCurrentThread("iak-broker-probe")
+    let thread = Thread.named("iak-probe") { [stopped] in
       // The client is the thread's: it outlives nothing else and nothing waits for it.
       guard let admin = try? KafkaAdmin.make(configuration: configuration) else {
         return
@@ -44,7 +42,6 @@ final class BrokerProbe: Sendable {
         stopped.wait(until: { $0 }, timeout: interval)
       }
     }
-    thread.name = "iak-broker-probe"
     thread.start()
   }
 

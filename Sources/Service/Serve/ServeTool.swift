@@ -469,12 +469,7 @@ struct ServeTool {
 
     /// Starts the training thread.
     func startTraining() {
-      let thread = Thread { [loop] in
-        nameCurrentThread("iak-training")
-        loop.run()
-      }
-      thread.name = "iak-training"
-      thread.stackSize = 16 << 20
+      let thread = Thread.named("iak-training", stackSize: 16 << 20) { [loop] in loop.run() }
       thread.start()
     }
   }

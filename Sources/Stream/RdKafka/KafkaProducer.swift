@@ -312,8 +312,7 @@ private final class Poller: Sendable {
   init(handle: HandleReference) { self.handle = handle }
 
   func start() {
-    let thread = Thread { [handle, self] in
-      nameCurrentThread("iak-produce-poll")
+    let thread = Thread.named("iak-kafka-poll") { [handle, self] in
       self.threadID.withLock { $0 = pthread_self() }
       while !self.isStopping.load(ordering: .acquiring) {
         _ = rd_kafka_poll(handle.pointer, 50)
@@ -322,7 +321,6 @@ private final class Poller: Sendable {
       self.stopped.store(true, ordering: .releasing)
       self.finished.signal()
     }
-    thread.name = "iak-kafka-producer-poll"
     thread.start()
   }
 
