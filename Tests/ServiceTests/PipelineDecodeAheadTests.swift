@@ -54,14 +54,12 @@ import Testing
   /// consumer thread does it.
   static func decodedAhead(
     _ chunk: [Record], decoder: EventDecoder,
-    prepare: @escaping @Sendable (inout DecodedRecord) -> Void
+    prepare: @escaping @Sendable (inout [DecodedRecord]) -> Void
   ) -> [DecodedRecord] {
     DispatchQueue.global().sync {
-      chunk.map {
-        var record = decoder.decodeAhead($0)
-        prepare(&record)
-        return record
-      }
+      var decoded = chunk.map { decoder.decodeAhead($0) }
+      prepare(&decoded)
+      return decoded
     }
   }
 

@@ -39,6 +39,55 @@ enum BLAS {
       Int32(m), Int32(n), Int32(k), 1, a, Int32(lda), b, Int32(ldb), beta, c, Int32(n))
   }
 
+  /// `c = a * b` for `a` `[m x k]` and `b` `[k x n]`, each row of `c` on its own: element
+  /// `c[i, j]` starts at zero and adds the rounded products `a[i, 0] * b[0, j]`,
+  /// `a[i, 1] * b[1, j]`, ... in that order. A row's bits therefore depend on that row alone,
+  /// not on the rows beside it nor on how many there are, which `cblas_sgemm`'s blocking does not
+  /// promise (one row and a row among 256 differ in the last bits on this machine's OpenBLAS).
+  /// Serving scores need it: the frozen layers run for one impression where it is scored, and for
+  /// a chunk of impressions on the thread that decodes ahead, and both must give the same bits.
+  ///
+  /// Columns go 32 at a time in registers (four `SIMD8`), the rest one by one; either way each
+  /// element is the same sequence of rounded multiplies and adds.
+  static func multiplyRowByRow(
+    m: Int, n: Int, k: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+    into c: UnsafeMutablePointer<Float>
+  ) {
+    let wide = n - n % 32
+    let rawB = UnsafeRawPointer(b)
+    let rawC = UnsafeMutableRawPointer(c)
+    let stride = MemoryLayout<Float>.stride
+    for row in 0..<m {
+      let x = a + row * k
+      let out = row * n
+      var column = 0
+      while column < wide {
+        var sum0 = SIMD8<Float>(), sum1 = SIMD8<Float>()
+        var sum2 = SIMD8<Float>(), sum3 = SIMD8<Float>()
+        for index in 0..<k {
+          let factor = SIMD8<Float>(repeating: x[index])
+          let line = rawB + (index * n + column) * stride
+          sum0 += factor * line.loadUnaligned(as: SIMD8<Float>.self)
+          sum1 += factor * line.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
+          sum2 += factor * line.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self)
+          sum3 += factor * line.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self)
+        }
+        let target = rawC + (out + column) * stride
+        target.storeBytes(of: sum0, as: SIMD8<Float>.self)
+        target.storeBytes(of: sum1, toByteOffset: 32, as: SIMD8<Float>.self)
+        target.storeBytes(of: sum2, toByteOffset: 64, as: SIMD8<Float>.self)
+        target.storeBytes(of: sum3, toByteOffset: 96, as: SIMD8<Float>.self)
+        column += 32
+      }
+      while column < n {
+        var sum: Float = 0
+        for index in 0..<k { sum += x[index] * b[index * n + column] }
+        c[out + column] = sum
+        column += 1
+      }
+    }
+  }
+
   /// `c[i, j] = a[i] * b[j]` for `a` of length `m` and `b` of length `n` (`c` is `[m x n]`);
   /// a one-column `a` and a one-row `b` are laid out the same transposed or not.
   @inline(__always)

@@ -40,10 +40,11 @@ extension Backbone {
 
   /// Runs layers `level + 1` through `lastLayer` (1-based; `L + 1` is the output layer) on
   /// `rows` rows, reading layer `level + 1`'s input from `input` and writing each layer's output
-  /// into `workspace.activations`.
+  /// into `workspace.activations`. With `rowByRow`, each row's products are its own
+  /// (`BLAS.multiplyRowByRow`): its bits do not depend on the other rows.
   func forward(
     rows: Int, fromLevel level: Int, input: UnsafePointer<Float>, workspace: BackboneWorkspace,
-    through lastLayer: Int? = nil
+    through lastLayer: Int? = nil, rowByRow: Bool = false
   ) {
     let last = lastLayer ?? layers.count
     if last <= level { return }
@@ -53,9 +54,15 @@ extension Backbone {
         let layer = layers[index - 1]
         let source = index == level + 1 ? input : UnsafePointer(workspace.activations[index - 1])
         let output = workspace.activations[index]
-        BLAS.multiply(
-          m: rows, n: layer.outputWidth, k: layer.inputWidth, source, base + layer.weightOffset,
-          into: output)
+        if rowByRow {
+          BLAS.multiplyRowByRow(
+            m: rows, n: layer.outputWidth, k: layer.inputWidth, source,
+            base + layer.weightOffset, into: output)
+        } else {
+          BLAS.multiply(
+            m: rows, n: layer.outputWidth, k: layer.inputWidth, source,
+            base + layer.weightOffset, into: output)
+        }
         BLAS.addRowVector(
           base + layer.biasOffset, to: output, rows: rows, columns: layer.outputWidth)
         if index < layers.count { BLAS.rectify(output, count: rows * layer.outputWidth) }

@@ -25,13 +25,18 @@ final class KernelEngine {
   private(set) var rows = 0
   /// `capacity` importance weights of the prepared batch's rows (`weighLoss`).
   let lossWeights: UnsafeMutablePointer<Float>
+  /// Whether the backbone's layers run each row on its own (`Backbone.forward`'s `rowByRow`), so
+  /// that a row's scores are the same bits whatever else was prepared with it: the serving
+  /// engines' way (`Trainer.servingScore(for:input:)`, `ServingPreparer`).
+  let rowByRow: Bool
   /// Whether the training steps on the prepared batch weigh each row's loss by `lossWeights`
   /// (a delayed-feedback mode); `prepare` clears it.
   private(set) var isLossWeighted = false
 
   /// Creates the engine for batches of up to `capacity` rows.
-  init(backbone: Backbone, config: KernelConfig, capacity: Int) {
+  init(backbone: Backbone, config: KernelConfig, capacity: Int, rowByRow: Bool = false) {
     self.backbone = backbone
+    self.rowByRow = rowByRow
     self.config = config
     self.layout = KernelLayout(
       width: backbone.config.width(atLevel: config.insertAt.level),
@@ -67,8 +72,10 @@ final class KernelEngine {
     rows = backbone.embed(examples, into: workspace)
     backbone.forward(
       rows: rows, fromLevel: 0, input: workspace.activations[0], workspace: workspace,
-      through: level)
-    backbone.forward(rows: rows, fromLevel: level, input: representation, workspace: workspace)
+      through: level, rowByRow: rowByRow)
+    backbone.forward(
+      rows: rows, fromLevel: level, input: representation, workspace: workspace,
+      rowByRow: rowByRow)
     backboneLogits.update(from: workspace.logits, count: rows)
     isLossWeighted = false
   }
@@ -86,11 +93,13 @@ final class KernelEngine {
     isLossWeighted = false
   }
 
-  /// The representation and backbone logit of the first prepared row (`load(_:)` takes it).
-  var servingInput: ServingInput {
-    ServingInput(
-      backboneLogit: backboneLogits[0],
-      representation: Array(UnsafeBufferPointer(start: representation, count: layout.width)))
+  /// The representation and backbone logit of prepared row `row` (`load(_:)` takes it).
+  func servingInput(row: Int) -> ServingInput {
+    precondition(row < rows, "row \(row) of \(rows) prepared")
+    return ServingInput(
+      backboneLogit: backboneLogits[row],
+      representation: Array(
+        UnsafeBufferPointer(start: representation + row * layout.width, count: layout.width)))
   }
 
   /// Weighs the loss of each row of the prepared batch `examples` (after `score`) for the biased
@@ -116,7 +125,8 @@ final class KernelEngine {
     kernel.forward(
       input: representation, rows: rows, workspace: kernelWorkspace, sampling: false)
     backbone.forward(
-      rows: rows, fromLevel: level, input: kernelWorkspace.modified, workspace: workspace)
+      rows: rows, fromLevel: level, input: kernelWorkspace.modified, workspace: workspace,
+      rowByRow: rowByRow)
     kernelLogits.update(from: workspace.logits, count: rows)
   }
 

@@ -69,7 +69,8 @@ public final class Trainer {
     self.kernelConfig = kernelConfig
     self.config = config
     self.engine = KernelEngine(backbone: backbone, config: kernelConfig, capacity: config.batchMax)
-    self.servingEngine = KernelEngine(backbone: backbone, config: kernelConfig, capacity: 1)
+    self.servingEngine = KernelEngine(
+      backbone: backbone, config: kernelConfig, capacity: 1, rowByRow: true)
     let threads = config.effectiveThreads
     self.workers = threads > 1 ? TrainingWorkers(threads: threads, first: engine) : nil
     self.logger = logger
@@ -123,7 +124,8 @@ public final class Trainer {
 
   /// `servingScore(for:)` of `example`, whose frozen backbone's part `input` a
   /// `ServingPreparer` of this trainer computed ahead (nil: computed here). Bit for bit the
-  /// same score: the same frozen layers on the same features, one row either way.
+  /// same score: the same frozen layers on the same features, each row on its own either way
+  /// (`BLAS.multiplyRowByRow`), however many impressions the preparer ran together.
   public func servingScore(for example: Example, input: ServingInput?) -> ServingScore {
     if let input {
       servingEngine.load(input)
@@ -146,7 +148,10 @@ public final class Trainer {
     let backbone = backbone
     let kernelConfig = kernelConfig
     return {
-      ServingPreparer(engine: KernelEngine(backbone: backbone, config: kernelConfig, capacity: 1))
+      ServingPreparer(
+        engine: KernelEngine(
+          backbone: backbone, config: kernelConfig, capacity: ServingPreparer.rowsPerPass,
+          rowByRow: true))
     }
   }
 

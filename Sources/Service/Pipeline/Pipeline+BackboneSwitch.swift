@@ -105,17 +105,31 @@ final class ServingBackbone: Sendable {
 
     init(_ owner: ServingBackbone) { self.owner = owner }
 
-    /// Computes `record`'s serving input (an impression, `event`) with the current backbone.
-    func prepare(_ record: inout DecodedRecord, for event: Event) {
-      if generation != owner.generation || preparer == nil {
-        let (now, make, config) = owner.current.withLock { ($0.generation, $0.make, $0.config) }
-        preparer = make()
-        assembler = ExampleAssembler(backbone: config)
-        generation = now
+    /// Computes the serving input of each impression in `records` with the current backbone, the
+    /// frozen layers over many impressions at a time (`ServingPreparer.inputs(for:)`).
+    func prepare(_ records: inout [DecodedRecord]) {
+      var impressions: [Int] = []
+      var examples: [Example] = []
+      for (index, record) in records.enumerated() {
+        guard case .event(let event) = record.outcome, event.kind == .impression else { continue }
+        if impressions.isEmpty { follow() }
+        impressions.append(index)
+        examples.append(assembler!.example(for: event, label: false, domain: ""))
       }
-      record.servingInput = preparer!.input(
-        for: assembler!.example(for: event, label: false, domain: ""))
-      record.servingInputGeneration = generation
+      guard !impressions.isEmpty else { return }
+      for (index, input) in zip(impressions, preparer!.inputs(for: examples)) {
+        records[index].servingInput = input
+        records[index].servingInputGeneration = generation
+      }
+    }
+
+    /// Makes the preparer again when the backbone changed.
+    private func follow() {
+      guard generation != owner.generation || preparer == nil else { return }
+      let (now, make, config) = owner.current.withLock { ($0.generation, $0.make, $0.config) }
+      preparer = make()
+      assembler = ExampleAssembler(backbone: config)
+      generation = now
     }
   }
 }

@@ -287,18 +287,16 @@ public final class Pipeline {
     reason == .newDomainBudget ? nil : ingest.decoder.schema.timeField
   }
 
-  /// For a thread that decodes records ahead: computes each decoded impression's
-  /// `ServingInput` (the frozen backbone's part of its serving score, which depends on its
-  /// features alone) into the record, so that `process(_: [DecodedRecord])` only runs the
-  /// kernel on it. One preparer per thread; the scores are bit for bit those computed here.
-  /// After a backbone switch, each thread's preparer moves to the new backbone at its next
-  /// record, and inputs prepared with the old one are not used (`servingInputGeneration`).
-  public func makeServingInputs() -> @Sendable (inout DecodedRecord) -> Void {
+  /// For a thread that decodes records ahead: computes the `ServingInput` of each decoded
+  /// impression in a chunk (the frozen backbone's part of its serving score, which depends on
+  /// its features alone) into its record, the frozen layers over the chunk's impressions at
+  /// once, so that `process(_: [DecodedRecord])` only runs the kernel on it. One preparer per
+  /// thread; the scores are bit for bit those computed here. After a backbone switch, each
+  /// thread's preparer moves to the new backbone at its next chunk, and inputs prepared with
+  /// the old one are not used (`servingInputGeneration`).
+  public func makeServingInputs() -> @Sendable (inout [DecodedRecord]) -> Void {
     let preparer = servingBackbone.threadPreparer()
-    return { record in
-      guard case .event(let event) = record.outcome, event.kind == .impression else { return }
-      preparer.prepare(&record, for: event)
-    }
+    return { preparer.prepare(&$0) }
   }
 
   /// The decoder `process(_: [Record])` uses, for a thread that decodes records ahead

@@ -80,11 +80,8 @@ struct ConsumerLoop {
         metrics.consumed.increment(by: Double(records.count))
         let decoder = training.decoder
         let prepare = training.prepareServingInput
-        let decoded = records.map {
-          var record = decoder.decodeAhead($0)
-          prepare(&record)
-          return record
-        }
+        var decoded = records.map { decoder.decodeAhead($0) }
+        prepare(&decoded)
         metrics.queued.set(Double(queue.append(decoded, arrivedAt: now)))
         lastRecord = now
       }

@@ -23,7 +23,7 @@ final class TrainingLoop: @unchecked Sendable {
   let decoder: EventDecoder
   /// Computes a decoded impression's `ServingInput` on the consumer thread
   /// (`Pipeline.makeServingInputs()`), which otherwise idles while the training thread works.
-  let prepareServingInput: @Sendable (inout DecodedRecord) -> Void
+  let prepareServingInput: @Sendable (inout [DecodedRecord]) -> Void
   /// What a benchmark watches of the loop (none in service).
   private let observer: (any TrainingObserver)?
   private let source: any RecordSource
