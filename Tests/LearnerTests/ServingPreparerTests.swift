@@ -62,7 +62,11 @@ extension ServingPreparerTests {
   /// Each element of the row-by-row product is its ordered sum of rounded products, in the
   /// 32-column register blocks and in the columns after them alike.
   @Test func rowByRowProductIsEachElementsOrderedSum() {
-    for (m, n, k) in [(1, 1, 1), (3, 7, 5), (2, 32, 9), (5, 40, 112), (4, 128, 112), (1, 64, 128)] {
+    let shapes = [
+      (1, 1, 1), (3, 7, 5), (2, 32, 9), (5, 40, 112), (4, 128, 112), (1, 64, 128), (2, 16, 64),
+      (3, 47, 8),
+    ]
+    for (m, n, k) in shapes {
       let a = SmallBatchPassTests.values(count: m * k, seed: UInt64(n), scale: 2)
       let b = SmallBatchPassTests.values(count: k * n, seed: UInt64(k), scale: 0.5)
       var expected = [Float](repeating: 0, count: m * n)

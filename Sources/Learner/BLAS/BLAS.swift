@@ -39,6 +39,19 @@ enum BLAS {
       Int32(m), Int32(n), Int32(k), 1, a, Int32(lda), b, Int32(ldb), beta, c, Int32(n))
   }
 
+  /// `c = a * b` (no transposes): row by row (`multiplyRowByRow`) or with `cblas_sgemm`.
+  @inline(__always)
+  static func multiply(
+    m: Int, n: Int, k: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+    into c: UnsafeMutablePointer<Float>, rowByRow: Bool
+  ) {
+    if rowByRow {
+      multiplyRowByRow(m: m, n: n, k: k, a, b, into: c)
+    } else {
+      multiply(m: m, n: n, k: k, a, b, into: c)
+    }
+  }
+
   /// `c = a * b` for `a` `[m x k]` and `b` `[k x n]`, each row of `c` on its own: element
   /// `c[i, j]` starts at zero and adds the rounded products `a[i, 0] * b[0, j]`,
   /// `a[i, 1] * b[1, j]`, ... in that order. A row's bits therefore depend on that row alone,
@@ -47,8 +60,8 @@ enum BLAS {
   /// Serving scores need it: the frozen layers run for one impression where it is scored, and for
   /// a chunk of impressions on the thread that decodes ahead, and both must give the same bits.
   ///
-  /// Columns go 32 at a time in registers (four `SIMD8`), the rest one by one; either way each
-  /// element is the same sequence of rounded multiplies and adds.
+  /// Columns go 32 at a time in registers (four `SIMD8`), then 8 at a time, the rest one by one;
+  /// every way each element is the same sequence of rounded multiplies and adds.
   static func multiplyRowByRow(
     m: Int, n: Int, k: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
     into c: UnsafeMutablePointer<Float>
@@ -78,6 +91,15 @@ enum BLAS {
         target.storeBytes(of: sum2, toByteOffset: 64, as: SIMD8<Float>.self)
         target.storeBytes(of: sum3, toByteOffset: 96, as: SIMD8<Float>.self)
         column += 32
+      }
+      while column + 8 <= n {
+        var sum = SIMD8<Float>()
+        for index in 0..<k {
+          let line = rawB + (index * n + column) * stride
+          sum += SIMD8<Float>(repeating: x[index]) * line.loadUnaligned(as: SIMD8<Float>.self)
+        }
+        (rawC + (out + column) * stride).storeBytes(of: sum, as: SIMD8<Float>.self)
+        column += 8
       }
       while column < n {
         var sum: Float = 0

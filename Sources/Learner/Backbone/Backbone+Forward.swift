@@ -54,15 +54,9 @@ extension Backbone {
         let layer = layers[index - 1]
         let source = index == level + 1 ? input : UnsafePointer(workspace.activations[index - 1])
         let output = workspace.activations[index]
-        if rowByRow {
-          BLAS.multiplyRowByRow(
-            m: rows, n: layer.outputWidth, k: layer.inputWidth, source,
-            base + layer.weightOffset, into: output)
-        } else {
-          BLAS.multiply(
-            m: rows, n: layer.outputWidth, k: layer.inputWidth, source,
-            base + layer.weightOffset, into: output)
-        }
+        BLAS.multiply(
+          m: rows, n: layer.outputWidth, k: layer.inputWidth, source, base + layer.weightOffset,
+          into: output, rowByRow: rowByRow)
         BLAS.addRowVector(
           base + layer.biasOffset, to: output, rows: rows, columns: layer.outputWidth)
         if index < layers.count { BLAS.rectify(output, count: rows * layer.outputWidth) }

@@ -8,9 +8,11 @@ extension IAKKernel {
   /// Runs the kernel on `rows` rows of `input` (`h`, `rows x m`), writing `mu`/`log_var`, `z`,
   /// `delta` and `h' = h + delta` into `workspace`. With `sampling`, `z = mu + exp(log_var/2) *
   /// eps` with eps drawn from the kernel's noise generator (which advances), and `exp(log_var/2)`
-  /// is kept in `workspace.deviation` for `backward`; otherwise `z = mu`.
+  /// is kept in `workspace.deviation` for `backward`; otherwise `z = mu`. With `rowByRow`, each
+  /// row's products are its own (`BLAS.multiplyRowByRow`), as the serving engines need.
   mutating func forward(
-    input: UnsafePointer<Float>, rows: Int, workspace: KernelWorkspace, sampling: Bool
+    input: UnsafePointer<Float>, rows: Int, workspace: KernelWorkspace, sampling: Bool,
+    rowByRow: Bool = false
   ) {
     let k = layout.bottleneck
     let m = layout.width
@@ -22,7 +24,8 @@ extension IAKKernel {
       var encoderInput = input
       if hiddenWidth > 0 {
         BLAS.multiply(
-          m: rows, n: hiddenWidth, k: m, input, p + layout.hiddenWeight, into: workspace.hidden)
+          m: rows, n: hiddenWidth, k: m, input, p + layout.hiddenWeight, into: workspace.hidden,
+          rowByRow: rowByRow)
         BLAS.addRowVector(
           p + layout.hiddenBias, to: workspace.hidden, rows: rows, columns: hiddenWidth)
         BLAS.rectify(workspace.hidden, count: rows * hiddenWidth)
@@ -30,7 +33,7 @@ extension IAKKernel {
       }
       BLAS.multiply(
         m: rows, n: 2 * k, k: layout.encoderInputWidth, encoderInput, p + layout.encoderWeight,
-        into: workspace.statistics)
+        into: workspace.statistics, rowByRow: rowByRow)
       BLAS.addRowVector(
         p + layout.encoderBias, to: workspace.statistics, rows: rows, columns: 2 * k)
       for row in 0..<rows {
@@ -49,7 +52,8 @@ extension IAKKernel {
         }
       }
       BLAS.multiply(
-        m: rows, n: m, k: k, workspace.code, p + layout.decoderWeight, into: workspace.delta)
+        m: rows, n: m, k: k, workspace.code, p + layout.decoderWeight, into: workspace.delta,
+        rowByRow: rowByRow)
       BLAS.addRowVector(p + layout.decoderBias, to: workspace.delta, rows: rows, columns: m)
     }
     for index in 0..<(rows * m) {

@@ -123,7 +123,8 @@ final class KernelEngine {
   /// Scores the prepared batch with `kernel` (z = mu) into `kernelLogits`.
   func score(with kernel: inout IAKKernel) {
     kernel.forward(
-      input: representation, rows: rows, workspace: kernelWorkspace, sampling: false)
+      input: representation, rows: rows, workspace: kernelWorkspace, sampling: false,
+      rowByRow: rowByRow)
     backbone.forward(
       rows: rows, fromLevel: level, input: kernelWorkspace.modified, workspace: workspace,
       rowByRow: rowByRow)
