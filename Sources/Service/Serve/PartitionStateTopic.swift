@@ -194,9 +194,9 @@ final class PartitionStateTopic: Sendable {
   /// was sent. At the deadline, a partition with a record not yet confirmed fails; one whose
   /// records were all confirmed does not.
   private final class DeliveryRound: Sendable {
+    private typealias Progress = (failed: [TopicPartition: String], waiting: [TopicPartition: Int])
     // The first failure of each partition, and its records not yet answered.
-    private let progress = Mutex<(failed: [TopicPartition: String], waiting: [TopicPartition: Int])>(
-      ([:], [:]))
+    private let progress = Mutex<Progress>(([:], [:]))
     private let group = DispatchGroup()
 
     /// Sends `outgoing`; a refusal counts as its answer.
@@ -219,7 +219,8 @@ final class PartitionStateTopic: Sendable {
       return progress.withLock { progress in
         var failed = progress.failed
         if timedOut {
-          for (partition, waiting) in progress.waiting where waiting > 0 && failed[partition] == nil {
+          for (partition, waiting) in progress.waiting
+          where waiting > 0 && failed[partition] == nil {
             failed[partition] = "delivery not confirmed in time"
           }
         }
