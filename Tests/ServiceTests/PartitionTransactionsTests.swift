@@ -187,7 +187,7 @@ import Testing
           written[partition.partition] = keys
         },
         writeState: { state, producer in
-          try stateTopic.write([state], via: producer)
+          try stateTopic.write(encoded: [state], via: producer)
           states[state.partition.partition] = state.nextOffset
         })
     ) { _ in

@@ -759,7 +759,7 @@ extension Pipeline {
   /// `rebasesInBackground` and a window, the partition's re-base starts in the background
   /// (`BackgroundRebase`), on the new backbone, while this pipeline goes on.
   func prepare(_ control: ControlRecord, in partition: TopicPartition, at offset: Int64) {
-    guard rebasesInBackground, let history, let from = control.rebaseFrom,
+    guard rebasesInBackground, history != nil, let from = control.rebaseFrom,
       control.backboneSHA256 != backboneSHA256, backboneSwitch.target == nil
     else { return }
     if let running = backgroundRebase,

@@ -213,9 +213,14 @@ extension Pipeline {
     for partition in handOver.partitions.sorted() {
       let lane = lanes.lane(of: partition)
       let (items, alertsHere) = outgoing.take { [trainer] in trainer.lane(of: $0) == lane }
+      // Encoded here, one partition at a time: the transactions then hold only the bytes of
+      // each state, not its tensors as well (with 2,000 domains, the tensors of every partition
+      // and the bytes of those being written made the checkpoint's peak about twice the state).
       let state =
         changedPartitions(of: [partition]).isEmpty
-        ? nil : partitionState(of: partition, createdAtMilliseconds: createdAtMilliseconds)
+        ? nil
+        : partitionState(of: partition, createdAtMilliseconds: createdAtMilliseconds).map(
+          EncodedPartitionState.init)
       guard !items.isEmpty || !alertsHere.isEmpty || state != nil else { continue }
       plans.append(
         TransactionPlan(partition: partition, items: items, alerts: alertsHere, state: state))
@@ -247,7 +252,7 @@ extension Pipeline {
         outgoing.waiting += plan.alerts
         for item in plan.items { failures[item.kernel.domain] = error }
       } else {
-        if let state = plan.state { markHandedOver(state) }
+        if let state = plan.state { markHandedOver(state.partition, nextOffset: state.nextOffset) }
         for item in plan.items { self.state.book.delivered(item.kernel.domain) }
       }
     }
@@ -259,7 +264,7 @@ extension Pipeline {
     var partition: TopicPartition
     var items: [KernelPublisher.Item]
     var alerts: [DeferredAlert]
-    var state: PartitionState?
+    var state: EncodedPartitionState?
   }
 
   /// Publishes `items`; those delivered are not owed again, the others go out under the same

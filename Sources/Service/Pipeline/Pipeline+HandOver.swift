@@ -48,8 +48,8 @@ extension Pipeline {
     public struct Transactional {
       /// Runs the body in one transaction of the partition's producer; commits when it returns.
       public var run: (TopicPartition, (KafkaProducer) throws -> Void) throws -> Void
-      /// Writes one partition state through the producer (inside `run`).
-      public var writeState: (PartitionState, KafkaProducer) throws -> Void
+      /// Writes one partition state, encoded, through the producer (inside `run`).
+      public var writeState: (EncodedPartitionState, KafkaProducer) throws -> Void
       /// How many partitions' transactions run at once. Above 1, `run` and `writeState` are
       /// called from several threads at once (each partition from one), and must allow it.
       public var width: Int
@@ -57,7 +57,8 @@ extension Pipeline {
       /// Creates the pair; `width` 1 runs the transactions one after another.
       public init(
         run: @escaping (TopicPartition, (KafkaProducer) throws -> Void) throws -> Void,
-        writeState: @escaping (PartitionState, KafkaProducer) throws -> Void, width: Int = 1
+        writeState: @escaping (EncodedPartitionState, KafkaProducer) throws -> Void,
+        width: Int = 1
       ) {
         self.run = run
         self.writeState = writeState

@@ -156,7 +156,12 @@ extension Pipeline {
 
   /// Notes that `handedOver` is on the state topic.
   public func markHandedOver(_ handedOver: PartitionState) {
-    state.handedOverOffsets[handedOver.partition] = handedOver.nextOffset
+    markHandedOver(handedOver.partition, nextOffset: handedOver.nextOffset)
+  }
+
+  /// `markHandedOver(_:)` of the state of `partition` up to `nextOffset`.
+  func markHandedOver(_ partition: TopicPartition, nextOffset: Int64) {
+    state.handedOverOffsets[partition] = nextOffset
   }
 
   /// Takes over a partition's state written by another process (or an earlier run), replacing

@@ -113,7 +113,16 @@ final class PartitionStateTopic: Sendable {
     _ states: [PartitionState], timeout: Duration = .seconds(30),
     via transaction: KafkaProducer? = nil
   ) throws(WriteFailure) {
-    guard !states.isEmpty else { return }
+    // Each state is encoded only when the previous one was sent.
+    try write(
+      encoded: states.lazy.map(EncodedPartitionState.init), timeout: timeout, via: transaction)
+  }
+
+  /// `write(_:timeout:via:)` of states encoded already, taken one at a time from `states`.
+  func write<States: Sequence<EncodedPartitionState>>(
+    encoded states: States, timeout: Duration = .seconds(30),
+    via transaction: KafkaProducer? = nil
+  ) throws(WriteFailure) {
     let producer = transaction ?? self.producer
     let deadline = ContinuousClock.now + timeout
     var heads: [Outgoing] = []
@@ -125,8 +134,10 @@ final class PartitionStateTopic: Sendable {
     var chunkCount = 0
     var newChunkKeys: [TopicPartition: [[UInt8]]] = [:]
     var bytes = 0
+    var partitions: [TopicPartition] = []
     for state in states {
-      let value = state.encoded()
+      let value = state.bytes
+      partitions.append(state.partition)
       bytes += value.count
       let base = key(of: state.partition)
       var head = OutgoingRecord(
@@ -151,24 +162,25 @@ final class PartitionStateTopic: Sendable {
       }
       heads.append(Outgoing(partition: state.partition, record: head))
     }
+    guard !partitions.isEmpty else { return }
     // A head goes only once all its chunks are on the topic.
     var failed = chunks.wait(until: deadline)
     failed.merge(
       deliver(heads.filter { failed[$0.partition] == nil }, through: producer, until: deadline)
     ) { $1 }
     deleteObsoleteChunks(
-      of: states.map(\.partition).filter { failed[$0] == nil }, keeping: newChunkKeys,
+      of: partitions.filter { failed[$0] == nil }, keeping: newChunkKeys,
       through: producer, until: deadline)
     guard failed.isEmpty else {
       self.failures?.increment()
       throw WriteFailure(topic: topic, failed: failed)
     }
-    written?.increment(by: Double(states.count))
+    written?.increment(by: Double(partitions.count))
     writtenBytes?.increment(by: Double(bytes))
     logger.debug(
       "partition states written",
       [
-        "count": "\(states.count)", "bytes": "\(bytes)", "chunks": "\(chunkCount)",
+        "count": "\(partitions.count)", "bytes": "\(bytes)", "chunks": "\(chunkCount)",
         "topic": topic,
       ])
   }

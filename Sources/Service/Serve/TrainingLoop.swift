@@ -471,7 +471,9 @@ final class TrainingLoop: @unchecked Sendable {
           transactional: topic.transactions.map { transactions in
             Pipeline.HandOver.Transactional(
               run: { try transactions.run($0, $1) },
-              writeState: { state, producer in try topic.write([state], via: producer) },
+              writeState: { state, producer in
+                try topic.write(encoded: CollectionOfOne(state), via: producer)
+              },
               width: Self.transactionWidth)
           }
         ) { state in

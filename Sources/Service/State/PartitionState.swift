@@ -111,3 +111,25 @@ public struct PartitionState: Sendable {
       createdAtMilliseconds: try number("created_at_ms"))
   }
 }
+
+/// A partition state as it goes on the state topic: its bytes (`PartitionState.encoded()`) and
+/// what a write names it by. A checkpoint encodes each partition's state as soon as it is made,
+/// so that only the bytes, not the tensors as well, wait for the partition's transaction.
+public struct EncodedPartitionState: Sendable {
+  /// The input partition.
+  public var partition: TopicPartition
+  /// The next offset of `partition` the state covers.
+  public var nextOffset: Int64
+  /// When the state was made, milliseconds since the epoch.
+  public var createdAtMilliseconds: Int64
+  /// `PartitionState.encoded()`.
+  public var bytes: [UInt8]
+
+  /// Encodes `state`.
+  public init(_ state: PartitionState) {
+    partition = state.partition
+    nextOffset = state.nextOffset
+    createdAtMilliseconds = state.createdAtMilliseconds
+    bytes = state.encoded()
+  }
+}
