@@ -27,7 +27,7 @@ import Testing
     let trainer = try Trainer(
       backbone: backbone,
       kernelConfig: KernelConfig(insertAt: insertAt, bottleneck: 8, encoderHidden: 32),
-      config: TrainConfig())
+      config: TrainConfig(batchMax: 8, learningRate: 0.01))
     let batched = trainer.makeServingPreparer()
     let alone = trainer.makeServingPreparer()
     // Row counts on both sides of BLAS's blocking and of the preparer's pass of 256 rows.
@@ -36,7 +36,7 @@ import Testing
       let inputs = batched.inputs(for: examples)
       #expect(inputs.count == count)
       for (row, example) in examples.enumerated() {
-        let expected = alone.input(for: example)
+        let expected = alone.inputs(for: [example])[0]
         let input = inputs[row]
         #expect(
           input.backboneLogit.bitPattern == expected.backboneLogit.bitPattern,
@@ -47,11 +47,20 @@ import Testing
         if input != expected { return }
       }
     }
-    // And the trainer's own score of an impression from that input is its score computed there.
-    let example = Self.impressions(count: 1, seed: 99)[0]
+    // And the trainer's score of an impression of a trained domain, from an input prepared
+    // among others, is the score it computes from the impression alone: backbone and kernel.
+    var labelled = Self.impressions(count: 200, seed: 7)
+    for index in labelled.indices {
+      labelled[index].domain = "trained"
+      labelled[index].label = index % 3 == 0 ? 1 : 0
+    }
+    for example in labelled { _ = trainer.process(example) }
+    var example = Self.impressions(count: 1, seed: 99)[0]
+    example.domain = "trained"
     let input = batched.inputs(for: Self.impressions(count: 40, seed: 5) + [example]).last!
     let ahead = trainer.servingScore(for: example, input: input)
     let here = trainer.servingScore(for: example)
+    #expect(ahead.kernelLogit != ahead.backboneLogit, "the trained kernel scores")
     #expect(ahead.backboneLogit.bitPattern == here.backboneLogit.bitPattern)
     #expect(ahead.kernelLogit.bitPattern == here.kernelLogit.bitPattern)
     #expect(batched.inputs(for: []).isEmpty)

@@ -142,6 +142,24 @@ import Testing
     #expect(try topic.newestState(of: slow.partition)?.encoded() == slow.encoded())
   }
 
+  @Test func aChunkTheBrokerRefusesFailsItsPartitionAloneAndItsHeadDoesNotGo() throws {
+    let fixture = try Fixture()
+    let topic = try fixture.stateTopic()
+    // The first Produce (chunks of the large state only: heads go after every chunk) is refused
+    // for good.
+    fixture.cluster.pushRequestErrors(.produce, [.messageSizeTooLarge])
+    let large = Self.state(partition: 0, offset: 10, values: 10_000, seed: 1)
+    let small = Self.state(partition: 1, offset: 5, values: 100, seed: 2)
+    let failure = #expect(throws: PartitionStateTopic.WriteFailure.self) {
+      try topic.write([large, small])
+    }
+    #expect(failure?.failed.keys.sorted() == [large.partition])
+    let reason = failure?.failed[large.partition] ?? ""
+    #expect(reason.contains(" bytes; kafka.message.max.bytes sets the chunk size"), "\(reason)")
+    #expect(try topic.newestState(of: large.partition) == nil)
+    #expect(try topic.newestState(of: small.partition)?.encoded() == small.encoded())
+  }
+
   @Test func aHeadWhoseChunkIsGoneIsRefusedWithTheReason() throws {
     let fixture = try Fixture()
     let topic = try fixture.stateTopic()

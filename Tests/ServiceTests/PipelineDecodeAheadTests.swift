@@ -163,4 +163,46 @@ import Testing
     #expect(inPlaceLetters.map(\.offset) == letters.map(\.offset))
     #expect(inPlaceLetters.map(\.reason) == letters.map(\.reason))
   }
+
+  /// A backbone as wide as a served one (products in 32- and 8-column blocks and a remainder)
+  /// and chunks of 700 records (more impressions than one pass of the preparer's 256 rows, and a
+  /// chunk of clicks alone): the state is still byte for byte that of scoring on the pipeline's
+  /// own thread.
+  @Test func wideBackboneAndLongChunksScoreAsOnThePipelinesThread() throws {
+    let good = HostileInputTests.goodLines(count: 2_000)
+    let clicks = good.filter { String(decoding: $0, as: UTF8.self).contains("\"type\":\"click\"") }
+    var next: Int64 = 0
+    let records = (good + clicks.prefix(50)).map { line in
+      defer { next += 1 }
+      return Record(
+        topic: "events", partition: 0, offset: next, key: Array("east".utf8), value: line)
+    }
+    let backbone = try Backbone(
+      config: BackboneConfig(fields: ["user", "item"], buckets: 512, hiddenSizes: [75, 41]),
+      seed: 5)
+    let cluster = try MockKafkaCluster.make()
+    let producer = try KafkaProducer.make(
+      configuration: KafkaConfiguration(bootstrapServers: cluster.bootstrapServers))
+    let inPlace = try Self.pipeline(deadLetterTopic: "dead", producer: producer, backbone: backbone)
+    try inPlace.pipeline.process(records)
+    let ahead = try Self.pipeline(deadLetterTopic: "dead", producer: producer, backbone: backbone)
+    let prepare = ahead.pipeline.makeServingInputs()
+    // Chunks of 700 records of the stream, then the 50 repeated clicks as a chunk of their own.
+    var chunks = stride(from: 0, to: good.count, by: 700).map {
+      Array(records[$0..<min($0 + 700, good.count)])
+    }
+    chunks.append(Array(records[good.count...]))
+    var prepared = 0
+    for chunk in chunks {
+      let decoded = Self.decodedAhead(chunk, decoder: ahead.pipeline.decoder, prepare: prepare)
+      prepared += decoded.count { $0.servingInput != nil }
+      try ahead.pipeline.process(decoded)
+    }
+    #expect(prepared == 2_000, "every impression scored from an input computed ahead")
+    #expect(ahead.pipeline.counts == inPlace.pipeline.counts)
+    #expect(ahead.pipeline.counts.examples > 1_500)
+    #expect(
+      SafeTensors(tensors: ahead.pipeline.stateTensors()).encoded()
+        == SafeTensors(tensors: inPlace.pipeline.stateTensors()).encoded())
+  }
 }

@@ -22,7 +22,9 @@ final class FullFineTuningStage: AdaptationStage {
     servingLogitWithoutState(of: example, engine: engine)
   }
 
-  /// The shared tuned backbone's logit: this mode keeps no per-domain model.
+  /// The shared tuned backbone's logit: this mode keeps no per-domain model. It runs with
+  /// `cblas_sgemm`, not row by row: the tuned backbone is scored only here, on the training
+  /// thread, never from an input prepared elsewhere.
   func servingLogitWithoutState(of example: Example, engine: KernelEngine) -> Float {
     guard let tuned else { return engine.backboneLogits[0] }
     let workspace = engine.workspace

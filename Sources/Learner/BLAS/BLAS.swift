@@ -1,6 +1,7 @@
 internal import COpenBLAS
 
-/// Thin wrappers over the few BLAS calls and elementwise loops the Learner needs.
+/// Thin wrappers over the few BLAS calls and elementwise loops the Learner needs, and the
+/// row-by-row product of the serving engines (`multiplyRowByRow`).
 ///
 /// All matrices are row-major `[rows x columns]` in contiguous memory; callers pass raw pointers
 /// into buffers allocated once (see `BackboneWorkspace`), so none of these functions allocate.

@@ -25,13 +25,21 @@ final class KernelEngine {
   private(set) var rows = 0
   /// `capacity` importance weights of the prepared batch's rows (`weighLoss`).
   let lossWeights: UnsafeMutablePointer<Float>
-  /// Whether the backbone's layers run each row on its own (`Backbone.forward`'s `rowByRow`), so
-  /// that a row's scores are the same bits whatever else was prepared with it: the serving
-  /// engines' way (`Trainer.servingScore(for:input:)`, `ServingPreparer`).
+  /// Whether the backbone's layers and the kernel's (in `prepare` and `score(with:)`) run each
+  /// row on its own (`BLAS.multiplyRowByRow`), so that a row's scores are the same bits whatever
+  /// else was prepared with it: the serving engines' way (`serving(backbone:config:capacity:)`).
   let rowByRow: Bool
   /// Whether the training steps on the prepared batch weigh each row's loss by `lossWeights`
   /// (a delayed-feedback mode); `prepare` clears it.
   private(set) var isLossWeighted = false
+
+  /// An engine for serving scores: row by row (`rowByRow`), so that an impression's input
+  /// prepared among others on a decoding thread (`ServingPreparer`) and one prepared alone where
+  /// it is scored (`Trainer.servingScore(for:input:)`) are the same bits. Both make their
+  /// engines here.
+  static func serving(backbone: Backbone, config: KernelConfig, capacity: Int) -> KernelEngine {
+    KernelEngine(backbone: backbone, config: config, capacity: capacity, rowByRow: true)
+  }
 
   /// Creates the engine for batches of up to `capacity` rows.
   init(backbone: Backbone, config: KernelConfig, capacity: Int, rowByRow: Bool = false) {
@@ -81,9 +89,10 @@ final class KernelEngine {
   }
 
   /// Prepares one row from `input` (its representation and backbone logit, as `prepare` of
-  /// that row computed them, on another engine of the same backbone) instead of embedding it and
-  /// running the frozen layers again.
+  /// that row computed them, on another serving engine of the same backbone) instead of
+  /// embedding it and running the frozen layers again.
   func load(_ input: ServingInput) {
+    precondition(rowByRow, "a serving input loads only into a serving engine")
     precondition(input.representation.count == layout.width, "representation of another width")
     input.representation.withUnsafeBufferPointer {
       representation.update(from: $0.baseAddress!, count: layout.width)

@@ -88,8 +88,9 @@ public enum LearnerBenchmark {
   }
 
   /// Impressions per second scored at serving time (`Trainer.servingScore(for:)`: the backbone
-  /// and a trained kernel on one row, what the pipeline does for every arriving impression), on
-  /// the same model, with one BLAS thread.
+  /// and a trained kernel on one row, all on one thread; `serve` runs the backbone's part on its
+  /// consumer thread, many impressions at a time, and only the kernel's on the training
+  /// thread), on the same model, with one BLAS thread.
   public static func servingScoresPerSecond(seconds: Double = 1) throws(LearnerError) -> Double {
     BLASRuntime.useSingleThread()
     let backbone = try Backbone(config: BackboneConfig(fields: fields), seed: 1)

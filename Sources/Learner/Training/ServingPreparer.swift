@@ -11,19 +11,15 @@ public final class ServingPreparer: @unchecked Sendable {
   private let engine: KernelEngine
 
   init(engine: KernelEngine) {
+    precondition(engine.rowByRow, "serving inputs come from a serving engine")
     self.engine = engine
   }
 
-  /// The backbone's logit of `example` and its representation at the insertion point.
-  public func input(for example: Example) -> ServingInput {
-    engine.prepare(CollectionOfOne(example))
-    return engine.servingInput(row: 0)
-  }
-
-  /// `input(for:)` of each of `examples`, in order, with the frozen layers run over up to
-  /// `rowsPerPass` rows at a time: one product per layer instead of one per row. Bit for bit the
-  /// inputs of `input(for:)`: each row of a product sums the same terms in the same order
-  /// whatever the rows beside it (`ServingPreparerTests` checks it on this machine's BLAS).
+  /// The backbone's logit of each of `examples` and its representation at the insertion point,
+  /// in order, with the frozen layers run over up to `rowsPerPass` rows at a time: one product
+  /// per layer instead of one per row. Each row's input is the bits of that row prepared alone:
+  /// a serving engine's products sum each row's terms in the same order whatever the rows
+  /// beside it (`BLAS.multiplyRowByRow`; `ServingPreparerTests`).
   public func inputs(for examples: [Example]) -> [ServingInput] {
     var inputs: [ServingInput] = []
     inputs.reserveCapacity(examples.count)

@@ -69,8 +69,7 @@ public final class Trainer {
     self.kernelConfig = kernelConfig
     self.config = config
     self.engine = KernelEngine(backbone: backbone, config: kernelConfig, capacity: config.batchMax)
-    self.servingEngine = KernelEngine(
-      backbone: backbone, config: kernelConfig, capacity: 1, rowByRow: true)
+    self.servingEngine = KernelEngine.serving(backbone: backbone, config: kernelConfig, capacity: 1)
     let threads = config.effectiveThreads
     self.workers = threads > 1 ? TrainingWorkers(threads: threads, first: engine) : nil
     self.logger = logger
@@ -149,9 +148,8 @@ public final class Trainer {
     let kernelConfig = kernelConfig
     return {
       ServingPreparer(
-        engine: KernelEngine(
-          backbone: backbone, config: kernelConfig, capacity: ServingPreparer.rowsPerPass,
-          rowByRow: true))
+        engine: KernelEngine.serving(
+          backbone: backbone, config: kernelConfig, capacity: ServingPreparer.rowsPerPass))
     }
   }
 

@@ -67,8 +67,9 @@ struct BackboneSwitch {
 }
 
 /// The backbone that threads decoding ahead prepare serving inputs with. A switch replaces it
-/// and moves the generation on; each thread's preparer follows at its next record, and the
-/// pipeline uses only inputs of the current generation.
+/// and moves the generation on; each thread's preparer follows at its next chunk of records,
+/// and the pipeline uses only inputs of the current generation (a chunk prepared before a
+/// switch is scored on the training thread instead).
 final class ServingBackbone: Sendable {
   private typealias Current = (
     generation: Int, make: @Sendable () -> ServingPreparer, config: BackboneConfig

@@ -118,7 +118,8 @@ final class PartitionStateTopic: Sendable {
       encoded: states.lazy.map(EncodedPartitionState.init), timeout: timeout, via: transaction)
   }
 
-  /// `write(_:timeout:via:)` of states encoded already, taken one at a time from `states`.
+  /// `write(_:timeout:via:)` of states encoded already, taken one at a time from `states` (a
+  /// lazy sequence encodes each only once the previous one's chunks were sent).
   func write<States: Sequence<EncodedPartitionState>>(
     encoded states: States, timeout: Duration = .seconds(30),
     via transaction: KafkaProducer? = nil
@@ -126,10 +127,10 @@ final class PartitionStateTopic: Sendable {
     let producer = transaction ?? self.producer
     let deadline = ContinuousClock.now + timeout
     var heads: [Outgoing] = []
-    // Each chunk is sent as soon as it is cut, and each state encoded only when the previous
-    // one's chunks were handed over (librdkafka copies a record when it is sent): the encoded
-    // states and their chunks are never all in memory at once. With 2,000 domains they were
-    // about twice the state's size at every checkpoint (heaptrack on `bench soak`).
+    // Each chunk is sent as soon as it is cut (librdkafka copies a record when it is sent), so a
+    // state's chunks are not all held beside its bytes: with 2,000 domains they had doubled the
+    // checkpoint's memory (heaptrack on `bench soak`). A state small enough to go whole is held
+    // until its head goes, after every chunk; the checkpoints write one state a call.
     let chunks = DeliveryRound()
     var chunkCount = 0
     var newChunkKeys: [TopicPartition: [[UInt8]]] = [:]
@@ -150,6 +151,8 @@ final class PartitionStateTopic: Sendable {
           of: value, chunkBytes: chunkBytes,
           generation: "\(state.createdAtMilliseconds)-\(UInt32.random(in: .min ... .max))")
         for index in 0..<cut.count {
+          // Its head will not go: the rest of its chunks would only be deleted again.
+          if chunks.hasFailed(state.partition) { break }
           var chunk = head
           chunk.key = cut.key(ofChunk: index, base: base)
           chunk.value = cut.chunk(index, of: value)
@@ -222,6 +225,11 @@ final class PartitionStateTopic: Sendable {
       } catch {
         answered(partition, size: size, .failure(error))
       }
+    }
+
+    /// Whether a record of `partition` was refused or failed so far.
+    func hasFailed(_ partition: TopicPartition) -> Bool {
+      progress.withLock { $0.failed[partition] != nil }
     }
 
     /// Waits for every record sent until `deadline`; the first failure of each partition.

@@ -117,13 +117,13 @@ public struct PartitionState: Sendable {
 /// so that only the bytes, not the tensors as well, wait for the partition's transaction.
 public struct EncodedPartitionState: Sendable {
   /// The input partition.
-  public var partition: TopicPartition
+  public let partition: TopicPartition
   /// The next offset of `partition` the state covers.
-  public var nextOffset: Int64
+  public let nextOffset: Int64
   /// When the state was made, milliseconds since the epoch.
-  public var createdAtMilliseconds: Int64
+  public let createdAtMilliseconds: Int64
   /// `PartitionState.encoded()`.
-  public var bytes: [UInt8]
+  public let bytes: [UInt8]
 
   /// Encodes `state`.
   public init(_ state: PartitionState) {
