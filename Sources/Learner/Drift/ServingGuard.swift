@@ -194,7 +194,8 @@ public struct ServingGuard: Sendable, Equatable {
   /// The held examples, oldest first: kernel logits, backbone logits, labels.
   public var examples: (kernel: [Float], backbone: [Float], labels: [Bool]) {
     let held = newest()
-    return (held.kernel, held.backbone, held.labels)
+    let indices = 0..<held.count
+    return (indices.map(held.kernel), indices.map(held.backbone), indices.map(held.isPositive))
   }
 
   /// The kernel's and the backbone's log loss on one example (what `losses` holds per slot).
@@ -242,34 +243,35 @@ public struct ServingGuard: Sendable, Equatable {
     }
   }
 
-  /// Held examples with their log losses, oldest first.
-  private struct Held {
-    var kernel: [Float] = []
-    var backbone: [Float] = []
-    var labels: [Bool] = []
-    var kernelLosses: [Float] = []
-    var backboneLosses: [Float] = []
+  /// The newest `count` held examples with their log losses, oldest first, read in place from
+  /// the ring (a check copies nothing).
+  private struct Held: PairedExamples {
+    let slots: [Float]
+    let losses: [Float]
+    /// The ring position of the oldest example read, and the ring's size.
+    let first: Int
+    let window: Int
+    let count: Int
+
+    private func ring(_ index: Int) -> Int {
+      let position = first + index
+      return position < window ? position : position - window
+    }
+
+    func kernel(_ index: Int) -> Float { slots[3 * ring(index)] }
+    func backbone(_ index: Int) -> Float { slots[3 * ring(index) + 1] }
+    func isPositive(_ index: Int) -> Bool { slots[3 * ring(index) + 2] >= 0.5 }
+    func kernelLoss(_ index: Int) -> Float { losses[2 * ring(index)] }
+    func backboneLoss(_ index: Int) -> Float { losses[2 * ring(index) + 1] }
   }
 
   /// The newest `length` held examples (all of them by default), oldest first.
   private func newest(_ length: Int = .max) -> Held {
     let kept = min(length, count)
     let first = (count == settings.window ? next : 0) + (count - kept)
-    var held = Held()
-    held.kernel.reserveCapacity(kept)
-    held.backbone.reserveCapacity(kept)
-    held.labels.reserveCapacity(kept)
-    held.kernelLosses.reserveCapacity(kept)
-    held.backboneLosses.reserveCapacity(kept)
-    for offset in 0..<kept {
-      let ring = (first + offset) % settings.window
-      held.kernel.append(slots[3 * ring])
-      held.backbone.append(slots[3 * ring + 1])
-      held.labels.append(slots[3 * ring + 2] >= 0.5)
-      held.kernelLosses.append(losses[2 * ring])
-      held.backboneLosses.append(losses[2 * ring + 1])
-    }
-    return held
+    return Held(
+      slots: slots, losses: losses, first: first % settings.window, window: settings.window,
+      count: kept)
   }
 
   private mutating func compare() -> Verdict {
@@ -283,12 +285,10 @@ public struct ServingGuard: Sendable, Equatable {
   private static func verdict(on held: Held, _ settings: Settings, onZ: Double) -> (
     verdict: Verdict, comparison: PairedComparison?
   ) {
-    let positives = held.labels.reduce(0) { $0 + ($1 ? 1 : 0) }
-    guard positives >= settings.minPerClass,
-      held.labels.count - positives >= settings.minPerClass,
-      let comparison = PairedComparison(
-        kernel: held.kernel, backbone: held.backbone, labels: held.labels,
-        kernelLosses: held.kernelLosses, backboneLosses: held.backboneLosses)
+    var positives = 0
+    for index in 0..<held.count where held.isPositive(index) { positives += 1 }
+    guard positives >= settings.minPerClass, held.count - positives >= settings.minPerClass,
+      let comparison = PairedComparison(examples: held)
     else { return (.undecided, nil) }
     if comparison.showsHarm(z: settings.offZ) { return (.harm, comparison) }
     if comparison.showsNoHarm(

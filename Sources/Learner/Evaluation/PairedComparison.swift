@@ -74,29 +74,64 @@ public struct PairedComparison: Sendable, Equatable {
     backboneLosses: [Float]
   ) {
     let total = labels.count
-    let positiveCount = labels.reduce(0) { $0 + ($1 ? 1 : 0) }
-    let negativeCount = total - positiveCount
     guard kernel.count == total, backbone.count == total, kernelLosses.count == total,
-      backboneLosses.count == total, positiveCount >= 2, negativeCount >= 2
+      backboneLosses.count == total
     else { return nil }
+    self.init(
+      examples: PairedArrays(
+        kernel: kernel, backbone: backbone, labels: labels, kernelLosses: kernelLosses,
+        backboneLosses: backboneLosses))
+  }
+
+  /// The comparison over `examples`, read in order without copying them: nil unless both
+  /// classes have at least two examples.
+  ///
+  /// Each sum runs over the examples in their order, as the definitions above read them, so
+  /// the figures do not depend on where the examples are held (an array or the guard's ring).
+  init?(examples: some PairedExamples) {
+    let total = examples.count
+    var positiveCount = 0
+    for index in 0..<total where examples.isPositive(index) { positiveCount += 1 }
+    let negativeCount = total - positiveCount
+    guard positiveCount >= 2, negativeCount >= 2 else { return nil }
     count = total
     positives = positiveCount
-    let kernelParts = Self.structuralComponents(scores: kernel, labels: labels)
-    let backboneParts = Self.structuralComponents(scores: backbone, labels: labels)
-    kernelAUC = Self.mean(kernelParts.positives)
-    backboneAUC = Self.mean(backboneParts.positives)
+    let kernelTable = BinTable(examples, positives: positiveCount, scorer: .kernel)
+    let backboneTable = BinTable(examples, positives: positiveCount, scorer: .backbone)
+    // Per positive and per negative, in order: the kernel's structural component minus the
+    // backbone's. The AUCs are the means of each scorer's components over the positives.
+    var positiveDifferences = [Double](repeating: 0, count: positiveCount)
+    var negativeDifferences = [Double](repeating: 0, count: negativeCount)
+    var kernelComponentSum = 0.0
+    var backboneComponentSum = 0.0
+    var positiveIndex = 0
+    var negativeIndex = 0
+    for index in 0..<total {
+      let kernelPart = kernelTable.component(of: index, isPositive: examples.isPositive(index))
+      let backbonePart = backboneTable.component(
+        of: index, isPositive: examples.isPositive(index))
+      if examples.isPositive(index) {
+        kernelComponentSum += kernelPart
+        backboneComponentSum += backbonePart
+        positiveDifferences[positiveIndex] = kernelPart - backbonePart
+        positiveIndex += 1
+      } else {
+        negativeDifferences[negativeIndex] = kernelPart - backbonePart
+        negativeIndex += 1
+      }
+    }
+    kernelAUC = kernelComponentSum / Double(positiveCount)
+    backboneAUC = backboneComponentSum / Double(positiveCount)
     let variance =
-      Self.varianceOfDifference(kernelParts.positives, backboneParts.positives)
-      / Double(positiveCount)
-      + Self.varianceOfDifference(kernelParts.negatives, backboneParts.negatives)
-      / Double(negativeCount)
+      Self.variance(positiveDifferences) / Double(positiveCount)
+      + Self.variance(negativeDifferences) / Double(negativeCount)
     aucStandardError = max(0, variance).squareRoot()
     var differences = [Double](repeating: 0, count: total)
     var kernelSum = 0.0
     var backboneSum = 0.0
     for index in 0..<total {
-      let kernelLoss = Double(kernelLosses[index])
-      let backboneLoss = Double(backboneLosses[index])
+      let kernelLoss = Double(examples.kernelLoss(index))
+      let backboneLoss = Double(examples.backboneLoss(index))
       kernelSum += kernelLoss
       backboneSum += backboneLoss
       differences[index] = backboneLoss - kernelLoss
@@ -142,73 +177,26 @@ public struct PairedComparison: Sendable, Equatable {
   static func structuralComponents(scores: [Float], labels: [Bool]) -> (
     positives: [Double], negatives: [Double]
   ) {
-    var bins = [Int](repeating: 0, count: scores.count)
-    var lowest = binCount
-    var highest = -1
-    for index in scores.indices {
-      let bin = bin(scores[index])
-      bins[index] = bin
-      lowest = min(lowest, bin)
-      highest = max(highest, bin)
-    }
-    guard highest >= lowest else { return ([], []) }
-    // Counts over the bins from `lowest` to `highest` only (a window's logits span a few of
-    // the 4,096): the same counts, shifted by `lowest`.
-    let span = highest - lowest + 1
-    var positivesIn = [Int32](repeating: 0, count: span)
-    var negativesIn = [Int32](repeating: 0, count: span)
-    for index in scores.indices {
-      if labels[index] {
-        positivesIn[bins[index] - lowest] += 1
-      } else {
-        negativesIn[bins[index] - lowest] += 1
-      }
-    }
-    let m = positivesIn.reduce(0) { $0 + Int($1) }
-    let n = scores.count - m
-    // Negatives in the bins below each bin; positives in the bins above it.
-    var negativesBelow = [Int](repeating: 0, count: span)
-    var positivesAbove = [Int](repeating: 0, count: span)
-    var running = 0
-    for bin in 0..<span {
-      negativesBelow[bin] = running
-      running += Int(negativesIn[bin])
-    }
-    running = 0
-    for bin in stride(from: span - 1, through: 0, by: -1) {
-      positivesAbove[bin] = running
-      running += Int(positivesIn[bin])
-    }
+    let examples = PairedArrays(
+      kernel: scores, backbone: scores, labels: labels, kernelLosses: [], backboneLosses: [])
+    let positiveCount = labels.reduce(0) { $0 + ($1 ? 1 : 0) }
+    guard !scores.isEmpty else { return ([], []) }
+    let table = BinTable(examples, positives: positiveCount, scorer: .kernel)
     var forPositives: [Double] = []
     var forNegatives: [Double] = []
-    forPositives.reserveCapacity(m)
-    forNegatives.reserveCapacity(n)
+    forPositives.reserveCapacity(positiveCount)
+    forNegatives.reserveCapacity(scores.count - positiveCount)
     for index in scores.indices {
-      let bin = bins[index] - lowest
-      if labels[index] {
-        forPositives.append(
-          (Double(negativesBelow[bin]) + 0.5 * Double(negativesIn[bin])) / Double(n))
-      } else {
-        forNegatives.append(
-          (Double(positivesAbove[bin]) + 0.5 * Double(positivesIn[bin])) / Double(m))
-      }
+      let part = table.component(of: index, isPositive: labels[index])
+      if labels[index] { forPositives.append(part) } else { forNegatives.append(part) }
     }
     return (forPositives, forNegatives)
-  }
-
-  private static func mean(_ values: [Double]) -> Double {
-    values.reduce(0, +) / Double(max(1, values.count))
   }
 
   /// The sample variance (n - 1) of `values`.
   private static func variance(_ values: [Double]) -> Double {
     guard values.count > 1 else { return 0 }
-    let average = mean(values)
+    let average = values.reduce(0, +) / Double(values.count)
     return values.reduce(0) { $0 + ($1 - average) * ($1 - average) } / Double(values.count - 1)
-  }
-
-  /// The sample variance of `first[i] - second[i]`: `S11 + S22 - 2 S12`.
-  private static func varianceOfDifference(_ first: [Double], _ second: [Double]) -> Double {
-    variance(zip(first, second).map { $0 - $1 })
   }
 }

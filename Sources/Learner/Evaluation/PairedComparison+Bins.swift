@@ -1,0 +1,117 @@
+/// Where a `PairedComparison` reads its examples: by position, oldest first.
+protocol PairedExamples {
+  /// Examples held.
+  var count: Int { get }
+  /// The kernel's logit on example `index`.
+  func kernel(_ index: Int) -> Float
+  /// The backbone's logit on example `index`.
+  func backbone(_ index: Int) -> Float
+  /// Whether example `index` was clicked.
+  func isPositive(_ index: Int) -> Bool
+  /// The kernel's log loss on example `index`.
+  func kernelLoss(_ index: Int) -> Float
+  /// The backbone's log loss on example `index`.
+  func backboneLoss(_ index: Int) -> Float
+}
+
+/// Examples held as one array per figure.
+struct PairedArrays: PairedExamples {
+  let kernels: [Float]
+  let backbones: [Float]
+  let labels: [Bool]
+  let kernelLosses: [Float]
+  let backboneLosses: [Float]
+
+  init(
+    kernel: [Float], backbone: [Float], labels: [Bool], kernelLosses: [Float],
+    backboneLosses: [Float]
+  ) {
+    kernels = kernel
+    backbones = backbone
+    self.labels = labels
+    self.kernelLosses = kernelLosses
+    self.backboneLosses = backboneLosses
+  }
+
+  var count: Int { labels.count }
+  func kernel(_ index: Int) -> Float { kernels[index] }
+  func backbone(_ index: Int) -> Float { backbones[index] }
+  func isPositive(_ index: Int) -> Bool { labels[index] }
+  func kernelLoss(_ index: Int) -> Float { kernelLosses[index] }
+  func backboneLoss(_ index: Int) -> Float { backboneLosses[index] }
+}
+
+extension PairedComparison {
+  /// Which scorer's logits a `BinTable` counts.
+  enum Scorer {
+    case kernel
+    case backbone
+  }
+
+  /// One scorer's logits binned (`bin(_:)`) with each bin's positives and negatives, and the
+  /// counts below and above it: what DeLong's structural components of every example read.
+  struct BinTable {
+    /// Per example, its bin minus `lowest` (the bins the examples span, from 0).
+    private var bins: [Int32]
+    private var positivesIn: [Int32]
+    private var negativesIn: [Int32]
+    /// Negatives in the bins below each bin; positives in the bins above it.
+    private var negativesBelow: [Int]
+    private var positivesAbove: [Int]
+    private let positives: Int
+    private let negatives: Int
+
+    /// Bins `scorer`'s logits of `examples`, of which `positives` are positive.
+    init(_ examples: some PairedExamples, positives: Int, scorer: Scorer) {
+      let total = examples.count
+      self.positives = positives
+      negatives = total - positives
+      bins = [Int32](repeating: 0, count: total)
+      var lowest = binCount
+      var highest = -1
+      for index in 0..<total {
+        let bin = PairedComparison.bin(
+          scorer == .kernel ? examples.kernel(index) : examples.backbone(index))
+        bins[index] = Int32(bin)
+        lowest = min(lowest, bin)
+        highest = max(highest, bin)
+      }
+      // Counts over the bins from `lowest` to `highest` only (a window's logits span a few of
+      // the 4,096): the same counts, shifted by `lowest`.
+      let span = max(0, highest - lowest + 1)
+      positivesIn = [Int32](repeating: 0, count: span)
+      negativesIn = [Int32](repeating: 0, count: span)
+      for index in 0..<total {
+        let bin = Int(bins[index]) - lowest
+        bins[index] = Int32(bin)
+        if examples.isPositive(index) {
+          positivesIn[bin] += 1
+        } else {
+          negativesIn[bin] += 1
+        }
+      }
+      negativesBelow = [Int](repeating: 0, count: span)
+      positivesAbove = [Int](repeating: 0, count: span)
+      var running = 0
+      for bin in 0..<span {
+        negativesBelow[bin] = running
+        running += Int(negativesIn[bin])
+      }
+      running = 0
+      for bin in stride(from: span - 1, through: 0, by: -1) {
+        positivesAbove[bin] = running
+        running += Int(positivesIn[bin])
+      }
+    }
+
+    /// Example `index`'s structural component: for a positive, the share of negatives scored
+    /// below it; for a negative, the share of positives scored above it; a tie counts 1/2.
+    func component(of index: Int, isPositive: Bool) -> Double {
+      let bin = Int(bins[index])
+      if isPositive {
+        return (Double(negativesBelow[bin]) + 0.5 * Double(negativesIn[bin])) / Double(negatives)
+      }
+      return (Double(positivesAbove[bin]) + 0.5 * Double(positivesIn[bin])) / Double(positives)
+    }
+  }
+}
