@@ -318,6 +318,15 @@ final class TrainingLoop: @unchecked Sendable {
   /// the service (`fail`), after the final checkpoint.
   private func untrained(_ records: [DecodedRecord]) -> [DecodedRecord]? {
     var offsets = pipeline.offsets
+    // Almost always nothing is behind: the records go on as they are, without a copy.
+    if !Self.holdsCovered(records, offsets: offsets) {
+      if skippedRecords > 0 && !records.isEmpty {
+        logger.info(
+          "skipped records the trained state already covers", ["records": "\(skippedRecords)"])
+        skippedRecords = 0
+      }
+      return records
+    }
     let behind = Set(
       records.filter { $0.offset < offsets[$0.topicPartition] ?? .min }.map(\.topicPartition))
     for partition in behind.sorted() {
@@ -370,6 +379,23 @@ final class TrainingLoop: @unchecked Sendable {
       skippedRecords = 0
     }
     return fresh
+  }
+
+  /// Whether any of `records` lies below its partition's offset in `offsets` (one lookup per
+  /// run of records of one partition).
+  private static func holdsCovered(
+    _ records: [DecodedRecord], offsets: [TopicPartition: Int64]
+  ) -> Bool {
+    var partition: TopicPartition?
+    var next = Int64.min
+    for record in records {
+      if record.topicPartition != partition {
+        partition = record.topicPartition
+        next = offsets[record.topicPartition] ?? .min
+      }
+      if record.offset < next { return true }
+    }
+    return false
   }
 
   private func remember(_ records: [DecodedRecord], arrivedAt: ContinuousClock.Instant) {
