@@ -138,7 +138,9 @@ struct SoakBenchmark {
     context.print(
       String(
         format: "soak start: RSS %.1f MB with the input loaded, %.1f MB once serve owns its "
-          + "partitions", loadedMB, startMB))
+          + "partitions; glibc's mmap threshold %@", loadedMB, startMB,
+        GlibcAllocator.isMappingThresholdSet(in: ProcessInfo.processInfo.environment)
+          ? "as the environment sets it" : "fixed at 128 KiB (GlibcAllocator)"))
     let producer = try KafkaProducer.make(
       configuration: KafkaConfiguration(bootstrapServers: cluster.bootstrapServers)
         .setting("linger.ms", "5"),
@@ -209,7 +211,7 @@ struct SoakBenchmark {
     // while serve still holds its state (trimming every minute would measure a process other
     // than the service).
     let untrimmed = Double(ProcessMemory.residentBytes ?? 0) / 1e6
-    ProcessMemory.trimAllocator()
+    GlibcAllocator.trim()
     let trimmed = Double(ProcessMemory.residentBytes ?? 0) / 1e6
     context.print(
       String(

@@ -7,13 +7,15 @@ public enum ProcessStart {
   static let reexecutedMarker = "IAK_STREAM_SIGNALS_REEXECUTED"
 
   /// Blocks SIGTERM and SIGINT in this thread (every later thread inherits it; the signal thread
-  /// takes them, see `ShutdownSignal`), then re-executes the process once when needed: for the
+  /// takes them, see `ShutdownSignal`) and fixes glibc's mmap threshold (`GlibcAllocator`),
+  /// then re-executes the process once when needed: for the
   /// fast OpenBLAS kernels (`FastBLAS`), or because a library started a thread before `main`
   /// that does not block the signals (OpenBLAS starts its pool when it is loaded; after the
   /// re-execution its threads inherit the block). Returns only when no re-execution is needed
   /// or it failed.
   public static func prepare(arguments: [String]) {
     ShutdownSignal.blockProcessSignals()
+    GlibcAllocator.fixMappingThreshold()
     let wasReexecuted = getenv(reexecutedMarker) != nil
     unsetenv(reexecutedMarker)
     let needsBLAS = FastBLAS.prepareCoreType()
