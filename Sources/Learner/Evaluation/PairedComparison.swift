@@ -107,10 +107,10 @@ public struct PairedComparison: Sendable, Equatable {
     var positiveIndex = 0
     var negativeIndex = 0
     for index in 0..<total {
-      let kernelPart = kernelTable.component(of: index, isPositive: examples.isPositive(index))
-      let backbonePart = backboneTable.component(
-        of: index, isPositive: examples.isPositive(index))
-      if examples.isPositive(index) {
+      let isPositive = examples.isPositive(index)
+      let kernelPart = kernelTable.component(of: index, isPositive: isPositive)
+      let backbonePart = backboneTable.component(of: index, isPositive: isPositive)
+      if isPositive {
         kernelComponentSum += kernelPart
         backboneComponentSum += backbonePart
         positiveDifferences[positiveIndex] = kernelPart - backbonePart

@@ -317,16 +317,33 @@ final class TrainingLoop: @unchecked Sendable {
   /// and `--on-offset-reset` decides (see `RebalanceResponder`). Returns nil when that stops
   /// the service (`fail`), after the final checkpoint.
   private func untrained(_ records: [DecodedRecord]) -> [DecodedRecord]? {
-    var offsets = pipeline.offsets
+    let offsets = pipeline.offsets
     // Almost always nothing is behind: the records go on as they are, without a copy.
-    if !Self.holdsCovered(records, offsets: offsets) {
-      if skippedRecords > 0 && !records.isEmpty {
-        logger.info(
-          "skipped records the trained state already covers", ["records": "\(skippedRecords)"])
-        skippedRecords = 0
-      }
-      return records
+    let kept =
+      Self.holdsCovered(records, offsets: offsets)
+      ? withoutCovered(records, offsets: offsets) : records
+    guard let fresh = kept else { return nil }
+    // A line when a run of skipped records starts, and one with their count when it ends.
+    if fresh.count < records.count && skippedRecords == 0 {
+      logger.info(
+        "skipping records the trained state already covers (read again after a rebalance)")
     }
+    skippedRecords += records.count - fresh.count
+    if skippedRecords > 0 && !fresh.isEmpty {
+      logger.info(
+        "skipped records the trained state already covers", ["records": "\(skippedRecords)"])
+      skippedRecords = 0
+    }
+    return fresh
+  }
+
+  /// `records` without those below their partition's offset in `offsets`, after the
+  /// partitions whose log now ends below that offset were dealt with as `--on-offset-reset`
+  /// says; nil when that stops the service.
+  private func withoutCovered(
+    _ records: [DecodedRecord], offsets: [TopicPartition: Int64]
+  ) -> [DecodedRecord]? {
+    var offsets = offsets
     let behind = Set(
       records.filter { $0.offset < offsets[$0.topicPartition] ?? .min }.map(\.topicPartition))
     for partition in behind.sorted() {
@@ -366,19 +383,7 @@ final class TrainingLoop: @unchecked Sendable {
       isStateChanged = true
       offsets = pipeline.offsets
     }
-    let fresh = records.filter { $0.offset >= offsets[$0.topicPartition] ?? .min }
-    // A line when a run of skipped records starts, and one with their count when it ends.
-    if fresh.count < records.count && skippedRecords == 0 {
-      logger.info(
-        "skipping records the trained state already covers (read again after a rebalance)")
-    }
-    skippedRecords += records.count - fresh.count
-    if skippedRecords > 0 && !fresh.isEmpty {
-      logger.info(
-        "skipped records the trained state already covers", ["records": "\(skippedRecords)"])
-      skippedRecords = 0
-    }
-    return fresh
+    return records.filter { $0.offset >= offsets[$0.topicPartition] ?? .min }
   }
 
   /// Whether any of `records` lies below its partition's offset in `offsets` (one lookup per
