@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 @testable import Learner
@@ -50,18 +51,9 @@ import Testing
   private func tracedAllocations(preload: String) throws -> [Substring] {
     let trace = NSTemporaryDirectory() + "iak-mtrace-\(UUID().uuidString).txt"
     defer { try? FileManager.default.removeItem(atPath: trace) }
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
-    process.arguments = Self.innerArguments()
-    var environment = ProcessInfo.processInfo.environment
-    environment["LD_PRELOAD"] = preload
-    environment["MALLOC_TRACE"] = trace
-    environment[Self.traceVariable] = "1"
-    process.environment = environment
-    process.standardOutput = FileHandle.nullDevice
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    process.waitUntilExit()
+    try InnerTest.run(
+      filter: "stepsBetweenTraceMarks",
+      environment: ["LD_PRELOAD": preload, "MALLOC_TRACE": trace, Self.traceVariable: "1"])
     let text = try String(contentsOfFile: trace, encoding: .utf8)
     let lines = text.split(separator: "\n")
     #expect(lines.first?.hasPrefix("= Start") == true, "mtrace did not run: \(lines.prefix(3))")
@@ -99,11 +91,6 @@ import Testing
           + "in libc6, and mtrace logs nothing without it")
     }
     return library
-  }
-
-  /// Arguments that make the test binary run only `stepsBetweenTraceMarks`.
-  static func innerArguments() -> [String] {
-    ["--testing-library", "swift-testing", "--filter", "stepsBetweenTraceMarks"]
   }
 }
 
