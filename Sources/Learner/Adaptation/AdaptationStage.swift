@@ -10,13 +10,15 @@ protocol AdaptationStage: AnyObject {
   /// The mode this stage implements.
   var mode: AdaptationMode { get }
 
-  /// The adapted logit of `example`, prepared alone in `engine` (its backbone logit is
-  /// `engine.backboneLogits[0]`), with its domain's `state` as it now stands. Changes nothing a
-  /// later step reads (`state` is inout so that it is not copied).
-  func servingLogit(of example: Example, state: inout DomainState, engine: KernelEngine) -> Float
+  /// The adapted logit of the example `example()` makes, prepared alone in `engine` (its
+  /// backbone logit is `engine.backboneLogits[0]`), with its domain's `state` as it now stands.
+  /// Changes nothing a later step reads (`state` is inout so that it is not copied). A stage
+  /// that needs only what `engine` holds does not make the example.
+  func servingLogit(of example: () -> Example, state: inout DomainState, engine: KernelEngine)
+    -> Float
 
   /// The same before the domain's first example, when it has no state yet.
-  func servingLogitWithoutState(of example: Example, engine: KernelEngine) -> Float
+  func servingLogitWithoutState(of example: () -> Example, engine: KernelEngine) -> Float
 
   /// Scores `batch`, prepared in `engine`, into `engine.kernelLogits` as the domain stands before
   /// learning from it, then takes `steps` optimiser steps on it at `rate`; returns the sum of the

@@ -18,17 +18,19 @@ final class FullFineTuningStage: AdaptationStage {
 
   var mode: AdaptationMode { .fullFineTuning }
 
-  func servingLogit(of example: Example, state: inout DomainState, engine: KernelEngine) -> Float {
+  func servingLogit(
+    of example: () -> Example, state: inout DomainState, engine: KernelEngine
+  ) -> Float {
     servingLogitWithoutState(of: example, engine: engine)
   }
 
   /// The shared tuned backbone's logit: this mode keeps no per-domain model. It runs with
   /// `cblas_sgemm`, not row by row: the tuned backbone is scored only here, on the training
   /// thread, never from an input prepared elsewhere.
-  func servingLogitWithoutState(of example: Example, engine: KernelEngine) -> Float {
+  func servingLogitWithoutState(of example: () -> Example, engine: KernelEngine) -> Float {
     guard let tuned else { return engine.backboneLogits[0] }
     let workspace = engine.workspace
-    tuned.embed(CollectionOfOne(example), into: workspace)
+    tuned.embed(CollectionOfOne(example()), into: workspace)
     tuned.forward(rows: 1, fromLevel: 0, input: workspace.activations[0], workspace: workspace)
     return workspace.logits[0]
   }

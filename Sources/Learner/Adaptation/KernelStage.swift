@@ -12,12 +12,14 @@ final class KernelStage: AdaptationStage {
 
   var mode: AdaptationMode { .kernel }
 
-  func servingLogit(of example: Example, state: inout DomainState, engine: KernelEngine) -> Float {
+  func servingLogit(
+    of example: () -> Example, state: inout DomainState, engine: KernelEngine
+  ) -> Float {
     engine.score(with: &state.kernel)
     return engine.kernelLogits[0]
   }
 
-  func servingLogitWithoutState(of example: Example, engine: KernelEngine) -> Float {
+  func servingLogitWithoutState(of example: () -> Example, engine: KernelEngine) -> Float {
     engine.backboneLogits[0]
   }
 

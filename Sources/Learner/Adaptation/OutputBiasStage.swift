@@ -10,11 +10,13 @@ final class OutputBiasStage: AdaptationStage {
 
   var mode: AdaptationMode { .outputBias }
 
-  func servingLogit(of example: Example, state: inout DomainState, engine: KernelEngine) -> Float {
+  func servingLogit(
+    of example: () -> Example, state: inout DomainState, engine: KernelEngine
+  ) -> Float {
     engine.backboneLogits[0] + state.bias.value
   }
 
-  func servingLogitWithoutState(of example: Example, engine: KernelEngine) -> Float {
+  func servingLogitWithoutState(of example: () -> Example, engine: KernelEngine) -> Float {
     engine.backboneLogits[0]
   }
 

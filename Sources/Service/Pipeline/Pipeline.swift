@@ -377,9 +377,9 @@ public final class Pipeline {
     -> ServingScore
   {
     let domain = ingest.knownDomain(of: impression)?.description
-    let score = trainer.servingScore(
-      for: assembler.example(for: impression, label: false, domain: domain ?? "", lane: lane),
-      input: input)
+    let score = trainer.servingScore(in: domain ?? "", input: input) {
+      assembler.example(for: impression, label: false, domain: domain ?? "", lane: lane)
+    }
     return ServingScore(
       backboneLogit: score.backboneLogit, kernelLogit: score.kernelLogit,
       servesKernel: domain.map(isServing) ?? false)
