@@ -256,6 +256,39 @@ import Testing
     #expect(kept.keepingOnly(["user", "item", "price"]) == kept)
   }
 
+  /// The quick check on a stream of events alike: an event named like the last one with
+  /// nothing to drop passes unchanged, and one that differs is trimmed as ever.
+  @Test func eventsNamedLikeTheLastKeptOneAreKeptAndOthersStillTrimmed() {
+    let features: Set<String> = ["user", "item", "price"]
+    func event(_ names: [String]) -> Event {
+      var event = Event(
+        kind: .impression, id: "a", timeMilliseconds: 0,
+        categorical: names.map { .init(name: $0, value: "v-\($0)") }, numeric: ["price": 1])
+      event.unreadFields = ["extra"]
+      return event
+    }
+    var keptNames: [String] = []
+    let first = event(["user", "item"])
+    let kept = first.keepingOnly(features, sameAs: &keptNames)
+    #expect(kept == first && kept.unreadFields.isEmpty)
+    #expect(keptNames == ["user", "item"])
+    // The same names: the same event back, the names as they were.
+    #expect(event(["user", "item"]).keepingOnly(features, sameAs: &keptNames) == first)
+    #expect(keptNames == ["user", "item"])
+    // Other names after it: trimmed exactly as without the names kept, which stay.
+    for names in [["user", "blob"], ["user", "item", "user"], ["item", "user", "blob"]] {
+      let other = event(names)
+      let trimmed = other.keepingOnly(features, sameAs: &keptNames)
+      #expect(trimmed == other.keepingOnly(features), "\(names)")
+      #expect(trimmed.categorical.count < names.count, "\(names)")
+      #expect(keptNames == ["user", "item"])
+    }
+    // Another order with nothing to drop: kept, and now the names compared against.
+    #expect(
+      event(["item", "user"]).keepingOnly(features, sameAs: &keptNames) == event(["item", "user"]))
+    #expect(keptNames == ["item", "user"])
+  }
+
   @Test func theJoinerKeepsOnlyTheConfiguredFeaturesAndTrimsWhatItRestores() throws {
     var untrimmed = LabelJoiner(
       configuration: .init(waitMilliseconds: 10_000, maxOutOfOrdernessMilliseconds: 0))

@@ -182,6 +182,9 @@ public struct LabelJoiner: Sendable {
   public private(set) var counts = Counts()
   var partitions: [Int32: JoinerPartition] = [:]
   private let metrics: JoinerMetrics?
+  /// The categorical names of the last impression with nothing to drop
+  /// (`Event.keepingOnly(_:sameAs:)`).
+  private var keptNames: [String] = []
   /// `pendingCount` and `heldBytes` over all partitions, kept up to date as each event changes
   /// its partition (and counted again after the rarer changes of many): the gauges read them
   /// after every event, and summing the partitions each time cost ~3% of the training thread.
@@ -297,8 +300,8 @@ public struct LabelJoiner: Sendable {
     switch event.kind {
     case .impression:
       handleImpression(
-        event.keepingOnly(configuration.keptFeatures), score: score, state: &state,
-        output: &output)
+        event.keepingOnly(configuration.keptFeatures, sameAs: &keptNames), score: score,
+        state: &state, output: &output)
     case .click: handleClick(event, state: &state, output: &output)
     }
     state.maxEventTime = max(state.maxEventTime, event.timeMilliseconds)
