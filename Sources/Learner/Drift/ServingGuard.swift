@@ -85,6 +85,13 @@ public struct ServingGuard: Sendable, Equatable {
   /// `slots`. Derived from `slots` (so not saved, and computed again on restore); kept so that a
   /// check does not compute `2 * window` log losses again every `checkEvery` examples.
   var losses: [Float] = []
+  /// Per slot: `PairedComparison.bin(_:)` of the kernel's and of the backbone's logit, in the
+  /// ring order of `slots`. Derived like `losses`, so that a check does not bin `2 * window`
+  /// logits again every `checkEvery` examples.
+  var bins: [Int16] = []
+  /// Of the examples held, how many are positive (derived from `slots`, kept as they come and
+  /// go so that a check does not count them).
+  var positivesHeld = 0
   /// The slot the next example goes to.
   var next = 0
   /// Examples held (at most `settings.window`).
@@ -117,21 +124,28 @@ public struct ServingGuard: Sendable, Equatable {
     let slot = 3 * next
     let label: Float = isPositive ? 1 : 0
     let (kernelLoss, backboneLoss) = Self.losses(kernelLogit, backboneLogit, label: label)
+    let (kernelBin, backboneBin) = Self.bins(kernelLogit, backboneLogit)
+    if isPositive { positivesHeld += 1 }
     if slot == slots.count {
       if slots.count + 3 > slots.capacity {
         // Grown by doubling, but never past the window.
         let slotCount = min(settings.window, max(16, 2 * slots.count / 3))
         slots.reserveCapacity(3 * slotCount)
         losses.reserveCapacity(2 * slotCount)
+        bins.reserveCapacity(2 * slotCount)
       }
       slots += [kernelLogit, backboneLogit, label]
       losses += [kernelLoss, backboneLoss]
+      bins += [kernelBin, backboneBin]
     } else {
+      if slots[slot + 2] >= 0.5 { positivesHeld -= 1 }
       slots[slot] = kernelLogit
       slots[slot + 1] = backboneLogit
       slots[slot + 2] = label
       losses[2 * next] = kernelLoss
       losses[2 * next + 1] = backboneLoss
+      bins[2 * next] = kernelBin
+      bins[2 * next + 1] = backboneBin
     }
     next = (next + 1) % settings.window
     count = min(count + 1, settings.window)
@@ -167,20 +181,30 @@ public struct ServingGuard: Sendable, Equatable {
     slots = Array(saved.suffix(3 * kept))
     losses = []
     losses.reserveCapacity(2 * kept)
+    bins = []
+    bins.reserveCapacity(2 * kept)
     for slot in stride(from: 0, to: slots.count, by: 3) {
       let (kernel, backbone) = Self.losses(
         slots[slot], slots[slot + 1], label: slots[slot + 2] >= 0.5 ? 1 : 0)
       losses.append(kernel)
       losses.append(backbone)
+      let (kernelBin, backboneBin) = Self.bins(slots[slot], slots[slot + 1])
+      bins.append(kernelBin)
+      bins.append(backboneBin)
     }
     count = kept
     next = kept % settings.window
+    positivesHeld = stride(from: 2, to: slots.count, by: 3).reduce(0) {
+      $0 + (slots[$1] >= 0.5 ? 1 : 0)
+    }
   }
 
   /// Forgets every example and goes back to shadow (the kernel was replaced).
   public mutating func restart() {
     slots.removeAll(keepingCapacity: true)
     losses.removeAll(keepingCapacity: true)
+    bins.removeAll(keepingCapacity: true)
+    positivesHeld = 0
     next = 0
     count = 0
     sinceCheck = 0
@@ -206,6 +230,12 @@ public struct ServingGuard: Sendable, Equatable {
       Logistic.crossEntropy(logit: kernelLogit, label: label),
       Logistic.crossEntropy(logit: backboneLogit, label: label)
     )
+  }
+
+  /// The kernel's and the backbone's bin (`PairedComparison.bin(_:)`: what `bins` holds per
+  /// slot).
+  private static func bins(_ kernelLogit: Float, _ backboneLogit: Float) -> (Int16, Int16) {
+    (Int16(PairedComparison.bin(kernelLogit)), Int16(PairedComparison.bin(backboneLogit)))
   }
 
   /// Guards are equal when they hold the same examples in the same order and decided the same,
@@ -248,6 +278,7 @@ public struct ServingGuard: Sendable, Equatable {
   private struct Held: PairedExamples {
     let slots: [Float]
     let losses: [Float]
+    let bins: [Int16]
     /// The ring position of the oldest example read, and the ring's size.
     let first: Int
     let window: Int
@@ -263,6 +294,8 @@ public struct ServingGuard: Sendable, Equatable {
     func isPositive(_ index: Int) -> Bool { slots[3 * ring(index) + 2] >= 0.5 }
     func kernelLoss(_ index: Int) -> Float { losses[2 * ring(index)] }
     func backboneLoss(_ index: Int) -> Float { losses[2 * ring(index) + 1] }
+    func kernelBin(_ index: Int) -> Int { Int(bins[2 * ring(index)]) }
+    func backboneBin(_ index: Int) -> Int { Int(bins[2 * ring(index) + 1]) }
   }
 
   /// The newest `length` held examples (all of them by default), oldest first.
@@ -270,25 +303,25 @@ public struct ServingGuard: Sendable, Equatable {
     let kept = min(length, count)
     let first = (count == settings.window ? next : 0) + (count - kept)
     return Held(
-      slots: slots, losses: losses, first: first % settings.window, window: settings.window,
+      slots: slots, losses: losses, bins: bins, first: first % settings.window,
+      window: settings.window,
       count: kept)
   }
 
   private mutating func compare() -> Verdict {
-    let result = Self.verdict(on: newest(), settings, onZ: settings.onZ)
+    let result = Self.verdict(on: newest(), positives: positivesHeld, settings, onZ: settings.onZ)
     if let comparison = result.comparison { lastComparison = comparison }
     return result.verdict
   }
 
   /// The verdict on `held` (harm at `offZ`, else no harm at `onZ`), with the comparison it rests
   /// on (nil: too few of a class to compare).
-  private static func verdict(on held: Held, _ settings: Settings, onZ: Double) -> (
-    verdict: Verdict, comparison: PairedComparison?
-  ) {
-    var positives = 0
-    for index in 0..<held.count where held.isPositive(index) { positives += 1 }
+  private static func verdict(
+    on held: Held, positives known: Int? = nil, _ settings: Settings, onZ: Double
+  ) -> (verdict: Verdict, comparison: PairedComparison?) {
+    let positives = known ?? PairedComparison.positives(in: held)
     guard positives >= settings.minPerClass, held.count - positives >= settings.minPerClass,
-      let comparison = PairedComparison(examples: held)
+      let comparison = PairedComparison(examples: held, positives: positives)
     else { return (.undecided, nil) }
     if comparison.showsHarm(z: settings.offZ) { return (.harm, comparison) }
     if comparison.showsNoHarm(

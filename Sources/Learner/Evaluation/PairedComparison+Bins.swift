@@ -12,6 +12,16 @@ protocol PairedExamples {
   func kernelLoss(_ index: Int) -> Float
   /// The backbone's log loss on example `index`.
   func backboneLoss(_ index: Int) -> Float
+  /// `PairedComparison.bin(_:)` of the kernel's logit on example `index`.
+  func kernelBin(_ index: Int) -> Int
+  /// `PairedComparison.bin(_:)` of the backbone's logit on example `index`.
+  func backboneBin(_ index: Int) -> Int
+}
+
+extension PairedExamples {
+  /// Binned when asked, where the examples keep no bins.
+  func kernelBin(_ index: Int) -> Int { PairedComparison.bin(kernel(index)) }
+  func backboneBin(_ index: Int) -> Int { PairedComparison.bin(backbone(index)) }
 }
 
 /// Examples held as one array per figure.
@@ -70,8 +80,7 @@ extension PairedComparison {
       var lowest = binCount
       var highest = -1
       for index in 0..<total {
-        let bin = PairedComparison.bin(
-          scorer == .kernel ? examples.kernel(index) : examples.backbone(index))
+        let bin = scorer == .kernel ? examples.kernelBin(index) : examples.backboneBin(index)
         bins[index] = Int32(bin)
         lowest = min(lowest, bin)
         highest = max(highest, bin)

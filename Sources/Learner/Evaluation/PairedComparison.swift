@@ -84,14 +84,14 @@ public struct PairedComparison: Sendable, Equatable {
   }
 
   /// The comparison over `examples`, read in order without copying them: nil unless both
-  /// classes have at least two examples.
+  /// classes have at least two examples. `positives` is how many of them are positive, when
+  /// the caller knows (counted here otherwise).
   ///
   /// Each sum runs over the examples in their order, as the definitions above read them, so
   /// the figures do not depend on where the examples are held (an array or the guard's ring).
-  init?(examples: some PairedExamples) {
+  init?(examples: some PairedExamples, positives known: Int? = nil) {
     let total = examples.count
-    var positiveCount = 0
-    for index in 0..<total where examples.isPositive(index) { positiveCount += 1 }
+    let positiveCount = known ?? Self.positives(in: examples)
     let negativeCount = total - positiveCount
     guard positiveCount >= 2, negativeCount >= 2 else { return nil }
     count = total
@@ -141,6 +141,13 @@ public struct PairedComparison: Sendable, Equatable {
     logLossStandardError = (Self.variance(differences) / Double(total)).squareRoot()
     let rate = Double(positiveCount) / Double(total)
     labelEntropy = -(rate * log(rate) + (1 - rate) * log(1 - rate))
+  }
+
+  /// How many of `examples` are positive.
+  static func positives(in examples: some PairedExamples) -> Int {
+    var count = 0
+    for index in 0..<examples.count where examples.isPositive(index) { count += 1 }
+    return count
   }
 
   /// Whether the kernel has shown it is not worse: both point estimates at least the backbone's,
