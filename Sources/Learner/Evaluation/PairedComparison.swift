@@ -106,7 +106,16 @@ public struct PairedComparison: Sendable, Equatable {
     var backboneComponentSum = 0.0
     var positiveIndex = 0
     var negativeIndex = 0
+    // The log losses in the same pass: each sum still adds its terms in the examples' order.
+    var differences = [Double](repeating: 0, count: total)
+    var kernelSum = 0.0
+    var backboneSum = 0.0
     for index in 0..<total {
+      let kernelLoss = Double(examples.kernelLoss(index))
+      let backboneLoss = Double(examples.backboneLoss(index))
+      kernelSum += kernelLoss
+      backboneSum += backboneLoss
+      differences[index] = backboneLoss - kernelLoss
       let isPositive = examples.isPositive(index)
       let kernelPart = kernelTable.component(of: index, isPositive: isPositive)
       let backbonePart = backboneTable.component(of: index, isPositive: isPositive)
@@ -126,16 +135,6 @@ public struct PairedComparison: Sendable, Equatable {
       Self.variance(positiveDifferences) / Double(positiveCount)
       + Self.variance(negativeDifferences) / Double(negativeCount)
     aucStandardError = max(0, variance).squareRoot()
-    var differences = [Double](repeating: 0, count: total)
-    var kernelSum = 0.0
-    var backboneSum = 0.0
-    for index in 0..<total {
-      let kernelLoss = Double(examples.kernelLoss(index))
-      let backboneLoss = Double(examples.backboneLoss(index))
-      kernelSum += kernelLoss
-      backboneSum += backboneLoss
-      differences[index] = backboneLoss - kernelLoss
-    }
     kernelLogLoss = kernelSum / Double(total)
     backboneLogLoss = backboneSum / Double(total)
     logLossStandardError = (Self.variance(differences) / Double(total)).squareRoot()
