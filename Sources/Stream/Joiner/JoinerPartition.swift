@@ -200,19 +200,30 @@ struct JoinerPartition: Sendable {
 
   /// Removes and returns the waiting impression `id`, if there is one.
   mutating func removePending(_ id: String) -> LabelJoiner.PendingImpression? {
-    guard let waiting = pending.removeValue(forKey: id) else { return nil }
+    guard let index = pending.index(forKey: id) else { return nil }
+    return removePending(at: index)
+  }
+
+  /// Removes the waiting impression at `index` of `pending` (found by its id, with nothing
+  /// added or removed since): no second lookup of the id.
+  mutating func removePending(
+    at index: Dictionary<String, LabelJoiner.PendingImpression>.Index
+  ) -> LabelJoiner.PendingImpression {
+    let waiting = pending.remove(at: index).value
     held.impressions -= waiting.heldBytes
     return waiting
   }
 
-  /// Marks the waiting impression `id` as clicked (its `label` true) `delayMilliseconds` after it
-  /// was shown, held until its deadline.
-  mutating func holdClick(for id: String, delayMilliseconds: Int64) {
-    if let sequence = pending[id]?.sequence, let index = written.index(of: sequence) {
-      written.starts[index] = -1
+  /// Marks the waiting impression at `index` of `pending` as clicked (its `label` true)
+  /// `delayMilliseconds` after it was shown, held until its deadline.
+  mutating func holdClick(
+    at index: Dictionary<String, LabelJoiner.PendingImpression>.Index, delayMilliseconds: Int64
+  ) {
+    if let written = written.index(of: pending.values[index].sequence) {
+      self.written.starts[written] = -1
     }
-    pending[id]?.impression.label = true
-    pending[id]?.clickDelayMilliseconds = delayMilliseconds
+    pending.values[index].impression.label = true
+    pending.values[index].clickDelayMilliseconds = delayMilliseconds
   }
 
   mutating func popEarliestPending() -> LabelJoiner.PendingImpression? {
@@ -229,9 +240,7 @@ struct JoinerPartition: Sendable {
     while let key = deadlines.minimum, key.time < watermark {
       deadlines.removeMinimum()
       if let index = pending.index(forKey: key.id), pending.values[index].sequence == key.sequence {
-        let waiting = pending.remove(at: index).value
-        held.impressions -= waiting.heldBytes
-        return waiting
+        return removePending(at: index)
       }
     }
     return nil
@@ -311,8 +320,8 @@ struct JoinerPartition: Sendable {
 
   private mutating func forgetOldestResolved() {
     let entry = resolvedOrder[resolvedHead]
-    if resolved[entry.impressionID] == entry {
-      resolved[entry.impressionID] = nil
+    if let index = resolved.index(forKey: entry.impressionID), resolved.values[index] == entry {
+      resolved.remove(at: index)
       held.resolvedIDs -= entry.heldBytes
     }
     resolvedHead += 1

@@ -508,7 +508,9 @@ public struct LabelJoiner: Sendable {
     _ click: Event, state: inout JoinerPartition, output: inout [LabelledExample]
   ) {
     let id = click.id
-    if let waiting = state.pending[id] {
+    // One lookup of the id: `index` stays valid until the impression is removed or added.
+    if let index = state.pending.index(forKey: id) {
+      let waiting = state.pending.values[index]
       guard click.timeMilliseconds <= finalDeadline(of: waiting) else {
         countDroppedClick(.late)
         return
@@ -524,10 +526,10 @@ public struct LabelJoiner: Sendable {
         }
         trainClick(of: waiting, delayMilliseconds: delay, output: &output)
         if waiting.deadlineMilliseconds == finalDeadline(of: waiting) {
-          state.holdClick(for: id, delayMilliseconds: delay)
+          state.holdClick(at: index, delayMilliseconds: delay)
         } else {
           // Still in its observation window: it now waits for its final deadline instead.
-          var held = state.removePending(id)!
+          var held = state.removePending(at: index)
           held.impression.label = true
           held.clickDelayMilliseconds = delay
           held.deadlineMilliseconds = finalDeadline(of: held)
@@ -541,10 +543,10 @@ public struct LabelJoiner: Sendable {
           countDroppedClick(.duplicate)
           return
         }
-        state.holdClick(for: id, delayMilliseconds: delay)
+        state.holdClick(at: index, delayMilliseconds: delay)
         return
       }
-      _ = state.removePending(id)
+      _ = state.removePending(at: index)
       emit(
         waiting.impression, label: true, outcome: .clicked, score: waiting.score,
         clickDelayMilliseconds: delay, output: &output)
