@@ -141,7 +141,7 @@ struct SoakBenchmark {
           + "partitions; glibc's mmap threshold %@", loadedMB, startMB,
         GlibcAllocator.isMappingThresholdSet(in: ProcessInfo.processInfo.environment)
           ? "as the environment sets it" : "fixed at 128 KiB (GlibcAllocator)"))
-    let producer = try KafkaProducer.make(
+    var producer: KafkaProducer? = try KafkaProducer.make(
       configuration: KafkaConfiguration(bootstrapServers: cluster.bootstrapServers)
         .setting("linger.ms", "5"),
       logger: context.logger.child("producer"))
@@ -195,7 +195,7 @@ struct SoakBenchmark {
       }
       for _ in 0..<min(room, 1_000) {
         let event = stream.events[next]
-        try producer.send(
+        try producer?.send(
           OutgoingRecord(
             topic: topic, partition: event.partition, key: event.key,
             value: stream.value(of: next, loop: loop))
@@ -218,7 +218,10 @@ struct SoakBenchmark {
         format: "soak end, serve still running: RSS %.1f MB, %.1f MB right after malloc_trim(0) "
           + "(the difference was free memory glibc's heaps held)", untrimmed, trimmed))
     let outcome = try run.stop()
-    try producer.close(timeout: .seconds(30))
+    try producer?.close(timeout: .seconds(30))
+    // Destroyed here, while the cluster is up: destroyed after it, its last reconnection
+    // attempts were logged as errors after the summary.
+    producer = nil
     let undelivered = failures.count.load(ordering: .acquiring)
     if undelivered > 0 {
       context.logger.warning(
