@@ -63,19 +63,16 @@ extension PairedComparison {
   struct BinTable {
     /// Per example, its bin minus `lowest` (the bins the examples span, from 0).
     private var bins: [Int32]
-    private var positivesIn: [Int32]
-    private var negativesIn: [Int32]
-    /// Negatives in the bins below each bin; positives in the bins above it.
-    private var negativesBelow: [Int]
-    private var positivesAbove: [Int]
-    private let positives: Int
-    private let negatives: Int
+    /// Per bin, the structural component of a positive in it (the share of negatives below,
+    /// ties 1/2) and of a negative (the share of positives above): computed once a bin, not
+    /// once an example.
+    private var forPositive: [Double]
+    private var forNegative: [Double]
 
     /// Bins `scorer`'s logits of `examples`, of which `positives` are positive.
     init(_ examples: some PairedExamples, positives: Int, scorer: Scorer) {
       let total = examples.count
-      self.positives = positives
-      negatives = total - positives
+      let negatives = total - positives
       bins = [Int32](repeating: 0, count: total)
       var lowest = binCount
       var highest = -1
@@ -88,8 +85,8 @@ extension PairedComparison {
       // Counts over the bins from `lowest` to `highest` only (a window's logits span a few of
       // the 4,096): the same counts, shifted by `lowest`.
       let span = max(0, highest - lowest + 1)
-      positivesIn = [Int32](repeating: 0, count: span)
-      negativesIn = [Int32](repeating: 0, count: span)
+      var positivesIn = [Int32](repeating: 0, count: span)
+      var negativesIn = [Int32](repeating: 0, count: span)
       for index in 0..<total {
         let bin = Int(bins[index]) - lowest
         bins[index] = Int32(bin)
@@ -99,17 +96,19 @@ extension PairedComparison {
           negativesIn[bin] += 1
         }
       }
-      negativesBelow = [Int](repeating: 0, count: span)
-      positivesAbove = [Int](repeating: 0, count: span)
-      var running = 0
+      forPositive = [Double](repeating: 0, count: span)
+      forNegative = [Double](repeating: 0, count: span)
+      var negativesBelow = 0
       for bin in 0..<span {
-        negativesBelow[bin] = running
-        running += Int(negativesIn[bin])
+        forPositive[bin] =
+          (Double(negativesBelow) + 0.5 * Double(negativesIn[bin])) / Double(negatives)
+        negativesBelow += Int(negativesIn[bin])
       }
-      running = 0
+      var positivesAbove = 0
       for bin in stride(from: span - 1, through: 0, by: -1) {
-        positivesAbove[bin] = running
-        running += Int(positivesIn[bin])
+        forNegative[bin] =
+          (Double(positivesAbove) + 0.5 * Double(positivesIn[bin])) / Double(positives)
+        positivesAbove += Int(positivesIn[bin])
       }
     }
 
@@ -117,10 +116,7 @@ extension PairedComparison {
     /// below it; for a negative, the share of positives scored above it; a tie counts 1/2.
     func component(of index: Int, isPositive: Bool) -> Double {
       let bin = Int(bins[index])
-      if isPositive {
-        return (Double(negativesBelow[bin]) + 0.5 * Double(negativesIn[bin])) / Double(negatives)
-      }
-      return (Double(positivesAbove[bin]) + 0.5 * Double(positivesIn[bin])) / Double(positives)
+      return isPositive ? forPositive[bin] : forNegative[bin]
     }
   }
 }
