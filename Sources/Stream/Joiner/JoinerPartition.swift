@@ -72,13 +72,16 @@ struct JoinerPartition: Sendable {
   var writtenBytes: Int { written.block.count }
 
   /// The partition `state` describes; its waiting impressions keep only `keptFeatures`
-  /// (`Event.keepingOnly(_:)`: a state written before they were trimmed, or with other features
-  /// kept, holds no more than one written now).
+  /// (`Event.keepingOnly(_:sameAs:)`: a state written before they were trimmed, or with other
+  /// features kept, holds no more than one written now).
   init(restoring state: LabelJoiner.PartitionState, keepingFeatures keptFeatures: Set<String>?) {
     maxEventTime = state.maxEventTimeMilliseconds
     nextSequence = state.nextSequence
+    // One list of names for the whole state: restored impressions are alike, and the quick
+    // check then costs no allocation per impression.
+    var keptNames: [String] = []
     for var waiting in state.pending {
-      waiting.impression = waiting.impression.keepingOnly(keptFeatures)
+      waiting.impression = waiting.impression.keepingOnly(keptFeatures, sameAs: &keptNames)
       // A well-formed state names each id once; a later entry replaces an earlier one.
       if let replaced = pending.updateValue(waiting, forKey: waiting.impression.id) {
         held.impressions -= replaced.heldBytes
