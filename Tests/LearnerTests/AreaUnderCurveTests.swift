@@ -1,3 +1,4 @@
+import Base
 import Testing
 
 @testable import Learner
@@ -19,6 +20,56 @@ import Testing
     #expect(
       AreaUnderCurve.exact(
         scores: [0.9, 0.8, 0.2, 0.1] as [Float], labels: [0, 0, 1, 1] as [Float]) == 0)
+  }
+
+  @Test func ranksAgreeWithCountingEveryPair() throws {
+    // Scores on a coarse grid so that many tie, both signs, and both zeros (equal under ==):
+    // the rank formula against the definition, every positive against every negative.
+    var generator = SplitMix64(seed: 20)
+    for size in [2, 3, 17, 400] {
+      var scores: [Float] = []
+      var labels: [Float] = []
+      for index in 0..<size {
+        let step = Int(generator.next() % 9) - 4
+        scores.append(index % 7 == 0 ? -0.0 : Float(step) / 4)
+        labels.append(generator.next() % 3 == 0 ? 1 : 0)
+      }
+      labels[0] = 1
+      labels[1] = 0
+      var wins = 0.0
+      var pairs = 0.0
+      for positive in scores.indices where labels[positive] == 1 {
+        for negative in scores.indices where labels[negative] == 0 {
+          pairs += 1
+          if scores[positive] > scores[negative] {
+            wins += 1
+          } else if scores[positive] == scores[negative] {
+            wins += 0.5
+          }
+        }
+      }
+      let auc = try #require(AreaUnderCurve.exact(scores: scores, labels: labels))
+      #expect(abs(auc - wins / pairs) < 1e-12, "\(size) examples")
+    }
+  }
+
+  @Test func keysSortAsTheStandardSortDoes() {
+    // Below and above the size where the radix sort takes over, with repeats and all 33 bits.
+    var generator = SplitMix64(seed: 33)
+    for size in [0, 1, 255, 256, 3_000] {
+      let keys = (0..<size).map { _ in
+        generator.next() % 4 == 0 ? 1 << 32 | 5 : generator.next() & (1 << 33 - 1)
+      }
+      var sorted = keys
+      AreaUnderCurve.sortKeys(&sorted)
+      #expect(sorted == keys.sorted(), "\(size) keys")
+    }
+  }
+
+  @Test func negativeZeroTiesWithZero() {
+    // -0 == 0: one tie, so 1/2, whichever sign the positive's zero has.
+    #expect(AreaUnderCurve.exact(scores: [-0.0, 0] as [Float], labels: [1, 0] as [Float]) == 0.5)
+    #expect(AreaUnderCurve.exact(scores: [0, -0.0] as [Float], labels: [1, 0] as [Float]) == 0.5)
   }
 
   @Test func oneClassHasNoAUC() {

@@ -111,10 +111,12 @@ public struct PrequentialMeter: Sendable {
 
   /// Exact AUC over the last `windowSize` examples, or nil while a class is missing there.
   public var windowAUC: Double? {
-    var pairs: [(score: Float, positive: Bool)] = []
-    pairs.reserveCapacity(ringLogits.count)
-    for index in ringLogits.indices { pairs.append((ringLogits[index], ringLabels[index])) }
-    return AreaUnderCurve.exact(pairs: &pairs)
+    var keys: [UInt64] = []
+    keys.reserveCapacity(ringLogits.count)
+    for index in ringLogits.indices {
+      keys.append(AreaUnderCurve.key(ringLogits[index], isPositive: ringLabels[index]))
+    }
+    return AreaUnderCurve.exact(keys: &keys)
   }
 
   /// Log loss over the last `windowSize` examples, in nats.
