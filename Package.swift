@@ -31,12 +31,16 @@ let package = Package(
     .target(name: "Datasets", dependencies: ["Base", "Stream", "Observability"]),
     // The metrics HTTP server and the webhook's POST: the only target that imports CMicroHTTPD.
     .target(name: "HTTP", dependencies: ["CMicroHTTPD", "Observability"]),
+    // Hand-vectorised C loops the Learner picks at run time when the CPU has the instructions
+    // (AVX2); Swift's SIMD types compile to the baseline x86-64 set, 4 floats a register.
+    .target(name: "CKernels"),
     // Backbone, kernels, optimiser, batching, evaluation: the only target that imports COpenBLAS.
     // Optimised in debug builds too: the drift, guard and training loops are the tests' (and a
     // debug serve's) hot path, about 10x slower unoptimised (DriftDataDriftTests: 100 s -> 9 s).
     // -O keeps IEEE arithmetic (no reassociation), so results are the release build's.
     .target(
-      name: "Learner", dependencies: ["Base", "COpenBLAS", "Checkpoint", "Observability"],
+      name: "Learner",
+      dependencies: ["Base", "CKernels", "COpenBLAS", "Checkpoint", "Observability"],
       swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]),
     // Configuration, commands and the pipeline that wires the libraries together.
     .target(

@@ -69,8 +69,19 @@ import Testing
 
 extension ServingPreparerTests {
   /// Each element of the row-by-row product is its ordered sum of rounded products, in the
-  /// 32-column register blocks and in the columns after them alike.
+  /// 32-column register blocks and in the columns after them alike: the Swift loop, and the
+  /// one `multiplyRowByRow` runs on this CPU (the AVX2 loop in C where it has AVX2).
   @Test func rowByRowProductIsEachElementsOrderedSum() {
+    typealias Product = (
+      Int, Int, Int, UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>
+    ) -> Void
+    let products: [(String, Product)] = [
+      ("portable", { BLAS.multiplyRowByRowPortable(m: $0, n: $1, k: $2, $3, $4, into: $5) }),
+      (
+        BLAS.hasAVX2 ? "avx2" : "portable, no AVX2",
+        { BLAS.multiplyRowByRow(m: $0, n: $1, k: $2, $3, $4, into: $5) }
+      ),
+    ]
     let shapes = [
       (1, 1, 1), (3, 7, 5), (2, 32, 9), (5, 40, 112), (4, 128, 112), (1, 64, 128), (2, 16, 64),
       (3, 47, 8),
@@ -86,11 +97,13 @@ extension ServingPreparerTests {
           expected[row * n + column] = sum
         }
       }
-      var product = [Float](repeating: .nan, count: m * n)
-      product.withUnsafeMutableBufferPointer { c in
-        BLAS.multiplyRowByRow(m: m, n: n, k: k, a, b, into: c.baseAddress!)
+      for (name, multiply) in products {
+        var product = [Float](repeating: .nan, count: m * n)
+        product.withUnsafeMutableBufferPointer { c in multiply(m, n, k, a, b, c.baseAddress!) }
+        #expect(
+          product.map(\.bitPattern) == expected.map(\.bitPattern),
+          "\(name): \(m)x\(k) * \(k)x\(n)")
       }
-      #expect(product.map(\.bitPattern) == expected.map(\.bitPattern), "\(m)x\(k) * \(k)x\(n)")
     }
   }
 }
