@@ -61,62 +61,103 @@ extension PairedComparison {
   /// One scorer's logits binned (`bin(_:)`) with each bin's positives and negatives, and the
   /// counts below and above it: what DeLong's structural components of every example read.
   struct BinTable {
-    /// Per example, its bin minus `lowest` (the bins the examples span, from 0).
-    private var bins: [Int32]
-    /// Per bin, the structural component of a positive in it (the share of negatives below,
-    /// ties 1/2) and of a negative (the share of positives above): computed once a bin, not
-    /// once an example.
-    private var forPositive: [Double]
-    private var forNegative: [Double]
+    /// Per example, its key: twice its bin minus `lowest` (the bins the examples span, from
+    /// 0), plus 1 for a positive. One load finds its component, whatever its class.
+    private var keys: [Int32]
+    /// Per key, the structural component: of a positive in the bin (odd keys), the share of
+    /// negatives below it, ties 1/2; of a negative (even keys), the share of positives above
+    /// it. Computed once a bin, not once an example.
+    private var components: [Double]
 
     /// Bins `scorer`'s logits of `examples`, of which `positives` are positive.
     init(_ examples: some PairedExamples, positives: Int, scorer: Scorer) {
+      var range = Range()
+      let keys = [Int32](unsafeUninitializedCapacity: examples.count) { keys, count in
+        for index in 0..<examples.count {
+          let bin = scorer == .kernel ? examples.kernelBin(index) : examples.backboneBin(index)
+          keys[index] = range.key(bin, isPositive: examples.isPositive(index))
+        }
+        count = examples.count
+      }
+      self.init(keys: keys, range: range, positives: positives, negatives: keys.count - positives)
+    }
+
+    /// Both scorers' tables of `examples` (`init(_:positives:scorer:)` for each), reading the
+    /// examples once for both.
+    static func pair(_ examples: some PairedExamples, positives: Int) -> (
+      kernel: BinTable, backbone: BinTable
+    ) {
       let total = examples.count
+      var kernelRange = Range()
+      var backboneRange = Range()
+      var backboneKeys: [Int32] = []
+      let kernelKeys = [Int32](unsafeUninitializedCapacity: total) { kernelKeys, count in
+        backboneKeys = [Int32](unsafeUninitializedCapacity: total) { backboneKeys, count in
+          for index in 0..<total {
+            let isPositive = examples.isPositive(index)
+            kernelKeys[index] = kernelRange.key(examples.kernelBin(index), isPositive: isPositive)
+            backboneKeys[index] = backboneRange.key(
+              examples.backboneBin(index), isPositive: isPositive)
+          }
+          count = total
+        }
+        count = total
+      }
       let negatives = total - positives
-      bins = [Int32](repeating: 0, count: total)
+      return (
+        BinTable(keys: kernelKeys, range: kernelRange, positives: positives, negatives: negatives),
+        BinTable(
+          keys: backboneKeys, range: backboneRange, positives: positives, negatives: negatives)
+      )
+    }
+
+    /// The bins a scorer's examples span, found as their keys are made.
+    private struct Range {
       var lowest = binCount
       var highest = -1
-      for index in 0..<total {
-        let bin = scorer == .kernel ? examples.kernelBin(index) : examples.backboneBin(index)
-        bins[index] = Int32(bin)
+
+      /// The key of an example in `bin` before the shift by `lowest`: twice the bin, plus 1 for
+      /// a positive.
+      mutating func key(_ bin: Int, isPositive: Bool) -> Int32 {
         lowest = min(lowest, bin)
         highest = max(highest, bin)
+        return Int32(2 * bin + (isPositive ? 1 : 0))
       }
+    }
+
+    /// The table of `keys` (unshifted) spanning `range`.
+    private init(keys unshifted: [Int32], range: Range, positives: Int, negatives: Int) {
+      keys = unshifted
       // Counts over the bins from `lowest` to `highest` only (a window's logits span a few of
-      // the 4,096): the same counts, shifted by `lowest`.
-      let span = max(0, highest - lowest + 1)
-      var positivesIn = [Int32](repeating: 0, count: span)
-      var negativesIn = [Int32](repeating: 0, count: span)
-      for index in 0..<total {
-        let bin = Int(bins[index]) - lowest
-        bins[index] = Int32(bin)
-        if examples.isPositive(index) {
-          positivesIn[bin] += 1
-        } else {
-          negativesIn[bin] += 1
-        }
+      // the 4,096): the same counts, shifted by `lowest`. Per key: negatives in the bin at
+      // even keys, positives at odd ones.
+      let span = max(0, range.highest - range.lowest + 1)
+      let shift = Int32(2 * range.lowest)
+      var counts = [Int32](repeating: 0, count: 2 * span)
+      for index in keys.indices {
+        let key = keys[index] - shift
+        keys[index] = key
+        counts[Int(key)] += 1
       }
-      forPositive = [Double](repeating: 0, count: span)
-      forNegative = [Double](repeating: 0, count: span)
+      components = [Double](repeating: 0, count: 2 * span)
       var negativesBelow = 0
       for bin in 0..<span {
-        forPositive[bin] =
-          (Double(negativesBelow) + 0.5 * Double(negativesIn[bin])) / Double(negatives)
-        negativesBelow += Int(negativesIn[bin])
+        let negativesIn = counts[2 * bin]
+        components[2 * bin + 1] =
+          (Double(negativesBelow) + 0.5 * Double(negativesIn)) / Double(negatives)
+        negativesBelow += Int(negativesIn)
       }
       var positivesAbove = 0
       for bin in stride(from: span - 1, through: 0, by: -1) {
-        forNegative[bin] =
-          (Double(positivesAbove) + 0.5 * Double(positivesIn[bin])) / Double(positives)
-        positivesAbove += Int(positivesIn[bin])
+        let positivesIn = counts[2 * bin + 1]
+        components[2 * bin] =
+          (Double(positivesAbove) + 0.5 * Double(positivesIn)) / Double(positives)
+        positivesAbove += Int(positivesIn)
       }
     }
 
     /// Example `index`'s structural component: for a positive, the share of negatives scored
     /// below it; for a negative, the share of positives scored above it; a tie counts 1/2.
-    func component(of index: Int, isPositive: Bool) -> Double {
-      let bin = Int(bins[index])
-      return isPositive ? forPositive[bin] : forNegative[bin]
-    }
+    func component(of index: Int) -> Double { components[Int(keys[index])] }
   }
 }

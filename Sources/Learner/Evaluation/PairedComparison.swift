@@ -96,18 +96,22 @@ public struct PairedComparison: Sendable, Equatable {
     guard positiveCount >= 2, negativeCount >= 2 else { return nil }
     count = total
     positives = positiveCount
-    let kernelTable = BinTable(examples, positives: positiveCount, scorer: .kernel)
-    let backboneTable = BinTable(examples, positives: positiveCount, scorer: .backbone)
+    let (kernelTable, backboneTable) = BinTable.pair(examples, positives: positiveCount)
     // Per positive and per negative, in order: the kernel's structural component minus the
     // backbone's. The AUCs are the means of each scorer's components over the positives.
-    var positiveDifferences = [Double](repeating: 0, count: positiveCount)
-    var negativeDifferences = [Double](repeating: 0, count: negativeCount)
+    // Each array's sum as its values are made, in their order: the first pass of `variance`.
+    var positiveDifferences: [Double] = []
+    positiveDifferences.reserveCapacity(positiveCount)
+    var negativeDifferences: [Double] = []
+    negativeDifferences.reserveCapacity(negativeCount)
+    var positiveDifferenceSum = 0.0
+    var negativeDifferenceSum = 0.0
     var kernelComponentSum = 0.0
     var backboneComponentSum = 0.0
-    var positiveIndex = 0
-    var negativeIndex = 0
     // The log losses in the same pass: each sum still adds its terms in the examples' order.
-    var differences = [Double](repeating: 0, count: total)
+    var differences: [Double] = []
+    differences.reserveCapacity(total)
+    var differenceSum = 0.0
     var kernelSum = 0.0
     var backboneSum = 0.0
     for index in 0..<total {
@@ -115,29 +119,32 @@ public struct PairedComparison: Sendable, Equatable {
       let backboneLoss = Double(examples.backboneLoss(index))
       kernelSum += kernelLoss
       backboneSum += backboneLoss
-      differences[index] = backboneLoss - kernelLoss
+      let difference = backboneLoss - kernelLoss
+      differences.append(difference)
+      differenceSum += difference
       let isPositive = examples.isPositive(index)
-      let kernelPart = kernelTable.component(of: index, isPositive: isPositive)
-      let backbonePart = backboneTable.component(of: index, isPositive: isPositive)
+      let kernelPart = kernelTable.component(of: index)
+      let backbonePart = backboneTable.component(of: index)
       if isPositive {
         kernelComponentSum += kernelPart
         backboneComponentSum += backbonePart
-        positiveDifferences[positiveIndex] = kernelPart - backbonePart
-        positiveIndex += 1
+        positiveDifferences.append(kernelPart - backbonePart)
+        positiveDifferenceSum += kernelPart - backbonePart
       } else {
-        negativeDifferences[negativeIndex] = kernelPart - backbonePart
-        negativeIndex += 1
+        negativeDifferences.append(kernelPart - backbonePart)
+        negativeDifferenceSum += kernelPart - backbonePart
       }
     }
     kernelAUC = kernelComponentSum / Double(positiveCount)
     backboneAUC = backboneComponentSum / Double(positiveCount)
     let variance =
-      Self.variance(positiveDifferences) / Double(positiveCount)
-      + Self.variance(negativeDifferences) / Double(negativeCount)
+      Self.variance(positiveDifferences, sum: positiveDifferenceSum) / Double(positiveCount)
+      + Self.variance(negativeDifferences, sum: negativeDifferenceSum) / Double(negativeCount)
     aucStandardError = max(0, variance).squareRoot()
     kernelLogLoss = kernelSum / Double(total)
     backboneLogLoss = backboneSum / Double(total)
-    logLossStandardError = (Self.variance(differences) / Double(total)).squareRoot()
+    logLossStandardError =
+      (Self.variance(differences, sum: differenceSum) / Double(total)).squareRoot()
     let rate = Double(positiveCount) / Double(total)
     labelEntropy = -(rate * log(rate) + (1 - rate) * log(1 - rate))
   }
@@ -193,16 +200,17 @@ public struct PairedComparison: Sendable, Equatable {
     forPositives.reserveCapacity(positiveCount)
     forNegatives.reserveCapacity(scores.count - positiveCount)
     for index in scores.indices {
-      let part = table.component(of: index, isPositive: labels[index])
+      let part = table.component(of: index)
       if labels[index] { forPositives.append(part) } else { forNegatives.append(part) }
     }
     return (forPositives, forNegatives)
   }
 
-  /// The sample variance (n - 1) of `values`.
-  private static func variance(_ values: [Double]) -> Double {
+  /// The sample variance (n - 1) of `values`, whose `sum` (added in their order) the caller
+  /// made as it made them: two passes, the first done.
+  private static func variance(_ values: [Double], sum: Double) -> Double {
     guard values.count > 1 else { return 0 }
-    let average = values.reduce(0, +) / Double(values.count)
+    let average = sum / Double(values.count)
     return values.reduce(0) { $0 + ($1 - average) * ($1 - average) } / Double(values.count - 1)
   }
 }
