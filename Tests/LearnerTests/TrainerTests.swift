@@ -225,6 +225,32 @@ import Testing
       try #require(evaluation.adapted.windowLogLoss) < #require(evaluation.backbone.windowLogLoss))
   }
 
+  /// A serving score builds its example only where it needs one, and at most once: not at all
+  /// from a prepared input (but for a stage that scores the whole example), once without one.
+  @Test(arguments: AdaptationMode.allCases)
+  func servingScoreBuildsItsExampleAtMostOnce(mode: AdaptationMode) throws {
+    let trainer = try Self.makeTrainer(mode: mode)
+    let stream = Self.stream(count: 200, seed: 15)
+    for example in stream { _ = trainer.process(example) }
+    let impression = try #require(stream.last)
+    for domain in [impression.domain, "not-trained"] {
+      var built = 0
+      let here = trainer.servingScore(in: domain, input: nil) {
+        built += 1
+        return impression
+      }
+      #expect(built == 1, "\(mode), \(domain)")
+      let input = trainer.makeServingPreparer().inputs(for: [impression])[0]
+      built = 0
+      let ahead = trainer.servingScore(in: domain, input: input) {
+        built += 1
+        return impression
+      }
+      #expect(built == (mode == .fullFineTuning ? 1 : 0), "\(mode), \(domain)")
+      #expect(ahead == here, "\(mode), \(domain)")
+    }
+  }
+
   @Test func newDomainWarmStartsFromThePreviousPeriod() throws {
     let trainer = try Self.makeTrainer()
     for example in Self.stream(count: 200, seed: 14) { _ = trainer.process(example) }

@@ -137,16 +137,25 @@ public final class Trainer {
   public func servingScore(
     in domain: String, input: ServingInput?, example: () -> Example
   ) -> ServingScore {
+    // Built at most once: the preparation and a stage that scores the whole example
+    // (`full_fine_tuning`) may both ask for it.
+    var built: Example?
+    func once() -> Example {
+      if let built { return built }
+      let made = example()
+      built = made
+      return made
+    }
     if let input {
       servingEngine.load(input)
     } else {
-      servingEngine.prepare(CollectionOfOne(example()))
+      servingEngine.prepare(CollectionOfOne(once()))
     }
     let backboneLogit = servingEngine.backboneLogits[0]
     let kernelLogit =
       withState(domain) {
-        stage.servingLogit(of: example, state: &$0, engine: servingEngine)
-      } ?? stage.servingLogitWithoutState(of: example, engine: servingEngine)
+        stage.servingLogit(of: once, state: &$0, engine: servingEngine)
+      } ?? stage.servingLogitWithoutState(of: once, engine: servingEngine)
     return ServingScore(backboneLogit: backboneLogit, kernelLogit: kernelLogit, servesKernel: false)
   }
 
