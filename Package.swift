@@ -33,7 +33,8 @@ let package = Package(
     .target(name: "HTTP", dependencies: ["CMicroHTTPD", "Observability"]),
     // Hand-vectorised C loops the Learner picks at run time when the CPU has the instructions
     // (AVX2); Swift's SIMD types compile to the baseline x86-64 set, 4 floats a register.
-    .target(name: "CKernels"),
+    // Optimised in debug builds too, like Learner: the serving engines' products run through it.
+    .target(name: "CKernels", cSettings: [.unsafeFlags(["-O2"], .when(configuration: .debug))]),
     // Backbone, kernels, optimiser, batching, evaluation: the only target that imports COpenBLAS.
     // Optimised in debug builds too: the drift, guard and training loops are the tests' (and a
     // debug serve's) hot path, about 10x slower unoptimised (DriftDataDriftTests: 100 s -> 9 s).

@@ -72,6 +72,17 @@ import Testing
     #expect(AreaUnderCurve.exact(scores: [0, -0.0] as [Float], labels: [1, 0] as [Float]) == 0.5)
   }
 
+  @Test func aNaNScoreRanksBeyondTheInfinityOfItsSign() {
+    // A NaN of either sign ends the ranking (the old tie search never moved past one): a
+    // positive NaN ranks above every number, a negative one below.
+    #expect(
+      AreaUnderCurve.exact(
+        scores: [.nan, 0.1, .infinity] as [Float], labels: [1, 0, 0] as [Float]) == 1)
+    #expect(
+      AreaUnderCurve.exact(
+        scores: [-.nan, -0.1, -.infinity] as [Float], labels: [1, 0, 0] as [Float]) == 0)
+  }
+
   @Test func oneClassHasNoAUC() {
     #expect(AreaUnderCurve.exact(scores: [0.1, 0.2] as [Float], labels: [1, 1] as [Float]) == nil)
   }

@@ -4,6 +4,7 @@
 #define IAK_CKERNELS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 /// Whether this CPU runs `iak_multiply_rows_avx2` (it has AVX2); false on other architectures.
 bool iak_has_avx2(void);
@@ -12,6 +13,7 @@ bool iak_has_avx2(void);
 /// and adding the rounded products `a[i, 0] * b[0, j]`, `a[i, 1] * b[1, j]`, ... in that order,
 /// never fused: the bits `BLAS.multiplyRowByRow` computes, 8 floats a register. Call only when
 /// `iak_has_avx2()`.
-void iak_multiply_rows_avx2(long m, long n, long k, const float *a, const float *b, float *c);
+void iak_multiply_rows_avx2(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a,
+                            const float *b, float *c);
 
 #endif

@@ -62,8 +62,9 @@ enum BLAS {
   /// Serving scores need it: the frozen layers run for one impression where it is scored, and for
   /// a chunk of impressions on the thread that decodes ahead, and both must give the same bits.
   ///
-  /// On a CPU with AVX2 the loop runs in C with 8 floats a register (`iak_multiply_rows_avx2`,
-  /// about twice as fast: `bench learner`'s serving-score line); elsewhere in Swift
+  /// On a CPU with AVX2 the loop runs in C with 8 floats a register (`iak_multiply_rows_avx2`:
+  /// `bench learner`'s serving score, mostly these products, went from 9.2 to 6.8 us per
+  /// impression); elsewhere in Swift
   /// (`multiplyRowByRowPortable`), whose `SIMD8` compiles to the baseline instruction set, 4
   /// floats a register. Both give every element the same bits.
   static func multiplyRowByRow(

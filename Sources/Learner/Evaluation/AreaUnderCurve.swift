@@ -53,10 +53,10 @@ public enum AreaUnderCurve {
     return (positiveRankSum - p * (p + 1) / 2) / (p * Double(negatives))
   }
 
-  /// Sorts keys of `key(_:isPositive:)` (33 bits) ascending: a radix sort, three stable passes
-  /// of 11 bits each, for all but a few keys. The order is the one `sort()` gives (equal keys
-  /// are the same value); a metrics refresh ranks a 2,000-example window per changed domain,
-  /// where comparing pairs was about 3% of serve's training thread.
+  /// Sorts keys of `key(_:isPositive:)` (33 bits) ascending: from 256 keys on a radix sort,
+  /// three stable passes of 11 bits each (`sort()` below that). The order is the one `sort()`
+  /// gives (equal keys are the same value). A metrics refresh ranks a 2,000-example window per
+  /// changed domain, where comparing pairs was 4.2% of serve's training thread in a profile.
   static func sortKeys(_ keys: inout [UInt64]) {
     let count = keys.count
     if count < 256 {

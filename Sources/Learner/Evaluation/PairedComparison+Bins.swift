@@ -71,15 +71,16 @@ extension PairedComparison {
 
     /// Bins `scorer`'s logits of `examples`, of which `positives` are positive.
     init(_ examples: some PairedExamples, positives: Int, scorer: Scorer) {
-      var range = Range()
+      var spanned = BinSpan()
       let keys = [Int32](unsafeUninitializedCapacity: examples.count) { keys, count in
         for index in 0..<examples.count {
           let bin = scorer == .kernel ? examples.kernelBin(index) : examples.backboneBin(index)
-          keys[index] = range.key(bin, isPositive: examples.isPositive(index))
+          keys[index] = spanned.key(bin, isPositive: examples.isPositive(index))
         }
         count = examples.count
       }
-      self.init(keys: keys, range: range, positives: positives, negatives: keys.count - positives)
+      self.init(
+        keys: keys, spanning: spanned, positives: positives, negatives: keys.count - positives)
     }
 
     /// Both scorers' tables of `examples` (`init(_:positives:scorer:)` for each), reading the
@@ -88,15 +89,15 @@ extension PairedComparison {
       kernel: BinTable, backbone: BinTable
     ) {
       let total = examples.count
-      var kernelRange = Range()
-      var backboneRange = Range()
+      var kernelSpan = BinSpan()
+      var backboneSpan = BinSpan()
       var backboneKeys: [Int32] = []
       let kernelKeys = [Int32](unsafeUninitializedCapacity: total) { kernelKeys, count in
         backboneKeys = [Int32](unsafeUninitializedCapacity: total) { backboneKeys, count in
           for index in 0..<total {
             let isPositive = examples.isPositive(index)
-            kernelKeys[index] = kernelRange.key(examples.kernelBin(index), isPositive: isPositive)
-            backboneKeys[index] = backboneRange.key(
+            kernelKeys[index] = kernelSpan.key(examples.kernelBin(index), isPositive: isPositive)
+            backboneKeys[index] = backboneSpan.key(
               examples.backboneBin(index), isPositive: isPositive)
           }
           count = total
@@ -105,14 +106,15 @@ extension PairedComparison {
       }
       let negatives = total - positives
       return (
-        BinTable(keys: kernelKeys, range: kernelRange, positives: positives, negatives: negatives),
         BinTable(
-          keys: backboneKeys, range: backboneRange, positives: positives, negatives: negatives)
+          keys: kernelKeys, spanning: kernelSpan, positives: positives, negatives: negatives),
+        BinTable(
+          keys: backboneKeys, spanning: backboneSpan, positives: positives, negatives: negatives)
       )
     }
 
     /// The bins a scorer's examples span, found as their keys are made.
-    private struct Range {
+    private struct BinSpan {
       var lowest = binCount
       var highest = -1
 
@@ -126,7 +128,7 @@ extension PairedComparison {
     }
 
     /// The table of `keys` (unshifted) spanning `range`.
-    private init(keys unshifted: [Int32], range: Range, positives: Int, negatives: Int) {
+    private init(keys unshifted: [Int32], spanning range: BinSpan, positives: Int, negatives: Int) {
       keys = unshifted
       // Counts over the bins from `lowest` to `highest` only (a window's logits span a few of
       // the 4,096): the same counts, shifted by `lowest`. Per key: negatives in the bin at

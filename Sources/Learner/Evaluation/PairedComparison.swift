@@ -135,6 +135,9 @@ public struct PairedComparison: Sendable, Equatable {
         negativeDifferenceSum += kernelPart - backbonePart
       }
     }
+    precondition(
+      positiveDifferences.count == positiveCount,
+      "\(positiveDifferences.count) positives, not the \(positiveCount) given")
     kernelAUC = kernelComponentSum / Double(positiveCount)
     backboneAUC = backboneComponentSum / Double(positiveCount)
     let variance =
