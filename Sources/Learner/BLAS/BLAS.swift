@@ -64,9 +64,8 @@ enum BLAS {
   ///
   /// On a CPU with AVX2 the loop runs in C with 8 floats a register (`iak_multiply_rows_avx2`:
   /// `bench learner`'s serving score, mostly these products, went from 9.2 to 6.8 us per
-  /// impression); elsewhere in Swift
-  /// (`multiplyRowByRowPortable`), whose `SIMD8` compiles to the baseline instruction set, 4
-  /// floats a register. Both give every element the same bits.
+  /// impression); elsewhere in Swift (`multiplyRowByRowPortable`), whose `SIMD8` compiles to
+  /// the baseline instruction set, 4 floats a register. Both give every element the same bits.
   static func multiplyRowByRow(
     m: Int, n: Int, k: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
     into c: UnsafeMutablePointer<Float>

@@ -52,12 +52,6 @@ struct PairedArrays: PairedExamples {
 }
 
 extension PairedComparison {
-  /// Which scorer's logits a `BinTable` counts.
-  enum Scorer {
-    case kernel
-    case backbone
-  }
-
   /// One scorer's logits binned (`bin(_:)`) with each bin's positives and negatives, and the
   /// counts below and above it: what DeLong's structural components of every example read.
   struct BinTable {
@@ -69,40 +63,22 @@ extension PairedComparison {
     /// it. Computed once a bin, not once an example.
     private var components: [Double]
 
-    /// Bins `scorer`'s logits of `examples`, of which `positives` are positive.
-    init(_ examples: some PairedExamples, positives: Int, scorer: Scorer) {
-      var spanned = BinSpan()
-      let keys = [Int32](unsafeUninitializedCapacity: examples.count) { keys, count in
-        for index in 0..<examples.count {
-          let bin = scorer == .kernel ? examples.kernelBin(index) : examples.backboneBin(index)
-          keys[index] = spanned.key(bin, isPositive: examples.isPositive(index))
-        }
-        count = examples.count
-      }
-      self.init(
-        keys: keys, spanning: spanned, positives: positives, negatives: keys.count - positives)
-    }
-
-    /// Both scorers' tables of `examples` (`init(_:positives:scorer:)` for each), reading the
-    /// examples once for both.
+    /// The kernel's and the backbone's tables of `examples`, of which `positives` are
+    /// positive, reading the examples once for both.
     static func pair(_ examples: some PairedExamples, positives: Int) -> (
       kernel: BinTable, backbone: BinTable
     ) {
       let total = examples.count
       var kernelSpan = BinSpan()
       var backboneSpan = BinSpan()
+      var kernelKeys: [Int32] = []
+      kernelKeys.reserveCapacity(total)
       var backboneKeys: [Int32] = []
-      let kernelKeys = [Int32](unsafeUninitializedCapacity: total) { kernelKeys, count in
-        backboneKeys = [Int32](unsafeUninitializedCapacity: total) { backboneKeys, count in
-          for index in 0..<total {
-            let isPositive = examples.isPositive(index)
-            kernelKeys[index] = kernelSpan.key(examples.kernelBin(index), isPositive: isPositive)
-            backboneKeys[index] = backboneSpan.key(
-              examples.backboneBin(index), isPositive: isPositive)
-          }
-          count = total
-        }
-        count = total
+      backboneKeys.reserveCapacity(total)
+      for index in 0..<total {
+        let isPositive = examples.isPositive(index)
+        kernelKeys.append(kernelSpan.key(examples.kernelBin(index), isPositive: isPositive))
+        backboneKeys.append(backboneSpan.key(examples.backboneBin(index), isPositive: isPositive))
       }
       let negatives = total - positives
       return (

@@ -125,14 +125,15 @@ public struct PairedComparison: Sendable, Equatable {
       let isPositive = examples.isPositive(index)
       let kernelPart = kernelTable.component(of: index)
       let backbonePart = backboneTable.component(of: index)
+      let componentDifference = kernelPart - backbonePart
       if isPositive {
         kernelComponentSum += kernelPart
         backboneComponentSum += backbonePart
-        positiveDifferences.append(kernelPart - backbonePart)
-        positiveDifferenceSum += kernelPart - backbonePart
+        positiveDifferences.append(componentDifference)
+        positiveDifferenceSum += componentDifference
       } else {
-        negativeDifferences.append(kernelPart - backbonePart)
-        negativeDifferenceSum += kernelPart - backbonePart
+        negativeDifferences.append(componentDifference)
+        negativeDifferenceSum += componentDifference
       }
     }
     precondition(
@@ -197,7 +198,7 @@ public struct PairedComparison: Sendable, Equatable {
       kernel: scores, backbone: scores, labels: labels, kernelLosses: [], backboneLosses: [])
     let positiveCount = labels.reduce(0) { $0 + ($1 ? 1 : 0) }
     guard !scores.isEmpty else { return ([], []) }
-    let table = BinTable(examples, positives: positiveCount, scorer: .kernel)
+    let table = BinTable.pair(examples, positives: positiveCount).kernel
     var forPositives: [Double] = []
     var forNegatives: [Double] = []
     forPositives.reserveCapacity(positiveCount)
