@@ -22,8 +22,10 @@ extension CommandSpec {
                   work (prepare, score, proxies, steps) and of a Trainer whose batches close
                   at that size, and the microseconds of prepare, score and one step
       decode      decoded events/s, and decode + join + route events/s, of the --input events
-      kafka       records/s consumed from the embedded mock broker for --input, then the
-                  same keyed by region through decode, join and routing
+      kafka       records/s consumed from the embedded mock broker for --input over
+                  --partitions (default 4), then the first 100,000 keyed by region through
+                  decode, join and routing. The mock keeps about 5 MB per partition: an
+                  input that does not fit is an error that says so (give more --partitions)
       checkpoint  encode/decode/sha256 throughput and one durable snapshot write and load
       serve       the real serve path in this process against an in-process mock cluster:
                   end to end, --input events produced region-keyed to a topic of

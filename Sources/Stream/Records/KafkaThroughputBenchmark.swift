@@ -40,11 +40,17 @@ public enum KafkaThroughputBenchmark {
   /// partitions (by `key`, as `produce` does, or round robin without one), then consumes it all
   /// with batches of `batchSize`, handing each batch to `stage` (named `stages` in the figures),
   /// and times that.
-  /// - Throws: `KafkaError` if the input cannot be read or the cluster fails.
+  ///
+  /// The mock broker keeps only about 5 MB per partition and drops the oldest records beyond
+  /// that, so a run checks the partitions' watermarks before it starts the clock.
+  /// - Throws: `KafkaError` if the input cannot be read, the cluster fails, the broker kept
+  ///   fewer records than were produced (`.invalidInput`, saying how to fit), or the records
+  ///   do not all arrive within `timeout` (`.timedOut`).
   public static func run(
     input: URL, partitions: Int = 4, batchSize: Int = 1000, limit: Int = .max,
     key: EventProducer.KeyExtractor? = nil, stages: String = "consume",
-    stage: ([Record]) -> Void = { _ in }, logger: Logger = .disabled
+    stage: ([Record]) -> Void = { _ in }, timeout: Duration = .seconds(300),
+    logger: Logger = .disabled
   ) throws(KafkaError) -> Figures {
     let source = try FileRecordSource(url: input)
     let lines = try source.poll(maxRecords: limit, timeout: .zero)
@@ -72,27 +78,58 @@ public enum KafkaThroughputBenchmark {
     let produceSeconds = (clock.now - produceStart).inSeconds
 
     let consumer = try KafkaConsumer.make(configuration: configuration, logger: logger)
+    defer { consumer.close() }
     var assignment: [TopicPartition: Int64] = [:]
     for partition in 0..<partitions {
       assignment[TopicPartition(topic: topic, partition: Int32(partition))] = 0
     }
+    try checkKept(lines.count, of: assignment.keys, by: consumer, keyed: key != nil)
     try consumer.assign(assignment)
     var records = 0
     var bytes = 0
     let consumeStart = clock.now
-    let deadline = consumeStart + .seconds(300)
-    while records < lines.count && clock.now < deadline {
+    let deadline = consumeStart + timeout
+    while records < lines.count {
+      guard clock.now < deadline else {
+        throw KafkaError(
+          code: .timedOut,
+          message:
+            "bench kafka: consumed \(records) of \(lines.count) records in \(timeout); the "
+            + "mock cluster stopped delivering")
+      }
       let batch = try consumer.poll(maxRecords: batchSize, timeout: .milliseconds(100))
       records += batch.count
       for record in batch { bytes += record.value.count }
       stage(batch)
     }
     let consumeSeconds = (clock.now - consumeStart).inSeconds
-    consumer.close()
     var figures = Figures(
       records: records, bytes: bytes, produceSeconds: produceSeconds,
       consumeSeconds: consumeSeconds)
     figures.stages = stages
     return figures
+  }
+
+  /// Checks that `partitions` hold all `produced` records from offset 0 on (`keyed`: placed by
+  /// record key, which the error's advice takes into account).
+  private static func checkKept(
+    _ produced: Int, of partitions: Dictionary<TopicPartition, Int64>.Keys,
+    by consumer: KafkaConsumer, keyed: Bool
+  ) throws(KafkaError) {
+    var kept = 0
+    var trimmed = 0
+    for partition in partitions {
+      let (low, high) = try consumer.watermarks(of: partition, timeout: .seconds(10))
+      kept += Int(high - low)
+      if low > 0 { trimmed += 1 }
+    }
+    guard kept < produced || trimmed > 0 else { return }
+    throw KafkaError(
+      code: .invalidInput,
+      message:
+        "bench kafka: the mock broker kept \(kept) of \(produced) records (it keeps about 5 MB "
+        + "per partition and dropped the oldest from \(trimmed) of \(partitions.count) "
+        + "partitions): give more --partitions or a shorter --input"
+        + (keyed ? " (keyed records of one key all go to one partition)" : ""))
   }
 }
