@@ -28,14 +28,15 @@ extension LabelJoiner {
       return .tooFarFuture
     }
     guard future < .max || configuration.maxPastMilliseconds < .max else { return nil }
-    // Moved out and back, not copied: a copy would share, then duplicate, its tables.
-    var state = partitions.removeValue(forKey: partition) ?? JoinerPartition()
+    // Taken out and put back, not copied: a copy would share, then duplicate, its tables.
+    var state = JoinerPartition()
+    let slot = takePartition(partition, into: &state)
     state.recentTimes.append(time)
     if state.recentTimes.count > Self.recentTimesKept { state.recentTimes.removeFirst() }
     let verdict = timeVerdict(time, state: &state)
     // The clock is borne out once an event after the one that set it is admitted.
     if verdict == nil && state.maxEventTime != .min { state.isClockConfirmed = true }
-    partitions[partition] = state
+    putBack(&state, at: slot)
     return verdict
   }
 
@@ -77,9 +78,10 @@ extension LabelJoiner {
   public mutating func admitNewDomain(
     _ key: String, partition: Int32, timeMilliseconds: Int64
   ) -> Bool {
-    // Moved out and back, not copied: a copy would share, then duplicate, its tables.
-    var state = partitions.removeValue(forKey: partition) ?? JoinerPartition()
-    defer { partitions[partition] = state }
+    // Taken out and put back, not copied: a copy would share, then duplicate, its tables.
+    var state = JoinerPartition()
+    let slot = takePartition(partition, into: &state)
+    defer { putBack(&state, at: slot) }
     // The day the clock is in once this event is processed.
     let day = EventTime.floorDivide(max(state.maxEventTime, timeMilliseconds), 86_400_000)
     if day != state.newDomainDay {

@@ -294,7 +294,8 @@ public struct LabelJoiner: Sendable {
     into output: inout [LabelledExample]
   ) {
     let start = output.count
-    var state = partitions.removeValue(forKey: partition) ?? JoinerPartition()
+    var state = JoinerPartition()
+    let slot = takePartition(partition, into: &state)
     totals.pending -= state.pending.count
     totals.held = totals.held - state.held
     switch event.kind {
@@ -313,8 +314,27 @@ public struct LabelJoiner: Sendable {
     }
     totals.pending += state.pending.count
     totals.held = totals.held + state.held
-    partitions[partition] = state
+    putBack(&state, at: slot)
     updateGauges()
+  }
+
+  /// Swaps `partition`'s state (a new one when there is none) with `state`, an empty one, and
+  /// returns where it was: one lookup, no copy of its tables, and no removal and reinsertion of
+  /// the entry. `putBack(_:at:)` swaps them back; nothing may add or remove partitions between.
+  mutating func takePartition(
+    _ partition: Int32, into state: inout JoinerPartition
+  ) -> Dictionary<Int32, JoinerPartition>.Index {
+    if partitions.index(forKey: partition) == nil { partitions[partition] = JoinerPartition() }
+    let slot = partitions.index(forKey: partition)!
+    swap(&state, &partitions.values[slot])
+    return slot
+  }
+
+  /// Puts back the state `takePartition(_:into:)` took from `slot`.
+  mutating func putBack(
+    _ state: inout JoinerPartition, at slot: Dictionary<Int32, JoinerPartition>.Index
+  ) {
+    swap(&state, &partitions.values[slot])
   }
 
   /// Ends the input: every waiting impression becomes a negative (in deadline order, emitted at
