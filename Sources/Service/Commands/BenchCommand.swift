@@ -23,7 +23,7 @@ extension CommandSpec {
                   at that size, and the microseconds of prepare, score and one step
       decode      decoded events/s, and decode + join + route events/s, of the --input events
       kafka       records/s consumed from the embedded mock broker for --input over
-                  --partitions (default 4), then the first 100,000 keyed by region through
+                  --partitions (default 64), then the first 100,000 keyed by region through
                   decode, join and routing. The mock keeps about 5 MB per partition: an
                   input that does not fit is an error that says so (give more --partitions)
       checkpoint  encode/decode/sha256 throughput and one durable snapshot write and load
@@ -150,7 +150,7 @@ extension CommandSpec {
         context.print("decode+join+route: \(joined)")
       case "kafka":
         let input = URL(fileURLWithPath: try arguments.required("--input"))
-        let partitions = try arguments.int("--partitions", default: 4, in: 1...1024)
+        let partitions = try arguments.int("--partitions", default: 64, in: 1...1024)
         context.print(
           "(\(partitions) partitions) "
             + "\(try KafkaThroughputBenchmark.run(input: input, partitions: partitions))")
