@@ -11,6 +11,12 @@ public final class Metric: Sendable {
     var bucketCounts: [UInt64]
   }
 
+  /// The value's bits (`Double.bitPattern`): a counter's or gauge's value, a histogram's sum.
+  /// Counters and gauges change it without the lock (the training thread sets several gauges
+  /// for every event); a histogram changes it only under the lock, with its count and buckets,
+  /// so that a reader holding the lock sees the three agree.
+  private let bits = Atomic<UInt64>(0)
+  /// A histogram's count and buckets (`value` unused: the sum is in `bits`).
   private let storage: Mutex<State>
   private let bounds: [Double]
 
@@ -21,12 +27,12 @@ public final class Metric: Sendable {
 
   /// Adds `amount` (1 by default).
   public func increment(by amount: Double = 1) {
-    storage.withLock { $0.value += amount }
+    add(amount)
   }
 
   /// Replaces the value.
   public func set(_ value: Double) {
-    storage.withLock { $0.value = value }
+    bits.store(value.bitPattern, ordering: .releasing)
   }
 
   /// Records `count` observations of `value` (1 by default) into the histogram buckets, the
@@ -34,7 +40,7 @@ public final class Metric: Sendable {
   public func observe(_ value: Double, count: Int = 1) {
     guard count > 0 else { return }
     storage.withLock { state in
-      state.value += value * Double(count)
+      add(value * Double(count))
       state.count += UInt64(count)
       if let index = bounds.firstIndex(where: { value <= $0 }) {
         state.bucketCounts[index] += UInt64(count)
@@ -43,10 +49,30 @@ public final class Metric: Sendable {
   }
 
   /// The current value (for histograms, the sum of observations).
-  public var value: Double { storage.withLock { $0.value } }
+  public var value: Double { Double(bitPattern: bits.load(ordering: .acquiring)) }
 
   /// The number of observations (histograms only).
   public var count: UInt64 { storage.withLock { $0.count } }
 
-  var state: State { storage.withLock { $0 } }
+  var state: State {
+    storage.withLock {
+      var state = $0
+      state.value = value
+      return state
+    }
+  }
+
+  /// Adds `amount` to the value: a compare-and-exchange loop, so that concurrent additions all
+  /// count.
+  private func add(_ amount: Double) {
+    var current = bits.load(ordering: .relaxed)
+    while true {
+      let next = (Double(bitPattern: current) + amount).bitPattern
+      let (exchanged, original) = bits.weakCompareExchange(
+        expected: current, desired: next, successOrdering: .acquiringAndReleasing,
+        failureOrdering: .relaxed)
+      if exchanged { return }
+      current = original
+    }
+  }
 }

@@ -1,3 +1,4 @@
+import Dispatch
 import Testing
 
 @testable import Observability
@@ -34,6 +35,38 @@ import Testing
 
       """
     #expect(registry.render() == expected)
+  }
+
+  /// Counters add without a lock: every increment from every thread must still count, and a
+  /// histogram's sum, count and buckets must agree whenever it is read.
+  @Test func concurrentUpdatesAllCountAndHistogramsStayConsistent() {
+    let registry = MetricsRegistry()
+    let counter = registry.counter("iak_test_total", help: "Test.").with()
+    let gauge = registry.gauge("iak_test_gauge", help: "Test.").with()
+    let histogram = registry.histogram("iak_test_seconds", help: "Test.", buckets: [1]).with()
+    let threads = 4
+    let perThread = 200_000
+    DispatchQueue.concurrentPerform(iterations: threads + 1) { index in
+      guard index < threads else {
+        // A reader while the writers run: each histogram read agrees with itself.
+        for _ in 0..<2_000 {
+          let state = histogram.state
+          #expect(state.value == 0.5 * Double(state.count))
+          #expect(state.bucketCounts == [state.count])
+        }
+        return
+      }
+      for step in 0..<perThread {
+        counter.increment()
+        counter.increment(by: 0.5)
+        histogram.observe(0.5)
+        gauge.set(Double(step))
+      }
+    }
+    #expect(counter.value == 1.5 * Double(threads * perThread))
+    #expect(histogram.count == UInt64(threads * perThread))
+    #expect(histogram.value == 0.5 * Double(threads * perThread))
+    #expect(gauge.value == Double(perThread - 1))
   }
 
   @Test func removingSeriesByLabelDropsThemInEveryFamilyAndNothingElse() {
