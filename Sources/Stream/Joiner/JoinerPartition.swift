@@ -190,14 +190,16 @@ struct JoinerPartition: Sendable {
       ? .min : maxEventTime.addingSaturated(-configuration.maxOutOfOrdernessMilliseconds)
   }
 
-  /// Holds `waiting` (its id not pending yet) under the next sequence number.
-  mutating func addPending(_ waiting: LabelJoiner.PendingImpression) {
-    var waiting = waiting
+  /// Holds `waiting` (its id not pending yet) under the next sequence number. It is moved into
+  /// the table, not copied (a copy of its event and the local's release were 1.1% of serve's
+  /// training thread in a profile of 874f0c8).
+  mutating func addPending(_ waiting: consuming LabelJoiner.PendingImpression) {
     waiting.sequence = takeSequence()
     let id = waiting.impression.id
-    pending[id] = waiting
     held.impressions += waiting.heldBytes
-    deadlines.insert(Key(time: waiting.deadlineMilliseconds, sequence: waiting.sequence, id: id))
+    let key = Key(time: waiting.deadlineMilliseconds, sequence: waiting.sequence, id: id)
+    pending[id] = consume waiting
+    deadlines.insert(key)
     if deadlines.count > 2 * pending.count + 1_024 { rebuildDeadlines() }
   }
 

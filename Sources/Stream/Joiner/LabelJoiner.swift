@@ -427,7 +427,7 @@ public struct LabelJoiner: Sendable {
       resolve(id, wasClicked: clicked, deadline: deadline, in: &state)
       return
     }
-    state.addPending(waiting)
+    state.addPending(consume waiting)
     while let eviction = boundExceeded(by: state), let oldest = state.popEarliestPending() {
       let clicked = release(oldest, unclicked: .evicted, eviction: eviction, output: &output)
       resolve(
@@ -505,17 +505,17 @@ public struct LabelJoiner: Sendable {
     if configuration.isBiased && clicked {
       // Trained at its click; its final label now, in impression order.
       emit(
-        impression, label: true, outcome: .clicked, score: waiting.score, use: .evaluate,
+        consume impression, label: true, outcome: .clicked, score: waiting.score, use: .evaluate,
         clickDelayMilliseconds: waiting.clickDelayMilliseconds, output: &output)
     } else if configuration.isBiased {
       var waiting = waiting
       if !waiting.isProvisional { sendProvisional(&waiting, output: &output) }
       emit(
-        impression, label: false, outcome: unclicked, score: waiting.score, use: .evaluate,
+        consume impression, label: false, outcome: unclicked, score: waiting.score, use: .evaluate,
         output: &output)
     } else {
       emit(
-        impression, label: clicked, outcome: clicked ? .clicked : unclicked,
+        consume impression, label: clicked, outcome: clicked ? .clicked : unclicked,
         score: waiting.score,
         clickDelayMilliseconds: clicked ? waiting.clickDelayMilliseconds : nil,
         output: &output)
@@ -638,13 +638,13 @@ public struct LabelJoiner: Sendable {
   /// Appends one labelled example; `counted` false leaves it out of the outcome counts (the
   /// positive training copy of a click, counted with its final label).
   private mutating func emit(
-    _ impression: Event, label: Bool, outcome: Outcome, score: ServingScore?,
+    _ impression: consuming Event, label: Bool, outcome: Outcome, score: ServingScore?,
     use: ExampleUse = .trainAndEvaluate, clickDelayMilliseconds: Int64? = nil,
     counted: Bool = true, output: inout [LabelledExample]
   ) {
     output.append(
       LabelledExample(
-        impression: impression, label: label, outcome: outcome, emittedAtMilliseconds: 0,
+        impression: consume impression, label: label, outcome: outcome, emittedAtMilliseconds: 0,
         score: score, use: use, clickDelayMilliseconds: clickDelayMilliseconds))
     guard counted else { return }
     if let clickDelayMilliseconds {
