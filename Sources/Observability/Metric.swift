@@ -5,8 +5,16 @@ import Synchronization
 /// Which operations make sense depends on the family's type: counters `increment`, gauges `set`
 /// (and `increment` by negative amounts), histograms `observe`.
 public final class Metric: Sendable {
+  /// What a reader sees at one moment: the value (a histogram's sum), and a histogram's count
+  /// and buckets.
   struct State {
-    var value: Double = 0
+    var value: Double
+    var count: UInt64
+    var bucketCounts: [UInt64]
+  }
+
+  /// A histogram's count and buckets, kept under the lock.
+  struct Buckets {
     var count: UInt64 = 0
     var bucketCounts: [UInt64]
   }
@@ -16,13 +24,12 @@ public final class Metric: Sendable {
   /// for every event); a histogram changes it only under the lock, with its count and buckets,
   /// so that a reader holding the lock sees the three agree.
   private let bits = Atomic<UInt64>(0)
-  /// A histogram's count and buckets (`value` unused: the sum is in `bits`).
-  private let storage: Mutex<State>
+  private let storage: Mutex<Buckets>
   private let bounds: [Double]
 
   init(bounds: [Double]) {
     self.bounds = bounds
-    storage = Mutex(State(bucketCounts: Array(repeating: 0, count: bounds.count)))
+    storage = Mutex(Buckets(bucketCounts: Array(repeating: 0, count: bounds.count)))
   }
 
   /// Adds `amount` (1 by default).
@@ -39,11 +46,11 @@ public final class Metric: Sendable {
   /// sum and the count.
   public func observe(_ value: Double, count: Int = 1) {
     guard count > 0 else { return }
-    storage.withLock { state in
+    storage.withLock { buckets in
       add(value * Double(count))
-      state.count += UInt64(count)
+      buckets.count += UInt64(count)
       if let index = bounds.firstIndex(where: { value <= $0 }) {
-        state.bucketCounts[index] += UInt64(count)
+        buckets.bucketCounts[index] += UInt64(count)
       }
     }
   }
@@ -55,11 +62,7 @@ public final class Metric: Sendable {
   public var count: UInt64 { storage.withLock { $0.count } }
 
   var state: State {
-    storage.withLock {
-      var state = $0
-      state.value = value
-      return state
-    }
+    storage.withLock { State(value: value, count: $0.count, bucketCounts: $0.bucketCounts) }
   }
 
   /// Adds `amount` to the value: a compare-and-exchange loop, so that concurrent additions all

@@ -113,8 +113,8 @@ public enum KafkaThroughputBenchmark {
   /// Checks that `partitions` hold all `produced` records from offset 0 on (`keyed`: placed by
   /// record key, which the error's advice takes into account).
   private static func checkKept(
-    _ produced: Int, of partitions: Dictionary<TopicPartition, Int64>.Keys,
-    by consumer: KafkaConsumer, keyed: Bool
+    _ produced: Int, of partitions: some Collection<TopicPartition>, by consumer: KafkaConsumer,
+    keyed: Bool
   ) throws(KafkaError) {
     var kept = 0
     var trimmed = 0
