@@ -1,4 +1,5 @@
 import Learner
+import Stream
 
 /// Every key `pipeline.conf` accepts, grouped by concern in the order DESIGN.md lists them.
 ///
@@ -40,6 +41,11 @@ public enum ConfigSchema {
     ConfigKey(
       "kafka.partition.assignment.strategy", .text, "cooperative-sticky",
       "Consumer group assignor; cooperative-sticky moves only the partitions that must move"),
+    ConfigKey(
+      "kafka.queued.min.messages", .text, String(KafkaConsumer.queuedMinMessages),
+      "Records prefetched before librdkafka stops fetching for a second; at this, the highest,"
+        + " kafka.queued.max.messages.kbytes (64 MB) bounds the prefetch instead, so a consumer"
+        + " faster than 100,000 records/s (librdkafka's default count) is not left waiting"),
   ]
 
   static let input: [ConfigKey] = [

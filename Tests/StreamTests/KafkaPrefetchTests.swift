@@ -1,0 +1,99 @@
+import Base
+import Foundation
+import Observability
+import Synchronization
+import Testing
+
+@testable import Stream
+
+/// The consumer's prefetch is bounded by bytes, not by librdkafka's default count of 100,000
+/// records: librdkafka 2.0 stops fetching for a second once its local queue holds
+/// `queued.min.messages` records, and a consumer faster than that count per second then waits
+/// for records (`bench serve` starved for up to 200 ms at a time at 130,000 events/s).
+///
+/// librdkafka's fetch decisions are read from its own `debug=fetch` lines, on a real (mock)
+/// cluster: no timing is asserted.
+@Suite struct KafkaPrefetchTests {
+  /// More records than librdkafka's default `queued.min.messages`, small enough for the mock's
+  /// ~5 MB per partition.
+  static let recordCount = 150_000
+
+  /// What the fetcher did with a topic of `recordCount` records that nobody polls.
+  struct Prefetch {
+    /// Records librdkafka put on its local queue.
+    var enqueued = 0
+    /// Whether it said it stopped fetching because `queued.min.messages` was exceeded.
+    var stoppedAtCount = false
+  }
+
+  /// Produces `recordCount` records to one partition, assigns a consumer made with
+  /// `configuration` (plus `debug=fetch`) without polling it, and follows librdkafka's fetch
+  /// lines until everything is prefetched or librdkafka stops at the count (or 30 s pass).
+  static func prefetch(
+    on cluster: MockKafkaCluster, topic: String, configuration: KafkaConfiguration
+  ) throws -> (Prefetch, KafkaConsumer) {
+    let lines = Mutex<[String]>([])
+    let logger = Logger(
+      label: "kafka", level: .debug, sink: { line in lines.withLock { $0.append(line) } })
+    let consumer = try KafkaConsumer.make(
+      configuration: configuration.setting("debug", "fetch"), logger: logger)
+    try consumer.assign([TopicPartition(topic: topic, partition: 0): 0])
+    var result = Prefetch()
+    let deadline = ContinuousClock.now + .seconds(30)
+    var read = 0
+    while ContinuousClock.now < deadline {
+      let taken = lines.withLock { Array($0[read...]) }
+      read += taken.count
+      for line in taken {
+        if line.contains("queued.min.messages exceeded") { result.stoppedAtCount = true }
+        if let count = enqueuedCount(in: line, topic: topic) { result.enqueued += count }
+      }
+      if result.stoppedAtCount || result.enqueued >= recordCount { break }
+      Thread.sleep(forTimeInterval: 0.01)
+    }
+    return (result, consumer)
+  }
+
+  /// The record count of a librdkafka line "Enqueue N message(s) (...) on TOPIC [P] fetch
+  /// queue", nil for any other line.
+  static func enqueuedCount(in line: String, topic: String) -> Int? {
+    guard let start = line.range(of: "Enqueue "), line.contains("on \(topic) [0] fetch queue")
+    else { return nil }
+    return Int(line[start.upperBound...].prefix { $0.isNumber })
+  }
+
+  static func produce(_ topic: String, on cluster: MockKafkaCluster) throws {
+    let producer = try KafkaProducer.make(configuration: MockClusterFixture.configuration(cluster))
+    for index in 0..<recordCount {
+      try producer.send(OutgoingRecord(topic: topic, partition: 0, value: Array("\(index)".utf8)))
+    }
+    try producer.flush(timeout: .seconds(60))
+    try producer.close()
+  }
+
+  @Test func theConsumerPrefetchesPastLibrdkafkasDefaultCount() throws {
+    let cluster = try MockKafkaCluster.make()
+    let topic = MockClusterFixture.uniqueName("prefetch")
+    try cluster.createTopic(topic, partitions: 1)
+    try Self.produce(topic, on: cluster)
+    let base = KafkaConfiguration(bootstrapServers: cluster.bootstrapServers)
+
+    let (prefetch, consumer) = try Self.prefetch(
+      on: cluster, topic: topic, configuration: base)
+    defer { consumer.close() }
+    #expect(consumer.effectiveSetting("queued.min.messages") == "10000000")
+    let kept = try consumer.watermarks(
+      of: TopicPartition(topic: topic, partition: 0), timeout: .seconds(10))
+    #expect(kept.high - kept.low == Int64(Self.recordCount), "the mock dropped records")
+    #expect(!prefetch.stoppedAtCount)
+    #expect(prefetch.enqueued == Self.recordCount)
+
+    // The same consumer with librdkafka's default count stops short: what the default avoids.
+    let (limited, limitedConsumer) = try Self.prefetch(
+      on: cluster, topic: topic, configuration: base.setting("queued.min.messages", "100000"))
+    defer { limitedConsumer.close() }
+    #expect(limitedConsumer.effectiveSetting("queued.min.messages") == "100000")
+    #expect(limited.stoppedAtCount)
+    #expect(limited.enqueued >= 100_000 && limited.enqueued < Self.recordCount)
+  }
+}
