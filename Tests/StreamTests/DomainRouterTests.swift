@@ -1,3 +1,4 @@
+import Base
 import Observability
 import Testing
 
@@ -71,6 +72,40 @@ import Testing
     #expect(try windowName(&newYork, "1998-04-01T03:59:59Z") == "1998-03")  // 23:59:59 EST
     #expect(try windowName(&newYork, "1998-04-01T04:59:59Z") == "1998-03")  // DST began 04-05
     #expect(try windowName(&newYork, "1998-04-01T05:00:00Z") == "1998-04")
+  }
+
+  /// The clock remembers the month it last named, and reuses it for any time inside it: the
+  /// same windows as a clock that computes each one afresh, for times near and across month
+  /// ends (leap years, a zone with daylight saving), in and out of order.
+  @Test func aRememberedMonthNamesTheSameWindowsAsAFreshClock() throws {
+    var random = SplitMix64(seed: 11)
+    // Month starts in UTC (leap years included); the zones' own month starts are 4, 5 or -8
+    // hours from them.
+    let starts = try [
+      "1998-02-01T00:00:00Z", "1998-03-01T00:00:00Z", "1998-04-01T00:00:00Z",
+      "2000-03-01T00:00:00Z", "2000-02-01T00:00:00Z", "1999-01-01T00:00:00Z",
+      "2024-11-01T00:00:00Z",
+    ].map(time)
+    let hour: Int64 = 3_600_000
+    let shifts = [0, 4 * hour, 5 * hour, -8 * hour]
+    let nearby: [Int64] = [-1_001, -1_000, -999, -1, 0, 1, 999, 1_000]
+    for zone in ["month", "month tz=America/New_York", "month tz=Asia/Shanghai"] {
+      let window = try DomainWindow(parsing: zone)
+      var remembering = RouterClock(window: window)
+      for _ in 0..<20_000 {
+        let start =
+          starts[random.nextInt(below: starts.count)] + shifts[random.nextInt(below: shifts.count)]
+        // Half of them within a second of a month start, the others within a day of it.
+        let offset =
+          random.nextInt(below: 2) == 0
+          ? nearby[random.nextInt(below: nearby.count)]
+          : Int64(random.nextInt(below: 2 * 86_400_000)) - 86_400_000
+        var fresh = RouterClock(window: window)
+        let expected = fresh.window(at: start + offset)
+        let remembered = remembering.window(at: start + offset)
+        #expect(remembered.name == expected.name && remembered.ordinal == expected.ordinal)
+      }
+    }
   }
 
   @Test func rollingPeriodsAlignToTheEpoch() throws {

@@ -13,6 +13,11 @@ struct RouterClock: Sendable {
   private var offsetSeconds: Int64 = 0
   private var lastOrdinal: Int64 = .min
   private var lastName = ""
+  /// The local seconds of the month `lastName` names (`.month` windows), from its first second
+  /// to the first of the next: an event inside it needs no date computed (events come in
+  /// nearly in time order, and each is routed more than once).
+  private var monthStart: Int64 = 1
+  private var monthEnd: Int64 = 0
 
   init(window: DomainWindow) { self.window = window }
 
@@ -35,12 +40,19 @@ struct RouterClock: Sendable {
       return Window(name: lastName, ordinal: ordinal)
     case .month(let zone):
       let local = localSeconds(milliseconds, zone)
-      let date = EventTime.civilDate(daysSinceEpoch: EventTime.floorDivide(local, 86_400))
+      if local >= monthStart && local < monthEnd {
+        return Window(name: lastName, ordinal: lastOrdinal)
+      }
+      let day = EventTime.floorDivide(local, 86_400)
+      let date = EventTime.civilDate(daysSinceEpoch: day)
       let ordinal = date.year * 12 + date.month - 1
       if ordinal != lastOrdinal {
         lastName = Self.pad(date.year, 4) + "-" + Self.pad(date.month, 2)
         lastOrdinal = ordinal
       }
+      let firstDay = day - (date.day - 1)
+      monthStart = firstDay * 86_400
+      monthEnd = (firstDay + EventTime.daysIn(month: date.month, year: date.year)) * 86_400
       return Window(name: lastName, ordinal: ordinal)
     }
   }
