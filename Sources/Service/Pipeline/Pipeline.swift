@@ -328,8 +328,9 @@ public final class Pipeline {
           continue
         }
       }
-      let decoder = ingest.decoder
-      decoder.count(record.outcome)
+      // Through `ingest`, not a local copy: a copy of the decoder (its schema's strings, its
+      // metrics) retained and released a dozen references for every record.
+      ingest.decoder.count(record.outcome)
       switch record.outcome {
       case .event(let event):
         let lane = lanes.lane(of: record.topicPartition)
@@ -338,7 +339,7 @@ public final class Pipeline {
           // encoded again (header iak-reencoded), which decodes to the same event.
           let original = Record(
             topic: record.topic, partition: record.partition, offset: record.offset,
-            value: Array(event.jsonLine(schema: decoder.schema).utf8),
+            value: Array(event.jsonLine(schema: ingest.decoder.schema).utf8),
             timestampMs: record.timestampMs,
             headers: [Record.Header(name: "iak-reencoded", text: "1")])
           try reject(original, because: EventRejection(reason, field: timeField(reason), offset: 0))
