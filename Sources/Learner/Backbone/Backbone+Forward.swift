@@ -12,30 +12,45 @@ extension Backbone {
     let dim = config.embeddingDim
     let width = config.inputWidth
     let fieldCount = config.fields.count
-    let numericBase = fieldCount * dim
+    let buckets = config.buckets
     let x0 = workspace.activations[0]
     var row = 0
-    for example in examples {
-      if row == rows { break }
-      let line = x0 + row * width
-      for field in 0..<fieldCount {
-        let value = field < example.categorical.count ? example.categorical[field] : ""
-        let bucket = hasher.bucket(
-          field: config.fields[field], value: value, buckets: config.buckets)
-        workspace.buckets[row * fieldCount + field] = Int32(bucket)
-        embeddings[field].withUnsafeBufferPointer { table in
-          (line + field * dim).update(from: table.baseAddress! + bucket * dim, count: dim)
+    // The tables and the fields' hash states borrowed once, not retained per field and row.
+    embeddings.withUnsafeBufferPointer { tables in
+      fieldStates.withUnsafeBufferPointer { fieldStates in
+        for example in examples {
+          if row == rows { break }
+          let line = x0 + row * width
+          let values = example.categorical
+          for field in 0..<fieldCount {
+            let hash = FeatureHasher.hash(
+              value: field < values.count ? values[field] : "", after: fieldStates[field])
+            let bucket = FeatureHasher.bucket(of: hash, buckets: buckets)
+            workspace.buckets[row * fieldCount + field] = Int32(bucket)
+            tables[field].withUnsafeBufferPointer { table in
+              (line + field * dim).update(from: table.baseAddress! + bucket * dim, count: dim)
+            }
+          }
+          embedRest(of: example, line: line, row: row, workspace: workspace)
+          row += 1
         }
       }
-      for numeric in 0..<config.numericFields.count {
-        let raw = numeric < example.numeric.count ? example.numeric[numeric] : Float.nan
-        let scaled = (raw - numericMean[numeric]) * numericScale[numeric]
-        line[numericBase + numeric] = scaled.isFinite ? scaled : 0
-      }
-      workspace.labels[row] = example.label >= 0.5 ? 1 : 0
-      row += 1
     }
     return rows
+  }
+
+  /// The numeric part of `example`'s embedding row `line`, and its label.
+  private func embedRest(
+    of example: Example, line: UnsafeMutablePointer<Float>, row: Int,
+    workspace: BackboneWorkspace
+  ) {
+    let numericBase = config.fields.count * config.embeddingDim
+    for numeric in 0..<config.numericFields.count {
+      let raw = numeric < example.numeric.count ? example.numeric[numeric] : Float.nan
+      let scaled = (raw - numericMean[numeric]) * numericScale[numeric]
+      line[numericBase + numeric] = scaled.isFinite ? scaled : 0
+    }
+    workspace.labels[row] = example.label >= 0.5 ? 1 : 0
   }
 
   /// Runs layers `level + 1` through `lastLayer` (1-based; `L + 1` is the output layer) on

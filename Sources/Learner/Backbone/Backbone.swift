@@ -20,6 +20,9 @@ public struct Backbone: Sendable, Equatable {
   let layers: [DenseLayer]
   /// The feature hash of the categorical fields.
   let hasher: FeatureHasher
+  /// Per categorical field, `hasher.state(afterField:)`: an example's buckets hash only its
+  /// values.
+  let fieldStates: [UInt64]
 
   /// Creates a backbone with freshly initialised weights (He-uniform dense layers, small uniform
   /// embeddings, zero biases), reproducible from `seed`.
@@ -29,6 +32,7 @@ public struct Backbone: Sendable, Equatable {
     try config.validate()
     self.config = config
     self.hasher = FeatureHasher(seed: config.hashSeed)
+    self.fieldStates = config.fields.map(hasher.state(afterField:))
     self.layers = DenseLayer.layout(for: config)
     var random = NoiseGenerator(state: seed ^ 0x6261_636b_626f_6e65)
     let tableSize = config.buckets * config.embeddingDim
