@@ -103,7 +103,10 @@ import Testing
         var fresh = RouterClock(window: window)
         let expected = fresh.window(at: start + offset)
         let remembered = remembering.window(at: start + offset)
-        #expect(remembered.name == expected.name && remembered.ordinal == expected.ordinal)
+        // The first difference stops the test, naming the time.
+        try #require(
+          remembered.name == expected.name && remembered.ordinal == expected.ordinal,
+          "\(zone) at \(start + offset) ms: \(remembered.name), not \(expected.name)")
       }
     }
   }

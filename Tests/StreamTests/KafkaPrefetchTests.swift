@@ -6,10 +6,10 @@ import Testing
 
 @testable import Stream
 
-/// The consumer's prefetch is bounded by bytes, not by librdkafka's default count of 100,000
-/// records: librdkafka 2.0 stops fetching for a second once its local queue holds
-/// `queued.min.messages` records, and a consumer faster than that count per second then waits
-/// for records (`bench serve` starved for up to 200 ms at a time at 130,000 events/s).
+/// The consumer prefetches more than librdkafka's default count of 100,000 records: librdkafka
+/// 2.0 stops fetching for up to a second once its local queue holds `queued.min.messages`
+/// records, and a consumer faster than that count per second then waits for records (`bench
+/// serve` starved for up to 200 ms at a time at 130,000 events/s).
 ///
 /// librdkafka's fetch decisions are read from its own `debug=fetch` lines, on a real (mock)
 /// cluster: no timing is asserted.
@@ -24,24 +24,33 @@ import Testing
     var enqueued = 0
     /// Whether it said it stopped fetching because `queued.min.messages` was exceeded.
     var stoppedAtCount = false
+    /// Whether 30 s passed before either.
+    var timedOut = false
   }
 
-  /// Produces `recordCount` records to one partition, assigns a consumer made with
-  /// `configuration` (plus `debug=fetch`) without polling it, and follows librdkafka's fetch
-  /// lines until everything is prefetched or librdkafka stops at the count (or 30 s pass).
+  /// Assigns a consumer made with `configuration` (plus `debug=fetch`, and fetches of at most
+  /// 64 KiB a partition, so that the count is crossed in small steps whatever the broker
+  /// returns) to partition 0 of `topic` without polling it, and follows librdkafka's fetch lines
+  /// until all `recordCount` records are prefetched or librdkafka stops at the count (or 30 s
+  /// pass).
   static func prefetch(
-    on cluster: MockKafkaCluster, topic: String, configuration: KafkaConfiguration
+    topic: String, configuration: KafkaConfiguration
   ) throws -> (Prefetch, KafkaConsumer) {
     let lines = Mutex<[String]>([])
     let logger = Logger(
       label: "kafka", level: .debug, sink: { line in lines.withLock { $0.append(line) } })
     let consumer = try KafkaConsumer.make(
-      configuration: configuration.setting("debug", "fetch"), logger: logger)
+      configuration: configuration.setting("debug", "fetch")
+        .setting("max.partition.fetch.bytes", "65536"), logger: logger)
     try consumer.assign([TopicPartition(topic: topic, partition: 0): 0])
     var result = Prefetch()
     let deadline = ContinuousClock.now + .seconds(30)
     var read = 0
-    while ContinuousClock.now < deadline {
+    while true {
+      if ContinuousClock.now >= deadline {
+        result.timedOut = true
+        break
+      }
       let taken = lines.withLock { Array($0[read...]) }
       read += taken.count
       for line in taken {
@@ -62,6 +71,7 @@ import Testing
     return Int(line[start.upperBound...].prefix { $0.isNumber })
   }
 
+  /// Produces `recordCount` small records to partition 0 of `topic` and waits for them all.
   static func produce(_ topic: String, on cluster: MockKafkaCluster) throws {
     let producer = try KafkaProducer.make(configuration: MockClusterFixture.configuration(cluster))
     for index in 0..<recordCount {
@@ -78,21 +88,24 @@ import Testing
     try Self.produce(topic, on: cluster)
     let base = KafkaConfiguration(bootstrapServers: cluster.bootstrapServers)
 
-    let (prefetch, consumer) = try Self.prefetch(
-      on: cluster, topic: topic, configuration: base)
+    let (prefetch, consumer) = try Self.prefetch(topic: topic, configuration: base)
     defer { consumer.close() }
-    #expect(consumer.effectiveSetting("queued.min.messages") == "10000000")
+    #expect(
+      consumer.effectiveSetting("queued.min.messages")
+        == String(KafkaConsumer.queuedMinMessages))
     let kept = try consumer.watermarks(
       of: TopicPartition(topic: topic, partition: 0), timeout: .seconds(10))
     #expect(kept.high - kept.low == Int64(Self.recordCount), "the mock dropped records")
+    #expect(!prefetch.timedOut, "librdkafka's fetch lines did not come within 30 s")
     #expect(!prefetch.stoppedAtCount)
     #expect(prefetch.enqueued == Self.recordCount)
 
-    // The same consumer with librdkafka's default count stops short: what the default avoids.
+    // A consumer with librdkafka's default count stops short: what the default avoids.
     let (limited, limitedConsumer) = try Self.prefetch(
-      on: cluster, topic: topic, configuration: base.setting("queued.min.messages", "100000"))
+      topic: topic, configuration: base.setting("queued.min.messages", "100000"))
     defer { limitedConsumer.close() }
     #expect(limitedConsumer.effectiveSetting("queued.min.messages") == "100000")
+    #expect(!limited.timedOut, "librdkafka's fetch lines did not come within 30 s")
     #expect(limited.stoppedAtCount)
     #expect(limited.enqueued >= 100_000 && limited.enqueued < Self.recordCount)
   }

@@ -43,9 +43,9 @@ public enum ConfigSchema {
       "Consumer group assignor; cooperative-sticky moves only the partitions that must move"),
     ConfigKey(
       "kafka.queued.min.messages", .text, String(KafkaConsumer.queuedMinMessages),
-      "Records prefetched before librdkafka stops fetching for a second; at this, the highest,"
-        + " kafka.queued.max.messages.kbytes (64 MB) bounds the prefetch instead, so a consumer"
-        + " faster than 100,000 records/s (librdkafka's default count) is not left waiting"),
+      "Records prefetched (all partitions together) before librdkafka stops fetching for up"
+        + " to a second; librdkafka's own 100,000 is less than a second of serve, which then"
+        + " waits for records. kafka.queued.max.messages.kbytes (64 MB of values) bounds it too"),
   ]
 
   static let input: [ConfigKey] = [
