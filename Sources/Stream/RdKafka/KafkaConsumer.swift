@@ -262,8 +262,9 @@ public final class KafkaConsumer: @unchecked Sendable {
   /// 140,000 records a second measured here (librdkafka's 100,000 is less than one), so the
   /// one-second fetch backoff (see `make`) never empties the queue. Not librdkafka's highest
   /// (10,000,000): `queued.max.messages.kbytes` (64 MB) counts only the records' values, and
-  /// each queued record also costs librdkafka a few hundred bytes, so the count is what bounds
-  /// the memory of small records. A `kafka.*` setting overrides it.
+  /// each queued record also costs librdkafka about 320-360 bytes (RSS of a consumer that
+  /// prefetched 100,000 and 500,000 records of 7-byte values: 36 and 157 MB), so the count is
+  /// what bounds the memory of small records. A `kafka.*` setting overrides it.
   public static let queuedMinMessages = 500_000
 
   /// How many times `commit` tries before giving up on a retriable error.
