@@ -1,7 +1,5 @@
 import Base
 import Foundation
-import Observability
-import Synchronization
 import Testing
 
 @testable import Stream
@@ -36,9 +34,7 @@ import Testing
   static func prefetch(
     topic: String, configuration: KafkaConfiguration
   ) throws -> (Prefetch, KafkaConsumer) {
-    let lines = Mutex<[String]>([])
-    let logger = Logger(
-      label: "kafka", level: .debug, sink: { line in lines.withLock { $0.append(line) } })
+    let (logger, lines) = KafkaSecurityTests.capturingLogger()
     let consumer = try KafkaConsumer.make(
       configuration: configuration.setting("debug", "fetch")
         .setting("max.partition.fetch.bytes", "65536"), logger: logger)
@@ -51,7 +47,7 @@ import Testing
         result.timedOut = true
         break
       }
-      let taken = lines.withLock { Array($0[read...]) }
+      let taken = lines().dropFirst(read)
       read += taken.count
       for line in taken {
         if line.contains("queued.min.messages exceeded") { result.stoppedAtCount = true }

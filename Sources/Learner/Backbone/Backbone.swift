@@ -18,10 +18,9 @@ public struct Backbone: Sendable, Equatable {
   var numericScale: [Float]
   /// Where each layer's parameters live in `dense`: the L hidden layers, then the output layer.
   let layers: [DenseLayer]
-  /// The feature hash of the categorical fields.
-  let hasher: FeatureHasher
-  /// Per categorical field, `hasher.state(afterField:)`: an example's buckets hash only its
-  /// values.
+  /// Per categorical field, the feature hash's state after `"<field>="`
+  /// (`FeatureHasher.state(afterField:)`, seeded with `config.hashSeed`): an example's buckets
+  /// hash only its values.
   let fieldStates: [UInt64]
 
   /// Creates a backbone with freshly initialised weights (He-uniform dense layers, small uniform
@@ -31,8 +30,7 @@ public struct Backbone: Sendable, Equatable {
   public init(config: BackboneConfig, seed: UInt64) throws(LearnerError) {
     try config.validate()
     self.config = config
-    self.hasher = FeatureHasher(seed: config.hashSeed)
-    self.fieldStates = config.fields.map(hasher.state(afterField:))
+    self.fieldStates = config.fields.map(FeatureHasher(seed: config.hashSeed).state(afterField:))
     self.layers = DenseLayer.layout(for: config)
     var random = NoiseGenerator(state: seed ^ 0x6261_636b_626f_6e65)
     let tableSize = config.buckets * config.embeddingDim

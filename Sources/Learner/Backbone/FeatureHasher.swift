@@ -18,14 +18,14 @@ public struct FeatureHasher: Sendable, Equatable {
 
   /// The hash state after `"<field>="`: the part of `hash(field:value:)` that is the same for
   /// every value of `field`, which a caller hashing many values of a few fields keeps.
-  public func state(afterField field: String) -> UInt64 {
+  func state(afterField field: String) -> UInt64 {
     var state: UInt64 = 0xcbf2_9ce4_8422_2325 ^ seed
     for byte in field.utf8 { state = (state ^ UInt64(byte)) &* 0x100_0000_01b3 }
     return (state ^ UInt64(UInt8(ascii: "="))) &* 0x100_0000_01b3
   }
 
   /// The hash of `"<field>=<value>"` from `state(afterField: field)`.
-  public static func hash(value: String, after fieldState: UInt64) -> UInt64 {
+  static func hash(value: String, after fieldState: UInt64) -> UInt64 {
     var state = fieldState
     for byte in value.utf8 { state = (state ^ UInt64(byte)) &* 0x100_0000_01b3 }
     return state
@@ -37,7 +37,7 @@ public struct FeatureHasher: Sendable, Equatable {
   }
 
   /// The bucket in `0..<buckets` of a hash.
-  public static func bucket(of hash: UInt64, buckets: Int) -> Int {
+  static func bucket(of hash: UInt64, buckets: Int) -> Int {
     Int(hash % UInt64(max(1, buckets)))
   }
 }

@@ -328,8 +328,8 @@ public final class Pipeline {
           continue
         }
       }
-      // Through `ingest`, not a local copy: a copy of the decoder (its schema's strings, its
-      // metrics) retained and released a dozen references for every record.
+      // Through `ingest`, not a local copy: a copy of the decoder retained and released its
+      // schema's collections and its metrics for every record.
       ingest.decoder.count(record.outcome)
       switch record.outcome {
       case .event(let event):

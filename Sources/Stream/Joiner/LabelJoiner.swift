@@ -673,15 +673,13 @@ public struct LabelJoiner: Sendable {
   }
 
   private func updateGauges() {
-    // Read in place (`metrics?.`): binding the metrics to a constant copied them, a dozen
-    // references retained and released for every event.
-    guard metrics != nil else { return }
-    metrics?.pending.set(Double(totals.pending))
+    guard let metrics else { return }
+    metrics.pending.set(Double(totals.pending))
     let held = totals.held
-    metrics?.heldBytes.impressions.set(Double(held.impressions))
-    metrics?.heldBytes.earlyClicks.set(Double(held.earlyClicks))
-    metrics?.heldBytes.resolvedIDs.set(Double(held.resolvedIDs))
-    metrics?.checkpointCopyBytes.set(Double(totals.checkpointCopy))
+    metrics.heldBytes.impressions.set(Double(held.impressions))
+    metrics.heldBytes.earlyClicks.set(Double(held.earlyClicks))
+    metrics.heldBytes.resolvedIDs.set(Double(held.resolvedIDs))
+    metrics.checkpointCopyBytes.set(Double(totals.checkpointCopy))
   }
 
   /// The bytes each partition keeps of the block the last checkpoint wrote, over all
