@@ -244,6 +244,41 @@ import Testing
     #expect(metrics.render().contains(#"iak_router_fallback_total{reason="overflow"} 2"#))
   }
 
+  /// `knownDomain(of:)` and `newDomainName(of:)` remember the last known domain they found:
+  /// over routes, forgotten domains, new regions and region overflow, each answer is the one a
+  /// router restored from the same state (remembering nothing of the kind) gives.
+  @Test func knownAndNewDomainsAnswerAsARestoredRouter() throws {
+    var router = try router("month", maxRegions: 3)
+    var random = SplitMix64(seed: 7)
+    let months = ["1998-01-15T00:00:00Z", "1998-02-15T00:00:00Z"].map { try! time($0) }
+    var known = 0
+    var new = 0
+    for step in 0..<2_000 {
+      let region = ["a", "b", "c", "d", "e", ""][Int(random.next() % 6)]
+      let event = Event(
+        kind: .impression, id: "\(step)", timeMilliseconds: months[Int(random.next() % 2)],
+        region: region)
+      // Mostly the same event again, as a user's session sends them.
+      for _ in 0..<Int(random.next() % 3) + 1 {
+        var fresh = try DomainRouter(
+          configuration: router.configuration, restoring: router.exportState())
+        let answer = router.knownDomain(of: event)
+        #expect(answer == fresh.knownDomain(of: event), "step \(step)")
+        let name = router.newDomainName(of: event)
+        #expect(name == fresh.newDomainName(of: event), "step \(step)")
+        known += answer == nil ? 0 : 1
+        new += name == nil ? 0 : 1
+      }
+      switch random.next() % 4 {
+      case 0: _ = router.route(event)
+      case 1: router.domains.first.map { router.forget($0) }
+      default:
+        if let domain = router.knownDomain(of: event), step % 2 == 0 { router.forget(domain) }
+      }
+    }
+    #expect(known > 500 && new > 500)
+  }
+
   @Test func stateRoundTrips() throws {
     var router = try router("month")
     for (text, region) in [

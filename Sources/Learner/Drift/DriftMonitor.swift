@@ -25,7 +25,22 @@ public struct DriftMonitor: Sendable, Equatable {
   public func monitor(of domain: String) -> DomainDriftMonitor? { monitors[domain] }
 
   /// Whether `domain`'s serving guard lets its kernel serve (false for an unknown domain).
-  public func isServing(_ domain: String) -> Bool { monitors[domain]?.isServing ?? false }
+  ///
+  /// Asked for every impression, so it reads in place, and is mutating for that alone (it
+  /// changes nothing): a read through `monitors[domain]` copied the domain's monitor, its
+  /// guard's windows retained and released, and a call on a monitor held in a property
+  /// copied the whole monitor first.
+  public mutating func isServing(_ domain: String) -> Bool {
+    guard let index = monitors.index(forKey: domain) else { return false }
+    return Self.inPlace(&monitors.values[index]) { $0.isServing }
+  }
+
+  /// `body(value)`, on `value` in place: a modify access, where a read would copy.
+  private static func inPlace<Value, Result>(
+    _ value: inout Value, _ body: (inout Value) -> Result
+  ) -> Result {
+    body(&value)
+  }
 
   /// The detectors firing in `domain` (empty for an unknown domain).
   public func firingDetectors(of domain: String) -> Set<DriftDetector> {

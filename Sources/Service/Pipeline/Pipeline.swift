@@ -240,7 +240,7 @@ public final class Pipeline {
         do throws(EventRejection) {
           control = try ControlRecord(parsing: record.value)
         } catch {
-          ingest.decoder.countRejection(error.reason)
+          ingest.countRejection(error.reason)
           try reject(record, because: error)
           continue
         }
@@ -249,7 +249,7 @@ public final class Pipeline {
       }
       let event: Event
       do throws(EventRejection) {
-        event = try ingest.decoder.decode(record.value)
+        event = try ingest.decode(record.value)
       } catch {
         try reject(record, because: error)
         continue
@@ -278,7 +278,7 @@ public final class Pipeline {
       let reason = ingest.admit(
         event, partition: lane, wallClockMilliseconds: wallClock.map { $0() })
     else { return nil }
-    ingest.decoder.countRejection(reason)
+    ingest.countRejection(reason)
     return reason
   }
 
@@ -328,9 +328,9 @@ public final class Pipeline {
           continue
         }
       }
-      // Through `ingest`, not a local copy: a copy of the decoder retained and released its
-      // schema's collections and its metrics for every record.
-      ingest.decoder.count(record.outcome)
+      // Through `ingest` in place, not a copy of the decoder (which retained and released its
+      // schema's collections and its metrics for every record).
+      ingest.count(record.outcome)
       switch record.outcome {
       case .event(let event):
         let lane = lanes.lane(of: record.topicPartition)
