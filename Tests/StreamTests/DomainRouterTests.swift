@@ -245,36 +245,46 @@ import Testing
   }
 
   /// `knownDomain(of:)` and `newDomainName(of:)` remember the last known domain they found:
-  /// over routes, forgotten domains, new regions and region overflow, each answer is the one a
-  /// router restored from the same state (remembering nothing of the kind) gives.
-  @Test func knownAndNewDomainsAnswerAsARestoredRouter() throws {
-    var router = try router("month", maxRegions: 3)
+  /// over routes, forgotten domains, new regions, region overflow, a region map and a region
+  /// feature, each answer is the one a router restored from the same state (remembering
+  /// nothing of the kind) gives, also right after the router changed.
+  @Test(arguments: [false, true])
+  func knownAndNewDomainsAnswerAsARestoredRouter(mapsAFeature: Bool) throws {
+    var router = try DomainRouter(
+      configuration: .init(
+        window: DomainWindow(parsing: "month"),
+        regionMap: mapsAFeature ? try DomainRegionMap(parsing: "a:east, b*:west") : nil,
+        maxRegions: 3, regionFeature: mapsAFeature ? "city" : nil))
     var random = SplitMix64(seed: 7)
     let months = ["1998-01-15T00:00:00Z", "1998-02-15T00:00:00Z"].map { try! time($0) }
     var known = 0
     var new = 0
+    func check(_ event: Event, _ step: Int) throws {
+      var fresh = try DomainRouter(
+        configuration: router.configuration, restoring: router.exportState())
+      let answer = router.knownDomain(of: event)
+      #expect(answer == fresh.knownDomain(of: event), "step \(step)")
+      let name = router.newDomainName(of: event)
+      #expect(name == fresh.newDomainName(of: event), "step \(step)")
+      known += answer == nil ? 0 : 1
+      new += name == nil ? 0 : 1
+    }
     for step in 0..<2_000 {
-      let region = ["a", "b", "c", "d", "e", ""][Int(random.next() % 6)]
+      let region = ["a", "b", "bc", "c", "d", "e", "", nil][Int(random.next() % 8)]
       let event = Event(
         kind: .impression, id: "\(step)", timeMilliseconds: months[Int(random.next() % 2)],
-        region: region)
+        region: mapsAFeature ? "north" : region,
+        categorical: mapsAFeature ? region.map { [.init(name: "city", value: $0)] } ?? [] : [])
       // Mostly the same event again, as a user's session sends them.
-      for _ in 0..<Int(random.next() % 3) + 1 {
-        var fresh = try DomainRouter(
-          configuration: router.configuration, restoring: router.exportState())
-        let answer = router.knownDomain(of: event)
-        #expect(answer == fresh.knownDomain(of: event), "step \(step)")
-        let name = router.newDomainName(of: event)
-        #expect(name == fresh.newDomainName(of: event), "step \(step)")
-        known += answer == nil ? 0 : 1
-        new += name == nil ? 0 : 1
-      }
+      for _ in 0..<Int(random.next() % 3) + 1 { try check(event, step) }
       switch random.next() % 4 {
       case 0: _ = router.route(event)
       case 1: router.domains.first.map { router.forget($0) }
       default:
         if let domain = router.knownDomain(of: event), step % 2 == 0 { router.forget(domain) }
       }
+      // The same event once the router changed.
+      try check(event, step)
     }
     #expect(known > 500 && new > 500)
   }

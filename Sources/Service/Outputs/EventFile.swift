@@ -85,7 +85,7 @@ public struct EventFile {
     for slice in lines {
       contents.lines += 1
       do throws(EventRejection) {
-        let event = try ingest.decoder.decode(Array(slice))
+        let event = try ingest.decode(Array(slice))
         if !fieldUsage.isReported, let warnings = fieldUsage.observe(event) {
           for warning in warnings { logger.warning(warning) }
         }

@@ -166,8 +166,9 @@ public struct DomainRouter: Sendable {
   }
 
   /// The domain `event` would be routed to if it were routed now, when that domain is known,
-  /// without remembering anything (the window cache aside) or counting fallbacks: what the
-  /// pipeline scores an arriving impression against. Nil when the route would create a domain.
+  /// without remembering anything (the window cache and `lastKnown` aside) or counting
+  /// fallbacks: what the pipeline scores an arriving impression against. Nil when the route
+  /// would create a domain.
   public mutating func knownDomain(of event: Event) -> DomainKey? {
     let raw = rawRegion(of: event)
     let window = clock.window(at: event.timeMilliseconds).name
@@ -181,7 +182,8 @@ public struct DomainRouter: Sendable {
 
   /// The name of the domain `event` would start if routed now, when that domain is not known
   /// yet (nil when it is): its window and region name, a raw region not named yet standing for
-  /// itself by a hash. Remembers nothing (the window cache aside) and counts no fallback.
+  /// itself by a hash. Remembers nothing (the window cache and `lastKnown` aside) and counts no
+  /// fallback.
   public mutating func newDomainName(of event: Event) -> String? {
     let raw = rawRegion(of: event)
     let window = clock.window(at: event.timeMilliseconds).name
