@@ -170,13 +170,7 @@ public struct DomainRouter: Sendable {
   /// fallbacks: what the pipeline scores an arriving impression against. Nil when the route
   /// would create a domain.
   public mutating func knownDomain(of event: Event) -> DomainKey? {
-    let raw = rawRegion(of: event)
-    let window = clock.window(at: event.timeMilliseconds).name
-    if isLastKnown(raw, window) { return lastKnown?.domain }
-    guard case .named(let region) = resolvedRegion(raw) else { return nil }
-    let key = DomainKey(window: window, region: region)
-    guard known[key] != nil else { return nil }
-    lastKnown = (raw, window, key)
+    guard case .known(let key) = lookUp(event) else { return nil }
     return key
   }
 
@@ -185,19 +179,40 @@ public struct DomainRouter: Sendable {
   /// itself by a hash. Remembers nothing (the window cache and `lastKnown` aside) and counts no
   /// fallback.
   public mutating func newDomainName(of event: Event) -> String? {
-    let raw = rawRegion(of: event)
-    let window = clock.window(at: event.timeMilliseconds).name
-    if isLastKnown(raw, window) { return nil }
-    switch resolvedRegion(raw) {
-    case .unnamed(let raw):
+    switch lookUp(event) {
+    case .known: return nil
+    case .new(let key): return key.description
+    case .unnamed(let window, let raw):
       // A raw region not seen yet: new whatever its window. Named by a hash, so that hostile
       // regions of 64 KiB do not fill the partition state that remembers new domains.
       return window + "/raw-" + DomainName.hash(raw, hexDigits: 16)
+    }
+  }
+
+  /// Where `event` would be routed now (`knownDomain(of:)`, `newDomainName(of:)`).
+  private enum Lookup {
+    /// A known domain.
+    case known(DomainKey)
+    /// A domain not known yet, of a named region.
+    case new(DomainKey)
+    /// A raw region not named yet, in a window.
+    case unnamed(window: String, raw: String)
+  }
+
+  /// Looks `event`'s domain up, answering from `lastKnown` for the raw region and window it
+  /// was found for, and remembering a known domain found.
+  private mutating func lookUp(_ event: Event) -> Lookup {
+    let raw = rawRegion(of: event)
+    let window = clock.window(at: event.timeMilliseconds).name
+    if isLastKnown(raw, window), let domain = lastKnown?.domain { return .known(domain) }
+    switch resolvedRegion(raw) {
+    case .unnamed(let raw):
+      return .unnamed(window: window, raw: raw)
     case .named(let region):
       let key = DomainKey(window: window, region: region)
-      guard known[key] != nil else { return key.description }
+      guard known[key] != nil else { return .new(key) }
       lastKnown = (raw, window, key)
-      return nil
+      return .known(key)
     }
   }
 
