@@ -6,7 +6,7 @@ extension DriftMonitor {
       total + monitor.relevanceWindow.slots.capacity * MemoryLayout<Double>.stride
         + (monitor.servingGuard.slots.capacity + monitor.servingGuard.losses.capacity)
         * MemoryLayout<Float>.stride
-        + monitor.servingGuard.bins.capacity * MemoryLayout<Int16>.stride
+        + monitor.servingGuard.keys.capacity * MemoryLayout<Int16>.stride
     }
   }
 }

@@ -85,10 +85,10 @@ public struct ServingGuard: Sendable, Equatable {
   /// `slots`. Derived from `slots` (so not saved, and computed again on restore); kept so that a
   /// check does not compute `2 * window` log losses again every `checkEvery` examples.
   var losses: [Float] = []
-  /// Per slot: `PairedComparison.bin(_:)` of the kernel's and of the backbone's logit, in the
-  /// ring order of `slots`. Derived like `losses`, so that a check does not bin `2 * window`
-  /// logits again every `checkEvery` examples.
-  var bins: [Int16] = []
+  /// Per slot: the kernel's and the backbone's key (`PairedComparison.key(bin:isPositive:)`:
+  /// the logit's bin and the label), in the ring order of `slots`. Derived like `losses`, so
+  /// that a check does not bin `2 * window` logits again every `checkEvery` examples.
+  var keys: [Int16] = []
   /// Of the examples held, how many are positive (derived from `slots`, kept as they come and
   /// go so that a check does not count them).
   var positivesHeld = 0
@@ -124,7 +124,7 @@ public struct ServingGuard: Sendable, Equatable {
     let slot = 3 * next
     let label: Float = isPositive ? 1 : 0
     let (kernelLoss, backboneLoss) = Self.losses(kernelLogit, backboneLogit, label: label)
-    let (kernelBin, backboneBin) = Self.bins(kernelLogit, backboneLogit)
+    let (kernelKey, backboneKey) = Self.keys(kernelLogit, backboneLogit, isPositive: isPositive)
     if isPositive { positivesHeld += 1 }
     if slot == slots.count {
       if slots.count + 3 > slots.capacity {
@@ -132,11 +132,11 @@ public struct ServingGuard: Sendable, Equatable {
         let slotCount = min(settings.window, max(16, 2 * slots.count / 3))
         slots.reserveCapacity(3 * slotCount)
         losses.reserveCapacity(2 * slotCount)
-        bins.reserveCapacity(2 * slotCount)
+        keys.reserveCapacity(2 * slotCount)
       }
       slots += [kernelLogit, backboneLogit, label]
       losses += [kernelLoss, backboneLoss]
-      bins += [kernelBin, backboneBin]
+      keys += [kernelKey, backboneKey]
     } else {
       if slots[slot + 2] >= 0.5 { positivesHeld -= 1 }
       slots[slot] = kernelLogit
@@ -144,8 +144,8 @@ public struct ServingGuard: Sendable, Equatable {
       slots[slot + 2] = label
       losses[2 * next] = kernelLoss
       losses[2 * next + 1] = backboneLoss
-      bins[2 * next] = kernelBin
-      bins[2 * next + 1] = backboneBin
+      keys[2 * next] = kernelKey
+      keys[2 * next + 1] = backboneKey
     }
     next = (next + 1) % settings.window
     count = min(count + 1, settings.window)
@@ -181,16 +181,18 @@ public struct ServingGuard: Sendable, Equatable {
     slots = Array(saved.suffix(3 * kept))
     losses = []
     losses.reserveCapacity(2 * kept)
-    bins = []
-    bins.reserveCapacity(2 * kept)
+    keys = []
+    keys.reserveCapacity(2 * kept)
     for slot in stride(from: 0, to: slots.count, by: 3) {
+      let isPositive = slots[slot + 2] >= 0.5
       let (kernel, backbone) = Self.losses(
-        slots[slot], slots[slot + 1], label: slots[slot + 2] >= 0.5 ? 1 : 0)
+        slots[slot], slots[slot + 1], label: isPositive ? 1 : 0)
       losses.append(kernel)
       losses.append(backbone)
-      let (kernelBin, backboneBin) = Self.bins(slots[slot], slots[slot + 1])
-      bins.append(kernelBin)
-      bins.append(backboneBin)
+      let (kernelKey, backboneKey) = Self.keys(
+        slots[slot], slots[slot + 1], isPositive: isPositive)
+      keys.append(kernelKey)
+      keys.append(backboneKey)
     }
     count = kept
     next = kept % settings.window
@@ -203,7 +205,7 @@ public struct ServingGuard: Sendable, Equatable {
   public mutating func restart() {
     slots.removeAll(keepingCapacity: true)
     losses.removeAll(keepingCapacity: true)
-    bins.removeAll(keepingCapacity: true)
+    keys.removeAll(keepingCapacity: true)
     positivesHeld = 0
     next = 0
     count = 0
@@ -217,9 +219,16 @@ public struct ServingGuard: Sendable, Equatable {
 
   /// The held examples, oldest first: kernel logits, backbone logits, labels.
   public var examples: (kernel: [Float], backbone: [Float], labels: [Bool]) {
-    let held = newest()
-    let indices = 0..<held.count
-    return (indices.map(held.kernel), indices.map(held.backbone), indices.map(held.isPositive))
+    var kernel: [Float] = []
+    var backbone: [Float] = []
+    var labels: [Bool] = []
+    let runs = newest()
+    for position in [runs.0, runs.1].joined() {
+      kernel.append(slots[3 * position])
+      backbone.append(slots[3 * position + 1])
+      labels.append(slots[3 * position + 2] >= 0.5)
+    }
+    return (kernel, backbone, labels)
   }
 
   /// The kernel's and the backbone's log loss on one example (what `losses` holds per slot).
@@ -232,10 +241,14 @@ public struct ServingGuard: Sendable, Equatable {
     )
   }
 
-  /// The kernel's and the backbone's bin (`PairedComparison.bin(_:)`: what `bins` holds per
-  /// slot).
-  private static func bins(_ kernelLogit: Float, _ backboneLogit: Float) -> (Int16, Int16) {
-    (Int16(PairedComparison.bin(kernelLogit)), Int16(PairedComparison.bin(backboneLogit)))
+  /// The kernel's and the backbone's key (what `keys` holds per slot).
+  private static func keys(_ kernelLogit: Float, _ backboneLogit: Float, isPositive: Bool) -> (
+    Int16, Int16
+  ) {
+    (
+      PairedComparison.key(bin: PairedComparison.bin(kernelLogit), isPositive: isPositive),
+      PairedComparison.key(bin: PairedComparison.bin(backboneLogit), isPositive: isPositive)
+    )
   }
 
   /// Guards are equal when they hold the same examples in the same order and decided the same,
@@ -261,7 +274,7 @@ public struct ServingGuard: Sendable, Equatable {
       return .undecided
     }
     guard since >= settings.minExamples else { return .undecided }
-    switch Self.verdict(on: newest(since), settings, onZ: settings.confirmZ).verdict {
+    switch judge(newest(since), onZ: settings.confirmZ).verdict {
     case .noHarm:
       examplesSincePass = nil
       return .noHarm
@@ -273,56 +286,38 @@ public struct ServingGuard: Sendable, Equatable {
     }
   }
 
-  /// The newest `count` held examples with their log losses, oldest first, read in place from
-  /// the ring (a check copies nothing).
-  private struct Held: PairedExamples {
-    let slots: [Float]
-    let losses: [Float]
-    let bins: [Int16]
-    /// The ring position of the oldest example read, and the ring's size.
-    let first: Int
-    let window: Int
-    let count: Int
-
-    private func ring(_ index: Int) -> Int {
-      let position = first + index
-      return position < window ? position : position - window
-    }
-
-    func kernel(_ index: Int) -> Float { slots[3 * ring(index)] }
-    func backbone(_ index: Int) -> Float { slots[3 * ring(index) + 1] }
-    func isPositive(_ index: Int) -> Bool { slots[3 * ring(index) + 2] >= 0.5 }
-    func kernelLoss(_ index: Int) -> Float { losses[2 * ring(index)] }
-    func backboneLoss(_ index: Int) -> Float { losses[2 * ring(index) + 1] }
-    func kernelBin(_ index: Int) -> Int { Int(bins[2 * ring(index)]) }
-    func backboneBin(_ index: Int) -> Int { Int(bins[2 * ring(index) + 1]) }
-  }
-
-  /// The newest `length` held examples (all of them by default), oldest first.
-  private func newest(_ length: Int = .max) -> Held {
+  /// The ring positions of the newest `length` held examples (all of them by default), oldest
+  /// first: at most two runs, the second from the ring's start.
+  private func newest(_ length: Int = .max) -> (Range<Int>, Range<Int>) {
     let kept = min(length, count)
-    let first = (count == settings.window ? next : 0) + (count - kept)
-    return Held(
-      slots: slots, losses: losses, bins: bins, first: first % settings.window,
-      window: settings.window,
-      count: kept)
+    let first = ((count == settings.window ? next : 0) + (count - kept)) % settings.window
+    let end = first + kept
+    return end <= settings.window
+      ? (first..<end, 0..<0) : (first..<settings.window, 0..<(end - settings.window))
   }
 
   private mutating func compare() -> Verdict {
-    let result = Self.verdict(on: newest(), positives: positivesHeld, settings, onZ: settings.onZ)
+    let result = judge(newest(), positives: positivesHeld, onZ: settings.onZ)
     if let comparison = result.comparison { lastComparison = comparison }
     return result.verdict
   }
 
-  /// The verdict on `held` (harm at `offZ`, else no harm at `onZ`), with the comparison it rests
-  /// on (nil: too few of a class to compare).
-  private static func verdict(
-    on held: Held, positives known: Int? = nil, _ settings: Settings, onZ: Double
+  /// The verdict on the held examples at ring positions `runs` (harm at `offZ`, else no harm
+  /// at `onZ`), with the comparison it rests on (nil: too few of a class to compare). The
+  /// comparison reads them in place.
+  private func judge(
+    _ runs: (Range<Int>, Range<Int>), positives known: Int? = nil, onZ: Double
   ) -> (verdict: Verdict, comparison: PairedComparison?) {
-    let positives = known ?? PairedComparison.positives(in: held)
-    guard positives >= settings.minPerClass, held.count - positives >= settings.minPerClass,
-      let comparison = PairedComparison(examples: held, positives: positives)
-    else { return (.undecided, nil) }
+    let comparison = losses.withUnsafeBufferPointer { losses in
+      keys.withUnsafeBufferPointer { keys in
+        let held = PairedComparison.Examples(losses: losses, keys: keys, runs: runs)
+        let positives = known ?? held.positives()
+        guard positives >= settings.minPerClass, held.count - positives >= settings.minPerClass
+        else { return PairedComparison?.none }
+        return PairedComparison(held, positives: positives)
+      }
+    }
+    guard let comparison else { return (.undecided, nil) }
     if comparison.showsHarm(z: settings.offZ) { return (.harm, comparison) }
     if comparison.showsNoHarm(
       z: onZ, aucMargin: settings.aucMargin, logLossMargin: settings.logLossMargin)

@@ -1,141 +1,94 @@
-/// Where a `PairedComparison` reads its examples: by position, oldest first.
-protocol PairedExamples {
-  /// Examples held.
-  var count: Int { get }
-  /// The kernel's logit on example `index`.
-  func kernel(_ index: Int) -> Float
-  /// The backbone's logit on example `index`.
-  func backbone(_ index: Int) -> Float
-  /// Whether example `index` was clicked.
-  func isPositive(_ index: Int) -> Bool
-  /// The kernel's log loss on example `index`.
-  func kernelLoss(_ index: Int) -> Float
-  /// The backbone's log loss on example `index`.
-  func backboneLoss(_ index: Int) -> Float
-  /// `PairedComparison.bin(_:)` of the kernel's logit on example `index`.
-  func kernelBin(_ index: Int) -> Int
-  /// `PairedComparison.bin(_:)` of the backbone's logit on example `index`.
-  func backboneBin(_ index: Int) -> Int
-}
+extension PairedComparison {
+  /// The examples a comparison reads, held in place: the example at position `p` has the
+  /// kernel's and the backbone's log loss at `losses[2 * p]` and `losses[2 * p + 1]`, and their
+  /// keys (`key(bin:isPositive:)`) at `keys[2 * p]` and `keys[2 * p + 1]`. The examples are the
+  /// positions of `runs.0` and then of `runs.1`, oldest first: a ring's two runs, or one.
+  struct Examples {
+    let losses: UnsafeBufferPointer<Float>
+    let keys: UnsafeBufferPointer<Int16>
+    let runs: (Range<Int>, Range<Int>)
 
-extension PairedExamples {
-  /// Binned when asked, where the examples keep no bins.
-  func kernelBin(_ index: Int) -> Int { PairedComparison.bin(kernel(index)) }
-  func backboneBin(_ index: Int) -> Int { PairedComparison.bin(backbone(index)) }
-}
+    /// Examples read.
+    var count: Int { runs.0.count + runs.1.count }
 
-/// Examples held as one array per figure.
-struct PairedArrays: PairedExamples {
-  let kernels: [Float]
-  let backbones: [Float]
-  let labels: [Bool]
-  let kernelLosses: [Float]
-  let backboneLosses: [Float]
+    /// Calls `body` with each position, oldest first: no ring arithmetic per read.
+    func forEachPosition(_ body: (Int) -> Void) {
+      for position in runs.0 { body(position) }
+      for position in runs.1 { body(position) }
+    }
 
-  init(
-    kernel: [Float], backbone: [Float], labels: [Bool], kernelLosses: [Float],
-    backboneLosses: [Float]
-  ) {
-    kernels = kernel
-    backbones = backbone
-    self.labels = labels
-    self.kernelLosses = kernelLosses
-    self.backboneLosses = backboneLosses
+    /// How many of the examples are positive.
+    func positives() -> Int {
+      var count = 0
+      forEachPosition { count += Int(keys[2 * $0] & 1) }
+      return count
+    }
   }
 
-  var count: Int { labels.count }
-  func kernel(_ index: Int) -> Float { kernels[index] }
-  func backbone(_ index: Int) -> Float { backbones[index] }
-  func isPositive(_ index: Int) -> Bool { labels[index] }
-  func kernelLoss(_ index: Int) -> Float { kernelLosses[index] }
-  func backboneLoss(_ index: Int) -> Float { backboneLosses[index] }
-}
+  /// An example's key for one scorer: twice its logit's bin (`bin(_:)`), plus 1 for a positive.
+  /// One load then finds its structural component, whatever its class.
+  static func key(bin: Int, isPositive: Bool) -> Int16 {
+    Int16(2 * bin + (isPositive ? 1 : 0))
+  }
 
-extension PairedComparison {
-  /// One scorer's logits binned (`bin(_:)`) with each bin's positives and negatives, and the
-  /// counts below and above it: what DeLong's structural components of every example read.
-  struct BinTable {
-    /// Per example, its key: twice its bin minus `lowest` (the bins the examples span, from
-    /// 0), plus 1 for a positive. One load finds its component, whatever its class.
-    private var keys: [Int32]
-    /// Per key, the structural component: of a positive in the bin (odd keys), the share of
-    /// negatives below it, ties 1/2; of a negative (even keys), the share of positives above
-    /// it. Computed once a bin, not once an example.
-    private var components: [Double]
-
-    /// The kernel's and the backbone's tables of `examples`, of which `positives` are
-    /// positive, reading the examples once for both.
-    static func pair(_ examples: some PairedExamples, positives: Int) -> (
-      kernel: BinTable, backbone: BinTable
-    ) {
-      let total = examples.count
-      var kernelSpan = BinSpan()
-      var backboneSpan = BinSpan()
-      var kernelKeys: [Int32] = []
-      kernelKeys.reserveCapacity(total)
-      var backboneKeys: [Int32] = []
-      backboneKeys.reserveCapacity(total)
-      for index in 0..<total {
-        let isPositive = examples.isPositive(index)
-        kernelKeys.append(kernelSpan.key(examples.kernelBin(index), isPositive: isPositive))
-        backboneKeys.append(backboneSpan.key(examples.backboneBin(index), isPositive: isPositive))
+  /// Calls `body` with one scorer's structural components, read by key (`key` must be one of
+  /// the examples'): of a positive (odd keys), the share of negatives scored below it, ties (the
+  /// same bin) 1/2; of a negative (even keys), the share of positives scored above it.
+  /// `scorer` is 0 for the kernel, 1 for the backbone; `positives` and `negatives` count the
+  /// examples of each class (both at least 1).
+  ///
+  /// Computed once a bin, not once an example, over the bins the examples span only (a
+  /// window's logits span a few of the 4,096), and only for the keys some example has: a wide
+  /// span with a few outliers costs a count per bin, not a division.
+  static func withComponents<Result>(
+    of examples: Examples, scorer: Int, positives: Int, negatives: Int,
+    _ body: (_ component: (Int16) -> Double) -> Result
+  ) -> Result {
+    let keys = examples.keys
+    var lowestKey = Int16.max
+    var highestKey = Int16.min
+    var run = examples.runs.0
+    for _ in 0..<2 {
+      for position in run {
+        let key = keys[2 * position + scorer]
+        lowestKey = min(lowestKey, key)
+        highestKey = max(highestKey, key)
       }
-      let negatives = total - positives
-      return (
-        BinTable(
-          keys: kernelKeys, spanning: kernelSpan, positives: positives, negatives: negatives),
-        BinTable(
-          keys: backboneKeys, spanning: backboneSpan, positives: positives, negatives: negatives)
-      )
+      run = examples.runs.1
     }
-
-    /// The bins a scorer's examples span, found as their keys are made.
-    private struct BinSpan {
-      var lowest = binCount
-      var highest = -1
-
-      /// The key of an example in `bin` before the shift by `lowest`: twice the bin, plus 1 for
-      /// a positive.
-      mutating func key(_ bin: Int, isPositive: Bool) -> Int32 {
-        lowest = min(lowest, bin)
-        highest = max(highest, bin)
-        return Int32(2 * bin + (isPositive ? 1 : 0))
+    guard lowestKey <= highestKey else { return body { _ in .nan } }
+    let lowest = Int(lowestKey) & ~1
+    let bins = ((Int(highestKey) | 1) - lowest + 1) / 2
+    return withUnsafeTemporaryAllocation(of: Int32.self, capacity: 2 * bins) { counts in
+      // Per key: negatives in the bin at even keys, positives at odd ones.
+      counts.initialize(repeating: 0)
+      run = examples.runs.0
+      for _ in 0..<2 {
+        for position in run { counts[Int(keys[2 * position + scorer]) - lowest] += 1 }
+        run = examples.runs.1
       }
-    }
-
-    /// The table of `keys` (unshifted) spanning `range`.
-    private init(keys unshifted: [Int32], spanning range: BinSpan, positives: Int, negatives: Int) {
-      keys = unshifted
-      // Counts over the bins from `lowest` to `highest` only (a window's logits span a few of
-      // the 4,096): the same counts, shifted by `lowest`. Per key: negatives in the bin at
-      // even keys, positives at odd ones.
-      let span = max(0, range.highest - range.lowest + 1)
-      let shift = Int32(2 * range.lowest)
-      var counts = [Int32](repeating: 0, count: 2 * span)
-      for index in keys.indices {
-        let key = keys[index] - shift
-        keys[index] = key
-        counts[Int(key)] += 1
-      }
-      components = [Double](repeating: 0, count: 2 * span)
-      var negativesBelow = 0
-      for bin in 0..<span {
-        let negativesIn = counts[2 * bin]
-        components[2 * bin + 1] =
-          (Double(negativesBelow) + 0.5 * Double(negativesIn)) / Double(negatives)
-        negativesBelow += Int(negativesIn)
-      }
-      var positivesAbove = 0
-      for bin in stride(from: span - 1, through: 0, by: -1) {
-        let positivesIn = counts[2 * bin + 1]
-        components[2 * bin] =
-          (Double(positivesAbove) + 0.5 * Double(positivesIn)) / Double(positives)
-        positivesAbove += Int(positivesIn)
+      return withUnsafeTemporaryAllocation(of: Double.self, capacity: 2 * bins) { values in
+        // Only the keys counted are written, and only they are read.
+        var negativesBelow = 0
+        for bin in 0..<bins {
+          let negativesIn = counts[2 * bin]
+          if counts[2 * bin + 1] > 0 {
+            values[2 * bin + 1] =
+              (Double(negativesBelow) + 0.5 * Double(negativesIn)) / Double(negatives)
+          }
+          negativesBelow += Int(negativesIn)
+        }
+        var positivesAbove = 0
+        for bin in stride(from: bins - 1, through: 0, by: -1) {
+          let positivesIn = counts[2 * bin + 1]
+          if counts[2 * bin] > 0 {
+            values[2 * bin] =
+              (Double(positivesAbove) + 0.5 * Double(positivesIn)) / Double(positives)
+          }
+          positivesAbove += Int(positivesIn)
+        }
+        return body { values[Int($0) - lowest] }
       }
     }
-
-    /// Example `index`'s structural component: for a positive, the share of negatives scored
-    /// below it; for a negative, the share of positives scored above it; a tie counts 1/2.
-    func component(of index: Int) -> Double { components[Int(keys[index])] }
   }
 }

@@ -67,8 +67,7 @@ public struct PairedComparison: Sendable, Equatable {
     zip(logits, labels).map { Logistic.crossEntropy(logit: $0, label: $1 ? 1 : 0) }
   }
 
-  /// The same comparison given each example's log losses (`losses(of:labels:)`) as well, for a
-  /// caller that keeps them (`ServingGuard` computes them once per example, not once per check).
+  /// The same comparison given each example's log losses (`losses(of:labels:)`) as well.
   init?(
     kernel: [Float], backbone: [Float], labels: [Bool], kernelLosses: [Float],
     backboneLosses: [Float]
@@ -77,87 +76,122 @@ public struct PairedComparison: Sendable, Equatable {
     guard kernel.count == total, backbone.count == total, kernelLosses.count == total,
       backboneLosses.count == total
     else { return nil }
-    self.init(
-      examples: PairedArrays(
-        kernel: kernel, backbone: backbone, labels: labels, kernelLosses: kernelLosses,
-        backboneLosses: backboneLosses))
-  }
-
-  /// The comparison over `examples`, read in order without copying them: nil unless both
-  /// classes have at least two examples. `positives` is how many of them are positive, when
-  /// the caller knows (counted here otherwise).
-  ///
-  /// Each sum runs over the examples in their order, as the definitions above read them, so
-  /// the figures do not depend on where the examples are held (an array or the guard's ring).
-  init?(examples: some PairedExamples, positives known: Int? = nil) {
-    let total = examples.count
-    let positiveCount = known ?? Self.positives(in: examples)
-    let negativeCount = total - positiveCount
-    guard positiveCount >= 2, negativeCount >= 2 else { return nil }
-    count = total
-    positives = positiveCount
-    let (kernelTable, backboneTable) = BinTable.pair(examples, positives: positiveCount)
-    // Per positive and per negative, in order: the kernel's structural component minus the
-    // backbone's. The AUCs are the means of each scorer's components over the positives.
-    // Each array's sum as its values are made, in their order: the first pass of `variance`.
-    var positiveDifferences: [Double] = []
-    positiveDifferences.reserveCapacity(positiveCount)
-    var negativeDifferences: [Double] = []
-    negativeDifferences.reserveCapacity(negativeCount)
-    var positiveDifferenceSum = 0.0
-    var negativeDifferenceSum = 0.0
-    var kernelComponentSum = 0.0
-    var backboneComponentSum = 0.0
-    // The log losses in the same pass: each sum still adds its terms in the examples' order.
-    var differences: [Double] = []
-    differences.reserveCapacity(total)
-    var differenceSum = 0.0
-    var kernelSum = 0.0
-    var backboneSum = 0.0
+    var losses: [Float] = []
+    losses.reserveCapacity(2 * total)
+    var keys: [Int16] = []
+    keys.reserveCapacity(2 * total)
     for index in 0..<total {
-      let kernelLoss = Double(examples.kernelLoss(index))
-      let backboneLoss = Double(examples.backboneLoss(index))
-      kernelSum += kernelLoss
-      backboneSum += backboneLoss
-      let difference = backboneLoss - kernelLoss
-      differences.append(difference)
-      differenceSum += difference
-      let isPositive = examples.isPositive(index)
-      let kernelPart = kernelTable.component(of: index)
-      let backbonePart = backboneTable.component(of: index)
-      let componentDifference = kernelPart - backbonePart
-      if isPositive {
-        kernelComponentSum += kernelPart
-        backboneComponentSum += backbonePart
-        positiveDifferences.append(componentDifference)
-        positiveDifferenceSum += componentDifference
-      } else {
-        negativeDifferences.append(componentDifference)
-        negativeDifferenceSum += componentDifference
+      losses.append(kernelLosses[index])
+      losses.append(backboneLosses[index])
+      keys.append(Self.key(bin: Self.bin(kernel[index]), isPositive: labels[index]))
+      keys.append(Self.key(bin: Self.bin(backbone[index]), isPositive: labels[index]))
+    }
+    let comparison = losses.withUnsafeBufferPointer { losses in
+      keys.withUnsafeBufferPointer { keys in
+        PairedComparison(Examples(losses: losses, keys: keys, runs: (0..<total, 0..<0)))
       }
     }
-    precondition(
-      positiveDifferences.count == positiveCount,
-      "\(positiveDifferences.count) positives, not the \(positiveCount) given")
-    kernelAUC = kernelComponentSum / Double(positiveCount)
-    backboneAUC = backboneComponentSum / Double(positiveCount)
-    let variance =
-      Self.variance(positiveDifferences, sum: positiveDifferenceSum) / Double(positiveCount)
-      + Self.variance(negativeDifferences, sum: negativeDifferenceSum) / Double(negativeCount)
-    aucStandardError = max(0, variance).squareRoot()
-    kernelLogLoss = kernelSum / Double(total)
-    backboneLogLoss = backboneSum / Double(total)
-    logLossStandardError =
-      (Self.variance(differences, sum: differenceSum) / Double(total)).squareRoot()
+    guard let comparison else { return nil }
+    self = comparison
+  }
+
+  /// The comparison over `examples`, read in place in their order: nil unless both classes
+  /// have at least two examples. `positives` is how many of them are positive, when the caller
+  /// knows (counted here otherwise).
+  ///
+  /// Each sum runs over the examples in their order, as the definitions above read them, so the
+  /// figures do not depend on where the examples are held (arrays or the guard's ring). One pass
+  /// per scorer finds the bins spanned, one counts them, one reads every figure of every
+  /// example, and the variances take one more over the differences: a 2,000-example window
+  /// costs a few microseconds a check, not a sort.
+  init?(_ examples: Examples, positives known: Int? = nil) {
+    let total = examples.count
+    let positiveCount = known ?? examples.positives()
+    let negativeCount = total - positiveCount
+    guard positiveCount >= 2, negativeCount >= 2 else { return nil }
+    // Per positive (from the front of `parts`) and per negative (from `positiveCount` on), in
+    // order: the kernel's structural component minus the backbone's; per example, the
+    // backbone's log loss minus the kernel's. Each sum is made as its values are, in their
+    // order: the first pass of `variance`.
+    let sums = withUnsafeTemporaryAllocation(of: Double.self, capacity: total) { parts in
+      withUnsafeTemporaryAllocation(of: Double.self, capacity: total) { differences in
+        Self.withComponents(
+          of: examples, scorer: 0, positives: positiveCount, negatives: negativeCount
+        ) { kernelComponent in
+          Self.withComponents(
+            of: examples, scorer: 1, positives: positiveCount, negatives: negativeCount
+          ) { backboneComponent in
+            var sums = Sums()
+            var positiveIndex = 0
+            var negativeIndex = positiveCount
+            var index = 0
+            examples.forEachPosition { position in
+              let kernelLoss = Double(examples.losses[2 * position])
+              let backboneLoss = Double(examples.losses[2 * position + 1])
+              sums.kernelLoss += kernelLoss
+              sums.backboneLoss += backboneLoss
+              let difference = backboneLoss - kernelLoss
+              differences[index] = difference
+              index += 1
+              sums.difference += difference
+              let kernelKey = examples.keys[2 * position]
+              let kernelPart = kernelComponent(kernelKey)
+              let backbonePart = backboneComponent(examples.keys[2 * position + 1])
+              let componentDifference = kernelPart - backbonePart
+              if kernelKey & 1 == 1 {
+                sums.kernelComponent += kernelPart
+                sums.backboneComponent += backbonePart
+                parts[positiveIndex] = componentDifference
+                positiveIndex += 1
+                sums.positiveDifference += componentDifference
+              } else {
+                parts[negativeIndex] = componentDifference
+                negativeIndex += 1
+                sums.negativeDifference += componentDifference
+              }
+            }
+            precondition(
+              positiveIndex == positiveCount && negativeIndex == total,
+              "\(positiveIndex) positives, not the \(positiveCount) given")
+            sums.aucVariance =
+              Self.variance(
+                UnsafeBufferPointer(rebasing: parts[..<positiveCount]),
+                sum: sums.positiveDifference) / Double(positiveCount)
+              + Self.variance(
+                UnsafeBufferPointer(rebasing: parts[positiveCount...]),
+                sum: sums.negativeDifference) / Double(negativeCount)
+            sums.differenceVariance = Self.variance(
+              UnsafeBufferPointer(differences), sum: sums.difference)
+            return sums
+          }
+        }
+      }
+    }
+    count = total
+    positives = positiveCount
+    kernelAUC = sums.kernelComponent / Double(positiveCount)
+    backboneAUC = sums.backboneComponent / Double(positiveCount)
+    aucStandardError = max(0, sums.aucVariance).squareRoot()
+    kernelLogLoss = sums.kernelLoss / Double(total)
+    backboneLogLoss = sums.backboneLoss / Double(total)
+    logLossStandardError = (sums.differenceVariance / Double(total)).squareRoot()
     let rate = Double(positiveCount) / Double(total)
     labelEntropy = -(rate * log(rate) + (1 - rate) * log(1 - rate))
   }
 
-  /// How many of `examples` are positive.
-  static func positives(in examples: some PairedExamples) -> Int {
-    var count = 0
-    for index in 0..<examples.count where examples.isPositive(index) { count += 1 }
-    return count
+  /// What the pass over the examples adds up.
+  private struct Sums {
+    var kernelLoss = 0.0
+    var backboneLoss = 0.0
+    var difference = 0.0
+    var kernelComponent = 0.0
+    var backboneComponent = 0.0
+    var positiveDifference = 0.0
+    var negativeDifference = 0.0
+    /// DeLong's variance of the AUC difference.
+    var aucVariance = 0.0
+    /// The sample variance of the log-loss differences.
+    var differenceVariance = 0.0
   }
 
   /// Whether the kernel has shown it is not worse: both point estimates at least the backbone's,
@@ -188,31 +222,38 @@ public struct PairedComparison: Sendable, Equatable {
   }
 
   /// Per positive (in input order), the share of negatives scored below it; per negative, the
-  /// share of positives scored above it; a tie (the same bin) counts 1/2. One pass over the
-  /// examples and one over the bins they span: a comparison of a 2,000-example window costs a
-  /// few microseconds a check, not a sort.
+  /// share of positives scored above it; a tie (the same bin) counts 1/2: the components
+  /// `init(_:positives:)` reads, of one scorer.
   static func structuralComponents(scores: [Float], labels: [Bool]) -> (
     positives: [Double], negatives: [Double]
   ) {
-    let examples = PairedArrays(
-      kernel: scores, backbone: scores, labels: labels, kernelLosses: [], backboneLosses: [])
-    let positiveCount = labels.reduce(0) { $0 + ($1 ? 1 : 0) }
-    guard !scores.isEmpty else { return ([], []) }
-    let table = BinTable.pair(examples, positives: positiveCount).kernel
-    var forPositives: [Double] = []
-    var forNegatives: [Double] = []
-    forPositives.reserveCapacity(positiveCount)
-    forNegatives.reserveCapacity(scores.count - positiveCount)
-    for index in scores.indices {
-      let part = table.component(of: index)
-      if labels[index] { forPositives.append(part) } else { forNegatives.append(part) }
+    let keys = zip(scores, labels).flatMap {
+      [key(bin: bin($0), isPositive: $1), key(bin: bin($0), isPositive: $1)]
     }
-    return (forPositives, forNegatives)
+    let losses = [Float](repeating: 0, count: keys.count)
+    let positiveCount = labels.reduce(0) { $0 + ($1 ? 1 : 0) }
+    return losses.withUnsafeBufferPointer { losses in
+      keys.withUnsafeBufferPointer { keys in
+        let examples = Examples(losses: losses, keys: keys, runs: (scores.indices, 0..<0))
+        return withComponents(
+          of: examples, scorer: 0, positives: positiveCount,
+          negatives: scores.count - positiveCount
+        ) { component in
+          var forPositives: [Double] = []
+          var forNegatives: [Double] = []
+          for position in scores.indices {
+            let part = component(keys[2 * position])
+            if labels[position] { forPositives.append(part) } else { forNegatives.append(part) }
+          }
+          return (forPositives, forNegatives)
+        }
+      }
+    }
   }
 
   /// The sample variance (n - 1) of `values`, whose `sum` (added in their order) the caller
   /// made as it made them: two passes, the first done.
-  private static func variance(_ values: [Double], sum: Double) -> Double {
+  private static func variance(_ values: UnsafeBufferPointer<Double>, sum: Double) -> Double {
     guard values.count > 1 else { return 0 }
     let average = sum / Double(values.count)
     return values.reduce(0) { $0 + ($1 - average) * ($1 - average) } / Double(values.count - 1)
