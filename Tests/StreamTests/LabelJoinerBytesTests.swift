@@ -152,6 +152,24 @@ import Testing
     #expect(Self.recounted(joiner, partition: 0) == joiner.heldBytes(partition: 0))
   }
 
+  /// A waiting impression computes its bytes when its impression is set, not when asked: every
+  /// change of the impression (features trimmed on restore, a label, a new feature) must give
+  /// the bytes of what it now holds.
+  @Test func aWaitingImpressionsBytesFollowEveryChangeOfItsImpression() {
+    var waiting = LabelJoiner.PendingImpression(
+      impression: Self.impression(3, 0, blobBytes: 500), deadlineMilliseconds: 0, sequence: 0)
+    #expect(waiting.heldBytes == 192 + 9 + 1 + (64 + 4 + 2) + (64 + 4 + 500))
+    var keptNames: [String] = []
+    waiting.impression = waiting.impression.keepingOnly(["user"], sameAs: &keptNames)
+    #expect(waiting.heldBytes == 192 + 9 + 1 + (64 + 4 + 2))
+    waiting.impression.label = true
+    waiting.impression.categorical.append(.init(name: "genre", value: "Drama"))
+    waiting.impression.numeric["age"] = 31
+    #expect(waiting.heldBytes == 192 + 9 + 1 + (64 + 4 + 2) + (64 + 5 + 5) + (64 + 3))
+    #expect(
+      waiting.heldBytes == LabelJoiner.PendingImpression.heldBytes(of: waiting.impression))
+  }
+
   /// The bytes kept up to date entry by entry equal a count from scratch after every event of a
   /// stream that exercises every path: on-time, early, late and duplicate clicks, pre-labelled
   /// and duplicate impressions, expiries, evictions by count and by bytes, oversized impressions

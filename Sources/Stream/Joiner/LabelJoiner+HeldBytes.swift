@@ -16,9 +16,12 @@ extension LabelJoiner {
       self.resolvedIDs = resolvedIDs
     }
 
-    /// The bytes of every entry of `state`, counted from scratch.
+    /// The bytes of every entry of `state`, counted from scratch (a waiting impression's from
+    /// its contents, not from what it remembers of them).
     public init(counting state: PartitionState) {
-      impressions = state.pending.reduce(0) { $0 + $1.heldBytes }
+      impressions = state.pending.reduce(0) {
+        $0 + PendingImpression.heldBytes(of: $1.impression)
+      }
       earlyClicks = state.earlyClicks.reduce(0) { $0 + $1.heldBytes }
       resolvedIDs = state.resolved.reduce(0) { $0 + $1.heldBytes }
     }
@@ -49,12 +52,12 @@ extension LabelJoiner {
 }
 
 extension LabelJoiner.PendingImpression {
-  /// The memory it holds, estimated from its contents: 192 bytes for the entry (the event's
-  /// fields, the score, its slot in the partition's table and its deadline in the heap), the
-  /// UTF-8 bytes of its id and region, 64 bytes plus the name's and the value's UTF-8 bytes per
-  /// categorical feature, and 64 bytes plus the name's per numeric feature. It is at least the
-  /// size of its entry in the snapshot's joiner state.
-  public var heldBytes: Int {
+  /// The memory a pending `impression` holds, estimated from its contents: 192 bytes for the
+  /// entry (the event's fields, the score, its slot in the partition's table and its deadline in
+  /// the heap), the UTF-8 bytes of its id and region, 64 bytes plus the name's and the value's
+  /// UTF-8 bytes per categorical feature, and 64 bytes plus the name's per numeric feature. It
+  /// is at least the size of its entry in the snapshot's joiner state.
+  public static func heldBytes(of impression: Event) -> Int {
     var bytes = 192 + impression.id.utf8.count + (impression.region?.utf8.count ?? 0)
     for feature in impression.categorical {
       bytes += 64 + feature.name.utf8.count + feature.value.utf8.count

@@ -66,7 +66,12 @@ extension LabelJoiner {
   public struct PendingImpression: Sendable, Equatable {
     /// The impression; its `label` is true once its click came while it is held for release in
     /// impression order.
-    public var impression: Event
+    public var impression: Event {
+      didSet { heldBytes = Self.heldBytes(of: impression) }
+    }
+    /// The memory it holds (`heldBytes(of:)` of its impression), computed when the impression
+    /// is set: the joiner reads it as the impression arrives, waits and leaves, three times.
+    public private(set) var heldBytes: Int
     /// The event time after which, once the watermark passes it, it becomes a negative.
     public var deadlineMilliseconds: Int64
     /// Arrival order within the partition; breaks ties between equal deadlines.
@@ -87,6 +92,7 @@ extension LabelJoiner {
       clickDelayMilliseconds: Int64? = nil
     ) {
       self.impression = impression
+      heldBytes = Self.heldBytes(of: impression)
       self.deadlineMilliseconds = deadlineMilliseconds
       self.sequence = sequence
       self.score = score
