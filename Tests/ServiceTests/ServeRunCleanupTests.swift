@@ -47,4 +47,48 @@ import Testing
     let reconnecting = logged.withLock { $0 }.filter { $0.contains("Connection refused") }
     #expect(reconnecting.isEmpty, "\(reconnecting.prefix(2))")
   }
+
+  /// `bench serve`'s throughput run watches only its span: the pipeline must not keep every
+  /// trained impression's event time for it (work `serve` alone does not do), while a run that
+  /// measures freshness from the impressions gets them.
+  @Test func onlyARunThatWatchesTrainedImpressionsMakesThePipelineKeepThem() throws {
+    let folder = try TemporaryFolder.make("iak-serve-watch")
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    let lines = HostileInputTests.goodLines(count: 300).map {
+      String(decoding: $0, as: UTF8.self)
+    }
+    _ = try TestBackbone.pretrain(
+      lines: lines, settings: HostileInputTests.settings + ["backbone.until="], in: folder)
+    let context = CommandContext(
+      arguments: try ParsedArguments.parse([], options: []),
+      configuration: try HostileInputTests.configuration(),
+      logger: Logger(label: "bench", level: .error, sink: { _ in }),
+      metrics: MetricsRegistry(), shutdown: ShutdownSignal(), output: { _ in })
+    let cluster = try MockKafkaCluster.make(brokers: 1)
+    var trained: [Bool: Int] = [:]
+    for watches in [true, false] {
+      // A topic per run: a run's checkpoint folder is named after its topic.
+      let topic = "events-\(watches)"
+      try cluster.createTopic(topic, partitions: 1)
+      let producer = try KafkaProducer.make(
+        configuration: KafkaConfiguration(bootstrapServers: cluster.bootstrapServers))
+      for line in lines {
+        try producer.send(
+          OutgoingRecord(topic: topic, partition: 0, value: Array(line.utf8))
+        ) { _ in }
+      }
+      try producer.close()
+      let log = FreshnessLog(measuresProduceTime: true, watchesTrainedImpressions: watches)
+      let run = try ServeRun(
+        context: context, cluster: cluster, topic: topic, backbone: folder + "/bb",
+        overrides: [], freshness: log)
+      run.start()
+      _ = try run.waitUntilProcessed(lines.count, timeout: .seconds(60))
+      _ = try run.stop()
+      #expect(log.span.firstArrival != nil && log.span.lastProcessed != nil)
+      trained[watches] = log.recordCount(from: .impressionTrained)
+    }
+    #expect((trained[true] ?? 0) > 0, "\(trained)")
+    #expect(trained[false] == 0, "\(trained)")
+  }
 }

@@ -97,11 +97,20 @@ final class FreshnessLog: Sendable {
   /// Whether it also measures waits from the records' timestamps (costs a pair per
   /// distinct timestamp, so only benchmarks ask for it).
   let measuresProduceTime: Bool
+  /// Whether it measures from impressions' event times to the publication of kernels trained
+  /// on them (`Origin.impressionTrained`). The pipeline then keeps every trained impression's
+  /// time for it, which `serve` alone does not: a run whose throughput is the figure leaves it
+  /// out.
+  let watchesTrainedImpressions: Bool
 
   /// Creates an empty log keeping at most `limit` pairs per origin.
-  init(limit: Int = 1_000_000, measuresProduceTime: Bool = false) {
+  init(
+    limit: Int = 1_000_000, measuresProduceTime: Bool = false,
+    watchesTrainedImpressions: Bool = true
+  ) {
     self.limit = limit
     self.measuresProduceTime = measuresProduceTime
+    self.watchesTrainedImpressions = watchesTrainedImpressions
   }
 
   /// Records that `records` records waited `seconds` from `origin`.

@@ -184,7 +184,7 @@ struct ServeTool {
       health: service.health, restored: service.restored,
       offsetResetPolicy: service.offsetResetPolicy, watermarks: watermarks)
     responder.attach(loop)
-    if let observer {
+    if let observer, observer.watchesTrainedImpressions {
       service.pipeline.trainedImpressionSink = { observer.trainedImpressions(eventTimesMs: $0) }
     }
     // With a state topic other members may own a partition this process still holds: alerts

@@ -24,8 +24,13 @@ protocol TrainingObserver: Sendable {
   /// time (`Pipeline.trainedImpressionSink`); the next `published` publishes kernels trained on
   /// them.
   func trainedImpressions(eventTimesMs: [Int64])
+
+  /// Whether it wants `trainedImpressions(eventTimesMs:)`: the pipeline then keeps every trained
+  /// impression's event time for it, work `serve` alone does not do.
+  var watchesTrainedImpressions: Bool { get }
 }
 
 extension TrainingObserver {
   func trainedImpressions(eventTimesMs: [Int64]) {}
+  var watchesTrainedImpressions: Bool { true }
 }
