@@ -81,6 +81,43 @@ import Testing
     #expect(c == [3, 5, 9, 4, 7, 13])
   }
 
+  /// One-row products skip `cblas_sgemm`: without transposes they are the row loop's bits
+  /// (what a serving engine computes for the same row), and every way (transposed, beta 0 or
+  /// 1) they are the product, to float rounding of a sum of `k` terms.
+  @Test func oneRowProductsAreTheRowLoopsBitsAndTheProduct() {
+    let k = 37
+    let n = 70
+    let a = Self.values(count: k, seed: 7)
+    let b = Self.values(count: k * n, seed: 8)
+    // b as [k x n], and the same matrix stored transposed, [n x k].
+    let stored = (0..<n).flatMap { j in (0..<k).map { b[$0 * n + j] } }
+    let exact = (0..<n).map { j in
+      (0..<k).reduce(0.0) { $0 + Double(a[$1]) * Double(b[$1 * n + j]) }
+    }
+    var rowLoop = [Float](repeating: .nan, count: n)
+    rowLoop.withUnsafeMutableBufferPointer {
+      BLAS.multiplyRowByRow(m: 1, n: n, k: k, a, b, into: $0.baseAddress!)
+    }
+    for (transposeA, transposeB, beta) in [
+      (false, false, Float(0)), (true, false, 0), (false, true, 0), (true, true, 0),
+      (false, false, 1), (false, true, 1),
+    ] {
+      var c = [Float](repeating: beta == 0 ? .nan : 0.5, count: n)
+      c.withUnsafeMutableBufferPointer { out in
+        BLAS.multiply(
+          m: 1, n: n, k: k, a, transposeA: transposeA, transposeB ? stored : b,
+          transposeB: transposeB, into: out.baseAddress!, beta: beta)
+      }
+      let expected = exact.map { $0 + (beta == 0 ? 0 : 0.5) }
+      for j in 0..<n {
+        #expect(abs(Double(c[j]) - expected[j]) < 1e-5, "\(transposeA) \(transposeB) \(beta) \(j)")
+      }
+      if !transposeB && beta == 0 {
+        #expect(c.map(\.bitPattern) == rowLoop.map(\.bitPattern))
+      }
+    }
+  }
+
   @Test func batchCostsCoverEveryBatchSizeOfTheConfiguredModel() throws {
     let costs = try LearnerBenchmark.runBatchCosts(
       backbone: TrainerTests.backboneConfig,

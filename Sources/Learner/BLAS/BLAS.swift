@@ -12,7 +12,9 @@ enum BLAS {
   /// A product with `k == 1` and `beta == 0` (an outer product: the output layer's backward
   /// pass, and a one-row batch's weight gradients) is a plain loop: each output is one rounded
   /// product, the same bits `cblas_sgemm` gives, without its fixed cost (measured with
-  /// `iak-stream bench steps`: about 0.35 µs against 0.9 µs for `[1 x 1] x [1 x 64]`).
+  /// `iak-stream bench steps`: about 0.35 µs against 0.9 µs for `[1 x 1] x [1 x 64]`). A product
+  /// with `m == 1` (a one-row batch) is the row loop (`multiplyRowByRow`) or `cblas_sgemv`: its
+  /// bits are those of a one-row batch wherever it runs, as a batch of one is always one row.
   ///
   /// - Parameters:
   ///   - transposeA: use `a` stored as `[k x m]`.
@@ -32,6 +34,20 @@ enum BLAS {
     }
     if k == 1 && beta == 0 {
       outerProduct(m: m, n: n, a, b, into: c)
+      return
+    }
+    if m == 1 {
+      // One row (a batch of one): `cblas_sgemm` packs all of `b` for it, which costs more than
+      // the products (`bench steps`, batch 1: the frozen layers 13.4-14.9 us with it, 3.2-4.9
+      // us row by row). `a` is the same `k` floats transposed or not.
+      if !transposeB && beta == 0 {
+        multiplyRowByRow(m: 1, n: n, k: k, a, b, into: c)
+      } else {
+        // c = op(b)^T a: `b` is [n x k] (transposed) or [k x n].
+        cblas_sgemv(
+          CblasRowMajor, transposeB ? CblasNoTrans : CblasTrans, Int32(transposeB ? n : k),
+          Int32(transposeB ? k : n), 1, b, Int32(transposeB ? k : n), a, 1, beta, c, 1)
+      }
       return
     }
     let lda = transposeA ? m : k
