@@ -9,21 +9,31 @@ import Testing
 /// A `serve` run inside a longer process (as `bench serve` runs it) lets go of its Kafka
 /// clients when it stops: none of them goes on reconnecting to brokers that went away.
 @Suite struct ServeRunCleanupTests {
-  @Test func aStoppedServeRunLeavesNoKafkaClientReconnecting() async throws {
-    let folder = try TemporaryFolder.make("iak-serve-cleanup")
-    defer { try? FileManager.default.removeItem(atPath: folder) }
-    let lines = HostileInputTests.goodLines(count: 100).map {
+  /// `count` good event lines, a backbone pretrained on them (`folder/bb`), and the context a
+  /// `ServeRun` runs in, logging to `logger`.
+  static func backboneAndContext(lines count: Int, in folder: String, logger: Logger) throws
+    -> (lines: [String], context: CommandContext)
+  {
+    let lines = HostileInputTests.goodLines(count: count).map {
       String(decoding: $0, as: UTF8.self)
     }
     _ = try TestBackbone.pretrain(
       lines: lines, settings: HostileInputTests.settings + ["backbone.until="], in: folder)
-    let logged = Mutex<[String]>([])
     let context = CommandContext(
       arguments: try ParsedArguments.parse([], options: []),
-      configuration: try HostileInputTests.configuration(),
-      logger: Logger(
-        label: "bench", level: .info, sink: { line in logged.withLock { $0.append(line) } }),
+      configuration: try HostileInputTests.configuration(), logger: logger,
       metrics: MetricsRegistry(), shutdown: ShutdownSignal(), output: { _ in })
+    return (lines, context)
+  }
+
+  @Test func aStoppedServeRunLeavesNoKafkaClientReconnecting() async throws {
+    let folder = try TemporaryFolder.make("iak-serve-cleanup")
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    let logged = Mutex<[String]>([])
+    let (lines, context) = try Self.backboneAndContext(
+      lines: 100, in: folder,
+      logger: Logger(
+        label: "bench", level: .info, sink: { line in logged.withLock { $0.append(line) } }))
     do {
       let cluster = try MockKafkaCluster.make(brokers: 1)
       try cluster.createTopic("events", partitions: 1)
@@ -54,16 +64,8 @@ import Testing
   @Test func onlyARunThatWatchesTrainedImpressionsMakesThePipelineKeepThem() throws {
     let folder = try TemporaryFolder.make("iak-serve-watch")
     defer { try? FileManager.default.removeItem(atPath: folder) }
-    let lines = HostileInputTests.goodLines(count: 300).map {
-      String(decoding: $0, as: UTF8.self)
-    }
-    _ = try TestBackbone.pretrain(
-      lines: lines, settings: HostileInputTests.settings + ["backbone.until="], in: folder)
-    let context = CommandContext(
-      arguments: try ParsedArguments.parse([], options: []),
-      configuration: try HostileInputTests.configuration(),
-      logger: Logger(label: "bench", level: .error, sink: { _ in }),
-      metrics: MetricsRegistry(), shutdown: ShutdownSignal(), output: { _ in })
+    let (lines, context) = try Self.backboneAndContext(
+      lines: 300, in: folder, logger: Logger(label: "bench", level: .error, sink: { _ in }))
     let cluster = try MockKafkaCluster.make(brokers: 1)
     var trained: [Bool: Int] = [:]
     for watches in [true, false] {
