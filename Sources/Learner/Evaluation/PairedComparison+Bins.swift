@@ -47,14 +47,10 @@ extension PairedComparison {
     let keys = examples.keys
     var lowestKey = Int16.max
     var highestKey = Int16.min
-    var run = examples.runs.0
-    for _ in 0..<2 {
-      for position in run {
-        let key = keys[2 * position + scorer]
-        lowestKey = min(lowestKey, key)
-        highestKey = max(highestKey, key)
-      }
-      run = examples.runs.1
+    examples.forEachPosition { position in
+      let key = keys[2 * position + scorer]
+      lowestKey = min(lowestKey, key)
+      highestKey = max(highestKey, key)
     }
     guard lowestKey <= highestKey else { return body { _ in .nan } }
     let lowest = Int(lowestKey) & ~1
@@ -62,11 +58,7 @@ extension PairedComparison {
     return withUnsafeTemporaryAllocation(of: Int32.self, capacity: 2 * bins) { counts in
       // Per key: negatives in the bin at even keys, positives at odd ones.
       counts.initialize(repeating: 0)
-      run = examples.runs.0
-      for _ in 0..<2 {
-        for position in run { counts[Int(keys[2 * position + scorer]) - lowest] += 1 }
-        run = examples.runs.1
-      }
+      examples.forEachPosition { counts[Int(keys[2 * $0 + scorer]) - lowest] += 1 }
       return withUnsafeTemporaryAllocation(of: Double.self, capacity: 2 * bins) { values in
         // Only the keys counted are written, and only they are read.
         var negativesBelow = 0
