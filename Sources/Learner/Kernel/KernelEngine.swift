@@ -25,10 +25,18 @@ final class KernelEngine {
   private(set) var rows = 0
   /// `capacity` importance weights of the prepared batch's rows (`weighLoss`).
   let lossWeights: UnsafeMutablePointer<Float>
-  /// Whether the backbone's layers and the kernel's (in `prepare` and `score(with:)`) run each
-  /// row on its own (`BLAS.multiplyRowByRow`), so that a row's scores are the same bits whatever
-  /// else was prepared with it: the serving engines' way (`serving(backbone:config:capacity:)`).
+  /// Whether `score(with:)` and the backbone's logits of `prepare` run the layers above the
+  /// insertion point (and the kernel) on each row on its own (`BLAS.multiplyRowByRow`), so that
+  /// a row's scores are the same bits whatever else was prepared with it: the serving engines'
+  /// way (`serving(backbone:config:capacity:)`). The layers below the insertion point run that
+  /// way on every engine (`prepare`).
   let rowByRow: Bool
+  /// For each row of the batch being prepared, its slot in the frozen rows, or -1.
+  private let foundSlots: UnsafeMutablePointer<Int>
+  /// Rows `prepare` copied from frozen rows instead of computing them.
+  private(set) var reusedRows = 0
+  /// Rows `prepare` computed.
+  private(set) var computedRows = 0
   /// Whether the training steps on the prepared batch weigh each row's loss by `lossWeights`
   /// (a delayed-feedback mode); `prepare` clears it.
   private(set) var isLossWeighted = false
@@ -57,12 +65,15 @@ final class KernelEngine {
     self.kernelLogits.initialize(repeating: 0, count: max(1, capacity))
     self.lossWeights = .allocate(capacity: max(1, capacity))
     self.lossWeights.initialize(repeating: 1, count: max(1, capacity))
+    self.foundSlots = .allocate(capacity: max(1, capacity))
+    self.foundSlots.initialize(repeating: -1, count: max(1, capacity))
   }
 
   deinit {
     backboneLogits.deallocate()
     kernelLogits.deallocate()
     lossWeights.deallocate()
+    foundSlots.deallocate()
   }
 
   /// Largest batch.
@@ -76,16 +87,70 @@ final class KernelEngine {
 
   /// Embeds `examples` (at most `capacity`) and runs the frozen layers up to the insertion
   /// point, then scores them with the backbone alone into `backboneLogits`.
-  func prepare<Examples: Collection<Example>>(_ examples: Examples) {
-    rows = backbone.embed(examples, into: workspace)
-    backbone.forward(
-      rows: rows, fromLevel: 0, input: workspace.activations[0], workspace: workspace,
-      through: level, rowByRow: rowByRow)
+  ///
+  /// The layers below the insertion point run row by row (`BLAS.multiplyRowByRow`) on every
+  /// engine: a row's representation is then the bits a serving engine computes for that example
+  /// alone, so a row found in `frozen` (through its serving score's `frozenRow` ticket) is
+  /// copied instead of computed, and no bit of any kernel or score depends on which rows were
+  /// found. The layers above run over the whole batch as the engine's scores do (`rowByRow`),
+  /// so a kernel that changes nothing scores the backbone's bits. `reusedRows` and
+  /// `computedRows` count both kinds of row.
+  func prepare<Examples: Collection<Example>>(
+    _ examples: Examples, reusing frozen: FrozenRows? = nil
+  ) {
+    isLossWeighted = false
+    let count = min(examples.count, capacity)
+    var found = 0
+    if let frozen {
+      precondition(frozen.width == layout.width, "frozen rows of another width")
+      for (row, example) in zip(0..<count, examples) {
+        let slot = example.servingScore.flatMap { frozen.slot(of: $0.frozenRow) } ?? -1
+        foundSlots[row] = slot
+        if slot >= 0 { found += 1 }
+      }
+    }
+    if found == 0 {
+      rows = backbone.embed(examples, into: workspace)
+      runLayersBelowKernel(rows: rows)
+      computedRows += rows
+    } else {
+      rows = count
+      let width = layout.width
+      if found < count {
+        // The rows not found are computed together in the first rows, then moved to their
+        // places from the last down (a row only moves to a place at or after its own, and
+        // every row above it has already moved).
+        let missing = zip(0..<count, examples).filter { foundSlots[$0.0] < 0 }
+        let computed = backbone.embed(missing.lazy.map(\.1), into: workspace)
+        runLayersBelowKernel(rows: computed)
+        for index in stride(from: computed - 1, through: 0, by: -1) {
+          let row = missing[index].0
+          if row != index {
+            (representation + row * width).update(
+              from: representation + index * width, count: width)
+          }
+        }
+        computedRows += computed
+      }
+      for (row, example) in zip(0..<count, examples) {
+        workspace.labels[row] = example.label >= 0.5 ? 1 : 0
+        let slot = foundSlots[row]
+        if slot >= 0 { frozen!.copy(slot: slot, into: representation + row * width) }
+      }
+      reusedRows += found
+    }
     backbone.forward(
       rows: rows, fromLevel: level, input: representation, workspace: workspace,
       rowByRow: rowByRow)
     backboneLogits.update(from: workspace.logits, count: rows)
-    isLossWeighted = false
+  }
+
+  /// The layers below the insertion point on the first `rows` embedded rows, row by row, into
+  /// `representation`.
+  private func runLayersBelowKernel(rows: Int) {
+    backbone.forward(
+      rows: rows, fromLevel: 0, input: workspace.activations[0], workspace: workspace,
+      through: level, rowByRow: true)
   }
 
   /// Prepares one row from `input` (its representation and backbone logit, as `prepare` of

@@ -60,6 +60,10 @@ public final class LearnerMetrics: Sendable {
   /// `iak_training_step_duration_seconds`: wall time of one training step (a closed batch
   /// scored and trained with `train.steps_per_batch` optimiser steps), see `Trainer.stepDuration`.
   public let stepDuration: MetricFamily
+  /// `iak_training_frozen_rows_total{source}`: rows of closed batches whose frozen layers'
+  /// output was copied from their impression's serving score (`source="kept"`,
+  /// `train.frozen_rows`) or computed again (`source="computed"`).
+  public let frozenRows: MetricFamily
   /// Domains with their own `domain` label; the others are aggregated under `otherDomain`.
   public let maxDomains: Int
   /// The `domain` label value of the aggregated domains.
@@ -133,6 +137,11 @@ public final class LearnerMetrics: Sendable {
       "iak_training_step_duration_seconds",
       help: "Wall time of one training step (a closed batch scored and trained).",
       buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1])
+    frozenRows = registry.counter(
+      "iak_training_frozen_rows_total",
+      help: "Rows of closed batches whose frozen layers' output was kept from their serving "
+        + "score (source=\"kept\", train.frozen_rows) or computed again (source=\"computed\").",
+      labels: ["source"])
   }
 
   /// The families with a `domain` label.

@@ -52,6 +52,13 @@ public struct TrainConfig: Sendable, Equatable {
   /// `.fullFineTuning` mode tunes one backbone shared by every domain and always trains on one
   /// thread (`effectiveThreads`).
   public var threads: Int
+  /// Impressions whose frozen layers' output the trainer keeps from their serving score for
+  /// their batch (`train.frozen_rows`), 0 to keep none; default 65536. A batch copies the rows
+  /// it finds instead of running the frozen layers again, and computes the others: kernels are
+  /// the same bits either way (`FrozenRows`). A row stays until this many impressions were
+  /// scored after it, so it is found when its label closes a batch sooner than that. Each row
+  /// holds the representation's width plus 2 floats (about 16.5 MiB at 65536 and width 64).
+  public var frozenRows: Int
 
   /// Creates a configuration; see each property for its default.
   public init(
@@ -61,7 +68,7 @@ public struct TrainConfig: Sendable, Equatable {
     adamBeta1: Float = 0.9, adamBeta2: Float = 0.999, adamEpsilon: Float = 1e-8,
     mode: AdaptationMode = .kernel, activationMinExamples: Int = 100,
     evaluationWindow: Int = 10_000, proxyDecay: Float = 0.05,
-    delayedFeedback: DelayedFeedback? = nil, threads: Int = 1
+    delayedFeedback: DelayedFeedback? = nil, threads: Int = 1, frozenRows: Int = 65_536
   ) {
     self.batchMax = batchMax
     self.batchMaxWaitMs = batchMaxWaitMs
@@ -79,6 +86,7 @@ public struct TrainConfig: Sendable, Equatable {
     self.proxyDecay = proxyDecay
     self.delayedFeedback = delayedFeedback
     self.threads = threads
+    self.frozenRows = frozenRows
   }
 
   /// Checks that every setting is in range.
@@ -110,6 +118,9 @@ public struct TrainConfig: Sendable, Equatable {
           + "train.mode = kernel, not \(mode.rawValue)")
     }
     if threads < 1 { throw .invalidConfiguration("train.threads = \(threads): must be >= 1") }
+    if frozenRows < 0 {
+      throw .invalidConfiguration("train.frozen_rows = \(frozenRows): must be >= 0")
+    }
   }
 
   /// The threads that train batches: `threads`, except in `.fullFineTuning` mode, whose one

@@ -33,6 +33,11 @@ public final class Trainer {
   /// A one-row engine for scoring arriving impressions (`servingScore(for:)`), apart from the
   /// training engine's prepared batch.
   private let servingEngine: KernelEngine
+  /// The frozen layers' output of the impressions scored recently, for their batches
+  /// (`config.frozenRows`).
+  let frozenRows: FrozenRows
+  /// `frozenRowCounts` when `publish(to:)` last added them to the metrics.
+  var publishedFrozenRows = (reused: 0, computed: 0)
   /// The engines that close batches of several domains at once (`train.threads` > 1; nil on
   /// one thread); the first is `engine`.
   let workers: TrainingWorkers?
@@ -70,6 +75,7 @@ public final class Trainer {
     self.config = config
     self.engine = KernelEngine(backbone: backbone, config: kernelConfig, capacity: config.batchMax)
     self.servingEngine = KernelEngine.serving(backbone: backbone, config: kernelConfig, capacity: 1)
+    self.frozenRows = FrozenRows(width: engine.layout.width, capacity: config.frozenRows)
     let threads = config.effectiveThreads
     self.workers = threads > 1 ? TrainingWorkers(threads: threads, first: engine) : nil
     self.logger = logger
@@ -152,11 +158,23 @@ public final class Trainer {
       servingEngine.prepare(CollectionOfOne(once()))
     }
     let backboneLogit = servingEngine.backboneLogits[0]
+    // Kept before the stage scores: a stage may run other layers in the engine's workspace
+    // (`full_fine_tuning` embeds into it for its tuned copy).
+    let ticket = frozenRows.keep(servingEngine.representation)
     let kernelLogit =
       withState(domain) {
         stage.servingLogit(of: once, state: &$0, engine: servingEngine)
       } ?? stage.servingLogitWithoutState(of: once, engine: servingEngine)
-    return ServingScore(backboneLogit: backboneLogit, kernelLogit: kernelLogit, servesKernel: false)
+    return ServingScore(
+      backboneLogit: backboneLogit, kernelLogit: kernelLogit, servesKernel: false,
+      frozenRow: ticket)
+  }
+
+  /// How many rows of closed batches were copied from their serving scores' frozen rows
+  /// (`TrainConfig.frozenRows`), and how many had their frozen layers run again.
+  public var frozenRowCounts: (reused: Int, computed: Int) {
+    let engines = workers?.engines ?? [engine]
+    return engines.reduce((0, 0)) { ($0.0 + $1.reusedRows, $0.1 + $1.computedRows) }
   }
 
   /// A preparer of the serving scores' frozen part for another thread (`ServingPreparer`).
@@ -385,7 +403,7 @@ public final class Trainer {
     var loss: Float = 0
     if rows > 0 {
       let started = stepDuration == nil ? nil : ContinuousClock.now
-      engine.prepare(batch)
+      engine.prepare(batch, reusing: frozenRows)
       let delayedFraction = config.delayedFeedback.map {
         $0.delayedFraction(of: state.clickDelays)
       }

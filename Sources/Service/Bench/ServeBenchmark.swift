@@ -192,6 +192,7 @@ struct ServeBenchmark {
     let threadWallSeconds = (ContinuousClock.now - started).inSeconds
     context.print("end to end: \(samples.summary)")
     let outcome = try run.stop()
+    context.print(Self.frozenRowsLine(run.registry, configuration: context.configuration))
     let span = run.freshness.span
     guard let first = span.firstArrival, let last = span.lastProcessed else {
       throw UsageError("bench serve: serve processed no records from the mock topic")
@@ -201,6 +202,20 @@ struct ServeBenchmark {
       pipelineSeconds: (last - first).inSeconds,
       finalCheckpointSeconds: span.lastCheckpointSeconds, snapshots: outcome.snapshots,
       threadSeconds: threadSeconds, threadWallSeconds: threadWallSeconds)
+  }
+
+  /// How many rows of the run's closed batches copied their frozen layers' output from their
+  /// serving scores and how many computed it (`iak_training_frozen_rows_total`): the share
+  /// depends on how many impressions are scored while one waits for its label, against
+  /// `train.frozen_rows`.
+  static func frozenRowsLine(_ registry: MetricsRegistry, configuration: Configuration) -> String {
+    let family = LearnerMetrics(registry: registry).frozenRows
+    let kept = family.with("kept").value
+    let computed = family.with("computed").value
+    return String(
+      format: "end to end: %.0f batch rows kept their frozen layers' output from serving "
+        + "(%.1f%%), %.0f computed it again (train.frozen_rows = %@)", kept,
+      100 * kept / max(1, kept + computed), computed, configuration.string("train.frozen_rows"))
   }
 
   /// Where the end-to-end run's CPU went, per thread, against the learner alone: the work per

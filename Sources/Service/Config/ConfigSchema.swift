@@ -252,6 +252,12 @@ public enum ConfigSchema {
         + "consumer thread (processor count - 1, at least 1); full_fine_tuning always uses 1; "
         + "above 1, OpenBLAS runs one thread per call (train.blas_threads is then ignored)"),
     ConfigKey(
+      "train.frozen_rows", .integer(0...16_777_216), "65536",
+      "Impressions whose frozen layers' output is kept from their serving score for their "
+        + "batch, which then copies it instead of running those layers again (kernels are the "
+        + "same bits either way); a row is found while fewer impressions than this were scored "
+        + "after it; 0 keeps none; each row holds the representation's width plus 2 floats"),
+    ConfigKey(
       "train.auc_window", .integer(10...10_000_000), "10000",
       "Examples in the sliding prequential AUC window"),
     ConfigKey(

@@ -54,7 +54,7 @@ extension Configuration {
       evaluationWindow: train.aucWindow, proxyDecay: Float(train.proxyDecay),
       delayedFeedback: joinerConfiguration.isBiased
         ? DelayedFeedback(windowMs: joinerConfiguration.observationWindowMilliseconds) : nil,
-      threads: trainingThreads)
+      threads: trainingThreads, frozenRows: train.frozenRows)
   }
 
   /// The threads that train batches (`train.threads`; 0 means the cores left after the consumer

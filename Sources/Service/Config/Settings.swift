@@ -378,6 +378,8 @@ public struct Settings: Sendable {
     public var blasThreads: Int
     /// `train.threads` (0: the cores left after the consumer thread; see `trainingThreads`).
     public var threads: Int
+    /// `train.frozen_rows`.
+    public var frozenRows: Int
     /// `train.auc_window`.
     public var aucWindow: Int
     /// `train.proxy_decay`.
@@ -395,6 +397,7 @@ public struct Settings: Sendable {
       mode = reader.choice("train.mode", as: AdaptationMode.self)
       blasThreads = reader.int("train.blas_threads")
       threads = reader.int("train.threads")
+      frozenRows = reader.int("train.frozen_rows")
       aucWindow = reader.int("train.auc_window")
       proxyDecay = reader.double("train.proxy_decay")
     }

@@ -383,7 +383,7 @@ public final class Pipeline {
     }
     return ServingScore(
       backboneLogit: score.backboneLogit, kernelLogit: score.kernelLogit,
-      servesKernel: domain.map(isServing) ?? false)
+      servesKernel: domain.map(isServing) ?? false, frozenRow: score.frozenRow)
   }
 
   /// Whether `domain`'s kernel serves now: it exists and is active (`domain.min_examples`), no

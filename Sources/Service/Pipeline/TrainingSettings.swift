@@ -24,11 +24,12 @@ struct TrainingSettings: Equatable {
   ]
 
   /// Settings of the training sections that do not touch the streaming state: pretraining's
-  /// own, the backbone's folder (its sha256 is checked) and the BLAS and training thread counts.
+  /// own, the backbone's folder (its sha256 is checked), the BLAS and training thread counts and
+  /// the frozen rows kept (none changes a kernel's bits).
   static let ignoredKeys: Set<String> = [
     "backbone.dir", "backbone.epochs", "backbone.learning_rate", "backbone.batch_size",
     "backbone.validation_fraction", "backbone.refit", "backbone.seed", "backbone.until",
-    "train.blas_threads", "train.threads",
+    "train.blas_threads", "train.threads", "train.frozen_rows",
   ]
 
   /// The recorded settings by name.
