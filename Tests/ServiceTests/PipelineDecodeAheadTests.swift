@@ -149,6 +149,17 @@ import Testing
     }
     #expect(counted(ahead.metrics.render()) == counted(inPlace.metrics.render()))
     #expect(ahead.metrics.render().contains("iak_training_step_duration_seconds_count"))
+    // Impressions scored from an input prepared ahead keep their representation for their
+    // batch like those scored in place (the two runs' metrics are the same, above).
+    let rendered = ahead.metrics.render()
+    func frozenRows(_ source: String) -> Double? {
+      let prefix = "iak_training_frozen_rows_total{source=\"\(source)\"} "
+      return rendered.split(separator: "\n").first { $0.hasPrefix(prefix) }
+        .flatMap { Double($0.dropFirst(prefix.count)) }
+    }
+    let kept = try #require(frozenRows("kept"), "\(rendered)")
+    #expect(kept > 300, "rows of closed batches kept from their serving scores")
+    #expect(frozenRows("computed") != nil)
     let decoded = records.count - refused.count
     #expect(ahead.metrics.render().contains("iak_events_decoded_total \(decoded)"))
 

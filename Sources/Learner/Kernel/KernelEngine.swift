@@ -93,11 +93,12 @@ final class KernelEngine {
   /// alone, so a row found in `frozen` (through its serving score's `frozenRow` ticket) is
   /// copied instead of computed, and no bit of any kernel or score depends on which rows were
   /// found. The layers above run over the whole batch as the engine's scores do (`rowByRow`),
-  /// so a kernel that changes nothing scores the backbone's bits. `reusedRows` and
-  /// `computedRows` count both kinds of row.
+  /// so a kernel that changes nothing scores the backbone's bits. Returns how many rows were
+  /// found (kept) and how many computed; `reusedRows` and `computedRows` add them up.
+  @discardableResult
   func prepare<Examples: Collection<Example>>(
     _ examples: Examples, reusing frozen: FrozenRows? = nil
-  ) {
+  ) -> (kept: Int, computed: Int) {
     isLossWeighted = false
     let count = min(examples.count, capacity)
     var found = 0
@@ -143,6 +144,7 @@ final class KernelEngine {
       rows: rows, fromLevel: level, input: representation, workspace: workspace,
       rowByRow: rowByRow)
     backboneLogits.update(from: workspace.logits, count: rows)
+    return (found, rows - found)
   }
 
   /// The layers below the insertion point on the first `rows` embedded rows, row by row, into

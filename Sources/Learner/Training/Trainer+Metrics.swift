@@ -11,8 +11,6 @@ extension Trainer {
   /// changed (see `LearnerMetrics`). A domain that enters the labelled set is written whether or
   /// not it is in `domains`.
   ///
-  /// It also adds to `metrics.frozenRows` the batch rows kept or computed since its last call.
-  ///
   /// AUCs are computed here (a sort of the window per domain), so call it at the metrics
   /// interval, not per batch.
   public func publish(
@@ -47,11 +45,6 @@ extension Trainer {
         of: others.sorted(), to: metrics, isServing: serving, isNew: before.others.isEmpty)
     }
     metrics.otherDomains.with().set(Double(others.count))
-    let rows = frozenRowCounts
-    metrics.frozenRows.with("kept").increment(by: Double(rows.reused - publishedFrozenRows.reused))
-    metrics.frozenRows.with("computed").increment(
-      by: Double(rows.computed - publishedFrozenRows.computed))
-    publishedFrozenRows = rows
   }
 
   /// The models of the quality series and the meter of each in `evaluation`.

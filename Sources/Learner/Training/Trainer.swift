@@ -36,8 +36,6 @@ public final class Trainer {
   /// The frozen layers' output of the impressions scored recently, for their batches
   /// (`config.frozenRows`).
   let frozenRows: FrozenRows
-  /// `frozenRowCounts` when `publish(to:)` last added them to the metrics.
-  var publishedFrozenRows = (reused: 0, computed: 0)
   /// The engines that close batches of several domains at once (`train.threads` > 1; nil on
   /// one thread); the first is `engine`.
   let workers: TrainingWorkers?
@@ -59,6 +57,10 @@ public final class Trainer {
   /// When set, every closed batch's wall time (scoring, proxies and its optimiser steps) is
   /// observed here, e.g. `LearnerMetrics.stepDuration`; the kernels do not depend on it.
   public var stepDuration: Metric?
+  /// When set, every closed batch adds its rows that copied their frozen layers' output kept
+  /// from their serving scores to `kept`, and the others to `computed` (e.g.
+  /// `LearnerMetrics.frozenRows`).
+  public var frozenRowCounters: (kept: Metric, computed: Metric)?
 
   /// Creates a trainer with no domain yet.
   ///
@@ -403,7 +405,11 @@ public final class Trainer {
     var loss: Float = 0
     if rows > 0 {
       let started = stepDuration == nil ? nil : ContinuousClock.now
-      engine.prepare(batch, reusing: frozenRows)
+      let prepared = engine.prepare(batch, reusing: frozenRows)
+      if let counters = frozenRowCounters {
+        counters.kept.increment(by: Double(prepared.kept))
+        counters.computed.increment(by: Double(prepared.computed))
+      }
       let delayedFraction = config.delayedFeedback.map {
         $0.delayedFraction(of: state.clickDelays)
       }

@@ -450,6 +450,7 @@ extension Pipeline {
     backboneSHA256 = target.backboneSHA256
     backboneDirectory = target.backboneDirectory
     newTrainer.stepDuration = quality?.stepDuration.with()
+    newTrainer.frozenRowCounters = trainer.frozenRowCounters
     trainer = newTrainer
     assembler = ExampleAssembler(backbone: loaded.config)
     drift = newDrift

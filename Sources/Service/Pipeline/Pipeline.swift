@@ -208,6 +208,9 @@ public final class Pipeline {
       LearnerMetrics(registry: $0, maxDomains: configuration.settings.metrics.maxDomains)
     }
     trainer.stepDuration = quality?.stepDuration.with()
+    trainer.frozenRowCounters = quality.map {
+      (kept: $0.frozenRows.with("kept"), computed: $0.frozenRows.with("computed"))
+    }
   }
 
   deinit { backgroundRebase?.cancel() }
