@@ -69,8 +69,9 @@ import Testing
 
 extension ServingPreparerTests {
   /// Each element of the row-by-row product is its ordered sum of rounded products, in the
-  /// 32-column register blocks and in the columns after them alike: the Swift loop, and the
-  /// one `multiplyRowByRow` runs on this CPU (the AVX2 loop in C where it has AVX2).
+  /// 32-column register blocks and in the columns after them alike, in rows taken two at a
+  /// time and in an odd last row: the Swift loop, and the one `multiplyRowByRow` runs on this
+  /// CPU (the AVX2 loop in C where it has AVX2).
   @Test func rowByRowProductIsEachElementsOrderedSum() {
     typealias Product = (
       Int, Int, Int, UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>
@@ -84,7 +85,7 @@ extension ServingPreparerTests {
     ]
     let shapes = [
       (1, 1, 1), (3, 7, 5), (2, 32, 9), (5, 40, 112), (4, 128, 112), (1, 64, 128), (2, 16, 64),
-      (3, 47, 8),
+      (3, 47, 8), (4, 71, 13), (6, 33, 3),
     ]
     for (m, n, k) in shapes {
       let a = SmallBatchPassTests.values(count: m * k, seed: UInt64(n), scale: 2)
