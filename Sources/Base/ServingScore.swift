@@ -12,26 +12,21 @@ public struct ServingScore: Sendable, Equatable {
   public var kernelLogit: Float
   /// Whether the kernel was serving at that moment.
   public var servesKernel: Bool
-  /// The ticket that finds the frozen layers' output for this impression where its trainer
-  /// kept it when scoring it (`Trainer.servingScore`), so that training need not run them again;
-  /// 0 for none. Not part of the score: scores are equal whatever their tickets, and neither
-  /// snapshots nor hand-overs keep it (a row not found is computed again, to the same bits).
-  public var frozenRow: UInt64
+  /// The ticket to the frozen layers' output its trainer kept when scoring it
+  /// (`Trainer.servingScore`), which the joiner hands to the impression's training copies. Not
+  /// part of the score (`FrozenRowTicket` never tells two apart); neither snapshots nor
+  /// hand-overs keep it, and a row not found is computed again, to the same bits.
+  public var frozenRow: FrozenRowTicket
 
   /// Creates a score.
   public init(
-    backboneLogit: Float, kernelLogit: Float, servesKernel: Bool, frozenRow: UInt64 = 0
+    backboneLogit: Float, kernelLogit: Float, servesKernel: Bool,
+    frozenRow: FrozenRowTicket = .none
   ) {
     self.backboneLogit = backboneLogit
     self.kernelLogit = kernelLogit
     self.servesKernel = servesKernel
     self.frozenRow = frozenRow
-  }
-
-  /// Whether the two scores are the same, whatever their `frozenRow` tickets.
-  public static func == (lhs: ServingScore, rhs: ServingScore) -> Bool {
-    lhs.backboneLogit == rhs.backboneLogit && lhs.kernelLogit == rhs.kernelLogit
-      && lhs.servesKernel == rhs.servesKernel
   }
 
   /// The logit that was served: the kernel's while it was serving, else the backbone's.

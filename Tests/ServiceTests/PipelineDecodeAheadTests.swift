@@ -38,11 +38,14 @@ import Testing
   }
 
   static func pipeline(
-    deadLetterTopic: String, producer: KafkaProducer, backbone: Backbone
+    deadLetterTopic: String, producer: KafkaProducer, backbone: Backbone,
+    overrides: [String] = []
   ) throws -> Run {
     let metrics = MetricsRegistry()
+    var configuration = try HostileInputTests.configuration()
+    for setting in overrides { try configuration.apply(override: setting) }
     let pipeline = try Pipeline(
-      configuration: try HostileInputTests.configuration(), backbone: backbone,
+      configuration: configuration, backbone: backbone,
       backboneSHA256: "bb", store: nil, publisher: nil, alertEmitter: nil,
       deadLetters: DeadLetterWriter(
         producer: producer, topic: deadLetterTopic, logger: .disabled, metrics: metrics),
@@ -215,5 +218,43 @@ import Testing
     #expect(
       SafeTensors(tensors: ahead.pipeline.stateTensors()).encoded()
         == SafeTensors(tensors: inPlace.pipeline.stateTensors()).encoded())
+  }
+}
+
+extension PipelineDecodeAheadTests {
+  /// Whether a batch copies its impressions' frozen layers' output kept from their serving
+  /// scores (`train.frozen_rows`) or computes it, the pipeline's whole state comes out the same
+  /// bytes: in `wait` mode and in a delayed-feedback mode, whose training copies carry the
+  /// ticket without a score.
+  @Test(arguments: ["wait", "fake_negative"])
+  func keptAndComputedFrozenRowsGiveTheSameState(labelMode: String) throws {
+    let records = Self.records()
+    let cluster = try MockKafkaCluster.make()
+    try cluster.createTopic("dead-kept", partitions: 1)
+    try cluster.createTopic("dead-computed", partitions: 1)
+    let producer = try KafkaProducer.make(
+      configuration: KafkaConfiguration(bootstrapServers: cluster.bootstrapServers))
+    let backbone = try Backbone(
+      config: BackboneConfig(fields: ["user", "item"], buckets: 512, hiddenSizes: [40, 36]),
+      seed: 3)
+    var states: [[UInt8]] = []
+    var kept: [Double] = []
+    for (topic, rows) in [("dead-kept", "65536"), ("dead-computed", "0")] {
+      let run = try Self.pipeline(
+        deadLetterTopic: topic, producer: producer, backbone: backbone,
+        overrides: ["train.frozen_rows=\(rows)", "label.mode=\(labelMode)"])
+      for start in stride(from: 0, to: records.count, by: 100) {
+        try run.pipeline.process(Array(records[start..<min(start + 100, records.count)]))
+      }
+      #expect(run.pipeline.counts.examples > 400)
+      states.append(SafeTensors(tensors: run.pipeline.stateTensors()).encoded())
+      let prefix = "iak_training_frozen_rows_total{source=\"kept\"} "
+      kept.append(
+        run.metrics.render().split(separator: "\n").first { $0.hasPrefix(prefix) }
+          .flatMap { Double($0.dropFirst(prefix.count)) } ?? -1)
+    }
+    try producer.close()
+    #expect(kept[0] > 300 && kept[1] == 0, "rows kept: \(kept)")
+    #expect(states[0] == states[1], "\(labelMode): the state depends on the rows kept")
   }
 }

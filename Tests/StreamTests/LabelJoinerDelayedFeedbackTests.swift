@@ -153,3 +153,32 @@ import Testing
     #expect(run(&joiner, [impression("z", 2_101)]) == ["a:1:both:clicked+250@2001"])
   }
 }
+
+extension LabelJoinerDelayedFeedbackTests {
+  /// Every copy of an impression, the training copies of a delayed-feedback mode too (which
+  /// carry no score), carries the ticket to the frozen layers' output its score was given, so
+  /// its batch can copy them (`FrozenRowTicket`).
+  @Test(arguments: [LabelJoiner.Mode.wait, .fakeNegative, .esDFM])
+  func everyCopyCarriesItsImpressionsFrozenRowTicket(mode: LabelJoiner.Mode) {
+    var joiner = LabelJoiner(configuration: Self.configuration(mode, window: 200))
+    var output: [LabelJoiner.LabelledExample] = []
+    let events = [
+      impression("a", 1_000), impression("b", 1_100), click("a", 1_150), impression("c", 1_300),
+      click("b", 1_500), click("c", 1_350), impression("d", 3_000), impression("e", 4_500),
+    ]
+    for event in events {
+      var score = Self.score
+      if event.kind == .impression {
+        score.frozenRow = FrozenRowTicket(UInt64(Character(event.id).asciiValue!))
+      }
+      joiner.process(event, partition: 0, score: score, into: &output)
+    }
+    #expect(output.count >= 4, "\(mode): \(output.map { Self.describe($0) })")
+    #expect(output.contains { !$0.use.evaluates } == (mode != .wait))
+    for example in output {
+      #expect(
+        example.frozenRow.value == UInt64(Character(example.impression.id).asciiValue!),
+        "\(mode): \(Self.describe(example))")
+    }
+  }
+}

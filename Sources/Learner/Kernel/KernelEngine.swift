@@ -5,7 +5,8 @@ import Foundation
 ///
 /// A batch is `prepare`d once: the frozen layers up to the insertion point run a single time,
 /// and every later pass (backbone score, kernel score, each training step) continues from the
-/// stored `h`. No pass allocates.
+/// stored `h`. No pass allocates, but for `prepare` of a batch mixing rows found in the frozen
+/// rows and rows computed (the list of the computed ones).
 final class KernelEngine {
   /// The frozen backbone.
   let backbone: Backbone
@@ -34,7 +35,7 @@ final class KernelEngine {
   /// For each row of the batch being prepared, its slot in the frozen rows, or -1.
   private let foundSlots: UnsafeMutablePointer<Int>
   /// Rows `prepare` copied from frozen rows instead of computing them.
-  private(set) var reusedRows = 0
+  private(set) var keptRows = 0
   /// Rows `prepare` computed.
   private(set) var computedRows = 0
   /// Whether the training steps on the prepared batch weigh each row's loss by `lossWeights`
@@ -90,11 +91,11 @@ final class KernelEngine {
   ///
   /// The layers below the insertion point run row by row (`BLAS.multiplyRowByRow`) on every
   /// engine: a row's representation is then the bits a serving engine computes for that example
-  /// alone, so a row found in `frozen` (through its serving score's `frozenRow` ticket) is
+  /// alone, so a row found in `frozen` (through the example's `frozenRow` ticket) is
   /// copied instead of computed, and no bit of any kernel or score depends on which rows were
   /// found. The layers above run over the whole batch as the engine's scores do (`rowByRow`),
   /// so a kernel that changes nothing scores the backbone's bits. Returns how many rows were
-  /// found (kept) and how many computed; `reusedRows` and `computedRows` add them up.
+  /// found (kept) and how many computed; `keptRows` and `computedRows` add them up.
   @discardableResult
   func prepare<Examples: Collection<Example>>(
     _ examples: Examples, reusing frozen: FrozenRows? = nil
@@ -105,7 +106,7 @@ final class KernelEngine {
     if let frozen {
       precondition(frozen.width == layout.width, "frozen rows of another width")
       for (row, example) in zip(0..<count, examples) {
-        let slot = example.servingScore.flatMap { frozen.slot(of: $0.frozenRow) } ?? -1
+        let slot = frozen.slot(of: example.frozenRow) ?? -1
         foundSlots[row] = slot
         if slot >= 0 { found += 1 }
       }
@@ -138,7 +139,7 @@ final class KernelEngine {
         let slot = foundSlots[row]
         if slot >= 0 { frozen!.copy(slot: slot, into: representation + row * width) }
       }
-      reusedRows += found
+      keptRows += found
     }
     backbone.forward(
       rows: rows, fromLevel: level, input: representation, workspace: workspace,

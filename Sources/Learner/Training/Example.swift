@@ -33,6 +33,10 @@ public struct Example: Sendable, Equatable {
   /// Whether this positive training copy corrects a provisional negative of its impression (a
   /// fake negative: its click came after the observation window).
   public var correctsProvisional: Bool
+  /// The ticket to its impression's frozen layers' output, kept when it was scored
+  /// (`ServingScore.frozenRow`), which its batch copies when it still finds it; `.none` makes
+  /// the batch compute it. Never tells two examples apart (`FrozenRowTicket`).
+  public var frozenRow: FrozenRowTicket = .none
 
   /// Creates an example.
   public init(

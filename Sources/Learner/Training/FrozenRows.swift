@@ -15,7 +15,8 @@ import Synchronization
 /// is computed again. A ticket holds the ring's number in the process and the row's sequence in
 /// it, so no ticket ever finds another impression's row.
 ///
-/// Memory: `capacity` x width floats and one stamp per slot, allocated at the first row kept. Not thread-safe: one trainer owns it; training threads read it while the trainer waits.
+/// Memory: `capacity` x width floats and one stamp per slot, allocated at the first row kept.
+/// Not thread-safe: one trainer owns it; training threads read it while the trainer waits.
 final class FrozenRows {
   /// Floats in a representation.
   let width: Int
@@ -24,9 +25,9 @@ final class FrozenRows {
   private var representations: UnsafeMutablePointer<Float>?
   private var stamps: UnsafeMutablePointer<UInt64>?
 
-  /// This ring's number in the process, in a ticket's top 24 bits; a new one when `sequence`
-  /// runs out.
-  private var ring: UInt64
+  /// This ring's number in the process, in a ticket's top 24 bits, taken at the first row kept
+  /// (a trainer that never scores takes none); a new one when `sequence` runs out.
+  private var ring: UInt64 = 0
   /// Rows kept under `ring`, in a ticket's low 40 bits; a row's slot is its sequence modulo
   /// `capacity`.
   private var sequence: UInt64 = 0
@@ -45,7 +46,6 @@ final class FrozenRows {
     precondition(width > 0 && capacity >= 0, "a ring of \(capacity) rows of \(width) floats")
     self.width = width
     self.capacity = capacity
-    self.ring = Self.newRing()
   }
 
   deinit {
@@ -61,8 +61,8 @@ final class FrozenRows {
 
   /// Keeps `representation` (`width` floats) and returns the ticket that finds it; 0 (no
   /// ticket) when the ring keeps nothing.
-  func keep(_ representation: UnsafePointer<Float>) -> UInt64 {
-    guard capacity > 0 else { return 0 }
+  func keep(_ representation: UnsafePointer<Float>) -> FrozenRowTicket {
+    guard capacity > 0 else { return .none }
     if stamps == nil { allocate() }
     sequence += 1
     if sequence == 1 << Self.sequenceBits {
@@ -73,7 +73,7 @@ final class FrozenRows {
     let slot = Int(sequence % UInt64(capacity))
     (representations! + slot * width).update(from: representation, count: width)
     stamps![slot] = ticket
-    return ticket
+    return FrozenRowTicket(ticket)
   }
 
   /// Copies the row in `slot` (`slot(of:)`) into `representation`. Reads only, so several
@@ -83,13 +83,15 @@ final class FrozenRows {
   }
 
   /// The slot still holding `ticket`'s row, if any.
-  func slot(of ticket: UInt64) -> Int? {
+  func slot(of ticket: FrozenRowTicket) -> Int? {
+    let ticket = ticket.value
     guard ticket != 0, capacity > 0, let stamps else { return nil }
     let slot = Int((ticket & (1 << Self.sequenceBits - 1)) % UInt64(capacity))
     return stamps[slot] == ticket ? slot : nil
   }
 
   private func allocate() {
+    ring = Self.newRing()
     representations = .allocate(capacity: capacity * width)
     representations!.initialize(repeating: 0, count: capacity * width)
     stamps = .allocate(capacity: capacity)

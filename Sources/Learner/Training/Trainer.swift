@@ -174,9 +174,9 @@ public final class Trainer {
 
   /// How many rows of closed batches were copied from their serving scores' frozen rows
   /// (`TrainConfig.frozenRows`), and how many had their frozen layers run again.
-  public var frozenRowCounts: (reused: Int, computed: Int) {
+  public var frozenRowCounts: (kept: Int, computed: Int) {
     let engines = workers?.engines ?? [engine]
-    return engines.reduce((0, 0)) { ($0.0 + $1.reusedRows, $0.1 + $1.computedRows) }
+    return engines.reduce((0, 0)) { ($0.0 + $1.keptRows, $0.1 + $1.computedRows) }
   }
 
   /// A preparer of the serving scores' frozen part for another thread (`ServingPreparer`).

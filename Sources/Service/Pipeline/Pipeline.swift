@@ -459,6 +459,7 @@ public final class Pipeline {
       learnerExample.use = example.use
       learnerExample.clickDelayMs = example.clickDelayMilliseconds
       learnerExample.correctsProvisional = example.correctsProvisional
+      learnerExample.frozenRow = example.frozenRow
       if trainedImpressionSink != nil && example.use.trains && !example.correctsProvisional {
         untrainedImpressionTimes[domain, default: []].append(example.impression.timeMilliseconds)
       }

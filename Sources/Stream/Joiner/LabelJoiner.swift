@@ -157,12 +157,16 @@ public struct LabelJoiner: Sendable {
     /// Whether this positive training copy corrects a provisional negative sent earlier (a
     /// fake negative).
     public var correctsProvisional: Bool
+    /// The ticket to the impression's frozen layers' output (`ServingScore.frozenRow`), on
+    /// every copy, the training copies of a delayed-feedback mode too.
+    public var frozenRow: FrozenRowTicket
 
     /// Creates a labelled example.
     public init(
       impression: Event, label: Bool, outcome: Outcome, emittedAtMilliseconds: Int64,
       partition: Int32 = 0, score: ServingScore? = nil, use: ExampleUse = .trainAndEvaluate,
-      clickDelayMilliseconds: Int64? = nil, correctsProvisional: Bool = false
+      clickDelayMilliseconds: Int64? = nil, correctsProvisional: Bool = false,
+      frozenRow: FrozenRowTicket? = nil
     ) {
       self.impression = impression
       self.label = label
@@ -173,6 +177,7 @@ public struct LabelJoiner: Sendable {
       self.use = use
       self.clickDelayMilliseconds = clickDelayMilliseconds
       self.correctsProvisional = correctsProvisional
+      self.frozenRow = frozenRow ?? score?.frozenRow ?? .none
     }
   }
 
@@ -466,7 +471,7 @@ public struct LabelJoiner: Sendable {
   ) {
     emit(
       waiting.impression, label: false, outcome: .provisional, score: nil, use: .train,
-      output: &output)
+      frozenRow: waiting.score?.frozenRow, output: &output)
     waiting.isProvisional = true
     waiting.deadlineMilliseconds = finalDeadline(of: waiting)
   }
@@ -485,7 +490,8 @@ public struct LabelJoiner: Sendable {
     }
     emit(
       waiting.impression, label: true, outcome: .clicked, score: nil, use: .train,
-      clickDelayMilliseconds: delayMilliseconds, counted: false, output: &output)
+      clickDelayMilliseconds: delayMilliseconds, counted: false,
+      frozenRow: waiting.score?.frozenRow, output: &output)
     output[output.count - 1].correctsProvisional = waiting.isProvisional
   }
 
@@ -640,12 +646,13 @@ public struct LabelJoiner: Sendable {
   private mutating func emit(
     _ impression: consuming Event, label: Bool, outcome: Outcome, score: ServingScore?,
     use: ExampleUse = .trainAndEvaluate, clickDelayMilliseconds: Int64? = nil,
-    counted: Bool = true, output: inout [LabelledExample]
+    counted: Bool = true, frozenRow: FrozenRowTicket? = nil, output: inout [LabelledExample]
   ) {
     output.append(
       LabelledExample(
         impression: consume impression, label: label, outcome: outcome, emittedAtMilliseconds: 0,
-        score: score, use: use, clickDelayMilliseconds: clickDelayMilliseconds))
+        score: score, use: use, clickDelayMilliseconds: clickDelayMilliseconds,
+        frozenRow: frozenRow))
     guard counted else { return }
     if let clickDelayMilliseconds {
       metrics?.clickDelay.observe(Double(clickDelayMilliseconds) / 1_000)

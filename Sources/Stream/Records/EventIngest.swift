@@ -28,6 +28,8 @@ public struct EventIngest {
     public var clickDelayMilliseconds: Int64? = nil
     /// Whether this positive training copy corrects a provisional negative (a fake negative).
     public var correctsProvisional = false
+    /// The ticket to the impression's frozen layers' output (`FrozenRowTicket`).
+    public var frozenRow = FrozenRowTicket.none
   }
 
   /// The decoder the bytes-taking `ingest(_:partition:into:)` reads values with. It is
@@ -142,7 +144,7 @@ public struct EventIngest {
           route: router.route(example.impression), partition: example.partition,
           score: example.score, use: example.use,
           clickDelayMilliseconds: example.clickDelayMilliseconds,
-          correctsProvisional: example.correctsProvisional))
+          correctsProvisional: example.correctsProvisional, frozenRow: example.frozenRow))
     }
     labelled.removeAll(keepingCapacity: true)
   }
