@@ -50,8 +50,11 @@ extension Backbone {
       let scaled = (raw - numericMean[numeric]) * numericScale[numeric]
       line[numericBase + numeric] = scaled.isFinite ? scaled : 0
     }
-    workspace.labels[row] = example.label >= 0.5 ? 1 : 0
+    workspace.labels[row] = Self.label(of: example)
   }
+
+  /// The 0/1 label of `example` as training reads it.
+  static func label(of example: Example) -> Float { example.label >= 0.5 ? 1 : 0 }
 
   /// Runs layers `level + 1` through `lastLayer` (1-based; `L + 1` is the output layer) on
   /// `rows` rows, reading layer `level + 1`'s input from `input` and writing each layer's output

@@ -5,8 +5,7 @@ import Foundation
 ///
 /// A batch is `prepare`d once: the frozen layers up to the insertion point run a single time,
 /// and every later pass (backbone score, kernel score, each training step) continues from the
-/// stored `h`. No pass allocates, but for `prepare` of a batch mixing rows found in the frozen
-/// rows and rows computed (the list of the computed ones).
+/// stored `h`. No pass allocates.
 final class KernelEngine {
   /// The frozen backbone.
   let backbone: Backbone
@@ -34,6 +33,8 @@ final class KernelEngine {
   let rowByRow: Bool
   /// For each row of the batch being prepared, its slot in the frozen rows, or -1.
   private let foundSlots: UnsafeMutablePointer<Int>
+  /// The rows of the batch being prepared that were not found, in order.
+  private let computedRowIndices: UnsafeMutablePointer<Int>
   /// Rows `prepare` copied from frozen rows instead of computing them.
   private(set) var keptRows = 0
   /// Rows `prepare` computed.
@@ -68,6 +69,8 @@ final class KernelEngine {
     self.lossWeights.initialize(repeating: 1, count: max(1, capacity))
     self.foundSlots = .allocate(capacity: max(1, capacity))
     self.foundSlots.initialize(repeating: -1, count: max(1, capacity))
+    self.computedRowIndices = .allocate(capacity: max(1, capacity))
+    self.computedRowIndices.initialize(repeating: 0, count: max(1, capacity))
   }
 
   deinit {
@@ -75,6 +78,7 @@ final class KernelEngine {
     kernelLogits.deallocate()
     lossWeights.deallocate()
     foundSlots.deallocate()
+    computedRowIndices.deallocate()
   }
 
   /// Largest batch.
@@ -97,7 +101,7 @@ final class KernelEngine {
   /// so a kernel that changes nothing scores the backbone's bits. Returns how many rows were
   /// found (kept) and how many computed; `keptRows` and `computedRows` add them up.
   @discardableResult
-  func prepare<Examples: Collection<Example>>(
+  func prepare<Examples: RandomAccessCollection<Example>>(
     _ examples: Examples, reusing frozen: FrozenRows? = nil
   ) -> (kept: Int, computed: Int) {
     isLossWeighted = false
@@ -111,22 +115,26 @@ final class KernelEngine {
         if slot >= 0 { found += 1 }
       }
     }
-    if found == 0 {
-      rows = backbone.embed(examples, into: workspace)
-      runLayersBelowKernel(rows: rows)
-      computedRows += rows
-    } else {
+    if let frozen, found > 0 {
       rows = count
       let width = layout.width
       if found < count {
         // The rows not found are computed together in the first rows, then moved to their
         // places from the last down (a row only moves to a place at or after its own, and
         // every row above it has already moved).
-        let missing = zip(0..<count, examples).filter { foundSlots[$0.0] < 0 }
-        let computed = backbone.embed(missing.lazy.map(\.1), into: workspace)
+        var computed = 0
+        for row in 0..<count where foundSlots[row] < 0 {
+          computedRowIndices[computed] = row
+          computed += 1
+        }
+        let first = examples.startIndex
+        let missing = UnsafeBufferPointer(start: computedRowIndices, count: computed).lazy.map {
+          examples[examples.index(first, offsetBy: $0)]
+        }
+        backbone.embed(missing, into: workspace)
         runLayersBelowKernel(rows: computed)
         for index in stride(from: computed - 1, through: 0, by: -1) {
-          let row = missing[index].0
+          let row = computedRowIndices[index]
           if row != index {
             (representation + row * width).update(
               from: representation + index * width, count: width)
@@ -135,11 +143,15 @@ final class KernelEngine {
         computedRows += computed
       }
       for (row, example) in zip(0..<count, examples) {
-        workspace.labels[row] = example.label >= 0.5 ? 1 : 0
+        workspace.labels[row] = Backbone.label(of: example)
         let slot = foundSlots[row]
-        if slot >= 0 { frozen!.copy(slot: slot, into: representation + row * width) }
+        if slot >= 0 { frozen.copy(slot: slot, into: representation + row * width) }
       }
       keptRows += found
+    } else {
+      rows = backbone.embed(examples, into: workspace)
+      runLayersBelowKernel(rows: rows)
+      computedRows += rows
     }
     backbone.forward(
       rows: rows, fromLevel: level, input: representation, workspace: workspace,

@@ -381,12 +381,11 @@ public final class Pipeline {
     -> ServingScore
   {
     let domain = ingest.knownDomain(of: impression)?.description
-    let score = trainer.servingScore(in: domain ?? "", input: input) {
+    var score = trainer.servingScore(in: domain ?? "", input: input) {
       assembler.example(for: impression, label: false, domain: domain ?? "", lane: lane)
     }
-    return ServingScore(
-      backboneLogit: score.backboneLogit, kernelLogit: score.kernelLogit,
-      servesKernel: domain.map(isServing) ?? false, frozenRow: score.frozenRow)
+    score.servesKernel = domain.map(isServing) ?? false
+    return score
   }
 
   /// Whether `domain`'s kernel serves now: it exists and is active (`domain.min_examples`), no
