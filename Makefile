@@ -37,8 +37,9 @@ lint:
 
 test: deps data build lint
 	@./scripts/check-tools $(BIN)
-	# One test at a time: the Kafka tests block threads while a mock cluster answers, and on a
-	# 2-core machine parallel tests can starve Swift's cooperative pool (seen as a hang).
+	# One test at a time in each of two runs side by side (the suites that mostly wait, and the
+	# others): the Kafka tests block threads while a mock cluster answers, and on a 2-core
+	# machine many parallel tests can starve Swift's cooperative pool (seen as a hang).
 	SWIFT=$(SWIFT) ./scripts/run-tests
 
 demo: deps data release
