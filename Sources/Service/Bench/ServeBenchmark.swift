@@ -193,6 +193,8 @@ struct ServeBenchmark {
     context.print("end to end: \(samples.summary)")
     let outcome = try run.stop()
     context.print(Self.frozenRowsLine(run.registry, configuration: context.configuration))
+    // The final snapshot is in the end-to-end time: where it goes.
+    context.print("end to end: " + Self.stepsLine(run.freshness.checkpoints))
     let span = run.freshness.span
     guard let first = span.firstArrival, let last = span.lastProcessed else {
       throw UsageError("bench serve: serve processed no records from the mock topic")
