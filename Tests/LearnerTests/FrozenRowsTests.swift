@@ -1,4 +1,5 @@
 import Base
+import Observability
 import Testing
 
 @testable import Learner
@@ -145,5 +146,28 @@ import Testing
     let none = FrozenRows(width: 3, capacity: 0)
     #expect(keep([1, 1, 1], in: none) == 0)
     #expect(none.heldBytes == 0)
+  }
+
+  /// `iak_training_frozen_rows_bytes` is what the trainer's ring holds: nothing until the first
+  /// impression is scored, then the whole ring (rows of the representation's width, a stamp
+  /// each), whatever the number of domains; nothing at `train.frozen_rows = 0`.
+  @Test func theRingsBytesAreAGauge() throws {
+    // The representation below the kernel at hidden(1) is the first hidden layer's 12 floats.
+    let perRow = 12 * MemoryLayout<Float>.size + MemoryLayout<UInt64>.size
+    for capacity in [0, 100] {
+      let trainer = try Self.makeTrainer(frozenRows: capacity)
+      let registry = MetricsRegistry()
+      let metrics = LearnerMetrics(registry: registry)
+      trainer.publish(to: metrics)
+      #expect(registry.render().contains("\niak_training_frozen_rows_bytes 0\n"))
+      for example in TrainerTests.stream(count: 50, seed: 7) {
+        _ = trainer.servingScore(for: example)
+      }
+      trainer.publish(to: metrics)
+      #expect(trainer.frozenRowBytes == capacity * perRow)
+      #expect(
+        registry.render().contains("\niak_training_frozen_rows_bytes \(capacity * perRow)\n"),
+        "\(registry.render())")
+    }
   }
 }

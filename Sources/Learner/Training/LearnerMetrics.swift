@@ -64,6 +64,10 @@ public final class LearnerMetrics: Sendable {
   /// output was copied from their impression's serving score (`source="kept"`,
   /// `train.frozen_rows`) or computed again (`source="computed"`).
   public let frozenRows: MetricFamily
+  /// `iak_training_frozen_rows_bytes`: bytes the ring of frozen rows holds (`train.frozen_rows`
+  /// rows of the representation's width and a stamp each, allocated at the first impression
+  /// scored; 0 before, or when `train.frozen_rows = 0`): one per process, not per domain.
+  public let frozenRowBytes: MetricFamily
   /// Domains with their own `domain` label; the others are aggregated under `otherDomain`.
   public let maxDomains: Int
   /// The `domain` label value of the aggregated domains.
@@ -142,6 +146,10 @@ public final class LearnerMetrics: Sendable {
       help: "Rows of closed batches whose frozen layers' output was kept from their serving "
         + "score (source=\"kept\", train.frozen_rows) or computed again (source=\"computed\").",
       labels: ["source"])
+    frozenRowBytes = registry.gauge(
+      "iak_training_frozen_rows_bytes",
+      help: "Bytes held by the ring of frozen rows (train.frozen_rows), allocated at the first "
+        + "impression scored.")
   }
 
   /// The families with a `domain` label.

@@ -45,6 +45,7 @@ extension Trainer {
         of: others.sorted(), to: metrics, isServing: serving, isNew: before.others.isEmpty)
     }
     metrics.otherDomains.with().set(Double(others.count))
+    metrics.frozenRowBytes.with().set(Double(frozenRowBytes))
   }
 
   /// The models of the quality series and the meter of each in `evaluation`.

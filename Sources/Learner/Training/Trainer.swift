@@ -179,6 +179,10 @@ public final class Trainer {
     return engines.reduce((0, 0)) { ($0.0 + $1.keptRows, $0.1 + $1.computedRows) }
   }
 
+  /// Bytes the ring of frozen rows holds (`TrainConfig.frozenRows` rows, allocated at the first
+  /// impression scored): the trainer's, not any domain's.
+  public var frozenRowBytes: Int { frozenRows.heldBytes }
+
   /// A preparer of the serving scores' frozen part for another thread (`ServingPreparer`).
   public func makeServingPreparer() -> ServingPreparer { servingPreparers()() }
 

@@ -62,6 +62,9 @@ struct SoakBenchmark {
     var startMB = 0.0
     /// What the trainer's domains held at the newest snapshot (nil before the first).
     var memory: DomainMemory?
+    /// What the trainer's ring of frozen rows holds (`iak_training_frozen_rows_bytes`), in MB:
+    /// one per process, besides the domains.
+    var frozenRowsMB = 0.0
 
     /// Bytes per domain alive: the growth of the resident set since serve started (all the
     /// process holds: domains, waiting impressions, queues, allocator slack), the newest
@@ -79,6 +82,10 @@ struct SoakBenchmark {
         line +=
           memory.parts.map { String(format: "%@ %.1f", $0.name, Double($0.bytes) / held / 1e3) }
           .joined(separator: ", ") + " KB)"
+      }
+      if frozenRowsMB > 0 {
+        line += String(
+          format: "; besides the domains, the ring of frozen rows %.1f MB", frozenRowsMB)
       }
       return line
     }
@@ -179,7 +186,8 @@ struct SoakBenchmark {
           snapshotMB: Double(Self.newestSnapshotBytes(in: run.directory)) / 1e6, loop: loop + 1,
           retired: Int(Self.total("iak_domains_retired_total", in: text)),
           rejected: Int(Self.total("iak_events_rejected_total", in: text)), startMB: startMB,
-          memory: run.freshness.domainMemory)
+          memory: run.freshness.domainMemory,
+          frozenRowsMB: Self.total("iak_training_frozen_rows_bytes", in: text) / 1e6)
         context.print(minute.line)
         context.print(minute.perDomainLine)
         minutes.append(minute)
