@@ -69,6 +69,11 @@ import Testing
     #expect(batches > 0)
     #expect(two.contains("; \(batches) batches, "), "\(two)")
     #expect(line("ratio end to end / learner only: ") != nil, "\(output)")
+    // The end-to-end run's final snapshot is in its time: its steps are shown.
+    let finalSteps = try #require(
+      line("end to end: checkpoint steps (median/max s over "), "\(output)")
+    #expect(
+      finalSteps.contains(", encode ") && finalSteps.contains(", hand-over "), "\(finalSteps)")
     // Where the CPU went: serve's training and consumer threads are found by their names, and
     // each did some of the work. (On this tiny input a thread's seconds may print as 0.00; its
     // microseconds per example or event, "training thread 0.01 s (29.6 us per", may not.)

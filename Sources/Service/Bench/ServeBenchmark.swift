@@ -315,8 +315,8 @@ struct ServeBenchmark {
         format: "%@ %.3f/%.3f", first.steps[index].name, seconds[seconds.count / 2],
         seconds.last!)
     }
-    return "checkpoint steps (median/max s over \(checkpoints.count) checkpoints): "
-      + steps.joined(separator: ", ")
+    let counted = checkpoints.count == 1 ? "1 checkpoint" : "\(checkpoints.count) checkpoints"
+    return "checkpoint steps (median/max s over \(counted)): " + steps.joined(separator: ", ")
   }
 
   /// The topics `serve` writes to, made in the mock cluster (it cannot create topics itself).
