@@ -11,7 +11,9 @@ extension PairedComparison {
     /// Examples read.
     var count: Int { runs.0.count + runs.1.count }
 
-    /// Calls `body` with each position, oldest first: no ring arithmetic per read.
+    /// Calls `body` with each position, oldest first: no ring arithmetic per read. Inlined, so
+    /// that the sums `body` adds to stay in registers.
+    @inline(__always)
     func forEachPosition(_ body: (Int) -> Void) {
       for position in runs.0 { body(position) }
       for position in runs.1 { body(position) }
@@ -31,56 +33,106 @@ extension PairedComparison {
     Int16(2 * bin + (isPositive ? 1 : 0))
   }
 
-  /// Calls `body` with one scorer's structural components, read by key (`key` must be one of
-  /// the examples'): of a positive (odd keys), the share of negatives scored below it, ties (the
-  /// same bin) 1/2; of a negative (even keys), the share of positives scored above it.
-  /// `scorer` is 0 for the kernel, 1 for the backbone; `positives` and `negatives` count the
-  /// examples of each class (both at least 1).
+  /// One scorer's structural components, read by an example's key for that scorer
+  /// (`key(bin:isPositive:)`): of a positive (odd keys), the share of negatives scored below
+  /// it, ties (the same bin) 1/2; of a negative (even keys), the share of positives scored
+  /// above it. Only the keys some example has are set.
+  struct Components {
+    /// The values by key, from `lowest` on.
+    let values: UnsafeMutablePointer<Double>
+    /// The lowest key the table covers (even).
+    let lowest: Int
+
+    /// The component of an example with `key`.
+    @inline(__always)
+    func callAsFunction(_ key: Int16) -> Double { values[Int(key) - lowest] }
+  }
+
+  /// Calls `body` with the kernel's and the backbone's structural components (`Components`).
+  /// `positives` and `negatives` count the examples of each class (both at least 1); with no
+  /// example, every component read is NaN.
   ///
   /// Computed once a bin, not once an example, over the bins the examples span only (a
   /// window's logits span a few of the 4,096), and only for the keys some example has: a wide
-  /// span with a few outliers costs a count per bin, not a division.
+  /// span with a few outliers costs a count per bin, not a division. Both scorers are done in
+  /// the same passes: one finds the keys spanned, one counts them.
   static func withComponents<Result>(
-    of examples: Examples, scorer: Int, positives: Int, negatives: Int,
-    _ body: (_ component: (Int16) -> Double) -> Result
+    of examples: Examples, positives: Int, negatives: Int,
+    _ body: (_ kernel: Components, _ backbone: Components) -> Result
   ) -> Result {
     let keys = examples.keys
-    var lowestKey = Int16.max
-    var highestKey = Int16.min
+    var lowestKernel = Int16.max
+    var highestKernel = Int16.min
+    var lowestBackbone = Int16.max
+    var highestBackbone = Int16.min
     examples.forEachPosition { position in
-      let key = keys[2 * position + scorer]
-      lowestKey = min(lowestKey, key)
-      highestKey = max(highestKey, key)
+      let kernelKey = keys[2 * position]
+      let backboneKey = keys[2 * position + 1]
+      lowestKernel = min(lowestKernel, kernelKey)
+      highestKernel = max(highestKernel, kernelKey)
+      lowestBackbone = min(lowestBackbone, backboneKey)
+      highestBackbone = max(highestBackbone, backboneKey)
     }
-    guard lowestKey <= highestKey else { return body { _ in .nan } }
-    let lowest = Int(lowestKey) & ~1
-    let bins = ((Int(highestKey) | 1) - lowest + 1) / 2
-    return withUnsafeTemporaryAllocation(of: Int32.self, capacity: 2 * bins) { counts in
-      // Per key: negatives in the bin at even keys, positives at odd ones.
-      counts.initialize(repeating: 0)
-      examples.forEachPosition { counts[Int(keys[2 * $0 + scorer]) - lowest] += 1 }
-      return withUnsafeTemporaryAllocation(of: Double.self, capacity: 2 * bins) { values in
-        // Only the keys counted are written, and only they are read.
-        var negativesBelow = 0
-        for bin in 0..<bins {
-          let negativesIn = counts[2 * bin]
-          if counts[2 * bin + 1] > 0 {
-            values[2 * bin + 1] =
-              (Double(negativesBelow) + 0.5 * Double(negativesIn)) / Double(negatives)
-          }
-          negativesBelow += Int(negativesIn)
-        }
-        var positivesAbove = 0
-        for bin in stride(from: bins - 1, through: 0, by: -1) {
-          let positivesIn = counts[2 * bin + 1]
-          if counts[2 * bin] > 0 {
-            values[2 * bin] =
-              (Double(positivesAbove) + 0.5 * Double(positivesIn)) / Double(positives)
-          }
-          positivesAbove += Int(positivesIn)
-        }
-        return body { values[Int($0) - lowest] }
+    guard lowestKernel <= highestKernel else {
+      return withUnsafeTemporaryAllocation(of: Double.self, capacity: 1) { nan in
+        nan[0] = .nan
+        let none = Components(values: nan.baseAddress!, lowest: 0)
+        return body(none, none)
       }
+    }
+    let kernelLowest = Int(lowestKernel) & ~1
+    let kernelKeys = (Int(highestKernel) | 1) - kernelLowest + 1
+    let backboneLowest = Int(lowestBackbone) & ~1
+    let backboneKeys = (Int(highestBackbone) | 1) - backboneLowest + 1
+    return withUnsafeTemporaryAllocation(of: Int32.self, capacity: kernelKeys + backboneKeys) {
+      counts in
+      // Per key: negatives in the bin at even keys, positives at odd ones; the kernel's keys
+      // first, then the backbone's.
+      counts.initialize(repeating: 0)
+      let kernelCounts = counts.baseAddress! - kernelLowest
+      let backboneCounts = counts.baseAddress! + kernelKeys - backboneLowest
+      examples.forEachPosition { position in
+        kernelCounts[Int(keys[2 * position])] += 1
+        backboneCounts[Int(keys[2 * position + 1])] += 1
+      }
+      return withUnsafeTemporaryAllocation(of: Double.self, capacity: kernelKeys + backboneKeys) {
+        values in
+        let kernel = Components(values: values.baseAddress!, lowest: kernelLowest)
+        let backbone = Components(values: values.baseAddress! + kernelKeys, lowest: backboneLowest)
+        fill(
+          kernel.values, counts: UnsafePointer(counts.baseAddress!), bins: kernelKeys / 2,
+          positives: positives, negatives: negatives)
+        fill(
+          backbone.values, counts: UnsafePointer(counts.baseAddress! + kernelKeys),
+          bins: backboneKeys / 2, positives: positives, negatives: negatives)
+        return body(kernel, backbone)
+      }
+    }
+  }
+
+  /// Writes the components of the keys counted in `counts` (two a bin: negatives, positives)
+  /// into `values`; only the keys counted are written, and only they are read.
+  private static func fill(
+    _ values: UnsafeMutablePointer<Double>, counts: UnsafePointer<Int32>, bins: Int,
+    positives: Int, negatives: Int
+  ) {
+    var negativesBelow = 0
+    for bin in 0..<bins {
+      let negativesIn = counts[2 * bin]
+      if counts[2 * bin + 1] > 0 {
+        values[2 * bin + 1] =
+          (Double(negativesBelow) + 0.5 * Double(negativesIn)) / Double(negatives)
+      }
+      negativesBelow += Int(negativesIn)
+    }
+    var positivesAbove = 0
+    for bin in stride(from: bins - 1, through: 0, by: -1) {
+      let positivesIn = counts[2 * bin + 1]
+      if counts[2 * bin] > 0 {
+        values[2 * bin] =
+          (Double(positivesAbove) + 0.5 * Double(positivesIn)) / Double(positives)
+      }
+      positivesAbove += Int(positivesIn)
     }
   }
 }

@@ -101,7 +101,7 @@ public struct PairedComparison: Sendable, Equatable {
   ///
   /// Each sum runs over the examples in their order, as the definitions above read them, so the
   /// figures do not depend on where the examples are held (arrays or the guard's ring). One pass
-  /// per scorer finds the bins spanned, one counts them, one reads every figure of every
+  /// finds the bins both scorers span, one counts them, one reads every figure of every
   /// example, and the variances take one more over the differences: a 2,000-example window
   /// costs a few microseconds a check, not a sort.
   init?(_ examples: Examples, positives known: Int? = nil) {
@@ -116,54 +116,50 @@ public struct PairedComparison: Sendable, Equatable {
     let sums = withUnsafeTemporaryAllocation(of: Double.self, capacity: total) { parts in
       withUnsafeTemporaryAllocation(of: Double.self, capacity: total) { differences in
         Self.withComponents(
-          of: examples, scorer: 0, positives: positiveCount, negatives: negativeCount
-        ) { kernelComponent in
-          Self.withComponents(
-            of: examples, scorer: 1, positives: positiveCount, negatives: negativeCount
-          ) { backboneComponent in
-            var sums = Sums()
-            var positiveIndex = 0
-            var negativeIndex = positiveCount
-            var index = 0
-            examples.forEachPosition { position in
-              let kernelLoss = Double(examples.losses[2 * position])
-              let backboneLoss = Double(examples.losses[2 * position + 1])
-              sums.kernelLoss += kernelLoss
-              sums.backboneLoss += backboneLoss
-              let difference = backboneLoss - kernelLoss
-              differences[index] = difference
-              index += 1
-              sums.difference += difference
-              let kernelKey = examples.keys[2 * position]
-              let kernelPart = kernelComponent(kernelKey)
-              let backbonePart = backboneComponent(examples.keys[2 * position + 1])
-              let componentDifference = kernelPart - backbonePart
-              if kernelKey & 1 == 1 {
-                sums.kernelComponent += kernelPart
-                sums.backboneComponent += backbonePart
-                parts[positiveIndex] = componentDifference
-                positiveIndex += 1
-                sums.positiveDifference += componentDifference
-              } else {
-                parts[negativeIndex] = componentDifference
-                negativeIndex += 1
-                sums.negativeDifference += componentDifference
-              }
+          of: examples, positives: positiveCount, negatives: negativeCount
+        ) { kernelComponent, backboneComponent in
+          var sums = Sums()
+          var positiveIndex = 0
+          var negativeIndex = positiveCount
+          var index = 0
+          examples.forEachPosition { position in
+            let kernelLoss = Double(examples.losses[2 * position])
+            let backboneLoss = Double(examples.losses[2 * position + 1])
+            sums.kernelLoss += kernelLoss
+            sums.backboneLoss += backboneLoss
+            let difference = backboneLoss - kernelLoss
+            differences[index] = difference
+            index += 1
+            sums.difference += difference
+            let kernelKey = examples.keys[2 * position]
+            let kernelPart = kernelComponent(kernelKey)
+            let backbonePart = backboneComponent(examples.keys[2 * position + 1])
+            let componentDifference = kernelPart - backbonePart
+            if kernelKey & 1 == 1 {
+              sums.kernelComponent += kernelPart
+              sums.backboneComponent += backbonePart
+              parts[positiveIndex] = componentDifference
+              positiveIndex += 1
+              sums.positiveDifference += componentDifference
+            } else {
+              parts[negativeIndex] = componentDifference
+              negativeIndex += 1
+              sums.negativeDifference += componentDifference
             }
-            precondition(
-              positiveIndex == positiveCount && negativeIndex == total,
-              "\(positiveIndex) positives, not the \(positiveCount) given")
-            sums.aucVariance =
-              Self.variance(
-                UnsafeBufferPointer(rebasing: parts[..<positiveCount]),
-                sum: sums.positiveDifference) / Double(positiveCount)
-              + Self.variance(
-                UnsafeBufferPointer(rebasing: parts[positiveCount...]),
-                sum: sums.negativeDifference) / Double(negativeCount)
-            sums.differenceVariance = Self.variance(
-              UnsafeBufferPointer(differences), sum: sums.difference)
-            return sums
           }
+          precondition(
+            positiveIndex == positiveCount && negativeIndex == total,
+            "\(positiveIndex) positives, not the \(positiveCount) given")
+          sums.aucVariance =
+            Self.variance(
+              UnsafeBufferPointer(rebasing: parts[..<positiveCount]),
+              sum: sums.positiveDifference) / Double(positiveCount)
+            + Self.variance(
+              UnsafeBufferPointer(rebasing: parts[positiveCount...]),
+              sum: sums.negativeDifference) / Double(negativeCount)
+          sums.differenceVariance = Self.variance(
+            UnsafeBufferPointer(differences), sum: sums.difference)
+          return sums
         }
       }
     }
@@ -236,9 +232,8 @@ public struct PairedComparison: Sendable, Equatable {
       keys.withUnsafeBufferPointer { keys in
         let examples = Examples(losses: losses, keys: keys, runs: (scores.indices, 0..<0))
         return withComponents(
-          of: examples, scorer: 0, positives: positiveCount,
-          negatives: scores.count - positiveCount
-        ) { component in
+          of: examples, positives: positiveCount, negatives: scores.count - positiveCount
+        ) { component, _ in
           var forPositives: [Double] = []
           var forNegatives: [Double] = []
           for position in scores.indices {
