@@ -87,6 +87,14 @@ import Testing
       let micros = try #require(figure.flatMap { Double($0) }, "\(cpu)")
       #expect(micros > 0, "\(cpu)")
     }
+    // The same run with no serving-time row kept: the same examples, every row computed.
+    let computed = try #require(
+      line("end to end with every batch row computed again (train.frozen_rows = 0: "),
+      "\(output)")
+    #expect(number(after: "impressions/s): ", in: computed) == served, "\(computed)")
+    // Every row of its batches was computed, none kept (the run above keeps them).
+    #expect(computed.contains("; batch rows kept 0, computed "), "\(computed)")
+    #expect((number(after: "kept 0, computed ", in: computed) ?? 0) > 0, "\(computed)")
     #expect(line("freshness run: ")?.contains("checkpoint.interval = 500ms") == true, "\(output)")
     for origin in ["freshness from production", "freshness from arrival"] {
       let figures = try #require(line(origin), "\(output)")
@@ -131,6 +139,27 @@ import Testing
     let steps = try #require(line("checkpoint steps (median/max s over "), "\(output)")
     #expect(number(after: "over ", in: steps).map { $0 > 0 } == true, "\(steps)")
     #expect(steps.contains(", write ") && steps.contains(", commit "), "\(steps)")
+  }
+
+  @Test func theComputedRowsLineGivesTheRateItsShareAndTheRingsReach() throws {
+    var configuration = Configuration()
+    try configuration.apply(override: "train.frozen_rows=65536")
+    try configuration.apply(override: "label.wait=30m")
+    let run = ServeBenchmark.Throughput(
+      events: 1_100, examples: 1_000, pipelineSeconds: 0.4, finalCheckpointSeconds: 0.1,
+      snapshots: 1, threadSeconds: ["iak-training": 0.0125, "iak-consumer": 0.3],
+      threadWallSeconds: 0.4, rowsKept: 0, rowsComputed: 990)
+    let line = ServeBenchmark.computedRowsLine(
+      run, configuration: configuration, learnerRate: 8_000)
+    // 1,000 examples in 0.5 s: 2,000 a second, a quarter of 8,000; 12.5 ms of the training
+    // thread over 1,000 examples; 65,536 rows over 1,800 s of wait: 36.4 impressions a second.
+    #expect(
+      line
+        == "end to end with every batch row computed again (train.frozen_rows = 0: labels "
+        + "that wait longer than the ring of 65536 rows holds impressions, as label.wait = 30m "
+        + "does past 36.4 impressions/s): 1000 examples in 0.500 s = 2000 examples/s, 25.0% "
+        + "of the learner only; training thread 12.5 us per example; batch rows kept 0, "
+        + "computed 990", "\(line)")
   }
 
   @Test func labelRatesAreNumbersOrTheFreshnessRunsRate() throws {

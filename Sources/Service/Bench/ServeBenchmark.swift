@@ -65,6 +65,10 @@ struct ServeBenchmark {
     var threadSeconds: [String: Double]
     /// The wall time of that span.
     var threadWallSeconds: Double
+    /// Batch rows that copied their frozen layers' output from serving, and that computed it
+    /// (`iak_training_frozen_rows_total`).
+    var rowsKept = 0.0
+    var rowsComputed = 0.0
 
     /// Pipeline and final checkpoint.
     var seconds: Double { pipelineSeconds + finalCheckpointSeconds }
@@ -154,6 +158,16 @@ struct ServeBenchmark {
     context.print(
       Self.cpuLine(
         throughput, learnerSeconds: learnerSeconds, learnerExamples: learner.items.count))
+    // The run above finds the serving-time rows its batches need when labels come soon after
+    // their impressions, as in this input's event time; a stream whose labels wait longer than
+    // the ring holds impressions computes every row again on the training thread.
+    let computed = try endToEnd(
+      events, cluster: cluster, topic: "bench-serve-rows-computed",
+      overrides: ["train.frozen_rows=0"], printsDetail: false)
+    context.print(
+      Self.computedRowsLine(
+        computed, configuration: configuration,
+        learnerRate: Double(learner.items.count) / learnerSeconds))
 
     let rate = settings.rate ?? 0.5 * Double(throughput.events) / throughput.seconds
     try freshness(events, rate: rate, cluster: cluster)
@@ -162,9 +176,13 @@ struct ServeBenchmark {
     }
   }
 
-  /// Produces every event, then serves them with the configured checkpoint interval.
-  private func endToEnd(_ events: BenchEvents, cluster: MockKafkaCluster) throws -> Throughput {
-    let topic = "bench-serve"
+  /// Produces every event to `topic`, then serves them with the configured checkpoint interval
+  /// and `overrides`; with `printsDetail`, prints the run's samples, frozen rows and checkpoint
+  /// steps.
+  private func endToEnd(
+    _ events: BenchEvents, cluster: MockKafkaCluster, topic: String = "bench-serve",
+    overrides: [String] = [], printsDetail: Bool = true
+  ) throws -> Throughput {
     try cluster.createTopic(topic, partitions: settings.partitions)
     let producer = try KafkaProducer.make(
       configuration: KafkaConfiguration(bootstrapServers: cluster.bootstrapServers)
@@ -177,7 +195,7 @@ struct ServeBenchmark {
     // does not make the pipeline keep every trained impression's time, as `serve` does not.
     let run = try ServeRun(
       context: context, cluster: cluster, topic: topic, backbone: settings.backbone,
-      overrides: [],
+      overrides: overrides,
       freshness: FreshnessLog(measuresProduceTime: true, watchesTrainedImpressions: false))
     var cpuBefore = ThreadTimes.now()
     var started = ContinuousClock.now
@@ -190,11 +208,14 @@ struct ServeBenchmark {
     // Before the stop: serve's threads end with it, and their times with them.
     let threadSeconds = ThreadTimes.now().secondsByName(since: cpuBefore)
     let threadWallSeconds = (ContinuousClock.now - started).inSeconds
-    context.print("end to end: \(samples.summary)")
+    if printsDetail { context.print("end to end: \(samples.summary)") }
     let outcome = try run.stop()
-    context.print(Self.frozenRowsLine(run.registry, configuration: context.configuration))
-    // The final snapshot is in the end-to-end time: where it goes.
-    context.print("end to end: " + Self.stepsLine(run.freshness.checkpoints))
+    if printsDetail {
+      context.print(Self.frozenRowsLine(run.registry, configuration: context.configuration))
+      // The final snapshot is in the end-to-end time: where it goes.
+      context.print("end to end: " + Self.stepsLine(run.freshness.checkpoints))
+    }
+    let rows = LearnerMetrics(registry: run.registry).frozenRows
     let span = run.freshness.span
     guard let first = span.firstArrival, let last = span.lastProcessed else {
       throw UsageError("bench serve: serve processed no records from the mock topic")
@@ -203,7 +224,8 @@ struct ServeBenchmark {
       events: events.count, examples: outcome.examples,
       pipelineSeconds: (last - first).inSeconds,
       finalCheckpointSeconds: span.lastCheckpointSeconds, snapshots: outcome.snapshots,
-      threadSeconds: threadSeconds, threadWallSeconds: threadWallSeconds)
+      threadSeconds: threadSeconds, threadWallSeconds: threadWallSeconds,
+      rowsKept: rows.with("kept").value, rowsComputed: rows.with("computed").value)
   }
 
   /// How many rows of the run's closed batches copied their frozen layers' output from their
@@ -218,6 +240,29 @@ struct ServeBenchmark {
       format: "end to end: %.0f batch rows kept their frozen layers' output from serving "
         + "(%.1f%%), %.0f computed it again (train.frozen_rows = %@)", kept,
       100 * kept / max(1, kept + computed), computed, configuration.string("train.frozen_rows"))
+  }
+
+  /// The end-to-end run again with `train.frozen_rows = 0` (`computed`): every batch row runs
+  /// the layers below the kernel again on the training thread, as on a stream whose labels wait
+  /// longer than the ring holds impressions. With `label.release = in_order` every impression
+  /// waits `label.wait`, so the ring finds no row on any stream of more than `train.frozen_rows`
+  /// impressions per `label.wait`.
+  static func computedRowsLine(
+    _ computed: Throughput, configuration: Configuration, learnerRate: Double
+  ) -> String {
+    let rows = configuration.settings.train.frozenRows
+    let waitSeconds = configuration.settings.label.wait.inSeconds
+    let rate = Double(computed.examples) / computed.seconds
+    let training = computed.threadSeconds["iak-training"] ?? 0
+    return String(
+      format: "end to end with every batch row computed again (train.frozen_rows = 0: labels "
+        + "that wait longer than the ring of %d rows holds impressions, as label.wait = %@ "
+        + "does past %.1f impressions/s): %d examples in %.3f s = %.0f examples/s, %.1f%% of "
+        + "the learner only; training thread %.1f us per example; batch rows kept %.0f, "
+        + "computed %.0f", rows, configuration.string("label.wait"),
+      Double(rows) / max(waitSeconds, 1e-9), computed.examples, computed.seconds, rate,
+      100 * rate / learnerRate, 1e6 * training / Double(max(1, computed.examples)),
+      computed.rowsKept, computed.rowsComputed)
   }
 
   /// Where the end-to-end run's CPU went, per thread, against the learner alone: the work per

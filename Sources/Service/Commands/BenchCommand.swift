@@ -33,8 +33,10 @@ extension CommandSpec {
                   values, the mock keeps ~5 MB), then served (consumer thread, queue,
                   training thread, snapshots every checkpoint.interval, kernels published,
                   offsets committed) until all are processed: events/s and examples/s, next to
-                  the same examples through a bare Trainer (learner only) and the ratio. Then
-                  freshness: serve with checkpoint.interval = --freshness-interval (default
+                  the same examples through a bare Trainer (learner only) and the ratio;
+                  the end-to-end run again with train.frozen_rows = 0 (every batch row runs
+                  the frozen layers again, as when labels wait longer than the ring holds
+                  impressions: label.wait = 30m past 36 impressions/s). Then freshness: serve with checkpoint.interval = --freshness-interval (default
                   500ms) while events are produced at --rate events/s (default half the
                   end-to-end rate) for --seconds S (default 10): p50/p99 from production
                   (record timestamp) and from arrival (poll) to the publication of the snapshot
