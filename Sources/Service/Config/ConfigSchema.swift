@@ -256,7 +256,12 @@ public enum ConfigSchema {
       "Impressions whose frozen layers' output is kept from their serving score for their "
         + "batch, which then copies it instead of running those layers again (kernels are the "
         + "same bits either way); a row is found while fewer impressions than this were scored "
-        + "after it; 0 keeps none; each row holds the representation's width plus 2 floats"),
+        + "after it; 0 keeps none; each row holds the representation's width plus 2 floats. "
+        + "To find every row, give at least the impressions per second times label.wait (with "
+        + "label.release = in_order every impression waits that long): at the default 65536 "
+        + "and 30m, rows are found up to 36 impressions/s, and above it are computed again "
+        + "on the training thread (iak_training_frozen_rows_total{source=\"computed\"}; "
+        + "bench serve prints both cases)"),
     ConfigKey(
       "train.auc_window", .integer(10...10_000_000), "10000",
       "Examples in the sliding prequential AUC window"),
