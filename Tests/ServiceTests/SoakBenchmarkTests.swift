@@ -140,6 +140,25 @@ import Testing
     // Bytes per domain: a line per minute, with the growth of the resident set per domain.
     let perDomain = output.filter { $0.hasPrefix("per domain at minute ") }
     #expect(perDomain.count == 3 && perDomain.allSatisfy { $0.contains(" RSS growth ") })
-    #expect(output.last?.hasPrefix("soak summary: 3 minutes, ") == true, "\(output)")
+    #expect(output.dropLast().last?.hasPrefix("soak summary: 3 minutes, ") == true, "\(output)")
+    // Then what the checkpoints took of the training thread.
+    #expect(output.last?.hasPrefix("soak checkpoints: ") == true, "\(output)")
+  }
+
+  @Test func theCheckpointLineSumsEveryStepOfEveryCheckpoint() {
+    var first = CheckpointTimings()
+    first.encode = 0.5
+    first.write = 0.25
+    first.handOver = 0.125
+    var second = CheckpointTimings()
+    second.encode = 1
+    second.write = 0.5
+    second.metrics = 0.125
+    // 0.875 + 1.625 = 2.5 s of checkpoints in a 100 s soak.
+    #expect(
+      SoakBenchmark.checkpointLine([first, second], seconds: 100)
+        == "soak checkpoints: 2, 2.5 s in all on the training thread, 2.5% of the soak's 100 s; "
+        + ServeBenchmark.stepsLine([first, second]))
+    #expect(ServeBenchmark.stepsLine([first, second]).contains("encode 1.000/1.000"))
   }
 }

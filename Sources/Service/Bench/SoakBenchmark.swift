@@ -238,7 +238,21 @@ struct SoakBenchmark {
     // The cluster must outlive serve and the producer.
     withExtendedLifetime(cluster) {}
     context.print(Self.summary(minutes, outcome: outcome, loops: loop + 1))
+    context.print(
+      Self.checkpointLine(run.freshness.checkpoints, seconds: (clock.now - start).inSeconds))
     return minutes
+  }
+
+  /// What the checkpoints took of the training thread, which runs them: their number, their
+  /// time in all against the soak's `seconds`, and each step's median and maximum.
+  static func checkpointLine(_ checkpoints: [CheckpointTimings], seconds: Double) -> String {
+    let total = checkpoints.reduce(0) { sum, checkpoint in
+      sum + checkpoint.steps.reduce(0) { $0 + $1.seconds }
+    }
+    return String(
+      format: "soak checkpoints: %d, %.1f s in all on the training thread, %.1f%% of the "
+        + "soak's %.0f s; ", checkpoints.count, total, 100 * total / max(seconds, 1e-9), seconds)
+      + ServeBenchmark.stepsLine(checkpoints)
   }
 
   /// The closing line: RSS of the first and last minute, and its slope, at the minutes' ends

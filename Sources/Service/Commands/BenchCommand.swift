@@ -54,7 +54,8 @@ extension CommandSpec {
                   consumes (at most 20,000 records ahead, within the mock's ~5 MB per
                   partition). Prints a line per minute: resident memory (VmRSS), events/s and
                   examples/s in that minute, domains alive, newest snapshot size; then RSS of
-                  the first and last minute and its slope in MB/min. Input: the demo's events
+                  the first and last minute and its slope in MB/min, and the checkpoints' share
+                  of the training thread with each step's median/max. Input: the demo's events
                   after 1998-01-01 (integer `ts` times), e.g. out/demo/later.jsonl; --partitions
                   default 4. Needs --backbone (default backbone.dir)
       guard       the serving guard (drift.guard_* and drift.harm_window of the configuration)
