@@ -13,6 +13,68 @@ import Testing
     ],
     metadata: ["k": "v"])
 
+  /// The header as a tree of `JSONValue`s and its text: how it was written before it was
+  /// written as bytes.
+  static func headerText(of file: SafeTensors) -> String {
+    var header: [(key: String, value: JSONValue)] = []
+    if !file.metadata.isEmpty {
+      let entries = file.metadata.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }.map {
+        (key: $0, value: JSONValue.string(file.metadata[$0]!))
+      }
+      header.append((SafeTensors.metadataKey, .object(entries)))
+    }
+    var offset = 0
+    for name in file.tensors.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
+      let tensor = file.tensors[name]!
+      header.append(
+        (
+          name,
+          .object([
+            ("dtype", .string(tensor.dtype.rawValue)),
+            ("shape", .array(tensor.shape.map { .number(String($0)) })),
+            (
+              "data_offsets",
+              .array([.number(String(offset)), .number(String(offset + tensor.bytes.count))])
+            ),
+          ])
+        ))
+      offset += tensor.bytes.count
+    }
+    return JSONValue.object(header).text
+  }
+
+  @Test func headerMatchesTheJSONValueText() throws {
+    // Names that need escapes, non-ASCII names (sorted by their UTF-8 bytes, not as Swift
+    // orders strings), a prefix of another name, scalars and empty tensors.
+    let names = [
+      "layer/1", "layer/10", "layer", "quote\"d", "back\\slash", "line\nbreak", "tab\tx",
+      "bell\u{07}", "\u{1F}unit", "é-accent", "e\u{301}-combining", "Ω", "日本", "", "z",
+    ]
+    var tensors: [String: Tensor] = [:]
+    for (index, name) in names.enumerated() {
+      switch index % 4 {
+      case 0: tensors[name] = Tensor(floats: Array(repeating: 1, count: index), shape: [index])
+      case 1: tensors[name] = Tensor(int64s: [Int64(index)], shape: [])
+      case 2: tensors[name] = Tensor(uint8s: [], shape: [0, 3])
+      default: tensors[name] = Tensor(doubles: [1, 2, 3, 4, 5, 6], shape: [2, 1, 3])
+      }
+    }
+    for metadata in [[:], ["k": "v", "quote\"": "line\n", "Ω": "日本"]] {
+      let file = SafeTensors(tensors: tensors, metadata: metadata)
+      let first = try #require(file.encodedSegments().first)
+      let length = Int(first[0..<8].withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) })
+      let header = Array(first[8..<(8 + length)])
+      let expected = Array(Self.headerText(of: file).utf8)
+      // The header, then spaces to the next multiple of 8.
+      #expect(Array(header.prefix(expected.count)) == expected, "\(metadata)")
+      #expect(header.count - expected.count < 8)
+      #expect(header.dropFirst(expected.count).allSatisfy { $0 == UInt8(ascii: " ") })
+      // The file reads back as it was.
+      let decoded = try SafeTensors.decode(file.encoded())
+      #expect(decoded.tensors == tensors && decoded.metadata == metadata)
+    }
+  }
+
   @Test func encodesASmallFileToHandComputedBytes() throws {
     let header =
       #"{"__metadata__":{"k":"v"},"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"#
