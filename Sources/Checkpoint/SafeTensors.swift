@@ -25,9 +25,7 @@ public struct SafeTensors: Sendable, Equatable {
   }
 
   /// The tensor names in file order: sorted by their UTF-8 bytes.
-  public var sortedNames: [String] {
-    tensors.keys.sorted(by: SafeTensors.precedes)
-  }
+  public var sortedNames: [String] { Self.sortedByUTF8(Array(tensors.keys)) }
 
   /// The complete file contents.
   ///
@@ -58,7 +56,7 @@ public struct SafeTensors: Sendable, Equatable {
     headerBytes.reserveCapacity(64 + names.reduce(0) { $0 + $1.utf8.count + 80 })
     headerBytes.append(UInt8(ascii: "{"))
     if !metadata.isEmpty {
-      let entries = metadata.keys.sorted(by: SafeTensors.precedes).map {
+      let entries = Self.sortedByUTF8(Array(metadata.keys)).map {
         (key: $0, value: JSONValue.string(metadata[$0]!))
       }
       JSONText.appendQuoted(SafeTensors.metadataKey, to: &headerBytes)
@@ -133,18 +131,39 @@ public struct SafeTensors: Sendable, Equatable {
     }
   }
 
-  /// Orders strings by their UTF-8 bytes, the order used in the file.
-  static func precedes(_ lhs: String, _ rhs: String) -> Bool {
-    // One `memcmp` of the contiguous UTF-8 bytes, rather than a walk of two UTF-8 views (sorting
-    // a snapshot's tensor names was a noticeable part of its encoding).
-    var lhs = lhs
-    var rhs = rhs
-    return lhs.withUTF8 { left in
-      rhs.withUTF8 { right in
-        let shared = min(left.count, right.count)
-        let order = shared == 0 ? 0 : memcmp(left.baseAddress!, right.baseAddress!, shared)
-        return order != 0 ? order < 0 : left.count < right.count
+  /// Whether one string's UTF-8 bytes come before another's, the order used in the file: one
+  /// `memcmp` of what they share, then the shorter first.
+  private static func precedes(
+    _ left: UnsafeBufferPointer<UInt8>, _ right: UnsafeBufferPointer<UInt8>
+  ) -> Bool {
+    let shared = min(left.count, right.count)
+    let order = shared == 0 ? 0 : memcmp(left.baseAddress!, right.baseAddress!, shared)
+    return order != 0 ? order < 0 : left.count < right.count
+  }
+
+  /// `names` sorted by their UTF-8 bytes (`precedes`). Their bytes are copied into one buffer
+  /// first and the sort compares spans of it: a snapshot of 2,000 domains names many thousands
+  /// of tensors, and sorting them as strings was about 3% of the training thread in a soak.
+  static func sortedByUTF8(_ names: [String]) -> [String] {
+    var bytes: [UInt8] = []
+    bytes.reserveCapacity(names.reduce(0) { $0 + $1.utf8.count })
+    var spans: [Range<Int>] = []
+    spans.reserveCapacity(names.count)
+    for name in names {
+      let start = bytes.count
+      bytes.append(contentsOf: name.utf8)
+      spans.append(start..<bytes.count)
+    }
+    var order = Array(names.indices)
+    bytes.withUnsafeBufferPointer { bytes in
+      spans.withUnsafeBufferPointer { spans in
+        order.sort {
+          precedes(
+            UnsafeBufferPointer(rebasing: bytes[spans[$0]]),
+            UnsafeBufferPointer(rebasing: bytes[spans[$1]]))
+        }
       }
     }
+    return order.map { names[$0] }
   }
 }

@@ -18,7 +18,7 @@ import Base
 extension SnapshotManifest {
   /// The manifest as JSON text (UTF-8), ending with a newline.
   public func encoded() -> [UInt8] {
-    let sortedKeys: ([String]) -> [String] = { $0.sorted(by: SafeTensors.precedes) }
+    let sortedKeys: ([String]) -> [String] = { SafeTensors.sortedByUTF8($0) }
     var topics: [String: [(key: String, value: JSONValue)]] = [:]
     for (key, offset) in offsets.sorted(by: { $0.key < $1.key }) {
       topics[key.topic, default: []].append((String(key.partition), .number(String(offset))))
