@@ -48,9 +48,10 @@ extension PairedComparison {
     func callAsFunction(_ key: Int16) -> Double { values[Int(key) - lowest] }
   }
 
-  /// Calls `body` with the kernel's and the backbone's structural components (`Components`).
-  /// `positives` and `negatives` count the examples of each class (both at least 1); with no
-  /// example, every component read is NaN.
+  /// Calls `body` with the kernel's and the backbone's structural components (`Components`),
+  /// read by keys of the examples only (a table covers the keys they span). `positives` and
+  /// `negatives` count the examples of each class (both at least 1 when there are examples;
+  /// with none there is no key to read).
   ///
   /// Computed once a bin, not once an example, over the bins the examples span only (a
   /// window's logits span a few of the 4,096), and only for the keys some example has: a wide
@@ -74,9 +75,10 @@ extension PairedComparison {
       highestBackbone = max(highestBackbone, backboneKey)
     }
     guard lowestKernel <= highestKernel else {
-      return withUnsafeTemporaryAllocation(of: Double.self, capacity: 1) { nan in
-        nan[0] = .nan
-        let none = Components(values: nan.baseAddress!, lowest: 0)
+      // No example: tables of one key each, never read.
+      return withUnsafeTemporaryAllocation(of: Double.self, capacity: 1) { empty in
+        empty[0] = .nan
+        let none = Components(values: empty.baseAddress!, lowest: 0)
         return body(none, none)
       }
     }

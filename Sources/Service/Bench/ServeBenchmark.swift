@@ -210,12 +210,14 @@ struct ServeBenchmark {
     let threadWallSeconds = (ContinuousClock.now - started).inSeconds
     if printsDetail { context.print("end to end: \(samples.summary)") }
     let outcome = try run.stop()
+    let rows = LearnerMetrics(registry: run.registry).frozenRows
+    let (kept, computed) = (rows.with("kept").value, rows.with("computed").value)
     if printsDetail {
-      context.print(Self.frozenRowsLine(run.registry, configuration: context.configuration))
+      context.print(
+        Self.frozenRowsLine(kept: kept, computed: computed, configuration: context.configuration))
       // The final snapshot is in the end-to-end time: where it goes.
       context.print("end to end: " + Self.stepsLine(run.freshness.checkpoints))
     }
-    let rows = LearnerMetrics(registry: run.registry).frozenRows
     let span = run.freshness.span
     guard let first = span.firstArrival, let last = span.lastProcessed else {
       throw UsageError("bench serve: serve processed no records from the mock topic")
@@ -225,18 +227,17 @@ struct ServeBenchmark {
       pipelineSeconds: (last - first).inSeconds,
       finalCheckpointSeconds: span.lastCheckpointSeconds, snapshots: outcome.snapshots,
       threadSeconds: threadSeconds, threadWallSeconds: threadWallSeconds,
-      rowsKept: rows.with("kept").value, rowsComputed: rows.with("computed").value)
+      rowsKept: kept, rowsComputed: computed)
   }
 
   /// How many rows of the run's closed batches copied their frozen layers' output from their
   /// serving scores and how many computed it (`iak_training_frozen_rows_total`): the share
   /// depends on how many impressions are scored while one waits for its label, against
   /// `train.frozen_rows`.
-  static func frozenRowsLine(_ registry: MetricsRegistry, configuration: Configuration) -> String {
-    let family = LearnerMetrics(registry: registry).frozenRows
-    let kept = family.with("kept").value
-    let computed = family.with("computed").value
-    return String(
+  static func frozenRowsLine(kept: Double, computed: Double, configuration: Configuration)
+    -> String
+  {
+    String(
       format: "end to end: %.0f batch rows kept their frozen layers' output from serving "
         + "(%.1f%%), %.0f computed it again (train.frozen_rows = %@)", kept,
       100 * kept / max(1, kept + computed), computed, configuration.string("train.frozen_rows"))

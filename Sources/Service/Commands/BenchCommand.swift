@@ -36,7 +36,8 @@ extension CommandSpec {
                   the same examples through a bare Trainer (learner only) and the ratio;
                   the end-to-end run again with train.frozen_rows = 0 (every batch row runs
                   the frozen layers again, as when labels wait longer than the ring holds
-                  impressions: label.wait = 30m past 36 impressions/s). Then freshness: serve with checkpoint.interval = --freshness-interval (default
+                  impressions: label.wait = 30m past 36 impressions/s). Then freshness:
+                  serve with checkpoint.interval = --freshness-interval (default
                   500ms) while events are produced at --rate events/s (default half the
                   end-to-end rate) for --seconds S (default 10): p50/p99 from production
                   (record timestamp) and from arrival (poll) to the publication of the snapshot
