@@ -1,3 +1,4 @@
+import Base
 import Foundation
 import Synchronization
 import Testing
@@ -5,7 +6,7 @@ import Testing
 @testable import Service
 
 /// `BlockingFanOut`: every index once, side by side up to the width, in order on the calling
-/// thread below a width of 2.
+/// thread below a width of 2; `alongside` runs its two calls at once, on two threads.
 @Suite struct BlockingFanOutTests {
   @Test func everyIndexIsCalledOnce() {
     for (count, width) in [(0, 4), (1, 4), (5, 1), (7, 3), (20, 8)] {
@@ -39,5 +40,31 @@ import Testing
     }
     #expect(order == Array(0..<6))
     #expect(onCaller)
+  }
+
+  @Test func alongsideRunsBothCallsAtOnceAndReturnsTheBackgroundsResult() {
+    // Each call waits for the other's sign: both see it only when they run at the same time
+    // (one after the other, the first would give up after its 10 s).
+    let background = DispatchSemaphore(value: 0)
+    let foreground = DispatchSemaphore(value: 0)
+    let caller = Thread.current
+    var foregroundSawTheOther = false
+    var foregroundOnCaller = false
+    let (result, waited) = BlockingFanOut.alongside(
+      named: "iak-alongside",
+      {
+        background.signal()
+        let sawTheOther = foreground.wait(timeout: .now() + 10) == .success
+        return (sawTheOther, Thread.current == caller, currentThreadName())
+      },
+      while: {
+        foreground.signal()
+        foregroundSawTheOther = background.wait(timeout: .now() + 10) == .success
+        foregroundOnCaller = Thread.current == caller
+      })
+    #expect(result.0 && foregroundSawTheOther)
+    #expect(!result.1 && foregroundOnCaller)
+    #expect(result.2 == "iak-alongside")
+    #expect(waited >= 0)
   }
 }

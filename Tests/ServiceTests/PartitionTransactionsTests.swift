@@ -4,6 +4,7 @@ import Foundation
 import Learner
 import Observability
 import Stream
+import Synchronization
 import Testing
 
 @testable import Service
@@ -144,29 +145,8 @@ import Testing
       FileManager.default.temporaryDirectory
       .appendingPathComponent("iak-txn-\(UUID().uuidString)").path
     defer { try? FileManager.default.removeItem(atPath: folder) }
-    var configuration = Configuration()
-    for setting in DomainRetirementTests.settings { try configuration.apply(override: setting) }
-    try configuration.apply(override: "domain.max_domains=100")
-    let backbone = try Backbone(
-      config: BackboneConfig(
-        fields: ["user", "item"], buckets: 512, embeddingDim: 16, hiddenSizes: [16, 8]),
-      seed: 3)
-    let shared = try KafkaProducer.make(configuration: fixture.kafka)
-    let pipeline = try Pipeline(
-      configuration: configuration, backbone: backbone, backboneSHA256: "bb",
-      store: try SnapshotStore(directory: folder, keep: 2),
-      publisher: KernelPublisher(
-        producer: shared, topic: "kernels", folder: nil, backboneSHA256: "bb",
-        kernelConfig: try configuration.kernelConfig(), logger: .disabled, metrics: nil),
-      alertEmitter: nil, deadLetters: nil, logger: .disabled, metrics: nil)
-    // East on partition 0, west on partition 1.
-    let records = DomainRetirementTests.records(day: 0, firstOffset: 0).map { record in
-      var moved = record
-      let isWest = String(decoding: record.value, as: UTF8.self).contains("west")
-      moved.partition = isWest ? 1 : 0
-      return moved
-    }
-    try pipeline.process(records)
+    let (pipeline, shared) = try Self.twoPartitionPipeline(
+      fixture, store: try SnapshotStore(directory: folder, keep: 2))
     let stateTopic = try PartitionStateTopic(
       topic: "iak-state", group: "g", producer: shared, configuration: fixture.kafka,
       logger: .disabled, metrics: nil)
@@ -202,6 +182,98 @@ import Testing
     // Offsets 0-23, even ones (east) on partition 0 and odd ones on 1.
     #expect(states == [0: 23, 1: 24], "\(states)")
     #expect(fixture.metrics.render().contains("iak_transactions_committed_total 2\n"))
+    #expect(pipeline.book.undelivered.isEmpty)
+  }
+
+  /// A pipeline publishing through the fixture's cluster, with 24 records trained: east's on
+  /// partition 0, west's on partition 1. Returns it and its shared producer.
+  static func twoPartitionPipeline(_ fixture: Fixture, store: SnapshotStore) throws -> (
+    Pipeline, KafkaProducer
+  ) {
+    var configuration = Configuration()
+    for setting in DomainRetirementTests.settings { try configuration.apply(override: setting) }
+    try configuration.apply(override: "domain.max_domains=100")
+    let backbone = try Backbone(
+      config: BackboneConfig(
+        fields: ["user", "item"], buckets: 512, embeddingDim: 16, hiddenSizes: [16, 8]),
+      seed: 3)
+    let shared = try KafkaProducer.make(configuration: fixture.kafka)
+    let pipeline = try Pipeline(
+      configuration: configuration, backbone: backbone, backboneSHA256: "bb",
+      store: store,
+      publisher: KernelPublisher(
+        producer: shared, topic: "kernels", folder: nil, backboneSHA256: "bb",
+        kernelConfig: try configuration.kernelConfig(), logger: .disabled, metrics: nil),
+      alertEmitter: nil, deadLetters: nil, logger: .disabled, metrics: nil)
+    // East on partition 0, west on partition 1.
+    let records = DomainRetirementTests.records(day: 0, firstOffset: 0).map { record in
+      var moved = record
+      let isWest = String(decoding: record.value, as: UTF8.self).contains("west")
+      moved.partition = isWest ? 1 : 0
+      return moved
+    }
+    try pipeline.process(records)
+    return (pipeline, shared)
+  }
+
+  /// The snapshot is written on a thread of its own while the transactions' states are
+  /// encoded: no transaction begins before the snapshot is on disk, each state carries the
+  /// kernel versions that snapshot numbers, and a write that fails runs no transaction and
+  /// numbers nothing (the next checkpoint numbers from where the book was).
+  @Test func transactionsBeginOnceTheSnapshotIsOnDiskAndCarryTheVersionsItNumbers() throws {
+    let fixture = try Fixture()
+    defer { fixture.transactions.closeAll() }
+    try fixture.cluster.createTopic("iak-state", partitions: 1)
+    let folder =
+      FileManager.default.temporaryDirectory
+      .appendingPathComponent("iak-txn-\(UUID().uuidString)").path
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    let disk = SimulatedDisk(freeBytes: 0)
+    let store = try SnapshotStore(directory: folder, keep: 2, faults: .writing(to: disk))
+    let (pipeline, shared) = try Self.twoPartitionPipeline(fixture, store: store)
+    let stateTopic = try PartitionStateTopic(
+      topic: "iak-state", group: "g", producer: shared, configuration: fixture.kafka,
+      logger: .disabled, metrics: nil)
+    let owned: Set<TopicPartition> = [
+      TopicPartition(topic: "events", partition: 0), TopicPartition(topic: "events", partition: 1),
+    ]
+    // Each transaction notes the newest snapshot on disk as it begins (two run side by side).
+    let begun = Mutex<[Int32: Int?]>([:])
+    let handOver = Pipeline.HandOver(
+      partitions: owned,
+      transactional: Pipeline.HandOver.Transactional(
+        run: { partition, body in
+          let newest = try store.loadNewestValid(expectingBackbone: "bb").snapshot?.version
+          begun.withLock { $0[partition.partition] = newest }
+          try fixture.transactions.run(partition, body)
+        },
+        writeState: { state, producer in try stateTopic.write(encoded: [state], via: producer) },
+        width: 2)
+    ) { _ in
+      Issue.record("the shared producer wrote a partition state")
+      return false
+    }
+    let bookBefore = pipeline.book
+    #expect(throws: SnapshotStoreError.self) {
+      try pipeline.checkpoint(createdAtMilliseconds: 1, handOver: handOver)
+    }
+    #expect(begun.withLock { $0.isEmpty })
+    #expect(pipeline.book == bookBefore)
+    disk.freeBytes = .max
+    let manifest = try #require(
+      try pipeline.checkpoint(createdAtMilliseconds: 2, handOver: handOver))
+    // (The store numbered the failed write too: the versions of the snapshots go on from it.)
+    #expect(begun.withLock { $0 } == [0: manifest.version, 1: manifest.version])
+    let stored = try #require(try store.loadNewestValid(expectingBackbone: "bb").snapshot)
+    let versions = SnapshotView.kernelVersions(in: stored.manifest)
+    #expect(versions.count == 2 && versions.values.allSatisfy { $0 == 1 }, "\(versions)")
+    for partition in owned {
+      let state = try #require(try stateTopic.newestState(of: partition))
+      let domains = pipeline.domains(of: partition)
+      #expect(domains.count == 1)
+      for domain in domains { #expect(state.book.kernelVersions[domain] == 1, "\(domain)") }
+    }
+    #expect(pipeline.book.kernelVersions == versions)
     #expect(pipeline.book.undelivered.isEmpty)
   }
 }

@@ -50,15 +50,59 @@ extension Pipeline {
     try deadLetters?.settle(timeout: .seconds(30))
     lastCheckpointTimings.settle = lapSeconds()
     guard let store else { return nil }
-    let (manifest, kernels) = try writeSnapshot(to: store)
-    // The per-domain quality series (an AUC is a sort of each window) are refreshed once the
-    // kernels are out, not on the way to their publication; whatever this checkpoint does next.
-    defer {
-      let started = ContinuousClock.now
-      publishQuality(of: kernels.map(\.kernel.domain))
-      lastCheckpointTimings.metrics = (ContinuousClock.now - started).inSeconds
+    let snapshot = encodeSnapshot()
+    lastCheckpointTimings.encode = lapSeconds()
+    // With transactions, what they will carry (each owned partition's state, encoded) is built
+    // here while the snapshot is written on a thread of its own: nothing goes to a shared topic
+    // before the write returns, and the local store is never older than the topic. The states
+    // carry the book as this snapshot numbers it; a write that fails puts the book back.
+    let previousBook = state.book
+    state.book = snapshot.book
+    var outgoing = Outgoing(
+      kernels: snapshot.items, alerts: alertLedger.waiting, isOwned: ownedDomainFilter(handOver))
+    var plans: [TransactionPlan] = []
+    let written: Result<SnapshotWriteReport, SnapshotStoreError>
+    if let handOver, handOver.transactional != nil {
+      let write = snapshot.write(to: store)
+      var planning = 0.0
+      (written, lastCheckpointTimings.write) = BlockingFanOut.alongside(
+        named: "iak-ckpt-write", write
+      ) {
+        plans = transactionPlans(
+          handOver, outgoing: &outgoing, createdAtMilliseconds: createdAtMilliseconds)
+        planning = lapSeconds()
+      }
+      lap = .now
+      lastCheckpointTimings.handOver = planning
+    } else {
+      written = snapshot.write(to: store)()
+      lastCheckpointTimings.write = lapSeconds()
     }
-    lap = .now
+    let manifest: SnapshotManifest
+    switch written {
+    case .success(let report): manifest = report.manifest
+    case .failure(let error):
+      state.book = previousBook
+      throw error
+    }
+    // The snapshot on disk records these versions with these weights: they are allocated
+    // whether or not they are delivered below (a hand-over carries them, with the domains not
+    // yet known to be delivered, so the new owner numbers on without reusing a number).
+    lastWrittenSnapshot = manifest
+    refreshDriftSeries()
+    alertLedger.snapshotWritten()
+    lastCheckpointTimings.refresh = lapSeconds()
+    // The per-domain quality series (an AUC is a sort of each window) are refreshed once the
+    // kernels are out, or while the transactions carry them, never on the way to their
+    // publication; whatever this checkpoint does next.
+    var isQualityPublished = false
+    defer {
+      if !isQualityPublished {
+        let started = ContinuousClock.now
+        publishQuality(of: snapshot.items.map(\.kernel.domain))
+        lastCheckpointTimings.metrics = (ContinuousClock.now - started).inSeconds
+      }
+    }
     if let confirmMembership = handOver?.confirmMembership {
       do {
         try confirmMembership()
@@ -68,15 +112,33 @@ extension Pipeline {
       }
     }
     lastCheckpointTimings.membership = lapSeconds()
-    var outgoing = Outgoing(
-      kernels: kernels, alerts: alertLedger.waiting, isOwned: ownedDomainFilter(handOver))
     var failures: [String: String] = [:]
     if let handOver {
-      handOverPartitions(
-        handOver, outgoing: &outgoing, failures: &failures, snapshotVersion: manifest.version,
-        createdAtMilliseconds: createdAtMilliseconds)
+      if let transactional = handOver.transactional {
+        let domains = snapshot.items.map(\.kernel.domain)
+        var metrics = 0.0
+        let (errors, waited) = BlockingFanOut.alongside(
+          named: "iak-ckpt-txn",
+          {
+            runTransactions(
+              plans, transactional, snapshotVersion: manifest.version,
+              createdAtMilliseconds: createdAtMilliseconds)
+          },
+          while: {
+            let started = ContinuousClock.now
+            publishQuality(of: domains)
+            metrics = (ContinuousClock.now - started).inSeconds
+          })
+        isQualityPublished = true
+        lastCheckpointTimings.metrics = metrics
+        lap = .now
+        applyTransactions(plans, errors: errors, outgoing: &outgoing, failures: &failures)
+        lastCheckpointTimings.handOver += waited + lapSeconds()
+      } else {
+        handOverStates(handOver, createdAtMilliseconds: createdAtMilliseconds)
+        lastCheckpointTimings.handOver = lapSeconds()
+      }
     }
-    lastCheckpointTimings.handOver = lapSeconds()
     // What no transaction carried (no hand-over, or domains whose partition is not known).
     for alert in outgoing.alerts { send(alert) }
     alertLedger.waiting = outgoing.waiting
@@ -96,16 +158,36 @@ extension Pipeline {
     return manifest
   }
 
-  /// Numbers the kernels that changed, writes the snapshot recording them, and refreshes what
-  /// follows a snapshot (drift series, the alert history). Returns the manifest and the kernels
-  /// to publish; the book is left as it was when the write fails.
-  private func writeSnapshot(to store: SnapshotStore) throws -> (
-    SnapshotManifest, [KernelPublisher.Item]
-  ) {
+  /// A snapshot encoded at the consistent point, not yet written: the book numbering the
+  /// kernels that changed, those kernels to publish, and what the store writes.
+  private struct EncodedSnapshot {
+    var book: DomainBook
+    var items: [KernelPublisher.Item]
+    var payload: SafeTensors
+    var offsets: [TopicPartition: Int64]
+    var backboneSHA256: String
+    var configurationDigest: String
+    var extras: [String: String]
+
+    /// The write of this snapshot to `store`, as a call that reads nothing of the pipeline (it
+    /// may run on another thread while the pipeline's goes on).
+    func write(to store: SnapshotStore) -> () -> Result<SnapshotWriteReport, SnapshotStoreError> {
+      {
+        Result { () throws(SnapshotStoreError) in
+          try store.write(
+            payload, offsets: offsets, backboneSHA256: backboneSHA256,
+            configurationDigest: configurationDigest, extras: extras)
+        }
+      }
+    }
+  }
+
+  /// Numbers the kernels that changed (in a copy of the book) and encodes all state into the
+  /// snapshot recording them, with the kernels to publish.
+  private func encodeSnapshot() -> EncodedSnapshot {
     // A version number names one set of weights: a kernel gets a new number only when it
     // changed since its newest version; one not known to be delivered goes out again under
     // the number it has.
-    let started = ContinuousClock.now
     var book = state.book
     let kernels = trainer.kernels.sorted { $0.key < $1.key }
     let allocations = book.allocate(stepCounts: kernels.map { ($0.key, $0.value.stepCount) })
@@ -132,23 +214,9 @@ extension Pipeline {
     if !unannouncedSwitch.isEmpty {
       extras[Self.unannouncedSwitchKey] = Self.encodeSwitchedAt(unannouncedSwitch)
     }
-    let encoded = ContinuousClock.now
-    lastCheckpointTimings.encode = (encoded - started).inSeconds
-    let report = try store.write(
-      SafeTensors(tensors: tensors),
-      offsets: offsets,
+    return EncodedSnapshot(
+      book: book, items: items, payload: SafeTensors(tensors: tensors), offsets: offsets,
       backboneSHA256: backboneSHA256, configurationDigest: configurationDigest, extras: extras)
-    // The snapshot on disk records these versions with these weights: they are allocated
-    // whether or not they are delivered below (a hand-over carries them, with the domains not
-    // yet known to be delivered, so the new owner numbers on without reusing a number).
-    let written = ContinuousClock.now
-    lastCheckpointTimings.write = (written - encoded).inSeconds
-    state.book = book
-    lastWrittenSnapshot = report.manifest
-    refreshDriftSeries()
-    alertLedger.snapshotWritten()
-    lastCheckpointTimings.refresh = (ContinuousClock.now - written).inSeconds
-    return (report.manifest, items)
   }
 
   /// Writes the quality series of `domains` (the kernels a checkpoint numbered), with the
@@ -188,27 +256,24 @@ extension Pipeline {
     }
   }
 
-  /// Hands the owned partitions' states over: with transactions, each partition's state, its
-  /// domains' kernels and alerts in one transaction (taken out of `outgoing`); without, each
-  /// changed state through `handOver.write`. A transaction that fails leaves its kernels in
-  /// `failures` and its alerts waiting for the next checkpoint.
-  private func handOverPartitions(
-    _ handOver: HandOver, outgoing: inout Outgoing, failures: inout [String: String],
-    snapshotVersion: Int, createdAtMilliseconds: Int64
-  ) {
-    guard let transactional = handOver.transactional else {
-      for partition in changedPartitions(of: handOver.partitions) {
-        if let state = partitionState(of: partition, createdAtMilliseconds: createdAtMilliseconds),
-          handOver.write(state)
-        {
-          markHandedOver(state)
-        }
+  /// Hands the states of the owned partitions that changed to `handOver.write`, one at a
+  /// time (without transactions).
+  private func handOverStates(_ handOver: HandOver, createdAtMilliseconds: Int64) {
+    for partition in changedPartitions(of: handOver.partitions) {
+      if let state = partitionState(of: partition, createdAtMilliseconds: createdAtMilliseconds),
+        handOver.write(state)
+      {
+        markHandedOver(state)
       }
-      return
     }
-    // What each partition's transaction carries, worked out here; the transactions then run
-    // side by side (`transactional.width`: each waits on the broker), and what they did is
-    // applied here again, in partition order.
+  }
+
+  /// What each owned partition's transaction carries: its state when it changed (encoded), its
+  /// domains' kernels and alerts (taken out of `outgoing`), in partition order; partitions with
+  /// nothing to carry have none.
+  private func transactionPlans(
+    _ handOver: HandOver, outgoing: inout Outgoing, createdAtMilliseconds: Int64
+  ) -> [TransactionPlan] {
     var plans: [TransactionPlan] = []
     for partition in handOver.partitions.sorted() {
       let lane = lanes.lane(of: partition)
@@ -225,9 +290,19 @@ extension Pipeline {
       plans.append(
         TransactionPlan(partition: partition, items: items, alerts: alertsHere, state: state))
     }
+    return plans
+  }
+
+  /// Runs the partitions' transactions side by side (`transactional.width`: each waits on the
+  /// broker); returns the error of each that failed, by its index in `plans`. Reads only
+  /// constants of the pipeline (the alert emitter and the publisher, which read their settings
+  /// and count in thread-safe metrics): it may run on another thread than the pipeline's.
+  private func runTransactions(
+    _ plans: [TransactionPlan], _ transactional: HandOver.Transactional, snapshotVersion: Int,
+    createdAtMilliseconds: Int64
+  ) -> [Int: String] {
     let errors = Mutex<[Int: String]>([:])
-    // Every transaction's thread reads only constants of the pipeline: the alert emitter and the
-    // publisher, which read their settings and count in thread-safe metrics.
+    let publisher = publisher
     BlockingFanOut.run(plans.count, width: transactional.width) { index in
       let plan = plans[index]
       do {
@@ -242,9 +317,18 @@ extension Pipeline {
         errors.withLock { $0[index] = "\(error)" }
       }
     }
-    let failed = errors.withLock { $0 }
+    return errors.withLock { $0 }
+  }
+
+  /// Applies what the transactions did, in partition order: a partition's state handed over
+  /// and its kernels delivered; for a transaction that failed, its kernels in `failures` and its
+  /// alerts waiting for the next checkpoint.
+  private func applyTransactions(
+    _ plans: [TransactionPlan], errors: [Int: String], outgoing: inout Outgoing,
+    failures: inout [String: String]
+  ) {
     for (index, plan) in plans.enumerated() {
-      if let error = failed[index] {
+      if let error = errors[index] {
         logger.error(
           "a partition's checkpoint transaction was not committed; its state, kernels and "
             + "alerts go again at the next checkpoint if it is still owned here",

@@ -36,6 +36,50 @@ enum BlockingFanOut {
     }
   }
 
+  /// Runs `background` on a thread of its own (named `name`, at most 15 bytes on Linux) while the calling thread runs
+  /// `foreground`, and returns once both have returned: `background`'s result and the seconds
+  /// the calling thread waited for it after `foreground` returned. Neither closure escapes;
+  /// what they share must be safe to use from two threads at once.
+  static func alongside<T>(
+    named name: String, _ background: () -> T, while foreground: () -> Void
+  ) -> (result: T, waited: Double) {
+    withoutActuallyEscaping(background) { background in
+      let work = Background(body: background)
+      let done = DispatchSemaphore(value: 0)
+      let thread = Thread.named(name) { [work] in
+        work.run()
+        done.signal()
+      }
+      thread.start()
+      foreground()
+      let waiting = ContinuousClock.now
+      done.wait()
+      let waited = (ContinuousClock.now - waiting).inSeconds
+      return (work.take(), waited)
+    }
+  }
+
+  /// One call on another thread and its result. `@unchecked Sendable`: `run()` is called once,
+  /// on the other thread, and `take()` only after it returned (the semaphore orders them).
+  private final class Background<T>: @unchecked Sendable {
+    private var body: (() -> T)?
+    private var result: T?
+
+    init(body: @escaping () -> T) { self.body = body }
+
+    /// Calls the body and keeps its result; drops the body.
+    func run() {
+      result = body?()
+      body = nil
+    }
+
+    /// The result (after `run()` returned).
+    func take() -> T {
+      defer { result = nil }
+      return result!
+    }
+  }
+
   /// The shared index and body. `@unchecked Sendable`: `body` is safe to call from several
   /// threads at once (the caller's promise), `next` is atomic, and `forget()` runs only after
   /// every `drain()` has returned.
