@@ -50,7 +50,7 @@ extension Pipeline {
     try deadLetters?.settle(timeout: .seconds(30))
     lastCheckpointTimings.settle = lapSeconds()
     guard let store else { return nil }
-    let snapshot = encodeSnapshot()
+    var snapshot = encodeSnapshot()
     lastCheckpointTimings.encode = lapSeconds()
     // With transactions, what they will carry (each owned partition's state, encoded) is built
     // here while the snapshot is written on a thread of its own: nothing goes to a shared topic
@@ -85,6 +85,8 @@ extension Pipeline {
       state.book = previousBook
       throw error
     }
+    // Written: its tensors go now, not at the end (the transactions hold the partitions' bytes).
+    snapshot.payload = SafeTensors(tensors: [:])
     // The snapshot on disk records these versions with these weights: they are allocated
     // whether or not they are delivered below (a hand-over carries them, with the domains not
     // yet known to be delivered, so the new owner numbers on without reusing a number).
