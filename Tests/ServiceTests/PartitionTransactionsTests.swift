@@ -187,12 +187,13 @@ import Testing
 
   /// A pipeline publishing through the fixture's cluster, with 24 records trained: east's on
   /// partition 0, west's on partition 1. Returns it and its shared producer.
-  static func twoPartitionPipeline(_ fixture: Fixture, store: SnapshotStore) throws -> (
-    Pipeline, KafkaProducer
-  ) {
+  static func twoPartitionPipeline(
+    _ fixture: Fixture, store: SnapshotStore, settings: [String] = []
+  ) throws -> (Pipeline, KafkaProducer) {
     var configuration = Configuration()
-    for setting in DomainRetirementTests.settings { try configuration.apply(override: setting) }
-    try configuration.apply(override: "domain.max_domains=100")
+    for setting in DomainRetirementTests.settings + ["domain.max_domains=100"] + settings {
+      try configuration.apply(override: setting)
+    }
     let backbone = try Backbone(
       config: BackboneConfig(
         fields: ["user", "item"], buckets: 512, embeddingDim: 16, hiddenSizes: [16, 8]),
@@ -216,11 +217,15 @@ import Testing
     return (pipeline, shared)
   }
 
-  /// The snapshot is written on a thread of its own while the transactions' states are
-  /// encoded: no transaction begins before the snapshot is on disk, each state carries the
-  /// kernel versions that snapshot numbers, and a write that fails runs no transaction and
-  /// numbers nothing (the next checkpoint numbers from where the book was).
-  @Test func transactionsBeginOnceTheSnapshotIsOnDiskAndCarryTheVersionsItNumbers() throws {
+  /// With or without `checkpoint.write_alongside` (the snapshot written on a thread of its own
+  /// while the transactions' states are encoded): no transaction begins before the snapshot is
+  /// on disk, each state carries the kernel versions that snapshot numbers, and a write that
+  /// fails runs no transaction and numbers nothing (the next checkpoint numbers from where the
+  /// book was).
+  @Test(arguments: [false, true])
+  func transactionsBeginOnceTheSnapshotIsOnDiskAndCarryTheVersionsItNumbers(alongside: Bool)
+    throws
+  {
     let fixture = try Fixture()
     defer { fixture.transactions.closeAll() }
     try fixture.cluster.createTopic("iak-state", partitions: 1)
@@ -228,9 +233,19 @@ import Testing
       FileManager.default.temporaryDirectory
       .appendingPathComponent("iak-txn-\(UUID().uuidString)").path
     defer { try? FileManager.default.removeItem(atPath: folder) }
-    let disk = SimulatedDisk(freeBytes: 0)
-    let store = try SnapshotStore(directory: folder, keep: 2, faults: .writing(to: disk))
-    let (pipeline, shared) = try Self.twoPartitionPipeline(fixture, store: store)
+    // The store's writes fail with ENOSPC while `full`, and note the threads that wrote.
+    let full = Mutex(true)
+    let writers = Mutex<Set<String>>([])
+    let store = try SnapshotStore(
+      directory: folder, keep: 2,
+      faults: StorageFaults { stage, _ in
+        guard stage == .write else { return nil }
+        writers.withLock { _ = $0.insert(currentThreadName() ?? "unnamed") }
+        return full.withLock { $0 } ? ENOSPC : nil
+      })
+    let (pipeline, shared) = try Self.twoPartitionPipeline(
+      fixture, store: store, settings: ["checkpoint.write_alongside=\(alongside)"])
+    #expect(pipeline.configuration.settings.checkpoint.writesAlongside == alongside)
     let stateTopic = try PartitionStateTopic(
       topic: "iak-state", group: "g", producer: shared, configuration: fixture.kafka,
       logger: .disabled, metrics: nil)
@@ -259,7 +274,7 @@ import Testing
     }
     #expect(begun.withLock { $0.isEmpty })
     #expect(pipeline.book == bookBefore)
-    disk.freeBytes = .max
+    full.withLock { $0 = false }
     let manifest = try #require(
       try pipeline.checkpoint(createdAtMilliseconds: 2, handOver: handOver))
     // (The store numbered the failed write too: the versions of the snapshots go on from it.)
@@ -275,5 +290,8 @@ import Testing
     }
     #expect(pipeline.book.kernelVersions == versions)
     #expect(pipeline.book.undelivered.isEmpty)
+    // Alongside, the snapshot's files are written by the checkpoint's own thread.
+    let caller = currentThreadName() ?? "unnamed"
+    #expect(writers.withLock { $0 } == [alongside ? "iak-ckpt-write" : caller])
   }
 }

@@ -478,6 +478,8 @@ public struct Settings: Sendable {
     public var stateTopic: String
     /// `checkpoint.transactions`.
     public var transactions: Bool
+    /// `checkpoint.write_alongside`.
+    public var writesAlongside: Bool
 
     init(_ reader: inout SettingsReader) {
       dir = reader.text("checkpoint.dir")
@@ -486,6 +488,7 @@ public struct Settings: Sendable {
       keepsPreviousBackbone = reader.bool("checkpoint.keep_previous_backbone")
       stateTopic = reader.text("checkpoint.state_topic")
       transactions = reader.bool("checkpoint.transactions")
+      writesAlongside = reader.bool("checkpoint.write_alongside")
     }
   }
 

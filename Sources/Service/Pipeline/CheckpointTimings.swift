@@ -1,9 +1,8 @@
 /// How long each step of one checkpoint took, in seconds: what `bench serve` breaks the
 /// freshness wait into (`Pipeline.lastCheckpointTimings`, completed by the training loop).
 /// Each is time of the training thread, so they add up to what the checkpoint held it: with
-/// transactions, the snapshot is written on another thread while the training thread encodes
-/// the partitions' states (counted in `handOver`), and the quality series are refreshed while
-/// the transactions run (counted in `metrics`).
+/// `checkpoint.write_alongside`, the snapshot is written on another thread while the training
+/// thread encodes the partitions' states (counted in `handOver`).
 struct CheckpointTimings: Sendable, Equatable {
   /// Closing and training every open batch (`train.close_at_checkpoint`; 0 when off).
   var close = 0.0
@@ -13,16 +12,16 @@ struct CheckpointTimings: Sendable, Equatable {
   /// thread, at the consistent point).
   var encode = 0.0
   /// `SnapshotStore.write`: the payload and manifest files, their fsyncs, the rename, `LATEST`
-  /// and retention; with transactions, what is left of it once the partitions' states are
-  /// encoded alongside.
+  /// and retention; with `checkpoint.write_alongside`, what is left of it once the partitions'
+  /// states are encoded alongside.
   var write = 0.0
   /// What follows a written snapshot: drift series, the alert history.
   var refresh = 0.0
   /// Asking the consumer group to confirm this process as a member.
   var membership = 0.0
   /// Handing the owned partitions' states over (state topic, transactions): with transactions,
-  /// encoding the states and what is left of the transactions once the quality series are
-  /// refreshed alongside.
+  /// encoding the states (while the snapshot is written, with `checkpoint.write_alongside`) and
+  /// the transactions.
   var handOver = 0.0
   /// Publishing the changed kernels (and the alerts no transaction carried).
   var publish = 0.0

@@ -52,17 +52,20 @@ extension Pipeline {
     guard let store else { return nil }
     var snapshot = encodeSnapshot()
     lastCheckpointTimings.encode = lapSeconds()
-    // With transactions, what they will carry (each owned partition's state, encoded) is built
-    // here while the snapshot is written on a thread of its own: nothing goes to a shared topic
-    // before the write returns, and the local store is never older than the topic. The states
+    // With transactions and `checkpoint.write_alongside`, what they will carry (each owned
+    // partition's state, encoded) is built here while the snapshot is written on a thread of
+    // its own: nothing goes to a shared topic before the write returns, and the local store is
+    // never older than the topic. Otherwise it is built once the write returned. The states
     // carry the book as this snapshot numbers it; a write that fails puts the book back.
     let previousBook = state.book
     state.book = snapshot.book
     var outgoing = Outgoing(
       kernels: snapshot.items, alerts: alertLedger.waiting, isOwned: ownedDomainFilter(handOver))
-    var plans: [TransactionPlan] = []
+    var plans: [TransactionPlan]?
     let written: Result<SnapshotWriteReport, SnapshotStoreError>
-    if let handOver, handOver.transactional != nil {
+    if let handOver, handOver.transactional != nil,
+      configuration.settings.checkpoint.writesAlongside
+    {
       let write = snapshot.write(to: store)
       var planning = 0.0
       (written, lastCheckpointTimings.write) = BlockingFanOut.alongside(
@@ -95,15 +98,11 @@ extension Pipeline {
     alertLedger.snapshotWritten()
     lastCheckpointTimings.refresh = lapSeconds()
     // The per-domain quality series (an AUC is a sort of each window) are refreshed once the
-    // kernels are out, or while the transactions carry them, never on the way to their
-    // publication; whatever this checkpoint does next.
-    var isQualityPublished = false
+    // kernels are out, not on the way to their publication; whatever this checkpoint does next.
     defer {
-      if !isQualityPublished {
-        let started = ContinuousClock.now
-        publishQuality(of: snapshot.items.map(\.kernel.domain))
-        lastCheckpointTimings.metrics = (ContinuousClock.now - started).inSeconds
-      }
+      let started = ContinuousClock.now
+      publishQuality(of: snapshot.items.map(\.kernel.domain))
+      lastCheckpointTimings.metrics = (ContinuousClock.now - started).inSeconds
     }
     if let confirmMembership = handOver?.confirmMembership {
       do {
@@ -117,25 +116,15 @@ extension Pipeline {
     var failures: [String: String] = [:]
     if let handOver {
       if let transactional = handOver.transactional {
-        let domains = snapshot.items.map(\.kernel.domain)
-        var metrics = 0.0
-        let (errors, waited) = BlockingFanOut.alongside(
-          named: "iak-ckpt-txn",
-          {
-            runTransactions(
-              plans, transactional, snapshotVersion: manifest.version,
-              createdAtMilliseconds: createdAtMilliseconds)
-          },
-          while: {
-            let started = ContinuousClock.now
-            publishQuality(of: domains)
-            metrics = (ContinuousClock.now - started).inSeconds
-          })
-        isQualityPublished = true
-        lastCheckpointTimings.metrics = metrics
-        lap = .now
+        let plans =
+          plans
+          ?? transactionPlans(
+            handOver, outgoing: &outgoing, createdAtMilliseconds: createdAtMilliseconds)
+        let errors = runTransactions(
+          plans, transactional, snapshotVersion: manifest.version,
+          createdAtMilliseconds: createdAtMilliseconds)
         applyTransactions(plans, errors: errors, outgoing: &outgoing, failures: &failures)
-        lastCheckpointTimings.handOver += waited + lapSeconds()
+        lastCheckpointTimings.handOver += lapSeconds()
       } else {
         handOverStates(handOver, createdAtMilliseconds: createdAtMilliseconds)
         lastCheckpointTimings.handOver = lapSeconds()
@@ -296,9 +285,9 @@ extension Pipeline {
   }
 
   /// Runs the partitions' transactions side by side (`transactional.width`: each waits on the
-  /// broker); returns the error of each that failed, by its index in `plans`. Reads only
-  /// constants of the pipeline (the alert emitter and the publisher, which read their settings
-  /// and count in thread-safe metrics): it may run on another thread than the pipeline's.
+  /// broker); returns the error of each that failed, by its index in `plans`. The threads read
+  /// only constants of the pipeline: the alert emitter and the publisher, which read their
+  /// settings and count in thread-safe metrics.
   private func runTransactions(
     _ plans: [TransactionPlan], _ transactional: HandOver.Transactional, snapshotVersion: Int,
     createdAtMilliseconds: Int64
