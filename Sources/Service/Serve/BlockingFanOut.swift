@@ -36,10 +36,10 @@ enum BlockingFanOut {
     }
   }
 
-  /// Runs `background` on a thread of its own (named `name`, at most 15 bytes on Linux) while the calling thread runs
-  /// `foreground`, and returns once both have returned: `background`'s result and the seconds
-  /// the calling thread waited for it after `foreground` returned. Neither closure escapes;
-  /// what they share must be safe to use from two threads at once.
+  /// Runs `background` on a thread of its own (named `name`, at most 15 bytes on Linux) while
+  /// the calling thread runs `foreground`, and returns once both have returned: `background`'s
+  /// result and the seconds the calling thread waited for it after `foreground` returned.
+  /// Neither closure escapes; what they share must be safe to use from two threads at once.
   static func alongside<T>(
     named name: String, _ background: () -> T, while foreground: () -> Void
   ) -> (result: T, waited: Double) {
