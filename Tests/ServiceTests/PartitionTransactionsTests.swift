@@ -294,4 +294,53 @@ import Testing
     let caller = currentThreadName() ?? "unnamed"
     #expect(writers.withLock { $0 } == [alongside ? "iak-ckpt-write" : caller])
   }
+
+  /// A partition's state whose domains' tensors are taken out of the snapshot's
+  /// (`SnapshotTensors`, as a checkpoint's transactions do) is the state built from the
+  /// pipeline, tensor for tensor and byte for byte, for each partition; its domains' tensors are
+  /// then gone from the snapshot's.
+  @Test func aPartitionsStateFromTheSnapshotsTensorsIsTheOneBuiltAgain() throws {
+    let fixture = try Fixture()
+    let folder =
+      FileManager.default.temporaryDirectory
+      .appendingPathComponent("iak-txn-\(UUID().uuidString)").path
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    let (pipeline, _) = try Self.twoPartitionPipeline(
+      fixture, store: try SnapshotStore(directory: folder, keep: 2))
+    let snapshot = SnapshotTensors(
+      pipeline.stateTensors(), domains: Set(pipeline.trainer.domains))
+    for partition in [0, 1].map({ TopicPartition(topic: "events", partition: $0) }) {
+      let built = try #require(pipeline.partitionState(of: partition, createdAtMilliseconds: 5))
+      let taken = try #require(
+        pipeline.partitionState(
+          of: partition, createdAtMilliseconds: 5, withKept: true, taking: snapshot))
+      // The domain's kernel, batches, meters and drift detectors, and the lane's own tensors.
+      let domain = try #require(pipeline.domains(of: partition).first)
+      #expect(built.tensors.keys.contains("\(domain)/drift.counters"))
+      #expect(built.tensors.keys.contains("\(domain)/pending"))
+      #expect(taken.tensors == built.tensors)
+      #expect(EncodedPartitionState(taken).bytes == EncodedPartitionState(built).bytes)
+      var again: [String: Tensor] = [:]
+      snapshot.take([domain], into: &again)
+      #expect(again.isEmpty)
+    }
+  }
+
+  /// `SnapshotTensors` gives each domain the names under it, also when one domain's name is
+  /// another's followed by a slash; names of no domain are never taken.
+  @Test func snapshotTensorsTakeEachDomainsNamesOnce() {
+    let tensor = Tensor(int64s: [1], shape: [1])
+    let names = ["a/x", "a/b/x", "a/b/y.z", "a/b/y/w", "c/d/e", ".trainer/state", "z/x", "a/b"]
+    let snapshot = SnapshotTensors(
+      Dictionary(uniqueKeysWithValues: names.map { ($0, tensor) }), domains: ["a", "a/b", "c/d"])
+    var taken: [String: Tensor] = [:]
+    snapshot.take(["a/b"], into: &taken)
+    #expect(Set(taken.keys) == ["a/b/x", "a/b/y.z", "a/b/y/w"])
+    taken = [:]
+    snapshot.take(["a", "c/d", "z"], into: &taken)
+    #expect(Set(taken.keys) == ["a/x", "a/b", "c/d/e"])
+    taken = [:]
+    snapshot.take(["a", "a/b", "c/d", ".trainer", "z"], into: &taken)
+    #expect(taken.isEmpty)
+  }
 }

@@ -18,6 +18,14 @@ extension Trainer {
       laneTimes: laneTimeMs.filter { $0.key == lane })
   }
 
+  /// The tensors of `stateTensors(ofLane:)` that are not one domain's (named `"<domain>/..."`):
+  /// the trainer's clock and mode, the lane's clock and its domains' names. With the domains'
+  /// tensors taken from `stateTensors()`, they make `stateTensors(ofLane:)` without building
+  /// those again.
+  public func wideTensors(ofLane lane: Int32) -> [String: Tensor] {
+    wideTensors(domains: domains(ofLane: lane), laneTimes: laneTimeMs.filter { $0.key == lane })
+  }
+
   /// Forgets the domains owned by `lane` and its clock (the lane moved to another process);
   /// returns the domains forgotten, sorted.
   @discardableResult

@@ -115,13 +115,7 @@ extension Trainer {
   func exportTensors(of states: [String: DomainState], laneTimes: [Int32: Int64]) -> [String:
     Tensor]
   {
-    var result: [String: Tensor] = [:]
-    result[StateTensor.trainer] = Tensor(
-      int64s: [Self.stateFormatVersion, eventTimeMs, Self.modeCode(config.mode)], shape: [3])
-    let lanes = laneTimes.sorted { $0.key < $1.key }.flatMap { [Int64($0.key), $0.value] }
-    result[StateTensor.lanes] = Tensor(int64s: lanes, shape: [lanes.count])
-    let names = Self.encodedNames(states.keys.sorted())
-    result[StateTensor.domains] = Tensor(uint8s: names, shape: [names.count])
+    var result = wideTensors(domains: states.keys.sorted(), laneTimes: laneTimes)
     for (domain, state) in states {
       let prefix = domain + "/"
       result.merge(state.kernel.stateTensors(prefix: prefix)) { first, _ in first }
@@ -182,6 +176,19 @@ extension Trainer {
         doubles: proxies.klPerDimension, shape: [proxies.klPerDimension.count])
       result.merge(stage.stateTensors(of: state, prefix: prefix)) { first, _ in first }
     }
+    return result
+  }
+
+  /// The trainer-wide tensors of an export (`StateTensor.trainer`, `.lanes`, `.domains`): the
+  /// trainer's clock and mode, the clocks `laneTimes`, and the names `domains` (sorted).
+  func wideTensors(domains: [String], laneTimes: [Int32: Int64]) -> [String: Tensor] {
+    var result: [String: Tensor] = [:]
+    result[StateTensor.trainer] = Tensor(
+      int64s: [Self.stateFormatVersion, eventTimeMs, Self.modeCode(config.mode)], shape: [3])
+    let lanes = laneTimes.sorted { $0.key < $1.key }.flatMap { [Int64($0.key), $0.value] }
+    result[StateTensor.lanes] = Tensor(int64s: lanes, shape: [lanes.count])
+    let names = Self.encodedNames(domains)
+    result[StateTensor.domains] = Tensor(uint8s: names, shape: [names.count])
     return result
   }
 

@@ -72,7 +72,8 @@ extension Pipeline {
         named: "iak-ckpt-write", write
       ) {
         plans = transactionPlans(
-          handOver, outgoing: &outgoing, createdAtMilliseconds: createdAtMilliseconds)
+          handOver, outgoing: &outgoing, createdAtMilliseconds: createdAtMilliseconds,
+          taking: SnapshotTensors(snapshot.payload.tensors, domains: Set(trainer.domains)))
         planning = lapSeconds()
       }
       lap = .now
@@ -88,7 +89,11 @@ extension Pipeline {
       state.book = previousBook
       throw error
     }
-    // Written: its tensors go now, not at the end (the transactions hold the partitions' bytes).
+    // Written: its tensors go now, not at the end (the transactions hold the partitions' bytes);
+    // those the partitions' states take (below, when not taken already) go as each is encoded.
+    let snapshotTensors =
+      plans == nil && handOver?.transactional != nil
+      ? SnapshotTensors(snapshot.payload.tensors, domains: Set(trainer.domains)) : nil
     snapshot.payload = SafeTensors(tensors: [:])
     // The snapshot on disk records these versions with these weights: they are allocated
     // whether or not they are delivered below (a hand-over carries them, with the domains not
@@ -119,7 +124,8 @@ extension Pipeline {
         let plans =
           plans
           ?? transactionPlans(
-            handOver, outgoing: &outgoing, createdAtMilliseconds: createdAtMilliseconds)
+            handOver, outgoing: &outgoing, createdAtMilliseconds: createdAtMilliseconds,
+            taking: snapshotTensors)
         let errors = runTransactions(
           plans, transactional, snapshotVersion: manifest.version,
           createdAtMilliseconds: createdAtMilliseconds)
@@ -263,7 +269,8 @@ extension Pipeline {
   /// domains' kernels and alerts (taken out of `outgoing`), in partition order; partitions with
   /// nothing to carry have none.
   private func transactionPlans(
-    _ handOver: HandOver, outgoing: inout Outgoing, createdAtMilliseconds: Int64
+    _ handOver: HandOver, outgoing: inout Outgoing, createdAtMilliseconds: Int64,
+    taking snapshot: SnapshotTensors?
   ) -> [TransactionPlan] {
     var plans: [TransactionPlan] = []
     for partition in handOver.partitions.sorted() {
@@ -275,8 +282,10 @@ extension Pipeline {
       let state =
         changedPartitions(of: [partition]).isEmpty
         ? nil
-        : partitionState(of: partition, createdAtMilliseconds: createdAtMilliseconds).map(
-          EncodedPartitionState.init)
+        : partitionState(
+          of: partition, createdAtMilliseconds: createdAtMilliseconds, withKept: true,
+          taking: snapshot
+        ).map(EncodedPartitionState.init)
       guard !items.isEmpty || !alertsHere.isEmpty || state != nil else { continue }
       plans.append(
         TransactionPlan(partition: partition, items: items, alerts: alertsHere, state: state))

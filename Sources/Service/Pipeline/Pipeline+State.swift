@@ -23,16 +23,25 @@ extension Pipeline {
   public func stateTensors() -> [String: Tensor] { stateTensors(of: nil) }
 
   /// The state tensors of every held partition (nil), or of `partition` alone: its domains,
-  /// its joiner memory and clock, and its counts.
-  func stateTensors(of partition: TopicPartition?) -> [String: Tensor] {
+  /// its joiner memory and clock, and its counts. With `snapshot` (the tensors of
+  /// `stateTensors()` taken just before, nothing changed since), a partition's domains' tensors
+  /// are taken out of it rather than built again.
+  func stateTensors(of partition: TopicPartition?, taking snapshot: SnapshotTensors? = nil)
+    -> [String: Tensor]
+  {
     var tensors: [String: Tensor]
     let joiner: [UInt8]
     let router: [UInt8]
     if let partition {
       let lane = lanes.lane(of: partition)
       let domains = trainer.domains(ofLane: lane)
-      tensors = trainer.stateTensors(ofLane: lane)
-      tensors.merge(drift.stateTensors(ofDomains: domains)) { first, _ in first }
+      if let snapshot {
+        tensors = trainer.wideTensors(ofLane: lane)
+        snapshot.take(domains, into: &tensors)
+      } else {
+        tensors = trainer.stateTensors(ofLane: lane)
+        tensors.merge(drift.stateTensors(ofDomains: domains)) { first, _ in first }
+      }
       (joiner, router) = ingest.exportState(
         partition: lane, domains: Set(domains), joinerBlocks: checkpointJoinerBlocks ?? [:])
     } else {
@@ -130,13 +139,15 @@ extension Pipeline {
   }
 
   /// The state of `partition`, with the state kept of it for a rollback (`withKept`), or nil
-  /// when this pipeline holds none.
+  /// when this pipeline holds none; its domains' tensors taken out of `snapshot` when given
+  /// (`stateTensors(of:taking:)`).
   func partitionState(
-    of partition: TopicPartition, createdAtMilliseconds: Int64, withKept: Bool
+    of partition: TopicPartition, createdAtMilliseconds: Int64, withKept: Bool,
+    taking snapshot: SnapshotTensors? = nil
   ) -> PartitionState? {
     guard let nextOffset = offsets[partition] else { return nil }
     let lane = lanes.lane(of: partition)
-    var tensors = stateTensors(of: partition)
+    var tensors = stateTensors(of: partition, taking: snapshot)
     if withKept, let kept = keptBackbone?.partitions[partition] {
       tensors[KeptBackbone.partitionTensor] = Tensor(uint8s: kept, shape: [kept.count])
     }
