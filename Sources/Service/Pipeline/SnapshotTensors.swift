@@ -11,17 +11,21 @@ import Checkpoint
 /// partitions take from one instance in turn, on the training thread.
 final class SnapshotTensors {
   private var tensors: [String: Tensor]
-  /// The names of each domain's tensors.
-  private var namesByDomain: [String: [String]] = [:]
+  /// The names of each domain's tensors (keyed by slices of the names: no copy of a domain's
+  /// name per tensor).
+  private var namesByDomain: [Substring: [String]] = [:]
 
   /// Indexes `tensors` by the domains `domains`. A name `"a/b/c"` belongs to the domain of the
   /// longest of `"a/b"` and `"a"` that is one of `domains` (domain names may hold slashes).
   init(_ tensors: [String: Tensor], domains: Set<String>) {
     self.tensors = tensors
+    let domains = Set(domains.map { Substring($0) })
+    namesByDomain.reserveCapacity(domains.count)
     for name in tensors.keys {
       var end = name.endIndex
-      while let slash = name[..<end].lastIndex(of: "/") {
-        let prefix = String(name[..<slash])
+      // By bytes: "/" is one byte of UTF-8, and its index is a character boundary.
+      while let slash = name.utf8[..<end].lastIndex(of: UInt8(ascii: "/")) {
+        let prefix = name[..<slash]
         if domains.contains(prefix) {
           namesByDomain[prefix, default: []].append(name)
           break
@@ -34,7 +38,7 @@ final class SnapshotTensors {
   /// Moves the tensors of `domains` into `result` (a name already there is kept).
   func take(_ domains: [String], into result: inout [String: Tensor]) {
     for domain in domains {
-      guard let names = namesByDomain.removeValue(forKey: domain) else { continue }
+      guard let names = namesByDomain.removeValue(forKey: Substring(domain)) else { continue }
       for name in names {
         if let tensor = tensors.removeValue(forKey: name), result[name] == nil {
           result[name] = tensor
