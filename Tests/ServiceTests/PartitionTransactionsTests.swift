@@ -25,6 +25,10 @@ import Testing
     let kafka: KafkaConfiguration
     let metrics = MetricsRegistry()
     let transactions: PartitionTransactions
+    /// A folder of the test's own for a snapshot store, removed with the fixture.
+    let folder =
+      FileManager.default.temporaryDirectory
+      .appendingPathComponent("iak-txn-\(UUID().uuidString)").path
 
     init() throws {
       cluster = try MockKafkaCluster.make()
@@ -34,6 +38,8 @@ import Testing
         configuration: kafka, group: "g", logger: .disabled, metrics: metrics,
         timeout: .seconds(10))
     }
+
+    deinit { try? FileManager.default.removeItem(atPath: folder) }
 
     func values(of topic: String) throws -> [String] {
       try KafkaTopicReader.readAll(topic, configuration: kafka, timeout: .seconds(10)).map {
@@ -141,12 +147,8 @@ import Testing
     let fixture = try Fixture()
     defer { fixture.transactions.closeAll() }
     try fixture.cluster.createTopic("iak-state", partitions: 1)
-    let folder =
-      FileManager.default.temporaryDirectory
-      .appendingPathComponent("iak-txn-\(UUID().uuidString)").path
-    defer { try? FileManager.default.removeItem(atPath: folder) }
     let (pipeline, shared) = try Self.twoPartitionPipeline(
-      fixture, store: try SnapshotStore(directory: folder, keep: 2))
+      fixture, store: try SnapshotStore(directory: fixture.folder, keep: 2))
     let stateTopic = try PartitionStateTopic(
       topic: "iak-state", group: "g", producer: shared, configuration: fixture.kafka,
       logger: .disabled, metrics: nil)
@@ -229,15 +231,11 @@ import Testing
     let fixture = try Fixture()
     defer { fixture.transactions.closeAll() }
     try fixture.cluster.createTopic("iak-state", partitions: 1)
-    let folder =
-      FileManager.default.temporaryDirectory
-      .appendingPathComponent("iak-txn-\(UUID().uuidString)").path
-    defer { try? FileManager.default.removeItem(atPath: folder) }
     // The store's writes fail with ENOSPC while `full`, and note the threads that wrote.
     let full = Mutex(true)
     let writers = Mutex<Set<String>>([])
     let store = try SnapshotStore(
-      directory: folder, keep: 2,
+      directory: fixture.folder, keep: 2,
       faults: StorageFaults { stage, _ in
         guard stage == .write else { return nil }
         writers.withLock { _ = $0.insert(currentThreadName() ?? "unnamed") }
@@ -301,12 +299,8 @@ import Testing
   /// then gone from the snapshot's.
   @Test func aPartitionsStateFromTheSnapshotsTensorsIsTheOneBuiltAgain() throws {
     let fixture = try Fixture()
-    let folder =
-      FileManager.default.temporaryDirectory
-      .appendingPathComponent("iak-txn-\(UUID().uuidString)").path
-    defer { try? FileManager.default.removeItem(atPath: folder) }
     let (pipeline, _) = try Self.twoPartitionPipeline(
-      fixture, store: try SnapshotStore(directory: folder, keep: 2))
+      fixture, store: try SnapshotStore(directory: fixture.folder, keep: 2))
     let snapshot = SnapshotTensors(
       pipeline.stateTensors(), domains: Set(pipeline.trainer.domains))
     for partition in [0, 1].map({ TopicPartition(topic: "events", partition: $0) }) {
