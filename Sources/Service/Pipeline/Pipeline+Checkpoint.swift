@@ -66,10 +66,9 @@ extension Pipeline {
     if let handOver, handOver.transactional != nil,
       configuration.settings.checkpoint.writesAlongside
     {
-      let write = snapshot.write(to: store)
       var planning = 0.0
       (written, lastCheckpointTimings.write) = BlockingFanOut.alongside(
-        named: "iak-ckpt-write", write
+        named: "iak-ckpt-write", { [snapshot] in snapshot.write(to: store) }
       ) {
         plans = transactionPlans(
           handOver, outgoing: &outgoing, createdAtMilliseconds: createdAtMilliseconds,
@@ -79,7 +78,7 @@ extension Pipeline {
       lap = .now
       lastCheckpointTimings.handOver = planning
     } else {
-      written = snapshot.write(to: store)()
+      written = snapshot.write(to: store)
       lastCheckpointTimings.write = lapSeconds()
     }
     let manifest: SnapshotManifest
@@ -89,11 +88,11 @@ extension Pipeline {
       state.book = previousBook
       throw error
     }
-    // Written: its tensors go now, not at the end (the transactions hold the partitions' bytes);
-    // those the partitions' states take (below, when not taken already) go as each is encoded.
-    let snapshotTensors =
-      plans == nil && handOver?.transactional != nil
-      ? SnapshotTensors(snapshot.payload.tensors, domains: Set(trainer.domains)) : nil
+    // Written: its tensors go now, not at the end (the transactions hold the partitions' bytes),
+    // unless the partitions' states are still to be encoded for transactions: they take theirs
+    // from these (below, once the group confirmed this process), each going as it is encoded.
+    var tensorsToTake =
+      plans == nil && handOver?.transactional != nil ? snapshot.payload.tensors : nil
     snapshot.payload = SafeTensors(tensors: [:])
     // The snapshot on disk records these versions with these weights: they are allocated
     // whether or not they are delivered below (a hand-over carries them, with the domains not
@@ -121,15 +120,19 @@ extension Pipeline {
     var failures: [String: String] = [:]
     if let handOver {
       if let transactional = handOver.transactional {
-        let plans =
-          plans
-          ?? transactionPlans(
+        if plans == nil {
+          let index = tensorsToTake.map { SnapshotTensors($0, domains: Set(trainer.domains)) }
+          // The index alone holds them now: each is freed as its partition's state is encoded.
+          tensorsToTake = nil
+          plans = transactionPlans(
             handOver, outgoing: &outgoing, createdAtMilliseconds: createdAtMilliseconds,
-            taking: snapshotTensors)
+            taking: index)
+        }
+        let carried = plans ?? []
         let errors = runTransactions(
-          plans, transactional, snapshotVersion: manifest.version,
+          carried, transactional, snapshotVersion: manifest.version,
           createdAtMilliseconds: createdAtMilliseconds)
-        applyTransactions(plans, errors: errors, outgoing: &outgoing, failures: &failures)
+        applyTransactions(carried, errors: errors, outgoing: &outgoing, failures: &failures)
         lastCheckpointTimings.handOver += lapSeconds()
       } else {
         handOverStates(handOver, createdAtMilliseconds: createdAtMilliseconds)
@@ -166,15 +169,13 @@ extension Pipeline {
     var configurationDigest: String
     var extras: [String: String]
 
-    /// The write of this snapshot to `store`, as a call that reads nothing of the pipeline (it
-    /// may run on another thread while the pipeline's goes on).
-    func write(to store: SnapshotStore) -> () -> Result<SnapshotWriteReport, SnapshotStoreError> {
-      {
-        Result { () throws(SnapshotStoreError) in
-          try store.write(
-            payload, offsets: offsets, backboneSHA256: backboneSHA256,
-            configurationDigest: configurationDigest, extras: extras)
-        }
+    /// Writes this snapshot to `store`. It reads nothing of the pipeline: a copy of it may
+    /// write on another thread while the pipeline's goes on.
+    func write(to store: SnapshotStore) -> Result<SnapshotWriteReport, SnapshotStoreError> {
+      Result { () throws(SnapshotStoreError) in
+        try store.write(
+          payload, offsets: offsets, backboneSHA256: backboneSHA256,
+          configurationDigest: configurationDigest, extras: extras)
       }
     }
   }
