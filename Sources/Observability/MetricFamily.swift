@@ -54,8 +54,12 @@ public final class MetricFamily: Sendable {
   }
 
   /// Removes every series whose label values (in `labelNames` order) satisfy `isRemoved`.
+  /// In place: the other series stay where they are (a family with a series per domain was
+  /// rebuilt whole for each domain retired).
   public func removeSeries(where isRemoved: ([String]) -> Bool) {
-    series.withLock { series in series = series.filter { !isRemoved($0.key) } }
+    series.withLock { series in
+      for labelValues in series.keys.filter(isRemoved) { series.removeValue(forKey: labelValues) }
+    }
   }
 
   func render(into out: inout String) {

@@ -33,10 +33,16 @@ public final class MetricsRegistry: Sendable {
   /// `value` (e.g. every series of a domain that was dropped), so that label values that come
   /// and go do not accumulate.
   public func removeSeries(where label: String, is value: String) {
+    removeSeries(where: label, isIn: [value])
+  }
+
+  /// `removeSeries(where:is:)` for each of `values`, with one pass over each family.
+  public func removeSeries(where label: String, isIn values: Set<String>) {
+    guard !values.isEmpty else { return }
     let snapshot = families.withLock { Array($0.values) }
     for family in snapshot {
       guard let index = family.labelNames.firstIndex(of: label) else { continue }
-      family.removeSeries { $0[index] == value }
+      family.removeSeries { values.contains($0[index]) }
     }
   }
 

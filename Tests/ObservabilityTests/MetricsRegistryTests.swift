@@ -99,6 +99,35 @@ import Testing
     #expect(registry.render().contains("iak_a{domain=\"1998-01/east\",detector=\"harm\"} 0"))
   }
 
+  @Test func removingTheSeriesOfSeveralValuesAtOnceKeepsTheOthersAsTheyWere() {
+    let registry = MetricsRegistry()
+    let active = registry.gauge("iak_a", help: "A.", labels: ["domain"])
+    let total = registry.counter("iak_b", help: "B.", labels: ["model", "domain"])
+    for domain in ["d1", "d2", "d3", "d4"] {
+      active.with(domain).set(1)
+      total.with("kernel", domain).increment(by: 3)
+    }
+    registry.removeSeries(where: "domain", isIn: [])
+    let lines = registry.render().split(separator: "\n")
+    #expect(lines.count(where: { $0.hasPrefix("iak_") }) == 8)
+    registry.removeSeries(where: "domain", isIn: ["d1", "d3", "not-there"])
+    let expected = """
+      # HELP iak_a A.
+      # TYPE iak_a gauge
+      iak_a{domain="d2"} 1
+      iak_a{domain="d4"} 1
+      # HELP iak_b B.
+      # TYPE iak_b counter
+      iak_b{model="kernel",domain="d2"} 3
+      iak_b{model="kernel",domain="d4"} 3
+
+      """
+    #expect(registry.render() == expected)
+    // The series kept are the same objects: they count on from where they were.
+    total.with("kernel", "d2").increment()
+    #expect(registry.render().contains("iak_b{model=\"kernel\",domain=\"d2\"} 4"))
+  }
+
   @Test func sameNameReturnsSameFamily() {
     let registry = MetricsRegistry()
     registry.counter("iak_a_total", help: "A.").with().increment()

@@ -14,6 +14,11 @@ extension Trainer {
   /// published), so more than `limit` may remain. A dropped domain loses its kernel, batch
   /// state, evaluation and proxies here; an example for it later starts it anew.
   ///
+  /// `isRetirable` is asked about the domains without an open batch, least recently seen
+  /// first, until enough were dropped: the pipeline calls this after every batch of records
+  /// while the limit is exceeded, and asking about all 2,000 domains of a full trainer each time
+  /// (with a copy of each domain's state) was about 15% of its training thread in a soak.
+  ///
   /// - Returns: the dropped domains, least recently seen first.
   @discardableResult
   public func retireDomains(
@@ -21,12 +26,18 @@ extension Trainer {
   ) -> [String] {
     let excess = states.count - max(0, limit)
     guard excess > 0 else { return [] }
+    // Read in place: only the two fields, not a copy of each state.
     var candidates: [(lastSeenMs: Int64, domain: String)] = []
-    for (domain, state) in states where state.pending.isEmpty && isRetirable(domain) {
-      candidates.append((state.lastSeenMs, domain))
+    candidates.reserveCapacity(states.count)
+    for index in states.indices where states.values[index].pending.isEmpty {
+      candidates.append((states.values[index].lastSeenMs, states.keys[index]))
     }
     candidates.sort { ($0.lastSeenMs, $0.domain) < ($1.lastSeenMs, $1.domain) }
-    let retired = candidates.prefix(excess).map(\.domain)
+    var retired: [String] = []
+    for candidate in candidates {
+      guard retired.count < excess else { break }
+      if isRetirable(candidate.domain) { retired.append(candidate.domain) }
+    }
     for domain in retired { states.removeValue(forKey: domain) }
     return retired
   }

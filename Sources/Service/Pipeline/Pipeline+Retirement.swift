@@ -19,13 +19,15 @@ extension Pipeline {
     guard trainer.domainCount > limit else { return }
     var retiredLanes: [String: Int32] = [:]
     let retired = trainer.retireDomains(keepingAtMost: limit) { domain in
-      retiredLanes[domain] = trainer.lane(of: domain)
       guard let published = state.book.publishedSteps[domain],
-        !state.book.undelivered.contains(domain)
+        !state.book.undelivered.contains(domain),
+        trainer.kernel(for: domain)?.stepCount == published
       else {
         return false
       }
-      return trainer.kernel(for: domain)?.stepCount == published
+      // Asked only until enough may go: the lane of each that goes, before it goes.
+      retiredLanes[domain] = trainer.lane(of: domain)
+      return true
     }
     guard !retired.isEmpty else { return }
     for domain in retired {

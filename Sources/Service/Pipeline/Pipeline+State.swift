@@ -247,8 +247,8 @@ extension Pipeline {
   /// Drops `domains` (released with their partition, or retired) from the drift monitor and
   /// the metrics: every series labelled with them goes.
   func forget(_ domains: [String]) {
+    metrics?.removeSeries(where: "domain", isIn: Set(domains))
     for domain in domains {
-      metrics?.removeSeries(where: "domain", is: domain)
       silentDomains.remove(domain)
       drift.removeDomain(domain)
     }
