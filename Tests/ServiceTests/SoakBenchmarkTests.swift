@@ -101,9 +101,12 @@ import Testing
         + "events rejected)")
   }
 
-  @Test func aShortSoakPrintsALinePerIntervalAndASummary() throws {
-    let folder = try ServeBenchmarkTests.folder()
-    defer { try? FileManager.default.removeItem(atPath: folder) }
+  /// Runs a soak of `minutes` half-second "minutes" over 300 impressions (a backbone
+  /// pretrained on them in `folder`), printing into `output`; `shutdown` is its context's.
+  static func shortSoak(
+    minutes: Int, in folder: String, shutdown: ShutdownSignal,
+    output: @escaping @Sendable (String) -> Void
+  ) throws -> (lines: [String], minutes: [SoakBenchmark.Minute]) {
     let lines = ServeFixture.events(impressions: 300)
     let events = try Self.write(lines, in: folder)
     let pretrain = CommandLineToolTests().run(
@@ -117,16 +120,23 @@ import Testing
         "checkpoint.interval=1s", "domain.max_domains=4",
       ]
     for setting in overrides { try configuration.apply(override: setting) }
-    let captured = CommandLineToolTests.Captured()
     let context = CommandContext(
       arguments: try ParsedArguments.parse([], options: CommandSpec.bench.allOptions),
       configuration: configuration, logger: .disabled, metrics: MetricsRegistry(),
-      shutdown: ShutdownSignal(), output: { captured.write($0) })
+      shutdown: shutdown, output: output)
     var settings = SoakBenchmark.Settings(input: events, backbone: folder + "/bb")
-    settings.minutes = 3
+    settings.minutes = minutes
     settings.interval = .milliseconds(500)
     settings.partitions = 2
-    let minutes = try SoakBenchmark(context: context, settings: settings).run()
+    return (lines, try SoakBenchmark(context: context, settings: settings).run())
+  }
+
+  @Test func aShortSoakPrintsALinePerIntervalAndASummary() throws {
+    let folder = try ServeBenchmarkTests.folder()
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    let captured = CommandLineToolTests.Captured()
+    let (lines, minutes) = try Self.shortSoak(
+      minutes: 3, in: folder, shutdown: ShutdownSignal(), output: { captured.write($0) })
     #expect(minutes.map(\.index) == [1, 2, 3])
     #expect(
       minutes.allSatisfy {
@@ -142,6 +152,24 @@ import Testing
     #expect(perDomain.count == 3 && perDomain.allSatisfy { $0.contains(" RSS growth ") })
     #expect(output.dropLast().last?.hasPrefix("soak summary: 3 minutes, ") == true, "\(output)")
     // Then what the checkpoints took of the training thread.
+    #expect(output.last?.hasPrefix("soak checkpoints: ") == true, "\(output)")
+  }
+
+  @Test func aSignalEndsTheSoakWithTheSummaryOfTheMinutesPrinted() throws {
+    let folder = try ServeBenchmarkTests.folder()
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    let captured = CommandLineToolTests.Captured()
+    let shutdown = ShutdownSignal()
+    // As SIGINT would, once the second line is printed.
+    let (_, minutes) = try Self.shortSoak(minutes: 1_000, in: folder, shutdown: shutdown) {
+      captured.write($0)
+      if $0.hasPrefix("minute 2:") { shutdown.request() }
+    }
+    #expect(minutes.map(\.index) == [1, 2])
+    let output = captured.output.split(separator: "\n").map(String.init)
+    let stopped = "soak stopped by a signal after 2 of 1000 minutes: what follows covers those"
+    #expect(output.contains(stopped), "\(output)")
+    #expect(output.contains { $0.hasPrefix("soak summary: 2 minutes, ") }, "\(output)")
     #expect(output.last?.hasPrefix("soak checkpoints: ") == true, "\(output)")
   }
 

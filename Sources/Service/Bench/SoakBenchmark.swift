@@ -162,7 +162,9 @@ struct SoakBenchmark {
     var next = 0
     var loop = 0
     var sampled = (next: start, lowest: Double.infinity, highest: 0.0)
-    while minutes.count < settings.minutes {
+    // SIGTERM or SIGINT ends the soak at the next pass: the lines so far get their summary,
+    // and serve stops as at the end (a second signal exits at once).
+    while minutes.count < settings.minutes && !context.shutdown.isRequested {
       let now = clock.now
       if now >= sampled.next {
         let resident = Double(ProcessMemory.residentBytes ?? 0) / 1e6
@@ -214,6 +216,11 @@ struct SoakBenchmark {
         next += 1
         if next == stream.count { (next, loop) = (0, loop + 1) }
       }
+    }
+    if minutes.count < settings.minutes {
+      context.print(
+        "soak stopped by a signal after \(minutes.count) of \(settings.minutes) minutes: what "
+          + "follows covers those")
     }
     // How much of the resident set is memory the allocator holds free, measured once at the end
     // while serve still holds its state (trimming every minute would measure a process other

@@ -58,7 +58,8 @@ extension CommandSpec {
                   the first and last minute and its slope in MB/min, and the checkpoints' share
                   of the training thread with each step's median/max. Input: the demo's events
                   after 1998-01-01 (integer `ts` times), e.g. out/demo/later.jsonl; --partitions
-                  default 4. Needs --backbone (default backbone.dir)
+                  default 4. Needs --backbone (default backbone.dir). SIGINT or SIGTERM ends it
+                  early with the summary of the minutes printed so far
       guard       the serving guard (drift.guard_* and drift.harm_window of the configuration)
                   on synthetic streams whose truth is known, at click rates 0.1% to 60%, --streams
                   seeds each (default 10): how soon a kernel that truly helps serves and how
