@@ -120,15 +120,17 @@ extension Pipeline {
     var failures: [String: String] = [:]
     if let handOver {
       if let transactional = handOver.transactional {
-        if plans == nil {
+        let carried: [TransactionPlan]
+        if let plans {
+          carried = plans
+        } else {
           let index = tensorsToTake.map { SnapshotTensors($0, domains: Set(trainer.domains)) }
           // The index alone holds them now: each is freed as its partition's state is encoded.
           tensorsToTake = nil
-          plans = transactionPlans(
+          carried = transactionPlans(
             handOver, outgoing: &outgoing, createdAtMilliseconds: createdAtMilliseconds,
             taking: index)
         }
-        let carried = plans ?? []
         let errors = runTransactions(
           carried, transactional, snapshotVersion: manifest.version,
           createdAtMilliseconds: createdAtMilliseconds)
