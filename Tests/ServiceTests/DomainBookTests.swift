@@ -68,4 +68,79 @@ import Testing
     // Metadata written before the book (a snapshot's extras without its keys) reads as empty.
     #expect(DomainBook(metadata: ["other": "x"]) == DomainBook())
   }
+
+  /// Dropped retired entries leave a floor: a domain that may have been one of them numbers on
+  /// above every dropped version; a domain of a later period, or a slot, numbers from 1.
+  @Test func droppedRetiredEntriesLeaveAFloorThatKeepsVersionsUnique() {
+    var book = DomainBook()
+    book.retired = [
+      "1998-01/east": RetiredVersion(version: 7, lane: 0),
+      "1998-02/east": RetiredVersion(version: 3, lane: 1),
+      "1998-03/east": RetiredVersion(version: 5, lane: 0),
+      "s0600/east": RetiredVersion(version: 9, lane: 0),
+    ]
+    var asked: [String] = []
+    let dropped = book.dropRetired { domain, entry in
+      asked.append(domain)
+      // Everything but March is past reach; the slot is asked about but never dropped.
+      return !domain.hasPrefix("1998-03")
+    }
+    #expect(dropped == 2 && asked.sorted().count == 4)
+    #expect(book.retired.keys.sorted() == ["1998-03/east", "s0600/east"])
+    // 1998-02-01T00:00Z: the later of the two periods dropped; the higher of their versions.
+    #expect(book.retiredFloor == RetiredFloor(version: 7, windowStartMilliseconds: 886_291_200_000))
+
+    let numbers = book.allocate(stepCounts: [
+      ("1998-01/east", 1), ("1998-02/west", 1), ("1998-03/east", 1), ("1998-03/west", 1),
+      ("s0600/east", 1), ("s1700/east", 1),
+    ])
+    #expect(
+      numbers.map { "\($0.domain)=\($0.version)" } == [
+        "1998-01/east=8",  // dropped: above the floor, above its own last version 7
+        "1998-02/west=8",  // never retired, but its period is no later than the floor's
+        "1998-03/east=6",  // its own entry
+        "1998-03/west=1",  // a later period
+        "s0600/east=10",  // its own entry (slots are never dropped)
+        "s1700/east=1",
+      ])
+    #expect(book.retired.isEmpty)
+    // Nothing dropped again: the floor stays as it was.
+    #expect(book.dropRetired { _, _ in true } == 0)
+    #expect(book.retiredFloor == RetiredFloor(version: 7, windowStartMilliseconds: 886_291_200_000))
+  }
+
+  @Test func theFloorTravelsWithEveryShareAndReadsBack() throws {
+    var book = DomainBook()
+    book.retired = ["1998-01/east": RetiredVersion(version: 4, lane: 2)]
+    book.dropRetired { _, _ in true }
+    let floor = RetiredFloor(version: 4, windowStartMilliseconds: 883_612_800_000)
+    #expect(book.retiredFloor == floor)
+    #expect(
+      book.encoded()["retired_version_floor"] == #"{"version":4,"window_start_ms":883612800000}"#)
+    #expect(DomainBook(metadata: book.encoded()) == book)
+    // Any lane's share carries it (a domain may come back through any partition).
+    let share = book.share(ofLane: 5, domains: [])
+    #expect(share.retiredFloor == floor)
+    // A taker with a floor of its own keeps what covers both.
+    var taker = DomainBook()
+    taker.retiredFloor = RetiredFloor(version: 9, windowStartMilliseconds: 800_000_000_000)
+    taker.adopt(share)
+    #expect(
+      taker.retiredFloor == RetiredFloor(version: 9, windowStartMilliseconds: 883_612_800_000))
+    // A malformed floor reads as none.
+    #expect(
+      DomainBook(metadata: ["retired_version_floor": #"{"version":"x"}"#]).retiredFloor == nil)
+  }
+
+  @Test func aDomainTakenOverWithAVersionLeavesTheTakersRetiredList() {
+    var taker = DomainBook()
+    taker.retired = ["1998-01/east": RetiredVersion(version: 2, lane: 0)]
+    var giver = DomainBook()
+    _ = giver.allocate(stepCounts: [("1998-01/east", 1)])
+    _ = giver.allocate(stepCounts: [("1998-01/east", 2)])
+    _ = giver.allocate(stepCounts: [("1998-01/east", 3)])
+    taker.adopt(giver.share(ofLane: 0, domains: ["1998-01/east"]))
+    #expect(taker.retired.isEmpty && taker.kernelVersions == ["1998-01/east": 3])
+    #expect(taker.allocate(stepCounts: [("1998-01/east", 4)])[0].version == 4)
+  }
 }

@@ -45,10 +45,11 @@ import Testing
 
   /// A pipeline with the settings above, snapshots in `folder/store` and kernels published
   /// to `folder/published`.
-  static func pipeline(folder: String, metrics: MetricsRegistry) throws -> (Pipeline, SnapshotStore)
-  {
+  static func pipeline(
+    folder: String, metrics: MetricsRegistry, extraSettings: [String] = []
+  ) throws -> (Pipeline, SnapshotStore) {
     var configuration = Configuration()
-    for setting in settings { try configuration.apply(override: setting) }
+    for setting in settings + extraSettings { try configuration.apply(override: setting) }
     let backbone = try Backbone(
       config: BackboneConfig(
         fields: ["user", "item"], buckets: 512, embeddingDim: 16, hiddenSizes: [16, 8]),
@@ -194,5 +195,66 @@ import Testing
       #expect(candidate.book.kernelVersions[firstEast] == retiredAt + 1, "\(name)")
       #expect(candidate.book.retired[firstEast] == nil, "\(name)")
     }
+  }
+
+  /// With `event.max_past = 2d`, a checkpoint drops from the book (and its snapshot) the
+  /// retired versions of days no event of their partition can reach any more, leaving the
+  /// floor that stands for them; a dropped domain that comes back all the same (through a
+  /// partition whose clock is days behind) numbers on above every dropped version.
+  @Test func retiredVersionsOutOfReachLeaveTheBookAndAFloorStandsForThem() throws {
+    let folder =
+      FileManager.default.temporaryDirectory
+      .appendingPathComponent("iak-retired-floor-\(UUID().uuidString)").path
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    let metrics = MetricsRegistry()
+    let (pipeline, store) = try Self.pipeline(
+      folder: folder, metrics: metrics, extraSettings: ["event.max_past=2d"])
+    var days: [[String]] = []
+    for day in 0..<6 {
+      let before = Set(pipeline.trainer.domains)
+      let records = Self.records(day: day, firstOffset: Int64(day) * 24)
+      // Day 0 in two halves with a checkpoint between: its kernels reach version 2.
+      for half in day == 0 ? [records[..<12], records[12...]] : [records[...]] {
+        try pipeline.process(Array(half))
+        try pipeline.checkpoint(createdAtMilliseconds: Int64(day))
+      }
+      days.append(Set(pipeline.trainer.domains).subtracting(before).sorted())
+    }
+    let published = folder + "/published"
+    let day0Version = try #require(try Self.publishedVersion(of: days[0][0], in: published))
+    #expect(day0Version == 2)
+    // The lane's clock is day 5 00:23: days 0-2 ended more than two days before it. Day 3's
+    // domains and day 4's east stay (retired, within reach); the others are held.
+    #expect(pipeline.book.retired.keys.sorted() == (days[3] + [days[4][0]]).sorted())
+    let dayTwoStart: Int64 = 883_612_800_000 + 2 * 86_400_000
+    #expect(
+      pipeline.book.retiredFloor
+        == RetiredFloor(version: day0Version, windowStartMilliseconds: dayTwoStart))
+    #expect(metrics.render().contains("iak_domains_retired_held 3\n"))
+
+    // The snapshot holds the same book: a restart reads the floor back.
+    let (restored, _) = try Self.pipeline(
+      folder: folder + "/restored", metrics: MetricsRegistry(),
+      extraSettings: ["event.max_past=2d"])
+    try restored.restore(try #require(try store.loadNewestValid(expectingBackbone: nil).snapshot))
+    #expect(restored.book == pipeline.book)
+
+    // Day 1's east again, on partition 1 (whose clock starts there): its entry is gone, and it
+    // numbers on above the floor (3), not from 1 nor from its own last version (1).
+    let dayOneEast = days[1][0]
+    #expect(try Self.publishedVersion(of: dayOneEast, in: published) == 1)
+    let back = Self.records(day: 1, firstOffset: 0).enumerated().filter { $0.offset % 2 == 0 }
+      .prefix(4).map {
+        var record = $0.element
+        record.partition = 1
+        return record
+      }
+    for candidate in [pipeline, restored] {
+      try candidate.process(back)
+      #expect(candidate.trainer.domains.contains(dayOneEast))
+      try candidate.checkpoint(createdAtMilliseconds: 10)
+      #expect(candidate.book.kernelVersions[dayOneEast] == day0Version + 1)
+    }
+    #expect(try Self.publishedVersion(of: dayOneEast, in: published) == day0Version + 1)
   }
 }

@@ -92,7 +92,8 @@ public enum ConfigSchema {
     ConfigKey(
       "event.max_past", .duration, "30d",
       "Events further behind their partition's clock are rejected as too_far_past (they would "
-        + "start domains of long-gone windows). 0 = no bound"),
+        + "start domains of long-gone windows); a retired domain's last version is forgotten "
+        + "once its period is that far behind (README, Running the service). 0 = no bound"),
   ]
 
   static let label: [ConfigKey] = [

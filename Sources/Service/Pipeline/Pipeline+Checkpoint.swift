@@ -189,6 +189,7 @@ extension Pipeline {
     // changed since its newest version; one not known to be delivered goes out again under
     // the number it has.
     var book = state.book
+    dropUnreachableRetired(from: &book)
     let kernels = trainer.kernels.sorted { $0.key < $1.key }
     let allocations = book.allocate(stepCounts: kernels.map { ($0.key, $0.value.stepCount) })
     let items = allocations.map {

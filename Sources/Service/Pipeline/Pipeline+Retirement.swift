@@ -46,4 +46,36 @@ extension Pipeline {
         "first": retired[0], "last": retired[retired.count - 1],
       ])
   }
+
+  /// Drops from `book` the retired entries whose period no event can reach any more: it ended
+  /// more than `event.max_past` before the clock of the lane that retired it (before the
+  /// slowest lane's clock, when the lane is not known), so the joiner refuses every event of it
+  /// as too far in the past. The book keeps a floor that stands for them
+  /// (`DomainBook.retiredFloor`): should one come back all the same (`event.max_past` raised,
+  /// a lane handed over), it numbers on above every version dropped. Without `event.max_past`
+  /// nothing is dropped, and neither are slots (they recur).
+  ///
+  /// Without it the book grew by one entry per retired domain for ever: about 105,000 entries
+  /// an hour in a soak of monthly domains, each written into every snapshot.
+  func dropUnreachableRetired(from book: inout DomainBook) {
+    let maxPast = configuration.settings.event.maxPast.wholeMilliseconds
+    let clocks = trainer.laneTimeMs
+    defer {
+      metrics?.gauge(
+        "iak_domains_retired_held",
+        help: "Retired domains whose last kernel version the pipeline keeps (DomainBook.retired)."
+      ).with().set(Double(book.retired.count))
+    }
+    guard maxPast > 0, !book.retired.isEmpty, let slowest = clocks.values.min() else { return }
+    let window = configuration.settings.domain.window
+    book.dropRetired { domain, entry in
+      let clock = entry.lane.flatMap { clocks[$0] } ?? slowest
+      let (cutoff, overflow) = clock.subtractingReportingOverflow(maxPast)
+      guard !overflow, let key = DomainKey(parsing: domain),
+        let end = window.latestEndMilliseconds(ofPeriodNamed: key.window)
+      else { return false }
+      // Every event of the period is before `end`; one before `cutoff` is refused.
+      return end <= cutoff
+    }
+  }
 }

@@ -1,3 +1,5 @@
+import Stream
+
 /// What the pipeline keeps about each domain's published kernels, besides the kernels: the
 /// version numbers it allocated, the training step each version names, the domains drift
 /// deactivated, those whose newest version may not have been delivered, and the last versions
@@ -16,8 +18,12 @@ public struct DomainBook: Sendable, Equatable {
   public var publishedSteps: [String: Int] = [:]
   /// The last kernel version of each domain retired beyond `domain.max_domains`, with the lane
   /// that owned it: a domain started again later numbers on from there, so a (domain, version)
-  /// pair never names two sets of weights. An entry leaves when its domain gets a new version.
+  /// pair never names two sets of weights. An entry leaves when its domain gets a new version,
+  /// or when its period can no longer come back (`dropRetired(where:)`).
   public var retired: [String: RetiredVersion] = [:]
+  /// What stands for the retired entries dropped so far (nil: none was): a domain without an
+  /// entry that may be one of them numbers on from its version.
+  public var retiredFloor: RetiredFloor?
   /// Domains a drift action deactivated (published with `active=false`).
   public var deactivated: Set<String> = []
   /// Domains whose newest kernel version may not have been delivered: the next checkpoint
@@ -41,23 +47,58 @@ public struct DomainBook: Sendable, Equatable {
 
   /// Numbers the kernels of a checkpoint, given each domain's Adam step count (sorted by
   /// domain): a kernel that changed since its newest version gets the next number (after its
-  /// retired one, when it was retired), and one not known to be delivered goes out again under
-  /// the number it has. The book records them as allocated (and not yet delivered); a domain
-  /// that got a number again leaves the retired list. Returns what to publish, by domain.
+  /// retired one, when it was retired, or after the floor of dropped entries when it may have
+  /// been one of them), and one not known to be delivered goes out again under the number it
+  /// has. The book records them as allocated (and not yet delivered); a domain that got a
+  /// number again leaves the retired list. Returns what to publish, by domain.
   public mutating func allocate(stepCounts: [(domain: String, steps: Int)]) -> [Allocation] {
     var result: [Allocation] = []
     for (domain, steps) in stepCounts {
       let isNew = publishedSteps[domain] != steps
       guard isNew || undelivered.contains(domain) else { continue }
       if isNew {
-        kernelVersions[domain] = (kernelVersions[domain] ?? retired[domain]?.version ?? 0) + 1
+        let last = kernelVersions[domain] ?? retired.removeValue(forKey: domain)?.version
+        kernelVersions[domain] = (last ?? floorVersion(of: domain)) + 1
         publishedSteps[domain] = steps
       }
       undelivered.insert(domain)
       result.append(Allocation(domain: domain, version: kernelVersions[domain]!, isNew: isNew))
     }
-    retired = retired.filter { kernelVersions[$0.key] == nil }
     return result
+  }
+
+  /// The version a domain with no version and no retired entry numbers on from: the floor's
+  /// when its period starts no later than the latest dropped one (it may be one of them), else
+  /// 0. A name that reads as no period (a slot's) never had an entry dropped.
+  private func floorVersion(of domain: String) -> Int {
+    guard let retiredFloor,
+      let start = DomainKey(parsing: domain).flatMap({
+        DomainWindow.nameStartMilliseconds($0.window)
+      }),
+      start <= retiredFloor.windowStartMilliseconds
+    else { return 0 }
+    return retiredFloor.version
+  }
+
+  /// Drops the retired entries `isGone` says can no longer come back (their period is past
+  /// what any partition admits), keeping the floor that stands for them (`retiredFloor`).
+  /// Only entries whose domain names a period (`DomainWindow.nameStartMilliseconds`) can be
+  /// dropped: a slot's recurs. Returns how many were dropped.
+  @discardableResult
+  public mutating func dropRetired(where isGone: (String, RetiredVersion) -> Bool) -> Int {
+    var dropped = 0
+    retired = retired.filter { domain, entry in
+      guard isGone(domain, entry),
+        let start = DomainKey(parsing: domain).flatMap({
+          DomainWindow.nameStartMilliseconds($0.window)
+        })
+      else { return true }
+      let floor = RetiredFloor(version: entry.version, windowStartMilliseconds: start)
+      retiredFloor = floor.merged(with: retiredFloor)
+      dropped += 1
+      return false
+    }
+    return dropped
   }
 
   /// Notes that `domain`'s newest version is delivered.
@@ -107,13 +148,17 @@ public struct DomainBook: Sendable, Equatable {
     share.deactivated = deactivated.intersection(owned)
     share.undelivered = undelivered.intersection(owned)
     share.retired = retired.filter { $0.value.lane == lane }
+    share.retiredFloor = retiredFloor
     return share
   }
 
   /// Takes over `share` (a partition adopted from another process): its entries replace this
-  /// book's, and a retired entry counts unless the domain has a version or a newer retired one.
+  /// book's, a retired entry counts unless the domain has a version or a newer retired one,
+  /// and the floor covers what either floor covered.
   public mutating func adopt(_ share: DomainBook) {
+    if let floor = share.retiredFloor { retiredFloor = floor.merged(with: retiredFloor) }
     kernelVersions.merge(share.kernelVersions) { _, new in new }
+    for domain in share.kernelVersions.keys { retired[domain] = nil }
     for (domain, entry) in share.retired where kernelVersions[domain] == nil {
       if entry.version > retired[domain]?.version ?? 0 { retired[domain] = entry }
     }
@@ -134,7 +179,8 @@ public struct DomainBook: Sendable, Equatable {
   public static let undeliveredKey = "undelivered"
 
   /// The book as metadata text (a snapshot's manifest extras, a partition state's safetensors
-  /// metadata). `retired_kernel_versions` is left out when empty.
+  /// metadata). `retired_kernel_versions` is left out when empty, `retired_version_floor`
+  /// when there is no floor.
   public func encoded() -> [String: String] {
     [
       Self.kernelVersionsKey: SnapshotView.encodeMap(kernelVersions),
@@ -142,6 +188,7 @@ public struct DomainBook: Sendable, Equatable {
       Self.deactivatedKey: deactivated.sorted().joined(separator: ","),
       Self.undeliveredKey: undelivered.sorted().joined(separator: ","),
     ].merging(RetiredVersion.extras(retired)) { first, _ in first }
+      .merging(RetiredFloor.extras(retiredFloor)) { first, _ in first }
   }
 
   /// Reads a book `encoded()` wrote; a key that is missing reads as empty (snapshots older than
@@ -152,6 +199,7 @@ public struct DomainBook: Sendable, Equatable {
     deactivated = Self.names(metadata[Self.deactivatedKey])
     undelivered = Self.names(metadata[Self.undeliveredKey])
     retired = RetiredVersion.decode(metadata[RetiredVersion.key])
+    retiredFloor = RetiredFloor.decode(metadata[RetiredFloor.key])
   }
 
   private static func names(_ text: String?) -> Set<String> {
