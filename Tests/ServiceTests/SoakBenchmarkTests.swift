@@ -97,8 +97,8 @@ import Testing
     #expect(
       minute(2, 104).line
         == "minute 2: RSS 104.0 MB (lowest 90.0, highest 106.0 in the minute), 1 events/s, 1 "
-        + "examples/s, 3 domains alive, snapshot 0.50 MB (loop 2, 0 domains retired so far, 4 "
-        + "events rejected)")
+        + "examples/s, 3 domains alive, snapshot 0.50 MB (loop 2, 0 domains retired so far, 0 "
+        + "of them in the book, 4 events rejected)")
   }
 
   /// Runs a soak of `minutes` half-second "minutes" over 300 impressions (a backbone

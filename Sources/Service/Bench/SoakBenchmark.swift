@@ -55,6 +55,8 @@ struct SoakBenchmark {
     var loop: Int
     /// Domains retired so far (`iak_domains_retired_total`).
     var retired: Int
+    /// Retired domains whose last version the book keeps (`iak_domains_retired_held`).
+    var retiredHeld = 0
     /// Events rejected so far (`iak_events_rejected_total`, every reason): a soak whose events
     /// are refused measures nothing.
     var rejected = 0
@@ -95,8 +97,9 @@ struct SoakBenchmark {
       String(
         format: "minute %d: RSS %.1f MB (lowest %.1f, highest %.1f in the minute), %.0f "
           + "events/s, %.0f examples/s, %d domains alive, snapshot %.2f MB (loop %d, %d domains "
-          + "retired so far, %d events rejected)", index, residentMB, lowestMB, highestMB,
-        eventsPerSecond, examplesPerSecond, domains, snapshotMB, loop, retired, rejected)
+          + "retired so far, %d of them in the book, %d events rejected)", index, residentMB,
+        lowestMB, highestMB, eventsPerSecond, examplesPerSecond, domains, snapshotMB, loop,
+        retired, retiredHeld, rejected)
     }
   }
 
@@ -187,6 +190,7 @@ struct SoakBenchmark {
           domains: Int(Self.total("iak_router_domains", in: text)),
           snapshotMB: Double(Self.newestSnapshotBytes(in: run.directory)) / 1e6, loop: loop + 1,
           retired: Int(Self.total("iak_domains_retired_total", in: text)),
+          retiredHeld: Int(Self.total("iak_domains_retired_held", in: text)),
           rejected: Int(Self.total("iak_events_rejected_total", in: text)), startMB: startMB,
           memory: run.freshness.domainMemory,
           frozenRowsMB: Self.total("iak_training_frozen_rows_bytes", in: text) / 1e6)
