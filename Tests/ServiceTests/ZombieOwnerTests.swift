@@ -61,11 +61,15 @@ import Testing
         }
       }
     }
-    // A checkpoints every 10 s: the records it reads just before the pause are trained but not
-    // yet handed over, and its next checkpoint is due the moment it resumes.
+    // A checkpoints every 20 s: the records it reads just before the pause are trained but not
+    // yet handed over, and its next checkpoint is due the moment it resumes. The interval is
+    // the margin between A's checkpoint that the test sees and the pause: at 10 s, under the
+    // load of a full parallel `swift test`, A's next checkpoint once landed before the pause,
+    // so A had nothing to hand over when it resumed and never asked the group.
+    let interval = 20
     try fixture.produce(upTo: 400)
     let first = try fixture.startServe(
-      group: group, store: "a", extra: ["--set", "checkpoint.interval=10s"])
+      group: group, store: "a", extra: ["--set", "checkpoint.interval=\(interval)s"])
     first.killIfRunning(after: .seconds(240))
     #expect(
       try ScaleOutTests.eventually(seconds: 60) {
@@ -92,10 +96,10 @@ import Testing
     let handedOverByB = try Self.stateOffsets(fixture, group: group)
 
     // A resumes: its checkpoint is overdue, and it still believes it owns both partitions. Its
-    // interval (10 s) counts from its checkpoint before the pause, so a takeover quicker than
-    // that would wake it before the checkpoint is due, and librdkafka would tell it of the lost
+    // interval counts from its checkpoint before the pause, so a takeover quicker than that
+    // would wake it before the checkpoint is due, and librdkafka would tell it of the lost
     // partitions first (seen once in CI): wait until it is due for certain.
-    let due = pausedAt + .seconds(10)
+    let due = pausedAt + .seconds(interval)
     if ContinuousClock.now < due { try await Task.sleep(until: due, clock: .continuous) }
     kill(first.processIdentifier, SIGCONT)
     try fixture.produce(upTo: 1200)

@@ -71,13 +71,15 @@ public struct DomainBook: Sendable, Equatable {
   /// when its period starts no later than the latest dropped one (it may be one of them), else
   /// 0. A name that reads as no period (a slot's) never had an entry dropped.
   private func floorVersion(of domain: String) -> Int {
-    guard let retiredFloor,
-      let start = DomainKey(parsing: domain).flatMap({
-        DomainWindow.nameStartMilliseconds($0.window)
-      }),
+    guard let retiredFloor, let start = Self.periodStart(of: domain),
       start <= retiredFloor.windowStartMilliseconds
     else { return 0 }
     return retiredFloor.version
+  }
+
+  /// The start of the period `domain` names (`DomainWindow.nameStartMilliseconds`), or nil.
+  private static func periodStart(of domain: String) -> Int64? {
+    DomainKey(parsing: domain).flatMap { DomainWindow.nameStartMilliseconds($0.window) }
   }
 
   /// Drops the retired entries `isGone` says can no longer come back (their period is past
@@ -88,11 +90,7 @@ public struct DomainBook: Sendable, Equatable {
   public mutating func dropRetired(where isGone: (String, RetiredVersion) -> Bool) -> Int {
     var dropped = 0
     retired = retired.filter { domain, entry in
-      guard isGone(domain, entry),
-        let start = DomainKey(parsing: domain).flatMap({
-          DomainWindow.nameStartMilliseconds($0.window)
-        })
-      else { return true }
+      guard isGone(domain, entry), let start = Self.periodStart(of: domain) else { return true }
       let floor = RetiredFloor(version: entry.version, windowStartMilliseconds: start)
       retiredFloor = floor.merged(with: retiredFloor)
       dropped += 1
