@@ -143,4 +143,21 @@ import Testing
     #expect(taker.retired.isEmpty && taker.kernelVersions == ["1998-01/east": 3])
     #expect(taker.allocate(stepCounts: [("1998-01/east", 4)])[0].version == 4)
   }
+
+  /// A book that holds a domain's entry of its own and takes over a floor that stands for a
+  /// higher version of it (dropped by the other process) numbers on above the floor.
+  @Test func anEntryLowerThanAFloorThatCoversItNumbersOnFromTheFloor() {
+    var taker = DomainBook()
+    taker.retired = ["1998-01/east": RetiredVersion(version: 2, lane: 0)]
+    var giver = DomainBook()
+    giver.retired = ["1998-01/east": RetiredVersion(version: 7, lane: 0)]
+    giver.dropRetired { _, _ in true }
+    taker.adopt(giver.share(ofLane: 0, domains: []))
+    #expect(taker.retired["1998-01/east"]?.version == 2)
+    #expect(taker.nextVersion(of: "1998-01/east") == 8)
+    #expect(taker.allocate(stepCounts: [("1998-01/east", 1)])[0].version == 8)
+    // A domain of a later period keeps its own entry's numbering.
+    taker.retired["1998-02/east"] = RetiredVersion(version: 3, lane: 0)
+    #expect(taker.nextVersion(of: "1998-02/east") == 4)
+  }
 }

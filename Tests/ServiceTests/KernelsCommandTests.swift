@@ -8,8 +8,10 @@ import Testing
 @testable import Service
 
 @Suite struct KernelsCommandTests {
-  /// A store with two snapshots: kernels trained on 64 examples, then on 64 more.
-  static func makeStore(at folder: String) throws -> [IAKKernel] {
+  /// A store with two snapshots: kernels trained on 64 examples, then on 64 more; with
+  /// `eastRetiredAt`, the second holds no east kernel, its book the east domain retired at that
+  /// version.
+  static func makeStore(at folder: String, eastRetiredAt: Int? = nil) throws -> [IAKKernel] {
     let backbone = try Backbone(
       config: BackboneConfig(fields: ["user", "item"], buckets: 64, hiddenSizes: [8, 4]), seed: 3)
     let trainer = try Trainer(
@@ -26,12 +28,14 @@ import Testing
             label: index % 3 == 0 ? 1 : 0, eventTimeMs: Int64(round * 64 + index) * 1000))
       }
       _ = trainer.flush()
+      let retiresEast = round == 1 && eastRetiredAt != nil
       var tensors: [String: Tensor] = [:]
-      for (domain, kernel) in trainer.kernels {
+      for (domain, kernel) in trainer.kernels where !(retiresEast && domain == "1998-03/east") {
         tensors.merge(kernel.stateTensors(prefix: domain + "/")) { a, _ in a }
       }
       if round == 0 { first = trainer.kernels.values.sorted { $0.domain < $1.domain } }
-      let stats = trainer.kernels.keys.reduce(into: [String: [String: Double]]()) {
+      let held = trainer.kernels.keys.filter { !(retiresEast && $0 == "1998-03/east") }
+      let stats = held.reduce(into: [String: [String: Double]]()) {
         stats, domain in
         stats[domain] = [
           "examples": Double(40 + 40 * round), "auc": 0.61 + Double(round) / 100,
@@ -46,9 +50,13 @@ import Testing
         backboneSHA256: "feed", configurationDigest: "c",
         extras: [
           SnapshotView.kernelVersionsKey: SnapshotView.encodeMap(
-            ["1998-03/east": round + 1, "1998-03/west": round + 1]),
+            held.reduce(into: [String: Int]()) { $0[$1] = round + 1 }),
           SnapshotView.domainStatsKey: SnapshotView.encodeMap(stats),
-        ])
+        ].merging(
+          RetiredVersion.extras(
+            retiresEast
+              ? ["1998-03/east": RetiredVersion(version: eastRetiredAt!, lane: 0)] : [:])
+        ) { first, _ in first })
     }
     return first
   }
@@ -128,5 +136,32 @@ import Testing
     let file = try #require(
       FileManager.default.contents(atPath: "\(folder)/published/1998-03/east.safetensors"))
     #expect(Array(file) == records[0].value)
+  }
+
+  /// A kernel rolled back for a domain retired since numbers on from its retired version (a
+  /// version number names one set of weights), and leaves the retired list.
+  @Test func rollingBackARetiredDomainNumbersOnFromItsRetiredVersion() throws {
+    let folder = FileManager.default.temporaryDirectory
+      .appendingPathComponent("iak-rollback-retired-\(UUID().uuidString)").path
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    _ = try Self.makeStore(at: folder + "/store", eastRetiredAt: 5)
+    let cluster = try MockKafkaCluster.make()
+    try cluster.createTopic("iak-kernels", partitions: 1)
+    let (status, captured) = run([
+      "rollback", "1998-03/east", "--to", "1", "--checkpoint-dir", folder + "/store",
+      "--set", "kafka.bootstrap.servers=\(cluster.bootstrapServers)",
+      "--set", "publish.dir=\(folder)/published",
+    ])
+    #expect(status == 0, "\(captured.errors)")
+    let store = try SnapshotStore(directory: folder + "/store", keep: 5)
+    let live = SnapshotView(
+      try #require(try store.loadNewestValid(expectingBackbone: nil).snapshot))
+    #expect(live.kernelVersions == ["1998-03/east": 6, "1998-03/west": 2])
+    #expect(DomainBook(metadata: live.snapshot.manifest.extras).retired.isEmpty)
+    let published = try SafeTensors.decode(
+      Array(
+        try #require(
+          FileManager.default.contents(atPath: "\(folder)/published/1998-03/east.safetensors"))))
+    #expect(published.metadata["kernel_version"] == "6")
   }
 }

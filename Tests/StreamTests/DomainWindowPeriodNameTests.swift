@@ -31,7 +31,10 @@ import Testing
     let weekly = try DomainWindow(parsing: "every 7d")
     #expect(weekly.latestEndMilliseconds(ofPeriodNamed: "1998-03-05") == 889_056_000_000 + 7 * day)
     #expect(weekly.latestEndMilliseconds(ofPeriodNamed: "1998-03") == nil)
+    // An hour's name is not a whole-day period's, nor a day's a 12-hour one's.
+    #expect(weekly.latestEndMilliseconds(ofPeriodNamed: "1998-03-05T12") == nil)
     let halfDays = try DomainWindow(parsing: "every 12h")
+    #expect(halfDays.latestEndMilliseconds(ofPeriodNamed: "1998-03-05") == nil)
     #expect(
       halfDays.latestEndMilliseconds(ofPeriodNamed: "1998-03-05T12") == 889_056_000_000 + day)
     let slots = try DomainWindow(parsing: "slots 06:00 17:00")

@@ -191,11 +191,16 @@ struct KernelsTool {
     var payload = latest.snapshot.payload
     for name in latest.tensors(of: domain).keys { payload.tensors[name] = nil }
     for (name, tensor) in source.tensors(of: domain) { payload.tensors[name] = tensor }
-    var versions = latest.kernelVersions
-    let kernelVersion = (versions[domain] ?? 0) + 1
-    versions[domain] = kernelVersion
+    // Numbered as a checkpoint numbers it: a domain retired since (or whose entry was dropped
+    // under the book's floor) numbers on, never reusing a version.
     var extras = latest.snapshot.manifest.extras
-    extras[SnapshotView.kernelVersionsKey] = SnapshotView.encodeMap(versions)
+    var book = DomainBook(metadata: extras)
+    let kernelVersion = book.nextVersion(of: domain)
+    book.kernelVersions[domain] = kernelVersion
+    book.retired[domain] = nil
+    extras[SnapshotView.kernelVersionsKey] = SnapshotView.encodeMap(book.kernelVersions)
+    extras[RetiredVersion.key] = nil
+    extras.merge(RetiredVersion.extras(book.retired)) { _, new in new }
     let manifest = latest.snapshot.manifest
     let report = try store.write(
       payload, offsets: manifest.offsets, backboneSHA256: manifest.backboneSHA256,

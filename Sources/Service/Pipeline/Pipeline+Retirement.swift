@@ -47,10 +47,11 @@ extension Pipeline {
       ])
   }
 
-  /// Drops from `book` the retired entries whose period no event can reach any more: it ended
-  /// more than `event.max_past` before the clock of the lane that retired it (before the
-  /// slowest lane's clock, when the lane is not known), so the joiner refuses every event of it
-  /// as too far in the past. The book keeps a floor that stands for them
+  /// Drops from `book` the retired entries whose period is out of reach: it ended more than
+  /// `event.max_past` before the clock of the lane that retired it (before the slowest lane's
+  /// clock, when the lane is not known), so the joiner refuses the events of it as too far in
+  /// the past (the trainer's lane clock, read here, moves only forward; the joiner's may still
+  /// move back while no admitted event bore it out). The book keeps a floor that stands for them
   /// (`DomainBook.retiredFloor`): should one come back all the same (`event.max_past` raised,
   /// a lane handed over), it numbers on above every version dropped. Without `event.max_past`
   /// nothing is dropped, and neither are slots (they recur).

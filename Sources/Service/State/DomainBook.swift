@@ -57,8 +57,8 @@ public struct DomainBook: Sendable, Equatable {
       let isNew = publishedSteps[domain] != steps
       guard isNew || undelivered.contains(domain) else { continue }
       if isNew {
-        let last = kernelVersions[domain] ?? retired.removeValue(forKey: domain)?.version
-        kernelVersions[domain] = (last ?? floorVersion(of: domain)) + 1
+        kernelVersions[domain] = nextVersion(of: domain)
+        retired[domain] = nil
         publishedSteps[domain] = steps
       }
       undelivered.insert(domain)
@@ -67,9 +67,18 @@ public struct DomainBook: Sendable, Equatable {
     return result
   }
 
-  /// The version a domain with no version and no retired entry numbers on from: the floor's
-  /// when its period starts no later than the latest dropped one (it may be one of them), else
-  /// 0. A name that reads as no period (a slot's) never had an entry dropped.
+  /// The number `domain`'s next kernel version gets: one more than its newest version or,
+  /// without one, than the higher of its retired entry's and the floor's (`floorVersion`): a
+  /// book that took a share over may hold a lower entry of its own than the version the
+  /// share's floor stands for.
+  public func nextVersion(of domain: String) -> Int {
+    if let version = kernelVersions[domain] { return version + 1 }
+    return max(retired[domain]?.version ?? 0, floorVersion(of: domain)) + 1
+  }
+
+  /// The version a domain with no version numbers on from as far as dropped entries go: the
+  /// floor's when its period starts no later than the latest dropped one (it may be one of
+  /// them), else 0. A name that reads as no period (a slot's) never had an entry dropped.
   private func floorVersion(of domain: String) -> Int {
     guard let retiredFloor, let start = Self.periodStart(of: domain),
       start <= retiredFloor.windowStartMilliseconds

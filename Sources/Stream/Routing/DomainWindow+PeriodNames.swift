@@ -14,13 +14,15 @@ extension DomainWindow {
   /// A time after which no event falls in the period named `name` under this window: the
   /// period's end (for a month, a day later, whatever its time zone). Nil for slots (they
   /// recur every day) and for a name this window does not make (a month's name under `every`,
-  /// a day's under `month`).
+  /// a day's under `month`, an hour's under `every` whole days).
   public func latestEndMilliseconds(ofPeriodNamed name: String) -> Int64? {
     guard let period = PeriodName(name) else { return nil }
     switch kind {
     case .slots: return nil
     case .every(let milliseconds):
-      guard period.day != nil else { return nil }
+      // `RouterClock` names a period by its hour exactly when periods are not whole days.
+      let hasHour = milliseconds % 86_400_000 != 0
+      guard period.day != nil, (period.hour != nil) == hasHour else { return nil }
       return period.startMilliseconds.addingSaturated(milliseconds)
     case .month:
       guard period.day == nil else { return nil }
