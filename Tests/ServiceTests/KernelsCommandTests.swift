@@ -105,11 +105,10 @@ import Testing
     #expect(errors.errors.contains("no kernel for domain '1998-03/north'"))
   }
 
-  @Test func rollbackMakesTheOldKernelLiveAndRepublishesItsExactWeights() throws {
-    let folder = FileManager.default.temporaryDirectory
-      .appendingPathComponent("iak-rollback-\(UUID().uuidString)").path
-    defer { try? FileManager.default.removeItem(atPath: folder) }
-    let first = try Self.makeStore(at: folder + "/store")
+  /// Runs `kernels rollback 1998-03/east --to 1` on the store in `folder/store`, publishing to
+  /// a new mock cluster (returned: its topic holds what was published) and to
+  /// `folder/published`; returns the newest snapshot after it.
+  func rollBackEast(in folder: String) throws -> (SnapshotView, MockKafkaCluster) {
     let cluster = try MockKafkaCluster.make()
     try cluster.createTopic("iak-kernels", partitions: 1)
     let (status, captured) = run([
@@ -121,7 +120,17 @@ import Testing
     let store = try SnapshotStore(directory: folder + "/store", keep: 5)
     let live = SnapshotView(
       try #require(try store.loadNewestValid(expectingBackbone: nil).snapshot))
+    return (live, cluster)
+  }
+
+  @Test func rollbackMakesTheOldKernelLiveAndRepublishesItsExactWeights() throws {
+    let folder = FileManager.default.temporaryDirectory
+      .appendingPathComponent("iak-rollback-\(UUID().uuidString)").path
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    let first = try Self.makeStore(at: folder + "/store")
+    let (live, cluster) = try rollBackEast(in: folder)
     #expect(live.snapshot.manifest.version == 3)
+    let store = try SnapshotStore(directory: folder + "/store", keep: 5)
     let old = SnapshotView(try store.load(version: 1, expectingBackbone: nil))
     #expect(live.tensors(of: "1998-03/east") == old.tensors(of: "1998-03/east"))
     #expect(live.kernelVersions["1998-03/east"] == 3)
@@ -145,17 +154,7 @@ import Testing
       .appendingPathComponent("iak-rollback-retired-\(UUID().uuidString)").path
     defer { try? FileManager.default.removeItem(atPath: folder) }
     _ = try Self.makeStore(at: folder + "/store", eastRetiredAt: 5)
-    let cluster = try MockKafkaCluster.make()
-    try cluster.createTopic("iak-kernels", partitions: 1)
-    let (status, captured) = run([
-      "rollback", "1998-03/east", "--to", "1", "--checkpoint-dir", folder + "/store",
-      "--set", "kafka.bootstrap.servers=\(cluster.bootstrapServers)",
-      "--set", "publish.dir=\(folder)/published",
-    ])
-    #expect(status == 0, "\(captured.errors)")
-    let store = try SnapshotStore(directory: folder + "/store", keep: 5)
-    let live = SnapshotView(
-      try #require(try store.loadNewestValid(expectingBackbone: nil).snapshot))
+    let (live, _) = try rollBackEast(in: folder)
     #expect(live.kernelVersions == ["1998-03/east": 6, "1998-03/west": 2])
     #expect(DomainBook(metadata: live.snapshot.manifest.extras).retired.isEmpty)
     let published = try SafeTensors.decode(
