@@ -198,9 +198,9 @@ struct KernelsTool {
     let kernelVersion = book.nextVersion(of: domain)
     book.kernelVersions[domain] = kernelVersion
     book.retired[domain] = nil
-    extras[SnapshotView.kernelVersionsKey] = SnapshotView.encodeMap(book.kernelVersions)
+    // `encoded()` leaves an empty retired list out: the old one must not stay.
     extras[RetiredVersion.key] = nil
-    extras.merge(RetiredVersion.extras(book.retired)) { _, new in new }
+    extras.merge(book.encoded()) { _, new in new }
     let manifest = latest.snapshot.manifest
     let report = try store.write(
       payload, offsets: manifest.offsets, backboneSHA256: manifest.backboneSHA256,

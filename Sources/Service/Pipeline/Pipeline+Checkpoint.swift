@@ -88,6 +88,10 @@ extension Pipeline {
       state.book = previousBook
       throw error
     }
+    metrics?.gauge(
+      "iak_domains_retired_held",
+      help: "Retired domains whose last kernel version the pipeline keeps (DomainBook.retired)."
+    ).with().set(Double(state.book.retired.count))
     // Written: its tensors go now, not at the end (the transactions hold the partitions' bytes),
     // unless the partitions' states are still to be encoded for transactions: they take theirs
     // from these (below, once the group confirmed this process), each going as it is encoded.

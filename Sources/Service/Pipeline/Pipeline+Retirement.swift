@@ -57,16 +57,11 @@ extension Pipeline {
   /// nothing is dropped, and neither are slots (they recur).
   ///
   /// Without it the book grew by one entry per retired domain for ever: about 105,000 entries
-  /// an hour in a soak of monthly domains, each written into every snapshot.
+  /// an hour in a soak of monthly domains, each written into every snapshot. A checkpoint
+  /// whose snapshot is written sets `iak_domains_retired_held` to the entries its book kept.
   func dropUnreachableRetired(from book: inout DomainBook) {
     let maxPast = configuration.settings.event.maxPast.wholeMilliseconds
     let clocks = trainer.laneTimeMs
-    defer {
-      metrics?.gauge(
-        "iak_domains_retired_held",
-        help: "Retired domains whose last kernel version the pipeline keeps (DomainBook.retired)."
-      ).with().set(Double(book.retired.count))
-    }
     guard maxPast > 0, !book.retired.isEmpty, let slowest = clocks.values.min() else { return }
     let window = configuration.settings.domain.window
     book.dropRetired { domain, entry in
