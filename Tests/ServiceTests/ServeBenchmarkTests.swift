@@ -58,6 +58,7 @@ import Testing
     #expect(served > 0 && served < lines.count)
     // The bare trainer gets exactly the examples serve made.
     #expect(number(after: "learner only: ", in: line("learner only:")) == served, "\(output)")
+    #expect(line("end to end ceiling at this CPU per example: ") != nil, "\(output)")
     // ...at one and two training threads, the same batches closed either way.
     let one = try #require(line("learner only, train.threads = 1: "), "\(output)")
     let two = try #require(line("learner only, train.threads = 2: "), "\(output)")
@@ -160,6 +161,24 @@ import Testing
         + "does past 36.4 impressions/s): 1000 examples in 0.500 s = 2000 examples/s, 25.0% "
         + "of the learner only; training thread 12.5 us per example; batch rows kept 0, "
         + "computed 990", "\(line)")
+  }
+
+  @Test func theCeilingLineIsWhatTheCoresAllowAtTheRunsCPUPerExample() throws {
+    let run = ServeBenchmark.Throughput(
+      events: 1_100, examples: 1_000, pipelineSeconds: 0.4, finalCheckpointSeconds: 0.1,
+      snapshots: 1,
+      threadSeconds: ["iak-training": 0.003, "iak-consumer": 0.0015, "rdk:main": 0.0005],
+      threadWallSeconds: 0.4)
+    let line = ServeBenchmark.ceilingLine(run, cores: 2, learnerRate: 1_000_000)
+    // 5 ms of CPU over 1,000 examples: 5 us each; two cores then run at most 400,000 a
+    // second, 40% of 1,000,000. 80% of the learner is 800,000 a second: 2.5 us of wall time,
+    // 2.5 us of CPU per example on two cores, 1.5 us beside the learner's own 1 us.
+    #expect(
+      line
+        == "end to end ceiling at this CPU per example: 5.0 us of CPU per example on 2 cores, "
+        + "all busy all the time, is at most 400000 examples/s, 40.0% of the learner only; 80% "
+        + "of the learner only allows 2.5 us of CPU per example on 2 cores, 1.5 us of them "
+        + "for all but the learning itself (the learner alone: 1.0 us per example)", "\(line)")
   }
 
   @Test func labelRatesAreNumbersOrTheFreshnessRunsRate() throws {

@@ -158,6 +158,9 @@ struct ServeBenchmark {
     context.print(
       Self.cpuLine(
         throughput, learnerSeconds: learnerSeconds, learnerExamples: learner.items.count))
+    context.print(
+      Self.ceilingLine(
+        throughput, cores: cores, learnerRate: Double(learner.items.count) / learnerSeconds))
     // The run above finds the serving-time rows its batches need when labels come soon after
     // their impressions, as in this input's event time; a stream whose labels wait longer than
     // the ring holds impressions computes every row again on the training thread.
@@ -292,6 +295,24 @@ struct ServeBenchmark {
       1e6 * consumer / Double(max(1, throughput.events)), kafka, other,
       perExample(training + consumer + kafka + other),
       1e6 * learnerSeconds / Double(max(1, learnerExamples)))
+  }
+
+  /// The most the end-to-end path could reach on `cores` with the CPU per example this run
+  /// spent (`cpuLine`): every core busy all the time, none waiting on another. The ratio cannot
+  /// pass it without less CPU per example, however the work is spread over threads; the line
+  /// says the CPU per example the 80% target allows on these cores.
+  static func ceilingLine(_ throughput: Throughput, cores: Int, learnerRate: Double) -> String {
+    let cpu = throughput.threadSeconds.values.reduce(0, +) / Double(max(1, throughput.examples))
+    let ceiling = cpu > 0 ? Double(max(1, cores)) / cpu : .infinity
+    let allowed = Double(max(1, cores)) / (0.8 * learnerRate)
+    return String(
+      format: "end to end ceiling at this CPU per example: %.1f us of CPU per example on %d "
+        + "cores, all busy all the time, is at most %.0f examples/s, %.1f%% of the learner "
+        + "only; 80%% of the learner only allows %.1f us of CPU per example on %d cores, "
+        + "%.1f us of them for all but the learning itself (the learner alone: %.1f us per "
+        + "example)",
+      1e6 * cpu, cores, ceiling, 100 * ceiling / learnerRate, 1e6 * allowed, cores,
+      1e6 * (allowed - 1 / learnerRate), 1e6 / learnerRate)
   }
 
   /// Serves with `checkpoint.interval = settings.freshnessInterval` while producing at `rate`
