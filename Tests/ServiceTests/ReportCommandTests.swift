@@ -12,7 +12,9 @@ import Testing
 /// structure, its escaping, and its rendering by headless Chromium.
 @Suite struct ReportCommandTests {
   /// A replayed store and summary over three regions for two months, where the labels of one
-  /// region are inverted for a stretch, so drift fires and acts.
+  /// region are inverted for a stretch, so drift fires and acts. The guard is loose (kernels
+  /// serve once they are about as good as the backbone) so that the kernel fitted to the
+  /// inverted stretch serves, and harm fires when the stretch ends and it turns harmful.
   final class Fixture {
     let folder: String
     let settings: [String]
@@ -43,6 +45,8 @@ import Testing
         "backbone.until=1998-01-10T00:00:00Z", "backbone.epochs=4", "domain.window=month",
         "domain.min_examples=50", "train.batch_max=8", "train.learning_rate=0.01",
         "drift.warmup_steps=40", "drift.harm_window=200", "drift.on_harm=rollback",
+        "drift.guard_min_examples=100", "drift.guard_on_z=0", "drift.guard_confirm_z=0",
+        "drift.guard_auc_margin=0.05", "drift.guard_logloss_margin=0.5",
         "checkpoint.keep=1000", "checkpoint.interval=500 events",
       ].flatMap { ["--set", $0] }
       try run(["pretrain", "--input", folder + "/events.jsonl", "--out", folder + "/bb"])

@@ -12,8 +12,9 @@
 /// - the serving guard (`ServingGuard`) compares the kernel and the backbone on the last
 ///   `harmWindow` examples' serving-time scores (paired: DeLong's AUC test and the log-loss
 ///   difference) and decides whether the kernel serves; `harm` fires when a comparison finds the
-///   warm kernel significantly worse (its value is the smaller of the two z statistics, its
-///   threshold minus the guard's `offZ`) and clears once the guard lets the kernel serve
+///   warm kernel significantly worse while it serves, turning it off (its value is the smaller
+///   of the two z statistics, its threshold minus the guard's `offZ`; a shadowed kernel found
+///   worse stays in shadow, and nothing fires), and clears once the guard lets the kernel serve
 ///   again: no harm on a window scored entirely after the harm, confirmed on the examples after
 ///   that pass (and `harmClearExamples` more examples without a harm verdict, default 0);
 /// - `logloss_drift` (Page-Hinkley, increases of the kernel's logloss) and `ctr_drift`
@@ -216,16 +217,21 @@ public struct DomainDriftMonitor: Sendable, Equatable {
     }
     examplesSeen += 1
     relevance.append(example)
+    let wasServing = servingGuard.isServing
     if let logits = example.logits,
       let verdict = servingGuard.append(
         kernelLogit: logits.kernel, backboneLogit: logits.backbone, isPositive: example.label >= 0.5
       ),
       observation.step >= settings.warmupSteps
     {
-      // Harm holds from a harm verdict until the guard shows no harm again, confirmed (an
-      // undecided comparison, or a first pass awaiting its confirmation, keeps it as it is),
-      // then clears after `harmClearExamples` more (default 0).
-      let holds = verdict == .harm || (harm.isFiring && verdict == .undecided)
+      // Harm is harm to what was served: it fires when a harm verdict turns a serving kernel
+      // off (a shadowed one worse than the backbone harms no one: it stays in shadow), and
+      // holds until the guard shows no harm again, confirmed (an undecided comparison, or a
+      // first pass awaiting its confirmation, keeps it as it is), then clears after
+      // `harmClearExamples` more (default 0).
+      let holds =
+        (verdict == .harm && (wasServing || harm.isFiring))
+        || (harm.isFiring && verdict == .undecided)
       if let change = harm.update(holds: holds, at: examplesSeen) {
         let comparison = servingGuard.lastComparison
         let value = comparison.map(Self.worstZ) ?? 0
