@@ -425,6 +425,8 @@ import Testing
     let readAtTheSwitch = ServeProcess.value(
       of: "iak_backbone_rebase_records_total", in: metrics.render())
     #expect(readAtTheSwitch < 20, "read \(readAtTheSwitch) records at the switch")
+    // Switched: no partition lags behind a re-base any more.
+    #expect(partitionsShown() == 0)
   }
 
   @Test func aSwitchNotAnnouncedReBasesInTheBackgroundWhileThePartitionsWait() async throws {

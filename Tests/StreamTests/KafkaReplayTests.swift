@@ -131,6 +131,13 @@ import Testing
     #expect(metrics.render().contains(#"iak_consumer_lag{topic="\#(topic)",partition="0"} 6"#))
     try consumer.resume([partition])
     #expect(try MockClusterFixture.poll(consumer, count: 6).map(\.offset) == Array(4...9))
+    // The partition goes (a rebalance took it), another comes: its last lag is no longer
+    // exported.
+    let other = topic + "-other"
+    try cluster.createTopic(other, partitions: 1)
+    try consumer.assign([TopicPartition(topic: other, partition: 0): 0])
+    consumer.updateLag()
+    #expect(!metrics.render().contains(#"iak_consumer_lag{topic="\#(topic)",partition="0"}"#))
     consumer.close()
     #expect(throws: KafkaError.self) { try consumer.poll(maxRecords: 1, timeout: .zero) }
   }

@@ -168,7 +168,11 @@ final class BackgroundRebase: @unchecked Sendable {
     make: @Sendable () throws -> Pipeline,
     history: @Sendable (TopicPartition, Int64, Int64) throws -> [Record]
   ) {
-    defer { finished.signal() }
+    defer {
+      // Over (switched, failed or stopped): no partition lags behind a re-base any more.
+      lag?.removeSeries { _ in true }
+      finished.signal()
+    }
     do {
       pipeline = try make()
       logger.info(

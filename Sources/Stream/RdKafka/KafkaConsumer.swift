@@ -372,9 +372,13 @@ public final class KafkaConsumer: @unchecked Sendable {
 
   /// Per assigned partition, the last fetched high watermark minus the position (records not yet
   /// read); partitions without a known position or watermark are left out. Also sets the
-  /// `iak_consumer_lag{topic,partition}` gauge.
+  /// `iak_consumer_lag{topic,partition}` gauge, and removes its series of partitions no longer
+  /// assigned: a revoked partition's last lag would otherwise stay exported for ever, summed
+  /// with the new owner's.
   @discardableResult
   public func updateLag() -> [TopicPartition: Int64] {
+    let assigned = Set(assignment.map { [$0.topic, String($0.partition)] })
+    lagGauge?.removeSeries { !assigned.contains($0) }
     var lag: [TopicPartition: Int64] = [:]
     for (topicPartition, position) in positions() {
       var low: Int64 = -1
