@@ -2,6 +2,7 @@ import Foundation
 import Learner
 import Observability
 import Stream
+import Synchronization
 import Testing
 
 @testable import Service
@@ -83,5 +84,26 @@ import Testing
         #"iak_drift_actions_total{domain="1998-03/east",action="rollback"} 1"#))
     #expect(
       registry.render().contains(#"iak_alerts_total{domain="1998-03/east",detector="harm"} 1"#))
+  }
+  @Test func aFiringIsLoggedAtItsDetectorsSeverity() throws {
+    let lines = Mutex<[String]>([])
+    let logger = Logger(label: "drift", level: .info) { line in lines.withLock { $0.append(line) } }
+    let emitter = AlertEmitter(producer: nil, topic: "", logger: logger, metrics: nil)
+    var shift = Self.fired
+    shift.detector = .ctrDrift
+    shift.cause = nil
+    try emitter.emit(shift, action: .alert)
+    var harm = Self.fired
+    harm.detector = .harm
+    harm.cause = nil
+    try emitter.emit(harm, action: .deactivate)
+    let logged = lines.withLock { $0 }
+    #expect(logged.count == 2, "\(logged)")
+    // A click-rate shift (severity info) is news; harm (critical) and collapse are warnings.
+    #expect(DriftDetector.ctrDrift.severity == .info && DriftDetector.harm.severity == .critical)
+    #expect(logged.first?.contains("level=info") == true, "\(logged)")
+    #expect(logged.first?.contains("detector=ctr_drift") == true, "\(logged)")
+    #expect(logged.last?.contains("level=warning") == true, "\(logged)")
+    #expect(logged.last?.contains("detector=harm") == true, "\(logged)")
   }
 }

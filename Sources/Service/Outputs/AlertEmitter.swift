@@ -93,8 +93,10 @@ public final class AlertEmitter {
     case .fired:
       active?.with(labels).set(1)
       total?.with(labels).increment()
-      logger.warning(
-        "drift detector fired",
+      // Logged at the detector's severity: an `info` firing (a click-rate shift) is news,
+      // not a warning; in a stream of new domains they were most of the log.
+      logger.log(
+        event.detector.severity == .info ? .info : .warning, "drift detector fired",
         [
           "domain": event.domain, "detector": event.detector.rawValue,
           "action": action.rawValue, "detail": event.description,
