@@ -276,6 +276,41 @@ import Testing
 
 /// Every log line of a pretrain, replay, export and score run, as an operator reads them.
 @Suite struct LogLineTests {
+  @Test func aReplaySaysWhyItRefusedRecordsWithoutFloodingTheLog() throws {
+    let folder = try TemporaryFolder.make("iak-first-rejected")
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    let events = folder + "/events.jsonl"
+    // 12 broken lines first, then the fixture's events (two more broken lines among them).
+    let lines = Array(repeating: "{\"type\":", count: 12) + ServeFixture.events(impressions: 300)
+    try (lines.joined(separator: "\n") + "\n").write(
+      toFile: events, atomically: true, encoding: .utf8)
+    let settings = [
+      "--set", "backbone.fields=user,item", "--set", "backbone.buckets=64", "--set",
+      "backbone.hidden=8", "--set", "backbone.epochs=1", "--set", "backbone.until=",
+      "--set", "domain.window=every 1d", "--set", "label.wait=1m",
+    ]
+    let tool = CommandLineToolTests()
+    #expect(tool.run(["pretrain", "--input", events, "--out", folder + "/bb"] + settings).0 == 0)
+    let replay = try FirstContactTests.run(
+      [
+        "replay", "--input", events, "--backbone", folder + "/bb", "--checkpoint-dir",
+        folder + "/c",
+      ] + settings, in: folder)
+    #expect(replay.status == 0, "\(replay.errors)")
+    #expect(replay.output.contains("(14 rejected)"), "\(replay.output)")
+    // No dead-letter topic keeps them: each of the first ten of a reason is logged with where
+    // it was and why; the next of that reason logged would be the 100th.
+    let logged = replay.errors.split(separator: "\n").filter {
+      $0.contains("msg=\"record rejected (no dead-letter topic")
+    }
+    #expect(logged.count == 10, "\(logged)")
+    for (index, line) in logged.enumerated() {
+      #expect(line.contains("reason=malformed_json"), "\(line)")
+      #expect(line.contains(" offset=\(index) "), "\(line)")
+      #expect(line.contains("of_this_reason=\(index + 1)"), "\(line)")
+    }
+  }
+
   @Test func logLinesCarryTheirZoneShortFiguresAndTrueCounts() throws {
     let folder = try TemporaryFolder.make("iak-first-logs")
     defer { try? FileManager.default.removeItem(atPath: folder) }

@@ -162,6 +162,8 @@ public final class Pipeline {
   let quality: LearnerMetrics?
   /// Domains whose drift series were removed because they fell silent (`metrics.silent_after`).
   var silentDomains: Set<String> = []
+  /// Records refused so far by reason, with no dead-letter topic (`logRejection`).
+  private var rejectionsLogged: [String: Int] = [:]
   /// How long the steps of the newest checkpoint took (`bench serve`'s freshness breakdown).
   var lastCheckpointTimings = CheckpointTimings()
   /// The manifest of the newest snapshot this pipeline wrote, whether or not what followed it
@@ -398,12 +400,34 @@ public final class Pipeline {
   /// Sends a refused record to the dead-letter topic and moves past it.
   func reject(_ record: Record, because rejection: EventRejection) throws {
     // Only a dead letter that was handed over moves the offset past its record.
-    try deadLetters?.write(record, reason: rejection.reason.rawValue)
+    if let deadLetters {
+      try deadLetters.write(record, reason: rejection.reason.rawValue)
+    } else {
+      logRejection(of: record, rejection)
+    }
     state.count(record.topicPartition) {
       $0.records += 1
       $0.rejected += 1
     }
     advance(record.topicPartition, pastOffset: record.offset)
+  }
+
+  /// Logs a record refused with no dead-letter topic to keep it (`replay`, or
+  /// `input.dead_letter_topic` empty): where it was and why, for the first ten of each reason,
+  /// then at the 100th, 1,000th, ... of it, so a stream of bad records cannot flood the log.
+  private func logRejection(of record: Record, _ rejection: EventRejection) {
+    let reason = rejection.reason.rawValue
+    let count = rejectionsLogged[reason, default: 0] + 1
+    rejectionsLogged[reason] = count
+    var power = 100
+    while power < count { power *= 10 }
+    guard count <= 10 || count == power else { return }
+    logger.warning(
+      "record rejected (no dead-letter topic: it is only counted and logged)",
+      [
+        "source": record.topicPartition.description, "offset": String(record.offset),
+        "reason": reason, "detail": rejection.description, "of_this_reason": String(count),
+      ])
   }
 
   /// Moves past a decoded record and trains what its event completed.
