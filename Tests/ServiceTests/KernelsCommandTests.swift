@@ -163,4 +163,59 @@ import Testing
           FileManager.default.contents(atPath: "\(folder)/published/1998-03/east.safetensors"))))
     #expect(published.metadata["kernel_version"] == "6")
   }
+  @Test func aRollbackWithNoTopicPublishesToTheFolderAloneAndNumbersItsStepsOnce() throws {
+    let folder = FileManager.default.temporaryDirectory
+      .appendingPathComponent("iak-rollback-offline-\(UUID().uuidString)").path
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    let first = try Self.makeStore(at: folder + "/store")
+    // No Kafka anywhere: with publish.topic empty the command must not try to reach one.
+    let (status, captured) = run([
+      "rollback", "1998-03/east", "--to", "1", "--checkpoint-dir", folder + "/store",
+      "--set", "kafka.bootstrap.servers=127.0.0.1:1", "--set", "publish.topic=",
+      "--set", "publish.dir=\(folder)/published",
+    ])
+    #expect(status == 0, "\(captured.errors)")
+    #expect(
+      captured.output.contains(
+        "live in snapshot 3 as kernel version 3, republished to \(folder)/published"),
+      "\(captured.output)")
+    let published = try SafeTensors.decode(
+      Array(
+        try #require(
+          FileManager.default.contents(atPath: "\(folder)/published/1998-03/east.safetensors"))))
+    #expect(published.metadata["kernel_version"] == "3")
+    // The version names the rolled-back weights at their steps: a checkpoint of this state
+    // gives them no other number.
+    let store = try SnapshotStore(directory: folder + "/store", keep: 5)
+    let live = try #require(try store.loadNewestValid(expectingBackbone: nil).snapshot)
+    var book = DomainBook(metadata: live.manifest.extras)
+    let east = try #require(first.first { $0.domain == "1998-03/east" })
+    #expect(book.publishedSteps["1998-03/east"] == east.stepCount)
+    #expect(book.allocate(stepCounts: [("1998-03/east", east.stepCount)]).isEmpty)
+  }
+
+  @Test func aRollbackWhosePublicationFailsStandsAndSaysWhatComesNext() throws {
+    let folder = FileManager.default.temporaryDirectory
+      .appendingPathComponent("iak-rollback-unpublished-\(UUID().uuidString)").path
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    _ = try Self.makeStore(at: folder + "/store")
+    let (status, captured) = run([
+      "rollback", "1998-03/east", "--to", "1", "--checkpoint-dir", folder + "/store",
+      "--set", "kafka.bootstrap.servers=127.0.0.1:1", "--set", "kafka.message.timeout.ms=1000",
+    ])
+    #expect(status == 1)
+    #expect(
+      captured.errors.contains(
+        "live in snapshot 3 as kernel version 3, but publishing it failed ("),
+      "\(captured.errors)")
+    #expect(captured.errors.contains("do not roll back again"), "\(captured.errors)")
+    #expect(!captured.errors.contains("offsets"), "\(captured.errors)")
+    // The rollback stands, not marked delivered: the next serve publishes every kernel of it.
+    let store = try SnapshotStore(directory: folder + "/store", keep: 5)
+    let live = SnapshotView(
+      try #require(try store.loadNewestValid(expectingBackbone: nil).snapshot))
+    #expect(live.snapshot.manifest.version == 3)
+    #expect(live.kernelVersions["1998-03/east"] == 3)
+    #expect(Pipeline.deliveredVersion(in: store) < 3)
+  }
 }

@@ -25,7 +25,9 @@ extension CommandSpec {
                   (relative L2 change of the weights, examples added)
         rollback  makes the kernel of DOMAIN from snapshot VERSION the live state again: writes a
                   new snapshot with it and republishes it (publish.topic, publish.dir) under a new
-                  kernel version with exactly the old weights
+                  kernel version with exactly the old weights; with publish.topic empty, to
+                  publish.dir alone, reaching no Kafka. Run it while serve is stopped. If the
+                  publication fails the rollback stands (exit 1): the next serve publishes it
         export    writes every kernel's serving file to DIR, one folder per window (domain
                   1998-04/9 is DIR/1998-04/9.safetensors), with the active flag the service
                   holds (false while drift has deactivated it or its serving guard keeps it in
@@ -196,7 +198,11 @@ struct KernelsTool {
     var extras = latest.snapshot.manifest.extras
     var book = DomainBook(metadata: extras)
     let kernelVersion = book.nextVersion(of: domain)
+    let kernel = try source.kernel(of: domain)
     book.kernelVersions[domain] = kernelVersion
+    // The version names these weights: a checkpoint finds the kernel at these steps and numbers
+    // it no further (without this it took one more number for the same weights).
+    book.publishedSteps[domain] = kernel.stepCount
     book.retired[domain] = nil
     // `encoded()` leaves an empty retired list out: the old one must not stay.
     extras[RetiredVersion.key] = nil
@@ -205,19 +211,52 @@ struct KernelsTool {
     let report = try store.write(
       payload, offsets: manifest.offsets, backboneSHA256: manifest.backboneSHA256,
       configurationDigest: manifest.configurationDigest, extras: extras)
-    let kernel = try source.kernel(of: domain)
     // Published active only if it serves in the snapshot just written (its own serving guard
     // state came with it; a drift deactivation of the domain stays).
     let isServing = try SnapshotView(Snapshot(manifest: report.manifest, payload: payload))
       .isServing(domain)
     let wasDelivered = Pipeline.deliveredVersion(in: store) == manifest.version
-    try publish(
-      kernel, version: kernelVersion, isActive: isServing, snapshot: report.manifest.version,
-      backboneSHA256: manifest.backboneSHA256)
-    if wasDelivered { try Pipeline.writeDeliveredVersion(report.manifest.version, in: store) }
-    context.print(
+    let live =
       "rolled back \(domain) to its kernel of snapshot \(version): live in snapshot "
-        + "\(report.manifest.version) as kernel version \(kernelVersion), republished")
+      + "\(report.manifest.version) as kernel version \(kernelVersion)"
+    do {
+      try publish(
+        kernel, version: kernelVersion, isActive: isServing, snapshot: report.manifest.version,
+        backboneSHA256: manifest.backboneSHA256)
+    } catch {
+      // The snapshot stands and is not marked delivered: the next `serve` from it publishes
+      // every kernel of it again under the numbers it records, this one too.
+      throw RollbackNotPublished(
+        description:
+          "\(live), but publishing it failed (\(Self.reason(of: error))). The rollback stands: "
+          + "the next serve from this checkpoint directory publishes it under version "
+          + "\(kernelVersion); do not roll back again (that would take another version)")
+    }
+    if wasDelivered { try Pipeline.writeDeliveredVersion(report.manifest.version, in: store) }
+    let publishing = context.configuration.settings.publish
+    let targets = [
+      publishing.topic.isEmpty
+        ? nil : "topic \(publishing.topic)",
+      publishing.dir.isEmpty ? nil : publishing.dir,
+    ].compactMap { $0 }
+    context.print(
+      live
+        + (targets.isEmpty
+          ? ", not published (publish.topic and publish.dir are empty)"
+          : ", republished to " + targets.joined(separator: " and ")))
+  }
+
+  /// A rollback written to the store whose publication failed (exit status 1: trying the
+  /// publication again, as `serve` does, may succeed).
+  struct RollbackNotPublished: Error, CustomStringConvertible {
+    let description: String
+  }
+
+  /// What went wrong in a publication, without the service's advice about offsets (this
+  /// command commits none).
+  private static func reason(of error: any Error) -> String {
+    if let failure = error as? KernelPublisher.Failure { return failure.reason }
+    return "\(error)"
   }
 
   /// Writes every kernel's serving file with the `active` flag the service holds for it (a
@@ -261,9 +300,13 @@ struct KernelsTool {
   ) throws {
     let configuration = context.configuration
     let folder = configuration.settings.publish.dir
-    let producer = try KafkaProducer.make(
-      configuration: configuration.kafkaConfiguration, logger: context.logger)
-    defer { try? producer.close() }
+    // No topic (`publish.topic` empty): the folder alone, with no Kafka to reach.
+    let producer =
+      configuration.settings.publish.topic.isEmpty
+      ? nil
+      : try KafkaProducer.make(
+        configuration: configuration.kafkaConfiguration, logger: context.logger)
+    defer { try? producer?.close() }
     let publisher = KernelPublisher(
       producer: producer, topic: configuration.settings.publish.topic,
       folder: folder.isEmpty ? nil : folder, backboneSHA256: backboneSHA256,
