@@ -311,6 +311,41 @@ import Testing
     }
   }
 
+  @Test func aReplayWhoseWaitEndsBeforeEveryClickSaysTheClicksLabelledNothing() throws {
+    let folder = try TemporaryFolder.make("iak-first-late")
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    let events = folder + "/events.jsonl"
+    // Every click comes 2 s after its impression.
+    let lines = ServeFixture.events(impressions: 200)
+    try (lines.joined(separator: "\n") + "\n").write(
+      toFile: events, atomically: true, encoding: .utf8)
+    let clicks = lines.count { $0.contains("\"type\":\"click\"") }
+    let settings = [
+      "--set", "backbone.fields=user,item", "--set", "backbone.buckets=64", "--set",
+      "backbone.hidden=8", "--set", "backbone.epochs=1", "--set", "backbone.until=",
+      "--set", "domain.window=every 1d",
+    ]
+    let tool = CommandLineToolTests()
+    #expect(tool.run(["pretrain", "--input", events, "--out", folder + "/bb"] + settings).0 == 0)
+    func replay(wait: String) -> String {
+      let (status, captured) = tool.run(
+        [
+          "replay", "--input", events, "--backbone", folder + "/bb", "--checkpoint-dir",
+          folder + "/c-" + wait, "--set", "label.wait=" + wait,
+        ] + settings)
+      #expect(status == 0, "\(captured.errors)")
+      return captured.output
+    }
+    let instant = replay(wait: "0s")
+    #expect(
+      instant.contains(
+        "; \(clicks) clicks labelled nothing (late \(clicks)): no click came within label.wait "
+          + "of its impression"), "\(instant)")
+    // With a wait longer than the clicks' delay every click labels its impression.
+    let waited = replay(wait: "1m")
+    #expect(!waited.contains("clicks labelled nothing"), "\(waited)")
+  }
+
   @Test func logLinesCarryTheirZoneShortFiguresAndTrueCounts() throws {
     let folder = try TemporaryFolder.make("iak-first-logs")
     defer { try? FileManager.default.removeItem(atPath: folder) }

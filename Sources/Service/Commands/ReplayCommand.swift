@@ -176,8 +176,25 @@ struct ReplayTool {
     context.print(
       "replayed \(done) records (\(counts.rejected) rejected) into \(counts.examples) examples "
         + "over \(pipeline.trainer.domains.count) domains; snapshot \(manifest?.version ?? 0) in "
-        + "\(store.directory)")
+        + "\(store.directory)" + Self.unusedClicks(pipeline.labelCounts))
     return 0
+  }
+
+  /// `; N clicks labelled nothing (late L, ...)` when some did: with `label.wait` shorter than
+  /// the stream's click delays every click is late, and the examples are all negative.
+  static func unusedClicks(_ counts: LabelJoiner.Counts) -> String {
+    let reasons = [
+      ("late", counts.lateClicks), ("duplicate", counts.duplicateClicks),
+      ("orphan", counts.orphanClicks), ("overflow", counts.overflowClicks),
+    ].filter { $0.1 > 0 }
+    guard !reasons.isEmpty else { return "" }
+    var text =
+      "; \(reasons.reduce(0) { $0 + $1.1 }) clicks labelled nothing ("
+      + reasons.map { "\($0.0) \($0.1)" }.joined(separator: ", ") + ")"
+    if counts.clicked == 0 && counts.lateClicks > 0 {
+      text += ": no click came within label.wait of its impression"
+    }
+    return text
   }
 
   /// A replay gives up after this long without a record while records are still expected.

@@ -76,6 +76,9 @@ public final class Pipeline {
   var state = PipelineState()
   /// Counts so far (restored from the snapshot).
   public var counts: Counts { state.counts }
+
+  /// What the label joiner has done so far (`LabelJoiner.Counts`).
+  public var labelCounts: LabelJoiner.Counts { ingest.labelCounts }
   /// The next offset to read of every partition seen.
   public var offsets: [TopicPartition: Int64] { state.offsets }
   /// Kernel versions, deactivated and undelivered domains (`DomainBook`).

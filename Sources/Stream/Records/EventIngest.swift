@@ -155,6 +155,10 @@ public struct EventIngest {
     router.forget(domain)
   }
 
+  /// What the label joiner has done so far: impressions by outcome, clicks that labelled
+  /// nothing by reason.
+  public var labelCounts: LabelJoiner.Counts { joiner.counts }
+
   /// The joiner's and the router's state, as bytes (`LabelJoiner.State`, `DomainRouter.State`).
   public func exportState() -> (joiner: [UInt8], router: [UInt8]) {
     (joiner.exportState().serialized(), router.exportState().serialized())
