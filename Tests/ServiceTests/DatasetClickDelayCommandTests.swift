@@ -42,6 +42,19 @@ import Testing
     }
     #expect(delays.count == 110)
     #expect(Set(delays).count > 100)
+    #expect(
+      captured.output.contains(
+        "wrote 320 events (210 impressions, 110 click events, 0 synthetic negatives among the "
+          + "impressions)"), "\(captured.output)")
+    // Without --split-clicks the clicks are the impressions' labels, not events.
+    let (joined, labelled) = CommandLineToolTests().run([
+      "dataset", "movielens", "--source", source, "--out", source + "/labelled.jsonl",
+    ])
+    #expect(joined == 0, "\(labelled.errors)")
+    #expect(
+      labelled.output.contains(
+        "wrote 210 events (210 impressions, 110 of them labelled clicked, 0 synthetic "
+          + "negatives among the impressions)"), "\(labelled.output)")
   }
 
   @Test func badClickDelaysExitWithTwoAndSayWhatToDo() throws {

@@ -101,10 +101,7 @@ extension CommandSpec {
         let summary = try MovieLensConverter.convert(
           source: source, output: output, options: options,
           schema: context.configuration.eventSchema, logger: context.logger)
-        context.print(
-          "wrote \(summary.events) events (\(summary.impressions) impressions, "
-            + "\(summary.clicks) clicks, \(summary.negatives) synthetic negatives) to "
-            + output.path)
+        context.print(movieLensSummaryLine(summary, options: options, output: output))
         return 0
       }
       let truth =
@@ -217,9 +214,7 @@ private func writeEventsWithEffects(
     try? FileManager.default.removeItem(at: output)
     throw error
   }
-  context.print(
-    "wrote \(summary.events) events (\(summary.impressions) impressions, "
-      + "\(summary.clicks) clicks, \(summary.negatives) synthetic negatives) to \(output.path)")
+  context.print(movieLensSummaryLine(summary, options: options, output: output))
   context.print(
     "moved the click rate by \(plan.logitShift) logits in \(effects.cells.count) of "
       + "\(effects.eligibleCells) eligible cells: \(summary.affectedImpressions) impressions, "
@@ -285,4 +280,19 @@ private func writeHostileEvents(_ context: CommandContext) throws -> Int32 {
       + (goodCount > 0 ? " mixed into \(goodCount) events" : "") + ": \(rejected) to reject ("
       + byReason + "), \(verdicts["accepted"] ?? 0) valid with hostile regions or ids to accept")
   return 0
+}
+
+/// What `dataset movielens` wrote: its events, and whether the clicks among them are events of
+/// their own (`--split-clicks`) or labels of their impressions.
+func movieLensSummaryLine(
+  _ summary: MovieLensConverter.Summary, options: MovieLensConverter.Options, output: URL
+)
+  -> String
+{
+  let clicks =
+    options.splitClicks
+    ? "\(summary.clicks) click events"
+    : "\(summary.clicks) of them labelled clicked"
+  return "wrote \(summary.events) events (\(summary.impressions) impressions, \(clicks), "
+    + "\(summary.negatives) synthetic negatives among the impressions) to \(output.path)"
 }

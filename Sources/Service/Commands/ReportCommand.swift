@@ -42,7 +42,7 @@ extension CommandSpec {
       let alerts = model.domains.reduce(0) { $0 + $1.alerts.filter(\.isFiring).count }
       context.print(
         "wrote \(out): \(model.domains.count) domains, \(model.snapshotVersions.count) "
-          + "snapshots, \(alerts) alerts fired")
+          + "snapshot\(model.snapshotVersions.count == 1 ? "" : "s"), \(alerts) alerts fired")
       return 0
     })
 }
