@@ -88,7 +88,9 @@ import Testing
     #expect(showStatus == 0)
     #expect(show.output.contains("decoder.weight F32 [2, 8]"))
     #expect(show.output.contains("kernel version: 2"))
-    #expect(show.output.contains("domain examples (labelled examples of this domain): 80"))
+    #expect(
+      show.output.contains(
+        "domain examples (labelled examples of this domain in closed batches): 80"))
     #expect(show.output.contains("kernel examples (all it trained on, warm starts included): 64"))
     let (diffStatus, diff) = run(["diff", "1", "2", "--checkpoint-dir", folder + "/store"])
     #expect(diffStatus == 0)

@@ -16,7 +16,9 @@ extension CommandSpec {
       Reads the local snapshot store (--checkpoint-dir, default checkpoint.dir); by default its
       newest valid snapshot, or --version V.
         list      one line per domain: kernel version, domain_examples (this domain's labelled
-                  examples, the ones its figures are measured on), kernel_examples (every
+                  examples in closed batches, the ones its figures are measured on: those of
+                  its open batch count once it closes, so their sum can be below the examples
+                  serve reports), kernel_examples (every
                   example the kernel has trained on, those of the domains it was warm-started
                   from included), serving-time AUC and log loss of the kernel, the backbone and
                   what was served, whether it serves, when the snapshot was taken
@@ -134,7 +136,8 @@ struct KernelsTool {
     context.print("snapshot: \(view.snapshot.manifest.version)")
     context.print("kernel version: \(view.kernelVersions[domain] ?? 0)")
     if let examples = view.domainStats[domain]?["examples"] {
-      context.print("domain examples (labelled examples of this domain): \(Int(examples))")
+      context.print(
+        "domain examples (labelled examples of this domain in closed batches): \(Int(examples))")
     }
     context.print(
       "kernel examples (all it trained on, warm starts included): \(kernel.examplesSeen)")
