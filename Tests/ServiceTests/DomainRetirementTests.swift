@@ -210,6 +210,9 @@ import Testing
     let (pipeline, store) = try Self.pipeline(
       folder: folder, metrics: metrics, extraSettings: ["event.max_past=2d"])
     var days: [[String]] = []
+    let published = folder + "/published"
+    var day0Version = 0
+    var dayOneEastVersion: Int?
     for day in 0..<6 {
       let before = Set(pipeline.trainer.domains)
       let records = Self.records(day: day, firstOffset: Int64(day) * 24)
@@ -219,10 +222,23 @@ import Testing
         try pipeline.checkpoint(createdAtMilliseconds: Int64(day))
       }
       days.append(Set(pipeline.trainer.domains).subtracting(before).sorted())
+      if day == 0 {
+        day0Version = try #require(try Self.publishedVersion(of: days[0][0], in: published))
+      }
+      if day == 1 { dayOneEastVersion = try Self.publishedVersion(of: days[1][0], in: published) }
     }
-    let published = folder + "/published"
-    let day0Version = try #require(try Self.publishedVersion(of: days[0][0], in: published))
     #expect(day0Version == 2)
+    #expect(dayOneEastVersion == 1)
+    // Out of reach, out of the serving folder too (and their windows' folders, left empty);
+    // retired domains within reach keep their files.
+    for domain in days[0] + days[1] + days[2] {
+      #expect(!FileManager.default.fileExists(atPath: "\(published)/\(domain).safetensors"))
+    }
+    let windows = try FileManager.default.contentsOfDirectory(atPath: published).sorted()
+    #expect(windows.count == 3, "\(windows)")
+    for domain in days[3] + days[4] + days[5] {
+      #expect(FileManager.default.fileExists(atPath: "\(published)/\(domain).safetensors"))
+    }
     // The lane's clock is day 5 00:23: days 0-2 ended more than two days before it. Day 3's
     // domains and day 4's east stay (retired, within reach); the others are held.
     #expect(pipeline.book.retired.keys.sorted() == (days[3] + [days[4][0]]).sorted())
@@ -242,7 +258,6 @@ import Testing
     // Day 1's east again, on partition 1 (whose clock starts there): its entry is gone, and it
     // numbers on above the floor (3), not from 1 nor from its own last version (1).
     let dayOneEast = days[1][0]
-    #expect(try Self.publishedVersion(of: dayOneEast, in: published) == 1)
     let back = Self.records(day: 1, firstOffset: 0).enumerated().filter { $0.offset % 2 == 0 }
       .prefix(4).map {
         var record = $0.element

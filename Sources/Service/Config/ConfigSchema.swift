@@ -381,7 +381,7 @@ public enum ConfigSchema {
     ConfigKey("publish.topic", .text, "iak-kernels", "Compacted topic of published kernels"),
     ConfigKey(
       "publish.dir", .text, "",
-      "Also write a file per kernel here, `<window>/<region>.safetensors` as the domain `1998-04/9` is `1998-04/9.safetensors` (empty = off)"
+      "Also write a file per kernel here, `<window>/<region>.safetensors` as the domain `1998-04/9` is `1998-04/9.safetensors` (empty = off); a retired domain's file is removed once its period is out of reach (event.max_past)"
     ),
     ConfigKey(
       "publish.create_topics", .boolean, "true",

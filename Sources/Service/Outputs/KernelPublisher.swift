@@ -132,6 +132,28 @@ public final class KernelPublisher {
       createdAtMilliseconds: createdAtMilliseconds, timeout: timeout, producer: producer)
   }
 
+  /// Removes the serving files of `domains` from the folder (retired domains whose period can
+  /// no longer come back), and each window's folder left empty; returns how many files went.
+  /// Without it the folder kept a file for every domain ever published. Only names that are a
+  /// safe `window/region` are touched, as `send` writes only those.
+  @discardableResult
+  public func removeFiles(of domains: [String]) -> Int {
+    guard let folder else { return 0 }
+    var removed = 0
+    var windows = Set<String>()
+    for domain in domains where DomainKey(parsing: domain) != nil {
+      let path = "\(folder)/\(domain).safetensors"
+      guard (try? FileManager.default.removeItem(atPath: path)) != nil else { continue }
+      removed += 1
+      windows.insert(Self.parent(of: path))
+    }
+    for window in windows
+    where (try? FileManager.default.contentsOfDirectory(atPath: window))?.isEmpty == true {
+      try? FileManager.default.removeItem(atPath: window)
+    }
+    return removed
+  }
+
   /// Whether it writes to a kernels topic (not only to a folder).
   public var hasTopic: Bool { producer != nil }
 

@@ -92,6 +92,7 @@ extension Pipeline {
       "iak_domains_retired_held",
       help: "Retired domains whose last kernel version the pipeline keeps (DomainBook.retired)."
     ).with().set(Double(state.book.retired.count))
+    removeServingFilesOutOfReach(before: previousBook, items: snapshot.items)
     // Written: its tensors go now, not at the end (the transactions hold the partitions' bytes),
     // unless the partitions' states are still to be encoded for transactions: they take theirs
     // from these (below, once the group confirmed this process), each going as it is encoded.
@@ -222,6 +223,27 @@ extension Pipeline {
     return EncodedSnapshot(
       book: book, items: items, payload: SafeTensors(tensors: tensors), offsets: offsets,
       backboneSHA256: backboneSHA256, configurationDigest: configurationDigest, extras: extras)
+  }
+
+  /// Removes from `publish.dir` the serving files of the retired domains this checkpoint's book
+  /// dropped as out of reach (`dropUnreachableRetired(from:)`: in `before`, gone from the
+  /// written book, not numbered by it, not held again): a serving system that loads the folder
+  /// no longer loads every domain ever published.
+  private func removeServingFilesOutOfReach(
+    before: DomainBook, items: [KernelPublisher.Item]
+  ) {
+    guard let publisher else { return }
+    let numbered = Set(items.map(\.kernel.domain))
+    let gone = before.retired.keys.filter {
+      state.book.retired[$0] == nil && !numbered.contains($0) && trainer.kernel(for: $0) == nil
+    }.sorted()
+    guard !gone.isEmpty else { return }
+    let removed = publisher.removeFiles(of: gone)
+    if removed > 0 {
+      logger.info(
+        "removed the serving files of retired domains out of reach (event.max_past)",
+        ["files": "\(removed)", "first": gone[0], "last": gone[gone.count - 1]])
+    }
   }
 
   /// Writes the quality series of `domains` (the kernels a checkpoint numbered), with the
