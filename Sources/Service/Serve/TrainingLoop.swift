@@ -73,6 +73,22 @@ final class TrainingLoop: @unchecked Sendable {
   /// Chunks trained since the newest publication (for `iak_freshness_seconds`).
   private var arrivals: [(instant: ContinuousClock.Instant, records: Int)] = []
 
+  /// The most chunks `arrivals` keeps: checkpoints failing for hours (a full disk) would
+  /// otherwise grow it by a chunk per batch of records until one succeeds.
+  static let arrivalsKept = 4_096
+
+  /// `arrivals` in half as many entries: each pair becomes one with both counts, at the earlier
+  /// instant (their freshness then reads as the older chunk's: never better than it was).
+  static func halved(_ arrivals: [(instant: ContinuousClock.Instant, records: Int)]) -> [(
+    instant: ContinuousClock.Instant, records: Int
+  )] {
+    stride(from: 0, to: arrivals.count, by: 2).map { index in
+      index + 1 < arrivals.count
+        ? (arrivals[index].instant, arrivals[index].records + arrivals[index + 1].records)
+        : arrivals[index]
+    }
+  }
+
   /// A quiet service refreshes `iak_snapshot_last_success_timestamp_seconds` this often.
   static let idleRefresh = Duration.seconds(10)
 
@@ -408,6 +424,7 @@ final class TrainingLoop: @unchecked Sendable {
     metrics.processed.increment(by: Double(count))
     sinceCheckpoint += count
     arrivals.append((arrivedAt, count))
+    if arrivals.count > Self.arrivalsKept { arrivals = Self.halved(arrivals) }
     observer?.trained(records, arrivedAt: arrivedAt, at: .now)
     noteOffsets()
   }
