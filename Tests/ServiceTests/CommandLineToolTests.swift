@@ -68,3 +68,48 @@ import Testing
     #expect(!captured.output.contains("topsecret"))
   }
 }
+
+extension CommandLineToolTests {
+  @Test func kafkaKeysThatLibrdkafkaRefusesAreConfigurationErrors() throws {
+    let (status, set) = run(["config", "--set", "kafka.bootstrap.server=x"])
+    #expect(status == 2)
+    #expect(
+      set.errors.hasPrefix(
+        "iak-stream config: --set kafka.bootstrap.server: librdkafka refuses "
+          + "'kafka.bootstrap.server' (value 'x'): No such configuration property"),
+      "\(set.errors)")
+    // From a file: its line, every refused key, and a secret's value stays masked.
+    let path = FileManager.default.temporaryDirectory
+      .appendingPathComponent("iak-config-\(UUID().uuidString).conf").path
+    try "train.batch_max = 12\nkafka.sasl.passwrd = hunter2\nkafka.session.timeout.ms = soon\n"
+      .write(toFile: path, atomically: true, encoding: .utf8)
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    let (fileStatus, file) = run(["config", "--config", path])
+    #expect(fileStatus == 2)
+    #expect(
+      file.errors.contains(
+        "\(path) line 2: librdkafka refuses 'kafka.sasl.passwrd' (value '********'): "
+          + "No such configuration property"), "\(file.errors)")
+    #expect(
+      file.errors.contains(
+        "\(path) line 3: librdkafka refuses 'kafka.session.timeout.ms' (value 'soon'): "
+          + "Invalid value"), "\(file.errors)")
+    #expect(!file.errors.contains("hunter2"))
+    // serve refuses it the same way, before it makes any client.
+    let (serveStatus, serve) = run([
+      "serve", "--set", "kafka.bootstrap.server=x", "--set",
+      "checkpoint.dir=/nonexistent-\(UUID().uuidString)",
+    ])
+    #expect(serveStatus == 2)
+    #expect(
+      serve.errors.hasPrefix(
+        "iak-stream serve: --set kafka.bootstrap.server: librdkafka refuses"), "\(serve.errors)")
+    // Properties librdkafka knows, with values it takes, pass as before.
+    let (good, accepted) = run([
+      "config", "--set", "kafka.bootstrap.servers=h:9092", "--set",
+      "kafka.session.timeout.ms=30000", "--set", "kafka.sasl.password=hunter2",
+    ])
+    #expect(good == 0, "\(accepted.errors)")
+    #expect(accepted.output.contains("kafka.session.timeout.ms = 30000  # --set"))
+  }
+}

@@ -15,7 +15,9 @@ import Testing
 @Suite struct SecurityTests {
   static let secrets = [
     "kafka.sasl.password": "pw-sasl-1", "kafka.ssl.key.password": "pw-sslkey-2",
-    "kafka.ssl.keystore.password": "pw-keystore-3", "kafka.sasl.oauthbearer.client.secret": "s-4",
+    // Properties this librdkafka build takes (its OIDC ones, such as
+    // sasl.oauthbearer.client.secret, need libcurl): `config` refuses what a client would.
+    "kafka.ssl.keystore.password": "pw-keystore-3", "kafka.sasl.oauthbearer.config": "s-4",
     "kafka.sasl.username": "user-5", "kafka.ssl.key.pem": "pem-6",
     "alert.webhook": "https://ops:pw-hook-7@alerts.example/hook",
   ]

@@ -6,8 +6,8 @@ extension CommandSpec {
     usage: "iak-stream config [--config PATH] [--set KEY=VALUE ...] [--defaults]",
     details: """
       Reads the configuration exactly as every other command does (defaults, then the file, then
-      --set overrides), checks every key and value, and prints the result with where each value
-      came from. Secrets (passwords, sasl.*, ssl keys, tokens, the webhook URL) are masked.
+      --set overrides), checks every key and value (librdkafka itself checks each kafka.* key),
+      and prints the result with where each value came from. Secrets (passwords, sasl.*, ssl keys, tokens, the webhook URL) are masked.
       Exits 2 on any error, naming the file, line and key, so operators can validate a file
       before deploying it. --defaults prints the documented default file instead.
       """,

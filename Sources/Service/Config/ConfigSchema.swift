@@ -11,7 +11,10 @@ public enum ConfigSchema {
   /// The sections of the documented file, in order: a title and its keys.
   public static let sections: [(title: String, keys: [ConfigKey])] = [
     ("Where events come from", input),
-    ("librdkafka settings, passed through unchanged (any kafka.* key is accepted)", kafkaDefaults),
+    (
+      "librdkafka settings, passed through unchanged (librdkafka checks each kafka.* key)",
+      kafkaDefaults
+    ),
     ("The shape of an event", event),
     ("Joining clicks to impressions (event time)", label),
     ("Routing examples to domains: time window x region", domain),

@@ -1,4 +1,5 @@
 import Foundation
+import Stream
 
 /// The effective configuration: defaults, then a `pipeline.conf` file, then `--set` overrides.
 ///
@@ -121,6 +122,13 @@ public struct Configuration: Sendable, Equatable {
       let name = String(key.dropFirst("kafka.".count))
       guard !name.isEmpty else {
         throw ConfigError(location: location, message: "'kafka.' needs a librdkafka property name")
+      }
+      if let reason = KafkaConfiguration.refusal(ofKey: name, value: value) {
+        throw ConfigError(
+          location: location,
+          message:
+            "librdkafka refuses '\(key)' (value '\(Self.displayed(key, String(value.prefix(80))))'): "
+            + "\(reason); see librdkafka's CONFIGURATION.md for its properties and values")
       }
       kafka.removeAll { $0.key == name }
       kafka.append((name, value))
