@@ -221,3 +221,43 @@ import Testing
     #expect(Pipeline.deliveredVersion(in: store) < 3)
   }
 }
+
+extension KernelsCommandTests {
+  @Test func aVersionThatIsNotAWholeNumberIsAUsageError() throws {
+    let folder = try TemporaryFolder.make("iak-kernels")
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    _ = try Self.makeStore(at: folder + "/store")
+    for bad in ["x", "1.5", "", "0"] {
+      let (status, out) = run(["list", "--checkpoint-dir", folder + "/store", "--version", bad])
+      #expect(status == 2, "--version '\(bad)'")
+      #expect(
+        out.errors
+          == "iak-stream kernels: --version expects a snapshot version (a whole number from 1), "
+          + "got '\(bad)'\n", "\(out.errors)")
+      #expect(out.output.isEmpty)
+    }
+    let (status, first) = run(["list", "--checkpoint-dir", folder + "/store", "--version", "1"])
+    #expect(status == 0, "\(first.errors)")
+    #expect(first.output.contains("snapshot 1 taken"))
+  }
+
+  @Test func aMissingOrUnknownSubcommandIsAUsageErrorBeforeTheStoreIsOpened() {
+    let missing = "/nonexistent-\(UUID().uuidString)"
+    let (none, noneOut) = run(["--checkpoint-dir", missing])
+    #expect(none == 2)
+    #expect(
+      noneOut.errors
+        == "iak-stream kernels: give a subcommand: list, show, diff, rollback or export\n",
+      "\(noneOut.errors)")
+    let (unknown, unknownOut) = run(["frob", "--checkpoint-dir", missing])
+    #expect(unknown == 2)
+    #expect(
+      unknownOut.errors
+        == "iak-stream kernels: unknown subcommand 'frob': give list, show, diff, rollback or "
+        + "export\n", "\(unknownOut.errors)")
+    // Known subcommands with wrong words are refused before the store is opened too.
+    let (diff, diffOut) = run(["diff", "4", "--checkpoint-dir", missing])
+    #expect(diff == 2)
+    #expect(diffOut.errors.contains("kernels diff takes two snapshot versions"))
+  }
+}

@@ -47,11 +47,66 @@ extension CommandSpec {
 
 /// The `kernels` subcommands, over one store.
 struct KernelsTool {
+  /// What the command line asks for, read before the store is opened.
+  enum Request: Equatable {
+    case list
+    case show(domain: String)
+    case diff(first: Int, second: Int)
+    case rollback(domain: String, version: Int)
+    case export(folder: String)
+
+    /// The subcommand names, in the order help and errors list them.
+    static let names = ["list", "show", "diff", "rollback", "export"]
+
+    /// The request `arguments` make.
+    ///
+    /// - Throws: `UsageError` for a missing or unknown subcommand, or words or options it
+    ///   does not take.
+    init(_ arguments: ParsedArguments) throws(UsageError) {
+      let words = arguments.positionals
+      let choices =
+        Self.names.dropLast().joined(separator: ", ") + " or " + Self.names.last!
+      switch words.first {
+      case nil: throw UsageError("give a subcommand: \(choices)")
+      case "list":
+        guard words.count == 1 else { throw UsageError("kernels list takes no further word") }
+        self = .list
+      case "show":
+        guard words.count == 2 else { throw UsageError("kernels show takes one DOMAIN") }
+        self = .show(domain: words[1])
+      case "diff":
+        guard words.count == 3, let first = Int(words[1]), let second = Int(words[2]) else {
+          throw UsageError("kernels diff takes two snapshot versions: kernels diff 4 7")
+        }
+        self = .diff(first: first, second: second)
+      case "rollback":
+        guard words.count == 2 else { throw UsageError("kernels rollback takes one DOMAIN") }
+        let version = try arguments.int("--to", default: -1, in: 1...Int.max)
+        guard version > 0 else { throw UsageError("kernels rollback needs --to VERSION") }
+        self = .rollback(domain: words[1], version: version)
+      case "export":
+        guard words.count == 1 else { throw UsageError("kernels export takes no further word") }
+        self = .export(folder: try arguments.required("--out"))
+      case let word?:
+        throw UsageError("unknown subcommand '\(word)': give \(choices)")
+      }
+    }
+  }
+
   let context: CommandContext
+  let request: Request
+  /// `--version`: the snapshot to read, nil for the newest valid one.
+  let version: Int?
   let store: SnapshotStore
 
+  /// Reads the request, then opens the store.
+  ///
+  /// - Throws: `UsageError` for a command line it cannot run (before the store is opened),
+  ///   `SnapshotStoreError` when the store cannot be opened.
   init(context: CommandContext) throws {
     self.context = context
+    request = try Request(context.arguments)
+    version = try Self.snapshotVersion(context.arguments.value("--version"))
     let directory =
       context.arguments.value("--checkpoint-dir")
       ?? context.configuration.settings.checkpoint.dir
@@ -60,32 +115,31 @@ struct KernelsTool {
       createIfMissing: false)
   }
 
+  /// The snapshot version `--version` gives (`text`), nil when it is not given.
+  ///
+  /// - Throws: `UsageError` when it is not a whole number from 1.
+  static func snapshotVersion(_ text: String?) throws(UsageError) -> Int? {
+    guard let text else { return nil }
+    guard let version = Int(text), version >= 1 else {
+      throw UsageError(
+        "--version expects a snapshot version (a whole number from 1), got '\(text)'")
+    }
+    return version
+  }
+
   func run() throws -> Int32 {
-    let words = context.arguments.positionals
-    switch words.first {
-    case "list": try list()
-    case "show":
-      guard words.count == 2 else { throw UsageError("kernels show takes one DOMAIN") }
-      try show(words[1])
-    case "diff":
-      guard words.count == 3, let first = Int(words[1]), let second = Int(words[2]) else {
-        throw UsageError("kernels diff takes two snapshot versions: kernels diff 4 7")
-      }
-      try diff(first, second)
-    case "rollback":
-      guard words.count == 2 else { throw UsageError("kernels rollback takes one DOMAIN") }
-      let version = try context.arguments.int("--to", default: -1, in: 1...Int.max)
-      guard version > 0 else { throw UsageError("kernels rollback needs --to VERSION") }
-      try rollback(words[1], to: version)
-    case "export": try export(to: try context.arguments.required("--out"))
-    default:
-      throw UsageError("kernels takes one of: list, show, diff, rollback, export")
+    switch request {
+    case .list: try list()
+    case .show(let domain): try show(domain)
+    case .diff(let first, let second): try diff(first, second)
+    case .rollback(let domain, let version): try rollback(domain, to: version)
+    case .export(let folder): try export(to: folder)
     }
     return 0
   }
 
   func view(version: Int? = nil) throws -> SnapshotView {
-    if let version = version ?? context.arguments.value("--version").flatMap(Int.init) {
+    if let version = version ?? self.version {
       return SnapshotView(try store.load(version: version, expectingBackbone: nil))
     }
     return SnapshotView(
