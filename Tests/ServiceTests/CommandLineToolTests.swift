@@ -113,3 +113,38 @@ extension CommandLineToolTests {
     #expect(accepted.output.contains("kafka.session.timeout.ms = 30000  # --set"))
   }
 }
+
+extension CommandLineToolTests {
+  @Test func replayAndServeNameAnInputThatIsMissingOrAFolder() throws {
+    let folder = try TemporaryFolder.make("iak-input")
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    let missing = folder + "/none.jsonl"
+    let (status, out) = run(["replay", "--input", missing, "--checkpoint-dir", folder + "/c"])
+    #expect(status == 2)
+    #expect(
+      out.errors == "iak-stream replay: --input \(missing) does not exist\n", "\(out.errors)")
+    let (folderStatus, folderOut) = run([
+      "replay", "--input", folder, "--checkpoint-dir", folder + "/c",
+    ])
+    #expect(folderStatus == 2)
+    #expect(
+      folderOut.errors
+        == "iak-stream replay: --input \(folder) is a folder, not a JSON-lines file\n",
+      "\(folderOut.errors)")
+    // pretrain and score read their events through the same check.
+    let (pretrainStatus, pretrain) = run(["pretrain", "--input", folder, "--out", folder + "/bb"])
+    #expect(pretrainStatus == 2)
+    #expect(
+      pretrain.errors
+        == "iak-stream pretrain: events file \(folder) is a folder, not a JSON-lines file\n",
+      "\(pretrain.errors)")
+    let (serveStatus, serve) = run([
+      "serve", "--set", "input.source=file", "--set", "input.file=\(missing)", "--set",
+      "checkpoint.dir=\(folder)/c", "--set", "metrics.listen=127.0.0.1:0",
+    ])
+    #expect(serveStatus == 2)
+    #expect(
+      serve.errors == "iak-stream serve: input.file \(missing) does not exist\n",
+      "\(serve.errors)")
+  }
+}

@@ -80,6 +80,7 @@ struct ReplayTool {
 
   func run() throws -> Int32 {
     let arguments = context.arguments
+    if let input = arguments.value("--input") { try InputFile.check(input, named: "--input") }
     let configuration = try context.configuration.overridingBootstrapServers(
       arguments.value("--bootstrap-servers"))
     let backboneDirectory = arguments.value("--backbone") ?? configuration.settings.backbone.dir

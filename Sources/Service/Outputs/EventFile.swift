@@ -40,12 +40,13 @@ public struct EventFile {
 
   /// Reads `path`, keeping impressions with `from <= time < until` (nil bounds are open).
   ///
-  /// - Throws: `ServiceError` (`io`) naming the file when it cannot be read, or `ConfigError` when the
-  ///   domain settings do not parse.
+  /// - Throws: `ServiceError` (`io`) naming the file when it does not exist, is a folder or
+  ///   cannot be read, or `ConfigError` when the domain settings do not parse.
   public static func read(
     _ path: String, configuration: Configuration, from: Int64? = nil, until: Int64? = nil,
     logger: Logger, metrics: MetricsRegistry? = nil
   ) throws -> Contents {
+    try InputFile.check(path, named: "events file")
     guard let data = FileManager.default.contents(atPath: path) else {
       throw ServiceError(.io, "cannot read events file \(path)")
     }

@@ -82,6 +82,10 @@ struct ServeTool {
     let logger = context.logger
     let idleExit = try Self.idleExit(arguments.value("--exit-when-idle"))
     let offsetResetPolicy = try OffsetResetPolicy.parse(arguments.value("--on-offset-reset"))
+    let inputFile = configuration.settings.input.file
+    if configuration.settings.input.source == .file && !inputFile.isEmpty {
+      try InputFile.check(inputFile, named: "input.file")
+    }
     let metrics = ServeMetrics(context.metrics)
     let health = HealthState(
       maxLag: configuration.settings.health.maxLag,
