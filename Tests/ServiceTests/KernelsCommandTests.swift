@@ -261,3 +261,23 @@ extension KernelsCommandTests {
     #expect(diffOut.errors.contains("kernels diff takes two snapshot versions"))
   }
 }
+
+extension KernelsCommandTests {
+  @Test func exportToAnExistingFileSaysItIsNotAFolder() throws {
+    let folder = try TemporaryFolder.make("iak-kernels")
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    _ = try Self.makeStore(at: folder + "/store")
+    let file = folder + "/afile"
+    try "x".write(toFile: file, atomically: true, encoding: .utf8)
+    let (status, out) = run(["export", "--checkpoint-dir", folder + "/store", "--out", file])
+    #expect(status == 2)
+    #expect(
+      out.errors
+        == "iak-stream kernels: --out \(file) exists and is not a folder; give a folder (it is "
+        + "made if missing)\n", "\(out.errors)")
+    #expect(try String(contentsOfFile: file, encoding: .utf8) == "x")
+    // A publish failure says what failed; only a caller that holds offsets speaks of them.
+    let failure = KernelPublisher.Failure(domains: ["1998-03/east"], reason: "disk full")
+    #expect(failure.description == "publishing 1 kernel(s) failed (1998-03/east): disk full")
+  }
+}

@@ -101,12 +101,14 @@ struct KernelsTool {
 
   /// Reads the request, then opens the store.
   ///
-  /// - Throws: `UsageError` for a command line it cannot run (before the store is opened),
+  /// - Throws: `UsageError` for a command line it cannot run and `ServiceError` for an
+  ///   export `--out` that is not a folder (both before the store is opened),
   ///   `SnapshotStoreError` when the store cannot be opened.
   init(context: CommandContext) throws {
     self.context = context
     request = try Request(context.arguments)
     version = try Self.snapshotVersion(context.arguments.value("--version"))
+    if case .export(let folder) = request { try OutputFolder.checkFolder(folder, named: "--out") }
     let directory =
       context.arguments.value("--checkpoint-dir")
       ?? context.configuration.settings.checkpoint.dir
@@ -321,6 +323,7 @@ struct KernelsTool {
   /// `active=false`), and the `kernels.json` index beside them.
   func export(to folder: String) throws {
     let view = try view()
+    try OutputFolder.create(folder, named: "--out")
     let manifest = view.snapshot.manifest
     let kernelConfig = try context.configuration.kernelConfig()
     let publisher = KernelPublisher(

@@ -38,8 +38,7 @@ public final class KernelPublisher {
     /// What went wrong.
     public var description: String {
       "publishing \(domains.count) kernel(s) failed (\(domains.prefix(3).joined(separator: ", "))"
-        + "\(domains.count > 3 ? ", ..." : "")): \(reason); offsets are not committed until a "
-        + "publish succeeds"
+        + "\(domains.count > 3 ? ", ..." : "")): \(reason)"
     }
   }
 
@@ -224,9 +223,8 @@ public final class KernelPublisher {
           continue
         }
         do {
-          try FileManager.default.createDirectory(
-            atPath: Self.parent(of: "\(folder)/\(domain).safetensors"),
-            withIntermediateDirectories: true)
+          try OutputFolder.create(
+            Self.parent(of: "\(folder)/\(domain).safetensors"), named: "the kernel folder")
           try AtomicFile.write(bytes, to: "\(folder)/\(domain).safetensors")
         } catch {
           failed.withLock { $0[domain] = "\(error)" }
