@@ -239,3 +239,34 @@ import Testing
     #expect(wait.problems().isEmpty && wait.trainConfig.delayedFeedback == nil)
   }
 }
+
+extension ConfigurationTests {
+  @Test func aFileWithWindowsLineEndingsReadsLikeAnyOther() throws {
+    let path = FileManager.default.temporaryDirectory
+      .appendingPathComponent("iak-crlf-\(UUID().uuidString).conf").path
+    try Data("train.batch_max=16\r\n# a note\r\nlog.level = debug\r\n".utf8)
+      .write(to: URL(fileURLWithPath: path))
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    let configuration = try Configuration.load(path: path, overrides: [])
+    #expect(configuration.settings.train.batchMax == 16)
+    #expect(configuration.string("log.level") == "debug")
+    #expect(configuration.origins["log.level"] == "\(path) line 3")
+    // Saved as UTF-8 with a byte order mark, as Windows editors may.
+    try Data([0xEF, 0xBB, 0xBF] + Array("train.batch_max=24\r\n".utf8))
+      .write(to: URL(fileURLWithPath: path))
+    #expect(try Configuration.load(path: path, overrides: []).settings.train.batchMax == 24)
+  }
+
+  @Test func aFileThatIsNotUTF8IsSaidToBeSo() throws {
+    let path = FileManager.default.temporaryDirectory
+      .appendingPathComponent("iak-latin1-\(UUID().uuidString).conf").path
+    try Data([UInt8]("train.batch_max=16\n# caf".utf8) + [0xE9] + [UInt8]("\n".utf8))
+      .write(to: URL(fileURLWithPath: path))
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    #expect(
+      throws: ConfigError(
+        location: path,
+        message: "the file exists but is not UTF-8 text (byte 24 is 0xE9); save it as UTF-8")
+    ) { try Configuration.load(path: path, overrides: []) }
+  }
+}

@@ -32,7 +32,8 @@ public struct Configuration: Sendable, Equatable {
     var configuration = Configuration()
     var problems: [ConfigError] = []
     let file = path ?? "pipeline.conf"
-    if let text = try? String(contentsOfFile: file, encoding: .utf8) {
+    if let data = FileManager.default.contents(atPath: file) {
+      let text = try Self.text(of: data, in: file)
       do throws(ConfigError) {
         try configuration.apply(text: text, source: file)
       } catch {
@@ -55,6 +56,30 @@ public struct Configuration: Sendable, Equatable {
     return configuration
   }
 
+  /// The text of a configuration file's bytes, without a UTF-8 byte order mark.
+  ///
+  /// - Throws: `ConfigError` at `file` when the bytes are not UTF-8, with the first bad byte.
+  static func text(of data: Data, in file: String) throws(ConfigError) -> String {
+    var bytes = Array(data)
+    if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes.removeFirst(3) }
+    var parser = Unicode.UTF8.ForwardParser()
+    var iterator = bytes.makeIterator()
+    var offset = 0
+    while true {
+      switch parser.parseScalar(from: &iterator) {
+      case .valid(let scalar): offset += scalar.count
+      case .emptyInput: return String(decoding: bytes, as: UTF8.self)
+      case .error:
+        let byte = String(bytes[offset], radix: 16, uppercase: true)
+        throw ConfigError(
+          location: file,
+          message:
+            "the file exists but is not UTF-8 text (byte \(offset + data.count - bytes.count) is 0x"
+            + "\(byte.count < 2 ? "0" + byte : byte)); save it as UTF-8")
+      }
+    }
+  }
+
   /// Applies the `key = value` lines of `text`; `source` names it in errors. Every line is
   /// checked: the error thrown carries all the problems of the text, not only the first.
   ///
@@ -62,9 +87,9 @@ public struct Configuration: Sendable, Equatable {
   public mutating func apply(text: String, source: String) throws(ConfigError) {
     var seen: [String: Int] = [:]
     var problems: [ConfigError] = []
-    for (offset, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false)
-      .enumerated()
-    {
+    // "\r\n" is one Character: a file saved on Windows splits into the same lines.
+    let lines = text.split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r\n" }
+    for (offset, rawLine) in lines.enumerated() {
       let location = "\(source) line \(offset + 1)"
       let line = Self.stripComment(String(rawLine)).trimmingCharacters(in: .whitespaces)
       if line.isEmpty { continue }
