@@ -148,3 +148,28 @@ extension CommandLineToolTests {
       "\(serve.errors)")
   }
 }
+
+extension CommandLineToolTests {
+  @Test func pretrainOnAnInputWithNoUsableExampleSaysSoAboutTheInput() throws {
+    let folder = try TemporaryFolder.make("iak-pretrain-input")
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    let empty = folder + "/empty.jsonl"
+    try "".write(toFile: empty, atomically: true, encoding: .utf8)
+    let (status, out) = run(["pretrain", "--input", empty, "--out", folder + "/bb"])
+    #expect(status == 2)
+    #expect(
+      out.errors
+        == "iak-stream pretrain: no usable example in --input \(empty): it has no event line\n",
+      "\(out.errors)")
+    let malformed = folder + "/malformed.jsonl"
+    try "not json\n{\"type\":\"impression\"}\n\n{\"type\":\"view\",\"id\":\"a\",\"ts\":1}\n"
+      .write(toFile: malformed, atomically: true, encoding: .utf8)
+    let (badStatus, bad) = run(["pretrain", "--input", malformed, "--out", folder + "/bb"])
+    #expect(badStatus == 2)
+    #expect(
+      bad.errors
+        == "iak-stream pretrain: no usable example in --input \(malformed): 3 lines read, 3 "
+        + "rejected (first, line 1: malformed_json at byte 0)\n", "\(bad.errors)")
+    #expect(!FileManager.default.fileExists(atPath: folder + "/bb"))
+  }
+}

@@ -42,6 +42,9 @@ extension CommandSpec {
       let assembler = ExampleAssembler(backbone: backboneConfig)
       let contents = try EventFile.read(
         input, configuration: configuration, until: until, logger: context.logger)
+      if contents.examples.isEmpty && contents.timeRange == nil {
+        throw UsageError("no usable example in --input \(input): \(contents.noExampleReason)")
+      }
       if contents.examples.isEmpty, let until, let range = contents.timeRange {
         throw UsageError(
           "no labelled impression in \(input) is before \(untilName) "

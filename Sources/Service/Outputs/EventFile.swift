@@ -27,6 +27,19 @@ public struct EventFile {
     public var outsideRange = 0
     /// The earliest and latest time of every labelled impression read, in or out of range.
     public var timeRange: ClosedRange<Int64>?
+    /// The first line rejected: its number in the file (from 1) and why.
+    public var firstRejection: (line: Int, reason: String)?
+
+    /// Why the file gave no labelled impression at all, for an error that names it: it has no
+    /// event line, or how many lines were read and rejected, with the first rejection.
+    public var noExampleReason: String {
+      guard lines > 0 else { return "it has no event line" }
+      let total = rejected.values.reduce(0, +)
+      guard let first = firstRejection else {
+        return "\(lines) lines read, none rejected, and no impression among them"
+      }
+      return "\(lines) lines read, \(total) rejected (first, line \(first.line): \(first.reason))"
+    }
 
     /// The rejected lines for a log line: `0`, or their total and counts by reason
     /// (`3 (bad_json 2, missing_field 1)`).
@@ -55,7 +68,11 @@ public struct EventFile {
       router: try configuration.routerConfiguration(), metrics: metrics)
     var contents = Contents(examples: [])
     var routed: [EventIngest.Routed] = []
-    let lines = data.split(separator: UInt8(ascii: "\n")).filter { !$0.isEmpty }
+    // Each non-empty line with its number in the file (from 1).
+    let lines = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+      .enumerated().filter { !$0.element.isEmpty }.map {
+        (number: $0.offset + 1, bytes: $0.element)
+      }
     let reporter = ProgressReporter(
       label: "read \(URL(fileURLWithPath: path).lastPathComponent)", unit: "lines",
       total: lines.count, logger: logger)
@@ -83,7 +100,7 @@ public struct EventFile {
     }
     let backbone = try configuration.backboneConfig()
     var fieldUsage = FieldUsage(configured: backbone.fields + backbone.numericFields)
-    for slice in lines {
+    for (number, slice) in lines {
       contents.lines += 1
       do throws(EventRejection) {
         let event = try ingest.decode(Array(slice))
@@ -94,9 +111,11 @@ public struct EventFile {
         take(&routed)
       } catch {
         contents.rejected[error.reason.rawValue, default: 0] += 1
+        if contents.firstRejection == nil {
+          contents.firstRejection = (number, error.description)
+        }
         if contents.rejected.values.reduce(0, +) <= 5 {
-          logger.warning(
-            "rejected event", ["line": "\(contents.lines)", "reason": error.description])
+          logger.warning("rejected event", ["line": "\(number)", "reason": error.description])
         }
       }
       if contents.lines % 10_000 == 0 { reporter.update(done: contents.lines) }
