@@ -173,3 +173,32 @@ extension CommandLineToolTests {
     #expect(!FileManager.default.fileExists(atPath: folder + "/bb"))
   }
 }
+
+extension CommandLineToolTests {
+  @Test func benchAndServeHelpAndErrorsNameWhatTheyRun() throws {
+    let (helpStatus, help) = run(["bench", "--help"])
+    #expect(helpStatus == 0)
+    #expect(
+      help.output.contains("Partitions of the mock topic (kafka: default 64, serve: 12, soak: 4;"),
+      "\(help.output)")
+    let every = "learner, steps, decode, kafka, checkpoint, serve, soak or guard"
+    let (unknown, nope) = run(["bench", "nope"])
+    #expect(unknown == 2)
+    #expect(nope.errors == "iak-stream bench: unknown benchmark 'nope': give \(every)\n")
+    let (none, missing) = run(["bench"])
+    #expect(none == 2)
+    #expect(missing.errors == "iak-stream bench: bench takes one benchmark: \(every)\n")
+    // soak names itself when its input is empty (it said bench serve).
+    let folder = try TemporaryFolder.make("iak-bench")
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    try "".write(toFile: folder + "/empty.jsonl", atomically: true, encoding: .utf8)
+    let (soakStatus, soak) = run(["bench", "soak", "--input", folder + "/empty.jsonl"])
+    #expect(soakStatus == 2)
+    #expect(
+      soak.errors == "iak-stream bench: bench soak: --input \(folder)/empty.jsonl is empty\n",
+      "\(soak.errors)")
+    let (serveStatus, serve) = run(["serve", "--help"])
+    #expect(serveStatus == 0)
+    #expect(serve.output.contains("[--on-offset-reset POLICY]"))
+  }
+}

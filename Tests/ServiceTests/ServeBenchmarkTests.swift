@@ -197,8 +197,8 @@ import Testing
       toFile: path, atomically: true, encoding: .utf8)
     let cap = 20_000
     let events = try BenchEvents.load(
-      URL(fileURLWithPath: path), regionField: "region", partitions: 2, partitionBytes: cap,
-      limit: .max)
+      URL(fileURLWithPath: path), for: .serve, regionField: "region", partitions: 2,
+      partitionBytes: cap, limit: .max)
     #expect(events.inputLines == lines.count)
     #expect(events.regions == 6)  // r0...r4 and "" for the two bad records
     #expect(events.count < lines.count)

@@ -24,7 +24,7 @@ import Testing
       "not json at all",
     ]
     let events = try BenchEvents.load(
-      try Self.write(lines, in: folder), regionField: "region", partitions: 2,
+      try Self.write(lines, in: folder), for: .soak, regionField: "region", partitions: 2,
       partitionBytes: .max, limit: .max)
     let stream = try SoakStream(events, timeField: "ts", idField: "id")
     #expect(stream.count == 4)
@@ -45,7 +45,7 @@ import Testing
 
     let timeless = try BenchEvents.load(
       try Self.write([#"{"type":"impression","ts":"1998-01-01T00:00:00Z"}"#], in: folder),
-      regionField: "region", partitions: 1, partitionBytes: .max, limit: .max)
+      for: .soak, regionField: "region", partitions: 1, partitionBytes: .max, limit: .max)
     let error = #expect(throws: UsageError.self) {
       try SoakStream(timeless, timeField: "ts", idField: "id")
     }

@@ -45,17 +45,21 @@ struct BenchEvents {
       partitionBytes.count, Double(cap) / 1e6, Double(partitionBytes.max() ?? 0) / 1e6)
   }
 
-  /// Reads `url` and keeps what fits (see the type's summary), at most `limit` events.
+  /// Reads `url` and keeps what fits (see the type's summary), at most `limit` events;
+  /// `benchmark` (`serve`, `soak`) names the benchmark in errors.
   ///
   /// - Throws: `UsageError` when the file cannot be read or has no events.
   static func load(
-    _ url: URL, regionField: String, partitions: Int, partitionBytes cap: Int, limit: Int
+    _ url: URL, for benchmark: Benchmark, regionField: String, partitions: Int,
+    partitionBytes cap: Int, limit: Int
   ) throws -> BenchEvents {
     guard let data = FileManager.default.contents(atPath: url.path) else {
-      throw UsageError("bench serve: cannot read --input \(url.path)")
+      throw UsageError("bench \(benchmark.rawValue): cannot read --input \(url.path)")
     }
     let lines = data.split(separator: UInt8(ascii: "\n")).filter { !$0.isEmpty }
-    guard !lines.isEmpty else { throw UsageError("bench serve: --input \(url.path) is empty") }
+    guard !lines.isEmpty else {
+      throw UsageError("bench \(benchmark.rawValue): --input \(url.path) is empty")
+    }
     var partitionOfRegion: [String: Int32] = [:]
     var bytes = [Int](repeating: 0, count: partitions)
     var events: [Event] = []
@@ -128,7 +132,7 @@ struct BenchEvents {
     if undelivered > 0 {
       throw KafkaError(
         code: .state,
-        message: "bench serve: \(undelivered) events were not delivered to the mock cluster")
+        message: "\(undelivered) events were not delivered to the mock cluster")
     }
     return seconds
   }

@@ -87,7 +87,7 @@ struct ServeBenchmark {
   func run() throws {
     let configuration = context.configuration
     let events = try BenchEvents.load(
-      settings.input, regionField: configuration.settings.domain.regionField,
+      settings.input, for: .serve, regionField: configuration.settings.domain.regionField,
       partitions: settings.partitions, partitionBytes: settings.partitionBytes,
       limit: settings.limit)
     context.print(events.summary)

@@ -181,16 +181,18 @@ final class ServeRun: Sendable {
     ending.wait(until: { $0 != nil })
     switch ending.current {
     case .threw(let failure)?:
-      throw UsageError("bench serve: serve failed: \(failure)")
+      throw UsageError("the benchmark's serve run failed: \(failure)")
     case .exited(let status)? where status != 0:
-      throw UsageError("bench serve: serve exited with status \(status); see its log")
+      throw UsageError("the benchmark's serve run exited with status \(status); see its log")
     case .exited?, nil:
       break
     }
     let store = try SnapshotStore(directory: directory, keep: 1_000, createIfMissing: false)
     guard let snapshot = try store.loadNewestValid(expectingBackbone: nil).snapshot,
       let counts = try snapshot.payload.tensors[".pipeline/counts"]?.int64s(), counts.count >= 3
-    else { throw UsageError("bench serve: serve left no snapshot with counts in \(directory)") }
+    else {
+      throw UsageError("the benchmark's serve run left no snapshot with counts in \(directory)")
+    }
     return Outcome(
       records: Int(counts[0]), examples: Int(counts[2]), snapshots: Int(metrics.snapshots.value))
   }
@@ -201,11 +203,11 @@ final class ServeRun: Sendable {
     let deadline = ContinuousClock.now + timeout
     while !isDone() {
       if hasFinished {
-        throw UsageError("bench serve: serve stopped while waiting for \(what)")
+        throw UsageError("the benchmark's serve run stopped while waiting for \(what)")
       }
       if ContinuousClock.now >= deadline {
         shutdown.request()
-        throw UsageError("bench serve: gave up waiting for \(what) after \(timeout)")
+        throw UsageError("the benchmark gave up waiting for \(what) after \(timeout)")
       }
       Thread.sleep(forTimeInterval: 0.001)
     }

@@ -115,7 +115,7 @@ struct SoakBenchmark {
   func run() throws -> [Minute] {
     let configuration = context.configuration
     let loaded = try BenchEvents.load(
-      settings.input, regionField: configuration.settings.domain.regionField,
+      settings.input, for: .soak, regionField: configuration.settings.domain.regionField,
       partitions: settings.partitions, partitionBytes: .max, limit: .max)
     let schema = configuration.eventSchema
     let stream = try SoakStream(loaded, timeField: schema.timeField, idField: schema.idField)

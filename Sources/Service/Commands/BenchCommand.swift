@@ -8,10 +8,9 @@ extension CommandSpec {
   public static let bench = CommandSpec(
     name: "bench",
     summary:
-      "Run a benchmark and print its figures (bench learner | steps | decode | kafka | checkpoint "
-      + "| serve | soak | guard)",
+      "Run a benchmark and print its figures (bench \(Benchmark.names(separatedBy: " | ")))",
     usage:
-      "iak-stream bench learner|steps|decode|kafka|checkpoint|serve|soak|guard [--input FILE] "
+      "iak-stream bench \(Benchmark.names(separatedBy: "|")) [--input FILE] "
       + "[--seconds S] [--backbone DIR] [--minutes M] [--streams N]",
     details: """
       learner     training examples/s, achieved GFLOP/s of the kernel step and single-thread
@@ -79,8 +78,8 @@ extension CommandSpec {
       ),
       .value(
         "--partitions", "N",
-        "Partitions of the mock topic (kafka, soak: default 4, serve: 12; the mock keeps ~5 MB "
-          + "each)"),
+        "Partitions of the mock topic (kafka: default 64, serve: 12, soak: 4; the mock keeps "
+          + "~5 MB each)"),
       .value("--backbone", "DIR", "serve, soak: the backbone folder (default backbone.dir)"),
       .value("--partition-mb", "MB", "serve: value megabytes kept per partition (default 4)"),
       .value("--limit", "N", "serve: events used at most (default all that fit)"),
@@ -102,12 +101,14 @@ extension CommandSpec {
     ],
     run: { context in
       let arguments = context.arguments
-      guard let which = arguments.positionals.first, arguments.positionals.count == 1 else {
-        throw UsageError(
-          "bench takes one of: learner, steps, decode, kafka, checkpoint, serve, soak, guard")
+      guard let word = arguments.positionals.first, arguments.positionals.count == 1 else {
+        throw UsageError("bench takes one benchmark: \(Benchmark.phrase)")
+      }
+      guard let which = Benchmark(rawValue: word) else {
+        throw UsageError("unknown benchmark '\(word)': give \(Benchmark.phrase)")
       }
       switch which {
-      case "learner":
+      case .learner:
         let seconds = try arguments.positiveDouble("--seconds", default: 1) ?? 1
         context.print("openblas core: \(BLASRuntime.coreName)")
         let results = try LearnerBenchmark.run(batchSizes: [16, 32, 128, 512], seconds: seconds)
@@ -129,7 +130,7 @@ extension CommandSpec {
               + "examples/s (\(String(format: "%.2f", rate / oneThread))x one thread; \(cores) "
               + "cores, openblas core \(BLASRuntime.coreName))")
         }
-      case "steps":
+      case .steps:
         let seconds = try arguments.positiveDouble("--seconds", default: 1) ?? 1
         let configuration = context.configuration
         let backbone = try configuration.backboneConfig()
@@ -139,7 +140,7 @@ extension CommandSpec {
         for line in LearnerBenchmark.format(costs, backbone: backbone, kernel: kernel) {
           context.print(line)
         }
-      case "decode":
+      case .decode:
         let path = try arguments.required("--input")
         guard let data = FileManager.default.contents(atPath: path) else {
           throw ServiceError(.io, "cannot read --input \(path)")
@@ -153,7 +154,7 @@ extension CommandSpec {
           lines: lines, schema: schema, joiner: context.configuration.joinerConfiguration,
           router: router)
         context.print("decode+join+route: \(joined)")
-      case "kafka":
+      case .kafka:
         let input = URL(fileURLWithPath: try arguments.required("--input"))
         let partitions = try arguments.int("--partitions", default: 64, in: 1...1024)
         context.print(
@@ -188,12 +189,12 @@ extension CommandSpec {
         context.print(
           "(\(partitions) partitions, keyed by region) \(figures); \(examples) examples, "
             + "\(rejected) rejected")
-      case "checkpoint":
+      case .checkpoint:
         let directory = FileManager.default.temporaryDirectory
           .appendingPathComponent("iak-bench-\(getpid())").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
         context.print("\(try CheckpointBenchmark.run(directory: directory))")
-      case "serve":
+      case .serve:
         var settings = ServeBenchmark.Settings(
           input: URL(fileURLWithPath: try arguments.required("--input")),
           backbone: arguments.value("--backbone")
@@ -220,7 +221,7 @@ extension CommandSpec {
         }
         context.print("openblas core: \(BLASRuntime.coreName)")
         try ServeBenchmark(context: context, settings: settings).run()
-      case "soak":
+      case .soak:
         var settings = SoakBenchmark.Settings(
           input: URL(fileURLWithPath: try arguments.required("--input")),
           backbone: arguments.value("--backbone")
@@ -229,14 +230,11 @@ extension CommandSpec {
         settings.partitions = try arguments.int("--partitions", default: 4, in: 1...1024)
         context.print("openblas core: \(BLASRuntime.coreName)")
         try SoakBenchmark(context: context, settings: settings).run()
-      case "guard":
+      case .guard:
         let settings = context.configuration.driftSettings.guardSettings
         let streams = try arguments.int("--streams", default: 10, in: 1...10_000)
         let rows = GuardCalibration.run(settings: settings, streams: streams)
         for line in GuardCalibration.markdown(rows, settings: settings) { context.print(line) }
-      default:
-        throw UsageError(
-          "unknown benchmark '\(which)': learner, decode, kafka, checkpoint, serve, soak or guard")
       }
       return 0
     })

@@ -5,7 +5,7 @@ extension CommandSpec {
     summary: "Run the long-lived service: consume, join, route, train, monitor, snapshot, publish",
     usage:
       "iak-stream serve [--bootstrap-servers HOST:PORT] [--backbone DIR] "
-      + "[--exit-when-idle DURATION] [--metrics-address-file FILE]",
+      + "[--exit-when-idle DURATION] [--metrics-address-file FILE] [--on-offset-reset POLICY]",
     details: """
       Consumes input.topics in consumer group input.group_id and runs the pipeline: decode (bad
       records go to input.dead_letter_topic with their reason), join clicks to impressions,
