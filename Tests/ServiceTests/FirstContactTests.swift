@@ -149,6 +149,18 @@ import Testing
       ["config", "--set", "iak.insert_at=hidden3", "--set", "backbone.hidden=8,4"], in: folder)
     #expect(insert.status == 2)
     #expect(insert.errors.contains("iak.insert_at = hidden3: the backbone has 2 hidden layers"))
+    // A tower without hidden layers takes its kernel at the embedding only (`last` is it).
+    let none = try Self.run(
+      ["config", "--set", "iak.insert_at=hidden1", "--set", "backbone.hidden="], in: folder)
+    #expect(none.status == 2)
+    #expect(
+      none.errors.contains(
+        "iak.insert_at = hidden1: the backbone has 0 hidden layers; use embedding"),
+      "\(none.errors)")
+    #expect(!none.errors.contains("hidden1..hidden0"), "\(none.errors)")
+    #expect(
+      try Self.run(["config", "--set", "backbone.hidden="], in: folder).status == 0,
+      "iak.insert_at = last is the embedding of a tower without hidden layers")
   }
 
   @Test func urlsLoseTheirCredentialsWhereverTheyArePrinted() throws {

@@ -34,9 +34,10 @@ public struct KernelConfig: Sendable, Equatable {
   /// - Throws: `LearnerError.invalidConfiguration` naming the offending setting.
   public func validate(for backbone: BackboneConfig) throws(LearnerError) {
     if insertAt.level > backbone.hiddenSizes.count {
+      let layers = backbone.hiddenSizes.count
       throw .invalidConfiguration(
-        "iak.insert_at = \(insertAt): the backbone has \(backbone.hiddenSizes.count) hidden "
-          + "layers; use embedding or hidden1..hidden\(backbone.hiddenSizes.count)")
+        "iak.insert_at = \(insertAt): the backbone has \(layers) hidden layers; use "
+          + (layers == 0 ? "embedding" : "embedding or hidden1..hidden\(layers)"))
     }
     if bottleneck < 1 {
       throw .invalidConfiguration("iak.bottleneck = \(bottleneck): must be >= 1")

@@ -187,6 +187,11 @@ final class ServeRun: Sendable {
     case .exited?, nil:
       break
     }
+    // Stopped before its first record (a soak stopped at once on a busy machine): serve writes
+    // no snapshot for nothing read, and there is nothing to count.
+    if metrics.processed.value == 0 && metrics.snapshots.value == 0 {
+      return Outcome(records: 0, examples: 0, snapshots: 0)
+    }
     let store = try SnapshotStore(directory: directory, keep: 1_000, createIfMissing: false)
     guard let snapshot = try store.loadNewestValid(expectingBackbone: nil).snapshot,
       let counts = try snapshot.payload.tensors[".pipeline/counts"]?.int64s(), counts.count >= 3
