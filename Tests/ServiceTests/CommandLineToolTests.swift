@@ -172,6 +172,44 @@ extension CommandLineToolTests {
         + "rejected (first, line 1: malformed_json at byte 0)\n", "\(bad.errors)")
     #expect(!FileManager.default.fileExists(atPath: folder + "/bb"))
   }
+
+  @Test func scoreOnAnInputWithNothingReadableAndBenchOnAFolderSaySo() throws {
+    let folder = try TemporaryFolder.make("iak-score-input")
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    let events = folder + "/events.jsonl"
+    try (ServeFixture.events(impressions: 60).joined(separator: "\n") + "\n")
+      .write(toFile: events, atomically: true, encoding: .utf8)
+    let settings = [
+      "--set", "backbone.fields=user,item", "--set", "backbone.buckets=64", "--set",
+      "backbone.hidden=8", "--set", "backbone.epochs=1", "--set", "backbone.until=",
+    ]
+    #expect(run(["pretrain", "--input", events, "--out", folder + "/bb"] + settings).0 == 0)
+    let malformed = folder + "/malformed.jsonl"
+    try "not json\n{\"type\":\"impression\"}\n".write(
+      toFile: malformed, atomically: true, encoding: .utf8)
+    let (status, out) = run(
+      ["score", "--backbone", folder + "/bb", "--input", malformed, "--out", folder + "/s.tsv"]
+        + settings)
+    #expect(status == 2)
+    #expect(
+      out.errors
+        == "iak-stream score: no event to score in --input \(malformed): 2 lines read, 2 "
+        + "rejected (first, line 1: malformed_json at byte 0)\n", "\(out.errors)")
+    #expect(!FileManager.default.fileExists(atPath: folder + "/s.tsv"))
+    // An empty file is an empty stream: nothing to score, and no error.
+    let empty = folder + "/empty.jsonl"
+    try "".write(toFile: empty, atomically: true, encoding: .utf8)
+    #expect(
+      run(
+        ["score", "--backbone", folder + "/bb", "--input", empty, "--out", folder + "/e.tsv"]
+          + settings
+      ).0 == 0)
+    let (benchStatus, bench) = run(["bench", "kafka", "--input", folder])
+    #expect(benchStatus == 2)
+    #expect(
+      bench.errors == "iak-stream bench: --input \(folder) is a folder, not a JSON-lines file\n",
+      "\(bench.errors)")
+  }
 }
 
 extension CommandLineToolTests {

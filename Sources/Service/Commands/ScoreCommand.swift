@@ -62,8 +62,13 @@ extension CommandSpec {
       let kernels = try loaded?.scoringKernels() ?? [:]
       let scorer = try Scorer(
         backbone: backbone, kernelConfig: try configuration.kernelConfig(), kernels: kernels)
+      let input = try arguments.required("--input")
       let contents = try EventFile.read(
-        try arguments.required("--input"), configuration: configuration, logger: context.logger)
+        input, configuration: configuration, logger: context.logger)
+      // Lines and none readable: not an empty stream to score, but the wrong file or format.
+      if contents.lines > 0 && contents.rejected.values.reduce(0, +) == contents.lines {
+        throw UsageError("no event to score in --input \(input): \(contents.noExampleReason)")
+      }
       let assembler = ExampleAssembler(backbone: backbone.config)
       let outPath = try arguments.required("--out")
       var text = ""
