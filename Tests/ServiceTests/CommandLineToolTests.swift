@@ -104,6 +104,14 @@ extension CommandLineToolTests {
     #expect(
       serve.errors.hasPrefix(
         "iak-stream serve: --set kafka.bootstrap.server: librdkafka refuses"), "\(serve.errors)")
+    // A name only a plugin knows passes when kafka.plugin.library.paths loads plugins (the
+    // client checks it then; config loads nothing), and is refused without it.
+    let interceptor = "kafka.confluent.monitoring.interceptor.topic=_monitoring"
+    let (plugged, withPlugin) = run([
+      "config", "--set", interceptor, "--set", "kafka.plugin.library.paths=monitoring-interceptor",
+    ])
+    #expect(plugged == 0, "\(withPlugin.errors)")
+    #expect(run(["config", "--set", interceptor]).0 == 2)
     // Properties librdkafka knows, with values it takes, pass as before.
     let (good, accepted) = run([
       "config", "--set", "kafka.bootstrap.servers=h:9092", "--set",

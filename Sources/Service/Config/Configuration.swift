@@ -50,10 +50,36 @@ public struct Configuration: Sendable, Equatable {
         problems.append(error)
       }
     }
+    problems += configuration.unknownKafkaNames()
     // Settings that depend on each other are checked once every value parsed.
     if problems.isEmpty { problems = configuration.problems() }
     if !problems.isEmpty { throw ConfigError(all: problems) }
     return configuration
+  }
+
+  /// The `kafka.*` names librdkafka does not know, each where it was set, unless
+  /// `kafka.plugin.library.paths` loads plugins (an interceptor claims its own names, which only
+  /// the client, with the plugin loaded, can check).
+  func unknownKafkaNames() -> [ConfigError] {
+    guard !kafka.contains(where: { $0.key == "plugin.library.paths" }) else { return [] }
+    return kafka.compactMap { name, value in
+      guard let refusal = KafkaConfiguration.refusal(ofKey: name, value: value),
+        refusal.isUnknownName
+      else { return nil }
+      let key = "kafka." + name
+      return Self.kafkaRefusal(key, value, refusal, location: origins[key] ?? "configuration")
+    }
+  }
+
+  /// The error for a `kafka.*` key librdkafka refuses.
+  static func kafkaRefusal(
+    _ key: String, _ value: String, _ refusal: KafkaConfiguration.Refusal, location: String
+  ) -> ConfigError {
+    ConfigError(
+      location: location,
+      message:
+        "librdkafka refuses '\(key)' (value '\(displayed(key, String(value.prefix(80))))'): "
+        + "\(refusal.reason); see librdkafka's CONFIGURATION.md for its properties and values")
   }
 
   /// The text of a configuration file's bytes, without a UTF-8 byte order mark.
@@ -148,12 +174,12 @@ public struct Configuration: Sendable, Equatable {
       guard !name.isEmpty else {
         throw ConfigError(location: location, message: "'kafka.' needs a librdkafka property name")
       }
-      if let reason = KafkaConfiguration.refusal(ofKey: name, value: value) {
-        throw ConfigError(
-          location: location,
-          message:
-            "librdkafka refuses '\(key)' (value '\(Self.displayed(key, String(value.prefix(80))))'): "
-            + "\(reason); see librdkafka's CONFIGURATION.md for its properties and values")
+      // A name librdkafka does not know may be a plugin's: `load` judges those once every
+      // key is read (`unknownKafkaNames()`).
+      if let refusal = KafkaConfiguration.refusal(ofKey: name, value: value),
+        !refusal.isUnknownName
+      {
+        throw Self.kafkaRefusal(key, value, refusal, location: location)
       }
       kafka.removeAll { $0.key == name }
       kafka.append((name, value))
