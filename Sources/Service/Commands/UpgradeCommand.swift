@@ -47,8 +47,7 @@ extension CommandSpec {
       follow after DURATION. The switch then only finishes the re-base. Interrupted while it
       waits (SIGINT, SIGTERM), upgrade withdraws the announcement (backbone-abandon records):
       the background re-bases stop and nothing switches; --abandon does the same for an
-      announcement left by an upgrade that was killed (it reads each partition back from its
-      end and writes nothing when none holds an announcement still open). On MovieLens a re-base did not beat
+      announcement left by an upgrade that was killed. On MovieLens a re-base did not beat
       kernels from zero (docs/backbone-upgrade.md); the default is no window.
 
       Serving keeps the old backbone's kernels until new ones arrive: each published kernel
@@ -186,16 +185,6 @@ struct UpgradeTool {
       return "\(written.count) partitions: " + written.joined(separator: ", ")
     }
     if arguments.has("--abandon") {
-      let announced = try Self.openAnnouncements(
-        of: sha, in: partitions.map(\.0), consumer: consumer,
-        configuration: configuration.kafkaConfiguration)
-      guard !announced.isEmpty else {
-        context.print(
-          "no announced switch to backbone \(sha) to withdraw: none of the \(partitions.count) "
-            + "partitions of \(topics.joined(separator: ", ")) holds an announcement that was "
-            + "not withdrawn or switched; nothing written")
-        return 0
-      }
       context.print(
         "withdrew the announced switch to backbone \(sha) from " + (try write(.backboneAbandon)))
       return 0
@@ -226,40 +215,6 @@ struct UpgradeTool {
       "wrote the \(isRollback ? "rollback" : "switch") to backbone \(sha) (\(directory)) to "
         + (try write(.backboneSwitch)))
     return 0
-  }
-
-  /// Records read at a time when `openAnnouncements` reads a partition back from its end.
-  static let announcementChunk: Int64 = 10_000
-
-  /// The partitions among `partitions` whose newest control record about backbone `sha` is an
-  /// announcement (`backbone-prepare`) that no abandon or switch record has closed since. Each
-  /// is read back from its end, `announcementChunk` records at a time, until a control record
-  /// about `sha` or its beginning.
-  ///
-  /// - Throws: `KafkaError` when a partition cannot be read.
-  private static func openAnnouncements(
-    of sha: String, in partitions: [TopicPartition], consumer: KafkaConsumer,
-    configuration: KafkaConfiguration
-  ) throws -> [TopicPartition] {
-    var announced: [TopicPartition] = []
-    for partition in partitions {
-      let (low, high) = try consumer.watermarks(of: partition, timeout: .seconds(10))
-      var end = high
-      search: while end > low {
-        let start = max(low, end - announcementChunk)
-        let records = try KafkaTopicReader.read(
-          [partition: (start, end)], configuration: configuration, timeout: .seconds(30))
-        for record in records.reversed() where ControlRecord.isControl(record.value) {
-          guard let control = try? ControlRecord(parsing: record.value),
-            control.backboneSHA256 == sha
-          else { continue }
-          if control.action == .backbonePrepare { announced.append(partition) }
-          break search
-        }
-        end = start
-      }
-    }
-    return announced
   }
 
   /// `--switch-after` in milliseconds, if given.
