@@ -185,8 +185,14 @@ struct UpgradeTool {
       return "\(written.count) partitions: " + written.joined(separator: ", ")
     }
     if arguments.has("--abandon") {
+      // Written whether or not a switch was announced (reading every partition back to find
+      // out could take hours, or wait on transaction markers): an abandon with nothing open
+      // changes nothing, so the words say what was written, not what it withdrew.
       context.print(
-        "withdrew the announced switch to backbone \(sha) from " + (try write(.backboneAbandon)))
+        "wrote backbone-abandon records for backbone \(sha) to "
+          + (try write(.backboneAbandon))
+          + "; a switch to it announced and not yet made is withdrawn (where none was, nothing "
+          + "changes)")
       return 0
     }
     if let wait = try Self.switchAfter(arguments, hasWindow: windowStart != nil) {
