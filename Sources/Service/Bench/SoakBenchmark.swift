@@ -237,6 +237,12 @@ struct SoakBenchmark {
         format: "soak end, serve still running: RSS %.1f MB, %.1f MB right after malloc_trim(0) "
           + "(the difference was free memory glibc's heaps held)", untrimmed, trimmed))
     let outcome = try run.stop()
+    // Stopped by a signal before serve read a record is a short soak; its whole length without
+    // one is a failure (a topic or consumer problem), not a summary of zeros.
+    if outcome.records == 0 && minutes.count == settings.minutes {
+      throw UsageError(
+        "bench soak: serve read no record in \(minutes.count) minutes; see its log")
+    }
     try producer?.close(timeout: .seconds(30))
     // Destroyed here, while the cluster is up: destroyed after it, its last reconnection
     // attempts were logged as errors after the summary.

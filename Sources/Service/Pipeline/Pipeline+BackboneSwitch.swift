@@ -751,10 +751,13 @@ extension Pipeline {
   static func rebasePipeline(
     _ configuration: Configuration, backbone: Backbone, sha: String, logger: Logger
   ) throws -> Pipeline {
-    try Pipeline(
+    let pipeline = try Pipeline(
       configuration: configuration, backbone: backbone, backboneSHA256: sha, store: nil,
       publisher: nil, alertEmitter: nil, deadLetters: nil, logger: logger.child("rebase"),
       metrics: nil)
+    // It reads again records the live pipeline already refused (and dead-lettered).
+    pipeline.logsRefusedRecords = false
+    return pipeline
   }
 
   /// Takes a `backbone-prepare` record of `partition` at `offset` (already passed over): with

@@ -92,7 +92,7 @@ extension Pipeline {
       "iak_domains_retired_held",
       help: "Retired domains whose last kernel version the pipeline keeps (DomainBook.retired)."
     ).with().set(Double(state.book.retired.count))
-    removeServingFilesOutOfReach(before: previousBook, items: snapshot.items)
+    noteServingFilesOutOfReach(before: previousBook, items: snapshot.items)
     // Written: its tensors go now, not at the end (the transactions hold the partitions' bytes),
     // unless the partitions' states are still to be encoded for transactions: they take theirs
     // from these (below, once the group confirmed this process), each going as it is encoded.
@@ -122,6 +122,8 @@ extension Pipeline {
       }
     }
     lastCheckpointTimings.membership = lapSeconds()
+    // Only a confirmed member (or a process alone) deletes from a folder others may share.
+    removeServingFilesOutOfReach()
     var failures: [String: String] = [:]
     if let handOver {
       if let transactional = handOver.transactional {
@@ -225,18 +227,30 @@ extension Pipeline {
       backboneSHA256: backboneSHA256, configurationDigest: configurationDigest, extras: extras)
   }
 
-  /// Removes from `publish.dir` the serving files of the retired domains this checkpoint's book
+  /// Notes the serving files in `publish.dir` of the retired domains this checkpoint's book
   /// dropped as out of reach (`dropUnreachableRetired(from:)`: in `before`, gone from the
-  /// written book, not numbered by it, not held again): a serving system that loads the folder
-  /// no longer loads every domain ever published.
-  private func removeServingFilesOutOfReach(
-    before: DomainBook, items: [KernelPublisher.Item]
-  ) {
-    guard let publisher else { return }
+  /// written book, not numbered by it, not held again), for `removeServingFilesOutOfReach()`:
+  /// a serving system that loads the folder no longer loads every domain ever published.
+  private func noteServingFilesOutOfReach(before: DomainBook, items: [KernelPublisher.Item]) {
+    guard publisher != nil else { return }
     let numbered = Set(items.map(\.kernel.domain))
-    let gone = before.retired.keys.filter {
+    servingFilesToRemove += before.retired.keys.filter {
       state.book.retired[$0] == nil && !numbered.contains($0) && trainer.kernel(for: $0) == nil
+    }
+  }
+
+  /// Removes the files `noteServingFilesOutOfReach` noted (once the group confirmed this
+  /// process, when it has one: a member that lost its partitions without knowing it yet must
+  /// not delete what another now publishes); those of a domain held or retired again meanwhile
+  /// stay.
+  private func removeServingFilesOutOfReach() {
+    guard let publisher, !servingFilesToRemove.isEmpty else { return }
+    // A domain held again, or retired again with an entry of its own, keeps its new file.
+    let gone = servingFilesToRemove.filter {
+      trainer.kernel(for: $0) == nil && state.book.retired[$0] == nil
+        && state.book.kernelVersions[$0] == nil
     }.sorted()
+    servingFilesToRemove.removeAll()
     guard !gone.isEmpty else { return }
     let removed = publisher.removeFiles(of: gone)
     if removed > 0 {

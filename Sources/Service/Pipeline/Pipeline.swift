@@ -167,6 +167,12 @@ public final class Pipeline {
   var silentDomains: Set<String> = []
   /// Records refused so far by reason, with no dead-letter topic (`logRejection`).
   private var rejectionsLogged: [String: Int] = [:]
+  /// Serving files of retired domains out of reach, removed once a checkpoint's membership is
+  /// confirmed (`removeServingFilesOutOfReach()`).
+  var servingFilesToRemove: [String] = []
+  /// Whether a record refused with no dead-letter topic is logged (`logRejection`): not by a
+  /// re-base's pipeline, which reads again records the live one already refused.
+  var logsRefusedRecords = true
   /// How long the steps of the newest checkpoint took (`bench serve`'s freshness breakdown).
   var lastCheckpointTimings = CheckpointTimings()
   /// The manifest of the newest snapshot this pipeline wrote, whether or not what followed it
@@ -405,7 +411,7 @@ public final class Pipeline {
     // Only a dead letter that was handed over moves the offset past its record.
     if let deadLetters {
       try deadLetters.write(record, reason: rejection.reason.rawValue)
-    } else {
+    } else if logsRefusedRecords {
       logRejection(of: record, rejection)
     }
     state.count(record.topicPartition) {
