@@ -167,6 +167,29 @@ import Testing
     #expect(SnapshotView.alerts(in: latest.manifest).contains { $0.action == "rollback" })
   }
 
+  @Test func aVersionItsGuardFoundWorseIsNotHealthyForARollback() {
+    func manifest(_ extras: [String: String]) -> SnapshotManifest {
+      SnapshotManifest(
+        version: 1, createdAtMilliseconds: 0, backboneSHA256: "b", configurationDigest: "c",
+        offsets: [:], files: [:], extras: extras)
+    }
+    let firing = SnapshotView.encodeMap([
+      "a": JSONValue.array([]), "b": .array([]), "c": .array([.string("harm")]),
+    ])
+    // b was in shadow and found worse than the backbone: no harm fired, and not healthy.
+    let recorded = manifest([
+      SnapshotView.driftFiringKey: firing,
+      SnapshotView.judgedWorseKey: SnapshotView.encodeList([.string("b")]),
+    ])
+    #expect(SnapshotView.isHealthy("a", in: recorded) == true)
+    #expect(SnapshotView.isHealthy("b", in: recorded) == false)
+    #expect(SnapshotView.isHealthy("c", in: recorded) == false)
+    #expect(SnapshotView.isHealthy("d", in: recorded) == nil)
+    // A snapshot written before the list existed reads by its firing detectors alone.
+    let older = manifest([SnapshotView.driftFiringKey: firing])
+    #expect(SnapshotView.isHealthy("b", in: older) == true)
+  }
+
   @Test func serveKeepsOnlyTheAlertsNoSnapshotHasRecorded() throws {
     for keepsHistory in [true, false] {
       let fixture = try Fixture()

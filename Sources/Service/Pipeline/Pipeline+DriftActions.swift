@@ -65,15 +65,22 @@ extension Pipeline {
   /// and the newest event time (where the snapshot sits on the stream, for the report).
   func driftExtras() -> [String: String] {
     var firing: [String: JSONValue] = [:]
+    var judgedWorse: [JSONValue] = []
     for domain in trainer.domains {
       firing[domain] = .array(
         drift.firingDetectors(of: domain).map(\.rawValue).sorted().map { .string($0) })
+      // A shadowed kernel found worse fires nothing (it harms no one), but a rollback must
+      // not take it for a healthy version.
+      if drift.monitor(of: domain)?.guardState.lastVerdict == .harm {
+        judgedWorse.append(.string(domain))
+      }
     }
     let recent = alertLedger.sinceLastSnapshot.map {
       RecordedAlert($0.event, outcome: $0.outcome).json
     }
     var extras = [
       SnapshotView.driftFiringKey: SnapshotView.encodeMap(firing),
+      SnapshotView.judgedWorseKey: SnapshotView.encodeList(judgedWorse),
       SnapshotView.eventTimeKey: String(trainer.eventTimeMs),
       SnapshotView.alertsKey: SnapshotView.encodeList(Array(recent.suffix(Self.alertsPerSnapshot))),
     ]

@@ -7,6 +7,10 @@ extension SnapshotView {
   /// each domain when the snapshot was taken (an empty list: none). A domain's kernel in that
   /// snapshot counted as healthy when neither `collapse` nor `harm` is listed.
   public static let driftFiringKey = "drift_firing"
+  /// Manifest extras key holding a JSON list of the domains whose serving guard had last found
+  /// the kernel significantly worse than the backbone (`harm` fires only for a serving kernel,
+  /// so a shadowed one found worse is listed here instead); absent in older snapshots.
+  public static let judgedWorseKey = "drift_judged_worse"
   /// Manifest extras key holding a JSON list of `RecordedAlert` objects: the drift transitions
   /// since the previous snapshot of the same run.
   public static let alertsKey = "alerts"
@@ -39,10 +43,16 @@ extension SnapshotView {
     }
   }
 
-  /// Whether `domain`'s kernel was recorded healthy (neither `collapse` nor `harm` firing) in
-  /// `manifest`; nil when the snapshot did not record it.
+  /// Whether `domain`'s kernel was recorded healthy (neither `collapse` nor `harm` firing, and
+  /// not last found worse than the backbone by its guard) in `manifest`; nil when the snapshot
+  /// did not record it.
   public static func isHealthy(_ domain: String, in manifest: SnapshotManifest) -> Bool? {
-    firingDetectors(in: manifest)[domain].map { $0.isDisjoint(with: ["collapse", "harm"]) }
+    let judgedWorse =
+      manifest.extras[judgedWorseKey].flatMap(JSONValue.init(parsing:))?.arrayValue?
+      .contains(.string(domain)) ?? false
+    return firingDetectors(in: manifest)[domain].map {
+      $0.isDisjoint(with: ["collapse", "harm"]) && !judgedWorse
+    }
   }
 
   /// Kernel versions by domain, read from `manifest` alone (no payload needed).
