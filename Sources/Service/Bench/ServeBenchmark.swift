@@ -72,6 +72,11 @@ struct ServeBenchmark {
 
     /// Pipeline and final checkpoint.
     var seconds: Double { pipelineSeconds + finalCheckpointSeconds }
+
+    /// CPU seconds per example over every thread (`threadSeconds`).
+    var cpuSecondsPerExample: Double {
+      threadSeconds.values.reduce(0, +) / Double(max(1, examples))
+    }
   }
 
   let context: CommandContext
@@ -293,7 +298,7 @@ struct ServeBenchmark {
       throughput.threadWallSeconds, training,
       perExample(training), consumer,
       1e6 * consumer / Double(max(1, throughput.events)), kafka, other,
-      perExample(training + consumer + kafka + other),
+      1e6 * throughput.cpuSecondsPerExample,
       1e6 * learnerSeconds / Double(max(1, learnerExamples)))
   }
 
@@ -302,7 +307,7 @@ struct ServeBenchmark {
   /// pass it without less CPU per example, however the work is spread over threads; the line
   /// says the CPU per example the 80% target allows on these cores.
   static func ceilingLine(_ throughput: Throughput, cores: Int, learnerRate: Double) -> String {
-    let cpu = throughput.threadSeconds.values.reduce(0, +) / Double(max(1, throughput.examples))
+    let cpu = throughput.cpuSecondsPerExample
     let ceiling = cpu > 0 ? Double(max(1, cores)) / cpu : .infinity
     let allowed = Double(max(1, cores)) / (0.8 * learnerRate)
     return String(

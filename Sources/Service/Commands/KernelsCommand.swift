@@ -256,13 +256,13 @@ struct KernelsTool {
     // under the book's floor) numbers on, never reusing a version.
     var extras = latest.snapshot.manifest.extras
     var book = DomainBook(metadata: extras)
-    let kernelVersion = book.nextVersion(of: domain)
     let kernel = try source.kernel(of: domain)
-    book.kernelVersions[domain] = kernelVersion
-    // The version names these weights: a checkpoint finds the kernel at these steps and numbers
-    // it no further (without this it took one more number for the same weights).
-    book.publishedSteps[domain] = kernel.stepCount
-    book.retired[domain] = nil
+    // A replaced kernel gets a new number naming these weights at these steps (a checkpoint
+    // then gives them no other), its retired entry gone.
+    book.replaced(domain)
+    let kernelVersion = book.allocate(stepCounts: [(domain, kernel.stepCount)])[0].version
+    // Published below: the store's DELIVERED marker, not the book, says whether it went out.
+    book.delivered(domain)
     // `encoded()` leaves an empty retired list out: the old one must not stay.
     extras[RetiredVersion.key] = nil
     extras.merge(book.encoded()) { _, new in new }
@@ -311,8 +311,8 @@ struct KernelsTool {
     let description: String
   }
 
-  /// What went wrong in a publication, without the service's advice about offsets (this
-  /// command commits none).
+  /// What went wrong in a publication: the publisher's reason alone, without its list of
+  /// domains (this command publishes one).
   private static func reason(of error: any Error) -> String {
     if let failure = error as? KernelPublisher.Failure { return failure.reason }
     return "\(error)"

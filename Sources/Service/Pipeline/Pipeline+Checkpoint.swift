@@ -92,7 +92,8 @@ extension Pipeline {
       "iak_domains_retired_held",
       help: "Retired domains whose last kernel version the pipeline keeps (DomainBook.retired)."
     ).with().set(Double(state.book.retired.count))
-    noteServingFilesOutOfReach(before: previousBook, items: snapshot.items)
+    // Their files go once the group confirmed this process (`removeServingFilesOutOfReach`).
+    if publisher != nil { servingFilesToRemove += snapshot.droppedRetired }
     // Written: its tensors go now, not at the end (the transactions hold the partitions' bytes),
     // unless the partitions' states are still to be encoded for transactions: they take theirs
     // from these (below, once the group confirmed this process), each going as it is encoded.
@@ -171,6 +172,8 @@ extension Pipeline {
   /// kernels that changed, those kernels to publish, and what the store writes.
   private struct EncodedSnapshot {
     var book: DomainBook
+    /// The retired domains `book` dropped as out of reach (`dropUnreachableRetired(from:)`).
+    var droppedRetired: [String]
     var items: [KernelPublisher.Item]
     var payload: SafeTensors
     var offsets: [TopicPartition: Int64]
@@ -196,7 +199,7 @@ extension Pipeline {
     // changed since its newest version; one not known to be delivered goes out again under
     // the number it has.
     var book = state.book
-    dropUnreachableRetired(from: &book)
+    let droppedRetired = dropUnreachableRetired(from: &book)
     let kernels = trainer.kernels.sorted { $0.key < $1.key }
     let allocations = book.allocate(stepCounts: kernels.map { ($0.key, $0.value.stepCount) })
     let items = allocations.map {
@@ -223,26 +226,16 @@ extension Pipeline {
       extras[Self.unannouncedSwitchKey] = Self.encodeSwitchedAt(unannouncedSwitch)
     }
     return EncodedSnapshot(
-      book: book, items: items, payload: SafeTensors(tensors: tensors), offsets: offsets,
+      book: book, droppedRetired: droppedRetired, items: items,
+      payload: SafeTensors(tensors: tensors), offsets: offsets,
       backboneSHA256: backboneSHA256, configurationDigest: configurationDigest, extras: extras)
   }
 
-  /// Notes the serving files in `publish.dir` of the retired domains this checkpoint's book
-  /// dropped as out of reach (`dropUnreachableRetired(from:)`: in `before`, gone from the
-  /// written book, not numbered by it, not held again), for `removeServingFilesOutOfReach()`:
-  /// a serving system that loads the folder no longer loads every domain ever published.
-  private func noteServingFilesOutOfReach(before: DomainBook, items: [KernelPublisher.Item]) {
-    guard publisher != nil else { return }
-    let numbered = Set(items.map(\.kernel.domain))
-    servingFilesToRemove += before.retired.keys.filter {
-      state.book.retired[$0] == nil && !numbered.contains($0) && trainer.kernel(for: $0) == nil
-    }
-  }
-
-  /// Removes the files `noteServingFilesOutOfReach` noted (once the group confirmed this
-  /// process, when it has one: a member that lost its partitions without knowing it yet must
-  /// not delete what another now publishes); those of a domain held or retired again meanwhile
-  /// stay.
+  /// Removes from `publish.dir` the serving files of the retired domains written books dropped
+  /// as out of reach (`servingFilesToRemove`), once the group confirmed this process when it has
+  /// one (a member that lost its partitions without knowing it yet must not delete what another
+  /// now publishes): a serving system that loads the folder no longer loads every domain ever
+  /// published. Those of a domain held, numbered or retired again meanwhile stay.
   private func removeServingFilesOutOfReach() {
     guard let publisher, !servingFilesToRemove.isEmpty else { return }
     // A domain held again, or retired again with an entry of its own, keeps its new file.

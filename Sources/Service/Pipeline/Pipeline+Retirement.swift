@@ -61,12 +61,13 @@ extension Pipeline {
   /// Without it the book grew by one entry per retired domain for ever: about 105,000 entries
   /// an hour in a soak of monthly domains, each written into every snapshot. A checkpoint
   /// whose snapshot is written sets `iak_domains_retired_held` to the entries its book kept.
-  func dropUnreachableRetired(from book: inout DomainBook) {
+  /// Returns the domains dropped.
+  func dropUnreachableRetired(from book: inout DomainBook) -> [String] {
     let maxPast = configuration.settings.event.maxPast.wholeMilliseconds
     let clocks = trainer.laneTimeMs
-    guard maxPast > 0, !book.retired.isEmpty, let slowest = clocks.values.min() else { return }
+    guard maxPast > 0, !book.retired.isEmpty, let slowest = clocks.values.min() else { return [] }
     let window = configuration.settings.domain.window
-    book.dropRetired { domain, entry in
+    return book.dropRetired { domain, entry in
       let clock = entry.lane.flatMap { clocks[$0] } ?? slowest
       let (cutoff, overflow) = clock.subtractingReportingOverflow(maxPast)
       guard !overflow, let key = DomainKey(parsing: domain),

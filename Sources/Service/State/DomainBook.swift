@@ -94,18 +94,18 @@ public struct DomainBook: Sendable, Equatable {
   /// Drops the retired entries `isGone` says can no longer come back (their period is past
   /// what any partition admits), keeping the floor that stands for them (`retiredFloor`).
   /// Only entries whose domain names a period (`DomainWindow.nameStartMilliseconds`) can be
-  /// dropped: a slot's recurs. Returns how many were dropped.
+  /// dropped: a slot's recurs. Returns the domains dropped, sorted.
   @discardableResult
-  public mutating func dropRetired(where isGone: (String, RetiredVersion) -> Bool) -> Int {
-    var dropped = 0
+  public mutating func dropRetired(where isGone: (String, RetiredVersion) -> Bool) -> [String] {
+    var dropped: [String] = []
     retired = retired.filter { domain, entry in
       guard isGone(domain, entry), let start = Self.periodStart(of: domain) else { return true }
       let floor = RetiredFloor(version: entry.version, windowStartMilliseconds: start)
       retiredFloor = floor.merged(with: retiredFloor)
-      dropped += 1
+      dropped.append(domain)
       return false
     }
-    return dropped
+    return dropped.sorted()
   }
 
   /// Notes that `domain`'s newest version is delivered.
